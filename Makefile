@@ -1,0 +1,38 @@
+# Flare: the two commands a newcomer needs are `make run` and `make test`.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+SDK    := $(VENV)/lambda-sdk
+
+.PHONY: install run test lint unit bench clean
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3).
+	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3
+	@touch $(STAMP)
+
+run: install
+	$(BIN)/flare serve --host 127.0.0.1 --port 9000 --data-dir ./.flare
+
+lint: install
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
+	$(BIN)/mypy
+
+unit: install
+	$(BIN)/pytest -q tests/unit
+
+test: lint
+	$(BIN)/pytest -q -p no:cacheprovider tests
+
+bench: install
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .flare

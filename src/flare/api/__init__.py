@@ -1,0 +1,1 @@
+"""api layer of Flare (see design/architecture.md)."""

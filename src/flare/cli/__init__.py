@@ -1,0 +1,1 @@
+"""cli layer of Flare (see design/architecture.md)."""

@@ -1,0 +1,119 @@
+"""The engine's one source of time.
+
+Every engine timer (init limit, invoke deadline, idle TTL, retry backoff, ...) goes through a
+``Clock``, never through ``time`` or ``loop.call_later`` directly, so a test can run hours of
+Lambda time in milliseconds with ``ManualClock``.
+
+Contract of a clock:
+
+* ``now()`` — monotonic seconds, for durations and deadlines inside the engine;
+* ``wall()`` — epoch seconds, for anything shown to a client (timestamps, ``Deadline-Ms``);
+* ``call_later(delay, callback)`` — runs ``callback()`` on the event loop once ``delay`` seconds
+  of this clock have passed; returns a handle whose ``cancel()`` stops it;
+* ``sleep(delay)`` — an awaitable built on ``call_later``.
+
+Both clocks must be used from the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import heapq
+import itertools
+import time
+from collections.abc import Callable
+from typing import Protocol
+
+
+class TimerHandle(Protocol):
+    def cancel(self) -> None: ...
+
+
+class Clock(Protocol):
+    def now(self) -> float: ...
+
+    def wall(self) -> float: ...
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle: ...
+
+    async def sleep(self, delay: float) -> None: ...
+
+
+async def _sleep_on(clock: Clock, delay: float) -> None:
+    future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+    def wake() -> None:
+        if not future.done():
+            future.set_result(None)
+
+    handle = clock.call_later(delay, wake)
+    try:
+        await future
+    finally:
+        handle.cancel()
+
+
+class SystemClock:
+    """Real time: the event loop's timers, ``time.monotonic`` and ``time.time``."""
+
+    def now(self) -> float:
+        return time.monotonic()
+
+    def wall(self) -> float:
+        return time.time()
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+
+    async def sleep(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+
+
+class _ManualTimer:
+    __slots__ = ("callback", "cancelled")
+
+    def __init__(self, callback: Callable[[], None]) -> None:
+        self.callback = callback
+        self.cancelled = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+class ManualClock:
+    """A clock that only moves when told to. ``advance(s)`` fires every timer that falls due,
+    in order, each seeing ``now()`` equal to its own due time."""
+
+    def __init__(self, start: float = 1_000.0, wall_start: float = 1_767_225_600.0) -> None:
+        self._now = start
+        self._wall_offset = wall_start - start
+        self._timers: list[tuple[float, int, _ManualTimer]] = []
+        self._seq = itertools.count()
+
+    def now(self) -> float:
+        return self._now
+
+    def wall(self) -> float:
+        return self._now + self._wall_offset
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        timer = _ManualTimer(callback)
+        heapq.heappush(self._timers, (self._now + max(0.0, delay), next(self._seq), timer))
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        await _sleep_on(self, delay)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``, firing due timers in due order."""
+        target = self._now + seconds
+        while self._timers and self._timers[0][0] <= target:
+            due, _, timer = heapq.heappop(self._timers)
+            self._now = max(self._now, due)
+            if not timer.cancelled:
+                timer.callback()
+        self._now = target
+
+    def pending(self) -> int:
+        """Timers not yet fired or cancelled."""
+        return sum(1 for _, _, timer in self._timers if not timer.cancelled)

@@ -1,0 +1,25 @@
+"""Server settings: what ``flare serve`` was started with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT_ID = "000000000000"
+
+
+@dataclass(frozen=True)
+class ServerConfig:
+    host: str = "127.0.0.1"
+    port: int = 9000
+    data_dir: Path = Path(".flare")
+    idle_timeout_s: float = 600.0
+    init_timeout_s: float = 10.0
+    shutdown_grace_s: float = 2.0
+    region: str = DEFAULT_REGION
+    account_id: str = DEFAULT_ACCOUNT_ID
+
+    @property
+    def endpoint_url(self) -> str:
+        return f"http://{self.host}:{self.port}"

@@ -1,0 +1,1 @@
+"""control layer of Flare (see design/architecture.md)."""

@@ -1,0 +1,80 @@
+"""What the engine needs to know about one function version to run it.
+
+The control plane keeps each version's configuration in AWS's own wire shape
+(``FunctionConfiguration``: ``FunctionName``, ``MemorySize``, ...). ``FunctionVersion`` is the
+typed, immutable view of it that the scheduling and sandbox layers read: they never see a dict
+from the wire.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+@dataclass(frozen=True)
+class FunctionVersion:
+    """One runnable version of a function (``$LATEST`` or a published number).
+
+    ``revision_id`` changes whenever code or configuration changes, so environments started for
+    an older revision are never reused for a newer one.
+    """
+
+    name: str
+    version: str
+    function_arn: str
+    runtime: str
+    handler: str
+    memory_mb: int
+    timeout_s: int
+    ephemeral_mb: int
+    environment: dict[str, str]
+    code_sha256: str
+    code_dir: Path
+    revision_id: str
+    region: str
+    account_id: str
+    architecture: str = "x86_64"
+    layers_dirs: tuple[Path, ...] = field(default=())
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of the environments that may serve this version."""
+        return (self.name, self.version, self.revision_id)
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.function_arn}:{self.version}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    @classmethod
+    def from_configuration(
+        cls, config: dict[str, Any], code_dir: Path, region: str, account_id: str
+    ) -> FunctionVersion:
+        """Build from a stored ``FunctionConfiguration`` dict (AWS field names)."""
+        version = config.get("Version", LATEST)
+        arn = config["FunctionArn"]
+        unqualified = arn if version == LATEST or not arn.endswith(f":{version}") else arn.rsplit(":", 1)[0]
+        return cls(
+            name=config["FunctionName"],
+            version=version,
+            function_arn=unqualified,
+            runtime=config.get("Runtime", ""),
+            handler=config.get("Handler", ""),
+            memory_mb=int(config.get("MemorySize", 128)),
+            timeout_s=int(config.get("Timeout", 3)),
+            ephemeral_mb=int(config.get("EphemeralStorage", {}).get("Size", 512)),
+            environment=dict(config.get("Environment", {}).get("Variables", {})),
+            code_sha256=config.get("CodeSha256", ""),
+            code_dir=code_dir,
+            revision_id=config.get("RevisionId", ""),
+            region=region,
+            account_id=account_id,
+            architecture=(config.get("Architectures") or ["x86_64"])[0],
+        )

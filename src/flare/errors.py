@@ -1,0 +1,130 @@
+"""Flare's one exception tree. Every error that reaches a client is one of these.
+
+Each class knows the AWS error name it is sent as (``x-amzn-ErrorType``), its HTTP status, and
+whether it is the caller's fault (``Type: User``) or ours (``Type: Service``). ``api/wire.py``
+turns any of them into AWS's error shape in one place; nothing else builds error responses.
+
+::
+
+    FlareError                                   (500 ServiceException)
+    ├── ClientError                              (4xx, Type: User)
+    │   ├── InvalidParameterValue                (400 InvalidParameterValueException)
+    │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
+    │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
+    │   ├── ResourceConflict                     (409 ResourceConflictException)
+    │   ├── PreconditionFailed                   (412 PreconditionFailedException)
+    │   ├── RequestTooLarge                      (413 RequestTooLargeException)
+    │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
+    │   ├── TooManyRequests                      (429 TooManyRequestsException, + Reason, Retry-After)
+    │   └── UnknownOperation                     (404 UnknownOperationException)
+    └── ServiceError                             (5xx, Type: Service)
+        ├── ServiceException                     (500 ServiceException)
+        └── ResourceNotReady                     (502 ResourceNotReadyException)
+
+    IllegalTransition      an environment was asked for a state change its table forbids
+                           (a bug or a misbehaving runtime; never sent to a client as such)
+"""
+
+from __future__ import annotations
+
+
+class FlareError(Exception):
+    """Base of every error Flare reports to a client.
+
+    ``aws_name`` is the wire error code, ``status`` the HTTP status. ``extra`` holds modeled
+    members that go into the JSON body beside the message (e.g. ``Reason`` for throttles).
+    """
+
+    aws_name = "ServiceException"
+    status = 500
+    error_type = "Service"
+
+    def __init__(self, message: str, **extra: object) -> None:
+        super().__init__(message)
+        self.message = message
+        self.extra = extra
+
+    def headers(self) -> dict[str, str]:
+        """Headers this error adds to the response, beyond the standard ones."""
+        return {}
+
+
+class ClientError(FlareError):
+    error_type = "User"
+    status = 400
+
+
+class InvalidParameterValue(ClientError):
+    aws_name = "InvalidParameterValueException"
+
+
+class InvalidRequestContent(ClientError):
+    aws_name = "InvalidRequestContentException"
+
+
+class ResourceNotFound(ClientError):
+    aws_name = "ResourceNotFoundException"
+    status = 404
+
+
+class ResourceConflict(ClientError):
+    aws_name = "ResourceConflictException"
+    status = 409
+
+
+class PreconditionFailed(ClientError):
+    aws_name = "PreconditionFailedException"
+    status = 412
+
+
+class RequestTooLarge(ClientError):
+    aws_name = "RequestTooLargeException"
+    status = 413
+
+
+class UnsupportedMediaType(ClientError):
+    aws_name = "UnsupportedMediaTypeException"
+    status = 415
+
+
+class UnknownOperation(ClientError):
+    aws_name = "UnknownOperationException"
+    status = 404
+
+
+class TooManyRequests(ClientError):
+    """A throttle. ``reason`` is one of AWS's ThrottleReason values."""
+
+    aws_name = "TooManyRequestsException"
+    status = 429
+
+    def __init__(self, reason: str, retry_after_s: int = 1, message: str = "Rate Exceeded.") -> None:
+        super().__init__(message, Reason=reason)
+        self.reason = reason
+        self.retry_after_s = retry_after_s
+
+    def headers(self) -> dict[str, str]:
+        return {"Retry-After": str(self.retry_after_s)}
+
+
+class ServiceError(FlareError):
+    error_type = "Service"
+    status = 500
+
+
+class ServiceException(ServiceError):
+    aws_name = "ServiceException"
+
+
+class ResourceNotReady(ServiceError):
+    aws_name = "ResourceNotReadyException"
+    status = 502
+
+
+class IllegalTransition(Exception):
+    """An environment was asked to move between two states its transition table forbids."""
+
+    def __init__(self, current: object, wanted: object) -> None:
+        super().__init__(f"illegal transition {current} -> {wanted}")
+        self.current = current
+        self.wanted = wanted

@@ -1,0 +1,1 @@
+"""observe layer of Flare (see design/architecture.md)."""

@@ -1,0 +1,1 @@
+"""sandbox layer of Flare (see design/architecture.md)."""

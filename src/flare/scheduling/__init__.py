@@ -1,0 +1,1 @@
+"""scheduling layer of Flare (see design/architecture.md)."""

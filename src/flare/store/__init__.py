@@ -1,0 +1,1 @@
+"""store layer of Flare (see design/architecture.md)."""
