@@ -1,0 +1,27 @@
+"""The HTTP front door: one aiohttp application serving the Lambda API and Flare's own routes."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from flare.api import functions, invoke, logs
+from flare.api.wire import aws_route
+from flare.engine import Engine
+from flare.errors import UnknownOperation
+
+# A base64 zip of 50 MB plus its JSON envelope.
+MAX_REQUEST_BYTES = 80 * 1024 * 1024
+
+
+def build_app(engine: Engine) -> web.Application:
+    app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
+    functions.add_routes(app, engine.registry)
+    invoke.add_routes(app, engine.registry, engine.router)
+    logs.add_routes(app, engine.registry, engine.logs)
+
+    @aws_route
+    async def unknown(request: web.Request) -> web.StreamResponse:
+        raise UnknownOperation(f"Flare does not implement {request.method} {request.path}")
+
+    app.router.add_route("*", "/{tail:.*}", unknown)
+    return app

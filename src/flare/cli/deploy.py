@@ -1,0 +1,194 @@
+"""``flare deploy``: create a function from a directory or zip, or update it if it exists.
+
+A directory is zipped in memory so that the same tree always gives the same bytes, and hence
+the same CodeSha256: entries sorted by path, timestamps fixed at 1980-01-01, permissions reduced
+to 0755 (any exec bit set) or 0644, ``__pycache__`` left out.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import stat
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from flare.cli.client import endpoint_option, error_code, lambda_client, reported_errors, resolve_endpoint
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationResponseTypeDef, WaiterConfigTypeDef
+
+DEFAULT_RUNTIME = "python3.12"
+DEFAULT_ROLE = "arn:aws:iam::000000000000:role/flare"
+ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
+SKIPPED_DIRS = frozenset({"__pycache__"})
+WAITER_CONFIG: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 300}
+
+
+def zip_directory(root: Path) -> bytes:
+    """The deterministic zip of every regular file under ``root`` (symlinks followed, each real
+    directory walked once).
+
+    Paths inside the zip are relative to ``root`` and use ``/``. Two calls on an unchanged tree
+    return identical bytes, whatever the files' mtimes, owners or umask.
+    """
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        for path in sorted(_files_under(root), key=lambda p: p.relative_to(root).as_posix()):
+            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_EPOCH)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.create_system = 3  # unix, so external_attr's high half is read as st_mode
+            info.external_attr = _zip_mode(path.stat().st_mode) << 16
+            archive.writestr(info, path.read_bytes())
+    return buffer.getvalue()
+
+
+def _files_under(root: Path) -> Iterator[Path]:
+    visited: set[str] = set()  # real paths of directories walked, so a symlink loop ends
+    for directory, subdirs, files in os.walk(root, followlinks=True):
+        real = os.path.realpath(directory)
+        if real in visited:
+            subdirs.clear()
+            continue
+        visited.add(real)
+        subdirs[:] = [name for name in subdirs if name not in SKIPPED_DIRS]
+        for name in files:
+            path = Path(directory, name)
+            if path.is_file():
+                yield path
+
+
+def _zip_mode(st_mode: int) -> int:
+    executable = st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
+    return stat.S_IFREG | (0o755 if executable else 0o644)
+
+
+def load_code(path: Path) -> bytes:
+    """The zip to upload: ``path`` zipped if it is a directory, its bytes if it is a zip file.
+
+    Raises ``click.BadParameter`` for anything else.
+    """
+    if path.is_dir():
+        return zip_directory(path)
+    if path.is_file() and zipfile.is_zipfile(path):
+        return path.read_bytes()
+    raise click.BadParameter(f"{path} is neither a directory nor a .zip file", param_hint="PATH")
+
+
+def parse_env(
+    ctx: click.Context | None, param: click.Parameter | None, values: tuple[str, ...]
+) -> dict[str, str]:
+    """``("K=V", ...)`` as a dict, later keys winning. A value may contain ``=`` and be empty.
+
+    Raises ``click.BadParameter`` (a usage error, exit 2) for an item without ``=`` or with an
+    empty key.
+    """
+    variables: dict[str, str] = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", ctx=ctx, param=param)
+        variables[key] = value
+    return variables
+
+
+def configuration_changes(
+    handler: str,
+    runtime: str,
+    memory: int | None,
+    timeout: int | None,
+    env: dict[str, str],
+    role: str | None,
+) -> dict[str, Any]:
+    """The UpdateFunctionConfiguration / CreateFunction fields the user asked for.
+
+    Handler and runtime are always present; the rest only when given (an empty ``env`` means
+    "not given", so an update never wipes variables the user did not mention).
+    """
+    fields: dict[str, Any] = {"Handler": handler, "Runtime": runtime}
+    if memory is not None:
+        fields["MemorySize"] = memory
+    if timeout is not None:
+        fields["Timeout"] = timeout
+    if env:
+        fields["Environment"] = {"Variables": env}
+    if role is not None:
+        fields["Role"] = role
+    return fields
+
+
+def _with_role(fields: dict[str, Any]) -> dict[str, Any]:
+    return {"Role": DEFAULT_ROLE, **fields}
+
+
+def summary(outcome: str, config: FunctionConfigurationResponseTypeDef) -> str:
+    """One line saying what was deployed, e.g. ``created hello (python3.12, 128 MB) CodeSha256=...``."""
+    return (
+        f"{outcome} {config.get('FunctionName', '?')} ({config.get('Runtime', '?')}, "
+        f"{config.get('MemorySize', '?')} MB) CodeSha256={config.get('CodeSha256', '?')}"
+    )
+
+
+def deploy_function(
+    client: LambdaClient, name: str, code: bytes, fields: dict[str, Any]
+) -> tuple[str, FunctionConfigurationResponseTypeDef]:
+    """Create ``name``, or update its code then configuration if it exists; wait until ready.
+
+    Returns ``("created" | "updated", the function's configuration)``. Raises botocore errors.
+    """
+    from botocore.exceptions import ClientError
+
+    try:
+        created = client.create_function(FunctionName=name, Code={"ZipFile": code}, **_with_role(fields))
+    except ClientError as exc:
+        if error_code(exc) != "ResourceConflictException":
+            raise
+    else:
+        client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
+        return "created", created
+    client.update_function_code(FunctionName=name, ZipFile=code)
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
+    updated = client.update_function_configuration(FunctionName=name, **fields)
+    client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
+    return "updated", updated
+
+
+@click.command("deploy")
+@click.argument("name")
+@click.argument("path", type=click.Path(exists=True, path_type=Path))
+@click.option("--handler", required=True, help="Entry point, e.g. app.handler.")
+@click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True)
+@click.option("--memory", type=click.IntRange(min=1), default=None, metavar="MB", help="MemorySize in MB.")
+@click.option("--timeout", type=click.IntRange(min=1), default=None, metavar="S", help="Timeout in seconds.")
+@click.option(
+    "--env",
+    multiple=True,
+    callback=parse_env,
+    metavar="K=V",
+    help="Environment variable; repeat for more. Replaces all variables on update.",
+)
+@click.option("--role", default=None, metavar="ARN", help=f"Execution role [default: {DEFAULT_ROLE}].")
+@endpoint_option
+def deploy_command(
+    name: str,
+    path: Path,
+    handler: str,
+    runtime: str,
+    memory: int | None,
+    timeout: int | None,
+    env: dict[str, str],
+    role: str | None,
+    endpoint_url: str | None,
+) -> None:
+    """Deploy the code at PATH (a directory or a .zip) as function NAME."""
+    endpoint = resolve_endpoint(endpoint_url, os.environ)
+    code = load_code(path)
+    fields = configuration_changes(handler, runtime, memory, timeout, env, role)
+    with reported_errors(endpoint):
+        outcome, config = deploy_function(lambda_client(endpoint), name, code, fields)
+    click.echo(summary(outcome, config))

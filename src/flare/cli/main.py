@@ -1,0 +1,31 @@
+"""The ``flare`` command: a click group with one subcommand per module in this package.
+
+Importing this module must stay cheap: boto3, aiohttp and the engine are imported only inside
+the commands that use them, so ``flare serve`` and ``flare --help`` start in a blink.
+"""
+
+from __future__ import annotations
+
+import click
+
+from flare import __version__
+from flare.cli.deploy import deploy_command
+from flare.cli.invoke import invoke_command
+from flare.cli.logs import logs_command
+from flare.cli.serve import serve_command
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "--version", "-V", prog_name="flare")
+def main() -> None:
+    """Flare: a self-hosted, AWS-Lambda-compatible function engine."""
+
+
+main.add_command(serve_command)
+main.add_command(deploy_command)
+main.add_command(invoke_command)
+main.add_command(logs_command)
+
+
+if __name__ == "__main__":
+    main()

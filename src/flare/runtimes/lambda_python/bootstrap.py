@@ -1,0 +1,151 @@
+"""Flare's Python runtime: INIT (import the handler), then one event at a time over frames.
+
+Runs inside a freshly forked environment. Error shapes and messages follow awslambdaric, so a
+function sees the same ``errorType`` values on Flare as on Lambda:
+``Runtime.MalformedHandlerName``, ``Runtime.ImportModuleError``, ``Runtime.UserCodeSyntaxError``,
+``Runtime.HandlerNotFound``, ``Runtime.MarshalError``, or the exception's own class name.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import resource
+import sys
+import traceback
+from typing import Any, Callable, Dict, List, Optional
+
+from lambda_python import frames
+from lambda_python.context import LambdaContext
+
+
+class Fault(Exception):
+    def __init__(self, error_type: str, message: str, trace: Optional[List[str]] = None) -> None:
+        super().__init__(message)
+        self.error_type = error_type
+        self.message = message
+        self.trace = trace or []
+
+
+def load_handler(handler: str) -> Callable[[Any, Any], Any]:
+    """Import ``module.function``; raise ``Fault`` with awslambdaric's type and message."""
+    try:
+        modname, fname = handler.rsplit(".", 1)
+    except ValueError as error:
+        raise Fault("Runtime.MalformedHandlerName", f"Bad handler '{handler}': {error}") from None
+    try:
+        if modname.split(".")[0] in sys.builtin_module_names:
+            raise Fault(
+                "Runtime.BuiltInModuleConflict", f"Cannot use built-in module {modname} as a handler module"
+            )
+        module = importlib.import_module(modname.replace("/", "."))
+    except ImportError as error:
+        raise Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {error}") from None
+    except SyntaxError as error:
+        trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
+        raise Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {error}", trace) from None
+    function = getattr(module, fname, None)
+    if function is None:
+        fault = Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
+
+        def missing(event: Any, context: Any) -> Any:
+            raise fault
+
+        return missing
+    return function  # type: ignore[no-any-return]
+
+
+def error_body(error: BaseException, request_id: str) -> Dict[str, Any]:
+    """AWS's error payload for an exception raised by user code."""
+    if isinstance(error, Fault):
+        return {
+            "errorMessage": error.message,
+            "errorType": error.error_type,
+            "requestId": request_id,
+            "stackTrace": error.trace,
+        }
+    frames_ = traceback.extract_tb(error.__traceback__)
+    return {
+        "errorMessage": str(error),
+        "errorType": type(error).__name__,
+        "requestId": request_id,
+        "stackTrace": traceback.format_list(frames_),
+    }
+
+
+def log_error(body: Dict[str, Any]) -> None:
+    """Print the error the way awslambdaric logs it: ``[ERROR] Type: message`` plus the trace."""
+    lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
+    if body.get("stackTrace"):
+        lines.append("Traceback (most recent call last):")
+        lines.extend(entry.rstrip("\n") for entry in body["stackTrace"])
+    sys.stdout.write("\n".join(lines) + "\n")
+
+
+def _flush() -> None:
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
+def _max_rss_kb() -> int:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def serve(channel: Any, handler_name: str) -> None:
+    """INIT, then answer INVOKE frames until the engine closes the channel."""
+    try:
+        handler = load_handler(handler_name)
+    except Exception as error:
+        body = error_body(error, "")
+        log_error(body)
+        _flush()
+        channel.sendall(frames.encode(frames.INIT_ERROR, {"type": body["errorType"]}, json.dumps(body).encode()))
+        os._exit(1)
+    _flush()
+    channel.sendall(frames.encode(frames.READY, {"rss": _max_rss_kb()}))
+    while True:
+        try:
+            kind, header, payload = frames.recv_frame(channel)
+        except EOFError:
+            return
+        if kind == frames.INVOKE:
+            channel.sendall(invoke(handler, header, payload))
+
+
+def invoke(handler: Callable[[Any, Any], Any], header: Dict[str, Any], payload: bytes) -> bytes:
+    """Run the handler on one event; return the RESPONSE or ERROR frame to send."""
+    request_id = header["id"]
+    os.environ["_X_AMZN_TRACE_ID"] = header.get("trace", "")
+    context = LambdaContext(
+        request_id,
+        header.get("client_context"),
+        header.get("identity"),
+        header["deadline"],
+        header["arn"],
+        header.get("tenant"),
+    )
+    try:
+        event = json.loads(payload) if payload else {}
+        result = handler(event, context)
+    except Exception as error:
+        body = error_body(error, request_id)
+        log_error(body)
+        _flush()
+        return frames.encode(
+            frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode()
+        )
+    try:
+        out = json.dumps(result).encode() if result is not None else b"null"
+    except Exception as error:
+        body = {
+            "errorMessage": f"Unable to marshal response: {error}",
+            "errorType": "Runtime.MarshalError",
+            "requestId": request_id,
+            "stackTrace": [],
+        }
+        log_error(body)
+        _flush()
+        return frames.encode(frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode())
+    _flush()
+    return frames.encode(frames.RESPONSE, {"id": request_id, "rss": _max_rss_kb()}, out)

@@ -1,0 +1,87 @@
+"""Length-prefixed frames: Flare's private channel between the engine and its Python runtime.
+
+A frame is ``!IBI`` (total length of what follows the first 4 bytes, kind, header length), a
+JSON header, then raw body bytes. The engine imports this module too, so it must stay
+stdlib-only and Python 3.9-compatible.
+
+Kinds, engine → runtime: ``INVOKE``. Runtime → engine: ``READY`` (INIT done, waiting for the
+first event), ``INIT_ERROR``, ``RESPONSE``, ``ERROR``. Engine → zygote: ``SPAWN`` (with file
+descriptors); zygote → engine: ``SPAWNED``, ``EXITED``.
+"""
+
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any, Dict, Optional, Tuple
+
+INVOKE = 1
+READY = 2
+INIT_ERROR = 3
+RESPONSE = 4
+ERROR = 5
+SPAWN = 10
+SPAWNED = 11
+EXITED = 12
+
+PREFIX = struct.Struct("!IBI")
+PREFIX_SIZE = PREFIX.size
+
+
+def encode(kind: int, header: Optional[Dict[str, Any]] = None, body: bytes = b"") -> bytes:
+    """One frame as bytes."""
+    head = json.dumps(header, separators=(",", ":")).encode() if header else b""
+    return PREFIX.pack(5 + len(head) + len(body), kind, len(head)) + head + body
+
+
+def decode_prefix(prefix: bytes) -> Tuple[int, int, int]:
+    """``(length of the rest, kind, header length)`` from the first ``PREFIX_SIZE`` bytes."""
+    total, kind, head_len = PREFIX.unpack(prefix)
+    return total - 5, kind, head_len
+
+
+def split(rest: bytes, head_len: int) -> Tuple[Dict[str, Any], bytes]:
+    """Header dict and body from the bytes after the prefix."""
+    header = json.loads(rest[:head_len]) if head_len else {}
+    return header, rest[head_len:]
+
+
+class FrameReader:
+    """Incremental parser: ``feed(data)`` returns every complete ``(kind, header, body)``."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list:  # type: ignore[type-arg]
+        buffer = self._buffer
+        buffer += data
+        frames = []
+        while len(buffer) >= PREFIX_SIZE:
+            rest_len, kind, head_len = decode_prefix(bytes(buffer[:PREFIX_SIZE]))
+            end = PREFIX_SIZE + rest_len
+            if len(buffer) < end:
+                break
+            rest = bytes(buffer[PREFIX_SIZE:end])
+            del buffer[:end]
+            header, body = split(rest, head_len)
+            frames.append((kind, header, body))
+        return frames
+
+
+def recv_exact(sock: Any, size: int) -> bytes:
+    """Blocking read of exactly ``size`` bytes; raises EOFError when the peer closes."""
+    chunks = []
+    while size:
+        chunk = sock.recv(size)
+        if not chunk:
+            raise EOFError("channel closed")
+        chunks.append(chunk)
+        size -= len(chunk)
+    return b"".join(chunks)
+
+
+def recv_frame(sock: Any) -> Tuple[int, Dict[str, Any], bytes]:
+    """Blocking read of one frame."""
+    rest_len, kind, head_len = decode_prefix(recv_exact(sock, PREFIX_SIZE))
+    header, body = split(recv_exact(sock, rest_len), head_len)
+    return kind, header, body

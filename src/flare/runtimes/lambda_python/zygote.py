@@ -1,0 +1,168 @@
+"""The zygote: a pre-started interpreter that forks execution environments on request.
+
+Started by the engine with its control socket on fd 3. It imports the runtime (and the stdlib
+modules most handlers use), freezes the garbage collector so children share its heap
+copy-on-write, then serves frames:
+
+* ``SPAWN {id, mode, env, cwd, sys_path, handler, argv}`` with file descriptors
+  ``[log_fd]`` (exec mode) or ``[log_fd, channel_fd]`` (python mode) attached: fork a child in its
+  own session, stdout/stderr on ``log_fd``; python mode runs Flare's runtime on ``channel_fd``,
+  exec mode ``execve``s ``argv`` (a ``bootstrap``). Replies ``SPAWNED {id, pid}``.
+* Every child that exits is reaped and reported as ``EXITED {pid, status}`` (raw wait status).
+
+When the control socket closes (the engine is gone), the zygote kills every child and exits.
+Children die with the zygote too (``PR_SET_PDEATHSIG``).
+"""
+
+from __future__ import annotations
+
+import array
+import atexit
+import ctypes
+import gc
+import os
+import select
+import signal
+import socket
+import sys
+from typing import Any, Dict, List
+
+from lambda_python import bootstrap, frames
+
+# Modules handlers commonly import; loading them here makes every cold start cheaper.
+for _name in ("json", "logging", "datetime", "decimal", "uuid", "base64", "hashlib", "urllib.parse", "re",
+              "collections", "functools", "dataclasses", "typing", "threading", "random", "time"):
+    __import__(_name)
+
+PR_SET_PDEATHSIG = 1
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def _recv_spawn(control: socket.socket) -> Any:
+    """One frame and its attached fds, or None at EOF."""
+    fds = array.array("i")
+    prefix, ancdata, _flags, _addr = control.recvmsg(frames.PREFIX_SIZE, socket.CMSG_LEN(4 * fds.itemsize))
+    if not prefix:
+        return None
+    for level, kind, data in ancdata:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: len(data) - (len(data) % fds.itemsize)])
+    if len(prefix) < frames.PREFIX_SIZE:
+        prefix += frames.recv_exact(control, frames.PREFIX_SIZE - len(prefix))
+    rest_len, kind, head_len = frames.decode_prefix(prefix)
+    header, _body = frames.split(frames.recv_exact(control, rest_len), head_len)
+    return kind, header, list(fds)
+
+
+def _become_environment(control: socket.socket, wakeup: int, header: Dict[str, Any], fds: List[int]) -> None:
+    """In the forked child: detach from the zygote, then run the runtime or exec the bootstrap."""
+    code = 1
+    try:
+        control.close()
+        os.close(wakeup)
+        signal.set_wakeup_fd(-1)
+        for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
+            signal.signal(sig, signal.SIG_DFL)
+        _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        os.setsid()
+        log_fd = fds[0]
+        null = os.open(os.devnull, os.O_RDONLY)
+        os.dup2(null, 0)
+        os.dup2(log_fd, 1)
+        os.dup2(log_fd, 2)
+        os.close(null)
+        os.close(log_fd)
+        os.chdir(header["cwd"])
+        if header["mode"] == "exec":
+            os.execve(header["argv"][0], header["argv"], header["env"])
+        code = _run_python(header, socket.socket(fileno=fds[1]))
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    except BaseException as error:  # noqa: BLE001 - the child must never return into the zygote loop
+        try:
+            os.write(2, f"flare: environment failed to start: {error!r}\n".encode())
+        except OSError:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _run_python(header: Dict[str, Any], channel: socket.socket) -> int:
+    os.environ.clear()
+    os.environ.update(header["env"])
+    sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
+    sys.argv = ["/var/runtime/bootstrap"]
+    import random
+
+    random.seed()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    code = 0
+    try:
+        bootstrap.serve(channel, header["handler"])
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    atexit._run_exitfuncs()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    return code
+
+
+def _reap(control: socket.socket, children: Dict[int, str]) -> None:
+    while True:
+        try:
+            pid, status = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            return
+        if pid == 0:
+            return
+        children.pop(pid, None)
+        control.sendall(frames.encode(frames.EXITED, {"pid": pid, "status": status}))
+
+
+def _kill_children(children: Dict[int, str]) -> None:
+    for pid in children:
+        try:
+            os.killpg(pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+
+def main(control_fd: int) -> None:
+    control = socket.socket(fileno=control_fd)
+    wake_r, wake_w = os.pipe()
+    os.set_blocking(wake_w, False)
+    signal.set_wakeup_fd(wake_w)
+    signal.signal(signal.SIGCHLD, lambda signum, frame: None)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    children: Dict[int, str] = {}
+    gc.collect()
+    gc.freeze()
+    control.sendall(frames.encode(frames.SPAWNED, {"id": "zygote", "pid": os.getpid()}))
+    while True:
+        try:
+            readable, _, _ = select.select([control, wake_r], [], [])
+        except InterruptedError:
+            continue
+        if wake_r in readable:
+            os.read(wake_r, 4096)
+            _reap(control, children)
+        if control in readable:
+            message = _recv_spawn(control)
+            if message is None:
+                _kill_children(children)
+                os._exit(0)
+            _kind, header, fds = message
+            sys.stdout.flush()
+            sys.stderr.flush()
+            pid = os.fork()
+            if pid == 0:
+                _become_environment(control, wake_r, header, fds)
+            for fd in fds:
+                os.close(fd)
+            children[pid] = header["id"]
+            control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]))

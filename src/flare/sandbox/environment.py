@@ -1,0 +1,476 @@
+"""One execution environment: a process tree forked from a zygote, and its lifecycle.
+
+The environment owns its state machine (``lifecycle.py``) and is the only place that moves it.
+Two channels drive the same machine: Flare's frames (Python runtime) and the HTTP Runtime API
+(any other runtime client); the Runtime API listener exists in every environment.
+
+Contract, as the pool uses it:
+
+* ``await start(init_limit_s)`` runs INIT. If INIT fails (the runtime reported an init error or
+  exited) or times out, ``init_failure`` is set (and ``init_timed_out``), the environment is
+  FAILED, and ``fail_invocation()`` answers the invocation that started it; stop it after.
+* ``await invoke(invocation)`` needs IDLE; it thaws, delivers, waits for the answer or the
+  deadline, and returns the result with its log. Afterwards the state is IDLE (reusable) or
+  FAILED (timed out, crashed: stop it).
+* ``freeze()`` after the caller has its response; ``await stop()`` from any state.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+import json
+import logging
+import os
+import signal
+import socket
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flare.clock import Clock, TimerHandle
+from flare.control.model import FunctionVersion
+from flare.observe import report
+from flare.observe.logs import LogStore
+from flare.runtimes.lambda_python import frames
+from flare.sandbox import exits
+from flare.sandbox.invocation import Invocation, InvocationResult, Outcome
+from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
+from flare.sandbox.lifecycle import EnvState, Lifecycle
+from flare.sandbox.logpipe import LogPipe
+from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly
+
+log = logging.getLogger("flare.environment")
+
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+RESPONSE_TOO_LARGE = (
+    '{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
+    '"errorType":"Function.ResponseSizeTooLarge"}'
+)
+
+
+@dataclass(frozen=True)
+class EnvSettings:
+    endpoint_url: str
+    shutdown_grace_s: float = 2.0
+
+
+class Environment:
+    def __init__(
+        self,
+        version: FunctionVersion,
+        plan: LaunchPlan,
+        zygote: Zygote,
+        clock: Clock,
+        logs: LogStore,
+        settings: EnvSettings,
+        on_exit: Callable[[Environment], None] = lambda env: None,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.version = version
+        self.plan = plan
+        self.lifecycle = Lifecycle()
+        self.pid: int | None = None
+        self.init_ms: float | None = None
+        self.invocations = 0
+        self._zygote = zygote
+        self._clock = clock
+        self._logs = logs
+        self._settings = settings
+        self._on_exit = on_exit
+        today = datetime.datetime.fromtimestamp(clock.wall(), datetime.timezone.utc)
+        self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
+        self._runtime_api = RuntimeApiServer(self)
+        self._channel: asyncio.Transport | None = None
+        self._logpipe: LogPipe | None = None
+        self._frozen = False
+        self._ready: asyncio.Future[None] | None = None
+        self._current: Invocation | None = None
+        self._outcome: asyncio.Future[Outcome] | None = None
+        self._http_waiter: asyncio.Future[NextEvent] | None = None
+        self._http_pending: NextEvent | None = None
+        self._exit_status: int | None = None
+        self._exited = asyncio.get_running_loop().create_future()
+        self._uses_frames = plan.mode == "python"
+        self._pending_init_ms: float | None = None
+        self.init_failure: Outcome | None = None
+        self.init_timed_out = False
+
+    def __repr__(self) -> str:
+        return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
+
+    @property
+    def state(self) -> EnvState:
+        return self.lifecycle.state
+
+    # ---- start / INIT ---------------------------------------------------------------------
+
+    async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
+        loop = asyncio.get_running_loop()
+        self._ready = loop.create_future()
+        address = await self._runtime_api.start()
+        variables = environment_variables(
+            self.version, address, self.stream, self._settings.endpoint_url, initialization_type
+        )
+        self._logpipe = LogPipe(self._on_log_lines)
+        child_fds: list[int] = []
+        header: dict[str, Any] = {"env": variables, "cwd": str(self.version.code_dir), "mode": self.plan.mode}
+        ours: socket.socket | None = None
+        if self._uses_frames:
+            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            child_fds.append(theirs.detach())
+            header.update(handler=self.version.handler, sys_path=python_sys_path(self.version))
+        else:
+            header["argv"] = [str(self.version.code_dir / "bootstrap")]
+        began = self._clock.now()
+        self._log([report.init_start_line(self.version.runtime, self.version.region)])
+        if self.plan.note:
+            self._log([self.plan.note])
+        try:
+            self.pid = await self._zygote.spawn(self.id, header, [self._logpipe.write_fd, *child_fds])
+        finally:
+            close_quietly(*child_fds)
+            self._logpipe.child_started()
+        self._zygote.exit_status(self.pid).add_done_callback(self._on_process_exit)
+        if ours is not None:
+            self._channel, _ = await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=ours)
+        self.lifecycle.move(EnvState.INITIALISING)
+        await self._await_init(began, init_limit_s)
+
+    async def _await_init(self, began: float, limit_s: float) -> None:
+        assert self._ready is not None
+        timer = self._clock.call_later(limit_s, lambda: _fail(self._ready, _InitTimeout()))
+        try:
+            await self._ready
+        except _InitTimeout:
+            self._init_ended(began, "timeout", None)
+            self.init_timed_out = True
+            body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": "INIT phase timed out"})
+            self.init_failure = Outcome(body.encode(), "Sandbox.Timedout", healthy=False)
+            self._kill()
+            return
+        except _InitError as error:
+            self._init_ended(began, "error", error.outcome.error_type)
+            self.init_failure = error.outcome
+            return
+        finally:
+            timer.cancel()
+        self.init_ms = self._pending_init_ms = (self._clock.now() - began) * 1000
+        self.lifecycle.move(EnvState.IDLE)
+
+    def _init_ended(self, began: float, status: str, error_type: str | None) -> None:
+        self.init_ms = (self._clock.now() - began) * 1000
+        self._fail()
+        lines = self._logpipe.drain() if self._logpipe else []
+        lines.append(report.init_report_line(self.init_ms, "init", status, error_type))
+        self._log(lines)
+
+    def fail_invocation(self, invocation: Invocation) -> InvocationResult:
+        """Answer ``invocation`` with this environment's init failure (as Lambda does when INIT
+        fails during the invocation that started it)."""
+        assert self.init_failure is not None
+        outcome = self.init_failure
+        lines = [report.start_line(invocation.request_id, self.version.version)]
+        if self.init_timed_out:
+            lines.append(report.timeout_message(invocation.request_id, self.version.timeout_s))
+        lines.append(report.end_line(invocation.request_id))
+        lines.append(
+            report.report_line(
+                invocation.request_id, self.init_ms or 0.0, self.version.memory_mb,
+                _max_memory_mb(0, self.pid), None, "error", outcome.error_type,
+            )
+        )
+        self._log(lines)
+        return InvocationResult(outcome.payload, "Unhandled", self.version.version, "\n".join(lines) + "\n")
+
+    def _runtime_ready(self) -> None:
+        if self._ready is not None and not self._ready.done():
+            self._ready.set_result(None)
+
+    def _init_error(self, body: bytes, error_type: str | None) -> None:
+        error_type = error_type or _error_type_of(body) or "Runtime.Unknown"
+        _fail(self._ready, _InitError(Outcome(body, error_type, healthy=False)))
+
+    # ---- invoke ---------------------------------------------------------------------------
+
+    async def invoke(self, invocation: Invocation) -> InvocationResult:
+        self.lifecycle.move(EnvState.BUSY)
+        self.invocations += 1
+        version = self.version
+        self._current = invocation
+        self._outcome = asyncio.get_running_loop().create_future()
+        if self._logpipe is not None:
+            self._log(self._logpipe.drain())
+        began = self._clock.now()
+        deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
+        timer = self._clock.call_later(version.timeout_s, self._on_deadline)
+        self.thaw()
+        self._deliver(invocation, deadline_ms)
+        try:
+            outcome = await self._outcome
+        finally:
+            timer.cancel()
+            self._current = None
+        duration_ms = (self._clock.now() - began) * 1000
+        lines = [report.start_line(invocation.request_id, version.version)]
+        lines += self._logpipe.drain() if self._logpipe else []
+        lines += outcome.log_lines
+        init_ms, self._pending_init_ms = self._pending_init_ms, None
+        lines.append(report.end_line(invocation.request_id))
+        lines.append(
+            report.report_line(
+                invocation.request_id,
+                duration_ms,
+                version.memory_mb,
+                _max_memory_mb(outcome.max_rss_kb, self.pid),
+                init_ms,
+                None if outcome.healthy else "timeout" if outcome.error_type == "Sandbox.Timedout" else "error",
+                None if outcome.healthy else outcome.error_type,
+            )
+        )
+        self._log(lines)
+        self.lifecycle.move(EnvState.IDLE if outcome.healthy else EnvState.FAILED)
+        return InvocationResult(
+            payload=outcome.payload,
+            function_error="Unhandled" if outcome.error_type else None,
+            executed_version=version.version,
+            log="\n".join(lines) + "\n",
+        )
+
+    def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
+        if self._uses_frames:
+            assert self._channel is not None
+            header: dict[str, Any] = {
+                "id": invocation.request_id,
+                "deadline": deadline_ms,
+                "arn": invocation.invoked_arn,
+                "trace": invocation.trace_id,
+            }
+            if invocation.client_context:
+                header["client_context"] = json.loads(invocation.client_context)
+            self._channel.write(frames.encode(frames.INVOKE, header, invocation.payload))
+            return
+        headers = {
+            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
+            "Lambda-Runtime-Trace-Id": invocation.trace_id,
+            "Content-Type": "application/json",
+        }
+        if invocation.client_context:
+            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+        event = NextEvent(invocation.payload or b"{}", headers)
+        waiter, self._http_waiter = self._http_waiter, None
+        if waiter is not None and not waiter.done():
+            waiter.set_result(event)
+        else:
+            self._http_pending = event
+
+    def _finish(self, request_id: str | None, outcome: Outcome) -> None:
+        """Record the answer to the invocation in flight."""
+        current = self._current
+        if current is None or self._outcome is None or self._outcome.done():
+            raise RuntimeApiError(403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}")
+        if request_id is not None and request_id != current.request_id:
+            raise RuntimeApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
+        if len(outcome.payload) > MAX_RESPONSE_BYTES:
+            outcome = Outcome(RESPONSE_TOO_LARGE.encode(), "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb)
+            self._outcome.set_result(outcome)
+            raise RuntimeApiError(413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed")
+        self._outcome.set_result(outcome)
+
+    def _on_deadline(self) -> None:
+        current = self._current
+        if current is None or self._outcome is None or self._outcome.done():
+            return
+        message = report.timeout_message(current.request_id, self.version.timeout_s)
+        body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+        stamp = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.timezone.utc)
+        line = f"{stamp:%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {current.request_id} Task timed out after "
+        line += f"{self.version.timeout_s:.2f} seconds"
+        self._outcome.set_result(Outcome(body, "Sandbox.Timedout", healthy=False, log_lines=[line]))
+        self._kill()
+
+    # ---- Runtime API side (RuntimeSide) --------------------------------------------------
+
+    async def next_event(self) -> NextEvent:
+        if self.state is EnvState.INITIALISING:
+            self._runtime_ready()
+        if self._uses_frames:
+            await asyncio.get_running_loop().create_future()  # the frames channel owns delivery
+        if self._outcome is not None and self._current is not None and not self._outcome.done():
+            raise RuntimeApiError(403, "InvalidStateTransition", "An invocation is in flight")
+        pending, self._http_pending = self._http_pending, None
+        if pending is not None:
+            return pending
+        self._http_waiter = asyncio.get_running_loop().create_future()
+        return await self._http_waiter
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        self._finish(request_id, Outcome(body, None, True, 0))
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        self._finish(request_id, Outcome(body, error_type or _error_type_of(body) or "Runtime.Unknown"))
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        if self.state is not EnvState.INITIALISING:
+            raise RuntimeApiError(403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}")
+        self._init_error(body, error_type)
+
+    # ---- frames channel ----------------------------------------------------------------
+
+    def on_frame(self, kind: int, header: dict[str, Any], body: bytes) -> None:
+        try:
+            if kind == frames.RESPONSE:
+                self._finish(header.get("id"), Outcome(body, None, True, header.get("rss", 0)))
+            elif kind == frames.ERROR:
+                self._finish(header.get("id"), Outcome(body, _error_type_of(body) or "Runtime.Unknown", True, header.get("rss", 0)))
+            elif kind == frames.READY:
+                self._runtime_ready()
+            elif kind == frames.INIT_ERROR:
+                self._init_error(body, header.get("type"))
+        except RuntimeApiError as error:
+            log.warning("%r: runtime frame rejected: %s", self, error.message)
+
+    # ---- freeze / stop ----------------------------------------------------------------
+
+    def freeze(self) -> None:
+        """Stop the process tree between invocations (no CPU while idle)."""
+        if self.pid is not None and not self._frozen and self.state is EnvState.IDLE:
+            _signal_group(self.pid, signal.SIGSTOP)
+            self._frozen = True
+
+    def thaw(self) -> None:
+        if self._frozen and self.pid is not None:
+            _signal_group(self.pid, signal.SIGCONT)
+            self._frozen = False
+
+    async def stop(self) -> None:
+        """SHUTDOWN: SIGTERM, up to the grace period, then SIGKILL; release everything."""
+        if self.lifecycle.can_move(EnvState.STOPPING):
+            self.lifecycle.move(EnvState.STOPPING)
+            grace = 0.0 if self._exit_status is not None else self._settings.shutdown_grace_s
+            if self.pid is not None and self._exit_status is None:
+                _signal_group(self.pid, signal.SIGTERM)
+                self._frozen = True
+                self.thaw()
+                timer = self._clock.call_later(grace, self._kill)
+                try:
+                    await asyncio.shield(self._exited)
+                finally:
+                    timer.cancel()
+            await self._release_resources()
+            self.lifecycle.move(EnvState.STOPPED)
+        elif self.state is EnvState.STOPPING:
+            await asyncio.shield(self._exited)
+
+    async def _release_resources(self) -> None:
+        if self._channel is not None:
+            self._channel.close()
+            self._channel = None
+        if self._logpipe is not None:
+            self._log(self._logpipe.drain(final=True))
+            self._logpipe.close()
+            self._logpipe = None
+        if self._http_waiter is not None and not self._http_waiter.done():
+            self._http_waiter.cancel()
+        await self._runtime_api.stop()
+        if self.pid is not None:
+            self._zygote.forget(self.pid)
+
+    def _kill(self) -> None:
+        if self.pid is not None and self._exit_status is None:
+            self._frozen = True
+            self.thaw()
+            _signal_group(self.pid, signal.SIGKILL)
+
+    def _fail(self) -> None:
+        if self.lifecycle.can_move(EnvState.FAILED):
+            self.lifecycle.move(EnvState.FAILED)
+
+    def _on_process_exit(self, future: asyncio.Future[int]) -> None:
+        status = -1 if future.cancelled() or future.exception() else future.result()
+        self._exit_status = status
+        if not self._exited.done():
+            self._exited.set_result(status)
+        error = exits.exit_error(status)
+        if self.state is EnvState.INITIALISING:
+            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"Error: {error}"})
+            _fail(self._ready, _InitError(Outcome(body.encode(), "Runtime.ExitError", healthy=False)))
+        elif self._current is not None and self._outcome is not None and not self._outcome.done():
+            message = f"RequestId: {self._current.request_id} Error: {error}"
+            body = json.dumps({"errorType": exits.error_type(status), "errorMessage": message}).encode()
+            self._outcome.set_result(Outcome(body, exits.error_type(status), healthy=False))
+        if self.lifecycle.live:
+            self._fail()
+            self._on_exit(self)
+
+    def channel_lost(self) -> None:
+        self._channel = None
+
+    # ---- logs -----------------------------------------------------------------------------
+
+    def _on_log_lines(self, lines: list[str]) -> None:
+        """Output that arrives outside an invocation goes straight to the log."""
+        if self._current is None:
+            self._log(lines)
+        elif self._logpipe is not None:
+            self._logpipe.hold(lines)
+
+    def _log(self, lines: list[str]) -> None:
+        self._logs.append(self.version.name, self.stream, lines)
+
+
+class _InitTimeout(Exception):
+    pass
+
+
+class _InitError(Exception):
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error_type)
+        self.outcome = outcome
+
+
+class _FrameProtocol(asyncio.Protocol):
+    def __init__(self, env: Environment) -> None:
+        self._env = env
+        self._reader = frames.FrameReader()
+
+    def data_received(self, data: bytes) -> None:
+        for kind, header, body in self._reader.feed(data):
+            self._env.on_frame(kind, header, body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._env.channel_lost()
+
+
+def _fail(future: asyncio.Future[Any] | None, error: BaseException) -> None:
+    if future is not None and not future.done():
+        future.set_exception(error)
+
+
+def _error_type_of(body: bytes) -> str | None:
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    error_type = parsed.get("errorType") if isinstance(parsed, dict) else None
+    return error_type if isinstance(error_type, str) else None
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except (ProcessLookupError, PermissionError):
+        pass
+
+
+def _max_memory_mb(rss_kb: int, pid: int | None) -> int:
+    if not rss_kb and pid is not None:
+        rss_kb = exits.peak_rss_kb(pid)
+    return max(1, -(-rss_kb // 1024))
+
+
+__all__ = ["EnvSettings", "Environment", "ZygoteDied"]

@@ -1,0 +1,123 @@
+"""How to start an environment for a version: which interpreter, which mode, which variables.
+
+``python3.N`` runtimes run Flare's own runtime in a fork of that interpreter's zygote (the exact
+minor version when the host has it, else the host's Python, and the log says so).
+``provided*`` runtimes ``exec`` the zip's ``bootstrap``, which speaks the Runtime API.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import re
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from flare.control.model import FunctionVersion
+from flare.sandbox.zygote import RUNTIMES_DIR
+
+DEFAULT_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+PROVIDED = ("provided", "provided.al2", "provided.al2023")
+_PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")
+
+
+def find_interpreter(minor: str) -> Path | None:
+    """A real (non-shim) ``python<minor>`` binary on this host, or None."""
+    home = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv"))
+    found = sorted(glob.glob(str(home / "versions" / f"{minor}.*" / "bin" / f"python{minor}")))
+    for candidate in [*reversed(found), f"/usr/local/bin/python{minor}", f"/usr/bin/python{minor}"]:
+        if os.access(candidate, os.X_OK):
+            return Path(candidate)
+    which = shutil.which(f"python{minor}")
+    if which and "shims" not in which:
+        return Path(which)
+    return None
+
+
+def host_interpreter() -> Path:
+    """The interpreter the engine itself runs on (outside any venv)."""
+    base = getattr(sys, "_base_executable", sys.executable)
+    return Path(base).resolve()
+
+
+@dataclass(frozen=True)
+class LaunchPlan:
+    """``mode`` is "python" (frames channel) or "exec" (Runtime API over HTTP)."""
+
+    mode: str
+    interpreter: Path
+    note: str | None = None
+
+
+def plan_launch(runtime: str, interpreter_for: dict[str, Path | None]) -> LaunchPlan:
+    """Decide mode and interpreter for ``runtime``; ``interpreter_for`` maps "3.N" to a binary."""
+    match = _PYTHON_RUNTIME.match(runtime)
+    if match:
+        minor = match.group(1)
+        exact = interpreter_for.get(minor)
+        if exact is not None:
+            return LaunchPlan("python", exact)
+        host = host_interpreter()
+        note = f"flare: python{minor} is not installed on this host; running on {host.name} instead"
+        return LaunchPlan("python", host, note)
+    return LaunchPlan("exec", host_interpreter())
+
+
+def sdk_dir() -> Path:
+    """Where the SDK that runtimes provide (boto3) lives: ``$FLARE_SDK_DIR`` or ``<venv>/lambda-sdk``."""
+    return Path(os.environ.get("FLARE_SDK_DIR", Path(sys.prefix) / "lambda-sdk"))
+
+
+def python_sys_path(version: FunctionVersion) -> list[str]:
+    """``sys.path`` for a Python environment, in Lambda's order: code, layers, SDK, runtime."""
+    paths = [str(version.code_dir)]
+    for layer in version.layers_dirs:
+        paths += [str(layer / "python"), str(layer)]
+    return [*paths, str(sdk_dir()), str(RUNTIMES_DIR)]
+
+
+def environment_variables(
+    version: FunctionVersion,
+    runtime_api: str,
+    log_stream: str,
+    endpoint_url: str,
+    initialization_type: str = "on-demand",
+) -> dict[str, str]:
+    """Every variable a function sees: Lambda's defaults, the user's, then the reserved ones."""
+    task_root = str(version.code_dir)
+    variables = {
+        "PATH": DEFAULT_PATH,
+        "LANG": "en_US.UTF-8",
+        "TZ": ":UTC",
+        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+        "PYTHONPATH": str(RUNTIMES_DIR),
+        "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
+        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+        "AWS_ENDPOINT_URL": endpoint_url,
+        "HOME": "/tmp",
+    }
+    variables.update(version.environment)
+    variables.update(
+        {
+            "_HANDLER": version.handler,
+            "AWS_REGION": version.region,
+            "AWS_DEFAULT_REGION": version.region,
+            "AWS_EXECUTION_ENV": f"AWS_Lambda_{version.runtime}",
+            "AWS_LAMBDA_FUNCTION_NAME": version.name,
+            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(version.memory_mb),
+            "AWS_LAMBDA_FUNCTION_VERSION": version.version,
+            "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
+            "AWS_LAMBDA_LOG_GROUP_NAME": version.log_group,
+            "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
+            "AWS_ACCESS_KEY": "flare",
+            "AWS_ACCESS_KEY_ID": "flare",
+            "AWS_SECRET_ACCESS_KEY": "flare",
+            "AWS_SESSION_TOKEN": "flare",
+            "AWS_LAMBDA_RUNTIME_API": runtime_api,
+            "LAMBDA_TASK_ROOT": task_root,
+            "LAMBDA_RUNTIME_DIR": str(RUNTIMES_DIR),
+        }
+    )
+    return variables

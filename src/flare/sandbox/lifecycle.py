@@ -1,0 +1,65 @@
+"""An execution environment's lifecycle: the states, and the one table of allowed moves.
+
+::
+
+    STARTING ──▶ INITIALISING ──▶ IDLE ⇄ BUSY
+        │              │            │      │
+        └──────────────┴──▶ FAILED ◀┴──────┘
+                               │
+    (any live state) ──▶ STOPPING ──▶ STOPPED
+
+STARTING: the process is being forked. INITIALISING: the runtime and the function's init code
+run (Lambda's INIT). IDLE: waiting, frozen, for an event. BUSY: one invocation in flight.
+FAILED: the environment cannot serve again (init error, timeout, crash) and must be stopped.
+STOPPING: SHUTDOWN in progress (SIGTERM, grace, SIGKILL). STOPPED: gone, resources released.
+"""
+
+from __future__ import annotations
+
+import enum
+
+from flare.errors import IllegalTransition
+
+
+class EnvState(enum.Enum):
+    STARTING = "starting"
+    INITIALISING = "initialising"
+    IDLE = "idle"
+    BUSY = "busy"
+    FAILED = "failed"
+    STOPPING = "stopping"
+    STOPPED = "stopped"
+
+
+ALLOWED: dict[EnvState, frozenset[EnvState]] = {
+    EnvState.STARTING: frozenset({EnvState.INITIALISING, EnvState.FAILED, EnvState.STOPPING}),
+    EnvState.INITIALISING: frozenset({EnvState.IDLE, EnvState.FAILED, EnvState.STOPPING}),
+    EnvState.IDLE: frozenset({EnvState.BUSY, EnvState.FAILED, EnvState.STOPPING}),
+    EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.FAILED, EnvState.STOPPING}),
+    EnvState.FAILED: frozenset({EnvState.STOPPING}),
+    EnvState.STOPPING: frozenset({EnvState.STOPPED}),
+    EnvState.STOPPED: frozenset(),
+}
+
+
+class Lifecycle:
+    """Holds one environment's state; ``move`` is the only way to change it."""
+
+    __slots__ = ("state",)
+
+    def __init__(self) -> None:
+        self.state = EnvState.STARTING
+
+    def move(self, to: EnvState) -> None:
+        """Change state; raises ``IllegalTransition`` if the table does not allow it."""
+        if to not in ALLOWED[self.state]:
+            raise IllegalTransition(self.state, to)
+        self.state = to
+
+    def can_move(self, to: EnvState) -> bool:
+        return to in ALLOWED[self.state]
+
+    @property
+    def live(self) -> bool:
+        """Not yet stopping or stopped."""
+        return self.state not in (EnvState.STOPPING, EnvState.STOPPED)

@@ -1,0 +1,169 @@
+"""Engine side of a zygote: start it, ask it to fork environments, hear when they exit.
+
+One ``Zygote`` per interpreter. ``spawn()`` sends a SPAWN frame with the environment's file
+descriptors attached (SCM_RIGHTS) and returns the new pid; ``exit_status(pid)`` is a future of the
+raw wait status, resolved when the zygote reaps that child. If the zygote dies, every pending
+future fails with ``ZygoteDied`` and the next ``spawn()`` starts a new one.
+"""
+
+from __future__ import annotations
+
+import array
+import asyncio
+import logging
+import os
+import socket
+import subprocess
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from flare.runtimes.lambda_python import frames
+
+log = logging.getLogger("flare.zygote")
+
+RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
+
+_BOOT = "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd})"
+
+
+class ZygoteDied(Exception):
+    """The zygote process is gone; environments it had forked were killed with it."""
+
+
+class Zygote:
+    """A pre-started ``interpreter`` that forks environments. Use from the event loop only."""
+
+    def __init__(self, interpreter: Path) -> None:
+        self.interpreter = interpreter
+        self._process: subprocess.Popen[bytes] | None = None
+        self._sock: socket.socket | None = None
+        self._reader = frames.FrameReader()
+        self._spawns: dict[str, asyncio.Future[int]] = {}
+        self._exits: dict[int, asyncio.Future[int]] = {}
+        self._lock = asyncio.Lock()
+
+    def __repr__(self) -> str:
+        pid = self._process.pid if self._process else None
+        return f"<Zygote {self.interpreter} pid={pid}>"
+
+    @property
+    def alive(self) -> bool:
+        return self._sock is not None
+
+    async def start(self) -> None:
+        """Start the interpreter (once) and wait until it has loaded the runtime."""
+        async with self._lock:
+            if self._sock is None:
+                await self._launch()
+
+    async def _launch(self) -> None:
+        loop = asyncio.get_running_loop()
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        try:
+            self._process = subprocess.Popen(
+                [str(self.interpreter), "-I", "-S", "-c", _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno())],
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+        finally:
+            theirs.close()
+        ours.setblocking(False)
+        self._sock = ours
+        hello: asyncio.Future[int] = loop.create_future()
+        self._spawns["zygote"] = hello
+        loop.add_reader(ours.fileno(), self._on_readable)
+        await hello
+
+    async def spawn(self, spawn_id: str, header: dict[str, Any], fds: Sequence[int]) -> int:
+        """Fork one environment; ``fds`` are sent to it (and stay open here: close them after)."""
+        await self.start()
+        assert self._sock is not None
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._spawns[spawn_id] = future
+        message = frames.encode(frames.SPAWN, dict(header, id=spawn_id))
+        ancillary = [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", fds).tobytes())]
+        await self._send(message, ancillary)
+        pid = await future
+        self._exits.setdefault(pid, asyncio.get_running_loop().create_future())
+        return pid
+
+    def exit_status(self, pid: int) -> asyncio.Future[int]:
+        """Future of the raw wait status of a child this zygote forked."""
+        future = self._exits.get(pid)
+        if future is None:
+            future = self._exits[pid] = asyncio.get_running_loop().create_future()
+        return future
+
+    def forget(self, pid: int) -> None:
+        """Drop the record of an exited child."""
+        self._exits.pop(pid, None)
+
+    async def _send(self, message: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
+        assert self._sock is not None
+        sent = 0
+        while sent < len(message):
+            try:
+                sent += self._sock.sendmsg([message[sent:]], ancillary if sent == 0 else [])
+            except BlockingIOError:
+                await asyncio.sleep(0.001)
+
+    def _on_readable(self) -> None:
+        assert self._sock is not None
+        try:
+            data = self._sock.recv(65536)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            self._died()
+            return
+        for kind, header, _body in self._reader.feed(data):
+            if kind == frames.SPAWNED:
+                future = self._spawns.pop(header["id"], None)
+                if future is not None and not future.done():
+                    future.set_result(header["pid"])
+            elif kind == frames.EXITED:
+                exited = self.exit_status(header["pid"])
+                if not exited.done():
+                    exited.set_result(header["status"])
+
+    def _died(self) -> None:
+        log.warning("zygote %s exited", self.interpreter)
+        sock, self._sock = self._sock, None
+        if sock is not None:
+            asyncio.get_running_loop().remove_reader(sock.fileno())
+            sock.close()
+        self._reader = frames.FrameReader()
+        error = ZygoteDied(f"zygote {self.interpreter} exited")
+        for future in [*self._spawns.values(), *self._exits.values()]:
+            if not future.done():
+                future.set_exception(error)
+                future.exception()
+        self._spawns.clear()
+        self._exits.clear()
+        if self._process is not None:
+            self._process.poll()
+
+    async def stop(self) -> None:
+        """Close the control socket: the zygote kills its children and exits."""
+        process = self._process
+        if self._sock is not None:
+            self._died()
+        if process is not None:
+            try:
+                await asyncio.get_running_loop().run_in_executor(None, process.wait, 5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+            self._process = None
+
+
+def close_quietly(*fds: int) -> None:
+    for fd in fds:
+        try:
+            os.close(fd)
+        except OSError:
+            pass

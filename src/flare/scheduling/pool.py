@@ -1,0 +1,144 @@
+"""Execution environments per function version: which one serves the next invocation.
+
+``# version key (name, version, revision) => idle environments, warmest last``
+
+One environment serves one invocation at a time. ``reserve`` hands out a warm idle environment
+when there is one, else starts a new one (a cold start). ``release`` freezes a healthy
+environment and parks it, with an idle timer (SHUTDOWN after ``idle_timeout_s`` of this pool's
+clock); anything else is stopped. When a function changes, ``retire(name)`` stops its idle
+environments, and busy ones of an older revision are stopped on release.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from flare.clock import Clock, TimerHandle
+from flare.control.model import FunctionVersion
+from flare.sandbox.environment import Environment
+from flare.sandbox.lifecycle import EnvState
+
+log = logging.getLogger("flare.pool")
+
+EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
+
+
+def choose_idle(idle: list[Environment]) -> Environment | None:
+    """The environment to reuse: the most recently used one that is still IDLE (warmest
+    caches, and the others age out first). Pure: takes no locks and reads no clock."""
+    while idle:
+        env = idle.pop()
+        if env.state is EnvState.IDLE:
+            return env
+    return None
+
+
+class Pool:
+    def __init__(
+        self,
+        factory: EnvironmentFactory,
+        clock: Clock,
+        idle_timeout_s: float,
+        init_timeout_s: float,
+    ) -> None:
+        self._factory = factory
+        self._clock = clock
+        self.idle_timeout_s = idle_timeout_s
+        self.init_timeout_s = init_timeout_s
+        self._idle: dict[tuple[str, str, str], list[Environment]] = {}
+        self._busy: set[Environment] = set()
+        self._idle_timers: dict[Environment, TimerHandle] = {}
+        self._current_revision: dict[str, str] = {}
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        idle = sum(len(envs) for envs in self._idle.values())
+        return f"<Pool idle={idle} busy={len(self._busy)}>"
+
+    def environments(self) -> list[Environment]:
+        return [*self._busy, *(env for envs in self._idle.values() for env in envs)]
+
+    async def reserve(self, version: FunctionVersion, init_limit_s: float | None = None) -> Environment:
+        """A warm idle environment for ``version``, else a newly started one (cold start).
+
+        A new environment whose INIT failed is returned FAILED with ``init_failure`` set.
+        """
+        self._current_revision[version.name] = version.revision_id
+        env = choose_idle(self._idle.get(version.key, []))
+        if env is not None:
+            timer = self._idle_timers.pop(env, None)
+            if timer is not None:
+                timer.cancel()
+            self._busy.add(env)
+            return env
+        env = self._factory(version, self)
+        self._busy.add(env)
+        try:
+            await env.start(self.init_timeout_s if init_limit_s is None else init_limit_s)
+        except BaseException:
+            self.release(env)
+            raise
+        return env
+
+    def release(self, env: Environment) -> None:
+        """Give an environment back after its caller has been answered."""
+        self._busy.discard(env)
+        stale = self._current_revision.get(env.version.name) != env.version.revision_id
+        if env.state is EnvState.IDLE and not stale and not self._closed:
+            env.freeze()
+            self._idle.setdefault(env.version.key, []).append(env)
+            self._idle_timers[env] = self._clock.call_later(self.idle_timeout_s, lambda: self._expire(env))
+        else:
+            self._stop_later(env)
+
+    def environment_exited(self, env: Environment) -> None:
+        """Called by an environment whose process died on its own: drop it if it was idle."""
+        idle = self._idle.get(env.version.key)
+        if idle and env in idle:
+            idle.remove(env)
+            timer = self._idle_timers.pop(env, None)
+            if timer is not None:
+                timer.cancel()
+            self._stop_later(env)
+
+    def retire(self, name: str, revision_id: str | None = None) -> None:
+        """The function changed (or was deleted): stop its idle environments now."""
+        if revision_id is None:
+            self._current_revision.pop(name, None)
+        else:
+            self._current_revision[name] = revision_id
+        for key in [key for key in self._idle if key[0] == name]:
+            for env in self._idle.pop(key):
+                timer = self._idle_timers.pop(env, None)
+                if timer is not None:
+                    timer.cancel()
+                self._stop_later(env)
+
+    async def close(self) -> None:
+        """Stop every environment (SHUTDOWN for each, in parallel) and wait for them."""
+        self._closed = True
+        for timer in self._idle_timers.values():
+            timer.cancel()
+        self._idle_timers.clear()
+        for env in [*self._busy, *(env for envs in self._idle.values() for env in envs)]:
+            self._stop_later(env)
+        self._idle.clear()
+        self._busy.clear()
+        while self._stopping:
+            await asyncio.gather(*self._stopping, return_exceptions=True)
+
+    def _expire(self, env: Environment) -> None:
+        self._idle_timers.pop(env, None)
+        idle = self._idle.get(env.version.key)
+        if idle and env in idle:
+            idle.remove(env)
+            log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
+            self._stop_later(env)
+
+    def _stop_later(self, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(env.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)

@@ -1,0 +1,61 @@
+"""``flare serve``: run the engine behind its HTTP front door until SIGINT or SIGTERM.
+
+On a signal it stops accepting requests, shuts every environment down (SIGTERM, grace, SIGKILL)
+and stops the zygotes, leaving no child process behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import logging
+import signal
+import socket
+import sys
+
+from aiohttp import web
+
+from flare.config import ServerConfig
+
+
+def bind(host: str, port: int) -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(1024)
+    sock.setblocking(False)
+    return sock
+
+
+async def run(config: ServerConfig, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+    """Serve until ``stop`` is set (or a signal arrives)."""
+    from flare.api.app import build_app
+    from flare.engine import Engine
+
+    sock = bind(config.host, config.port)
+    config = dataclasses.replace(config, port=sock.getsockname()[1])
+    engine = Engine(config)
+    await engine.start()
+    runner = web.AppRunner(build_app(engine), access_log=None, handle_signals=False)
+    await runner.setup()
+    await web.SockSite(runner, sock).start()
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    print(f"Flare is serving the Lambda API on {config.endpoint_url}", flush=True)
+    for note in engine.notes():
+        print(f"  {note}", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await stop.wait()
+    finally:
+        print("Flare is shutting down: stopping every execution environment", flush=True)
+        await runner.cleanup()
+        await engine.stop()
+
+
+def serve(config: ServerConfig) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    asyncio.run(run(config))

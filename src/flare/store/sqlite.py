@@ -1,0 +1,139 @@
+"""Flare's durable state: one SQLite file, stdlib ``sqlite3``, WAL journal, all SQL in this module.
+
+Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
+
+    functions
+        name         TEXT     function name
+        version      TEXT     '$LATEST' or a published version number '1', '2', ...
+        seq          INTEGER  creation order, increasing, never reused
+        config       TEXT     the version's FunctionConfiguration, as JSON with AWS field names
+        code_digest  TEXT     SHA-256 hex of the code zip (the BlobStore key)
+        tags         TEXT     the function's tags as a JSON object (kept on the $LATEST row)
+        PRIMARY KEY (name, version)
+
+Published versions are more rows of the same table; aliases will get their own table keyed
+(name, alias). The connection may be used from several threads; a lock serialises it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS functions (
+    name        TEXT    NOT NULL,
+    version     TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    config      TEXT    NOT NULL,
+    code_digest TEXT    NOT NULL,
+    tags        TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (name, version)
+);
+"""
+
+
+@dataclass(frozen=True)
+class FunctionRow:
+    """One stored function version."""
+
+    name: str
+    version: str
+    config: dict[str, Any]
+    code_digest: str
+    tags: dict[str, str] = field(default_factory=dict)
+    seq: int = 0
+
+
+def _row(record: tuple[Any, ...]) -> FunctionRow:
+    name, version, seq, config, digest, tags = record
+    return FunctionRow(name, version, json.loads(config), digest, json.loads(tags), seq)
+
+
+class Database:
+    """The SQLite store. Opening creates the schema if the file is new."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._lock, self._conn:
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def __repr__(self) -> str:
+        return f"<Database {self.path}>"
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    def schema_version(self) -> int:
+        with self._lock:
+            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+
+    def insert_function(self, row: FunctionRow) -> FunctionRow:
+        """Store a new version; returns it with its creation ``seq``.
+
+        Raises sqlite3.IntegrityError if (name, version) exists.
+        """
+        with self._lock, self._conn:
+            (seq,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM functions").fetchone()
+            self._conn.execute(
+                "INSERT INTO functions (name, version, seq, config, code_digest, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.name, row.version, seq, json.dumps(row.config), row.code_digest, json.dumps(row.tags)),
+            )
+        return FunctionRow(row.name, row.version, row.config, row.code_digest, row.tags, seq)
+
+    def update_function(self, row: FunctionRow) -> None:
+        """Replace config, code and tags of an existing version (its ``seq`` is kept)."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "UPDATE functions SET config = ?, code_digest = ?, tags = ? WHERE name = ? AND version = ?",
+                (json.dumps(row.config), row.code_digest, json.dumps(row.tags), row.name, row.version),
+            )
+
+    def delete_function(self, name: str) -> int:
+        """Delete every version of ``name``; returns how many rows went."""
+        with self._lock, self._conn:
+            return self._conn.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount
+
+    def delete_version(self, name: str, version: str) -> int:
+        """Delete one version; returns 1 if it existed, else 0."""
+        with self._lock, self._conn:
+            cursor = self._conn.execute(
+                "DELETE FROM functions WHERE name = ? AND version = ?", (name, version)
+            )
+            return cursor.rowcount
+
+    def get_function(self, name: str, version: str) -> FunctionRow | None:
+        with self._lock:
+            record = self._conn.execute(
+                "SELECT name, version, seq, config, code_digest, tags FROM functions "
+                "WHERE name = ? AND version = ?",
+                (name, version),
+            ).fetchone()
+        return None if record is None else _row(record)
+
+    def all_functions(self) -> list[FunctionRow]:
+        """Every stored version, in creation order."""
+        with self._lock:
+            records = self._conn.execute(
+                "SELECT name, version, seq, config, code_digest, tags FROM functions ORDER BY seq"
+            ).fetchall()
+        return [_row(record) for record in records]
+
+    def code_digests(self) -> set[str]:
+        """Every code digest some stored version still uses."""
+        with self._lock:
+            return {digest for (digest,) in self._conn.execute("SELECT DISTINCT code_digest FROM functions")}

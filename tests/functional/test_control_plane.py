@@ -1,0 +1,303 @@
+"""The function resource's HTTP API, driven through real boto3 against a real aiohttp server.
+
+The server carries only ``flare.api.functions`` routes over a ``Registry`` on a temporary data
+directory; it runs on its own event loop in a background thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+import threading
+import zipfile
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aiohttp import web
+from botocore.client import BaseClient
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from flare.api.functions import add_routes
+from flare.clock import SystemClock
+from flare.control.registry import Registry
+from flare.store.blobs import BlobStore
+from flare.store.sqlite import Database
+
+ROLE = "arn:aws:iam::000000000000:role/flare"
+NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
+
+
+def make_zip(source: str = "def handler(event, context):\n    return event\n") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+class Server:
+    """An aiohttp app with the function routes, served from a thread on a free local port."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        self.url = f"http://127.0.0.1:{self.port}"
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._runner: web.AppRunner | None = None
+
+    def start(self) -> None:
+        self._thread.start()
+        self._call(self._start())
+
+    def stop(self) -> None:
+        self._call(self._stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(5)
+        self._loop.close()
+
+    def _call(self, coroutine: Any) -> Any:
+        future: Future[Any] = asyncio.run_coroutine_threadsafe(coroutine, self._loop)
+        return future.result(10)
+
+    async def _start(self) -> None:
+        db = Database(self.data_dir / "flare.db")
+        registry = Registry(db, BlobStore(self.data_dir), "us-east-1", "000000000000", SystemClock())
+        registry.load()
+        app = web.Application(client_max_size=80 * 2**20)
+        add_routes(app, registry)
+        self._db = db
+        self._runner = web.AppRunner(app)
+        await self._runner.setup()
+        await web.TCPSite(self._runner, "127.0.0.1", self.port).start()
+
+    async def _stop(self) -> None:
+        assert self._runner is not None
+        await self._runner.cleanup()
+        self._db.close()
+
+
+def lambda_client(url: str, validate: bool = True) -> BaseClient:
+    config = Config(retries={"max_attempts": 1}, parameter_validation=validate)
+    return boto3.client(
+        "lambda",
+        endpoint_url=url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=config,
+    )
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    running = Server(tmp_path)
+    running.start()
+    yield running
+    running.stop()
+
+
+@pytest.fixture
+def client(server: Server) -> BaseClient:
+    return lambda_client(server.url)
+
+
+@pytest.fixture
+def raw_client(server: Server) -> BaseClient:
+    """A client that skips botocore's own checks, so the server's validation is what answers."""
+    return lambda_client(server.url, validate=False)
+
+
+def create(client: BaseClient, name: str = "fn", **fields: Any) -> dict[str, Any]:
+    params: dict[str, Any] = {
+        "FunctionName": name,
+        "Role": ROLE,
+        "Runtime": "python3.12",
+        "Handler": "app.handler",
+        "Code": {"ZipFile": make_zip()},
+    }
+    params.update(fields)
+    response: dict[str, Any] = client.create_function(**params)
+    return response
+
+
+def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    response = caught.value.response
+    return (
+        response["Error"]["Code"],
+        response["ResponseMetadata"]["HTTPStatusCode"],
+        response["Error"]["Message"],
+    )
+
+
+def test_create_then_get_and_get_configuration_agree(client: BaseClient) -> None:
+    created = create(client, MemorySize=256, Environment={"Variables": {"GREETING": "hi"}})
+    assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
+    assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn"
+    fetched = client.get_function(FunctionName="fn")
+    configuration = client.get_function_configuration(FunctionName="fn")
+    for field in ("FunctionArn", "CodeSha256", "RevisionId", "MemorySize", "Environment", "LastModified"):
+        assert fetched["Configuration"][field] == created[field] == configuration[field]
+    assert fetched["Code"]["RepositoryType"] == "S3"
+    assert configuration["State"] == "Active"
+
+
+def test_functions_can_be_named_by_arn_and_qualifier(client: BaseClient) -> None:
+    create(client)
+    arn = "arn:aws:lambda:us-east-1:000000000000:function:fn"
+    assert client.get_function(FunctionName=arn)["Configuration"]["FunctionName"] == "fn"
+    assert (
+        client.get_function(FunctionName="fn", Qualifier="$LATEST")["Configuration"]["Version"] == "$LATEST"
+    )
+    assert (
+        client.get_function_configuration(FunctionName="000000000000:function:fn:$LATEST")["Version"]
+        == "$LATEST"
+    )
+
+
+def test_list_functions_pages_by_two_over_five(client: BaseClient) -> None:
+    for name in ["e", "c", "a", "d", "b"]:
+        create(client, name)
+    first = client.list_functions(MaxItems=2)
+    assert [f["FunctionName"] for f in first["Functions"]] == ["a", "b"]
+    assert "NextMarker" in first
+    pages = client.get_paginator("list_functions").paginate(PaginationConfig={"PageSize": 2})
+    sizes = [len(page["Functions"]) for page in pages]
+    assert sizes == [2, 2, 1]
+    names = [
+        f["FunctionName"]
+        for page in client.get_paginator("list_functions").paginate()
+        for f in page["Functions"]
+    ]
+    assert names == ["a", "b", "c", "d", "e"]
+
+
+def test_update_code_changes_code_sha256(client: BaseClient) -> None:
+    before = create(client)
+    after = client.update_function_code(FunctionName="fn", ZipFile=make_zip("x = 2\n"))
+    assert after["CodeSha256"] != before["CodeSha256"]
+    assert after["RevisionId"] != before["RevisionId"]
+    assert client.get_function(FunctionName="fn")["Configuration"]["CodeSha256"] == after["CodeSha256"]
+
+
+def test_update_configuration_changes_only_given_fields(client: BaseClient) -> None:
+    create(client, MemorySize=512)
+    updated = client.update_function_configuration(FunctionName="fn", Timeout=30, Description="new")
+    assert (updated["Timeout"], updated["Description"], updated["MemorySize"]) == (30, "new", 512)
+
+
+def test_stale_revision_id_is_412_precondition_failed(client: BaseClient) -> None:
+    revision = create(client)["RevisionId"]
+    client.update_function_configuration(FunctionName="fn", Timeout=5, RevisionId=revision)
+    code, status, message = error_of(
+        lambda: client.update_function_configuration(FunctionName="fn", Timeout=6, RevisionId=revision)
+    )
+    assert (code, status) == ("PreconditionFailedException", 412)
+    assert message.startswith("The Revision Id provided does not match the latest Revision Id.")
+    code, status, _ = error_of(
+        lambda: client.update_function_code(FunctionName="fn", ZipFile=make_zip(), RevisionId=revision)
+    )
+    assert (code, status) == ("PreconditionFailedException", 412)
+
+
+def test_delete_then_every_call_is_404_with_aws_message(client: BaseClient) -> None:
+    create(client)
+    assert client.delete_function(FunctionName="fn")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    calls: list[Callable[[], Any]] = [
+        lambda: client.get_function(FunctionName="fn"),
+        lambda: client.get_function_configuration(FunctionName="fn"),
+        lambda: client.update_function_configuration(FunctionName="fn", Timeout=5),
+        lambda: client.update_function_code(FunctionName="fn", ZipFile=make_zip()),
+        lambda: client.delete_function(FunctionName="fn"),
+    ]
+    for call in calls:
+        assert error_of(call) == ("ResourceNotFoundException", 404, NOT_FOUND + "fn")
+
+
+def test_not_found_names_the_exact_arn(client: BaseClient) -> None:
+    assert error_of(lambda: client.get_function(FunctionName="nope")) == (
+        "ResourceNotFoundException",
+        404,
+        "Function not found: arn:aws:lambda:us-east-1:000000000000:function:nope",
+    )
+
+
+def test_duplicate_create_is_409(client: BaseClient) -> None:
+    create(client)
+    assert error_of(lambda: create(client)) == (
+        "ResourceConflictException",
+        409,
+        "Function already exist: fn",
+    )
+
+
+@pytest.mark.parametrize(
+    ("fields", "message_part"),
+    [
+        ({"MemorySize": 64}, "at 'memorySize' failed to satisfy constraint"),
+        ({"Timeout": 901}, "at 'timeout' failed to satisfy constraint"),
+        (
+            {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+            "Reserved keys used in this request: AWS_REGION",
+        ),
+        ({"Environment": {"Variables": {"BIG": "v" * 4096}}}, "exceeded the 4KB limit"),
+        ({"Runtime": "python2.5"}, "Member must satisfy enum value set"),
+        ({"Runtime": "nodejs20.x"}, "not supported by Flare"),
+        ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),
+        ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "Flare accepts Code.ZipFile only"),
+        ({"Role": "not-a-role"}, "at 'role' failed to satisfy constraint"),
+        ({"PackageType": "Image", "Code": {"ImageUri": "x"}}, "Zip packages only"),
+    ],
+)
+def test_invalid_create_is_400_invalid_parameter_value(
+    raw_client: BaseClient, fields: dict[str, Any], message_part: str
+) -> None:
+    code, status, message = error_of(lambda: create(raw_client, **fields))
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert message_part in message
+    assert error_of(lambda: raw_client.get_function(FunctionName="fn"))[1] == 404
+
+
+def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> None:
+    before = create(raw_client)
+    code, status, _ = error_of(
+        lambda: raw_client.update_function_configuration(FunctionName="fn", MemorySize=64)
+    )
+    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert raw_client.get_function_configuration(FunctionName="fn")["RevisionId"] == before["RevisionId"]
+
+
+def test_waiters_for_active_and_updated_pass_at_once(client: BaseClient) -> None:
+    create(client)
+    fast = {"Delay": 1, "MaxAttempts": 2}
+    client.get_waiter("function_active_v2").wait(FunctionName="fn", WaiterConfig=fast)
+    client.update_function_configuration(FunctionName="fn", Timeout=10)
+    client.get_waiter("function_updated_v2").wait(FunctionName="fn", WaiterConfig=fast)
+    client.get_waiter("function_exists").wait(FunctionName="fn", WaiterConfig=fast)
+
+
+def test_functions_survive_a_server_restart(tmp_path: Path) -> None:
+    first = Server(tmp_path)
+    first.start()
+    try:
+        created = create(lambda_client(first.url), Description="durable")
+    finally:
+        first.stop()
+    second = Server(tmp_path)
+    second.start()
+    try:
+        again = lambda_client(second.url).get_function_configuration(FunctionName="fn")
+    finally:
+        second.stop()
+    assert again["Description"] == "durable"
+    assert again["RevisionId"] == created["RevisionId"]
+    assert again["CodeSha256"] == created["CodeSha256"]

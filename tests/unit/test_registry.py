@@ -1,0 +1,255 @@
+"""The registry: create/read/list/update/delete, the resolve cache, persistence, listeners."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flare.clock import ManualClock
+from flare.control.registry import Registry, format_last_modified
+from flare.errors import (
+    InvalidParameterValue,
+    InvalidRequestContent,
+    PreconditionFailed,
+    ResourceConflict,
+    ResourceNotFound,
+)
+from flare.store.blobs import BlobStore
+from flare.store.sqlite import SCHEMA_VERSION, Database
+
+ROLE = "arn:aws:iam::000000000000:role/flare"
+NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
+
+
+def make_zip(source: str = "def handler(event, context):\n    return event\n") -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("app.py", source)
+    return buffer.getvalue()
+
+
+def create_body(name: str = "fn", zip_bytes: bytes | None = None, **fields: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "FunctionName": name,
+        "Role": ROLE,
+        "Runtime": "python3.12",
+        "Handler": "app.handler",
+        "Code": {"ZipFile": base64.b64encode(zip_bytes or make_zip()).decode()},
+    }
+    body.update(fields)
+    return body
+
+
+def open_registry(root: Path, clock: ManualClock | None = None) -> Registry:
+    registry = Registry(
+        Database(root / "flare.db"), BlobStore(root), "us-east-1", "000000000000", clock or ManualClock()
+    )
+    registry.load()
+    return registry
+
+
+@pytest.fixture
+def registry(tmp_path: Path) -> Registry:
+    return open_registry(tmp_path)
+
+
+def test_create_returns_aws_configuration_with_computed_fields(tmp_path: Path) -> None:
+    clock = ManualClock(wall_start=1_571_410_380.0)
+    data = make_zip()
+    config = open_registry(tmp_path, clock).create_function(create_body(zip_bytes=data))
+    assert config["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn"
+    assert config["CodeSha256"] == base64.b64encode(hashlib.sha256(data).digest()).decode()
+    assert config["CodeSize"] == len(data)
+    assert config["LastModified"] == "2019-10-18T14:53:00.000+0000"
+    assert config["Version"] == "$LATEST"
+    assert config["State"] == "Active"
+    assert config["LastUpdateStatus"] == "Successful"
+    assert config["PackageType"] == "Zip"
+    assert len(config["RevisionId"]) == 36
+
+
+def test_last_modified_has_milliseconds_and_utc_offset() -> None:
+    assert format_last_modified(0.25) == "1970-01-01T00:00:00.250+0000"
+
+
+def test_duplicate_create_is_a_conflict(registry: Registry) -> None:
+    registry.create_function(create_body())
+    with pytest.raises(ResourceConflict, match=r"^Function already exist: fn$"):
+        registry.create_function(create_body())
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ({"S3Bucket": "b", "S3Key": "k"}, InvalidParameterValue),
+        ({"ImageUri": "123.dkr.ecr/x:1"}, InvalidParameterValue),
+        ({}, InvalidParameterValue),
+        ({"ZipFile": "!!not base64!!"}, InvalidRequestContent),
+        ({"ZipFile": base64.b64encode(b"not a zip").decode()}, InvalidParameterValue),
+    ],
+)
+def test_create_rejects_code_flare_cannot_use(registry: Registry, code: dict[str, Any], error: type) -> None:
+    with pytest.raises(error):
+        registry.create_function(create_body(Code=code))
+    with pytest.raises(ResourceNotFound):
+        registry.get_configuration("fn", None)
+
+
+def test_resolve_serves_the_unpacked_code(registry: Registry) -> None:
+    registry.create_function(create_body(MemorySize=512, Environment={"Variables": {"K1": "v"}}))
+    version = registry.resolve("fn", None)
+    assert (version.code_dir / "app.py").exists()
+    assert (version.memory_mb, version.environment, version.version) == (512, {"K1": "v"}, "$LATEST")
+    assert registry.resolve("fn", "$LATEST") is version
+    assert registry.resolve("arn:aws:lambda:us-east-1:000000000000:function:fn", None) is version
+    assert registry.resolve("fn:$LATEST", None) is version
+
+
+@pytest.mark.parametrize(
+    ("name", "qualifier", "message"),
+    [
+        ("nope", None, NOT_FOUND + "nope"),
+        ("fn", "7", NOT_FOUND + "fn:7"),
+        ("fn:live", None, NOT_FOUND + "fn:live"),
+    ],
+)
+def test_every_read_of_a_missing_function_says_function_not_found(
+    registry: Registry, name: str, qualifier: str | None, message: str
+) -> None:
+    registry.create_function(create_body())
+    for read in (registry.resolve, registry.get_configuration, registry.get_function):
+        with pytest.raises(ResourceNotFound) as caught:
+            read(name, qualifier)
+        assert caught.value.message == message
+
+
+def test_update_code_changes_sha_revision_and_resolved_code(registry: Registry) -> None:
+    before = registry.create_function(create_body())
+    after = registry.update_code("fn", {"ZipFile": base64.b64encode(make_zip("v = 2\n")).decode()})
+    assert after["CodeSha256"] != before["CodeSha256"]
+    assert after["RevisionId"] != before["RevisionId"]
+    assert (registry.resolve("fn", None).code_dir / "app.py").read_text() == "v = 2\n"
+
+
+def test_dry_run_update_code_stores_nothing(registry: Registry) -> None:
+    before = registry.create_function(create_body())
+    answer = registry.update_code(
+        "fn", {"ZipFile": base64.b64encode(make_zip("v = 3\n")).decode(), "DryRun": True}
+    )
+    assert answer["CodeSha256"] != before["CodeSha256"]
+    assert registry.get_configuration("fn", None) == before
+
+
+def test_update_configuration_merges_and_replaces_environment_whole(registry: Registry) -> None:
+    registry.create_function(create_body(MemorySize=256, Environment={"Variables": {"A1": "1", "B1": "2"}}))
+    config = registry.update_configuration("fn", {"Timeout": 60, "Environment": {"Variables": {"C1": "3"}}})
+    assert (config["Timeout"], config["MemorySize"]) == (60, 256)
+    assert config["Environment"] == {"Variables": {"C1": "3"}}
+    assert registry.resolve("fn", None).timeout_s == 60
+
+
+@pytest.mark.parametrize("update", ["code", "configuration"])
+def test_stale_revision_id_is_a_precondition_failure(registry: Registry, update: str) -> None:
+    registry.create_function(create_body())
+    body: dict[str, Any] = {"RevisionId": "stale", "ZipFile": base64.b64encode(make_zip()).decode()}
+    change = registry.update_code if update == "code" else registry.update_configuration
+    with pytest.raises(PreconditionFailed, match="does not match the latest Revision Id"):
+        change("fn", body)
+
+
+def test_current_revision_id_allows_the_update(registry: Registry) -> None:
+    revision = registry.create_function(create_body())["RevisionId"]
+    assert registry.update_configuration("fn", {"RevisionId": revision, "Timeout": 9})["Timeout"] == 9
+
+
+def test_listeners_hear_updates_and_deletes_but_not_creates(registry: Registry) -> None:
+    heard: list[str] = []
+    registry.add_listener(heard.append)
+    registry.create_function(create_body())
+    registry.update_configuration("fn", {"Timeout": 5})
+    registry.update_code("fn", {"ZipFile": base64.b64encode(make_zip("x=1")).decode()})
+    registry.delete_function("fn", None)
+    assert heard == ["fn", "fn", "fn"]
+
+
+def test_delete_removes_function_from_every_read(registry: Registry) -> None:
+    registry.create_function(create_body())
+    registry.delete_function("fn", None)
+    with pytest.raises(ResourceNotFound):
+        registry.resolve("fn", None)
+    assert registry.list_functions(None, None, None) == {"Functions": []}
+    with pytest.raises(ResourceNotFound, match=f"^{NOT_FOUND}fn$"):
+        registry.delete_function("fn", None)
+
+
+def test_latest_cannot_be_deleted_by_qualifier(registry: Registry) -> None:
+    registry.create_function(create_body())
+    with pytest.raises(InvalidParameterValue, match=r"\$LATEST version cannot be deleted"):
+        registry.delete_function("fn", "$LATEST")
+
+
+def test_list_pages_in_name_order_with_opaque_markers(registry: Registry) -> None:
+    for name in ["e", "c", "a", "d", "b"]:
+        registry.create_function(create_body(name))
+    seen: list[str] = []
+    marker = None
+    while True:
+        page = registry.list_functions(marker, 2, None)
+        seen += [config["FunctionName"] for config in page["Functions"]]
+        marker = page.get("NextMarker")
+        if marker is None:
+            break
+    assert seen == ["a", "b", "c", "d", "e"]
+
+
+def test_list_returns_at_most_50_even_when_more_are_asked(registry: Registry) -> None:
+    for index in range(52):
+        registry.create_function(create_body(f"f{index:02d}"))
+    page = registry.list_functions(None, 1000, "ALL")
+    assert len(page["Functions"]) == 50 and "NextMarker" in page
+    assert len(registry.list_functions(page["NextMarker"], 1000, "ALL")["Functions"]) == 2
+
+
+@pytest.mark.parametrize(
+    ("marker", "max_items", "version"), [("garbage", None, None), (None, 0, None), (None, None, "X")]
+)
+def test_list_rejects_bad_parameters(
+    registry: Registry, marker: str | None, max_items: int | None, version: str | None
+) -> None:
+    with pytest.raises(InvalidParameterValue):
+        registry.list_functions(marker, max_items, version)
+
+
+def test_everything_survives_a_restart(tmp_path: Path) -> None:
+    first = open_registry(tmp_path)
+    created = first.create_function(create_body(Tags={"team": "core"}))
+    updated = first.update_configuration("fn", {"Description": "kept"})
+    second = open_registry(tmp_path)
+    assert second.get_configuration("fn", None) == updated
+    assert second.get_function("fn", None)["Tags"] == {"team": "core"}
+    assert second.resolve("fn", None).code_sha256 == created["CodeSha256"]
+    assert (second.resolve("fn", None).code_dir / "app.py").exists()
+
+
+def test_get_function_points_at_the_stored_zip(registry: Registry) -> None:
+    data = make_zip()
+    registry.create_function(create_body(zip_bytes=data))
+    code = registry.get_function("fn", None)["Code"]
+    assert code["RepositoryType"] == "S3"
+    assert Path(code["Location"].removeprefix("file://")).read_bytes() == data
+
+
+def test_database_records_its_schema_version(tmp_path: Path) -> None:
+    assert Database(tmp_path / "x.db").schema_version() == SCHEMA_VERSION
+
+
+def test_returned_configurations_are_copies(registry: Registry) -> None:
+    config = registry.create_function(create_body(Environment={"Variables": {"K1": "v"}}))
+    config["Environment"]["Variables"]["K1"] = "mutated"
+    assert registry.get_configuration("fn", None)["Environment"] == {"Variables": {"K1": "v"}}
