@@ -27,7 +27,9 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def run(config: ServerConfig, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None) -> None:
+async def run(
+    config: ServerConfig, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
+) -> None:
     """Serve until ``stop`` is set (or a signal arrives)."""
     from flare.api.app import build_app
     from flare.engine import Engine
@@ -57,5 +59,7 @@ async def run(config: ServerConfig, ready: asyncio.Event | None = None, stop: as
 
 
 def serve(config: ServerConfig) -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
     asyncio.run(run(config))

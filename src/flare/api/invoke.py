@@ -23,6 +23,7 @@ from flare.scheduling.router import Router
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
+TOO_LARGE = f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
@@ -63,8 +64,8 @@ def add_routes(app: web.Application, registry: Registry, router: Router) -> None
         invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValue(
-                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to satisfy "
-                f"constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
+                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
+                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
             )
         version = registry.resolve(name, qualifier)
         if invocation_type == "DryRun":
@@ -75,10 +76,14 @@ def add_routes(app: web.Application, registry: Registry, router: Router) -> None
                 "Use RequestResponse."
             )
         if (request.content_length or 0) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation")
+            raise RequestTooLarge(
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )
         payload = await request.content.read()
         if len(payload) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLarge(f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation")
+            raise RequestTooLarge(
+                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+            )
         check_payload(payload)
         request_id = new_request_id()
         invocation = Invocation(

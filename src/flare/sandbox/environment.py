@@ -18,6 +18,7 @@ Contract, as the pool uses it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import logging
@@ -29,7 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from flare.clock import Clock, TimerHandle
+from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.observe import report
 from flare.observe.logs import LogStore
@@ -80,7 +81,7 @@ class Environment:
         self._logs = logs
         self._settings = settings
         self._on_exit = on_exit
-        today = datetime.datetime.fromtimestamp(clock.wall(), datetime.timezone.utc)
+        today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
         self._runtime_api = RuntimeApiServer(self)
         self._channel: asyncio.Transport | None = None
@@ -174,12 +175,20 @@ class Environment:
         outcome = self.init_failure
         lines = [report.start_line(invocation.request_id, self.version.version)]
         if self.init_timed_out:
-            lines.append(report.timeout_message(invocation.request_id, self.version.timeout_s))
+            message = report.timeout_message(invocation.request_id, self.version.timeout_s)
+            body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
+            outcome = Outcome(body, "Sandbox.Timedout", healthy=False)
+            lines.append(message)
         lines.append(report.end_line(invocation.request_id))
         lines.append(
             report.report_line(
-                invocation.request_id, self.init_ms or 0.0, self.version.memory_mb,
-                _max_memory_mb(0, self.pid), None, "error", outcome.error_type,
+                invocation.request_id,
+                self.init_ms or 0.0,
+                self.version.memory_mb,
+                _max_memory_mb(0, self.pid),
+                None,
+                "error",
+                outcome.error_type,
             )
         )
         self._log(lines)
@@ -226,12 +235,19 @@ class Environment:
                 version.memory_mb,
                 _max_memory_mb(outcome.max_rss_kb, self.pid),
                 init_ms,
-                None if outcome.healthy else "timeout" if outcome.error_type == "Sandbox.Timedout" else "error",
+                None
+                if outcome.healthy
+                else "timeout"
+                if outcome.error_type == "Sandbox.Timedout"
+                else "error",
                 None if outcome.healthy else outcome.error_type,
             )
         )
         self._log(lines)
-        self.lifecycle.move(EnvState.IDLE if outcome.healthy else EnvState.FAILED)
+        if outcome.healthy and self.state is EnvState.BUSY:
+            self.lifecycle.move(EnvState.IDLE)
+        else:
+            self._fail()
         return InvocationResult(
             payload=outcome.payload,
             function_error="Unhandled" if outcome.error_type else None,
@@ -272,13 +288,19 @@ class Environment:
         """Record the answer to the invocation in flight."""
         current = self._current
         if current is None or self._outcome is None or self._outcome.done():
-            raise RuntimeApiError(403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}")
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}"
+            )
         if request_id is not None and request_id != current.request_id:
             raise RuntimeApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
         if len(outcome.payload) > MAX_RESPONSE_BYTES:
-            outcome = Outcome(RESPONSE_TOO_LARGE.encode(), "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb)
+            outcome = Outcome(
+                RESPONSE_TOO_LARGE.encode(), "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb
+            )
             self._outcome.set_result(outcome)
-            raise RuntimeApiError(413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed")
+            raise RuntimeApiError(
+                413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
+            )
         self._outcome.set_result(outcome)
 
     def _on_deadline(self) -> None:
@@ -287,7 +309,7 @@ class Environment:
             return
         message = report.timeout_message(current.request_id, self.version.timeout_s)
         body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
-        stamp = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.timezone.utc)
+        stamp = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
         line = f"{stamp:%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {current.request_id} Task timed out after "
         line += f"{self.version.timeout_s:.2f} seconds"
         self._outcome.set_result(Outcome(body, "Sandbox.Timedout", healthy=False, log_lines=[line]))
@@ -316,7 +338,9 @@ class Environment:
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self.state is not EnvState.INITIALISING:
-            raise RuntimeApiError(403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}")
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}"
+            )
         self._init_error(body, error_type)
 
     # ---- frames channel ----------------------------------------------------------------
@@ -326,7 +350,10 @@ class Environment:
             if kind == frames.RESPONSE:
                 self._finish(header.get("id"), Outcome(body, None, True, header.get("rss", 0)))
             elif kind == frames.ERROR:
-                self._finish(header.get("id"), Outcome(body, _error_type_of(body) or "Runtime.Unknown", True, header.get("rss", 0)))
+                self._finish(
+                    header.get("id"),
+                    Outcome(body, _error_type_of(body) or "Runtime.Unknown", True, header.get("rss", 0)),
+                )
             elif kind == frames.READY:
                 self._runtime_ready()
             elif kind == frames.INIT_ERROR:
@@ -397,8 +424,8 @@ class Environment:
             self._exited.set_result(status)
         error = exits.exit_error(status)
         if self.state is EnvState.INITIALISING:
-            body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"Error: {error}"})
-            _fail(self._ready, _InitError(Outcome(body.encode(), "Runtime.ExitError", healthy=False)))
+            init_body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"Error: {error}"})
+            _fail(self._ready, _InitError(Outcome(init_body.encode(), "Runtime.ExitError", healthy=False)))
         elif self._current is not None and self._outcome is not None and not self._outcome.done():
             message = f"RequestId: {self._current.request_id} Error: {error}"
             body = json.dumps({"errorType": exits.error_type(status), "errorMessage": message}).encode()
@@ -461,10 +488,8 @@ def _error_type_of(body: bytes) -> str | None:
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:
-    try:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        pass
 
 
 def _max_memory_mb(rss_kb: int, pid: int | None) -> int:

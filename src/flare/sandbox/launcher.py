@@ -18,6 +18,9 @@ from pathlib import Path
 from flare.control.model import FunctionVersion
 from flare.sandbox.zygote import RUNTIMES_DIR
 
+LD_LIBRARY_PATH = (
+    "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
+)
 DEFAULT_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
 _PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")
@@ -91,7 +94,7 @@ def environment_variables(
         "PATH": DEFAULT_PATH,
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "LD_LIBRARY_PATH": "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib",
+        "LD_LIBRARY_PATH": LD_LIBRARY_PATH,
         "PYTHONPATH": str(RUNTIMES_DIR),
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",

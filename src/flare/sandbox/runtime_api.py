@@ -21,6 +21,7 @@ from aiohttp.web_request import BaseRequest
 
 PREFIX = "/2018-06-01/runtime/"
 
+
 class RuntimeApiError(Exception):
     def __init__(self, status: int, error_type: str, message: str) -> None:
         super().__init__(message)
@@ -106,7 +107,9 @@ class RuntimeApiServer:
             if action in ("response", "error"):
                 return await self._post_result(request, request_id, action)
         if route in ("restore/next", "restore/error"):
-            raise RuntimeApiError(403, "InvalidStateTransition", "This environment was not restored from a snapshot")
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", "This environment was not restored from a snapshot"
+            )
         return _error(404, "NotFound", f"unknown route {method} {request.path}")
 
     async def _post_result(self, request: BaseRequest, request_id: str, action: str) -> web.StreamResponse:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import array
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -62,7 +63,13 @@ class Zygote:
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         try:
             self._process = subprocess.Popen(
-                [str(self.interpreter), "-I", "-S", "-c", _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno())],
+                [
+                    str(self.interpreter),
+                    "-I",
+                    "-S",
+                    "-c",
+                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno()),
+                ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
@@ -163,7 +170,5 @@ class Zygote:
 
 def close_quietly(*fds: int) -> None:
     for fd in fds:
-        try:
+        with contextlib.suppress(OSError):
             os.close(fd)
-        except OSError:
-            pass

@@ -16,10 +16,10 @@ from contextlib import asynccontextmanager
 
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady
-from flare.scheduling.pool import Pool
 from flare.sandbox.environment import Environment
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.zygote import ZygoteDied
+from flare.scheduling.pool import Pool
 
 
 class Router:
@@ -27,7 +27,9 @@ class Router:
         self.pool = pool
 
     @asynccontextmanager
-    async def invoke(self, version: FunctionVersion, invocation: Invocation) -> AsyncIterator[InvocationResult]:
+    async def invoke(
+        self, version: FunctionVersion, invocation: Invocation
+    ) -> AsyncIterator[InvocationResult]:
         env = await self._place(version)
         try:
             if env.init_failure is not None:

@@ -14,14 +14,15 @@ import os
 import resource
 import sys
 import traceback
-from typing import Any, Callable, Dict, List, Optional
+from collections.abc import Callable
+from typing import Any
 
 from lambda_python import frames
 from lambda_python.context import LambdaContext
 
 
 class Fault(Exception):
-    def __init__(self, error_type: str, message: str, trace: Optional[List[str]] = None) -> None:
+    def __init__(self, error_type: str, message: str, trace: list[str] | None = None) -> None:
         super().__init__(message)
         self.error_type = error_type
         self.message = message
@@ -44,7 +45,9 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
         raise Fault("Runtime.ImportModuleError", f"Unable to import module '{modname}': {error}") from None
     except SyntaxError as error:
         trace = [f'  File "{error.filename}" Line {error.lineno}\n    {error.text}']
-        raise Fault("Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {error}", trace) from None
+        raise Fault(
+            "Runtime.UserCodeSyntaxError", f"Syntax error in module '{modname}': {error}", trace
+        ) from None
     function = getattr(module, fname, None)
     if function is None:
         fault = Fault("Runtime.HandlerNotFound", f"Handler '{fname}' missing on module '{modname}'")
@@ -56,7 +59,7 @@ def load_handler(handler: str) -> Callable[[Any, Any], Any]:
     return function  # type: ignore[no-any-return]
 
 
-def error_body(error: BaseException, request_id: str) -> Dict[str, Any]:
+def error_body(error: BaseException, request_id: str) -> dict[str, Any]:
     """AWS's error payload for an exception raised by user code."""
     if isinstance(error, Fault):
         return {
@@ -74,7 +77,7 @@ def error_body(error: BaseException, request_id: str) -> Dict[str, Any]:
     }
 
 
-def log_error(body: Dict[str, Any]) -> None:
+def log_error(body: dict[str, Any]) -> None:
     """Print the error the way awslambdaric logs it: ``[ERROR] Type: message`` plus the trace."""
     lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
     if body.get("stackTrace"):
@@ -100,7 +103,9 @@ def serve(channel: Any, handler_name: str) -> None:
         body = error_body(error, "")
         log_error(body)
         _flush()
-        channel.sendall(frames.encode(frames.INIT_ERROR, {"type": body["errorType"]}, json.dumps(body).encode()))
+        channel.sendall(
+            frames.encode(frames.INIT_ERROR, {"type": body["errorType"]}, json.dumps(body).encode())
+        )
         os._exit(1)
     _flush()
     channel.sendall(frames.encode(frames.READY, {"rss": _max_rss_kb()}))
@@ -113,7 +118,7 @@ def serve(channel: Any, handler_name: str) -> None:
             channel.sendall(invoke(handler, header, payload))
 
 
-def invoke(handler: Callable[[Any, Any], Any], header: Dict[str, Any], payload: bytes) -> bytes:
+def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: bytes) -> bytes:
     """Run the handler on one event; return the RESPONSE or ERROR frame to send."""
     request_id = header["id"]
     os.environ["_X_AMZN_TRACE_ID"] = header.get("trace", "")
@@ -146,6 +151,8 @@ def invoke(handler: Callable[[Any, Any], Any], header: Dict[str, Any], payload: 
         }
         log_error(body)
         _flush()
-        return frames.encode(frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode())
+        return frames.encode(
+            frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode()
+        )
     _flush()
     return frames.encode(frames.RESPONSE, {"id": request_id, "rss": _max_rss_kb()}, out)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import os
 import sys
 import time
-from typing import Any, Dict, Optional
+from typing import Any
 
 
 class CognitoIdentity:
     __slots__ = ("cognito_identity_id", "cognito_identity_pool_id")
 
-    def __init__(self, identity_id: Optional[str] = None, pool_id: Optional[str] = None) -> None:
+    def __init__(self, identity_id: str | None = None, pool_id: str | None = None) -> None:
         self.cognito_identity_id = identity_id
         self.cognito_identity_pool_id = pool_id
 
@@ -25,7 +25,7 @@ class CognitoIdentity:
 class Client:
     __slots__ = ("app_package_name", "app_title", "app_version_code", "app_version_name", "installation_id")
 
-    def __init__(self, client: Dict[str, Any]) -> None:
+    def __init__(self, client: dict[str, Any]) -> None:
         self.installation_id = client.get("installation_id")
         self.app_title = client.get("app_title")
         self.app_version_name = client.get("app_version_name")
@@ -36,7 +36,7 @@ class Client:
 class ClientContext:
     __slots__ = ("client", "custom", "env")
 
-    def __init__(self, context: Dict[str, Any]) -> None:
+    def __init__(self, context: dict[str, Any]) -> None:
         client = context.get("client")
         self.client = Client(client) if client else None
         self.custom = context.get("custom")
@@ -56,11 +56,11 @@ class LambdaContext:
     def __init__(
         self,
         invoke_id: str,
-        client_context: Optional[Dict[str, Any]],
-        cognito_identity: Optional[Dict[str, Any]],
+        client_context: dict[str, Any] | None,
+        cognito_identity: dict[str, Any] | None,
         deadline_ms: int,
         invoked_function_arn: str,
-        tenant_id: Optional[str] = None,
+        tenant_id: str | None = None,
     ) -> None:
         self.aws_request_id = invoke_id
         self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME")
@@ -72,7 +72,9 @@ class LambdaContext:
         self.tenant_id = tenant_id
         self.client_context = ClientContext(client_context) if client_context else None
         identity = cognito_identity or {}
-        self.identity = CognitoIdentity(identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId"))
+        self.identity = CognitoIdentity(
+            identity.get("cognitoIdentityId"), identity.get("cognitoIdentityPoolId")
+        )
         self._deadline_ms = deadline_ms
 
     def get_remaining_time_in_millis(self) -> int:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Dict, Optional, Tuple
+from typing import Any
 
 INVOKE = 1
 READY = 2
@@ -28,19 +28,19 @@ PREFIX = struct.Struct("!IBI")
 PREFIX_SIZE = PREFIX.size
 
 
-def encode(kind: int, header: Optional[Dict[str, Any]] = None, body: bytes = b"") -> bytes:
+def encode(kind: int, header: dict[str, Any] | None = None, body: bytes = b"") -> bytes:
     """One frame as bytes."""
     head = json.dumps(header, separators=(",", ":")).encode() if header else b""
     return PREFIX.pack(5 + len(head) + len(body), kind, len(head)) + head + body
 
 
-def decode_prefix(prefix: bytes) -> Tuple[int, int, int]:
+def decode_prefix(prefix: bytes) -> tuple[int, int, int]:
     """``(length of the rest, kind, header length)`` from the first ``PREFIX_SIZE`` bytes."""
     total, kind, head_len = PREFIX.unpack(prefix)
     return total - 5, kind, head_len
 
 
-def split(rest: bytes, head_len: int) -> Tuple[Dict[str, Any], bytes]:
+def split(rest: bytes, head_len: int) -> tuple[dict[str, Any], bytes]:
     """Header dict and body from the bytes after the prefix."""
     header = json.loads(rest[:head_len]) if head_len else {}
     return header, rest[head_len:]
@@ -80,7 +80,7 @@ def recv_exact(sock: Any, size: int) -> bytes:
     return b"".join(chunks)
 
 
-def recv_frame(sock: Any) -> Tuple[int, Dict[str, Any], bytes]:
+def recv_frame(sock: Any) -> tuple[int, dict[str, Any], bytes]:
     """Blocking read of one frame."""
     rest_len, kind, head_len = decode_prefix(recv_exact(sock, PREFIX_SIZE))
     header, body = split(recv_exact(sock, rest_len), head_len)

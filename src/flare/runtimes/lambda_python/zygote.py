@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import array
 import atexit
+import contextlib
 import ctypes
 import gc
 import os
@@ -25,13 +26,29 @@ import select
 import signal
 import socket
 import sys
-from typing import Any, Dict, List
+from typing import Any
 
 from lambda_python import bootstrap, frames
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
-for _name in ("json", "logging", "datetime", "decimal", "uuid", "base64", "hashlib", "urllib.parse", "re",
-              "collections", "functools", "dataclasses", "typing", "threading", "random", "time"):
+for _name in (
+    "json",
+    "logging",
+    "datetime",
+    "decimal",
+    "uuid",
+    "base64",
+    "hashlib",
+    "urllib.parse",
+    "re",
+    "collections",
+    "functools",
+    "dataclasses",
+    "typing",
+    "threading",
+    "random",
+    "time",
+):
     __import__(_name)
 
 PR_SET_PDEATHSIG = 1
@@ -54,7 +71,7 @@ def _recv_spawn(control: socket.socket) -> Any:
     return kind, header, list(fds)
 
 
-def _become_environment(control: socket.socket, wakeup: int, header: Dict[str, Any], fds: List[int]) -> None:
+def _become_environment(control: socket.socket, wakeup: int, header: dict[str, Any], fds: list[int]) -> None:
     """In the forked child: detach from the zygote, then run the runtime or exec the bootstrap."""
     code = 1
     try:
@@ -78,16 +95,14 @@ def _become_environment(control: socket.socket, wakeup: int, header: Dict[str, A
         code = _run_python(header, socket.socket(fileno=fds[1]))
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
-    except BaseException as error:  # noqa: BLE001 - the child must never return into the zygote loop
-        try:
+    except BaseException as error:
+        with contextlib.suppress(OSError):
             os.write(2, f"flare: environment failed to start: {error!r}\n".encode())
-        except OSError:
-            pass
     finally:
         os._exit(code)
 
 
-def _run_python(header: Dict[str, Any], channel: socket.socket) -> int:
+def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(header["env"])
     sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
@@ -108,7 +123,7 @@ def _run_python(header: Dict[str, Any], channel: socket.socket) -> int:
     return code
 
 
-def _reap(control: socket.socket, children: Dict[int, str]) -> None:
+def _reap(control: socket.socket, children: dict[int, str]) -> None:
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -120,12 +135,10 @@ def _reap(control: socket.socket, children: Dict[int, str]) -> None:
         control.sendall(frames.encode(frames.EXITED, {"pid": pid, "status": status}))
 
 
-def _kill_children(children: Dict[int, str]) -> None:
+def _kill_children(children: dict[int, str]) -> None:
     for pid in children:
-        try:
+        with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
-        except OSError:
-            pass
 
 
 def main(control_fd: int) -> None:
@@ -135,7 +148,7 @@ def main(control_fd: int) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    children: Dict[int, str] = {}
+    children: dict[int, str] = {}
     gc.collect()
     gc.freeze()
     control.sendall(frames.encode(frames.SPAWNED, {"id": "zygote", "pid": os.getpid()}))

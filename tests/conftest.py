@@ -1,0 +1,159 @@
+"""Shared fixtures: a real ``flare serve`` process and boto3 clients pointed at it."""
+
+from __future__ import annotations
+
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from botocore.config import Config
+
+ROOT = Path(__file__).resolve().parent.parent
+FIXTURES = ROOT / "tests" / "fixtures" / "functions"
+ROLE = "arn:aws:iam::000000000000:role/flare-test"
+FLARE = Path(sys.prefix) / "bin" / "flare"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def zip_files(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+    """A zip of ``{path: content}``; ``modes`` sets Unix permissions (e.g. 0o755 for bootstrap)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for path, content in sorted(files.items()):
+            info = zipfile.ZipInfo(path, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = ((modes or {}).get(path, 0o644) | 0o100000) << 16
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def zip_dir(path: Path) -> bytes:
+    files: dict[str, str | bytes] = {}
+    modes: dict[str, int] = {}
+    for file in sorted(path.rglob("*")):
+        if file.is_file() and "__pycache__" not in file.parts:
+            name = str(file.relative_to(path))
+            files[name] = file.read_bytes()
+            modes[name] = file.stat().st_mode & 0o777
+    return zip_files(files, modes)
+
+
+@dataclass
+class FlareServer:
+    url: str
+    data_dir: Path
+    process: subprocess.Popen[str]
+    args: list[str]
+
+    def client(self, service: str = "lambda", read_timeout: int = 60) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout),
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+        return self.process.wait(timeout)
+
+    def restart(self) -> None:
+        self.stop()
+        self.process = start_process(self.args)
+        wait_ready(self.process, self.url)
+
+
+def start_process(args: list[str]) -> subprocess.Popen[str]:
+    return subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+
+
+def wait_ready(process: subprocess.Popen[str], url: str, timeout: float = 10) -> None:
+    host, port = url.removeprefix("http://").split(":")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"flare serve exited: {process.stdout.read() if process.stdout else ''}")
+        try:
+            with socket.create_connection((host, int(port)), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.02)
+    raise RuntimeError("flare serve did not start")
+
+
+def launch(tmp_path: Path, *extra: str) -> FlareServer:
+    port = free_port()
+    data_dir = tmp_path / "data"
+    args = [str(FLARE), "serve", "--port", str(port), "--data-dir", str(data_dir), *extra]
+    process = start_process(args)
+    url = f"http://127.0.0.1:{port}"
+    wait_ready(process, url)
+    return FlareServer(url, data_dir, process, args)
+
+
+@pytest.fixture(scope="module")
+def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    """One server per test module (start-up is ~0.3 s; environments are per function)."""
+    server = launch(tmp_path_factory.mktemp("flare"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(flare: FlareServer) -> Any:
+    return flare.client()
+
+
+def create_function(
+    client: Any,
+    name: str,
+    code: bytes,
+    handler: str = "app.handler",
+    runtime: str = "python3.11",
+    **config: Any,
+) -> dict[str, Any]:
+    response: dict[str, Any] = client.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler, Code={"ZipFile": code}, **config
+    )
+    return response
+
+
+def python_function(source: str) -> bytes:
+    return zip_files({"app.py": source})
+
+
+def children_of(pid: int) -> list[int]:
+    """Every descendant pid of ``pid`` (from /proc)."""
+    parents: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+                parents.setdefault(int(fields[1]), []).append(int(entry))
+            except OSError:
+                continue
+    found, todo = [], [pid]
+    while todo:
+        for child in parents.get(todo.pop(), []):
+            found.append(child)
+            todo.append(child)
+    return found

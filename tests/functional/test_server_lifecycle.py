@@ -1,0 +1,131 @@
+"""The server's own life: restart keeps functions, SHUTDOWN of idle environments, clean exit."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import FLARE, children_of, create_function, free_port, launch, python_function
+
+SHUTDOWN_AWARE = """
+import atexit, os, signal, sys, time
+def on_term(signum, frame):
+    print("SIGTERM received", flush=True)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, on_term)
+atexit.register(lambda: print("atexit ran", flush=True))
+def handler(event, context):
+    if event.get("sleep_init"):
+        time.sleep(event["sleep_init"])
+    return os.getpid()
+"""
+
+
+def messages(url: str, name: str) -> list[str]:
+    with urllib.request.urlopen(f"{url}/flare/v1/functions/{name}/logs") as reply:
+        return [event["message"] for event in json.load(reply)["events"]]
+
+
+def wait_for(predicate: Any, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_serve_starts_fast_and_prints_its_url(tmp_path: Path) -> None:
+    port = free_port()
+    started = time.monotonic()
+    process = subprocess.Popen(
+        [str(FLARE), "serve", "--port", str(port), "--data-dir", str(tmp_path / "d")],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        first_line = process.stdout.readline()
+        elapsed = time.monotonic() - started
+        assert f"http://127.0.0.1:{port}" in first_line
+        assert elapsed < 2.0, elapsed
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(10) == 0
+
+
+def test_restart_keeps_functions_and_they_still_run(tmp_path: Path) -> None:
+    server = launch(tmp_path)
+    try:
+        lam = server.client()
+        create_function(lam, "kept", python_function("def handler(e, c):\n    return 'still here'\n"))
+        server.restart()
+        lam = server.client()
+        assert lam.get_function(FunctionName="kept")["Configuration"]["FunctionName"] == "kept"
+        reply = lam.invoke(FunctionName="kept", Payload=b"{}")
+        assert json.loads(reply["Payload"].read()) == "still here"
+    finally:
+        server.stop()
+
+
+def test_idle_environment_is_shut_down_with_sigterm_and_atexit(tmp_path: Path) -> None:
+    server = launch(tmp_path, "--idle-timeout", "1")
+    try:
+        lam = server.client()
+        create_function(lam, "idle", python_function(SHUTDOWN_AWARE))
+        pid = json.loads(lam.invoke(FunctionName="idle", Payload=b"{}")["Payload"].read())
+        assert pid in children_of(server.process.pid)
+        assert wait_for(lambda: "atexit ran" in messages(server.url, "idle"), timeout=6)
+        logged = messages(server.url, "idle")
+        assert logged.index("SIGTERM received") < logged.index("atexit ran")
+        assert wait_for(lambda: pid not in children_of(server.process.pid))
+        second = json.loads(lam.invoke(FunctionName="idle", Payload=b"{}")["Payload"].read())
+        assert second != pid
+    finally:
+        server.stop()
+
+
+def test_stop_shuts_every_environment_down_and_leaves_no_child(tmp_path: Path) -> None:
+    server = launch(tmp_path)
+    lam = server.client()
+    create_function(lam, "graceful", python_function(SHUTDOWN_AWARE))
+    stubborn = (
+        "import signal\nsignal.signal(signal.SIGTERM, signal.SIG_IGN)\ndef handler(e, c):\n    return 1\n"
+    )
+    create_function(lam, "stubborn", python_function(stubborn))
+    lam.invoke(FunctionName="graceful", Payload=b"{}")
+    lam.invoke(FunctionName="stubborn", Payload=b"{}")
+    descendants = children_of(server.process.pid)
+    assert len(descendants) >= 3  # a zygote and two environments
+    started = time.monotonic()
+    assert server.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < 6  # the stubborn one is killed after the 2 s grace
+    assert wait_for(lambda: not any(Path(f"/proc/{pid}").exists() for pid in descendants), timeout=5)
+    log = (server.data_dir / "logs" / "graceful.log").read_text()
+    assert "SIGTERM received" in log
+    assert "atexit ran" in log
+
+
+def test_init_over_the_limit_is_retried_inside_the_invoke(tmp_path: Path) -> None:
+    server = launch(tmp_path, "--init-timeout", "0.5")
+    try:
+        lam = server.client()
+        slow_init = "import time\ntime.sleep(0.8)\ndef handler(e, c):\n    return 'ready'\n"
+        create_function(lam, "slowinit", python_function(slow_init), Timeout=3)
+        reply = lam.invoke(FunctionName="slowinit", Payload=b"{}")
+        assert "FunctionError" not in reply
+        assert json.loads(reply["Payload"].read()) == "ready"
+        logged = messages(server.url, "slowinit")
+        assert any(line.startswith("INIT_REPORT") and "Status: timeout" in line for line in logged)
+        too_slow = "import time\ntime.sleep(5)\ndef handler(e, c):\n    return 'never'\n"
+        create_function(lam, "tooslow", python_function(too_slow), Timeout=1)
+        reply = lam.invoke(FunctionName="tooslow", Payload=b"{}")
+        assert reply["FunctionError"] == "Unhandled"
+        assert json.loads(reply["Payload"].read())["errorType"] == "Sandbox.Timedout"
+    finally:
+        server.stop()
