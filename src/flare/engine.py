@@ -13,6 +13,7 @@ from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
+from flare.errors import ResourceNotFound
 from flare.observe.logs import LogStore
 from flare.sandbox.environment import Environment, EnvSettings
 from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
@@ -82,9 +83,10 @@ class Engine:
         )
 
     def _function_changed(self, name: str) -> None:
+        """Only ``$LATEST`` changes in place (published versions are immutable)."""
         try:
             current = self.registry.resolve(name, None)
-        except Exception:
+        except ResourceNotFound:
             self.pool.retire(name)
             return
-        self.pool.retire(name, current.revision_id)
+        self.pool.retire(name, current.revision_id, current.version)

@@ -41,11 +41,6 @@ def test_describe_words_raw_wait_statuses_like_lambda(status: int, text: str) ->
     assert exits.describe(status) == text
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="exits.py: signals missing from _SIGNAL_WORDS fall back to the lowercase enum name "
-    "('signal: sigusr1'), not Go's syscall.Signal.String() words",
-)
 @pytest.mark.parametrize(
     ("sig", "text"),
     [

@@ -8,11 +8,33 @@ import pytest
 
 from flare.control.model import FunctionVersion
 from flare.sandbox.launcher import environment_variables, host_interpreter, plan_launch
+from flare.sandbox.zygote import RUNTIMES_DIR
 
 PY312 = Path("/opt/python3.12/bin/python3.12")
 RUNTIME_API = "127.0.0.1:9001"
 ENDPOINT = "http://127.0.0.1:9000"
 STREAM = "2026/01/01/[$LATEST]0123456789abcdef"
+
+# Lambda documents these as reserved: a function cannot set them.
+RESERVED = [
+    "_HANDLER",
+    "AWS_REGION",
+    "AWS_DEFAULT_REGION",
+    "AWS_EXECUTION_ENV",
+    "AWS_LAMBDA_FUNCTION_NAME",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
+    "AWS_LAMBDA_FUNCTION_VERSION",
+    "AWS_LAMBDA_INITIALIZATION_TYPE",
+    "AWS_LAMBDA_LOG_GROUP_NAME",
+    "AWS_LAMBDA_LOG_STREAM_NAME",
+    "AWS_ACCESS_KEY",
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_SESSION_TOKEN",
+    "AWS_LAMBDA_RUNTIME_API",
+    "LAMBDA_TASK_ROOT",
+    "LAMBDA_RUNTIME_DIR",
+]
 
 
 def version(runtime: str = "python3.12", environment: dict[str, str] | None = None) -> FunctionVersion:
@@ -72,31 +94,14 @@ def test_reserved_variables_have_lambdas_values() -> None:
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/orders",
         "AWS_LAMBDA_LOG_STREAM_NAME": STREAM,
+        "AWS_ACCESS_KEY": "flare",
         "AWS_ACCESS_KEY_ID": "flare",
         "AWS_SECRET_ACCESS_KEY": "flare",
         "AWS_SESSION_TOKEN": "flare",
         "AWS_LAMBDA_RUNTIME_API": RUNTIME_API,
         "LAMBDA_TASK_ROOT": "/data/code/abc",
+        "LAMBDA_RUNTIME_DIR": str(RUNTIMES_DIR),
     }
-
-
-RESERVED = [
-    "_HANDLER",
-    "AWS_REGION",
-    "AWS_DEFAULT_REGION",
-    "AWS_EXECUTION_ENV",
-    "AWS_LAMBDA_FUNCTION_NAME",
-    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-    "AWS_LAMBDA_FUNCTION_VERSION",
-    "AWS_LAMBDA_INITIALIZATION_TYPE",
-    "AWS_LAMBDA_LOG_GROUP_NAME",
-    "AWS_LAMBDA_LOG_STREAM_NAME",
-    "AWS_ACCESS_KEY_ID",
-    "AWS_SECRET_ACCESS_KEY",
-    "AWS_SESSION_TOKEN",
-    "AWS_LAMBDA_RUNTIME_API",
-    "LAMBDA_TASK_ROOT",
-]
 
 
 def test_every_variable_is_a_string() -> None:
@@ -110,7 +115,9 @@ def test_timezone_is_utc_and_endpoint_defaults_to_flare() -> None:
 
 
 def test_initialization_type_can_be_given() -> None:
-    env = environment_variables(version(), RUNTIME_API, STREAM, ENDPOINT, initialization_type="provisioned-concurrency")
+    env = environment_variables(
+        version(), RUNTIME_API, STREAM, ENDPOINT, initialization_type="provisioned-concurrency"
+    )
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "provisioned-concurrency"
 
 

@@ -322,11 +322,17 @@ class Environment:
             self._runtime_ready()
         if self._uses_frames:
             await asyncio.get_running_loop().create_future()  # the frames channel owns delivery
-        if self._outcome is not None and self._current is not None and not self._outcome.done():
-            raise RuntimeApiError(403, "InvalidStateTransition", "An invocation is in flight")
         pending, self._http_pending = self._http_pending, None
         if pending is not None:
             return pending
+        if self._http_waiter is not None and not self._http_waiter.done():
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", "A request for the next event is already waiting"
+            )
+        if self._current is not None and self._outcome is not None and not self._outcome.done():
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", "The invocation in flight has not been answered"
+            )
         self._http_waiter = asyncio.get_running_loop().create_future()
         return await self._http_waiter
 

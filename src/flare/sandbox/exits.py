@@ -16,6 +16,23 @@ _SIGNAL_WORDS = {
     signal.SIGINT: "interrupt",
     signal.SIGHUP: "hangup",
     signal.SIGPIPE: "broken pipe",
+    signal.SIGQUIT: "quit",
+    signal.SIGTRAP: "trace/breakpoint trap",
+    signal.SIGUSR1: "user defined signal 1",
+    signal.SIGUSR2: "user defined signal 2",
+    signal.SIGALRM: "alarm clock",
+    signal.SIGSYS: "bad system call",
+    signal.SIGXCPU: "CPU time limit exceeded",
+    signal.SIGXFSZ: "file size limit exceeded",
+    signal.SIGVTALRM: "virtual timer expired",
+    signal.SIGPROF: "profiling timer expired",
+    signal.SIGSTKFLT: "stack fault",
+    signal.SIGIO: "I/O possible",
+    signal.SIGPWR: "power failure",
+    signal.SIGURG: "urgent I/O condition",
+    signal.SIGWINCH: "window changed",
+    signal.SIGTTIN: "stopped (tty input)",
+    signal.SIGTTOU: "stopped (tty output)",
 }
 
 

@@ -16,7 +16,7 @@ import logging
 from collections.abc import Callable
 
 from flare.clock import Clock, TimerHandle
-from flare.control.model import FunctionVersion
+from flare.control.model import LATEST, FunctionVersion
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState
 
@@ -26,8 +26,9 @@ EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
 
 
 def choose_idle(idle: list[Environment]) -> Environment | None:
-    """The environment to reuse: the most recently used one that is still IDLE (warmest
-    caches, and the others age out first). Pure: takes no locks and reads no clock."""
+    """Pop the environment to reuse from ``idle``: the most recently used one that is still IDLE
+    (warmest caches; the others age out first). Entries above it that are no longer IDLE are
+    dropped (their own exit handling stops them). Takes no locks and reads no clock."""
     while idle:
         env = idle.pop()
         if env.state is EnvState.IDLE:
@@ -50,7 +51,7 @@ class Pool:
         self._idle: dict[tuple[str, str, str], list[Environment]] = {}
         self._busy: set[Environment] = set()
         self._idle_timers: dict[Environment, TimerHandle] = {}
-        self._current_revision: dict[str, str] = {}
+        self._current_revision: dict[tuple[str, str], str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
 
@@ -66,7 +67,7 @@ class Pool:
 
         A new environment whose INIT failed is returned FAILED with ``init_failure`` set.
         """
-        self._current_revision[version.name] = version.revision_id
+        self._current_revision[(version.name, version.version)] = version.revision_id
         env = choose_idle(self._idle.get(version.key, []))
         if env is not None:
             timer = self._idle_timers.pop(env, None)
@@ -86,7 +87,8 @@ class Pool:
     def release(self, env: Environment) -> None:
         """Give an environment back after its caller has been answered."""
         self._busy.discard(env)
-        stale = self._current_revision.get(env.version.name) != env.version.revision_id
+        current = self._current_revision.get((env.version.name, env.version.version))
+        stale = current != env.version.revision_id
         if env.state is EnvState.IDLE and not stale and not self._closed:
             env.freeze()
             self._idle.setdefault(env.version.key, []).append(env)
@@ -104,13 +106,17 @@ class Pool:
                 timer.cancel()
             self._stop_later(env)
 
-    def retire(self, name: str, revision_id: str | None = None) -> None:
-        """The function changed (or was deleted): stop its idle environments now."""
+    def retire(self, name: str, revision_id: str | None = None, version: str = LATEST) -> None:
+        """``version`` of function ``name`` now has ``revision_id`` (None: the function was
+        deleted, every version goes): stop the idle environments of older revisions now; busy
+        ones are stopped when released."""
         if revision_id is None:
-            self._current_revision.pop(name, None)
+            for known in [known for known in self._current_revision if known[0] == name]:
+                del self._current_revision[known]
         else:
-            self._current_revision[name] = revision_id
-        for key in [key for key in self._idle if key[0] == name]:
+            self._current_revision[(name, version)] = revision_id
+        stale = [key for key in self._idle if key[0] == name and self._current_revision.get(key[:2]) != key[2]]
+        for key in stale:
             for env in self._idle.pop(key):
                 timer = self._idle_timers.pop(env, None)
                 if timer is not None:
