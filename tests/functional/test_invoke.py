@@ -355,3 +355,11 @@ def test_pid_namespace_is_not_promised_yet_but_process_group_is_own(lam: Any) ->
     pid, pgrp = invoke(lam, name)[1]
     assert pid == pgrp
     assert os.getpgrp() != pgrp
+
+
+def test_provided_runtime_without_bootstrap_is_invalid_entrypoint(lam: Any) -> None:
+    name = unique("noboot")
+    create_function(lam, name, python_function("x = 1\n"), runtime="provided.al2023", handler="x")
+    response, body = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.InvalidEntrypoint"

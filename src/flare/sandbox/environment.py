@@ -110,6 +110,14 @@ class Environment:
 
     async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
         loop = asyncio.get_running_loop()
+        if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
+            message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+            body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
+            self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
+            self.init_ms = 0.0
+            self._fail()
+            self._log([message, report.init_report_line(0.0, "init", "error", "Runtime.InvalidEntrypoint")])
+            return
         self._ready = loop.create_future()
         address = await self._runtime_api.start()
         variables = environment_variables(

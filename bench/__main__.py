@@ -1,0 +1,188 @@
+"""CLI: ``python -m bench [--only flare|peer] [--quick] [--no-record]``.
+
+Runs Flare and/or serverless-offline through the same measurements, prints the markdown
+table on stdout (progress goes to stderr) and appends it to bench/RESULTS.md unless
+``--no-record``. Exit status: see :func:`exit_status`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib.metadata
+import shlex
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from bench import harness, measure, peer, report
+from bench.report import EngineResult
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How many samples and seconds each measurement gets."""
+
+    cold_iterations: int = 40
+    warm_iterations: int = 2000
+    warm_warmup: int = 200
+    clients: int = 8
+    throughput_seconds: float = 5.0
+    throughput_warmup: float = 1.5
+
+
+QUICK = Settings(cold_iterations=10, warm_iterations=300, warm_warmup=50, throughput_seconds=2.0)
+
+# What a failing engine may raise; anything else is a bug in the bench and propagates.
+_FAILURES = (
+    harness.ServerError,
+    peer.PeerUnavailable,
+    measure.InvokeError,
+    OSError,
+    subprocess.SubprocessError,
+)
+
+
+def progress(message: str) -> None:
+    """One progress line on stderr."""
+    print(message, file=sys.stderr, flush=True)
+
+
+def measure_steady(result: EngineResult, endpoint: measure.Endpoint, settings: Settings) -> None:
+    """Fill ``result.warm`` and ``result.throughput`` against a ready endpoint."""
+    progress(f"{result.name}: warm latency ({settings.warm_iterations} sequential invokes)")
+    result.warm = measure.warm_latency(endpoint, settings.warm_iterations, settings.warm_warmup)
+    progress(f"{result.name}: throughput ({settings.clients} clients, {settings.throughput_seconds:.0f} s)")
+    result.throughput = measure.throughput(
+        endpoint, settings.clients, settings.throughput_warmup, settings.throughput_seconds
+    )
+
+
+def flare_version() -> str:
+    """``flare X.Y.Z`` for the installed flare package, or "" if it is not installed."""
+    try:
+        return f"flare {importlib.metadata.version('flare')}"
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+def bench_flare(settings: Settings) -> EngineResult:
+    """Start Flare in a temp data dir, deploy, measure first/cold/warm/throughput.
+
+    Failures are recorded in ``result.error`` (with the tail of Flare's log) rather than raised.
+    """
+    result = EngineResult("flare", version=flare_version())
+    with tempfile.TemporaryDirectory(prefix="flare-bench-") as tmp:
+        log = Path(tmp) / "flare.log"
+        try:
+            measure_flare(result, Path(tmp) / "data", log, settings)
+        except (*_FAILURES, BotoCoreError, ClientError) as exc:
+            result.error = f"{type(exc).__name__}: {exc}"
+            if log.exists() and not isinstance(exc, harness.ServerError):  # ServerError has it already
+                tail = "\n".join(log.read_text(errors="replace").splitlines()[-30:])
+                result.error += f"\n--- flare log (last 30 lines) ---\n{tail}"
+    return result
+
+
+def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Settings) -> None:
+    """Run ``flare serve``, deploy the function and fill every measurement in ``result``."""
+    progress("flare: starting")
+    with harness.flare_server(data_dir, log) as server:
+        client = harness.lambda_client(server.url)
+        harness.deploy(client)
+        endpoint = measure.Endpoint(server.host, server.port, harness.FUNCTION_NAME)
+        result.first_ms = measure.time_one_invoke(endpoint) * 1000
+        progress(f"flare: cold starts ({settings.cold_iterations}, one revision bump each)")
+        result.cold = measure.cold_starts(
+            endpoint,
+            settings.cold_iterations,
+            lambda i: harness.bump_revision(client, harness.FUNCTION_NAME, i),
+        )
+        measure_steady(result, endpoint, settings)
+        result.notes.append(
+            "cold start = the invoke right after UpdateFunctionConfiguration changed env var "
+            "`BUMP` (after function_updated_v2); first invoke = the first call after CreateFunction"
+        )
+
+
+def bench_peer(settings: Settings) -> EngineResult:
+    """Install (if needed) and run serverless-offline; measure first/warm/throughput, then cold.
+
+    Cold starts use a second instance with ``--reloadHandler`` (new Python process per
+    invoke). Failures are recorded in ``result.error`` rather than raised.
+    """
+    result = EngineResult("serverless-offline")
+    try:
+        versions = peer.ensure_installed()
+        result.version = ", ".join(f"{k} {v}" for k, v in versions.items()) + f", node {peer.node_version()}"
+        logs = peer.PEER_DIR / "logs"
+        progress("serverless-offline: starting")
+        with peer.peer_server(logs / "offline.log") as running:
+            endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
+            result.first_ms = measure.time_one_invoke(endpoint) * 1000
+            measure_steady(result, endpoint, settings)
+        progress(f"serverless-offline: cold starts ({settings.cold_iterations}, --reloadHandler)")
+        with peer.peer_server(logs / "offline-reload.log", reload_handler=True) as running:
+            endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
+            result.cold = measure.cold_starts(endpoint, settings.cold_iterations, lambda _i: None)
+            result.notes.append(
+                f"invoke name `{running.function}`; cold start = a new `python3` child per invoke "
+                "(`--reloadHandler`); first invoke = the first call after start"
+            )
+    except _FAILURES as exc:
+        result.error = f"{type(exc).__name__}: {exc}"
+    return result
+
+
+def command_line(argv: list[str]) -> str:
+    """The command as typed from the repo root, e.g. ``.venv/bin/python -m bench --quick``."""
+    exe = Path(sys.executable)
+    try:
+        shown = str(exe.relative_to(harness.REPO))
+    except ValueError:
+        shown = str(exe)
+    return shlex.join([shown, "-m", "bench", *argv])
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    """Parse the CLI flags (see the module docstring)."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=("flare", "peer"), help="run one engine only")
+    parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
+    parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the bench; see the module docstring for outputs and exit status."""
+    args_list = sys.argv[1:] if argv is None else argv
+    args = parse_args(args_list)
+    settings = QUICK if args.quick else Settings()
+    flare = bench_flare(settings) if args.only in (None, "flare") else None
+    peer_result = bench_peer(settings) if args.only in (None, "peer") else None
+    section = report.render(command_line(args_list), flare, peer_result)
+    print(section)
+    if not args.no_record:
+        report.append(section)
+        progress(f"appended to {report.RESULTS}")
+    return exit_status(args.only, flare, peer_result)
+
+
+def exit_status(only: str | None, flare: EngineResult | None, peer_result: EngineResult | None) -> int:
+    """1 if Flare was asked for and not measured, or ``--only peer`` and the peer failed; else 0.
+
+    A missing peer alone does not fail a full run: the report says why it is missing.
+    """
+    for r in (flare, peer_result):
+        if r is not None and r.error:
+            progress(f"not measured: {r.name}: {r.error.splitlines()[0]}")
+    if flare is not None and flare.error:
+        return 1
+    return 1 if only == "peer" and peer_result is not None and peer_result.error else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,180 @@
+"""The results table (markdown) and bench/RESULTS.md."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import platform
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.measure import LatencyStats, ThroughputStats
+
+RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
+REPO = RESULTS.parent.parent
+
+INTRO = """\
+# Flare benchmark results
+
+Appended by `make bench` (`.venv/bin/python -m bench`), newest last. Each run starts Flare
+and the peer, [serverless-offline](https://github.com/dherault/serverless-offline) (serverless v3 +
+serverless-offline v13, Python handlers), deploys the same hello-world Python 3.11 handler
+(`app.handler` returning `{"ok": true}`) and measures through the Lambda Invoke API over HTTP:
+
+- **cold start**: one invoke that needs a fresh environment. Flare: right after
+  UpdateFunctionConfiguration changed an environment variable (new revision). Peer: with
+  `--reloadHandler`, which spawns a new Python process for every invoke.
+- **first invoke**: the first invoke after deploy (Flare) or server start (peer).
+- **warm**: sequential invokes over one keep-alive connection (TCP_NODELAY, raw socket).
+- **throughput**: 8 concurrent keep-alive connections from one asyncio client.
+
+Ratios are Flare/peer: below 1 is better for latencies, above 1 is better for throughput.
+"""
+
+
+@dataclass
+class EngineResult:
+    """Everything measured for one engine; ``error`` says why measurements are missing."""
+
+    name: str
+    version: str = ""
+    first_ms: float | None = None
+    cold: LatencyStats | None = None
+    warm: LatencyStats | None = None
+    throughput: ThroughputStats | None = None
+    error: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Row:
+    """One table row: label, Flare's target (or ""), how to read a value, lower-is-better."""
+
+    label: str
+    target: str
+    value: Callable[[EngineResult], float | None]
+    meets: Callable[[float], bool] | None = None
+    lower_is_better: bool = True
+    decimals: int = 2
+
+
+def _cold(attr: str) -> Callable[[EngineResult], float | None]:
+    return lambda r: getattr(r.cold, attr) if r.cold else None
+
+
+def _warm(attr: str) -> Callable[[EngineResult], float | None]:
+    return lambda r: getattr(r.warm, attr) if r.warm else None
+
+
+ROWS: tuple[Row, ...] = (
+    Row("cold start p50 (ms)", "≤ 20", _cold("p50_ms"), lambda v: v <= 20),
+    Row("cold start p99 (ms)", "≤ 50", _cold("p99_ms"), lambda v: v <= 50),
+    Row("first invoke (ms)", "", lambda r: r.first_ms),
+    Row("warm p50 (ms)", "≤ 0.6", _warm("p50_ms"), lambda v: v <= 0.6, decimals=3),
+    Row("warm p99 (ms)", "", _warm("p99_ms"), decimals=3),
+    Row(
+        "throughput, 8 clients (inv/s)",
+        "≥ 4,000",
+        lambda r: r.throughput.per_second if r.throughput else None,
+        lambda v: v >= 4000,
+        lower_is_better=False,
+        decimals=0,
+    ),
+)
+
+
+def _fmt(value: float | None, decimals: int) -> str:
+    return "n/a" if value is None else f"{value:,.{decimals}f}"
+
+
+def table(flare: EngineResult | None, peer: EngineResult | None) -> str:
+    """The markdown comparison table; a column for an engine not run shows "not run"."""
+    lines = [
+        "| metric | target (Flare) | Flare | serverless-offline | Flare/peer |",
+        "| --- | --- | ---: | ---: | ---: |",
+    ]
+    for row in ROWS:
+        f = row.value(flare) if flare else None
+        p = row.value(peer) if peer else None
+        f_text = _fmt(f, row.decimals) if flare else "not run"
+        if f is not None and row.meets is not None:
+            f_text += " ✓" if row.meets(f) else " ✗"
+        p_text = _fmt(p, row.decimals) if peer else "not run"
+        ratio = f"{f / p:.2f}x" if f is not None and p else "n/a"
+        lines.append(f"| {row.label} | {row.target} | {f_text} | {p_text} | {ratio} |")
+    return "\n".join(lines)
+
+
+def notes(results: Sequence[EngineResult]) -> str:
+    """Bullet notes: versions, sample counts, client load, errors and why anything is missing."""
+    out: list[str] = []
+    for r in results:
+        if r.version:
+            out.append(f"- {r.name}: {r.version}")
+        if r.error:
+            first, _, rest = r.error.partition("\n")
+            out.append(f"- **{r.name} unavailable or failed**: {first}")
+            if rest.strip():
+                out.append(_indented_block(rest))
+        parts = []
+        if r.cold:
+            parts.append(f"cold n={r.cold.count} (max {r.cold.max_ms:.1f} ms)")
+        if r.warm:
+            parts.append(f"warm n={r.warm.count} (mean {r.warm.mean_ms:.3f} ms)")
+        if r.throughput:
+            t = r.throughput
+            parts.append(
+                f"throughput {t.completed:,} invokes in {t.seconds:.1f} s, {t.errors} errors, "
+                f"client CPU {t.client_cpu:.0%} of one core"
+            )
+        if parts:
+            out.append(f"- {r.name}: " + "; ".join(parts))
+        out.extend(f"- {r.name}: {n}" for n in r.notes)
+    return "\n".join(out)
+
+
+def _indented_block(text: str) -> str:
+    """``text`` as a fenced code block nested under the preceding bullet."""
+    body = "\n".join(f"  {line}" for line in text.strip("\n").splitlines())
+    return f"\n  ```\n{body}\n  ```"
+
+
+def git_commit() -> str:
+    """Short HEAD commit, plus "+dirty" if the tree differs from it (RESULTS.md aside)."""
+
+    def git(*args: str) -> str:
+        result = subprocess.run(["git", *args], cwd=REPO, capture_output=True, text=True, check=False)
+        return result.stdout.strip() if result.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD") or "unknown"
+    dirty = git("status", "--porcelain", "--", ".", ":(exclude)bench/RESULTS.md")
+    return commit + ("+dirty" if dirty else "")
+
+
+def heading(command: str, now: dt.datetime | None = None) -> str:
+    """Section heading and context lines: date, machine, Python, commit, exact command."""
+    now = now or dt.datetime.now(dt.UTC)
+    return (
+        f"## {now:%Y-%m-%d %H:%M} UTC\n\n"
+        f"- machine: nproc {len(os.sched_getaffinity(0))}, {platform.machine()}, "
+        f"{platform.system()} {platform.release()}\n"
+        f"- python: {platform.python_version()}\n"
+        f"- commit: {git_commit()}\n"
+        f"- command: `{command}`\n"
+    )
+
+
+def render(command: str, flare: EngineResult | None, peer: EngineResult | None) -> str:
+    """The full markdown section for one run: heading, table, notes."""
+    ran = [r for r in (flare, peer) if r is not None]
+    return f"{heading(command)}\n{table(flare, peer)}\n\n{notes(ran)}\n"
+
+
+def append(section: str, path: Path = RESULTS) -> None:
+    """Append ``section`` to ``path``, creating it with the intro first if missing."""
+    if not path.exists():
+        path.write_text(INTRO)
+    with open(path, "a") as out:
+        out.write("\n" + section)
