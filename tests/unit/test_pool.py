@@ -12,7 +12,7 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.sandbox.lifecycle import EnvState
-from flare.scheduling.pool import Pool, choose_idle
+from flare.scheduling.pool import FREEZE_DELAY_S, Pool, choose_idle
 
 IDLE_TIMEOUT = 300.0
 INIT_TIMEOUT = 10.0
@@ -58,7 +58,8 @@ class FakeEnv:
             self.state = EnvState.IDLE
 
     def freeze(self) -> None:
-        self.freezes += 1
+        if self.state is EnvState.IDLE:  # as Environment.freeze: only an idle one is frozen
+            self.freezes += 1
 
     async def stop(self) -> None:
         await asyncio.sleep(0)
@@ -161,6 +162,8 @@ def test_released_idle_environment_is_frozen_and_reused_by_the_next_reserve() ->
         pool, factory, clock = make_pool()
         env = await pool.reserve(V1)
         pool.release(env)
+        assert env.freezes == 0, "the freeze waits for the freeze window"
+        clock.advance(FREEZE_DELAY_S)
         assert env.freezes == 1
         assert clock.pending() == 1
         again = await pool.reserve(V1)
@@ -169,6 +172,23 @@ def test_released_idle_environment_is_frozen_and_reused_by_the_next_reserve() ->
         assert clock.pending() == 0, "reuse cancels the idle timer"
         await settle()
         assert not env.stopped
+
+    run(scenario)
+
+
+def test_environment_reused_within_the_freeze_window_is_never_frozen() -> None:
+    async def scenario() -> None:
+        pool, _, clock = make_pool()
+        env = await pool.reserve(V1)
+        pool.release(env)
+        assert await pool.reserve(V1) is env
+        env.state = EnvState.BUSY
+        clock.advance(FREEZE_DELAY_S)
+        assert env.freezes == 0
+        env.state = EnvState.IDLE
+        pool.release(env)
+        clock.advance(FREEZE_DELAY_S)
+        assert env.freezes == 1
 
     run(scenario)
 

@@ -10,12 +10,12 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import os
-import time
+import random
 
 from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, new_request_id
+from flare.clock import Clock
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from flare.sandbox.invocation import Invocation
@@ -24,12 +24,13 @@ from flare.scheduling.router import Router
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
 TOO_LARGE = f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
+_random_bits = random.Random().getrandbits
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
 
-def trace_id() -> str:
+def trace_id(now: float) -> str:
     """An X-Ray style trace header: ``Root=1-<time>-<96 bits>;Parent=<64 bits>;Sampled=0``."""
-    return f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()};Parent={os.urandom(8).hex()};Sampled=0"
+    return f"Root=1-{int(now):08x}-{_random_bits(96):024x};Parent={_random_bits(64):016x};Sampled=0"
 
 
 def client_context(header: str | None) -> str | None:
@@ -56,7 +57,7 @@ def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
 
-def add_routes(app: web.Application, registry: Registry, router: Router) -> None:
+def add_routes(app: web.Application, registry: Registry, router: Router, clock: Clock) -> None:
     @aws_route
     async def invoke(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -90,7 +91,7 @@ def add_routes(app: web.Application, registry: Registry, router: Router) -> None
             request_id=request_id,
             payload=payload,
             invoked_arn=f"{version.function_arn}:{qualifier}" if qualifier else version.function_arn,
-            trace_id=trace_id(),
+            trace_id=trace_id(clock.wall()),
             client_context=client_context(request.headers.get("X-Amz-Client-Context")),
         )
         tail = request.headers.get("X-Amz-Log-Type") == "Tail"

@@ -54,9 +54,10 @@ class LogStore:
             chunk = handle.read(limit_bytes)
         end = chunk.rfind(b"\n") + 1
         events = []
-        for raw in chunk[:end].decode("utf-8", "replace").splitlines():
-            stamp, stream, message = raw.split("\t", 2)
-            events.append(LogEvent(int(stamp), stream, message))
+        for raw in chunk[:end].decode("utf-8", "replace").split("\n")[:-1]:
+            fields = raw.split("\t", 2)
+            if len(fields) == 3 and fields[0].isdigit():
+                events.append(LogEvent(int(fields[0]), fields[1], fields[2]))
         return events, offset + end
 
     def flush(self) -> None:

@@ -218,8 +218,6 @@ class Environment:
         version = self.version
         self._current = invocation
         self._outcome = asyncio.get_running_loop().create_future()
-        if self._logpipe is not None:
-            self._log(self._logpipe.drain())
         began = self._clock.now()
         deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
         timer = self._clock.call_later(version.timeout_s, self._on_deadline)

@@ -22,6 +22,8 @@ from flare.sandbox.lifecycle import EnvState
 
 log = logging.getLogger("flare.pool")
 
+FREEZE_DELAY_S = 0.001
+
 EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
 
 
@@ -54,6 +56,8 @@ class Pool:
         self._current_revision: dict[tuple[str, str], str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
+        self._to_freeze: list[Environment] = []
+        self._freeze_timer: TimerHandle | None = None
 
     def __repr__(self) -> str:
         idle = sum(len(envs) for envs in self._idle.values())
@@ -70,9 +74,7 @@ class Pool:
         self._current_revision[(version.name, version.version)] = version.revision_id
         env = choose_idle(self._idle.get(version.key, []))
         if env is not None:
-            timer = self._idle_timers.pop(env, None)
-            if timer is not None:
-                timer.cancel()
+            self._unpark(env)
             self._busy.add(env)
             return env
         env = self._factory(version, self)
@@ -84,15 +86,17 @@ class Pool:
             raise
         return env
 
+    def has_idle(self, version: FunctionVersion) -> bool:
+        """Whether ``reserve(version)`` would be warm now."""
+        return any(env.state is EnvState.IDLE for env in self._idle.get(version.key, ()))
+
     def release(self, env: Environment) -> None:
         """Give an environment back after its caller has been answered."""
         self._busy.discard(env)
         current = self._current_revision.get((env.version.name, env.version.version))
         stale = current != env.version.revision_id
         if env.state is EnvState.IDLE and not stale and not self._closed:
-            env.freeze()
-            self._idle.setdefault(env.version.key, []).append(env)
-            self._idle_timers[env] = self._clock.call_later(self.idle_timeout_s, lambda: self._expire(env))
+            self._park(env)
         else:
             self._stop_later(env)
 
@@ -101,9 +105,7 @@ class Pool:
         idle = self._idle.get(env.version.key)
         if idle and env in idle:
             idle.remove(env)
-            timer = self._idle_timers.pop(env, None)
-            if timer is not None:
-                timer.cancel()
+            self._unpark(env)
             self._stop_later(env)
 
     def retire(self, name: str, revision_id: str | None = None, version: str = LATEST) -> None:
@@ -115,17 +117,52 @@ class Pool:
                 del self._current_revision[known]
         else:
             self._current_revision[(name, version)] = revision_id
-        stale = [key for key in self._idle if key[0] == name and self._current_revision.get(key[:2]) != key[2]]
+        stale = [
+            key for key in self._idle if key[0] == name and self._current_revision.get(key[:2]) != key[2]
+        ]
         for key in stale:
             for env in self._idle.pop(key):
-                timer = self._idle_timers.pop(env, None)
-                if timer is not None:
-                    timer.cancel()
+                self._unpark(env)
                 self._stop_later(env)
+
+    # ---- parking: the idle list, the idle timer and the batched freeze ---------------------
+
+    def _park(self, env: Environment) -> None:
+        """Make ``env`` idle: frozen within ``FREEZE_DELAY_S`` and shut down after the idle TTL.
+
+        The freeze is batched (one timer for every environment parked in the window) and
+        skipped for an environment that is busy again by then: under load an environment is
+        often reused within the window and then costs neither a SIGSTOP nor a SIGCONT.
+        """
+        self._idle.setdefault(env.version.key, []).append(env)
+        self._idle_timers[env] = self._clock.call_later(self.idle_timeout_s, lambda: self._expire(env))
+        self._to_freeze.append(env)
+        if self._freeze_timer is None:
+            self._freeze_timer = self._clock.call_later(FREEZE_DELAY_S, self._freeze_parked)
+
+    def _unpark(self, env: Environment) -> None:
+        """Undo ``_park``'s timers for ``env`` (the caller removes it from the idle list)."""
+        timer = self._idle_timers.pop(env, None)
+        if timer is not None:
+            timer.cancel()
+        if env in self._to_freeze:
+            self._to_freeze.remove(env)
+            if not self._to_freeze and self._freeze_timer is not None:
+                self._freeze_timer.cancel()
+                self._freeze_timer = None
+
+    def _freeze_parked(self) -> None:
+        self._freeze_timer = None
+        parked, self._to_freeze = self._to_freeze, []
+        for env in parked:
+            env.freeze()
 
     async def close(self) -> None:
         """Stop every environment (SHUTDOWN for each, in parallel) and wait for them."""
         self._closed = True
+        if self._freeze_timer is not None:
+            self._freeze_timer.cancel()
+            self._freeze_timer = None
         for timer in self._idle_timers.values():
             timer.cancel()
         self._idle_timers.clear()
@@ -137,10 +174,10 @@ class Pool:
             await asyncio.gather(*self._stopping, return_exceptions=True)
 
     def _expire(self, env: Environment) -> None:
-        self._idle_timers.pop(env, None)
         idle = self._idle.get(env.version.key)
         if idle and env in idle:
             idle.remove(env)
+            self._unpark(env)
             log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
             self._stop_later(env)
 
