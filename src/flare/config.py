@@ -19,6 +19,10 @@ class ServerConfig:
     shutdown_grace_s: float = 2.0
     region: str = DEFAULT_REGION
     account_id: str = DEFAULT_ACCOUNT_ID
+    account_concurrency: int = 1000
+    min_unreserved: int = 100
+    scaling_rate: int = 1000
+    sandbox: bool = True
 
     @property
     def endpoint_url(self) -> str:

@@ -11,20 +11,29 @@ from pathlib import Path
 
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
+from flare.control.concurrency import Concurrency
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import ResourceNotFound
 from flare.observe.logs import LogStore
 from flare.sandbox.environment import Environment, EnvSettings
+from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.zygote import Zygote
+from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
 from flare.scheduling.router import Router
+from flare.services.queue import QueueService
+from flare.services.store import ServiceStore
+from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
+from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
 
 log = logging.getLogger("flare.engine")
 
+# The revision recorded for a deleted version: no environment has it, so all of its retire.
+DELETED_REVISION = ""
 PYTHON_MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 
 
@@ -38,12 +47,22 @@ class Engine:
         self.blobs = BlobStore(data)
         self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
         self.logs = LogStore(data / "logs", self.clock)
+        self.services_store = ServiceStore(data / "services.db")
+        self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
+        self.streams = StreamService(self.services_store, self.clock, config.region, config.account_id)
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
         self._zygotes: dict[Path, Zygote] = {}
         self._env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s)
+        self.isolation = build_isolation(config, data, self.interpreters)
         self.pool = Pool(self._new_environment, self.clock, config.idle_timeout_s, config.init_timeout_s)
-        self.router = Router(self.pool)
-        self.registry.add_listener(self._function_changed)
+        self.ledger = Ledger(self.clock, config.account_concurrency, config.scaling_rate)
+        self.settings = SettingsStore(self.db.path)
+        self.concurrency = Concurrency(
+            self.settings, self.ledger, self.registry, self.db, config.min_unreserved
+        )
+        self.router = Router(self.pool, self.ledger)
+        self.registry.add_version_listener(self._function_changed)
+        self.registry.add_listener(self.concurrency.function_changed)
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""
@@ -51,17 +70,28 @@ class Engine:
         notes = [f"python runtimes on their own interpreter: {', '.join(found) or 'none'}"]
         if not (sdk_dir() / "boto3").exists():
             notes.append(f"boto3 for functions not found at {sdk_dir()} (run `make install`)")
-        notes.append("isolation: process-level only (namespaces and cgroups come with the sandbox work)")
-        return notes
+        return notes + self.isolation.notes
 
     async def start(self) -> None:
+        if self.isolation.scratch is not None:
+            await self.isolation.scratch.sweep()
+            self.isolation.scratch.prefill(512)
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroups.sweep()
         self.registry.load()
+        self.concurrency.load()
 
     async def stop(self) -> None:
+        self.queues.close()
+        self.streams.close()
         await self.pool.close()
+        if self.isolation.scratch is not None:
+            await self.isolation.scratch.close()
         for zygote in self._zygotes.values():
             await zygote.stop()
         self.logs.close()
+        self.services_store.close()
+        self.settings.close()
         self.db.close()
 
     def _zygote_for(self, interpreter: Path) -> Zygote:
@@ -79,14 +109,20 @@ class Engine:
             self.clock,
             self.logs,
             self._env_settings,
+            self.isolation,
             on_exit=pool.environment_exited,
         )
 
-    def _function_changed(self, name: str) -> None:
-        """Only ``$LATEST`` changes in place (published versions are immutable)."""
-        try:
-            current = self.registry.resolve(name, None)
-        except ResourceNotFound:
+    def _function_changed(self, name: str, version: str | None) -> None:
+        """Registry listener: ``version`` of ``name`` changed (only ``$LATEST`` changes in place)
+        or was deleted, or the whole function was (``version`` None). Environments of what is
+        gone or stale are retired; other versions keep theirs."""
+        if version is None:
             self.pool.retire(name)
             return
-        self.pool.retire(name, current.revision_id, current.version)
+        try:
+            current = self.registry.resolve(name, version)
+        except ResourceNotFound:
+            self.pool.retire(name, DELETED_REVISION, version)
+            return
+        self.pool.retire(name, current.revision_id, version)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from flare.api import functions, invoke, logs
+from flare.api import aliases, concurrency, functions, invoke, kinesis, logs, sqs, target, versions
 from flare.api.wire import aws_route
 from flare.engine import Engine
 from flare.errors import UnknownOperation
@@ -16,8 +16,12 @@ MAX_REQUEST_BYTES = 80 * 1024 * 1024
 def build_app(engine: Engine) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
     functions.add_routes(app, engine.registry)
+    versions.add_routes(app, engine.registry)
+    aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, engine.registry, engine.router, engine.clock)
     logs.add_routes(app, engine.registry, engine.logs)
+    concurrency.add_routes(app, engine.concurrency)
+    target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
 
     @aws_route
     async def unknown(request: web.Request) -> web.StreamResponse:

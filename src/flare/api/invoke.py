@@ -68,7 +68,7 @@ def add_routes(app: web.Application, registry: Registry, router: Router, clock: 
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
             )
-        version = registry.resolve(name, qualifier)
+        version, invoked_arn = registry.resolve_invocation(name, qualifier)
         if invocation_type == "DryRun":
             return empty_response(204)
         if invocation_type == "Event":
@@ -90,7 +90,7 @@ def add_routes(app: web.Application, registry: Registry, router: Router, clock: 
         invocation = Invocation(
             request_id=request_id,
             payload=payload,
-            invoked_arn=f"{version.function_arn}:{qualifier}" if qualifier else version.function_arn,
+            invoked_arn=invoked_arn,
             trace_id=trace_id(clock.wall()),
             client_context=client_context(request.headers.get("X-Amz-Client-Context")),
         )

@@ -10,6 +10,7 @@ import click
 
 from flare import __version__
 from flare.cli.deploy import deploy_command
+from flare.cli.doctor import doctor_command
 from flare.cli.invoke import invoke_command
 from flare.cli.logs import logs_command
 from flare.cli.serve import serve_command
@@ -25,6 +26,7 @@ main.add_command(serve_command)
 main.add_command(deploy_command)
 main.add_command(invoke_command)
 main.add_command(logs_command)
+main.add_command(doctor_command)
 
 
 if __name__ == "__main__":

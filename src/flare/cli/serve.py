@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -40,18 +41,46 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="INIT limit for on-demand environments (Lambda's is 10 s; lower it to demo suppressed init).",
 )
 @click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region used in ARNs.")
-def serve_command(
-    host: str, port: int, data_dir: Path, idle_timeout_s: float, init_timeout_s: float, region: str
-) -> None:
+@click.option(
+    "--account-concurrency",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="Concurrent executions the account may run (Lambda's default quota is 1000).",
+)
+@click.option(
+    "--min-unreserved",
+    type=click.IntRange(min=0),
+    default=100,
+    show_default=True,
+    metavar="M",
+    help="Concurrency that reservations must leave to functions without one.",
+)
+@click.option(
+    "--scaling-rate",
+    type=click.IntRange(min=1),
+    default=1000,
+    show_default=True,
+    metavar="N",
+    help="New execution environments each function may start per 10 seconds.",
+)
+@click.option(
+    "--no-sandbox",
+    "sandbox",
+    flag_value=False,
+    default=True,
+    help="Run environments without namespaces and cgroups (process-level isolation only).",
+)
+def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
-    config = ServerConfig(
-        host=host,
-        port=port,
-        data_dir=data_dir,
-        idle_timeout_s=idle_timeout_s,
-        init_timeout_s=init_timeout_s,
-        region=region,
-    )
+    minimum, account = options["min_unreserved"], options["account_concurrency"]
+    if minimum > account:
+        raise click.BadParameter(
+            f"{minimum} is more than --account-concurrency {account}",
+            param_hint="--min-unreserved",
+        )
+    config = ServerConfig(**options)
     from flare.server import serve
 
     serve(config)

@@ -1,41 +1,50 @@
-"""The function registry: every function's configuration and code, durable and cached.
+"""The function registry: every function's versions, aliases and code, durable and cached.
 
-The registry owns the ``functions`` rows of the database and the code in the blob store. Every
-change is written to SQLite first and then to the in-memory caches, so a new ``Registry`` on the
-same data directory (after ``load()``) sees exactly what the old one had.
+The registry owns the ``functions``, ``version_counters`` and ``aliases`` rows of the database
+(aliases through ``Aliases``) and the code in the blob store. Every change is written to SQLite
+first and then to the in-memory caches, so a new ``Registry`` on the same data directory (after
+``load()``) sees exactly what the old one had.
 
-Two caches, both replaced entry-by-entry on every change::
+Caches, each replaced entry-by-entry on every change::
 
     _rows      name => version => FunctionRow          (control-plane reads: AWS-shaped dicts)
     _runnable  (name, version) => FunctionVersion      (the invoke hot path: ``resolve``)
+    _counters  name => highest version number ever published
+    _aliases   see ``flare.control.aliases``          (alias => version routes for ``resolve``)
+
+Only ``$LATEST`` changes in place; a published version is immutable from publishing until it is
+deleted.
 
 Contract: all methods are called from one thread (the event loop's). ``create_function`` and
-``update_code`` hash and unpack the zip synchronously. Listeners are called with the function's
-name after every update or delete, once the change is durable, so the engine can retire
-environments built from the old revision.
+``update_code`` hash and unpack the zip synchronously. Listeners hear about changes once they
+are durable, so the engine can retire environments built from what is gone:
+
+* ``add_version_listener(callback)``: ``callback(name, "$LATEST")`` after UpdateFunctionCode or
+  UpdateFunctionConfiguration, ``callback(name, "N")`` after version N is deleted,
+  ``callback(name, None)`` after the whole function is deleted;
+* ``add_listener(callback)``: ``callback(name)`` on those same changes.
+
+Creating a function, publishing a version and every alias change notify nobody: they make
+nothing that environments were built from stale.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import copy
-import hashlib
-import json
+import random
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import validation
+from flare.control import code, page, validation, versions
+from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import LATEST, FunctionVersion
 from flare.errors import (
     InvalidParameterValue,
-    InvalidRequestContent,
     PreconditionFailed,
-    RequestTooLarge,
     ResourceConflict,
     ResourceNotFound,
 )
@@ -43,57 +52,13 @@ from flare.store.blobs import BlobStore, validate_zip
 from flare.store.sqlite import Database, FunctionRow
 
 Listener = Callable[[str], None]
-
-MAX_PAGE = 50
-MAX_REQUEST_BASE64 = 70_167_211
-ZIP_ONLY_MESSAGE = "Flare accepts Code.ZipFile only"
-REVISION_MESSAGE = (
-    "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
-)
+VersionListener = Callable[[str, str | None], None]
 
 
 def format_last_modified(epoch_s: float) -> str:
     """AWS's ``LastModified`` string, e.g. ``2019-10-18T14:53:00.000+0000``."""
     moment = datetime.fromtimestamp(epoch_s, tz=UTC)
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
-
-
-def decode_zip(code: object, operation: str) -> bytes:
-    """The zip bytes of a ``Code`` structure (or UpdateFunctionCode body).
-
-    Raises InvalidParameterValue for S3 or image code, RequestTooLarge for an oversized upload,
-    InvalidRequestContent when ZipFile is not base64.
-    """
-    if not isinstance(code, dict) or any(code.get(key) for key in ("S3Bucket", "S3Key", "ImageUri")):
-        raise InvalidParameterValue(ZIP_ONLY_MESSAGE)
-    encoded = code.get("ZipFile")
-    if not isinstance(encoded, str) or not encoded:
-        raise InvalidParameterValue(ZIP_ONLY_MESSAGE)
-    if len(encoded) > MAX_REQUEST_BASE64:
-        raise RequestTooLarge(
-            f"Request must be smaller than {MAX_REQUEST_BASE64} bytes for the {operation} operation"
-        )
-    try:
-        return base64.b64decode(encoded, validate=True)
-    except binascii.Error:
-        raise InvalidRequestContent("Could not parse request body into json: ZipFile is not base64") from None
-
-
-def _version_order(version: str) -> tuple[int, int]:
-    return (0, 0) if version == LATEST else (1, int(version))
-
-
-def _encode_marker(name: str, version: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps([name, version]).encode()).decode()
-
-
-def _decode_marker(marker: str) -> tuple[str, tuple[int, int]]:
-    try:
-        name, version = json.loads(base64.urlsafe_b64decode(marker.encode()))
-        return str(name), _version_order(str(version))
-    except (ValueError, TypeError, binascii.Error):
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None
 
 
 class Registry:
@@ -109,7 +74,10 @@ class Registry:
         self._rows: dict[str, dict[str, FunctionRow]] = {}
         # (name, version) => runnable view, read by every invoke
         self._runnable: dict[tuple[str, str], FunctionVersion] = {}
-        self._listeners: list[Listener] = []
+        # name => highest version number ever published (survives deleting that version)
+        self._counters: dict[str, int] = {}
+        self._aliases = Aliases(db, region, account_id)
+        self._listeners: list[VersionListener] = []
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
@@ -121,10 +89,17 @@ class Registry:
         self._runnable.clear()
         for row in self._db.all_functions():
             self._cache(row)
+        self._counters = self._db.version_counters()
+        self._aliases.load()
         self._blobs.delete_unused(self._db.code_digests())
 
     def add_listener(self, callback: Listener) -> None:
-        """Call ``callback(name)`` after every update or delete of function ``name``."""
+        """Call ``callback(name)`` after every update or delete of function ``name`` (any version)."""
+        self._listeners.append(lambda name, _version: callback(name))
+
+    def add_version_listener(self, callback: VersionListener) -> None:
+        """Call ``callback(name, version)`` after ``$LATEST`` of ``name`` changes or a version
+        is deleted; ``version`` is None when the whole function was deleted."""
         self._listeners.append(callback)
 
     # -- hot path -------------------------------------------------------------------------------
@@ -132,29 +107,38 @@ class Registry:
     def resolve(self, function_name: str, qualifier: str | None) -> FunctionVersion:
         """The runnable version a client means, from memory only.
 
-        Raises ResourceNotFound (AWS's "Function not found: <arn>") or InvalidParameterValue for
-        a malformed name or qualifier.
+        The qualifier (``?Qualifier=`` or embedded in the name) may be ``$LATEST``, a version
+        number or an alias; an alias with weighted routing picks one of its two versions at
+        random (``pick_version`` with ``random.random()``). Raises ResourceNotFound (AWS's
+        "Function not found: <arn>") or InvalidParameterValue for a malformed name or qualifier.
         """
-        found = self._runnable.get((function_name, qualifier or LATEST))
-        if found is not None:
-            return found
-        name, parsed = parse_function_name(function_name, qualifier)
-        found = self._runnable.get((name, parsed or LATEST))
+        return self.resolve_invocation(function_name, qualifier)[0]
+
+    def resolve_invocation(self, function_name: str, qualifier: str | None) -> tuple[FunctionVersion, str]:
+        """``resolve``, and the function's ARN as the client invoked it: qualified with the
+        version or alias the client gave, unqualified when it gave none."""
+        found = self._lookup(function_name, qualifier or LATEST)
         if found is None:
-            raise self._not_found(name, parsed)
-        return found
+            function_name, qualifier = parse_function_name(function_name, qualifier)
+            found = self._lookup(function_name, qualifier or LATEST)
+            if found is None:
+                raise self._not_found(function_name, qualifier)
+        return found, found.function_arn if qualifier is None else f"{found.function_arn}:{qualifier}"
 
     # -- reads ----------------------------------------------------------------------------------
 
     def get_configuration(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        """GetFunctionConfiguration's body. Raises ResourceNotFound, InvalidParameterValue."""
-        return copy.deepcopy(self._find(function_name, qualifier).config)
+        """GetFunctionConfiguration's body: of the version the qualifier names, or that an alias
+        points at (then ``FunctionArn`` carries the alias). Raises ResourceNotFound,
+        InvalidParameterValue."""
+        return self._find(function_name, qualifier)[1]
 
     def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        """GetFunction's body: Configuration, Code location and (if any) Tags."""
-        row = self._find(function_name, qualifier)
+        """GetFunction's body: Configuration (as ``get_configuration``), Code location and (if
+        any) Tags."""
+        row, config = self._find(function_name, qualifier)
         body: dict[str, Any] = {
-            "Configuration": copy.deepcopy(row.config),
+            "Configuration": config,
             "Code": {"RepositoryType": "S3", "Location": self._blobs.path(row.code_digest).as_uri()},
         }
         tags = self._rows[row.name][LATEST].tags
@@ -175,27 +159,64 @@ class Registry:
                 f"1 validation error detected: Value '{function_version}' at 'functionVersion' "
                 "failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
             )
-        if max_items is not None and max_items < 1:
-            raise InvalidParameterValue(
-                f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
-                "constraint: Member must have value greater than or equal to 1"
-            )
-        limit = min(max_items or MAX_PAGE, MAX_PAGE)
-        after = _decode_marker(marker) if marker else None
+        limit = page.limit(max_items)
+        after = page.decode_marker(marker) if marker else None
         keys = sorted(
-            (name, _version_order(version), version)
+            (name, page.version_order(version), version)
             for name, versions in self._rows.items()
             for version in versions
             if function_version == "ALL" or version == LATEST
         )
         if after is not None:
             keys = [key for key in keys if key[:2] > after]
-        page = keys[:limit]
-        body: dict[str, Any] = {"Functions": [copy.deepcopy(self._rows[n][v].config) for n, _, v in page]}
+        shown = keys[:limit]
+        body: dict[str, Any] = {"Functions": [copy.deepcopy(self._rows[n][v].config) for n, _, v in shown]}
         if len(keys) > limit:
-            name, _, version = page[-1]
-            body["NextMarker"] = _encode_marker(name, version)
+            name, _, version = shown[-1]
+            body["NextMarker"] = page.encode_marker(name, version)
         return body
+
+    def list_versions(self, function_name: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
+        """ListVersionsByFunction's body: ``$LATEST`` then the published versions in ascending
+        order, at most 50 per page. Raises ResourceNotFound, InvalidParameterValue."""
+        name = self._function(function_name)
+        limit = page.limit(max_items)
+        after = page.decode_marker(marker)[1] if marker else None
+        ordered = sorted(self._rows[name], key=page.version_order)
+        if after is not None:
+            ordered = [version for version in ordered if page.version_order(version) > after]
+        shown = ordered[:limit]
+        body: dict[str, Any] = {"Versions": [copy.deepcopy(self._rows[name][v].config) for v in shown]}
+        if len(ordered) > limit:
+            body["NextMarker"] = page.encode_marker(name, shown[-1])
+        return body
+
+    # -- aliases --------------------------------------------------------------------------------
+
+    def create_alias(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """CreateAlias. Raises ResourceNotFound (function or version), ResourceConflict (the
+        alias exists), InvalidParameterValue."""
+        name = self._function(function_name)
+        return self._aliases.create(name, body, self._rows[name].keys())
+
+    def get_alias(self, function_name: str, alias: str) -> dict[str, Any]:
+        """GetAlias. Raises ResourceNotFound, InvalidParameterValue."""
+        return self._aliases.get(self._function(function_name), alias)
+
+    def update_alias(self, function_name: str, alias: str, body: dict[str, Any]) -> dict[str, Any]:
+        """UpdateAlias. Raises ResourceNotFound, PreconditionFailed, InvalidParameterValue."""
+        name = self._function(function_name)
+        return self._aliases.update(name, alias, body, self._rows[name].keys())
+
+    def delete_alias(self, function_name: str, alias: str) -> None:
+        """DeleteAlias. Raises ResourceNotFound, InvalidParameterValue."""
+        self._aliases.delete(self._function(function_name), alias)
+
+    def list_aliases(
+        self, function_name: str, function_version: str | None, marker: str | None, max_items: int | None
+    ) -> dict[str, Any]:
+        """ListAliases. Raises ResourceNotFound, InvalidParameterValue."""
+        return self._aliases.list(self._function(function_name), function_version, marker, max_items)
 
     # -- changes --------------------------------------------------------------------------------
 
@@ -210,29 +231,35 @@ class Registry:
         tags = validation.check_tags(body.get("Tags") or {})
         if name in self._rows:
             raise ResourceConflict(f"Function already exist: {name}")
-        data = decode_zip(body.get("Code"), "CreateFunction")
+        data = code.decode_zip(body.get("Code"), "CreateFunction")
         validate_zip(data)
         digest = self._store_code(data)
-        config.update(self._code_fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
+        config.update(code.fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
         config.update(Version=LATEST, State="Active", LastUpdateStatus="Successful")
         row = FunctionRow(name, LATEST, self._stamp(config), digest, tags)
         self._cache(self._db.insert_function(row))
+        if body.get("Publish"):
+            return self._publish(row, None)
         return copy.deepcopy(row.config)
 
     def update_code(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
-        """UpdateFunctionCode on $LATEST. ``DryRun`` checks and answers without storing.
+        """UpdateFunctionCode on $LATEST. ``DryRun`` checks and answers without storing;
+        ``Publish`` then publishes a version and answers with it.
 
         Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
         """
         row = self._latest(function_name, body)
-        data = decode_zip(body, "UpdateFunctionCode")
+        data = code.decode_zip(body, "UpdateFunctionCode")
         validate_zip(data)
         config = validation.merge_update(row.config, {"Architectures": body.get("Architectures")})
-        config.update(self._code_fields(data))
+        config.update(code.fields(data))
         if body.get("DryRun"):
             return config
         digest = self._store_code(data)
-        return self._replace(FunctionRow(row.name, LATEST, self._stamp(config), digest, row.tags, row.seq))
+        answer = self._replace(FunctionRow(row.name, LATEST, self._stamp(config), digest, row.tags, row.seq))
+        if body.get("Publish"):
+            return self._publish(self._rows[row.name][LATEST], None)
+        return answer
 
     def update_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionConfiguration on $LATEST: only the fields given change.
@@ -245,27 +272,58 @@ class Registry:
             FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
         )
 
-    def delete_function(self, function_name: str, qualifier: str | None) -> None:
-        """DeleteFunction: without a qualifier every version goes; with one, that version only.
+    def publish_version(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
+        """PublishVersion: snapshot $LATEST as the next version number; when code and
+        configuration are unchanged since the newest published version, answer with that one.
 
-        Raises ResourceNotFound, InvalidParameterValue (qualifier ``$LATEST``).
+        Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue (a
+        ``CodeSha256`` other than $LATEST's, a bad description).
+        """
+        row = self._latest(function_name, body)
+        expected = body.get("CodeSha256")
+        current = row.config["CodeSha256"]
+        if expected is not None and expected != current:
+            raise InvalidParameterValue(
+                f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({current}). "
+                "Please try again with the CodeSHA256 in $LATEST."
+            )
+        return self._publish(row, body.get("Description"))
+
+    def delete_function(self, function_name: str, qualifier: str | None) -> None:
+        """DeleteFunction: without a qualifier every version and alias goes; with a version
+        number, that version only.
+
+        Raises ResourceNotFound, InvalidParameterValue (qualifier ``$LATEST`` or an alias),
+        ResourceConflict (an alias routes to the version).
         """
         name, parsed = parse_function_name(function_name, qualifier)
         if parsed == LATEST:
             raise InvalidParameterValue("$LATEST version cannot be deleted without deleting the function.")
-        versions = self._rows.get(name)
-        if versions is None or (parsed is not None and parsed not in versions):
+        rows = self._rows.get(name)
+        if rows is not None and parsed is not None and self._aliases.version_of(name, parsed) is not None:
+            raise InvalidParameterValue(
+                "Deletion of aliases is not supported by DeleteFunction; use DeleteAlias."
+            )
+        if rows is None or (parsed is not None and parsed not in rows):
             raise self._not_found(name, parsed)
         if parsed is None:
             self._db.delete_function(name)
             del self._rows[name]
-            for version in versions:
+            for version in rows:
                 self._runnable.pop((name, version), None)
+            self._counters.pop(name, None)
+            self._aliases.drop_function(name)
         else:
+            referencing = self._aliases.referencing(name, parsed)
+            if referencing:
+                raise ResourceConflict(
+                    "Unable to delete version because the following aliases reference it: "
+                    f"[{', '.join(referencing)}]"
+                )
             self._db.delete_version(name, parsed)
-            del versions[parsed]
+            del rows[parsed]
             self._runnable.pop((name, parsed), None)
-        self._notify(name)
+        self._notify(name, parsed)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -273,27 +331,48 @@ class Registry:
         arn = function_arn(self._region, self._account_id, name, qualifier)
         return ResourceNotFound(f"Function not found: {arn}")
 
-    def _find(self, function_name: str, qualifier: str | None) -> FunctionRow:
+    def _lookup(self, name: str, qualifier: str) -> FunctionVersion | None:
+        """The hot path: a version or alias of ``name`` (both exactly as given), or None."""
+        found = self._runnable.get((name, qualifier))
+        if found is None:
+            route = self._aliases.route(name, qualifier)
+            if route is not None:
+                found = self._runnable.get((name, pick_version(route[0], route[1], random.random())))
+        return found
+
+    def _function(self, function_name: str) -> str:
+        """The bare name of an existing function (any qualifier ignored); else ResourceNotFound."""
+        name, _ = parse_function_name(function_name, None)
+        if name not in self._rows:
+            raise self._not_found(name, None)
+        return name
+
+    def _find(self, function_name: str, qualifier: str | None) -> tuple[FunctionRow, dict[str, Any]]:
+        """The row a qualified name means, and a copy of its configuration as shown under that
+        name (an alias's ARN for an alias)."""
         name, parsed = parse_function_name(function_name, qualifier)
-        row = self._rows.get(name, {}).get(parsed or LATEST)
+        rows = self._rows.get(name, {})
+        row = rows.get(parsed or LATEST)
+        if row is not None:
+            return row, copy.deepcopy(row.config)
+        target = self._aliases.version_of(name, parsed) if parsed is not None else None
+        row = rows.get(target) if target is not None else None
         if row is None:
             raise self._not_found(name, parsed)
-        return row
+        config = copy.deepcopy(row.config)
+        config["FunctionArn"] = function_arn(self._region, self._account_id, name, parsed)
+        return row, config
 
     def _latest(self, function_name: str, body: dict[str, Any]) -> FunctionRow:
         """The $LATEST row an update may change, after the RevisionId check."""
         name, qualifier = parse_function_name(function_name, None)
         if qualifier not in (None, LATEST):
             raise InvalidParameterValue("Only $LATEST can be updated; published versions are immutable.")
-        row = self._find(name, None)
+        row = self._find(name, None)[0]
         revision = body.get("RevisionId")
         if revision is not None and revision != row.config["RevisionId"]:
-            raise PreconditionFailed(REVISION_MESSAGE)
+            raise PreconditionFailed(validation.REVISION_MESSAGE)
         return row
-
-    def _code_fields(self, data: bytes) -> dict[str, Any]:
-        sha = base64.b64encode(hashlib.sha256(data).digest()).decode()
-        return {"CodeSha256": sha, "CodeSize": len(data)}
 
     def _store_code(self, data: bytes) -> str:
         digest = self._blobs.put(data)
@@ -311,7 +390,21 @@ class Registry:
     def _replace(self, row: FunctionRow) -> dict[str, Any]:
         self._db.update_function(row)
         self._cache(row)
-        self._notify(row.name)
+        self._notify(row.name, LATEST)
+        return copy.deepcopy(row.config)
+
+    def _publish(self, latest: FunctionRow, description: object) -> dict[str, Any]:
+        """Publish ``latest`` (the $LATEST row) unless the newest version already holds it."""
+        name = latest.name
+        newest = versions.newest(self._rows[name])
+        if newest is not None and versions.same_content(latest.config, self._rows[name][newest].config):
+            return copy.deepcopy(self._rows[name][newest].config)
+        number = str(self._counters.get(name, 0) + 1)
+        arn = function_arn(self._region, self._account_id, name, number)
+        config = self._stamp(versions.snapshot(latest.config, number, arn, description))
+        row = self._db.publish_version(FunctionRow(name, number, config, latest.code_digest))
+        self._counters[name] = int(number)
+        self._cache(row)
         return copy.deepcopy(row.config)
 
     def _cache(self, row: FunctionRow) -> None:
@@ -321,6 +414,6 @@ class Registry:
             row.config, code_dir, self._region, self._account_id
         )
 
-    def _notify(self, name: str) -> None:
+    def _notify(self, name: str, version: str | None) -> None:
         for listener in self._listeners:
-            listener(name)
+            listener(name, version)

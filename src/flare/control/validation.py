@@ -48,6 +48,10 @@ RESERVED_ENV_KEYS = frozenset(
     }
 )  # fmt: skip
 ENV_LIMIT_BYTES = 4096
+REVISION_MESSAGE = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
 ROLE_PATTERN = r"arn:(aws[a-zA-Z-]*)?:iam::\d{12}:role/?[a-zA-Z_0-9+=,.@\-_/]+"
 _ROLE = re.compile(ROLE_PATTERN)
 _ENV_KEY = re.compile(r"[a-zA-Z]([a-zA-Z0-9_])+")
@@ -92,6 +96,11 @@ def _enum(value: object, field: str, allowed: tuple[str, ...]) -> str:
     if value not in allowed:
         raise _constraint(value, field, f"Member must satisfy enum value set: [{', '.join(allowed)}]")
     return str(value)
+
+
+def check_description(value: object) -> str:
+    """A function or version description: a string of at most 256 characters."""
+    return _string(value, "description", 256)
 
 
 def check_runtime(value: object) -> str:
@@ -200,7 +209,7 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "Runtime": check_runtime,
     "Handler": check_handler,
     "Role": check_role,
-    "Description": lambda value: _string(value, "description", 256),
+    "Description": check_description,
     "MemorySize": lambda value: _int_in(value, "memorySize", 128, 10240),
     "Timeout": lambda value: _int_in(value, "timeout", 1, 900),
     "Environment": check_environment,

@@ -18,12 +18,10 @@ Contract, as the pool uses it:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import datetime
 import json
 import logging
 import os
-import signal
 import socket
 import uuid
 from collections.abc import Callable
@@ -35,12 +33,14 @@ from flare.control.model import FunctionVersion
 from flare.observe import report
 from flare.observe.logs import LogStore
 from flare.runtimes.lambda_python import frames
-from flare.sandbox import exits
 from flare.sandbox.invocation import Invocation, InvocationResult, Outcome
+from flare.sandbox.isolation import Isolation
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
+from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.scratch import Scratch
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly
 
 log = logging.getLogger("flare.environment")
@@ -67,6 +67,7 @@ class Environment:
         clock: Clock,
         logs: LogStore,
         settings: EnvSettings,
+        isolation: Isolation,
         on_exit: Callable[[Environment], None] = lambda env: None,
     ) -> None:
         self.id = uuid.uuid4().hex
@@ -77,6 +78,10 @@ class Environment:
         self.init_ms: float | None = None
         self.invocations = 0
         self._zygote = zygote
+        self._isolation = isolation
+        self.process: SandboxProcess | None = None
+        self._scratch: Scratch | None = None
+        self.uid: int | None = None
         self._clock = clock
         self._logs = logs
         self._settings = settings
@@ -86,16 +91,14 @@ class Environment:
         self._runtime_api = RuntimeApiServer(self)
         self._channel: asyncio.Transport | None = None
         self._logpipe: LogPipe | None = None
-        self._frozen = False
         self._ready: asyncio.Future[None] | None = None
         self._current: Invocation | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
-        self._exit_status: int | None = None
-        self._exited = asyncio.get_running_loop().create_future()
         self._uses_frames = plan.mode == "python"
         self._pending_init_ms: float | None = None
+        self._answered_id: str | None = None
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
 
@@ -119,30 +122,42 @@ class Environment:
             self._log([message, report.init_report_line(0.0, "init", "error", "Runtime.InvalidEntrypoint")])
             return
         self._ready = loop.create_future()
+        self.process = SandboxProcess(self._zygote, self._isolation.cgroup_for(self.id, self.version))
+        scratch = self._isolation.scratch
+        if scratch is not None:
+            self._scratch = await scratch.acquire(self.version.ephemeral_mb)
+        tmp_dir = self._scratch.path if self._scratch is not None else None
+        if self._isolation.namespaces:
+            self.uid = self._runtime_api.allowed_uid = self._isolation.allocate_uid()
+            layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir, self.uid)
+        else:
+            layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir)
         address = await self._runtime_api.start()
         variables = environment_variables(
-            self.version, address, self.stream, self._settings.endpoint_url, initialization_type
+            self.version, address, self.stream, self._settings.endpoint_url, initialization_type, layout
         )
         self._logpipe = LogPipe(self._on_log_lines)
         child_fds: list[int] = []
-        header: dict[str, Any] = {"env": variables, "cwd": str(self.version.code_dir), "mode": self.plan.mode}
+        header: dict[str, Any] = {"env": variables, "cwd": layout.task_root, "mode": self.plan.mode}
+        if layout.plan:
+            header["sandbox"] = layout.plan
         ours: socket.socket | None = None
         if self._uses_frames:
             ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
-            header.update(handler=self.version.handler, sys_path=python_sys_path(self.version))
+            header.update(handler=self.version.handler, sys_path=python_sys_path(layout))
         else:
-            header["argv"] = [str(self.version.code_dir / "bootstrap")]
+            header["argv"] = [f"{layout.task_root}/bootstrap"]
         began = self._clock.now()
         self._log([report.init_start_line(self.version.runtime, self.version.region)])
         if self.plan.note:
             self._log([self.plan.note])
         try:
-            self.pid = await self._zygote.spawn(self.id, header, [self._logpipe.write_fd, *child_fds])
+            self.pid = await self.process.spawn(self.id, header, [self._logpipe.write_fd, *child_fds])
         finally:
             close_quietly(*child_fds)
             self._logpipe.child_started()
-        self._zygote.exit_status(self.pid).add_done_callback(self._on_process_exit)
+        self.process.exited.add_done_callback(self._on_process_exit)
         if ours is not None:
             self._channel, _ = await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=ours)
         self.lifecycle.move(EnvState.INITIALISING)
@@ -193,7 +208,7 @@ class Environment:
                 invocation.request_id,
                 self.init_ms or 0.0,
                 self.version.memory_mb,
-                _max_memory_mb(0, self.pid),
+                self._max_memory_mb(0),
                 None,
                 "error",
                 outcome.error_type,
@@ -239,7 +254,7 @@ class Environment:
                 invocation.request_id,
                 duration_ms,
                 version.memory_mb,
-                _max_memory_mb(outcome.max_rss_kb, self.pid),
+                self._max_memory_mb(outcome.max_rss_kb),
                 init_ms,
                 None
                 if outcome.healthy
@@ -293,6 +308,10 @@ class Environment:
     def _finish(self, request_id: str | None, outcome: Outcome) -> None:
         """Record the answer to the invocation in flight."""
         current = self._current
+        if request_id is not None and request_id == self._answered_id:
+            raise RuntimeApiError(
+                403, "InvalidStateTransition", f"Invocation {request_id} was already answered"
+            )
         if current is None or self._outcome is None or self._outcome.done():
             raise RuntimeApiError(
                 403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}"
@@ -304,10 +323,12 @@ class Environment:
                 RESPONSE_TOO_LARGE.encode(), "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb
             )
             self._outcome.set_result(outcome)
+            self._answered_id = current.request_id
             raise RuntimeApiError(
                 413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
             )
         self._outcome.set_result(outcome)
+        self._answered_id = current.request_id
 
     def _on_deadline(self) -> None:
         current = self._current
@@ -376,34 +397,30 @@ class Environment:
     # ---- freeze / stop ----------------------------------------------------------------
 
     def freeze(self) -> None:
-        """Stop the process tree between invocations (no CPU while idle)."""
-        if self.pid is not None and not self._frozen and self.state is EnvState.IDLE:
-            _signal_group(self.pid, signal.SIGSTOP)
-            self._frozen = True
+        """No CPU between invocations: freeze the process tree (cgroup freezer, else SIGSTOP)."""
+        if self.process is not None and self.state is EnvState.IDLE:
+            self.process.freeze()
 
     def thaw(self) -> None:
-        if self._frozen and self.pid is not None:
-            _signal_group(self.pid, signal.SIGCONT)
-            self._frozen = False
+        if self.process is not None:
+            self.process.thaw()
 
     async def stop(self) -> None:
         """SHUTDOWN: SIGTERM, up to the grace period, then SIGKILL; release everything."""
         if self.lifecycle.can_move(EnvState.STOPPING):
             self.lifecycle.move(EnvState.STOPPING)
-            grace = 0.0 if self._exit_status is not None else self._settings.shutdown_grace_s
-            if self.pid is not None and self._exit_status is None:
-                _signal_group(self.pid, signal.SIGTERM)
-                self._frozen = True
-                self.thaw()
-                timer = self._clock.call_later(grace, self._kill)
+            process = self.process
+            if process is not None and process.alive:
+                process.terminate()
+                timer = self._clock.call_later(self._settings.shutdown_grace_s, process.kill)
                 try:
-                    await asyncio.shield(self._exited)
+                    await asyncio.shield(process.exited)
                 finally:
                     timer.cancel()
             await self._release_resources()
             self.lifecycle.move(EnvState.STOPPED)
-        elif self.state is EnvState.STOPPING:
-            await asyncio.shield(self._exited)
+        elif self.state is EnvState.STOPPING and self.process is not None:
+            await asyncio.shield(self.process.exited)
 
     async def _release_resources(self) -> None:
         if self._channel is not None:
@@ -416,35 +433,40 @@ class Environment:
         if self._http_waiter is not None and not self._http_waiter.done():
             self._http_waiter.cancel()
         await self._runtime_api.stop()
-        if self.pid is not None:
-            self._zygote.forget(self.pid)
+        if self.process is not None:
+            await self.process.release(self._clock)
+        if self.uid is not None:
+            self._isolation.release_uid(self.uid)
+            self.uid = None
+        if self._scratch is not None and self._isolation.scratch is not None:
+            self._isolation.scratch.release(self._scratch)
+            self._scratch = None
 
     def _kill(self) -> None:
-        if self.pid is not None and self._exit_status is None:
-            self._frozen = True
-            self.thaw()
-            _signal_group(self.pid, signal.SIGKILL)
+        if self.process is not None:
+            self.process.kill()
 
     def _fail(self) -> None:
         if self.lifecycle.can_move(EnvState.FAILED):
             self.lifecycle.move(EnvState.FAILED)
 
     def _on_process_exit(self, future: asyncio.Future[int]) -> None:
-        status = -1 if future.cancelled() or future.exception() else future.result()
-        self._exit_status = status
-        if not self._exited.done():
-            self._exited.set_result(status)
-        error = exits.exit_error(status)
+        assert self.process is not None
+        error_type, error = self.process.describe_exit()
         if self.state is EnvState.INITIALISING:
-            init_body = json.dumps({"errorType": "Runtime.ExitError", "errorMessage": f"Error: {error}"})
-            _fail(self._ready, _InitError(Outcome(init_body.encode(), "Runtime.ExitError", healthy=False)))
+            init_body = json.dumps({"errorType": error_type, "errorMessage": f"Error: {error}"})
+            _fail(self._ready, _InitError(Outcome(init_body.encode(), error_type, healthy=False)))
         elif self._current is not None and self._outcome is not None and not self._outcome.done():
             message = f"RequestId: {self._current.request_id} Error: {error}"
-            body = json.dumps({"errorType": exits.error_type(status), "errorMessage": message}).encode()
-            self._outcome.set_result(Outcome(body, exits.error_type(status), healthy=False))
+            body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+            self._outcome.set_result(Outcome(body, error_type, healthy=False))
         if self.lifecycle.live:
             self._fail()
             self._on_exit(self)
+
+    def _max_memory_mb(self, reported_rss_kb: int) -> int:
+        kb = self.process.max_memory_kb(reported_rss_kb) if self.process else reported_rss_kb
+        return max(1, -(-kb // 1024))
 
     def channel_lost(self) -> None:
         self._channel = None
@@ -497,17 +519,6 @@ def _error_type_of(body: bytes) -> str | None:
         return None
     error_type = parsed.get("errorType") if isinstance(parsed, dict) else None
     return error_type if isinstance(error_type, str) else None
-
-
-def _signal_group(pid: int, sig: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pid, sig)
-
-
-def _max_memory_mb(rss_kb: int, pid: int | None) -> int:
-    if not rss_kb and pid is not None:
-        rss_kb = exits.peak_rss_kb(pid)
-    return max(1, -(-rss_kb // 1024))
 
 
 __all__ = ["EnvSettings", "Environment", "ZygoteDied"]

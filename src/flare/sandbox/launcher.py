@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from flare.control.model import FunctionVersion
+from flare.sandbox.isolation import Layout
 from flare.sandbox.zygote import RUNTIMES_DIR
 
 LD_LIBRARY_PATH = (
@@ -73,12 +74,12 @@ def sdk_dir() -> Path:
     return Path(os.environ.get("FLARE_SDK_DIR", Path(sys.prefix) / "lambda-sdk"))
 
 
-def python_sys_path(version: FunctionVersion) -> list[str]:
+def python_sys_path(layout: Layout) -> list[str]:
     """``sys.path`` for a Python environment, in Lambda's order: code, layers, SDK, runtime."""
-    paths = [str(version.code_dir)]
-    for layer in version.layers_dirs:
-        paths += [str(layer / "python"), str(layer)]
-    return [*paths, str(sdk_dir()), str(RUNTIMES_DIR)]
+    paths = [layout.task_root]
+    for layer in layout.layers_dirs:
+        paths += [f"{layer}/python", layer]
+    return [*paths, layout.sdk_dir, layout.runtime_dir]
 
 
 def environment_variables(
@@ -87,15 +88,19 @@ def environment_variables(
     log_stream: str,
     endpoint_url: str,
     initialization_type: str = "on-demand",
+    layout: Layout | None = None,
 ) -> dict[str, str]:
-    """Every variable a function sees: Lambda's defaults, the user's, then the reserved ones."""
-    task_root = str(version.code_dir)
+    """Every variable a function sees: Lambda's defaults, the user's, then the reserved ones.
+
+    ``layout`` gives the paths as the function sees them (default: the host's)."""
+    task_root = layout.task_root if layout else str(version.code_dir)
+    runtime_dir = layout.runtime_dir if layout else str(RUNTIMES_DIR)
     variables = {
         "PATH": DEFAULT_PATH,
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
         "LD_LIBRARY_PATH": LD_LIBRARY_PATH,
-        "PYTHONPATH": str(RUNTIMES_DIR),
+        "PYTHONPATH": runtime_dir,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
         "AWS_ENDPOINT_URL": endpoint_url,
@@ -120,7 +125,7 @@ def environment_variables(
             "AWS_SESSION_TOKEN": "flare",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "LAMBDA_TASK_ROOT": task_root,
-            "LAMBDA_RUNTIME_DIR": str(RUNTIMES_DIR),
+            "LAMBDA_RUNTIME_DIR": runtime_dir,
         }
     )
     return variables

@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
 from aiohttp import web
 from aiohttp.web_request import BaseRequest
+
+from flare.sandbox.peer import tcp_owner_uid
 
 PREFIX = "/2018-06-01/runtime/"
 
@@ -59,8 +62,11 @@ _ACCEPTED = json.dumps({"status": "OK"}).encode()
 class RuntimeApiServer:
     """Serves the Runtime API for one environment on ``127.0.0.1:<port>``."""
 
-    def __init__(self, side: RuntimeSide) -> None:
+    def __init__(self, side: RuntimeSide, allowed_uid: int | None = None) -> None:
+        """``allowed_uid``: only connections from sockets this uid owns are served (None: any)."""
         self._side = side
+        self.allowed_uid = allowed_uid
+        self._trusted: weakref.WeakSet[object] = weakref.WeakSet()
         self._server: asyncio.base_events.Server | None = None
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
@@ -87,11 +93,26 @@ class RuntimeApiServer:
         path = request.path
         if not path.startswith(PREFIX):
             return _error(404, "NotFound", f"unknown path {path}")
+        if self.allowed_uid is not None and not self._from_environment(request):
+            return _error(403, "AccessDenied", "This Runtime API belongs to another execution environment")
         route = path[len(PREFIX) :]
         try:
             return await self._route(request, route)
         except RuntimeApiError as error:
             return _error(error.status, error.error_type, error.message)
+
+    def _from_environment(self, request: BaseRequest) -> bool:
+        """Whether the connection comes from this environment's uid (checked once per connection)."""
+        transport = request.transport
+        if transport is None:
+            return False
+        if transport in self._trusted:
+            return True
+        peer = transport.get_extra_info("peername")
+        if not peer or tcp_owner_uid(peer[0], peer[1]) != self.allowed_uid:
+            return False
+        self._trusted.add(transport)
+        return True
 
     async def _route(self, request: BaseRequest, route: str) -> web.StreamResponse:
         method = request.method

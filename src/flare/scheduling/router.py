@@ -7,6 +7,16 @@ exit, so the freeze stays off the response's critical path.
 INIT failures answer the invocation that started them. An INIT that outlives the init limit is
 retried once inside the invocation, with the function's timeout as its limit (Lambda's
 "suppressed init"); if that one times out too, the invocation times out.
+
+Before anything is placed, the invocation takes a lease on its function's concurrency from the
+``Ledger`` (telling it whether the pool has a warm environment, so a cold start spends a scaling
+token); a throttle raises ``TooManyRequests`` with no environment reserved. The lease is
+released after the environment, when the caller's block exits::
+
+    with ledger.acquire(name, request_id, cold_start=...):   # may raise TooManyRequests
+        env = await pool.reserve(version)
+        try: yield result
+        finally: pool.release(env)
 """
 
 from __future__ import annotations
@@ -19,25 +29,32 @@ from flare.errors import ResourceNotReady
 from flare.sandbox.environment import Environment
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.zygote import ZygoteDied
+from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
 
 
 class Router:
-    def __init__(self, pool: Pool) -> None:
+    def __init__(self, pool: Pool, ledger: Ledger) -> None:
         self.pool = pool
+        self.ledger = ledger
 
     @asynccontextmanager
     async def invoke(
         self, version: FunctionVersion, invocation: Invocation
     ) -> AsyncIterator[InvocationResult]:
-        env = await self._place(version)
-        try:
-            if env.init_failure is not None:
-                yield env.fail_invocation(invocation)
-            else:
-                yield await env.invoke(invocation)
-        finally:
-            self.pool.release(env)
+        """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
+        any environment is reserved) when the ledger throttles it, ResourceNotReady when no
+        environment could be started."""
+        cold_start = not self.pool.has_idle(version)
+        with self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start):
+            env = await self._place(version)
+            try:
+                if env.init_failure is not None:
+                    yield env.fail_invocation(invocation)
+                else:
+                    yield await env.invoke(invocation)
+            finally:
+                self.pool.release(env)
 
     async def _place(self, version: FunctionVersion) -> Environment:
         try:

@@ -11,8 +11,22 @@ Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
         tags         TEXT     the function's tags as a JSON object (kept on the $LATEST row)
         PRIMARY KEY (name, version)
 
-Published versions are more rows of the same table; aliases will get their own table keyed
-(name, alias). The connection may be used from several threads; a lock serialises it.
+    version_counters                                      (since schema 2)
+        name         TEXT     function name
+        last         INTEGER  the highest version number ever published for it (never lowered, so
+                              numbers are not reused after a version is deleted)
+        PRIMARY KEY (name)
+
+    aliases                                               (since schema 2)
+        name         TEXT     function name
+        alias        TEXT     alias name
+        config       TEXT     the alias's AliasConfiguration, as JSON with AWS field names
+        PRIMARY KEY (name, alias)
+
+Published versions are more rows of ``functions``. Deleting a function deletes its rows in all
+three tables in one transaction. Opening an older file adds the missing tables (and seeds the
+counters from the versions already stored). The connection may be used from several threads; a
+lock serialises it.
 """
 
 from __future__ import annotations
@@ -24,7 +38,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS functions (
@@ -36,6 +50,21 @@ CREATE TABLE IF NOT EXISTS functions (
     tags        TEXT    NOT NULL DEFAULT '{}',
     PRIMARY KEY (name, version)
 );
+CREATE TABLE IF NOT EXISTS version_counters (
+    name        TEXT    NOT NULL PRIMARY KEY,
+    last        INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS aliases (
+    name        TEXT    NOT NULL,
+    alias       TEXT    NOT NULL,
+    config      TEXT    NOT NULL,
+    PRIMARY KEY (name, alias)
+);
+"""
+
+_SEED_COUNTERS = """
+INSERT OR IGNORE INTO version_counters (name, last)
+SELECT name, MAX(CAST(version AS INTEGER)) FROM functions WHERE version != '$LATEST' GROUP BY name
 """
 
 
@@ -49,6 +78,15 @@ class FunctionRow:
     code_digest: str
     tags: dict[str, str] = field(default_factory=dict)
     seq: int = 0
+
+
+@dataclass(frozen=True)
+class AliasRow:
+    """One stored alias: its function's name, its own name and its AliasConfiguration."""
+
+    name: str
+    alias: str
+    config: dict[str, Any]
 
 
 def _row(record: tuple[Any, ...]) -> FunctionRow:
@@ -67,7 +105,10 @@ class Database:
         self._conn.execute("PRAGMA journal_mode=WAL")
         self._conn.execute("PRAGMA synchronous=NORMAL")
         with self._lock, self._conn:
+            (found,) = self._conn.execute("PRAGMA user_version").fetchone()
             self._conn.executescript(_SCHEMA)
+            if found < 2:
+                self._conn.execute(_SEED_COUNTERS)
             self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def __repr__(self) -> str:
@@ -103,9 +144,37 @@ class Database:
                 (json.dumps(row.config), row.code_digest, json.dumps(row.tags), row.name, row.version),
             )
 
-    def delete_function(self, name: str) -> int:
-        """Delete every version of ``name``; returns how many rows went."""
+    def publish_version(self, row: FunctionRow) -> FunctionRow:
+        """Store published version ``row.version`` (a number) and raise the function's counter to
+        it, in one transaction; returns the row with its ``seq``.
+
+        Raises sqlite3.IntegrityError if that version exists.
+        """
         with self._lock, self._conn:
+            (seq,) = self._conn.execute("SELECT COALESCE(MAX(seq), 0) + 1 FROM functions").fetchone()
+            self._conn.execute(
+                "INSERT INTO functions (name, version, seq, config, code_digest, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (row.name, row.version, seq, json.dumps(row.config), row.code_digest, json.dumps(row.tags)),
+            )
+            self._conn.execute(
+                "INSERT INTO version_counters (name, last) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET last = MAX(last, excluded.last)",
+                (row.name, int(row.version)),
+            )
+        return FunctionRow(row.name, row.version, row.config, row.code_digest, row.tags, seq)
+
+    def version_counters(self) -> dict[str, int]:
+        """The highest version number ever published, per function name."""
+        with self._lock:
+            return dict(self._conn.execute("SELECT name, last FROM version_counters").fetchall())
+
+    def delete_function(self, name: str) -> int:
+        """Delete every version, alias and the version counter of ``name`` in one transaction;
+        returns how many versions went."""
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM aliases WHERE name = ?", (name,))
+            self._conn.execute("DELETE FROM version_counters WHERE name = ?", (name,))
             return self._conn.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount
 
     def delete_version(self, name: str, version: str) -> int:
@@ -137,3 +206,24 @@ class Database:
         """Every code digest some stored version still uses."""
         with self._lock:
             return {digest for (digest,) in self._conn.execute("SELECT DISTINCT code_digest FROM functions")}
+
+    def put_alias(self, row: AliasRow) -> None:
+        """Insert or replace one alias."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO aliases (name, alias, config) VALUES (?, ?, ?)",
+                (row.name, row.alias, json.dumps(row.config)),
+            )
+
+    def delete_alias(self, name: str, alias: str) -> int:
+        """Delete one alias; returns 1 if it existed, else 0."""
+        with self._lock, self._conn:
+            return self._conn.execute(
+                "DELETE FROM aliases WHERE name = ? AND alias = ?", (name, alias)
+            ).rowcount
+
+    def all_aliases(self) -> list[AliasRow]:
+        """Every stored alias, by function then alias name."""
+        with self._lock:
+            records = self._conn.execute("SELECT name, alias, config FROM aliases ORDER BY name, alias")
+            return [AliasRow(name, alias, json.loads(config)) for name, alias, config in records]

@@ -25,10 +25,11 @@ import os
 import select
 import signal
 import socket
+import struct
 import sys
 from typing import Any
 
-from lambda_python import bootstrap, frames
+from lambda_python import bootstrap, frames, sandbox
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -71,7 +72,9 @@ def _recv_spawn(control: socket.socket) -> Any:
     return kind, header, list(fds)
 
 
-def _become_environment(control: socket.socket, wakeup: int, header: dict[str, Any], fds: list[int]) -> None:
+def _become_environment(
+    control: socket.socket, wakeup: int, header: dict[str, Any], fds: list[int], status_fd: int
+) -> None:
     """In the forked child: detach from the zygote, then run the runtime or exec the bootstrap."""
     code = 1
     try:
@@ -89,6 +92,9 @@ def _become_environment(control: socket.socket, wakeup: int, header: dict[str, A
         os.dup2(log_fd, 2)
         os.close(null)
         os.close(log_fd)
+        sandbox.enter(header.get("sandbox") or {})
+        if status_fd >= 0:
+            sandbox.split_init(status_fd)
         os.chdir(header["cwd"])
         if header["mode"] == "exec":
             os.execve(header["argv"][0], header["argv"], header["env"])
@@ -123,7 +129,9 @@ def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     return code
 
 
-def _reap(control: socket.socket, children: dict[int, str]) -> None:
+def _reap(control: socket.socket, children: dict[int, str], statuses: dict[int, int]) -> None:
+    """Report every exited child. A namespaced environment's init (pid 1 there) wrote its
+    runtime's raw wait status to a pipe before exiting: that is the status reported."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -132,6 +140,13 @@ def _reap(control: socket.socket, children: dict[int, str]) -> None:
         if pid == 0:
             return
         children.pop(pid, None)
+        status_fd = statuses.pop(pid, -1)
+        if status_fd >= 0:
+            with contextlib.suppress(OSError):
+                data = os.read(status_fd, 4)
+                if len(data) == 4:
+                    status = struct.unpack("i", data)[0]
+            os.close(status_fd)
         control.sendall(frames.encode(frames.EXITED, {"pid": pid, "status": status}))
 
 
@@ -149,6 +164,8 @@ def main(control_fd: int) -> None:
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     children: dict[int, str] = {}
+    forker = sandbox.Forker()
+    statuses: dict[int, int] = {}
     gc.collect()
     gc.freeze()
     control.sendall(frames.encode(frames.SPAWNED, {"id": "zygote", "pid": os.getpid()}))
@@ -159,7 +176,7 @@ def main(control_fd: int) -> None:
             continue
         if wake_r in readable:
             os.read(wake_r, 4096)
-            _reap(control, children)
+            _reap(control, children, statuses)
         if control in readable:
             message = _recv_spawn(control)
             if message is None:
@@ -168,11 +185,18 @@ def main(control_fd: int) -> None:
             _kind, header, fds = message
             sys.stdout.flush()
             sys.stderr.flush()
-            pid = os.fork()
+            namespaced = bool((header.get("sandbox") or {}).get("namespaces"))
+            status_r, status_w = os.pipe() if namespaced else (-1, -1)
+            pid = forker.fork(namespaced)
             if pid == 0:
-                _become_environment(control, wake_r, header, fds)
+                if status_r >= 0:
+                    os.close(status_r)
+                _become_environment(control, wake_r, header, fds, status_w)
             for fd in fds:
                 os.close(fd)
+            if status_w >= 0:
+                os.close(status_w)
+                statuses[pid] = status_r
             children[pid] = header["id"]
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
 

@@ -1,0 +1,83 @@
+"""``POST /`` for AWS's JSON-protocol services, chosen by ``X-Amz-Target``.
+
+SQS (``awsJson1_0``, ``X-Amz-Target: AmazonSQS.SendMessage``) and Kinesis (``awsJson1_1``,
+``X-Amz-Target: Kinesis_20131202.PutRecord``) share Flare's port with the Lambda REST API, which
+never posts to ``/``. A ``JsonEndpoint`` names a target prefix and turns (operation, JSON body,
+request) into a JSON result; this module reads the body, dispatches, and writes results and
+errors in the JSON protocol's shape: ``{"__type": ..., "message": ...}`` with the error's own
+headers (SQS's ``x-amzn-query-error``), HTTP 400 for a client's fault.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from flare.api.wire import REQUEST_ID_HEADER, error_response, new_request_id, read_json
+from flare.errors import FlareError, ServiceException, UnknownOperation
+
+log = logging.getLogger("flare.api")
+
+Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
+
+
+@dataclass(frozen=True)
+class JsonEndpoint:
+    """One JSON-protocol service: ``call(operation, body, request)`` returns the result or
+    raises a FlareError (UnknownOperation for an operation it lacks). ``close`` runs when the
+    server shuts down, before in-flight requests are awaited (so long polls end)."""
+
+    prefix: str
+    content_type: str
+    error_namespace: str
+    call: Call
+    close: Callable[[], None] | None = None
+
+
+_ENDPOINTS = web.AppKey("json_endpoints", dict[str, JsonEndpoint])
+
+
+def _response(body: dict[str, Any], endpoint: JsonEndpoint, status: int = 200) -> web.Response:
+    return web.Response(
+        body=json.dumps(body, separators=(",", ":")).encode(),
+        status=status,
+        headers={"Content-Type": endpoint.content_type, REQUEST_ID_HEADER: new_request_id()},
+    )
+
+
+def _error(error: FlareError, endpoint: JsonEndpoint) -> web.Response:
+    kind = f"{endpoint.error_namespace}#{error.aws_name}" if endpoint.error_namespace else error.aws_name
+    response = _response({"__type": kind, "message": error.message}, endpoint, error.status)
+    response.headers.update(error.headers())
+    return response
+
+
+async def dispatch(request: web.Request) -> web.StreamResponse:
+    prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
+    endpoint = request.app[_ENDPOINTS].get(prefix)
+    if endpoint is None:
+        return error_response(UnknownOperation(f"Flare does not implement {request.method} {request.path}"))
+    try:
+        return _response(await endpoint.call(operation, await read_json(request), request), endpoint)
+    except FlareError as error:
+        return _error(error, endpoint)
+    except Exception:
+        log.exception("unhandled error in %s", request.headers.get("X-Amz-Target"))
+        return _error(ServiceException("An internal error occurred."), endpoint)
+
+
+def add_routes(app: web.Application, *endpoints: JsonEndpoint) -> None:
+    app[_ENDPOINTS] = {endpoint.prefix: endpoint for endpoint in endpoints}
+    app.router.add_post("/", dispatch)
+
+    async def close(_: web.Application) -> None:
+        for endpoint in endpoints:
+            if endpoint.close is not None:
+                endpoint.close()
+
+    app.on_shutdown.append(close)

@@ -1,0 +1,217 @@
+"""Enter an execution environment's sandbox, inside the freshly forked environment process.
+
+Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
+
+1. join the environment's cgroups (every descendant is then inside);
+2. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 1):
+   ``unshare`` mount, ipc, uts (and net when isolated), then build a root (a tmpfs with
+   read-only binds: /usr, /etc, the code at /var/task, the interpreter at /var/lang, Flare's
+   runtime at /var/runtime, /opt; a writable /tmp; a fresh /proc and a minimal /dev),
+   ``pivot_root`` into it, and drop to an unprivileged uid with ``no_new_privs``.
+
+Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import os
+import platform
+import signal
+import struct
+from typing import Any
+
+CLONE_NEWNS = 0x00020000
+CLONE_NEWUTS = 0x04000000
+CLONE_NEWIPC = 0x08000000
+CLONE_NEWPID = 0x20000000
+CLONE_NEWNET = 0x40000000
+
+MS_RDONLY = 1
+MS_NOSUID = 2
+MS_NODEV = 4
+MS_NOEXEC = 8
+MS_REMOUNT = 32
+MS_BIND = 4096
+MS_REC = 16384
+MS_PRIVATE = 1 << 18
+MNT_DETACH = 2
+
+PR_SET_NO_NEW_PRIVS = 38
+SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
+
+DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+_libc.unshare.argtypes = [ctypes.c_int]
+_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+
+
+def _check(result: int, what: str) -> None:
+    if result != 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"{what}: {os.strerror(errno)}")
+
+
+def _mount(source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
+    _check(
+        _libc.mount(source.encode(), target.encode(), fstype.encode() or None, flags, data.encode() or None),
+        f"mount {source} on {target}",
+    )
+
+
+def join_cgroups(procs_files: list[str]) -> None:
+    pid = str(os.getpid()).encode()
+    for path in procs_files:
+        fd = os.open(path, os.O_WRONLY)
+        try:
+            os.write(fd, pid)
+        finally:
+            os.close(fd)
+
+
+class Forker:
+    """Forks environments, each into a new pid namespace when asked.
+
+    ``unshare(CLONE_NEWPID)`` only affects children, so the zygote unshares, forks (the child
+    is pid 1 of its own namespace and still the zygote's child, so its exit status reaches the
+    zygote unchanged), then ``setns`` back to its own namespace for the next fork.
+    """
+
+    def __init__(self) -> None:
+        self._own = os.open("/proc/self/ns/pid", os.O_RDONLY)
+
+    def fork(self, new_pid_namespace: bool) -> int:
+        if new_pid_namespace:
+            _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if new_pid_namespace and pid != 0:
+                _check(_libc.setns(self._own, CLONE_NEWPID), "setns pid")
+        return pid
+
+
+def enter(plan: dict[str, Any]) -> None:
+    """Apply ``plan`` to this (freshly forked) process before the runtime starts."""
+    join_cgroups(plan.get("cgroup_procs", []))
+    if not plan.get("namespaces"):
+        return
+    flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
+    if plan.get("isolated_network"):
+        flags |= CLONE_NEWNET
+    _check(_libc.unshare(flags), "unshare")
+    hostname = plan.get("hostname", "localhost").encode()
+    _libc.sethostname(hostname, len(hostname))
+    _build_root(plan)
+    if plan.get("isolated_network"):
+        _loopback_up()
+    _drop_privileges(plan["uid"], plan["gid"])
+
+
+def split_init(status_fd: int) -> None:
+    """Fork the runtime off this namespace's pid 1, which stays behind as its init.
+
+    The init reaps orphans, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the runtime, and when the
+    runtime exits writes the runtime's raw wait status to ``status_fd`` and exits, which ends
+    the namespace. Returns in the runtime (pid 2: ordinary signal semantics, as on Lambda).
+    """
+    child = os.fork()
+    if child == 0:
+        os.close(status_fd)
+        return
+    for fd in os.listdir("/proc/self/fd"):
+        if int(fd) != status_fd:
+            with contextlib.suppress(OSError):
+                os.close(int(fd))
+
+    def forward(signum: int, frame: Any) -> None:
+        with contextlib.suppress(OSError):
+            os.kill(child, signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
+        signal.signal(sig, forward)
+    while True:
+        try:
+            pid, status = os.waitpid(-1, 0)
+        except ChildProcessError:
+            os._exit(0)
+        if pid == child:
+            os.write(status_fd, struct.pack("i", status))
+            os._exit(0)
+
+
+def _build_root(plan: dict[str, Any]) -> None:
+    root = plan["root"]
+    _mount("", "/", "", MS_REC | MS_PRIVATE)
+    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    for source, target, writable in plan["binds"]:
+        path = root + target
+        if os.path.isdir(source):
+            os.makedirs(path, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            open(path, "a").close()
+        _mount(source, path, "", MS_BIND | MS_REC)
+        if not writable:
+            _mount("", path, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+    for target, size_mb in plan.get("tmpfs", []):
+        os.makedirs(root + target, exist_ok=True)
+        _mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
+    for target, link in plan.get("symlinks", []):
+        os.makedirs(os.path.dirname(root + link), exist_ok=True)
+        os.symlink(target, root + link)
+    os.makedirs(root + "/proc", exist_ok=True)
+    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _build_dev(root)
+    for directory in plan.get("dirs", []):
+        os.makedirs(root + directory, exist_ok=True)
+    old = root + "/.old"
+    os.mkdir(old)
+    _check(_libc.syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
+    os.chdir("/")
+    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+    os.rmdir("/.old")
+    _mount("", "/", "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+
+
+def _build_dev(root: str) -> None:
+    dev = root + "/dev"
+    os.makedirs(dev, exist_ok=True)
+    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    for name in DEVICES:
+        if os.path.exists("/dev/" + name):
+            open(f"{dev}/{name}", "a").close()
+            _mount("/dev/" + name, f"{dev}/{name}", "", MS_BIND)
+    for name, target in (
+        ("fd", "/proc/self/fd"),
+        ("stdin", "/proc/self/fd/0"),
+        ("stdout", "/proc/self/fd/1"),
+        ("stderr", "/proc/self/fd/2"),
+    ):
+        os.symlink(target, f"{dev}/{name}")
+    _mount("", dev, "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+
+
+def _loopback_up() -> None:
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        request = struct.pack("16sH14s", b"lo", 0, b"")
+        flags = struct.unpack("16sH14s", fcntl.ioctl(sock, siocgifflags, request))[1]
+        fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
+
+
+def _drop_privileges(uid: int, gid: int) -> None:
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")

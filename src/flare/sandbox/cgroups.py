@@ -1,0 +1,215 @@
+"""Per-environment cgroups, v1 or v2: memory = MemorySize, CPU = MemorySize/1769 vCPU, pids,
+and the freezer.
+
+``Cgroups.detect()`` finds what the host offers (``None`` when nothing usable: the sandbox then
+degrades to rlimits and SIGSTOP, and says so). ``Cgroups.create(env_id, limits)`` makes one
+``EnvCgroup``; the environment's first process joins it by writing its pid to every path in
+``procs_files`` before it runs anything, so every descendant is inside.
+
+v1 layout: ``/sys/fs/cgroup/<controller>/flare/<env>`` for memory, cpu, pids, freezer.
+v2 layout: ``/sys/fs/cgroup/flare/<env>`` with memory, cpu and pids enabled for ``flare``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path("/sys/fs/cgroup")
+GROUP = "flare"
+CFS_PERIOD_US = 100_000
+MIB = 1024 * 1024
+V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
+
+
+@dataclass(frozen=True)
+class Limits:
+    memory_mb: int
+    cpus: float
+    pids: int = 1024
+
+
+def cpu_share(memory_mb: int, host_cpus: int) -> float:
+    """Lambda's CPU model: 1769 MB buys one vCPU, linearly, capped at 6 and at the host."""
+    return min(memory_mb / 1769.0, 6.0, float(host_cpus))
+
+
+def _write(path: Path, value: str) -> None:
+    fd = os.open(path, os.O_WRONLY)
+    try:
+        os.write(fd, value.encode())
+    finally:
+        os.close(fd)
+
+
+def _read_int(path: Path) -> int:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def _keyed(path: Path, key: str) -> int:
+    with contextlib.suppress(OSError):
+        for line in path.read_text().splitlines():
+            name, _, value = line.partition(" ")
+            if name == key:
+                return int(value)
+    return 0
+
+
+class EnvCgroup:
+    """One environment's cgroup(s). ``freeze``/``thaw`` are one small write each."""
+
+    def __init__(self, version: int, dirs: dict[str, Path]) -> None:
+        self.version = version
+        self.dirs = dirs
+        self._frozen = False
+
+    @property
+    def procs_files(self) -> list[str]:
+        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+
+    def freeze(self) -> None:
+        if self.version == 2:
+            _write(self.dirs["unified"] / "cgroup.freeze", "1")
+        else:
+            _write(self.dirs["freezer"] / "freezer.state", "FROZEN")
+        self._frozen = True
+
+    def thaw(self) -> None:
+        if self.version == 2:
+            _write(self.dirs["unified"] / "cgroup.freeze", "0")
+        else:
+            _write(self.dirs["freezer"] / "freezer.state", "THAWED")
+        self._frozen = False
+
+    def peak_memory_bytes(self) -> int:
+        if self.version == 2:
+            return _read_int(self.dirs["unified"] / "memory.peak")
+        return _read_int(self.dirs["memory"] / "memory.max_usage_in_bytes")
+
+    def oom_killed(self) -> bool:
+        """Whether the kernel's OOM killer has killed a process of this cgroup."""
+        if self.version == 2:
+            return _keyed(self.dirs["unified"] / "memory.events", "oom_kill") > 0
+        return _keyed(self.dirs["memory"] / "memory.oom_control", "oom_kill") > 0
+
+    def kill_all(self) -> None:
+        """SIGKILL every process in the cgroup (v2 ``cgroup.kill`` where the kernel has it)."""
+        if self._frozen:
+            with contextlib.suppress(OSError):
+                self.thaw()
+        if self.version == 2 and (self.dirs["unified"] / "cgroup.kill").exists():
+            with contextlib.suppress(OSError):
+                _write(self.dirs["unified"] / "cgroup.kill", "1")
+            return
+        for path in self.dirs.values():
+            with contextlib.suppress(OSError, ValueError):
+                for pid in (path / "cgroup.procs").read_text().split():
+                    with contextlib.suppress(ProcessLookupError, PermissionError):
+                        os.kill(int(pid), 9)
+
+    def remove(self) -> bool:
+        """Delete the cgroup directories; True when all are gone (they must hold no process)."""
+        if self._frozen:
+            with contextlib.suppress(OSError):
+                self.thaw()
+        gone = True
+        for path in self.dirs.values():
+            try:
+                path.rmdir()
+            except FileNotFoundError:
+                pass
+            except OSError:
+                gone = False
+        return gone
+
+
+class Cgroups:
+    """The host's cgroup hierarchy, as Flare uses it."""
+
+    def __init__(self, version: int, root: Path = ROOT) -> None:
+        self.version = version
+        self.root = root
+
+    def __repr__(self) -> str:
+        return f"<Cgroups v{self.version} {self.root}>"
+
+    @classmethod
+    def detect(cls, root: Path = ROOT) -> Cgroups | None:
+        """The usable hierarchy, or None (not root, or the controllers are missing)."""
+        if os.geteuid() != 0:
+            return None
+        if (root / "cgroup.controllers").exists():
+            candidate = cls(2, root)
+        elif all((root / name).is_dir() for name in V1_CONTROLLERS):
+            candidate = cls(1, root)
+        else:
+            return None
+        try:
+            candidate._prepare()
+        except OSError:
+            return None
+        return candidate
+
+    def _prepare(self) -> None:
+        if self.version == 2:
+            parent = self.root / GROUP
+            parent.mkdir(exist_ok=True)
+            wanted = {"memory", "cpu", "pids"}
+            available = set((self.root / "cgroup.controllers").read_text().split())
+            enable = " ".join(f"+{name}" for name in sorted(wanted & available))
+            _write(self.root / "cgroup.subtree_control", enable)
+            _write(parent / "cgroup.subtree_control", enable)
+        else:
+            for name in V1_CONTROLLERS:
+                (self.root / name / GROUP).mkdir(exist_ok=True)
+
+    def create(self, env_id: str, limits: Limits) -> EnvCgroup:
+        """Make ``env_id``'s cgroup with ``limits`` applied. Raises OSError on failure."""
+        if self.version == 2:
+            path = self.root / GROUP / env_id
+            path.mkdir()
+            group = EnvCgroup(2, {"unified": path})
+            _write(path / "memory.max", str(limits.memory_mb * MIB))
+            with contextlib.suppress(OSError):
+                _write(path / "memory.swap.max", "0")
+            _write(path / "cpu.max", f"{int(CFS_PERIOD_US * limits.cpus)} {CFS_PERIOD_US}")
+            _write(path / "pids.max", str(limits.pids))
+            return group
+        dirs = {name: self.root / name / GROUP / env_id for name in V1_CONTROLLERS}
+        for path in dirs.values():
+            path.mkdir()
+        group = EnvCgroup(1, dirs)
+        memory = dirs["memory"]
+        _write(memory / "memory.limit_in_bytes", str(limits.memory_mb * MIB))
+        with contextlib.suppress(OSError):
+            _write(memory / "memory.memsw.limit_in_bytes", str(limits.memory_mb * MIB))
+        with contextlib.suppress(OSError):
+            _write(memory / "memory.swappiness", "0")
+        _write(dirs["cpu"] / "cpu.cfs_period_us", str(CFS_PERIOD_US))
+        _write(dirs["cpu"] / "cpu.cfs_quota_us", str(int(CFS_PERIOD_US * limits.cpus)))
+        _write(dirs["pids"] / "pids.max", str(limits.pids))
+        return group
+
+    def leftovers(self) -> list[Path]:
+        """Environment cgroups that still exist (after a crash, or a leak)."""
+        parents = (
+            [self.root / GROUP] if self.version == 2 else [self.root / n / GROUP for n in V1_CONTROLLERS]
+        )
+        return [
+            child for parent in parents if parent.is_dir() for child in parent.iterdir() if child.is_dir()
+        ]
+
+    def sweep(self) -> int:
+        """Remove empty leftover environment cgroups; returns how many remain."""
+        remaining = 0
+        for path in self.leftovers():
+            try:
+                path.rmdir()
+            except OSError:
+                remaining += 1
+        return remaining

@@ -1,0 +1,192 @@
+"""What an environment's sandbox looks like: the layout a function sees and the plan the
+environment process applies to itself (``runtimes/lambda_python/sandbox.py``).
+
+With namespaces, a function sees Lambda's layout: code read-only at ``/var/task``, the language
+runtime read-only at ``/var/lang`` (PATH starts with ``/var/lang/bin``), Flare's runtime client
+at ``/var/runtime``, the SDK at ``/var/sdk``, layers at ``/opt``, a private ``/tmp`` of
+EphemeralStorage MB, and nothing else of the host writable. Without them (no root), the same
+code runs with host paths and process-level isolation only, and ``Isolation.notes`` says so.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from flare.config import ServerConfig
+from flare.control.model import FunctionVersion
+from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share
+from flare.sandbox.scratch import ScratchPool
+from flare.sandbox.zygote import RUNTIMES_DIR
+
+SANDBOX_UID = 993  # Lambda's sbx_user1051: owns the /tmp scratch images (mode 1777)
+SANDBOX_GID = 990
+# Each environment runs as a uid of its own from this range (Lambda uses 993 for all), so that
+# its Runtime API can tell its own processes from another environment's.
+ENV_UID_BASE = 20_000
+ENV_UID_SLOTS = 10_000
+HOSTNAME = "169.254.100.1"
+HOST_TREES = ("/usr", "/etc")
+HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
+
+TASK_ROOT = "/var/task"
+RUNTIME_DIR = "/var/runtime"
+LANG_DIR = "/var/lang"
+SDK_DIR = "/var/sdk"
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Paths as the function sees them, and the plan that makes them so (None: host paths)."""
+
+    task_root: str
+    runtime_dir: str
+    sdk_dir: str
+    layers_dirs: tuple[str, ...]
+    plan: dict[str, Any] = field(default_factory=dict)
+
+
+def interpreter_prefix(interpreter: Path) -> Path:
+    """``/root/.pyenv/versions/3.12.1`` for ``.../bin/python3.12``."""
+    return interpreter.resolve().parent.parent
+
+
+@dataclass
+class Isolation:
+    """The host's sandboxing means, decided once at start-up."""
+
+    namespaces: bool
+    cgroups: Cgroups | None
+    root_dir: Path
+    sdk_dir: Path
+    host_cpus: int
+    shared_prefixes: tuple[Path, ...] = ()
+    notes: list[str] = field(default_factory=list)
+    scratch: ScratchPool | None = None
+    _uids: set[int] = field(default_factory=set)
+
+    def cgroup_for(self, env_id: str, version: FunctionVersion) -> EnvCgroup | None:
+        if self.cgroups is None:
+            return None
+        limits = Limits(version.memory_mb, cpu_share(version.memory_mb, self.host_cpus))
+        return self.cgroups.create(env_id, limits)
+
+    def allocate_uid(self) -> int:
+        """A uid no live environment has (``ENV_UID_BASE`` + the lowest free slot)."""
+        for slot in range(ENV_UID_SLOTS):
+            uid = ENV_UID_BASE + slot
+            if uid not in self._uids:
+                self._uids.add(uid)
+                return uid
+        raise OSError("no free sandbox uid")
+
+    def release_uid(self, uid: int) -> None:
+        self._uids.discard(uid)
+
+    def layout(
+        self, version: FunctionVersion, interpreter: Path, tmp_dir: Path | None, uid: int = SANDBOX_UID
+    ) -> Layout:
+        """Where things are for ``version`` and how to build it."""
+        if not self.namespaces:
+            return Layout(
+                str(version.code_dir),
+                str(RUNTIMES_DIR),
+                str(self.sdk_dir),
+                tuple(str(layer) for layer in version.layers_dirs),
+            )
+        return Layout(
+            TASK_ROOT,
+            RUNTIME_DIR,
+            SDK_DIR,
+            tuple(f"/opt/layer{i}" for i, _ in enumerate(version.layers_dirs)),
+            mount_plan(version, interpreter, self, tmp_dir, uid),
+        )
+
+
+def mount_plan(
+    version: FunctionVersion, interpreter: Path, isolation: Isolation, tmp_dir: Path | None, uid: int
+) -> dict[str, Any]:
+    """The sandbox plan: read-only binds of the host's system trees and the function's own
+    paths, a writable /tmp, and nothing else. Pure: reads only the filesystem's shape."""
+    binds: list[tuple[str, str, bool]] = [(tree, tree, False) for tree in HOST_TREES if os.path.isdir(tree)]
+    symlinks = []
+    for link in HOST_LINKS:
+        if os.path.islink(link):
+            symlinks.append((os.readlink(link), link))
+        elif os.path.isdir(link):
+            binds.append((link, link, False))
+    prefix = interpreter_prefix(interpreter)
+    binds.append((str(prefix), LANG_DIR, False))
+    for shared in {prefix, *isolation.shared_prefixes}:
+        binds.append((str(shared), str(shared), False))
+    binds.append((str(version.code_dir), TASK_ROOT, False))
+    binds.append((str(RUNTIMES_DIR), RUNTIME_DIR, False))
+    if isolation.sdk_dir.is_dir():
+        binds.append((str(isolation.sdk_dir), SDK_DIR, False))
+    for index, layer in enumerate(version.layers_dirs):
+        binds.append((str(layer), f"/opt/layer{index}", False))
+    plan: dict[str, Any] = {
+        "namespaces": True,
+        "root": str(isolation.root_dir),
+        "binds": binds,
+        "symlinks": symlinks,
+        "dirs": ["/opt", "/var/tmp"],
+        "uid": uid,
+        "gid": SANDBOX_GID,
+        "hostname": HOSTNAME,
+    }
+    if tmp_dir is not None:
+        binds.append((str(tmp_dir), "/tmp", True))
+    else:
+        plan["tmpfs"] = [["/tmp", version.ephemeral_mb]]
+    return plan
+
+
+def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str, Path | None]) -> Isolation:
+    """Decide, once, how environments are sandboxed on this host; ``notes`` say what is off."""
+    from flare.sandbox.launcher import host_interpreter, sdk_dir
+
+    notes: list[str] = []
+    root = os.geteuid() == 0
+    wanted = config.sandbox
+    cgroups = Cgroups.detect() if wanted else None
+    if wanted and cgroups is None:
+        reason = "not root" if not root else "no usable cgroup v1/v2 hierarchy"
+        notes.append(f"cgroups OFF ({reason}): no memory/CPU/pids limits; idle environments are SIGSTOPped")
+    elif cgroups is not None:
+        notes.append(
+            f"cgroups v{cgroups.version}: memory = MemorySize, CPU = MemorySize/1769 vCPU, pids 1024, freezer"
+        )
+    namespaces = wanted and root
+    if wanted and not root:
+        notes.append("namespaces OFF (not root): functions run as your user, with host paths")
+    elif namespaces:
+        notes.append(
+            "namespaces: pid, mount, ipc, uts; /var/task read-only; a uid of its own per environment, "
+            "no capabilities; its Runtime API answers only its own processes"
+        )
+    if not wanted:
+        notes.append("sandbox OFF (--no-sandbox): process-level isolation only")
+    sandbox_root = data_dir / "sandbox" / "root"
+    sandbox_root.mkdir(parents=True, exist_ok=True)
+    prefixes = {interpreter_prefix(path) for path in interpreters.values() if path is not None}
+    prefixes.add(interpreter_prefix(host_interpreter()))
+    scratch = None
+    if namespaces:
+        scratch = ScratchPool(data_dir / "scratch", SANDBOX_UID, SANDBOX_GID)
+        if scratch.capped:
+            notes.append("/tmp: a private ext4 image of EphemeralStorage MB per environment (ENOSPC past it)")
+        else:
+            notes.append(f"/tmp: NOT size-capped ({scratch.reason})")
+    return Isolation(
+        scratch=scratch,
+        namespaces=namespaces,
+        cgroups=cgroups,
+        root_dir=sandbox_root,
+        sdk_dir=sdk_dir(),
+        host_cpus=len(os.sched_getaffinity(0)),
+        shared_prefixes=tuple(sorted(prefixes)),
+        notes=notes,
+    )

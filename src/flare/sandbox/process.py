@@ -1,0 +1,128 @@
+"""An environment's process tree, as the engine controls it: spawn, freeze, signal, reap, clean.
+
+The tree is one process group led by ``pid`` (forked by a zygote), and — where the host allows
+— one cgroup. Freezing uses the cgroup freezer (background threads really stop), else SIGSTOP
+of the group. Contract: ``spawn`` once; ``exited`` resolves with the raw wait status whatever
+ends the process; ``release`` after it exited leaves no process, cgroup or record behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Sequence
+from typing import Any
+
+from flare.clock import Clock
+from flare.sandbox import exits
+from flare.sandbox.cgroups import EnvCgroup
+from flare.sandbox.zygote import Zygote
+
+log = logging.getLogger("flare.process")
+
+CGROUP_REMOVE_ATTEMPTS = 200
+CGROUP_REMOVE_PAUSE_S = 0.005
+
+
+def signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)
+
+
+class SandboxProcess:
+    def __init__(self, zygote: Zygote, cgroup: EnvCgroup | None) -> None:
+        self.pid: int | None = None
+        self.cgroup = cgroup
+        self.exit_status: int | None = None
+        self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self.frozen = False
+        self._zygote = zygote
+
+    async def spawn(self, spawn_id: str, header: dict[str, Any], fds: Sequence[int]) -> int:
+        if self.cgroup is not None:
+            header = dict(
+                header, sandbox=dict(header.get("sandbox") or {}, cgroup_procs=self.cgroup.procs_files)
+            )
+        self.pid = await self._zygote.spawn(spawn_id, header, fds)
+        self._zygote.exit_status(self.pid).add_done_callback(self._on_exit)
+        return self.pid
+
+    def _on_exit(self, future: asyncio.Future[int]) -> None:
+        status = -1 if future.cancelled() or future.exception() else future.result()
+        self.exit_status = status
+        if not self.exited.done():
+            self.exited.set_result(status)
+
+    @property
+    def alive(self) -> bool:
+        return self.pid is not None and self.exit_status is None
+
+    def freeze(self) -> None:
+        if not self.alive or self.frozen:
+            return
+        if self.cgroup is not None:
+            self.cgroup.freeze()
+        else:
+            signal_group(self.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if not self.frozen or self.pid is None:
+            return
+        if self.cgroup is not None:
+            self.cgroup.thaw()
+        else:
+            signal_group(self.pid, signal.SIGCONT)
+        self.frozen = False
+
+    def terminate(self) -> None:
+        """SIGTERM to the whole group, thawed so it can run its handlers."""
+        if self.alive:
+            assert self.pid is not None
+            signal_group(self.pid, signal.SIGTERM)
+            if self.cgroup is None and self.frozen:
+                signal_group(self.pid, signal.SIGCONT)
+                self.frozen = False
+            else:
+                self.thaw()
+
+    def kill(self) -> None:
+        """SIGKILL to the whole group (thawed first: a frozen process cannot die)."""
+        if self.alive:
+            assert self.pid is not None
+            self.thaw()
+            signal_group(self.pid, signal.SIGKILL)
+
+    def describe_exit(self) -> tuple[str, str]:
+        """``(errorType, "Runtime exited with error: ...")`` for how the process ended."""
+        status = -1 if self.exit_status is None else self.exit_status
+        if self.cgroup is not None and self.cgroup.oom_killed():
+            return "Runtime.OutOfMemory", exits.exit_error(status)
+        return exits.error_type(status), exits.exit_error(status)
+
+    def max_memory_kb(self, reported_rss_kb: int) -> int:
+        """Peak memory: the cgroup's peak where there is one, else what the runtime reported
+        (or /proc's VmHWM)."""
+        if self.cgroup is not None:
+            peak = self.cgroup.peak_memory_bytes()
+            if peak:
+                return peak // 1024
+        if not reported_rss_kb and self.pid is not None:
+            return exits.peak_rss_kb(self.pid)
+        return reported_rss_kb
+
+    async def release(self, clock: Clock) -> None:
+        """After exit: kill stragglers, remove the cgroup, forget the pid."""
+        if self.cgroup is not None:
+            for _ in range(CGROUP_REMOVE_ATTEMPTS):
+                self.cgroup.kill_all()
+                if self.cgroup.remove():
+                    break
+                await clock.sleep(CGROUP_REMOVE_PAUSE_S)
+            else:
+                log.warning("could not remove cgroup %s", self.cgroup.dirs)
+        if self.pid is not None:
+            self._zygote.forget(self.pid)

@@ -1,0 +1,220 @@
+"""The sandbox, tried from inside handlers: namespaces, read-only code, private /tmp, uid,
+pids and memory limits, CPU share, and cleanup. Needs root and cgroups; skips otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flare.sandbox.cgroups import Cgroups
+from tests.conftest import FlareServer, create_function, launch, python_function
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or Cgroups.detect() is None,
+    reason="the sandbox needs root and a cgroup v1/v2 hierarchy (flare doctor says which is missing)",
+)
+
+PROBE = """
+import os, errno
+def handler(event, context):
+    status = open("/proc/self/status").read()
+    def field(name):
+        return next(l.split(":", 1)[1].strip() for l in status.splitlines() if l.startswith(name + ":"))
+    tmp = os.statvfs("/tmp")
+    tries = {}
+    for path in ["/var/task/x", "/etc/x", "/usr/x", "/x", "/var/runtime/x", "/opt/x"]:
+        try:
+            open(path, "w")
+            tries[path] = "written"
+        except OSError as error:
+            tries[path] = errno.errorcode[error.errno]
+    open("/tmp/mine", "w").write("ok")
+    return {
+        "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
+        "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
+        "cap_eff": field("CapEff"), "no_new_privs": field("NoNewPrivs"),
+        "tmp_bytes": tmp.f_bavail * tmp.f_frsize, "writes": tries,
+        "visible": {p: os.path.exists(p) for p in event["paths"]},
+        "task_root": os.environ["LAMBDA_TASK_ROOT"], "cwd": os.getcwd(),
+        "path": os.environ["PATH"], "lang": os.path.exists("/var/lang/bin"),
+        "stream": context.log_stream_name,
+    }
+"""
+
+
+def invoke(lam: Any, name: str, payload: Any = None) -> tuple[dict[str, Any], Any]:
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(payload or {}).encode())
+    return response, json.loads(response["Payload"].read())
+
+
+def env_id(stream: str) -> str:
+    return stream.rsplit("]", 1)[1]
+
+
+def test_handler_sees_lambdas_layout_and_nothing_of_the_host(flare: FlareServer, lam: Any) -> None:
+    create_function(lam, "probe", python_function(PROBE), MemorySize=512)
+    create_function(lam, "neighbour", python_function("def handler(e, c):\n    return 1\n"))
+    invoke(lam, "neighbour")
+    neighbour_code = next(flare.data_dir.glob("code/*"))
+    secret_paths = [
+        str(flare.data_dir),
+        str(flare.data_dir / "flare.db"),
+        str(neighbour_code),
+        "/root/.bashrc",
+    ]
+    _, seen = invoke(lam, "probe", {"paths": secret_paths})
+    assert 20_000 <= seen["uid"] < 30_000, "an unprivileged uid of its own"
+    assert seen["cap_eff"] == "0000000000000000"
+    assert seen["no_new_privs"] == "1"
+    assert seen["procs"] == [1, seen["pid"]], "only its own init and runtime are visible"
+    assert seen["visible"] == dict.fromkeys(secret_paths, False)
+    assert seen["writes"] == {
+        "/var/task/x": "EROFS",
+        "/etc/x": "EROFS",
+        "/usr/x": "EROFS",
+        "/x": "EROFS",
+        "/var/runtime/x": "EROFS",
+        "/opt/x": "EROFS",
+    }
+    assert (seen["task_root"], seen["cwd"]) == ("/var/task", "/var/task")
+    assert seen["path"].startswith("/var/lang/bin")
+    assert seen["lang"] is True
+    assert 511 * 2**20 <= seen["tmp_bytes"] <= 513 * 2**20
+
+
+def test_tmp_holds_exactly_ephemeral_storage_whatever_the_memory(lam: Any) -> None:
+    source = """
+import errno
+def handler(event, context):
+    written = 0
+    chunk = b"x" * (1 << 20)
+    try:
+        with open("/tmp/fill", "wb") as handle:
+            while True:
+                handle.write(chunk)
+                handle.flush()
+                written += 1
+    except OSError as error:
+        return {"mb": written, "error": errno.errorcode[error.errno]}
+"""
+    create_function(
+        lam, "filler", python_function(source), MemorySize=128, Timeout=60, EphemeralStorage={"Size": 600}
+    )
+    _, result = invoke(lam, "filler")
+    assert result["error"] == "ENOSPC"
+    assert 595 <= result["mb"] <= 600, result
+
+
+def test_out_of_memory_kills_the_invocation_with_aws_error(lam: Any) -> None:
+    source = """
+def handler(event, context):
+    hoard = []
+    while True:
+        hoard.append(bytearray(16 * 1024 * 1024))
+"""
+    create_function(lam, "hog", python_function(source), MemorySize=128, Timeout=30)
+    response, body = invoke(lam, "hog")
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "Runtime.OutOfMemory"
+    assert "Runtime exited with error: signal: killed" in body["errorMessage"]
+    tail = lam.invoke(FunctionName="hog", Payload=b"{}", LogType="Tail")
+    import base64
+
+    log = base64.b64decode(tail["LogResult"]).decode()
+    used = int(log.split("Max Memory Used: ")[1].split(" MB")[0])
+    assert used >= 120, log
+
+
+def test_fork_bomb_is_contained_by_the_pids_limit(lam: Any) -> None:
+    source = """
+import threading, time
+def handler(event, context):
+    threads = 0
+    try:
+        while threads < 5000:
+            threading.Thread(target=time.sleep, args=(5,), daemon=True).start()
+            threads += 1
+    except RuntimeError:
+        pass
+    return threads
+"""
+    create_function(lam, "bomb", python_function(source), MemorySize=1024, Timeout=30)
+    _, threads = invoke(lam, "bomb")
+    assert 900 <= threads < 1024
+    _, other = invoke(lam, "neighbour")
+    assert other == 1
+
+
+def test_cpu_share_follows_memory(lam: Any) -> None:
+    source = """
+import time
+def handler(event, context):
+    started = time.perf_counter()
+    total = 0
+    for i in range(event["n"]):
+        total += i * i
+    return time.perf_counter() - started
+"""
+    create_function(lam, "cpu-small", python_function(source), MemorySize=128, Timeout=60)
+    create_function(lam, "cpu-full", python_function(source), MemorySize=1769, Timeout=60)
+    work = {"n": 1_500_000}
+    invoke(lam, "cpu-full", work)
+    _, full = invoke(lam, "cpu-full", work)
+    _, small = invoke(lam, "cpu-small", work)
+    assert small / full > 6, (small, full)
+
+
+def test_no_cgroup_mount_or_process_is_left_after_kills_and_stops(tmp_path: Path) -> None:
+    server = launch(tmp_path)
+    lam = server.client()
+    source = "import os\ndef handler(e, c):\n    return os._exit(1) if e.get('die') else c.log_stream_name\n"
+    create_function(lam, "churn", python_function(source), Timeout=5)
+    streams = set()
+    for round_ in range(20):
+        _, stream = invoke(lam, "churn")
+        streams.add(stream)
+        invoke(lam, "churn", {"die": True})
+        if round_ % 2:
+            lam.update_function_configuration(
+                FunctionName="churn", Environment={"Variables": {"ROUND": str(round_)}}
+            )
+    assert len(streams) == 20
+    server.stop()
+    ids = {env_id(stream) for stream in streams}
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*") if path.name in ids]
+        left += [path for path in Path("/sys/fs/cgroup").glob("flare/*") if path.name in ids]
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left
+    mounts = Path("/proc/self/mounts").read_text()
+    assert str(server.data_dir) not in mounts
+
+
+def test_another_environments_runtime_api_refuses_a_handler(lam: Any) -> None:
+    victim = "import os\ndef handler(e, c):\n    return os.environ['AWS_LAMBDA_RUNTIME_API']\n"
+    create_function(lam, "victim", python_function(victim))
+    _, address = invoke(lam, "victim")
+    attacker = """
+import urllib.request, urllib.error
+def handler(event, context):
+    results = {}
+    for method, path in [("GET", "invocation/next"), ("POST", "invocation/x/response")]:
+        url = "http://%s/2018-06-01/runtime/%s" % (event["address"], path)
+        request = urllib.request.Request(url, method=method, data=b"{}" if method == "POST" else None)
+        try:
+            results[path] = urllib.request.urlopen(request, timeout=2).status
+        except urllib.error.HTTPError as error:
+            results[path] = error.code
+    return results
+"""
+    create_function(lam, "attacker", python_function(attacker), MemorySize=512)
+    _, results = invoke(lam, "attacker", {"address": address})
+    assert results == {"invocation/next": 403, "invocation/x/response": 403}
