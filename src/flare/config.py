@@ -23,6 +23,7 @@ class ServerConfig:
     min_unreserved: int = 100
     scaling_rate: int = 1000
     sandbox: bool = True
+    network: str = "default"
 
     @property
     def endpoint_url(self) -> str:

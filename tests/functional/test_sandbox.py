@@ -218,3 +218,58 @@ def handler(event, context):
     create_function(lam, "attacker", python_function(attacker), MemorySize=512)
     _, results = invoke(lam, "attacker", {"address": address})
     assert results == {"invocation/next": 403, "invocation/x/response": 403}
+
+
+def test_isolated_network_reaches_only_loopback_but_keeps_its_runtime_api(
+    flare: FlareServer, lam: Any
+) -> None:
+    source = """
+import os, socket
+def handler(event, context):
+    port = int(event["port"])
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        reached = True
+    except OSError:
+        reached = False
+    return {"reached_flare": reached, "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
+            "interfaces": sorted(name for _, name in socket.if_nameindex())}
+"""
+    port = flare.url.rsplit(":", 1)[1]
+    lam.create_function(
+        FunctionName="isolated",
+        Runtime="python3.11",
+        Role="arn:aws:iam::000000000000:role/x",
+        Handler="app.handler",
+        Code={"ZipFile": python_function(source)},
+        Tags={"flare:network": "isolated"},
+    )
+    _, result = invoke(lam, "isolated", {"port": port})
+    assert result == {"reached_flare": False, "runtime_api": "127.0.0.1:9001", "interfaces": ["lo"]}
+    create_function(lam, "connected", python_function(source))
+    _, connected = invoke(lam, "connected", {"port": port})
+    assert connected["reached_flare"] is True
+
+
+def test_isolated_network_serves_a_bootstrap_its_runtime_api(lam: Any) -> None:
+    from tests.conftest import zip_files
+
+    bootstrap = (
+        "#!/bin/bash\n"
+        "API=http://$AWS_LAMBDA_RUNTIME_API/2018-06-01/runtime\n"
+        "while true; do\n"
+        "  ID=$(curl -sS -D - -o /dev/null $API/invocation/next | tr -d '\\r' "
+        "| awk -F': ' 'tolower($1)==\"lambda-runtime-aws-request-id\"{print $2}')\n"
+        '  curl -sS -o /dev/null -X POST --data-binary "\\"$AWS_LAMBDA_RUNTIME_API\\"" $API/invocation/$ID/response\n'
+        "done\n"
+    )
+    lam.create_function(
+        FunctionName="isolated-bash",
+        Runtime="provided.al2023",
+        Role="arn:aws:iam::000000000000:role/x",
+        Handler="x",
+        Code={"ZipFile": zip_files({"bootstrap": bootstrap}, {"bootstrap": 0o755})},
+        Tags={"flare:network": "isolated"},
+    )
+    _, result = invoke(lam, "isolated-bash")
+    assert result == "127.0.0.1:9001"

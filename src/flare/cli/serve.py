@@ -72,6 +72,14 @@ from flare.config import DEFAULT_REGION, ServerConfig
     default=True,
     help="Run environments without namespaces and cgroups (process-level isolation only).",
 )
+@click.option(
+    "--network",
+    type=click.Choice(["default", "isolated"]),
+    default="default",
+    show_default=True,
+    help="default: functions reach the network as on Lambda; isolated: loopback only "
+    "(a function's flare:network tag overrides it).",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     minimum, account = options["min_unreserved"], options["account_concurrency"]

@@ -13,6 +13,9 @@ from pathlib import Path
 from typing import Any
 
 LATEST = "$LATEST"
+# A function's network, chosen with this tag at CreateFunction: "isolated" (loopback only) or
+# "default" (the host's network, as on Lambda); absent, the server's --network applies.
+NETWORK_TAG = "flare:network"
 
 
 @dataclass(frozen=True)
@@ -39,6 +42,7 @@ class FunctionVersion:
     account_id: str
     architecture: str = "x86_64"
     layers_dirs: tuple[Path, ...] = field(default=())
+    network: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -55,7 +59,12 @@ class FunctionVersion:
 
     @classmethod
     def from_configuration(
-        cls, config: dict[str, Any], code_dir: Path, region: str, account_id: str
+        cls,
+        config: dict[str, Any],
+        code_dir: Path,
+        region: str,
+        account_id: str,
+        tags: dict[str, str] | None = None,
     ) -> FunctionVersion:
         """Build from a stored ``FunctionConfiguration`` dict (AWS field names)."""
         version = config.get("Version", LATEST)
@@ -77,4 +86,5 @@ class FunctionVersion:
             region=region,
             account_id=account_id,
             architecture=(config.get("Architectures") or ["x86_64"])[0],
+            network=(tags or {}).get(NETWORK_TAG),
         )

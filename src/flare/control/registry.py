@@ -410,8 +410,9 @@ class Registry:
     def _cache(self, row: FunctionRow) -> None:
         self._rows.setdefault(row.name, {})[row.version] = row
         code_dir = self._blobs.unpacked(row.code_digest)
+        latest = self._rows[row.name].get(LATEST, row)
         self._runnable[(row.name, row.version)] = FunctionVersion.from_configuration(
-            row.config, code_dir, self._region, self._account_id
+            row.config, code_dir, self._region, self._account_id, latest.tags
         )
 
     def _notify(self, name: str, version: str | None) -> None:

@@ -34,14 +34,14 @@ from flare.observe import report
 from flare.observe.logs import LogStore
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.invocation import Invocation, InvocationResult, Outcome
-from flare.sandbox.isolation import Isolation
+from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
 from flare.sandbox.scratch import Scratch
-from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly
+from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
 log = logging.getLogger("flare.environment")
 
@@ -112,42 +112,33 @@ class Environment:
     # ---- start / INIT ---------------------------------------------------------------------
 
     async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
-        loop = asyncio.get_running_loop()
         if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
-            message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
-            body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
-            self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
-            self.init_ms = 0.0
-            self._fail()
-            self._log([message, report.init_report_line(0.0, "init", "error", "Runtime.InvalidEntrypoint")])
+            self._no_entrypoint()
             return
-        self._ready = loop.create_future()
+        self._ready = asyncio.get_running_loop().create_future()
         self.process = SandboxProcess(self._zygote, self._isolation.cgroup_for(self.id, self.version))
-        scratch = self._isolation.scratch
-        if scratch is not None:
-            self._scratch = await scratch.acquire(self.version.ephemeral_mb)
-        tmp_dir = self._scratch.path if self._scratch is not None else None
-        if self._isolation.namespaces:
-            self.uid = self._runtime_api.allowed_uid = self._isolation.allocate_uid()
-            layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir, self.uid)
-        else:
-            layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir)
-        address = await self._runtime_api.start()
+        layout = await self._prepare_layout()
+        isolated = bool(layout.plan.get("isolated_network"))
+        address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
         variables = environment_variables(
             self.version, address, self.stream, self._settings.endpoint_url, initialization_type, layout
         )
         self._logpipe = LogPipe(self._on_log_lines)
-        child_fds: list[int] = []
         header: dict[str, Any] = {"env": variables, "cwd": layout.task_root, "mode": self.plan.mode}
         if layout.plan:
             header["sandbox"] = layout.plan
-        ours: socket.socket | None = None
+        channel = handoff = None
+        child_fds: list[int] = []
         if self._uses_frames:
-            ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
             header.update(handler=self.version.handler, sys_path=python_sys_path(layout))
         else:
             header["argv"] = [f"{layout.task_root}/bootstrap"]
+        if isolated:
+            handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+            child_fds.append(theirs.detach())
+            header["handoff"] = True
         began = self._clock.now()
         self._log([report.init_start_line(self.version.runtime, self.version.region)])
         if self.plan.note:
@@ -158,10 +149,35 @@ class Environment:
             close_quietly(*child_fds)
             self._logpipe.child_started()
         self.process.exited.add_done_callback(self._on_process_exit)
-        if ours is not None:
-            self._channel, _ = await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=ours)
+        if handoff is not None:
+            await self._runtime_api.start(await receive_socket(handoff))
+        if channel is not None:
+            loop = asyncio.get_running_loop()
+            self._channel, _ = await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=channel)
         self.lifecycle.move(EnvState.INITIALISING)
         await self._await_init(began, init_limit_s)
+
+    async def _prepare_layout(self) -> Layout:
+        """The environment's /tmp scratch, uid and sandbox plan."""
+        scratch = self._isolation.scratch
+        if scratch is not None:
+            self._scratch = await scratch.acquire(self.version.ephemeral_mb)
+        tmp_dir = self._scratch.path if self._scratch is not None else None
+        if not self._isolation.namespaces:
+            return self._isolation.layout(self.version, self.plan.interpreter, tmp_dir)
+        self.uid = self._isolation.allocate_uid()
+        layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir, self.uid)
+        if not layout.plan.get("isolated_network"):
+            self._runtime_api.allowed_uid = self.uid  # its own netns needs no uid guard
+        return layout
+
+    def _no_entrypoint(self) -> None:
+        message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+        body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
+        self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
+        self.init_ms = 0.0
+        self._fail()
+        self._log([message, report.init_report_line(0.0, "init", "error", "Runtime.InvalidEntrypoint")])
 
     async def _await_init(self, began: float, limit_s: float) -> None:
         assert self._ready is not None

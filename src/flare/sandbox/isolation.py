@@ -31,6 +31,8 @@ HOSTNAME = "169.254.100.1"
 HOST_TREES = ("/usr", "/etc")
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
+# Inside an isolated network the Runtime API is where Lambda has it.
+ISOLATED_RUNTIME_API = "127.0.0.1:9001"
 TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 LANG_DIR = "/var/lang"
@@ -65,6 +67,7 @@ class Isolation:
     shared_prefixes: tuple[Path, ...] = ()
     notes: list[str] = field(default_factory=list)
     scratch: ScratchPool | None = None
+    network: str = "default"
     _uids: set[int] = field(default_factory=set)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion) -> EnvCgroup | None:
@@ -137,6 +140,9 @@ def mount_plan(
         "gid": SANDBOX_GID,
         "hostname": HOSTNAME,
     }
+    if (version.network or isolation.network) == "isolated":
+        plan["isolated_network"] = True
+        plan["runtime_api_port"] = int(ISOLATED_RUNTIME_API.rsplit(":", 1)[1])
     if tmp_dir is not None:
         binds.append((str(tmp_dir), "/tmp", True))
     else:
@@ -180,7 +186,10 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
             notes.append("/tmp: a private ext4 image of EphemeralStorage MB per environment (ENOSPC past it)")
         else:
             notes.append(f"/tmp: NOT size-capped ({scratch.reason})")
+    if namespaces and config.network == "isolated":
+        notes.append("network: isolated (loopback only) unless a function's flare:network tag says default")
     return Isolation(
+        network=config.network,
         scratch=scratch,
         namespaces=namespaces,
         cgroups=cgroups,

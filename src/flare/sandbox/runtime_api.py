@@ -71,12 +71,14 @@ class RuntimeApiServer:
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
 
-    async def start(self) -> str:
-        """Bind a free port; returns ``host:port`` for ``AWS_LAMBDA_RUNTIME_API``."""
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        sock.listen(16)
+    async def start(self, sock: socket.socket | None = None) -> str:
+        """Serve on ``sock`` (a listening socket made inside an isolated environment's own
+        network), else on a free loopback port; returns ``host:port``."""
+        if sock is None:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            sock.bind(("127.0.0.1", 0))
+            sock.listen(16)
         sock.setblocking(False)
         self._server = await asyncio.get_running_loop().create_server(self._web, sock=sock)
         host, port = sock.getsockname()

@@ -172,3 +172,27 @@ def close_quietly(*fds: int) -> None:
     for fd in fds:
         with contextlib.suppress(OSError):
             os.close(fd)
+
+
+async def receive_socket(channel: socket.socket) -> socket.socket:
+    """The socket a child sends over ``channel`` (SCM_RIGHTS); closes ``channel``."""
+    channel.setblocking(False)
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Future[None] = loop.create_future()
+    def readable() -> None:
+        if not arrived.done():
+            arrived.set_result(None)
+
+    loop.add_reader(channel.fileno(), readable)
+    try:
+        await arrived
+        fds = array.array("i")
+        _data, ancillary, _flags, _addr = channel.recvmsg(1, socket.CMSG_LEN(fds.itemsize))
+    finally:
+        loop.remove_reader(channel.fileno())
+        channel.close()
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            fds.frombytes(data[: fds.itemsize])
+            return socket.socket(fileno=fds[0])
+    raise ZygoteDied("the environment did not hand over its Runtime API socket")

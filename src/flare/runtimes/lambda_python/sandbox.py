@@ -97,8 +97,11 @@ class Forker:
         return pid
 
 
-def enter(plan: dict[str, Any]) -> None:
-    """Apply ``plan`` to this (freshly forked) process before the runtime starts."""
+def enter(plan: dict[str, Any], handoff_fd: int = -1) -> None:
+    """Apply ``plan`` to this (freshly forked) process before the runtime starts.
+
+    With an isolated network, the Runtime API's listening socket is made inside it and sent to
+    the engine over ``handoff_fd``."""
     join_cgroups(plan.get("cgroup_procs", []))
     if not plan.get("namespaces"):
         return
@@ -111,6 +114,7 @@ def enter(plan: dict[str, Any]) -> None:
     _build_root(plan)
     if plan.get("isolated_network"):
         _loopback_up()
+        _hand_over_listener(plan["runtime_api_port"], handoff_fd)
     _drop_privileges(plan["uid"], plan["gid"])
 
 
@@ -208,6 +212,22 @@ def _loopback_up() -> None:
         request = struct.pack("16sH14s", b"lo", 0, b"")
         flags = struct.unpack("16sH14s", fcntl.ioctl(sock, siocgifflags, request))[1]
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
+
+
+def _hand_over_listener(port: int, handoff_fd: int) -> None:
+    import array
+    import socket
+
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    listener.bind(("127.0.0.1", port))
+    listener.listen(16)
+    handoff = socket.socket(fileno=handoff_fd)
+    handoff.sendmsg(
+        [b"L"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [listener.fileno()]).tobytes())]
+    )
+    handoff.close()
+    listener.close()
 
 
 def _drop_privileges(uid: int, gid: int) -> None:

@@ -92,7 +92,7 @@ def _become_environment(
         os.dup2(log_fd, 2)
         os.close(null)
         os.close(log_fd)
-        sandbox.enter(header.get("sandbox") or {})
+        sandbox.enter(header.get("sandbox") or {}, fds[-1] if header.get("handoff") else -1)
         if status_fd >= 0:
             sandbox.split_init(status_fd)
         os.chdir(header["cwd"])
