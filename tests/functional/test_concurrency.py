@@ -65,9 +65,11 @@ def test_reserved_zero_throttles_every_invoke(lam: Any) -> None:
         ]
         == 0
     )
+    assert lam.get_function(FunctionName=name)["Concurrency"] == {"ReservedConcurrentExecutions": 0}
     outcomes = [invoke_outcome(lam, name) for _ in range(3)]
     assert outcomes == ["ReservedFunctionConcurrentInvocationLimitExceeded"] * 3
     lam.delete_function_concurrency(FunctionName=name)
+    assert "Concurrency" not in lam.get_function(FunctionName=name)
     assert invoke_outcome(lam, name) == "200"
 
 

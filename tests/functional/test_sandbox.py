@@ -260,7 +260,8 @@ def test_isolated_network_serves_a_bootstrap_its_runtime_api(lam: Any) -> None:
         "while true; do\n"
         "  ID=$(curl -sS -D - -o /dev/null $API/invocation/next | tr -d '\\r' "
         "| awk -F': ' 'tolower($1)==\"lambda-runtime-aws-request-id\"{print $2}')\n"
-        '  curl -sS -o /dev/null -X POST --data-binary "\\"$AWS_LAMBDA_RUNTIME_API\\"" $API/invocation/$ID/response\n'
+        '  BODY="\\"$AWS_LAMBDA_RUNTIME_API\\""\n'
+        '  curl -sS -o /dev/null -X POST --data-binary "$BODY" $API/invocation/$ID/response\n'
         "done\n"
     )
     lam.create_function(

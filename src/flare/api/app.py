@@ -15,7 +15,7 @@ MAX_REQUEST_BYTES = 80 * 1024 * 1024
 
 def build_app(engine: Engine) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
-    functions.add_routes(app, engine.registry)
+    functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, engine.registry, engine.router, engine.clock)

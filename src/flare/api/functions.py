@@ -6,6 +6,8 @@ Each handler only translates: path, query and JSON body in, a ``Registry`` call,
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from aiohttp import web
 
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
@@ -13,6 +15,8 @@ from flare.control.registry import Registry
 
 PREFIX = "/2015-03-31/functions"
 _REGISTRY = web.AppKey("function_registry", Registry)
+Reserved = Callable[[str], "int | None"]
+_RESERVED: web.AppKey[Reserved] = web.AppKey("reserved")
 
 
 def _registry(request: web.Request) -> Registry:
@@ -30,7 +34,11 @@ async def create_function(request: web.Request) -> web.StreamResponse:
 
 @aws_route
 async def get_function(request: web.Request) -> web.StreamResponse:
-    return json_response(_registry(request).get_function(request.match_info["name"], _qualifier(request)))
+    body = _registry(request).get_function(request.match_info["name"], _qualifier(request))
+    reserved = request.app[_RESERVED](body["Configuration"]["FunctionName"])
+    if reserved is not None:
+        body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
+    return json_response(body)
 
 
 @aws_route
@@ -67,9 +75,13 @@ async def delete_function(request: web.Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-def add_routes(app: web.Application, registry: Registry) -> None:
-    """Register the function resource's routes on ``app``, served by ``registry``."""
+def add_routes(
+    app: web.Application, registry: Registry, reserved: Callable[[str], int | None] = lambda name: None
+) -> None:
+    """Register the function resource's routes on ``app``, served by ``registry``; GetFunction
+    shows ``reserved(name)`` as its ``Concurrency`` when there is a reservation."""
     app[_REGISTRY] = registry
+    app[_RESERVED] = reserved
     app.router.add_post(PREFIX, create_function)
     app.router.add_post(PREFIX + "/", create_function)
     app.router.add_get(PREFIX, list_functions)
