@@ -1,8 +1,9 @@
-"""CLI: ``python -m bench [--only flare|peer] [--quick] [--no-record]``.
+"""CLI: ``python -m bench [--only flare|peer|sandbox] [--quick] [--no-record]``.
 
-Runs Flare and/or serverless-offline through the same measurements, prints the markdown
-table on stdout (progress goes to stderr) and appends it to bench/RESULTS.md unless
-``--no-record``. Exit status: see :func:`exit_status`.
+Runs Flare and/or serverless-offline through the same measurements, then the sandbox
+benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
+freezer cost), prints the markdown on stdout (progress goes to stderr) and appends it to
+bench/RESULTS.md unless ``--no-record``. Exit status: see :func:`exit_status`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import harness, measure, peer, report
+from bench import harness, measure, peer, report, sandbox
 from bench.report import EngineResult
 
 
@@ -150,7 +151,9 @@ def command_line(argv: list[str]) -> str:
 def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse the CLI flags (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=("flare", "peer"), help="run one engine only")
+    parser.add_argument(
+        "--only", choices=("flare", "peer", "sandbox"), help="run one engine, or the sandbox benchmarks, only"
+    )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
     return parser.parse_args(argv)
@@ -163,16 +166,24 @@ def main(argv: list[str] | None = None) -> int:
     settings = QUICK if args.quick else Settings()
     flare = bench_flare(settings) if args.only in (None, "flare") else None
     peer_result = bench_peer(settings) if args.only in (None, "peer") else None
-    section = report.render(command_line(args_list), flare, peer_result)
+    sandbox_result = sandbox.run(settings, args.quick, progress) if args.only in (None, "sandbox") else None
+    extra = sandbox.render(sandbox_result) if sandbox_result is not None else ""
+    section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
         report.append(section)
         progress(f"appended to {report.RESULTS}")
-    return exit_status(args.only, flare, peer_result)
+    return exit_status(args.only, flare, peer_result, sandbox_result)
 
 
-def exit_status(only: str | None, flare: EngineResult | None, peer_result: EngineResult | None) -> int:
-    """1 if Flare was asked for and not measured, or ``--only peer`` and the peer failed; else 0.
+def exit_status(
+    only: str | None,
+    flare: EngineResult | None,
+    peer_result: EngineResult | None,
+    sandbox_result: sandbox.SandboxResult | None = None,
+) -> int:
+    """1 if Flare (or a server-side sandbox benchmark) was asked for and not measured, or
+    ``--only peer`` and the peer failed; else 0.
 
     A missing peer alone does not fail a full run: the report says why it is missing.
     """
@@ -180,6 +191,9 @@ def exit_status(only: str | None, flare: EngineResult | None, peer_result: Engin
         if r is not None and r.error:
             progress(f"not measured: {r.name}: {r.error.splitlines()[0]}")
     if flare is not None and flare.error:
+        return 1
+    if sandbox_result is not None and sandbox_result.failed:
+        progress("sandbox benchmarks: some parts not measured (see the report)")
         return 1
     return 1 if only == "peer" and peer_result is not None and peer_result.error else 0
 

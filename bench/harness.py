@@ -142,21 +142,26 @@ def running(
 
 
 @contextmanager
-def flare_server(data_dir: Path, log_path: Path, flare_bin: Path = FLARE_BIN) -> Iterator[Server]:
-    """Run ``flare serve`` on a free port with ``data_dir``; ready within 10 s or ServerError."""
+def flare_server(
+    data_dir: Path, log_path: Path, flare_bin: Path = FLARE_BIN, extra_args: Sequence[str] = ()
+) -> Iterator[Server]:
+    """Run ``flare serve`` on a free port with ``data_dir`` (plus ``extra_args``, e.g.
+    ``--no-sandbox``); ready within 10 s or ServerError."""
     if not flare_bin.exists():
         raise ServerError(f"{flare_bin} does not exist (run `make install`)")
     port = free_port()
     argv = [str(flare_bin), "serve", "--host", "127.0.0.1", "--port", str(port), "--data-dir", str(data_dir)]
+    argv += list(extra_args)
     with running("flare", argv, port=port, log_path=log_path, cwd=REPO, timeout=10.0) as server:
         yield server
 
 
-def handler_zip() -> bytes:
-    """A deployment package holding ``app.py`` whose ``handler`` returns ``{"ok": True}``."""
+def handler_zip(source: str = HANDLER_SOURCE) -> bytes:
+    """A deployment package holding ``app.py`` with ``source`` (default: ``handler`` returns
+    ``{"ok": True}``)."""
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("app.py", HANDLER_SOURCE)
+        zf.writestr("app.py", source)
     return buf.getvalue()
 
 
@@ -178,16 +183,24 @@ def lambda_client(url: str) -> Any:
 _FAST_WAIT = {"Delay": 0.02, "MaxAttempts": 1500}  # poll every 20 ms, give up after ~30 s
 
 
-def deploy(client: Any, name: str = FUNCTION_NAME) -> None:
-    """CreateFunction (python3.11, app.handler, 128 MB) and wait until it is Active."""
+def deploy(
+    client: Any,
+    name: str = FUNCTION_NAME,
+    *,
+    source: str = HANDLER_SOURCE,
+    memory_mb: int = 128,
+    timeout_s: int = 30,
+) -> None:
+    """CreateFunction (python3.11, ``app.handler`` from ``source``, ``memory_mb``, default the
+    hello-world at 128 MB) and wait until it is Active."""
     client.create_function(
         FunctionName=name,
         Runtime="python3.11",
         Role=ROLE,
         Handler="app.handler",
-        Code={"ZipFile": handler_zip()},
-        MemorySize=128,
-        Timeout=30,
+        Code={"ZipFile": handler_zip(source)},
+        MemorySize=memory_mb,
+        Timeout=timeout_s,
     )
     client.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=_FAST_WAIT)
 

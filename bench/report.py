@@ -166,10 +166,16 @@ def heading(command: str, now: dt.datetime | None = None) -> str:
     )
 
 
-def render(command: str, flare: EngineResult | None, peer: EngineResult | None) -> str:
-    """The full markdown section for one run: heading, table, notes."""
+def render(command: str, flare: EngineResult | None, peer: EngineResult | None, extra: str = "") -> str:
+    """The full markdown section for one run: heading, table, notes, then ``extra`` (the
+    sandbox sub-section). The engine table is left out when neither engine ran."""
     ran = [r for r in (flare, peer) if r is not None]
-    return f"{heading(command)}\n{table(flare, peer)}\n\n{notes(ran)}\n"
+    section = heading(command)
+    if ran:
+        section += f"\n{table(flare, peer)}\n\n{notes(ran)}\n"
+    if extra:
+        section += f"\n{extra}"
+    return section
 
 
 def append(section: str, path: Path = RESULTS) -> None:

@@ -62,4 +62,10 @@ def serve(config: ServerConfig) -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+    if config.sandbox:
+        from flare.sandbox.mountns import enter_private_mount_namespace
+
+        refused = enter_private_mount_namespace()
+        if refused:
+            logging.getLogger("flare.server").info("mounts are not private to the engine: %s", refused)
     asyncio.run(run(config))

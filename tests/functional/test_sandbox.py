@@ -163,9 +163,10 @@ def handler(event, context):
     create_function(lam, "cpu-small", python_function(source), MemorySize=128, Timeout=60)
     create_function(lam, "cpu-full", python_function(source), MemorySize=1769, Timeout=60)
     work = {"n": 1_500_000}
-    invoke(lam, "cpu-full", work)
-    _, full = invoke(lam, "cpu-full", work)
-    _, small = invoke(lam, "cpu-small", work)
+    full = min(invoke(lam, "cpu-full", work)[1] for _ in range(3))
+    small = min(invoke(lam, "cpu-small", work)[1] for _ in range(2))
+    # 128/1769 of a CPU: ~13.8x slower with the machine to itself; other load on a 2-core host
+    # only slows the full-CPU run, so the bound is conservative.
     assert small / full > 6, (small, full)
 
 

@@ -309,3 +309,30 @@ def test_superblock_reserve_is_what_leaves_exactly_the_size(tmp_path: Path) -> N
             await pool.close()
 
     run(scenario)
+
+
+@needs_loop_ext4
+def test_a_released_scratch_comes_back_empty_as_the_next_spare(tmp_path: Path) -> None:
+    async def scenario() -> None:
+        pool = ScratchPool(tmp_path, UID, GID, spares=1)
+        try:
+            first = await pool.acquire(16)
+            await pool.settle()
+            (first.path / "secret").write_text("from the last function")
+            locked = first.path / "locked"
+            (locked / "deep").mkdir(parents=True)
+            (locked / "deep" / "file").write_text("x")
+            locked.chmod(0)
+            pool.release(first)
+            await pool.settle()
+            second = await pool.acquire(16)
+            third = await pool.acquire(16)
+            assert first.id in {second.id, third.id}, "the emptied scratch was handed out again"
+            again = second if second.id == first.id else third
+            assert list(again.path.iterdir()) == []
+            assert again.path.stat().st_uid == UID
+            assert mount_entry(again.path)
+        finally:
+            await pool.close()
+
+    run(scenario)

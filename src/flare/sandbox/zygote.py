@@ -179,6 +179,7 @@ async def receive_socket(channel: socket.socket) -> socket.socket:
     channel.setblocking(False)
     loop = asyncio.get_running_loop()
     arrived: asyncio.Future[None] = loop.create_future()
+
     def readable() -> None:
         if not arrived.done():
             arrived.set_result(None)

@@ -97,18 +97,32 @@ def _max_rss_kb() -> int:
 
 def serve(channel: Any, handler_name: str) -> None:
     """INIT, then answer INVOKE frames until the engine closes the channel."""
-    try:
-        handler = load_handler(handler_name)
-    except Exception as error:
-        body = error_body(error, "")
-        log_error(body)
-        _flush()
-        channel.sendall(
-            frames.encode(frames.INIT_ERROR, {"type": body["errorType"]}, json.dumps(body).encode())
-        )
-        os._exit(1)
+    handler = init_or_exit(channel, handler_name)
     _flush()
     channel.sendall(frames.encode(frames.READY, {"rss": _max_rss_kb()}))
+    serve_loaded(channel, handler)
+
+
+def init_or_exit(channel: Any, handler_name: str) -> Callable[[Any, Any], Any]:
+    """Load the handler; on failure report INIT_ERROR on ``channel`` and exit 1."""
+    try:
+        return load_handler(handler_name)
+    except Exception as error:
+        report_init_error(channel, error)
+        os._exit(1)
+
+
+def report_init_error(channel: Any, error: BaseException, error_type: str | None = None) -> None:
+    body = error_body(error, "")
+    if error_type is not None:
+        body["errorType"] = error_type
+    log_error(body)
+    _flush()
+    channel.sendall(frames.encode(frames.INIT_ERROR, {"type": body["errorType"]}, json.dumps(body).encode()))
+
+
+def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
+    """Answer INVOKE frames with ``handler`` until the engine closes the channel."""
     while True:
         try:
             kind, header, payload = frames.recv_frame(channel)

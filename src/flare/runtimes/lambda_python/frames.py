@@ -4,8 +4,10 @@ A frame is ``!IBI`` (total length of what follows the first 4 bytes, kind, heade
 JSON header, then raw body bytes. The engine imports this module too, so it must stay
 stdlib-only and Python 3.9-compatible.
 
-Kinds, engine → runtime: ``INVOKE``. Runtime → engine: ``READY`` (INIT done, waiting for the
-first event), ``INIT_ERROR``, ``RESPONSE``, ``ERROR``. Engine → zygote: ``SPAWN`` (with file
+Kinds, engine → runtime: ``INVOKE``, ``GO`` (a restored environment may run its after-restore
+hooks). Runtime → engine: ``READY`` (INIT or restore done, waiting for the first event),
+``INIT_ERROR``, ``RESTORE_ERROR``, ``HELLO`` (a restored environment's first frame, carrying its
+credentials), ``RESPONSE``, ``ERROR``. Engine → zygote: ``SPAWN`` (with file
 descriptors); zygote → engine: ``SPAWNED``, ``EXITED``.
 """
 
@@ -20,6 +22,9 @@ READY = 2
 INIT_ERROR = 3
 RESPONSE = 4
 ERROR = 5
+RESTORE_ERROR = 6
+HELLO = 7
+GO = 8
 SPAWN = 10
 SPAWNED = 11
 EXITED = 12
