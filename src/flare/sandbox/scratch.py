@@ -196,6 +196,7 @@ def _run(*args: str) -> None:
     if done.returncode != 0:
         raise ScratchError(f"{' '.join(args)} failed ({done.returncode}): {done.stderr.strip()}")
 
+
 # A released scratch is emptied and kept while fewer than spares * this are ready.
 RECYCLE_FACTOR = 4
 
