@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3).
-	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3
+	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3 snapshot-restore-py
 	@touch $(STAMP)
 
 run: install

@@ -1,4 +1,4 @@
-"""CLI: ``python -m bench [--only flare|peer|sandbox] [--quick] [--no-record]``.
+"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -19,7 +19,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import harness, measure, peer, report, sandbox
+from bench import harness, measure, peer, provisioned, report, sandbox, snapstart
 from bench.report import EngineResult
 
 
@@ -152,7 +152,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     """Parse the CLI flags (see the module docstring)."""
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
-        "--only", choices=("flare", "peer", "sandbox"), help="run one engine, or the sandbox benchmarks, only"
+        "--only",
+        choices=("flare", "peer", "sandbox", "provisioned", "snapstart"),
+        help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
@@ -168,11 +170,21 @@ def main(argv: list[str] | None = None) -> int:
     peer_result = bench_peer(settings) if args.only in (None, "peer") else None
     sandbox_result = sandbox.run(settings, args.quick, progress) if args.only in (None, "sandbox") else None
     extra = sandbox.render(sandbox_result) if sandbox_result is not None else ""
+    pc_result = provisioned.run(args.quick, progress) if args.only in (None, "provisioned") else None
+    extra += provisioned.render(pc_result) if pc_result is not None else ""
+    snap_result = snapstart.run(args.quick, progress) if args.only in (None, "snapstart") else None
+    extra += snapstart.render(snap_result) if snap_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
         report.append(section)
         progress(f"appended to {report.RESULTS}")
+    if snap_result is not None and snap_result.failed:
+        progress("snapstart benchmark: some parts not measured (see the report)")
+        return 1
+    if pc_result is not None and pc_result.failed:
+        progress("provisioned concurrency benchmark: failed or not as expected (see the report)")
+        return 1
     return exit_status(args.only, flare, peer_result, sandbox_result)
 
 

@@ -24,6 +24,7 @@ class ServerConfig:
     scaling_rate: int = 1000
     sandbox: bool = True
     network: str = "default"
+    async_retry_base_delay_s: float = 60.0
 
     @property
     def endpoint_url(self) -> str:

@@ -13,20 +13,32 @@ from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
 from flare.control.concurrency import Concurrency
 from flare.control.model import FunctionVersion
+from flare.control.provisioned import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.errors import ResourceNotFound
+from flare.events.async_queue import AsyncQueue
+from flare.events.destinations import Destinations
+from flare.events.invoke_config import InvokeConfigs
+from flare.events.invoker import SyncInvoker
+from flare.events.mappings import EventSourceMappings
+from flare.events.sources import Sources
+from flare.events.store import EventStore
 from flare.observe.logs import LogStore
 from flare.sandbox.environment import Environment, EnvSettings
 from flare.sandbox.isolation import build_isolation
-from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.sandbox.zygote import Zygote
+from flare.schedule.scheduler import Schedules
 from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
+from flare.scheduling.provisioned import Provisioner
 from flare.scheduling.router import Router
 from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
+from flare.store.schedules import ScheduleStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
 
@@ -55,14 +67,58 @@ class Engine:
         self._env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s)
         self.isolation = build_isolation(config, data, self.interpreters)
         self.pool = Pool(self._new_environment, self.clock, config.idle_timeout_s, config.init_timeout_s)
+        self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
+        self.registry.add_publish_listener(self._version_published)
         self.ledger = Ledger(self.clock, config.account_concurrency, config.scaling_rate)
         self.settings = SettingsStore(self.db.path)
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.db, config.min_unreserved
         )
         self.router = Router(self.pool, self.ledger)
+        self.provisioner = Provisioner(self.pool, self.ledger)
+        self.provisioned = ProvisionedConcurrency(
+            self.settings, self.registry, self.provisioner, self.concurrency, self.clock
+        )
+        self.concurrency.provisioned = self.provisioned.totals
+        self.registry.add_version_listener(self.provisioned.function_changed)  # before the pool's
+        self.schedule_store = ScheduleStore(self.db.path)
+        self.schedules = Schedules(
+            self.schedule_store, self.registry, self.router, self.clock, config.region, config.account_id
+        )
+        self.registry.add_listener(self.schedules.function_changed)
         self.registry.add_version_listener(self._function_changed)
         self.registry.add_listener(self.concurrency.function_changed)
+        self.events_store = EventStore(data / "events.db")
+        self.invoke_configs = InvokeConfigs(self.events_store, self.registry, self.clock)
+        self.destinations = Destinations(self.queues)
+        self.async_queue = AsyncQueue(
+            self.events_store,
+            self.registry,
+            self.router,
+            self.invoke_configs,
+            self.destinations,
+            self.concurrency.reserved,
+            self.clock,
+            config.async_retry_base_delay_s,
+        )
+        self.registry.add_version_listener(self.invoke_configs.function_changed)
+        self.sources = Sources(
+            self.queues,
+            self.streams,
+            SyncInvoker(self.registry, self.router, self.clock),
+            self.destinations,
+            self.events_store,
+            self.clock,
+        )
+        self.mappings = EventSourceMappings(
+            self.events_store,
+            self.registry,
+            self.clock,
+            config.region,
+            config.account_id,
+            self.sources.check,
+            self.sources.poller,
+        )
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""
@@ -80,11 +136,23 @@ class Engine:
             self.isolation.cgroups.sweep()
         self.registry.load()
         self.concurrency.load()
+        self.provisioned.load()
+        self.provisioned.start()
+        self.schedules.start()
+        self.invoke_configs.load()
+        self.async_queue.start()
+        self.mappings.start()
 
     async def stop(self) -> None:
+        await self.async_queue.stop()
+        await self.mappings.stop()
         self.queues.close()
         self.streams.close()
+        await self.schedules.stop()
+        self.provisioned.stop()
+        await self.provisioner.close()
         await self.pool.close()
+        await self.snapshots.close()
         if self.isolation.scratch is not None:
             await self.isolation.scratch.close()
         for zygote in self._zygotes.values():
@@ -92,6 +160,8 @@ class Engine:
         self.logs.close()
         self.services_store.close()
         self.settings.close()
+        self.schedule_store.close()
+        self.events_store.close()
         self.db.close()
 
     def _zygote_for(self, interpreter: Path) -> Zygote:
@@ -100,8 +170,38 @@ class Engine:
             zygote = self._zygotes[interpreter] = Zygote(interpreter)
         return zygote
 
+    def _snap_start(self, version: FunctionVersion) -> bool:
+        """SnapStart restores need the sandbox (the template's user namespace is made by root);
+        without it a SnapStart version simply cold-starts."""
+        return version.snap_start and self.isolation.namespaces
+
+    def _version_published(self, version: FunctionVersion) -> None:
+        if self._snap_start(version):
+            self.snapshots.published(version)
+        elif version.snap_start:
+            self.registry.set_version_state(version.name, version.version, "Active", None, None)
+
+    def _new_snapshot(self, version: FunctionVersion) -> Snapshot:
+        plan = plan_launch(version.runtime, self.interpreters)
+        zygote = self._zygote_for(plan.interpreter)
+        return Snapshot(
+            version, plan, zygote, self.isolation, self.logs, self.clock, self.config.endpoint_url
+        )
+
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         plan = plan_launch(version.runtime, self.interpreters)
+        if self._snap_start(version):
+            return Environment(
+                version,
+                LaunchPlan("restore", plan.interpreter),
+                self._zygote_for(plan.interpreter),
+                self.clock,
+                self.logs,
+                self._env_settings,
+                self.isolation,
+                on_exit=pool.environment_exited,
+                restore_from=lambda: self.snapshots.take(version),
+            )
         return Environment(
             version,
             plan,
@@ -119,10 +219,12 @@ class Engine:
         gone or stale are retired; other versions keep theirs."""
         if version is None:
             self.pool.retire(name)
+            self.snapshots.retire(name, None)
             return
         try:
             current = self.registry.resolve(name, version)
         except ResourceNotFound:
             self.pool.retire(name, DELETED_REVISION, version)
+            self.snapshots.retire(name, version)
             return
         self.pool.retire(name, current.revision_id, version)

@@ -11,11 +11,15 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── InvalidParameterValue                (400 InvalidParameterValueException)
     │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
+    │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
     │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
     │   ├── TooManyRequests                      (429 TooManyRequestsException, + Reason, Retry-After)
+    │   ├── SnapStartException                   (400 SnapStartException: an after-restore hook failed)
+    │   ├── SnapStartNotReady                    (409 SnapStartNotReadyException: snapshot still being made)
+    │   ├── SnapStartTimeout                     (408 SnapStartTimeoutException: restore over 10 s)
     │   └── UnknownOperation                     (404 UnknownOperationException)
     └── ServiceError                             (5xx, Type: Service)
         ├── ServiceException                     (500 ServiceException)
@@ -67,6 +71,13 @@ class ResourceNotFound(ClientError):
     status = 404
 
 
+class ProvisionedConcurrencyConfigNotFound(ClientError):
+    """GetProvisionedConcurrencyConfig (or Delete) on a qualifier that has none."""
+
+    aws_name = "ProvisionedConcurrencyConfigNotFoundException"
+    status = 404
+
+
 class ResourceConflict(ClientError):
     aws_name = "ResourceConflictException"
     status = 409
@@ -105,6 +116,21 @@ class TooManyRequests(ClientError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class SnapStartException(ClientError):
+    aws_name = "SnapStartException"
+    status = 400
+
+
+class SnapStartNotReady(ClientError):
+    aws_name = "SnapStartNotReadyException"
+    status = 409
+
+
+class SnapStartTimeout(ClientError):
+    aws_name = "SnapStartTimeoutException"
+    status = 408
 
 
 class ServiceError(FlareError):

@@ -280,8 +280,8 @@ def test_request_errors_have_aws_shape(lam: Any) -> None:
         "Function not found: arn:aws:lambda:us-east-1:000000000000:function:does-not-exist"
     )
     with pytest.raises(ClientError) as event:
-        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")
-    assert event.value.response["Error"]["Code"] == "InvalidParameterValueException"
+        lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{not json")
+    assert event.value.response["Error"]["Code"] == "InvalidRequestContentException"
 
 
 def test_dry_run_returns_204_without_running(lam: Any) -> None:

@@ -4,7 +4,21 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from flare.api import aliases, concurrency, functions, invoke, kinesis, logs, sqs, target, versions
+from flare.api import (
+    aliases,
+    concurrency,
+    esm,
+    event_invoke_config,
+    functions,
+    invoke,
+    kinesis,
+    logs,
+    provisioned,
+    schedules,
+    sqs,
+    target,
+    versions,
+)
 from flare.api.wire import aws_route
 from flare.engine import Engine
 from flare.errors import UnknownOperation
@@ -18,9 +32,13 @@ def build_app(engine: Engine) -> web.Application:
     functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
-    invoke.add_routes(app, engine.registry, engine.router, engine.clock)
+    invoke.add_routes(app, engine.registry, engine.router, engine.clock, engine.async_queue)
     logs.add_routes(app, engine.registry, engine.logs)
     concurrency.add_routes(app, engine.concurrency)
+    provisioned.add_routes(app, engine.provisioned)
+    schedules.add_routes(app, engine.schedules)
+    event_invoke_config.add_routes(app, engine.invoke_configs)
+    esm.add_routes(app, engine.mappings, engine.async_queue)
     target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
 
     @aws_route

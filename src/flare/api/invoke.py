@@ -16,8 +16,11 @@ from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, new_request_id
 from flare.clock import Clock
+from flare.control.arns import parse_function_name
+from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
+from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
 
@@ -57,7 +60,28 @@ def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
 
-def add_routes(app: web.Application, registry: Registry, router: Router, clock: Clock) -> None:
+async def _queue_event(
+    request: web.Request,
+    events: AsyncQueue,
+    version: FunctionVersion,
+    qualifier: str | None,
+    invoked_arn: str,
+) -> web.StreamResponse:
+    """InvocationType Event: 202 once the event is durably queued (payload at most 1 MB)."""
+    too_large = f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeFunction operation"
+    if (request.content_length or 0) > MAX_ASYNC_PAYLOAD:
+        raise RequestTooLarge(too_large)
+    payload = await request.content.read()
+    if len(payload) > MAX_ASYNC_PAYLOAD:
+        raise RequestTooLarge(too_large)
+    check_payload(payload)
+    request_id = events.submit(version, qualifier, invoked_arn, payload)
+    return empty_response(202, request_id)
+
+
+def add_routes(
+    app: web.Application, registry: Registry, router: Router, clock: Clock, events: AsyncQueue
+) -> None:
     @aws_route
     async def invoke(request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
@@ -72,9 +96,8 @@ def add_routes(app: web.Application, registry: Registry, router: Router, clock: 
         if invocation_type == "DryRun":
             return empty_response(204)
         if invocation_type == "Event":
-            raise InvalidParameterValue(
-                "Flare does not accept InvocationType Event yet: asynchronous invocation is not built. "
-                "Use RequestResponse."
+            return await _queue_event(
+                request, events, version, parse_function_name(name, qualifier)[1], invoked_arn
             )
         if (request.content_length or 0) > MAX_SYNC_PAYLOAD:
             raise RequestTooLarge(

@@ -13,6 +13,7 @@ from flare.cli.deploy import deploy_command
 from flare.cli.doctor import doctor_command
 from flare.cli.invoke import invoke_command
 from flare.cli.logs import logs_command
+from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
 
 
@@ -27,6 +28,7 @@ main.add_command(deploy_command)
 main.add_command(invoke_command)
 main.add_command(logs_command)
 main.add_command(doctor_command)
+main.add_command(schedule_command)
 
 
 if __name__ == "__main__":

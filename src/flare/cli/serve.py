@@ -73,6 +73,15 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="Run environments without namespaces and cgroups (process-level isolation only).",
 )
 @click.option(
+    "--async-retry-base-delay",
+    "async_retry_base_delay_s",
+    type=click.FloatRange(min=0),
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Delay before an async event's first retry after a function error (the second waits twice it).",
+)
+@click.option(
     "--network",
     type=click.Choice(["default", "isolated"]),
     default="default",

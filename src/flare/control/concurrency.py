@@ -5,12 +5,18 @@ fall below ``min_unreserved``), writes it to the settings store, then applies it
 ``Ledger`` that invocations draw on. A function's reservation goes with the function: the
 registry listener ``function_changed`` drops it when the function is deleted.
 
+Provisioned concurrency (``control.provisioned``) counts against the same limits: a function's
+provisioned total must fit in its reservation, and the provisioned total of a function without
+one comes out of the unreserved pool, which must keep ``min_unreserved``. ``provisioned`` (set by
+the engine) tells this module each function's provisioned total.
+
 Contract: called from one thread (the event loop's), like the registry.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from flare.control.registry import Registry
@@ -33,14 +39,62 @@ def below_minimum_message(minimum: int) -> str:
     )
 
 
+PROVISIONED_OVER_RESERVED = (
+    "Requested Provisioned Concurrency should not be greater than the reservedConcurrentExecution "
+    "for function"
+)
+
+
+def provisioned_below_minimum_message(minimum: int) -> str:
+    return (
+        "Specified ConcurrentExecutions for function decreases account's "
+        f"UnreservedConcurrentExecution below its minimum value of [{minimum}]."
+    )
+
+
+def reserved_below_provisioned_message(provisioned: int) -> str:
+    return (
+        "Specified ReservedConcurrentExecutions for function is less than the function's "
+        f"total ProvisionedConcurrentExecutions [{provisioned}]."
+    )
+
+
 def check_reservation(
-    account_limit: int, min_unreserved: int, reserved: dict[str, int], function: str, value: int
+    account_limit: int,
+    min_unreserved: int,
+    reserved: dict[str, int],
+    function: str,
+    value: int,
+    provisioned_unreserved: int = 0,
 ) -> None:
     """Raise InvalidParameterValue unless giving ``function`` ``value`` (replacing what it has
-    in ``reserved``) leaves at least ``min_unreserved`` of ``account_limit`` unreserved."""
+    in ``reserved``) leaves at least ``min_unreserved`` of ``account_limit`` unreserved, after
+    ``provisioned_unreserved`` (the provisioned total of the other functions without one)."""
     others = sum(amount for name, amount in reserved.items() if name != function)
-    if account_limit - others - value < min_unreserved:
+    if account_limit - others - value - provisioned_unreserved < min_unreserved:
         raise InvalidParameterValue(below_minimum_message(min_unreserved))
+
+
+def check_provisioned(
+    account_limit: int,
+    min_unreserved: int,
+    reserved: Mapping[str, int],
+    provisioned: Mapping[str, int],
+    function: str,
+    total: int,
+) -> None:
+    """Raise InvalidParameterValue unless ``function`` may have ``total`` provisioned concurrency
+    (over all its versions and aliases) given the reservations and the other functions'
+    provisioned totals: within its reservation if it has one, else leaving at least
+    ``min_unreserved`` of the unreserved pool."""
+    reservation = reserved.get(function)
+    if reservation is not None:
+        if total > reservation:
+            raise InvalidParameterValue(PROVISIONED_OVER_RESERVED)
+        return
+    others = sum(amount for name, amount in provisioned.items() if name != function and name not in reserved)
+    if account_limit - sum(reserved.values()) - others - total < min_unreserved:
+        raise InvalidParameterValue(provisioned_below_minimum_message(min_unreserved))
 
 
 def reserved_value(body: dict[str, Any]) -> int:
@@ -73,6 +127,8 @@ class Concurrency:
         self.min_unreserved = min_unreserved
         # function name => reserved concurrency (mirrors the store)
         self._reserved: dict[str, int] = {}
+        # function name => provisioned concurrency over all its versions and aliases
+        self.provisioned: Callable[[], Mapping[str, int]] = dict
 
     def __repr__(self) -> str:
         return f"<Concurrency reserved={len(self._reserved)} {self._ledger!r}>"
@@ -104,7 +160,17 @@ class Concurrency:
         or one that leaves less than the minimum unreserved)."""
         value = reserved_value(body)
         name = self._registry.resolve(function_name, None).name
-        check_reservation(self._ledger.account_limit, self.min_unreserved, self._reserved, name, value)
+        provisioned = self.provisioned()
+        if value < provisioned.get(name, 0):
+            raise InvalidParameterValue(reserved_below_provisioned_message(provisioned[name]))
+        check_reservation(
+            self._ledger.account_limit,
+            self.min_unreserved,
+            self._reserved,
+            name,
+            value,
+            self._provisioned_unreserved(provisioned, name),
+        )
         self._store.put_reserved(name, value)
         self._reserved[name] = value
         self._ledger.set_reserved(name, value)
@@ -120,6 +186,22 @@ class Concurrency:
         """DeleteFunctionConcurrency (no reservation is fine). Raises ResourceNotFound."""
         self._drop(self._registry.resolve(function_name, None).name)
 
+    def check_provisioned(self, function_name: str, total: int) -> None:
+        """Raise InvalidParameterValue unless function ``function_name`` (a bare name) may have
+        ``total`` provisioned concurrency over all its versions and aliases."""
+        check_provisioned(
+            self._ledger.account_limit,
+            self.min_unreserved,
+            self._reserved,
+            self.provisioned(),
+            function_name,
+            total,
+        )
+
+    def _provisioned_unreserved(self, provisioned: Mapping[str, int], but: str | None = None) -> int:
+        """Provisioned concurrency of functions without a reservation (other than ``but``)."""
+        return sum(n for name, n in provisioned.items() if name != but and name not in self._reserved)
+
     def account_settings(self) -> dict[str, Any]:
         """GetAccountSettings' body."""
         rows = self._db.all_functions()
@@ -129,7 +211,9 @@ class Concurrency:
                 "CodeSizeUnzipped": CODE_SIZE_UNZIPPED,
                 "CodeSizeZipped": CODE_SIZE_ZIPPED,
                 "ConcurrentExecutions": self._ledger.account_limit,
-                "UnreservedConcurrentExecutions": self._ledger.unreserved_limit,
+                "UnreservedConcurrentExecutions": max(
+                    0, self._ledger.unreserved_limit - self._provisioned_unreserved(self.provisioned())
+                ),
             },
             "AccountUsage": {
                 "TotalCodeSize": sum(int(row.config.get("CodeSize", 0)) for row in rows),

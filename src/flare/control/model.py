@@ -43,6 +43,8 @@ class FunctionVersion:
     architecture: str = "x86_64"
     layers_dirs: tuple[Path, ...] = field(default=())
     network: str | None = None
+    snap_start: bool = False
+    state: str = "Active"
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -87,4 +89,7 @@ class FunctionVersion:
             account_id=account_id,
             architecture=(config.get("Architectures") or ["x86_64"])[0],
             network=(tags or {}).get(NETWORK_TAG),
+            snap_start=version != LATEST
+            and config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
+            state=config.get("State", "Active"),
         )

@@ -51,6 +51,7 @@ from flare.errors import (
 from flare.store.blobs import BlobStore, validate_zip
 from flare.store.sqlite import Database, FunctionRow
 
+SNAPSHOT_PENDING = "Lambda is creating a snapshot of the initialised execution environment (SnapStart)."
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 
@@ -78,6 +79,7 @@ class Registry:
         self._counters: dict[str, int] = {}
         self._aliases = Aliases(db, region, account_id)
         self._listeners: list[VersionListener] = []
+        self._publish_listeners: list[Callable[[FunctionVersion], None]] = []
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
@@ -402,10 +404,36 @@ class Registry:
         number = str(self._counters.get(name, 0) + 1)
         arn = function_arn(self._region, self._account_id, name, number)
         config = self._stamp(versions.snapshot(latest.config, number, arn, description))
+        if config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions":
+            config["SnapStart"] = {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+            config.update(State="Pending", StateReasonCode="Creating", StateReason=SNAPSHOT_PENDING)
         row = self._db.publish_version(FunctionRow(name, number, config, latest.code_digest))
         self._counters[name] = int(number)
         self._cache(row)
+        for listener in self._publish_listeners:
+            listener(self._runnable[(name, number)])
         return copy.deepcopy(row.config)
+
+    def add_publish_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
+        """``callback(version)`` after each new published version is stored."""
+        self._publish_listeners.append(callback)
+
+    def set_version_state(
+        self, name: str, version: str, state: str, reason_code: str | None, reason: str | None
+    ) -> None:
+        """Record a published version's ``State`` (SnapStart: Pending → Active or Failed)."""
+        row = self._rows.get(name, {}).get(version)
+        if row is None:
+            return
+        config = dict(row.config, State=state)
+        for key, value in (("StateReasonCode", reason_code), ("StateReason", reason)):
+            if value is None:
+                config.pop(key, None)
+            else:
+                config[key] = value
+        updated = FunctionRow(row.name, row.version, config, row.code_digest, row.tags, row.seq)
+        self._db.update_function(updated)
+        self._cache(updated)
 
     def _cache(self, row: FunctionRow) -> None:
         self._rows.setdefault(row.name, {})[row.version] = row

@@ -260,7 +260,21 @@ def _apply(config: Config, body: dict[str, Any]) -> Config:
             result[field] = value
     if body.get("LoggingConfig") is not None:
         result["LoggingConfig"] = _logging(body["LoggingConfig"], result["LoggingConfig"])
+    _check_snap_start_runtime(result)
     return result
+
+
+SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+
+
+def _check_snap_start_runtime(config: Config) -> None:
+    """SnapStart on Python needs python3.12 or later (Java and .NET are not run by Flare)."""
+    applies = config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
+    if applies and config.get("Runtime") not in SNAP_START_RUNTIMES:
+        raise InvalidParameterValue(
+            f"{config.get('Runtime')} is not supported for SnapStart enabled functions. "
+            f"Supported runtimes: {', '.join(SNAP_START_RUNTIMES)}."
+        )
 
 
 def defaults(name: str) -> Config:

@@ -33,6 +33,14 @@ def init_report_line(init_ms: float, phase: str, status: str, error_type: str | 
     return f"{line}\tError Type: {error_type}" if error_type else line
 
 
+def restore_start_line(runtime: str, region: str) -> str:
+    return init_start_line(runtime, region).replace("INIT_START", "RESTORE_START", 1)
+
+
+def restore_report_line(restore_ms: float) -> str:
+    return f"RESTORE_REPORT Restore Duration: {restore_ms:.2f} ms"
+
+
 def billed_ms(duration_ms: float, init_ms: float | None = None) -> int:
     """Billed milliseconds: ceil of duration (plus init, billed since Aug 2025), at least 1."""
     return max(1, math.ceil(duration_ms + (init_ms or 0.0)))
@@ -46,6 +54,7 @@ def report_line(
     init_ms: float | None = None,
     status: str | None = None,
     error_type: str | None = None,
+    restore_ms: float | None = None,
 ) -> str:
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -54,6 +63,10 @@ def report_line(
     )
     if init_ms is not None:
         line += f"Init Duration: {init_ms:.2f} ms\t"
+    if restore_ms is not None:
+        line += (
+            f"Restore Duration: {restore_ms:.2f} ms\tBilled Restore Duration: {math.ceil(restore_ms)} ms\t"
+        )
     if status is not None:
         line += f"Status: {status}\t"
         if error_type:

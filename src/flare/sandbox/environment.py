@@ -24,12 +24,13 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
+from flare.errors import FlareError, SnapStartException, SnapStartTimeout
 from flare.observe import report
 from flare.observe.logs import LogStore
 from flare.runtimes.lambda_python import frames
@@ -41,6 +42,7 @@ from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
 from flare.sandbox.scratch import Scratch
+from flare.sandbox.snapshot import RESTORE_LIMIT_S, PreparedRestore
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
 log = logging.getLogger("flare.environment")
@@ -69,6 +71,7 @@ class Environment:
         settings: EnvSettings,
         isolation: Isolation,
         on_exit: Callable[[Environment], None] = lambda env: None,
+        restore_from: Callable[[], Awaitable[PreparedRestore]] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.version = version
@@ -96,8 +99,12 @@ class Environment:
         self._outcome: asyncio.Future[Outcome] | None = None
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
-        self._uses_frames = plan.mode == "python"
+        self._uses_frames = plan.mode in ("python", "restore")
+        self._restore_from = restore_from
+        self._pending_restore_ms: float | None = None
+        self.restore_error: FlareError | None = None
         self._pending_init_ms: float | None = None
+        self._initialization_type = "on-demand"
         self._answered_id: str | None = None
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
@@ -112,9 +119,13 @@ class Environment:
     # ---- start / INIT ---------------------------------------------------------------------
 
     async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
+        if self._restore_from is not None:
+            await self._start_restored()
+            return
         if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
             self._no_entrypoint()
             return
+        self._initialization_type = initialization_type
         self._ready = asyncio.get_running_loop().create_future()
         self.process = SandboxProcess(self._zygote, self._isolation.cgroup_for(self.id, self.version))
         layout = await self._prepare_layout()
@@ -157,6 +168,64 @@ class Environment:
         self.lifecycle.move(EnvState.INITIALISING)
         await self._await_init(began, init_limit_s)
 
+    async def _start_restored(self) -> None:
+        """A SnapStart cold start: adopt a restore prepared from the version's snapshot (forked,
+        sandboxed, in its cgroup), then let it run its after-restore hooks. Sets
+        ``restore_error`` (SnapStartException / SnapStartTimeout) when that fails."""
+        assert self._restore_from is not None
+        self._ready = asyncio.get_running_loop().create_future()
+        try:
+            prepared = await self._restore_from()
+        except (FlareError, OSError, ZygoteDied) as error:
+            self._fail()
+            message = error.message if isinstance(error, FlareError) else str(error)
+            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {message}")
+            return
+        self._adopt(prepared)
+        began = self._clock.now()
+        self._log([report.restore_start_line(self.version.runtime, self.version.region), *prepared.held])
+        self.lifecycle.move(EnvState.INITIALISING)
+        assert self.process is not None
+        self.process.exited.add_done_callback(self._on_process_exit)
+        timer = self._clock.call_later(RESTORE_LIMIT_S, lambda: _fail(self._ready, _InitTimeout()))
+        try:
+            prepared.channel.setblocking(True)
+            prepared.channel.sendall(frames.encode(frames.GO))
+            loop = asyncio.get_running_loop()
+            self._channel, _ = await loop.create_unix_connection(
+                lambda: _FrameProtocol(self), sock=prepared.channel
+            )
+            await self._ready
+        except _InitTimeout:
+            self.restore_error = SnapStartTimeout("Restore of the snapshot took longer than 10 seconds.")
+        except (_InitError, OSError) as error:
+            detail = error.outcome.payload.decode() if isinstance(error, _InitError) else str(error)
+            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {detail}")
+        finally:
+            timer.cancel()
+        restore_ms = (self._clock.now() - began) * 1000
+        self._log([*(self._logpipe.drain() if self._logpipe else []), report.restore_report_line(restore_ms)])
+        if self.restore_error is not None:
+            self._fail()
+            self._kill()
+            return
+        self._pending_restore_ms = restore_ms
+        self.lifecycle.move(EnvState.IDLE)
+
+    def _adopt(self, prepared: PreparedRestore) -> None:
+        """Take over a prepared restore's process, scratch, uid, Runtime API and output."""
+        self.id = prepared.id
+        today = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
+        self.stream = f"{today:%Y/%m/%d}/[{self.version.version}]{self.id}"
+        self.process = prepared.process
+        self.pid = prepared.process.pid
+        self._scratch = prepared.scratch
+        self.uid = prepared.uid
+        self._runtime_api = prepared.runtime_api
+        self._runtime_api.bind(self)
+        self._logpipe = prepared.logpipe
+        self._logpipe.rebind(self._on_log_lines)
+
     async def _prepare_layout(self) -> Layout:
         """The environment's /tmp scratch, uid and sandbox plan."""
         scratch = self._isolation.scratch
@@ -197,7 +266,10 @@ class Environment:
             return
         finally:
             timer.cancel()
-        self.init_ms = self._pending_init_ms = (self._clock.now() - began) * 1000
+        self.init_ms = (self._clock.now() - began) * 1000
+        # Only an on-demand INIT is a cold start its first invocation reports; a provisioned
+        # environment initialised before anyone asked for it.
+        self._pending_init_ms = self.init_ms if self._initialization_type == "on-demand" else None
         self.lifecycle.move(EnvState.IDLE)
 
     def _init_ended(self, began: float, status: str, error_type: str | None) -> None:
@@ -264,6 +336,7 @@ class Environment:
         lines += self._logpipe.drain() if self._logpipe else []
         lines += outcome.log_lines
         init_ms, self._pending_init_ms = self._pending_init_ms, None
+        restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
         lines.append(report.end_line(invocation.request_id))
         lines.append(
             report.report_line(
@@ -278,6 +351,7 @@ class Environment:
                 if outcome.error_type == "Sandbox.Timedout"
                 else "error",
                 None if outcome.healthy else outcome.error_type,
+                restore_ms,
             )
         )
         self._log(lines)
@@ -405,7 +479,7 @@ class Environment:
                 )
             elif kind == frames.READY:
                 self._runtime_ready()
-            elif kind == frames.INIT_ERROR:
+            elif kind in (frames.INIT_ERROR, frames.RESTORE_ERROR):
                 self._init_error(body, header.get("type"))
         except RuntimeApiError as error:
             log.warning("%r: runtime frame rejected: %s", self, error.message)

@@ -150,6 +150,17 @@ def mount_plan(
     return plan
 
 
+def sandbox_root_dir(data_dir: Path) -> Path:
+    """Where each environment mounts its new root, inside its own mount namespace (so one
+    directory serves them all). ``/mnt`` when it exists: a SnapStart template builds its root
+    from inside a user namespace, where a data dir under a 0700 home could not be traversed."""
+    if Path("/mnt").is_dir() and os.stat("/mnt").st_mode & 0o005 == 0o005:
+        return Path("/mnt")
+    root = data_dir / "sandbox" / "root"
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str, Path | None]) -> Isolation:
     """Decide, once, how environments are sandboxed on this host; ``notes`` say what is off."""
     from flare.sandbox.launcher import host_interpreter, sdk_dir
@@ -175,8 +186,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         )
     if not wanted:
         notes.append("sandbox OFF (--no-sandbox): process-level isolation only")
-    sandbox_root = data_dir / "sandbox" / "root"
-    sandbox_root.mkdir(parents=True, exist_ok=True)
+    sandbox_root = sandbox_root_dir(data_dir)
     prefixes = {interpreter_prefix(path) for path in interpreters.values() if path is not None}
     prefixes.add(interpreter_prefix(host_interpreter()))
     scratch = None

@@ -33,6 +33,10 @@ class LogPipe:
             self._loop.add_reader(self.read_fd, self._on_readable)
             self._watching = True
 
+    def rebind(self, on_lines: Callable[[list[str]], None]) -> None:
+        """Send lines to ``on_lines`` from now on."""
+        self._on_lines = on_lines
+
     def hold(self, lines: list[str]) -> None:
         self._held.extend(lines)
 

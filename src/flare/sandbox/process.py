@@ -39,6 +39,7 @@ class SandboxProcess:
         self.exit_status: int | None = None
         self.exited: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self.frozen = False
+        self.host_pgid: int | None = None  # a restore's process group as the host sees it
         self._zygote = zygote
 
     async def spawn(self, spawn_id: str, header: dict[str, Any], fds: Sequence[int]) -> int:
@@ -57,6 +58,11 @@ class SandboxProcess:
             self.exited.set_result(status)
 
     @property
+    def group(self) -> int | None:
+        """The process group to signal (a restore's ``pid`` is in its template's namespace)."""
+        return self.host_pgid if self.host_pgid is not None else self.pid
+
+    @property
     def alive(self) -> bool:
         return self.pid is not None and self.exit_status is None
 
@@ -66,7 +72,7 @@ class SandboxProcess:
         if self.cgroup is not None:
             self.cgroup.freeze()
         else:
-            signal_group(self.pid, signal.SIGSTOP)  # type: ignore[arg-type]
+            signal_group(self.group, signal.SIGSTOP)  # type: ignore[arg-type]
         self.frozen = True
 
     def thaw(self) -> None:
@@ -75,16 +81,17 @@ class SandboxProcess:
         if self.cgroup is not None:
             self.cgroup.thaw()
         else:
-            signal_group(self.pid, signal.SIGCONT)
+            signal_group(self.group, signal.SIGCONT)  # type: ignore[arg-type]
         self.frozen = False
 
     def terminate(self) -> None:
         """SIGTERM to the whole group, thawed so it can run its handlers."""
         if self.alive:
-            assert self.pid is not None
-            signal_group(self.pid, signal.SIGTERM)
+            group = self.group
+            assert group is not None
+            signal_group(group, signal.SIGTERM)
             if self.cgroup is None and self.frozen:
-                signal_group(self.pid, signal.SIGCONT)
+                signal_group(self.group, signal.SIGCONT)  # type: ignore[arg-type]
                 self.frozen = False
             else:
                 self.thaw()
@@ -92,9 +99,10 @@ class SandboxProcess:
     def kill(self) -> None:
         """SIGKILL to the whole group (thawed first: a frozen process cannot die)."""
         if self.alive:
-            assert self.pid is not None
+            group = self.group
+            assert group is not None
             self.thaw()
-            signal_group(self.pid, signal.SIGKILL)
+            signal_group(group, signal.SIGKILL)
 
     def describe_exit(self) -> tuple[str, str]:
         """``(errorType, "Runtime exited with error: ...")`` for how the process ended."""

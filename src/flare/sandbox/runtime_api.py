@@ -71,6 +71,10 @@ class RuntimeApiServer:
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
 
+    def bind(self, side: RuntimeSide) -> None:
+        """Serve ``side`` from now on (a prepared SnapStart restore gets its environment late)."""
+        self._side = side
+
     async def start(self, sock: socket.socket | None = None) -> str:
         """Serve on ``sock`` (a listening socket made inside an isolated environment's own
         network), else on a free loopback port; returns ``host:port``."""

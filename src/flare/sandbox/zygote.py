@@ -28,6 +28,15 @@ RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 _BOOT = "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd})"
 
 
+class TemplateInitError(Exception):
+    """A SnapStart template's INIT failed; ``body`` is AWS's error payload."""
+
+    def __init__(self, body: bytes, error_type: str) -> None:
+        super().__init__(error_type)
+        self.body = body
+        self.error_type = error_type
+
+
 class ZygoteDied(Exception):
     """The zygote process is gone; environments it had forked were killed with it."""
 
@@ -83,6 +92,16 @@ class Zygote:
         loop.add_reader(ours.fileno(), self._on_readable)
         await hello
 
+    async def attach(self, sock: socket.socket, hello_id: str) -> int:
+        """Speak the zygote protocol over ``sock`` with a process someone else started (a
+        SnapStart template); waits for its hello and returns the pid it reports."""
+        sock.setblocking(False)
+        self._sock = sock
+        hello: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._spawns[hello_id] = hello
+        asyncio.get_running_loop().add_reader(sock.fileno(), self._on_readable)
+        return await hello
+
     async def spawn(self, spawn_id: str, header: dict[str, Any], fds: Sequence[int]) -> int:
         """Fork one environment; ``fds`` are sent to it (and stay open here: close them after)."""
         await self.start()
@@ -127,11 +146,18 @@ class Zygote:
         if not data:
             self._died()
             return
-        for kind, header, _body in self._reader.feed(data):
-            if kind == frames.SPAWNED:
-                future = self._spawns.pop(header["id"], None)
-                if future is not None and not future.done():
-                    future.set_result(header["pid"])
+        for kind, header, body in self._reader.feed(data):
+            if kind == frames.INIT_ERROR:
+                # A template's INIT (or before-snapshot hook) failed before its hello.
+                failure = TemplateInitError(body, header.get("type") or "Runtime.Unknown")
+                for pending in self._spawns.values():
+                    if not pending.done():
+                        pending.set_exception(failure)
+                        pending.exception()
+            elif kind == frames.SPAWNED:
+                spawned = self._spawns.pop(header["id"], None)
+                if spawned is not None and not spawned.done():
+                    spawned.set_result(header["pid"])
             elif kind == frames.EXITED:
                 exited = self.exit_status(header["pid"])
                 if not exited.done():

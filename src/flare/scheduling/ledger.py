@@ -212,6 +212,25 @@ class Ledger:
             state.unreserved_in_use += 1
         return Lease(self, function, request_id)
 
+    def hold(self, function: str, holder: str) -> Lease:
+        """A lease for ``holder`` on ``function`` granted without asking ``decide``: for capacity
+        the control plane has already checked against the limits (a provisioned environment
+        holds one for as long as it exists). Counts like any lease, so while it is held it
+        leaves less for on-demand invocations; it may push a count above a limit that live
+        on-demand leases already fill (new grants then stop until they drain).
+
+        Raises ``ValueError`` when ``holder`` already holds a lease on ``function``.
+        """
+        state = self.state
+        holders = state.holders.setdefault(function, set())
+        if holder in holders:
+            raise ValueError(f"{holder} already holds a lease on {function}")
+        holders.add(holder)
+        state.total_in_use += 1
+        if function not in state.reserved:
+            state.unreserved_in_use += 1
+        return Lease(self, function, holder)
+
     def _release(self, lease: Lease) -> None:
         state = self.state
         holders = state.holders.get(lease.function)

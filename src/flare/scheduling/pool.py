@@ -1,12 +1,24 @@
 """Execution environments per function version: which one serves the next invocation.
 
-``# version key (name, version, revision) => idle environments, warmest last``
+Two tiers, each keyed by version key (name, version, revision)::
 
-One environment serves one invocation at a time. ``reserve`` hands out a warm idle environment
-when there is one, else starts a new one (a cold start). ``release`` freezes a healthy
-environment and parks it, with an idle timer (SHUTDOWN after ``idle_timeout_s`` of this pool's
-clock); anything else is stopped. When a function changes, ``retire(name)`` stops its idle
-environments, and busy ones of an older revision are stopped on release.
+    _idle              version key => idle on-demand environments, warmest last
+    _provisioned_idle  version key => idle provisioned environments, warmest last
+    _provisioned       every live provisioned environment (starting, idle or busy)
+
+One environment serves one invocation at a time. ``reserve`` hands out a warm idle on-demand
+environment when there is one, else starts a new one (a cold start). ``release`` freezes a
+healthy environment and parks it, with an idle timer (SHUTDOWN after ``idle_timeout_s`` of this
+pool's clock); anything else is stopped. When a function changes, ``retire(name)`` stops its
+idle environments, and busy ones of an older revision are stopped on release.
+
+Provisioned environments are made by ``add_provisioned`` and started up front by
+``start_provisioned`` (INIT with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``),
+handed out by ``try_reserve_provisioned`` and parked again on release with no idle timer: only
+``retire_provisioned`` (or a stale revision, or death) ends one. Whenever a provisioned
+environment that ``start_provisioned`` made ready leaves the tier, ``on_provisioned_gone(env)``
+is called once (never for one whose start failed, nor after ``close``), so its owner
+(``scheduling.provisioned.Provisioner``) can release its lease and replace it.
 """
 
 from __future__ import annotations
@@ -23,6 +35,8 @@ from flare.sandbox.lifecycle import EnvState
 log = logging.getLogger("flare.pool")
 
 FREEZE_DELAY_S = 0.001
+
+PROVISIONED_INIT = "provisioned-concurrency"
 
 EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
 
@@ -58,13 +72,24 @@ class Pool:
         self._closed = False
         self._to_freeze: list[Environment] = []
         self._freeze_timer: TimerHandle | None = None
+        # version key => idle provisioned environments, warmest last
+        self._provisioned_idle: dict[tuple[str, str, str], list[Environment]] = {}
+        # every live provisioned environment: starting, idle or busy
+        self._provisioned: set[Environment] = set()
+        # provisioned environments whose INIT is in progress (a subset of _provisioned)
+        self._starting: set[Environment] = set()
+        # busy provisioned environments no longer wanted: stopped on release
+        self._retiring: set[Environment] = set()
+        self.on_provisioned_gone: Callable[[Environment], None] = lambda env: None
 
     def __repr__(self) -> str:
         idle = sum(len(envs) for envs in self._idle.values())
-        return f"<Pool idle={idle} busy={len(self._busy)}>"
+        provisioned = f" provisioned={len(self._provisioned)}" if self._provisioned else ""
+        return f"<Pool idle={idle} busy={len(self._busy)}{provisioned}>"
 
     def environments(self) -> list[Environment]:
-        return [*self._busy, *(env for envs in self._idle.values() for env in envs)]
+        idle = (env for envs in self._idle.values() for env in envs)
+        return list({*self._busy, *idle, *self._provisioned, *self._retiring})
 
     async def reserve(self, version: FunctionVersion, init_limit_s: float | None = None) -> Environment:
         """A warm idle environment for ``version``, else a newly started one (cold start).
@@ -93,20 +118,121 @@ class Pool:
     def release(self, env: Environment) -> None:
         """Give an environment back after its caller has been answered."""
         self._busy.discard(env)
-        current = self._current_revision.get((env.version.name, env.version.version))
-        stale = current != env.version.revision_id
-        if env.state is EnvState.IDLE and not stale and not self._closed:
+        reusable = env.state is EnvState.IDLE and not self._stale(env) and not self._closed
+        if env in self._provisioned or env in self._retiring:
+            if reusable and env in self._provisioned:
+                self._park_provisioned(env)
+            else:
+                self._drop_provisioned(env)
+        elif reusable:
             self._park(env)
         else:
             self._stop_later(env)
 
     def environment_exited(self, env: Environment) -> None:
-        """Called by an environment whose process died on its own: drop it if it was idle."""
+        """Called by an environment whose process died on its own: drop it if it was idle
+        (a busy one is dropped on release, a starting one by ``start_provisioned``)."""
+        if env in self._busy or env in self._starting:
+            return
+        if env in self._provisioned:
+            self._drop_provisioned(env)
+            return
         idle = self._idle.get(env.version.key)
         if idle and env in idle:
             idle.remove(env)
             self._unpark(env)
             self._stop_later(env)
+
+    # ---- provisioned environments ---------------------------------------------------------
+
+    def add_provisioned(self, version: FunctionVersion) -> Environment:
+        """A new provisioned environment for ``version``, counted in ``provisioned(key)`` at
+        once; its INIT has not begun: ``start_provisioned`` runs it."""
+        self._current_revision.setdefault((version.name, version.version), version.revision_id)
+        env = self._factory(version, self)
+        self._provisioned.add(env)
+        self._starting.add(env)
+        return env
+
+    async def start_provisioned(self, env: Environment, init_limit_s: float) -> bool:
+        """Run INIT of ``env`` (from ``add_provisioned``) with initialization type
+        ``provisioned-concurrency`` and limit ``init_limit_s``.
+
+        True: ``env`` is ready and parked idle in the provisioned tier (frozen, no idle timer).
+        False: INIT failed (``init_failure`` is set), or ``env`` was retired, went stale or the
+        pool closed meanwhile; it is stopped and ``on_provisioned_gone`` is not called for it.
+        """
+        try:
+            await env.start(init_limit_s, PROVISIONED_INIT)
+        except BaseException:
+            self._forget_starting(env)
+            raise
+        self._starting.discard(env)
+        wanted = env in self._provisioned and not self._stale(env) and not self._closed
+        if env.init_failure is not None or env.state is not EnvState.IDLE or not wanted:
+            self._forget_starting(env)
+            return False
+        self._park_provisioned(env)
+        return True
+
+    def _forget_starting(self, env: Environment) -> None:
+        self._starting.discard(env)
+        self._provisioned.discard(env)
+        self._stop_later(env)
+
+    def is_provisioned(self, env: Environment) -> bool:
+        """Whether ``env`` is a live, wanted provisioned environment."""
+        return env in self._provisioned
+
+    def provisioned(self, key: tuple[str, str, str]) -> list[Environment]:
+        """The live provisioned environments of version key ``key`` (starting, idle or busy)."""
+        return [env for env in self._provisioned if env.version.key == key]
+
+    def try_reserve_provisioned(self, version: FunctionVersion) -> Environment | None:
+        """An idle provisioned environment of ``version``, now busy; None when all are busy
+        (or there are none). Starts nothing."""
+        idle = self._provisioned_idle.get(version.key)
+        if not idle:
+            return None
+        env = choose_idle(idle)
+        if env is None:
+            return None
+        self._unpark(env)
+        self._busy.add(env)
+        return env
+
+    def retire_provisioned(self, env: Environment) -> None:
+        """``env`` is no longer wanted: an idle one is stopped now (``on_provisioned_gone``), a
+        busy one when released, a starting one when its INIT ends."""
+        if env not in self._provisioned:
+            return
+        if env in self._starting:
+            self._provisioned.discard(env)
+        elif env in self._busy:
+            self._provisioned.discard(env)
+            self._retiring.add(env)
+        else:
+            self._drop_provisioned(env)
+
+    def _park_provisioned(self, env: Environment) -> None:
+        self._provisioned_idle.setdefault(env.version.key, []).append(env)
+        self._schedule_freeze(env)
+
+    def _drop_provisioned(self, env: Environment) -> None:
+        """Stop a provisioned environment that is idle, dead or released for the last time."""
+        idle = self._provisioned_idle.get(env.version.key)
+        if idle and env in idle:
+            idle.remove(env)
+        self._unpark(env)
+        self._provisioned.discard(env)
+        self._retiring.discard(env)
+        self._stop_later(env)
+        if not self._closed:
+            self.on_provisioned_gone(env)
+
+    def _stale(self, env: Environment) -> bool:
+        current = self._current_revision.get((env.version.name, env.version.version))
+        return current != env.version.revision_id
 
     def retire(self, name: str, revision_id: str | None = None, version: str = LATEST) -> None:
         """``version`` of function ``name`` now has ``revision_id`` (None: the function was
@@ -124,6 +250,9 @@ class Pool:
             for env in self._idle.pop(key):
                 self._unpark(env)
                 self._stop_later(env)
+        for key in [key for key in self._provisioned_idle if key[0] == name]:
+            for env in [env for env in self._provisioned_idle[key] if self._stale(env)]:
+                self._drop_provisioned(env)
 
     # ---- parking: the idle list, the idle timer and the batched freeze ---------------------
 
@@ -136,6 +265,9 @@ class Pool:
         """
         self._idle.setdefault(env.version.key, []).append(env)
         self._idle_timers[env] = self._clock.call_later(self.idle_timeout_s, lambda: self._expire(env))
+        self._schedule_freeze(env)
+
+    def _schedule_freeze(self, env: Environment) -> None:
         self._to_freeze.append(env)
         if self._freeze_timer is None:
             self._freeze_timer = self._clock.call_later(FREEZE_DELAY_S, self._freeze_parked)
@@ -166,10 +298,13 @@ class Pool:
         for timer in self._idle_timers.values():
             timer.cancel()
         self._idle_timers.clear()
-        for env in [*self._busy, *(env for envs in self._idle.values() for env in envs)]:
+        for env in self.environments():
             self._stop_later(env)
         self._idle.clear()
         self._busy.clear()
+        self._provisioned_idle.clear()
+        self._provisioned.clear()
+        self._retiring.clear()
         while self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
 

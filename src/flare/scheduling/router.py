@@ -8,10 +8,15 @@ INIT failures answer the invocation that started them. An INIT that outlives the
 retried once inside the invocation, with the function's timeout as its limit (Lambda's
 "suppressed init"); if that one times out too, the invocation times out.
 
-Before anything is placed, the invocation takes a lease on its function's concurrency from the
-``Ledger`` (telling it whether the pool has a warm environment, so a cold start spends a scaling
-token); a throttle raises ``TooManyRequests`` with no environment reserved. The lease is
-released after the environment, when the caller's block exits::
+An idle provisioned environment of the version, when there is one, serves the invocation
+first: its concurrency is already held (each provisioned environment holds a lease of its own,
+see ``scheduling.provisioned``), so no lease is taken and no scaling token spent. When all of
+them are busy (or there are none) the invocation spills over to on-demand environments, below.
+
+Otherwise, before anything is placed, the invocation takes a lease on its function's
+concurrency from the ``Ledger`` (telling it whether the pool has a warm environment, so a cold
+start spends a scaling token); a throttle raises ``TooManyRequests`` with no environment
+reserved. The lease is released after the environment, when the caller's block exits::
 
     with ledger.acquire(name, request_id, cold_start=...):   # may raise TooManyRequests
         env = await pool.reserve(version)
@@ -25,7 +30,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from flare.control.model import FunctionVersion
-from flare.errors import ResourceNotReady
+from flare.errors import ResourceConflict, ResourceNotReady, SnapStartNotReady
 from flare.sandbox.environment import Environment
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.zygote import ZygoteDied
@@ -45,6 +50,13 @@ class Router:
         """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
         any environment is reserved) when the ledger throttles it, ResourceNotReady when no
         environment could be started."""
+        provisioned = self.pool.try_reserve_provisioned(version)
+        if provisioned is not None:
+            try:
+                yield await provisioned.invoke(invocation)
+            finally:
+                self.pool.release(provisioned)
+            return
         cold_start = not self.pool.has_idle(version)
         with self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start):
             env = await self._place(version)
@@ -57,6 +69,15 @@ class Router:
                 self.pool.release(env)
 
     async def _place(self, version: FunctionVersion) -> Environment:
+        if version.state == "Pending":
+            raise SnapStartNotReady(
+                "Lambda is still making the SnapStart snapshot of this version; try again soon."
+            )
+        if version.state == "Failed":
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. "
+                "The function is currently in the following state: Failed"
+            )
         try:
             env = await self.pool.reserve(version)
             if env.init_timed_out:
@@ -64,4 +85,7 @@ class Router:
                 env = await self.pool.reserve(version, init_limit_s=version.timeout_s)
         except (ZygoteDied, OSError) as error:
             raise ResourceNotReady(f"Flare could not start an execution environment: {error}") from None
+        if env.restore_error is not None:
+            self.pool.release(env)
+            raise env.restore_error
         return env

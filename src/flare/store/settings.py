@@ -1,4 +1,4 @@
-"""Per-function concurrency settings, durable: a table of their own in Flare's SQLite file.
+"""Per-function concurrency settings, durable: tables of their own in Flare's SQLite file.
 
 Schema::
 
@@ -7,9 +7,16 @@ Schema::
         reserved  INTEGER  ReservedConcurrentExecutions, >= 0
         PRIMARY KEY (name)
 
-The table lives in the same file as ``Database``'s tables (``Database.path``) but is reached
-through a connection of its own, so this module owns all of its SQL; ``Database``'s
-``user_version`` is not touched (the table is created if missing). A lock serialises the
+    provisioned_concurrency
+        name           TEXT     function name (unqualified)
+        qualifier      TEXT     a published version number or an alias name
+        requested      INTEGER  RequestedProvisionedConcurrentExecutions, >= 1
+        last_modified  TEXT     LastModified as answered (``2019-10-18T14:53:00.000+0000``)
+        PRIMARY KEY (name, qualifier)
+
+The tables live in the same file as ``Database``'s tables (``Database.path``) but are reached
+through a connection of their own, so this module owns all of their SQL; ``Database``'s
+``user_version`` is not touched (the tables are created if missing). A lock serialises the
 connection, which may be used from several threads.
 """
 
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+from dataclasses import dataclass
 from pathlib import Path
 
 _SCHEMA = """
@@ -24,11 +32,29 @@ CREATE TABLE IF NOT EXISTS function_concurrency (
     name     TEXT    NOT NULL PRIMARY KEY,
     reserved INTEGER NOT NULL CHECK (reserved >= 0)
 );
+CREATE TABLE IF NOT EXISTS provisioned_concurrency (
+    name          TEXT    NOT NULL,
+    qualifier     TEXT    NOT NULL,
+    requested     INTEGER NOT NULL CHECK (requested >= 1),
+    last_modified TEXT    NOT NULL,
+    PRIMARY KEY (name, qualifier)
+);
 """
 
 
+@dataclass(frozen=True)
+class ProvisionedRow:
+    """One stored provisioned concurrency config."""
+
+    name: str
+    qualifier: str
+    requested: int
+    last_modified: str
+
+
 class SettingsStore:
-    """Reserved concurrency by function name. Opening creates the table if it is missing."""
+    """Reserved concurrency by function name, provisioned concurrency by (name, qualifier).
+    Opening creates the tables if they are missing."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -62,4 +88,30 @@ class SettingsStore:
         """Drop ``name``'s reservation; True if there was one."""
         with self._lock, self._conn:
             cursor = self._conn.execute("DELETE FROM function_concurrency WHERE name = ?", (name,))
+            return cursor.rowcount > 0
+
+    def provisioned(self) -> list[ProvisionedRow]:
+        """Every stored provisioned concurrency config, by name then qualifier."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, qualifier, requested, last_modified FROM provisioned_concurrency "
+                "ORDER BY name, qualifier"
+            ).fetchall()
+        return [ProvisionedRow(str(n), str(q), int(r), str(m)) for n, q, r, m in rows]
+
+    def put_provisioned(self, row: ProvisionedRow) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO provisioned_concurrency (name, qualifier, requested, last_modified) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (name, qualifier) DO UPDATE SET "
+                "requested = excluded.requested, last_modified = excluded.last_modified",
+                (row.name, row.qualifier, row.requested, row.last_modified),
+            )
+
+    def delete_provisioned(self, name: str, qualifier: str) -> bool:
+        """Drop the config of ``name:qualifier``; True if there was one."""
+        with self._lock, self._conn:
+            cursor = self._conn.execute(
+                "DELETE FROM provisioned_concurrency WHERE name = ? AND qualifier = ?", (name, qualifier)
+            )
             return cursor.rowcount > 0

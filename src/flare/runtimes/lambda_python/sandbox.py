@@ -19,10 +19,12 @@ import ctypes
 import os
 import platform
 import signal
+import stat
 import struct
 from typing import Any
 
 CLONE_NEWNS = 0x00020000
+CLONE_NEWUSER = 0x10000000
 CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
@@ -39,27 +41,39 @@ MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
 PR_SET_NO_NEW_PRIVS = 38
+SYS_OPEN_TREE = 428
+SYS_MOVE_MOUNT = 429
+SYS_MOUNT_SETATTR = 442
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+AT_FDCWD = -100
+AT_EMPTY_PATH = 0x1000
+AT_RECURSIVE = 0x8000
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+MOUNT_ATTR_RDONLY = 0x1
+MOUNT_ATTR_NOSUID = 0x2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 
 DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
-_libc = ctypes.CDLL(None, use_errno=True)
-_libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
-_libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
-_libc.unshare.argtypes = [ctypes.c_int]
-_libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
-_libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
+libc = ctypes.CDLL(None, use_errno=True)
+libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
+libc.umount2.argtypes = [ctypes.c_char_p, ctypes.c_int]
+libc.syscall.restype = ctypes.c_long
+libc.unshare.argtypes = [ctypes.c_int]
+libc.setns.argtypes = [ctypes.c_int, ctypes.c_int]
+libc.sethostname.argtypes = [ctypes.c_char_p, ctypes.c_size_t]
 
 
-def _check(result: int, what: str) -> None:
+def check(result: int, what: str) -> None:
     if result != 0:
         errno = ctypes.get_errno()
         raise OSError(errno, f"{what}: {os.strerror(errno)}")
 
 
-def _mount(source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
-    _check(
-        _libc.mount(source.encode(), target.encode(), fstype.encode() or None, flags, data.encode() or None),
+def mount(source: str, target: str, fstype: str, flags: int, data: str = "") -> None:
+    check(
+        libc.mount(source.encode(), target.encode(), fstype.encode() or None, flags, data.encode() or None),
         f"mount {source} on {target}",
     )
 
@@ -87,13 +101,13 @@ class Forker:
 
     def fork(self, new_pid_namespace: bool) -> int:
         if new_pid_namespace:
-            _check(_libc.unshare(CLONE_NEWPID), "unshare pid")
+            check(libc.unshare(CLONE_NEWPID), "unshare pid")
         pid = -1
         try:
             pid = os.fork()
         finally:
             if new_pid_namespace and pid != 0:
-                _check(_libc.setns(self._own, CLONE_NEWPID), "setns pid")
+                check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
         return pid
 
 
@@ -105,25 +119,51 @@ def enter(plan: dict[str, Any], handoff_fd: int = -1) -> None:
     join_cgroups(plan.get("cgroup_procs", []))
     if not plan.get("namespaces"):
         return
+    build_namespaces(plan)
+    if plan.get("isolated_network"):
+        _hand_over_listener(plan["runtime_api_port"], handoff_fd)
+    drop_privileges(plan["uid"], plan["gid"])
+
+
+def build_namespaces(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:
+    """New mount, ipc and uts namespaces (and net when isolated) holding Lambda's layout
+    (from ``trees``, made by ``detach_trees``, when given)."""
     flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
     if plan.get("isolated_network"):
         flags |= CLONE_NEWNET
-    _check(_libc.unshare(flags), "unshare")
+    check(libc.unshare(flags), "unshare")
     hostname = plan.get("hostname", "localhost").encode()
-    _libc.sethostname(hostname, len(hostname))
-    _build_root(plan)
+    libc.sethostname(hostname, len(hostname))
+    _build_root(plan, trees)
     if plan.get("isolated_network"):
         _loopback_up()
-        _hand_over_listener(plan["runtime_api_port"], handoff_fd)
-    _drop_privileges(plan["uid"], plan["gid"])
+
+
+def monitor(child: int) -> None:
+    """Wait for ``child`` and leave the same way it did (SIGTERM and friends are ignored
+    here: they reach the child through the process group)."""
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(sig, signal.SIG_IGN)
+    while True:
+        try:
+            _, status = os.waitpid(child, 0)
+            break
+        except InterruptedError:
+            continue
+    if os.WIFSIGNALED(status):
+        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
+        os.kill(os.getpid(), os.WTERMSIG(status))
+    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
 def split_init(status_fd: int) -> None:
     """Fork the runtime off this namespace's pid 1, which stays behind as its init.
 
-    The init reaps orphans, forwards SIGTERM/SIGINT/SIGHUP/SIGQUIT to the runtime, and when the
-    runtime exits writes the runtime's raw wait status to ``status_fd`` and exits, which ends
-    the namespace. Returns in the runtime (pid 2: ordinary signal semantics, as on Lambda).
+    The init reaps orphans and, when the runtime exits, writes the runtime's raw wait status to
+    ``status_fd`` and exits, which ends the namespace. It ignores SIGTERM and friends: the
+    engine signals the whole process group, so the runtime gets each signal once (forwarding
+    would deliver it twice and interrupt the function's own SIGTERM handler or atexit hooks).
+    Returns in the runtime (pid 2: ordinary signal semantics, as on Lambda).
     """
     child = os.fork()
     if child == 0:
@@ -134,12 +174,8 @@ def split_init(status_fd: int) -> None:
             with contextlib.suppress(OSError):
                 os.close(int(fd))
 
-    def forward(signum: int, frame: Any) -> None:
-        with contextlib.suppress(OSError):
-            os.kill(child, signum)
-
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, forward)
+        signal.signal(sig, signal.SIG_IGN)
     while True:
         try:
             pid, status = os.waitpid(-1, 0)
@@ -150,48 +186,110 @@ def split_init(status_fd: int) -> None:
             os._exit(0)
 
 
-def _build_root(plan: dict[str, Any]) -> None:
+class _MountAttr(ctypes.Structure):
+    _fields_ = [
+        ("attr_set", ctypes.c_uint64),
+        ("attr_clr", ctypes.c_uint64),
+        ("propagation", ctypes.c_uint64),
+        ("userns_fd", ctypes.c_uint64),
+    ]
+
+
+def detach_trees(plan: dict[str, Any]) -> dict[str, int]:
+    """Detached copies (``open_tree``) of every bind source and device of ``plan``, made while
+    still root on the host, read-only where the plan says so. Inside a user namespace the
+    sources may be unreachable (/root is 0700), but a detached tree can still be attached."""
+    trees = {}
+    sources = [(source, target, writable) for source, target, writable in plan["binds"]]
+    sources += [("/dev/" + name, "/dev/" + name, True) for name in DEVICES if os.path.exists("/dev/" + name)]
+    for source, target, writable in sources:
+        fd = int(
+            libc.syscall(
+                SYS_OPEN_TREE, AT_FDCWD, source.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
+            )
+        )
+        check(0 if fd >= 0 else -1, f"open_tree {source}")
+        if not writable:
+            attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0)
+            done = libc.syscall(
+                SYS_MOUNT_SETATTR,
+                fd,
+                b"",
+                AT_EMPTY_PATH | AT_RECURSIVE,
+                ctypes.byref(attr),
+                ctypes.sizeof(attr),
+            )
+            check(int(done), f"mount_setattr {source}")
+        trees[target] = fd
+    return trees
+
+
+def attach_tree(fd: int, target: str) -> None:
+    check(
+        int(libc.syscall(SYS_MOVE_MOUNT, fd, b"", AT_FDCWD, target.encode(), MOVE_MOUNT_F_EMPTY_PATH)),
+        f"move_mount {target}",
+    )
+    os.close(fd)
+
+
+def _make_mount_point(source: str, path: str, tree: int = -1) -> None:
+    """A directory or file at ``path`` to mount ``source`` (or detached ``tree``) on. The tree's
+    own type is used when given: in a user namespace ``source`` may not even be visible."""
+    is_dir = stat.S_ISDIR(os.fstat(tree).st_mode) if tree >= 0 else os.path.isdir(source)
+    if is_dir:
+        os.makedirs(path, exist_ok=True)
+    else:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        open(path, "a").close()
+
+
+def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:
     root = plan["root"]
-    _mount("", "/", "", MS_REC | MS_PRIVATE)
-    _mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    mount("", "/", "", MS_REC | MS_PRIVATE)
+    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
     for source, target, writable in plan["binds"]:
         path = root + target
-        if os.path.isdir(source):
-            os.makedirs(path, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            open(path, "a").close()
-        _mount(source, path, "", MS_BIND | MS_REC)
+        _make_mount_point(source, path, trees[target] if trees is not None else -1)
+        if trees is not None:
+            attach_tree(trees[target], path)
+            continue
+        mount(source, path, "", MS_BIND | MS_REC)
         if not writable:
-            _mount("", path, "", MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
+            # Keep the source's own flags (nodev, noexec, atime...): inside a user namespace
+            # they are locked, and a remount that drops one is refused.
+            kept = os.statvfs(source).f_flag & ~(MS_REMOUNT | MS_BIND)
+            mount("", path, "", kept | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
     for target, size_mb in plan.get("tmpfs", []):
         os.makedirs(root + target, exist_ok=True)
-        _mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
+        mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
     for target, link in plan.get("symlinks", []):
         os.makedirs(os.path.dirname(root + link), exist_ok=True)
         os.symlink(target, root + link)
     os.makedirs(root + "/proc", exist_ok=True)
-    _mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _build_dev(root)
+    mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
+    _build_dev(root, trees)
     for directory in plan.get("dirs", []):
         os.makedirs(root + directory, exist_ok=True)
     old = root + "/.old"
     os.mkdir(old)
-    _check(_libc.syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
+    check(libc.syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
     os.chdir("/")
-    _check(_libc.umount2(b"/.old", MNT_DETACH), "umount old root")
+    check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
     os.rmdir("/.old")
-    _mount("", "/", "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    mount("", "/", "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
 
 
-def _build_dev(root: str) -> None:
+def _build_dev(root: str, trees: dict[str, int] | None) -> None:
     dev = root + "/dev"
     os.makedirs(dev, exist_ok=True)
-    _mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
+    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
     for name in DEVICES:
         if os.path.exists("/dev/" + name):
             open(f"{dev}/{name}", "a").close()
-            _mount("/dev/" + name, f"{dev}/{name}", "", MS_BIND)
+            if trees is not None:
+                attach_tree(trees["/dev/" + name], f"{dev}/{name}")
+            else:
+                mount("/dev/" + name, f"{dev}/{name}", "", MS_BIND)
     for name, target in (
         ("fd", "/proc/self/fd"),
         ("stdin", "/proc/self/fd/0"),
@@ -199,7 +297,7 @@ def _build_dev(root: str) -> None:
         ("stderr", "/proc/self/fd/2"),
     ):
         os.symlink(target, f"{dev}/{name}")
-    _mount("", dev, "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
+    mount("", dev, "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
 
 
 def _loopback_up() -> None:
@@ -230,8 +328,8 @@ def _hand_over_listener(port: int, handoff_fd: int) -> None:
     listener.close()
 
 
-def _drop_privileges(uid: int, gid: int) -> None:
+def drop_privileges(uid: int, gid: int) -> None:
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
-    _check(_libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")
+    check(libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "no_new_privs")

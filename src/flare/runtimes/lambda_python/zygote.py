@@ -27,9 +27,9 @@ import signal
 import socket
 import struct
 import sys
-from typing import Any
+from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, sandbox
+from lambda_python import bootstrap, frames, sandbox, template
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -56,10 +56,15 @@ PR_SET_PDEATHSIG = 1
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
+MAX_FDS = 16
+
+
 def _recv_spawn(control: socket.socket) -> Any:
     """One frame and its attached fds, or None at EOF."""
     fds = array.array("i")
-    prefix, ancdata, _flags, _addr = control.recvmsg(frames.PREFIX_SIZE, socket.CMSG_LEN(4 * fds.itemsize))
+    prefix, ancdata, _flags, _addr = control.recvmsg(
+        frames.PREFIX_SIZE, socket.CMSG_LEN(MAX_FDS * fds.itemsize)
+    )
     if not prefix:
         return None
     for level, kind, data in ancdata:
@@ -72,10 +77,18 @@ def _recv_spawn(control: socket.socket) -> Any:
     return kind, header, list(fds)
 
 
-def _become_environment(
-    control: socket.socket, wakeup: int, header: dict[str, Any], fds: list[int], status_fd: int
+Become = Callable[[dict, list, int], int]  # (header, fds, status_fd) -> exit code, in the child
+
+
+def _child(
+    control: socket.socket,
+    wakeup: int,
+    become: Become,
+    header: dict[str, Any],
+    fds: list[int],
+    status_fd: int,
 ) -> None:
-    """In the forked child: detach from the zygote, then run the runtime or exec the bootstrap."""
+    """In a forked child: detach from the spawning loop, run ``become``, exit with its code."""
     code = 1
     try:
         control.close()
@@ -84,21 +97,7 @@ def _become_environment(
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-        os.setsid()
-        log_fd = fds[0]
-        null = os.open(os.devnull, os.O_RDONLY)
-        os.dup2(null, 0)
-        os.dup2(log_fd, 1)
-        os.dup2(log_fd, 2)
-        os.close(null)
-        os.close(log_fd)
-        sandbox.enter(header.get("sandbox") or {}, fds[-1] if header.get("handoff") else -1)
-        if status_fd >= 0:
-            sandbox.split_init(status_fd)
-        os.chdir(header["cwd"])
-        if header["mode"] == "exec":
-            os.execve(header["argv"][0], header["argv"], header["env"])
-        code = _run_python(header, socket.socket(fileno=fds[1]))
+        code = become(header, fds, status_fd)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException as error:
@@ -106,6 +105,30 @@ def _become_environment(
             os.write(2, f"flare: environment failed to start: {error!r}\n".encode())
     finally:
         os._exit(code)
+
+
+def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) -> int:
+    """A new environment: its own session and sandbox, then the runtime or the bootstrap."""
+    os.setsid()
+    log_fd = fds[0]
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(null)
+    os.close(log_fd)
+    plan = header.get("sandbox") or {}
+    if header["mode"] == "template":
+        sandbox.join_cgroups(plan.get("cgroup_procs", []))
+        ready_w, ack_r = fds[2], fds[3]
+        template.become_template(header, socket.socket(fileno=fds[1]), ready_w, ack_r)
+    sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
+    if status_fd >= 0:
+        sandbox.split_init(status_fd)
+    os.chdir(header["cwd"])
+    if header["mode"] == "exec":
+        os.execve(header["argv"][0], header["argv"], header["env"])
+    return _run_python(header, socket.socket(fileno=fds[1]))
 
 
 def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
@@ -156,8 +179,12 @@ def _kill_children(children: dict[int, str]) -> None:
             os.killpg(pid, signal.SIGKILL)
 
 
-def main(control_fd: int) -> None:
-    control = socket.socket(fileno=control_fd)
+def serve(control: socket.socket, become: Become, hello_id: str) -> None:
+    """Fork a child per SPAWN frame (``become`` runs in it); report SPAWNED and EXITED frames.
+
+    Runs until the control socket closes, then kills every child and exits. A template (a
+    SnapStart snapshot) runs this same loop, with restores as its children.
+    """
     wake_r, wake_w = os.pipe()
     os.set_blocking(wake_w, False)
     signal.set_wakeup_fd(wake_w)
@@ -166,9 +193,7 @@ def main(control_fd: int) -> None:
     children: dict[int, str] = {}
     forker = sandbox.Forker()
     statuses: dict[int, int] = {}
-    gc.collect()
-    gc.freeze()
-    control.sendall(frames.encode(frames.SPAWNED, {"id": "zygote", "pid": os.getpid()}))
+    control.sendall(frames.encode(frames.SPAWNED, {"id": hello_id, "pid": os.getpid()}))
     while True:
         try:
             readable, _, _ = select.select([control, wake_r], [], [])
@@ -183,22 +208,50 @@ def main(control_fd: int) -> None:
                 _kill_children(children)
                 os._exit(0)
             _kind, header, fds = message
-            sys.stdout.flush()
-            sys.stderr.flush()
-            namespaced = bool((header.get("sandbox") or {}).get("namespaces"))
-            status_r, status_w = os.pipe() if namespaced else (-1, -1)
-            pid = forker.fork(namespaced)
-            if pid == 0:
-                if status_r >= 0:
-                    os.close(status_r)
-                _become_environment(control, wake_r, header, fds, status_w)
-            for fd in fds:
-                os.close(fd)
-            if status_w >= 0:
-                os.close(status_w)
-                statuses[pid] = status_r
+            pid = _spawn(control, wake_r, become, header, fds, forker, statuses)
             children[pid] = header["id"]
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
+
+
+def _spawn(
+    control: socket.socket,
+    wake_r: int,
+    become: Become,
+    header: dict[str, Any],
+    fds: list[int],
+    forker: sandbox.Forker,
+    statuses: dict[int, int],
+) -> int:
+    sys.stdout.flush()
+    sys.stderr.flush()
+    namespaced = bool((header.get("sandbox") or {}).get("namespaces")) or header.get("mode") == "restore"
+    template_mode = header.get("mode") == "template"
+    status_r, status_w = os.pipe() if namespaced and not template_mode else (-1, -1)
+    if template_mode:
+        ready_r, ready_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        fds = [*fds, ready_w, ack_r]
+    pid = forker.fork(namespaced and not template_mode)
+    if pid == 0:
+        if status_r >= 0:
+            os.close(status_r)
+        _child(control, wake_r, become, header, fds, status_w)
+    for fd in fds:
+        os.close(fd)
+    if template_mode:
+        template.map_user_namespace(pid, ready_r, ack_w)
+        os.close(ready_r)
+        os.close(ack_w)
+    if status_w >= 0:
+        os.close(status_w)
+        statuses[pid] = status_r
+    return pid
+
+
+def main(control_fd: int) -> None:
+    gc.collect()
+    gc.freeze()
+    serve(socket.socket(fileno=control_fd), _become_environment, hello_id="zygote")
 
 
 if __name__ == "__main__":

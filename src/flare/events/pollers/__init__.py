@@ -1,0 +1,1 @@
+"""Event source pollers: one per mapping, reading a queue or a stream and invoking the function."""

@@ -1,0 +1,321 @@
+"""The Kinesis poller of one mapping: each shard in order, a failing batch blocking its shard.
+
+One task per shard. It reads up to BatchSize x ParallelizationFactor records after the shard's
+checkpoint (waiting up to MaximumBatchingWindowInSeconds for more while short), deals them to
+ParallelizationFactor *lanes* by partition key (so one key's records stay in order), runs the
+lanes at once, each one batch of at most BatchSize at a time, and when every lane is through
+stores the checkpoint: the last sequence number read. A crash re-delivers at most that read.
+
+A batch in a lane is retried until it succeeds (on the clock: 0.1 s doubling up to
+``RETRY_MAX_S``), blocking the lane and so the shard:
+
+    function error        BisectBatchOnFunctionError: split in two halves, each tried on its
+                          own, without using up retries; else one retry used; past
+                          MaximumRetryAttempts (-1: never) the batch is discarded
+    ReportBatchItemFailures  the records before the lowest reported sequence number succeeded;
+                          the batch goes on from it (one retry used)
+    throttle, system error   retried without using up retries
+    MaximumRecordAgeInSeconds  records older than it are discarded before each try
+
+A discarded batch goes to the OnFailure destination as a ``KinesisBatchInfo`` record (condition
+``RetryAttemptsExhausted`` or ``RecordAgeExceeded``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import json
+import logging
+from collections import deque
+from dataclasses import dataclass
+from typing import Any
+
+from flare.clock import Clock
+from flare.errors import FlareError
+from flare.events.counters import Counters
+from flare.events.destinations import Destinations, iso_timestamp, response_context
+from flare.events.esm import Mapping
+from flare.events.invoker import Attempt, SyncInvoker
+from flare.events.pollers.item_failures import failed_items
+from flare.events.retry import Outcome
+from flare.events.store import EventStore
+from flare.services.errors import ExpiredIterator, StreamError
+from flare.services.stream import StreamRecord, StreamService
+
+log = logging.getLogger("flare.events")
+
+IDLE_WAIT_S = 1.0
+RETRY_FIRST_S = 0.1
+RETRY_MAX_S = 10.0
+RETRY_EXHAUSTED = "RetryAttemptsExhausted"
+RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+
+
+@dataclass
+class Batch:
+    records: list[StreamRecord]
+    retries: int = 0
+    invokes: int = 0
+
+
+def kinesis_record(record: StreamRecord, shard_id: str, source_arn: str, role: str) -> dict[str, Any]:
+    """One entry of the ``Records`` of a Kinesis event."""
+    return {
+        "kinesis": {
+            "kinesisSchemaVersion": "1.0",
+            "partitionKey": record.partition_key,
+            "sequenceNumber": record.sequence_number,
+            "data": base64.b64encode(record.data).decode(),
+            "approximateArrivalTimestamp": round(record.arrival, 3),
+        },
+        "eventSource": "aws:kinesis",
+        "eventVersion": "1.0",
+        "eventID": f"{shard_id}:{record.sequence_number}",
+        "eventName": "aws:kinesis:record",
+        "invokeIdentityArn": role,
+        "awsRegion": source_arn.split(":")[3],
+        "eventSourceARN": source_arn,
+    }
+
+
+def batch_info_record(
+    *,
+    request_id: str,
+    function_arn: str,
+    condition: str,
+    invokes: int,
+    response: dict[str, Any],
+    records: list[StreamRecord],
+    shard_id: str,
+    source_arn: str,
+    now: float,
+) -> dict[str, Any]:
+    """The OnFailure record of a discarded batch: metadata, no records (spec §4.2)."""
+    return {
+        "requestContext": {
+            "requestId": request_id,
+            "functionArn": function_arn,
+            "condition": condition,
+            "approximateInvokeCount": invokes,
+        },
+        "responseContext": response_context(response),
+        "version": "1.0",
+        "timestamp": iso_timestamp(now),
+        "KinesisBatchInfo": {
+            "shardId": shard_id,
+            "startSequenceNumber": records[0].sequence_number,
+            "endSequenceNumber": records[-1].sequence_number,
+            "approximateArrivalOfFirstRecord": iso_timestamp(records[0].arrival),
+            "approximateArrivalOfLastRecord": iso_timestamp(records[-1].arrival),
+            "batchSize": len(records),
+            "streamArn": source_arn,
+        },
+    }
+
+
+def lanes(records: list[StreamRecord], count: int) -> list[list[StreamRecord]]:
+    """``records`` dealt to ``count`` lanes by partition key, each lane in shard order."""
+    dealt: list[list[StreamRecord]] = [[] for _ in range(count)]
+    for record in records:
+        digest = hashlib.md5(record.partition_key.encode(), usedforsecurity=False).digest()
+        dealt[int.from_bytes(digest[:4], "big") % count].append(record)
+    return [lane for lane in dealt if lane]
+
+
+class StreamPoller:
+    """Polls every shard of one stream for one mapping. ``start``/``stop`` from the event loop."""
+
+    def __init__(
+        self,
+        mapping: Mapping,
+        streams: StreamService,
+        invoker: SyncInvoker,
+        destinations: Destinations,
+        store: EventStore,
+        clock: Clock,
+        counters: Counters,
+    ) -> None:
+        self.mapping = mapping
+        self._streams = streams
+        self._stream = streams.name_of(mapping.source_arn)
+        self._invoker = invoker
+        self._destinations = destinations
+        self._store = store
+        self._clock = clock
+        self.counters = counters
+        self.last_result = "No records processed"
+        self._tasks: list[asyncio.Task[None]] = []
+
+    def __repr__(self) -> str:
+        return f"<StreamPoller {self.mapping.uuid} shards={len(self._tasks)}>"
+
+    def start(self) -> None:
+        checkpoints = self._store.checkpoints(self.mapping.uuid)
+        loop = asyncio.get_running_loop()
+        for shard in self._streams.shards(self._stream):
+            iterator = self._first_iterator(shard.shard_id, checkpoints.get(shard.shard_id))
+            self._tasks.append(loop.create_task(self._poll(shard.shard_id, iterator)))
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks.clear()
+
+    def _first_iterator(self, shard_id: str, checkpoint: str | None) -> str:
+        if checkpoint is not None:
+            return self._streams.shard_iterator(self._stream, shard_id, "AFTER_SEQUENCE_NUMBER", checkpoint)
+        return self._streams.shard_iterator(
+            self._stream, shard_id, self.mapping.starting_position, timestamp=self.mapping.starting_timestamp
+        )
+
+    async def _poll(self, shard_id: str, iterator: str) -> None:
+        checkpoint: str | None = self._store.checkpoints(self.mapping.uuid).get(shard_id)
+        while True:
+            try:
+                records, iterator = await self._read(iterator)
+            except ExpiredIterator:
+                iterator = self._first_iterator(shard_id, checkpoint)
+                continue
+            except StreamError as error:
+                log.warning(
+                    "mapping %s: cannot read shard %s: %s", self.mapping.uuid, shard_id, error.message
+                )
+                await self._clock.sleep(RETRY_MAX_S)
+                continue
+            if not records:
+                continue
+            self.counters.received += len(records)
+            self.counters.oldest_age_s = round(max(0.0, self._clock.wall() - records[0].arrival), 3)
+            await asyncio.gather(
+                *(self._run_lane(shard_id, lane) for lane in lanes(records, self.mapping.parallelization))
+            )
+            checkpoint = records[-1].sequence_number
+            self._store.put_checkpoint(self.mapping.uuid, shard_id, checkpoint)
+
+    async def _read(self, iterator: str) -> tuple[list[StreamRecord], str]:
+        wanted = self.mapping.batch_size * self.mapping.parallelization
+        found = self._streams.get_records(iterator, min(wanted, 10_000))
+        records, iterator = list(found.records), found.next_iterator
+        if not records:
+            await self._streams.wait_for_records(self._stream, IDLE_WAIT_S)
+            return records, iterator
+        deadline = self._clock.now() + self.mapping.window_s
+        while len(records) < wanted and self._clock.now() < deadline:
+            await self._streams.wait_for_records(self._stream, deadline - self._clock.now())
+            found = self._streams.get_records(iterator, min(wanted - len(records), 10_000))
+            records += found.records
+            iterator = found.next_iterator
+        return records, iterator
+
+    async def _run_lane(self, shard_id: str, records: list[StreamRecord]) -> None:
+        size = self.mapping.batch_size
+        pending = deque(Batch(records[i : i + size]) for i in range(0, len(records), size))
+        delay = 0.0
+        while pending:
+            batch = pending[0]
+            if not self._drop_expired(shard_id, batch):
+                pending.popleft()
+                continue
+            attempt = await self._invoke(shard_id, batch)
+            batch.invokes += 1
+            if attempt.outcome is Outcome.SUCCESS:
+                rest = self._unfinished(batch, attempt)
+                self.counters.succeeded += len(batch.records) - len(rest)
+                if not rest:
+                    self.last_result = "OK"
+                    pending.popleft()
+                    delay = 0.0
+                    continue
+                batch.records = rest
+            self.counters.failed += 1
+            self.last_result = "PROBLEM: Function call failed"
+            if attempt.outcome is Outcome.FUNCTION_ERROR and self.mapping.bisect and len(batch.records) > 1:
+                half = len(batch.records) // 2
+                pending.popleft()
+                pending.appendleft(Batch(batch.records[half:], batch.retries))
+                pending.appendleft(Batch(batch.records[:half], batch.retries))
+                continue
+            if attempt.outcome in (Outcome.FUNCTION_ERROR, Outcome.SUCCESS):
+                batch.retries += 1
+                if 0 <= self.mapping.max_retries < batch.retries:
+                    self._discard(shard_id, batch, RETRY_EXHAUSTED, attempt)
+                    pending.popleft()
+                    continue
+            self.counters.retried += 1
+            delay = min(RETRY_MAX_S, delay * 2 or RETRY_FIRST_S)
+            await self._clock.sleep(delay)
+
+    def _unfinished(self, batch: Batch, attempt: Attempt) -> list[StreamRecord]:
+        """The records of a successful try still to do: with ReportBatchItemFailures, those from
+        the lowest reported sequence number on (all of them for an invalid report)."""
+        if not self.mapping.report_item_failures:
+            return []
+        failed = failed_items(attempt.payload, {r.sequence_number for r in batch.records})
+        if failed is None:
+            return batch.records
+        if not failed:
+            return []
+        lowest = min(failed, key=int)
+        return [r for r in batch.records if int(r.sequence_number) >= int(lowest)]
+
+    def _drop_expired(self, shard_id: str, batch: Batch) -> bool:
+        """Discard the records past MaximumRecordAgeInSeconds; whether any are left."""
+        limit = self.mapping.max_record_age_s
+        if limit < 0:
+            return True
+        now = self._clock.wall()
+        expired = [r for r in batch.records if now - r.arrival > limit]
+        if expired:
+            response = {"statusCode": 200}
+            self._discard(
+                shard_id, Batch(expired, batch.retries, batch.invokes), RECORD_AGE_EXCEEDED, None, response
+            )
+            batch.records = [r for r in batch.records if now - r.arrival <= limit]
+        return bool(batch.records)
+
+    async def _invoke(self, shard_id: str, batch: Batch) -> Attempt:
+        role = self._invoker.role(self.mapping.function_name)
+        event = {
+            "Records": [kinesis_record(r, shard_id, self.mapping.source_arn, role) for r in batch.records]
+        }
+        return await self._invoker.invoke(
+            self.mapping.function_name, self.mapping.qualifier, json.dumps(event).encode()
+        )
+
+    def _discard(
+        self,
+        shard_id: str,
+        batch: Batch,
+        condition: str,
+        attempt: Attempt | None,
+        response: dict[str, Any] | None = None,
+    ) -> None:
+        self.counters.dead_lettered += len(batch.records)
+        log.info(
+            "mapping %s: %d records of %s discarded: %s",
+            self.mapping.uuid,
+            len(batch.records),
+            shard_id,
+            condition,
+        )
+        if self.mapping.on_failure is None:
+            return
+        try:
+            function_arn = self._invoker.function_arn(self.mapping.function_name, self.mapping.qualifier)
+        except FlareError:
+            function_arn = self.mapping.function_name
+        record = batch_info_record(
+            request_id=attempt.request_id if attempt else "",
+            function_arn=function_arn,
+            condition=condition,
+            invokes=batch.invokes,
+            response=attempt.response if attempt else (response or {}),
+            records=batch.records,
+            shard_id=shard_id,
+            source_arn=self.mapping.source_arn,
+            now=self._clock.wall(),
+        )
+        self._destinations.send(self.mapping.on_failure, record)

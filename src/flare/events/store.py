@@ -1,0 +1,259 @@
+"""Durable state of asynchronous invocation and event sources: ``<data_dir>/events.db``.
+
+One SQLite file, stdlib ``sqlite3``, WAL journal, all of ``events/``' SQL in this module. Every
+change commits before the method returns: an event acknowledged with 202 survives ``kill -9``.
+Times are wall-clock epoch seconds. Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
+
+    async_events                      one row per queued event, deleted once it is handled
+        seq             INTEGER  queue order (rowid)
+        id              TEXT     the request id (kept across retries); UNIQUE
+        function        TEXT     bare function name
+        qualifier       TEXT     version or alias as invoked, NULL when unqualified
+        invoked_arn     TEXT     the ARN as the client invoked it
+        payload         BLOB
+        enqueued        REAL     when the 202 was answered
+        due             REAL     when it may next be tried
+        function_errors INTEGER  tries that ended in a function error
+        other_failures  INTEGER  tries that were throttled or failed in the system
+        last            TEXT     JSON of the last try's response ({statusCode, executedVersion,
+                                 functionError, payload}) or NULL
+
+    invoke_configs                    FunctionEventInvokeConfig per function and qualifier
+        function, qualifier  TEXT     qualifier '$LATEST', a version or an alias
+        config          TEXT     JSON, AWS field names, as Get answers it
+
+    mappings                          event source mappings
+        uuid            TEXT     primary key
+        seq             INTEGER  creation order
+        config          TEXT     JSON, AWS field names (State as last persisted)
+
+    checkpoints                       stream mappings' progress
+        uuid, shard     TEXT     mapping and shard id
+        sequence        TEXT     the last sequence number fully processed
+
+The connection may be used from several threads; a lock serialises it.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+SCHEMA_VERSION = 1
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS async_events (
+    seq             INTEGER PRIMARY KEY AUTOINCREMENT,
+    id              TEXT    NOT NULL UNIQUE,
+    function        TEXT    NOT NULL,
+    qualifier       TEXT,
+    invoked_arn     TEXT    NOT NULL,
+    payload         BLOB    NOT NULL,
+    enqueued        REAL    NOT NULL,
+    due             REAL    NOT NULL,
+    function_errors INTEGER NOT NULL DEFAULT 0,
+    other_failures  INTEGER NOT NULL DEFAULT 0,
+    last            TEXT
+);
+CREATE TABLE IF NOT EXISTS invoke_configs (
+    function  TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    config    TEXT NOT NULL,
+    PRIMARY KEY (function, qualifier)
+);
+CREATE TABLE IF NOT EXISTS mappings (
+    uuid   TEXT    PRIMARY KEY,
+    seq    INTEGER NOT NULL,
+    config TEXT    NOT NULL
+);
+CREATE TABLE IF NOT EXISTS checkpoints (
+    uuid     TEXT NOT NULL,
+    shard    TEXT NOT NULL,
+    sequence TEXT NOT NULL,
+    PRIMARY KEY (uuid, shard)
+);
+"""
+
+_EVENT_COLUMNS = (
+    "id, function, qualifier, invoked_arn, payload, enqueued, due, function_errors, other_failures, last"
+)
+
+
+@dataclass(frozen=True)
+class EventRow:
+    """One queued async event. ``last`` is the last try's response (None before any)."""
+
+    id: str
+    function: str
+    qualifier: str | None
+    invoked_arn: str
+    payload: bytes
+    enqueued: float
+    due: float
+    function_errors: int = 0
+    other_failures: int = 0
+    last: dict[str, Any] | None = None
+
+
+def _event(record: tuple[Any, ...]) -> EventRow:
+    event_id, function, qualifier, invoked_arn, payload, enqueued, due, errors, others, last = record
+    return EventRow(
+        event_id,
+        function,
+        qualifier,
+        invoked_arn,
+        bytes(payload),
+        enqueued,
+        due,
+        errors,
+        others,
+        None if last is None else json.loads(last),
+    )
+
+
+class EventStore:
+    """The events database. Opening creates the schema if the file is new."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
+        self._conn.execute("PRAGMA journal_mode=WAL")
+        self._conn.execute("PRAGMA synchronous=NORMAL")
+        with self._lock, self._conn:
+            self._conn.executescript(_SCHEMA)
+            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+
+    def __repr__(self) -> str:
+        return f"<EventStore {self.path}>"
+
+    def close(self) -> None:
+        with self._lock:
+            self._conn.close()
+
+    # -- async events ---------------------------------------------------------------------------
+
+    def insert_event(self, row: EventRow) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                f"INSERT INTO async_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.id,
+                    row.function,
+                    row.qualifier,
+                    row.invoked_arn,
+                    row.payload,
+                    row.enqueued,
+                    row.due,
+                    row.function_errors,
+                    row.other_failures,
+                    None if row.last is None else json.dumps(row.last),
+                ),
+            )
+
+    def get_event(self, event_id: str) -> EventRow | None:
+        with self._lock:
+            record = self._conn.execute(
+                f"SELECT {_EVENT_COLUMNS} FROM async_events WHERE id = ?", (event_id,)
+            ).fetchone()
+        return None if record is None else _event(record)
+
+    def event_schedule(self) -> list[tuple[str, float]]:
+        """(id, due) of every queued event, in queue order."""
+        with self._lock:
+            return [
+                (str(i), float(d))
+                for i, d in self._conn.execute("SELECT id, due FROM async_events ORDER BY seq")
+            ]
+
+    def reschedule_event(
+        self,
+        event_id: str,
+        due: float,
+        function_errors: int,
+        other_failures: int,
+        last: dict[str, Any] | None,
+    ) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "UPDATE async_events SET due = ?, function_errors = ?, other_failures = ?, last = ? "
+                "WHERE id = ?",
+                (due, function_errors, other_failures, None if last is None else json.dumps(last), event_id),
+            )
+
+    def delete_event(self, event_id: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM async_events WHERE id = ?", (event_id,))
+
+    def event_stats(self) -> dict[str, tuple[int, float]]:
+        """Per function: (events queued, oldest ``enqueued``)."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT function, COUNT(*), MIN(enqueued) FROM async_events GROUP BY function"
+            ).fetchall()
+        return {str(name): (int(count), float(oldest)) for name, count, oldest in rows}
+
+    # -- event-invoke configs -------------------------------------------------------------------
+
+    def put_invoke_config(self, function: str, qualifier: str, config: dict[str, Any]) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO invoke_configs (function, qualifier, config) VALUES (?, ?, ?)",
+                (function, qualifier, json.dumps(config)),
+            )
+
+    def delete_invoke_configs(self, function: str, qualifier: str | None = None) -> int:
+        """Delete one qualifier's config, or every config of ``function`` (qualifier None)."""
+        with self._lock, self._conn:
+            if qualifier is None:
+                cursor = self._conn.execute("DELETE FROM invoke_configs WHERE function = ?", (function,))
+            else:
+                cursor = self._conn.execute(
+                    "DELETE FROM invoke_configs WHERE function = ? AND qualifier = ?", (function, qualifier)
+                )
+            return cursor.rowcount
+
+    def invoke_configs(self) -> dict[tuple[str, str], dict[str, Any]]:
+        with self._lock:
+            rows = self._conn.execute("SELECT function, qualifier, config FROM invoke_configs").fetchall()
+        return {(str(f), str(q)): json.loads(c) for f, q, c in rows}
+
+    # -- event source mappings ------------------------------------------------------------------
+
+    def put_mapping(self, uuid: str, config: dict[str, Any]) -> None:
+        """Insert (at the end of creation order) or replace a mapping."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO mappings (uuid, seq, config) "
+                "VALUES (?, (SELECT COALESCE(MAX(seq), 0) + 1 FROM mappings), ?) "
+                "ON CONFLICT (uuid) DO UPDATE SET config = excluded.config",
+                (uuid, json.dumps(config)),
+            )
+
+    def delete_mapping(self, uuid: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute("DELETE FROM mappings WHERE uuid = ?", (uuid,))
+            self._conn.execute("DELETE FROM checkpoints WHERE uuid = ?", (uuid,))
+
+    def mappings(self) -> list[dict[str, Any]]:
+        """Every mapping's config, in creation order."""
+        with self._lock:
+            rows = self._conn.execute("SELECT config FROM mappings ORDER BY seq").fetchall()
+        return [json.loads(config) for (config,) in rows]
+
+    def put_checkpoint(self, uuid: str, shard: str, sequence: str) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO checkpoints (uuid, shard, sequence) VALUES (?, ?, ?)",
+                (uuid, shard, sequence),
+            )
+
+    def checkpoints(self, uuid: str) -> dict[str, str]:
+        with self._lock:
+            rows = self._conn.execute("SELECT shard, sequence FROM checkpoints WHERE uuid = ?", (uuid,))
+            return {str(shard): str(sequence) for shard, sequence in rows}

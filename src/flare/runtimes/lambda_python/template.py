@@ -1,0 +1,162 @@
+"""SnapStart: a template process holding a version's initialised runtime, forked per restore.
+
+The template is created once per published version (``mode: template``). In the zygote's child,
+still root on the host:
+
+1. ``unshare(CLONE_NEWUSER)``; the zygote maps it (``map_user_namespace``): in-namespace root is
+   the unprivileged host uid ``TEMPLATE_UID``, and the environment uids map to themselves.
+   Every capability the template keeps is a capability over its own namespaces only.
+2. ``unshare(CLONE_NEWPID)`` and fork: the parent stays as a monitor that exits as the template
+   does; the child is pid 1 of the template's pid namespace. It builds Lambda's file layout
+   (``sandbox.build_namespaces``), runs INIT (imports the handler) and the before-snapshot hooks
+   of ``snapshot_restore_py`` (last registered first), freezes the GC and serves SPAWN frames
+   like a zygote: each is a restore.
+3. A restored environment is forked into a new pid namespace. It mounts its own /proc, moves its
+   own /tmp scratch in (a detached mount the engine made with ``open_tree``), joins its cgroups
+   (through cgroup.procs files the engine opened: a process moving itself is cheap, moving
+   another costs milliseconds), splits off its init, drops to its environment uid with no
+   capabilities, says HELLO (the kernel translates its pid for the engine, which signals its
+   process group by it), waits for GO, reseeds ``random``, runs
+   the after-restore hooks (in registration order) and serves invocations.
+
+Stdlib and ctypes only, Python 3.9-compatible.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import gc
+import json
+import os
+import random
+import signal
+import socket
+import struct
+import sys
+from typing import Any, Callable
+
+from lambda_python import bootstrap, frames, sandbox
+
+TEMPLATE_UID = 19_999
+ENV_UID_BASE = 20_000
+ENV_UID_COUNT = 10_000
+ENV_GID = 990
+SYS_MOVE_MOUNT = {"x86_64": 429, "aarch64": 429}.get(os.uname().machine, 429)
+MOVE_MOUNT_F_EMPTY_PATH = 0x4
+AT_FDCWD = -100
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def map_user_namespace(pid: int, ready_fd: int, ack_fd: int) -> None:
+    """In the zygote (root): once child ``pid`` has unshared its user namespace, write its maps."""
+    if not os.read(ready_fd, 1):
+        return
+    try:
+        with open(f"/proc/{pid}/uid_map", "w") as uid_map:
+            uid_map.write(f"0 {TEMPLATE_UID} 1\n{ENV_UID_BASE} {ENV_UID_BASE} {ENV_UID_COUNT}\n")
+        with open(f"/proc/{pid}/gid_map", "w") as gid_map:
+            gid_map.write(f"0 {TEMPLATE_UID} 1\n{ENV_GID} {ENV_GID} 1\n")
+    finally:
+        os.write(ack_fd, b"k")
+
+
+def become_template(header: dict[str, Any], control: socket.socket, ready_fd: int, ack_fd: int) -> None:
+    """Steps 1 and 2 above; never returns."""
+    trees = sandbox.detach_trees(header["sandbox"])
+    sandbox.check(sandbox.libc.unshare(sandbox.CLONE_NEWUSER), "unshare user")
+    os.write(ready_fd, b"u")
+    if os.read(ack_fd, 1) != b"k":
+        os._exit(1)
+    os.setresgid(0, 0, 0)
+    os.setresuid(0, 0, 0)
+    sandbox.check(sandbox.libc.unshare(sandbox.CLONE_NEWPID), "unshare pid")
+    child = os.fork()
+    if child:
+        sandbox.monitor(child)
+    sandbox.libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    sandbox.build_namespaces(header["sandbox"], trees)
+    os.chdir(header["cwd"])
+    os.environ.clear()
+    os.environ.update(header["env"])
+    sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
+    handler = bootstrap.init_or_exit(control, header["handler"])
+    _run_before_snapshot(control)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.collect()
+    gc.freeze()
+    from lambda_python import zygote
+
+    zygote.serve(control, lambda *args: _become_restored(handler, *args), hello_id="template")
+
+
+def _hooks(kind: str) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:
+    try:
+        import snapshot_restore_py
+    except ImportError:
+        return []
+    getter = getattr(snapshot_restore_py, f"get_{kind}")
+    return list(getter())
+
+
+def _run_before_snapshot(control: socket.socket) -> None:
+    hooks = _hooks("before_snapshot")
+    try:
+        while hooks:
+            function, args, kwargs = hooks.pop()
+            function(*args, **kwargs)
+    except Exception as error:
+        bootstrap.report_init_error(control, error, "Runtime.BeforeSnapshotError")
+        os._exit(64)
+
+
+def _become_restored(
+    handler: Callable[[Any, Any], Any], header: dict[str, Any], fds: list[int], status_fd: int
+) -> int:
+    """Step 3 above, in the forked child (pid 1 of its own pid namespace)."""
+    log_fd, channel_fd, tmp_tree, *cgroup_fds = fds
+    for cgroup in cgroup_fds:  # cgroup.procs files the engine opened: "0" moves this process
+        os.write(cgroup, b"0")
+        os.close(cgroup)
+    os.setsid()
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log_fd, 1)
+    os.dup2(log_fd, 2)
+    os.close(null)
+    os.close(log_fd)
+    sandbox.check(sandbox.libc.unshare(sandbox.CLONE_NEWNS), "unshare mount")
+    sandbox.mount("proc", "/proc", "proc", sandbox.MS_NOSUID | sandbox.MS_NODEV | sandbox.MS_NOEXEC)
+    sandbox.attach_tree(tmp_tree, "/tmp")
+    sandbox.split_init(status_fd)
+    sandbox.drop_privileges(header["uid"], ENV_GID)
+    os.environ.update(header["env"])
+    channel = socket.socket(fileno=channel_fd)
+    credentials = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())
+    channel.sendmsg([frames.encode(frames.HELLO)], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)])
+    kind, _, _ = frames.recv_frame(channel)
+    if kind != frames.GO:
+        return 1
+    random.seed()
+    try:
+        for function, args, kwargs in _hooks("after_restore"):
+            function(*args, **kwargs)
+    except Exception as error:
+        body = bootstrap.error_body(error, "")
+        body["errorType"] = "Runtime.AfterRestoreError"
+        bootstrap.log_error(body)
+        sys.stdout.flush()
+        channel.sendall(
+            frames.encode(frames.RESTORE_ERROR, {"type": body["errorType"]}, json.dumps(body).encode())
+        )
+        return 65
+    sys.stdout.flush()
+    sys.stderr.flush()
+    channel.sendall(frames.encode(frames.READY, {"restored": True}))
+    bootstrap.serve_loaded(channel, handler)
+    return 0
+
+
+__all__ = ["become_template", "map_user_namespace"]

@@ -1,0 +1,436 @@
+"""SnapStart: one template per published version, and restores forked from it.
+
+A ``Snapshot`` is the engine's handle on a template process (see
+``runtimes/lambda_python/template.py``): created when a SnapStart version is published, it runs
+INIT and the before-snapshot hooks once, then forks a restored environment per cold start. Its
+control socket speaks the zygote protocol, so ``Snapshot.channel`` is a ``Zygote`` attached to
+it. ``Snapshots`` owns them all: creation on publish (the version is ``Pending`` until the
+template is ready, then ``Active``, or ``Failed``), transparent re-creation when a template
+died, and removal with the version.
+
+Isolation of a restore: the template lives in a user namespace of its own (its root is an
+unprivileged host uid), so it can give each restore its own pid and mount namespaces, /proc and
+/tmp; the restore then drops to its environment's uid with no capabilities. The function's INIT
+code therefore runs as root *of the template's own user namespace*, with no privilege on the
+host; handlers and after-restore hooks run unprivileged, as on Lambda.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import ctypes
+import datetime
+import json
+import logging
+import os
+import socket
+import struct
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from flare.clock import Clock
+from flare.control.model import FunctionVersion
+from flare.errors import SnapStartException
+from flare.observe import report
+from flare.observe.logs import LogStore
+from flare.sandbox.isolation import SANDBOX_UID, Isolation
+from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
+from flare.sandbox.logpipe import LogPipe
+from flare.sandbox.process import SandboxProcess
+from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.scratch import Scratch
+from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied, close_quietly
+
+log = logging.getLogger("flare.snapshot")
+
+SNAPSHOT_INIT_MIN_S = 130.0
+RESTORE_LIMIT_S = 10.0
+STANDBY_RESTORES = 1
+"""Restores kept forked and sandboxed ahead of demand per snapshot (each costs only its own
+pages, about a megabyte, plus a /tmp scratch): a cold start then pays the after-restore hooks."""
+SYS_OPEN_TREE = 428
+OPEN_TREE_CLONE = 1
+OPEN_TREE_CLOEXEC = 0o2000000
+AT_RECURSIVE = 0x8000
+AT_FDCWD = -100
+
+_libc = ctypes.CDLL(None, use_errno=True)
+_libc.syscall.restype = ctypes.c_long
+
+
+def snapshot_init_limit(timeout_s: int) -> float:
+    """SnapStart's INIT limit: max(130 s, the function timeout), at most 15 minutes."""
+    return min(max(SNAPSHOT_INIT_MIN_S, float(timeout_s)), 900.0)
+
+
+def open_tree(path: str) -> int:
+    """A detached copy of the mount at ``path``, as an fd another mount namespace can attach."""
+    fd = int(
+        _libc.syscall(
+            SYS_OPEN_TREE, AT_FDCWD, path.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
+        )
+    )
+    if fd < 0:
+        errno = ctypes.get_errno()
+        raise OSError(errno, f"open_tree {path}: {os.strerror(errno)}")
+    return fd
+
+
+async def receive_credentials(channel: socket.socket) -> tuple[int, int, int]:
+    """The (pid, uid, gid) the peer sent with SCM_CREDENTIALS, pid as this namespace sees it."""
+    loop = asyncio.get_running_loop()
+    arrived: asyncio.Future[None] = loop.create_future()
+
+    def readable() -> None:
+        if not arrived.done():
+            arrived.set_result(None)
+
+    loop.add_reader(channel.fileno(), readable)
+    try:
+        await arrived
+        size = struct.calcsize("iII")
+        _data, ancillary, _flags, _addr = channel.recvmsg(64, socket.CMSG_SPACE(size))
+    finally:
+        loop.remove_reader(channel.fileno())
+    for level, kind, data in ancillary:
+        if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
+            pid, uid, gid = struct.unpack("iII", data[:size])
+            return pid, uid, gid
+    raise ZygoteDied("the restored environment did not say who it is")
+
+
+class TemplateChannel(Zygote):
+    """A zygote whose process the engine did not start: it cannot be restarted, only attached."""
+
+    async def start(self) -> None:
+        if not self.alive:
+            raise ZygoteDied("the SnapStart template is gone")
+
+
+@dataclass
+class SnapshotFailure:
+    error_type: str
+    body: bytes
+
+
+class Snapshot:
+    """One version's template. ``ready`` after ``create``; ``failure`` says why not."""
+
+    def __init__(
+        self,
+        version: FunctionVersion,
+        plan: LaunchPlan,
+        zygote: Zygote,
+        isolation: Isolation,
+        logs: LogStore,
+        clock: Clock,
+        endpoint_url: str,
+    ) -> None:
+        self.id = uuid.uuid4().hex
+        self.version = version
+        self.plan = plan
+        self.channel = TemplateChannel(plan.interpreter)
+        self.failure: SnapshotFailure | None = None
+        self.ready = False
+        self._zygote = zygote
+        self.isolation = isolation
+        self._logs = logs
+        self.clock = clock
+        self._standby: list[PreparedRestore] = []
+        self._preparing: asyncio.Task[None] | None = None
+        self._endpoint_url = endpoint_url
+        self.process: SandboxProcess | None = None
+        today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
+        self.stream = f"{today:%Y/%m/%d}/[{version.version}]snapshot-{self.id}"
+        self._logpipe: LogPipe | None = None
+
+    def __repr__(self) -> str:
+        return f"<Snapshot {self.version.name}:{self.version.version} ready={self.ready}>"
+
+    @property
+    def alive(self) -> bool:
+        return self.ready and self.channel.alive
+
+    async def create(self) -> None:
+        """Run INIT and the before-snapshot hooks in a new template; sets ``ready`` or ``failure``."""
+        version = self.version
+        self.process = SandboxProcess(self._zygote, self.isolation.cgroup_for(f"snap-{self.id}", version))
+        layout = self.isolation.layout(version, self.plan.interpreter, None, SANDBOX_UID)
+        variables = environment_variables(version, "", "", self._endpoint_url, "snap-start", layout)
+        for unset in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME"):
+            variables.pop(unset, None)  # each restore gets its own; SnapStart sets no log stream
+        header = {
+            "mode": "template",
+            "env": variables,
+            "cwd": layout.task_root,
+            "sandbox": layout.plan,
+            "handler": version.handler,
+            "sys_path": python_sys_path(layout),
+        }
+        self._logpipe = LogPipe(lambda lines: self._logs.append(version.name, self.stream, lines))
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+        began = self.clock.now()
+        self._logs.append(
+            version.name, self.stream, [report.init_start_line(version.runtime, version.region)]
+        )
+        try:
+            await self.process.spawn(self.id, header, [self._logpipe.write_fd, theirs.fileno()])
+        finally:
+            theirs.close()
+            self._logpipe.child_started()
+        timer = self.clock.call_later(snapshot_init_limit(version.timeout_s), self.process.kill)
+        try:
+            await self.channel.attach(ours, "template")
+            self.ready = True
+        except TemplateInitError as error:
+            self.failure = SnapshotFailure(error.error_type, error.body)
+        except ZygoteDied:
+            self.failure = SnapshotFailure("Runtime.ExitError", b'{"errorType":"Runtime.ExitError"}')
+        finally:
+            timer.cancel()
+        init_ms = (self.clock.now() - began) * 1000
+        status = "success" if self.ready else "error"
+        lines = self._logpipe.drain()
+        error_type = self.failure.error_type if self.failure else None
+        lines.append(report.init_report_line(init_ms, "init", status, error_type))
+        self._logs.append(version.name, self.stream, lines)
+        if not self.ready:
+            await self.stop()
+
+    async def take(self) -> PreparedRestore:
+        """A prepared restore: one made ahead of demand when there is one, else one made now.
+        Either way another is prepared in the background for the next cold start."""
+        prepared = None
+        while self._standby and prepared is None:
+            candidate = self._standby.pop()
+            if candidate.process.alive:
+                prepared = candidate
+            else:
+                await discard(candidate, self)
+        if prepared is None:
+            prepared = await prepare_restore(self)
+        self._refill()
+        return prepared
+
+    def _refill(self) -> None:
+        if self._preparing is None and self.alive and len(self._standby) < STANDBY_RESTORES:
+            self._preparing = asyncio.get_running_loop().create_task(self._prepare_standby())
+
+    async def _prepare_standby(self) -> None:
+        try:
+            self._standby.append(await prepare_restore(self))
+        except Exception as error:
+            log.info("could not prepare a standby restore of %r: %s", self, error)
+        finally:
+            self._preparing = None
+        if not self.alive:
+            await self._drop_standby()
+
+    async def _drop_standby(self) -> None:
+        standby, self._standby = self._standby, []
+        for prepared in standby:
+            await discard(prepared, self)
+
+    async def stop(self) -> None:
+        """Kill the template (its restores die with its pid namespace) and release it all."""
+        self.ready = False
+        if self._preparing is not None:
+            self._preparing.cancel()
+        await self._drop_standby()
+        if self.process is not None:
+            self.process.kill()
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self.process.exited)
+            await self.process.release(self.clock)
+        await self.channel.stop()
+        if self._logpipe is not None:
+            self._logs.append(self.version.name, self.stream, self._logpipe.drain(final=True))
+            self._logpipe.close()
+            self._logpipe = None
+
+
+StateSetter = Callable[[str, str, str, str | None, str | None], None]
+
+
+class Snapshots:
+    """Every version's snapshot: ``# (name, version) => Snapshot``."""
+
+    def __init__(self, make: Callable[[FunctionVersion], Snapshot], set_state: StateSetter) -> None:
+        self._make = make
+        self._set_state = set_state
+        self._snapshots: dict[tuple[str, str], Snapshot] = {}
+        self._creating: dict[tuple[str, str], asyncio.Task[Snapshot]] = {}
+
+    def published(self, version: FunctionVersion) -> None:
+        """A SnapStart version was published: make its snapshot in the background."""
+        self._start(version)
+
+    async def ready(self, version: FunctionVersion) -> Snapshot:
+        """The version's live snapshot, re-created first if its template died."""
+        key = (version.name, version.version)
+        snapshot = self._snapshots.get(key)
+        if snapshot is not None and snapshot.alive:
+            return snapshot
+        task = self._creating.get(key) or self._start(version)
+        return await asyncio.shield(task)
+
+    async def take(self, version: FunctionVersion) -> PreparedRestore:
+        """A prepared restore of ``version``'s snapshot. Raises SnapStartException when the
+        snapshot cannot be had."""
+        snapshot = await self.ready(version)
+        if not snapshot.ready:
+            raise SnapStartException("The snapshot of this version could not be restored.")
+        try:
+            return await snapshot.take()
+        except ZygoteDied:
+            snapshot = await self.ready(version)  # the template died: make it again, once
+            return await snapshot.take()
+
+    def retire(self, name: str, version: str | None) -> None:
+        """The version (or, with None, the function) is gone: stop its snapshots."""
+        for key in [key for key in self._snapshots if key[0] == name and version in (None, key[1])]:
+            snapshot = self._snapshots.pop(key)
+            asyncio.get_running_loop().create_task(snapshot.stop())
+
+    async def close(self) -> None:
+        for task in self._creating.values():
+            task.cancel()
+        await asyncio.gather(*(s.stop() for s in self._snapshots.values()), return_exceptions=True)
+        self._snapshots.clear()
+
+    def _start(self, version: FunctionVersion) -> asyncio.Task[Snapshot]:
+        key = (version.name, version.version)
+        task = asyncio.get_running_loop().create_task(self._create(version))
+        self._creating[key] = task
+        task.add_done_callback(lambda _: self._creating.pop(key, None))
+        return task
+
+    async def _create(self, version: FunctionVersion) -> Snapshot:
+        snapshot = self._make(version)
+        try:
+            await snapshot.create()
+        except Exception as error:
+            log.exception("snapshot of %s:%s failed", version.name, version.version)
+            body = json.dumps({"errorType": "Runtime.Unknown", "errorMessage": str(error)}).encode()
+            snapshot.failure = SnapshotFailure("Runtime.Unknown", body)
+        key = (version.name, version.version)
+        if snapshot.ready:
+            self._snapshots[key] = snapshot
+            self._set_state(version.name, version.version, "Active", None, None)
+        else:
+            failure = snapshot.failure or SnapshotFailure("Runtime.Unknown", b"")
+            reason = _reason(failure)
+            self._set_state(version.name, version.version, "Failed", "FunctionError", reason)
+        return snapshot
+
+
+def _reason(failure: SnapshotFailure) -> str:
+    try:
+        message = json.loads(failure.body).get("errorMessage", "")
+    except ValueError:
+        message = ""
+    return f"{failure.error_type}: {message}".strip(": ")
+
+
+class _NotYetBound:
+    """The Runtime API side of a prepared restore before an environment adopts it."""
+
+    async def next_event(self) -> NextEvent:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+
+@dataclass
+class PreparedRestore:
+    """A restore forked, sandboxed and in its cgroup, stopped before its after-restore hooks:
+    what an environment adopts on a SnapStart cold start. ``held`` is its output so far."""
+
+    id: str
+    process: SandboxProcess
+    channel: socket.socket
+    scratch: Scratch
+    uid: int
+    runtime_api: RuntimeApiServer
+    logpipe: LogPipe
+    held: list[str]
+
+
+async def prepare_restore(snapshot: Snapshot) -> PreparedRestore:
+    """Fork a restore from ``snapshot`` and take it up to its HELLO (see template.py, step 3).
+
+    Raises ZygoteDied (the template is gone) or OSError; cleans up after itself either way.
+    """
+    isolation, version = snapshot.isolation, snapshot.version
+    assert isolation.scratch is not None, "restores exist only with the sandbox"
+    restore_id = uuid.uuid4().hex
+    process = SandboxProcess(snapshot.channel, isolation.cgroup_for(restore_id, version))
+    scratch = await isolation.scratch.acquire(version.ephemeral_mb)
+    uid = isolation.allocate_uid()
+    held: list[str] = []
+    channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
+    channel.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    prepared = PreparedRestore(
+        restore_id,
+        process,
+        channel,
+        scratch,
+        uid,
+        RuntimeApiServer(_NotYetBound(), uid),
+        LogPipe(held.extend),
+        held,
+    )
+    try:
+        await _fork_restore(prepared, theirs)
+    except BaseException:
+        await discard(prepared, snapshot)
+        raise
+    return prepared
+
+
+async def _fork_restore(prepared: PreparedRestore, theirs: socket.socket) -> None:
+    address = await prepared.runtime_api.start()
+    tree = open_tree(str(prepared.scratch.path))
+    cgroup = prepared.process.cgroup
+    joins = [os.open(path, os.O_WRONLY | os.O_CLOEXEC) for path in cgroup.procs_files] if cgroup else []
+    header = {"mode": "restore", "uid": prepared.uid, "env": {"AWS_LAMBDA_RUNTIME_API": address}}
+    try:
+        fds = [prepared.logpipe.write_fd, theirs.fileno(), tree, *joins]
+        await prepared.process.spawn(prepared.id, header, fds)
+    finally:
+        close_quietly(tree, *joins)
+        theirs.close()
+        prepared.logpipe.child_started()
+    hello = asyncio.ensure_future(receive_credentials(prepared.channel))
+    exited: asyncio.Future[Any] = prepared.process.exited
+    done, _ = await asyncio.wait([hello, exited], return_when=asyncio.FIRST_COMPLETED)
+    if hello not in done:
+        hello.cancel()
+        raise ZygoteDied("the restore exited before it was ready")
+    host_pid, _, _ = hello.result()
+    prepared.process.host_pgid = os.getpgid(host_pid)
+
+
+async def discard(prepared: PreparedRestore, snapshot: Snapshot) -> None:
+    """Kill a prepared restore nobody adopted and release everything it held."""
+    prepared.process.kill()
+    if prepared.process.pid is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.shield(prepared.process.exited)
+    await prepared.process.release(snapshot.clock)
+    prepared.channel.close()
+    prepared.logpipe.close()
+    await prepared.runtime_api.stop()
+    snapshot.isolation.release_uid(prepared.uid)
+    if snapshot.isolation.scratch is not None:
+        snapshot.isolation.scratch.release(prepared.scratch)
