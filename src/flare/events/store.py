@@ -37,11 +37,11 @@ The connection may be used from several threads; a lock serialises it.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from flare.store.connection import SqliteStore
 
 SCHEMA_VERSION = 1
 
@@ -115,26 +115,15 @@ def _event(record: tuple[Any, ...]) -> EventRow:
     )
 
 
-class EventStore:
+class EventStore(SqliteStore):
     """The events database. Opening creates the schema if the file is new."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        super().__init__(path, _SCHEMA)
 
-    def __repr__(self) -> str:
-        return f"<EventStore {self.path}>"
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def _migrate(self, schema: str) -> None:
+        super()._migrate(schema)
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- async events ---------------------------------------------------------------------------
 

@@ -54,12 +54,12 @@ The connection may be used from several threads; a lock serialises it.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flare.store.connection import SqliteStore
 
 SCHEMA_VERSION = 1
 
@@ -174,26 +174,15 @@ def _queue(record: tuple[Any, ...]) -> QueueRow:
     return QueueRow(name, created, modified, json.loads(attributes), json.loads(tags), seq)
 
 
-class ServiceStore:
+class ServiceStore(SqliteStore):
     """The services' SQLite store. Opening creates the schema if the file is new."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
-            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        super().__init__(path, _SCHEMA)
 
-    def __repr__(self) -> str:
-        return f"<ServiceStore {self.path}>"
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def _migrate(self, schema: str) -> None:
+        super()._migrate(schema)
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def _next(self, counter: str) -> int:
         """The next value of a counter that never goes back, even when rows are deleted.

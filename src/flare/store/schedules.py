@@ -17,10 +17,10 @@ own, the table created if missing, a lock around the connection.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from flare.store.connection import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (
@@ -44,22 +44,11 @@ class ScheduleRow:
     created: float
 
 
-class ScheduleStore:
+class ScheduleStore(SqliteStore):
     """Schedules by id. Opening creates the table if it is missing."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
-
-    def __repr__(self) -> str:
-        return f"<ScheduleStore {self.path}>"
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        super().__init__(path, _SCHEMA)
 
     def all(self) -> list[ScheduleRow]:
         """Every schedule, oldest first."""

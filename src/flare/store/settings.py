@@ -22,10 +22,10 @@ connection, which may be used from several threads.
 
 from __future__ import annotations
 
-import sqlite3
-import threading
 from dataclasses import dataclass
 from pathlib import Path
+
+from flare.store.connection import SqliteStore
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS function_concurrency (
@@ -52,23 +52,12 @@ class ProvisionedRow:
     last_modified: str
 
 
-class SettingsStore:
+class SettingsStore(SqliteStore):
     """Reserved concurrency by function name, provisioned concurrency by (name, qualifier).
     Opening creates the tables if they are missing."""
 
     def __init__(self, path: Path) -> None:
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False, timeout=10)
-        with self._lock, self._conn:
-            self._conn.executescript(_SCHEMA)
-
-    def __repr__(self) -> str:
-        return f"<SettingsStore {self.path}>"
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+        super().__init__(path, _SCHEMA)
 
     def reserved(self) -> dict[str, int]:
         """Every stored reservation."""

@@ -32,11 +32,11 @@ lock serialises it.
 from __future__ import annotations
 
 import json
-import sqlite3
-import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flare.store.connection import SqliteStore
 
 SCHEMA_VERSION = 2
 
@@ -94,29 +94,18 @@ def _row(record: tuple[Any, ...]) -> FunctionRow:
     return FunctionRow(name, version, json.loads(config), digest, json.loads(tags), seq)
 
 
-class Database:
+class Database(SqliteStore):
     """The SQLite store. Opening creates the schema if the file is new."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self.path = path
-        self._lock = threading.Lock()
-        self._conn = sqlite3.connect(path, check_same_thread=False)
-        self._conn.execute("PRAGMA journal_mode=WAL")
-        self._conn.execute("PRAGMA synchronous=NORMAL")
-        with self._lock, self._conn:
-            (found,) = self._conn.execute("PRAGMA user_version").fetchone()
-            self._conn.executescript(_SCHEMA)
-            if found < 2:
-                self._conn.execute(_SEED_COUNTERS)
-            self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+        super().__init__(path, _SCHEMA)
 
-    def __repr__(self) -> str:
-        return f"<Database {self.path}>"
-
-    def close(self) -> None:
-        with self._lock:
-            self._conn.close()
+    def _migrate(self, schema: str) -> None:
+        (found,) = self._conn.execute("PRAGMA user_version").fetchone()
+        super()._migrate(schema)
+        if found < 2:
+            self._conn.execute(_SEED_COUNTERS)
+        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def schema_version(self) -> int:
         with self._lock:
