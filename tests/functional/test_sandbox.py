@@ -170,24 +170,39 @@ def handler(event, context):
     assert small / full > 6, (small, full)
 
 
-def test_no_cgroup_mount_or_process_is_left_after_kills_and_stops(tmp_path: Path) -> None:
+def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kills(tmp_path: Path) -> None:
+    """1,000 environments, each cold-started and killed by its own handler (plus a few retired
+    by configuration changes): afterwards no cgroup, mount or process of theirs is left."""
+    import http.client
+
+    from tests.conftest import children_of
+
     server = launch(tmp_path)
     lam = server.client()
     source = "import os\ndef handler(e, c):\n    return os._exit(1) if e.get('die') else c.log_stream_name\n"
     create_function(lam, "churn", python_function(source), Timeout=5)
-    streams = set()
-    for round_ in range(20):
-        _, stream = invoke(lam, "churn")
-        streams.add(stream)
-        invoke(lam, "churn", {"die": True})
-        if round_ % 2:
+    host, port = server.url.removeprefix("http://").split(":")
+    connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    for round_ in range(1000):
+        connection.request("POST", "/2015-03-31/functions/churn/invocations", body=b'{"die": true}')
+        reply = connection.getresponse()
+        assert reply.getheader("X-Amz-Function-Error") == "Unhandled"
+        reply.read()
+        if round_ % 100 == 99:
+            invoke(lam, "churn")
             lam.update_function_configuration(
                 FunctionName="churn", Environment={"Variables": {"ROUND": str(round_)}}
             )
-    assert len(streams) == 20
+    connection.close()
+    streams = {event["logStream"] for event in logs(server.url, "churn")}
+    assert len(streams) >= 1000
+    mounts_now = Path(f"/proc/{server.process.pid}/mounts").read_text()
+    assert mounts_now.count("/scratch/mnt/") <= 12, "only spares and live environments hold a /tmp"
+    assert len(children_of(server.process.pid)) <= 12, "only the zygote and live environments remain"
     server.stop()
     ids = {env_id(stream) for stream in streams}
-    deadline = time.monotonic() + 5
+    deadline = time.monotonic() + 10
+    left: list[Path] = []
     while time.monotonic() < deadline:
         left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*") if path.name in ids]
         left += [path for path in Path("/sys/fs/cgroup").glob("flare/*") if path.name in ids]
@@ -195,8 +210,21 @@ def test_no_cgroup_mount_or_process_is_left_after_kills_and_stops(tmp_path: Path
             break
         time.sleep(0.1)
     assert not left
-    mounts = Path("/proc/self/mounts").read_text()
-    assert str(server.data_dir) not in mounts
+    assert str(server.data_dir) not in Path("/proc/self/mounts").read_text()
+
+
+def logs(url: str, name: str) -> list[dict[str, Any]]:
+    import urllib.request
+
+    events: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        with urllib.request.urlopen(f"{url}/flare/v1/functions/{name}/logs?offset={offset}") as reply:
+            page = json.load(reply)
+        if not page["events"]:
+            return events
+        events += page["events"]
+        offset = page["nextOffset"]
 
 
 def test_another_environments_runtime_api_refuses_a_handler(lam: Any) -> None:

@@ -37,9 +37,11 @@ def run(scenario: Callable[[], Awaitable[T]]) -> T:
     return asyncio.run(cast(Coroutine[Any, Any, T], scenario()))
 
 
-def attached_loops() -> set[str]:
+def attached_loops(under: Path | None = None) -> set[str]:
+    """Attached loop devices (only those backed by a file under ``under``, when given: other
+    servers on the machine may attach their own meanwhile)."""
     out = subprocess.run(["losetup", "-a"], capture_output=True, text=True, check=True).stdout
-    return {line.split(":")[0] for line in out.splitlines()}
+    return {line.split(":")[0] for line in out.splitlines() if under is None or str(under) in line}
 
 
 def write_as_owner(scratch: Scratch, name: str, mib: int) -> subprocess.CompletedProcess[str]:
@@ -113,20 +115,18 @@ def test_owner_can_write_exactly_the_size_then_gets_enospc(tmp_path: Path, size_
 
 @needs_loop_ext4
 def test_release_unmounts_deletes_and_detaches_the_loop_device(tmp_path: Path) -> None:
-    before = attached_loops()
-
     async def scenario() -> None:
         pool = ScratchPool(tmp_path, UID, GID, spares=0)
         try:
             scratch = await pool.acquire(16)
             assert mount_entry(scratch.path)
-            assert len(attached_loops() - before) == 1
+            assert len(attached_loops(tmp_path)) == 1
             pool.release(scratch)
             await pool.settle()
             assert scratch.image is not None and not scratch.image.exists()
             assert not scratch.path.exists()
             assert mounts_under(tmp_path) == []
-            assert attached_loops() == before
+            assert attached_loops(tmp_path) == set()
             with pytest.raises(ValueError, match="not held"):
                 pool.release(scratch)
         finally:
@@ -191,7 +191,6 @@ def test_making_a_scratch_does_not_block_the_event_loop(tmp_path: Path) -> None:
 
 @needs_loop_ext4
 def test_close_destroys_held_scratches_and_spares(tmp_path: Path) -> None:
-    before = attached_loops()
 
     async def scenario() -> None:
         pool = ScratchPool(tmp_path, UID, GID, spares=2)
@@ -204,12 +203,11 @@ def test_close_destroys_held_scratches_and_spares(tmp_path: Path) -> None:
             await pool.acquire(8)
 
     run(scenario)
-    assert attached_loops() == before
+    assert attached_loops(tmp_path) == set()
 
 
 @needs_loop_ext4
 def test_sweep_removes_what_a_crashed_run_left(tmp_path: Path) -> None:
-    before = attached_loops()
 
     async def crashed_run() -> None:
         pool = ScratchPool(tmp_path, UID, GID, spares=1)
@@ -236,7 +234,7 @@ def test_sweep_removes_what_a_crashed_run_left(tmp_path: Path) -> None:
     assert sum(entry.startswith("mount ") for entry in removed) == 2
     assert mounts_under(tmp_path) == []
     assert loops_backed_by(tmp_path / "images") == []
-    assert attached_loops() == before
+    assert attached_loops(tmp_path) == set()
     assert [list((tmp_path / name).iterdir()) for name in ("images", "mnt", "dirs")] == [[], [], []]
 
 

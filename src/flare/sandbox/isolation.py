@@ -122,8 +122,11 @@ def mount_plan(
             binds.append((link, link, False))
     prefix = interpreter_prefix(interpreter)
     binds.append((str(prefix), LANG_DIR, False))
-    for shared in {prefix, *isolation.shared_prefixes}:
-        binds.append((str(shared), str(shared), False))
+    # A Python environment's interpreter also needs its own prefix at its real path (the
+    # zygote's sys.path names it); a bootstrap may name any host interpreter, so it sees them all.
+    shared = {prefix} if version.runtime.startswith("python") else {prefix, *isolation.shared_prefixes}
+    for path in sorted(shared):
+        binds.append((str(path), str(path), False))
     binds.append((str(version.code_dir), TASK_ROOT, False))
     binds.append((str(RUNTIMES_DIR), RUNTIME_DIR, False))
     if isolation.sdk_dir.is_dir():

@@ -2,12 +2,13 @@
 
 Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
 
-1. join the environment's cgroups (every descendant is then inside);
-2. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 1):
+1. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 1):
    ``unshare`` mount, ipc, uts (and net when isolated), then build a root (a tmpfs with
    read-only binds: /usr, /etc, the code at /var/task, the interpreter at /var/lang, Flare's
-   runtime at /var/runtime, /opt; a writable /tmp; a fresh /proc and a minimal /dev),
-   ``pivot_root`` into it, and drop to an unprivileged uid with ``no_new_privs``.
+   runtime at /var/runtime, /opt; a writable /tmp; a fresh /proc and a minimal /dev) and
+   ``pivot_root`` into it;
+2. drop to an unprivileged uid with ``no_new_privs``; the zygote then splits off the init and
+   the runtime joins the environment's cgroups (everything the function starts is inside).
 
 Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
 """
@@ -79,11 +80,14 @@ def mount(source: str, target: str, fstype: str, flags: int, data: str = "") -> 
 
 
 def join_cgroups(procs_files: list[str]) -> None:
-    pid = str(os.getpid()).encode()
-    for path in procs_files:
-        fd = os.open(path, os.O_WRONLY)
+    join_cgroup_fds([os.open(path, os.O_WRONLY) for path in procs_files])
+
+
+def join_cgroup_fds(fds: list[int]) -> None:
+    """Move this process into the cgroups whose cgroup.procs files ``fds`` are ("0" is self)."""
+    for fd in fds:
         try:
-            os.write(fd, pid)
+            os.write(fd, b"0")
         finally:
             os.close(fd)
 
@@ -111,18 +115,24 @@ class Forker:
         return pid
 
 
-def enter(plan: dict[str, Any], handoff_fd: int = -1) -> None:
+def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     """Apply ``plan`` to this (freshly forked) process before the runtime starts.
 
     With an isolated network, the Runtime API's listening socket is made inside it and sent to
-    the engine over ``handoff_fd``."""
-    join_cgroups(plan.get("cgroup_procs", []))
+    the engine over ``handoff_fd``. With namespaces, returns the environment's cgroup.procs
+    files, opened before the new root hid them: the caller joins them (``join_cgroup_fds``) in
+    the runtime process, once the platform's work (this, and the init split) is done; at
+    128 MB the function's CPU share would make that work several times slower, and on Lambda
+    it is not the function's either. Everything the function runs is inside."""
+    joins = [os.open(path, os.O_WRONLY) for path in plan.get("cgroup_procs", [])]
     if not plan.get("namespaces"):
-        return
+        join_cgroup_fds(joins)
+        return []
     build_namespaces(plan)
     if plan.get("isolated_network"):
         _hand_over_listener(plan["runtime_api_port"], handoff_fd)
     drop_privileges(plan["uid"], plan["gid"])
+    return joins
 
 
 def build_namespaces(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:

@@ -122,9 +122,10 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
         sandbox.join_cgroups(plan.get("cgroup_procs", []))
         ready_w, ack_r = fds[2], fds[3]
         template.become_template(header, socket.socket(fileno=fds[1]), ready_w, ack_r)
-    sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
+    joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
     if status_fd >= 0:
         sandbox.split_init(status_fd)
+    sandbox.join_cgroup_fds(joins)
     os.chdir(header["cwd"])
     if header["mode"] == "exec":
         os.execve(header["argv"][0], header["argv"], header["env"])
