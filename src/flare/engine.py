@@ -25,6 +25,7 @@ from flare.events.sources import Sources
 from flare.events.store import EventStore
 from flare.observe.logs import LogStore
 from flare.sandbox.environment import Environment, EnvSettings
+from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.snapshot import Snapshot, Snapshots
@@ -191,7 +192,7 @@ class Engine:
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         plan = plan_launch(version.runtime, self.interpreters)
         if self._snap_start(version):
-            return Environment(
+            return RestoredEnvironment(
                 version,
                 LaunchPlan("restore", plan.interpreter),
                 self._zygote_for(plan.interpreter),

@@ -24,16 +24,25 @@ import logging
 import os
 import socket
 import uuid
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
-from flare.errors import FlareError, SnapStartException, SnapStartTimeout
+from flare.errors import FlareError
 from flare.observe import report
 from flare.observe.logs import LogStore
 from flare.runtimes.lambda_python import frames
+from flare.sandbox.channel import (
+    FrameProtocol,
+    InitError,
+    InitTimeout,
+    error_type_of,
+    fail_future,
+    invoke_frame,
+    next_event,
+)
 from flare.sandbox.invocation import Invocation, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
@@ -42,7 +51,6 @@ from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
 from flare.sandbox.scratch import Scratch
-from flare.sandbox.snapshot import RESTORE_LIMIT_S, PreparedRestore
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
 log = logging.getLogger("flare.environment")
@@ -71,7 +79,6 @@ class Environment:
         settings: EnvSettings,
         isolation: Isolation,
         on_exit: Callable[[Environment], None] = lambda env: None,
-        restore_from: Callable[[], Awaitable[PreparedRestore]] | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.version = version
@@ -100,9 +107,8 @@ class Environment:
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
         self._uses_frames = plan.mode in ("python", "restore")
-        self._restore_from = restore_from
         self._pending_restore_ms: float | None = None
-        self.restore_error: FlareError | None = None
+        self.restore_error: FlareError | None = None  # set by a failed SnapStart restore
         self._pending_init_ms: float | None = None
         self._initialization_type = "on-demand"
         self._answered_id: str | None = None
@@ -119,9 +125,6 @@ class Environment:
     # ---- start / INIT ---------------------------------------------------------------------
 
     async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
-        if self._restore_from is not None:
-            await self._start_restored()
-            return
         if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
             self._no_entrypoint()
             return
@@ -164,67 +167,9 @@ class Environment:
             await self._runtime_api.start(await receive_socket(handoff))
         if channel is not None:
             loop = asyncio.get_running_loop()
-            self._channel, _ = await loop.create_unix_connection(lambda: _FrameProtocol(self), sock=channel)
+            self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
         self.lifecycle.move(EnvState.INITIALISING)
         await self._await_init(began, init_limit_s)
-
-    async def _start_restored(self) -> None:
-        """A SnapStart cold start: adopt a restore prepared from the version's snapshot (forked,
-        sandboxed, in its cgroup), then let it run its after-restore hooks. Sets
-        ``restore_error`` (SnapStartException / SnapStartTimeout) when that fails."""
-        assert self._restore_from is not None
-        self._ready = asyncio.get_running_loop().create_future()
-        try:
-            prepared = await self._restore_from()
-        except (FlareError, OSError, ZygoteDied) as error:
-            self._fail()
-            message = error.message if isinstance(error, FlareError) else str(error)
-            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {message}")
-            return
-        self._adopt(prepared)
-        began = self._clock.now()
-        self._log([report.restore_start_line(self.version.runtime, self.version.region), *prepared.held])
-        self.lifecycle.move(EnvState.INITIALISING)
-        assert self.process is not None
-        self.process.exited.add_done_callback(self._on_process_exit)
-        timer = self._clock.call_later(RESTORE_LIMIT_S, lambda: _fail(self._ready, _InitTimeout()))
-        try:
-            prepared.channel.setblocking(True)
-            prepared.channel.sendall(frames.encode(frames.GO))
-            loop = asyncio.get_running_loop()
-            self._channel, _ = await loop.create_unix_connection(
-                lambda: _FrameProtocol(self), sock=prepared.channel
-            )
-            await self._ready
-        except _InitTimeout:
-            self.restore_error = SnapStartTimeout("Restore of the snapshot took longer than 10 seconds.")
-        except (_InitError, OSError) as error:
-            detail = error.outcome.payload.decode() if isinstance(error, _InitError) else str(error)
-            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {detail}")
-        finally:
-            timer.cancel()
-        restore_ms = (self._clock.now() - began) * 1000
-        self._log([*(self._logpipe.drain() if self._logpipe else []), report.restore_report_line(restore_ms)])
-        if self.restore_error is not None:
-            self._fail()
-            self._kill()
-            return
-        self._pending_restore_ms = restore_ms
-        self.lifecycle.move(EnvState.IDLE)
-
-    def _adopt(self, prepared: PreparedRestore) -> None:
-        """Take over a prepared restore's process, scratch, uid, Runtime API and output."""
-        self.id = prepared.id
-        today = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
-        self.stream = f"{today:%Y/%m/%d}/[{self.version.version}]{self.id}"
-        self.process = prepared.process
-        self.pid = prepared.process.pid
-        self._scratch = prepared.scratch
-        self.uid = prepared.uid
-        self._runtime_api = prepared.runtime_api
-        self._runtime_api.bind(self)
-        self._logpipe = prepared.logpipe
-        self._logpipe.rebind(self._on_log_lines)
 
     async def _prepare_layout(self) -> Layout:
         """The environment's /tmp scratch, uid and sandbox plan."""
@@ -250,17 +195,17 @@ class Environment:
 
     async def _await_init(self, began: float, limit_s: float) -> None:
         assert self._ready is not None
-        timer = self._clock.call_later(limit_s, lambda: _fail(self._ready, _InitTimeout()))
+        timer = self._clock.call_later(limit_s, lambda: fail_future(self._ready, InitTimeout()))
         try:
             await self._ready
-        except _InitTimeout:
+        except InitTimeout:
             self._init_ended(began, "timeout", None)
             self.init_timed_out = True
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": "INIT phase timed out"})
             self.init_failure = Outcome(body.encode(), "Sandbox.Timedout", healthy=False)
             self._kill()
             return
-        except _InitError as error:
+        except InitError as error:
             self._init_ended(began, "error", error.outcome.error_type)
             self.init_failure = error.outcome
             return
@@ -310,8 +255,8 @@ class Environment:
             self._ready.set_result(None)
 
     def _init_error(self, body: bytes, error_type: str | None) -> None:
-        error_type = error_type or _error_type_of(body) or "Runtime.Unknown"
-        _fail(self._ready, _InitError(Outcome(body, error_type, healthy=False)))
+        error_type = error_type or error_type_of(body) or "Runtime.Unknown"
+        fail_future(self._ready, InitError(Outcome(body, error_type, healthy=False)))
 
     # ---- invoke ---------------------------------------------------------------------------
 
@@ -369,26 +314,9 @@ class Environment:
     def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
         if self._uses_frames:
             assert self._channel is not None
-            header: dict[str, Any] = {
-                "id": invocation.request_id,
-                "deadline": deadline_ms,
-                "arn": invocation.invoked_arn,
-                "trace": invocation.trace_id,
-            }
-            if invocation.client_context:
-                header["client_context"] = json.loads(invocation.client_context)
-            self._channel.write(frames.encode(frames.INVOKE, header, invocation.payload))
+            self._channel.write(invoke_frame(invocation, deadline_ms))
             return
-        headers = {
-            "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
-            "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
-            "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
-            "Lambda-Runtime-Trace-Id": invocation.trace_id,
-            "Content-Type": "application/json",
-        }
-        if invocation.client_context:
-            headers["Lambda-Runtime-Client-Context"] = invocation.client_context
-        event = NextEvent(invocation.payload or b"{}", headers)
+        event = next_event(invocation, deadline_ms)
         waiter, self._http_waiter = self._http_waiter, None
         if waiter is not None and not waiter.done():
             waiter.set_result(event)
@@ -457,7 +385,7 @@ class Environment:
         self._finish(request_id, Outcome(body, None, True, 0))
 
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
-        self._finish(request_id, Outcome(body, error_type or _error_type_of(body) or "Runtime.Unknown"))
+        self._finish(request_id, Outcome(body, error_type or error_type_of(body) or "Runtime.Unknown"))
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         if self.state is not EnvState.INITIALISING:
@@ -475,7 +403,7 @@ class Environment:
             elif kind == frames.ERROR:
                 self._finish(
                     header.get("id"),
-                    Outcome(body, _error_type_of(body) or "Runtime.Unknown", True, header.get("rss", 0)),
+                    Outcome(body, error_type_of(body) or "Runtime.Unknown", True, header.get("rss", 0)),
                 )
             elif kind == frames.READY:
                 self._runtime_ready()
@@ -545,7 +473,7 @@ class Environment:
         error_type, error = self.process.describe_exit()
         if self.state is EnvState.INITIALISING:
             init_body = json.dumps({"errorType": error_type, "errorMessage": f"Error: {error}"})
-            _fail(self._ready, _InitError(Outcome(init_body.encode(), error_type, healthy=False)))
+            fail_future(self._ready, InitError(Outcome(init_body.encode(), error_type, healthy=False)))
         elif self._current is not None and self._outcome is not None and not self._outcome.done():
             message = f"RequestId: {self._current.request_id} Error: {error}"
             body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
@@ -572,43 +500,6 @@ class Environment:
 
     def _log(self, lines: list[str]) -> None:
         self._logs.append(self.version.name, self.stream, lines)
-
-
-class _InitTimeout(Exception):
-    pass
-
-
-class _InitError(Exception):
-    def __init__(self, outcome: Outcome) -> None:
-        super().__init__(outcome.error_type)
-        self.outcome = outcome
-
-
-class _FrameProtocol(asyncio.Protocol):
-    def __init__(self, env: Environment) -> None:
-        self._env = env
-        self._reader = frames.FrameReader()
-
-    def data_received(self, data: bytes) -> None:
-        for kind, header, body in self._reader.feed(data):
-            self._env.on_frame(kind, header, body)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._env.channel_lost()
-
-
-def _fail(future: asyncio.Future[Any] | None, error: BaseException) -> None:
-    if future is not None and not future.done():
-        future.set_exception(error)
-
-
-def _error_type_of(body: bytes) -> str | None:
-    try:
-        parsed = json.loads(body)
-    except ValueError:
-        return None
-    error_type = parsed.get("errorType") if isinstance(parsed, dict) else None
-    return error_type if isinstance(error_type, str) else None
 
 
 __all__ = ["EnvSettings", "Environment", "ZygoteDied"]

@@ -1,0 +1,92 @@
+"""How an environment hears from and talks to its runtime: frames and Runtime API events.
+
+``invoke_frame`` and ``next_event`` are the two shapes of one delivery (Flare's runtime reads
+frames; every other runtime client reads ``GET /next``); ``FrameProtocol`` feeds the frames a
+runtime sends back into its ``Environment``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from typing import Any, Protocol
+
+from flare.runtimes.lambda_python import frames
+from flare.sandbox.invocation import Invocation, Outcome
+from flare.sandbox.runtime_api import NextEvent
+
+
+class InitTimeout(Exception):
+    """INIT (or a restore) outlived its limit."""
+
+
+class InitError(Exception):
+    """INIT (or a restore) ended in an error; ``outcome`` is what the invocation gets."""
+
+    def __init__(self, outcome: Outcome) -> None:
+        super().__init__(outcome.error_type)
+        self.outcome = outcome
+
+
+class FrameSink(Protocol):
+    def on_frame(self, kind: int, header: dict[str, Any], body: bytes) -> None: ...
+
+    def channel_lost(self) -> None: ...
+
+
+class FrameProtocol(asyncio.Protocol):
+    """The engine's end of Flare's runtime channel: complete frames go to ``sink``."""
+
+    def __init__(self, sink: FrameSink) -> None:
+        self._sink = sink
+        self._reader = frames.FrameReader()
+
+    def data_received(self, data: bytes) -> None:
+        for kind, header, body in self._reader.feed(data):
+            self._sink.on_frame(kind, header, body)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._sink.channel_lost()
+
+
+def invoke_frame(invocation: Invocation, deadline_ms: int) -> bytes:
+    """The INVOKE frame for Flare's own runtime."""
+    header: dict[str, Any] = {
+        "id": invocation.request_id,
+        "deadline": deadline_ms,
+        "arn": invocation.invoked_arn,
+        "trace": invocation.trace_id,
+    }
+    if invocation.client_context:
+        header["client_context"] = json.loads(invocation.client_context)
+    return frames.encode(frames.INVOKE, header, invocation.payload)
+
+
+def next_event(invocation: Invocation, deadline_ms: int) -> NextEvent:
+    """The answer to ``GET /runtime/invocation/next``, headers exactly as Lambda sends them."""
+    headers = {
+        "Lambda-Runtime-Aws-Request-Id": invocation.request_id,
+        "Lambda-Runtime-Deadline-Ms": str(deadline_ms),
+        "Lambda-Runtime-Invoked-Function-Arn": invocation.invoked_arn,
+        "Lambda-Runtime-Trace-Id": invocation.trace_id,
+        "Content-Type": "application/json",
+    }
+    if invocation.client_context:
+        headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+    return NextEvent(invocation.payload or b"{}", headers)
+
+
+def fail_future(future: asyncio.Future[Any] | None, error: BaseException) -> None:
+    """Fail ``future`` with ``error`` unless it is already done."""
+    if future is not None and not future.done():
+        future.set_exception(error)
+
+
+def error_type_of(body: bytes) -> str | None:
+    """The ``errorType`` of an AWS error payload, if it is one."""
+    try:
+        parsed = json.loads(body)
+    except ValueError:
+        return None
+    error_type = parsed.get("errorType") if isinstance(parsed, dict) else None
+    return error_type if isinstance(error_type, str) else None

@@ -1,0 +1,89 @@
+"""A SnapStart environment: instead of INIT, it adopts a restore of its version's snapshot.
+
+Everything after the start (invocations, freeze, SHUTDOWN) is ``Environment``'s; only how it
+comes to life differs: a restore prepared from the snapshot (forked, sandboxed and in its
+cgroup, see ``snapshot.py``) is adopted and let go, and runs its after-restore hooks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from flare.errors import FlareError, SnapStartException, SnapStartTimeout
+from flare.observe import report
+from flare.runtimes.lambda_python import frames
+from flare.sandbox.channel import FrameProtocol, InitError, InitTimeout, fail_future
+from flare.sandbox.environment import Environment
+from flare.sandbox.lifecycle import EnvState
+from flare.sandbox.snapshot import RESTORE_LIMIT_S, PreparedRestore
+from flare.sandbox.zygote import ZygoteDied
+
+
+class RestoredEnvironment(Environment):
+    """``restore_from()`` gives the prepared restore to adopt (it raises when there is none)."""
+
+    def __init__(
+        self, *args: Any, restore_from: Callable[[], Awaitable[PreparedRestore]], **kwargs: Any
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self._restore_from = restore_from
+
+    async def start(self, init_limit_s: float, initialization_type: str = "snap-start") -> None:
+        """A SnapStart cold start: adopt a restore prepared from the version's snapshot (forked,
+        sandboxed, in its cgroup), then let it run its after-restore hooks. Sets
+        ``restore_error`` (SnapStartException / SnapStartTimeout) when that fails."""
+        self._ready = asyncio.get_running_loop().create_future()
+        try:
+            prepared = await self._restore_from()
+        except (FlareError, OSError, ZygoteDied) as error:
+            self._fail()
+            message = error.message if isinstance(error, FlareError) else str(error)
+            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {message}")
+            return
+        self._adopt(prepared)
+        began = self._clock.now()
+        self._log([report.restore_start_line(self.version.runtime, self.version.region), *prepared.held])
+        self.lifecycle.move(EnvState.INITIALISING)
+        assert self.process is not None
+        self.process.exited.add_done_callback(self._on_process_exit)
+        timer = self._clock.call_later(RESTORE_LIMIT_S, lambda: fail_future(self._ready, InitTimeout()))
+        try:
+            prepared.channel.setblocking(True)
+            prepared.channel.sendall(frames.encode(frames.GO))
+            loop = asyncio.get_running_loop()
+            self._channel, _ = await loop.create_unix_connection(
+                lambda: FrameProtocol(self), sock=prepared.channel
+            )
+            await self._ready
+        except InitTimeout:
+            self.restore_error = SnapStartTimeout("Restore of the snapshot took longer than 10 seconds.")
+        except (InitError, OSError) as error:
+            detail = error.outcome.payload.decode() if isinstance(error, InitError) else str(error)
+            self.restore_error = SnapStartException(f"Restoring the snapshot failed: {detail}")
+        finally:
+            timer.cancel()
+        restore_ms = (self._clock.now() - began) * 1000
+        self._log([*(self._logpipe.drain() if self._logpipe else []), report.restore_report_line(restore_ms)])
+        if self.restore_error is not None:
+            self._fail()
+            self._kill()
+            return
+        self._pending_restore_ms = restore_ms
+        self.lifecycle.move(EnvState.IDLE)
+
+    def _adopt(self, prepared: PreparedRestore) -> None:
+        """Take over a prepared restore's process, scratch, uid, Runtime API and output."""
+        self.id = prepared.id
+        today = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
+        self.stream = f"{today:%Y/%m/%d}/[{self.version.version}]{self.id}"
+        self.process = prepared.process
+        self.pid = prepared.process.pid
+        self._scratch = prepared.scratch
+        self.uid = prepared.uid
+        self._runtime_api = prepared.runtime_api
+        self._runtime_api.bind(self)
+        self._logpipe = prepared.logpipe
+        self._logpipe.rebind(self._on_log_lines)
