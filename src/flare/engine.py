@@ -25,9 +25,9 @@ from flare.events.sources import Sources
 from flare.events.store import EventStore
 from flare.observe.logs import LogStore
 from flare.sandbox.environment import Environment, EnvSettings
-from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.sandbox.zygote import Zygote
 from flare.schedule.scheduler import Schedules
