@@ -173,11 +173,30 @@ def handler(event, context):
 def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kills(tmp_path: Path) -> None:
     """1,000 environments, each cold-started and killed by its own handler (plus a few retired
     by configuration changes): afterwards no cgroup, mount or process of theirs is left."""
+    server = launch(tmp_path)
+    try:
+        streams = churn(server)
+    finally:
+        server.stop()
+    ids = {env_id(stream) for stream in streams}
+    deadline = time.monotonic() + 10
+    left: list[Path] = []
+    while time.monotonic() < deadline:
+        left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*") if path.name in ids]
+        left += [path for path in Path("/sys/fs/cgroup").glob("flare/*") if path.name in ids]
+        if not left:
+            break
+        time.sleep(0.1)
+    assert not left
+    assert str(server.data_dir) not in Path("/proc/self/mounts").read_text()
+
+
+def churn(server: FlareServer) -> set[str]:
+    """1,000 cold starts that each end in a kill; checks nothing piles up; the log streams."""
     import http.client
 
     from tests.conftest import children_of
 
-    server = launch(tmp_path)
     lam = server.client()
     source = "import os\ndef handler(e, c):\n    return os._exit(1) if e.get('die') else c.log_stream_name\n"
     create_function(lam, "churn", python_function(source), Timeout=5)
@@ -199,18 +218,7 @@ def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kil
     mounts_now = Path(f"/proc/{server.process.pid}/mounts").read_text()
     assert mounts_now.count("/scratch/mnt/") <= 12, "only spares and live environments hold a /tmp"
     assert len(children_of(server.process.pid)) <= 12, "only the zygote and live environments remain"
-    server.stop()
-    ids = {env_id(stream) for stream in streams}
-    deadline = time.monotonic() + 10
-    left: list[Path] = []
-    while time.monotonic() < deadline:
-        left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*") if path.name in ids]
-        left += [path for path in Path("/sys/fs/cgroup").glob("flare/*") if path.name in ids]
-        if not left:
-            break
-        time.sleep(0.1)
-    assert not left
-    assert str(server.data_dir) not in Path("/proc/self/mounts").read_text()
+    return streams
 
 
 def logs(url: str, name: str) -> list[dict[str, Any]]:
