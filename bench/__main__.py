@@ -1,9 +1,11 @@
-"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned] [--quick] [--no-record]``.
+"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
-freezer cost), prints the markdown on stdout (progress goes to stderr) and appends it to
-bench/RESULTS.md unless ``--no-record``. Exit status: see :func:`exit_status`.
+freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
+(:mod:`bench.events`: SQS and Kinesis → function throughput), prints the markdown on
+stdout (progress goes to stderr) and appends it to bench/RESULTS.md unless ``--no-record``.
+Exit status: see :func:`exit_status`.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import harness, measure, peer, provisioned, report, sandbox, snapstart
+from bench import events, harness, measure, peer, provisioned, report, sandbox, snapstart
 from bench.report import EngineResult
 
 
@@ -153,7 +155,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("flare", "peer", "sandbox", "provisioned", "snapstart"),
+        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events"),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
@@ -174,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
     extra += provisioned.render(pc_result) if pc_result is not None else ""
     snap_result = snapstart.run(args.quick, progress) if args.only in (None, "snapstart") else None
     extra += snapstart.render(snap_result) if snap_result is not None else ""
+    events_result = events.run(args.quick, progress) if args.only in (None, "events") else None
+    extra += events.render(events_result) if events_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -181,6 +185,9 @@ def main(argv: list[str] | None = None) -> int:
         progress(f"appended to {report.RESULTS}")
     if snap_result is not None and snap_result.failed:
         progress("snapstart benchmark: some parts not measured (see the report)")
+        return 1
+    if events_result is not None and events_result.failed:
+        progress("event source benchmark: some parts not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

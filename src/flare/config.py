@@ -25,6 +25,8 @@ class ServerConfig:
     sandbox: bool = True
     network: str = "default"
     async_retry_base_delay_s: float = 60.0
+    sqs_endpoint: str | None = None
+    kinesis_endpoint: str | None = None
 
     @property
     def endpoint_url(self) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
+from typing import Any
 
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
@@ -24,6 +25,7 @@ from flare.events.mappings import EventSourceMappings
 from flare.events.sources import Sources
 from flare.events.store import EventStore
 from flare.observe.logs import LogStore
+from flare.observe.metrics import Metrics
 from flare.sandbox.environment import Environment, EnvSettings
 from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
@@ -75,7 +77,8 @@ class Engine:
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.db, config.min_unreserved
         )
-        self.router = Router(self.pool, self.ledger)
+        self.metrics = Metrics(busy=self.pool.busy)
+        self.router = Router(self.pool, self.ledger, self.metrics, self.clock)
         self.provisioner = Provisioner(self.pool, self.ledger)
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, self.clock
@@ -110,6 +113,8 @@ class Engine:
             self.destinations,
             self.events_store,
             self.clock,
+            config.sqs_endpoint,
+            config.kinesis_endpoint,
         )
         self.mappings = EventSourceMappings(
             self.events_store,
@@ -120,6 +125,17 @@ class Engine:
             self.sources.check,
             self.sources.poller,
         )
+        self.metrics.add_source(self._event_source_metrics)
+
+    def _event_source_metrics(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        rows = [
+            ({"kind": "mapping", "uuid": stats["UUID"], "function": stats["FunctionArn"]}, stats)
+            for stats in self.mappings.stats()
+        ]
+        rows += [
+            ({"kind": "async", "function": name}, stats) for name, stats in self.async_queue.stats().items()
+        ]
+        return rows
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""

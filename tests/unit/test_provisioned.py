@@ -16,6 +16,7 @@ from flare.clock import ManualClock
 from flare.control.concurrency import PROVISIONED_OVER_RESERVED, check_provisioned
 from flare.control.provisioned import UNPUBLISHED, provisioned_value, published_qualifier
 from flare.errors import InvalidParameterValue
+from flare.sandbox.invocation import InvocationResult
 from flare.sandbox.lifecycle import EnvState
 from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import PROVISIONED_INIT, Pool
@@ -84,13 +85,13 @@ class FakeEnv:
             # As Environment: only an on-demand INIT is reported by the first invocation.
             self._pending_init_ms = 12.0 if kind == "on-demand" else None
 
-    async def invoke(self, invocation: object) -> str:
+    async def invoke(self, invocation: object) -> InvocationResult:
         self.state = BUSY
         self.invocations += 1
         if self.gate is not None:
             await self.gate.wait()
         self.state = IDLE
-        return f"ran on {self.id}"
+        return InvocationResult(f"ran on {self.id}".encode(), None, "1", "")
 
     def freeze(self) -> None:
         pass
@@ -408,7 +409,7 @@ def test_router_uses_a_provisioned_environment_without_a_lease_then_spills_over(
 
         async def call(request_id: str) -> str:
             async with router.invoke(version(V1), cast(Any, Call(request_id))) as result:
-                return cast(str, result)
+                return result.payload.decode()
 
         first = asyncio.create_task(call("r1"))
         await asyncio.sleep(0)

@@ -13,6 +13,7 @@ from flare.api import (
     invoke,
     kinesis,
     logs,
+    metrics,
     provisioned,
     schedules,
     sqs,
@@ -34,6 +35,7 @@ def build_app(engine: Engine) -> web.Application:
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, engine.registry, engine.router, engine.clock, engine.async_queue)
     logs.add_routes(app, engine.registry, engine.logs)
+    metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
     provisioned.add_routes(app, engine.provisioned)
     schedules.add_routes(app, engine.schedules)

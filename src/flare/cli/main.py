@@ -15,6 +15,7 @@ from flare.cli.invoke import invoke_command
 from flare.cli.logs import logs_command
 from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
+from flare.cli.sources import sources_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -29,6 +30,7 @@ main.add_command(invoke_command)
 main.add_command(logs_command)
 main.add_command(doctor_command)
 main.add_command(schedule_command)
+main.add_command(sources_command)
 
 
 if __name__ == "__main__":

@@ -89,6 +89,22 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="default: functions reach the network as on Lambda; isolated: loopback only "
     "(a function's flare:network tag overrides it).",
 )
+@click.option(
+    "--sqs-endpoint",
+    "sqs_endpoint",
+    default=None,
+    metavar="URL",
+    help="SQS endpoint (e.g. https://sqs.us-east-1.amazonaws.com or a moto server) that event source "
+    "mappings read through boto3 when their queue ARN is not one of Flare's own queues.",
+)
+@click.option(
+    "--kinesis-endpoint",
+    "kinesis_endpoint",
+    default=None,
+    metavar="URL",
+    help="Kinesis endpoint (e.g. https://kinesis.us-east-1.amazonaws.com or a moto server) that event "
+    "source mappings read through boto3 when their stream ARN is not one of Flare's own streams.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     minimum, account = options["min_unreserved"], options["account_concurrency"]

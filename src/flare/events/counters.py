@@ -5,6 +5,7 @@
 ``failed``        invocations that ended in a function error, throttle or system error
 ``retried``       retries scheduled (an async event's next try; a batch tried again)
 ``dead_lettered`` events or batches given up on and sent to failure handling (DLQ, OnFailure)
+``filtered``      records the mapping's FilterCriteria left out (SQS: deleted; Kinesis: skipped)
 ``oldest_age_s``  age of the oldest event or record still waiting (set by whoever reads it)
 """
 
@@ -21,6 +22,7 @@ class Counters:
     failed: int = 0
     retried: int = 0
     dead_lettered: int = 0
+    filtered: int = 0
     oldest_age_s: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:

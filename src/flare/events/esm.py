@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flare.errors import IllegalTransition, InvalidParameterValue
+from flare.events.filtering import check_criteria, patterns_of
 
 SQS = "sqs"
 KINESIS = "kinesis"
@@ -153,9 +154,8 @@ def _checked(body: dict[str, Any], kind: str) -> dict[str, Any]:
         found["ScalingConfig"] = {} if maximum is None else {"MaximumConcurrency": maximum}
     if body.get("DestinationConfig") is not None:
         found["DestinationConfig"] = _destination(body["DestinationConfig"])
-    for key in ("FilterCriteria",):
-        if body.get(key) is not None:
-            found[key] = body[key]
+    if body.get("FilterCriteria") is not None:
+        found["FilterCriteria"] = check_criteria(body["FilterCriteria"])
     return found
 
 
@@ -259,6 +259,7 @@ class Mapping:
     bisect: bool = False
     max_retries: int = -1
     on_failure: str | None = None
+    filters: tuple[str, ...] = ()
 
     @classmethod
     def of(cls, config: dict[str, Any], function_name: str, qualifier: str | None) -> Mapping:
@@ -279,4 +280,5 @@ class Mapping:
             bisect=config.get("BisectBatchOnFunctionError", False),
             max_retries=config.get("MaximumRetryAttempts", -1),
             on_failure=((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
+            filters=patterns_of(config.get("FilterCriteria")),
         )

@@ -111,6 +111,10 @@ class Pool:
             raise
         return env
 
+    def busy(self) -> int:
+        """Environments serving an invocation now (CloudWatch's ConcurrentExecutions)."""
+        return len(self._busy)
+
     def has_idle(self, version: FunctionVersion) -> bool:
         """Whether ``reserve(version)`` would be warm now."""
         return any(env.state is EnvState.IDLE for env in self._idle.get(version.key, ()))

@@ -29,8 +29,10 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+from flare.clock import Clock, SystemClock
 from flare.control.model import FunctionVersion
-from flare.errors import ResourceConflict, ResourceNotReady, SnapStartNotReady
+from flare.errors import ResourceConflict, ResourceNotReady, SnapStartNotReady, TooManyRequests
+from flare.observe.metrics import Metrics
 from flare.sandbox.environment import Environment
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.zygote import ZygoteDied
@@ -39,9 +41,13 @@ from flare.scheduling.pool import Pool
 
 
 class Router:
-    def __init__(self, pool: Pool, ledger: Ledger) -> None:
+    def __init__(
+        self, pool: Pool, ledger: Ledger, metrics: Metrics | None = None, clock: Clock | None = None
+    ) -> None:
         self.pool = pool
         self.ledger = ledger
+        self.metrics = metrics or Metrics()
+        self._clock: Clock = clock or SystemClock()
 
     @asynccontextmanager
     async def invoke(
@@ -50,23 +56,36 @@ class Router:
         """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
         any environment is reserved) when the ledger throttles it, ResourceNotReady when no
         environment could be started."""
+        began = self._clock.now()
         provisioned = self.pool.try_reserve_provisioned(version)
         if provisioned is not None:
             try:
-                yield await provisioned.invoke(invocation)
+                yield self._count(await provisioned.invoke(invocation), version, began)
             finally:
                 self.pool.release(provisioned)
             return
         cold_start = not self.pool.has_idle(version)
-        with self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start):
+        try:
+            lease = self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
+        except TooManyRequests:
+            self.metrics.throttled(version.name)
+            raise
+        with lease:
             env = await self._place(version)
             try:
                 if env.init_failure is not None:
-                    yield env.fail_invocation(invocation)
+                    yield self._count(env.fail_invocation(invocation), version, began)
                 else:
-                    yield await env.invoke(invocation)
+                    yield self._count(await env.invoke(invocation), version, began)
             finally:
                 self.pool.release(env)
+
+    def _count(self, result: InvocationResult, version: FunctionVersion, began: float) -> InvocationResult:
+        duration_ms = (self._clock.now() - began) * 1000
+        self.metrics.invoked(
+            version.name, result.executed_version, result.function_error is not None, duration_ms
+        )
+        return result
 
     async def _place(self, version: FunctionVersion) -> Environment:
         if version.state == "Pending":

@@ -15,6 +15,9 @@ What happens to a batch:
     system error                     their visibility timeout ends, counting receives, and its
                                      own RedrivePolicy moves them to its DLQ past maxReceiveCount
 
+Messages the mapping's FilterCriteria do not match are deleted without an invocation (as on
+AWS); a batch of only those invokes nothing.
+
 After a throttle or system error the worker backs off (1 s, doubling, up to 30 s) on the clock.
 """
 
@@ -30,6 +33,7 @@ from flare.clock import Clock
 from flare.errors import FlareError
 from flare.events.counters import Counters
 from flare.events.esm import Mapping
+from flare.events.filtering import Filter, sqs_document
 from flare.events.invoker import SyncInvoker
 from flare.events.pollers.item_failures import failed_items
 from flare.events.retry import Outcome
@@ -104,6 +108,7 @@ class SqsPoller:
         self._clock = clock
         self.counters = counters
         self.last_result = "No records processed"
+        self._filter = Filter(mapping.filters)
         self._workers: set[asyncio.Task[None]] = set()
         self._max_workers = mapping.max_concurrency or DEFAULT_MAX_WORKERS
 
@@ -171,7 +176,18 @@ class SqsPoller:
         self.counters.received += len(batch)
         now = self._clock.wall()
         self.counters.oldest_age_s = round(max(0.0, now - min(m.sent_timestamp for m in batch)), 3)
-        event = {"Records": [sqs_record(message, self.mapping.source_arn) for message in batch]}
+        records = [sqs_record(message, self.mapping.source_arn) for message in batch]
+        if self._filter:
+            kept = [self._filter.matches(sqs_document(record)) for record in records]
+            dropped = [m.receipt_handle for m, keep in zip(batch, kept, strict=True) if not keep]
+            if dropped:
+                await self._source.delete(dropped)
+                self.counters.filtered += len(dropped)
+            batch = [m for m, keep in zip(batch, kept, strict=True) if keep]
+            records = [r for r, keep in zip(records, kept, strict=True) if keep]
+            if not batch:
+                return Outcome.SUCCESS
+        event = {"Records": records}
         attempt = await self._invoker.invoke(
             self.mapping.function_name, self.mapping.qualifier, json.dumps(event).encode()
         )

@@ -19,6 +19,13 @@ A batch in a lane is retried until it succeeds (on the clock: 0.1 s doubling up 
 
 A discarded batch goes to the OnFailure destination as a ``KinesisBatchInfo`` record (condition
 ``RetryAttemptsExhausted`` or ``RecordAgeExceeded``).
+
+Records the mapping's FilterCriteria do not match are not delivered; they count as read, so the
+checkpoint moves past them.
+
+The stream is a :class:`StreamSource`: the embedded service (:class:`EmbeddedStream`) or a real
+Kinesis endpoint through boto3 (``remote_kinesis.RemoteStream``). Shards are listed once, when
+the poller starts (no resharding).
 """
 
 from __future__ import annotations
@@ -30,18 +37,19 @@ import json
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 from flare.clock import Clock
 from flare.errors import FlareError
 from flare.events.counters import Counters
 from flare.events.destinations import Destinations, iso_timestamp, response_context
 from flare.events.esm import Mapping
+from flare.events.filtering import Filter, kinesis_document
 from flare.events.invoker import Attempt, SyncInvoker
 from flare.events.pollers.item_failures import failed_items
 from flare.events.retry import Outcome
 from flare.events.store import EventStore
-from flare.services.errors import ExpiredIterator, StreamError
+from flare.services.errors import ExpiredIterator
 from flare.services.stream import StreamRecord, StreamService
 
 log = logging.getLogger("flare.events")
@@ -51,6 +59,57 @@ RETRY_FIRST_S = 0.1
 RETRY_MAX_S = 10.0
 RETRY_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
+
+
+class StreamSource(Protocol):
+    """A stream as the poller needs it. Errors are FlareErrors; ExpiredIterator for an iterator
+    too old to use."""
+
+    async def shard_ids(self) -> list[str]: ...
+
+    async def iterator(
+        self,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: float | None = None,
+    ) -> str: ...
+
+    async def read(self, iterator: str, limit: int) -> tuple[list[StreamRecord], str]:
+        """Up to ``limit`` records from ``iterator`` on, and the iterator for what follows
+        ("" once a closed shard has been read to its end)."""
+        ...
+
+    async def wait(self, timeout: float) -> None:
+        """Wait up to ``timeout`` clock seconds, less if records may have come meanwhile."""
+        ...
+
+
+class EmbeddedStream:
+    """A stream of Flare's own StreamService."""
+
+    def __init__(self, streams: StreamService, arn: str) -> None:
+        self._streams = streams
+        self._name = streams.name_of(arn)
+
+    async def shard_ids(self) -> list[str]:
+        return [shard.shard_id for shard in self._streams.shards(self._name)]
+
+    async def iterator(
+        self,
+        shard_id: str,
+        iterator_type: str,
+        sequence_number: str | None = None,
+        timestamp: float | None = None,
+    ) -> str:
+        return self._streams.shard_iterator(self._name, shard_id, iterator_type, sequence_number, timestamp)
+
+    async def read(self, iterator: str, limit: int) -> tuple[list[StreamRecord], str]:
+        found = self._streams.get_records(iterator, limit)
+        return list(found.records), found.next_iterator
+
+    async def wait(self, timeout: float) -> None:
+        await self._streams.wait_for_records(self._name, timeout)
 
 
 @dataclass
@@ -130,7 +189,7 @@ class StreamPoller:
     def __init__(
         self,
         mapping: Mapping,
-        streams: StreamService,
+        source: StreamSource,
         invoker: SyncInvoker,
         destinations: Destinations,
         store: EventStore,
@@ -138,76 +197,108 @@ class StreamPoller:
         counters: Counters,
     ) -> None:
         self.mapping = mapping
-        self._streams = streams
-        self._stream = streams.name_of(mapping.source_arn)
+        self._source = source
+        self._filter = Filter(mapping.filters)
         self._invoker = invoker
         self._destinations = destinations
         self._store = store
         self._clock = clock
         self.counters = counters
         self.last_result = "No records processed"
+        self._main: asyncio.Task[None] | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     def __repr__(self) -> str:
         return f"<StreamPoller {self.mapping.uuid} shards={len(self._tasks)}>"
 
     def start(self) -> None:
-        checkpoints = self._store.checkpoints(self.mapping.uuid)
-        loop = asyncio.get_running_loop()
-        for shard in self._streams.shards(self._stream):
-            iterator = self._first_iterator(shard.shard_id, checkpoints.get(shard.shard_id))
-            self._tasks.append(loop.create_task(self._poll(shard.shard_id, iterator)))
+        self._main = asyncio.get_running_loop().create_task(self._run())
 
     async def stop(self) -> None:
-        for task in self._tasks:
+        tasks = [*self._tasks, *([self._main] if self._main is not None else [])]
+        for task in tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*tasks, return_exceptions=True)
         self._tasks.clear()
+        self._main = None
 
-    def _first_iterator(self, shard_id: str, checkpoint: str | None) -> str:
-        if checkpoint is not None:
-            return self._streams.shard_iterator(self._stream, shard_id, "AFTER_SEQUENCE_NUMBER", checkpoint)
-        return self._streams.shard_iterator(
-            self._stream, shard_id, self.mapping.starting_position, timestamp=self.mapping.starting_timestamp
-        )
-
-    async def _poll(self, shard_id: str, iterator: str) -> None:
-        checkpoint: str | None = self._store.checkpoints(self.mapping.uuid).get(shard_id)
+    async def _run(self) -> None:
+        """List the shards (until that works), then poll each in a task of its own."""
         while True:
             try:
+                shard_ids = await self._source.shard_ids()
+                break
+            except FlareError as error:
+                log.warning("mapping %s: cannot list the shards: %s", self.mapping.uuid, error.message)
+                await self._clock.sleep(RETRY_MAX_S)
+        checkpoints = self._store.checkpoints(self.mapping.uuid)
+        loop = asyncio.get_running_loop()
+        for shard_id in shard_ids:
+            self._tasks.append(loop.create_task(self._poll(shard_id, checkpoints.get(shard_id))))
+
+    async def _first_iterator(self, shard_id: str, checkpoint: str | None) -> str:
+        if checkpoint is not None:
+            return await self._source.iterator(shard_id, "AFTER_SEQUENCE_NUMBER", checkpoint)
+        return await self._source.iterator(
+            shard_id, self.mapping.starting_position, timestamp=self.mapping.starting_timestamp
+        )
+
+    async def _poll(self, shard_id: str, checkpoint: str | None) -> None:
+        iterator: str | None = None
+        while True:
+            try:
+                if iterator is None:
+                    iterator = await self._first_iterator(shard_id, checkpoint)
                 records, iterator = await self._read(iterator)
             except ExpiredIterator:
-                iterator = self._first_iterator(shard_id, checkpoint)
+                iterator = None
                 continue
-            except StreamError as error:
+            except FlareError as error:
                 log.warning(
                     "mapping %s: cannot read shard %s: %s", self.mapping.uuid, shard_id, error.message
                 )
                 await self._clock.sleep(RETRY_MAX_S)
                 continue
             if not records:
+                if not iterator:
+                    return  # a closed shard, read to its end
                 continue
             self.counters.received += len(records)
             self.counters.oldest_age_s = round(max(0.0, self._clock.wall() - records[0].arrival), 3)
+            wanted = self._wanted(shard_id, records)
             await asyncio.gather(
-                *(self._run_lane(shard_id, lane) for lane in lanes(records, self.mapping.parallelization))
+                *(self._run_lane(shard_id, lane) for lane in lanes(wanted, self.mapping.parallelization))
             )
             checkpoint = records[-1].sequence_number
             self._store.put_checkpoint(self.mapping.uuid, shard_id, checkpoint)
+            if not iterator:
+                return
+
+    def _wanted(self, shard_id: str, records: list[StreamRecord]) -> list[StreamRecord]:
+        """The records the FilterCriteria let through (all of them without any)."""
+        if not self._filter:
+            return records
+        source = self.mapping.source_arn
+        wanted = [
+            r
+            for r in records
+            if self._filter.matches(kinesis_document(kinesis_record(r, shard_id, source, "")["kinesis"]))
+        ]
+        self.counters.filtered += len(records) - len(wanted)
+        return wanted
 
     async def _read(self, iterator: str) -> tuple[list[StreamRecord], str]:
         wanted = self.mapping.batch_size * self.mapping.parallelization
-        found = self._streams.get_records(iterator, min(wanted, 10_000))
-        records, iterator = list(found.records), found.next_iterator
+        records, iterator = await self._source.read(iterator, min(wanted, 10_000))
         if not records:
-            await self._streams.wait_for_records(self._stream, IDLE_WAIT_S)
+            if iterator:
+                await self._source.wait(IDLE_WAIT_S)
             return records, iterator
         deadline = self._clock.now() + self.mapping.window_s
-        while len(records) < wanted and self._clock.now() < deadline:
-            await self._streams.wait_for_records(self._stream, deadline - self._clock.now())
-            found = self._streams.get_records(iterator, min(wanted - len(records), 10_000))
-            records += found.records
-            iterator = found.next_iterator
+        while iterator and len(records) < wanted and self._clock.now() < deadline:
+            await self._source.wait(deadline - self._clock.now())
+            more, iterator = await self._source.read(iterator, min(wanted - len(records), 10_000))
+            records += more
         return records, iterator
 
     async def _run_lane(self, shard_id: str, records: list[StreamRecord]) -> None:
