@@ -49,6 +49,7 @@ log = logging.getLogger("flare.snapshot")
 SNAPSHOT_INIT_MIN_S = 130.0
 RESTORE_LIMIT_S = 10.0
 STANDBY_RESTORES = 1
+REFILL_DELAY_S = 0.05
 """Restores kept forked and sandboxed ahead of demand per snapshot (each costs only its own
 pages, about a megabyte, plus a /tmp scratch): a cold start then pays the after-restore hooks."""
 SYS_OPEN_TREE = 428
@@ -212,7 +213,9 @@ class Snapshot:
                 await discard(candidate, self)
         if prepared is None:
             prepared = await prepare_restore(self)
-        self._refill()
+        # The next standby is forked once this restore is serving: making it costs a fork and
+        # a cgroup move, which would compete with this cold start for the CPUs.
+        self.clock.call_later(REFILL_DELAY_S, self._refill)
         return prepared
 
     def _refill(self) -> None:
