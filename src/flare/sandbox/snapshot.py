@@ -218,6 +218,10 @@ class Snapshot:
         self.clock.call_later(REFILL_DELAY_S, self._refill)
         return prepared
 
+    def prepare_standby(self) -> None:
+        """Start preparing a restore ahead of the first cold start."""
+        self._refill()
+
     def _refill(self) -> None:
         if self._preparing is None and self.alive and len(self._standby) < STANDBY_RESTORES:
             self._preparing = asyncio.get_running_loop().create_task(self._prepare_standby())
@@ -323,6 +327,7 @@ class Snapshots:
         if snapshot.ready:
             self._snapshots[key] = snapshot
             self._set_state(version.name, version.version, "Active", None, None)
+            snapshot.prepare_standby()
         else:
             failure = snapshot.failure or SnapshotFailure("Runtime.Unknown", b"")
             reason = _reason(failure)
