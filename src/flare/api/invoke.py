@@ -26,7 +26,6 @@ from flare.scheduling.router import Router
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
-TOO_LARGE = f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
 _random_bits = random.Random().getrandbits
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
 
@@ -56,6 +55,20 @@ def check_payload(body: bytes) -> None:
             raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
 
 
+async def read_payload(request: web.Request, limit: int) -> bytes:
+    """The request body: at most ``limit`` bytes (else 413) and JSON (else 400)."""
+    too_large = RequestTooLarge(
+        f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+    )
+    if (request.content_length or 0) > limit:
+        raise too_large
+    payload = await request.content.read()
+    if len(payload) > limit:
+        raise too_large
+    check_payload(payload)
+    return payload
+
+
 def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
@@ -68,13 +81,7 @@ async def _queue_event(
     invoked_arn: str,
 ) -> web.StreamResponse:
     """InvocationType Event: 202 once the event is durably queued (payload at most 1 MB)."""
-    too_large = f"Request must be smaller than {MAX_ASYNC_PAYLOAD} bytes for the InvokeFunction operation"
-    if (request.content_length or 0) > MAX_ASYNC_PAYLOAD:
-        raise RequestTooLarge(too_large)
-    payload = await request.content.read()
-    if len(payload) > MAX_ASYNC_PAYLOAD:
-        raise RequestTooLarge(too_large)
-    check_payload(payload)
+    payload = await read_payload(request, MAX_ASYNC_PAYLOAD)
     request_id = events.submit(version, qualifier, invoked_arn, payload)
     return empty_response(202, request_id)
 
@@ -99,16 +106,7 @@ def add_routes(
             return await _queue_event(
                 request, events, version, parse_function_name(name, qualifier)[1], invoked_arn
             )
-        if (request.content_length or 0) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-            )
-        payload = await request.content.read()
-        if len(payload) > MAX_SYNC_PAYLOAD:
-            raise RequestTooLarge(
-                f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"
-            )
-        check_payload(payload)
+        payload = await read_payload(request, MAX_SYNC_PAYLOAD)
         request_id = new_request_id()
         invocation = Invocation(
             request_id=request_id,
