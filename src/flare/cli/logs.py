@@ -79,11 +79,12 @@ def _aws_message(body: bytes) -> str | None:
     return str(message) if message else None
 
 
-def fetch_page(endpoint_url: str, name: str, offset: int) -> LogPage:
-    """GET one page of ``name``'s log from ``offset``. Raises :class:`CommandFailed` on any failure."""
+def http_get(endpoint_url: str, url: str) -> bytes:
+    """GET ``url`` from the Flare at ``endpoint_url``. Raises :class:`CommandFailed` with a
+    one-line reason (AWS error, unreachable, timeout) on any failure."""
     try:
-        with urllib.request.urlopen(logs_url(endpoint_url, name, offset), timeout=REQUEST_TIMEOUT_S) as r:
-            body = r.read()
+        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_S) as response:
+            return bytes(response.read())
     except urllib.error.HTTPError as exc:
         raise CommandFailed(
             error_message(exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read())
@@ -94,6 +95,11 @@ def fetch_page(endpoint_url: str, name: str, offset: int) -> LogPage:
         raise CommandFailed(
             f"Flare at {endpoint_url} did not answer within {REQUEST_TIMEOUT_S:g} s"
         ) from None
+
+
+def fetch_page(endpoint_url: str, name: str, offset: int) -> LogPage:
+    """GET one page of ``name``'s log from ``offset``. Raises :class:`CommandFailed` on any failure."""
+    body = http_get(endpoint_url, logs_url(endpoint_url, name, offset))
     try:
         return parse_page(body)
     except (ValueError, KeyError, TypeError):

@@ -11,18 +11,15 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, unreachable
-from flare.cli.logs import error_message
+from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint
+from flare.cli.logs import http_get
 
-REQUEST_TIMEOUT_S = 10.0
 SOURCES_PATH = "/flare/v1/event-sources"
 _LABELS = ("KIND", "SOURCE", "FUNCTION", "STATE")
 _NUMBERS = ("RECEIVED", "SUCCEEDED", "FAILED", "RETRIED", "DLQ", "OLDEST")
@@ -128,19 +125,7 @@ def render_table(rows: Sequence[SourceRow]) -> str:
 
 def fetch_sources(endpoint_url: str) -> bytes:
     """GET the event-sources document. Raises :class:`CommandFailed` on any failure."""
-    try:
-        with urllib.request.urlopen(endpoint_url + SOURCES_PATH, timeout=REQUEST_TIMEOUT_S) as response:
-            return bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        raise CommandFailed(
-            error_message(exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read())
-        ) from None
-    except urllib.error.URLError:
-        raise unreachable(endpoint_url) from None
-    except TimeoutError:
-        raise CommandFailed(
-            f"Flare at {endpoint_url} did not answer within {REQUEST_TIMEOUT_S:g} s"
-        ) from None
+    return http_get(endpoint_url, endpoint_url + SOURCES_PATH)
 
 
 @click.command("sources")
