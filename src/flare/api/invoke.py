@@ -10,29 +10,23 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-import random
 
 from aiohttp import web
 
-from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, new_request_id
+from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control.arns import parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
+from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
-_random_bits = random.Random().getrandbits
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
-
-
-def trace_id(now: float) -> str:
-    """An X-Ray style trace header: ``Root=1-<time>-<96 bits>;Parent=<64 bits>;Sampled=0``."""
-    return f"Root=1-{int(now):08x}-{_random_bits(96):024x};Parent={_random_bits(64):016x};Sampled=0"
 
 
 def client_context(header: str | None) -> str | None:
@@ -112,7 +106,7 @@ def add_routes(
             request_id=request_id,
             payload=payload,
             invoked_arn=invoked_arn,
-            trace_id=trace_id(clock.wall()),
+            trace_id=new_trace_id(clock.wall()),
             client_context=client_context(request.headers.get("X-Amz-Client-Context")),
         )
         tail = request.headers.get("X-Amz-Log-Type") == "Tail"

@@ -18,8 +18,9 @@ from typing import Any
 
 from aiohttp import web
 
-from flare.api.wire import REQUEST_ID_HEADER, error_response, new_request_id, read_json
+from flare.api.wire import REQUEST_ID_HEADER, error_response, read_json
 from flare.errors import FlareError, ServiceException, UnknownOperation
+from flare.ids import new_request_id
 
 log = logging.getLogger("flare.api")
 

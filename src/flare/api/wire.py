@@ -11,29 +11,19 @@ from __future__ import annotations
 import functools
 import json
 import logging
-import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
 
 from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, ServiceException
+from flare.ids import new_request_id
 
 log = logging.getLogger("flare.api")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 REQUEST_ID_HEADER = "x-amzn-RequestId"
-
-_random_bits = random.Random().getrandbits
-
-
-def new_request_id() -> str:
-    """A version-4 UUID string, from a fast PRNG (request ids need uniqueness, not secrecy;
-    ``uuid.uuid4()`` costs a syscall and several microseconds on the invoke path)."""
-    bits = f"{_random_bits(128):032x}"
-    variant = "89ab"[int(bits[16], 16) & 3]
-    return f"{bits[:8]}-{bits[8:12]}-4{bits[13:16]}-{variant}{bits[17:20]}-{bits[20:]}"
 
 
 def json_response(body: Any, status: int = 200, request_id: str | None = None) -> web.Response:

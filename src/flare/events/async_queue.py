@@ -34,7 +34,7 @@ from flare.errors import FlareError, ResourceNotFound, TooManyRequests
 from flare.events.counters import Counters
 from flare.events.destinations import Destinations, invocation_record
 from flare.events.invoke_config import InvokeConfigs, Target
-from flare.events.invoker import error_response, new_request_id, new_trace_id
+from flare.events.invoker import error_response
 from flare.events.retry import (
     EVENT_AGE_EXCEEDED,
     RETRIES_EXHAUSTED,
@@ -48,6 +48,7 @@ from flare.events.retry import (
     too_old,
 )
 from flare.events.store import EventRow, EventStore
+from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
 

@@ -9,7 +9,6 @@ system error (any other ``FlareError``: no environment, internal failure).
 from __future__ import annotations
 
 import json
-import random
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,19 +16,9 @@ from flare.clock import Clock
 from flare.control.registry import Registry
 from flare.errors import FlareError, ResourceNotFound, TooManyRequests
 from flare.events.retry import Outcome
+from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
-
-_random_bits = random.Random().getrandbits
-
-
-def new_request_id() -> str:
-    bits = f"{_random_bits(128):032x}"
-    return f"{bits[:8]}-{bits[8:12]}-4{bits[13:16]}-{'89ab'[int(bits[16], 16) & 3]}{bits[17:20]}-{bits[20:]}"
-
-
-def new_trace_id(now: float) -> str:
-    return f"Root=1-{int(now):08x}-{_random_bits(96):024x};Parent={_random_bits(64):016x};Sampled=0"
 
 
 @dataclass(frozen=True)
