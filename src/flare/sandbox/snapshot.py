@@ -42,7 +42,7 @@ from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
 from flare.sandbox.scratch import Scratch
-from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied, close_quietly
+from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied, close_quietly, recvmsg_when_readable
 
 log = logging.getLogger("flare.snapshot")
 
@@ -82,20 +82,8 @@ def open_tree(path: str) -> int:
 
 async def receive_credentials(channel: socket.socket) -> tuple[int, int, int]:
     """The (pid, uid, gid) the peer sent with SCM_CREDENTIALS, pid as this namespace sees it."""
-    loop = asyncio.get_running_loop()
-    arrived: asyncio.Future[None] = loop.create_future()
-
-    def readable() -> None:
-        if not arrived.done():
-            arrived.set_result(None)
-
-    loop.add_reader(channel.fileno(), readable)
-    try:
-        await arrived
-        size = struct.calcsize("iII")
-        _data, ancillary, _flags, _addr = channel.recvmsg(64, socket.CMSG_SPACE(size))
-    finally:
-        loop.remove_reader(channel.fileno())
+    size = struct.calcsize("iII")
+    ancillary = await recvmsg_when_readable(channel, 64, socket.CMSG_SPACE(size))
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             pid, uid, gid = struct.unpack("iII", data[:size])

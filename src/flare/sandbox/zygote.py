@@ -200,8 +200,11 @@ def close_quietly(*fds: int) -> None:
             os.close(fd)
 
 
-async def receive_socket(channel: socket.socket) -> socket.socket:
-    """The socket a child sends over ``channel`` (SCM_RIGHTS); closes ``channel``."""
+async def recvmsg_when_readable(
+    channel: socket.socket, size: int, ancillary_size: int
+) -> list[tuple[int, int, bytes]]:
+    """Wait (on the event loop) until ``channel`` is readable, then one ``recvmsg``; returns its
+    ancillary data (SCM_RIGHTS, SCM_CREDENTIALS)."""
     channel.setblocking(False)
     loop = asyncio.get_running_loop()
     arrived: asyncio.Future[None] = loop.create_future()
@@ -213,10 +216,18 @@ async def receive_socket(channel: socket.socket) -> socket.socket:
     loop.add_reader(channel.fileno(), readable)
     try:
         await arrived
-        fds = array.array("i")
-        _data, ancillary, _flags, _addr = channel.recvmsg(1, socket.CMSG_LEN(fds.itemsize))
+        _data, ancillary, _flags, _addr = channel.recvmsg(size, ancillary_size)
     finally:
         loop.remove_reader(channel.fileno())
+    return ancillary
+
+
+async def receive_socket(channel: socket.socket) -> socket.socket:
+    """The socket a child sends over ``channel`` (SCM_RIGHTS); closes ``channel``."""
+    fds = array.array("i")
+    try:
+        ancillary = await recvmsg_when_readable(channel, 1, socket.CMSG_LEN(fds.itemsize))
+    finally:
         channel.close()
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
