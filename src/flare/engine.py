@@ -28,7 +28,7 @@ from flare.observe.logs import LogStore
 from flare.observe.metrics import Metrics
 from flare.sandbox.environment import Environment, EnvSettings
 from flare.sandbox.isolation import build_isolation
-from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.sandbox.zygote import Zygote
@@ -210,7 +210,7 @@ class Engine:
         if self._snap_start(version):
             return RestoredEnvironment(
                 version,
-                LaunchPlan("restore", plan.interpreter),
+                plan,
                 self._zygote_for(plan.interpreter),
                 self.clock,
                 self.logs,

@@ -20,7 +20,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 from flare.sandbox.cgroups import Cgroups
-from tests.conftest import create_function, python_function
+from tests.conftest import create_function, python_function, zip_files
+from tests.functional.conftest import ric_zip
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or Cgroups.detect() is None,
@@ -281,3 +282,122 @@ def test_snapstart_needs_python_312_or_later(lam: Any) -> None:
             SnapStart={"ApplyOn": "PublishedVersions"},
         )
     assert refused.value.response["Error"]["Code"] == "InvalidParameterValueException"
+
+
+# ---- awslambdaric: the snapshot is taken at the client's GET /runtime/restore/next -----------
+
+RIC_HOOKED = """
+import os, random, uuid
+from snapshot_restore_py import register_after_restore, register_before_snapshot
+INIT_ID = str(uuid.uuid4())
+INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
+ORDER = []
+
+@register_before_snapshot
+def first_before():
+    ORDER.append("before:first")
+    if os.environ.get("FAIL_BEFORE"):
+        raise RuntimeError("before-snapshot hook refused")
+
+@register_before_snapshot
+def second_before():
+    ORDER.append("before:second")
+
+@register_after_restore
+def first_after():
+    ORDER.append("after:first")
+    if os.environ.get("FAIL_AFTER"):
+        raise RuntimeError("after-restore hook refused")
+
+@register_after_restore
+def second_after():
+    ORDER.append("after:second")
+
+def handler(event, context):
+    return {
+        "init_id": INIT_ID,
+        "init_type": INIT_TYPE,
+        "order": ORDER,
+        "random": random.random(),
+        "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
+        "uid": os.getuid(),
+        "hook_variables": [v for v in ("_FLARE_SNAPSTART_FD", "PYTHONUSERBASE") if v in os.environ],
+    }
+"""
+
+
+def ric_snap_function(lam: Any, code: bytes, **config: Any) -> tuple[str, str, dict[str, Any]]:
+    """A provided.al2023 SnapStart function (awslambdaric), published: (name, version, config)."""
+    name = unique("ric-snap")
+    create_function(
+        lam, name, code, runtime="provided.al2023", SnapStart={"ApplyOn": "PublishedVersions"}, **config
+    )
+    version: str = lam.publish_version(FunctionName=name)["Version"]
+    return name, version, wait_state(lam, name, version)
+
+
+def test_awslambdaric_is_snapshotted_at_restore_next_and_restored(
+    lam: Any, ric_tree: Path, ric_interpreter: Path
+) -> None:
+    name, version, config = ric_snap_function(lam, ric_zip(ric_tree, ric_interpreter, RIC_HOOKED))
+    assert config["State"] == "Active", config.get("StateReason")
+    assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
+
+    def cold(_: int) -> tuple[dict[str, Any], Any]:
+        return invoke(lam, f"{name}:{version}")
+
+    with ThreadPoolExecutor(2) as pool:  # two at once: two restored copies of one snapshot
+        (first, one), (second, two) = pool.map(cold, range(2))
+    for response, body in ((first, one), (second, two)):
+        assert "FunctionError" not in response, body
+        log = tail(response)
+        assert "Restore Duration: " in log and "Init Duration" not in log
+        assert body["init_type"] == "snap-start"
+        # awslambdaric ran the before-snapshot hooks last-registered first, once, in the
+        # template; each copy ran the after-restore hooks in registration order.
+        assert body["order"] == ["before:second", "before:first", "after:first", "after:second"]
+        assert body["uid"] >= 20_000
+        assert body["hook_variables"] == []
+    assert one["init_id"] == two["init_id"], "INIT state is the snapshot's, shared by every copy"
+    assert one["random"] != two["random"], "random is reseeded in each restored copy"
+    # Both copies keep the template's AWS_LAMBDA_RUNTIME_API (as every Lambda environment sees
+    # the same address); the engine tells them apart by their own uids.
+    assert one["runtime_api"] == two["runtime_api"]
+    assert one["uid"] != two["uid"]
+    messages = [event["message"] for event in logs_of(lam, name)]
+    assert any(line.startswith("RESTORE_REPORT Restore Duration: ") for line in messages)
+
+    warm, again = invoke(lam, f"{name}:{version}")
+    assert "Restore Duration" not in tail(warm)
+    assert again["init_id"] == one["init_id"]
+
+
+def test_awslambdaric_hook_failures_fail_the_publish_or_the_invoke(
+    lam: Any, ric_tree: Path, ric_interpreter: Path
+) -> None:
+    code = ric_zip(ric_tree, ric_interpreter, RIC_HOOKED)
+    _, _, failed = ric_snap_function(lam, code, Environment={"Variables": {"FAIL_BEFORE": "1"}})
+    assert failed["State"] == "Failed"
+    assert failed["StateReasonCode"] == "FunctionError"
+    assert failed["StateReason"].startswith("Runtime.BeforeSnapshotError")
+
+    name, version, config = ric_snap_function(lam, code, Environment={"Variables": {"FAIL_AFTER": "1"}})
+    assert config["State"] == "Active"
+    with pytest.raises(ClientError) as refused:
+        lam.invoke(FunctionName=f"{name}:{version}", Payload=b"{}")
+    assert refused.value.response["Error"]["Code"] == "SnapStartException"
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+    assert "after-restore hook refused" in refused.value.response["Error"]["Message"]
+
+
+def test_a_runtime_client_that_cannot_be_snapshotted_fails_the_publish_saying_why(lam: Any) -> None:
+    bootstrap = (
+        "#!/bin/sh\n"
+        'API="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"\n'
+        'while true; do curl -sS "$API/invocation/next" >/dev/null || exit 1; done\n'
+    )
+    code = zip_files({"bootstrap": bootstrap}, {"bootstrap": 0o755})
+    _, _, config = ric_snap_function(lam, code)
+    assert config["State"] == "Failed"
+    assert config["StateReason"].startswith("Runtime.SnapStartNotSupported")
+    assert "restore/next" in config["StateReason"]

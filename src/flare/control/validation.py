@@ -264,11 +264,16 @@ def _apply(config: Config, body: dict[str, Any]) -> Config:
     return result
 
 
-SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14")
+SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14", "provided.al2023", "provided.al2")
 
 
 def _check_snap_start_runtime(config: Config) -> None:
-    """SnapStart on Python needs python3.12 or later (Java and .NET are not run by Flare)."""
+    """SnapStart on Python needs python3.12 or later (Java and .NET are not run by Flare).
+
+    Lambda offers SnapStart on managed runtimes only. Flare also accepts ``provided.al2023`` and
+    ``provided.al2``, for functions whose ``bootstrap`` runs ``awslambdaric`` (the runtime
+    client AWS's Python runtimes are built on): their snapshot is taken at the client's
+    ``restore/next`` (``sandbox/snapshot.py``); any other client fails the publish, saying so."""
     applies = config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
     if applies and config.get("Runtime") not in SNAP_START_RUNTIMES:
         raise InvalidParameterValue(

@@ -49,7 +49,7 @@ from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
-from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer, RuntimeApiTenant
 from flare.sandbox.scratch import Scratch
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
@@ -98,7 +98,7 @@ class Environment:
         self._on_exit = on_exit
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
-        self._runtime_api = RuntimeApiServer(self)
+        self._runtime_api: RuntimeApiServer | RuntimeApiTenant = RuntimeApiServer(self)
         self._channel: asyncio.Transport | None = None
         self._logpipe: LogPipe | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -106,7 +106,7 @@ class Environment:
         self._outcome: asyncio.Future[Outcome] | None = None
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
-        self._uses_frames = plan.mode in ("python", "restore")
+        self._uses_frames = plan.mode == "python"
         self._pending_restore_ms: float | None = None
         self.restore_error: FlareError | None = None  # set by a failed SnapStart restore
         self._pending_init_ms: float | None = None
@@ -393,6 +393,14 @@ class Environment:
                 403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}"
             )
         self._init_error(body, error_type)
+
+    def restore_next(self) -> None:
+        raise RuntimeApiError(
+            403, "InvalidStateTransition", "This environment was not restored from a snapshot"
+        )
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        self.restore_next()
 
     # ---- frames channel ----------------------------------------------------------------
 

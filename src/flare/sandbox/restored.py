@@ -30,6 +30,7 @@ class RestoredEnvironment(Environment):
     ) -> None:
         super().__init__(*args, **kwargs)
         self._restore_from = restore_from
+        self._restore_answered = False
 
     async def start(self, init_limit_s: float, initialization_type: str = "snap-start") -> None:
         """A SnapStart cold start: adopt a restore prepared from the version's snapshot (forked,
@@ -53,10 +54,13 @@ class RestoredEnvironment(Environment):
         try:
             prepared.channel.setblocking(True)
             prepared.channel.sendall(frames.encode(frames.GO))
-            loop = asyncio.get_running_loop()
-            self._channel, _ = await loop.create_unix_connection(
-                lambda: FrameProtocol(self), sock=prepared.channel
-            )
+            if self._uses_frames:
+                loop = asyncio.get_running_loop()
+                self._channel, _ = await loop.create_unix_connection(
+                    lambda: FrameProtocol(self), sock=prepared.channel
+                )
+            else:  # a runtime client over HTTP: restore/next, its hooks, then /next (ready)
+                prepared.channel.close()
             await self._ready
         except InitTimeout:
             self.restore_error = SnapStartTimeout("Restore of the snapshot took longer than 10 seconds.")
@@ -73,6 +77,20 @@ class RestoredEnvironment(Environment):
             return
         self._pending_restore_ms = restore_ms
         self.lifecycle.move(EnvState.IDLE)
+
+    # ---- Runtime API side, for runtime clients other than Flare's (awslambdaric) -----------
+
+    def restore_next(self) -> None:
+        """The runtime client's ``GET /restore/next`` in this restored copy: answered 200, once."""
+        if self.state is not EnvState.INITIALISING or self._restore_answered:
+            super().restore_next()
+        self._restore_answered = True
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        """An after-restore hook failed (the client exits next): the restore fails."""
+        if self.state is not EnvState.INITIALISING:
+            super().post_restore_error(body, error_type)
+        self._init_error(body, error_type or "Runtime.AfterRestoreError")
 
     def _adopt(self, prepared: PreparedRestore) -> None:
         """Take over a prepared restore's process, scratch, uid, Runtime API and output."""

@@ -50,6 +50,11 @@ class RuntimeSide(Protocol):
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None: ...
 
+    def restore_next(self) -> None:
+        """``GET /restore/next``: returns when the call is answered 200 (SnapStart)."""
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None: ...
+
 
 def _error(status: int, error_type: str, message: str) -> web.Response:
     body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
@@ -60,13 +65,15 @@ _ACCEPTED = json.dumps({"status": "OK"}).encode()
 
 
 class RuntimeApiServer:
-    """Serves the Runtime API for one environment on ``127.0.0.1:<port>``."""
+    """Serves the Runtime API for one environment on ``127.0.0.1:<port>`` (and, through
+    ``RuntimeApiTenant``, for other environments told apart by their uid)."""
 
     def __init__(self, side: RuntimeSide, allowed_uid: int | None = None) -> None:
         """``allowed_uid``: only connections from sockets this uid owns are served (None: any)."""
         self._side = side
         self.allowed_uid = allowed_uid
-        self._trusted: weakref.WeakSet[object] = weakref.WeakSet()
+        self._tenants: dict[int, RuntimeSide] = {}
+        self._peer_uids: weakref.WeakKeyDictionary[object, int | None] = weakref.WeakKeyDictionary()
         self._server: asyncio.base_events.Server | None = None
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
@@ -74,6 +81,13 @@ class RuntimeApiServer:
     def bind(self, side: RuntimeSide) -> None:
         """Serve ``side`` from now on (a prepared SnapStart restore gets its environment late)."""
         self._side = side
+
+    def admit(self, uid: int, side: RuntimeSide) -> None:
+        """Serve connections from ``uid`` with ``side`` (see ``RuntimeApiTenant``)."""
+        self._tenants[uid] = side
+
+    def evict(self, uid: int) -> None:
+        self._tenants.pop(uid, None)
 
     async def start(self, sock: socket.socket | None = None) -> str:
         """Serve on ``sock`` (a listening socket made inside an isolated environment's own
@@ -99,50 +113,86 @@ class RuntimeApiServer:
         path = request.path
         if not path.startswith(PREFIX):
             return _error(404, "NotFound", f"unknown path {path}")
-        if self.allowed_uid is not None and not self._from_environment(request):
+        side = self._side_of(request)
+        if side is None:
             return _error(403, "AccessDenied", "This Runtime API belongs to another execution environment")
         route = path[len(PREFIX) :]
         try:
-            return await self._route(request, route)
+            return await self._route(request, route, side)
         except RuntimeApiError as error:
             return _error(error.status, error.error_type, error.message)
 
-    def _from_environment(self, request: BaseRequest) -> bool:
-        """Whether the connection comes from this environment's uid (checked once per connection)."""
+    def _side_of(self, request: BaseRequest) -> RuntimeSide | None:
+        """Who the connection is for, by the uid owning its socket (looked up once per
+        connection, and only when it matters): a tenant's, this environment's, or nobody's."""
+        if self.allowed_uid is None and not self._tenants:
+            return self._side
         transport = request.transport
         if transport is None:
-            return False
-        if transport in self._trusted:
-            return True
-        peer = transport.get_extra_info("peername")
-        if not peer or tcp_owner_uid(peer[0], peer[1]) != self.allowed_uid:
-            return False
-        self._trusted.add(transport)
-        return True
+            return None
+        if transport in self._peer_uids:
+            uid = self._peer_uids[transport]
+        else:
+            peer = transport.get_extra_info("peername")
+            uid = tcp_owner_uid(peer[0], peer[1]) if peer else None
+            self._peer_uids[transport] = uid
+        if uid is not None and uid in self._tenants:
+            return self._tenants[uid]
+        return self._side if self.allowed_uid in (None, uid) else None
 
-    async def _route(self, request: BaseRequest, route: str) -> web.StreamResponse:
+    async def _route(self, request: BaseRequest, route: str, side: RuntimeSide) -> web.StreamResponse:
         method = request.method
         if route == "invocation/next" and method == "GET":
-            event = await self._side.next_event()
+            event = await side.next_event()
             return web.Response(status=200, body=event.payload, headers=event.headers)
         if route == "init/error" and method == "POST":
             body = await request.content.read()
-            self._side.post_init_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
+            side.post_init_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
             return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
         if route.startswith("invocation/") and method == "POST":
             request_id, _, action = route[len("invocation/") :].rpartition("/")
             if action in ("response", "error"):
-                return await self._post_result(request, request_id, action)
-        if route in ("restore/next", "restore/error"):
-            raise RuntimeApiError(
-                403, "InvalidStateTransition", "This environment was not restored from a snapshot"
-            )
+                return await self._post_result(request, request_id, action, side)
+        if route == "restore/next" and method == "GET":
+            side.restore_next()
+            return web.Response(status=200)
+        if route == "restore/error" and method == "POST":
+            body = await request.content.read()
+            side.post_restore_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
+            return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
         return _error(404, "NotFound", f"unknown route {method} {request.path}")
 
-    async def _post_result(self, request: BaseRequest, request_id: str, action: str) -> web.StreamResponse:
+    async def _post_result(
+        self, request: BaseRequest, request_id: str, action: str, side: RuntimeSide
+    ) -> web.StreamResponse:
         body = await request.content.read()
         if action == "response":
-            self._side.post_response(request_id, body)
+            side.post_response(request_id, body)
         else:
-            self._side.post_error(request_id, body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
+            side.post_error(request_id, body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
         return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+
+
+class RuntimeApiTenant:
+    """One environment's share of another's ``RuntimeApiServer``: calls from ``uid`` go to this
+    environment. The restores of an exec'd runtime's SnapStart template all keep the
+    template's ``AWS_LAMBDA_RUNTIME_API`` (awslambdaric's compiled client reads it once, at
+    import), as every Lambda environment sees the same address; the uid tells them apart."""
+
+    def __init__(self, server: RuntimeApiServer, uid: int, side: RuntimeSide) -> None:
+        self._server = server
+        self.allowed_uid = uid
+        server.admit(uid, side)
+
+    @property
+    def address(self) -> str:
+        return self._server.address
+
+    async def start(self, sock: socket.socket | None = None) -> str:
+        return self._server.address
+
+    def bind(self, side: RuntimeSide) -> None:
+        self._server.admit(self.allowed_uid, side)
+
+    async def stop(self) -> None:
+        self._server.evict(self.allowed_uid)

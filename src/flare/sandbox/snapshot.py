@@ -8,6 +8,13 @@ it. ``Snapshots`` owns them all: creation on publish (the version is ``Pending``
 template is ready, then ``Active``, or ``Failed``), transparent re-creation when a template
 died, and removal with the version.
 
+A ``provided`` function's template is its own ``bootstrap`` (its runtime client must be
+``awslambdaric``, see ``runtimes/lambda_python/snapstart_hook.py``). It gets a Runtime API
+where, during INIT, only ``/init/error`` is in turn; the snapshot is taken when the client
+calls ``restore/next``, which never reaches that API unless the hook is missing (the snapshot
+then fails, saying so). The restores keep that address and are told apart by their uid
+(``RuntimeApiTenant``).
+
 Isolation of a restore: the template lives in a user namespace of its own (its root is an
 unprivileged host uid), so it can give each restore its own pid and mount namespaces, /proc and
 /tmp; the restore then drops to its environment's uid with no capabilities. The function's INIT
@@ -36,11 +43,12 @@ from flare.control.model import FunctionVersion
 from flare.errors import SnapStartException
 from flare.observe import report
 from flare.observe.logs import LogStore
+from flare.sandbox.channel import error_type_of
 from flare.sandbox.isolation import SANDBOX_UID, Isolation
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
-from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer, RuntimeApiTenant
 from flare.sandbox.scratch import Scratch
 from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied, close_quietly, recvmsg_when_readable
 
@@ -52,6 +60,8 @@ STANDBY_RESTORES = 1
 REFILL_DELAY_S = 0.05
 """Restores kept forked and sandboxed ahead of demand per snapshot (each costs only its own
 pages, about a megabyte, plus a /tmp scratch): a cold start then pays the after-restore hooks."""
+TEMPLATE_HOST_UID = 19_999  # the template's in-namespace root (runtimes/.../template.py)
+UNSUPPORTED_CLIENT = "Runtime.SnapStartNotSupported"
 SYS_OPEN_TREE = 428
 OPEN_TREE_CLONE = 1
 OPEN_TREE_CLOEXEC = 0o2000000
@@ -104,6 +114,48 @@ class SnapshotFailure:
     error_type: str
     body: bytes
 
+    @classmethod
+    def of(cls, error_type: str, message: str) -> SnapshotFailure:
+        return cls(error_type, json.dumps({"errorType": error_type, "errorMessage": message}).encode())
+
+
+class _TemplateRuntimeSide:
+    """The Runtime API an exec'd runtime's template sees during INIT: ``/init/error`` is the
+    only call in turn; ``/next`` or an unhooked ``restore/next`` mean the runtime client cannot
+    be snapshotted, which fails the snapshot (``on_failure``)."""
+
+    def __init__(self, on_failure: Callable[[SnapshotFailure, bool], None]) -> None:
+        self._on_failure = on_failure
+
+    def _refuse(self, message: str) -> RuntimeApiError:
+        self._on_failure(SnapshotFailure.of(UNSUPPORTED_CLIENT, message), True)
+        return RuntimeApiError(403, "InvalidStateTransition", message)
+
+    async def next_event(self) -> NextEvent:
+        raise self._refuse(
+            "The runtime asked for an invocation during the snapshot's INIT, without calling "
+            "GET /runtime/restore/next first: its runtime client does not support SnapStart"
+        )
+
+    def restore_next(self) -> None:
+        raise self._refuse(
+            "Flare takes snapshots of provided runtimes whose runtime client is awslambdaric, "
+            "run by a Python that loads its user site (no -s or -I); this runtime called "
+            "restore/next without Flare's snapshot hook"
+        )
+
+    def post_init_error(self, body: bytes, error_type: str | None) -> None:
+        self._on_failure(SnapshotFailure(error_type or error_type_of(body) or "Runtime.Unknown", body), False)
+
+    def post_response(self, request_id: str, body: bytes) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "No invocation during the snapshot's INIT")
+
+    def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        self.post_response(request_id, body)
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        self.post_response("", body)
+
 
 class Snapshot:
     """One version's template. ``ready`` after ``create``; ``failure`` says why not."""
@@ -135,6 +187,8 @@ class Snapshot:
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]snapshot-{self.id}"
         self._logpipe: LogPipe | None = None
+        self.runtime_api: RuntimeApiServer | None = None  # exec'd runtimes: template's and restores'
+        self._reported: SnapshotFailure | None = None
 
     def __repr__(self) -> str:
         return f"<Snapshot {self.version.name}:{self.version.version} ready={self.ready}>"
@@ -146,19 +200,27 @@ class Snapshot:
     async def create(self) -> None:
         """Run INIT and the before-snapshot hooks in a new template; sets ``ready`` or ``failure``."""
         version = self.version
-        self.process = SandboxProcess(self._zygote, self.isolation.cgroup_for(f"snap-{self.id}", version))
         layout = self.isolation.layout(version, self.plan.interpreter, None, SANDBOX_UID)
+        if self.plan.mode == "exec":
+            self.failure = self._refuse_exec(layout.plan)
+            if self.failure is not None:
+                return
+        self.process = SandboxProcess(self._zygote, self.isolation.cgroup_for(f"snap-{self.id}", version))
         variables = environment_variables(version, "", "", self._endpoint_url, "snap-start", layout)
         for unset in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME"):
             variables.pop(unset, None)  # each restore gets its own; SnapStart sets no log stream
-        header = {
+        header: dict[str, Any] = {
             "mode": "template",
             "env": variables,
             "cwd": layout.task_root,
             "sandbox": layout.plan,
-            "handler": version.handler,
-            "sys_path": python_sys_path(layout),
         }
+        if self.plan.mode == "exec":
+            self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), TEMPLATE_HOST_UID)
+            variables["AWS_LAMBDA_RUNTIME_API"] = await self.runtime_api.start()
+            header["argv"] = [f"{layout.task_root}/bootstrap"]
+        else:
+            header.update(handler=version.handler, sys_path=python_sys_path(layout))
         self._logpipe = LogPipe(lambda lines: self._logs.append(version.name, self.stream, lines))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         began = self.clock.now()
@@ -177,7 +239,9 @@ class Snapshot:
         except TemplateInitError as error:
             self.failure = SnapshotFailure(error.error_type, error.body)
         except ZygoteDied:
-            self.failure = SnapshotFailure("Runtime.ExitError", b'{"errorType":"Runtime.ExitError"}')
+            self.failure = self._reported or SnapshotFailure.of(
+                "Runtime.ExitError", "The runtime exited before the snapshot was taken"
+            )
         finally:
             timer.cancel()
         init_ms = (self.clock.now() - began) * 1000
@@ -188,6 +252,23 @@ class Snapshot:
         self._logs.append(version.name, self.stream, lines)
         if not self.ready:
             await self.stop()
+
+    def _refuse_exec(self, plan: dict[str, Any]) -> SnapshotFailure | None:
+        """Why an exec'd runtime cannot have a snapshot here, or None."""
+        if not os.access(self.version.code_dir / "bootstrap", os.X_OK):
+            message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+            return SnapshotFailure.of("Runtime.InvalidEntrypoint", message)
+        if plan.get("isolated_network"):
+            message = "Flare does not snapshot provided runtimes with an isolated network"
+            return SnapshotFailure.of(UNSUPPORTED_CLIENT, message)
+        return None
+
+    def _on_reported(self, failure: SnapshotFailure, kill: bool) -> None:
+        """The template's Runtime API heard of a failure: the first one is the snapshot's."""
+        if self._reported is None:
+            self._reported = failure
+        if kill and self.process is not None:
+            self.process.kill()
 
     async def take(self) -> PreparedRestore:
         """A prepared restore: one made ahead of demand when there is one, else one made now.
@@ -241,6 +322,8 @@ class Snapshot:
                 await asyncio.shield(self.process.exited)
             await self.process.release(self.clock)
         await self.channel.stop()
+        if self.runtime_api is not None:
+            await self.runtime_api.stop()
         if self._logpipe is not None:
             self._logs.append(self.version.name, self.stream, self._logpipe.drain(final=True))
             self._logpipe.close()
@@ -346,6 +429,12 @@ class _NotYetBound:
     def post_init_error(self, body: bytes, error_type: str | None) -> None:
         raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
 
+    def restore_next(self) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+    def post_restore_error(self, body: bytes, error_type: str | None) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
 
 @dataclass
 class PreparedRestore:
@@ -357,7 +446,7 @@ class PreparedRestore:
     channel: socket.socket
     scratch: Scratch
     uid: int
-    runtime_api: RuntimeApiServer
+    runtime_api: RuntimeApiServer | RuntimeApiTenant
     logpipe: LogPipe
     held: list[str]
 
@@ -376,13 +465,15 @@ async def prepare_restore(snapshot: Snapshot) -> PreparedRestore:
     held: list[str] = []
     channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     channel.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+    shared = snapshot.runtime_api
+    api = RuntimeApiTenant(shared, uid, _NotYetBound()) if shared else RuntimeApiServer(_NotYetBound(), uid)
     prepared = PreparedRestore(
         restore_id,
         process,
         channel,
         scratch,
         uid,
-        RuntimeApiServer(_NotYetBound(), uid),
+        api,
         LogPipe(held.extend),
         held,
     )

@@ -19,6 +19,13 @@ still root on the host:
    process group by it), waits for GO, reseeds ``random``, runs
    the after-restore hooks (in registration order) and serves invocations.
 
+A runtime that is not Flare's (a ``provided`` function whose ``bootstrap`` runs
+``python -m awslambdaric``) goes through the same steps with one difference: step 2 ``exec``s the
+bootstrap instead of running INIT here, and the template loop starts inside that process when
+its runtime client asks for ``GET /runtime/restore/next`` (``snapstart_hook.py``). Each restored
+copy then returns from that call into the runtime client, which makes the call for real: the
+engine knows the copy by its uid and answers 200; the client runs the after-restore hooks.
+
 Stdlib and ctypes only, Python 3.9-compatible.
 """
 
@@ -78,6 +85,8 @@ def become_template(header: dict[str, Any], control: socket.socket, ready_fd: in
     sandbox.libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     sandbox.build_namespaces(header["sandbox"], trees)
     os.chdir(header["cwd"])
+    if header.get("argv"):
+        _exec_runtime(header, control)
     os.environ.clear()
     os.environ.update(header["env"])
     sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
@@ -90,6 +99,46 @@ def become_template(header: dict[str, Any], control: socket.socket, ready_fd: in
     from lambda_python import zygote
 
     zygote.serve(control, lambda *args: _become_restored(handler, *args), hello_id="template")
+
+
+HOOK_FD_VARIABLE = "_FLARE_SNAPSTART_FD"
+USER_SITE = "user_site"
+
+
+def _exec_runtime(header: dict[str, Any], control: socket.socket) -> None:
+    """Become the function's ``bootstrap``, keeping the control socket for the snapshot hook.
+
+    ``PYTHONUSERBASE`` makes any Python the bootstrap starts import ``usercustomize`` from
+    Flare's runtime directory, which installs ``snapstart_hook`` when ``HOOK_FD_VARIABLE`` is
+    set (and removes both variables, so the function's own subprocesses never see them)."""
+    os.set_inheritable(control.fileno(), True)
+    env = dict(header["env"])
+    env[HOOK_FD_VARIABLE] = str(control.fileno())
+    env["PYTHONUSERBASE"] = f"{env.get('LAMBDA_RUNTIME_DIR', '/var/runtime')}/{USER_SITE}"
+    os.execve(header["argv"][0], header["argv"], env)
+
+
+class ResumeRuntime(BaseException):
+    """Raised in a restored copy of an exec'd runtime: it unwinds the template loop back into
+    the runtime client's ``restore_next`` call."""
+
+
+def serve_restores(control: socket.socket) -> None:
+    """The template loop inside an exec'd runtime (called at ``restore/next``).
+
+    Never returns in the template itself; returns in each restored copy, sandboxed, as its
+    environment's uid, after GO."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    gc.collect()
+    gc.freeze()
+    from lambda_python import zygote
+
+    try:
+        zygote.serve(control, _become_restored_client, hello_id="template")
+    except ResumeRuntime:
+        return
+    raise AssertionError("the template loop returned")
 
 
 def _hooks(kind: str) -> list[tuple[Callable[..., Any], tuple[Any, ...], dict[str, Any]]]:
@@ -112,10 +161,9 @@ def _run_before_snapshot(control: socket.socket) -> None:
         os._exit(64)
 
 
-def _become_restored(
-    handler: Callable[[Any, Any], Any], header: dict[str, Any], fds: list[int], status_fd: int
-) -> int:
-    """Step 3 above, in the forked child (pid 1 of its own pid namespace)."""
+def _enter_restore(header: dict[str, Any], fds: list[int], status_fd: int) -> Any:
+    """Step 3 above up to GO, in the forked child (pid 1 of its own pid namespace): returns the
+    channel to the engine, or None when the engine answered HELLO with anything but GO."""
     log_fd, channel_fd, tmp_tree, *cgroup_fds = fds
     for cgroup in cgroup_fds:  # cgroup.procs files the engine opened: "0" moves this process
         os.write(cgroup, b"0")
@@ -138,8 +186,18 @@ def _become_restored(
     channel.sendmsg([frames.encode(frames.HELLO)], [(socket.SOL_SOCKET, socket.SCM_CREDENTIALS, credentials)])
     kind, _, _ = frames.recv_frame(channel)
     if kind != frames.GO:
-        return 1
+        return None
     random.seed()
+    return channel
+
+
+def _become_restored(
+    handler: Callable[[Any, Any], Any], header: dict[str, Any], fds: list[int], status_fd: int
+) -> int:
+    """Step 3 above for Flare's runtime: the after-restore hooks, then invocations as frames."""
+    channel = _enter_restore(header, fds, status_fd)
+    if channel is None:
+        return 1
     try:
         for function, args, kwargs in _hooks("after_restore"):
             function(*args, **kwargs)
@@ -159,4 +217,14 @@ def _become_restored(
     return 0
 
 
-__all__ = ["become_template", "map_user_namespace"]
+def _become_restored_client(header: dict[str, Any], fds: list[int], status_fd: int) -> int:
+    """Step 3 above for an exec'd runtime: after GO, resume the runtime client (which then calls
+    ``restore/next`` on its own Runtime API and runs the after-restore hooks itself)."""
+    channel = _enter_restore(header, fds, status_fd)
+    if channel is None:
+        return 1
+    channel.close()
+    raise ResumeRuntime
+
+
+__all__ = ["ResumeRuntime", "become_template", "map_user_namespace", "serve_restores"]

@@ -98,13 +98,14 @@ def _child(
             signal.signal(sig, signal.SIG_DFL)
         _libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
         code = become(header, fds, status_fd)
+    except template.ResumeRuntime:
+        raise  # a restored copy of an exec'd runtime carries on in its runtime client
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     except BaseException as error:
         with contextlib.suppress(OSError):
             os.write(2, f"flare: environment failed to start: {error!r}\n".encode())
-    finally:
-        os._exit(code)
+    os._exit(code)
 
 
 def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) -> int:
