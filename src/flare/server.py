@@ -31,18 +31,22 @@ async def run(
     config: ServerConfig, ready: asyncio.Event | None = None, stop: asyncio.Event | None = None
 ) -> None:
     """Serve until ``stop`` is set (or a signal arrives)."""
-    from flare.api.app import build_app
+    from flare.api.app import build_app, invoke_route
+    from flare.api.front_door import FrontDoorServer
     from flare.engine import Engine
 
     sock = bind(config.host, config.port)
     config = dataclasses.replace(config, port=sock.getsockname()[1])
     engine = Engine(config)
     await engine.start()
-    runner = web.AppRunner(build_app(engine), access_log=None, handle_signals=False)
+    route = invoke_route(engine)
+    runner = web.AppRunner(build_app(engine, route), access_log=None, handle_signals=False)
     await runner.setup()
-    await web.SockSite(runner, sock).start()
-    stop = stop or asyncio.Event()
+    assert runner.server is not None
+    front_door = FrontDoorServer(route, runner.server, engine.clock.wall)
     loop = asyncio.get_running_loop()
+    listener = await loop.create_server(front_door, sock=sock)
+    stop = stop or asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     print(f"Flare is serving the Lambda API on {config.endpoint_url}", flush=True)
@@ -54,6 +58,8 @@ async def run(
         await stop.wait()
     finally:
         print("Flare is shutting down: stopping every execution environment", flush=True)
+        listener.close()
+        await front_door.drain(timeout=1.0)
         await runner.cleanup()
         await engine.stop()
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import socket
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -346,3 +347,66 @@ def handler(event, context):
     second = invoke(lam, name)[1]
     # Frozen between invocations: the thread only ran during the invocations themselves.
     assert second - first < 10, (first, second)
+
+
+def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, dict[str, str], bytes]:
+    """One HTTP/1.1 response (Content-Length framed) off ``sock``; leftovers stay in ``buffer``."""
+    while b"\r\n\r\n" not in buffer:
+        chunk = sock.recv(65536)
+        assert chunk, "the server closed the connection"
+        buffer += chunk
+    end = buffer.index(b"\r\n\r\n")
+    lines = buffer[:end].decode("latin-1").split("\r\n")
+    headers = {k.lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+    length = int(headers.get("content-length", "0"))
+    while len(buffer) < end + 4 + length:
+        buffer += sock.recv(65536)
+    body = bytes(buffer[end + 4 : end + 4 + length])
+    del buffer[: end + 4 + length]
+    return int(lines[0].split(" ")[1]), headers, body
+
+
+def test_one_connection_mixes_pipelined_invokes_and_other_routes(flare: FlareServer, lam: Any) -> None:
+    """The front door's fast path and aiohttp share a keep-alive connection, in order."""
+    name = unique("wire")
+    create_function(lam, name, python_function(HELLO))
+    host, port = flare.url.removeprefix("http://").split(":")
+
+    def invoke_request(body: bytes, extra: str = "") -> bytes:
+        head = (
+            f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+            f"Content-Length: {len(body)}\r\n{extra}\r\n"
+        )
+        return head.encode() + body
+
+    with socket.create_connection((host, int(port))) as sock:
+        buffer = bytearray()
+        sock.sendall(invoke_request(b'{"n": 1}') + invoke_request(b'{"n": 2}', "X-Amz-Log-Type: Tail\r\n"))
+        status, headers, body = read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["event"] == {"n": 1}
+        assert headers["x-amz-executed-version"] == "$LATEST" and headers["x-amzn-requestid"]
+        assert headers["content-type"] == "application/json"
+        status, headers, body = read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["event"] == {"n": 2}
+        assert "REPORT RequestId" in base64.b64decode(headers["x-amz-log-result"]).decode()
+
+        sock.sendall(invoke_request(b"{nope"))  # errors keep AWS's shape on the fast path
+        status, headers, body = read_response(sock, buffer)
+        assert (status, headers["x-amzn-errortype"]) == (400, "InvalidRequestContentException")
+        assert json.loads(body)["Type"] == "User"
+
+        # Another route on the same connection: aiohttp takes over from here.
+        sock.sendall(f"GET /2015-03-31/functions/{name} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        status, _, body = read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["Configuration"]["FunctionName"] == name
+        sock.sendall(invoke_request(b'{"n": 3}'))
+        status, _, body = read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["event"] == {"n": 3}
+
+    with socket.create_connection((host, int(port))) as sock:  # chunked: aiohttp's route
+        sock.sendall(
+            f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+            'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n{"n": 4}\r\n0\r\n\r\n'.encode()
+        )
+        status, _, body = read_response(sock, bytearray())
+        assert status == 200 and json.loads(body)["event"] == {"n": 4}

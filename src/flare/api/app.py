@@ -28,12 +28,17 @@ from flare.errors import UnknownOperation
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
 
 
-def build_app(engine: Engine) -> web.Application:
+def invoke_route(engine: Engine) -> invoke.InvokeRoute:
+    """The one Invoke implementation (the front door's fast path and aiohttp share it)."""
+    return invoke.InvokeRoute(engine.registry, engine.router, engine.clock, engine.async_queue)
+
+
+def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
     app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
     functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
-    invoke.add_routes(app, engine.registry, engine.router, engine.clock, engine.async_queue)
+    invoke.add_routes(app, route or invoke_route(engine))
     logs.add_routes(app, engine.registry, engine.logs)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)

@@ -1,8 +1,10 @@
 """Invoke: ``POST /2015-03-31/functions/{name}/invocations`` → the router, and back.
 
 Translation only: headers and body in, an ``Invocation`` to the router, the result's payload
-and ``X-Amz-*`` headers out. The response is written inside the router's block, so the
-environment is frozen and parked after the caller has its answer.
+and ``X-Amz-*`` headers out. ``InvokeRoute`` is the one implementation; two transports feed it:
+the front door's fast path (``front_door.py``, plain HTTP/1.1 requests) and the aiohttp route
+below (everything else: chunked or large bodies, HTTP/1.0). The response is written inside the
+router's block, so the environment is frozen and parked after the caller has its answer.
 """
 
 from __future__ import annotations
@@ -10,13 +12,14 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable, Mapping
+from urllib.parse import unquote
 
 from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control.arns import parse_function_name
-from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
@@ -27,6 +30,13 @@ from flare.scheduling.router import Router
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+PATH_PREFIX = "/2015-03-31/functions/"
+PATH_SUFFIX = "/invocations"
+
+ReadPayload = Callable[[int], Awaitable[bytes]]
+"""Given the size limit, the request's payload (413 past the limit, 400 when not JSON)."""
+Respond = Callable[[int, dict[str, str], bytes], Awaitable[None]]
+"""Write the response: status, headers (``Content-Type`` included when there is a body), body."""
 
 
 def client_context(header: str | None) -> str | None:
@@ -49,76 +59,126 @@ def check_payload(body: bytes) -> None:
             raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
 
 
+def too_large(limit: int) -> RequestTooLarge:
+    return RequestTooLarge(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
+
+
 async def read_payload(request: web.Request, limit: int) -> bytes:
     """The request body: at most ``limit`` bytes (else 413) and JSON (else 400)."""
-    too_large = RequestTooLarge(
-        f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
-    )
     if (request.content_length or 0) > limit:
-        raise too_large
+        raise too_large(limit)
     payload = await request.content.read()
     if len(payload) > limit:
-        raise too_large
+        raise too_large(limit)
     check_payload(payload)
     return payload
+
+
+def buffered_payload(body: bytes) -> ReadPayload:
+    """``ReadPayload`` for a body the transport already holds."""
+
+    async def read(limit: int) -> bytes:
+        if len(body) > limit:
+            raise too_large(limit)
+        check_payload(body)
+        return body
+
+    return read
 
 
 def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
 
-async def _queue_event(
-    request: web.Request,
-    events: AsyncQueue,
-    version: FunctionVersion,
-    qualifier: str | None,
-    invoked_arn: str,
-) -> web.StreamResponse:
-    """InvocationType Event: 202 once the event is durably queued (payload at most 1 MB)."""
-    payload = await read_payload(request, MAX_ASYNC_PAYLOAD)
-    request_id = events.submit(version, qualifier, invoked_arn, payload)
-    return empty_response(202, request_id)
+def function_name_of(path: str) -> str | None:
+    """The (URL-decoded) function name of an Invoke path, or None for any other path."""
+    if not (path.startswith(PATH_PREFIX) and path.endswith(PATH_SUFFIX)):
+        return None
+    name = path[len(PATH_PREFIX) : -len(PATH_SUFFIX)]
+    if not name or "/" in name:
+        return None
+    return unquote(name) if "%" in name else name
 
 
-def add_routes(
-    app: web.Application, registry: Registry, router: Router, clock: Clock, events: AsyncQueue
-) -> None:
-    @aws_route
-    async def invoke(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
-        qualifier = request.query.get("Qualifier") or None
-        invocation_type = request.headers.get("X-Amz-Invocation-Type", "RequestResponse")
+class InvokeRoute:
+    """Invoke, whatever carried the request. ``headers`` must answer lower-case names."""
+
+    def __init__(self, registry: Registry, router: Router, clock: Clock, events: AsyncQueue) -> None:
+        self._registry = registry
+        self._router = router
+        self._clock = clock
+        self._events = events
+
+    async def __call__(
+        self,
+        name: str,
+        qualifier: str | None,
+        headers: Mapping[str, str],
+        read: ReadPayload,
+        respond: Respond,
+    ) -> None:
+        """Resolve, run and answer one Invoke. Raises FlareError (before anything was written)
+        for the caller to send in AWS's error shape."""
+        invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES:
             raise InvalidParameterValue(
                 f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
                 "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
             )
-        version, invoked_arn = registry.resolve_invocation(name, qualifier)
+        version, invoked_arn = self._registry.resolve_invocation(name, qualifier)
         if invocation_type == "DryRun":
-            return empty_response(204)
-        if invocation_type == "Event":
-            return await _queue_event(
-                request, events, version, parse_function_name(name, qualifier)[1], invoked_arn
-            )
-        payload = await read_payload(request, MAX_SYNC_PAYLOAD)
+            await respond(204, {REQUEST_ID_HEADER: new_request_id()}, b"")
+            return
+        if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
+            payload = await read(MAX_ASYNC_PAYLOAD)
+            alias_or_version = parse_function_name(name, qualifier)[1]
+            request_id = self._events.submit(version, alias_or_version, invoked_arn, payload)
+            await respond(202, {REQUEST_ID_HEADER: request_id}, b"")
+            return
+        payload = await read(MAX_SYNC_PAYLOAD)
         request_id = new_request_id()
         invocation = Invocation(
             request_id=request_id,
             payload=payload,
             invoked_arn=invoked_arn,
-            trace_id=new_trace_id(clock.wall()),
-            client_context=client_context(request.headers.get("X-Amz-Client-Context")),
+            trace_id=new_trace_id(self._clock.wall()),
+            client_context=client_context(headers.get("x-amz-client-context")),
         )
-        tail = request.headers.get("X-Amz-Log-Type") == "Tail"
-        async with router.invoke(version, invocation) as result:
-            headers = {REQUEST_ID_HEADER: request_id, "X-Amz-Executed-Version": result.executed_version}
+        tail = headers.get("x-amz-log-type") == "Tail"
+        async with self._router.invoke(version, invocation) as result:
+            response_headers = {
+                REQUEST_ID_HEADER: request_id,
+                "X-Amz-Executed-Version": result.executed_version,
+                "Content-Type": "application/json",
+            }
             if result.function_error:
-                headers["X-Amz-Function-Error"] = result.function_error
+                response_headers["X-Amz-Function-Error"] = result.function_error
             if tail:
-                headers["X-Amz-Log-Result"] = log_tail(result.log)
-            response = web.Response(body=result.payload, headers=headers, content_type="application/json")
+                response_headers["X-Amz-Log-Result"] = log_tail(result.log)
+            await respond(200, response_headers, result.payload)
+
+
+def add_routes(app: web.Application, route: InvokeRoute) -> None:
+    """The aiohttp route: requests the front door's fast path passes on."""
+
+    @aws_route
+    async def invoke(request: web.Request) -> web.StreamResponse:
+        response: web.StreamResponse = empty_response(500)
+
+        async def read(limit: int) -> bytes:
+            return await read_payload(request, limit)
+
+        async def respond(status: int, headers: dict[str, str], body: bytes) -> None:
+            nonlocal response
+            content_type = headers.pop("Content-Type", None)
+            response = web.Response(status=status, body=body or None, headers=headers)
+            if content_type:
+                response.content_type = content_type
             await response.prepare(request)
             await response.write_eof()
+
+        name = request.match_info["name"]
+        await route(name, request.query.get("Qualifier") or None, request.headers, read, respond)
         return response
 
     app.router.add_post("/2015-03-31/functions/{name}/invocations", invoke)

@@ -39,17 +39,20 @@ def empty_response(status: int = 204, request_id: str | None = None) -> web.Resp
     return web.Response(status=status, headers={REQUEST_ID_HEADER: request_id or new_request_id()})
 
 
-def error_response(error: FlareError, request_id: str | None = None) -> web.Response:
+def error_parts(error: FlareError, request_id: str | None = None) -> tuple[int, dict[str, str], bytes]:
+    """AWS's error shape for ``error``: status, headers (``Content-Type`` included) and body."""
     body: dict[str, Any] = {"Type": error.error_type, "message": error.message, "Message": error.message}
     body.update(error.extra)
     headers = {"x-amzn-ErrorType": error.aws_name, REQUEST_ID_HEADER: request_id or new_request_id()}
     headers.update(error.headers())
-    return web.Response(
-        body=json.dumps(body).encode(),
-        status=error.status,
-        content_type="application/json",
-        headers=headers,
-    )
+    headers["Content-Type"] = "application/json"
+    return error.status, headers, json.dumps(body).encode()
+
+
+def error_response(error: FlareError, request_id: str | None = None) -> web.Response:
+    status, headers, body = error_parts(error, request_id)
+    del headers["Content-Type"]
+    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
 
 
 def aws_route(handler: Handler) -> Handler:

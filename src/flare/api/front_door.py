@@ -1,0 +1,265 @@
+"""The front door: one asyncio protocol per connection, with a fast path for Invoke.
+
+Invoke is the product's hot loop, and aiohttp's per-request machinery (request and response
+objects, routing through every route, middleware) costs more CPU than the rest of an invoke.
+So each connection starts on a lean HTTP/1.1 reader that serves the plain Invoke request
+(``POST .../functions/{name}/invocations``, ``Content-Length`` body up to ``FAST_BODY_LIMIT``)
+straight into ``InvokeRoute``. The first request that is anything else (another route,
+HTTP/1.0, chunked, ``Expect``, a large body) hands the connection, with the bytes not yet
+parsed, to aiohttp's own protocol for good; there the same ``InvokeRoute`` serves Invoke.
+
+Requests on one connection are answered in order: while one is in flight, later bytes wait.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+from collections.abc import Callable
+from email.utils import formatdate
+from typing import Any
+from urllib.parse import unquote_plus
+
+from flare.api.invoke import InvokeRoute, buffered_payload, function_name_of
+from flare.api.wire import error_parts
+from flare.errors import FlareError, ServiceException
+
+log = logging.getLogger("flare.api")
+
+FAST_BODY_LIMIT = 256 * 1024
+MAX_HEAD_BYTES = 64 * 1024
+REASONS = {200: "OK", 202: "Accepted", 204: "No Content"}
+
+
+class FastRequest:
+    """One parsed Invoke request: the function name, its qualifier, lower-cased headers, body."""
+
+    __slots__ = ("body", "headers", "keep_alive", "name", "qualifier")
+
+    def __init__(
+        self, name: str, qualifier: str | None, headers: dict[str, str], body: bytes, keep_alive: bool
+    ) -> None:
+        self.name = name
+        self.qualifier = qualifier
+        self.headers = headers
+        self.body = body
+        self.keep_alive = keep_alive
+
+
+class NotFast(Exception):
+    """The request is not one for the fast path: aiohttp takes the connection."""
+
+
+def parse_request(buffer: bytearray) -> FastRequest | None:
+    """Take one complete fast-path request off the front of ``buffer``; None when more bytes
+    are needed. Raises NotFast (consuming nothing) for any request the fast path leaves alone."""
+    end = buffer.find(b"\r\n\r\n")
+    if end < 0:
+        if len(buffer) > MAX_HEAD_BYTES:
+            raise NotFast
+        return None
+    lines = buffer[:end].decode("latin-1").split("\r\n")
+    parts = lines[0].split(" ")
+    if len(parts) != 3 or parts[0] != "POST" or parts[2] != "HTTP/1.1":
+        raise NotFast
+    path, _, query = parts[1].partition("?")
+    name = function_name_of(path)
+    if name is None:
+        raise NotFast
+    headers: dict[str, str] = {}
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if not colon or not key or key[-1] in " \t":
+            raise NotFast
+        headers[key.lower()] = value.strip()
+    if "transfer-encoding" in headers or "expect" in headers:
+        raise NotFast
+    length_text = headers.get("content-length", "0")
+    if not length_text.isdigit() or int(length_text) > FAST_BODY_LIMIT:
+        raise NotFast
+    total = end + 4 + int(length_text)
+    if len(buffer) < total:
+        return None
+    body = bytes(buffer[end + 4 : total])
+    del buffer[:total]
+    qualifier = None
+    for pair in query.split("&") if query else ():
+        key, _, value = pair.partition("=")
+        if key == "Qualifier":
+            qualifier = unquote_plus(value) or None
+    keep_alive = headers.get("connection", "").lower() != "close"
+    return FastRequest(name, qualifier, headers, body, keep_alive)
+
+
+class HttpDate:
+    """The ``Date`` header's value, formatted once per second."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._second = -1
+        self._text = ""
+
+    def __call__(self) -> str:
+        now = self._now()
+        if int(now) != self._second:
+            self._second = int(now)
+            self._text = formatdate(now, usegmt=True)
+        return self._text
+
+
+def response_bytes(status: int, headers: dict[str, str], body: bytes, date: str, keep_alive: bool) -> bytes:
+    """One HTTP/1.1 response, as aiohttp would frame it."""
+    head = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}"]
+    head += [f"{key}: {value}" for key, value in headers.items()]
+    if status != 204:
+        head.append(f"Content-Length: {len(body)}")
+    head.append(f"Date: {date}")
+    if not keep_alive:
+        head.append("Connection: close")
+    return ("\r\n".join(head) + "\r\n\r\n").encode("latin-1") + body
+
+
+class FrontDoor(asyncio.Protocol):
+    """One client connection (see the module docstring). ``fallback`` makes aiohttp's protocol."""
+
+    def __init__(
+        self,
+        route: InvokeRoute,
+        fallback: Callable[[], asyncio.Protocol],
+        date: HttpDate,
+        tasks: set[asyncio.Task[None]],
+    ) -> None:
+        self._route = route
+        self._fallback = fallback
+        self._date = date
+        self._tasks = tasks
+        self._buffer = bytearray()
+        self._transport: asyncio.Transport | None = None
+        self._aiohttp: asyncio.Protocol | None = None
+        self._busy = False
+        self._hand_over = False
+        self._eof = False
+
+    # ---- asyncio.Protocol ----------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        assert isinstance(transport, asyncio.Transport)
+        self._transport = transport
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+    def data_received(self, data: bytes) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.data_received(data)
+            return
+        self._buffer += data
+        if not self._busy:
+            self._serve_buffered()
+
+    def eof_received(self) -> bool | None:
+        if self._aiohttp is not None:
+            return self._aiohttp.eof_received()
+        self._eof = True
+        if not self._busy:
+            self._serve_buffered()  # a last complete request, else close
+        return True  # keep the transport open for a response still being made
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.connection_lost(exc)
+        self._transport = None
+
+    def pause_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.pause_writing()
+
+    def resume_writing(self) -> None:
+        if self._aiohttp is not None:
+            self._aiohttp.resume_writing()
+
+    # ---- the fast path ---------------------------------------------------------------
+
+    def _serve_buffered(self) -> None:
+        """Start the next complete request in the buffer, or hand the connection over."""
+        if self._transport is None:
+            return
+        try:
+            request = parse_request(self._buffer)
+        except NotFast:
+            self._give_to_aiohttp()
+            return
+        if request is None:
+            if self._eof:
+                self._transport.close()
+            return
+        self._busy = True
+        task = asyncio.get_running_loop().create_task(self._serve(request))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _serve(self, request: FastRequest) -> None:
+        answered = False
+
+        async def respond(status: int, headers: dict[str, str], body: bytes) -> None:
+            nonlocal answered
+            answered = True
+            self._write(status, headers, body, request.keep_alive)
+
+        try:
+            await self._route(
+                request.name, request.qualifier, request.headers, buffered_payload(request.body), respond
+            )
+        except FlareError as error:
+            if not answered:
+                self._write(*error_parts(error), request.keep_alive)
+        except Exception:
+            log.exception("unhandled error in POST %s invocations", request.name)
+            if not answered:
+                self._write(*error_parts(ServiceException("An internal error occurred.")), request.keep_alive)
+        finally:
+            self._busy = False
+        if not request.keep_alive or self._eof:
+            if self._transport is not None:
+                self._transport.close()
+        elif self._buffer:
+            self._serve_buffered()
+
+    def _write(self, status: int, headers: dict[str, str], body: bytes, keep_alive: bool) -> None:
+        if self._transport is not None and not self._transport.is_closing():
+            self._transport.write(response_bytes(status, headers, body, self._date(), keep_alive))
+
+    def _give_to_aiohttp(self) -> None:
+        assert self._transport is not None
+        protocol = self._fallback()
+        self._aiohttp = protocol
+        protocol.connection_made(self._transport)
+        pending, self._buffer = bytes(self._buffer), bytearray()
+        if pending:
+            protocol.data_received(pending)
+        if self._eof:
+            protocol.eof_received()
+
+
+class FrontDoorServer:
+    """The listening socket's protocol factory, and what to close at shutdown."""
+
+    def __init__(self, route: InvokeRoute, fallback: Callable[[], Any], now: Callable[[], float]) -> None:
+        self._route = route
+        self._fallback = fallback
+        self._date = HttpDate(now)
+        self.tasks: set[asyncio.Task[None]] = set()
+
+    def __call__(self) -> FrontDoor:
+        return FrontDoor(self._route, self._fallback, self._date, self.tasks)
+
+    async def drain(self, timeout: float) -> None:
+        """Let fast-path invokes in flight finish (up to ``timeout`` seconds), then cancel them."""
+        if self.tasks:
+            await asyncio.wait(list(self.tasks), timeout=timeout)
+        for task in list(self.tasks):
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task

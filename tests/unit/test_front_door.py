@@ -1,0 +1,83 @@
+"""The front door's fast-path reader: which requests it takes, and what it leaves to aiohttp."""
+
+from __future__ import annotations
+
+import pytest
+
+from flare.api.front_door import FAST_BODY_LIMIT, NotFast, parse_request, response_bytes
+
+
+def request(
+    path: str = "/2015-03-31/functions/hello/invocations",
+    body: bytes = b"{}",
+    headers: str = "",
+    method: str = "POST",
+    version: str = "HTTP/1.1",
+) -> bytes:
+    head = f"{method} {path} {version}\r\nHost: x\r\nContent-Length: {len(body)}\r\n{headers}\r\n"
+    return head.encode() + body
+
+
+def test_takes_a_plain_invoke_with_its_headers_and_body() -> None:
+    buffer = bytearray(request(body=b'{"a": 1}', headers="X-Amz-Log-Type: Tail\r\n"))
+    parsed = parse_request(buffer)
+    assert parsed is not None
+    assert (parsed.name, parsed.qualifier, parsed.body) == ("hello", None, b'{"a": 1}')
+    assert parsed.headers["x-amz-log-type"] == "Tail"
+    assert parsed.keep_alive
+    assert buffer == b""
+
+
+def test_decodes_names_and_the_qualifier() -> None:
+    arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahello"
+    parsed = parse_request(bytearray(request(f"/2015-03-31/functions/{arn}/invocations?Qualifier=live")))
+    assert parsed is not None
+    assert parsed.name == "arn:aws:lambda:us-east-1:000000000000:function:hello"
+    assert parsed.qualifier == "live"
+
+
+def test_waits_for_the_whole_request_and_leaves_the_next_one() -> None:
+    whole = request(body=b'{"n": 1}') + request(body=b'{"n": 2}')
+    buffer = bytearray(whole[:-12])
+    first = parse_request(buffer)
+    assert first is not None and first.body == b'{"n": 1}'
+    assert parse_request(buffer) is None, "the second body is incomplete"
+    buffer += whole[-12:]
+    second = parse_request(buffer)
+    assert second is not None and second.body == b'{"n": 2}'
+    assert parse_request(bytearray(b"POST /2015-03-31/functions/a/invo")) is None
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        request("/2015-03-31/functions/hello/configuration"),
+        request("/2015-03-31/functions/hello/invocations/x"),
+        request("/2015-03-31/functions//invocations"),
+        request(method="GET"),
+        request(version="HTTP/1.0"),
+        request(headers="Transfer-Encoding: chunked\r\n"),
+        request(headers="Expect: 100-continue\r\n"),
+        request(headers="Bad Header : x\r\n"),
+        b"POST /2015-03-31/functions/hello/invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
+        f"POST /2015-03-31/functions/h/invocations HTTP/1.1\r\nContent-Length: {FAST_BODY_LIMIT + 1}"
+        "\r\n\r\n".encode(),
+    ],
+)
+def test_leaves_everything_else_to_aiohttp_without_consuming_it(raw: bytes) -> None:
+    buffer = bytearray(raw)
+    with pytest.raises(NotFast):
+        parse_request(buffer)
+    assert buffer == raw
+
+
+def test_connection_close_is_honoured_in_the_response() -> None:
+    parsed = parse_request(bytearray(request(headers="Connection: close\r\n")))
+    assert parsed is not None and not parsed.keep_alive
+    raw = response_bytes(
+        200, {"Content-Type": "application/json"}, b"{}", "Mon, 30 Nov 2026 08:00:00 GMT", False
+    )
+    head, body = raw.split(b"\r\n\r\n")
+    assert head.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
+    assert b"Content-Length: 2" in head and b"Connection: close" in head and body == b"{}"
+    assert b"Content-Length" not in response_bytes(204, {}, b"", "d", True)
