@@ -48,13 +48,6 @@ def _write(path: Path, value: str) -> None:
         os.close(fd)
 
 
-def _read_int(path: Path) -> int:
-    try:
-        return int(path.read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-
-
 def _keyed(path: Path, key: str) -> int:
     with contextlib.suppress(OSError):
         for line in path.read_text().splitlines():
@@ -65,12 +58,27 @@ def _keyed(path: Path, key: str) -> int:
 
 
 class EnvCgroup:
-    """One environment's cgroup(s). ``freeze``/``thaw`` are one small write each."""
+    """One environment's cgroup(s). ``freeze``/``thaw`` are one small write each, and the memory
+    peak one ``pread``: the files they use stay open until ``remove``."""
 
     def __init__(self, version: int, dirs: dict[str, Path]) -> None:
         self.version = version
         self.dirs = dirs
         self._frozen = False
+        self._fds: dict[str, int] = {}
+
+    def _fd(self, name: str, flags: int) -> int:
+        fd = self._fds.get(name)
+        if fd is None:
+            controller, _, file = name.partition("/")
+            fd = self._fds[name] = os.open(self.dirs[controller] / file, flags | os.O_CLOEXEC)
+        return fd
+
+    def _close_files(self) -> None:
+        fds, self._fds = self._fds, {}
+        for fd in fds.values():
+            with contextlib.suppress(OSError):
+                os.close(fd)
 
     @property
     def procs_files(self) -> list[str]:
@@ -78,22 +86,24 @@ class EnvCgroup:
 
     def freeze(self) -> None:
         if self.version == 2:
-            _write(self.dirs["unified"] / "cgroup.freeze", "1")
+            os.write(self._fd("unified/cgroup.freeze", os.O_WRONLY), b"1")
         else:
-            _write(self.dirs["freezer"] / "freezer.state", "FROZEN")
+            os.write(self._fd("freezer/freezer.state", os.O_WRONLY), b"FROZEN")
         self._frozen = True
 
     def thaw(self) -> None:
         if self.version == 2:
-            _write(self.dirs["unified"] / "cgroup.freeze", "0")
+            os.write(self._fd("unified/cgroup.freeze", os.O_WRONLY), b"0")
         else:
-            _write(self.dirs["freezer"] / "freezer.state", "THAWED")
+            os.write(self._fd("freezer/freezer.state", os.O_WRONLY), b"THAWED")
         self._frozen = False
 
     def peak_memory_bytes(self) -> int:
-        if self.version == 2:
-            return _read_int(self.dirs["unified"] / "memory.peak")
-        return _read_int(self.dirs["memory"] / "memory.max_usage_in_bytes")
+        name = "unified/memory.peak" if self.version == 2 else "memory/memory.max_usage_in_bytes"
+        try:
+            return int(os.pread(self._fd(name, os.O_RDONLY), 64, 0).split()[0])
+        except (OSError, ValueError, IndexError):
+            return 0
 
     def oom_killed(self) -> bool:
         """Whether the kernel's OOM killer has killed a process of this cgroup."""
@@ -121,6 +131,7 @@ class EnvCgroup:
         if self._frozen:
             with contextlib.suppress(OSError):
                 self.thaw()
+        self._close_files()
         gone = True
         for path in self.dirs.values():
             try:
