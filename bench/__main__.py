@@ -54,6 +54,9 @@ def progress(message: str) -> None:
     print(message, file=sys.stderr, flush=True)
 
 
+ONE_VCPU_FUNCTION = "bench-hello-1vcpu"
+
+
 def measure_steady(result: EngineResult, endpoint: measure.Endpoint, settings: Settings) -> None:
     """Fill ``result.warm`` and ``result.throughput`` against a ready endpoint."""
     progress(f"{result.name}: warm latency ({settings.warm_iterations} sequential invokes)")
@@ -105,6 +108,10 @@ def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Set
             lambda i: harness.bump_revision(client, harness.FUNCTION_NAME, i),
         )
         measure_steady(result, endpoint, settings)
+        progress(f"flare: warm latency at 1769 MB ({settings.warm_iterations} sequential invokes)")
+        harness.deploy(client, ONE_VCPU_FUNCTION, memory_mb=1769)
+        one_vcpu = measure.Endpoint(server.host, server.port, ONE_VCPU_FUNCTION)
+        result.warm_one_vcpu = measure.warm_latency(one_vcpu, settings.warm_iterations, settings.warm_warmup)
         result.notes.append(
             "cold start = the invoke right after UpdateFunctionConfiguration changed env var "
             "`BUMP` (after function_updated_v2); first invoke = the first call after CreateFunction"
@@ -127,6 +134,7 @@ def bench_peer(settings: Settings) -> EngineResult:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
             result.first_ms = measure.time_one_invoke(endpoint) * 1000
             measure_steady(result, endpoint, settings)
+            result.warm_one_vcpu = result.warm  # it limits no CPU: the same warm figures
         progress(f"serverless-offline: cold starts ({settings.cold_iterations}, --reloadHandler)")
         with peer.peer_server(logs / "offline-reload.log", reload_handler=True) as running:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
