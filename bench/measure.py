@@ -31,6 +31,8 @@ class Endpoint:
     host: str
     port: int
     function: str
+    log_tail: bool = False
+    """Ask for ``X-Amz-Log-Result`` (``X-Amz-Log-Type: Tail``)."""
 
     @property
     def path(self) -> str:
@@ -43,7 +45,8 @@ class Endpoint:
             f"POST {self.path} HTTP/1.1\r\n"
             f"Host: {self.host}:{self.port}\r\n"
             "Content-Type: application/json\r\n"
-            f"Content-Length: {len(INVOKE_BODY)}\r\n"
+            + ("X-Amz-Log-Type: Tail\r\n" if self.log_tail else "")
+            + f"Content-Length: {len(INVOKE_BODY)}\r\n"
             "Connection: keep-alive\r\n"
             "\r\n"
         )

@@ -9,6 +9,10 @@ needs a new environment):
   environment was shut down: the client-observed latency, and REPORT's Restore Duration;
 - **INIT cold start**: an invoke of ``$LATEST`` (which never uses a snapshot) after a
   configuration change forced a new environment;
+
+both timed with the raw keep-alive HTTP client of the main benchmark (``measure.Connection``,
+send to last byte, the connection opened before the clock starts), so the figures are the
+engine's and not boto3's own request signing and parsing;
 - **memory**: the proportional set size (PSS) of a restored runtime process against a fresh one,
   with four environments alive at once, read by the handler from ``/proc/self/smaps_rollup``.
 """
@@ -51,7 +55,7 @@ def handler(event, context):
     import time
     if event.get("hold"):
         time.sleep(event["hold"])
-    return {"ok": True, "pss_kb": _pss_kb()}
+    return {"ok": True, "pss_kb": _pss_kb() if event.get("pss") else None}
 """
 
 
@@ -81,15 +85,19 @@ def _restore_ms(log: str) -> float | None:
     return float(match.group(1)) if match else None
 
 
-def _timed_invoke(client: Any, name: str) -> tuple[float, str]:
-    started = time.perf_counter()
-    reply = client.invoke(FunctionName=name, Payload=b"{}", LogType="Tail")
-    elapsed = (time.perf_counter() - started) * 1000
-    reply["Payload"].read()
-    return elapsed, base64.b64decode(reply.get("LogResult", "")).decode()
+def _timed_invoke(endpoint: measure.Endpoint) -> tuple[float, str]:
+    """Milliseconds from send to the last byte of one invoke, and its log tail."""
+    with measure.Connection(endpoint) as connection:
+        started = time.perf_counter()
+        response = connection.invoke()
+        elapsed = (time.perf_counter() - started) * 1000
+    measure.check_ok(response)
+    return elapsed, base64.b64decode(response.headers.get("x-amz-log-result", "")).decode()
 
 
-def _measure(client: Any, name: str, samples: int, init_samples: int) -> FunctionResult:
+def _measure(
+    client: Any, server: harness.Server, name: str, samples: int, init_samples: int
+) -> FunctionResult:
     result = FunctionResult(name)
     client.create_function(
         FunctionName=name,
@@ -106,7 +114,7 @@ def _measure(client: Any, name: str, samples: int, init_samples: int) -> Functio
         time.sleep(0.05)
     qualified = f"{name}:{version}"
     for _ in range(samples):
-        elapsed, log = _timed_invoke(client, qualified)
+        elapsed, log = _timed_invoke(measure.Endpoint(server.host, server.port, qualified, log_tail=True))
         reported = _restore_ms(log)
         if reported is not None:
             result.restore.append(elapsed)
@@ -115,7 +123,7 @@ def _measure(client: Any, name: str, samples: int, init_samples: int) -> Functio
     for i in range(init_samples):
         client.update_function_configuration(FunctionName=name, Environment={"Variables": {"BUMP": str(i)}})
         client.get_waiter("function_updated_v2").wait(FunctionName=name)
-        elapsed, log = _timed_invoke(client, name)
+        elapsed, log = _timed_invoke(measure.Endpoint(server.host, server.port, name, log_tail=True))
         if "Init Duration" in log:
             result.init_cold.append(elapsed)
     result.pss_restored_kb = _pss(client, qualified)
@@ -128,7 +136,7 @@ def _pss(client: Any, name: str, environments: int = 4) -> float:
     time.sleep(SETTLE_S)
 
     def one(_: int) -> int:
-        reply = client.invoke(FunctionName=name, Payload=json.dumps({"hold": 0.8}).encode())
+        reply = client.invoke(FunctionName=name, Payload=json.dumps({"hold": 0.8, "pss": True}).encode())
         return int(json.loads(reply["Payload"].read())["pss_kb"])
 
     with ThreadPoolExecutor(environments) as pool:
@@ -159,7 +167,7 @@ def run(quick: bool, progress: Callable[[str], None]) -> SnapStartResult:
                 for name in FUNCTIONS:
                     progress(f"snapstart: {name} ({samples} restores, {init_samples} INIT cold starts)")
                     try:
-                        result.functions.append(_measure(client, name, samples, init_samples))
+                        result.functions.append(_measure(client, server, name, samples, init_samples))
                     except Exception as error:
                         result.functions.append(FunctionResult(name, error=repr(error)))
         except (harness.ServerError, OSError, measure.InvokeError) as error:
