@@ -207,7 +207,8 @@ def render(result: SnapStartResult) -> str:
     if result.error:
         lines.append(f"\nnot measured: {result.error}")
     lines.append(
-        "\nRestores are counted only when REPORT shows a Restore Duration; PSS is the runtime "
+        "\nTimed with the raw keep-alive HTTP client of the main table (send to last byte), not "
+        "boto3. Restores are counted only when REPORT shows a Restore Duration; PSS is the runtime "
         "process's own (the template's pages it shares copy-on-write count once per sharer)."
     )
     return "\n".join(lines) + "\n"
