@@ -59,6 +59,7 @@ def test_waits_for_the_whole_request_and_leaves_the_next_one() -> None:
         request(headers="Transfer-Encoding: chunked\r\n"),
         request(headers="Expect: 100-continue\r\n"),
         request(headers="Bad Header : x\r\n"),
+        request(headers="X-A: 1\r\n folded: continuation\r\n"),
         b"POST /2015-03-31/functions/hello/invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
         f"POST /2015-03-31/functions/h/invocations HTTP/1.1\r\nContent-Length: {FAST_BODY_LIMIT + 1}"
         "\r\n\r\n".encode(),

@@ -30,6 +30,8 @@ log = logging.getLogger("flare.api")
 
 FAST_BODY_LIMIT = 256 * 1024
 MAX_HEAD_BYTES = 64 * 1024
+MAX_BUFFERED = 1024 * 1024
+"""Bytes a connection may send ahead while its request is in flight before reading pauses."""
 REASONS = {200: "OK", 202: "Accepted", 204: "No Content"}
 
 
@@ -71,7 +73,7 @@ def parse_request(buffer: bytearray) -> FastRequest | None:
     headers: dict[str, str] = {}
     for line in lines[1:]:
         key, colon, value = line.partition(":")
-        if not colon or not key or key[-1] in " \t":
+        if not colon or not key or key[0] in " \t" or key[-1] in " \t":
             raise NotFast
         headers[key.lower()] = value.strip()
     if "transfer-encoding" in headers or "expect" in headers:
@@ -158,6 +160,8 @@ class FrontDoor(asyncio.Protocol):
         self._buffer += data
         if not self._busy:
             self._serve_buffered()
+        elif len(self._buffer) > MAX_BUFFERED and self._transport is not None:
+            self._transport.pause_reading()
 
     def eof_received(self) -> bool | None:
         if self._aiohttp is not None:
@@ -221,6 +225,8 @@ class FrontDoor(asyncio.Protocol):
                 self._write(*error_parts(ServiceException("An internal error occurred.")), request.keep_alive)
         finally:
             self._busy = False
+        if self._transport is not None and not self._transport.is_reading():
+            self._transport.resume_reading()
         if not request.keep_alive or self._eof:
             if self._transport is not None:
                 self._transport.close()
