@@ -108,3 +108,10 @@ def test_recv_exact_joins_short_reads() -> None:
         assert frames.recv_exact(right, 4) == b"abcd"
         with pytest.raises(EOFError):
             frames.recv_exact(right, 1)
+
+
+def test_encode_result_is_the_response_frame_encode_makes() -> None:
+    request_id = "0b1c2d3e-aaaa-4bbb-8ccc-123456789abc"
+    assert frames.encode_result(request_id, 5120, b'{"ok": true}') == frames.encode(
+        frames.RESPONSE, {"id": request_id, "rss": 5120}, b'{"ok": true}'
+    )

@@ -86,6 +86,9 @@ def log_error(body: dict[str, Any]) -> None:
     sys.stdout.write("\n".join(lines) + "\n")
 
 
+RECV_BYTES = 1 << 16
+
+
 def _flush() -> None:
     sys.stdout.flush()
     sys.stderr.flush()
@@ -123,13 +126,14 @@ def report_init_error(channel: Any, error: BaseException, error_type: str | None
 
 def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
     """Answer INVOKE frames with ``handler`` until the engine closes the channel."""
+    reader = frames.FrameReader()
     while True:
-        try:
-            kind, header, payload = frames.recv_frame(channel)
-        except EOFError:
+        data = channel.recv(RECV_BYTES)  # one read per invoke: frames are small
+        if not data:
             return
-        if kind == frames.INVOKE:
-            channel.sendall(invoke(handler, header, payload))
+        for kind, header, payload in reader.feed(data):
+            if kind == frames.INVOKE:
+                channel.sendall(invoke(handler, header, payload))
 
 
 def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: bytes) -> bytes:
@@ -169,4 +173,4 @@ def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: 
             frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode()
         )
     _flush()
-    return frames.encode(frames.RESPONSE, {"id": request_id, "rss": _max_rss_kb()}, out)
+    return frames.encode_result(request_id, _max_rss_kb(), out)

@@ -39,6 +39,13 @@ def encode(kind: int, header: dict[str, Any] | None = None, body: bytes = b"") -
     return PREFIX.pack(5 + len(head) + len(body), kind, len(head)) + head + body
 
 
+def encode_result(request_id: str, rss_kb: int, body: bytes) -> bytes:
+    """``encode(RESPONSE, {"id": request_id, "rss": rss_kb}, body)``, without the JSON encoder
+    (the engine's request ids are UUIDs: nothing in them needs escaping)."""
+    head = ('{"id":"%s","rss":%d}' % (request_id, rss_kb)).encode()
+    return PREFIX.pack(5 + len(head) + len(body), RESPONSE, len(head)) + head + body
+
+
 def decode_prefix(prefix: bytes) -> tuple[int, int, int]:
     """``(length of the rest, kind, header length)`` from the first ``PREFIX_SIZE`` bytes."""
     total, kind, head_len = PREFIX.unpack(prefix)
