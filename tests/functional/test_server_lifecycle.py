@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import time
 import urllib.request
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 from tests.conftest import FLARE, children_of, create_function, free_port, launch, python_function
 
@@ -127,3 +130,54 @@ def test_init_over_the_limit_is_retried_inside_the_invoke(tmp_path: Path) -> Non
         assert json.loads(reply["Payload"].read())["errorType"] == "Sandbox.Timedout"
     finally:
         server.stop()
+
+
+STREAM = "def handler(event, context):\n    return context.log_stream_name\n"
+FREEZER = Path("/sys/fs/cgroup/freezer/flare")
+
+
+def frozen_environment(server: Any, name: str) -> Path:
+    """Invoke ``name`` once and return its environment's v1 freezer cgroup, once frozen."""
+    lam = server.client()
+    create_function(lam, name, python_function(STREAM))
+    stream = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
+    cgroup = FREEZER / stream.rsplit("]", 1)[1]
+    assert wait_for(lambda: (cgroup / "freezer.state").read_text().strip() == "FROZEN")
+    return cgroup
+
+
+def parent_of(pid: int) -> int:
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def procs(cgroup: Path) -> list[str]:
+    try:
+        return (cgroup / "cgroup.procs").read_text().split()
+    except OSError:
+        return []
+
+
+@pytest.mark.skipif(not FREEZER.is_dir() or os.geteuid() != 0, reason="needs cgroup v1's freezer")
+def test_a_killed_engine_leaves_no_frozen_environment(tmp_path: Path) -> None:
+    # The engine alone is killed: its zygote sees the socket close, kills and thaws.
+    first = launch(tmp_path / "one")
+    cgroup = frozen_environment(first, "frozen-one")
+    first.process.kill()
+    first.process.wait()
+    assert wait_for(lambda: not procs(cgroup)), "the zygote thaws what it kills"
+
+    # Engine and zygotes killed at once: nobody is left to thaw, until the next engine starts.
+    second = launch(tmp_path / "two")
+    cgroup = frozen_environment(second, "frozen-two")
+    engine = second.process.pid
+    zygotes = [pid for pid in children_of(engine) if parent_of(pid) == engine]
+    for pid in [engine, *zygotes]:  # as a kill of the engine's process group would
+        os.kill(pid, signal.SIGKILL)
+    second.process.wait()
+    time.sleep(0.3)
+    assert procs(cgroup), "still frozen: nothing could thaw it"
+    third = launch(tmp_path / "three")
+    try:
+        assert wait_for(lambda: not procs(cgroup) and not cgroup.exists())
+    finally:
+        third.stop()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,6 +59,48 @@ def _keyed(path: Path, key: str) -> int:
     return 0
 
 
+SWEEP_GRACE_S = 0.1
+SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
+
+
+def _status(pid: str) -> dict[str, str]:
+    try:
+        text = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return {}
+    return {key: value.strip() for key, _, value in (line.partition(":") for line in text.splitlines())}
+
+
+def _abandoned(pid: str) -> bool:
+    """Whether process ``pid`` belongs to no live engine: gone, killed (a SIGKILL pending: its
+    template's pid namespace ended), or orphaned (its init's parent, the zygote, is gone)."""
+    status = _status(pid)
+    if not status:
+        return True
+    pending = int(status.get("SigPnd", "0"), 16) | int(status.get("ShdPnd", "0"), 16)
+    if pending & SIGKILL_BIT:
+        return True
+    init = _status(status.get("PPid", "0"))
+    return not init or init.get("PPid") in ("0", "1")
+
+
+def _release_abandoned(path: Path) -> bool:
+    """A v1 freezer leftover whose every process is abandoned: SIGKILL them and thaw it, so
+    they can die (a v1-frozen process cannot). True when it did."""
+    state = path / "freezer.state"
+    if not state.exists():
+        return False
+    with contextlib.suppress(OSError):
+        pids = (path / "cgroup.procs").read_text().split()
+        if pids and all(_abandoned(pid) for pid in pids):
+            for pid in pids:
+                with contextlib.suppress(OSError):
+                    os.kill(int(pid), signal.SIGKILL)
+            _write(state, "THAWED")
+            return True
+    return False
+
+
 class EnvCgroup:
     """One environment's cgroup(s). ``freeze``/``thaw`` are one small write each, and the memory
     peak one ``pread``: the files they use stay open until ``remove``."""
@@ -79,6 +123,12 @@ class EnvCgroup:
         for fd in fds.values():
             with contextlib.suppress(OSError):
                 os.close(fd)
+
+    @property
+    def thaw_file(self) -> str | None:
+        """cgroup v1's ``freezer.state``: the zygote writes THAWED there before it kills the
+        environment when the engine is gone (a v1-frozen process cannot die; v2 needs none)."""
+        return str(self.dirs["freezer"] / "freezer.state") if self.version == 1 else None
 
     @property
     def procs_files(self) -> list[str]:
@@ -220,7 +270,15 @@ class Cgroups:
         ]
 
     def sweep(self) -> int:
-        """Remove empty leftover environment cgroups; returns how many remain."""
+        """Remove empty leftover environment cgroups; returns how many remain.
+
+        First (v1) kills and thaws every leftover whose processes all belong to no live engine:
+        an engine killed together with its zygote leaves its frozen environments behind, and a
+        v1-frozen process cannot die until thawed.
+        """
+        released = [path for path in self.leftovers() if self.version == 1 and _release_abandoned(path)]
+        if released:
+            time.sleep(SWEEP_GRACE_S)
         remaining = 0
         for path in self.leftovers():
             try:

@@ -45,7 +45,9 @@ class SandboxProcess:
     async def spawn(self, spawn_id: str, header: dict[str, Any], fds: Sequence[int]) -> int:
         if self.cgroup is not None:
             header = dict(
-                header, sandbox=dict(header.get("sandbox") or {}, cgroup_procs=self.cgroup.procs_files)
+                header,
+                sandbox=dict(header.get("sandbox") or {}, cgroup_procs=self.cgroup.procs_files),
+                thaw_file=self.cgroup.thaw_file,
             )
         self.pid = await self._zygote.spawn(spawn_id, header, fds)
         self._zygote.exit_status(self.pid).add_done_callback(self._on_exit)

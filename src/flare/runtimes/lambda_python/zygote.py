@@ -154,7 +154,7 @@ def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     return code
 
 
-def _reap(control: socket.socket, children: dict[int, str], statuses: dict[int, int]) -> None:
+def _reap(control: socket.socket, children: dict[int, str | None], statuses: dict[int, int]) -> None:
     """Report every exited child. A namespaced environment's init (pid 1 there) wrote its
     runtime's raw wait status to a pipe before exiting: that is the status reported."""
     while True:
@@ -175,10 +175,16 @@ def _reap(control: socket.socket, children: dict[int, str], statuses: dict[int, 
         control.sendall(frames.encode(frames.EXITED, {"pid": pid, "status": status}))
 
 
-def _kill_children(children: dict[int, str]) -> None:
-    for pid in children:
+def _kill_children(children: dict[int, str | None]) -> None:
+    """SIGKILL every child's process group, then thaw its cgroup v1 freezer (a frozen
+    process cannot die; without this an engine killed while environments were frozen would
+    leave them frozen for good)."""
+    for pid, thaw_file in children.items():
         with contextlib.suppress(OSError):
             os.killpg(pid, signal.SIGKILL)
+        if thaw_file:
+            with contextlib.suppress(OSError), open(thaw_file, "w") as state:
+                state.write("THAWED")
 
 
 def serve(control: socket.socket, become: Become, hello_id: str) -> None:
@@ -192,7 +198,7 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
     signal.set_wakeup_fd(wake_w)
     signal.signal(signal.SIGCHLD, lambda signum, frame: None)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    children: dict[int, str] = {}
+    children: dict[int, str | None] = {}  # pid => its cgroup v1 freezer.state, if any
     forker = sandbox.Forker()
     statuses: dict[int, int] = {}
     control.sendall(frames.encode(frames.SPAWNED, {"id": hello_id, "pid": os.getpid()}))
@@ -211,7 +217,7 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
                 os._exit(0)
             _kind, header, fds = message
             pid = _spawn(control, wake_r, become, header, fds, forker, statuses)
-            children[pid] = header["id"]
+            children[pid] = header.get("thaw_file")
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
 
 
