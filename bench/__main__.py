@@ -112,6 +112,10 @@ def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Set
         harness.deploy(client, ONE_VCPU_FUNCTION, memory_mb=1769)
         one_vcpu = measure.Endpoint(server.host, server.port, ONE_VCPU_FUNCTION)
         result.warm_one_vcpu = measure.warm_latency(one_vcpu, settings.warm_iterations, settings.warm_warmup)
+        progress(f"flare: throughput at 1769 MB ({settings.clients} clients)")
+        result.throughput_one_vcpu = measure.throughput(
+            one_vcpu, settings.clients, settings.throughput_warmup, settings.throughput_seconds
+        )
         result.notes.append(
             "cold start = the invoke right after UpdateFunctionConfiguration changed env var "
             "`BUMP` (after function_updated_v2); first invoke = the first call after CreateFunction"
@@ -134,7 +138,8 @@ def bench_peer(settings: Settings) -> EngineResult:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
             result.first_ms = measure.time_one_invoke(endpoint) * 1000
             measure_steady(result, endpoint, settings)
-            result.warm_one_vcpu = result.warm  # it limits no CPU: the same warm figures
+            result.warm_one_vcpu = result.warm  # it limits no CPU: the same figures
+            result.throughput_one_vcpu = result.throughput
         progress(f"serverless-offline: cold starts ({settings.cold_iterations}, --reloadHandler)")
         with peer.peer_server(logs / "offline-reload.log", reload_handler=True) as running:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)

@@ -667,9 +667,9 @@ def render(result: SandboxResult) -> str:
             parts += [table, ""]
     notes = [
         "- this is a 2-core machine shared with other processes, which may add noise to every "
-        "figure (the CPU curve most: CFS quotas are enforced per 20 ms period)",
+        "figure (the CPU curve most: CFS quotas are enforced per 100 ms period)",
         "- CPU quota = min(MemorySize/1769, 6, host cores) vCPU via CFS (`cpu.cfs_quota_us` per "
-        "20 ms); handler ms = `time.perf_counter` around the work inside the handler; REPORT "
+        "100 ms); handler ms = `time.perf_counter` around the work inside the handler; REPORT "
         "Duration from `LogType=Tail` (it also covers the runtime client's work after the handler "
         "returns, which under a small quota may wait for the next CFS period); cold invoke = boto3 "
         "wall time of the first invoke after CreateFunction (INIT + the work)",

@@ -137,12 +137,20 @@ FREEZER = Path("/sys/fs/cgroup/freezer/flare")
 
 
 def frozen_environment(server: Any, name: str) -> Path:
-    """Invoke ``name`` once and return its environment's v1 freezer cgroup, once frozen."""
+    """Invoke ``name`` once, wait until its environment is frozen; its v1 freezer cgroup."""
     lam = server.client()
     create_function(lam, name, python_function(STREAM))
     stream = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
-    cgroup = FREEZER / stream.rsplit("]", 1)[1]
-    assert wait_for(lambda: (cgroup / "freezer.state").read_text().strip() == "FROZEN")
+    env_id = stream.rsplit("]", 1)[1]
+    cgroup = FREEZER / env_id
+    unified = Path("/sys/fs/cgroup/unified/flare") / env_id  # a hybrid host freezes with v2's
+
+    def frozen() -> bool:
+        if unified.is_dir():
+            return "frozen 1" in (unified / "cgroup.events").read_text()
+        return (cgroup / "freezer.state").read_text().strip() == "FROZEN"
+
+    assert wait_for(frozen)
     return cgroup
 
 

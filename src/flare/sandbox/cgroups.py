@@ -21,11 +21,12 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "flare"
-CFS_PERIOD_US = 20_000
-"""The CPU share is enforced per 20 ms: the kernel's default 100 ms lets a 128 MB function that
-spends its 7.2 ms quota stall for up to 93 ms at once; 20 ms keeps the same share with stalls
-of at most 18.5 ms, and is the shortest period whose 128 MB quota (1.45 ms) stays above the
-kernel's 1 ms minimum."""
+CFS_PERIOD_US = 100_000
+"""The CPU share is enforced per 100 ms (the kernel's default). A shorter period smooths a
+throttled function (20 ms, the shortest whose 128 MB quota stays above the kernel's 1 ms
+minimum, cut a 128 MB hello-world's warm p99 under sustained load from ~60 to 17.5 ms) but
+starves bursts: the same function's cold start p50 went from ~16 to 47 ms, as INIT's CPU no
+longer fits one period's quota (bench/RESULTS.md, 2026-11-30 08:35)."""
 MIB = 1024 * 1024
 V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 
@@ -85,10 +86,10 @@ def _abandoned(pid: str) -> bool:
 
 
 def _release_abandoned(path: Path) -> bool:
-    """A v1 freezer leftover whose every process is abandoned: SIGKILL them and thaw it, so
-    they can die (a v1-frozen process cannot). True when it did."""
-    state = path / "freezer.state"
-    if not state.exists():
+    """A leftover freezer cgroup (v1 or v2) whose every process is abandoned: SIGKILL them and
+    thaw it, so they can die (a v1-frozen process cannot). True when it did."""
+    v1_state, v2_freeze = path / "freezer.state", path / "cgroup.freeze"
+    if not (v1_state.exists() or v2_freeze.exists()):
         return False
     with contextlib.suppress(OSError):
         pids = (path / "cgroup.procs").read_text().split()
@@ -96,7 +97,10 @@ def _release_abandoned(path: Path) -> bool:
             for pid in pids:
                 with contextlib.suppress(OSError):
                     os.kill(int(pid), signal.SIGKILL)
-            _write(state, "THAWED")
+            if v1_state.exists():
+                _write(v1_state, "THAWED")
+            else:
+                _write(v2_freeze, "0")
             return True
     return False
 
@@ -272,11 +276,11 @@ class Cgroups:
     def sweep(self) -> int:
         """Remove empty leftover environment cgroups; returns how many remain.
 
-        First (v1) kills and thaws every leftover whose processes all belong to no live engine:
-        an engine killed together with its zygote leaves its frozen environments behind, and a
-        v1-frozen process cannot die until thawed.
+        First kills (and thaws) every leftover whose processes all belong to no live engine:
+        an engine killed together with its zygote leaves its frozen environments behind (and a
+        process frozen by v1's freezer cannot die until thawed).
         """
-        released = [path for path in self.leftovers() if self.version == 1 and _release_abandoned(path)]
+        released = [path for path in self.leftovers() if _release_abandoned(path)]
         if released:
             time.sleep(SWEEP_GRACE_S)
         remaining = 0
