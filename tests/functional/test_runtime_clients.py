@@ -241,6 +241,7 @@ def test_bash_bootstrap_error_and_headers(lam: Any) -> None:
     context = {"custom": {"tenant": "t-1", "quote": 'say "hi"'}, "env": {"locale": "en"}}
     encoded = base64.b64encode(json.dumps(context).encode()).decode()
     with_context = invoke(lam, "bash-headers", {}, ClientContext=encoded, Qualifier="$LATEST")
+    assert "headers" in with_context["payload"], (with_context["payload"], with_context["log"])
     headers = parse_headers(base64.b64decode(with_context["payload"]["headers"]))
     assert json.loads(headers["lambda-runtime-client-context"]) == context
     assert headers["lambda-runtime-invoked-function-arn"] == f"{arn}:$LATEST"

@@ -19,6 +19,7 @@ import logging
 import socket
 from collections.abc import Callable
 from email.utils import formatdate
+from http import HTTPStatus
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -32,7 +33,7 @@ FAST_BODY_LIMIT = 256 * 1024
 MAX_HEAD_BYTES = 64 * 1024
 MAX_BUFFERED = 1024 * 1024
 """Bytes a connection may send ahead while its request is in flight before reading pauses."""
-REASONS = {200: "OK", 202: "Accepted", 204: "No Content"}
+REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 class FastRequest:
@@ -141,7 +142,6 @@ class FrontDoor(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._aiohttp: asyncio.Protocol | None = None
         self._busy = False
-        self._hand_over = False
         self._eof = False
 
     # ---- asyncio.Protocol ----------------------------------------------------------------

@@ -73,7 +73,7 @@ class RuntimeApiServer:
         self._side = side
         self.allowed_uid = allowed_uid
         self._tenants: dict[int, RuntimeSide] = {}
-        self._peer_uids: weakref.WeakKeyDictionary[object, int | None] = weakref.WeakKeyDictionary()
+        self._peer_uids: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
         self._server: asyncio.base_events.Server | None = None
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
@@ -130,12 +130,14 @@ class RuntimeApiServer:
         transport = request.transport
         if transport is None:
             return None
+        uid: int | None
         if transport in self._peer_uids:
             uid = self._peer_uids[transport]
         else:
             peer = transport.get_extra_info("peername")
             uid = tcp_owner_uid(peer[0], peer[1]) if peer else None
-            self._peer_uids[transport] = uid
+            if uid is not None:  # a failed lookup is tried again on the next request
+                self._peer_uids[transport] = uid
         if uid is not None and uid in self._tenants:
             return self._tenants[uid]
         return self._side if self.allowed_uid in (None, uid) else None

@@ -219,7 +219,7 @@ def _become_restored(
 
 def _become_restored_client(header: dict[str, Any], fds: list[int], status_fd: int) -> int:
     """Step 3 above for an exec'd runtime: after GO, resume the runtime client (which then calls
-    ``restore/next`` on its own Runtime API and runs the after-restore hooks itself)."""
+    ``restore/next``, answered for this copy's uid, and runs the after-restore hooks itself)."""
     channel = _enter_restore(header, fds, status_fd)
     if channel is None:
         return 1
