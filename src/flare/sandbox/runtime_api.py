@@ -135,7 +135,8 @@ class RuntimeApiServer:
             uid = self._peer_uids[transport]
         else:
             peer = transport.get_extra_info("peername")
-            uid = tcp_owner_uid(peer[0], peer[1]) if peer else None
+            server = transport.get_extra_info("sockname")
+            uid = tcp_owner_uid(peer[0], peer[1], server) if peer and server else None
             if uid is not None:  # a failed lookup is tried again on the next request
                 self._peer_uids[transport] = uid
         if uid is not None and uid in self._tenants:
