@@ -41,12 +41,13 @@ class Endpoint:
 
     def request_bytes(self) -> bytes:
         """One complete keep-alive Invoke request with body ``{}``, ready to send."""
+        tail = "X-Amz-Log-Type: Tail\r\n" if self.log_tail else ""
         head = (
             f"POST {self.path} HTTP/1.1\r\n"
             f"Host: {self.host}:{self.port}\r\n"
             "Content-Type: application/json\r\n"
-            + ("X-Amz-Log-Type: Tail\r\n" if self.log_tail else "")
-            + f"Content-Length: {len(INVOKE_BODY)}\r\n"
+            f"{tail}"
+            f"Content-Length: {len(INVOKE_BODY)}\r\n"
             "Connection: keep-alive\r\n"
             "\r\n"
         )

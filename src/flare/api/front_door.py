@@ -18,6 +18,7 @@ import contextlib
 import logging
 import socket
 from collections.abc import Callable
+from dataclasses import dataclass
 from email.utils import formatdate
 from http import HTTPStatus
 from typing import Any
@@ -36,19 +37,15 @@ MAX_BUFFERED = 1024 * 1024
 REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
+@dataclass(frozen=True, slots=True)
 class FastRequest:
     """One parsed Invoke request: the function name, its qualifier, lower-cased headers, body."""
 
-    __slots__ = ("body", "headers", "keep_alive", "name", "qualifier")
-
-    def __init__(
-        self, name: str, qualifier: str | None, headers: dict[str, str], body: bytes, keep_alive: bool
-    ) -> None:
-        self.name = name
-        self.qualifier = qualifier
-        self.headers = headers
-        self.body = body
-        self.keep_alive = keep_alive
+    name: str
+    qualifier: str | None
+    headers: dict[str, str]
+    body: bytes
+    keep_alive: bool
 
 
 class NotFast(Exception):

@@ -170,10 +170,7 @@ def add_routes(app: web.Application, route: InvokeRoute) -> None:
 
         async def respond(status: int, headers: dict[str, str], body: bytes) -> None:
             nonlocal response
-            content_type = headers.pop("Content-Type", None)
             response = web.Response(status=status, body=body or None, headers=headers)
-            if content_type:
-                response.content_type = content_type
             await response.prepare(request)
             await response.write_eof()
 

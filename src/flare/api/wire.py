@@ -51,8 +51,7 @@ def error_parts(error: FlareError, request_id: str | None = None) -> tuple[int, 
 
 def error_response(error: FlareError, request_id: str | None = None) -> web.Response:
     status, headers, body = error_parts(error, request_id)
-    del headers["Content-Type"]
-    return web.Response(body=body, status=status, content_type="application/json", headers=headers)
+    return web.Response(body=body, status=status, headers=headers)
 
 
 def aws_route(handler: Handler) -> Handler:

@@ -242,9 +242,7 @@ class Cgroups:
         else:
             for name in V1_CONTROLLERS:
                 (self.root / name / GROUP).mkdir(exist_ok=True)
-            if (self.root / "unified" / "cgroup.freeze").exists() or (
-                self.root / "unified" / "cgroup.controllers"
-            ).exists():
+            if (self.root / "unified" / "cgroup.controllers").exists():
                 with contextlib.suppress(OSError):
                     (self.root / "unified" / GROUP).mkdir(exist_ok=True)
                     self.hybrid_freezer = (self.root / "unified" / GROUP / "cgroup.freeze").exists()

@@ -36,14 +36,17 @@ PREFIX_SIZE = PREFIX.size
 def encode(kind: int, header: dict[str, Any] | None = None, body: bytes = b"") -> bytes:
     """One frame as bytes."""
     head = json.dumps(header, separators=(",", ":")).encode() if header else b""
+    return _pack(kind, head, body)
+
+
+def _pack(kind: int, head: bytes, body: bytes) -> bytes:
     return PREFIX.pack(5 + len(head) + len(body), kind, len(head)) + head + body
 
 
 def encode_result(request_id: str, rss_kb: int, body: bytes) -> bytes:
     """``encode(RESPONSE, {"id": request_id, "rss": rss_kb}, body)``, without the JSON encoder
     (the engine's request ids are UUIDs: nothing in them needs escaping)."""
-    head = ('{"id":"%s","rss":%d}' % (request_id, rss_kb)).encode()
-    return PREFIX.pack(5 + len(head) + len(body), RESPONSE, len(head)) + head + body
+    return _pack(RESPONSE, ('{"id":"%s","rss":%d}' % (request_id, rss_kb)).encode(), body)
 
 
 def decode_prefix(prefix: bytes) -> tuple[int, int, int]:
