@@ -403,6 +403,16 @@ def test_one_connection_mixes_pipelined_invokes_and_other_routes(flare: FlareSer
         status, _, body = read_response(sock, buffer)
         assert status == 200 and json.loads(body)["event"] == {"n": 3}
 
+    with socket.create_connection((host, int(port))) as sock:
+        # Requests answered without waiting (errors, DryRun) are served in a loop: thousands
+        # pipelined on one connection all get their answers, in order.
+        buffer = bytearray()
+        sock.sendall(invoke_request(b"{nope") * 3000 + invoke_request(b'{"n": 5}'))
+        statuses = [read_response(sock, buffer)[0] for _ in range(3000)]
+        assert statuses == [400] * 3000
+        status, _, body = read_response(sock, buffer)
+        assert status == 200 and json.loads(body)["event"] == {"n": 5}
+
     with socket.create_connection((host, int(port))) as sock:  # chunked: aiohttp's route
         sock.sendall(
             f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"

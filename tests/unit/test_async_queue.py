@@ -21,7 +21,7 @@ from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
 from flare.events.invoke_config import InvokeConfigs
 from flare.events.store import EventStore
-from flare.sandbox.invocation import Invocation, InvocationResult
+from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult
 from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 
@@ -87,10 +87,13 @@ class ScriptedRouter:
             raise ResourceNotReady("no environment")
         if step == "error":
             yield InvocationResult(
-                b'{"errorMessage":"boom","errorType":"ValueError"}', "Unhandled", "$LATEST", ""
+                b'{"errorMessage":"boom","errorType":"ValueError"}',
+                "Unhandled",
+                "$LATEST",
+                InvocationLog.of([]),
             )
         else:
-            yield InvocationResult(b'"done"', None, "$LATEST", "")
+            yield InvocationResult(b'"done"', None, "$LATEST", InvocationLog.of([]))
 
 
 class World:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
-from flare.api.front_door import FAST_BODY_LIMIT, NotFast, parse_request, response_bytes
+from flare.api.front_door import FAST_BODY_LIMIT, NotFast, parse_request, response_bytes, start_now
 
 
 def request(
@@ -82,3 +84,59 @@ def test_connection_close_is_honoured_in_the_response() -> None:
     assert head.split(b"\r\n")[0] == b"HTTP/1.1 200 OK"
     assert b"Content-Length: 2" in head and b"Connection: close" in head and body == b"{}"
     assert b"Content-Length" not in response_bytes(204, {}, b"", "d", True)
+
+
+def test_start_now_runs_up_to_the_first_suspension_before_returning() -> None:
+    async def scenario() -> None:
+        steps: list[str] = []
+        gate: asyncio.Future[str] = asyncio.get_running_loop().create_future()
+
+        async def work() -> None:
+            steps.append("before")
+            steps.append(await gate)
+
+        async def at_once() -> None:
+            steps.append("all at once")
+
+        assert start_now(at_once()) is None, "a coroutine that never suspends needs no task"
+        task = start_now(work())
+        assert steps == ["all at once", "before"], "the first part ran inside the call"
+        assert task is not None and not task.done()
+        gate.set_result("after")
+        await task
+        assert steps == ["all at once", "before", "after"]
+
+    asyncio.run(scenario())
+
+
+def test_start_now_passes_errors_and_cancellation_to_the_coroutine() -> None:
+    async def scenario() -> None:
+        seen: list[str] = []
+
+        async def fails() -> None:
+            await asyncio.sleep(0)
+            raise ValueError("boom")
+
+        async def waits() -> None:
+            try:
+                await asyncio.get_running_loop().create_future()
+            except asyncio.CancelledError:
+                seen.append("cancelled")
+                raise
+            finally:
+                seen.append("cleaned up")
+
+        failing = start_now(fails())
+        assert failing is not None
+        with pytest.raises(ValueError, match="boom"):
+            await failing
+        waiting = start_now(waits())
+        assert waiting is not None
+        await asyncio.sleep(0)
+        waiting.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiting
+        assert waiting.cancelled()
+        assert seen == ["cancelled", "cleaned up"]
+
+    asyncio.run(scenario())

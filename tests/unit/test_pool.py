@@ -30,7 +30,7 @@ class FakeVersion:
 
 
 class FakeEnv:
-    """Has what the pool touches: version, state, freeze(), start(limit), stop()."""
+    """Has what the pool touches: version, state, freeze(), settle(), start(limit), stop()."""
 
     _ids = itertools.count(1)
 
@@ -43,6 +43,7 @@ class FakeEnv:
         self.init_timed_out = False
         self.start_limits: list[float] = []
         self.freezes = 0
+        self.settles = 0
         self.stops = 0
 
     def __repr__(self) -> str:
@@ -60,6 +61,9 @@ class FakeEnv:
     def freeze(self) -> None:
         if self.state is EnvState.IDLE:  # as Environment.freeze: only an idle one is frozen
             self.freezes += 1
+
+    def settle(self) -> None:
+        self.settles += 1
 
     async def stop(self) -> None:
         await asyncio.sleep(0)
@@ -162,6 +166,7 @@ def test_released_idle_environment_is_frozen_and_reused_by_the_next_reserve() ->
         pool, factory, clock = make_pool()
         env = await pool.reserve(V1)
         pool.release(env)
+        assert env.settles == 1, "release records the invocation's log"
         assert env.freezes == 0, "the freeze waits for the freeze window"
         clock.advance(FREEZE_DELAY_S)
         assert env.freezes == 1
@@ -331,6 +336,27 @@ def test_each_release_restarts_the_idle_timer() -> None:
         clock.advance(1)
         await settle()
         assert env.stopped
+
+    run(scenario)
+
+
+def test_environments_parked_at_different_times_expire_each_at_its_own_ttl_on_one_timer() -> None:
+    async def scenario() -> None:
+        pool, _, clock = make_pool()
+        first, second = await asyncio.gather(pool.reserve(V1), pool.reserve(V1))
+        pool.release(first)
+        clock.advance(10)
+        pool.release(second)
+        clock.advance(FREEZE_DELAY_S)
+        assert clock.pending() == 1, "one idle timer for the pool, not one per environment"
+        clock.advance(IDLE_TIMEOUT - 10 - FREEZE_DELAY_S)
+        await settle()
+        assert first.stopped and not second.stopped
+        assert clock.pending() == 1, "set again for the one still parked"
+        clock.advance(10)
+        await settle()
+        assert second.stopped
+        assert clock.pending() == 0
 
     run(scenario)
 

@@ -16,7 +16,7 @@ from flare.clock import ManualClock
 from flare.control.concurrency import PROVISIONED_OVER_RESERVED, check_provisioned
 from flare.control.provisioned import UNPUBLISHED, provisioned_value, published_qualifier
 from flare.errors import InvalidParameterValue
-from flare.sandbox.invocation import InvocationResult
+from flare.sandbox.invocation import InvocationLog, InvocationResult
 from flare.sandbox.lifecycle import EnvState
 from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import PROVISIONED_INIT, Pool
@@ -91,9 +91,12 @@ class FakeEnv:
         if self.gate is not None:
             await self.gate.wait()
         self.state = IDLE
-        return InvocationResult(f"ran on {self.id}".encode(), None, "1", "")
+        return InvocationResult(f"ran on {self.id}".encode(), None, "1", InvocationLog.of([]))
 
     def freeze(self) -> None:
+        pass
+
+    def settle(self) -> None:
         pass
 
     async def stop(self) -> None:

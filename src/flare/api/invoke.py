@@ -154,7 +154,7 @@ class InvokeRoute:
             if result.function_error:
                 response_headers["X-Amz-Function-Error"] = result.function_error
             if tail:
-                response_headers["X-Amz-Log-Result"] = log_tail(result.log)
+                response_headers["X-Amz-Log-Result"] = log_tail(result.log.text)
             await respond(200, response_headers, result.payload)
 
 

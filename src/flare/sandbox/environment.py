@@ -11,8 +11,9 @@ Contract, as the pool uses it:
   FAILED, and ``fail_invocation()`` answers the invocation that started it; stop it after.
 * ``await invoke(invocation)`` needs IDLE; it thaws, delivers, waits for the answer or the
   deadline, and returns the result with its log. Afterwards the state is IDLE (reusable) or
-  FAILED (timed out, crashed: stop it).
-* ``freeze()`` after the caller has its response; ``await stop()`` from any state.
+  FAILED (timed out, crashed: stop it). The result's log is built when first read.
+* ``settle()`` after the caller has its response: records that log (START … REPORT) then.
+* ``freeze()`` after that; ``await stop()`` from any state.
 """
 
 from __future__ import annotations
@@ -43,7 +44,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
-from flare.sandbox.invocation import Invocation, InvocationResult, Outcome
+from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
 from flare.sandbox.lifecycle import EnvState, Lifecycle
@@ -112,6 +113,7 @@ class Environment:
         self._pending_init_ms: float | None = None
         self._initialization_type = "on-demand"
         self._answered_id: str | None = None
+        self._unrecorded: InvocationLog | None = None  # the last invocation's, until ``settle``
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
 
@@ -248,7 +250,7 @@ class Environment:
             )
         )
         self._log(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, "\n".join(lines) + "\n")
+        return InvocationResult(outcome.payload, "Unhandled", self.version.version, InvocationLog.of(lines))
 
     def _runtime_ready(self) -> None:
         if self._ready is not None and not self._ready.done():
@@ -277,29 +279,11 @@ class Environment:
             timer.cancel()
             self._current = None
         duration_ms = (self._clock.now() - began) * 1000
-        lines = [report.start_line(invocation.request_id, version.version)]
-        lines += self._logpipe.drain() if self._logpipe else []
-        lines += outcome.log_lines
         init_ms, self._pending_init_ms = self._pending_init_ms, None
         restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
-        lines.append(report.end_line(invocation.request_id))
-        lines.append(
-            report.report_line(
-                invocation.request_id,
-                duration_ms,
-                version.memory_mb,
-                self._max_memory_mb(outcome.max_rss_kb),
-                init_ms,
-                None
-                if outcome.healthy
-                else "timeout"
-                if outcome.error_type == "Sandbox.Timedout"
-                else "error",
-                None if outcome.healthy else outcome.error_type,
-                restore_ms,
-            )
+        self._unrecorded = log = InvocationLog(
+            lambda: self._invocation_lines(invocation, outcome, duration_ms, init_ms, restore_ms)
         )
-        self._log(lines)
         if outcome.healthy and self.state is EnvState.BUSY:
             self.lifecycle.move(EnvState.IDLE)
         else:
@@ -308,8 +292,49 @@ class Environment:
             payload=outcome.payload,
             function_error="Unhandled" if outcome.error_type else None,
             executed_version=version.version,
-            log="\n".join(lines) + "\n",
+            log=log,
         )
+
+    def settle(self) -> None:
+        """Record the last invocation's log, now that its caller has the answer (the pool calls
+        this on release). Output that came after the answer follows it in the log."""
+        log, self._unrecorded = self._unrecorded, None
+        if log is not None:
+            self._log(log.lines())
+            if self._logpipe is not None:
+                self._log(self._logpipe.take_held())
+
+    def _invocation_lines(
+        self,
+        invocation: Invocation,
+        outcome: Outcome,
+        duration_ms: float,
+        init_ms: float | None,
+        restore_ms: float | None,
+    ) -> list[str]:
+        """START, the function's output, END and REPORT, as Lambda prints them."""
+        lines = [report.start_line(invocation.request_id, self.version.version)]
+        lines += self._logpipe.drain() if self._logpipe else []
+        lines += outcome.log_lines
+        lines.append(report.end_line(invocation.request_id))
+        if outcome.healthy:
+            status = error_type = None
+        else:
+            status = "timeout" if outcome.error_type == "Sandbox.Timedout" else "error"
+            error_type = outcome.error_type
+        lines.append(
+            report.report_line(
+                invocation.request_id,
+                duration_ms,
+                self.version.memory_mb,
+                self._max_memory_mb(outcome.max_rss_kb),
+                init_ms,
+                status,
+                error_type,
+                restore_ms,
+            )
+        )
+        return lines
 
     def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
         if self._uses_frames:
@@ -449,6 +474,7 @@ class Environment:
             await asyncio.shield(self.process.exited)
 
     async def _release_resources(self) -> None:
+        self.settle()
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -500,8 +526,8 @@ class Environment:
     # ---- logs -----------------------------------------------------------------------------
 
     def _on_log_lines(self, lines: list[str]) -> None:
-        """Output that arrives outside an invocation goes straight to the log."""
-        if self._current is None:
+        """Output that arrives outside an invocation (and its log) goes straight to the log."""
+        if self._current is None and self._unrecorded is None:
             self._log(lines)
         elif self._logpipe is not None:
             self._logpipe.hold(lines)

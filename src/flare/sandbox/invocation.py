@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 
@@ -31,6 +32,38 @@ class Outcome:
     log_lines: list[str] = field(default_factory=list)
 
 
+class InvocationLog:
+    """One invocation's log lines (START, the function's output, END, REPORT), built once, when
+    first asked for.
+
+    Building them (the REPORT line, the memory peak, the last output in the pipe) waits until
+    the caller has its answer, unless the caller wants them in the answer (``LogType=Tail``).
+    """
+
+    __slots__ = ("_build", "_lines")
+
+    def __init__(self, build: Callable[[], list[str]]) -> None:
+        self._build: Callable[[], list[str]] | None = build
+        self._lines: list[str] = []
+
+    @classmethod
+    def of(cls, lines: list[str]) -> InvocationLog:
+        """A log already built."""
+        log = cls(list)
+        log._build, log._lines = None, lines
+        return log
+
+    def lines(self) -> list[str]:
+        if self._build is not None:
+            build, self._build = self._build, None
+            self._lines = build()
+        return self._lines
+
+    @property
+    def text(self) -> str:
+        return "".join(f"{line}\n" for line in self.lines())
+
+
 @dataclass(frozen=True)
 class InvocationResult:
     """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log."""
@@ -38,4 +71,4 @@ class InvocationResult:
     payload: bytes
     function_error: str | None
     executed_version: str
-    log: str
+    log: InvocationLog

@@ -30,6 +30,8 @@ class EnvState(enum.Enum):
     STOPPING = "stopping"
     STOPPED = "stopped"
 
+    __hash__ = object.__hash__  # members are singletons; Enum's own hash runs Python code
+
 
 ALLOWED: dict[EnvState, frozenset[EnvState]] = {
     EnvState.STARTING: frozenset({EnvState.INITIALISING, EnvState.FAILED, EnvState.STOPPING}),

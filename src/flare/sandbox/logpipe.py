@@ -40,6 +40,11 @@ class LogPipe:
     def hold(self, lines: list[str]) -> None:
         self._held.extend(lines)
 
+    def take_held(self) -> list[str]:
+        """The lines held so far, without reading the pipe."""
+        held, self._held = self._held, []
+        return held
+
     def drain(self, final: bool = False) -> list[str]:
         """Held lines plus every complete line in the pipe now (and the partial one if ``final``
         or if it ends the invocation's output)."""

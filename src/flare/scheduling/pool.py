@@ -8,8 +8,8 @@ Two tiers, each keyed by version key (name, version, revision)::
 
 One environment serves one invocation at a time. ``reserve`` hands out a warm idle on-demand
 environment when there is one, else starts a new one (a cold start). ``release`` freezes a
-healthy environment and parks it, with an idle timer (SHUTDOWN after ``idle_timeout_s`` of this
-pool's clock); anything else is stopped. When a function changes, ``retire(name)`` stops its
+healthy environment and parks it until SHUTDOWN after ``idle_timeout_s`` of this pool's clock
+(one timer for the pool); anything else is stopped. When a function changes, ``retire(name)`` stops its
 idle environments, and busy ones of an older revision are stopped on release.
 
 Provisioned environments are made by ``add_provisioned`` and started up front by
@@ -66,7 +66,9 @@ class Pool:
         self.init_timeout_s = init_timeout_s
         self._idle: dict[tuple[str, str, str], list[Environment]] = {}
         self._busy: set[Environment] = set()
-        self._idle_timers: dict[Environment, TimerHandle] = {}
+        # idle on-demand environment => when it was parked, longest idle first
+        self._parked_at: dict[Environment, float] = {}
+        self._reaper: TimerHandle | None = None
         self._current_revision: dict[tuple[str, str], str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
@@ -120,7 +122,9 @@ class Pool:
         return any(env.state is EnvState.IDLE for env in self._idle.get(version.key, ()))
 
     def release(self, env: Environment) -> None:
-        """Give an environment back after its caller has been answered."""
+        """Give an environment back after its caller has been answered (its log is recorded
+        now, off the answer's path)."""
+        env.settle()
         self._busy.discard(env)
         reusable = env.state is EnvState.IDLE and not self._stale(env) and not self._closed
         if env in self._provisioned or env in self._retiring:
@@ -265,10 +269,13 @@ class Pool:
 
         The freeze is batched (one timer for every environment parked in the window) and
         skipped for an environment that is busy again by then: under load an environment is
-        often reused within the window and then costs neither a SIGSTOP nor a SIGCONT.
+        often reused within the window and then costs neither a SIGSTOP nor a SIGCONT. The idle
+        TTL has one timer for the whole pool too (``_reap``), not one per parking.
         """
         self._idle.setdefault(env.version.key, []).append(env)
-        self._idle_timers[env] = self._clock.call_later(self.idle_timeout_s, lambda: self._expire(env))
+        self._parked_at[env] = self._clock.now()
+        if self._reaper is None:
+            self._reaper = self._clock.call_later(self.idle_timeout_s, self._reap)
         self._schedule_freeze(env)
 
     def _schedule_freeze(self, env: Environment) -> None:
@@ -278,9 +285,10 @@ class Pool:
 
     def _unpark(self, env: Environment) -> None:
         """Undo ``_park``'s timers for ``env`` (the caller removes it from the idle list)."""
-        timer = self._idle_timers.pop(env, None)
-        if timer is not None:
-            timer.cancel()
+        self._parked_at.pop(env, None)
+        if not self._parked_at and self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
         if env in self._to_freeze:
             self._to_freeze.remove(env)
             if not self._to_freeze and self._freeze_timer is not None:
@@ -299,9 +307,10 @@ class Pool:
         if self._freeze_timer is not None:
             self._freeze_timer.cancel()
             self._freeze_timer = None
-        for timer in self._idle_timers.values():
-            timer.cancel()
-        self._idle_timers.clear()
+        if self._reaper is not None:
+            self._reaper.cancel()
+            self._reaper = None
+        self._parked_at.clear()
         for env in self.environments():
             self._stop_later(env)
         self._idle.clear()
@@ -312,13 +321,23 @@ class Pool:
         while self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
 
-    def _expire(self, env: Environment) -> None:
-        idle = self._idle.get(env.version.key)
-        if idle and env in idle:
-            idle.remove(env)
-            self._unpark(env)
-            log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
-            self._stop_later(env)
+    def _reap(self) -> None:
+        """SHUTDOWN for each environment idle for ``idle_timeout_s``; then the timer is set for
+        the next one to come due (parkings are in time order, so that is the first left)."""
+        self._reaper = None
+        now = self._clock.now()
+        for env, parked in list(self._parked_at.items()):
+            due = parked + self.idle_timeout_s
+            if due > now:
+                self._reaper = self._clock.call_later(due - now, self._reap)
+                return
+            del self._parked_at[env]
+            idle = self._idle.get(env.version.key)
+            if idle and env in idle:
+                idle.remove(env)
+                self._unpark(env)
+                log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
+                self._stop_later(env)
 
     def _stop_later(self, env: Environment) -> None:
         task = asyncio.get_running_loop().create_task(env.stop())
