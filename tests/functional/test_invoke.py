@@ -285,6 +285,16 @@ def test_request_errors_have_aws_shape(lam: Any) -> None:
     assert event.value.response["Error"]["Code"] == "InvalidRequestContentException"
 
 
+def test_any_json_payload_reaches_the_function(lam: Any) -> None:
+    """JSON that the fast codec refuses (a lone surrogate escape: valid JSON grammar, which
+    Lambda accepts) is still delivered; the standard library has the last word."""
+    name = unique("anyjson")
+    source = "def handler(event, context):\n    return [len(event['s']), hex(ord(event['s']))]\n"
+    create_function(lam, name, python_function(source))
+    response = lam.invoke(FunctionName=name, Payload=b'{"s": "\\ud800"}')
+    assert json.loads(response["Payload"].read()) == [1, "0xd800"]
+
+
 def test_dry_run_returns_204_without_running(lam: Any) -> None:
     name = unique("dry")
     create_function(lam, name, python_function("def handler(e, c):\n    raise SystemExit('must not run')\n"))

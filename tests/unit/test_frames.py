@@ -115,3 +115,24 @@ def test_encode_result_is_the_response_frame_encode_makes() -> None:
     assert frames.encode_result(request_id, 5120, b'{"ok": true}') == frames.encode(
         frames.RESPONSE, {"id": request_id, "rss": 5120}, b'{"ok": true}'
     )
+
+
+def test_the_engines_invoke_frame_decodes_with_the_runtimes_standard_json() -> None:
+    from flare.sandbox.channel import invoke_frame
+    from flare.sandbox.invocation import Invocation
+
+    plain = Invocation("r-1", b'{"a": 1}', "arn:aws:lambda:us-east-1:000000000000:function:f", "Root=1-x")
+    context = '{"custom": {"big": 123456789012345678901234567890, "text": "h\u00e9"}}'
+    with_context = Invocation("r-2", b"{}", plain.invoked_arn, "Root=1-y", client_context=context)
+    reader = frames.FrameReader()  # the runtime's side: json.loads
+    [(kind, header, body), (_, header2, _)] = reader.feed(
+        invoke_frame(plain, 1_767_225_603_000) + invoke_frame(with_context, 7)
+    )
+    assert (kind, body) == (frames.INVOKE, b'{"a": 1}')
+    assert header == {
+        "id": "r-1",
+        "deadline": 1_767_225_603_000,
+        "arn": plain.invoked_arn,
+        "trace": "Root=1-x",
+    }
+    assert header2["client_context"] == {"custom": {"big": 123456789012345678901234567890, "text": "hé"}}

@@ -15,6 +15,7 @@ import json
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import unquote
 
+import orjson
 from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
@@ -52,11 +53,16 @@ def client_context(header: str | None) -> str | None:
 
 
 def check_payload(body: bytes) -> None:
+    """Raises InvalidRequestContent unless ``body`` is JSON (or empty). orjson answers first;
+    what it refuses, the standard library decides and words (it takes integers past 64 bits)."""
     if body and not body.isspace():
         try:
-            json.loads(body)
-        except ValueError as error:
-            raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
+            orjson.loads(body)
+        except orjson.JSONDecodeError:
+            try:
+                json.loads(body)
+            except ValueError as error:
+                raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
 
 
 def too_large(limit: int) -> RequestTooLarge:

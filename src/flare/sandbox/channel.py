@@ -11,6 +11,8 @@ import asyncio
 import json
 from typing import Any, Protocol
 
+import orjson
+
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent
@@ -39,7 +41,7 @@ class FrameProtocol(asyncio.Protocol):
 
     def __init__(self, sink: FrameSink) -> None:
         self._sink = sink
-        self._reader = frames.FrameReader()
+        self._reader = frames.FrameReader(orjson.loads)
 
     def data_received(self, data: bytes) -> None:
         for kind, header, body in self._reader.feed(data):
@@ -57,9 +59,10 @@ def invoke_frame(invocation: Invocation, deadline_ms: int) -> bytes:
         "arn": invocation.invoked_arn,
         "trace": invocation.trace_id,
     }
-    if invocation.client_context:
+    if invocation.client_context:  # any JSON (big integers too): the standard library's codec
         header["client_context"] = json.loads(invocation.client_context)
-    return frames.encode(frames.INVOKE, header, invocation.payload)
+        return frames.encode(frames.INVOKE, header, invocation.payload)
+    return frames.pack(frames.INVOKE, orjson.dumps(header), invocation.payload)
 
 
 def next_event(invocation: Invocation, deadline_ms: int) -> NextEvent:

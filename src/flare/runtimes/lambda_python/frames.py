@@ -2,7 +2,7 @@
 
 A frame is ``!IBI`` (total length of what follows the first 4 bytes, kind, header length), a
 JSON header, then raw body bytes. The engine imports this module too, so it must stay
-stdlib-only and Python 3.9-compatible.
+stdlib-only and Python 3.9-compatible (the engine passes its faster JSON codec in).
 
 Kinds, engine → runtime: ``INVOKE``, ``GO`` (a restored environment may run its after-restore
 hooks). Runtime → engine: ``READY`` (INIT or restore done, waiting for the first event),
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any
+from typing import Any, Callable
 
 INVOKE = 1
 READY = 2
@@ -29,6 +29,9 @@ SPAWN = 10
 SPAWNED = 11
 EXITED = 12
 
+Loads = Callable[[bytes], Any]
+"""A JSON decoder: ``json.loads``, or the engine's faster one."""
+
 PREFIX = struct.Struct("!IBI")
 PREFIX_SIZE = PREFIX.size
 
@@ -36,17 +39,18 @@ PREFIX_SIZE = PREFIX.size
 def encode(kind: int, header: dict[str, Any] | None = None, body: bytes = b"") -> bytes:
     """One frame as bytes."""
     head = json.dumps(header, separators=(",", ":")).encode() if header else b""
-    return _pack(kind, head, body)
+    return pack(kind, head, body)
 
 
-def _pack(kind: int, head: bytes, body: bytes) -> bytes:
+def pack(kind: int, head: bytes, body: bytes) -> bytes:
+    """One frame from its JSON header's bytes and its body."""
     return PREFIX.pack(5 + len(head) + len(body), kind, len(head)) + head + body
 
 
 def encode_result(request_id: str, rss_kb: int, body: bytes) -> bytes:
     """``encode(RESPONSE, {"id": request_id, "rss": rss_kb}, body)``, without the JSON encoder
     (the engine's request ids are UUIDs: nothing in them needs escaping)."""
-    return _pack(RESPONSE, ('{"id":"%s","rss":%d}' % (request_id, rss_kb)).encode(), body)
+    return pack(RESPONSE, ('{"id":"%s","rss":%d}' % (request_id, rss_kb)).encode(), body)
 
 
 def decode_prefix(prefix: bytes) -> tuple[int, int, int]:
@@ -55,17 +59,21 @@ def decode_prefix(prefix: bytes) -> tuple[int, int, int]:
     return total - 5, kind, head_len
 
 
-def split(rest: bytes, head_len: int) -> tuple[dict[str, Any], bytes]:
+def split(
+    rest: bytes, head_len: int, loads: Callable[[bytes], Any] = json.loads
+) -> tuple[dict[str, Any], bytes]:
     """Header dict and body from the bytes after the prefix."""
-    header = json.loads(rest[:head_len]) if head_len else {}
+    header = loads(rest[:head_len]) if head_len else {}
     return header, rest[head_len:]
 
 
 class FrameReader:
-    """Incremental parser: ``feed(data)`` returns every complete ``(kind, header, body)``."""
+    """Incremental parser: ``feed(data)`` returns every complete ``(kind, header, body)``;
+    ``loads`` decodes the JSON headers."""
 
-    def __init__(self) -> None:
+    def __init__(self, loads: Loads = json.loads) -> None:
         self._buffer = bytearray()
+        self._loads = loads
 
     def feed(self, data: bytes) -> list:  # type: ignore[type-arg]
         buffer = self._buffer
@@ -78,7 +86,7 @@ class FrameReader:
                 break
             rest = bytes(buffer[PREFIX_SIZE:end])
             del buffer[:end]
-            header, body = split(rest, head_len)
+            header, body = split(rest, head_len, self._loads)
             frames.append((kind, header, body))
         return frames
 
