@@ -38,6 +38,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import harness, measure
 from bench.measure import Endpoint, LatencyStats, ThroughputStats
+from flare.sandbox.cgroups import CFS_PERIOD_US, INIT_BURST_CPUS
 
 MEMORY_SIZES = (128, 256, 512, 1024, 1769, 3538)
 REFERENCE_MB = 1769
@@ -670,9 +671,10 @@ def render(result: SandboxResult) -> str:
             parts += [table, ""]
     notes = [
         "- this is a 2-core machine shared with other processes, which may add noise to every "
-        "figure (the CPU curve most: CFS quotas are enforced per 100 ms period)",
+        f"figure (the CPU curve most: CFS quotas are enforced per {CFS_PERIOD_US / 1000:g} ms period)",
         "- CPU quota = min(MemorySize/1769, 6, host cores) vCPU via CFS (`cpu.cfs_quota_us` per "
-        "100 ms); handler ms = `time.perf_counter` around the work inside the handler; REPORT "
+        f"{CFS_PERIOD_US / 1000:g} ms; INIT bursts to {INIT_BURST_CPUS:g} vCPU); "
+        "handler ms = `time.perf_counter` around the work inside the handler; REPORT "
         "Duration from `LogType=Tail` (it also covers the runtime client's work after the handler "
         "returns, which under a small quota may wait for the next CFS period); cold invoke = boto3 "
         "wall time of the first invoke after CreateFunction (INIT + the work)",

@@ -170,6 +170,26 @@ def handler(event, context):
     assert small / full > 6, (small, full)
 
 
+def test_init_runs_with_burst_cpu_and_invocations_at_the_memory_share(lam: Any) -> None:
+    """Lambda's INIT gets burst CPU whatever the memory size; the handler, 128 MB's share."""
+    source = """
+import time
+def spin():
+    started = time.perf_counter()
+    total = 0
+    for i in range(600_000):
+        total += i * i
+    return time.perf_counter() - started
+AT_INIT = spin()
+def handler(event, context):
+    return {"init": AT_INIT, "handler": spin()}
+"""
+    create_function(lam, "cpu-burst", python_function(source), MemorySize=128, Timeout=60)
+    timings = invoke(lam, "cpu-burst")[1]
+    # Same work: 1 vCPU (one thread of the 2-vCPU burst) against 0.072, ~13.8x apart.
+    assert timings["handler"] > 4 * timings["init"], timings
+
+
 def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kills(tmp_path: Path) -> None:
     """1,000 environments, each cold-started and killed by its own handler (plus a few retired
     by configuration changes): afterwards no cgroup, mount or process of theirs is left."""

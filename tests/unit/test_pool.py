@@ -42,6 +42,7 @@ class FakeEnv:
         self.init_failure: object | None = None
         self.init_timed_out = False
         self.start_limits: list[float] = []
+        self.start_bursts: list[bool] = []
         self.freezes = 0
         self.settles = 0
         self.stops = 0
@@ -49,8 +50,9 @@ class FakeEnv:
     def __repr__(self) -> str:
         return f"<FakeEnv {self.id} {self.state.value}>"
 
-    async def start(self, limit: float) -> None:
+    async def start(self, limit: float, cpu_burst: bool = True) -> None:
         self.start_limits.append(limit)
+        self.start_bursts.append(cpu_burst)
         await asyncio.sleep(0)
         if self.fail_init:
             self.init_failure = "init error"
@@ -146,17 +148,19 @@ def test_reserve_with_no_idle_environment_starts_a_new_one_with_the_init_timeout
         env = await pool.reserve(V1)
         assert factory.made == [env]
         assert env.start_limits == [INIT_TIMEOUT]
+        assert env.start_bursts == [True], "INIT runs with burst CPU"
         assert env.state is EnvState.IDLE
         assert pool.environments() == [env]
 
     run(scenario)
 
 
-def test_reserve_passes_an_explicit_init_limit() -> None:
+def test_reserve_passes_an_explicit_init_limit_for_a_suppressed_init_without_burst_cpu() -> None:
     async def scenario() -> None:
         pool, factory, _ = make_pool()
         await pool.reserve(V1, init_limit_s=2.5)
         assert factory.made[0].start_limits == [2.5]
+        assert factory.made[0].start_bursts == [False]
 
     run(scenario)
 
@@ -269,7 +273,7 @@ def test_a_start_that_raises_stops_the_environment_and_propagates() -> None:
         pass
 
     class RaisingEnv(FakeEnv):
-        async def start(self, limit: float) -> None:
+        async def start(self, limit: float, cpu_burst: bool = True) -> None:
             raise Boom
 
     class RaisingFactory(Factory):

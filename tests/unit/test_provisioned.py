@@ -74,7 +74,7 @@ class FakeEnv:
     def __repr__(self) -> str:
         return f"<FakeEnv {self.id} {self.state.value}>"
 
-    async def start(self, limit: float, kind: str = "on-demand") -> None:
+    async def start(self, limit: float, kind: str = "on-demand", cpu_burst: bool = True) -> None:
         self.starts.append((limit, kind))
         await asyncio.sleep(0)
         if self.fail_init:

@@ -1,5 +1,5 @@
-"""Per-environment cgroups, v1 or v2: memory = MemorySize, CPU = MemorySize/1769 vCPU, pids,
-and the freezer.
+"""Per-environment cgroups, v1 or v2: memory = MemorySize, CPU = MemorySize/1769 vCPU (INIT
+bursts to two, see ``INIT_BURST_CPUS``), pids, and the freezer.
 
 ``Cgroups.detect()`` finds what the host offers (``None`` when nothing usable: the sandbox then
 degrades to rlimits and SIGSTOP, and says so). ``Cgroups.create(env_id, limits)`` makes one
@@ -26,12 +26,20 @@ from pathlib import Path
 
 ROOT = Path("/sys/fs/cgroup")
 GROUP = "flare"
-CFS_PERIOD_US = 100_000
-"""The CPU share is enforced per 100 ms (the kernel's default). A shorter period smooths a
-throttled function (20 ms, the shortest whose 128 MB quota stays above the kernel's 1 ms
-minimum, cut a 128 MB hello-world's warm p99 under sustained load from ~60 to 17.5 ms) but
-starves bursts: the same function's cold start p50 went from ~16 to 47 ms, as INIT's CPU no
-longer fits one period's quota (bench/RESULTS.md, 2026-11-30 08:35)."""
+CFS_PERIOD_US = 14_000
+"""The CPU share is enforced per 14 ms: the shortest period whose quota at 128 MB (0.072 vCPU,
+1,013 µs) stays above the kernel's 1 ms minimum. The shorter the period, the shorter the
+stalls of a function that outruns its share: a 128 MB hello-world driven back to back had a
+warm p99 of ~66 ms with the kernel's default 100 ms, 17 ms with 20 ms and 12 ms with 14 ms
+(2026-11-30). A short period alone starved INIT (cold start p50 16 → 47 ms at 20 ms); INIT's
+burst CPU (``INIT_BURST_CPUS``) is what makes it fit."""
+INIT_BURST_CPUS = 2.0
+"""INIT runs with burst CPU whatever the memory size: up to two unthrottled vCPUs. AWS Labs'
+Lambda Web Adapter documents "up to 10 seconds for function initialization with burst CPU" (on
+its async init), and published measurements put it at two vCPUs even at 128 MB. Only
+the INIT phase within the init limit gets it (on-demand, provisioned, a SnapStart version's);
+a suppressed INIT retried inside an invocation, a restore and every invocation run at the
+memory size's share. Capped at the host's CPUs."""
 MIB = 1024 * 1024
 V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 
@@ -46,6 +54,16 @@ class Limits:
 def cpu_share(memory_mb: int, host_cpus: int) -> float:
     """Lambda's CPU model: 1769 MB buys one vCPU, linearly, capped at 6 and at the host."""
     return min(memory_mb / 1769.0, 6.0, float(host_cpus))
+
+
+def init_cpu_share(memory_mb: int, host_cpus: int) -> float:
+    """The CPU share during INIT: ``INIT_BURST_CPUS``, or the memory size's if that is more."""
+    return max(cpu_share(memory_mb, host_cpus), min(INIT_BURST_CPUS, float(host_cpus)))
+
+
+def cfs_quota_us(cpus: float) -> int:
+    """``cpus`` vCPU as CFS runtime per ``CFS_PERIOD_US`` (the kernel refuses under 1 ms)."""
+    return max(1000, int(CFS_PERIOD_US * cpus))
 
 
 def _write(path: Path, value: str) -> None:
@@ -157,6 +175,13 @@ class EnvCgroup:
             os.write(self._fd("freezer/freezer.state", os.O_WRONLY), b"THAWED")
         self._frozen = False
 
+    def set_cpus(self, cpus: float) -> None:
+        """From now on, at most ``cpus`` vCPU (CFS quota per period)."""
+        if self.version == 2:
+            _write(self.dirs["unified"] / "cpu.max", f"{cfs_quota_us(cpus)} {CFS_PERIOD_US}")
+        else:
+            _write(self.dirs["cpu"] / "cpu.cfs_quota_us", str(cfs_quota_us(cpus)))
+
     def peak_memory_bytes(self) -> int:
         name = "unified/memory.peak" if self.version == 2 else "memory/memory.max_usage_in_bytes"
         try:
@@ -256,7 +281,7 @@ class Cgroups:
             _write(path / "memory.max", str(limits.memory_mb * MIB))
             with contextlib.suppress(OSError):
                 _write(path / "memory.swap.max", "0")
-            _write(path / "cpu.max", f"{int(CFS_PERIOD_US * limits.cpus)} {CFS_PERIOD_US}")
+            _write(path / "cpu.max", f"{cfs_quota_us(limits.cpus)} {CFS_PERIOD_US}")
             _write(path / "pids.max", str(limits.pids))
             return group
         dirs = {name: self.root / name / GROUP / env_id for name in V1_CONTROLLERS}
@@ -272,7 +297,7 @@ class Cgroups:
         with contextlib.suppress(OSError):
             _write(memory / "memory.swappiness", "0")
         _write(dirs["cpu"] / "cpu.cfs_period_us", str(CFS_PERIOD_US))
-        _write(dirs["cpu"] / "cpu.cfs_quota_us", str(int(CFS_PERIOD_US * limits.cpus)))
+        _write(dirs["cpu"] / "cpu.cfs_quota_us", str(cfs_quota_us(limits.cpus)))
         _write(dirs["pids"] / "pids.max", str(limits.pids))
         return group
 

@@ -126,13 +126,18 @@ class Environment:
 
     # ---- start / INIT ---------------------------------------------------------------------
 
-    async def start(self, init_limit_s: float, initialization_type: str = "on-demand") -> None:
+    async def start(
+        self, init_limit_s: float, initialization_type: str = "on-demand", cpu_burst: bool = True
+    ) -> None:
+        """INIT (see the module docstring); with INIT's burst CPU unless ``cpu_burst`` is False
+        (a suppressed INIT, retried inside an invocation)."""
         if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
             self._no_entrypoint()
             return
         self._initialization_type = initialization_type
         self._ready = asyncio.get_running_loop().create_future()
-        self.process = SandboxProcess(self._zygote, self._isolation.cgroup_for(self.id, self.version))
+        cgroup = self._isolation.cgroup_for(self.id, self.version, init_burst=cpu_burst)
+        self.process = SandboxProcess(self._zygote, cgroup)
         layout = await self._prepare_layout()
         isolated = bool(layout.plan.get("isolated_network"))
         address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
@@ -214,6 +219,8 @@ class Environment:
         finally:
             timer.cancel()
         self.init_ms = (self._clock.now() - began) * 1000
+        assert self.process is not None
+        self._isolation.end_init_burst(self.process.cgroup, self.version)
         # Only an on-demand INIT is a cold start its first invocation reports; a provisioned
         # environment initialised before anyone asked for it.
         self._pending_init_ms = self.init_ms if self._initialization_type == "on-demand" else None

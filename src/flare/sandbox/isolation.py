@@ -17,7 +17,7 @@ from typing import Any
 
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
-from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share
+from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.scratch import ScratchPool
 from flare.sandbox.zygote import RUNTIMES_DIR
 
@@ -70,11 +70,19 @@ class Isolation:
     network: str = "default"
     _uids: set[int] = field(default_factory=set)
 
-    def cgroup_for(self, env_id: str, version: FunctionVersion) -> EnvCgroup | None:
+    def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
+        """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
+        ``end_init_burst`` when INIT is over), or None without cgroups."""
         if self.cgroups is None:
             return None
-        limits = Limits(version.memory_mb, cpu_share(version.memory_mb, self.host_cpus))
+        share = init_cpu_share if init_burst else cpu_share
+        limits = Limits(version.memory_mb, share(version.memory_mb, self.host_cpus))
         return self.cgroups.create(env_id, limits)
+
+    def end_init_burst(self, cgroup: EnvCgroup | None, version: FunctionVersion) -> None:
+        """Back to the memory size's CPU share after INIT."""
+        if cgroup is not None:
+            cgroup.set_cpus(cpu_share(version.memory_mb, self.host_cpus))
 
     def allocate_uid(self) -> int:
         """A uid no live environment has (``ENV_UID_BASE`` + the lowest free slot)."""

@@ -33,9 +33,12 @@ class RestoredEnvironment(Environment):
         self._restore_from = restore_from
         self._restore_answered = False
 
-    async def start(self, init_limit_s: float, initialization_type: str = "snap-start") -> None:
+    async def start(
+        self, init_limit_s: float, initialization_type: str = "snap-start", cpu_burst: bool = False
+    ) -> None:
         """A SnapStart cold start: adopt a restore prepared from the version's snapshot (forked,
-        sandboxed, in its cgroup), then let it run its after-restore hooks. Sets
+        sandboxed, in its cgroup), then let it run its after-restore hooks, at the function's
+        CPU share (a restore is not an INIT: ``cpu_burst`` does not apply). Sets
         ``restore_error`` (SnapStartException / SnapStartTimeout) when that fails."""
         self._ready = asyncio.get_running_loop().create_future()
         try:

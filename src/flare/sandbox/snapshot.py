@@ -171,7 +171,8 @@ class Snapshot:
             self.failure = self._refuse_exec(layout.plan)
             if self.failure is not None:
                 return
-        self.process = SandboxProcess(self._zygote, self.isolation.cgroup_for(f"snap-{self.id}", version))
+        cgroup = self.isolation.cgroup_for(f"snap-{self.id}", version, init_burst=True)
+        self.process = SandboxProcess(self._zygote, cgroup)
         variables = environment_variables(version, "", "", self._endpoint_url, "snap-start", layout)
         for unset in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME"):
             variables.pop(unset, None)  # each restore gets its own; SnapStart sets no log stream
@@ -201,6 +202,7 @@ class Snapshot:
         timer = self.clock.call_later(snapshot_init_limit(version.timeout_s), self.process.kill)
         try:
             await self.channel.attach(ours, "template")
+            self.isolation.end_init_burst(cgroup, version)  # restores fork at the function's share
             self.ready = True
         except TemplateInitError as error:
             self.failure = SnapshotFailure(error.error_type, error.body)

@@ -107,7 +107,10 @@ class Pool:
         env = self._factory(version, self)
         self._busy.add(env)
         try:
-            await env.start(self.init_timeout_s if init_limit_s is None else init_limit_s)
+            if init_limit_s is None:
+                await env.start(self.init_timeout_s)
+            else:  # a suppressed INIT: inside the invocation, at the memory size's CPU share
+                await env.start(init_limit_s, cpu_burst=False)
         except BaseException:
             self.release(env)
             raise
