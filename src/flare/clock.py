@@ -56,6 +56,9 @@ async def _sleep_on(clock: Clock, delay: float) -> None:
 class SystemClock:
     """Real time: the event loop's timers, ``time.monotonic`` and ``time.time``."""
 
+    def __init__(self) -> None:
+        self._loop: asyncio.AbstractEventLoop | None = None
+
     def now(self) -> float:
         return time.monotonic()
 
@@ -63,7 +66,11 @@ class SystemClock:
         return time.time()
 
     def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
-        return asyncio.get_running_loop().call_later(max(0.0, delay), callback)
+        loop = self._loop
+        if loop is None or not loop.is_running():
+            # Asked once per loop: on Python 3.11, each get_running_loop() is a getpid() syscall.
+            loop = self._loop = asyncio.get_running_loop()
+        return loop.call_later(max(0.0, delay), callback)
 
     async def sleep(self, delay: float) -> None:
         await asyncio.sleep(delay)

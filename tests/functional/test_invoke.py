@@ -338,6 +338,35 @@ def test_logs_endpoint_returns_function_log(flare: FlareServer, lam: Any) -> Non
     assert all(event["logStream"].endswith(event["logStream"][-32:]) for event in events)
 
 
+def test_each_invocations_output_sits_between_its_start_and_end(flare: FlareServer, lam: Any) -> None:
+    """Python prints, a raw write to fd 1 and an unterminated last line, invoke after invoke:
+    every line lands inside its own invocation's START … END, in the tail and in the log."""
+    import urllib.request
+
+    name = unique("order")
+    source = (
+        "import os, sys\n"
+        "def handler(event, context):\n"
+        "    print('printed', event['i'])\n"
+        "    os.write(1, b'raw %d\\n' % event['i'])\n"
+        "    sys.stderr.write('partial %d' % event['i'])\n"
+        "    return event['i']\n"
+    )
+    create_function(lam, name, python_function(source))
+    for i in range(60):
+        response = lam.invoke(FunctionName=name, Payload=json.dumps({"i": i}).encode(), LogType="Tail")
+        tail = base64.b64decode(response["LogResult"]).decode().splitlines()
+        start = next(n for n, line in enumerate(tail) if line.startswith("START RequestId:"))
+        end = next(n for n, line in enumerate(tail) if line.startswith("END RequestId:"))
+        assert {f"printed {i}", f"raw {i}", f"partial {i}"} <= set(tail[start + 1 : end]), tail
+    with urllib.request.urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
+        messages = [event["message"] for event in json.load(reply)["events"]]
+    starts = [n for n, message in enumerate(messages) if message.startswith("START RequestId:")]
+    for i, start in enumerate(starts):
+        end = messages.index(next(m for m in messages[start:] if m.startswith("END RequestId:")), start)
+        assert {f"printed {i}", f"raw {i}", f"partial {i}"} <= set(messages[start + 1 : end]), i
+
+
 def test_environment_gets_no_cpu_between_invocations(lam: Any) -> None:
     name = unique("frozen")
     source = """

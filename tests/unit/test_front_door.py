@@ -98,8 +98,10 @@ def test_start_now_runs_up_to_the_first_suspension_before_returning() -> None:
         async def at_once() -> None:
             steps.append("all at once")
 
-        assert start_now(at_once()) is None, "a coroutine that never suspends needs no task"
-        task = start_now(work())
+        assert start_now(asyncio.get_running_loop(), at_once()) is None, (
+            "a coroutine that never suspends needs no task"
+        )
+        task = start_now(asyncio.get_running_loop(), work())
         assert steps == ["all at once", "before"], "the first part ran inside the call"
         assert task is not None and not task.done()
         gate.set_result("after")
@@ -126,11 +128,11 @@ def test_start_now_passes_errors_and_cancellation_to_the_coroutine() -> None:
             finally:
                 seen.append("cleaned up")
 
-        failing = start_now(fails())
+        failing = start_now(asyncio.get_running_loop(), fails())
         assert failing is not None
         with pytest.raises(ValueError, match="boom"):
             await failing
-        waiting = start_now(waits())
+        waiting = start_now(asyncio.get_running_loop(), waits())
         assert waiting is not None
         await asyncio.sleep(0)
         waiting.cancel()

@@ -130,6 +130,7 @@ class FrontDoor(asyncio.Protocol):
         fallback: Callable[[], asyncio.Protocol],
         date: HttpDate,
         tasks: set[asyncio.Task[None]],
+        loop: asyncio.AbstractEventLoop,
     ) -> None:
         self._route = route
         self._fallback = fallback
@@ -137,6 +138,7 @@ class FrontDoor(asyncio.Protocol):
         self._tasks = tasks
         self._buffer = bytearray()
         self._transport: asyncio.Transport | None = None
+        self._loop = loop
         self._aiohttp: asyncio.Protocol | None = None
         self._busy = False
         self._eof = False
@@ -201,7 +203,7 @@ class FrontDoor(asyncio.Protocol):
                     self._transport.close()
                 return
             self._busy = True
-            task = start_now(self._serve(request))
+            task = start_now(self._loop, self._serve(request))
             if task is not None:
                 self._tasks.add(task)
                 task.add_done_callback(self._request_done)
@@ -254,7 +256,7 @@ class FrontDoor(asyncio.Protocol):
             protocol.eof_received()
 
 
-def start_now(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
+def start_now(loop: asyncio.AbstractEventLoop, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
     """Run ``coro`` up to its first suspension now, and the rest in a Task (None if it ended
     without suspending): a warm invoke reaches its environment within this call instead of a
     loop iteration later. Python 3.12's eager tasks do the same; 3.11 has none."""
@@ -262,7 +264,7 @@ def start_now(coro: Coroutine[Any, Any, None]) -> asyncio.Task[None] | None:
         awaited = coro.send(None)
     except StopIteration:
         return None
-    return asyncio.get_running_loop().create_task(_finish(coro, awaited))
+    return loop.create_task(_finish(coro, awaited))
 
 
 async def _finish(coro: Coroutine[Any, Any, None], awaited: Any) -> None:
@@ -300,13 +302,16 @@ class FrontDoorServer:
     """The listening socket's protocol factory, and what to close at shutdown."""
 
     def __init__(self, route: InvokeRoute, fallback: Callable[[], Any], now: Callable[[], float]) -> None:
+        """Make it on the loop that will serve: the connections run there."""
         self._route = route
         self._fallback = fallback
         self._date = HttpDate(now)
         self.tasks: set[asyncio.Task[None]] = set()
+        # Asked once: on Python 3.11, each get_running_loop() costs a getpid() syscall.
+        self._loop = asyncio.get_running_loop()
 
     def __call__(self) -> FrontDoor:
-        return FrontDoor(self._route, self._fallback, self._date, self.tasks)
+        return FrontDoor(self._route, self._fallback, self._date, self.tasks, self._loop)
 
     async def drain(self, timeout: float) -> None:
         """Let fast-path invokes in flight finish (up to ``timeout`` seconds), then cancel them."""

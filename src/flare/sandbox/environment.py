@@ -103,6 +103,7 @@ class Environment:
         self._channel: asyncio.Transport | None = None
         self._logpipe: LogPipe | None = None
         self._ready: asyncio.Future[None] | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  # set by start
         self._current: Invocation | None = None
         self._outcome: asyncio.Future[Outcome] | None = None
         self._http_waiter: asyncio.Future[NextEvent] | None = None
@@ -135,7 +136,8 @@ class Environment:
             self._no_entrypoint()
             return
         self._initialization_type = initialization_type
-        self._ready = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._ready = self._loop.create_future()
         cgroup = self._isolation.cgroup_for(self.id, self.version, init_burst=cpu_burst)
         self.process = SandboxProcess(self._zygote, cgroup)
         layout = await self._prepare_layout()
@@ -274,7 +276,8 @@ class Environment:
         self.invocations += 1
         version = self.version
         self._current = invocation
-        self._outcome = asyncio.get_running_loop().create_future()
+        assert self._loop is not None, "invoke needs a started environment"
+        self._outcome = self._loop.create_future()
         began = self._clock.now()
         deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
         timer = self._clock.call_later(version.timeout_s, self._on_deadline)
@@ -321,7 +324,9 @@ class Environment:
     ) -> list[str]:
         """START, the function's output, END and REPORT, as Lambda prints them."""
         lines = [report.start_line(invocation.request_id, self.version.version)]
-        lines += self._logpipe.drain() if self._logpipe else []
+        # After the runtime's answer was handled the pipe is read already; a timeout or a crash
+        # came from elsewhere (a timer, the zygote), so then read what may be left.
+        lines += self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
         lines += outcome.log_lines
         lines.append(report.end_line(invocation.request_id))
         if outcome.healthy:

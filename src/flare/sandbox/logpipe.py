@@ -45,10 +45,15 @@ class LogPipe:
         held, self._held = self._held, []
         return held
 
-    def drain(self, final: bool = False) -> list[str]:
+    def drain(self, final: bool = False, read: bool = True) -> list[str]:
         """Held lines plus every complete line in the pipe now (and the partial one if ``final``
-        or if it ends the invocation's output)."""
-        lines = self._held + self._read_available()
+        or if it ends the invocation's output).
+
+        ``read=False`` leaves the pipe alone (one syscall less per invocation) when the caller
+        knows the loop has read it already: output written before a runtime sent its answer
+        made the pipe readable first, so its reader ran in the same loop round or earlier.
+        """
+        lines = self._held + (self._read_available() if read else [])
         self._held = []
         if self._partial:
             lines.append(self._partial.decode("utf-8", "replace"))

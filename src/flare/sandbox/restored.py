@@ -40,7 +40,8 @@ class RestoredEnvironment(Environment):
         sandboxed, in its cgroup), then let it run its after-restore hooks, at the function's
         CPU share (a restore is not an INIT: ``cpu_burst`` does not apply). Sets
         ``restore_error`` (SnapStartException / SnapStartTimeout) when that fails."""
-        self._ready = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self._ready = self._loop.create_future()
         try:
             prepared = await self._restore_from()
         except (FlareError, OSError, ZygoteDied) as error:
