@@ -6,6 +6,7 @@ router together, and shuts them down in order.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from pathlib import Path
 from typing import Any
@@ -67,11 +68,13 @@ class Engine:
         self.streams = StreamService(self.services_store, self.clock, config.region, config.account_id)
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
         self._zygotes: dict[Path, Zygote] = {}
+        self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use
         self._env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s)
         self.isolation = build_isolation(config, data, self.interpreters)
         self.pool = Pool(self._new_environment, self.clock, config.idle_timeout_s, config.init_timeout_s)
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)
+        self.registry.add_create_listener(self._warm_zygote)
         self.ledger = Ledger(self.clock, config.account_concurrency, config.scaling_rate)
         self.settings = SettingsStore(self.db.path)
         self.concurrency = Concurrency(
@@ -172,6 +175,9 @@ class Engine:
         await self.snapshots.close()
         if self.isolation.scratch is not None:
             await self.isolation.scratch.close()
+        for task in list(self._warming.values()):
+            task.cancel()
+        await asyncio.gather(*self._warming.values(), return_exceptions=True)
         for zygote in self._zygotes.values():
             await zygote.stop()
         self.logs.close()
@@ -245,3 +251,20 @@ class Engine:
             self.snapshots.retire(name, version)
             return
         self.pool.retire(name, current.revision_id, version)
+        self._warm_zygote(current)
+
+    def _warm_zygote(self, version: FunctionVersion) -> None:
+        """Start the zygote ``version`` will fork from, in the background, as soon as the function
+        is deployed: its first invoke then pays a cold start, not an interpreter's start-up too."""
+        interpreter = plan_launch(version.runtime, self.interpreters).interpreter
+        zygote = self._zygote_for(interpreter)
+        if zygote.alive or interpreter in self._warming:
+            return
+        task = asyncio.get_running_loop().create_task(zygote.start())
+        self._warming[interpreter] = task
+        task.add_done_callback(lambda _: self._warmed(interpreter, task))
+
+    def _warmed(self, interpreter: Path, task: asyncio.Task[None]) -> None:
+        self._warming.pop(interpreter, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the %s zygote did not start: %s", interpreter, task.exception())

@@ -74,6 +74,34 @@ def test_restart_keeps_functions_and_they_still_run(tmp_path: Path) -> None:
         server.stop()
 
 
+def test_deploying_a_function_starts_its_runtime_before_the_first_invoke(tmp_path: Path) -> None:
+    server = launch(tmp_path)
+
+    def zygotes() -> list[int]:
+        found = []
+        for pid in children_of(server.process.pid):
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as cmdline:
+                    if b"lambda_python.zygote" in cmdline.read():
+                        found.append(pid)
+            except OSError:
+                continue
+        return found
+
+    try:
+        assert zygotes() == [], "no runtime runs before a function needs one"
+        lam = server.client()
+        create_function(lam, "warm", python_function("def handler(e, c):\n    return 'ran'\n"))
+        deadline = time.monotonic() + 10
+        while not zygotes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert zygotes(), "CreateFunction started the runtime's zygote"
+        reply = lam.invoke(FunctionName="warm", Payload=b"{}")
+        assert json.loads(reply["Payload"].read()) == "ran"
+    finally:
+        server.stop()
+
+
 def test_idle_environment_is_shut_down_with_sigterm_and_atexit(tmp_path: Path) -> None:
     server = launch(tmp_path, "--idle-timeout", "1")
     try:

@@ -178,6 +178,14 @@ def test_listeners_hear_updates_and_deletes_but_not_creates(registry: Registry) 
     assert heard == ["fn", "fn", "fn"]
 
 
+def test_create_listeners_hear_each_new_function_once(registry: Registry) -> None:
+    created: list[tuple[str, str, str]] = []
+    registry.add_create_listener(lambda v: created.append((v.name, v.version, v.runtime)))
+    registry.create_function(create_body())
+    registry.update_configuration("fn", {"Timeout": 5})
+    assert created == [("fn", "$LATEST", create_body()["Runtime"])]
+
+
 def test_delete_removes_function_from_every_read(registry: Registry) -> None:
     registry.create_function(create_body())
     registry.delete_function("fn", None)

@@ -7,10 +7,13 @@ import pytest
 from flare.observe.report import (
     billed_ms,
     end_line,
+    failure_status,
     init_report_line,
     init_start_line,
+    invocation_lines,
     report_line,
     start_line,
+    timed_out_line,
     timeout_message,
 )
 
@@ -113,3 +116,24 @@ def test_init_start_line_names_runtime_version_and_arn() -> None:
         "INIT_START Runtime Version: python:3.12.flare\t"
         "Runtime Version ARN: arn:aws:lambda:eu-west-1::runtime:flare-python3.12"
     )
+
+
+def test_invocation_lines_put_the_output_between_start_and_end_and_report_last() -> None:
+    lines = invocation_lines(
+        "r1", "$LATEST", ["hello", "world"], 1.234, 128, 40, status="error", error_type="E"
+    )
+    assert lines[:4] == ["START RequestId: r1 Version: $LATEST", "hello", "world", "END RequestId: r1"]
+    assert lines[4].startswith("REPORT RequestId: r1\tDuration: 1.23 ms\t")
+    assert lines[4].endswith("Status: error\tError Type: E\t")
+
+
+@pytest.mark.parametrize(
+    ("error_type", "status"), [("Sandbox.Timedout", "timeout"), ("Runtime.ExitError", "error")]
+)
+def test_failure_status_tells_a_timeout_from_a_crash(error_type: str, status: str) -> None:
+    assert failure_status(error_type) == status
+
+
+def test_timed_out_line_is_stamped_in_utc_to_the_millisecond() -> None:
+    line = timed_out_line(1_764_496_800.1234, "r1", 3)
+    assert line == "2025-11-30T10:00:00.123Z r1 Task timed out after 3.00 seconds"

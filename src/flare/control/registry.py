@@ -24,8 +24,9 @@ are durable, so the engine can retire environments built from what is gone:
   ``callback(name, None)`` after the whole function is deleted;
 * ``add_listener(callback)``: ``callback(name)`` on those same changes.
 
-Creating a function, publishing a version and every alias change notify nobody: they make
-nothing that environments were built from stale.
+Creating a function, publishing a version and every alias change make nothing that
+environments were built from stale, so they notify none of those; ``add_create_listener`` and
+``add_publish_listener`` hear of new functions and new versions.
 """
 
 from __future__ import annotations
@@ -80,6 +81,7 @@ class Registry:
         self._aliases = Aliases(db, region, account_id)
         self._listeners: list[VersionListener] = []
         self._publish_listeners: list[Callable[[FunctionVersion], None]] = []
+        self._create_listeners: list[Callable[[FunctionVersion], None]] = []
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
@@ -240,6 +242,8 @@ class Registry:
         config.update(Version=LATEST, State="Active", LastUpdateStatus="Successful")
         row = FunctionRow(name, LATEST, self._stamp(config), digest, tags)
         self._cache(self._db.insert_function(row))
+        for listener in self._create_listeners:
+            listener(self._runnable[(name, LATEST)])
         if body.get("Publish"):
             return self._publish(row, None)
         return copy.deepcopy(row.config)
@@ -413,6 +417,10 @@ class Registry:
         for listener in self._publish_listeners:
             listener(self._runnable[(name, number)])
         return copy.deepcopy(row.config)
+
+    def add_create_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
+        """``callback(version)`` after CreateFunction stored the new function's ``$LATEST``."""
+        self._create_listeners.append(callback)
 
     def add_publish_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
         """``callback(version)`` after each new published version is stored."""

@@ -10,6 +10,7 @@ billed duration includes the init duration.
 
 from __future__ import annotations
 
+import datetime
 import math
 
 
@@ -76,3 +77,40 @@ def report_line(
 
 def timeout_message(request_id: str, timeout_s: int) -> str:
     return f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
+
+
+def invocation_lines(
+    request_id: str,
+    version: str,
+    output: list[str],
+    duration_ms: float,
+    memory_mb: int,
+    max_memory_mb: int,
+    init_ms: float | None = None,
+    status: str | None = None,
+    error_type: str | None = None,
+    restore_ms: float | None = None,
+) -> list[str]:
+    """One invocation's log: START, ``output``, END and REPORT (see ``report_line``)."""
+    return [
+        start_line(request_id, version),
+        *output,
+        end_line(request_id),
+        report_line(
+            request_id, duration_ms, memory_mb, max_memory_mb, init_ms, status, error_type, restore_ms
+        ),
+    ]
+
+
+def failure_status(error_type: str | None) -> str:
+    """REPORT's ``Status`` for an invocation that failed the environment (timeout or crash)."""
+    return "timeout" if error_type == "Sandbox.Timedout" else "error"
+
+
+def timed_out_line(wall: float, request_id: str, timeout_s: int) -> str:
+    """The line Lambda logs when the deadline passes, stamped ``wall`` (epoch seconds):
+    ``2026-11-30T10:00:00.123Z <id> Task timed out after 3.00 seconds``."""
+    stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)
+    return (
+        f"{stamp:%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {request_id} Task timed out after {timeout_s:.2f} seconds"
+    )

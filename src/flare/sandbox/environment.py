@@ -44,6 +44,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
@@ -55,12 +56,6 @@ from flare.sandbox.scratch import Scratch
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
 log = logging.getLogger("flare.environment")
-
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
-RESPONSE_TOO_LARGE = (
-    '{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
-    '"errorType":"Function.ResponseSizeTooLarge"}'
-)
 
 
 @dataclass(frozen=True)
@@ -104,16 +99,12 @@ class Environment:
         self._logpipe: LogPipe | None = None
         self._ready: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start
-        self._current: Invocation | None = None
-        self._outcome: asyncio.Future[Outcome] | None = None
-        self._http_waiter: asyncio.Future[NextEvent] | None = None
-        self._http_pending: NextEvent | None = None
+        self._inflight = InFlight()
         self._uses_frames = plan.mode == "python"
         self._pending_restore_ms: float | None = None
         self.restore_error: FlareError | None = None  # set by a failed SnapStart restore
         self._pending_init_ms: float | None = None
         self._initialization_type = "on-demand"
-        self._answered_id: str | None = None
         self._unrecorded: InvocationLog | None = None  # the last invocation's, until ``settle``
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
@@ -239,24 +230,20 @@ class Environment:
         """Answer ``invocation`` with this environment's init failure (as Lambda does when INIT
         fails during the invocation that started it)."""
         assert self.init_failure is not None
-        outcome = self.init_failure
-        lines = [report.start_line(invocation.request_id, self.version.version)]
+        outcome, output = self.init_failure, []
         if self.init_timed_out:
             message = report.timeout_message(invocation.request_id, self.version.timeout_s)
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
-            outcome = Outcome(body, "Sandbox.Timedout", healthy=False)
-            lines.append(message)
-        lines.append(report.end_line(invocation.request_id))
-        lines.append(
-            report.report_line(
-                invocation.request_id,
-                self.init_ms or 0.0,
-                self.version.memory_mb,
-                self._max_memory_mb(0),
-                None,
-                "error",
-                outcome.error_type,
-            )
+            outcome, output = Outcome(body, "Sandbox.Timedout", healthy=False), [message]
+        lines = report.invocation_lines(
+            invocation.request_id,
+            self.version.version,
+            output,
+            self.init_ms or 0.0,
+            self.version.memory_mb,
+            self._max_memory_mb(0),
+            status="error",
+            error_type=outcome.error_type,
         )
         self._log(lines)
         return InvocationResult(outcome.payload, "Unhandled", self.version.version, InvocationLog.of(lines))
@@ -275,19 +262,18 @@ class Environment:
         self.lifecycle.move(EnvState.BUSY)
         self.invocations += 1
         version = self.version
-        self._current = invocation
         assert self._loop is not None, "invoke needs a started environment"
-        self._outcome = self._loop.create_future()
+        answered = self._inflight.begin(invocation, self._loop)
         began = self._clock.now()
         deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
         timer = self._clock.call_later(version.timeout_s, self._on_deadline)
         self.thaw()
         self._deliver(invocation, deadline_ms)
         try:
-            outcome = await self._outcome
+            outcome = await answered
         finally:
             timer.cancel()
-            self._current = None
+            self._inflight.end()
         duration_ms = (self._clock.now() - began) * 1000
         init_ms, self._pending_init_ms = self._pending_init_ms, None
         restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
@@ -323,78 +309,42 @@ class Environment:
         restore_ms: float | None,
     ) -> list[str]:
         """START, the function's output, END and REPORT, as Lambda prints them."""
-        lines = [report.start_line(invocation.request_id, self.version.version)]
         # After the runtime's answer was handled the pipe is read already; a timeout or a crash
         # came from elsewhere (a timer, the zygote), so then read what may be left.
-        lines += self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
-        lines += outcome.log_lines
-        lines.append(report.end_line(invocation.request_id))
-        if outcome.healthy:
-            status = error_type = None
-        else:
-            status = "timeout" if outcome.error_type == "Sandbox.Timedout" else "error"
-            error_type = outcome.error_type
-        lines.append(
-            report.report_line(
-                invocation.request_id,
-                duration_ms,
-                self.version.memory_mb,
-                self._max_memory_mb(outcome.max_rss_kb),
-                init_ms,
-                status,
-                error_type,
-                restore_ms,
-            )
+        output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
+        failed = not outcome.healthy
+        return report.invocation_lines(
+            invocation.request_id,
+            self.version.version,
+            output + outcome.log_lines,
+            duration_ms,
+            self.version.memory_mb,
+            self._max_memory_mb(outcome.max_rss_kb),
+            init_ms,
+            report.failure_status(outcome.error_type) if failed else None,
+            outcome.error_type if failed else None,
+            restore_ms,
         )
-        return lines
 
     def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
         if self._uses_frames:
             assert self._channel is not None
             self._channel.write(invoke_frame(invocation, deadline_ms))
             return
-        event = next_event(invocation, deadline_ms)
-        waiter, self._http_waiter = self._http_waiter, None
-        if waiter is not None and not waiter.done():
-            waiter.set_result(event)
-        else:
-            self._http_pending = event
+        self._inflight.offer(next_event(invocation, deadline_ms))
 
     def _finish(self, request_id: str | None, outcome: Outcome) -> None:
-        """Record the answer to the invocation in flight."""
-        current = self._current
-        if request_id is not None and request_id == self._answered_id:
-            raise RuntimeApiError(
-                403, "InvalidStateTransition", f"Invocation {request_id} was already answered"
-            )
-        if current is None or self._outcome is None or self._outcome.done():
-            raise RuntimeApiError(
-                403, "InvalidStateTransition", f"State transition is not allowed: {self.state.value}"
-            )
-        if request_id is not None and request_id != current.request_id:
-            raise RuntimeApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
-        if len(outcome.payload) > MAX_RESPONSE_BYTES:
-            outcome = Outcome(
-                RESPONSE_TOO_LARGE.encode(), "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb
-            )
-            self._outcome.set_result(outcome)
-            self._answered_id = current.request_id
-            raise RuntimeApiError(
-                413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
-            )
-        self._outcome.set_result(outcome)
-        self._answered_id = current.request_id
+        """Record the runtime's answer to the invocation in flight (see ``InFlight.answer``)."""
+        self._inflight.answer(request_id, outcome, self.state.value)
 
     def _on_deadline(self) -> None:
-        current = self._current
-        if current is None or self._outcome is None or self._outcome.done():
+        current = self._inflight.current
+        if current is None or not self._inflight.unanswered:
             return
         message = report.timeout_message(current.request_id, self.version.timeout_s)
         body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
-        stamp = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
-        line = f"{stamp:%Y-%m-%dT%H:%M:%S.%f}"[:-3] + f"Z {current.request_id} Task timed out after "
-        line += f"{self.version.timeout_s:.2f} seconds"
-        self._outcome.set_result(Outcome(body, "Sandbox.Timedout", healthy=False, log_lines=[line]))
+        line = report.timed_out_line(self._clock.wall(), current.request_id, self.version.timeout_s)
+        self._inflight.fail(Outcome(body, "Sandbox.Timedout", healthy=False, log_lines=[line]))
         self._kill()
 
     # ---- Runtime API side (RuntimeSide) --------------------------------------------------
@@ -404,19 +354,7 @@ class Environment:
             self._runtime_ready()
         if self._uses_frames:
             await asyncio.get_running_loop().create_future()  # the frames channel owns delivery
-        pending, self._http_pending = self._http_pending, None
-        if pending is not None:
-            return pending
-        if self._http_waiter is not None and not self._http_waiter.done():
-            raise RuntimeApiError(
-                403, "InvalidStateTransition", "A request for the next event is already waiting"
-            )
-        if self._current is not None and self._outcome is not None and not self._outcome.done():
-            raise RuntimeApiError(
-                403, "InvalidStateTransition", "The invocation in flight has not been answered"
-            )
-        self._http_waiter = asyncio.get_running_loop().create_future()
-        return await self._http_waiter
+        return await self._inflight.next_event()
 
     def post_response(self, request_id: str, body: bytes) -> None:
         self._finish(request_id, Outcome(body, None, True, 0))
@@ -494,8 +432,7 @@ class Environment:
             self._log(self._logpipe.drain(final=True))
             self._logpipe.close()
             self._logpipe = None
-        if self._http_waiter is not None and not self._http_waiter.done():
-            self._http_waiter.cancel()
+        self._inflight.close()
         await self._runtime_api.stop()
         if self.process is not None:
             await self.process.release(self._clock)
@@ -520,10 +457,11 @@ class Environment:
         if self.state is EnvState.INITIALISING:
             init_body = json.dumps({"errorType": error_type, "errorMessage": f"Error: {error}"})
             fail_future(self._ready, InitError(Outcome(init_body.encode(), error_type, healthy=False)))
-        elif self._current is not None and self._outcome is not None and not self._outcome.done():
-            message = f"RequestId: {self._current.request_id} Error: {error}"
+        elif self._inflight.unanswered:
+            assert self._inflight.current is not None
+            message = f"RequestId: {self._inflight.current.request_id} Error: {error}"
             body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-            self._outcome.set_result(Outcome(body, error_type, healthy=False))
+            self._inflight.fail(Outcome(body, error_type, healthy=False))
         if self.lifecycle.live:
             self._fail()
             self._on_exit(self)
@@ -539,7 +477,7 @@ class Environment:
 
     def _on_log_lines(self, lines: list[str]) -> None:
         """Output that arrives outside an invocation (and its log) goes straight to the log."""
-        if self._current is None and self._unrecorded is None:
+        if self._inflight.current is None and self._unrecorded is None:
             self._log(lines)
         elif self._logpipe is not None:
             self._logpipe.hold(lines)
