@@ -74,7 +74,7 @@ def test_restart_keeps_functions_and_they_still_run(tmp_path: Path) -> None:
         server.stop()
 
 
-def test_deploying_a_function_starts_its_runtime_before_the_first_invoke(tmp_path: Path) -> None:
+def test_deploying_or_restarting_starts_the_functions_runtime_before_the_first_invoke(tmp_path: Path) -> None:
     server = launch(tmp_path)
 
     def zygotes() -> list[int]:
@@ -98,6 +98,11 @@ def test_deploying_a_function_starts_its_runtime_before_the_first_invoke(tmp_pat
         assert zygotes(), "CreateFunction started the runtime's zygote"
         reply = lam.invoke(FunctionName="warm", Payload=b"{}")
         assert json.loads(reply["Payload"].read()) == "ran"
+        server.restart()
+        deadline = time.monotonic() + 10
+        while not zygotes() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert zygotes(), "a restarted engine starts the zygotes its stored functions need"
     finally:
         server.stop()
 

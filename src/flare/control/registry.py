@@ -97,6 +97,10 @@ class Registry:
         self._aliases.load()
         self._blobs.delete_unused(self._db.code_digests())
 
+    def runtimes(self) -> set[str]:
+        """The runtimes of every stored function version."""
+        return {version.runtime for version in self._runnable.values()}
+
     def add_listener(self, callback: Listener) -> None:
         """Call ``callback(name)`` after every update or delete of function ``name`` (any version)."""
         self._listeners.append(lambda name, _version: callback(name))
