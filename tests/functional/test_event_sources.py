@@ -381,6 +381,50 @@ def test_kinesis_mapping_delivers_in_shard_order(lam: Any, sqs: Any, kinesis: An
     assert lam.get_event_source_mapping(UUID=created["UUID"])["LastProcessingResult"] == "OK"
 
 
+WINDOWED = """
+import base64, json, os
+import boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    new = [base64.b64decode(r["kinesis"]["data"]).decode() for r in event["Records"]]
+    seen = event["state"].get("seen", []) + new
+    if event["isFinalInvokeForWindow"]:
+        sqs.send_message(QueueUrl=os.environ["SINK"], MessageBody=json.dumps({"seen": seen, "event": event}))
+    return {"state": {"seen": seen}, "batchItemFailures": []}
+"""
+
+
+def test_tumbling_windows_carry_state_to_a_final_invoke(lam: Any, sqs: Any, kinesis: Any) -> None:
+    sink, _ = new_queue(sqs)
+    stream = new_stream(kinesis)
+    name = unique("win")
+    create_function(lam, name, python_function(WINDOWED), Environment={"Variables": {"SINK": sink}})
+    lam.create_event_source_mapping(
+        FunctionName=name,
+        EventSourceArn=stream,
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=2,
+        TumblingWindowInSeconds=1,
+    )
+    for i in range(5):
+        put(kinesis, stream, f"r{i}")
+    finals: list[dict[str, Any]] = []
+    deadline = time.monotonic() + 20
+    while sum(len(f["seen"]) for f in finals) < 5 and time.monotonic() < deadline:
+        finals += drain(sqs, sink, 1)
+    # Every record reached exactly one window's final state, in order, in batches of at most 2
+    # (so a window's state really was carried from one invocation to the next).
+    assert [body for final in finals for body in final["seen"]] == [f"r{i}" for i in range(5)]
+    assert max(len(final["seen"]) for final in finals) > 2, "a final state gathered several batches"
+    for final in finals:
+        event = final["event"]
+        assert event["Records"] == [] and event["isFinalInvokeForWindow"] is True
+        assert event["isWindowTerminatedEarly"] is False
+        assert event["shardId"] == "shardId-000000000000" and event["eventSourceARN"] == stream
+        start, end = (event["window"][k] for k in ("start", "end"))
+        assert start.endswith("Z") and end.endswith("Z") and start < end
+
+
 def test_latest_starting_position_skips_earlier_records(lam: Any, sqs: Any, kinesis: Any) -> None:
     sink, _ = new_queue(sqs)
     stream = new_stream(kinesis)

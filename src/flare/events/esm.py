@@ -260,6 +260,7 @@ class Mapping:
     max_retries: int = -1
     on_failure: str | None = None
     filters: tuple[str, ...] = ()
+    tumbling_window_s: int = 0
 
     @classmethod
     def of(cls, config: dict[str, Any], function_name: str, qualifier: str | None) -> Mapping:
@@ -281,4 +282,5 @@ class Mapping:
             max_retries=config.get("MaximumRetryAttempts", -1),
             on_failure=((config.get("DestinationConfig") or {}).get("OnFailure") or {}).get("Destination"),
             filters=patterns_of(config.get("FilterCriteria")),
+            tumbling_window_s=config.get("TumblingWindowInSeconds", 0),
         )

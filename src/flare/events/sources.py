@@ -20,7 +20,8 @@ from flare.events.mappings import Poller
 from flare.events.pollers.remote_kinesis import RemoteStream
 from flare.events.pollers.remote_sqs import RemoteQueue
 from flare.events.pollers.sqs import EmbeddedQueue, QueueSource, SqsPoller
-from flare.events.pollers.stream import EmbeddedStream, StreamPoller, StreamSource
+from flare.events.pollers.stream import StreamPoller
+from flare.events.pollers.stream_source import EmbeddedStream, StreamSource
 from flare.events.store import EventStore
 from flare.services.errors import QueueDoesNotExist, StreamNotFound
 from flare.services.queue import QueueService

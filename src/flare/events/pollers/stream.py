@@ -23,7 +23,11 @@ A discarded batch goes to the OnFailure destination as a ``KinesisBatchInfo`` re
 Records the mapping's FilterCriteria do not match are not delivered; they count as read, so the
 checkpoint moves past them.
 
-The stream is a :class:`StreamSource`: the embedded service (:class:`EmbeddedStream`) or a real
+With ``TumblingWindowInSeconds`` the records go through windows (``windows.py``): one lane per
+shard (ParallelizationFactor does not apply), each invocation carrying the window's state, and
+the checkpoint moving only when a window is over.
+
+The stream is a ``StreamSource`` (``stream_source.py``): the embedded service or a real
 Kinesis endpoint through boto3 (``remote_kinesis.RemoteStream``). Shards are listed once, when
 the poller starts (no resharding).
 """
@@ -31,26 +35,28 @@ the poller starts (no resharding).
 from __future__ import annotations
 
 import asyncio
-import base64
 import hashlib
 import json
 import logging
 from collections import deque
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from flare.clock import Clock
 from flare.errors import FlareError
 from flare.events.counters import Counters
-from flare.events.destinations import Destinations, iso_timestamp, response_context
+from flare.events.destinations import Destinations
 from flare.events.esm import Mapping
 from flare.events.filtering import Filter, kinesis_document
 from flare.events.invoker import Attempt, SyncInvoker
 from flare.events.pollers.item_failures import failed_items
+from flare.events.pollers.kinesis_event import batch_info_record, kinesis_record
+from flare.events.pollers.stream_source import StreamSource
+from flare.events.pollers.windows import Window, by_window, state_of, too_large, window_fields
 from flare.events.retry import Outcome
 from flare.events.store import EventStore
 from flare.services.errors import ExpiredIterator
-from flare.services.stream import StreamRecord, StreamService
+from flare.services.stream import StreamRecord
 
 log = logging.getLogger("flare.events")
 
@@ -61,117 +67,11 @@ RETRY_EXHAUSTED = "RetryAttemptsExhausted"
 RECORD_AGE_EXCEEDED = "RecordAgeExceeded"
 
 
-class StreamSource(Protocol):
-    """A stream as the poller needs it. Errors are FlareErrors; ExpiredIterator for an iterator
-    too old to use."""
-
-    async def shard_ids(self) -> list[str]: ...
-
-    async def iterator(
-        self,
-        shard_id: str,
-        iterator_type: str,
-        sequence_number: str | None = None,
-        timestamp: float | None = None,
-    ) -> str: ...
-
-    async def read(self, iterator: str, limit: int) -> tuple[list[StreamRecord], str]:
-        """Up to ``limit`` records from ``iterator`` on, and the iterator for what follows
-        ("" once a closed shard has been read to its end)."""
-        ...
-
-    async def wait(self, timeout: float) -> None:
-        """Wait up to ``timeout`` clock seconds, less if records may have come meanwhile."""
-        ...
-
-
-class EmbeddedStream:
-    """A stream of Flare's own StreamService."""
-
-    def __init__(self, streams: StreamService, arn: str) -> None:
-        self._streams = streams
-        self._name = streams.name_of(arn)
-
-    async def shard_ids(self) -> list[str]:
-        return [shard.shard_id for shard in self._streams.shards(self._name)]
-
-    async def iterator(
-        self,
-        shard_id: str,
-        iterator_type: str,
-        sequence_number: str | None = None,
-        timestamp: float | None = None,
-    ) -> str:
-        return self._streams.shard_iterator(self._name, shard_id, iterator_type, sequence_number, timestamp)
-
-    async def read(self, iterator: str, limit: int) -> tuple[list[StreamRecord], str]:
-        found = self._streams.get_records(iterator, limit)
-        return list(found.records), found.next_iterator
-
-    async def wait(self, timeout: float) -> None:
-        await self._streams.wait_for_records(self._name, timeout)
-
-
 @dataclass
 class Batch:
     records: list[StreamRecord]
     retries: int = 0
     invokes: int = 0
-
-
-def kinesis_record(record: StreamRecord, shard_id: str, source_arn: str, role: str) -> dict[str, Any]:
-    """One entry of the ``Records`` of a Kinesis event."""
-    return {
-        "kinesis": {
-            "kinesisSchemaVersion": "1.0",
-            "partitionKey": record.partition_key,
-            "sequenceNumber": record.sequence_number,
-            "data": base64.b64encode(record.data).decode(),
-            "approximateArrivalTimestamp": round(record.arrival, 3),
-        },
-        "eventSource": "aws:kinesis",
-        "eventVersion": "1.0",
-        "eventID": f"{shard_id}:{record.sequence_number}",
-        "eventName": "aws:kinesis:record",
-        "invokeIdentityArn": role,
-        "awsRegion": source_arn.split(":")[3],
-        "eventSourceARN": source_arn,
-    }
-
-
-def batch_info_record(
-    *,
-    request_id: str,
-    function_arn: str,
-    condition: str,
-    invokes: int,
-    response: dict[str, Any],
-    records: list[StreamRecord],
-    shard_id: str,
-    source_arn: str,
-    now: float,
-) -> dict[str, Any]:
-    """The OnFailure record of a discarded batch: metadata, no records (spec §4.2)."""
-    return {
-        "requestContext": {
-            "requestId": request_id,
-            "functionArn": function_arn,
-            "condition": condition,
-            "approximateInvokeCount": invokes,
-        },
-        "responseContext": response_context(response),
-        "version": "1.0",
-        "timestamp": iso_timestamp(now),
-        "KinesisBatchInfo": {
-            "shardId": shard_id,
-            "startSequenceNumber": records[0].sequence_number,
-            "endSequenceNumber": records[-1].sequence_number,
-            "approximateArrivalOfFirstRecord": iso_timestamp(records[0].arrival),
-            "approximateArrivalOfLastRecord": iso_timestamp(records[-1].arrival),
-            "batchSize": len(records),
-            "streamArn": source_arn,
-        },
-    }
 
 
 def lanes(records: list[StreamRecord], count: int) -> list[list[StreamRecord]]:
@@ -245,6 +145,7 @@ class StreamPoller:
 
     async def _poll(self, shard_id: str, checkpoint: str | None) -> None:
         iterator: str | None = None
+        window: Window | None = None
         while True:
             try:
                 if iterator is None:
@@ -260,11 +161,21 @@ class StreamPoller:
                 await self._clock.sleep(RETRY_MAX_S)
                 continue
             if not records:
+                if window is not None and (not iterator or self._clock.wall() >= window.end):
+                    await self._close_window(shard_id, window)
+                    window = None
                 if not iterator:
                     return  # a closed shard, read to its end
                 continue
             self.counters.received += len(records)
             self.counters.oldest_age_s = round(max(0.0, self._clock.wall() - records[0].arrival), 3)
+            if self.mapping.tumbling_window_s:
+                window = await self._run_windows(shard_id, records, window)
+                if not iterator:
+                    if window is not None:
+                        await self._close_window(shard_id, window)
+                    return
+                continue
             wanted = self._wanted(shard_id, records)
             await asyncio.gather(
                 *(self._run_lane(shard_id, lane) for lane in lanes(wanted, self.mapping.parallelization))
@@ -301,7 +212,48 @@ class StreamPoller:
             records += more
         return records, iterator
 
-    async def _run_lane(self, shard_id: str, records: list[StreamRecord]) -> None:
+    async def _run_windows(
+        self, shard_id: str, records: list[StreamRecord], window: Window | None
+    ) -> Window | None:
+        """Deliver ``records`` window by window, closing each window a later record shows over;
+        returns the window still open."""
+        for (start, end), group in by_window(records, self.mapping.tumbling_window_s):
+            if window is not None and start > window.start:
+                await self._close_window(shard_id, window)
+                window = None
+            if window is None:
+                window = Window(start, end)
+            wanted = self._wanted(shard_id, group)
+            if wanted:
+                await self._run_lane(shard_id, wanted, window)
+            window.last_sequence = group[-1].sequence_number
+        return window
+
+    async def _close_window(self, shard_id: str, window: Window, early: bool = False) -> None:
+        """The window's final invocation (no records, the final state), retried until it
+        succeeds or MaximumRetryAttempts runs out; then, unless ``early``, the checkpoint."""
+        retries, delay = 0, 0.0
+        while True:
+            attempt = await self._invoke(shard_id, Batch([]), window, final=True, early=early)
+            if attempt.outcome is Outcome.SUCCESS:
+                break
+            self.counters.failed += 1
+            if attempt.outcome is Outcome.FUNCTION_ERROR:
+                retries += 1
+                if 0 <= self.mapping.max_retries < retries:
+                    log.info(
+                        "mapping %s: the final invoke of a window of %s failed", self.mapping.uuid, shard_id
+                    )
+                    break
+            self.counters.retried += 1
+            delay = min(RETRY_MAX_S, delay * 2 or RETRY_FIRST_S)
+            await self._clock.sleep(delay)
+        if not early and window.last_sequence is not None:
+            self._store.put_checkpoint(self.mapping.uuid, shard_id, window.last_sequence)
+
+    async def _run_lane(
+        self, shard_id: str, records: list[StreamRecord], window: Window | None = None
+    ) -> None:
         size = self.mapping.batch_size
         pending = deque(Batch(records[i : i + size]) for i in range(0, len(records), size))
         delay = 0.0
@@ -310,7 +262,9 @@ class StreamPoller:
             if not self._drop_expired(shard_id, batch):
                 pending.popleft()
                 continue
-            attempt = await self._invoke(shard_id, batch)
+            attempt = await self._invoke(shard_id, batch, window)
+            if window is not None:
+                attempt = await self._take_state(shard_id, window, attempt)
             batch.invokes += 1
             if attempt.outcome is Outcome.SUCCESS:
                 rest = self._unfinished(batch, attempt)
@@ -367,11 +321,34 @@ class StreamPoller:
             batch.records = [r for r in batch.records if now - r.arrival <= limit]
         return bool(batch.records)
 
-    async def _invoke(self, shard_id: str, batch: Batch) -> Attempt:
+    async def _take_state(self, shard_id: str, window: Window, attempt: Attempt) -> Attempt:
+        """A window's invocation succeeded only with a ``state`` in its answer: keep it (a state
+        over 1 MB ends the window early), else count the invocation as a function error."""
+        if attempt.outcome is not Outcome.SUCCESS:
+            return attempt
+        state = state_of(attempt.payload)
+        if state is None:
+            return Attempt(Outcome.FUNCTION_ERROR, attempt.response, attempt.request_id)
+        window.state = state
+        if too_large(state):
+            await self._close_window(shard_id, window, early=True)
+            window.state = {}
+        return attempt
+
+    async def _invoke(
+        self,
+        shard_id: str,
+        batch: Batch,
+        window: Window | None = None,
+        final: bool = False,
+        early: bool = False,
+    ) -> Attempt:
         role = self._invoker.role(self.mapping.function_name)
-        event = {
+        event: dict[str, Any] = {
             "Records": [kinesis_record(r, shard_id, self.mapping.source_arn, role) for r in batch.records]
         }
+        if window is not None:
+            event.update(window_fields(window, shard_id, self.mapping.source_arn, final, early))
         return await self._invoker.invoke(
             self.mapping.function_name, self.mapping.qualifier, json.dumps(event).encode()
         )
