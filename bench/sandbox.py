@@ -394,20 +394,18 @@ def _v2(path: Path) -> _Freezable:
 def _hierarchies() -> list[tuple[str, Path, Callable[[Path], _Freezable]]]:
     """(label, parent dir, adapter) for each freezer this host offers; Flare's own first.
 
-    Flare uses v2 when ``/sys/fs/cgroup`` is a v2 mount; on a v1 host, the v2 freezer of a
-    hybrid host's ``/sys/fs/cgroup/unified`` mount when there is one, else v1's freezer (both
-    are measured, for comparison).
+    Flare uses v2 when ``/sys/fs/cgroup`` is a v2 mount, else v1's freezer; a hybrid host's
+    ``/sys/fs/cgroup/unified`` v2 freezer is measured too, for comparison (Flare leaves it:
+    joining it costs a cold start an RCU grace period, see ``flare.sandbox.cgroups``).
     """
     root = Path("/sys/fs/cgroup")
     if (root / "cgroup.controllers").exists():
         return [("cgroup v2 (Flare's)", root, _v2)]
     found: list[tuple[str, Path, Callable[[Path], _Freezable]]] = []
-    hybrid = (root / "unified" / "cgroup.controllers").exists()
-    if hybrid:
-        found.append(("v2 hybrid `unified` (Flare's)", root / "unified", _v2))
     if (root / "freezer" / "cgroup.procs").exists():
-        label = "v1 freezer (unused here)" if hybrid else "v1 freezer (Flare's)"
-        found.append((label, root / "freezer", _v1))
+        found.append(("v1 freezer (Flare's)", root / "freezer", _v1))
+    if (root / "unified" / "cgroup.controllers").exists():
+        found.append(("v2 hybrid `unified` (unused)", root / "unified", _v2))
     return found
 
 

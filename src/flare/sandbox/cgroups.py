@@ -6,13 +6,15 @@ degrades to rlimits and SIGSTOP, and says so). ``Cgroups.create(env_id, limits)`
 ``EnvCgroup``; the environment's first process joins it by writing its pid to every path in
 ``procs_files`` before it runs anything, so every descendant is inside.
 
-v1 layout: ``/sys/fs/cgroup/<controller>/flare/<env>`` for memory, cpu, pids, freezer; on a
-hybrid host (a v2 hierarchy at ``/sys/fs/cgroup/unified``) also ``unified/flare/<env>``, whose
-``cgroup.freeze`` then does the freezing: on this kind of machine a write to it costs ~4-22 µs
-against ~130 µs for v1's ``freezer.state`` (bench/RESULTS.md), the thaw is on the invoke's path
-(a hello-world invoke after 10 ms idle: p50 1.42-1.48 ms against 1.65-1.71 ms with v1's, two
-rounds each, 2026-11-30), and a process it froze can still be killed.
+v1 layout: ``/sys/fs/cgroup/<controller>/flare/<env>`` for memory, cpu, pids, freezer.
 v2 layout: ``/sys/fs/cgroup/flare/<env>`` with memory, cpu and pids enabled for ``flare``.
+
+A hybrid host (v1, plus a v2 hierarchy at ``/sys/fs/cgroup/unified``) could freeze with v2's
+``cgroup.freeze``, whose thaw write is cheaper (~20 µs against ~130 µs: an invoke after 10 ms
+idle p50 1.32-1.46 ms against 1.63-1.81 ms). Flare does not: joining a v2 cgroup moves a
+whole process, which waits for an RCU grace period (see ``EnvCgroup.procs_files``) while
+holding the cgroup lock that every other cgroup change waits for. With it a 128 MB cold start
+was 16-27 ms p50 and 21-46 ms p99, without it 11-15 and 14-21 (2026-11-30).
 """
 
 from __future__ import annotations
@@ -163,21 +165,29 @@ class EnvCgroup:
     def thaw_file(self) -> str | None:
         """cgroup v1's ``freezer.state``: the zygote writes THAWED there before it kills the
         environment when the engine is gone (a v1-frozen process cannot die; v2 needs none)."""
-        return None if "unified" in self.dirs else str(self.dirs["freezer"] / "freezer.state")
+        return None if self.version == 2 else str(self.dirs["freezer"] / "freezer.state")
 
     @property
     def procs_files(self) -> list[str]:
-        return [str(path / "cgroup.procs") for path in self.dirs.values()]
+        """The files the environment's runtime writes "0" to, to join before it runs anything:
+        v1's ``tasks`` (that moves only the writing thread, enough for a process that has one),
+        or on a v2 host ``cgroup.procs``. Moving a whole process (v1's ``cgroup.procs``, v2's
+        always) takes the kernel's cgroup_threadgroup_rwsem for writing, which waits for an RCU
+        grace period: 13-14 ms p50 on this machine, against 0.1 ms for v1's ``tasks``
+        (2026-11-30)."""
+        if self.version == 2:
+            return [str(self.dirs["unified"] / "cgroup.procs")]
+        return [str(path / "tasks") for path in self.dirs.values()]
 
     def freeze(self) -> None:
-        if "unified" in self.dirs:
+        if self.version == 2:
             os.write(self._fd("unified/cgroup.freeze", os.O_WRONLY), b"1")
         else:
             os.write(self._fd("freezer/freezer.state", os.O_WRONLY), b"FROZEN")
         self._frozen = True
 
     def thaw(self) -> None:
-        if "unified" in self.dirs:
+        if self.version == 2:
             os.write(self._fd("unified/cgroup.freeze", os.O_WRONLY), b"0")
         else:
             os.write(self._fd("freezer/freezer.state", os.O_WRONLY), b"THAWED")
@@ -241,7 +251,6 @@ class Cgroups:
     def __init__(self, version: int, root: Path = ROOT) -> None:
         self.version = version
         self.root = root
-        self.hybrid_freezer = False  # v1 with the v2 freezer of /sys/fs/cgroup/unified
 
     def __repr__(self) -> str:
         return f"<Cgroups v{self.version} {self.root}>"
@@ -275,10 +284,6 @@ class Cgroups:
         else:
             for name in V1_CONTROLLERS:
                 (self.root / name / GROUP).mkdir(exist_ok=True)
-            if (self.root / "unified" / "cgroup.controllers").exists():
-                with contextlib.suppress(OSError):
-                    (self.root / "unified" / GROUP).mkdir(exist_ok=True)
-                    self.hybrid_freezer = (self.root / "unified" / GROUP / "cgroup.freeze").exists()
 
     def create(self, env_id: str, limits: Limits) -> EnvCgroup:
         """Make ``env_id``'s cgroup with ``limits`` applied. Raises OSError on failure."""
@@ -293,8 +298,6 @@ class Cgroups:
             _write(path / "pids.max", str(limits.pids))
             return group
         dirs = {name: self.root / name / GROUP / env_id for name in V1_CONTROLLERS}
-        if self.hybrid_freezer:
-            dirs["unified"] = self.root / "unified" / GROUP / env_id
         for path in dirs.values():
             path.mkdir()
         group = EnvCgroup(1, dirs)
@@ -314,7 +317,7 @@ class Cgroups:
         parents = (
             [self.root / GROUP]
             if self.version == 2
-            else [self.root / n / GROUP for n in (*V1_CONTROLLERS, "unified")]
+            else [self.root / n / GROUP for n in (*V1_CONTROLLERS, "unified")]  # unified: older Flares
         )
         return [
             child for parent in parents if parent.is_dir() for child in parent.iterdir() if child.is_dir()

@@ -184,10 +184,8 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         reason = "not root" if not root else "no usable cgroup v1/v2 hierarchy"
         notes.append(f"cgroups OFF ({reason}): no memory/CPU/pids limits; idle environments are SIGSTOPped")
     elif cgroups is not None:
-        freezer = "freezer (v2's cgroup.freeze)" if cgroups.hybrid_freezer else "freezer"
         notes.append(
-            f"cgroups v{cgroups.version}: memory = MemorySize, CPU = MemorySize/1769 vCPU, "
-            f"pids 1024, {freezer}"
+            f"cgroups v{cgroups.version}: memory = MemorySize, CPU = MemorySize/1769 vCPU, pids 1024, freezer"
         )
     namespaces = wanted and root
     if wanted and not root:
