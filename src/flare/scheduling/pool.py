@@ -7,10 +7,11 @@ Two tiers, each keyed by version key (name, version, revision)::
     _provisioned       every live provisioned environment (starting, idle or busy)
 
 One environment serves one invocation at a time. ``reserve`` hands out a warm idle on-demand
-environment when there is one, else starts a new one (a cold start). ``release`` freezes a
-healthy environment and parks it until SHUTDOWN after ``idle_timeout_s`` of this pool's clock
-(one timer for the pool); anything else is stopped. When a function changes, ``retire(name)`` stops its
-idle environments, and busy ones of an older revision are stopped on release.
+environment when there is one, else starts a new one (a cold start). ``release`` records the
+invocation's log, then freezes a healthy environment and parks it until SHUTDOWN after
+``idle_timeout_s`` of this pool's clock (one timer for the pool); anything else is stopped.
+When a function changes, ``retire(name)`` stops its idle environments, and busy ones of an
+older revision are stopped on release.
 
 Provisioned environments are made by ``add_provisioned`` and started up front by
 ``start_provisioned`` (INIT with ``AWS_LAMBDA_INITIALIZATION_TYPE=provisioned-concurrency``),
