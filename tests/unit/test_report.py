@@ -119,12 +119,11 @@ def test_init_start_line_names_runtime_version_and_arn() -> None:
 
 
 def test_invocation_lines_put_the_output_between_start_and_end_and_report_last() -> None:
-    lines = invocation_lines(
-        "r1", "$LATEST", ["hello", "world"], 1.234, 128, 40, status="error", error_type="E"
-    )
-    assert lines[:4] == ["START RequestId: r1 Version: $LATEST", "hello", "world", "END RequestId: r1"]
-    assert lines[4].startswith("REPORT RequestId: r1\tDuration: 1.23 ms\t")
-    assert lines[4].endswith("Status: error\tError Type: E\t")
+    summary = report_line("r1", 1.234, 128, 40, status="error", error_type="E")
+    lines = invocation_lines("r1", "$LATEST", ["hello", "world"], summary)
+    assert lines == ["START RequestId: r1 Version: $LATEST", "hello", "world", "END RequestId: r1", summary]
+    assert summary.startswith("REPORT RequestId: r1\tDuration: 1.23 ms\t")
+    assert summary.endswith("Status: error\tError Type: E\t")
 
 
 @pytest.mark.parametrize(

@@ -79,27 +79,9 @@ def timeout_message(request_id: str, timeout_s: int) -> str:
     return f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
 
 
-def invocation_lines(
-    request_id: str,
-    version: str,
-    output: list[str],
-    duration_ms: float,
-    memory_mb: int,
-    max_memory_mb: int,
-    init_ms: float | None = None,
-    status: str | None = None,
-    error_type: str | None = None,
-    restore_ms: float | None = None,
-) -> list[str]:
-    """One invocation's log: START, ``output``, END and REPORT (see ``report_line``)."""
-    return [
-        start_line(request_id, version),
-        *output,
-        end_line(request_id),
-        report_line(
-            request_id, duration_ms, memory_mb, max_memory_mb, init_ms, status, error_type, restore_ms
-        ),
-    ]
+def invocation_lines(request_id: str, version: str, output: list[str], report: str) -> list[str]:
+    """One invocation's log: START, ``output``, END and the ``report_line``."""
+    return [start_line(request_id, version), *output, end_line(request_id), report]
 
 
 def failure_status(error_type: str | None) -> str:

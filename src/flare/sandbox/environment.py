@@ -235,16 +235,16 @@ class Environment:
             message = report.timeout_message(invocation.request_id, self.version.timeout_s)
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
             outcome, output = Outcome(body, "Sandbox.Timedout", healthy=False), [message]
-        lines = report.invocation_lines(
-            invocation.request_id,
-            self.version.version,
-            output,
+        request_id = invocation.request_id
+        summary = report.report_line(
+            request_id,
             self.init_ms or 0.0,
             self.version.memory_mb,
             self._max_memory_mb(0),
             status="error",
             error_type=outcome.error_type,
         )
+        lines = report.invocation_lines(request_id, self.version.version, output, summary)
         self._log(lines)
         return InvocationResult(outcome.payload, "Unhandled", self.version.version, InvocationLog.of(lines))
 
@@ -313,10 +313,8 @@ class Environment:
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
         failed = not outcome.healthy
-        return report.invocation_lines(
+        summary = report.report_line(
             invocation.request_id,
-            self.version.version,
-            output + outcome.log_lines,
             duration_ms,
             self.version.memory_mb,
             self._max_memory_mb(outcome.max_rss_kb),
@@ -324,6 +322,9 @@ class Environment:
             report.failure_status(outcome.error_type) if failed else None,
             outcome.error_type if failed else None,
             restore_ms,
+        )
+        return report.invocation_lines(
+            invocation.request_id, self.version.version, output + outcome.log_lines, summary
         )
 
     def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
@@ -339,7 +340,7 @@ class Environment:
 
     def _on_deadline(self) -> None:
         current = self._inflight.current
-        if current is None or not self._inflight.unanswered:
+        if current is None or not self._inflight.unanswered:  # answered just in time
             return
         message = report.timeout_message(current.request_id, self.version.timeout_s)
         body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()

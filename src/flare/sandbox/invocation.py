@@ -49,9 +49,7 @@ class InvocationLog:
     @classmethod
     def of(cls, lines: list[str]) -> InvocationLog:
         """A log already built."""
-        log = cls(list)
-        log._build, log._lines = None, lines
-        return log
+        return cls(lambda: lines)
 
     def lines(self) -> list[str]:
         if self._build is not None:

@@ -74,6 +74,11 @@ class Batch:
     invokes: int = 0
 
 
+def backoff(delay: float) -> float:
+    """The wait before the next try of a blocked batch: ``RETRY_FIRST_S``, doubling to ``RETRY_MAX_S``."""
+    return min(RETRY_MAX_S, delay * 2 or RETRY_FIRST_S)
+
+
 def lanes(records: list[StreamRecord], count: int) -> list[list[StreamRecord]]:
     """``records`` dealt to ``count`` lanes by partition key, each lane in shard order."""
     dealt: list[list[StreamRecord]] = [[] for _ in range(count)]
@@ -246,7 +251,7 @@ class StreamPoller:
                     )
                     break
             self.counters.retried += 1
-            delay = min(RETRY_MAX_S, delay * 2 or RETRY_FIRST_S)
+            delay = backoff(delay)
             await self._clock.sleep(delay)
         if not early and window.last_sequence is not None:
             self._store.put_checkpoint(self.mapping.uuid, shard_id, window.last_sequence)
@@ -290,7 +295,7 @@ class StreamPoller:
                     pending.popleft()
                     continue
             self.counters.retried += 1
-            delay = min(RETRY_MAX_S, delay * 2 or RETRY_FIRST_S)
+            delay = backoff(delay)
             await self._clock.sleep(delay)
 
     def _unfinished(self, batch: Batch, attempt: Attempt) -> list[StreamRecord]:
