@@ -391,22 +391,46 @@ def _v2(path: Path) -> _Freezable:
     )
 
 
-def _hierarchies() -> list[tuple[str, Path, Callable[[Path], _Freezable]]]:
-    """(label, parent dir, adapter) for each freezer this host offers; Flare's own first.
+def _hierarchies() -> list[tuple[str, Path, Callable[[Path], _Freezable], str | None]]:
+    """(label, parent dir, adapter, state for v1's anchor) for each freezer this host offers;
+    Flare's own first.
 
-    Flare uses v2 when ``/sys/fs/cgroup`` is a v2 mount, else v1's freezer; a hybrid host's
-    ``/sys/fs/cgroup/unified`` v2 freezer is measured too, for comparison (Flare leaves it:
+    Flare uses v2 when ``/sys/fs/cgroup`` is a v2 mount, else v1's freezer, with its anchor
+    frozen (``flare.sandbox.cgroups.FREEZER_ANCHOR``); v1 is timed with the anchor thawed too,
+    and a hybrid host's ``/sys/fs/cgroup/unified`` v2 freezer, for comparison (Flare leaves it:
     joining it costs a cold start an RCU grace period, see ``flare.sandbox.cgroups``).
     """
     root = Path("/sys/fs/cgroup")
     if (root / "cgroup.controllers").exists():
-        return [("cgroup v2 (Flare's)", root, _v2)]
-    found: list[tuple[str, Path, Callable[[Path], _Freezable]]] = []
+        return [("cgroup v2 (Flare's)", root, _v2, None)]
+    found: list[tuple[str, Path, Callable[[Path], _Freezable], str | None]] = []
     if (root / "freezer" / "cgroup.procs").exists():
-        found.append(("v1 freezer (Flare's)", root / "freezer", _v1))
+        found.append(("v1 freezer, anchor frozen (Flare's)", root / "freezer", _v1, "FROZEN"))
+        found.append(("v1 freezer, anchor thawed", root / "freezer", _v1, "THAWED"))
     if (root / "unified" / "cgroup.controllers").exists():
-        found.append(("v2 hybrid `unified` (unused)", root / "unified", _v2))
+        found.append(("v2 hybrid `unified` (unused)", root / "unified", _v2, None))
     return found
+
+
+def _set_anchor(state: str) -> Path:
+    """Make v1's freezer anchor (if missing) and put it in ``state``; its state file."""
+    from flare.sandbox.cgroups import FREEZER_ANCHOR
+
+    anchor = Path("/sys/fs/cgroup/freezer") / FREEZER_ANCHOR
+    anchor.mkdir(exist_ok=True)
+    (anchor / "freezer.state").write_text(state)
+    return anchor / "freezer.state"
+
+
+def _other_frozen_v1() -> int:
+    """v1 freezer cgroups frozen now, the anchor aside (any one keeps the kernel's key on)."""
+    from flare.sandbox.cgroups import FREEZER_ANCHOR
+
+    return sum(
+        1
+        for state in Path("/sys/fs/cgroup/freezer").glob("**/freezer.state")
+        if state.parent.name != FREEZER_ANCHOR and state.read_text().strip() != "THAWED"
+    )
 
 
 @contextlib.contextmanager
@@ -499,10 +523,14 @@ def freezer(result: SandboxResult, iterations: int, progress: Callable[[str], No
         hierarchies = _hierarchies()
         if not hierarchies:
             result.freezer_notes.append("cgroup freezer not measured: no v1 freezer or v2 hierarchy")
-        for label, parent, adapter in hierarchies:
+        for label, parent, adapter, anchor in hierarchies:
             path = parent / f"flare-bench-{os.getpid()}"
             progress(f"sandbox: freezer, {label} ({iterations} round trips)")
             try:
+                if anchor is not None:
+                    _set_anchor(anchor)
+                    others = _other_frozen_v1()
+                    result.freezer_notes.append(f"{label}: {others} other v1 cgroups were frozen meanwhile")
                 with _sleeper_in(path, adapter) as freezable:
                     if not (path / freezable.name).exists():
                         result.freezer_notes.append(f"{label}: no `{freezable.name}` in {path}")
@@ -511,6 +539,10 @@ def freezer(result: SandboxResult, iterations: int, progress: Callable[[str], No
                     result.freezer_notes.append(f"{label}: `{path}/{freezable.name}`, removed after")
             except OSError as exc:
                 result.freezer_notes.append(f"{label}: not measured: {type(exc).__name__}: {exc}")
+            finally:
+                if anchor is not None:
+                    with contextlib.suppress(OSError):
+                        _set_anchor("FROZEN")  # as Flare keeps it
     progress(f"sandbox: SIGSTOP/SIGCONT ({iterations} round trips)")
     result.freezer.extend(_time_sigstop(iterations))
 

@@ -9,9 +9,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
+import os
 import signal
 import socket
 import sys
+from collections.abc import Callable
 
 from aiohttp import web
 
@@ -74,4 +76,23 @@ def serve(config: ServerConfig) -> None:
         refused = enter_private_mount_namespace()
         if refused:
             logging.getLogger("flare.server").info("mounts are not private to the engine: %s", refused)
-    asyncio.run(run(config))
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(run(config))
+
+
+def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
+    """uvloop's event loop, else (uvloop missing, or ``FLARE_EVENT_LOOP=asyncio``) asyncio's own.
+
+    The engine's event loop carries every invocation: accepting and writing responses, the
+    channel to each environment, timers. uvloop does that work in C (libuv) where asyncio's
+    selector loop does it in Python. Measured in alternation with two servers up (128 MB hello
+    world, 8 clients, six rounds each, medians): engine CPU 340 → 291 µs per invocation,
+    throughput 2,748 → 3,080/s.
+    """
+    if os.environ.get("FLARE_EVENT_LOOP") == "asyncio":
+        return None
+    try:
+        import uvloop
+    except ImportError:
+        return None
+    return uvloop.new_event_loop

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 import socket
 import time
@@ -386,6 +387,31 @@ def handler(event, context):
     second = invoke(lam, name)[1]
     # Frozen between invocations: the thread only ran during the invocations themselves.
     assert second - first < 10, (first, second)
+
+
+def test_runtime_sleeps_once_per_invocation(flare: FlareServer, lam: Any) -> None:
+    """Invocations served back to back (pipelined on one connection): between two of them
+    the runtime sleeps once, for the next event, and is not also woken each time the engine
+    reads its answer (see ``bootstrap.serve_loaded``)."""
+    name = unique("sleeps")
+    source = """
+def handler(event, context):
+    status = open("/proc/self/status").read()
+    return int(status.split("\\nvoluntary_ctxt_switches:")[1].split()[0])
+"""
+    create_function(lam, name, python_function(source), MemorySize=1769)
+    invoke(lam, name)
+    host, port = flare.url.removeprefix("http://").split(":")
+    request = (
+        f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+        "Content-Length: 2\r\n\r\n{}"
+    ).encode()
+    with socket.create_connection((host, int(port)), timeout=30) as sock:
+        sock.sendall(request * 101)
+        buffer = bytearray()
+        counts = [int(read_response(sock, buffer)[2]) for _ in range(101)]
+    sleeps = sorted(later - earlier for earlier, later in itertools.pairwise(counts))
+    assert sleeps[len(sleeps) // 2] == 1, sleeps
 
 
 def read_response(sock: socket.socket, buffer: bytearray) -> tuple[int, dict[str, str], bytes]:

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from flare.sandbox.cgroups import Cgroups
+from flare.sandbox.cgroups import FREEZER_ANCHOR, Cgroups
 from tests.conftest import FlareServer, create_function, launch, python_function
 
 pytestmark = pytest.mark.skipif(
@@ -209,6 +209,31 @@ def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kil
         time.sleep(0.1)
     assert not left
     assert str(server.data_dir) not in Path("/proc/self/mounts").read_text()
+
+
+V1_FREEZER = Path("/sys/fs/cgroup/freezer")
+
+
+@pytest.mark.skipif(not (V1_FREEZER / "cgroup.procs").exists(), reason="needs cgroup v1's freezer")
+def test_engine_keeps_an_empty_v1_freezer_cgroup_frozen(tmp_path: Path) -> None:
+    """The anchor that spares every freeze and thaw a kernel text patch (see FREEZER_ANCHOR):
+    made and frozen at start, holding no process, while environments freeze and thaw."""
+    anchor = V1_FREEZER / FREEZER_ANCHOR
+    if anchor.exists():  # left by an earlier engine: this one must make it again
+        (anchor / "freezer.state").write_text("THAWED")
+        anchor.rmdir()
+    server = launch(tmp_path)
+    try:
+        lam = server.client()  # answered once the engine is up (the port listens before)
+        create_function(lam, "anchored", python_function("def handler(e, c):\n    return e\n"))
+        assert (anchor / "freezer.state").read_text().strip() == "FROZEN"
+        for round_ in range(3):
+            assert invoke(lam, "anchored", {"round": round_})[1] == {"round": round_}
+            time.sleep(0.05)  # idle past the batched freeze: the next invoke thaws
+        assert (anchor / "cgroup.procs").read_text() == ""
+        assert (anchor / "freezer.state").read_text().strip() == "FROZEN"
+    finally:
+        server.stop()
 
 
 def churn(server: FlareServer) -> set[str]:

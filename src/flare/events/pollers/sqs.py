@@ -96,6 +96,16 @@ def sqs_record(message: ReceivedMessage, source_arn: str) -> dict[str, Any]:
     return record
 
 
+def with_newest_receipts(batch: list[ReceivedMessage], more: list[ReceivedMessage]) -> list[ReceivedMessage]:
+    """``batch`` plus ``more``, one entry per message. A message whose visibility timeout ended
+    while the batch was being gathered (a timeout no longer than the batching window) comes
+    back in ``more``: its newer receive replaces the older in place, since SQS deletes a message
+    only by the receipt handle of its latest receive."""
+    newest = {message.message_id: message for message in more}
+    kept = [newest.pop(message.message_id, message) for message in batch]
+    return kept + [message for message in more if message.message_id in newest]
+
+
 class SqsPoller:
     """Polls one queue for one mapping. ``start`` and ``stop`` from the event loop."""
 
@@ -167,7 +177,7 @@ class SqsPoller:
             remaining = deadline - self._clock.now()
             wait = max(0, min(LONG_POLL_S, int(remaining + 0.999)))
             more = await self._source.receive(min(MAX_RECEIVE, wanted - len(batch)), wait)
-            batch += more
+            batch = with_newest_receipts(batch, more)
             if not more and self._clock.now() >= deadline:
                 break
         return batch

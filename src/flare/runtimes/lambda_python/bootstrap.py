@@ -12,6 +12,7 @@ import importlib
 import json
 import os
 import resource
+import select
 import sys
 import traceback
 from collections.abc import Callable
@@ -125,9 +126,20 @@ def report_init_error(channel: Any, error: BaseException, error_type: str | None
 
 
 def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
-    """Answer INVOKE frames with ``handler`` until the engine closes the channel."""
+    """Answer INVOKE frames with ``handler`` until the engine closes the channel.
+
+    Waits in ``poll`` for POLLIN, then reads: a ``recv`` blocked on a Unix stream socket sleeps
+    on the same wait queue as writers, so it was also woken, for nothing, each time the engine
+    read this environment's answer (the socket regained write space). That second wake-up per
+    invocation cost a context switch. On this project's 2-vCPU VM (hello world at 1,769 MB,
+    invoked back to back): 1.98 sleeps per invocation before, 1.02 after, and the environment's
+    CPU time per invocation went from 250 to 145-154 µs.
+    """
     reader = frames.FrameReader()
+    readable = select.poll()
+    readable.register(channel, select.POLLIN)
     while True:
+        readable.poll()
         data = channel.recv(RECV_BYTES)  # one read per invoke: frames are small
         if not data:
             return
