@@ -15,15 +15,8 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from flare.sandbox.capabilities import find_mkfs, loop_scratch
-from flare.sandbox.scratch import (
-    MIB,
-    Scratch,
-    ScratchPool,
-    image_blocks,
-    loops_backed_by,
-    mounts_under,
-    read_superblock,
-)
+from flare.sandbox.scratch import Scratch, ScratchPool
+from flare.sandbox.scratchfs import MIB, image_blocks, loops_backed_by, mounts_under, read_superblock
 
 T = TypeVar("T")
 UID, GID = 993, 990
