@@ -412,14 +412,13 @@ def _hierarchies() -> list[tuple[str, Path, Callable[[Path], _Freezable], str | 
     return found
 
 
-def _set_anchor(state: str) -> Path:
-    """Make v1's freezer anchor (if missing) and put it in ``state``; its state file."""
+def _set_anchor(state: str) -> None:
+    """Make v1's freezer anchor (if missing) and put it in ``state``."""
     from flare.sandbox.cgroups import FREEZER_ANCHOR
 
     anchor = Path("/sys/fs/cgroup/freezer") / FREEZER_ANCHOR
     anchor.mkdir(exist_ok=True)
     (anchor / "freezer.state").write_text(state)
-    return anchor / "freezer.state"
 
 
 def _other_frozen_v1() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import http.client
 import io
 import os
 import signal
@@ -86,16 +87,22 @@ def start_process(args: list[str]) -> subprocess.Popen[str]:
 
 
 def wait_ready(process: subprocess.Popen[str], url: str, timeout: float = 10) -> None:
+    """Until the server answers an HTTP request: its port listens before the engine is built,
+    so an open port alone does not mean the engine's start-up (cgroups, zygotes) is done."""
     host, port = url.removeprefix("http://").split(":")
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"flare serve exited: {process.stdout.read() if process.stdout else ''}")
+        connection = http.client.HTTPConnection(host, int(port), timeout=1.0)
         try:
-            with socket.create_connection((host, int(port)), timeout=0.2):
-                return
-        except OSError:
+            connection.request("GET", "/2015-03-31/functions/")
+            connection.getresponse().read()
+            return
+        except (OSError, http.client.HTTPException):
             time.sleep(0.02)
+        finally:
+            connection.close()
     raise RuntimeError("flare serve did not start")
 
 
