@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import gc
 import logging
 import os
 import signal
@@ -51,6 +52,7 @@ async def run(
     stop = stop or asyncio.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    tune_gc()
     print(f"Flare is serving the Lambda API on {config.endpoint_url}", flush=True)
     for note in engine.notes():
         print(f"  {note}", flush=True)
@@ -78,6 +80,21 @@ def serve(config: ServerConfig) -> None:
             logging.getLogger("flare.server").info("mounts are not private to the engine: %s", refused)
     with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         runner.run(run(config))
+
+
+GC_THRESHOLDS = (20_000, 20, 20)
+"""The collector's thresholds while serving (Python's defaults: 700, 10, 10)."""
+
+
+def tune_gc() -> None:
+    """Once the engine has started: what start-up allocated (aiohttp, boto3's models, the
+    registry) lives as long as the engine, so ``gc.freeze()`` takes it out of every later
+    collection, and young collections run every 20,000 allocations instead of every 700 (an
+    invocation allocates dozens of short-lived containers, so one ran every few invocations).
+    Measured in alternation with two servers up (128 MB hello world, 8 clients, medians of 5
+    and 7 rounds): engine CPU per invocation 270 → 252 and 283 → 261 µs."""
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def event_loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
