@@ -87,8 +87,8 @@ GC_THRESHOLDS = (20_000, 20, 20)
 
 
 def tune_gc() -> None:
-    """Once the engine has started: what start-up allocated (aiohttp, boto3's models, the
-    registry) lives as long as the engine, so ``gc.freeze()`` takes it out of every later
+    """Once the engine has started: what start-up allocated (aiohttp's app, the registry, the
+    modules) lives as long as the engine, so ``gc.freeze()`` takes it out of every later
     collection, and young collections run every 20,000 allocations instead of every 700 (an
     invocation allocates dozens of short-lived containers, so one ran every few invocations).
     Measured in alternation with two servers up (128 MB hello world, 8 clients, medians of 5
