@@ -325,19 +325,13 @@ def throughput(
 ) -> ThroughputStats:
     """Invokes per second with ``clients`` concurrent keep-alive connections, one request in flight each.
 
-    One event loop (uvloop's when installed) drives every connection with prebuilt request
-    bytes: the cheapest client on a 2-core box, where the client's CPU is taken from the
-    server measured. Connections run ``warmup`` seconds untimed, then completions are counted
-    for ``seconds``. Answers other than a successful ``{"ok": true}`` count as errors, not
-    completions.
+    One event loop, the engine's kind (``flare.server.event_loop_factory``: uvloop's unless
+    ``FLARE_EVENT_LOOP=asyncio``), drives every connection with prebuilt request bytes: the
+    cheapest client on a 2-core box, where the client's CPU is taken from the server measured.
+    Connections run ``warmup`` seconds untimed, then completions are counted for ``seconds``.
+    Answers other than a successful ``{"ok": true}`` count as errors, not completions.
     """
-    with asyncio.Runner(loop_factory=_loop_factory()) as runner:
+    from flare.server import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
         return runner.run(_throughput(endpoint, clients, warmup, seconds))
-
-
-def _loop_factory() -> Callable[[], asyncio.AbstractEventLoop] | None:
-    try:
-        import uvloop
-    except ImportError:
-        return None
-    return uvloop.new_event_loop
