@@ -11,7 +11,7 @@ from typing import Any, cast
 
 import pytest
 
-from flare.clock import ManualClock
+from flare.clock import ManualClock, TimerHandle
 from flare.services.attributes import QueueSettings, normalize, parse_redrive
 from flare.services.bell import Bell
 from flare.services.delivery import decode_receipt, encode_receipt, plan_receive
@@ -273,6 +273,47 @@ def test_long_poll_wakes_when_a_visibility_timeout_runs_out(queues: QueueService
         await settle()
         clock.advance(5)
         await settle()
+        return task.result()
+
+    [message] = run(scenario)
+    assert message.receive_count == 2
+
+
+class HastyClock(ManualClock):
+    """A clock as the engine meets it under uvloop: timers may fire up to ``grain`` early
+    (millisecond rounding), and, once ``ticking``, each ``wall()`` reading moves time on by
+    ``grain``, the time real code spends between two readings."""
+
+    grain = 0.001
+    ticking = False
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        return super().call_later(delay - self.grain / 2, callback)
+
+    def wall(self) -> float:
+        reading = super().wall()
+        if self.ticking:
+            self._now += self.grain
+        return reading
+
+
+def test_long_poll_wakes_when_visibility_runs_out_between_two_clock_readings(store: ServiceStore) -> None:
+    clock = HastyClock()
+    queues = QueueService(store, clock, "us-east-1", ACCOUNT)
+    queues.create_queue("q")
+    send(queues, "q", "m")
+    receive(queues, "q", visibility_timeout=5)
+
+    async def scenario() -> list[Any]:
+        task = asyncio.create_task(queues.receive("q", wait_seconds=20))
+        await settle()
+        clock.ticking = True
+        clock.advance(5 - clock.grain / 2)  # the wake-up fires just before the message turns visible
+        await settle()
+        clock.ticking = False
+        clock.advance(0.01)
+        await settle()
+        assert task.done(), "the long poll slept through the message turning visible"
         return task.result()
 
     [message] = run(scenario)

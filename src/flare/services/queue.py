@@ -276,20 +276,23 @@ class QueueService:
         wait = settings.wait_seconds if wait_seconds is None else wait_seconds
         deadline = self._clock.now() + wait
         while True:
-            received = self._take(name, max_messages, visibility_timeout)
+            # One reading for both questions: with two, a message that became visible between
+            # them would be neither taken nor waited for, and the poll would sleep to its end.
+            wall = self._clock.wall()
+            received = self._take(name, max_messages, visibility_timeout, wall)
             remaining = deadline - self._clock.now()
             if received or remaining <= 0 or self._closing:
                 return received
-            wall = self._clock.wall()
             next_visible = self._store.next_visible_at(name, wall)
             if next_visible is not None:
                 remaining = min(remaining, next_visible - wall)
             await self._bell.wait(name, remaining)
 
-    def _take(self, name: str, limit: int, visibility_timeout: int | None) -> list[ReceivedMessage]:
+    def _take(
+        self, name: str, limit: int, visibility_timeout: int | None, now: float
+    ) -> list[ReceivedMessage]:
         settings = self._settings_of(name)
         visibility = settings.visibility_timeout if visibility_timeout is None else visibility_timeout
-        now = self._clock.wall()
         self._store.drop_expired(name, now - settings.retention_seconds)
         delivered: list[MessageRow] = []
         while len(delivered) < limit:
