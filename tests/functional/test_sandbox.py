@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -34,7 +35,11 @@ def handler(event, context):
         except OSError as error:
             tries[path] = errno.errorcode[error.errno]
     open("/tmp/mine", "w").write("ok")
+    with open("/dev/null", "w") as null, open("/dev/zero", "rb") as zero:
+        devices = [null.write("x"), len(zero.read(4)), len(os.urandom(4))]
     return {
+        "root": sorted(os.listdir("/")), "dev": sorted(os.listdir("/dev")), "devices": devices,
+        "bin": os.path.realpath("/bin/sh"),
         "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
         "procs": sorted(int(p) for p in os.listdir("/proc") if p.isdigit()),
         "cap_eff": field("CapEff"), "no_new_privs": field("NoNewPrivs"),
@@ -81,6 +86,24 @@ def test_handler_sees_lambdas_layout_and_nothing_of_the_host(flare: FlareServer,
         "/var/runtime/x": "EROFS",
         "/opt/x": "EROFS",
     }
+    host_links = {
+        link for link in ("bin", "sbin", "lib", "lib64", "lib32", "libx32") if os.path.exists(f"/{link}")
+    }
+    # and the top of the interpreter's prefix, bound at its own path too (python3.11 is ours)
+    interpreter_top = Path(sys.executable).resolve().parts[1]
+    assert (
+        set(seen["root"]) == {"dev", "etc", "opt", "proc", "tmp", "usr", "var", interpreter_top} | host_links
+    )
+    assert seen["dev"] == sorted(
+        [
+            name
+            for name in ("null", "zero", "full", "random", "urandom", "tty")
+            if os.path.exists(f"/dev/{name}")
+        ]
+        + ["fd", "stdin", "stdout", "stderr"]
+    )
+    assert seen["devices"] == [1, 4, 4]
+    assert seen["bin"] == os.path.realpath("/bin/sh")
     assert (seen["task_root"], seen["cwd"]) == ("/var/task", "/var/task")
     assert seen["path"].startswith("/var/lang/bin")
     assert seen["lang"] is True

@@ -19,6 +19,7 @@ from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.scratch import ScratchPool
+from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.zygote import RUNTIMES_DIR
 
 SANDBOX_UID = 993  # Lambda's sbx_user1051: owns the /tmp scratch images (mode 1777)
@@ -37,6 +38,7 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 LANG_DIR = "/var/lang"
 SDK_DIR = "/var/sdk"
+FIXED_MOUNTS_KEPT = 1024  # versions whose fixed mounts are remembered (one small entry each)
 
 
 @dataclass(frozen=True)
@@ -67,8 +69,12 @@ class Isolation:
     shared_prefixes: tuple[Path, ...] = ()
     notes: list[str] = field(default_factory=list)
     scratch: ScratchPool | None = None
+    skeletons: Skeletons | None = None
     network: str = "default"
     _uids: set[int] = field(default_factory=set)
+    # what fixed_mounts found, per (python?, interpreter, code, layers): the host's shape is
+    # read once per engine
+    _fixed: dict[tuple[bool, str, str, tuple[Path, ...]], FixedMounts] = field(default_factory=dict)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
         """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
@@ -107,20 +113,41 @@ class Isolation:
                 str(self.sdk_dir),
                 tuple(str(layer) for layer in version.layers_dirs),
             )
+        key = (
+            version.runtime.startswith("python"),
+            str(interpreter),
+            str(version.code_dir),
+            version.layers_dirs,
+        )
+        fixed = self._fixed.get(key)
+        if fixed is None:
+            if len(self._fixed) >= FIXED_MOUNTS_KEPT:
+                self._fixed.clear()
+            fixed = self._fixed[key] = fixed_mounts(version, interpreter, self)
         return Layout(
             TASK_ROOT,
             RUNTIME_DIR,
             SDK_DIR,
             tuple(f"/opt/layer{i}" for i, _ in enumerate(version.layers_dirs)),
-            mount_plan(version, interpreter, self, tmp_dir, uid),
+            mount_plan(fixed, version, self, tmp_dir, uid),
         )
 
 
-def mount_plan(
-    version: FunctionVersion, interpreter: Path, isolation: Isolation, tmp_dir: Path | None, uid: int
-) -> dict[str, Any]:
-    """The sandbox plan: read-only binds of the host's system trees and the function's own
-    paths, a writable /tmp, and nothing else. Pure: reads only the filesystem's shape."""
+@dataclass(frozen=True)
+class FixedMounts:
+    """What every environment of one code, runtime and interpreter mounts: read-only binds,
+    devices and the skeleton they go onto."""
+
+    binds: tuple[tuple[str, str, bool], ...]
+    devices: tuple[str, ...]
+    skeleton: str
+
+
+def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolation) -> FixedMounts:
+    """Read-only binds of the host's system trees and the function's own paths, the host's
+    harmless devices, and the skeleton holding their mount points (built the first time its
+    shape is seen). Reads the filesystem's shape."""
+    assert isolation.skeletons is not None, "namespaces come with skeletons"
     binds: list[tuple[str, str, bool]] = [(tree, tree, False) for tree in HOST_TREES if os.path.isdir(tree)]
     symlinks = []
     for link in HOST_LINKS:
@@ -141,12 +168,30 @@ def mount_plan(
         binds.append((str(isolation.sdk_dir), SDK_DIR, False))
     for index, layer in enumerate(version.layers_dirs):
         binds.append((str(layer), f"/opt/layer{index}", False))
+    devices = [name for name in DEVICES if os.path.exists(f"/dev/{name}")]
+    shape = shape_of(binds, symlinks, ["/opt", "/var/tmp"], devices, ["/tmp"])
+    return FixedMounts(tuple(binds), tuple(devices), isolation.skeletons.path_for(shape))
+
+
+def mount_plan(
+    fixed: FixedMounts, version: FunctionVersion, isolation: Isolation, tmp_dir: Path | None, uid: int
+) -> dict[str, Any]:
+    """The sandbox plan of one environment: ``fixed``'s read-only skeleton and binds, a
+    writable /tmp (its scratch at ``tmp_dir``, else a tmpfs of EphemeralStorage), /proc, the
+    devices, and nothing else; the uid it runs as. Pure."""
+    binds = list(fixed.binds)
+    tmpfs: list[tuple[str, int]] = []
+    if tmp_dir is not None:
+        binds.append((str(tmp_dir), "/tmp", True))
+    else:
+        tmpfs.append(("/tmp", version.ephemeral_mb))
     plan: dict[str, Any] = {
         "namespaces": True,
         "root": str(isolation.root_dir),
+        "skeleton": fixed.skeleton,
         "binds": binds,
-        "symlinks": symlinks,
-        "dirs": ["/opt", "/var/tmp"],
+        "tmpfs": tmpfs,
+        "devices": list(fixed.devices),
         "uid": uid,
         "gid": SANDBOX_GID,
         "hostname": HOSTNAME,
@@ -154,10 +199,6 @@ def mount_plan(
     if (version.network or isolation.network) == "isolated":
         plan["isolated_network"] = True
         plan["runtime_api_port"] = int(ISOLATED_RUNTIME_API.rsplit(":", 1)[1])
-    if tmp_dir is not None:
-        binds.append((str(tmp_dir), "/tmp", True))
-    else:
-        plan["tmpfs"] = [["/tmp", version.ephemeral_mb]]
     return plan
 
 
@@ -212,6 +253,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
     return Isolation(
         network=config.network,
         scratch=scratch,
+        skeletons=Skeletons(data_dir / "sandbox" / "skeletons") if namespaces else None,
         namespaces=namespaces,
         cgroups=cgroups,
         root_dir=sandbox_root,

@@ -3,10 +3,10 @@
 Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
 
 1. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 1):
-   ``unshare`` mount, ipc, uts (and net when isolated), then build a root (a tmpfs with
-   read-only binds: /usr, /etc, the code at /var/task, the interpreter at /var/lang, Flare's
-   runtime at /var/runtime, /opt; a writable /tmp; a fresh /proc and a minimal /dev) and
-   ``pivot_root`` into it;
+   ``unshare`` mount, ipc, uts (and net when isolated), then build a root (the plan's
+   read-only skeleton with read-only binds on its mount points: /usr, /etc, the code at
+   /var/task, the interpreter at /var/lang, Flare's runtime at /var/runtime, /opt; a writable
+   /tmp; a fresh /proc and the host's harmless devices in /dev) and ``pivot_root`` into it;
 2. drop to an unprivileged uid with ``no_new_privs``; the zygote then splits off the init and
    the runtime joins the environment's cgroups (everything the function starts is inside).
 
@@ -20,7 +20,6 @@ import ctypes
 import os
 import platform
 import signal
-import stat
 import struct
 from typing import Any
 
@@ -54,8 +53,6 @@ MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
-
-DEVICES = ("null", "zero", "full", "random", "urandom", "tty")
 
 libc = ctypes.CDLL(None, use_errno=True)
 libc.mount.argtypes = [ctypes.c_char_p, ctypes.c_char_p, ctypes.c_char_p, ctypes.c_ulong, ctypes.c_char_p]
@@ -205,29 +202,32 @@ class _MountAttr(ctypes.Structure):
     ]
 
 
+SKELETON = "skeleton"  # the key of the skeleton's own tree in ``detach_trees``'s answer
+MOUNT_ATTR_NODEV = 0x4
+
+
 def detach_trees(plan: dict[str, Any]) -> dict[str, int]:
-    """Detached copies (``open_tree``) of every bind source and device of ``plan``, made while
-    still root on the host, read-only where the plan says so. Inside a user namespace the
-    sources may be unreachable (/root is 0700), but a detached tree can still be attached."""
+    """Detached copies (``open_tree``) of the plan's skeleton, every bind source and device,
+    made while still root on the host, read-only where the plan says so. Inside a user
+    namespace the sources may be unreachable (/root is 0700), but a detached tree can still be
+    attached. Keyed by target (the skeleton by ``SKELETON``)."""
+    sources = [(plan["skeleton"], SKELETON, False)]
+    sources += [(source, target, writable) for source, target, writable in plan["binds"]]
+    sources += [("/dev/" + name, "/dev/" + name, True) for name in plan["devices"]]
     trees = {}
-    sources = [(source, target, writable) for source, target, writable in plan["binds"]]
-    sources += [("/dev/" + name, "/dev/" + name, True) for name in DEVICES if os.path.exists("/dev/" + name)]
     for source, target, writable in sources:
+        recursive = AT_RECURSIVE if target != SKELETON else 0
         fd = int(
             libc.syscall(
-                SYS_OPEN_TREE, AT_FDCWD, source.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | AT_RECURSIVE
+                SYS_OPEN_TREE, AT_FDCWD, source.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive
             )
         )
         check(0 if fd >= 0 else -1, f"open_tree {source}")
         if not writable:
-            attr = _MountAttr(MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID, 0, 0, 0)
+            flags = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | (MOUNT_ATTR_NODEV if target == SKELETON else 0)
+            attr = _MountAttr(flags, 0, 0, 0)
             done = libc.syscall(
-                SYS_MOUNT_SETATTR,
-                fd,
-                b"",
-                AT_EMPTY_PATH | AT_RECURSIVE,
-                ctypes.byref(attr),
-                ctypes.sizeof(attr),
+                SYS_MOUNT_SETATTR, fd, b"", AT_EMPTY_PATH | recursive, ctypes.byref(attr), ctypes.sizeof(attr)
             )
             check(int(done), f"mount_setattr {source}")
         trees[target] = fd
@@ -242,72 +242,42 @@ def attach_tree(fd: int, target: str) -> None:
     os.close(fd)
 
 
-def _make_mount_point(source: str, path: str, tree: int = -1) -> None:
-    """A directory or file at ``path`` to mount ``source`` (or detached ``tree``) on. The tree's
-    own type is used when given: in a user namespace ``source`` may not even be visible."""
-    is_dir = stat.S_ISDIR(os.fstat(tree).st_mode) if tree >= 0 else os.path.isdir(source)
-    if is_dir:
-        os.makedirs(path, exist_ok=True)
-    else:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        open(path, "a").close()
+def _put(source: str, path: str, writable: bool, trees: dict[str, int] | None, key: str) -> None:
+    """Mount ``source`` (or its detached tree, ``trees[key]``) on the existing ``path``."""
+    if trees is not None:
+        attach_tree(trees[key], path)
+        return
+    mount(source, path, "", MS_BIND | MS_REC)
+    if not writable:
+        # Keep the source's own flags (nodev, noexec, atime...): inside a user namespace
+        # they are locked, and a remount that drops one is refused.
+        kept = os.statvfs(source).f_flag & ~(MS_REMOUNT | MS_BIND)
+        mount("", path, "", kept | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
 def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:
+    """Make the plan's skeleton (read-only, see ``flare.sandbox.skeleton``) this mount
+    namespace's root, with every mount of the plan on the mount points it already holds."""
     root = plan["root"]
     mount("", "/", "", MS_REC | MS_PRIVATE)
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "size=4m,mode=0755")
+    if trees is not None:
+        attach_tree(trees[SKELETON], root)
+    else:
+        mount(plan["skeleton"], root, "", MS_BIND)
+        mount("", root, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     for source, target, writable in plan["binds"]:
-        path = root + target
-        _make_mount_point(source, path, trees[target] if trees is not None else -1)
-        if trees is not None:
-            attach_tree(trees[target], path)
-            continue
-        mount(source, path, "", MS_BIND | MS_REC)
-        if not writable:
-            # Keep the source's own flags (nodev, noexec, atime...): inside a user namespace
-            # they are locked, and a remount that drops one is refused.
-            kept = os.statvfs(source).f_flag & ~(MS_REMOUNT | MS_BIND)
-            mount("", path, "", kept | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
-    for target, size_mb in plan.get("tmpfs", []):
-        os.makedirs(root + target, exist_ok=True)
+        _put(source, root + target, writable, trees, target)
+    for target, size_mb in plan["tmpfs"]:
         mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
-    for target, link in plan.get("symlinks", []):
-        os.makedirs(os.path.dirname(root + link), exist_ok=True)
-        os.symlink(target, root + link)
-    os.makedirs(root + "/proc", exist_ok=True)
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
-    _build_dev(root, trees)
-    for directory in plan.get("dirs", []):
-        os.makedirs(root + directory, exist_ok=True)
-    old = root + "/.old"
-    os.mkdir(old)
-    check(libc.syscall(SYS_PIVOT_ROOT, root.encode(), old.encode()), "pivot_root")
+    for name in plan["devices"]:
+        # the root is nodev; each device is a mount of its own, with the host's flags
+        _put("/dev/" + name, f"{root}/dev/{name}", True, trees, "/dev/" + name)
+    # pivot_root(2)'s own recipe: the old root ends up stacked on the new one, then detached
+    os.chdir(root)
+    check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
+    check(libc.umount2(b".", MNT_DETACH), "umount old root")
     os.chdir("/")
-    check(libc.umount2(b"/.old", MNT_DETACH), "umount old root")
-    os.rmdir("/.old")
-    mount("", "/", "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-
-
-def _build_dev(root: str, trees: dict[str, int] | None) -> None:
-    dev = root + "/dev"
-    os.makedirs(dev, exist_ok=True)
-    mount("tmpfs", dev, "tmpfs", MS_NOSUID | MS_NOEXEC, "size=64k,mode=0755")
-    for name in DEVICES:
-        if os.path.exists("/dev/" + name):
-            open(f"{dev}/{name}", "a").close()
-            if trees is not None:
-                attach_tree(trees["/dev/" + name], f"{dev}/{name}")
-            else:
-                mount("/dev/" + name, f"{dev}/{name}", "", MS_BIND)
-    for name, target in (
-        ("fd", "/proc/self/fd"),
-        ("stdin", "/proc/self/fd/0"),
-        ("stdout", "/proc/self/fd/1"),
-        ("stderr", "/proc/self/fd/2"),
-    ):
-        os.symlink(target, f"{dev}/{name}")
-    mount("", dev, "", MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NOEXEC)
 
 
 def _loopback_up() -> None:
