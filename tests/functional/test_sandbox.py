@@ -21,11 +21,13 @@ pytestmark = pytest.mark.skipif(
 )
 
 PROBE = """
-import os, errno
+import os, errno, time
+def field_of(path, name):
+    lines = open(path).read().splitlines()
+    return next(l.split(":", 1)[1].strip() for l in lines if l.startswith(name + ":"))
 def handler(event, context):
-    status = open("/proc/self/status").read()
     def field(name):
-        return next(l.split(":", 1)[1].strip() for l in status.splitlines() if l.startswith(name + ":"))
+        return field_of("/proc/self/status", name)
     tmp = os.statvfs("/tmp")
     tries = {}
     for path in ["/var/task/x", "/etc/x", "/usr/x", "/x", "/var/runtime/x", "/opt/x"]:
@@ -37,7 +39,26 @@ def handler(event, context):
     open("/tmp/mine", "w").write("ok")
     with open("/dev/null", "w") as null, open("/dev/zero", "rb") as zero:
         devices = [null.write("x"), len(zero.read(4)), len(os.urandom(4))]
+    if os.fork() == 0:  # an orphan: its parent leaves at once, it soon after; init must reap it
+        if os.fork() == 0:
+            time.sleep(0.05)
+        os._exit(0)
+    os.wait()
+    time.sleep(0.2)
+    states = {}
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        try:
+            states[pid] = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            pass
+    init_uid = int(field_of("/proc/1/status", "Uid").split()[0])
+    try:
+        init_mounts = len(open("/proc/1/mountinfo").read().splitlines())
+    except OSError as error:
+        init_mounts = errno.errorcode[error.errno]
     return {
+        "zombies": [pid for pid, state in states.items() if state == "Z"], "init_uid": init_uid,
+        "init_mounts": init_mounts, "ppid": os.getppid(),
         "root": sorted(os.listdir("/")), "dev": sorted(os.listdir("/dev")), "devices": devices,
         "bin": os.path.realpath("/bin/sh"),
         "uid": os.getuid(), "gid": os.getgid(), "pid": os.getpid(),
@@ -77,6 +98,11 @@ def test_handler_sees_lambdas_layout_and_nothing_of_the_host(flare: FlareServer,
     assert seen["cap_eff"] == "0000000000000000"
     assert seen["no_new_privs"] == "1"
     assert seen["procs"] == [1, seen["pid"]], "only its own init and runtime are visible"
+    assert seen["zombies"] == [], "the init reaps orphans"
+    assert seen["init_uid"] == seen["uid"], "the init runs as the environment's uid"
+    assert seen["init_mounts"] == 1, (
+        "the init shows nothing of the host's mounts: its mount table is its bare root"
+    )
     assert seen["visible"] == dict.fromkeys(secret_paths, False)
     assert seen["writes"] == {
         "/var/task/x": "EROFS",

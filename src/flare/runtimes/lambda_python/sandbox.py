@@ -2,13 +2,14 @@
 
 Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
 
-1. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 1):
+1. with namespaces (the zygote's ``Forker`` already put it in a new pid namespace, as pid 2):
    ``unshare`` mount, ipc, uts (and net when isolated), then build a root (the plan's
    read-only skeleton with read-only binds on its mount points: /usr, /etc, the code at
    /var/task, the interpreter at /var/lang, Flare's runtime at /var/runtime, /opt; a writable
    /tmp; a fresh /proc and the host's harmless devices in /dev) and ``pivot_root`` into it;
-2. drop to an unprivileged uid with ``no_new_privs``; the zygote then splits off the init and
-   the runtime joins the environment's cgroups (everything the function starts is inside).
+2. drop to an unprivileged uid with ``no_new_privs``; the runtime then joins the environment's
+   cgroups (everything the function starts is inside). Its pid 1 is a separate init the zygote
+   forked just before it (``Forker.fork_with_init``, ``become_init``).
 
 Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
 """
@@ -21,7 +22,7 @@ import os
 import platform
 import signal
 import struct
-from typing import Any
+from typing import Any, Callable
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -40,6 +41,7 @@ MS_REC = 16384
 MS_PRIVATE = 1 << 18
 MNT_DETACH = 2
 
+PR_SET_PDEATHSIG = 1
 PR_SET_NO_NEW_PRIVS = 38
 SYS_OPEN_TREE = 428
 SYS_MOVE_MOUNT = 429
@@ -111,6 +113,33 @@ class Forker:
                 check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
         return pid
 
+    def fork_with_init(self, init: Callable[[], None]) -> tuple[int, int]:
+        """Fork into a new pid namespace twice: first a process that runs ``init`` (its pid 1;
+        ``init`` must never return), then the caller's child (pid 2). Returns ``(init's pid,
+        child's pid)`` here, ``(init's pid, 0)`` in the child. Both are this process's
+        children, so both start at once (the init's start-up is off the runtime's way) and the
+        runtime's own exit status reaches this process unchanged. The runtime's parent is
+        outside its namespace, so there ``getppid()`` is 0."""
+        check(libc.unshare(CLONE_NEWPID), "unshare pid")
+        init_pid = pid = -1
+        try:
+            init_pid = os.fork()
+            if init_pid == 0:
+                try:
+                    init()
+                finally:
+                    os._exit(1)
+            pid = os.fork()
+        except OSError:
+            if init_pid > 0:
+                os.kill(init_pid, signal.SIGKILL)
+                os.waitpid(init_pid, 0)
+            raise
+        finally:
+            if init_pid != 0 and pid != 0:
+                check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
+        return init_pid, pid
+
 
 def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     """Apply ``plan`` to this (freshly forked) process before the runtime starts.
@@ -163,8 +192,48 @@ def monitor(child: int) -> None:
     os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
 
 
+def become_init(plan: dict[str, Any]) -> None:
+    """Pid 1 of a new environment's pid namespace (see ``Forker.fork_with_init``): reap
+    orphans until the zygote, having seen the runtime exit, kills this process, which ends the
+    namespace and kills whatever the function left running. Never returns.
+
+    Nothing in the sandbox learns anything from it: it closes every file descriptor, moves to
+    a mount namespace of its own whose root is the plan's bare skeleton (read-only), and runs
+    as the environment's uid with ``no_new_privs``, as the runtime does. It ignores SIGTERM and
+    friends (the engine signals the runtime's process group; as pid 1 it would not see them
+    anyway) and dies with the zygote (``PR_SET_PDEATHSIG``)."""
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    signal.set_wakeup_fd(-1)
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
+    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+    inherited = [int(fd) for fd in os.listdir("/proc/self/fd")]  # the new root has no /proc
+    try:
+        check(libc.unshare(CLONE_NEWNS), "unshare mount")
+        mount("", "/", "", MS_REC | MS_PRIVATE)
+        root = plan["root"]
+        mount(plan["skeleton"], root, "", MS_BIND)
+        mount("", root, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
+        _pivot(root)
+        drop_privileges(plan["uid"], plan["gid"])
+    except OSError as error:
+        os.write(2, f"flare: environment init failed: {error}\n".encode())
+        os._exit(1)
+    for fd in inherited:
+        with contextlib.suppress(OSError):
+            os.close(fd)
+    while True:
+        with contextlib.suppress(ChildProcessError):
+            while os.waitpid(-1, os.WNOHANG)[0] > 0:
+                pass
+        signal.sigwait({signal.SIGCHLD})
+
+
 def split_init(status_fd: int) -> None:
-    """Fork the runtime off this namespace's pid 1, which stays behind as its init.
+    """Fork the runtime off this namespace's pid 1, which stays behind as its init (a
+    SnapStart restore, forked by its template; a new environment gets its init from
+    ``Forker.fork_with_init``).
 
     The init reaps orphans and, when the runtime exits, writes the runtime's raw wait status to
     ``status_fd`` and exits, which ends the namespace. It ignores SIGTERM and friends: the
@@ -273,7 +342,12 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
     for name in plan["devices"]:
         # the root is nodev; each device is a mount of its own, with the host's flags
         _put("/dev/" + name, f"{root}/dev/{name}", True, trees, "/dev/" + name)
-    # pivot_root(2)'s own recipe: the old root ends up stacked on the new one, then detached
+    _pivot(root)
+
+
+def _pivot(root: str) -> None:
+    """Make ``root`` (a mount point) this mount namespace's root, the old one detached:
+    pivot_root(2)'s own recipe, which stacks the old root on the new one."""
     os.chdir(root)
     check(libc.syscall(SYS_PIVOT_ROOT, b".", b"."), "pivot_root")
     check(libc.umount2(b".", MNT_DETACH), "umount old root")

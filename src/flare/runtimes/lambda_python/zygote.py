@@ -124,8 +124,6 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
         ready_w, ack_r = fds[2], fds[3]
         template.become_template(header, socket.socket(fileno=fds[1]), ready_w, ack_r)
     joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
-    if status_fd >= 0:
-        sandbox.split_init(status_fd)
     sandbox.join_cgroup_fds(joins)
     os.chdir(header["cwd"])
     if header["mode"] == "exec":
@@ -154,9 +152,44 @@ def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     return code
 
 
-def _reap(control: socket.socket, children: dict[int, str | None], statuses: dict[int, int]) -> None:
-    """Report every exited child. A namespaced environment's init (pid 1 there) wrote its
-    runtime's raw wait status to a pipe before exiting: that is the status reported."""
+class Inits:
+    """The init (pid 1) of each environment's pid namespace, by its runtime's pid; all of them
+    children of this process, never reported to the engine."""
+
+    def __init__(self) -> None:
+        self._of_runtime: dict[int, int] = {}
+        self._alive: set[int] = set()  # inits not reaped yet
+
+    def add(self, runtime: int, init: int) -> None:
+        self._of_runtime[runtime] = init
+        self._alive.add(init)
+
+    def reaped(self, pid: int) -> bool:
+        """Child ``pid`` was reaped: True if it was an init. When a runtime exits its init is
+        killed, which ends the namespace and whatever the function left running in it (an
+        init not reaped yet still owns its pid, so the kill cannot hit another process)."""
+        if pid in self._alive:
+            self._alive.discard(pid)
+            self._of_runtime = {runtime: init for runtime, init in self._of_runtime.items() if init != pid}
+            return True
+        init = self._of_runtime.pop(pid, None)
+        if init is not None:
+            with contextlib.suppress(OSError):
+                os.kill(init, signal.SIGKILL)
+        return False
+
+    def kill_all(self) -> None:
+        for init in self._alive:
+            with contextlib.suppress(OSError):
+                os.kill(init, signal.SIGKILL)
+
+
+def _reap(
+    control: socket.socket, children: dict[int, str | None], statuses: dict[int, int], inits: Inits
+) -> None:
+    """Report every exited child but the inits (see ``Inits``). A SnapStart restore's init
+    (pid 1 there, its runtime's parent) wrote the runtime's raw wait status to a pipe before
+    exiting: that is the status reported for it."""
     while True:
         try:
             pid, status = os.waitpid(-1, os.WNOHANG)
@@ -164,6 +197,8 @@ def _reap(control: socket.socket, children: dict[int, str | None], statuses: dic
             return
         if pid == 0:
             return
+        if inits.reaped(pid):
+            continue
         children.pop(pid, None)
         status_fd = statuses.pop(pid, -1)
         if status_fd >= 0:
@@ -201,6 +236,7 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
     children: dict[int, str | None] = {}  # pid => its cgroup v1 freezer.state, if any
     forker = sandbox.Forker()
     statuses: dict[int, int] = {}
+    inits = Inits()
     control.sendall(frames.encode(frames.SPAWNED, {"id": hello_id, "pid": os.getpid()}))
     while True:
         try:
@@ -209,14 +245,15 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
             continue
         if wake_r in readable:
             os.read(wake_r, 4096)
-            _reap(control, children, statuses)
+            _reap(control, children, statuses, inits)
         if control in readable:
             message = _recv_spawn(control)
             if message is None:
                 _kill_children(children)
+                inits.kill_all()
                 os._exit(0)
             _kind, header, fds = message
-            pid = _spawn(control, wake_r, become, header, fds, forker, statuses)
+            pid = _spawn(control, wake_r, become, header, fds, forker, statuses, inits)
             children[pid] = header.get("thaw_file")
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
 
@@ -229,24 +266,33 @@ def _spawn(
     fds: list[int],
     forker: sandbox.Forker,
     statuses: dict[int, int],
+    inits: Inits,
 ) -> int:
+    """Fork the child a SPAWN asks for: a namespaced environment's runtime comes with an init
+    forked just before it (pid 1 of its namespace, see ``Inits``); a restore, forked by its
+    template, splits its own init off (``sandbox.split_init``, its status through a pipe)."""
     sys.stdout.flush()
     sys.stderr.flush()
-    namespaced = bool((header.get("sandbox") or {}).get("namespaces")) or header.get("mode") == "restore"
-    template_mode = header.get("mode") == "template"
-    status_r, status_w = os.pipe() if namespaced and not template_mode else (-1, -1)
-    if template_mode:
+    mode = header.get("mode")
+    plan = header.get("sandbox") or {}
+    status_r, status_w = os.pipe() if mode == "restore" else (-1, -1)
+    if mode == "template":
         ready_r, ready_w = os.pipe()
         ack_r, ack_w = os.pipe()
         fds = [*fds, ready_w, ack_r]
-    pid = forker.fork(namespaced and not template_mode)
+    if plan.get("namespaces") and mode != "template":
+        init, pid = forker.fork_with_init(lambda: sandbox.become_init(plan))
+        if pid != 0:
+            inits.add(pid, init)
+    else:
+        pid = forker.fork(mode == "restore")
     if pid == 0:
         if status_r >= 0:
             os.close(status_r)
         _child(control, wake_r, become, header, fds, status_w)
     for fd in fds:
         os.close(fd)
-    if template_mode:
+    if mode == "template":
         template.map_user_namespace(pid, ready_r, ack_w)
         os.close(ready_r)
         os.close(ack_w)
