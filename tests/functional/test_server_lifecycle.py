@@ -188,6 +188,13 @@ def parent_of(pid: int) -> int:
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
 
 
+def state_of(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return None
+
+
 def procs(cgroup: Path) -> list[str]:
     try:
         return (cgroup / "cgroup.procs").read_text().split()
@@ -208,14 +215,22 @@ def test_a_killed_engine_leaves_no_frozen_environment(tmp_path: Path) -> None:
     second = launch(tmp_path / "two")
     cgroup = frozen_environment(second, "frozen-two")
     engine = second.process.pid
-    zygotes = [pid for pid in children_of(engine) if parent_of(pid) == engine]
+    descendants = children_of(engine)
+    zygotes = [pid for pid in descendants if parent_of(pid) == engine]
     for pid in [engine, *zygotes]:  # as a kill of the engine's process group would
         os.kill(pid, signal.SIGKILL)
     second.process.wait()
     time.sleep(0.3)
     assert procs(cgroup), "still frozen: nothing could thaw it"
+
+    def all_gone() -> bool:  # an orphaned zombie stays one: its new parent may never reap it
+        return all(state_of(pid) in (None, "Z") for pid in descendants)
+
     third = launch(tmp_path / "three")
     try:
         assert wait_for(lambda: not procs(cgroup) and not cgroup.exists())
+        # the environment's init died with its zygote, but as its namespace's pid 1 it waits
+        # for the frozen runtime to die too
+        assert wait_for(all_gone), "no process of the killed engine's is left"
     finally:
         third.stop()

@@ -27,6 +27,9 @@ SANDBOX_GID = 990
 # Each environment runs as a uid of its own from this range (Lambda uses 993 for all), so that
 # its Runtime API can tell its own processes from another environment's.
 ENV_UID_BASE = 20_000
+# Every environment's init (pid 1 of its namespace) runs as this uid: no environment's, so no
+# function can signal it, and no host account's.
+INIT_UID = ENV_UID_BASE - 1
 ENV_UID_SLOTS = 10_000
 HOSTNAME = "169.254.100.1"
 HOST_TREES = ("/usr", "/etc")
@@ -194,6 +197,7 @@ def mount_plan(
         "devices": list(fixed.devices),
         "uid": uid,
         "gid": SANDBOX_GID,
+        "init_uid": INIT_UID,
         "hostname": HOSTNAME,
     }
     if (version.network or isolation.network) == "isolated":

@@ -9,7 +9,7 @@ Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
    /tmp; a fresh /proc and the host's harmless devices in /dev) and ``pivot_root`` into it;
 2. drop to an unprivileged uid with ``no_new_privs``; the runtime then joins the environment's
    cgroups (everything the function starts is inside). Its pid 1 is a separate init the zygote
-   forked just before it (``Forker.fork_with_init``, ``become_init``).
+   forked ahead of it (``Forker.spawn_init``, ``become_init``).
 
 Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
 """
@@ -113,32 +113,36 @@ class Forker:
                 check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
         return pid
 
-    def fork_with_init(self, init: Callable[[], None]) -> tuple[int, int]:
-        """Fork into a new pid namespace twice: first a process that runs ``init`` (its pid 1;
-        ``init`` must never return), then the caller's child (pid 2). Returns ``(init's pid,
-        child's pid)`` here, ``(init's pid, 0)`` in the child. Both are this process's
-        children, so both start at once (the init's start-up is off the runtime's way) and the
-        runtime's own exit status reaches this process unchanged. The runtime's parent is
-        outside its namespace, so there ``getppid()`` is 0."""
+    def spawn_init(self, init: Callable[[], None]) -> tuple[int, int]:
+        """Fork a process that runs ``init`` (which must never return) as pid 1 of a new pid
+        namespace. Returns its pid and a descriptor of that namespace for ``fork_into``."""
         check(libc.unshare(CLONE_NEWPID), "unshare pid")
-        init_pid = pid = -1
+        pid = -1
         try:
-            init_pid = os.fork()
-            if init_pid == 0:
+            pid = os.fork()
+            if pid == 0:
                 try:
                     init()
                 finally:
                     os._exit(1)
-            pid = os.fork()
-        except OSError:
-            if init_pid > 0:
-                os.kill(init_pid, signal.SIGKILL)
-                os.waitpid(init_pid, 0)
-            raise
         finally:
-            if init_pid != 0 and pid != 0:
+            if pid != 0:
                 check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
-        return init_pid, pid
+        return pid, os.open(f"/proc/{pid}/ns/pid", os.O_RDONLY | os.O_CLOEXEC)
+
+    def fork_into(self, namespace: int) -> int:
+        """Fork a child into the pid namespace ``namespace`` (from ``spawn_init``; its init is
+        pid 1 there). Returns the child's pid here, 0 in the child. The child's parent is
+        outside its namespace, so there ``getppid()`` is 0. Raises OSError when that
+        namespace's init is gone."""
+        check(libc.setns(namespace, CLONE_NEWPID), "setns pid")
+        pid = -1
+        try:
+            pid = os.fork()
+        finally:
+            if pid != 0:
+                check(libc.setns(self._own, CLONE_NEWPID), "setns pid")
+        return pid
 
 
 def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
@@ -193,16 +197,19 @@ def monitor(child: int) -> None:
 
 
 def become_init(plan: dict[str, Any]) -> None:
-    """Pid 1 of a new environment's pid namespace (see ``Forker.fork_with_init``): reap
-    orphans until the zygote, having seen the runtime exit, kills this process, which ends the
+    """Pid 1 of an environment's pid namespace (see ``Forker.spawn_init``): reap orphans
+    until the zygote, having seen the runtime exit, kills this process, which ends the
     namespace and kills whatever the function left running. Never returns.
 
-    Nothing in the sandbox learns anything from it: it closes every file descriptor, moves to
-    a mount namespace of its own whose root is the plan's bare skeleton (read-only), and runs
-    as the environment's uid with ``no_new_privs``, as the runtime does. It ignores SIGTERM and
-    friends (the engine signals the runtime's process group; as pid 1 it would not see them
-    anyway) and dies with the zygote (``PR_SET_PDEATHSIG``)."""
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    Nothing in the sandbox learns anything from it, nor can touch it: it closes every file
+    descriptor, moves to a mount namespace of its own whose root is a bare skeleton of
+    ``plan``'s (read-only, nothing mounted in it), and runs as ``plan["init_uid"]``, no
+    environment's, with ``no_new_privs``. It ignores SIGTERM and friends (the engine signals the
+    runtime's process group; as pid 1 it would not see them anyway) and dies with the zygote
+    (``PR_SET_PDEATHSIG``), which ends its namespace: the runtime, whose own parent-death
+    signal went with its change of uid, and everything else in it."""
+    status = os.open("/proc/self/status", os.O_RDONLY)  # host pids: the parent is seen
+    zygote = _parent_pid(status)
     signal.set_wakeup_fd(-1)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
         signal.signal(sig, signal.SIG_IGN)
@@ -216,9 +223,14 @@ def become_init(plan: dict[str, Any]) -> None:
         mount(plan["skeleton"], root, "", MS_BIND)
         mount("", root, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
         _pivot(root)
-        drop_privileges(plan["uid"], plan["gid"])
+        drop_privileges(plan["init_uid"], plan["gid"])
     except OSError as error:
         os.write(2, f"flare: environment init failed: {error}\n".encode())
+        os._exit(1)
+    # A change of uid clears the parent-death signal, so it is set after; and if the zygote
+    # died before, this process was adopted already: then it leaves at once.
+    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if _parent_pid(status) != zygote:
         os._exit(1)
     for fd in inherited:
         with contextlib.suppress(OSError):
@@ -230,10 +242,17 @@ def become_init(plan: dict[str, Any]) -> None:
         signal.sigwait({signal.SIGCHLD})
 
 
+def _parent_pid(status_fd: int) -> int:
+    """The ``PPid`` of an open ``/proc/<pid>/status`` (read afresh at each call)."""
+    for line in os.pread(status_fd, 4096, 0).decode().splitlines():
+        if line.startswith("PPid:"):
+            return int(line.split()[1])
+    raise OSError("no PPid in /proc/self/status")
+
+
 def split_init(status_fd: int) -> None:
     """Fork the runtime off this namespace's pid 1, which stays behind as its init (a
-    SnapStart restore, forked by its template; a new environment gets its init from
-    ``Forker.fork_with_init``).
+    SnapStart restore, forked by its template; a new environment's init is ``become_init``).
 
     The init reaps orphans and, when the runtime exits, writes the runtime's raw wait status to
     ``status_fd`` and exits, which ends the namespace. It ignores SIGTERM and friends: the

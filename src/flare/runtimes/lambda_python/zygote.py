@@ -153,16 +153,45 @@ def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
 
 
 class Inits:
-    """The init (pid 1) of each environment's pid namespace, by its runtime's pid; all of them
-    children of this process, never reported to the engine."""
+    """The inits of environments (pid 1 of each one's pid namespace): children of this
+    process, never reported to the engine. One is kept spare, made right after a spawn
+    (``refill``), so that the next environment's runtime is forked into a namespace whose init
+    is already there: making it is off that cold start's path."""
 
-    def __init__(self) -> None:
+    def __init__(self, forker: sandbox.Forker) -> None:
+        self._forker = forker
         self._of_runtime: dict[int, int] = {}
         self._alive: set[int] = set()  # inits not reaped yet
+        self._spare: tuple[int, int] | None = None  # (pid, its namespace's descriptor)
 
-    def add(self, runtime: int, init: int) -> None:
-        self._of_runtime[runtime] = init
-        self._alive.add(init)
+    def fork_runtime(self, plan: dict[str, Any]) -> int:
+        """Fork a child into a namespace of its own whose init is the spare (or one made now
+        for ``plan``). Returns like ``os.fork``."""
+        for attempt in range(2):
+            init, namespace = self._spare or self._spawn(plan)
+            self._spare = None
+            try:
+                pid = self._forker.fork_into(namespace)
+            except OSError:
+                if attempt:
+                    raise
+                continue  # that init had died, and its namespace with it: make another
+            finally:
+                os.close(namespace)  # in the child too: it must not hold it
+            if pid:
+                self._of_runtime[pid] = init
+            return pid
+        raise AssertionError("unreachable")
+
+    def refill(self, plan: dict[str, Any]) -> None:
+        """Make the spare init, if there is none (its root: a skeleton of ``plan``)."""
+        if self._spare is None:
+            self._spare = self._spawn(plan)
+
+    def _spawn(self, plan: dict[str, Any]) -> tuple[int, int]:
+        pid, namespace = self._forker.spawn_init(lambda: sandbox.become_init(plan))
+        self._alive.add(pid)
+        return pid, namespace
 
     def reaped(self, pid: int) -> bool:
         """Child ``pid`` was reaped: True if it was an init. When a runtime exits its init is
@@ -170,6 +199,9 @@ class Inits:
         init not reaped yet still owns its pid, so the kill cannot hit another process)."""
         if pid in self._alive:
             self._alive.discard(pid)
+            if self._spare is not None and self._spare[0] == pid:
+                os.close(self._spare[1])
+                self._spare = None
             self._of_runtime = {runtime: init for runtime, init in self._of_runtime.items() if init != pid}
             return True
         init = self._of_runtime.pop(pid, None)
@@ -236,7 +268,7 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
     children: dict[int, str | None] = {}  # pid => its cgroup v1 freezer.state, if any
     forker = sandbox.Forker()
     statuses: dict[int, int] = {}
-    inits = Inits()
+    inits = Inits(forker)
     control.sendall(frames.encode(frames.SPAWNED, {"id": hello_id, "pid": os.getpid()}))
     while True:
         try:
@@ -256,6 +288,13 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
             pid = _spawn(control, wake_r, become, header, fds, forker, statuses, inits)
             children[pid] = header.get("thaw_file")
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
+            if _gets_init(header):
+                inits.refill(header["sandbox"])
+
+
+def _gets_init(header: dict[str, Any]) -> bool:
+    """Whether a SPAWN is for a namespaced environment that gets an init from ``Inits``."""
+    return bool((header.get("sandbox") or {}).get("namespaces")) and header.get("mode") != "template"
 
 
 def _spawn(
@@ -268,9 +307,9 @@ def _spawn(
     statuses: dict[int, int],
     inits: Inits,
 ) -> int:
-    """Fork the child a SPAWN asks for: a namespaced environment's runtime comes with an init
-    forked just before it (pid 1 of its namespace, see ``Inits``); a restore, forked by its
-    template, splits its own init off (``sandbox.split_init``, its status through a pipe)."""
+    """Fork the child a SPAWN asks for: a namespaced environment's runtime goes into a
+    namespace whose init (pid 1) is ready (see ``Inits``); a restore, forked by its template,
+    splits its own init off (``sandbox.split_init``, its status through a pipe)."""
     sys.stdout.flush()
     sys.stderr.flush()
     mode = header.get("mode")
@@ -280,12 +319,7 @@ def _spawn(
         ready_r, ready_w = os.pipe()
         ack_r, ack_w = os.pipe()
         fds = [*fds, ready_w, ack_r]
-    if plan.get("namespaces") and mode != "template":
-        init, pid = forker.fork_with_init(lambda: sandbox.become_init(plan))
-        if pid != 0:
-            inits.add(pid, init)
-    else:
-        pid = forker.fork(mode == "restore")
+    pid = inits.fork_runtime(plan) if _gets_init(header) else forker.fork(mode == "restore")
     if pid == 0:
         if status_r >= 0:
             os.close(status_r)
