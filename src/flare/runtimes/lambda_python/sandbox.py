@@ -9,18 +9,16 @@ Applies the plan the engine sent (``SPAWN.sandbox``), in this order:
    /tmp; a fresh /proc and the host's harmless devices in /dev) and ``pivot_root`` into it;
 2. drop to an unprivileged uid with ``no_new_privs``; the runtime then joins the environment's
    cgroups (everything the function starts is inside). Its pid 1 is a separate init the zygote
-   forked ahead of it (``Forker.spawn_init``, ``become_init``).
+   forked ahead of it (``Forker.spawn_init``, ``pid1.become_init``).
 
 Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
 """
 
 from __future__ import annotations
 
-import contextlib
 import ctypes
 import os
 import platform
-import signal
 import struct
 from typing import Any, Callable
 
@@ -179,108 +177,6 @@ def build_namespaces(plan: dict[str, Any], trees: dict[str, int] | None = None) 
         _loopback_up()
 
 
-def monitor(child: int) -> None:
-    """Wait for ``child`` and leave the same way it did (SIGTERM and friends are ignored
-    here: they reach the child through the process group)."""
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        try:
-            _, status = os.waitpid(child, 0)
-            break
-        except InterruptedError:
-            continue
-    if os.WIFSIGNALED(status):
-        signal.signal(os.WTERMSIG(status), signal.SIG_DFL)
-        os.kill(os.getpid(), os.WTERMSIG(status))
-    os._exit(os.WEXITSTATUS(status) if os.WIFEXITED(status) else 1)
-
-
-def become_init(plan: dict[str, Any]) -> None:
-    """Pid 1 of an environment's pid namespace (see ``Forker.spawn_init``): reap orphans
-    until the zygote, having seen the runtime exit, kills this process, which ends the
-    namespace and kills whatever the function left running. Never returns.
-
-    Nothing in the sandbox learns anything from it, nor can touch it: it closes every file
-    descriptor, moves to a mount namespace of its own whose root is a bare skeleton of
-    ``plan``'s (read-only, nothing mounted in it), and runs as ``plan["init_uid"]``, no
-    environment's, with ``no_new_privs``. It ignores SIGTERM and friends (the engine signals the
-    runtime's process group; as pid 1 it would not see them anyway) and dies with the zygote
-    (``PR_SET_PDEATHSIG``), which ends its namespace: the runtime, whose own parent-death
-    signal went with its change of uid, and everything else in it."""
-    status = os.open("/proc/self/status", os.O_RDONLY)  # host pids: the parent is seen
-    zygote = _parent_pid(status)
-    signal.set_wakeup_fd(-1)
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT, signal.SIGPIPE):
-        signal.signal(sig, signal.SIG_IGN)
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})
-    signal.signal(signal.SIGCHLD, signal.SIG_DFL)
-    inherited = [int(fd) for fd in os.listdir("/proc/self/fd")]  # the new root has no /proc
-    try:
-        check(libc.unshare(CLONE_NEWNS), "unshare mount")
-        mount("", "/", "", MS_REC | MS_PRIVATE)
-        root = plan["root"]
-        mount(plan["skeleton"], root, "", MS_BIND)
-        mount("", root, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)
-        _pivot(root)
-        drop_privileges(plan["init_uid"], plan["gid"])
-    except OSError as error:
-        os.write(2, f"flare: environment init failed: {error}\n".encode())
-        os._exit(1)
-    # A change of uid clears the parent-death signal, so it is set after; and if the zygote
-    # died before, this process was adopted already: then it leaves at once.
-    libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    if _parent_pid(status) != zygote:
-        os._exit(1)
-    for fd in inherited:
-        with contextlib.suppress(OSError):
-            os.close(fd)
-    while True:
-        with contextlib.suppress(ChildProcessError):
-            while os.waitpid(-1, os.WNOHANG)[0] > 0:
-                pass
-        signal.sigwait({signal.SIGCHLD})
-
-
-def _parent_pid(status_fd: int) -> int:
-    """The ``PPid`` of an open ``/proc/<pid>/status`` (read afresh at each call)."""
-    for line in os.pread(status_fd, 4096, 0).decode().splitlines():
-        if line.startswith("PPid:"):
-            return int(line.split()[1])
-    raise OSError("no PPid in /proc/self/status")
-
-
-def split_init(status_fd: int) -> None:
-    """Fork the runtime off this namespace's pid 1, which stays behind as its init (a
-    SnapStart restore, forked by its template; a new environment's init is ``become_init``).
-
-    The init reaps orphans and, when the runtime exits, writes the runtime's raw wait status to
-    ``status_fd`` and exits, which ends the namespace. It ignores SIGTERM and friends: the
-    engine signals the whole process group, so the runtime gets each signal once (forwarding
-    would deliver it twice and interrupt the function's own SIGTERM handler or atexit hooks).
-    Returns in the runtime (pid 2: ordinary signal semantics, as on Lambda).
-    """
-    child = os.fork()
-    if child == 0:
-        os.close(status_fd)
-        return
-    for fd in os.listdir("/proc/self/fd"):
-        if int(fd) != status_fd:
-            with contextlib.suppress(OSError):
-                os.close(int(fd))
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGQUIT):
-        signal.signal(sig, signal.SIG_IGN)
-    while True:
-        try:
-            pid, status = os.waitpid(-1, 0)
-        except ChildProcessError:
-            os._exit(0)
-        if pid == child:
-            os.write(status_fd, struct.pack("i", status))
-            os._exit(0)
-
-
 class _MountAttr(ctypes.Structure):
     _fields_ = [
         ("attr_set", ctypes.c_uint64),
@@ -361,10 +257,10 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
     for name in plan["devices"]:
         # the root is nodev; each device is a mount of its own, with the host's flags
         _put("/dev/" + name, f"{root}/dev/{name}", True, trees, "/dev/" + name)
-    _pivot(root)
+    pivot(root)
 
 
-def _pivot(root: str) -> None:
+def pivot(root: str) -> None:
     """Make ``root`` (a mount point) this mount namespace's root, the old one detached:
     pivot_root(2)'s own recipe, which stacks the old root on the new one."""
     os.chdir(root)
@@ -376,7 +272,6 @@ def _pivot(root: str) -> None:
 def _loopback_up() -> None:
     import fcntl
     import socket
-    import struct
 
     siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:

@@ -42,7 +42,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, sandbox
+from lambda_python import bootstrap, frames, pid1, sandbox
 
 TEMPLATE_UID = 19_999
 ENV_UID_BASE = 20_000
@@ -81,7 +81,7 @@ def become_template(header: dict[str, Any], control: socket.socket, ready_fd: in
     sandbox.check(sandbox.libc.unshare(sandbox.CLONE_NEWPID), "unshare pid")
     child = os.fork()
     if child:
-        sandbox.monitor(child)
+        pid1.monitor(child)
     sandbox.libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     sandbox.build_namespaces(header["sandbox"], trees)
     os.chdir(header["cwd"])
@@ -178,7 +178,7 @@ def _enter_restore(header: dict[str, Any], fds: list[int], status_fd: int) -> An
     sandbox.check(sandbox.libc.unshare(sandbox.CLONE_NEWNS), "unshare mount")
     sandbox.mount("proc", "/proc", "proc", sandbox.MS_NOSUID | sandbox.MS_NODEV | sandbox.MS_NOEXEC)
     sandbox.attach_tree(tmp_tree, "/tmp")
-    sandbox.split_init(status_fd)
+    pid1.split_init(status_fd)
     sandbox.drop_privileges(header["uid"], ENV_GID)
     os.environ.update(header["env"])
     channel = socket.socket(fileno=channel_fd)

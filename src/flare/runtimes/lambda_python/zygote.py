@@ -29,7 +29,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, sandbox, template
+from lambda_python import bootstrap, frames, pid1, sandbox, template
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -189,7 +189,7 @@ class Inits:
             self._spare = self._spawn(plan)
 
     def _spawn(self, plan: dict[str, Any]) -> tuple[int, int]:
-        pid, namespace = self._forker.spawn_init(lambda: sandbox.become_init(plan))
+        pid, namespace = self._forker.spawn_init(lambda: pid1.become_init(plan))
         self._alive.add(pid)
         return pid, namespace
 
@@ -309,7 +309,7 @@ def _spawn(
 ) -> int:
     """Fork the child a SPAWN asks for: a namespaced environment's runtime goes into a
     namespace whose init (pid 1) is ready (see ``Inits``); a restore, forked by its template,
-    splits its own init off (``sandbox.split_init``, its status through a pipe)."""
+    splits its own init off (``pid1.split_init``, its status through a pipe)."""
     sys.stdout.flush()
     sys.stderr.flush()
     mode = header.get("mode")
