@@ -28,7 +28,7 @@ SANDBOX_GID = 990
 # its Runtime API can tell its own processes from another environment's.
 ENV_UID_BASE = 20_000
 # Every environment's init (pid 1 of its namespace) runs as this uid: no environment's, so no
-# function can signal it, and no host account's.
+# function can signal or trace it.
 INIT_UID = ENV_UID_BASE - 1
 ENV_UID_SLOTS = 10_000
 HOSTNAME = "169.254.100.1"
