@@ -167,21 +167,21 @@ class Inits:
     def fork_runtime(self, plan: dict[str, Any]) -> int:
         """Fork a child into a namespace of its own whose init is the spare (or one made now
         for ``plan``). Returns like ``os.fork``."""
-        for attempt in range(2):
-            init, namespace = self._spare or self._spawn(plan)
-            self._spare = None
-            try:
-                pid = self._forker.fork_into(namespace)
-            except OSError:
-                if attempt:
-                    raise
-                continue  # that init had died, and its namespace with it: make another
-            finally:
-                os.close(namespace)  # in the child too: it must not hold it
-            if pid:
-                self._of_runtime[pid] = init
-            return pid
-        raise AssertionError("unreachable")
+        try:
+            return self._fork_into(self._spare or self._spawn(plan))
+        except OSError:  # that init had died, and its namespace with it: make another
+            return self._fork_into(self._spawn(plan))
+
+    def _fork_into(self, spare: tuple[int, int]) -> int:
+        init, namespace = spare
+        self._spare = None
+        try:
+            pid = self._forker.fork_into(namespace)
+        finally:
+            os.close(namespace)  # in the child too: it must not hold it
+        if pid:
+            self._of_runtime[pid] = init
+        return pid
 
     def refill(self, plan: dict[str, Any]) -> None:
         """Make the spare init, if there is none (its root: a skeleton of ``plan``)."""
