@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import sys
 import time
 from pathlib import Path
@@ -14,7 +15,7 @@ import pytest
 
 from flare.sandbox.cgroups import FREEZER_ANCHOR, Cgroups
 from flare.sandbox.isolation import INIT_UID
-from tests.conftest import FlareServer, create_function, launch, python_function
+from tests.conftest import FlareServer, children_of, create_function, launch, python_function
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or Cgroups.detect() is None,
@@ -198,6 +199,26 @@ def handler(event, context):
     assert 900 <= threads < 1024
     _, other = invoke(lam, "neighbour")
     assert other == 1
+
+
+def test_killed_inits_end_their_environment_and_the_next_invoke_starts_afresh(
+    flare: FlareServer, lam: Any
+) -> None:
+    create_function(lam, "orphaned", python_function(PROBE))
+    _, first = invoke(lam, "orphaned", {"paths": []})
+    inits = [pid for pid in children_of(flare.process.pid) if Path(f"/proc/{pid}").stat().st_uid == INIT_UID]
+    assert len(inits) >= 2, "the environment's init and the zygote's spare"
+    for pid in inits:
+        os.kill(pid, signal.SIGKILL)
+    # A frozen runtime dies of its namespace's end only once thawed: by the next invoke, which
+    # then reports the exit, as for any runtime killed from outside.
+    _, second = invoke(lam, "orphaned", {"paths": []})
+    if "errorType" in second:
+        assert second["errorType"] == "Runtime.ExitError"
+        assert "signal: killed" in second["errorMessage"]
+        _, second = invoke(lam, "orphaned", {"paths": []})
+    assert second["stream"] != first["stream"], "a new environment"
+    assert second["procs"] == [1, second["pid"]], "in a namespace whose init is alive"
 
 
 def test_cpu_share_follows_memory(lam: Any) -> None:
