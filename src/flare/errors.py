@@ -10,6 +10,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     ├── ClientError                              (4xx, Type: User)
     │   ├── InvalidParameterValue                (400 InvalidParameterValueException)
     │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
+    │   ├── ValidationFailed                     (400 ValidationException: the request breaks its
+    │   │                                          service model's constraints; specs/constraints.py)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
@@ -64,6 +66,13 @@ class InvalidParameterValue(ClientError):
 
 class InvalidRequestContent(ClientError):
     aws_name = "InvalidRequestContentException"
+
+
+class ValidationFailed(ClientError):
+    """The request breaks its service model's constraints (pattern, length, range, enum,
+    required), found before the operation runs."""
+
+    aws_name = "ValidationException"
 
 
 class ResourceNotFound(ClientError):

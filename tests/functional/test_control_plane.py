@@ -24,6 +24,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from flare.api.functions import add_routes
+from flare.api.request_check import check_request
 from flare.clock import SystemClock
 from flare.control.registry import Registry
 from flare.store.blobs import BlobStore
@@ -41,7 +42,8 @@ def make_zip(source: str = "def handler(event, context):\n    return event\n") -
 
 
 class Server:
-    """An aiohttp app with the function routes, served from a thread on a free local port."""
+    """An aiohttp app with the function routes behind the model check, served from a thread on a
+    free local port."""
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
@@ -71,7 +73,7 @@ class Server:
         db = Database(self.data_dir / "flare.db")
         registry = Registry(db, BlobStore(self.data_dir), "us-east-1", "000000000000", SystemClock())
         registry.load()
-        app = web.Application(client_max_size=80 * 2**20)
+        app = web.Application(client_max_size=80 * 2**20, middlewares=[check_request])
         add_routes(app, registry)
         self._db = db
         self._runner = web.AppRunner(app)
@@ -241,30 +243,58 @@ def test_duplicate_create_is_409(client: BaseClient) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "message_part"),
+    ("fields", "expected_code", "message_part"),
     [
-        ({"MemorySize": 64}, "at 'memorySize' failed to satisfy constraint"),
-        ({"Timeout": 901}, "at 'timeout' failed to satisfy constraint"),
+        (
+            {"MemorySize": 64},
+            "ValidationException",
+            "Value '64' at 'memorySize' failed to satisfy constraint",
+        ),
+        ({"MemorySize": 10241}, "ValidationException", "'MemorySize' value failed to satisfy constraint"),
+        ({"Timeout": 901}, "ValidationException", "Value '901' at 'timeout' failed to satisfy constraint"),
         (
             {"Environment": {"Variables": {"AWS_REGION": "x"}}},
+            "InvalidParameterValueException",
             "Reserved keys used in this request: AWS_REGION",
         ),
-        ({"Environment": {"Variables": {"BIG": "v" * 4096}}}, "exceeded the 4KB limit"),
-        ({"Runtime": "python2.5"}, "Member must satisfy enum value set"),
-        ({"Runtime": "nodejs20.x"}, "not supported by Flare"),
-        ({"Code": {"ZipFile": b"this is not a zip"}}, "Could not unzip uploaded file"),
-        ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "Flare accepts Code.ZipFile only"),
-        ({"Role": "not-a-role"}, "at 'role' failed to satisfy constraint"),
-        ({"PackageType": "Image", "Code": {"ImageUri": "x"}}, "Zip packages only"),
+        (
+            {"Environment": {"Variables": {"BIG": "v" * 4096}}},
+            "InvalidParameterValueException",
+            "exceeded the 4KB limit",
+        ),
+        ({"Runtime": "python2.5"}, "InvalidParameterValueException", "] or be a valid ARN"),
+        ({"Runtime": "nodejs20.x"}, "InvalidParameterValueException", "not supported by Flare"),
+        ({"Code": {"ZipFile": b"this is not a zip"}}, "InvalidParameterValueException", "Could not unzip"),
+        (
+            {"Code": {"S3Bucket": "bucket", "S3Key": "k"}},
+            "InvalidParameterValueException",
+            "Code.ZipFile only",
+        ),
+        ({"Role": "not-a-role"}, "ValidationException", "Value 'not-a-role' at 'role' failed to satisfy"),
+        (
+            {"PackageType": "Image", "Code": {"ImageUri": "x"}},
+            "InvalidParameterValueException",
+            "Zip packages",
+        ),
+        ({"MemorySize": "big"}, "InvalidRequestContentException", "'memorySize'"),
     ],
 )
-def test_invalid_create_is_400_invalid_parameter_value(
-    raw_client: BaseClient, fields: dict[str, Any], message_part: str
+def test_invalid_create_is_400_and_stores_nothing(
+    raw_client: BaseClient, fields: dict[str, Any], expected_code: str, message_part: str
 ) -> None:
     code, status, message = error_of(lambda: create(raw_client, **fields))
-    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert (code, status) == (expected_code, 400)
     assert message_part in message
     assert error_of(lambda: raw_client.get_function(FunctionName="fn"))[1] == 404
+
+
+def test_a_malformed_function_name_is_a_validation_exception(client: BaseClient) -> None:
+    code, status, message = error_of(lambda: client.get_function(FunctionName="my-function!"))
+    assert (code, status) == ("ValidationException", 400)
+    assert message.startswith(
+        "1 validation error detected: Value 'my-function!' at 'functionName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: (arn:(aws[a-zA-Z-]*)?:lambda:)?"
+    )
 
 
 def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> None:
@@ -272,7 +302,7 @@ def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> No
     code, status, _ = error_of(
         lambda: raw_client.update_function_configuration(FunctionName="fn", MemorySize=64)
     )
-    assert (code, status) == ("InvalidParameterValueException", 400)
+    assert (code, status) == ("ValidationException", 400)
     assert raw_client.get_function_configuration(FunctionName="fn")["RevisionId"] == before["RevisionId"]
 
 

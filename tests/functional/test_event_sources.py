@@ -285,21 +285,21 @@ def test_disable_enable_delete_states(lam: Any, sqs: Any) -> None:
 
 
 @pytest.mark.parametrize(
-    ("extra", "fragment"),
+    ("extra", "code", "fragment"),
     [
-        ({"StartingPosition": "LATEST"}, "StartingPosition"),
-        ({"BatchSize": 11}, "Maximum batch window"),
-        ({"ParallelizationFactor": 2}, "ParallelizationFactor"),
-        ({"FunctionResponseTypes": ["Nope"]}, "ReportBatchItemFailures"),
+        ({"StartingPosition": "LATEST"}, "InvalidParameterValueException", "StartingPosition"),
+        ({"BatchSize": 11}, "InvalidParameterValueException", "Maximum batch window"),
+        ({"ParallelizationFactor": 2}, "InvalidParameterValueException", "ParallelizationFactor"),
+        ({"FunctionResponseTypes": ["Nope"]}, "ValidationException", "ReportBatchItemFailures"),
     ],
 )
-def test_sqs_mapping_validation(lam: Any, sqs: Any, extra: dict[str, Any], fragment: str) -> None:
+def test_sqs_mapping_validation(lam: Any, sqs: Any, extra: dict[str, Any], code: str, fragment: str) -> None:
     sink, _ = new_queue(sqs)
     _, source_arn = new_queue(sqs)
     name = reporter(lam, sink)
     with pytest.raises(ClientError) as caught:
         lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, **extra)
-    assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert caught.value.response["Error"]["Code"] == code
     assert fragment in caught.value.response["Error"]["Message"]
 
 
@@ -542,23 +542,35 @@ def test_parallelization_keeps_order_per_partition_key(lam: Any, sqs: Any, kines
 
 
 @pytest.mark.parametrize(
-    ("extra", "fragment"),
+    ("extra", "code", "fragment"),
     [
-        ({}, "startingPosition"),
-        ({"StartingPosition": "LATEST", "ParallelizationFactor": 11}, "less than or equal to 10"),
-        ({"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": 30}, "MaximumRecordAgeInSeconds"),
-        ({"StartingPosition": "LATEST", "ScalingConfig": {"MaximumConcurrency": 5}}, "ScalingConfig"),
+        ({}, "InvalidParameterValueException", "startingPosition"),
+        (
+            {"StartingPosition": "LATEST", "ParallelizationFactor": 11},
+            "ValidationException",
+            "less than or equal to 10",
+        ),
+        (
+            {"StartingPosition": "LATEST", "MaximumRecordAgeInSeconds": 30},
+            "InvalidParameterValueException",
+            "MaximumRecordAgeInSeconds",
+        ),
+        (
+            {"StartingPosition": "LATEST", "ScalingConfig": {"MaximumConcurrency": 5}},
+            "InvalidParameterValueException",
+            "ScalingConfig",
+        ),
     ],
 )
 def test_kinesis_mapping_validation(
-    lam: Any, sqs: Any, kinesis: Any, extra: dict[str, Any], fragment: str
+    lam: Any, sqs: Any, kinesis: Any, extra: dict[str, Any], code: str, fragment: str
 ) -> None:
     sink, _ = new_queue(sqs)
     stream = new_stream(kinesis)
     name = reporter(lam, sink)
     with pytest.raises(ClientError) as caught:
         lam.create_event_source_mapping(FunctionName=name, EventSourceArn=stream, **extra)
-    assert caught.value.response["Error"]["Code"] == "InvalidParameterValueException"
+    assert caught.value.response["Error"]["Code"] == code
     assert fragment in caught.value.response["Error"]["Message"]
 
 

@@ -145,8 +145,8 @@ def test_zero_is_an_invalid_value(flare: FlareServer, lam: Any) -> None:
         Qualifier="1",
         ProvisionedConcurrentExecutions=0,
     )
-    assert code == "InvalidParameterValueException"
-    assert "provisionedConcurrentExecutions" in message
+    assert code == "ValidationException"
+    assert "at 'provisionedConcurrentExecutions' failed to satisfy constraint" in message
 
 
 def test_get_without_config_is_provisioned_concurrency_config_not_found(lam: Any) -> None:

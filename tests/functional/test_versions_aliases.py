@@ -302,7 +302,7 @@ def test_alias_errors_have_aws_codes_and_messages(lam: Any) -> None:
         ),
         (
             lambda: lam.create_alias(FunctionName=name, Name="123", FunctionVersion="1"),
-            "InvalidParameterValueException",
+            "ValidationException",
             400,
             "at 'name' failed to satisfy constraint",
         ),
@@ -317,7 +317,7 @@ def test_alias_errors_have_aws_codes_and_messages(lam: Any) -> None:
         (weighted({"2": 0.5}, primary="$LATEST"), "InvalidParameterValueException", 400, "$LATEST is not"),
         (weighted({"1": 0.5}), "InvalidParameterValueException", 400, "already included in routing"),
         (weighted({"2": 0.1, "3": 0.1}), "InvalidParameterValueException", 400, "cannot be greater than 1"),
-        (weighted({"2": 1.5}), "InvalidParameterValueException", 400, "less than or equal to 1.0"),
+        (weighted({"2": 1.5}), "ValidationException", 400, "less than or equal to 1.0"),
         (weighted({"7": 0.5}), "ResourceNotFoundException", 404, f"Function not found: {arn}:7"),
     ]
     for call, code, status, message in cases:

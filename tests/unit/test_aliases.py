@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from flare.control.aliases import check_alias_name, check_routing, pick_version
+from flare.control.aliases import check_routing, pick_version
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from tests.unit.test_registry import create_body, make_zip, open_registry
@@ -50,26 +50,10 @@ def test_pick_version_sends_a_share_w_of_draws_to_the_additional_version(
     assert pick_version(primary, weights, draw) == expected
 
 
-@pytest.mark.parametrize("name", ["live", "PROD", "a-b_c", "v1", "1a", "x" * 128])
-def test_valid_alias_names_pass(name: str) -> None:
-    assert check_alias_name(name) == name
-
-
-@pytest.mark.parametrize("name", ["", "123", "0", "has space", "a:b", "$LATEST", "x" * 129, None, 5])
-def test_invalid_alias_names_are_rejected(name: object) -> None:
-    with pytest.raises(InvalidParameterValue, match="at 'name' failed to satisfy constraint"):
-        check_alias_name(name)
-
-
 @pytest.mark.parametrize(
     ("routing", "primary", "message"),
     [
         ({"AdditionalVersionWeights": {"2": 0.1, "3": 0.1}}, "1", "cannot be greater than 1"),
-        ({"AdditionalVersionWeights": {"2": 1.5}}, "1", "Member must have value less than or equal to 1.0"),
-        ({"AdditionalVersionWeights": {"2": -0.1}}, "1", "greater than or equal to 0.0"),
-        ({"AdditionalVersionWeights": {"2": True}}, "1", "Map value must satisfy constraint"),
-        ({"AdditionalVersionWeights": {"$LATEST": 0.5}}, "1", r"pattern: \[0-9\]\+"),
-        ({"AdditionalVersionWeights": {"live": 0.5}}, "1", r"pattern: \[0-9\]\+"),
         ({"AdditionalVersionWeights": {"1": 0.5}}, "1", "Function version 1 is already included"),
         ({"AdditionalVersionWeights": {"2": 0.5}}, "$LATEST", r"\$LATEST is not supported for an alias"),
     ],
@@ -127,9 +111,6 @@ def test_duplicate_alias_is_a_conflict_naming_its_arn(registry: Registry) -> Non
             ResourceNotFound,
             f"Function not found: {ARN}:7$",
         ),
-        ("fn", {"Name": "live", "FunctionVersion": "v1"}, InvalidParameterValue, "functionVersion"),
-        ("fn", {"Name": "42", "FunctionVersion": "1"}, InvalidParameterValue, "at 'name'"),
-        ("fn", {"FunctionVersion": "1"}, InvalidParameterValue, "at 'name'"),
     ],
 )
 def test_create_alias_rejects_what_aws_rejects(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from flare.control.arns import function_arn, parse_function_name
-from flare.errors import InvalidParameterValue
+from flare.errors import FlareError, InvalidParameterValue, ValidationFailed
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function"
 
@@ -35,25 +35,25 @@ def test_every_accepted_name_form_parses_to_name_and_qualifier(
 
 
 @pytest.mark.parametrize(
-    ("function_name", "qualifier", "message_part"),
+    ("function_name", "qualifier", "error", "message_part"),
     [
-        ("", None, "length greater than or equal to 1"),
-        ("a" * 65, None, "length less than or equal to 64"),
-        ("has space", None, "regular expression pattern"),
-        ("bad/slash", None, "regular expression pattern"),
-        ("a:b:c", None, "regular expression pattern"),
-        ("arn:aws:lambda:us-east-1:12345:function:f", None, "regular expression pattern"),
-        ("arn:aws:s3:::bucket", None, "regular expression pattern"),
-        (f"{ARN}:{'a' * 100}", None, "length less than or equal to 140"),
-        ("my-fn:1", "2", "does not match the specified qualifier"),
-        (f"{ARN}:my-fn:live", "prod", "does not match the specified qualifier"),
-        ("my-fn", "bad qualifier", "'qualifier'"),
+        ("", None, ValidationFailed, "length greater than or equal to 1"),
+        ("a" * 65, None, ValidationFailed, "length less than or equal to 64"),
+        ("has space", None, ValidationFailed, "regular expression pattern"),
+        ("bad/slash", None, ValidationFailed, "regular expression pattern"),
+        ("a:b:c", None, ValidationFailed, "regular expression pattern"),
+        ("arn:aws:lambda:us-east-1:12345:function:f", None, ValidationFailed, "regular expression pattern"),
+        ("arn:aws:s3:::bucket", None, ValidationFailed, "regular expression pattern"),
+        (f"{ARN}:{'a' * 100}", None, ValidationFailed, "length less than or equal to 140"),
+        ("my-fn:1", "2", InvalidParameterValue, "does not match the specified qualifier"),
+        (f"{ARN}:my-fn:live", "prod", InvalidParameterValue, "does not match the specified qualifier"),
+        ("my-fn", "bad qualifier", ValidationFailed, "'qualifier'"),
     ],
 )
-def test_malformed_names_and_qualifiers_are_invalid_parameter_values(
-    function_name: str, qualifier: str | None, message_part: str
+def test_malformed_names_and_qualifiers_are_refused(
+    function_name: str, qualifier: str | None, error: type[FlareError], message_part: str
 ) -> None:
-    with pytest.raises(InvalidParameterValue) as caught:
+    with pytest.raises(error) as caught:
         parse_function_name(function_name, qualifier)
     assert message_part in caught.value.message
 

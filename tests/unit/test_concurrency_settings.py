@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 from click.testing import CliRunner
 
 from flare.cli.serve import serve_command
-from flare.control.concurrency import below_minimum_message, check_reservation, reserved_value
+from flare.control.concurrency import below_minimum_message, check_reservation
 from flare.errors import InvalidParameterValue
 
 RESERVATIONS = [
@@ -40,21 +38,6 @@ def test_below_minimum_message_is_aws_wording() -> None:
         "Specified ReservedConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100]."
     )
-
-
-@pytest.mark.parametrize(
-    "body",
-    [
-        {},
-        {"ReservedConcurrentExecutions": -1},
-        {"ReservedConcurrentExecutions": "3"},
-        {"ReservedConcurrentExecutions": True},
-        {"ReservedConcurrentExecutions": 1.5},
-    ],
-)
-def test_reserved_value_must_be_a_whole_number_at_least_zero(body: dict[str, Any]) -> None:
-    with pytest.raises(InvalidParameterValue):
-        reserved_value(body)
 
 
 def test_serve_refuses_a_minimum_above_the_account_limit() -> None:

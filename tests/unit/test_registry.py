@@ -224,14 +224,9 @@ def test_list_returns_at_most_50_even_when_more_are_asked(registry: Registry) ->
     assert len(registry.list_functions(page["NextMarker"], 1000, "ALL")["Functions"]) == 2
 
 
-@pytest.mark.parametrize(
-    ("marker", "max_items", "version"), [("garbage", None, None), (None, 0, None), (None, None, "X")]
-)
-def test_list_rejects_bad_parameters(
-    registry: Registry, marker: str | None, max_items: int | None, version: str | None
-) -> None:
-    with pytest.raises(InvalidParameterValue):
-        registry.list_functions(marker, max_items, version)
+def test_list_rejects_a_marker_it_did_not_make(registry: Registry) -> None:
+    with pytest.raises(InvalidParameterValue, match="Invalid marker: garbage"):
+        registry.list_functions("garbage", None, None)
 
 
 def test_everything_survives_a_restart(tmp_path: Path) -> None:

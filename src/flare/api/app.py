@@ -20,6 +20,7 @@ from flare.api import (
     target,
     versions,
 )
+from flare.api.request_check import check_request
 from flare.api.wire import aws_route
 from flare.engine import Engine
 from flare.errors import UnknownOperation
@@ -34,7 +35,9 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None}, middlewares=[check_request]
+    )
     functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)

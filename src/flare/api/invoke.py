@@ -17,20 +17,24 @@ from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
+from multidict import CIMultiDict, MultiDict
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
-from flare.errors import InvalidParameterValue, InvalidRequestContent, RequestTooLarge
+from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
 from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
+from flare.specs import constraints
+from flare.specs.models import rest_operations
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
 INVOCATION_TYPES = ("RequestResponse", "Event", "DryRun")
+LOG_TYPES = ("None", "Tail")
 PATH_PREFIX = "/2015-03-31/functions/"
 PATH_SUFFIX = "/invocations"
 
@@ -92,6 +96,20 @@ def buffered_payload(body: bytes) -> ReadPayload:
     return read
 
 
+def check_invoke(name: str, qualifier: str | None, headers: Mapping[str, str]) -> None:
+    """Raise ValidationFailed when an Invoke request's name, qualifier or headers break
+    botocore's model, as AWS's front end does before anything else.
+
+    The invoke path calls this only when something is already wrong (an unknown name or
+    header value): a name that resolves and headers from the expected sets always fit.
+    """
+    operation = rest_operations("lambda")["Invoke"]
+    query = MultiDict({"Qualifier": qualifier} if qualifier is not None else {})
+    params = operation.read_input({"FunctionName": name}, query, CIMultiDict(headers), None)
+    if operation.input_shape is not None:
+        constraints.check(operation.input_shape, params)
+
+
 def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
@@ -126,12 +144,13 @@ class InvokeRoute:
         """Resolve, run and answer one Invoke. Raises FlareError (before anything was written)
         for the caller to send in AWS's error shape."""
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
-        if invocation_type not in INVOCATION_TYPES:
-            raise InvalidParameterValue(
-                f"1 validation error detected: Value '{invocation_type}' at 'invocationType' failed to "
-                "satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]"
-            )
-        version, invoked_arn = self._registry.resolve_invocation(name, qualifier)
+        if invocation_type not in INVOCATION_TYPES or headers.get("x-amz-log-type", "None") not in LOG_TYPES:
+            check_invoke(name, qualifier, headers)
+        try:
+            version, invoked_arn = self._registry.resolve_invocation(name, qualifier)
+        except FlareError:
+            check_invoke(name, qualifier, headers)
+            raise
         if invocation_type == "DryRun":
             await respond(204, {REQUEST_ID_HEADER: new_request_id()}, b"")
             return

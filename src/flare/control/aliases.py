@@ -18,7 +18,6 @@ them in.
 from __future__ import annotations
 
 import copy
-import re
 import uuid
 from collections.abc import Collection, Mapping
 from typing import Any
@@ -29,72 +28,24 @@ from flare.control.model import LATEST
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
 from flare.store.sqlite import AliasRow, Database
 
-ALIAS_PATTERN = "(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
-MAX_ALIAS_LENGTH = 128
 LATEST_ROUTING_MESSAGE = "$LATEST is not supported for an alias pointing to more than 1 version"
-_ALIAS = re.compile(r"[a-zA-Z0-9\-_]+")
-_VERSION = re.compile(r"\$LATEST|[0-9]+")
-_NUMBER = re.compile(r"[0-9]+")
 
 Weights = Mapping[str, float]
 Route = tuple[str, Weights]
 
 
-def _constraint(value: object, field: str, rule: str) -> InvalidParameterValue:
-    return InvalidParameterValue(
-        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: {rule}"
-    )
-
-
-def check_alias_name(value: object) -> str:
-    """``value`` when it is a valid alias name (1 to 128 of ``[a-zA-Z0-9-_]``, not all digits)."""
-    if not isinstance(value, str) or not value:
-        raise _constraint(value, "name", "Member must have length greater than or equal to 1")
-    if len(value) > MAX_ALIAS_LENGTH:
-        raise _constraint(value, "name", f"Member must have length less than or equal to {MAX_ALIAS_LENGTH}")
-    if not _ALIAS.fullmatch(value) or _NUMBER.fullmatch(value):
-        raise _constraint(value, "name", f"Member must satisfy regular expression pattern: {ALIAS_PATTERN}")
-    return value
-
-
-def check_function_version(value: object) -> str:
-    """``value`` when it is ``$LATEST`` or a version number."""
-    if not isinstance(value, str) or not _VERSION.fullmatch(value):
-        rule = r"Member must satisfy regular expression pattern: (\$LATEST|[0-9]+)"
-        raise _constraint(value, "functionVersion", rule)
-    return value
-
-
-def check_routing(value: object, primary: str) -> dict[str, float]:
+def check_routing(value: dict[str, Any] | None, primary: str) -> dict[str, float]:
     """The ``AdditionalVersionWeights`` of a ``RoutingConfig`` for an alias whose primary version
     is ``primary``: at most one extra published version, other than the primary, weighted
-    0.0 to 1.0. ``{}`` means no routing. Does not check that the version exists.
+    0.0 to 1.0. ``{}`` means no routing. Does not check that the version exists. The keys'
+    pattern and the weights' range are botocore's model's, checked at the edge.
     Raises InvalidParameterValue.
     """
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise _constraint(value, "routingConfig", "Member must be a structure")
-    weights = value.get("AdditionalVersionWeights") or {}
-    if not isinstance(weights, dict):
-        raise _constraint(weights, "routingConfig.additionalVersionWeights", "Member must be a map")
+    weights: dict[str, float] = (value or {}).get("AdditionalVersionWeights") or {}
     if len(weights) > 1:
         raise InvalidParameterValue("Number of items in AdditionalVersionWeights cannot be greater than 1")
     checked: dict[str, float] = {}
     for version, weight in weights.items():
-        if not isinstance(version, str) or not _NUMBER.fullmatch(version):
-            raise _constraint(
-                f"{{{version}={weight}}}",
-                "routingConfig.additionalVersionWeights",
-                "Map keys must satisfy constraint: [Member must satisfy regular expression pattern: [0-9]+]",
-            )
-        if isinstance(weight, bool) or not isinstance(weight, int | float) or not 0.0 <= weight <= 1.0:
-            raise _constraint(
-                f"{{{version}={weight}}}",
-                "routingConfig.additionalVersionWeights",
-                "Map value must satisfy constraint: [Member must have value less than or equal to 1.0, "
-                "Member must have value greater than or equal to 0.0, Member must not be null]",
-            )
         if primary == LATEST:
             raise InvalidParameterValue(LATEST_ROUTING_MESSAGE)
         if version == primary:
@@ -177,12 +128,12 @@ class Aliases:
         Raises InvalidParameterValue, ResourceNotFound (a version that does not exist),
         ResourceConflict (the alias exists).
         """
-        alias = check_alias_name(body.get("Name"))
-        primary = self._version(name, body.get("FunctionVersion"), versions)
+        alias: str = body["Name"]  # Name and FunctionVersion: required by the model
+        primary = self._version(name, body["FunctionVersion"], versions)
         if alias in self._configs.get(name, {}):
             raise ResourceConflict(f"Alias already exists: {self._arn(name, alias)}")
         weights = self._weights(name, body.get("RoutingConfig"), primary, versions)
-        config = self._config(name, alias, primary, self._description(body.get("Description")), weights)
+        config = self._config(name, alias, primary, body.get("Description") or "", weights)
         return self._store(name, config)
 
     def update(
@@ -205,7 +156,7 @@ class Aliases:
         weights = self._weights(name, routing, primary, versions)
         description = current["Description"]
         if body.get("Description") is not None:
-            description = self._description(body["Description"])
+            description = body["Description"]
         return self._store(name, self._config(name, alias, primary, description, weights))
 
     def delete(self, name: str, alias: str) -> None:
@@ -221,8 +172,6 @@ class Aliases:
         """ListAliases' body: aliases by name, only those routing to ``function_version`` if
         given; ``marker`` is the last alias name of the previous page. Raises InvalidParameterValue.
         """
-        if function_version is not None:
-            check_function_version(function_version)
         limit = page.limit(max_items)
         configs = self._configs.get(name, {})
         names = sorted(
@@ -247,30 +196,24 @@ class Aliases:
         return function_arn(self._region, self._account_id, name, alias)
 
     def _existing(self, name: str, alias: str) -> dict[str, Any]:
-        check_alias_name(alias)
         config = self._configs.get(name, {}).get(alias)
         if config is None:
             raise ResourceNotFound(f"Cannot find alias arn: {self._arn(name, alias)}")
         return config
 
-    def _version(self, name: str, value: object, versions: Collection[str]) -> str:
-        version = check_function_version(value)
+    def _version(self, name: str, version: str, versions: Collection[str]) -> str:
         if version not in versions:
             arn = function_arn(self._region, self._account_id, name, version)
             raise ResourceNotFound(f"Function not found: {arn}")
         return version
 
     def _weights(
-        self, name: str, routing: object, primary: str, versions: Collection[str]
+        self, name: str, routing: dict[str, Any] | None, primary: str, versions: Collection[str]
     ) -> dict[str, float]:
         weights = check_routing(routing, primary)
         for version in weights:
             self._version(name, version, versions)
         return weights
-
-    @staticmethod
-    def _description(value: object) -> str:
-        return "" if value is None else validation.check_description(value)
 
     def _config(
         self, name: str, alias: str, primary: str, description: str, weights: dict[str, float]

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 
-from flare.errors import InvalidParameterValue
+from flare.errors import InvalidParameterValue, ValidationFailed
 
 MAX_NAME_LENGTH = 64
 MAX_ARN_LENGTH = 140
@@ -36,26 +36,26 @@ _NAME_WITH_QUALIFIER = re.compile(_NAME + _QUALIFIER)
 _QUALIFIER_PARAM = re.compile(r"[a-zA-Z0-9$_\-]+")
 
 
-def _pattern_error(value: str, field: str, pattern: str) -> InvalidParameterValue:
-    return InvalidParameterValue(
+def _pattern_error(value: str, field: str, pattern: str) -> ValidationFailed:
+    return ValidationFailed(
         f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
         f"Member must satisfy regular expression pattern: {pattern}"
     )
 
 
-def _length_error(value: str, field: str, limit: int) -> InvalidParameterValue:
-    return InvalidParameterValue(
+def _length_error(value: str, field: str, limit: int) -> ValidationFailed:
+    return ValidationFailed(
         f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy constraint: "
         f"Member must have length less than or equal to {limit}"
     )
 
 
 def _split(function_name: str) -> tuple[str, str | None]:
-    """Name and embedded qualifier of any accepted form; raises InvalidParameterValue."""
+    """Name and embedded qualifier of any accepted form; raises ValidationFailed."""
     is_arn = function_name.startswith("arn:") or _PARTIAL_ARN.fullmatch(function_name) is not None
     limit = MAX_ARN_LENGTH if is_arn else MAX_NAME_LENGTH
     if not function_name:
-        raise InvalidParameterValue(
+        raise ValidationFailed(
             "1 validation error detected: Value '' at 'functionName' failed to satisfy constraint: "
             "Member must have length greater than or equal to 1"
         )
@@ -74,7 +74,7 @@ def _split(function_name: str) -> tuple[str, str | None]:
 
 
 def check_qualifier(qualifier: str) -> str:
-    """``qualifier`` itself when it is a well-formed version or alias; else InvalidParameterValue."""
+    """``qualifier`` itself when it is a well-formed version or alias; else ValidationFailed."""
     if not _QUALIFIER_PARAM.fullmatch(qualifier):
         raise _pattern_error(qualifier, "qualifier", "(|[a-zA-Z0-9$_-]+)")
     if len(qualifier) > MAX_QUALIFIER_LENGTH:
@@ -87,7 +87,9 @@ def parse_function_name(function_name: str, qualifier: str | None) -> tuple[str,
 
     ``function_name`` is already URL-decoded. ``qualifier`` is the ``?Qualifier=`` parameter, if
     any; an empty string counts as absent. A qualifier both embedded in the name and passed
-    separately must agree. Raises InvalidParameterValue for any malformed value.
+    separately must agree. Raises ValidationFailed for a malformed value (names inside request
+    bodies and ARNs reach here unchecked by the model's pattern), InvalidParameterValue when the
+    two qualifiers disagree.
     """
     name, embedded = _split(function_name)
     given = check_qualifier(qualifier) if qualifier else None

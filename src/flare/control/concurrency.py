@@ -97,23 +97,6 @@ def check_provisioned(
         raise InvalidParameterValue(provisioned_below_minimum_message(min_unreserved))
 
 
-def reserved_value(body: dict[str, Any]) -> int:
-    """``ReservedConcurrentExecutions`` of a PutFunctionConcurrency body; InvalidParameterValue
-    unless it is an integer >= 0."""
-    value = body.get("ReservedConcurrentExecutions")
-    if value is None:
-        raise InvalidParameterValue(
-            "1 validation error detected: Value null at 'reservedConcurrentExecutions' failed to "
-            "satisfy constraint: Member must not be null"
-        )
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value '{value}' at 'reservedConcurrentExecutions' failed "
-            "to satisfy constraint: Member must have value greater than or equal to 0"
-        )
-    return value
-
-
 class Concurrency:
     """Reserved concurrency per function, durable in ``store`` and live in ``ledger``."""
 
@@ -158,7 +141,7 @@ class Concurrency:
     def put(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """PutFunctionConcurrency. Raises ResourceNotFound, InvalidParameterValue (a bad value,
         or one that leaves less than the minimum unreserved)."""
-        value = reserved_value(body)
+        value: int = body["ReservedConcurrentExecutions"]  # required, >= 0: the model's
         name = self._registry.resolve(function_name, None).name
         provisioned = self.provisioned()
         if value < provisioned.get(name, 0):

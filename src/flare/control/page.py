@@ -18,13 +18,8 @@ MAX_PAGE = 50
 
 
 def limit(max_items: int | None) -> int:
-    """How many items one page holds: ``MaxItems`` capped at 50, 50 when absent.
-    Raises InvalidParameterValue for ``MaxItems`` below 1."""
-    if max_items is not None and max_items < 1:
-        raise InvalidParameterValue(
-            f"1 validation error detected: Value '{max_items}' at 'maxItems' failed to satisfy "
-            "constraint: Member must have value greater than or equal to 1"
-        )
+    """How many items one page holds: ``MaxItems`` capped at 50, 50 when absent (the model's
+    range of ``MaxItems``, from 1, is checked at the edge)."""
     return min(max_items or MAX_PAGE, MAX_PAGE)
 
 

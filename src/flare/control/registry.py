@@ -162,11 +162,6 @@ class Registry:
         ``function_version`` ``ALL`` lists every version, otherwise only ``$LATEST``. ``marker``
         is a ``NextMarker`` from an earlier page. Raises InvalidParameterValue.
         """
-        if function_version not in (None, "", "ALL"):
-            raise InvalidParameterValue(
-                f"1 validation error detected: Value '{function_version}' at 'functionVersion' "
-                "failed to satisfy constraint: Member must satisfy enum value set: [ALL]"
-            )
         limit = page.limit(max_items)
         after = page.decode_marker(marker) if marker else None
         keys = sorted(
@@ -403,7 +398,7 @@ class Registry:
         self._notify(row.name, LATEST)
         return copy.deepcopy(row.config)
 
-    def _publish(self, latest: FunctionRow, description: object) -> dict[str, Any]:
+    def _publish(self, latest: FunctionRow, description: str | None) -> dict[str, Any]:
         """Publish ``latest`` (the $LATEST row) unless the newest version already holds it."""
         name = latest.name
         newest = versions.newest(self._rows[name])
