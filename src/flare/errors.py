@@ -12,6 +12,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
     │   ├── ValidationFailed                     (400 ValidationException: the request breaks its
     │   │                                          service model's constraints; specs/constraints.py)
+    │   ├── SerializationFailed                  (400 SerializationException: a JSON-protocol body
+    │   │                                          with a value of the wrong type)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
@@ -73,6 +75,12 @@ class ValidationFailed(ClientError):
     required), found before the operation runs."""
 
     aws_name = "ValidationException"
+
+
+class SerializationFailed(ClientError):
+    """A JSON-protocol request (SQS, Kinesis, Logs) with a value its model cannot bind."""
+
+    aws_name = "SerializationException"
 
 
 class ResourceNotFound(ClientError):

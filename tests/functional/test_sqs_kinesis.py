@@ -293,6 +293,21 @@ def test_describe_list_and_delete_streams(kinesis: Any) -> None:
         kinesis.describe_stream(StreamName="described")
 
 
+def test_a_request_outside_kinesis_model_is_its_validation_exception(kinesis: Any) -> None:
+    with pytest.raises(ClientError) as caught:
+        kinesis.create_stream(StreamName="bad name!", ShardCount=1)
+    error = caught.value.response["Error"]
+    assert (error["Code"], caught.value.response["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "ValidationException",
+        400,
+    )
+    assert error["Message"] == (
+        "1 validation error detected: Value 'bad name!' at 'streamName' failed to satisfy constraint: "
+        "Member must satisfy regular expression pattern: [a-zA-Z0-9_.-]+"
+    )
+    assert "bad name!" not in kinesis.list_streams()["StreamNames"]
+
+
 def test_bad_shard_iterator_is_invalid_argument(kinesis: Any) -> None:
     with pytest.raises(kinesis.exceptions.InvalidArgumentException):
         kinesis.get_records(ShardIterator="bm90LWFuLWl0ZXJhdG9y")

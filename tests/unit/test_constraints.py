@@ -9,7 +9,7 @@ import pytest
 from flare.api.request_check import SERVICE_CHECKED
 from flare.errors import FlareError, InvalidRequestContent, ValidationFailed
 from flare.specs import constraints
-from flare.specs.models import rest_operations
+from flare.specs.models import rest_operations, service_model
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 FUNCTION_NAME_PATTERN = (
@@ -294,3 +294,13 @@ def test_java_unicode_classes_are_read_as_their_python_counterparts() -> None:
     pattern = constraints.compiled(r"([\p{L}\p{Z}\p{N}_.:/=+\-@]*)")
     assert pattern.fullmatch("Équipe 42: a/b=c+d@e")
     assert not pattern.fullmatch("semi;colon")
+
+
+def test_a_structure_inside_a_list_is_named_by_its_position() -> None:
+    shape = service_model("logs").operation_model("PutLogEvents").input_shape
+    with pytest.raises(ValidationFailed) as caught:
+        constraints.check(shape, {"logGroupName": "g", "logStreamName": "s", "logEvents": [{"message": "m"}]})
+    assert caught.value.message == (
+        "1 validation error detected: Value null at 'logEvents.1.member.timestamp' failed to satisfy "
+        "constraint: Member must not be null"
+    )

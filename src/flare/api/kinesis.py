@@ -33,7 +33,9 @@ def endpoint(streams: StreamService) -> JsonEndpoint:
             raise UnknownOperation(f"Flare's stream service does not implement {operation}")
         return await handler(streams, body)
 
-    return JsonEndpoint("Kinesis_20131202", "application/x-amz-json-1.1", "", call, streams.close)
+    return JsonEndpoint(
+        "Kinesis_20131202", "application/x-amz-json-1.1", "", call, streams.close, model="kinesis"
+    )
 
 
 def _name(streams: StreamService, body: dict[str, Any]) -> str:

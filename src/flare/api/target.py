@@ -19,8 +19,17 @@ from typing import Any
 from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, error_response, read_json
-from flare.errors import FlareError, ServiceException, UnknownOperation
+from flare.errors import (
+    FlareError,
+    InvalidRequestContent,
+    SerializationFailed,
+    ServiceException,
+    UnknownOperation,
+    ValidationFailed,
+)
 from flare.ids import new_request_id
+from flare.specs import constraints
+from flare.specs.models import service_model
 
 log = logging.getLogger("flare.api")
 
@@ -31,13 +40,21 @@ Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
 class JsonEndpoint:
     """One JSON-protocol service: ``call(operation, body, request)`` returns the result or
     raises a FlareError (UnknownOperation for an operation it lacks). ``close`` runs when the
-    server shuts down, before in-flight requests are awaited (so long polls end)."""
+    server shuts down, before in-flight requests are awaited (so long polls end).
+
+    With ``model`` (a botocore service name) every request is first checked against that
+    model: a value of the wrong JSON type is a ``SerializationException``, a broken constraint
+    is ``invalid(message)`` (AWS's ``ValidationException`` unless the service names its own,
+    as CloudWatch Logs does with ``InvalidParameterException``).
+    """
 
     prefix: str
     content_type: str
     error_namespace: str
     call: Call
     close: Callable[[], None] | None = None
+    model: str | None = None
+    invalid: Callable[[str], FlareError] = ValidationFailed
 
 
 _ENDPOINTS = web.AppKey("json_endpoints", dict[str, JsonEndpoint])
@@ -58,13 +75,34 @@ def _error(error: FlareError, endpoint: JsonEndpoint) -> web.Response:
     return response
 
 
+def _check(endpoint: JsonEndpoint, operation: str, body: dict[str, Any]) -> None:
+    """Raise what the service answers when ``body`` breaks ``operation``'s model (an operation
+    the model lacks is left to ``call``, which answers it as unknown)."""
+    assert endpoint.model is not None
+    model = service_model(endpoint.model)
+    if operation not in model.operation_names:
+        return
+    shape = model.operation_model(operation).input_shape
+    if shape is None:
+        return
+    try:
+        constraints.check(shape, body)
+    except InvalidRequestContent as error:
+        raise SerializationFailed(error.message.removeprefix(constraints.UNPARSEABLE)) from None
+    except ValidationFailed as error:
+        raise endpoint.invalid(error.message) from None
+
+
 async def dispatch(request: web.Request) -> web.StreamResponse:
     prefix, _, operation = request.headers.get("X-Amz-Target", "").partition(".")
     endpoint = request.app[_ENDPOINTS].get(prefix)
     if endpoint is None:
         return error_response(UnknownOperation(f"Flare does not implement {request.method} {request.path}"))
     try:
-        return _response(await endpoint.call(operation, await read_json(request), request), endpoint)
+        body = await read_json(request)
+        if endpoint.model is not None:
+            _check(endpoint, operation, body)
+        return _response(await endpoint.call(operation, body, request), endpoint)
     except FlareError as error:
         return _error(error, endpoint)
     except Exception:

@@ -9,10 +9,11 @@ message lists every violation::
     constraint: Member must satisfy regular expression pattern: ...; Value null at 'role' failed
     to satisfy constraint: Member must not be null
 
-Members are named by their path in lowerCamelCase (``environment.variables``), values as Java
-prints them (``[a, b]``, ``{k=v}``, ``null``). A list element or map key/value that breaks a
-constraint is reported at the list or map, with every constraint of the element listed
-("Member must satisfy constraint: [...]", "Map keys must satisfy constraint: [...]").
+Members are named by their path in lowerCamelCase (``environment.variables``; a structure in a
+list as ``logEvents.1.member.timestamp``), values as Java prints them (``[a, b]``, ``{k=v}``,
+``null``). A scalar list element or map key/value that breaks a constraint is reported at the
+list or map, with every constraint of the element listed ("Member must satisfy constraint:
+[...]", "Map keys must satisfy constraint: [...]").
 
 A value of the wrong JSON type cannot be bound to the model at all; AWS refuses the body
 before validating it (``InvalidRequestContentException``), and so does ``check``.
@@ -36,6 +37,7 @@ from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 from flare.errors import InvalidRequestContent, ValidationFailed
 
+UNPARSEABLE = "Could not parse request body into json: "
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s"}
 _NUMBER_TYPES = ("integer", "long", "double", "float")
 
@@ -157,6 +159,11 @@ def violations(shape: Shape, value: object, path: str) -> list[str]:
             if item is None and name in shape.required_members:
                 found.append(_failure(None, child, "Member must not be null"))
             found += violations(member, item, child)
+    elif (
+        isinstance(shape, ListShape) and isinstance(value, list) and isinstance(shape.member, StructureShape)
+    ):
+        for index, item in enumerate(value):
+            found += violations(shape.member, item, f"{path}.{index + 1}.member")
     elif isinstance(shape, ListShape) and isinstance(value, list):
         if any(_element_fails(shape.member, item) for item in value):
             listed = ", ".join([*rules(shape.member), "Member must not be null"])
@@ -221,7 +228,7 @@ def check(shape: StructureShape, params: dict[str, Any], exempt: Collection[str]
     """
     wrong = type_errors(shape, params, "")
     if wrong:
-        raise InvalidRequestContent(f"Could not parse request body into json: {wrong[0]}")
+        raise InvalidRequestContent(UNPARSEABLE + wrong[0])
     found = violations(shape, {key: value for key, value in params.items() if key not in exempt}, "")
     if found:
         noun = "error" if len(found) == 1 else "errors"
