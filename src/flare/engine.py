@@ -13,6 +13,7 @@ from typing import Any
 
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
+from flare.control.code_url import CodeUrls
 from flare.control.concurrency import Concurrency
 from flare.control.model import FunctionVersion
 from flare.control.provisioned import ProvisionedConcurrency
@@ -43,6 +44,7 @@ from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
 from flare.store.schedules import ScheduleStore
+from flare.store.secrets import SecretStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
 
@@ -62,6 +64,8 @@ class Engine:
         self.db = Database(data / "flare.db")
         self.blobs = BlobStore(data)
         self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
+        self.secrets = SecretStore(self.db.path)
+        self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
         self.logs = LogStore(data / "logs", self.clock)
         self.services_store = ServiceStore(data / "services.db")
         self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
@@ -186,6 +190,7 @@ class Engine:
         self.services_store.close()
         self.settings.close()
         self.schedule_store.close()
+        self.secrets.close()
         self.events_store.close()
         self.db.close()
 

@@ -10,6 +10,8 @@ import asyncio
 import io
 import socket
 import threading
+import urllib.error
+import urllib.request
 import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
@@ -23,9 +25,11 @@ from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from flare.api import code
 from flare.api.functions import add_routes
 from flare.api.request_check import check_request
 from flare.clock import SystemClock
+from flare.control.code_url import CodeUrls
 from flare.control.registry import Registry
 from flare.store.blobs import BlobStore
 from flare.store.sqlite import Database
@@ -71,10 +75,13 @@ class Server:
 
     async def _start(self) -> None:
         db = Database(self.data_dir / "flare.db")
-        registry = Registry(db, BlobStore(self.data_dir), "us-east-1", "000000000000", SystemClock())
+        blobs, clock = BlobStore(self.data_dir), SystemClock()
+        registry = Registry(db, blobs, "us-east-1", "000000000000", clock)
         registry.load()
         app = web.Application(client_max_size=80 * 2**20, middlewares=[check_request])
-        add_routes(app, registry)
+        urls = CodeUrls(b"k" * 32, clock)
+        add_routes(app, registry, urls)
+        code.add_routes(app, urls, blobs)
         self._db = db
         self._runner = web.AppRunner(app)
         await self._runner.setup()
@@ -304,6 +311,65 @@ def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> No
     )
     assert (code, status) == ("ValidationException", 400)
     assert raw_client.get_function_configuration(FunctionName="fn")["RevisionId"] == before["RevisionId"]
+
+
+def test_create_answers_pending_as_aws_does_and_turns_active(client: BaseClient) -> None:
+    created = create(client)
+    assert (created["State"], created["StateReason"], created["StateReasonCode"]) == (
+        "Pending",
+        "The function is being created.",
+        "Creating",
+    )
+    assert "LastUpdateStatus" not in created and "Layers" not in created
+    assert created["RuntimeVersionConfig"]["RuntimeVersionArn"].startswith(
+        "arn:aws:lambda:us-east-1::runtime:"
+    )
+    assert created["LoggingConfig"] == {"LogFormat": "Text", "LogGroup": "/aws/lambda/fn"}
+    client.get_waiter("function_active_v2").wait(
+        FunctionName="fn", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
+    active = client.get_function(FunctionName="fn")["Configuration"]
+    assert (active["State"], active["LastUpdateStatus"]) == ("Active", "Successful")
+    assert not {"StateReason", "StateReasonCode", "LastUpdateStatusReason"} & set(active)
+
+
+def test_an_update_answers_in_progress_then_successful(client: BaseClient) -> None:
+    create(client)
+    client.get_waiter("function_active_v2").wait(
+        FunctionName="fn", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
+    updated = client.update_function_configuration(FunctionName="fn", Timeout=10)
+    assert (updated["State"], updated["LastUpdateStatus"], updated["LastUpdateStatusReasonCode"]) == (
+        "Active",
+        "InProgress",
+        "Creating",
+    )
+    client.get_waiter("function_updated_v2").wait(
+        FunctionName="fn", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
+    )
+    assert client.get_function_configuration(FunctionName="fn")["LastUpdateStatus"] == "Successful"
+
+
+def test_list_functions_leaves_out_what_only_get_function_shows(client: BaseClient) -> None:
+    create(client)
+    listed = client.list_functions()["Functions"][0]
+    assert listed["FunctionName"] == "fn"
+    assert not {"State", "StateReason", "LastUpdateStatus", "RuntimeVersionConfig", "Layers"} & set(listed)
+
+
+def test_code_location_downloads_the_exact_zip_and_only_while_signed(client: BaseClient) -> None:
+    data = make_zip("def handler(event, context):\n    return 'zip'\n")
+    create(client, Code={"ZipFile": data})
+    location = client.get_function(FunctionName="fn")["Code"]["Location"]
+    assert location.startswith(f"http://127.0.0.1:{client.meta.endpoint_url.rsplit(':', 1)[1]}/_flare/code/")
+    with urllib.request.urlopen(location, timeout=5) as response:
+        assert response.headers["Content-Type"] == "application/zip"
+        assert response.read() == data
+    tampered = location.replace("X-Amz-Expires=600", "X-Amz-Expires=6000")
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(tampered, timeout=5)
+    assert refused.value.code == 403
+    assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
 
 
 def test_waiters_for_active_and_updated_pass_at_once(client: BaseClient) -> None:

@@ -12,7 +12,7 @@ import pytest
 from flare.control.aliases import check_routing, pick_version
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
-from tests.unit.test_registry import create_body, make_zip, open_registry
+from tests.unit.test_registry import create_body, locate_code, make_zip, open_registry
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
@@ -186,7 +186,7 @@ def test_configuration_through_an_alias_is_its_version_with_the_alias_arn(regist
     registry.create_alias("fn", {"Name": "live", "FunctionVersion": "2"})
     config = registry.get_configuration("fn", "live")
     assert (config["Version"], config["FunctionArn"]) == ("2", f"{ARN}:live")
-    assert registry.get_function("fn:live", None)["Configuration"] == config
+    assert registry.get_function("fn:live", None, locate_code)["Configuration"] == config
 
 
 def test_list_aliases_filters_by_version_and_pages(registry: Registry) -> None:

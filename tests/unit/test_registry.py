@@ -6,12 +6,13 @@ import base64
 import hashlib
 import io
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from flare.clock import ManualClock
+from flare.clock import ManualClock, TimerHandle
 from flare.control.registry import Registry, format_last_modified
 from flare.errors import (
     InvalidParameterValue,
@@ -46,9 +47,24 @@ def create_body(name: str = "fn", zip_bytes: bytes | None = None, **fields: Any)
     return body
 
 
+class SettlingClock(ManualClock):
+    """A manual clock on which a timer due now fires at once: a registry on it settles each
+    creation and update right after answering (tests of the pending window use ManualClock)."""
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        handle = super().call_later(delay, callback)
+        if delay <= 0:
+            self.advance(0)
+        return handle
+
+
+def locate_code(digest: str) -> str:
+    return f"code:{digest}"
+
+
 def open_registry(root: Path, clock: ManualClock | None = None) -> Registry:
     registry = Registry(
-        Database(root / "flare.db"), BlobStore(root), "us-east-1", "000000000000", clock or ManualClock()
+        Database(root / "flare.db"), BlobStore(root), "us-east-1", "000000000000", clock or SettlingClock()
     )
     registry.load()
     return registry
@@ -68,10 +84,65 @@ def test_create_returns_aws_configuration_with_computed_fields(tmp_path: Path) -
     assert config["CodeSize"] == len(data)
     assert config["LastModified"] == "2019-10-18T14:53:00.000+0000"
     assert config["Version"] == "$LATEST"
-    assert config["State"] == "Active"
-    assert config["LastUpdateStatus"] == "Successful"
+    assert (config["State"], config["StateReason"], config["StateReasonCode"]) == (
+        "Pending",
+        "The function is being created.",
+        "Creating",
+    )
+    assert "LastUpdateStatus" not in config
     assert config["PackageType"] == "Zip"
     assert len(config["RevisionId"]) == 36
+
+
+def test_a_new_function_is_pending_until_the_clock_turns_then_active(tmp_path: Path) -> None:
+    clock = ManualClock()
+    registry = open_registry(tmp_path, clock)
+    registry.create_function(create_body())
+    assert registry.get_configuration("fn", None)["State"] == "Pending"
+    with pytest.raises(ResourceConflict, match="An update is in progress for resource: arn:aws:lambda:"):
+        registry.update_configuration("fn", {"Timeout": 5})
+    clock.advance(0)
+    settled = registry.get_configuration("fn", None)
+    assert (settled["State"], settled["LastUpdateStatus"]) == ("Active", "Successful")
+    assert "StateReason" not in settled and "StateReasonCode" not in settled
+    assert registry.resolve("fn", None).state == "Active"
+
+
+def test_an_update_answers_in_progress_and_refuses_another_until_it_settles(tmp_path: Path) -> None:
+    clock = ManualClock()
+    registry = open_registry(tmp_path, clock)
+    registry.create_function(create_body())
+    clock.advance(0)
+    answer = registry.update_configuration("fn", {"Timeout": 5})
+    assert (answer["State"], answer["LastUpdateStatus"]) == ("Active", "InProgress")
+    assert (answer["LastUpdateStatusReason"], answer["LastUpdateStatusReasonCode"]) == (
+        "The function is being created.",
+        "Creating",
+    )
+    with pytest.raises(ResourceConflict, match="An update is in progress"):
+        registry.update_code("fn", {"ZipFile": base64.b64encode(make_zip("v = 2\n")).decode()})
+    clock.advance(0)
+    assert registry.get_configuration("fn", None)["LastUpdateStatus"] == "Successful"
+    assert registry.update_configuration("fn", {"Timeout": 6})["Timeout"] == 6
+
+
+def test_a_creation_the_engine_did_not_settle_settles_when_it_loads(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path, ManualClock())
+    registry.create_function(create_body())
+    reopened = open_registry(tmp_path, ManualClock())
+    assert reopened.get_configuration("fn", None)["State"] == "Active"
+
+
+def test_configurations_are_shown_as_aws_shows_them(registry: Registry) -> None:
+    created = registry.create_function(create_body())
+    assert "Layers" not in created
+    assert created["RuntimeVersionConfig"]["RuntimeVersionArn"].startswith(
+        "arn:aws:lambda:us-east-1::runtime:"
+    )
+    assert len(created["RuntimeVersionConfig"]["RuntimeVersionArn"].rsplit(":", 1)[1]) == 64
+    assert list(created)[:4] == ["FunctionName", "FunctionArn", "Runtime", "Role"]
+    listed = registry.list_functions(None, None, None)["Functions"][0]
+    assert not {"State", "LastUpdateStatus", "RuntimeVersionConfig"} & set(listed)
 
 
 def test_last_modified_has_milliseconds_and_utc_offset() -> None:
@@ -123,7 +194,11 @@ def test_every_read_of_a_missing_function_says_function_not_found(
     registry: Registry, name: str, qualifier: str | None, message: str
 ) -> None:
     registry.create_function(create_body())
-    for read in (registry.resolve, registry.get_configuration, registry.get_function):
+
+    def get_function(name: str, qualifier: str | None) -> object:
+        return registry.get_function(name, qualifier, locate_code)
+
+    for read in (registry.resolve, registry.get_configuration, get_function):
         with pytest.raises(ResourceNotFound) as caught:
             read(name, qualifier)
         assert caught.value.message == message
@@ -143,7 +218,8 @@ def test_dry_run_update_code_stores_nothing(registry: Registry) -> None:
         "fn", {"ZipFile": base64.b64encode(make_zip("v = 3\n")).decode(), "DryRun": True}
     )
     assert answer["CodeSha256"] != before["CodeSha256"]
-    assert registry.get_configuration("fn", None) == before
+    assert registry.get_configuration("fn", None)["CodeSha256"] == before["CodeSha256"]
+    assert registry.get_configuration("fn", None)["RevisionId"] == before["RevisionId"]
 
 
 def test_update_configuration_merges_and_replaces_environment_whole(registry: Registry) -> None:
@@ -232,20 +308,21 @@ def test_list_rejects_a_marker_it_did_not_make(registry: Registry) -> None:
 def test_everything_survives_a_restart(tmp_path: Path) -> None:
     first = open_registry(tmp_path)
     created = first.create_function(create_body(Tags={"team": "core"}))
-    updated = first.update_configuration("fn", {"Description": "kept"})
+    first.update_configuration("fn", {"Description": "kept"})
+    updated = first.get_configuration("fn", None)
     second = open_registry(tmp_path)
     assert second.get_configuration("fn", None) == updated
-    assert second.get_function("fn", None)["Tags"] == {"team": "core"}
+    assert second.get_function("fn", None, locate_code)["Tags"] == {"team": "core"}
     assert second.resolve("fn", None).code_sha256 == created["CodeSha256"]
     assert (second.resolve("fn", None).code_dir / "app.py").exists()
 
 
-def test_get_function_points_at_the_stored_zip(registry: Registry) -> None:
+def test_get_function_locates_the_stored_zip(registry: Registry, tmp_path: Path) -> None:
     data = make_zip()
     registry.create_function(create_body(zip_bytes=data))
-    code = registry.get_function("fn", None)["Code"]
+    code = registry.get_function("fn", None, locate_code)["Code"]
     assert code["RepositoryType"] == "S3"
-    assert Path(code["Location"].removeprefix("file://")).read_bytes() == data
+    assert BlobStore(tmp_path).path(code["Location"].removeprefix("code:")).read_bytes() == data
 
 
 def test_database_records_its_schema_version(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from aiohttp import web
 
 from flare.api import (
     aliases,
+    code,
     concurrency,
     esm,
     event_invoke_config,
@@ -38,7 +39,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None}, middlewares=[check_request]
     )
-    functions.add_routes(app, engine.registry, engine.concurrency.reserved)
+    functions.add_routes(app, engine.registry, engine.code_urls, engine.concurrency.reserved)
+    code.add_routes(app, engine.code_urls, engine.blobs)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, route or invoke_route(engine))

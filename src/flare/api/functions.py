@@ -11,10 +11,12 @@ from collections.abc import Callable
 from aiohttp import web
 
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
+from flare.control.code_url import CodeUrls
 from flare.control.registry import Registry
 
 PREFIX = "/2015-03-31/functions"
 _REGISTRY = web.AppKey("function_registry", Registry)
+_CODE_URLS = web.AppKey("code_urls", CodeUrls)
 Reserved = Callable[[str], "int | None"]
 _RESERVED: web.AppKey[Reserved] = web.AppKey("reserved")
 
@@ -34,7 +36,10 @@ async def create_function(request: web.Request) -> web.StreamResponse:
 
 @aws_route
 async def get_function(request: web.Request) -> web.StreamResponse:
-    body = _registry(request).get_function(request.match_info["name"], _qualifier(request))
+    urls, base = request.app[_CODE_URLS], f"{request.scheme}://{request.host}"
+    body = _registry(request).get_function(
+        request.match_info["name"], _qualifier(request), lambda digest: urls.url(base, digest)
+    )
     reserved = request.app[_RESERVED](body["Configuration"]["FunctionName"])
     if reserved is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
@@ -76,11 +81,16 @@ async def delete_function(request: web.Request) -> web.StreamResponse:
 
 
 def add_routes(
-    app: web.Application, registry: Registry, reserved: Callable[[str], int | None] = lambda name: None
+    app: web.Application,
+    registry: Registry,
+    code_urls: CodeUrls,
+    reserved: Callable[[str], int | None] = lambda name: None,
 ) -> None:
     """Register the function resource's routes on ``app``, served by ``registry``; GetFunction
-    shows ``reserved(name)`` as its ``Concurrency`` when there is a reservation."""
+    shows ``reserved(name)`` as its ``Concurrency`` when there is a reservation, and a
+    ``code_urls`` URL as its ``Code.Location``."""
     app[_REGISTRY] = registry
+    app[_CODE_URLS] = code_urls
     app[_RESERVED] = reserved
     app.router.add_post(PREFIX, create_function)
     app.router.add_post(PREFIX + "/", create_function)

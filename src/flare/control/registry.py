@@ -31,7 +31,6 @@ environments were built from stale, so they notify none of those; ``add_create_l
 
 from __future__ import annotations
 
-import copy
 import random
 import uuid
 from collections.abc import Callable
@@ -39,7 +38,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import code, page, validation, versions
+from flare.control import code, function_state, function_view, page, validation, versions
 from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import LATEST, FunctionVersion
@@ -52,9 +51,10 @@ from flare.errors import (
 from flare.store.blobs import BlobStore, validate_zip
 from flare.store.sqlite import Database, FunctionRow
 
-SNAPSHOT_PENDING = "Lambda is creating a snapshot of the initialised execution environment (SnapStart)."
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
+CodeLocator = Callable[[str], str]
+"""Given a code digest, the URL that downloads that code (GetFunction's ``Code.Location``)."""
 
 
 def format_last_modified(epoch_s: float) -> str:
@@ -93,6 +93,8 @@ class Registry:
         self._runnable.clear()
         for row in self._db.all_functions():
             self._cache(row)
+            if function_state.unsettled(row.config):  # the engine stopped before it settled
+                self._settle(row.name, row.version, row.config["RevisionId"])
         self._counters = self._db.version_counters()
         self._aliases.load()
         self._blobs.delete_unused(self._db.code_digests())
@@ -141,13 +143,13 @@ class Registry:
         InvalidParameterValue."""
         return self._find(function_name, qualifier)[1]
 
-    def get_function(self, function_name: str, qualifier: str | None) -> dict[str, Any]:
-        """GetFunction's body: Configuration (as ``get_configuration``), Code location and (if
-        any) Tags."""
+    def get_function(self, function_name: str, qualifier: str | None, locate: CodeLocator) -> dict[str, Any]:
+        """GetFunction's body: Configuration (as ``get_configuration``), Code (its location is
+        ``locate(code digest)``) and (if any) Tags."""
         row, config = self._find(function_name, qualifier)
         body: dict[str, Any] = {
             "Configuration": config,
-            "Code": {"RepositoryType": "S3", "Location": self._blobs.path(row.code_digest).as_uri()},
+            "Code": {"RepositoryType": "S3", "Location": locate(row.code_digest)},
         }
         tags = self._rows[row.name][LATEST].tags
         if tags:
@@ -173,7 +175,9 @@ class Registry:
         if after is not None:
             keys = [key for key in keys if key[:2] > after]
         shown = keys[:limit]
-        body: dict[str, Any] = {"Functions": [copy.deepcopy(self._rows[n][v].config) for n, _, v in shown]}
+        body: dict[str, Any] = {
+            "Functions": [self._shown(self._rows[n][v].config, listed=True) for n, _, v in shown]
+        }
         if len(keys) > limit:
             name, _, version = shown[-1]
             body["NextMarker"] = page.encode_marker(name, version)
@@ -189,7 +193,9 @@ class Registry:
         if after is not None:
             ordered = [version for version in ordered if page.version_order(version) > after]
         shown = ordered[:limit]
-        body: dict[str, Any] = {"Versions": [copy.deepcopy(self._rows[name][v].config) for v in shown]}
+        body: dict[str, Any] = {
+            "Versions": [self._shown(self._rows[name][v].config, listed=True) for v in shown]
+        }
         if len(ordered) > limit:
             body["NextMarker"] = page.encode_marker(name, shown[-1])
         return body
@@ -238,14 +244,15 @@ class Registry:
         validate_zip(data)
         digest = self._store_code(data)
         config.update(code.fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
-        config.update(Version=LATEST, State="Active", LastUpdateStatus="Successful")
+        config = function_state.created({**config, "Version": LATEST})
         row = FunctionRow(name, LATEST, self._stamp(config), digest, tags)
         self._cache(self._db.insert_function(row))
+        self._settle_soon(row)
         for listener in self._create_listeners:
             listener(self._runnable[(name, LATEST)])
         if body.get("Publish"):
             return self._publish(row, None)
-        return copy.deepcopy(row.config)
+        return self._shown(row.config)
 
     def update_code(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionCode on $LATEST. ``DryRun`` checks and answers without storing;
@@ -259,11 +266,14 @@ class Registry:
         config = validation.merge_update(row.config, {"Architectures": body.get("Architectures")})
         config.update(code.fields(data))
         if body.get("DryRun"):
-            return config
+            return self._shown(config)
         digest = self._store_code(data)
-        answer = self._replace(FunctionRow(row.name, LATEST, self._stamp(config), digest, row.tags, row.seq))
+        updated = FunctionRow(
+            row.name, LATEST, self._stamp(function_state.updating(config)), digest, row.tags, row.seq
+        )
+        answer = self._replace(updated)
         if body.get("Publish"):
-            return self._publish(self._rows[row.name][LATEST], None)
+            return self._publish(updated, None)
         return answer
 
     def update_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -272,7 +282,7 @@ class Registry:
         Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
         """
         row = self._latest(function_name, body)
-        config = validation.merge_update(row.config, body)
+        config = function_state.updating(validation.merge_update(row.config, body))
         return self._replace(
             FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
         )
@@ -359,12 +369,12 @@ class Registry:
         rows = self._rows.get(name, {})
         row = rows.get(parsed or LATEST)
         if row is not None:
-            return row, copy.deepcopy(row.config)
+            return row, self._shown(row.config)
         target = self._aliases.version_of(name, parsed) if parsed is not None else None
         row = rows.get(target) if target is not None else None
         if row is None:
             raise self._not_found(name, parsed)
-        config = copy.deepcopy(row.config)
+        config = self._shown(row.config)
         config["FunctionArn"] = function_arn(self._region, self._account_id, name, parsed)
         return row, config
 
@@ -377,6 +387,9 @@ class Registry:
         revision = body.get("RevisionId")
         if revision is not None and revision != row.config["RevisionId"]:
             raise PreconditionFailed(validation.REVISION_MESSAGE)
+        refusal = function_state.update_refusal(row.config, row.config["FunctionArn"])
+        if refusal is not None:
+            raise refusal
         return row
 
     def _store_code(self, data: bytes) -> str:
@@ -395,27 +408,51 @@ class Registry:
     def _replace(self, row: FunctionRow) -> dict[str, Any]:
         self._db.update_function(row)
         self._cache(row)
+        self._settle_soon(row)
         self._notify(row.name, LATEST)
-        return copy.deepcopy(row.config)
+        return self._shown(row.config)
 
     def _publish(self, latest: FunctionRow, description: str | None) -> dict[str, Any]:
-        """Publish ``latest`` (the $LATEST row) unless the newest version already holds it."""
+        """Publish ``latest`` (the $LATEST row) unless the newest version already holds it. The
+        version starts in $LATEST's state and settles with it (a SnapStart version stays
+        Pending until its snapshot is made)."""
         name = latest.name
         newest = versions.newest(self._rows[name])
         if newest is not None and versions.same_content(latest.config, self._rows[name][newest].config):
-            return copy.deepcopy(self._rows[name][newest].config)
+            return self._shown(self._rows[name][newest].config)
         number = str(self._counters.get(name, 0) + 1)
         arn = function_arn(self._region, self._account_id, name, number)
         config = self._stamp(versions.snapshot(latest.config, number, arn, description))
         if config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions":
             config["SnapStart"] = {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
-            config.update(State="Pending", StateReasonCode="Creating", StateReason=SNAPSHOT_PENDING)
+            config = function_state.snapshotting(config)
         row = self._db.publish_version(FunctionRow(name, number, config, latest.code_digest))
         self._counters[name] = int(number)
         self._cache(row)
+        self._settle_soon(row)
         for listener in self._publish_listeners:
             listener(self._runnable[(name, number)])
-        return copy.deepcopy(row.config)
+        return self._shown(row.config)
+
+    def _shown(self, config: dict[str, Any], listed: bool = False) -> dict[str, Any]:
+        return function_view.shown(config, self._region, listed)
+
+    def _settle_soon(self, row: FunctionRow) -> None:
+        """Settle ``row``'s creation or update on the clock's next turn (see ``function_state``):
+        the client has its Pending / InProgress answer first."""
+        revision = row.config["RevisionId"]
+        self._clock.call_later(0, lambda: self._settle(row.name, row.version, revision))
+
+    def _settle(self, name: str, version: str, revision: str) -> None:
+        """Mark ``version`` of ``name`` settled, unless it changed again (or went) meanwhile."""
+        row = self._rows.get(name, {}).get(version)
+        if row is None or row.config["RevisionId"] != revision or not function_state.unsettled(row.config):
+            return
+        settled = FunctionRow(
+            name, version, function_state.settled(row.config), row.code_digest, row.tags, row.seq
+        )
+        self._db.update_function(settled)
+        self._cache(settled)
 
     def add_create_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
         """``callback(version)`` after CreateFunction stored the new function's ``$LATEST``."""

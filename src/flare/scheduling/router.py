@@ -30,8 +30,9 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from flare.clock import Clock, SystemClock
+from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
-from flare.errors import ResourceConflict, ResourceNotReady, SnapStartNotReady, TooManyRequests
+from flare.errors import ResourceNotReady, TooManyRequests
 from flare.observe.metrics import Metrics
 from flare.sandbox.environment import Environment
 from flare.sandbox.invocation import Invocation, InvocationResult
@@ -88,15 +89,10 @@ class Router:
         return result
 
     async def _place(self, version: FunctionVersion) -> Environment:
-        if version.state == "Pending":
-            raise SnapStartNotReady(
-                "Lambda is still making the SnapStart snapshot of this version; try again soon."
-            )
-        if version.state == "Failed":
-            raise ResourceConflict(
-                "The operation cannot be performed at this time. "
-                "The function is currently in the following state: Failed"
-            )
+        if version.state != State.ACTIVE:
+            refusal = invoke_refusal(version.state, version.snap_start)
+            if refusal is not None:
+                raise refusal
         try:
             env = await self.pool.reserve(version)
             if env.init_timed_out:
