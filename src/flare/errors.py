@@ -10,8 +10,11 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     ├── ClientError                              (4xx, Type: User)
     │   ├── InvalidParameterValue                (400 InvalidParameterValueException)
     │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
+    │   ├── PolicyLengthExceeded                 (400 PolicyLengthExceededException: policy over 20 KB)
+    │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
+    │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
@@ -66,8 +69,28 @@ class InvalidRequestContent(ClientError):
     aws_name = "InvalidRequestContentException"
 
 
+class PolicyLengthExceeded(ClientError):
+    """A resource-based policy would grow past its 20 KB limit."""
+
+    aws_name = "PolicyLengthExceededException"
+
+
+class CodeVerificationFailed(ClientError):
+    """Code that does not pass the function's code signing config under ``Enforce``."""
+
+    aws_name = "CodeVerificationFailedException"
+
+
 class ResourceNotFound(ClientError):
     aws_name = "ResourceNotFoundException"
+    status = 404
+
+
+class CodeSigningConfigNotFound(ClientError):
+    """PutFunctionCodeSigningConfig (or CreateFunction) names a code signing config that does
+    not exist."""
+
+    aws_name = "CodeSigningConfigNotFoundException"
     status = 404
 
 
