@@ -223,7 +223,6 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "VpcConfig": _unsupported("VpcConfig"),
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),
     "ImageConfig": _unsupported("ImageConfig (Flare runs Zip packages only)"),
-    "CodeSigningConfigArn": _unsupported("CodeSigningConfigArn"),
     "CapacityProviderConfig": _unsupported("CapacityProviderConfig"),
 }
 _DROPPED_WHEN_EMPTY = ("DeadLetterConfig", "VpcConfig", "FileSystemConfigs", "ImageConfig", "KMSKeyArn")
@@ -297,13 +296,6 @@ def defaults(name: str) -> Config:
         "Layers": [],
         "PackageType": "Zip",
     }
-
-
-def check_tags(value: object) -> dict[str, str]:
-    tags = _object(value, "tags")
-    if not all(isinstance(key, str) and isinstance(item, str) for key, item in tags.items()):
-        raise InvalidParameterValue("Tags must map strings to strings.")
-    return dict(tags)
 
 
 def normalise_create(body: dict[str, Any]) -> Config:
