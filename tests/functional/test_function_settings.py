@@ -74,6 +74,20 @@ def test_runtime_management_config_per_version(lam: Any) -> None:
             FunctionName="managed", UpdateRuntimeOn="Auto", RuntimeVersionArn=RUNTIME_VERSION
         )
     )[:2] == (400, "InvalidParameterValueException")
+    other_region = RUNTIME_VERSION.replace("us-east-1", "eu-west-1")
+    assert failure(
+        lambda: lam.put_runtime_management_config(
+            FunctionName="managed", UpdateRuntimeOn="Manual", RuntimeVersionArn=other_region
+        )
+    )[:2] == (400, "InvalidParameterValueException")
+    lam.create_alias(FunctionName="managed", Name="live", FunctionVersion=version)
+    assert failure(lambda: lam.get_runtime_management_config(FunctionName="managed", Qualifier="live"))[
+        :2
+    ] == (
+        400,
+        "InvalidParameterValueException",
+    )
+    lam.delete_alias(FunctionName="managed", Name="live")
     assert failure(lambda: lam.get_runtime_management_config(FunctionName="managed", Qualifier="9")) == (
         404,
         "ResourceNotFoundException",

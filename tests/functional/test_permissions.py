@@ -283,6 +283,20 @@ def test_resource_policy_operations_share_the_documents_add_permission_writes(la
     assert failure(lambda: lam.delete_resource_policy(ResourceArn=arn, RevisionId=wrong_revision))[0] == 412
     lam.delete_resource_policy(ResourceArn=arn)
     assert failure(lambda: lam.get_resource_policy(ResourceArn=arn))[:2] == (404, "ResourceNotFoundException")
+    assert failure(lambda: lam.delete_resource_policy(ResourceArn=arn))[:2] == (
+        404,
+        "ResourceNotFoundException",
+    )
+    assert failure(lambda: lam.put_resource_policy(ResourceArn=f"{arn}:$LATEST", Policy=put["Policy"])) == (
+        400,
+        "InvalidParameterValueException",
+        "We currently do not support adding policies for $LATEST.",
+    )
+    runtime = "arn:aws:lambda:us-east-1:000000000000:runtime/python3.12/version/1"
+    assert failure(lambda: lam.get_resource_policy(ResourceArn=runtime))[:2] == (
+        404,
+        "ResourceNotFoundException",
+    )
     assert failure(lambda: lam.get_resource_policy(ResourceArn=f"{ARN}nothing"))[:2] == (
         404,
         "ResourceNotFoundException",
