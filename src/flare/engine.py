@@ -13,9 +13,14 @@ from typing import Any
 
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
+from flare.control import tags
+from flare.control.capacity_providers import CapacityProviders
+from flare.control.code_signing import CodeSigning
 from flare.control.code_url import CodeUrls
 from flare.control.concurrency import Concurrency
+from flare.control.function_settings import FunctionSettings
 from flare.control.model import FunctionVersion
+from flare.control.policies import FunctionPolicies
 from flare.control.provisioned import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.errors import ResourceNotFound
@@ -43,6 +48,9 @@ from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
+from flare.store.code_signing import CodeSigningStore
+from flare.store.function_settings import FunctionSettingsStore
+from flare.store.policies import PolicyStore
 from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
 from flare.store.settings import SettingsStore
@@ -133,6 +141,34 @@ class Engine:
             self.sources.poller,
         )
         self.metrics.add_source(self._event_source_metrics)
+        self._wire_function_resources(config)
+
+    def _wire_function_resources(self, config: ServerConfig) -> None:
+        """Resource policies, code signing, recursion and runtime settings and tags: each kept
+        with what it belongs to, so the registry's listeners drop it with its function."""
+        region, account = config.region, config.account_id
+        self.policy_store = PolicyStore(self.db.path)
+        self.policies = FunctionPolicies(self.policy_store, self.registry, region, account)
+        self.registry.add_version_listener(self.policies.function_changed)
+        self.registry.add_alias_listener(self.policies.alias_deleted)
+        self.code_signing_store = CodeSigningStore(self.db.path)
+        self.code_signing = CodeSigning(self.code_signing_store, self.registry, self.clock, region, account)
+        self.registry.add_deploy_guard(self.code_signing)
+        self.registry.add_version_listener(self.code_signing.function_changed)
+        self.function_settings_store = FunctionSettingsStore(self.db.path)
+        self.function_settings = FunctionSettings(
+            self.function_settings_store, self.registry, region, account
+        )
+        self.registry.add_version_listener(self.function_settings.function_changed)
+        self.registry.add_publish_listener(self.function_settings.version_published)
+        self.capacity_providers = CapacityProviders(self.registry, region, account)
+        self.tagging = tags.Tagging(
+            {
+                tags.FUNCTION: tags.FunctionTags(self.registry),
+                tags.CODE_SIGNING_CONFIG: self.code_signing,
+                tags.EVENT_SOURCE_MAPPING: self.mappings,
+            }
+        )
 
     def _event_source_metrics(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
         rows = [
@@ -159,6 +195,9 @@ class Engine:
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.sweep()
         self.registry.load()
+        self.policies.load()
+        self.code_signing.load()
+        self.function_settings.load()
         for runtime in sorted(self.registry.runtimes()):
             self._warm_zygote(runtime)
         self.concurrency.load()
@@ -191,6 +230,9 @@ class Engine:
         self.settings.close()
         self.schedule_store.close()
         self.secrets.close()
+        self.policy_store.close()
+        self.code_signing_store.close()
+        self.function_settings_store.close()
         self.events_store.close()
         self.db.close()
 

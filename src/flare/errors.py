@@ -14,8 +14,11 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   │                                          service model's constraints; specs/constraints.py)
     │   ├── SerializationFailed                  (400 SerializationException: a JSON-protocol body
     │   │                                          with a value of the wrong type)
+    │   ├── PolicyLengthExceeded                 (400 PolicyLengthExceededException: policy over 20 KB)
+    │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
+    │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
@@ -83,8 +86,28 @@ class SerializationFailed(ClientError):
     aws_name = "SerializationException"
 
 
+class PolicyLengthExceeded(ClientError):
+    """A resource-based policy would grow past its 20 KB limit."""
+
+    aws_name = "PolicyLengthExceededException"
+
+
+class CodeVerificationFailed(ClientError):
+    """Code that does not pass the function's code signing config under ``Enforce``."""
+
+    aws_name = "CodeVerificationFailedException"
+
+
 class ResourceNotFound(ClientError):
     aws_name = "ResourceNotFoundException"
+    status = 404
+
+
+class CodeSigningConfigNotFound(ClientError):
+    """PutFunctionCodeSigningConfig (or CreateFunction) names a code signing config that does
+    not exist."""
+
+    aws_name = "CodeSigningConfigNotFoundException"
     status = 404
 
 

@@ -6,18 +6,23 @@ from aiohttp import web
 
 from flare.api import (
     aliases,
+    capacity_providers,
     code,
+    code_signing,
     concurrency,
     esm,
     event_invoke_config,
+    function_settings,
     functions,
     invoke,
     kinesis,
     logs,
     metrics,
+    permissions,
     provisioned,
     schedules,
     sqs,
+    tags,
     target,
     versions,
 )
@@ -51,6 +56,11 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     schedules.add_routes(app, engine.schedules)
     event_invoke_config.add_routes(app, engine.invoke_configs)
     esm.add_routes(app, engine.mappings, engine.async_queue)
+    permissions.add_routes(app, engine.policies)
+    tags.add_routes(app, engine.tagging)
+    code_signing.add_routes(app, engine.code_signing)
+    function_settings.add_routes(app, engine.function_settings)
+    capacity_providers.add_routes(app, engine.capacity_providers)
     target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
 
     @aws_route

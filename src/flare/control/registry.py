@@ -26,19 +26,24 @@ are durable, so the engine can retire environments built from what is gone:
 
 Creating a function, publishing a version and every alias change make nothing that
 environments were built from stale, so they notify none of those; ``add_create_listener`` and
-``add_publish_listener`` hear of new functions and new versions.
+``add_publish_listener`` hear of new functions and new versions, ``add_alias_listener`` of
+deleted aliases. TagResource and UntagResource change ``$LATEST``'s RevisionId (as on AWS) and
+notify like an update, since the ``flare:network`` tag changes how environments are built.
+
+A ``DeployGuard`` (``add_deploy_guard``) may refuse code: CreateFunction and UpdateFunctionCode
+ask every guard before anything is stored (code signing configs are one).
 """
 
 from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from flare.clock import Clock
-from flare.control import code, function_state, function_view, page, validation, versions
+from flare.control import code, function_state, function_view, page, tags, validation, versions
 from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import LATEST, FunctionVersion
@@ -55,6 +60,20 @@ Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 CodeLocator = Callable[[str], str]
 """Given a code digest, the URL that downloads that code (GetFunction's ``Code.Location``)."""
+AliasListener = Callable[[str, str], None]
+
+
+class DeployGuard(Protocol):
+    """Something that may refuse a function's code (code signing configs)."""
+
+    def check_create(self, name: str, body: Mapping[str, Any]) -> None:
+        """CreateFunction of ``name`` with ``body``, before anything is stored; raises to refuse."""
+
+    def created(self, name: str, body: Mapping[str, Any]) -> None:
+        """CreateFunction stored ``name``'s ``$LATEST``."""
+
+    def check_code_update(self, name: str) -> None:
+        """UpdateFunctionCode of ``name``, before anything is stored; raises to refuse."""
 
 
 def format_last_modified(epoch_s: float) -> str:
@@ -82,6 +101,8 @@ class Registry:
         self._listeners: list[VersionListener] = []
         self._publish_listeners: list[Callable[[FunctionVersion], None]] = []
         self._create_listeners: list[Callable[[FunctionVersion], None]] = []
+        self._alias_listeners: list[AliasListener] = []
+        self._guards: list[DeployGuard] = []
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
@@ -94,7 +115,7 @@ class Registry:
         for row in self._db.all_functions():
             self._cache(row)
             if function_state.unsettled(row.config):  # the engine stopped before it settled
-                self._settle(row.name, row.version, row.config["RevisionId"])
+                self._settle(row.name, row.version)
         self._counters = self._db.version_counters()
         self._aliases.load()
         self._blobs.delete_unused(self._db.code_digests())
@@ -111,6 +132,15 @@ class Registry:
         """Call ``callback(name, version)`` after ``$LATEST`` of ``name`` changes or a version
         is deleted; ``version`` is None when the whole function was deleted."""
         self._listeners.append(callback)
+
+    def add_alias_listener(self, callback: AliasListener) -> None:
+        """Call ``callback(name, alias)`` after DeleteAlias removed ``alias`` of ``name`` (the
+        aliases of a deleted function go with it: version listeners hear ``(name, None)``)."""
+        self._alias_listeners.append(callback)
+
+    def add_deploy_guard(self, guard: DeployGuard) -> None:
+        """Ask ``guard`` before CreateFunction and UpdateFunctionCode store anything."""
+        self._guards.append(guard)
 
     # -- hot path -------------------------------------------------------------------------------
 
@@ -200,6 +230,46 @@ class Registry:
             body["NextMarker"] = page.encode_marker(name, shown[-1])
         return body
 
+    def locate(self, function_name: str, qualifier: str | None) -> tuple[str, str | None]:
+        """The bare name and qualifier a client means, both existing: ``(name, None)`` for the
+        function itself, else ``(name, "$LATEST" | "N" | alias)``.
+
+        Raises ResourceNotFound ("Function not found: <arn>" for a function or version,
+        "Cannot find alias arn: <arn>" for an alias), InvalidParameterValue (malformed)."""
+        name, parsed = parse_function_name(function_name, qualifier)
+        rows = self._rows.get(name)
+        if rows is None:
+            raise self._not_found(name, parsed)
+        if parsed is None or parsed in rows or self._aliases.version_of(name, parsed) is not None:
+            return name, parsed
+        if parsed == LATEST or parsed.isdigit():
+            raise self._not_found(name, parsed)
+        arn = function_arn(self._region, self._account_id, name, parsed)
+        raise ResourceNotFound(f"Cannot find alias arn: {arn}")
+
+    def has_function(self, name: str) -> bool:
+        """Whether a function is called ``name`` (a bare name)."""
+        return name in self._rows
+
+    def tags(self, function_name: str) -> dict[str, str]:
+        """The tags of a function (any qualifier ignored). Raises ResourceNotFound."""
+        return dict(self._rows[self._function(function_name)][LATEST].tags)
+
+    def replace_tags(self, function_name: str, new_tags: Mapping[str, str]) -> None:
+        """Give the function exactly ``new_tags``: ``$LATEST`` gets a new RevisionId (as
+        TagResource and UntagResource do on AWS), every version is re-read with the tags
+        (``flare:network``), and listeners hear of a ``$LATEST`` update. Raises ResourceNotFound."""
+        name = self._function(function_name)
+        row = self._rows[name][LATEST]
+        config = {**row.config, "RevisionId": str(uuid.uuid4())}
+        updated = FunctionRow(name, LATEST, config, row.code_digest, dict(new_tags), row.seq)
+        self._db.update_function(updated)
+        self._cache(updated)
+        for version, other in self._rows[name].items():
+            if version != LATEST:
+                self._cache(other)
+        self._notify(name, LATEST)
+
     # -- aliases --------------------------------------------------------------------------------
 
     def create_alias(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -219,7 +289,10 @@ class Registry:
 
     def delete_alias(self, function_name: str, alias: str) -> None:
         """DeleteAlias. Raises ResourceNotFound, InvalidParameterValue."""
-        self._aliases.delete(self._function(function_name), alias)
+        name = self._function(function_name)
+        self._aliases.delete(name, alias)
+        for listener in self._alias_listeners:
+            listener(name, alias)
 
     def list_aliases(
         self, function_name: str, function_version: str | None, marker: str | None, max_items: int | None
@@ -237,17 +310,21 @@ class Registry:
         """
         config = validation.normalise_create(body)
         name = config["FunctionName"]
-        tags = validation.check_tags(body.get("Tags") or {})
+        function_tags = tags.check_new({}, body.get("Tags") or {})
         if name in self._rows:
             raise ResourceConflict(f"Function already exist: {name}")
         data = code.decode_zip(body.get("Code"), "CreateFunction")
         validate_zip(data)
+        for guard in self._guards:
+            guard.check_create(name, body)
         digest = self._store_code(data)
         config.update(code.fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
         config = function_state.created({**config, "Version": LATEST})
-        row = FunctionRow(name, LATEST, self._stamp(config), digest, tags)
+        row = FunctionRow(name, LATEST, self._stamp(config), digest, function_tags)
         self._cache(self._db.insert_function(row))
         self._settle_soon(row)
+        for guard in self._guards:
+            guard.created(name, body)
         for listener in self._create_listeners:
             listener(self._runnable[(name, LATEST)])
         if body.get("Publish"):
@@ -263,6 +340,8 @@ class Registry:
         row = self._latest(function_name, body)
         data = code.decode_zip(body, "UpdateFunctionCode")
         validate_zip(data)
+        for guard in self._guards:
+            guard.check_code_update(row.name)
         config = validation.merge_update(row.config, {"Architectures": body.get("Architectures")})
         config.update(code.fields(data))
         if body.get("DryRun"):
@@ -440,13 +519,13 @@ class Registry:
     def _settle_soon(self, row: FunctionRow) -> None:
         """Settle ``row``'s creation or update on the clock's next turn (see ``function_state``):
         the client has its Pending / InProgress answer first."""
-        revision = row.config["RevisionId"]
-        self._clock.call_later(0, lambda: self._settle(row.name, row.version, revision))
+        self._clock.call_later(0, lambda: self._settle(row.name, row.version))
 
-    def _settle(self, name: str, version: str, revision: str) -> None:
-        """Mark ``version`` of ``name`` settled, unless it changed again (or went) meanwhile."""
+    def _settle(self, name: str, version: str) -> None:
+        """Mark ``version`` of ``name`` settled, if it still exists and is not yet. Nothing else
+        can have started meanwhile: updates wait for the one in progress (``update_refusal``)."""
         row = self._rows.get(name, {}).get(version)
-        if row is None or row.config["RevisionId"] != revision or not function_state.unsettled(row.config):
+        if row is None or not function_state.unsettled(row.config):
             return
         settled = FunctionRow(
             name, version, function_state.settled(row.config), row.code_digest, row.tags, row.seq

@@ -171,7 +171,6 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "VpcConfig": _unsupported("VpcConfig"),
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),
     "ImageConfig": _unsupported("ImageConfig (Flare runs Zip packages only)"),
-    "CodeSigningConfigArn": _unsupported("CodeSigningConfigArn"),
     "CapacityProviderConfig": _unsupported("CapacityProviderConfig"),
 }
 _DROPPED_WHEN_EMPTY = ("DeadLetterConfig", "VpcConfig", "FileSystemConfigs", "ImageConfig", "KMSKeyArn")
@@ -241,11 +240,6 @@ def defaults(name: str) -> Config:
         "Layers": [],
         "PackageType": "Zip",
     }
-
-
-def check_tags(value: dict[str, str]) -> dict[str, str]:
-    """A function's tags (keys and values are the model's, checked at the edge)."""
-    return dict(value)
 
 
 def normalise_create(body: dict[str, Any]) -> Config:

@@ -1,7 +1,8 @@
 """Event source mappings: the control plane (Create/Get/Update/Delete/List) and their pollers.
 
 Every mapping's configuration is kept in AWS's shape, durable in ``EventStore``, plus private
-keys (``_function``, ``_qualifier``, ``_enabled``: what the user asked for) never shown. A
+keys (``_function``, ``_qualifier``, ``_enabled``: what the user asked for; ``_tags``: its
+tags, read and changed through ``tags`` / ``replace_tags``) never shown. A
 change moves the mapping to a transitional state at once (``Creating``, ``Enabling``,
 ``Disabling``, ``Updating``, ``Deleting``: see ``esm.ALLOWED``) and answers; a timer of the
 clock then *settles* it: stops its poller, starts a new one if it is to be enabled, and moves
@@ -14,6 +15,7 @@ checkpoints. Contract: used from the event loop's thread.
 from __future__ import annotations
 
 import asyncio
+import collections.abc
 import copy
 import logging
 import uuid
@@ -23,6 +25,7 @@ from typing import Any, Protocol
 from flare.clock import Clock
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
+from flare.control.tags import ResourceArn, check_new
 from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
 from flare.events import esm
 from flare.events.counters import Counters
@@ -102,6 +105,7 @@ class EventSourceMappings:
         ResourceNotFound (function), ResourceConflict (function and source already mapped)."""
         function_name: str = body["FunctionName"]  # required by the model
         config = esm.normalise_create(body)
+        mapping_tags = check_new({}, body.get("Tags") or {})
         name, qualifier = parse_function_name(function_name, None)
         function_arn = self._function_arn(name, qualifier)
         for other in self._configs.values():
@@ -125,6 +129,7 @@ class EventSourceMappings:
             "_function": name,
             "_qualifier": qualifier,
             "_enabled": body.get("Enabled", True) is not False,
+            "_tags": mapping_tags,
         }
         self._save(config)
         self._schedule(mapping_id)
@@ -189,6 +194,23 @@ class EventSourceMappings:
         if start + limit < len(found):
             body["NextMarker"] = str(start + limit)
         return body
+
+    def tags(self, resource: ResourceArn) -> dict[str, str]:
+        """The tags of the mapping ``resource`` names. Raises ResourceNotFound."""
+        return dict(self._tagged(resource).get("_tags", {}))
+
+    def replace_tags(self, resource: ResourceArn, new_tags: collections.abc.Mapping[str, str]) -> None:
+        """Give the mapping exactly ``new_tags`` (its configuration and state are unchanged).
+        Raises ResourceNotFound."""
+        config = self._tagged(resource)
+        config["_tags"] = dict(new_tags)
+        self._store.put_mapping(config["UUID"], config)
+
+    def _tagged(self, resource: ResourceArn) -> dict[str, Any]:
+        config = self._configs.get(resource.resource_id)
+        if config is None or config["State"] == State.DELETING.value:
+            raise ResourceNotFound(f"Event source mapping not found: {resource.arn}")
+        return config
 
     def stats(self) -> list[dict[str, Any]]:
         """Every mapping's identity, state and counters, for ``GET /flare/v1/event-sources``."""

@@ -1,0 +1,79 @@
+"""Resource-based policies of functions, versions and aliases, durable: a table in Flare's SQLite file.
+
+Schema::
+
+    function_policies
+        name       TEXT  function name (unqualified)
+        qualifier  TEXT  '' for the function itself, else a published version number or an alias
+        document   TEXT  the policy document, JSON
+        revision   TEXT  the policy's RevisionId (a new UUID at every change)
+        PRIMARY KEY (name, qualifier)
+
+Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
+own, the table created if missing, a lock around the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from flare.store.connection import SqliteStore
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS function_policies (
+    name      TEXT NOT NULL,
+    qualifier TEXT NOT NULL,
+    document  TEXT NOT NULL,
+    revision  TEXT NOT NULL,
+    PRIMARY KEY (name, qualifier)
+);
+"""
+
+
+@dataclass(frozen=True)
+class PolicyRow:
+    """One stored policy; ``qualifier`` is '' for the function's own (unqualified) policy."""
+
+    name: str
+    qualifier: str
+    document: dict[str, Any]
+    revision: str
+
+
+class PolicyStore(SqliteStore):
+    """Policies by (function name, qualifier). Opening creates the table if it is missing."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
+
+    def all(self) -> list[PolicyRow]:
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT name, qualifier, document, revision FROM function_policies ORDER BY name, qualifier"
+            ).fetchall()
+        return [PolicyRow(str(n), str(q), json.loads(d), str(r)) for n, q, d, r in rows]
+
+    def put(self, row: PolicyRow) -> None:
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT INTO function_policies (name, qualifier, document, revision) VALUES (?, ?, ?, ?) "
+                "ON CONFLICT (name, qualifier) DO UPDATE SET document = excluded.document, "
+                "revision = excluded.revision",
+                (row.name, row.qualifier, json.dumps(row.document), row.revision),
+            )
+
+    def delete(self, name: str, qualifier: str) -> bool:
+        """Drop the policy of ``name`` (and ``qualifier``); True if there was one."""
+        with self._lock, self._conn:
+            cursor = self._conn.execute(
+                "DELETE FROM function_policies WHERE name = ? AND qualifier = ?", (name, qualifier)
+            )
+            return cursor.rowcount > 0
+
+    def delete_function(self, name: str) -> int:
+        """Drop every policy of function ``name``; returns how many went."""
+        with self._lock, self._conn:
+            return self._conn.execute("DELETE FROM function_policies WHERE name = ?", (name,)).rowcount
