@@ -38,10 +38,13 @@ from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
 from flare.scheduling.provisioned import Provisioner
 from flare.scheduling.router import Router
+from flare.services.live_tail import LiveTails
+from flare.services.logs import LogService
 from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
+from flare.store.log_index import LogIndex
 from flare.store.schedules import ScheduleStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
@@ -62,7 +65,10 @@ class Engine:
         self.db = Database(data / "flare.db")
         self.blobs = BlobStore(data)
         self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
-        self.logs = LogStore(data / "logs", self.clock)
+        self.log_index = LogIndex(self.db.path)
+        self.logs = LogStore(data / "logs", self.log_index, self.clock)
+        self.log_service = LogService(self.logs, self.clock, config.region, config.account_id)
+        self.live_tails = LiveTails(self.log_service, self.clock)
         self.services_store = ServiceStore(data / "services.db")
         self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
         self.streams = StreamService(self.services_store, self.clock, config.region, config.account_id)
@@ -164,8 +170,10 @@ class Engine:
         self.invoke_configs.load()
         self.async_queue.start()
         self.mappings.start()
+        self.log_service.start()
 
     async def stop(self) -> None:
+        self.live_tails.close()
         await self.async_queue.stop()
         await self.mappings.stop()
         self.queues.close()
@@ -182,7 +190,8 @@ class Engine:
         await asyncio.gather(*self._warming.values(), return_exceptions=True)
         for zygote in self._zygotes.values():
             await zygote.stop()
-        self.logs.close()
+        self.log_service.close()
+        self.log_index.close()
         self.services_store.close()
         self.settings.close()
         self.schedule_store.close()

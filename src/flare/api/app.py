@@ -13,6 +13,7 @@ from flare.api import (
     invoke,
     kinesis,
     logs,
+    logs_service,
     metrics,
     provisioned,
     schedules,
@@ -39,14 +40,19 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, route or invoke_route(engine))
-    logs.add_routes(app, engine.registry, engine.logs)
+    logs.add_routes(app, engine.registry, engine.log_service)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
     provisioned.add_routes(app, engine.provisioned)
     schedules.add_routes(app, engine.schedules)
     event_invoke_config.add_routes(app, engine.invoke_configs)
     esm.add_routes(app, engine.mappings, engine.async_queue)
-    target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
+    target.add_routes(
+        app,
+        sqs.endpoint(engine.queues),
+        kinesis.endpoint(engine.streams),
+        logs_service.endpoint(engine.log_service, engine.live_tails),
+    )
 
     @aws_route
     async def unknown(request: web.Request) -> web.StreamResponse:

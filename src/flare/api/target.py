@@ -1,7 +1,8 @@
 """``POST /`` for AWS's JSON-protocol services, chosen by ``X-Amz-Target``.
 
-SQS (``awsJson1_0``, ``X-Amz-Target: AmazonSQS.SendMessage``) and Kinesis (``awsJson1_1``,
-``X-Amz-Target: Kinesis_20131202.PutRecord``) share Flare's port with the Lambda REST API, which
+SQS (``awsJson1_0``, ``X-Amz-Target: AmazonSQS.SendMessage``), Kinesis (``awsJson1_1``,
+``X-Amz-Target: Kinesis_20131202.PutRecord``) and CloudWatch Logs (``awsJson1_1``,
+``X-Amz-Target: Logs_20140328.PutLogEvents``) share Flare's port with the Lambda REST API, which
 never posts to ``/``. A ``JsonEndpoint`` names a target prefix and turns (operation, JSON body,
 request) into a JSON result; this module reads the body, dispatches, and writes results and
 errors in the JSON protocol's shape: ``{"__type": ..., "message": ...}`` with the error's own
@@ -24,13 +25,14 @@ from flare.ids import new_request_id
 
 log = logging.getLogger("flare.api")
 
-Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
+Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any] | web.StreamResponse]]
 
 
 @dataclass(frozen=True)
 class JsonEndpoint:
-    """One JSON-protocol service: ``call(operation, body, request)`` returns the result or
-    raises a FlareError (UnknownOperation for an operation it lacks). ``close`` runs when the
+    """One JSON-protocol service: ``call(operation, body, request)`` returns the result (or a
+    response it streamed itself, e.g. an event stream) or raises a FlareError (UnknownOperation
+    for an operation it lacks). ``close`` runs when the
     server shuts down, before in-flight requests are awaited (so long polls end)."""
 
     prefix: str
@@ -64,7 +66,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
     if endpoint is None:
         return error_response(UnknownOperation(f"Flare does not implement {request.method} {request.path}"))
     try:
-        return _response(await endpoint.call(operation, await read_json(request), request), endpoint)
+        result = await endpoint.call(operation, await read_json(request), request)
+        return result if isinstance(result, web.StreamResponse) else _response(result, endpoint)
     except FlareError as error:
         return _error(error, endpoint)
     except Exception:

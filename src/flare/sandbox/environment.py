@@ -484,7 +484,7 @@ class Environment:
             self._logpipe.hold(lines)
 
     def _log(self, lines: list[str]) -> None:
-        self._logs.append(self.version.name, self.stream, lines)
+        self._logs.append(self.version.log_group, self.stream, lines)
 
 
 __all__ = ["EnvSettings", "Environment", "ZygoteDied"]
