@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, python_function
@@ -267,3 +273,101 @@ def _wait_for(read: Any, until: Any = bool, timeout: float = 10.0) -> Any:
         if until(found) or time.monotonic() > deadline:
             return found
         time.sleep(0.05)
+
+
+def _arn(name: str) -> str:
+    return f"arn:aws:logs:us-east-1:000000000000:log-group:/aws/lambda/{name}"
+
+
+def _logged_function(lam: Any) -> str:
+    name = unique("tailed")
+    create_function(lam, name, python_function("def handler(e, c):\n    print('tail me')\n    return 1\n"))
+    lam.invoke(FunctionName=name)  # the log group exists from the first invoke on, as on Lambda
+    return name
+
+
+def test_start_live_tail_streams_new_lines_to_boto3(flare: FlareServer, lam: Any) -> None:
+    name = _logged_function(lam)
+    client = boto3.client(
+        "logs",
+        endpoint_url=flare.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, read_timeout=10, inject_host_prefix=False),
+    )
+    response = client.start_live_tail(
+        logGroupIdentifiers=[_arn(name)], logEventFilterPattern="?START ?REPORT"
+    )
+    seen: list[str] = []
+    events = iter(response["responseStream"])
+    start = next(events)["sessionStart"]
+    assert start["logGroupIdentifiers"] == [_arn(name)] and start["sessionId"]
+    lam.invoke(FunctionName=name)
+    deadline = time.monotonic() + 10
+    while not any(line.startswith("REPORT") for line in seen) and time.monotonic() < deadline:
+        update = next(events)["sessionUpdate"]
+        assert update["sessionMetadata"] == {"sampled": False}
+        seen += [result["message"] for result in update["sessionResults"]]
+    response["responseStream"].close()
+    assert [line.split(" ")[0] for line in seen] == ["START", "REPORT"], "only what came after the start"
+
+
+def test_start_live_tail_on_a_missing_group_is_resource_not_found(flare: FlareServer) -> None:
+    client = boto3.client(
+        "logs",
+        endpoint_url=flare.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
+    )
+    with pytest.raises(client.exceptions.ResourceNotFoundException):
+        client.start_live_tail(logGroupIdentifiers=[_arn(unique("nobody"))])
+
+
+AWS_CLI = Path(sys.prefix) / "bin" / "aws"
+
+
+def test_aws_cli_start_live_tail_shows_start_end_report_as_the_function_runs(
+    flare: FlareServer, lam: Any
+) -> None:
+    """The AWS CLI v1's follow mode: ``aws logs start-live-tail`` (``aws logs tail`` is v2 only)."""
+    name = _logged_function(lam)
+    env = dict(
+        os.environ,
+        AWS_ACCESS_KEY_ID="test",
+        AWS_SECRET_ACCESS_KEY="test",
+        AWS_DEFAULT_REGION="us-east-1",
+        AWS_DISABLE_HOST_PREFIX_INJECTION="true",
+    )
+    process = subprocess.Popen(
+        [
+            str(AWS_CLI),
+            "logs",
+            "start-live-tail",
+            "--endpoint-url",
+            flare.url,
+            "--log-group-identifiers",
+            _arn(name),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        env=env,
+    )
+    lines: list[str] = []
+    try:
+        time.sleep(1.5)  # the CLI's session is open before the invoke
+        request_id = lam.invoke(FunctionName=name)["ResponseMetadata"]["RequestId"]
+        assert process.stdout is not None
+        deadline = time.monotonic() + 15
+        while not any(line.startswith("REPORT") for line in lines) and time.monotonic() < deadline:
+            lines.append(process.stdout.readline().rstrip("\n"))
+    finally:
+        process.terminate()
+        process.wait(10)
+    assert f"START RequestId: {request_id} Version: $LATEST" in lines
+    assert "tail me" in lines
+    assert f"END RequestId: {request_id}" in lines
+    assert any(line.startswith(f"REPORT RequestId: {request_id}\tDuration: ") for line in lines)
