@@ -371,3 +371,51 @@ def test_aws_cli_start_live_tail_shows_start_end_report_as_the_function_runs(
     assert "tail me" in lines
     assert f"END RequestId: {request_id}" in lines
     assert any(line.startswith(f"REPORT RequestId: {request_id}\tDuration: ") for line in lines)
+
+
+def _aws_cli_v2() -> str | None:
+    """An AWS CLI v2 on PATH (Debian's ``awscli`` package is v2), or None."""
+    for candidate in ("/usr/bin/aws", "/usr/local/bin/aws"):
+        if Path(candidate).exists():
+            version = subprocess.run([candidate, "--version"], capture_output=True, text=True, timeout=30)
+            if version.stdout.startswith("aws-cli/2."):
+                return candidate
+    return None
+
+
+@pytest.mark.skipif(_aws_cli_v2() is None, reason="needs the AWS CLI v2 (apt-get install awscli)")
+def test_aws_cli_v2_logs_tail_follow_shows_start_end_report_as_the_function_runs(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = _logged_function(lam)
+    env = dict(
+        os.environ, AWS_ACCESS_KEY_ID="test", AWS_SECRET_ACCESS_KEY="test", AWS_DEFAULT_REGION="us-east-1"
+    )
+    command = [
+        str(_aws_cli_v2()),
+        "logs",
+        "tail",
+        f"/aws/lambda/{name}",
+        "--follow",
+        "--endpoint-url",
+        flare.url,
+    ]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env)
+    lines: list[str] = []
+    try:
+        time.sleep(2)  # tail has read what was there
+        request_id = lam.invoke(FunctionName=name)["ResponseMetadata"]["RequestId"]
+        assert process.stdout is not None
+        deadline = time.monotonic() + 20
+        while (
+            not any(f"REPORT RequestId: {request_id}" in line for line in lines)
+            and time.monotonic() < deadline
+        ):
+            lines.append(process.stdout.readline().rstrip("\n"))
+    finally:
+        process.terminate()
+        process.wait(10)
+    mine = [line.split(" ", 2)[2] for line in lines if request_id in line]
+    assert mine[0] == f"START RequestId: {request_id} Version: $LATEST"
+    assert f"END RequestId: {request_id}" in mine
+    assert any(line.startswith(f"REPORT RequestId: {request_id}") for line in mine)
