@@ -44,12 +44,15 @@ from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
 from flare.scheduling.provisioned import Provisioner
 from flare.scheduling.router import Router
+from flare.services.live_tail import LiveTails
+from flare.services.logs import LogService
 from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
 from flare.store.code_signing import CodeSigningStore
 from flare.store.function_settings import FunctionSettingsStore
+from flare.store.log_index import LogIndex
 from flare.store.policies import PolicyStore
 from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
@@ -74,7 +77,10 @@ class Engine:
         self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
         self.secrets = SecretStore(self.db.path)
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
-        self.logs = LogStore(data / "logs", self.clock)
+        self.log_index = LogIndex(self.db.path)
+        self.logs = LogStore(data / "logs", self.log_index, self.clock)
+        self.log_service = LogService(self.logs, self.clock, config.region, config.account_id)
+        self.live_tails = LiveTails(self.log_service, self.clock)
         self.services_store = ServiceStore(data / "services.db")
         self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
         self.streams = StreamService(self.services_store, self.clock, config.region, config.account_id)
@@ -207,8 +213,10 @@ class Engine:
         self.invoke_configs.load()
         self.async_queue.start()
         self.mappings.start()
+        self.log_service.start()
 
     async def stop(self) -> None:
+        self.live_tails.close()
         await self.async_queue.stop()
         await self.mappings.stop()
         self.queues.close()
@@ -225,7 +233,8 @@ class Engine:
         await asyncio.gather(*self._warming.values(), return_exceptions=True)
         for zygote in self._zygotes.values():
             await zygote.stop()
-        self.logs.close()
+        self.log_service.close()
+        self.log_index.close()
         self.services_store.close()
         self.settings.close()
         self.schedule_store.close()

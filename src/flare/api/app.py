@@ -17,6 +17,7 @@ from flare.api import (
     invoke,
     kinesis,
     logs,
+    logs_service,
     metrics,
     permissions,
     provisioned,
@@ -49,7 +50,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, route or invoke_route(engine))
-    logs.add_routes(app, engine.registry, engine.logs)
+    logs.add_routes(app, engine.registry, engine.log_service)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
     provisioned.add_routes(app, engine.provisioned)
@@ -61,7 +62,12 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     code_signing.add_routes(app, engine.code_signing)
     function_settings.add_routes(app, engine.function_settings)
     capacity_providers.add_routes(app, engine.capacity_providers)
-    target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
+    target.add_routes(
+        app,
+        sqs.endpoint(engine.queues),
+        kinesis.endpoint(engine.streams),
+        logs_service.endpoint(engine.log_service, engine.live_tails),
+    )
 
     @aws_route
     async def unknown(request: web.Request) -> web.StreamResponse:

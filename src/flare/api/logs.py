@@ -1,7 +1,11 @@
 """Flare's own log endpoint: ``GET /flare/v1/functions/{name}/logs?offset=N``.
 
-Answers ``{"events": [{"timestamp", "logStream", "message"}], "nextOffset": N}``; a function
-that never existed and has no logs is a 404 ``ResourceNotFoundException``.
+Reads the function's log group (its ``LoggingConfig.LogGroup``, by default ``/aws/lambda/<name>``;
+for a deleted function, that default group) through the embedded CloudWatch Logs service.
+``offset`` is a position in the group's events in the order they were stored; answers
+``{"events": [{"timestamp", "logStream", "message"}], "nextOffset": N}``, and asking again
+from ``nextOffset`` returns only what was written since. A function that does not exist and has
+no log group is a 404 ``ResourceNotFoundException``.
 """
 
 from __future__ import annotations
@@ -11,26 +15,33 @@ from aiohttp import web
 from flare.api.wire import aws_route, json_response, query_int
 from flare.control.registry import Registry
 from flare.errors import ResourceNotFound
-from flare.observe.logs import LogStore
+from flare.services.logs import LogService, StreamQuery
+
+PAGE_EVENTS = 10_000
 
 
-def add_routes(app: web.Application, registry: Registry, logs: LogStore) -> None:
+def _group(registry: Registry, logs: LogService, name: str) -> str:
+    try:
+        return registry.resolve(name, None).log_group
+    except ResourceNotFound:
+        default = f"/aws/lambda/{name.rsplit(':', 1)[-1]}"
+        if logs.index.group(default) is None:
+            raise
+        return default
+
+
+def add_routes(app: web.Application, registry: Registry, logs: LogService) -> None:
     @aws_route
     async def read_logs(request: web.Request) -> web.StreamResponse:
-        name = request.match_info["name"]
         offset = query_int(request, "offset") or 0
-        events, next_offset = logs.read(name, offset)
-        if not events and offset == 0:
-            try:
-                registry.resolve(name, None)
-            except ResourceNotFound:
-                raise
+        group = _group(registry, logs, request.match_info["name"])
+        events = logs.events_since(group, offset, lambda message: True, StreamQuery())[:PAGE_EVENTS]
         body = {
             "events": [
                 {"timestamp": event.timestamp_ms, "logStream": event.stream, "message": event.message}
                 for event in events
             ],
-            "nextOffset": next_offset,
+            "nextOffset": events[-1].seq + 1 if events else offset,
         }
         return json_response(body)
 

@@ -1,7 +1,8 @@
 """``POST /`` for AWS's JSON-protocol services, chosen by ``X-Amz-Target``.
 
-SQS (``awsJson1_0``, ``X-Amz-Target: AmazonSQS.SendMessage``) and Kinesis (``awsJson1_1``,
-``X-Amz-Target: Kinesis_20131202.PutRecord``) share Flare's port with the Lambda REST API, which
+SQS (``awsJson1_0``, ``X-Amz-Target: AmazonSQS.SendMessage``), Kinesis (``awsJson1_1``,
+``X-Amz-Target: Kinesis_20131202.PutRecord``) and CloudWatch Logs (``awsJson1_1``,
+``X-Amz-Target: Logs_20140328.PutLogEvents``) share Flare's port with the Lambda REST API, which
 never posts to ``/``. A ``JsonEndpoint`` names a target prefix and turns (operation, JSON body,
 request) into a JSON result; this module reads the body, dispatches, and writes results and
 errors in the JSON protocol's shape: ``{"__type": ..., "message": ...}`` with the error's own
@@ -33,14 +34,15 @@ from flare.specs.models import service_model
 
 log = logging.getLogger("flare.api")
 
-Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any]]]
+Call = Callable[[str, dict[str, Any], web.Request], Awaitable[dict[str, Any] | web.StreamResponse]]
 
 
 @dataclass(frozen=True)
 class JsonEndpoint:
-    """One JSON-protocol service: ``call(operation, body, request)`` returns the result or
-    raises a FlareError (UnknownOperation for an operation it lacks). ``close`` runs when the
-    server shuts down, before in-flight requests are awaited (so long polls end).
+    """One JSON-protocol service: ``call(operation, body, request)`` returns the result (or a
+    response it streamed itself, e.g. an event stream) or raises a FlareError (UnknownOperation
+    for an operation it lacks). ``close`` runs when the server shuts down, before in-flight
+    requests are awaited (so long polls end).
 
     With ``model`` (a botocore service name) every request is first checked against that
     model: a value of the wrong JSON type is a ``SerializationException``, a broken constraint
@@ -102,7 +104,8 @@ async def dispatch(request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
         if endpoint.model is not None:
             _check(endpoint, operation, body)
-        return _response(await endpoint.call(operation, body, request), endpoint)
+        result = await endpoint.call(operation, body, request)
+        return result if isinstance(result, web.StreamResponse) else _response(result, endpoint)
     except FlareError as error:
         return _error(error, endpoint)
     except Exception:

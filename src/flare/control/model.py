@@ -45,6 +45,10 @@ class FunctionVersion:
     network: str | None = None
     snap_start: bool = False
     state: str = "Active"
+    log_group_name: str = ""  # LoggingConfig.LogGroup; empty: Lambda's default
+    log_format: str = "Text"  # LoggingConfig.LogFormat: Text or JSON
+    application_log_level: str | None = None  # LoggingConfig.ApplicationLogLevel (JSON only)
+    system_log_level: str | None = None  # LoggingConfig.SystemLogLevel (JSON only)
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -57,7 +61,9 @@ class FunctionVersion:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        """The log group its environments write to: ``LoggingConfig.LogGroup``, by default
+        ``/aws/lambda/<name>``."""
+        return self.log_group_name or f"/aws/lambda/{self.name}"
 
     @classmethod
     def from_configuration(
@@ -71,6 +77,7 @@ class FunctionVersion:
         """Build from a stored ``FunctionConfiguration`` dict (AWS field names)."""
         version = config.get("Version", LATEST)
         arn = config["FunctionArn"]
+        logging = config.get("LoggingConfig") or {}
         unqualified = arn if version == LATEST or not arn.endswith(f":{version}") else arn.rsplit(":", 1)[0]
         return cls(
             name=config["FunctionName"],
@@ -92,4 +99,8 @@ class FunctionVersion:
             snap_start=version != LATEST
             and config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
             state=config.get("State", "Active"),
+            log_group_name=logging.get("LogGroup", ""),
+            log_format=logging.get("LogFormat", "Text"),
+            application_log_level=logging.get("ApplicationLogLevel"),
+            system_log_level=logging.get("SystemLogLevel"),
         )

@@ -22,10 +22,19 @@ def end_line(request_id: str) -> str:
     return f"END RequestId: {request_id}"
 
 
+def runtime_version(runtime: str) -> str:
+    """Flare's runtime version name for ``runtime`` (``python:3.12.flare``)."""
+    return f"{runtime.replace('python', 'python:')}.flare"
+
+
+def runtime_version_arn(runtime: str, region: str) -> str:
+    return f"arn:aws:lambda:{region}::runtime:flare-{runtime}"
+
+
 def init_start_line(runtime: str, region: str) -> str:
     return (
-        f"INIT_START Runtime Version: {runtime.replace('python', 'python:')}.flare\t"
-        f"Runtime Version ARN: arn:aws:lambda:{region}::runtime:flare-{runtime}"
+        f"INIT_START Runtime Version: {runtime_version(runtime)}\t"
+        f"Runtime Version ARN: {runtime_version_arn(runtime, region)}"
     )
 
 

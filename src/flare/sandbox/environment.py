@@ -34,6 +34,7 @@ from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
 from flare.observe.logs import LogStore
+from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import (
     FrameProtocol,
@@ -94,6 +95,7 @@ class Environment:
         self._on_exit = on_exit
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
+        self._platform = platform_log(version, clock)
         self._runtime_api: RuntimeApiServer | RuntimeApiTenant = RuntimeApiServer(self)
         self._channel: asyncio.Transport | None = None
         self._logpipe: LogPipe | None = None
@@ -154,7 +156,7 @@ class Environment:
             child_fds.append(theirs.detach())
             header["handoff"] = True
         began = self._clock.now()
-        self._log([report.init_start_line(self.version.runtime, self.version.region)])
+        self._log(self._platform.init_start(initialization_type))
         if self.plan.note:
             self._log([self.plan.note])
         try:
@@ -191,7 +193,7 @@ class Environment:
         self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
         self.init_ms = 0.0
         self._fail()
-        self._log([message, report.init_report_line(0.0, "init", "error", "Runtime.InvalidEntrypoint")])
+        self._log([message, *self._platform.init_report(0.0, "error", "Runtime.InvalidEntrypoint")])
 
     async def _await_init(self, began: float, limit_s: float) -> None:
         assert self._ready is not None
@@ -217,14 +219,16 @@ class Environment:
         # Only an on-demand INIT is a cold start its first invocation reports; a provisioned
         # environment initialised before anyone asked for it.
         self._pending_init_ms = self.init_ms if self._initialization_type == "on-demand" else None
+        self._log(self._platform.init_succeeded(self.init_ms, self._initialization_type))
         self.lifecycle.move(EnvState.IDLE)
 
     def _init_ended(self, began: float, status: str, error_type: str | None) -> None:
         self.init_ms = (self._clock.now() - began) * 1000
         self._fail()
         lines = self._logpipe.drain() if self._logpipe else []
-        lines.append(report.init_report_line(self.init_ms, "init", status, error_type))
-        self._log(lines)
+        self._log(
+            lines + self._platform.init_report(self.init_ms, status, error_type, self._initialization_type)
+        )
 
     def fail_invocation(self, invocation: Invocation) -> InvocationResult:
         """Answer ``invocation`` with this environment's init failure (as Lambda does when INIT
@@ -236,15 +240,14 @@ class Environment:
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
             outcome, output = Outcome(body, "Sandbox.Timedout", healthy=False), [message]
         request_id = invocation.request_id
-        summary = report.report_line(
+        lines = self._platform.invocation(
             request_id,
+            output,
             self.init_ms or 0.0,
-            self.version.memory_mb,
             self._max_memory_mb(0),
-            status="error",
             error_type=outcome.error_type,
+            failed=True,
         )
-        lines = report.invocation_lines(request_id, self.version.version, output, summary)
         self._log(lines)
         return InvocationResult(outcome.payload, "Unhandled", self.version.version, InvocationLog.of(lines))
 
@@ -312,19 +315,15 @@ class Environment:
         # After the runtime's answer was handled the pipe is read already; a timeout or a crash
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
-        failed = not outcome.healthy
-        summary = report.report_line(
+        return self._platform.invocation(
             invocation.request_id,
+            output + outcome.log_lines,
             duration_ms,
-            self.version.memory_mb,
             self._max_memory_mb(outcome.max_rss_kb),
             init_ms,
-            report.failure_status(outcome.error_type) if failed else None,
-            outcome.error_type if failed else None,
             restore_ms,
-        )
-        return report.invocation_lines(
-            invocation.request_id, self.version.version, output + outcome.log_lines, summary
+            outcome.error_type,
+            not outcome.healthy,
         )
 
     def _deliver(self, invocation: Invocation, deadline_ms: int) -> None:
@@ -484,7 +483,7 @@ class Environment:
             self._logpipe.hold(lines)
 
     def _log(self, lines: list[str]) -> None:
-        self._logs.append(self.version.name, self.stream, lines)
+        self._logs.append(self.version.log_group, self.stream, lines)
 
 
 __all__ = ["EnvSettings", "Environment", "ZygoteDied"]

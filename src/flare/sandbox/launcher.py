@@ -107,6 +107,9 @@ def environment_variables(
         "HOME": "/tmp",
     }
     variables.update(version.environment)
+    if version.log_format == "JSON":
+        variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        variables["AWS_LAMBDA_LOG_LEVEL"] = version.application_log_level or "INFO"
     variables.update(
         {
             "_HANDLER": version.handler,

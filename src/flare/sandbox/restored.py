@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flare.errors import FlareError, SnapStartException, SnapStartTimeout
-from flare.observe import report
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import FrameProtocol, InitError, InitTimeout, fail_future
 from flare.sandbox.environment import Environment
@@ -51,7 +50,7 @@ class RestoredEnvironment(Environment):
             return
         self._adopt(prepared)
         began = self._clock.now()
-        self._log([report.restore_start_line(self.version.runtime, self.version.region), *prepared.held])
+        self._log([*self._platform.restore_start(), *prepared.held])
         self.lifecycle.move(EnvState.INITIALISING)
         assert self.process is not None
         self.process.exited.add_done_callback(self._on_process_exit)
@@ -75,7 +74,9 @@ class RestoredEnvironment(Environment):
         finally:
             timer.cancel()
         restore_ms = (self._clock.now() - began) * 1000
-        self._log([*(self._logpipe.drain() if self._logpipe else []), report.restore_report_line(restore_ms)])
+        self._log(
+            [*(self._logpipe.drain() if self._logpipe else []), *self._platform.restore_report(restore_ms)]
+        )
         if self.restore_error is not None:
             self._fail()
             self._kill()

@@ -39,8 +39,8 @@ from typing import Any
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.errors import SnapStartException
-from flare.observe import report
 from flare.observe.logs import LogStore
+from flare.observe.platform import platform_log
 from flare.sandbox.channel import error_type_of
 from flare.sandbox.isolation import SANDBOX_UID, Isolation
 from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
@@ -188,12 +188,11 @@ class Snapshot:
             header["argv"] = [f"{layout.task_root}/bootstrap"]
         else:
             header.update(handler=version.handler, sys_path=python_sys_path(layout))
-        self._logpipe = LogPipe(lambda lines: self._logs.append(version.name, self.stream, lines))
+        self._logpipe = LogPipe(lambda lines: self._logs.append(version.log_group, self.stream, lines))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         began = self.clock.now()
-        self._logs.append(
-            version.name, self.stream, [report.init_start_line(version.runtime, version.region)]
-        )
+        platform = platform_log(version, self.clock)
+        self._logs.append(version.log_group, self.stream, platform.init_start("snap-start"))
         try:
             await self.process.spawn(self.id, header, [self._logpipe.write_fd, theirs.fileno()])
         finally:
@@ -216,8 +215,8 @@ class Snapshot:
         status = "success" if self.ready else "error"
         lines = self._logpipe.drain()
         error_type = self.failure.error_type if self.failure else None
-        lines.append(report.init_report_line(init_ms, "init", status, error_type))
-        self._logs.append(version.name, self.stream, lines)
+        lines += platform.init_report(init_ms, status, error_type, "snap-start")
+        self._logs.append(version.log_group, self.stream, lines)
         if not self.ready:
             await self.stop()
 
@@ -293,7 +292,7 @@ class Snapshot:
         if self.runtime_api is not None:
             await self.runtime_api.stop()
         if self._logpipe is not None:
-            self._logs.append(self.version.name, self.stream, self._logpipe.drain(final=True))
+            self._logs.append(self.version.log_group, self.stream, self._logpipe.drain(final=True))
             self._logpipe.close()
             self._logpipe = None
 

@@ -1,4 +1,4 @@
-"""The errors of the embedded queue and stream services: a branch of ``flare.errors``' tree.
+"""The errors of the embedded queue, stream and logs services: a branch of ``flare.errors``' tree.
 
 Both services speak AWS's JSON protocols, where every client error is HTTP 400 and the error's
 name travels in the body's ``__type``. SQS was a Query-protocol service first, so each of its
@@ -31,6 +31,11 @@ modeled exception named by ``__type`` (``client.exceptions.QueueDoesNotExist``).
         ├── InvalidArgument            InvalidArgumentException
         ├── ExpiredIterator            ExpiredIteratorException
         └── StreamLimitExceeded        LimitExceededException
+    └── LogsError                      (400; __type = the CloudWatch Logs shape name)
+        ├── LogResourceNotFound        ResourceNotFoundException
+        ├── LogResourceExists          ResourceAlreadyExistsException
+        ├── LogInvalidParameter        InvalidParameterException
+        └── LogLimitExceeded           LimitExceededException
 """
 
 from __future__ import annotations
@@ -150,4 +155,26 @@ class ExpiredIterator(StreamError):
 
 
 class StreamLimitExceeded(StreamError):
+    aws_name = "LimitExceededException"
+
+
+class LogsError(ClientError):
+    """A CloudWatch Logs error; every client error is 400 with the shape name."""
+
+    status = 400
+
+
+class LogResourceNotFound(LogsError):
+    aws_name = "ResourceNotFoundException"
+
+
+class LogResourceExists(LogsError):
+    aws_name = "ResourceAlreadyExistsException"
+
+
+class LogInvalidParameter(LogsError):
+    aws_name = "InvalidParameterException"
+
+
+class LogLimitExceeded(LogsError):
     aws_name = "LimitExceededException"

@@ -18,7 +18,7 @@ import traceback
 from collections.abc import Callable
 from typing import Any
 
-from lambda_python import frames
+from lambda_python import frames, logformat
 from lambda_python.context import LambdaContext
 
 
@@ -79,12 +79,9 @@ def error_body(error: BaseException, request_id: str) -> dict[str, Any]:
 
 
 def log_error(body: dict[str, Any]) -> None:
-    """Print the error the way awslambdaric logs it: ``[ERROR] Type: message`` plus the trace."""
-    lines = [f"[ERROR] {body['errorType']}: {body['errorMessage']}"]
-    if body.get("stackTrace"):
-        lines.append("Traceback (most recent call last):")
-        lines.extend(entry.rstrip("\n") for entry in body["stackTrace"])
-    sys.stdout.write("\n".join(lines) + "\n")
+    """Print the error the way awslambdaric logs it: ``[ERROR] Type: message`` plus the trace
+    (one JSON object with ``AWS_LAMBDA_LOG_FORMAT=JSON``)."""
+    sys.stdout.write("\n".join(logformat.error_lines(body)) + "\n")
 
 
 RECV_BYTES = 1 << 16
@@ -108,7 +105,9 @@ def serve(channel: Any, handler_name: str) -> None:
 
 
 def init_or_exit(channel: Any, handler_name: str) -> Callable[[Any, Any], Any]:
-    """Load the handler; on failure report INIT_ERROR on ``channel`` and exit 1."""
+    """Set up ``logging`` as Lambda's runtime does, then load the handler; on failure report
+    INIT_ERROR on ``channel`` and exit 1."""
+    logformat.setup(os.environ)
     try:
         return load_handler(handler_name)
     except Exception as error:
@@ -150,7 +149,8 @@ def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
 
 def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: bytes) -> bytes:
     """Run the handler on one event; return the RESPONSE or ERROR frame to send."""
-    request_id = header["id"]
+    request_id = logformat.request_id = header["id"]
+    logformat.tenant_id = header.get("tenant")
     os.environ["_X_AMZN_TRACE_ID"] = header.get("trace", "")
     context = LambdaContext(
         request_id,
