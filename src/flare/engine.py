@@ -228,6 +228,8 @@ class Engine:
         await self.snapshots.close()
         if self.isolation.scratch is not None:
             await self.isolation.scratch.close()
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroups.close()
         for task in list(self._warming.values()):
             task.cancel()
         await asyncio.gather(*self._warming.values(), return_exceptions=True)

@@ -273,8 +273,8 @@ def test_no_cgroup_mount_or_process_is_left_after_a_thousand_cold_starts_and_kil
     deadline = time.monotonic() + 10
     left: list[Path] = []
     while time.monotonic() < deadline:
-        left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*") if path.name in ids]
-        left += [path for path in Path("/sys/fs/cgroup").glob("flare/*") if path.name in ids]
+        left = [path for path in Path("/sys/fs/cgroup").glob("*/flare/*/*") if path.name in ids]
+        left += [path for path in Path("/sys/fs/cgroup").glob("flare/*/*") if path.name in ids]
         if not left:
             break
         time.sleep(0.1)

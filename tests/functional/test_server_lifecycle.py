@@ -179,7 +179,7 @@ def frozen_environment(server: Any, name: str) -> Path:
     create_function(lam, name, python_function(STREAM))
     stream = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
     env_id = stream.rsplit("]", 1)[1]
-    cgroup = FREEZER / env_id
+    (cgroup,) = FREEZER.glob(f"*/{env_id}")
 
     def frozen() -> bool:
         return (cgroup / "freezer.state").read_text().strip() == "FROZEN"

@@ -247,7 +247,10 @@ def test_restore_over_ten_seconds_is_snapstart_timeout(lam: Any) -> None:
 
 
 def template_cgroups() -> set[Path]:
-    return {*Path("/sys/fs/cgroup/pids/flare").glob("snap-*"), *Path("/sys/fs/cgroup/flare").glob("snap-*")}
+    return {
+        *Path("/sys/fs/cgroup/pids/flare").glob("*/snap-*"),
+        *Path("/sys/fs/cgroup/flare").glob("*/snap-*"),
+    }
 
 
 def test_a_dead_template_is_recreated_and_deleting_the_version_removes_it(lam: Any) -> None:

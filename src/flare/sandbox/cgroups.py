@@ -6,8 +6,11 @@ degrades to rlimits and SIGSTOP, and says so). ``Cgroups.create(env_id, limits)`
 ``EnvCgroup``; the environment's first process joins it by writing its pid to every path in
 ``procs_files`` before it runs anything, so every descendant is inside.
 
-v1 layout: ``/sys/fs/cgroup/<controller>/flare/<env>`` for memory, cpu, pids, freezer.
-v2 layout: ``/sys/fs/cgroup/flare/<env>`` with memory, cpu and pids enabled for ``flare``.
+v1 layout: ``/sys/fs/cgroup/<controller>/flare/<engine>/<env>`` for memory, cpu, pids, freezer.
+v2 layout: ``/sys/fs/cgroup/flare/<engine>/<env>`` with memory, cpu and pids enabled below
+``flare``. ``<engine>`` is ``e<pid>-<start time>`` of the engine's process: several engines
+share a host (tests start many), and an engine's start-up sweep touches only what engines that
+no longer run left behind, never a live engine's cgroup made but not yet joined.
 
 On v1, Flare keeps one empty freezer cgroup frozen for good (``FREEZER_ANCHOR``): that makes
 a v1 freeze or thaw write cost ~10 µs instead of ~140 µs.
@@ -23,6 +26,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import signal
 import time
 from dataclasses import dataclass
@@ -114,6 +118,31 @@ def _keyed(path: Path, key: str) -> int:
 
 
 SWEEP_GRACE_S = 0.1
+OWNER = re.compile(r"e(\d+)-(\d+)")
+
+
+def _start_time(pid: int) -> str | None:
+    """Process ``pid``'s start time (clock ticks since boot, ``/proc/<pid>/stat`` field 22)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def engine_owner(pid: int | None = None) -> str:
+    """The name of an engine's parent cgroup: ``e<pid>-<start time>`` (the start time tells a
+    reused pid apart)."""
+    pid = os.getpid() if pid is None else pid
+    return f"e{pid}-{_start_time(pid)}"
+
+
+def owner_alive(owner: str) -> bool:
+    """Whether the engine that named a parent cgroup ``owner`` still runs."""
+    found = OWNER.fullmatch(owner)
+    return found is not None and _start_time(int(found.group(1))) == found.group(2)
+
+
 SIGKILL_BIT = 1 << (signal.SIGKILL - 1)
 
 
@@ -268,9 +297,10 @@ class EnvCgroup:
 class Cgroups:
     """The host's cgroup hierarchy, as Flare uses it."""
 
-    def __init__(self, version: int, root: Path = ROOT) -> None:
+    def __init__(self, version: int, root: Path = ROOT, owner: str | None = None) -> None:
         self.version = version
         self.root = root
+        self.owner = owner or engine_owner()
 
     def __repr__(self) -> str:
         return f"<Cgroups v{self.version} {self.root}>"
@@ -292,6 +322,12 @@ class Cgroups:
             return None
         return candidate
 
+    def _parents(self) -> list[Path]:
+        """The ``flare`` cgroups every engine's own cgroups go under."""
+        if self.version == 2:
+            return [self.root / GROUP]
+        return [self.root / n / GROUP for n in (*V1_CONTROLLERS, "unified")]  # unified: older Flares
+
     def _prepare(self) -> None:
         if self.version == 2:
             parent = self.root / GROUP
@@ -301,19 +337,30 @@ class Cgroups:
             enable = " ".join(f"+{name}" for name in sorted(wanted & available))
             _write(self.root / "cgroup.subtree_control", enable)
             _write(parent / "cgroup.subtree_control", enable)
+            (parent / self.owner).mkdir(exist_ok=True)
+            _write(parent / self.owner / "cgroup.subtree_control", enable)
         else:
             for name in V1_CONTROLLERS:
-                (self.root / name / GROUP).mkdir(exist_ok=True)
+                (self.root / name / GROUP / self.owner).mkdir(parents=True, exist_ok=True)
             with contextlib.suppress(OSError):  # only a speed-up
                 anchor = self.root / "freezer" / FREEZER_ANCHOR
                 anchor.mkdir(exist_ok=True)
                 _write(anchor / "freezer.state", "FROZEN")
 
+    def _mkdir(self, path: Path) -> None:
+        """Make an environment's cgroup, and its engine's parent again if something removed it
+        (a Flare from before per-engine parents sweeps every empty cgroup it finds)."""
+        try:
+            path.mkdir()
+        except FileNotFoundError:
+            self._prepare()
+            path.mkdir()
+
     def create(self, env_id: str, limits: Limits) -> EnvCgroup:
         """Make ``env_id``'s cgroup with ``limits`` applied. Raises OSError on failure."""
         if self.version == 2:
-            path = self.root / GROUP / env_id
-            path.mkdir()
+            path = self.root / GROUP / self.owner / env_id
+            self._mkdir(path)
             group = EnvCgroup(2, {"unified": path})
             _write(path / "memory.max", str(limits.memory_mb * MIB))
             with contextlib.suppress(OSError):
@@ -321,9 +368,9 @@ class Cgroups:
             _write(path / "cpu.max", f"{cfs_quota_us(limits.cpus)} {CFS_PERIOD_US}")
             _write(path / "pids.max", str(limits.pids))
             return group
-        dirs = {name: self.root / name / GROUP / env_id for name in V1_CONTROLLERS}
+        dirs = {name: self.root / name / GROUP / self.owner / env_id for name in V1_CONTROLLERS}
         for path in dirs.values():
-            path.mkdir()
+            self._mkdir(path)
         group = EnvCgroup(1, dirs)
         memory = dirs["memory"]
         _write(memory / "memory.limit_in_bytes", str(limits.memory_mb * MIB))
@@ -337,22 +384,29 @@ class Cgroups:
         return group
 
     def leftovers(self) -> list[Path]:
-        """Environment cgroups that still exist (after a crash, or a leak)."""
-        parents = (
-            [self.root / GROUP]
-            if self.version == 2
-            else [self.root / n / GROUP for n in (*V1_CONTROLLERS, "unified")]  # unified: older Flares
-        )
-        return [
-            child for parent in parents if parent.is_dir() for child in parent.iterdir() if child.is_dir()
-        ]
+        """Environment cgroups that engines no longer running left behind (after a crash, or a
+        leak), and the parents they leave (an engine's own, emptied, goes last)."""
+        found: list[Path] = []
+        for parent in self._parents():
+            if not parent.is_dir():
+                continue
+            for child in parent.iterdir():
+                if not child.is_dir():
+                    continue
+                if not OWNER.fullmatch(child.name):
+                    found.append(child)  # an environment of a Flare before per-engine parents
+                elif child.name != self.owner and not owner_alive(child.name):
+                    found += [grandchild for grandchild in child.iterdir() if grandchild.is_dir()]
+                    found.append(child)
+        return found
 
     def sweep(self) -> int:
         """Remove empty leftover environment cgroups; returns how many remain.
 
         First kills (and thaws) every leftover whose processes all belong to no live engine:
         an engine killed together with its zygote leaves its frozen environments behind (and a
-        process frozen by v1's freezer cannot die until thawed).
+        process frozen by v1's freezer cannot die until thawed). Live engines' cgroups are
+        never touched.
         """
         released = [path for path in self.leftovers() if _release_abandoned(path)]
         if released:
@@ -364,3 +418,9 @@ class Cgroups:
             except OSError:
                 remaining += 1
         return remaining
+
+    def close(self) -> None:
+        """Remove this engine's own parent cgroups, once its environments' are gone."""
+        for parent in self._parents():
+            with contextlib.suppress(OSError):
+                (parent / self.owner).rmdir()
