@@ -271,6 +271,12 @@ def test_duplicate_create_is_409(client: BaseClient) -> None:
         ),
         ({"Runtime": "python2.5"}, "InvalidParameterValueException", "] or be a valid ARN"),
         ({"Runtime": "nodejs20.x"}, "InvalidParameterValueException", "not supported by Flare"),
+        (
+            {"Runtime": "python3.7"},
+            "InvalidParameterValueException",
+            "The runtime parameter of python3.7 is no longer supported for creating or updating AWS Lambda "
+            "functions. We recommend you use the new runtime (python3.14)",
+        ),
         ({"Code": {"ZipFile": b"this is not a zip"}}, "InvalidParameterValueException", "Could not unzip"),
         (
             {"Code": {"S3Bucket": "bucket", "S3Key": "k"}},

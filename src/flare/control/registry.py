@@ -39,7 +39,7 @@ from __future__ import annotations
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, Protocol
 
 from flare.clock import Clock
@@ -308,7 +308,7 @@ class Registry:
         Raises InvalidParameterValue (bad field or zip), ResourceConflict (name taken),
         RequestTooLarge, InvalidRequestContent. Nothing is persisted when it raises.
         """
-        config = validation.normalise_create(body)
+        config = validation.normalise_create(body, self._today())
         name = config["FunctionName"]
         function_tags = tags.check_new({}, body.get("Tags") or {})
         if name in self._rows:
@@ -342,7 +342,9 @@ class Registry:
         validate_zip(data)
         for guard in self._guards:
             guard.check_code_update(row.name)
-        config = validation.merge_update(row.config, {"Architectures": body.get("Architectures")})
+        config = validation.merge_update(
+            row.config, {"Architectures": body.get("Architectures")}, self._today()
+        )
         config.update(code.fields(data))
         if body.get("DryRun"):
             return self._shown(config)
@@ -361,7 +363,7 @@ class Registry:
         Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
         """
         row = self._latest(function_name, body)
-        config = function_state.updating(validation.merge_update(row.config, body))
+        config = function_state.updating(validation.merge_update(row.config, body, self._today()))
         return self._replace(
             FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
         )
@@ -512,6 +514,9 @@ class Registry:
         for listener in self._publish_listeners:
             listener(self._runnable[(name, number)])
         return self._shown(row.config)
+
+    def _today(self) -> date:
+        return datetime.fromtimestamp(self._clock.wall(), tz=UTC).date()
 
     def _shown(self, config: dict[str, Any], listed: bool = False) -> dict[str, Any]:
         return function_view.shown(config, self._region, listed)

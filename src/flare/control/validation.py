@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
+from flare.control import runtime_lifecycle
 from flare.control.arns import parse_function_name
 from flare.errors import InvalidParameterValue, ValidationFailed
 from flare.specs.models import enum_of
@@ -62,18 +64,25 @@ def _above(value: int, field: str, limit: int) -> ValidationFailed:
     )
 
 
-def check_runtime(value: str) -> str:
-    """``value`` when Flare can run it; else InvalidParameterValue: for a name that is none of
-    Lambda's runtimes in AWS's words (Lambda checks ``Runtime`` itself, not through the model,
-    since it may also be an ARN), for one of Lambda's that Flare cannot run naming what it runs."""
-    if value in SUPPORTED_RUNTIMES:
-        return value
+def check_runtime(value: str, today: date, creating: bool) -> str:
+    """``value`` when AWS takes it ``today`` (for a new function if ``creating``, else for an
+    update) and Flare can run it; else InvalidParameterValue, in AWS's words where AWS refuses:
+    a name that is none of Lambda's runtimes (Lambda checks ``Runtime`` itself, not through the
+    model, since it may also be an ARN; its message lists the runtimes still accepted), one
+    past its deprecation's block date (``runtime_lifecycle``); and naming what Flare runs for one
+    of Lambda's that Flare cannot run."""
     known = enum_of("lambda", "Runtime")
     if value not in known:
+        accepted = [runtime for runtime in known if not runtime_lifecycle.blocked(runtime, today, True)]
         raise InvalidParameterValue(
             f"Value {value} at 'runtime' failed to satisfy constraint: Member must satisfy enum value "
-            f"set: [{', '.join(known)}] or be a valid ARN"
+            f"set: [{', '.join(accepted)}] or be a valid ARN"
         )
+    refusal = runtime_lifecycle.refusal(value, today, creating)
+    if refusal is not None:
+        raise refusal
+    if value in SUPPORTED_RUNTIMES:
+        return value
     raise InvalidParameterValue(
         f"The runtime parameter of {value} is not supported by Flare yet. "
         f"Flare runs: {', '.join(SUPPORTED_RUNTIMES)}."
@@ -154,7 +163,6 @@ def _given(value: Any) -> Any:
 
 
 _CHECKS: dict[str, Callable[[Any], Any]] = {
-    "Runtime": check_runtime,
     "Handler": _given,
     "Role": _given,
     "Description": _given,
@@ -190,9 +198,12 @@ def _logging(given: dict[str, Any], previous: dict[str, Any]) -> dict[str, str]:
     return merged
 
 
-def _apply(config: Config, body: dict[str, Any]) -> Config:
-    """``config`` with every configurable field present in ``body`` checked and replaced."""
+def _apply(config: Config, body: dict[str, Any], today: date, creating: bool) -> Config:
+    """``config`` with every configurable field present in ``body`` checked and replaced; the
+    runtime, given or kept, must be one AWS accepts ``today`` for a create or an update."""
     result = dict(config)
+    if body.get("Runtime") is not None or not creating:
+        result["Runtime"] = check_runtime(body.get("Runtime") or config["Runtime"], today, creating)
     for field, check in _CHECKS.items():
         if body.get(field) is None:
             continue
@@ -242,7 +253,7 @@ def defaults(name: str) -> Config:
     }
 
 
-def normalise_create(body: dict[str, Any]) -> Config:
+def normalise_create(body: dict[str, Any], today: date) -> Config:
     """The configuration a CreateFunction ``body`` asks for, with defaults filled in.
 
     FunctionName (bare name or unqualified ARN), Role and Code are required by the model; the
@@ -261,13 +272,14 @@ def normalise_create(body: dict[str, Any]) -> Config:
         raise InvalidParameterValue(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
         )
-    return _apply(defaults(name), body)
+    return _apply(defaults(name), body, today, creating=True)
 
 
-def merge_update(current: Config, body: dict[str, Any]) -> Config:
-    """``current`` with the fields an UpdateFunctionConfiguration ``body`` gives, checked.
+def merge_update(current: Config, body: dict[str, Any], today: date) -> Config:
+    """``current`` with the fields an UpdateFunctionConfiguration ``body`` gives, checked
+    (UpdateFunctionCode passes only its ``Architectures``: the kept runtime is checked too).
 
     Fields the body leaves out keep their value; ``Environment`` is replaced whole when given.
     Raises InvalidParameterValue and leaves ``current`` untouched.
     """
-    return _apply(current, body)
+    return _apply(current, body, today, creating=False)
