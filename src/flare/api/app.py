@@ -10,6 +10,7 @@ from flare.api import (
     code,
     code_signing,
     concurrency,
+    durable_executions,
     esm,
     event_invoke_config,
     function_settings,
@@ -62,6 +63,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     code_signing.add_routes(app, engine.code_signing)
     function_settings.add_routes(app, engine.function_settings)
     capacity_providers.add_routes(app, engine.capacity_providers)
+    durable_executions.add_routes(app, engine.registry)
     target.add_routes(
         app,
         sqs.endpoint(engine.queues),

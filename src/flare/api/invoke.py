@@ -19,7 +19,7 @@ import orjson
 from aiohttp import web
 from multidict import CIMultiDict, MultiDict
 
-from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
+from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, json_response
 from flare.clock import Clock
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
@@ -203,4 +203,23 @@ def add_routes(app: web.Application, route: InvokeRoute) -> None:
         await route(name, request.query.get("Qualifier") or None, request.headers, read, respond)
         return response
 
+    @aws_route
+    async def invoke_async(request: web.Request) -> web.StreamResponse:
+        """InvokeAsync (deprecated by AWS, still answered): an ``Event`` invoke whose 202 carries
+        ``{"Status": 202}``."""
+        answer: web.StreamResponse = empty_response(500)
+
+        async def read(limit: int) -> bytes:
+            return await read_payload(request, limit)
+
+        async def respond(status: int, headers: dict[str, str], body: bytes) -> None:
+            nonlocal answer
+            answer = json_response({"Status": status}, status, headers.get(REQUEST_ID_HEADER))
+
+        headers = CIMultiDict(request.headers)
+        headers["X-Amz-Invocation-Type"] = "Event"
+        await route(request.match_info["name"], None, headers, read, respond)
+        return answer
+
     app.router.add_post("/2015-03-31/functions/{name}/invocations", invoke)
+    app.router.add_post("/2014-11-13/functions/{name}/invoke-async", invoke_async)

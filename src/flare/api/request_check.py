@@ -37,7 +37,7 @@ async def checked_input(request: web.Request) -> tuple[RestOperation, dict[str, 
         return None
     operation, labels = found
     body = None if operation.reads_raw_body else await request.read()
-    params = operation.read_input(labels, request.query, request.headers, body)
+    params = operation.read_input(labels, request.query, request.headers, body, request.body_exists)
     if operation.input_shape is not None:
         constraints.check(operation.input_shape, params, SERVICE_CHECKED.get(operation.name, ()))
     return operation, params

@@ -180,6 +180,10 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),
     "ImageConfig": _unsupported("ImageConfig (Flare runs Zip packages only)"),
     "CapacityProviderConfig": _unsupported("CapacityProviderConfig"),
+    "DurableConfig": _unsupported("DurableConfig (durable functions)"),
+    "RuntimeConfig": _unsupported("RuntimeConfig"),
+    "AcceleratorConfig": _unsupported("AcceleratorConfig"),
+    "PublishTo": _unsupported("PublishTo"),
 }
 _DROPPED_WHEN_EMPTY = ("DeadLetterConfig", "VpcConfig", "FileSystemConfigs", "ImageConfig", "KMSKeyArn")
 

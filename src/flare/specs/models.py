@@ -94,11 +94,17 @@ class RestOperation:
         )
 
     def read_input(
-        self, labels: Mapping[str, str], query: Any, headers: Mapping[str, str], body: bytes | None
+        self,
+        labels: Mapping[str, str],
+        query: Any,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        unread_body: bool = False,
     ) -> dict[str, Any]:
         """The operation's input from a request's parts (``query`` has ``get``/``getall``).
 
-        ``body`` is None when the caller does not read it (a blob payload). Raises
+        ``body`` is None when the caller does not read it (a blob payload); ``unread_body`` then
+        says whether the request has one (the payload member is given, as ``b""``). Raises
         InvalidRequestContent for a body that is not a JSON object, ValidationFailed for a query
         or header value that is not of its member's type.
         """
@@ -119,7 +125,9 @@ class RestOperation:
             elif location is None and name != self.payload_member:
                 from_body[name] = member
         payload = self.payload_member
-        if payload is not None and not self.reads_raw_body and body:
+        if payload is not None and self.reads_raw_body and unread_body:
+            params[payload] = b""
+        elif payload is not None and not self.reads_raw_body and body:
             params[payload] = _json_object(body)
         elif from_body and body:
             document = _json_object(body)
