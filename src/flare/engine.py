@@ -13,7 +13,9 @@ from typing import Any
 
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
+from flare.control.code_links import CodeLinks
 from flare.control.concurrency import Concurrency
+from flare.control.layers import Layers
 from flare.control.model import FunctionVersion
 from flare.control.provisioned import ProvisionedConcurrency
 from flare.control.registry import Registry
@@ -42,6 +44,8 @@ from flare.services.queue import QueueService
 from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
+from flare.store.layers import LayerStore
+from flare.store.opt_trees import OptTrees
 from flare.store.schedules import ScheduleStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
@@ -61,7 +65,15 @@ class Engine:
         data.mkdir(parents=True, exist_ok=True)
         self.db = Database(data / "flare.db")
         self.blobs = BlobStore(data)
-        self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
+        self.layer_store = LayerStore(self.db.path)
+        opt_trees = OptTrees(data, self.blobs)
+        self.layers = Layers(
+            self.layer_store, self.blobs, opt_trees, config.region, config.account_id, self.clock
+        )
+        self.code_links = CodeLinks(self.clock)
+        self.registry = Registry(
+            self.db, self.blobs, config.region, config.account_id, self.clock, self.layers
+        )
         self.logs = LogStore(data / "logs", self.clock)
         self.services_store = ServiceStore(data / "services.db")
         self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
@@ -187,6 +199,7 @@ class Engine:
         self.settings.close()
         self.schedule_store.close()
         self.events_store.close()
+        self.layer_store.close()
         self.db.close()
 
     def _zygote_for(self, interpreter: Path) -> Zygote:

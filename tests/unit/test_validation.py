@@ -118,7 +118,6 @@ def test_create_keeps_every_chosen_setting() -> None:
         ({"FunctionName": "fn:1"}, "qualifier"),
         ({"Description": "d" * 257}, "'description'"),
         ({"PackageType": "Image"}, "Zip packages only"),
-        ({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]}, "Layers"),
         ({"VpcConfig": {"SubnetIds": ["s"]}}, "VpcConfig"),
         ({"TracingConfig": {"Mode": "Loud"}}, "'tracingConfig.mode'"),
         ({"SnapStart": {"ApplyOn": "Always"}}, "'snapStart.applyOn'"),

@@ -12,6 +12,7 @@ from flare.api import (
     functions,
     invoke,
     kinesis,
+    layers,
     logs,
     metrics,
     provisioned,
@@ -38,6 +39,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
+    layers.add_routes(app, engine.layers, engine.code_links, engine.blobs)
     invoke.add_routes(app, route or invoke_route(engine))
     logs.add_routes(app, engine.registry, engine.logs)
     metrics.add_routes(app, engine.metrics)

@@ -5,7 +5,8 @@ client chose (or their defaults); the registry adds the computed fields (ARN, co
 state, timestamps). Each configurable field has one checker in ``_CHECKS``; create starts from
 the defaults and update from the stored configuration, and both apply only the fields given, so a
 field is validated the same way on both paths. Every rejection is ``InvalidParameterValue`` with
-AWS's wording where it is known. All functions here are pure.
+AWS's wording where it is known. ``Layers`` are not checked here: they must name stored layer
+versions, which the registry asks ``control/layers.py`` about. All functions here are pure.
 """
 
 from __future__ import annotations
@@ -190,12 +191,6 @@ def _dead_letter(value: object) -> dict[str, str]:
     return {"TargetArn": _string(target, "deadLetterConfig.targetArn", 256)} if target else {}
 
 
-def _layers(value: object) -> list[Any]:
-    if value:
-        raise InvalidParameterValue("Flare does not support Layers yet; bundle dependencies in the zip.")
-    return []
-
-
 def _unsupported(field: str) -> Callable[[object], object]:
     def check(value: object) -> object:
         if value:
@@ -218,7 +213,6 @@ _CHECKS: dict[str, Callable[[object], object]] = {
     "TracingConfig": _tracing,
     "SnapStart": _snap_start,
     "DeadLetterConfig": _dead_letter,
-    "Layers": _layers,
     "KMSKeyArn": lambda value: _string(value, "kMSKeyArn", 2048),
     "VpcConfig": _unsupported("VpcConfig"),
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),
