@@ -19,6 +19,7 @@ from flare.control.code_signing import CodeSigning
 from flare.control.code_url import CodeUrls
 from flare.control.concurrency import Concurrency
 from flare.control.function_settings import FunctionSettings
+from flare.control.layers import Layers
 from flare.control.model import FunctionVersion
 from flare.control.policies import FunctionPolicies
 from flare.control.provisioned import ProvisionedConcurrency
@@ -52,7 +53,9 @@ from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
 from flare.store.code_signing import CodeSigningStore
 from flare.store.function_settings import FunctionSettingsStore
+from flare.store.layers import LayerStore
 from flare.store.log_index import LogIndex
+from flare.store.opt_trees import OptTrees
 from flare.store.policies import PolicyStore
 from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
@@ -74,7 +77,14 @@ class Engine:
         data.mkdir(parents=True, exist_ok=True)
         self.db = Database(data / "flare.db")
         self.blobs = BlobStore(data)
-        self.registry = Registry(self.db, self.blobs, config.region, config.account_id, self.clock)
+        self.layer_store = LayerStore(self.db.path)
+        opt_trees = OptTrees(data, self.blobs)
+        self.layers = Layers(
+            self.layer_store, self.blobs, opt_trees, config.region, config.account_id, self.clock
+        )
+        self.registry = Registry(
+            self.db, self.blobs, config.region, config.account_id, self.clock, self.layers
+        )
         self.secrets = SecretStore(self.db.path)
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
         self.log_index = LogIndex(self.db.path)
@@ -245,6 +255,7 @@ class Engine:
         self.code_signing_store.close()
         self.function_settings_store.close()
         self.events_store.close()
+        self.layer_store.close()
         self.db.close()
 
     def _zygote_for(self, interpreter: Path) -> Zygote:

@@ -7,7 +7,15 @@ from pathlib import Path
 import pytest
 
 from flare.control.model import FunctionVersion
-from flare.sandbox.launcher import environment_variables, host_interpreter, plan_launch
+from flare.sandbox.isolation import Layout
+from flare.sandbox.launcher import (
+    bootstrap_path,
+    entry_header,
+    environment_variables,
+    host_interpreter,
+    plan_launch,
+    python_sys_path,
+)
 from flare.sandbox.zygote import RUNTIMES_DIR
 
 PY312 = Path("/opt/python3.12/bin/python3.12")
@@ -37,7 +45,12 @@ RESERVED = [
 ]
 
 
-def version(runtime: str = "python3.12", environment: dict[str, str] | None = None) -> FunctionVersion:
+def version(
+    runtime: str = "python3.12",
+    environment: dict[str, str] | None = None,
+    code_dir: Path = Path("/data/code/abc"),
+    opt_dir: Path | None = None,
+) -> FunctionVersion:
     return FunctionVersion(
         name="orders",
         version="$LATEST",
@@ -49,10 +62,11 @@ def version(runtime: str = "python3.12", environment: dict[str, str] | None = No
         ephemeral_mb=512,
         environment=environment or {},
         code_sha256="sha",
-        code_dir=Path("/data/code/abc"),
+        code_dir=code_dir,
         revision_id="rev-1",
         region="eu-west-1",
         account_id="123456789012",
+        opt_dir=opt_dir,
     )
 
 
@@ -144,3 +158,68 @@ def test_a_user_variable_cannot_override_a_reserved_one(reserved: str) -> None:
 )
 def test_a_user_variable_overrides_flares_defaults(key: str, value: str) -> None:
     assert variables(version(environment={key: value}))[key] == value
+
+
+SANDBOXED = Layout("/var/task", "/var/runtime", "/var/sdk", None)
+
+
+def test_sys_path_without_layers_has_no_opt_entries() -> None:
+    assert python_sys_path(SANDBOXED, "python3.12") == ["/var/task", "/var/sdk", "/var/runtime"]
+
+
+@pytest.mark.parametrize("opt", ["/opt", "/data/opt/0123"])
+def test_sys_path_with_layers_puts_them_after_the_code_as_lambda_does(opt: str) -> None:
+    layout = Layout("/var/task", "/var/runtime", "/var/sdk", opt)
+    assert python_sys_path(layout, "python3.13") == [
+        "/var/task",
+        f"{opt}/python/lib/python3.13/site-packages",
+        f"{opt}/python",
+        "/var/sdk",
+        "/var/runtime",
+    ]
+
+
+def test_python_entry_names_the_layer_site_dirs_only_with_layers() -> None:
+    layered = Layout("/var/task", "/var/runtime", "/var/sdk", "/opt")
+    assert "site_dirs" not in entry_header(version(), SANDBOXED, python=True)
+    assert entry_header(version(), layered, python=True)["site_dirs"] == [
+        "/opt/python/lib/python3.12/site-packages",
+        "/opt/python",
+    ]
+
+
+def test_layers_bin_and_lib_are_found_where_they_were_merged_without_a_sandbox() -> None:
+    host = Layout("/data/code/abc", "/rt", "/sdk", "/data/opt/0123")
+    env = environment_variables(version(), RUNTIME_API, STREAM, ENDPOINT, layout=host)
+    assert env["PATH"].split(":")[-1] == "/data/opt/0123/bin"
+    assert env["LD_LIBRARY_PATH"].split(":")[-1] == "/data/opt/0123/lib"
+    assert "/opt/bin" not in env["PATH"].split(":")
+
+
+@pytest.mark.parametrize("opt", [None, "/opt"])
+def test_in_a_sandbox_path_keeps_lambdas_opt_entries(opt: str | None) -> None:
+    env = environment_variables(
+        version(), RUNTIME_API, STREAM, ENDPOINT, layout=Layout("/var/task", "/r", "/s", opt)
+    )
+    assert env["PATH"] == "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
+    assert env["LD_LIBRARY_PATH"].endswith(":/opt/lib")
+
+
+def _executable(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("#!/bin/sh\n")
+    path.chmod(0o755)
+
+
+def test_bootstrap_is_the_codes_else_the_layers(tmp_path: Path) -> None:
+    code, opt = tmp_path / "code", tmp_path / "opt"
+    code.mkdir()
+    _executable(opt / "bootstrap")
+    layout = Layout("/var/task", "/var/runtime", "/var/sdk", "/opt")
+    fn = version("provided.al2023", code_dir=code, opt_dir=opt)
+
+    assert bootstrap_path(fn, layout) == "/opt/bootstrap"
+    assert bootstrap_path(fn) == f"{opt}/bootstrap"
+    _executable(code / "bootstrap")
+    assert bootstrap_path(fn, layout) == "/var/task/bootstrap"
+    assert bootstrap_path(version("provided.al2023", code_dir=tmp_path / "none")) is None

@@ -79,3 +79,16 @@ def test_a_query_number_that_is_no_number_is_refused() -> None:
     listing = rest_operations("lambda")["ListFunctions"]
     with pytest.raises(ValidationFailed, match="at 'maxItems'"):
         listing.read_input({}, MultiDict(MaxItems="many"), CIMultiDict(), b"")
+
+
+def test_path_labels_take_their_members_types() -> None:
+    operation = rest_operations("lambda")["GetLayerVersion"]
+    labels = {"LayerName": "shared", "VersionNumber": "3"}
+    assert operation.read_input(labels, MultiDict(), CIMultiDict(), b"") == {
+        "LayerName": "shared",
+        "VersionNumber": 3,
+    }
+    with pytest.raises(ValidationFailed, match="at 'versionNumber'"):
+        operation.read_input(
+            {"LayerName": "shared", "VersionNumber": "three"}, MultiDict(), CIMultiDict(), b""
+        )

@@ -116,7 +116,6 @@ def test_create_keeps_every_chosen_setting() -> None:
         ({"Handler": None}, InvalidParameterValue, "Runtime and Handler are mandatory"),
         ({"FunctionName": "fn:1"}, InvalidParameterValue, "qualifier"),
         ({"PackageType": "Image"}, InvalidParameterValue, "Zip packages only"),
-        ({"Layers": ["arn:aws:lambda:us-east-1:000000000000:layer:l:1"]}, InvalidParameterValue, "Layers"),
         ({"VpcConfig": {"SubnetIds": ["s"]}}, InvalidParameterValue, "VpcConfig"),
     ],
 )

@@ -17,6 +17,7 @@ from flare.api import (
     functions,
     invoke,
     kinesis,
+    layers,
     logs,
     logs_service,
     metrics,
@@ -50,6 +51,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     code.add_routes(app, engine.code_urls, engine.blobs)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
+    layers.add_routes(app, engine.layers, engine.code_urls)
     invoke.add_routes(app, route or invoke_route(engine))
     logs.add_routes(app, engine.registry, engine.log_service)
     metrics.add_routes(app, engine.metrics)

@@ -8,7 +8,7 @@ from the wire.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,8 @@ class FunctionVersion:
     region: str
     account_id: str
     architecture: str = "x86_64"
-    layers_dirs: tuple[Path, ...] = field(default=())
+    # the directory the function sees as /opt: its layers merged in order (None: no layers)
+    opt_dir: Path | None = None
     network: str | None = None
     snap_start: bool = False
     state: str = "Active"
@@ -73,8 +74,10 @@ class FunctionVersion:
         region: str,
         account_id: str,
         tags: dict[str, str] | None = None,
+        opt_dir: Path | None = None,
     ) -> FunctionVersion:
-        """Build from a stored ``FunctionConfiguration`` dict (AWS field names)."""
+        """Build from a stored ``FunctionConfiguration`` dict (AWS field names); ``opt_dir`` is
+        where its ``Layers`` were merged."""
         version = config.get("Version", LATEST)
         arn = config["FunctionArn"]
         logging = config.get("LoggingConfig") or {}
@@ -95,6 +98,7 @@ class FunctionVersion:
             region=region,
             account_id=account_id,
             architecture=(config.get("Architectures") or ["x86_64"])[0],
+            opt_dir=opt_dir,
             network=(tags or {}).get(NETWORK_TAG),
             snap_start=version != LATEST
             and config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",

@@ -13,7 +13,9 @@ Caches, each replaced entry-by-entry on every change::
     _aliases   see ``flare.control.aliases``          (alias => version routes for ``resolve``)
 
 Only ``$LATEST`` changes in place; a published version is immutable from publishing until it is
-deleted.
+deleted. A version's ``Layers`` are checked and resolved by ``Layers`` (``control/layers.py``):
+the runnable view carries the merged ``/opt`` they make, and code plus layers may unzip to at
+most 250 MB.
 
 Contract: all methods are called from one thread (the event loop's). ``create_function`` and
 ``update_code`` hash and unpack the zip synchronously. Listeners hear about changes once they
@@ -40,7 +42,7 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from flare.clock import Clock
 from flare.control import code, function_state, function_view, page, tags, validation, versions
@@ -53,8 +55,11 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from flare.store.blobs import BlobStore, validate_zip
+from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
 from flare.store.sqlite import Database, FunctionRow
+
+if TYPE_CHECKING:
+    from flare.control.layers import Layers
 
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
@@ -85,9 +90,18 @@ def format_last_modified(epoch_s: float) -> str:
 class Registry:
     """Functions by name and version. See the module docstring for the caching contract."""
 
-    def __init__(self, db: Database, blobs: BlobStore, region: str, account_id: str, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        blobs: BlobStore,
+        region: str,
+        account_id: str,
+        clock: Clock,
+        layers: Layers | None = None,
+    ) -> None:
         self._db = db
         self._blobs = blobs
+        self._layers = layers  # None: no layer exists, so no function may list one
         self._region = region
         self._account_id = account_id
         self._clock = clock
@@ -118,7 +132,11 @@ class Registry:
                 self._settle(row.name, row.version)
         self._counters = self._db.version_counters()
         self._aliases.load()
-        self._blobs.delete_unused(self._db.code_digests())
+        in_use = self._db.code_digests()
+        if self._layers is not None:
+            lists = (row.config.get("Layers") or [] for rows in self._rows.values() for row in rows.values())
+            in_use |= self._layers.collect(lists)
+        self._blobs.delete_unused(in_use)
 
     def runtimes(self) -> set[str]:
         """The runtimes of every stored function version."""
@@ -308,13 +326,13 @@ class Registry:
         Raises InvalidParameterValue (bad field or zip), ResourceConflict (name taken),
         RequestTooLarge, InvalidRequestContent. Nothing is persisted when it raises.
         """
-        config = validation.normalise_create(body, self._today())
+        config = self._with_layers(validation.normalise_create(body, self._today()), body)
         name = config["FunctionName"]
         function_tags = tags.check_new({}, body.get("Tags") or {})
         if name in self._rows:
             raise ResourceConflict(f"Function already exist: {name}")
         data = code.decode_zip(body.get("Code"), "CreateFunction")
-        validate_zip(data)
+        self._check_total_size(validate_zip(data), config)
         for guard in self._guards:
             guard.check_create(name, body)
         digest = self._store_code(data)
@@ -339,12 +357,12 @@ class Registry:
         """
         row = self._latest(function_name, body)
         data = code.decode_zip(body, "UpdateFunctionCode")
-        validate_zip(data)
-        for guard in self._guards:
-            guard.check_code_update(row.name)
         config = validation.merge_update(
             row.config, {"Architectures": body.get("Architectures")}, self._today()
         )
+        self._check_total_size(validate_zip(data), config)
+        for guard in self._guards:
+            guard.check_code_update(row.name)
         config.update(code.fields(data))
         if body.get("DryRun"):
             return self._shown(config)
@@ -363,7 +381,10 @@ class Registry:
         Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
         """
         row = self._latest(function_name, body)
-        config = function_state.updating(validation.merge_update(row.config, body, self._today()))
+        config = self._with_layers(validation.merge_update(row.config, body, self._today()), body)
+        if body.get("Layers") is not None:
+            self._check_total_size(self._blobs.unzipped_size(row.code_digest), config)
+        config = function_state.updating(config)
         return self._replace(
             FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
         )
@@ -473,6 +494,35 @@ class Registry:
             raise refusal
         return row
 
+    def _with_layers(self, config: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        """``config`` with the ``Layers`` the body asks for, checked (``Layers.references``),
+        their ``/opt`` built before anything is stored; unchanged when the body gives none. An
+        empty list removes them (AWS then omits the field). Raises InvalidParameterValue."""
+        arns = body.get("Layers")
+        if arns is None:
+            return config
+        if self._layers is None and arns:
+            raise InvalidParameterValue("Layers are not available in this registry.")
+        references = self._layers.references(arns) if self._layers is not None else []
+        config = {key: value for key, value in config.items() if key != "Layers"}
+        if references and self._layers is not None:
+            self._layers.opt_dir(references)
+            config["Layers"] = references
+        return config
+
+    def _check_total_size(self, code_size: int, config: dict[str, Any]) -> None:
+        """Raise InvalidParameterValue when code of ``code_size`` unzipped bytes and the layers
+        ``config`` lists unzip to more than 250 MB together."""
+        layers = config.get("Layers") or []
+        if not layers or self._layers is None:
+            return
+        total = code_size + self._layers.unzipped_size(layers)
+        if total > MAX_UNZIPPED_BYTES:
+            raise InvalidParameterValue(
+                "Function code combined with layers exceeds the maximum allowed size of "
+                f"{MAX_UNZIPPED_BYTES} bytes. The actual size is {total} bytes."
+            )
+
     def _store_code(self, data: bytes) -> str:
         digest = self._blobs.put(data)
         self._blobs.unpacked(digest)
@@ -567,8 +617,10 @@ class Registry:
         self._rows.setdefault(row.name, {})[row.version] = row
         code_dir = self._blobs.unpacked(row.code_digest)
         latest = self._rows[row.name].get(LATEST, row)
+        layers = row.config.get("Layers") or []
+        opt_dir = self._layers.opt_dir(layers) if layers and self._layers is not None else None
         self._runnable[(row.name, row.version)] = FunctionVersion.from_configuration(
-            row.config, code_dir, self._region, self._account_id, latest.tags
+            row.config, code_dir, self._region, self._account_id, latest.tags, opt_dir
         )
 
     def _notify(self, name: str, version: str | None) -> None:

@@ -3,7 +3,9 @@
 The output is a ``FunctionConfiguration`` dict with AWS's field names, holding the settings a
 client chose (or their defaults); the registry adds the computed fields (ARN, code hash, revision,
 state, timestamps). Create starts from the defaults and update from the stored configuration, and
-both apply only the fields given, so a field is checked the same way on both paths.
+both apply only the fields given, so a field is checked the same way on both paths. ``Layers``
+are not checked here: they must name stored layer versions, which the registry asks
+``control/layers.py`` about.
 
 Types, patterns, lengths, ranges and enums are botocore's model's, checked at the edge
 (``specs/constraints.py``) before anything here runs. What stays here is what AWS checks after
@@ -143,12 +145,6 @@ def _dead_letter(value: dict[str, Any]) -> dict[str, str]:
     return {"TargetArn": target} if target else {}
 
 
-def _layers(value: object) -> list[Any]:
-    if value:
-        raise InvalidParameterValue("Flare does not support Layers yet; bundle dependencies in the zip.")
-    return []
-
-
 def _unsupported(field: str) -> Callable[[Any], Any]:
     def check(value: object) -> object:
         if value:
@@ -174,7 +170,6 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "TracingConfig": dict,
     "SnapStart": _snap_start,
     "DeadLetterConfig": _dead_letter,
-    "Layers": _layers,
     "KMSKeyArn": _given,
     "VpcConfig": _unsupported("VpcConfig"),
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),

@@ -22,7 +22,6 @@ import asyncio
 import datetime
 import json
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -48,7 +47,7 @@ from flare.sandbox.channel import (
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
-from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
+from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
@@ -125,7 +124,7 @@ class Environment:
     ) -> None:
         """INIT (see the module docstring); with INIT's burst CPU unless ``cpu_burst`` is False
         (a suppressed INIT, retried inside an invocation)."""
-        if not self._uses_frames and not os.access(self.version.code_dir / "bootstrap", os.X_OK):
+        if not self._uses_frames and bootstrap_path(self.version) is None:
             self._no_entrypoint()
             return
         self._initialization_type = initialization_type
@@ -145,12 +144,10 @@ class Environment:
             header["sandbox"] = layout.plan
         channel = handoff = None
         child_fds: list[int] = []
+        header.update(entry_header(self.version, layout, self._uses_frames))
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
-            header.update(handler=self.version.handler, sys_path=python_sys_path(layout))
-        else:
-            header["argv"] = [f"{layout.task_root}/bootstrap"]
         if isolated:
             handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())

@@ -3,7 +3,8 @@ environment process applies to itself (``runtimes/lambda_python/sandbox.py``).
 
 With namespaces, a function sees Lambda's layout: code read-only at ``/var/task``, the language
 runtime read-only at ``/var/lang`` (PATH starts with ``/var/lang/bin``), Flare's runtime client
-at ``/var/runtime``, the SDK at ``/var/sdk``, layers at ``/opt``, a private ``/tmp`` of
+at ``/var/runtime``, the SDK at ``/var/sdk``, the function's layers merged read-only at ``/opt``
+(``store/opt_trees.py``; an empty ``/opt`` without layers), a private ``/tmp`` of
 EphemeralStorage MB, and nothing else of the host writable. Without them (no root), the same
 code runs with host paths and process-level isolation only, and ``Isolation.notes`` says so.
 """
@@ -41,17 +42,19 @@ TASK_ROOT = "/var/task"
 RUNTIME_DIR = "/var/runtime"
 LANG_DIR = "/var/lang"
 SDK_DIR = "/var/sdk"
+OPT_DIR = "/opt"
 FIXED_MOUNTS_KEPT = 1024  # versions whose fixed mounts are remembered (one small entry each)
 
 
 @dataclass(frozen=True)
 class Layout:
-    """Paths as the function sees them, and the plan that makes them so (None: host paths)."""
+    """Paths as the function sees them, and the plan that makes them so (None: host paths).
+    ``opt_dir`` is its layers' directory (``/opt`` in a sandbox), None without layers."""
 
     task_root: str
     runtime_dir: str
     sdk_dir: str
-    layers_dirs: tuple[str, ...]
+    opt_dir: str | None
     plan: dict[str, Any] = field(default_factory=dict)
 
 
@@ -77,7 +80,7 @@ class Isolation:
     _uids: set[int] = field(default_factory=set)
     # what fixed_mounts found, per (python?, interpreter, code, layers): the host's shape is
     # read once per engine
-    _fixed: dict[tuple[bool, str, str, tuple[Path, ...]], FixedMounts] = field(default_factory=dict)
+    _fixed: dict[tuple[bool, str, str, Path | None], FixedMounts] = field(default_factory=dict)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
         """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
@@ -114,13 +117,13 @@ class Isolation:
                 str(version.code_dir),
                 str(RUNTIMES_DIR),
                 str(self.sdk_dir),
-                tuple(str(layer) for layer in version.layers_dirs),
+                str(version.opt_dir) if version.opt_dir is not None else None,
             )
         key = (
             version.runtime.startswith("python"),
             str(interpreter),
             str(version.code_dir),
-            version.layers_dirs,
+            version.opt_dir,
         )
         fixed = self._fixed.get(key)
         if fixed is None:
@@ -131,7 +134,7 @@ class Isolation:
             TASK_ROOT,
             RUNTIME_DIR,
             SDK_DIR,
-            tuple(f"/opt/layer{i}" for i, _ in enumerate(version.layers_dirs)),
+            OPT_DIR if version.opt_dir is not None else None,
             mount_plan(fixed, version, self, tmp_dir, uid),
         )
 
@@ -169,10 +172,10 @@ def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolati
     binds.append((str(RUNTIMES_DIR), RUNTIME_DIR, False))
     if isolation.sdk_dir.is_dir():
         binds.append((str(isolation.sdk_dir), SDK_DIR, False))
-    for index, layer in enumerate(version.layers_dirs):
-        binds.append((str(layer), f"/opt/layer{index}", False))
+    if version.opt_dir is not None:
+        binds.append((str(version.opt_dir), OPT_DIR, False))
     devices = [name for name in DEVICES if os.path.exists(f"/dev/{name}")]
-    shape = shape_of(binds, symlinks, ["/opt", "/var/tmp"], devices, ["/tmp"])
+    shape = shape_of(binds, symlinks, [OPT_DIR, "/var/tmp"], devices, ["/tmp"])
     return FixedMounts(tuple(binds), tuple(devices), isolation.skeletons.path_for(shape))
 
 

@@ -14,9 +14,10 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from flare.control.model import FunctionVersion
-from flare.sandbox.isolation import Layout
+from flare.sandbox.isolation import OPT_DIR, Layout
 from flare.sandbox.zygote import RUNTIMES_DIR
 
 LD_LIBRARY_PATH = (
@@ -74,12 +75,46 @@ def sdk_dir() -> Path:
     return Path(os.environ.get("FLARE_SDK_DIR", Path(sys.prefix) / "lambda-sdk"))
 
 
-def python_sys_path(layout: Layout) -> list[str]:
-    """``sys.path`` for a Python environment, in Lambda's order: code, layers, SDK, runtime."""
+def python_sys_path(layout: Layout, runtime: str) -> list[str]:
+    """``sys.path`` for a Python environment (``runtime`` ``python3.N``), in Lambda's order:
+    the code, then with layers ``/opt/python/lib/python3.N/site-packages`` and ``/opt/python``,
+    then the SDK (before the interpreter's own paths, as Lambda's runtime-included boto3) and
+    the runtime client. Without layers the ``/opt`` entries are left out: nothing could be
+    found there, and every import would look."""
     paths = [layout.task_root]
-    for layer in layout.layers_dirs:
-        paths += [f"{layer}/python", layer]
+    if layout.opt_dir is not None:
+        paths += python_site_dirs(layout.opt_dir, runtime)
     return [*paths, layout.sdk_dir, layout.runtime_dir]
+
+
+def python_site_dirs(opt_dir: str, runtime: str) -> list[str]:
+    """The layer directories Lambda's Python runtime puts on ``sys.path`` (and whose ``.pth``
+    files it reads, as site directories), in its order."""
+    return [f"{opt_dir}/python/lib/{runtime}/site-packages", f"{opt_dir}/python"]
+
+
+def entry_header(version: FunctionVersion, layout: Layout, python: bool) -> dict[str, Any]:
+    """What the zygote needs to start the runtime (``SPAWN``'s fields): for Flare's Python
+    runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
+    reads), else the ``argv`` of the ``bootstrap``."""
+    if not python:
+        return {"argv": [bootstrap_path(version, layout)]}
+    sys_path = python_sys_path(layout, version.runtime)
+    header: dict[str, Any] = {"handler": version.handler, "sys_path": sys_path}
+    if layout.opt_dir is not None:
+        header["site_dirs"] = python_site_dirs(layout.opt_dir, version.runtime)
+    return header
+
+
+def bootstrap_path(version: FunctionVersion, layout: Layout | None = None) -> str | None:
+    """The ``bootstrap`` a ``provided`` runtime starts, as the function sees it under ``layout``
+    (default: host paths): the code's, else its layers' (``/opt/bootstrap``), as Lambda looks
+    for it; None when neither is an executable file."""
+    if os.access(version.code_dir / "bootstrap", os.X_OK):
+        return f"{layout.task_root if layout else version.code_dir}/bootstrap"
+    if version.opt_dir is not None and os.access(version.opt_dir / "bootstrap", os.X_OK):
+        return f"{layout.opt_dir if layout else version.opt_dir}/bootstrap"
+    return None
 
 
 def environment_variables(
@@ -95,11 +130,16 @@ def environment_variables(
     ``layout`` gives the paths as the function sees them (default: the host's)."""
     task_root = layout.task_root if layout else str(version.code_dir)
     runtime_dir = layout.runtime_dir if layout else str(RUNTIMES_DIR)
+    path, library_path = DEFAULT_PATH, LD_LIBRARY_PATH
+    if layout is not None and layout.opt_dir not in (None, OPT_DIR):
+        # without a sandbox, the layers' bin and lib are where the engine merged them
+        path = path.replace(f"{OPT_DIR}/bin", f"{layout.opt_dir}/bin")
+        library_path = library_path.replace(f"{OPT_DIR}/lib", f"{layout.opt_dir}/lib")
     variables = {
-        "PATH": DEFAULT_PATH,
+        "PATH": path,
         "LANG": "en_US.UTF-8",
         "TZ": ":UTC",
-        "LD_LIBRARY_PATH": LD_LIBRARY_PATH,
+        "LD_LIBRARY_PATH": library_path,
         "PYTHONPATH": runtime_dir,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
         "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",

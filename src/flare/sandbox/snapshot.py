@@ -29,7 +29,6 @@ import contextlib
 import datetime
 import json
 import logging
-import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -43,7 +42,7 @@ from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.sandbox.channel import error_type_of
 from flare.sandbox.isolation import SANDBOX_UID, Isolation
-from flare.sandbox.launcher import LaunchPlan, environment_variables, python_sys_path
+from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.prepared import PreparedRestore, discard, prepare_restore
 from flare.sandbox.process import SandboxProcess
@@ -185,9 +184,7 @@ class Snapshot:
         if self.plan.mode == "exec":
             self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), TEMPLATE_HOST_UID)
             variables["AWS_LAMBDA_RUNTIME_API"] = await self.runtime_api.start()
-            header["argv"] = [f"{layout.task_root}/bootstrap"]
-        else:
-            header.update(handler=version.handler, sys_path=python_sys_path(layout))
+        header.update(entry_header(version, layout, self.plan.mode != "exec"))
         self._logpipe = LogPipe(lambda lines: self._logs.append(version.log_group, self.stream, lines))
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
         began = self.clock.now()
@@ -222,7 +219,7 @@ class Snapshot:
 
     def _refuse_exec(self, plan: dict[str, Any]) -> SnapshotFailure | None:
         """Why an exec'd runtime cannot have a snapshot here, or None."""
-        if not os.access(self.version.code_dir / "bootstrap", os.X_OK):
+        if bootstrap_path(self.version) is None:
             message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
             return SnapshotFailure.of("Runtime.InvalidEntrypoint", message)
         if plan.get("isolated_network"):

@@ -111,12 +111,14 @@ class RestOperation:
         shape = self.input_shape
         if shape is None:
             return {}
-        params: dict[str, Any] = dict(labels)
+        params: dict[str, Any] = {}
         from_body: dict[str, Shape] = {}
         for name, member in shape.members.items():
             location = member.serialization.get("location")
             wire = member.serialization.get("name", name)
-            if location == "querystring":
+            if location == "uri" and name in labels:
+                params[name] = _scalar(member, labels[name], name[:1].lower() + name[1:])
+            elif location == "querystring":
                 _read_query(params, name, member, wire, query)
             elif location == "header":
                 value = headers.get(wire)

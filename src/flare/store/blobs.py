@@ -64,8 +64,9 @@ def _safe_parts(name: str) -> tuple[str, ...]:
     return tuple(part for part in path.parts if part != ".")
 
 
-def validate_zip(data: bytes) -> None:
-    """Raise InvalidParameterValue unless ``data`` is a readable zip that is safe to unpack.
+def validate_zip(data: bytes) -> int:
+    """Raise InvalidParameterValue unless ``data`` is a readable zip that is safe to unpack;
+    returns its unzipped size (the sum of its members' sizes).
 
     Checks the central directory only (names, declared sizes); the data itself is checked by CRC
     when unpacking.
@@ -74,8 +75,10 @@ def validate_zip(data: bytes) -> None:
         infos = archive.infolist()
         for info in infos:
             _safe_parts(info.filename)
-        if sum(info.file_size for info in infos) > MAX_UNZIPPED_BYTES:
+        size = sum(info.file_size for info in infos)
+        if size > MAX_UNZIPPED_BYTES:
             raise InvalidParameterValue(TOO_BIG_MESSAGE)
+        return size
 
 
 def _file_mode(info: zipfile.ZipInfo) -> int:
@@ -117,13 +120,13 @@ def _extract(data: bytes, tree: Path) -> None:
             raise InvalidParameterValue(f"{BAD_ZIP_MESSAGE} Symlink points outside the package: {link.name}")
 
 
-def _seal(tree: Path) -> None:
+def seal(tree: Path) -> None:
     """Make every directory under ``tree`` (and ``tree``) read-only, deepest first."""
     for directory, _, _ in os.walk(tree, topdown=False):
         os.chmod(directory, 0o555)
 
 
-def _remove_tree(tree: Path) -> None:
+def remove_tree(tree: Path) -> None:
     """Delete a possibly read-only tree."""
     if not tree.exists():
         return
@@ -163,6 +166,12 @@ class BlobStore:
         os.replace(temporary, final)
         return digest
 
+    def unzipped_size(self, digest: str) -> int:
+        """The sum of the sizes of the stored zip ``digest``'s members (its central directory's
+        word). Raises FileNotFoundError if no such zip is stored."""
+        with zipfile.ZipFile(self.path(digest)) as archive:
+            return sum(info.file_size for info in archive.infolist())
+
     def unpacked(self, digest: str) -> Path:
         """The read-only tree of the stored zip ``digest``, unpacking it on first use.
 
@@ -177,17 +186,17 @@ class BlobStore:
         temporary.mkdir()
         try:
             _extract(data, temporary)
-            _seal(temporary)
+            seal(temporary)
         except InvalidParameterValue:
-            _remove_tree(temporary)
+            remove_tree(temporary)
             raise
         except _UNREADABLE:
-            _remove_tree(temporary)
+            remove_tree(temporary)
             raise InvalidParameterValue(BAD_ZIP_MESSAGE) from None
         try:
             os.rename(temporary, final)
         except OSError:
-            _remove_tree(temporary)
+            remove_tree(temporary)
             if not final.is_dir():
                 raise
         return final
@@ -198,7 +207,7 @@ class BlobStore:
         ``unpacked`` is running."""
         for leftover in [*self._blobs.glob(".*.tmp"), *self._code.glob(".*.tmp")]:
             if leftover.is_dir():
-                _remove_tree(leftover)
+                remove_tree(leftover)
             else:
                 leftover.unlink()
         removed: set[str] = set()
@@ -208,6 +217,6 @@ class BlobStore:
                 removed.add(blob.stem)
         for tree in self._code.iterdir():
             if not tree.name.startswith(".") and tree.name not in keep:
-                _remove_tree(tree)
+                remove_tree(tree)
                 removed.add(tree.name)
         return sorted(removed)

@@ -30,6 +30,20 @@ class Fault(Exception):
         self.trace = trace or []
 
 
+def set_import_path(header: dict[str, Any]) -> None:
+    """``sys.path`` for the function: the engine's ``sys_path`` first, then the interpreter's own
+    paths; then the ``.pth`` files of the layers' ``site_dirs``, which Lambda's runtime reads as
+    site directories (their entries go last)."""
+    wanted = header["sys_path"]
+    sys.path[:] = wanted + [path for path in sys.path if path not in wanted]
+    site_dirs = header.get("site_dirs")
+    if site_dirs:
+        import site
+
+        for directory in site_dirs:
+            site.addsitedir(directory)
+
+
 def load_handler(handler: str) -> Callable[[Any, Any], Any]:
     """Import ``module.function``; raise ``Fault`` with awslambdaric's type and message."""
     try:

@@ -89,7 +89,7 @@ def become_template(header: dict[str, Any], control: socket.socket, ready_fd: in
         _exec_runtime(header, control)
     os.environ.clear()
     os.environ.update(header["env"])
-    sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
+    bootstrap.set_import_path(header)
     handler = bootstrap.init_or_exit(control, header["handler"])
     _run_before_snapshot(control)
     sys.stdout.flush()

@@ -4,7 +4,7 @@ Started by the engine with its control socket on fd 3. It imports the runtime (a
 modules most handlers use), freezes the garbage collector so children share its heap
 copy-on-write, then serves frames:
 
-* ``SPAWN {id, mode, env, cwd, sys_path, handler, argv}`` with file descriptors
+* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv}`` with file descriptors
   ``[log_fd]`` (exec mode) or ``[log_fd, channel_fd]`` (python mode) attached: fork a child in its
   own session, stdout/stderr on ``log_fd``; python mode runs Flare's runtime on ``channel_fd``,
   exec mode ``execve``s ``argv`` (a ``bootstrap``). Replies ``SPAWNED {id, pid}``.
@@ -134,7 +134,7 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
 def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(header["env"])
-    sys.path[:] = header["sys_path"] + [p for p in sys.path if p not in header["sys_path"]]
+    bootstrap.set_import_path(header)
     sys.argv = ["/var/runtime/bootstrap"]
     import random
 

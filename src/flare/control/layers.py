@@ -1,0 +1,344 @@
+"""Lambda layers: published versions of a zip that functions unpack under ``/opt``.
+
+A layer is only its versions: PublishLayerVersion stores version 1, 2, ... of a name (numbers
+never reused, even after every version was deleted), each immutable, its zip in the blob store
+beside function code. Deleting a version hides it from every layer operation and from new
+``Layers`` lists, but a function version already listing it keeps it: its row and zip stay
+until no stored function version lists it (``collect``, at start-up).
+
+Functions name up to 5 layer versions in order (``references`` checks them as AWS does and
+answers the configuration's ``[{"Arn", "CodeSize"}]``); their ``/opt`` is those layers merged in
+order (``opt_dir``), and their code plus layers must unzip to at most 250 MB (``unzipped_size``).
+
+Contract: called from the event loop's thread. Download links (``Content.Location``) are made by
+the caller's ``locate(digest)``: they depend on the host the client called.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import uuid
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any
+
+from flare.clock import Clock
+from flare.control import code, layer_policy, page
+from flare.control.layer_arns import (
+    LayerName,
+    layer_arn,
+    layer_version_arn,
+    parse_layer_name,
+    parse_layer_version_arn,
+)
+from flare.control.registry import format_last_modified
+from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.store.blobs import BlobStore, validate_zip
+from flare.store.layers import LayerStore, LayerVersionRow
+from flare.store.opt_trees import OptTrees, key_of
+
+log = logging.getLogger("flare.layers")
+
+Locate = Callable[[str], str]
+MAX_LAYERS = 5
+NOT_FOUND_MESSAGE = "The resource you requested does not exist."
+NO_S3_MESSAGE = (
+    "Flare has no S3: publish the layer's zip as Content.ZipFile "
+    "(Content.S3Bucket, S3Key and S3ObjectVersion are not supported)."
+)
+_LISTED = (
+    "LayerVersionArn",
+    "Version",
+    "Description",
+    "CreatedDate",
+    "CompatibleRuntimes",
+    "CompatibleArchitectures",
+    "LicenseInfo",
+)
+
+
+class Layers:
+    """Layer versions of one account and region. See the module docstring."""
+
+    def __init__(
+        self,
+        store: LayerStore,
+        blobs: BlobStore,
+        opt_trees: OptTrees,
+        region: str,
+        account: str,
+        clock: Clock,
+    ) -> None:
+        self._store = store
+        self._blobs = blobs
+        self._opt_trees = opt_trees
+        self._region = region
+        self._account = account
+        self._clock = clock
+
+    def __repr__(self) -> str:
+        return f"<Layers {self._region} {self._account}>"
+
+    # -- layer operations ------------------------------------------------------------------------
+
+    def publish(self, layer_name: str, body: dict[str, Any], locate: Locate) -> dict[str, Any]:
+        """PublishLayerVersion: store the zip and the next version of the layer. Raises
+        InvalidParameterValue (S3 content, a bad zip, a layer of another account or region),
+        RequestTooLarge, InvalidRequestContent."""
+        layer = self._own(layer_name)
+        if layer is None:
+            raise InvalidParameterValue(f"Layer {layer_name} is not in this account and region.")
+        content = body.get("Content")
+        if isinstance(content, dict) and any(
+            content.get(key) for key in ("S3Bucket", "S3Key", "S3ObjectVersion")
+        ):
+            raise InvalidParameterValue(NO_S3_MESSAGE)
+        data = code.decode_zip(content, "PublishLayerVersion")
+        size = validate_zip(data)
+        digest = self._blobs.put(data)
+        self._blobs.unpacked(digest)
+        config: dict[str, Any] = {
+            "LayerArn": layer_arn(self._region, self._account, layer.name),
+            "Description": body.get("Description") or "",
+            "CreatedDate": format_last_modified(self._clock.wall()),
+            "Content": {"CodeSha256": code.fields(data)["CodeSha256"], "CodeSize": len(data)},
+        }
+        for field in ("CompatibleRuntimes", "CompatibleArchitectures", "LicenseInfo"):
+            if body.get(field) is not None:
+                config[field] = body[field]
+
+        def build(version: int) -> LayerVersionRow:
+            arn = layer_version_arn(self._region, self._account, layer.name, version)
+            return LayerVersionRow(
+                layer.name, version, {**config, "LayerVersionArn": arn, "Version": version}, digest, size
+            )
+
+        return _with_location(self._store.publish(layer.name, build), locate)
+
+    def get(self, layer_name: str, version: int, locate: Locate) -> dict[str, Any]:
+        """GetLayerVersion. Raises InvalidParameterValue (version below 1), ResourceNotFound."""
+        _check_version(version)
+        return _with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
+
+    def get_by_arn(self, arn: str, locate: Locate) -> dict[str, Any]:
+        """GetLayerVersionByArn. Raises ResourceNotFound, InvalidParameterValue."""
+        ref = parse_layer_version_arn(arn)
+        if (ref.layer.region, ref.layer.account) != (self._region, self._account):
+            raise ResourceNotFound(NOT_FOUND_MESSAGE)
+        return self.get(ref.layer.name, ref.version, locate)
+
+    def delete(self, layer_name: str, version: int) -> None:
+        """DeleteLayerVersion: idempotent, as on AWS (a missing version is no error). Raises
+        InvalidParameterValue for a version below 1."""
+        _check_version(version)
+        layer = self._own(layer_name)
+        if layer is not None:
+            self._store.mark_deleted(layer.name, version)
+
+    def list_layers(
+        self, runtime: str | None, architecture: str | None, marker: str | None, max_items: int | None
+    ) -> dict[str, Any]:
+        """ListLayers: every layer with a version matching the filters, by name, each with its
+        newest matching version. Raises InvalidParameterValue (marker, MaxItems)."""
+        newest: dict[str, LayerVersionRow] = {}
+        for row in self._store.live():
+            if row.name not in newest and _matches(row, runtime, architecture):
+                newest[row.name] = row
+        items = [
+            {"LayerName": name, "LayerArn": row.config["LayerArn"], "LatestMatchingVersion": _listed(row)}
+            for name, row in sorted(newest.items())
+        ]
+        return _page(items, "Layers", lambda item: str(item["LayerName"]), marker, max_items)
+
+    def list_versions(
+        self,
+        layer_name: str,
+        runtime: str | None,
+        architecture: str | None,
+        marker: str | None,
+        max_items: int | None,
+    ) -> dict[str, Any]:
+        """ListLayerVersions: the layer's live versions matching the filters, newest first (none
+        for an unknown layer). Raises InvalidParameterValue (marker, MaxItems)."""
+        layer = self._own(layer_name)
+        rows = self._store.live(layer.name) if layer is not None else []
+        items = [_listed(row) for row in rows if _matches(row, runtime, architecture)]
+        return _page(
+            items, "LayerVersions", lambda item: f"{int(item['Version']):020d}", marker, max_items, True
+        )
+
+    # -- permissions -----------------------------------------------------------------------------
+
+    def add_permission(
+        self, layer_name: str, version: int, body: dict[str, Any], revision: str | None
+    ) -> dict[str, Any]:
+        """AddLayerVersionPermission. Raises ResourceNotFound, ResourceConflict (Sid taken),
+        PreconditionFailed (RevisionId)."""
+        row = self._live(layer_name, version, None)
+        new = layer_policy.statement(
+            str(body.get("StatementId")),
+            str(body.get("Action")),
+            str(body.get("Principal")),
+            body.get("OrganizationId"),
+            row.config["LayerVersionArn"],
+        )
+        statements = layer_policy.added(row.policy, new, revision, row.policy_revision)
+        new_revision = str(uuid.uuid4())
+        self._store.set_policy(row.name, row.version, statements, new_revision)
+        return {"Statement": layer_policy.dumps(new), "RevisionId": new_revision}
+
+    def remove_permission(self, layer_name: str, version: int, sid: str, revision: str | None) -> None:
+        """RemoveLayerVersionPermission. Raises ResourceNotFound (version or statement),
+        PreconditionFailed (RevisionId)."""
+        row = self._live(layer_name, version, None)
+        statements = layer_policy.removed(row.policy, sid, revision, row.policy_revision)
+        self._store.set_policy(row.name, row.version, statements, str(uuid.uuid4()) if statements else None)
+
+    def get_policy(self, layer_name: str, version: int) -> dict[str, Any]:
+        """GetLayerVersionPolicy. Raises ResourceNotFound (version, or no policy)."""
+        row = self._live(layer_name, version, None)
+        return {"Policy": layer_policy.document(row.policy), "RevisionId": row.policy_revision}
+
+    # -- what functions use ----------------------------------------------------------------------
+
+    def references(self, arns: object) -> list[dict[str, Any]]:
+        """A function's ``Layers`` as its configuration shows them (``[{"Arn", "CodeSize"}]``),
+        from the layer version ARNs a client gave, checked as AWS checks them. Raises
+        InvalidParameterValue (more than 5, another region, a missing version, two versions of
+        one layer)."""
+        if not isinstance(arns, list) or not all(isinstance(arn, str) for arn in arns):
+            raise InvalidParameterValue("Layers must be a list of layer version ARNs.")
+        if len(arns) > MAX_LAYERS:
+            raise InvalidParameterValue(f"Cannot reference more than {MAX_LAYERS} layers.")
+        seen: dict[str, str] = {}
+        answer = []
+        for arn in arns:
+            ref = parse_layer_version_arn(arn)
+            if ref.layer.region != self._region:
+                raise InvalidParameterValue(
+                    "Layers are not in the same region as the function. "
+                    f"Layers are expected to be in region {self._region}."
+                )
+            row = self._store.get(ref.layer.name, ref.version) if ref.layer.account == self._account else None
+            if row is None or row.deleted:
+                raise InvalidParameterValue(f"Layer version {arn} does not exist.")
+            layer = arn.rsplit(":", 1)[0]
+            if layer in seen:
+                raise InvalidParameterValue(
+                    "Two different versions of the same layer are not allowed to be referenced in the "
+                    f"same function. {seen[layer]} and {arn} are versions of the same layer."
+                )
+            seen[layer] = arn
+            answer.append({"Arn": arn, "CodeSize": row.config["Content"]["CodeSize"]})
+        return answer
+
+    def unzipped_size(self, references: Sequence[dict[str, Any]]) -> int:
+        """Bytes the listed layer versions unzip to, together."""
+        return sum(row.unzipped_size for row in self._rows(references))
+
+    def opt_dir(self, references: Sequence[dict[str, Any]]) -> Path | None:
+        """The directory a function listing ``references`` sees as ``/opt`` (None without
+        layers), built on first use. A version deleted meanwhile still counts."""
+        return self._opt_trees.tree_for([row.code_digest for row in self._rows(references)])
+
+    def collect(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> set[str]:
+        """Forget deleted versions no function version lists any more (``in_use``: the
+        ``Layers`` of every stored function version) and the merged trees nobody needs; returns
+        the zip digests still needed. Call at start-up, before serving."""
+        lists = [list(references) for references in in_use if references]
+        referenced = set()
+        for references in lists:
+            referenced |= {(ref.layer.name, ref.version) for ref in self._refs(references)}
+        self._store.purge_deleted(referenced)
+        keep = {key_of([row.code_digest for row in self._rows(references)]) for references in lists}
+        self._opt_trees.delete_unused(keep)
+        return self._store.code_digests()
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _own(self, layer_name: str) -> LayerName | None:
+        """The layer ``layer_name`` names if it is of this account and region, else None."""
+        layer = parse_layer_name(layer_name, self._region, self._account)
+        return layer if (layer.region, layer.account) == (self._region, self._account) else None
+
+    def _live(self, layer_name: str, version: int, missing: Exception | None) -> LayerVersionRow:
+        """A live version; else raise ``missing`` (default: AWS's "Layer version ARN does not
+        exist")."""
+        layer = parse_layer_name(layer_name, self._region, self._account)
+        ours = (layer.region, layer.account) == (self._region, self._account)
+        row = self._store.get(layer.name, version) if ours else None
+        if row is None or row.deleted:
+            arn = layer_version_arn(layer.region, layer.account, layer.name, version)
+            raise missing or ResourceNotFound(f"Layer version {arn} does not exist.")
+        return row
+
+    def _refs(self, references: Sequence[dict[str, Any]]) -> list[Any]:
+        return [parse_layer_version_arn(str(reference["Arn"])) for reference in references]
+
+    def _rows(self, references: Sequence[dict[str, Any]]) -> list[LayerVersionRow]:
+        """The stored rows (deleted or not) of a function's ``Layers``, in order; a row that is
+        gone (a damaged store) is logged and left out."""
+        rows = []
+        for ref in self._refs(references):
+            row = self._store.get(ref.layer.name, ref.version)
+            if row is None:
+                log.warning(
+                    "layer version %s:%d is listed by a function but not stored", ref.layer.name, ref.version
+                )
+            else:
+                rows.append(row)
+        return rows
+
+
+def _check_version(version: int) -> None:
+    if version < 1:
+        raise InvalidParameterValue("Layer Version Cannot be less than 1")
+
+
+def _with_location(row: LayerVersionRow, locate: Locate) -> dict[str, Any]:
+    body = dict(row.config)
+    body["Content"] = {"Location": locate(row.code_digest), **row.config["Content"]}
+    return body
+
+
+def _listed(row: LayerVersionRow) -> dict[str, Any]:
+    """A version as ListLayerVersions and ListLayers show it (no Content, no LayerArn)."""
+    return {field: row.config[field] for field in _LISTED if field in row.config}
+
+
+def _matches(row: LayerVersionRow, runtime: str | None, architecture: str | None) -> bool:
+    """Whether a version declares the runtime and the architecture asked for (None: any)."""
+    runtimes = row.config.get("CompatibleRuntimes") or []
+    architectures = row.config.get("CompatibleArchitectures") or []
+    return (runtime is None or runtime in runtimes) and (
+        architecture is None or architecture in architectures
+    )
+
+
+def _page(
+    items: list[dict[str, Any]],
+    key: str,
+    sort_key: Callable[[dict[str, Any]], str],
+    marker: str | None,
+    max_items: int | None,
+    descending: bool = False,
+) -> dict[str, Any]:
+    """One page of ``items`` (already in order) after ``marker``, under ``key``, with a
+    ``NextMarker`` when more follow."""
+    limit = page.limit(max_items)
+    if marker:
+        after = _decode_marker(marker)
+        items = [item for item in items if (sort_key(item) < after if descending else sort_key(item) > after)]
+    body: dict[str, Any] = {key: items[:limit]}
+    if len(items) > limit:
+        body["NextMarker"] = base64.urlsafe_b64encode(sort_key(items[limit - 1]).encode()).decode()
+    return body
+
+
+def _decode_marker(marker: str) -> str:
+    try:
+        return base64.urlsafe_b64decode(marker.encode()).decode()
+    except (ValueError, binascii.Error):
+        raise InvalidParameterValue(f"Invalid marker: {marker}") from None

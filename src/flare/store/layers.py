@@ -1,0 +1,175 @@
+"""Layer versions, durable: tables of their own in Flare's SQLite file.
+
+Schema::
+
+    layer_versions
+        name           TEXT     layer name
+        version        INTEGER  1, 2, ... in publishing order
+        config         TEXT     the version as GetLayerVersion answers it (AWS field names, JSON),
+                                ``Content.Location`` left out (it is made per request)
+        code_digest    TEXT     SHA-256 hex of the zip (its ``BlobStore`` key)
+        unzipped_size  INTEGER  bytes of the zip's files once unpacked
+        deleted        INTEGER  1 once DeleteLayerVersion ran: hidden from every layer operation,
+                                kept while a function version still uses it
+        policy         TEXT     the version's policy statements, a JSON list (``[]``: no policy)
+        policy_revision TEXT    the policy's RevisionId, NULL while it has none
+        PRIMARY KEY (name, version)
+
+    layer_counters
+        name   TEXT     layer name
+        last   INTEGER  the highest version number ever published (never lowered: numbers are
+                        not reused, even after every version of the layer was deleted)
+        PRIMARY KEY (name)
+
+Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
+own, the tables created if missing, a lock around the connection.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from flare.store.connection import SqliteStore
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS layer_versions (
+    name            TEXT    NOT NULL,
+    version         INTEGER NOT NULL,
+    config          TEXT    NOT NULL,
+    code_digest     TEXT    NOT NULL,
+    unzipped_size   INTEGER NOT NULL,
+    deleted         INTEGER NOT NULL DEFAULT 0,
+    policy          TEXT    NOT NULL DEFAULT '[]',
+    policy_revision TEXT,
+    PRIMARY KEY (name, version)
+);
+CREATE TABLE IF NOT EXISTS layer_counters (
+    name TEXT    NOT NULL PRIMARY KEY,
+    last INTEGER NOT NULL
+);
+"""
+_COLUMNS = "name, version, config, code_digest, unzipped_size, deleted, policy, policy_revision"
+
+
+@dataclass(frozen=True)
+class LayerVersionRow:
+    """One stored layer version."""
+
+    name: str
+    version: int
+    config: dict[str, Any]
+    code_digest: str
+    unzipped_size: int
+    deleted: bool = False
+    policy: list[dict[str, Any]] = field(default_factory=list)
+    policy_revision: str | None = None
+
+
+def _row(record: tuple[Any, ...]) -> LayerVersionRow:
+    name, version, config, digest, size, deleted, policy, revision = record
+    return LayerVersionRow(
+        str(name),
+        int(version),
+        json.loads(config),
+        str(digest),
+        int(size),
+        bool(deleted),
+        json.loads(policy),
+        revision,
+    )
+
+
+class LayerStore(SqliteStore):
+    """Layer versions by (name, version). Opening creates the tables if they are missing."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path, _SCHEMA)
+
+    def publish(self, name: str, build: Callable[[int], LayerVersionRow]) -> LayerVersionRow:
+        """Store ``build(n)`` as version n of ``name``, n one above the highest number ever
+        published for it, and raise the counter, in one transaction; returns the stored row."""
+        with self._lock, self._conn:
+            found = self._conn.execute("SELECT last FROM layer_counters WHERE name = ?", (name,)).fetchone()
+            row = replace(build((found[0] if found else 0) + 1), name=name)
+            self._conn.execute(
+                f"INSERT INTO layer_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    row.name,
+                    row.version,
+                    json.dumps(row.config),
+                    row.code_digest,
+                    row.unzipped_size,
+                    int(row.deleted),
+                    json.dumps(row.policy),
+                    row.policy_revision,
+                ),
+            )
+            self._conn.execute(
+                "INSERT INTO layer_counters (name, last) VALUES (?, ?) "
+                "ON CONFLICT (name) DO UPDATE SET last = MAX(last, excluded.last)",
+                (name, row.version),
+            )
+        return row
+
+    def get(self, name: str, version: int) -> LayerVersionRow | None:
+        """Version ``version`` of ``name``, deleted or not (see ``LayerVersionRow.deleted``)."""
+        with self._lock:
+            record = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM layer_versions WHERE name = ? AND version = ?", (name, version)
+            ).fetchone()
+        return None if record is None else _row(record)
+
+    def live(self, name: str | None = None) -> list[LayerVersionRow]:
+        """Every version not deleted (of layer ``name`` only, when given), by name then newest
+        first."""
+        where, args = ("AND name = ?", (name,)) if name is not None else ("", ())
+        with self._lock:
+            records = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM layer_versions WHERE deleted = 0 {where} "
+                "ORDER BY name, version DESC",
+                args,
+            ).fetchall()
+        return [_row(record) for record in records]
+
+    def mark_deleted(self, name: str, version: int) -> bool:
+        """Hide version ``version`` of ``name``; True if it was live."""
+        with self._lock, self._conn:
+            cursor = self._conn.execute(
+                "UPDATE layer_versions SET deleted = 1 WHERE name = ? AND version = ? AND deleted = 0",
+                (name, version),
+            )
+            return cursor.rowcount > 0
+
+    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
+        """Replace the policy statements and RevisionId of a stored version."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "UPDATE layer_versions SET policy = ?, policy_revision = ? WHERE name = ? AND version = ?",
+                (json.dumps(policy), revision, name, version),
+            )
+
+    def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Drop the rows of deleted versions not in ``keep`` (those functions still use);
+        returns the dropped (name, version) pairs. Counters are kept."""
+        with self._lock, self._conn:
+            doomed = [
+                (str(name), int(version))
+                for name, version in self._conn.execute(
+                    "SELECT name, version FROM layer_versions WHERE deleted = 1"
+                )
+                if (name, version) not in keep
+            ]
+            self._conn.executemany("DELETE FROM layer_versions WHERE name = ? AND version = ?", doomed)
+        return doomed
+
+    def code_digests(self) -> set[str]:
+        """The zip digest of every stored version (deleted ones still kept included)."""
+        with self._lock:
+            return {
+                str(digest)
+                for (digest,) in self._conn.execute("SELECT DISTINCT code_digest FROM layer_versions")
+            }
