@@ -17,6 +17,7 @@ from flare.api import (
     provisioned,
     schedules,
     sqs,
+    stream_invoke,
     target,
     versions,
 )
@@ -39,6 +40,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, route or invoke_route(engine))
+    stream_route = stream_invoke.StreamInvokeRoute(engine.registry, engine.router, engine.clock)
+    stream_invoke.add_routes(app, stream_route)
     logs.add_routes(app, engine.registry, engine.logs)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
