@@ -17,6 +17,7 @@ from flare.control.concurrency import Concurrency
 from flare.control.model import FunctionVersion
 from flare.control.provisioned import ProvisionedConcurrency
 from flare.control.registry import Registry
+from flare.control.urls import FunctionUrls
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
@@ -45,6 +46,7 @@ from flare.store.blobs import BlobStore
 from flare.store.schedules import ScheduleStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
+from flare.store.urls import UrlStore
 
 log = logging.getLogger("flare.engine")
 
@@ -129,6 +131,11 @@ class Engine:
             self.sources.poller,
         )
         self.metrics.add_source(self._event_source_metrics)
+        self.url_store = UrlStore(self.db.path)
+        self.function_urls = FunctionUrls(
+            self.url_store, self.registry, self.clock, config.region, config.account_id, config.port
+        )
+        self.registry.add_version_listener(self.function_urls.function_changed)
 
     def _event_source_metrics(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
         rows = [
@@ -155,6 +162,7 @@ class Engine:
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.sweep()
         self.registry.load()
+        self.function_urls.load()
         for runtime in sorted(self.registry.runtimes()):
             self._warm_zygote(runtime)
         self.concurrency.load()
@@ -186,6 +194,7 @@ class Engine:
         self.services_store.close()
         self.settings.close()
         self.schedule_store.close()
+        self.url_store.close()
         self.events_store.close()
         self.db.close()
 

@@ -9,6 +9,7 @@ from flare.api import (
     concurrency,
     esm,
     event_invoke_config,
+    function_url,
     functions,
     invoke,
     kinesis,
@@ -19,6 +20,7 @@ from flare.api import (
     sqs,
     stream_invoke,
     target,
+    urls,
     versions,
 )
 from flare.api.wire import aws_route
@@ -35,13 +37,22 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
-    app = web.Application(client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None})
+    config = engine.config
+    door = function_url.FunctionUrlDoor(
+        engine.function_urls, engine.router, engine.clock, config.account_id, config.port
+    )
+    app = web.Application(
+        client_max_size=MAX_REQUEST_BYTES,
+        handler_args={"access_log": None},
+        middlewares=[function_url.host_routing(door)],  # function URLs first, by Host
+    )
     functions.add_routes(app, engine.registry, engine.concurrency.reserved)
     versions.add_routes(app, engine.registry)
     aliases.add_routes(app, engine.registry)
     invoke.add_routes(app, route or invoke_route(engine))
-    stream_route = stream_invoke.StreamInvokeRoute(engine.registry, engine.router, engine.clock)
-    stream_invoke.add_routes(app, stream_route)
+    stream_invoke.add_routes(
+        app, stream_invoke.StreamInvokeRoute(engine.registry, engine.router, engine.clock)
+    )
     logs.add_routes(app, engine.registry, engine.logs)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
@@ -49,6 +60,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     schedules.add_routes(app, engine.schedules)
     event_invoke_config.add_routes(app, engine.invoke_configs)
     esm.add_routes(app, engine.mappings, engine.async_queue)
+    urls.add_routes(app, engine.function_urls)
     target.add_routes(app, sqs.endpoint(engine.queues), kinesis.endpoint(engine.streams))
 
     @aws_route
