@@ -470,3 +470,36 @@ def test_a_buffered_answer_on_a_streaming_url_is_passed_through_as_returned(
     status, _, body = request(flare, streamed_url, path="/?buffered=1")
     assert status == 200
     assert json.loads(body) == {"statusCode": 200, "body": "as returned"}
+
+
+PRODUCER = """
+import time
+def handler(event, context):
+    def pieces():
+        for _ in range(48):
+            yield str(time.monotonic()).encode().ljust(1024 * 1024, b".")
+    return pieces()
+"""
+
+
+def test_a_slow_client_holds_the_function_back_instead_of_filling_memory(
+    lam: Any, flare: FlareServer
+) -> None:
+    name = unique("producer")
+    create_function(lam, name, python_function(PRODUCER), Timeout=15)
+    config = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    host = host_of(config["FunctionUrl"])
+    port = int(flare.url.rsplit(":", 1)[1])
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    connection.request("GET", "/", headers={"Host": host})
+    response = connection.getresponse()
+    first = response.read(1024 * 1024)
+    time.sleep(1.5)  # a client that stops reading for a while
+    rest = response.read()
+    connection.close()
+    body = first + rest
+    assert len(body) == 48 * 1024 * 1024
+    yielded = [float(body[start : start + 40].rstrip(b".")) for start in range(0, len(body), 1024 * 1024)]
+    # 48 MB is far more than the buffers between the function and the client hold: the function
+    # could only yield its last pieces after the client read again.
+    assert yielded[-1] - yielded[0] > 1.0, yielded

@@ -133,6 +133,9 @@ class Recorder:
     def write(self, data: bytes) -> None:
         self.pieces.append(data)
 
+    def on_pressure(self, callback: object) -> None:
+        pass
+
 
 def streamed(sink: Recorder | None) -> Invocation:
     return Invocation("id-s", b"{}", FIRST.invoked_arn, "Root=1-s", sink=sink)

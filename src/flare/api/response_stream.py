@@ -20,16 +20,22 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from flare.control.model import FunctionVersion
 from flare.sandbox.invocation import Invocation, InvocationResult
+from flare.sandbox.streaming import Pressure
 from flare.scheduling.router import Router
 
 Send = Callable[[bytes], Awaitable[None]]
+
+
+HIGH_WATER = 1024 * 1024
+"""Bytes waiting for the client past which the runtime is asked to pause (resumed at half)."""
 
 
 class ChunkQueue:
     """The pieces of one streamed response, between the environment and the relay.
 
     ``content_type`` is None until the function starts streaming (a function that answers at
-    once never does: its payload is the invocation's result)."""
+    once never does: its payload is the invocation's result). Past ``HIGH_WATER`` bytes waiting
+    the producer's pressure callback pauses it, and resumes it once half of them went out."""
 
     def __init__(self) -> None:
         self.content_type: str | None = None
@@ -37,6 +43,9 @@ class ChunkQueue:
         self._closed = False
         self._dropping = False
         self._waiter: asyncio.Future[None] | None = None
+        self._waiting = 0
+        self._pressure: Pressure | None = None
+        self._paused = False
 
     @property
     def began(self) -> bool:
@@ -49,7 +58,13 @@ class ChunkQueue:
     def write(self, data: bytes) -> None:
         if not self._dropping:
             self._items.append(data)
+            self._waiting += len(data)
+            if self._waiting > HIGH_WATER:
+                self._press(True)
             self._wake()
+
+    def on_pressure(self, callback: Pressure) -> None:
+        self._pressure = callback
 
     def close(self) -> None:
         """No more pieces will come."""
@@ -60,6 +75,8 @@ class ChunkQueue:
         """The client is gone: forget what is queued and what comes."""
         self._dropping = True
         self._items.clear()
+        self._waiting = 0
+        self._press(False)
 
     async def take(self) -> bytes | None:
         """The next piece, when it comes; None once closed and empty."""
@@ -68,7 +85,17 @@ class ChunkQueue:
                 return None
             self._waiter = asyncio.get_running_loop().create_future()
             await self._waiter
-        return self._items.popleft()
+        data = self._items.popleft()
+        self._waiting -= len(data)
+        if self._waiting <= HIGH_WATER // 2:
+            self._press(False)
+        return data
+
+    def _press(self, paused: bool) -> None:
+        if paused != self._paused:
+            self._paused = paused
+            if self._pressure is not None:
+                self._pressure(paused)
 
     def _wake(self) -> None:
         waiter, self._waiter = self._waiter, None

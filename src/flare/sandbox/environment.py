@@ -407,7 +407,7 @@ class Environment:
                 self._inflight.stream(body)
             elif kind == frames.STREAM_START:
                 content_type = header.get("ct") or DEFAULT_CONTENT_TYPE
-                self._inflight.begin_stream(header.get("id"), content_type, self.state.value)
+                self._inflight.begin_stream(header.get("id"), content_type, self.state.value, self._pressure)
             elif kind == frames.STREAM_END:
                 self._inflight.end_stream(header.get("type"), body, header.get("rss", 0))
             elif kind in (frames.INIT_ERROR, frames.RESTORE_ERROR):
@@ -492,6 +492,11 @@ class Environment:
 
     def channel_lost(self) -> None:
         self._channel = None
+
+    def _pressure(self, paused: bool) -> None:
+        """A streamed response's client is behind (or caught up): stop (or go on) reading."""
+        if self._channel is not None and not self._channel.is_closing():
+            (self._channel.pause_reading if paused else self._channel.resume_reading)()
 
     # ---- logs -----------------------------------------------------------------------------
 

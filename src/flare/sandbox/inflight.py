@@ -25,7 +25,7 @@ import asyncio
 
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError
-from flare.sandbox.streaming import STREAM_TOO_LARGE, ResponseStream
+from flare.sandbox.streaming import STREAM_TOO_LARGE, Pressure, ResponseStream
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 RESPONSE_TOO_LARGE = (
@@ -86,13 +86,17 @@ class InFlight:
 
     # ---- a streamed answer --------------------------------------------------------------
 
-    def begin_stream(self, request_id: str | None, content_type: str, state: str) -> StreamWriter:
-        """The runtime starts streaming its answer (the writer is for the HTTP Runtime API's
-        handler). Raises RuntimeApiError as ``answer`` does."""
+    def begin_stream(
+        self, request_id: str | None, content_type: str, state: str, pressure: Pressure | None = None
+    ) -> StreamWriter:
+        """The runtime starts streaming its answer. ``pressure`` pauses and resumes it (the
+        frames channel); without one the returned writer does (the HTTP Runtime API's handler
+        awaits ``writable()``). Raises RuntimeApiError as ``answer`` does."""
         self._claim(request_id, state)
         assert self.current is not None
-        self._stream = ResponseStream(self.current.sink, content_type)
-        return StreamWriter(self)
+        writer = StreamWriter(self)
+        self._stream = ResponseStream(self.current.sink, content_type, pressure or writer.pressure)
+        return writer
 
     def stream(self, data: bytes) -> bool:
         """A piece of the stream in flight; False when there is none any more (the invocation
@@ -160,13 +164,27 @@ class InFlight:
 class StreamWriter:
     """``runtime_api.ResponseWriter`` for the stream ``InFlight`` has open."""
 
-    __slots__ = ("_inflight",)
+    __slots__ = ("_inflight", "_resumed")
 
     def __init__(self, inflight: InFlight) -> None:
         self._inflight = inflight
+        self._resumed: asyncio.Future[None] | None = None
 
     def write(self, data: bytes) -> bool:
         return self._inflight.stream(data)
+
+    async def writable(self) -> None:
+        """Until the sink can take more (at once, unless it asked to pause)."""
+        if self._resumed is not None:
+            await asyncio.shield(self._resumed)
+
+    def pressure(self, paused: bool) -> None:
+        if paused and self._resumed is None:
+            self._resumed = asyncio.get_running_loop().create_future()
+        elif not paused and self._resumed is not None:
+            resumed, self._resumed = self._resumed, None
+            if not resumed.done():
+                resumed.set_result(None)
 
     def end(self, error_type: str | None, error_body: bytes) -> None:
         self._inflight.end_stream(error_type, error_body, 0)

@@ -51,9 +51,12 @@ class NextEvent:
 
 class ResponseWriter(Protocol):
     """A streamed response being posted: ``write`` each piece (False: stop, the invocation is
-    over), then ``end`` it, with the error the runtime reported in its trailers if any."""
+    over) and wait until it is ``writable`` again, then ``end`` it, with the error the runtime
+    reported in its trailers if any."""
 
     def write(self, data: bytes) -> bool: ...
+
+    async def writable(self) -> None: ...
 
     def end(self, error_type: str | None, error_body: bytes) -> None: ...
 
@@ -215,6 +218,7 @@ class RuntimeApiServer:
                     return _error(
                         413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
                     )
+                await writer.writable()  # a slow client holds the runtime back, not the engine's memory
         except (OSError, ClientError, HttpProcessingError, asyncio.IncompleteReadError):
             writer.end("Runtime.TruncatedResponse", b"")
             raise

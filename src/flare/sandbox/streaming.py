@@ -12,6 +12,7 @@ for its invocation.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Protocol
 
 MAX_STREAM_BYTES = 200 * 1024 * 1024
@@ -27,15 +28,23 @@ STREAM_TOO_LARGE = (
 )
 
 
+Pressure = Callable[[bool], None]
+"""Called with True when the runtime should stop sending for now, False when it may go on."""
+
+
 class StreamSink(Protocol):
     """Where a streamed response goes as it comes (the caller's connection).
 
-    ``begin`` once, with the stream's content type, before any ``write``. Both are called from
-    the event loop and must not block; the stream's end is the invocation's result."""
+    ``begin`` once, with the stream's content type, before any ``write``; both are called from
+    the event loop and must not block; the stream's end is the invocation's result. A sink that
+    cannot keep up (a slow client) tells the producer through the ``on_pressure`` callback, so
+    what waits in memory stays bounded."""
 
     def begin(self, content_type: str) -> None: ...
 
     def write(self, data: bytes) -> None: ...
+
+    def on_pressure(self, callback: Pressure) -> None: ...
 
 
 class ResponseStream:
@@ -44,11 +53,14 @@ class ResponseStream:
 
     __slots__ = ("_parts", "_sink", "size")
 
-    def __init__(self, sink: StreamSink | None, content_type: str) -> None:
+    def __init__(self, sink: StreamSink | None, content_type: str, pressure: Pressure | None = None) -> None:
+        """``pressure``: how to slow the runtime down when ``sink`` asks for it."""
         self._sink = sink
         self._parts: list[bytes] = []
         self.size = 0
         if sink is not None:
+            if pressure is not None:
+                sink.on_pressure(pressure)
             sink.begin(content_type)
 
     @property
