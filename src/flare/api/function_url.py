@@ -24,6 +24,7 @@ headers when the URL has ``Cors`` and the request's ``Origin`` is allowed.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import json
 import logging
 from collections.abc import Mapping
@@ -173,9 +174,7 @@ class FunctionUrlDoor:
     ) -> web.StreamResponse:
         queue = ChunkQueue()
         relayed = StreamedResponse(request, invocation.request_id, added, queue)
-        streamed = Invocation(
-            invocation.request_id, invocation.payload, invocation.invoked_arn, invocation.trace_id, sink=queue
-        )
+        streamed = dataclasses.replace(invocation, sink=queue)
         try:
             async with streamed_invoke(self._router, target.version, streamed, queue, relayed.send) as result:
                 return await relayed.finish(result.payload, result.error_type is not None)

@@ -2,9 +2,9 @@
 
 A function has at most one URL for itself (it invokes ``$LATEST``) and one per alias; published
 versions cannot have one. Each URL has a random 32-character id ([a-z0-9], as AWS makes them);
-its address is ``http://<url-id>.lambda-url.<region>.localhost:<port>/``: ``*.localhost`` names
-resolve to the loopback without any DNS setup, and ``http://127.0.0.1:<port>/`` with that
-``Host`` header reaches it too. Configs are durable (``UrlStore``) and cached::
+its address is ``http://<url-id>.lambda-url.<region>.localhost:<port>/``: curl and browsers
+resolve ``*.localhost`` to the loopback themselves, and ``http://127.0.0.1:<port>/`` with that
+``Host`` header reaches it from any client. Configs are durable (``UrlStore``) and cached::
 
     _rows   (function, alias or None) => UrlRow
     _ids    url_id => UrlRow
