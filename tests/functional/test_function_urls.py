@@ -440,14 +440,17 @@ def read_streamed(
 
 @pytest.fixture(scope="module")
 def streamed_url(lam: Any) -> str:
-    return host_of(url_for(lam, unique("streamed"), STREAMING, InvokeMode="RESPONSE_STREAM"))
+    name = unique("streamed")
+    create_function(lam, name, python_function(STREAMING), Timeout=30)  # no timeout on a busy host
+    config = lam.create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    return host_of(config["FunctionUrl"])
 
 
 def test_a_streaming_url_sends_the_first_chunk_before_the_function_returns(
     flare: FlareServer, streamed_url: str
 ) -> None:
     response, pieces = read_streamed(flare, streamed_url, "/")
-    assert response.status == 200
+    assert response.status == 200, pieces
     assert response.headers["Transfer-Encoding"] == "chunked"
     assert response.headers["Content-Type"] == "application/octet-stream"
     assert b"".join(piece for _, piece in pieces) == b"first\nlast\n"
@@ -457,7 +460,7 @@ def test_a_streaming_url_sends_the_first_chunk_before_the_function_returns(
 
 def test_a_streamed_http_head_sets_status_headers_and_cookies(flare: FlareServer, streamed_url: str) -> None:
     response, pieces = read_streamed(flare, streamed_url, "/?head=1")
-    assert response.status == 202
+    assert response.status == 202, pieces
     assert response.headers["X-Streamed"] == "yes"
     assert response.headers["Content-Type"] == "text/plain"
     assert response.headers.get_all("Set-Cookie") == ["s=1"]

@@ -109,9 +109,7 @@ class FunctionUrlDoor:
         config = target.config
         rules = config.cors if cors.enabled(config.cors) else None
         origin = request.headers.get("Origin")
-        if rules is not None and cors.is_preflight(
-            request.method, {k.lower(): v for k, v in request.headers.items()}
-        ):
+        if rules is not None and cors.is_preflight(request.method, lower_headers(request)):
             headers = {REQUEST_ID_HEADER: new_request_id(), **cors.preflight_headers(rules, origin)}
             return web.Response(status=200, headers=headers)
         caller = None

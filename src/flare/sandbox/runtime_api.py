@@ -214,10 +214,12 @@ class RuntimeApiServer:
         writer = side.begin_stream(request_id, request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE)
         try:
             async for data in request.content.iter_any():
-                if not writer.write(data):
-                    return _error(
+                if not writer.write(data):  # the invocation is over (past the limit, timed out)
+                    refused = _error(
                         413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
                     )
+                    refused.force_close()  # the rest of the body (and its trailers) with the connection
+                    return refused
                 await writer.writable()  # a slow client holds the runtime back, not the engine's memory
         except (OSError, ClientError, HttpProcessingError, asyncio.IncompleteReadError):
             writer.end("Runtime.TruncatedResponse", b"")
