@@ -5,7 +5,7 @@ A ``BUFFERED`` URL reads the payload as payload format 2.0 does:
 * a JSON object with ``statusCode`` is a response: ``statusCode`` (an integer, or a string of
   one), ``headers`` (values sent as text), ``cookies`` (one ``Set-Cookie`` each), ``body`` (text;
   the base64 of the bytes when ``isBase64Encoded``); ``Content-Type`` is ``application/json``
-  unless the headers say otherwise;
+  unless the headers say otherwise; format 2.0 has no ``multiValueHeaders`` (ignored);
 * any other answer is the body of a 200 ``application/json`` response: a JSON string is its
   text (Lambda answers ``"hello"`` with ``hello``), anything else the payload as returned;
 * a response that cannot be made (a bad ``statusCode``, a body that is not base64 although
