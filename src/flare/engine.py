@@ -24,6 +24,7 @@ from flare.control.model import FunctionVersion
 from flare.control.policies import FunctionPolicies
 from flare.control.provisioned import ProvisionedConcurrency
 from flare.control.registry import Registry
+from flare.control.urls import FunctionUrls
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
@@ -61,6 +62,7 @@ from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
 from flare.store.settings import SettingsStore
 from flare.store.sqlite import Database
+from flare.store.urls import UrlStore
 
 log = logging.getLogger("flare.engine")
 
@@ -157,6 +159,11 @@ class Engine:
             self.sources.poller,
         )
         self.metrics.add_source(self._event_source_metrics)
+        self.url_store = UrlStore(self.db.path)
+        self.function_urls = FunctionUrls(
+            self.url_store, self.registry, self.clock, config.region, config.account_id, config.port
+        )
+        self.registry.add_version_listener(self.function_urls.function_changed)
         self._wire_function_resources(config)
 
     def _wire_function_resources(self, config: ServerConfig) -> None:
@@ -214,6 +221,7 @@ class Engine:
         self.policies.load()
         self.code_signing.load()
         self.function_settings.load()
+        self.function_urls.load()
         for runtime in sorted(self.registry.runtimes()):
             self._warm_zygote(runtime)
         self.concurrency.load()
@@ -254,6 +262,7 @@ class Engine:
         self.policy_store.close()
         self.code_signing_store.close()
         self.function_settings_store.close()
+        self.url_store.close()
         self.events_store.close()
         self.layer_store.close()
         self.db.close()

@@ -60,6 +60,8 @@ def test_waits_for_the_whole_request_and_leaves_the_next_one() -> None:
         request(version="HTTP/1.0"),
         request(headers="Transfer-Encoding: chunked\r\n"),
         request(headers="Expect: 100-continue\r\n"),
+        request(headers="Host: abc.lambda-url.us-east-1.localhost:9000\r\n"),  # a function URL's
+        request(headers="Host: ABC.LAMBDA-URL.us-east-1.localhost\r\n"),
         request(headers="Bad Header : x\r\n"),
         request(headers="X-A: 1\r\n folded: continuation\r\n"),
         b"POST /2015-03-31/functions/hello/invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n",

@@ -9,6 +9,7 @@ import pytest
 from flare.sandbox.inflight import MAX_RESPONSE_BYTES, InFlight
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError
+from flare.sandbox.streaming import MAX_BUFFERED_BYTES, MAX_STREAM_BYTES
 
 FIRST = Invocation("id-1", b"{}", "arn:aws:lambda:us-east-1:000000000000:function:f", "Root=1-a")
 SECOND = Invocation("id-2", b"{}", FIRST.invoked_arn, "Root=1-b")
@@ -112,5 +113,128 @@ def test_next_event_is_refused_while_the_invocation_is_unanswered_and_cancelled_
         inflight.close()
         with pytest.raises(asyncio.CancelledError):
             await waiting
+
+    run(scenario)
+
+
+# ---- a streamed answer --------------------------------------------------------------------
+
+
+class Recorder:
+    """A StreamSink that remembers what it got."""
+
+    def __init__(self) -> None:
+        self.content_type: str | None = None
+        self.pieces: list[bytes] = []
+
+    def begin(self, content_type: str) -> None:
+        self.content_type = content_type
+
+    def write(self, data: bytes) -> None:
+        self.pieces.append(data)
+
+    def on_pressure(self, callback: object) -> None:
+        pass
+
+
+def streamed(sink: Recorder | None) -> Invocation:
+    return Invocation("id-s", b"{}", FIRST.invoked_arn, "Root=1-s", sink=sink)
+
+
+def test_a_stream_goes_to_the_sink_as_it_comes_and_ends_with_an_empty_payload() -> None:
+    async def scenario() -> None:
+        inflight, sink = InFlight(), Recorder()
+        answered = inflight.begin(streamed(sink), asyncio.get_running_loop())
+        inflight.begin_stream("id-s", "text/plain", "busy")
+        assert sink.content_type == "text/plain"
+        assert inflight.stream(b"one ")
+        assert sink.pieces == [b"one "] and not answered.done()
+        assert inflight.stream(b"two")
+        inflight.end_stream(None, b"", 512)
+        outcome = await answered
+        assert (outcome.payload, outcome.error_type, outcome.healthy) == (b"", None, True)
+        assert outcome.max_rss_kb == 512
+        assert sink.pieces == [b"one ", b"two"]
+
+    run(scenario)
+
+
+def test_a_stream_without_a_sink_is_gathered_into_the_payload() -> None:
+    async def scenario() -> None:
+        inflight = InFlight()
+        answered = inflight.begin(streamed(None), asyncio.get_running_loop())
+        inflight.begin_stream(None, "application/octet-stream", "busy")
+        inflight.stream(b"a")
+        inflight.stream(b"b")
+        inflight.end_stream(None, b"", 0)
+        assert (await answered).payload == b"ab"
+
+    run(scenario)
+
+
+def test_an_error_at_the_end_of_a_stream_is_the_outcome() -> None:
+    async def scenario() -> None:
+        inflight, sink = InFlight(), Recorder()
+        answered = inflight.begin(streamed(sink), asyncio.get_running_loop())
+        inflight.begin_stream("id-s", "text/plain", "busy")
+        inflight.stream(b"partial")
+        inflight.end_stream("Custom.Broken", b'{"errorType":"Custom.Broken"}', 0)
+        outcome = await answered
+        assert (outcome.error_type, outcome.payload, outcome.healthy) == (
+            "Custom.Broken",
+            b'{"errorType":"Custom.Broken"}',
+            True,
+        )
+
+    run(scenario)
+
+
+def test_a_stream_claims_the_invocation_so_a_second_answer_is_refused() -> None:
+    async def scenario() -> None:
+        inflight = InFlight()
+        inflight.begin(streamed(Recorder()), asyncio.get_running_loop())
+        assert error_of(lambda: inflight.begin_stream("id-other", "x", "busy")) == (400, "InvalidRequestID")
+        inflight.begin_stream("id-s", "x", "busy")
+        assert error_of(lambda: inflight.answer("id-s", Outcome(b"x"), "busy"))[0] == 403
+        assert error_of(lambda: inflight.answer(None, Outcome(b"x"), "busy"))[0] == 403
+        assert error_of(lambda: inflight.begin_stream(None, "x", "busy"))[0] == 403
+
+    run(scenario)
+
+
+def test_pieces_after_a_timeout_are_dropped_and_the_end_changes_nothing() -> None:
+    async def scenario() -> None:
+        inflight, sink = InFlight(), Recorder()
+        answered = inflight.begin(streamed(sink), asyncio.get_running_loop())
+        inflight.begin_stream("id-s", "x", "busy")
+        inflight.fail(Outcome(b"timed out", "Sandbox.Timedout", healthy=False))
+        assert not inflight.stream(b"late")
+        inflight.end_stream(None, b"", 0)
+        assert sink.pieces == []
+        assert (await answered).error_type == "Sandbox.Timedout"
+
+    run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("sink", "limit", "message"),
+    [(None, MAX_BUFFERED_BYTES, b"6291556"), (Recorder(), MAX_STREAM_BYTES, b"209715200")],
+)
+def test_a_stream_past_its_limit_fails_the_invocation_and_the_environment(
+    sink: Recorder | None, limit: int, message: bytes
+) -> None:
+    async def scenario() -> None:
+        inflight = InFlight()
+        answered = inflight.begin(streamed(sink), asyncio.get_running_loop())
+        inflight.begin_stream("id-s", "x", "busy")
+        piece = b"x" * (1024 * 1024)
+        for _ in range(limit // len(piece)):
+            assert inflight.stream(piece)
+        assert not inflight.stream(b"!")
+        outcome = await answered
+        assert outcome.error_type == "Function.ResponseSizeTooLarge"
+        assert message in outcome.payload
+        assert not outcome.healthy  # its runtime is still writing: the environment is replaced
+        assert sink is None or sum(map(len, sink.pieces)) == limit
 
     run(scenario)

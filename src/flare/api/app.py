@@ -14,6 +14,7 @@ from flare.api import (
     esm,
     event_invoke_config,
     function_settings,
+    function_url,
     functions,
     invoke,
     kinesis,
@@ -25,8 +26,10 @@ from flare.api import (
     provisioned,
     schedules,
     sqs,
+    stream_invoke,
     tags,
     target,
+    urls,
     versions,
 )
 from flare.api.request_check import check_request
@@ -44,8 +47,15 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
+    config = engine.config
+    door = function_url.FunctionUrlDoor(
+        engine.function_urls, engine.router, engine.clock, config.account_id, config.port
+    )
     app = web.Application(
-        client_max_size=MAX_REQUEST_BYTES, handler_args={"access_log": None}, middlewares=[check_request]
+        client_max_size=MAX_REQUEST_BYTES,
+        handler_args={"access_log": None},
+        # function URLs first, by Host; then every Lambda API request checked against the model
+        middlewares=[function_url.host_routing(door), check_request],
     )
     functions.add_routes(app, engine.registry, engine.code_urls, engine.concurrency.reserved)
     code.add_routes(app, engine.code_urls, engine.blobs)
@@ -53,6 +63,9 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     aliases.add_routes(app, engine.registry)
     layers.add_routes(app, engine.layers, engine.code_urls)
     invoke.add_routes(app, route or invoke_route(engine))
+    stream_invoke.add_routes(
+        app, stream_invoke.StreamInvokeRoute(engine.registry, engine.router, engine.clock)
+    )
     logs.add_routes(app, engine.registry, engine.log_service)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
@@ -66,6 +79,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     function_settings.add_routes(app, engine.function_settings)
     capacity_providers.add_routes(app, engine.capacity_providers)
     durable_executions.add_routes(app, engine.registry)
+    urls.add_routes(app, engine.function_urls)
     target.add_routes(
         app,
         sqs.endpoint(engine.queues),

@@ -76,6 +76,8 @@ def parse_request(buffer: bytearray) -> FastRequest | None:
         headers[key.lower()] = value.strip()
     if "transfer-encoding" in headers or "expect" in headers:
         raise NotFast
+    if ".lambda-url." in headers.get("host", "").lower():  # a function URL's request: function_url.py
+        raise NotFast
     length_text = headers.get("content-length", "0")
     if not length_text.isdigit() or int(length_text) > FAST_BODY_LIMIT:
         raise NotFast

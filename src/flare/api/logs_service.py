@@ -248,7 +248,7 @@ def _tail_event(update: Update) -> bytes:
         }
         for item in update.events
     ]
-    return eventstream.event(
+    return eventstream.json_event(
         "sessionUpdate", {"sessionMetadata": {"sampled": update.sampled}, "sessionResults": results}
     )
 
@@ -274,8 +274,8 @@ async def start_live_tail(
         if value:
             start[name] = value
     try:
-        await response.write(eventstream.event("initial-response", {}))
-        await response.write(eventstream.event("sessionStart", start))
+        await response.write(eventstream.json_event("initial-response", {}))
+        await response.write(eventstream.json_event("sessionStart", start))
         async for update in tails.updates(session):
             await response.write(_tail_event(update))
         if session.timed_out:

@@ -51,8 +51,15 @@ from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, env
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
-from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer, RuntimeApiTenant
+from flare.sandbox.runtime_api import (
+    NextEvent,
+    ResponseWriter,
+    RuntimeApiError,
+    RuntimeApiServer,
+    RuntimeApiTenant,
+)
 from flare.sandbox.scratch import Scratch
+from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
 from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
 
 log = logging.getLogger("flare.environment")
@@ -246,7 +253,8 @@ class Environment:
             failed=True,
         )
         self._log(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, InvocationLog.of(lines))
+        log = InvocationLog.of(lines)
+        return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
 
     def _runtime_ready(self) -> None:
         if self._ready is not None and not self._ready.done():
@@ -289,6 +297,7 @@ class Environment:
             function_error="Unhandled" if outcome.error_type else None,
             executed_version=version.version,
             log=log,
+            error_type=outcome.error_type,
         )
 
     def settle(self) -> None:
@@ -356,6 +365,9 @@ class Environment:
     def post_response(self, request_id: str, body: bytes) -> None:
         self._finish(request_id, Outcome(body, None, True, 0))
 
+    def begin_stream(self, request_id: str, content_type: str) -> ResponseWriter:
+        return self._inflight.begin_stream(request_id, content_type, self.state.value)
+
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self._finish(request_id, Outcome(body, error_type or error_type_of(body) or "Runtime.Unknown"))
 
@@ -387,6 +399,13 @@ class Environment:
                 )
             elif kind == frames.READY:
                 self._runtime_ready()
+            elif kind == frames.STREAM_CHUNK:
+                self._inflight.stream(body)
+            elif kind == frames.STREAM_START:
+                content_type = header.get("ct") or DEFAULT_CONTENT_TYPE
+                self._inflight.begin_stream(header.get("id"), content_type, self.state.value, self._pressure)
+            elif kind == frames.STREAM_END:
+                self._inflight.end_stream(header.get("type"), body, header.get("rss", 0))
             elif kind in (frames.INIT_ERROR, frames.RESTORE_ERROR):
                 self._init_error(body, header.get("type"))
         except RuntimeApiError as error:
@@ -469,6 +488,11 @@ class Environment:
 
     def channel_lost(self) -> None:
         self._channel = None
+
+    def _pressure(self, paused: bool) -> None:
+        """A streamed response's client is behind (or caught up): stop (or go on) reading."""
+        if self._channel is not None and not self._channel.is_closing():
+            (self._channel.pause_reading if paused else self._channel.resume_reading)()
 
     # ---- logs -----------------------------------------------------------------------------
 

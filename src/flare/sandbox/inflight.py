@@ -9,6 +9,11 @@ API's ``/response`` and ``/error``), which keeps the Runtime API's rules:
 * a payload over 6 MB → the invocation fails with ``Function.ResponseSizeTooLarge`` and the
   runtime hears 413 ``RequestEntityTooLarge``.
 
+A streamed answer follows the same rules: ``begin_stream`` claims the invocation (a second
+answer is refused as above), ``stream`` passes each piece on (``streaming.ResponseStream``), and
+``end_stream`` gives the outcome. A stream past its limit fails the invocation with
+``Function.ResponseSizeTooLarge`` and an unhealthy outcome: its runtime is still writing.
+
 ``fail(outcome)`` ends it from outside (a timeout, the runtime's exit); ``end()`` closes it once
 the environment has the outcome. A runtime on the HTTP Runtime API takes its event from
 ``await next_event()`` (the ``/next`` long poll), which ``offer(event)`` answers.
@@ -20,6 +25,7 @@ import asyncio
 
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError
+from flare.sandbox.streaming import STREAM_TOO_LARGE, Pressure, ResponseStream
 
 MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 RESPONSE_TOO_LARGE = (
@@ -35,6 +41,7 @@ class InFlight:
         self._answered_id: str | None = None
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
+        self._stream: ResponseStream | None = None
 
     @property
     def unanswered(self) -> bool:
@@ -49,29 +56,69 @@ class InFlight:
 
     def end(self) -> None:
         self.current = None
+        self._stream = None
 
-    def answer(self, request_id: str | None, outcome: Outcome, state: str) -> None:
-        """The runtime's answer (``request_id`` None: the frame carried none). Raises
-        RuntimeApiError per the rules above; ``state`` names the environment's for the 403."""
+    def _claim(self, request_id: str | None, state: str) -> asyncio.Future[Outcome]:
+        """Check that the runtime may answer now, per the rules above, and record that it did."""
         current = self.current
         if request_id is not None and request_id == self._answered_id:
             raise RuntimeApiError(
                 403, "InvalidStateTransition", f"Invocation {request_id} was already answered"
             )
-        if current is None or self._outcome is None or self._outcome.done():
+        if current is None or self._outcome is None or self._outcome.done() or self._stream is not None:
             raise RuntimeApiError(403, "InvalidStateTransition", f"State transition is not allowed: {state}")
         if request_id is not None and request_id != current.request_id:
             raise RuntimeApiError(400, "InvalidRequestID", f"Invalid request ID: {request_id}")
         self._answered_id = current.request_id
+        return self._outcome
+
+    def answer(self, request_id: str | None, outcome: Outcome, state: str) -> None:
+        """The runtime's answer (``request_id`` None: the frame carried none). Raises
+        RuntimeApiError per the rules above; ``state`` names the environment's for the 403."""
+        answered = self._claim(request_id, state)
         if len(outcome.payload) > MAX_RESPONSE_BYTES:
             too_large = RESPONSE_TOO_LARGE.encode()
-            self._outcome.set_result(
-                Outcome(too_large, "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb)
-            )
+            answered.set_result(Outcome(too_large, "Function.ResponseSizeTooLarge", True, outcome.max_rss_kb))
             raise RuntimeApiError(
                 413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
             )
-        self._outcome.set_result(outcome)
+        answered.set_result(outcome)
+
+    # ---- a streamed answer --------------------------------------------------------------
+
+    def begin_stream(
+        self, request_id: str | None, content_type: str, state: str, pressure: Pressure | None = None
+    ) -> StreamWriter:
+        """The runtime starts streaming its answer. ``pressure`` pauses and resumes it (the
+        frames channel); without one the returned writer does (the HTTP Runtime API's handler
+        awaits ``writable()``). Raises RuntimeApiError as ``answer`` does."""
+        self._claim(request_id, state)
+        assert self.current is not None
+        writer = StreamWriter(self)
+        self._stream = ResponseStream(self.current.sink, content_type, pressure or writer.pressure)
+        return writer
+
+    def stream(self, data: bytes) -> bool:
+        """A piece of the stream in flight; False when there is none any more (the invocation
+        ended: timed out, or the stream went past its limit, which ends it here)."""
+        stream = self._stream
+        if stream is None or self._outcome is None or self._outcome.done():
+            return False
+        if stream.write(data):
+            return True
+        body = RESPONSE_TOO_LARGE if stream.limit == MAX_RESPONSE_BYTES else STREAM_TOO_LARGE
+        self._outcome.set_result(Outcome(body.encode(), "Function.ResponseSizeTooLarge", healthy=False))
+        return False
+
+    def end_stream(self, error_type: str | None, error_body: bytes, rss_kb: int) -> None:
+        """The stream's end: its outcome (the error's payload when ``error_type`` is set, else
+        what was gathered, b"" when a sink had it all). Nothing when the invocation already
+        ended."""
+        stream = self._stream
+        if stream is None or self._outcome is None or self._outcome.done():
+            return
+        payload = error_body if error_type else stream.gathered()
+        self._outcome.set_result(Outcome(payload, error_type, True, rss_kb))
 
     def fail(self, outcome: Outcome) -> bool:
         """End the open invocation with ``outcome`` (a timeout, a crash); False if none is open."""
@@ -112,3 +159,32 @@ class InFlight:
         """The environment is going: a ``/next`` still waiting is cancelled."""
         if self._http_waiter is not None and not self._http_waiter.done():
             self._http_waiter.cancel()
+
+
+class StreamWriter:
+    """``runtime_api.ResponseWriter`` for the stream ``InFlight`` has open."""
+
+    __slots__ = ("_inflight", "_resumed")
+
+    def __init__(self, inflight: InFlight) -> None:
+        self._inflight = inflight
+        self._resumed: asyncio.Future[None] | None = None
+
+    def write(self, data: bytes) -> bool:
+        return self._inflight.stream(data)
+
+    async def writable(self) -> None:
+        """Until the sink can take more (at once, unless it asked to pause)."""
+        if self._resumed is not None:
+            await asyncio.shield(self._resumed)
+
+    def pressure(self, paused: bool) -> None:
+        if paused and self._resumed is None:
+            self._resumed = asyncio.get_running_loop().create_future()
+        elif not paused and self._resumed is not None:
+            resumed, self._resumed = self._resumed, None
+            if not resumed.done():
+                resumed.set_result(None)
+
+    def end(self, error_type: str | None, error_body: bytes) -> None:
+        self._inflight.end_stream(error_type, error_body, 0)

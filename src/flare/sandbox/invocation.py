@@ -5,10 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flare.sandbox.streaming import StreamSink
+
 
 @dataclass(frozen=True)
 class Invocation:
-    """An event to deliver. ``client_context`` is the decoded JSON text (not base64)."""
+    """An event to deliver. ``client_context`` is the decoded JSON text (not base64). ``sink``
+    takes a streamed response as it comes (see ``streaming``); without one it is gathered."""
 
     request_id: str
     payload: bytes
@@ -16,6 +19,7 @@ class Invocation:
     trace_id: str
     client_context: str | None = None
     tenant_id: str | None = None
+    sink: StreamSink | None = None
 
 
 @dataclass
@@ -64,9 +68,11 @@ class InvocationLog:
 
 @dataclass(frozen=True)
 class InvocationResult:
-    """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log."""
+    """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log, and
+    the error's type (``errorType``) when there was one."""
 
     payload: bytes
     function_error: str | None
     executed_version: str
     log: InvocationLog
+    error_type: str | None = None

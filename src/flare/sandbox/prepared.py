@@ -17,7 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
-from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer, RuntimeApiTenant
+from flare.sandbox.runtime_api import (
+    NextEvent,
+    ResponseWriter,
+    RuntimeApiError,
+    RuntimeApiServer,
+    RuntimeApiTenant,
+)
 from flare.sandbox.scratch import Scratch
 from flare.sandbox.zygote import ZygoteDied, close_quietly, recvmsg_when_readable
 
@@ -68,6 +74,9 @@ class _NotYetBound:
         raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
 
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
+        raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
+
+    def begin_stream(self, request_id: str, content_type: str) -> ResponseWriter:
         raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
 
     def post_init_error(self, body: bytes, error_type: str | None) -> None:

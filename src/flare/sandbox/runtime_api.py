@@ -11,18 +11,26 @@ response over 6 MB.
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import json
 import socket
 import weakref
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiohttp import web
+from aiohttp import ClientError, web
+from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from flare.sandbox.peer import tcp_owner_uid
+from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
+from flare.sandbox.trailers import Framing, TrailerKeeper
 
 PREFIX = "/2018-06-01/runtime/"
+RESPONSE_MODE_HEADER = "Lambda-Runtime-Function-Response-Mode"
+ERROR_TYPE_TRAILER = "lambda-runtime-function-error-type"
+ERROR_BODY_TRAILER = "lambda-runtime-function-error-body"
 
 
 class RuntimeApiError(Exception):
@@ -41,10 +49,25 @@ class NextEvent:
     headers: dict[str, str]
 
 
+class ResponseWriter(Protocol):
+    """A streamed response being posted: ``write`` each piece (False: stop, the invocation is
+    over) and wait until it is ``writable`` again, then ``end`` it, with the error the runtime
+    reported in its trailers if any."""
+
+    def write(self, data: bytes) -> bool: ...
+
+    async def writable(self) -> None: ...
+
+    def end(self, error_type: str | None, error_body: bytes) -> None: ...
+
+
 class RuntimeSide(Protocol):
     async def next_event(self) -> NextEvent: ...
 
     def post_response(self, request_id: str, body: bytes) -> None: ...
+
+    def begin_stream(self, request_id: str, content_type: str) -> ResponseWriter:
+        """``POST /response`` in ``Lambda-Runtime-Function-Response-Mode: streaming``."""
 
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None: ...
 
@@ -74,6 +97,7 @@ class RuntimeApiServer:
         self.allowed_uid = allowed_uid
         self._tenants: dict[int, RuntimeSide] = {}
         self._peer_uids: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
+        self._framings: weakref.WeakKeyDictionary[object, Framing] = weakref.WeakKeyDictionary()
         self._server: asyncio.base_events.Server | None = None
         self._web = web.Server(self._handle, access_log=None)
         self.address = ""
@@ -98,10 +122,14 @@ class RuntimeApiServer:
             sock.bind(("127.0.0.1", 0))
             sock.listen(16)
         sock.setblocking(False)
-        self._server = await asyncio.get_running_loop().create_server(self._web, sock=sock)
+        self._server = await asyncio.get_running_loop().create_server(self._connection, sock=sock)
         host, port = sock.getsockname()
         self.address = f"{host}:{port}"
         return self.address
+
+    def _connection(self) -> asyncio.Protocol:
+        """A new connection: aiohttp's protocol, behind one that keeps trailers (``trailers``)."""
+        return TrailerKeeper(self._web(), self._framings)
 
     async def stop(self) -> None:
         if self._server is not None:
@@ -149,7 +177,7 @@ class RuntimeApiServer:
             event = await side.next_event()
             return web.Response(status=200, body=event.payload, headers=event.headers)
         if route == "init/error" and method == "POST":
-            body = await request.content.read()
+            body = await self._read_body(request)
             side.post_init_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
             return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
         if route.startswith("invocation/") and method == "POST":
@@ -160,7 +188,7 @@ class RuntimeApiServer:
             side.restore_next()
             return web.Response(status=200)
         if route == "restore/error" and method == "POST":
-            body = await request.content.read()
+            body = await self._read_body(request)
             side.post_restore_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
             return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
         return _error(404, "NotFound", f"unknown route {method} {request.path}")
@@ -168,12 +196,55 @@ class RuntimeApiServer:
     async def _post_result(
         self, request: BaseRequest, request_id: str, action: str, side: RuntimeSide
     ) -> web.StreamResponse:
-        body = await request.content.read()
+        if action == "response" and request.headers.get(RESPONSE_MODE_HEADER) == "streaming":
+            return await self._post_stream(request, request_id, side)
+        body = await self._read_body(request)
         if action == "response":
             side.post_response(request_id, body)
         else:
             side.post_error(request_id, body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
         return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+
+    async def _post_stream(
+        self, request: BaseRequest, request_id: str, side: RuntimeSide
+    ) -> web.StreamResponse:
+        """A streamed ``/response``: each piece to the invocation as it arrives; the end (and an
+        error in the trailers) ends it. A body cut short ends it with
+        ``Runtime.TruncatedResponse``, as Lambda does."""
+        writer = side.begin_stream(request_id, request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE)
+        try:
+            async for data in request.content.iter_any():
+                if not writer.write(data):  # the invocation is over (past the limit, timed out)
+                    refused = _error(
+                        413, "RequestEntityTooLarge", "Response payload size exceeded maximum allowed"
+                    )
+                    refused.force_close()  # the rest of the body (and its trailers) with the connection
+                    return refused
+                await writer.writable()  # a slow client holds the runtime back, not the engine's memory
+        except (OSError, ClientError, HttpProcessingError, asyncio.IncompleteReadError):
+            writer.end("Runtime.TruncatedResponse", b"")
+            raise
+        trailers = self._trailers(request)
+        error_type = trailers.get(ERROR_TYPE_TRAILER) or None
+        try:
+            error_body = base64.b64decode(trailers.get(ERROR_BODY_TRAILER, ""), validate=True)
+        except binascii.Error:
+            error_body = b""
+        writer.end(error_type, error_body)
+        return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+
+    async def _read_body(self, request: BaseRequest) -> bytes:
+        """The whole body (its trailers, if chunked, taken off the connection's framing)."""
+        body = await request.content.read()
+        self._trailers(request)
+        return body
+
+    def _trailers(self, request: BaseRequest) -> dict[str, str]:
+        """The trailers of ``request``, once its chunked body has been read to its end."""
+        if "chunked" not in request.headers.get("Transfer-Encoding", "").lower():
+            return {}
+        framing = self._framings.get(request.transport) if request.transport is not None else None
+        return framing.take() if framing is not None else {}
 
 
 class RuntimeApiTenant:

@@ -46,7 +46,7 @@ from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, env
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.prepared import PreparedRestore, discard, prepare_restore
 from flare.sandbox.process import SandboxProcess
-from flare.sandbox.runtime_api import NextEvent, RuntimeApiError, RuntimeApiServer
+from flare.sandbox.runtime_api import NextEvent, ResponseWriter, RuntimeApiError, RuntimeApiServer
 from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied
 
 log = logging.getLogger("flare.snapshot")
@@ -117,6 +117,9 @@ class _TemplateRuntimeSide:
 
     def post_error(self, request_id: str, body: bytes, error_type: str | None) -> None:
         self.post_response(request_id, body)
+
+    def begin_stream(self, request_id: str, content_type: str) -> ResponseWriter:
+        raise RuntimeApiError(403, "InvalidStateTransition", "No invocation during the snapshot's INIT")
 
     def post_restore_error(self, body: bytes, error_type: str | None) -> None:
         self.post_response("", body)

@@ -4,6 +4,15 @@ Runs inside a freshly forked environment. Error shapes and messages follow awsla
 function sees the same ``errorType`` values on Flare as on Lambda:
 ``Runtime.MalformedHandlerName``, ``Runtime.ImportModuleError``, ``Runtime.UserCodeSyntaxError``,
 ``Runtime.HandlerNotFound``, ``Runtime.MarshalError``, or the exception's own class name.
+
+Response streaming (Flare's extension: Lambda's managed Python runtimes have no streaming API):
+a handler that returns an iterator (a generator, typically) streams its response. Each item it
+yields (``bytes``, or ``str`` sent as UTF-8) goes to the caller as soon as it is yielded. A
+``dict`` as the *first* item is the HTTP response's head for a function URL (``statusCode``,
+``headers``, ``cookies``): it is sent as Node.js's ``awslambda.HttpResponseStream.from`` sends it,
+JSON then eight NUL bytes, with content type ``application/vnd.awslambda.http-integration-response``.
+A handler that fails before its first item fails as a buffered one does; one that fails later
+ends the stream with its error (``InvokeComplete``'s ``ErrorCode`` / ``ErrorDetails``).
 """
 
 from __future__ import annotations
@@ -158,11 +167,23 @@ def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
             return
         for kind, header, payload in reader.feed(data):
             if kind == frames.INVOKE:
-                channel.sendall(invoke(handler, header, payload))
+                answer = invoke(handler, header, payload)
+                if answer.__class__ is bytes:
+                    channel.sendall(answer)
+                else:
+                    send_stream(channel, header["id"], answer)
 
 
-def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: bytes) -> bytes:
-    """Run the handler on one event; return the RESPONSE or ERROR frame to send."""
+PLAIN_RESULTS = frozenset({dict, list, str, int, float, bool, type(None)})
+"""Result types answered as JSON at once, without asking whether they are a stream."""
+HTTP_INTEGRATION = "application/vnd.awslambda.http-integration-response"
+STREAM_CONTENT_TYPE = "application/octet-stream"
+_END = object()
+
+
+def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: bytes) -> Any:
+    """Run the handler on one event; return the RESPONSE or ERROR frame to send (bytes), or the
+    iterator the handler returned, for ``send_stream`` to stream."""
     request_id = logformat.request_id = header["id"]
     logformat.tenant_id = header.get("tenant")
     os.environ["_X_AMZN_TRACE_ID"] = header.get("trace", "")
@@ -178,12 +199,9 @@ def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: 
         event = json.loads(payload) if payload else {}
         result = handler(event, context)
     except Exception as error:
-        body = error_body(error, request_id)
-        log_error(body)
-        _flush()
-        return frames.encode(
-            frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode()
-        )
+        return error_frame(error, request_id)
+    if result.__class__ not in PLAIN_RESULTS and hasattr(result, "__next__"):
+        return result
     try:
         out = json.dumps(result).encode() if result is not None else b"null"
     except Exception as error:
@@ -200,3 +218,52 @@ def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: 
         )
     _flush()
     return frames.encode_result(request_id, _max_rss_kb(), out)
+
+
+def error_frame(error: BaseException, request_id: str) -> bytes:
+    """The ERROR frame for an exception the handler raised (logged as awslambdaric logs it)."""
+    body = error_body(error, request_id)
+    log_error(body)
+    _flush()
+    return frames.encode(frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode())
+
+
+def send_stream(channel: Any, request_id: str, items: Any) -> None:
+    """Stream what the handler's iterator yields: STREAM_START, a STREAM_CHUNK per item as it
+    comes, STREAM_END (see the module docstring). An error before the first item is sent as a
+    plain ERROR frame; a later one in STREAM_END."""
+    try:
+        first = next(items, _END)
+    except Exception as error:
+        channel.sendall(error_frame(error, request_id))
+        return
+    content_type = STREAM_CONTENT_TYPE
+    if isinstance(first, dict):
+        content_type = HTTP_INTEGRATION
+        first = json.dumps(first).encode() + bytes(8)
+    channel.sendall(frames.encode(frames.STREAM_START, {"id": request_id, "ct": content_type}))
+    item = first
+    try:
+        while item is not _END:
+            data = chunk_bytes(item)
+            if data:
+                channel.sendall(frames.pack(frames.STREAM_CHUNK, b"", data))
+            item = next(items, _END)
+    except Exception as error:
+        body = error_body(error, request_id)
+        log_error(body)
+        _flush()
+        end = {"id": request_id, "rss": _max_rss_kb(), "type": body["errorType"]}
+        channel.sendall(frames.encode(frames.STREAM_END, end, json.dumps(body).encode()))
+        return
+    _flush()
+    channel.sendall(frames.encode(frames.STREAM_END, {"id": request_id, "rss": _max_rss_kb()}))
+
+
+def chunk_bytes(item: Any) -> bytes:
+    """One streamed item as bytes: bytes-like as they are, ``str`` as UTF-8; TypeError else."""
+    if isinstance(item, str):
+        return item.encode()
+    if isinstance(item, (bytes, bytearray, memoryview)):
+        return bytes(item)
+    raise TypeError(f"a streamed response yields bytes or str, not {type(item).__name__}")

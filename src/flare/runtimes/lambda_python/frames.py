@@ -7,7 +7,10 @@ stdlib-only and Python 3.9-compatible (the engine passes its faster JSON codec i
 Kinds, engine → runtime: ``INVOKE``, ``GO`` (a restored environment may run its after-restore
 hooks). Runtime → engine: ``READY`` (INIT or restore done, waiting for the first event),
 ``INIT_ERROR``, ``RESTORE_ERROR``, ``HELLO`` (a restored environment's first frame, carrying its
-credentials), ``RESPONSE``, ``ERROR``. Engine → zygote: ``SPAWN`` (with file
+credentials), ``RESPONSE``, ``ERROR``, and a streamed response instead of ``RESPONSE``:
+``STREAM_START`` (``{"id", "ct"}``: its content type), any number of ``STREAM_CHUNK`` (no
+header, the body is the bytes), then ``STREAM_END`` (``{"id", "rss"}``, plus ``"type"`` and the
+error payload as body when the handler failed mid-stream). Engine → zygote: ``SPAWN`` (with file
 descriptors); zygote → engine: ``SPAWNED``, ``EXITED``.
 """
 
@@ -28,6 +31,9 @@ GO = 8
 SPAWN = 10
 SPAWNED = 11
 EXITED = 12
+STREAM_START = 13
+STREAM_CHUNK = 14
+STREAM_END = 15
 
 Loads = Callable[[bytes], Any]
 """A JSON decoder: ``json.loads``, or the engine's faster one."""
