@@ -270,6 +270,26 @@ def test_reserved_zero_skips_tries_and_dead_letters(tmp: Path) -> None:
     world.close()
 
 
+def test_the_tenant_of_an_event_reaches_every_try_also_after_a_restart(tmp: Path) -> None:
+    world = World(tmp, ScriptedRouter("error", "error"))
+
+    async def scenario() -> None:
+        world.queue.start()
+        world.queue.submit(version(), None, ARN, b"{}", tenant_id="blue")
+        world.queue.submit(version(), None, ARN, b"{}")
+        await world.advance(1)
+        assert [invocation.tenant_id for _, invocation in world.router.tries] == ["blue", None]
+        await world.queue.stop()
+        second = world.new_queue()  # the retries come from the store
+        second.start()
+        await world.advance(100)
+        assert [invocation.tenant_id for _, invocation in world.router.tries[2:]] == ["blue", None]
+        await second.stop()
+
+    run(scenario)
+    world.close()
+
+
 def test_events_of_a_stopped_queue_run_in_the_next(tmp: Path) -> None:
     world = World(tmp, ScriptedRouter("error"))
 

@@ -8,14 +8,20 @@ from the wire.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from flare.control import tenancy
 
 LATEST = "$LATEST"
 # A function's network, chosen with this tag at CreateFunction: "isolated" (loopback only) or
 # "default" (the host's network, as on Lambda); absent, the server's --network applies.
 NETWORK_TAG = "flare:network"
+
+VersionKey = tuple[str, str, str, str | None]
+"""Which environments may serve a version: (name, version, revision id, tenant id or None)."""
 
 
 @dataclass(frozen=True)
@@ -24,6 +30,10 @@ class FunctionVersion:
 
     ``revision_id`` changes whenever code or configuration changes, so environments started for
     an older revision are never reused for a newer one.
+
+    A function with tenant isolation (``tenant_isolated``) is run through one view per tenant
+    (``for_tenant``): ``tenant_id`` is part of ``key``, so environments of one tenant never
+    serve another. ``key`` is computed once, at construction (it is read on every invoke).
     """
 
     name: str
@@ -45,11 +55,16 @@ class FunctionVersion:
     network: str | None = None
     snap_start: bool = False
     state: str = "Active"
+    tenant_isolated: bool = False
+    tenant_id: str | None = None
+    key: VersionKey = field(init=False, repr=False, compare=False)
 
-    @property
-    def key(self) -> tuple[str, str, str]:
-        """Identity of the environments that may serve this version."""
-        return (self.name, self.version, self.revision_id)
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "key", (self.name, self.version, self.revision_id, self.tenant_id))
+
+    def for_tenant(self, tenant_id: str) -> FunctionVersion:
+        """This version as run for ``tenant_id``: the same configuration, its own environments."""
+        return dataclasses.replace(self, tenant_id=tenant_id)
 
     @property
     def qualified_arn(self) -> str:
@@ -92,4 +107,5 @@ class FunctionVersion:
             snap_start=version != LATEST
             and config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
             state=config.get("State", "Active"),
+            tenant_isolated=tenancy.isolated(config),
         )

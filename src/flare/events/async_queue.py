@@ -117,12 +117,20 @@ class AsyncQueue:
     # -- intake ---------------------------------------------------------------------------------
 
     def submit(
-        self, version: FunctionVersion, qualifier: str | None, invoked_arn: str, payload: bytes
+        self,
+        version: FunctionVersion,
+        qualifier: str | None,
+        invoked_arn: str,
+        payload: bytes,
+        tenant_id: str | None = None,
     ) -> str:
         """Queue ``payload`` for ``version``'s function as invoked (``qualifier`` None when
-        unqualified); durable when this returns. Returns the event's request id."""
+        unqualified; ``tenant_id`` the tenant it was invoked for, if any); durable when this
+        returns. Returns the event's request id."""
         now = self._clock.wall()
-        row = EventRow(new_request_id(), version.name, qualifier, invoked_arn, payload, now, now)
+        row = EventRow(
+            new_request_id(), version.name, qualifier, invoked_arn, payload, now, now, tenant_id=tenant_id
+        )
         self._store.insert_event(row)
         self._counters(version.name).received += 1
         self._arm(row.id, 0.0)
@@ -220,6 +228,7 @@ class AsyncQueue:
             payload=row.payload,
             invoked_arn=row.invoked_arn,
             trace_id=new_trace_id(self._clock.wall()),
+            tenant_id=row.tenant_id,
         )
         try:
             async with self._router.invoke(version, invocation) as result:

@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 
 @dataclass(frozen=True)
 class Invocation:
-    """An event to deliver. ``client_context`` is the decoded JSON text (not base64)."""
+    """An event to deliver. ``client_context`` is the decoded JSON text (not base64);
+    ``tenant_id`` the ``X-Amz-Tenant-Id`` it was invoked with (tenant-isolated functions)."""
 
     request_id: str
     payload: bytes
