@@ -17,6 +17,7 @@ import base64
 import http.client
 import json
 import re
+import subprocess
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +27,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import FlareServer, create_function, python_function, zip_files
+from tests.conftest import FLARE, FlareServer, create_function, python_function, zip_files
 from tests.functional.conftest import ric_zip
 
 PER_TENANT = {"TenantIsolationMode": "PER_TENANT"}
@@ -351,3 +352,11 @@ def test_event_source_mappings_are_refused(lam: Any, flare: FlareServer) -> None
     )
     assert (status, code) == (400, "InvalidParameterValueException")
     assert lam.get_event_source_mapping(UUID=mapping["UUID"])["FunctionArn"].endswith(f":{plain}")
+
+
+def test_keep_warm_schedules_are_refused(flare: FlareServer, lam: Any) -> None:
+    name = isolated_function(lam)
+    command = [str(FLARE), "schedule", "add", name, "--rate", "5 minutes", "--endpoint-url", flare.url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.startswith("error: InvalidParameterValueException: Keep-warm schedules")

@@ -10,8 +10,10 @@ documents, and what this module decides:
 * every invoke of an isolated function names a tenant, and no invoke of any other function
   does (both ``InvalidParameterValueException``);
 * the mode cannot be combined with SnapStart, provisioned concurrency, function URLs or event
-  source mappings (those pass no tenant); the configuration side of each is refused here,
-  ``InvalidParameterValueException`` with a message naming the feature;
+  source mappings (those pass no tenant), nor with Flare's keep-warm schedules; the
+  configuration side of each is refused here, ``InvalidParameterValueException`` with a message
+  naming the feature (an async invocation a destination makes passes no tenant either, and is
+  refused like any other);
 * concurrency is counted as for any function (one per invocation in flight, against the
   function's reservation or the account), and on top of it a function may have at most 2,500
   tenant environments, busy or idle, for every 1,000 concurrent executions it may run: a new
@@ -48,6 +50,7 @@ class Feature(enum.Enum):
     PROVISIONED_CONCURRENCY = "Provisioned Concurrency"
     FUNCTION_URL = "Function URLs"
     EVENT_SOURCE_MAPPING = "Event source mappings"
+    SCHEDULE = "Keep-warm schedules"  # Flare's own: its invokes, like EventBridge's, pass no tenant
 
     @property
     def refusal(self) -> str:

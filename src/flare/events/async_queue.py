@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
+from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
@@ -126,7 +127,9 @@ class AsyncQueue:
     ) -> str:
         """Queue ``payload`` for ``version``'s function as invoked (``qualifier`` None when
         unqualified; ``tenant_id`` the tenant it was invoked for, if any); durable when this
-        returns. Returns the event's request id."""
+        returns. Returns the event's request id. Raises InvalidParameterValue when the tenant
+        does not fit the function's tenancy (``tenancy.check_invocation``)."""
+        tenancy.check_invocation(version.tenant_isolated, tenant_id)
         now = self._clock.wall()
         row = EventRow(
             new_request_id(), version.name, qualifier, invoked_arn, payload, now, now, tenant_id=tenant_id
