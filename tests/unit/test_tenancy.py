@@ -15,7 +15,7 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.control import tenancy, validation
-from flare.control.model import FunctionVersion
+from flare.control.model import TENANT_VIEWS_KEPT, FunctionVersion
 from flare.control.tenancy import Feature
 from flare.errors import InvalidParameterValue, TooManyRequests
 from flare.events.store import EventRow, EventStore
@@ -203,6 +203,18 @@ def test_each_tenant_view_of_a_version_has_a_key_of_its_own() -> None:
     assert plain.key == ("fn", "$LATEST", "r1", None)
     assert (blue.key, green.key) == (("fn", "$LATEST", "r1", "blue"), ("fn", "$LATEST", "r1", "green"))
     assert blue.tenant_id == "blue" and blue.revision_id == plain.revision_id and blue.tenant_isolated
+    assert plain.for_tenant("blue") is blue  # kept: the invoke path makes no copy per call
+
+
+def test_a_version_keeps_a_bounded_number_of_tenant_views() -> None:
+    plain = version()
+    first = plain.for_tenant("t0")
+    for index in range(1, TENANT_VIEWS_KEPT):
+        plain.for_tenant(f"t{index}")
+    assert plain.for_tenant("t0") is first
+    plain.for_tenant("one-too-many")  # the views are dropped and made again as needed
+    again = plain.for_tenant("t0")
+    assert again is not first and again.key == first.key
 
 
 # ---- the pool and the router ------------------------------------------------------------------

@@ -23,6 +23,9 @@ NETWORK_TAG = "flare:network"
 VersionKey = tuple[str, str, str, str | None]
 """Which environments may serve a version: (name, version, revision id, tenant id or None)."""
 
+TENANT_VIEWS_KEPT = 4096
+"""Tenant views a version keeps for reuse (``for_tenant``); past that they are made afresh."""
+
 
 @dataclass(frozen=True)
 class FunctionVersion:
@@ -33,7 +36,8 @@ class FunctionVersion:
 
     A function with tenant isolation (``tenant_isolated``) is run through one view per tenant
     (``for_tenant``): ``tenant_id`` is part of ``key``, so environments of one tenant never
-    serve another. ``key`` is computed once, at construction (it is read on every invoke).
+    serve another. ``key`` is computed once, at construction (it is read on every invoke), and
+    each version keeps the views it made (a copy costs ~6 µs; a lookup, nothing).
     """
 
     name: str
@@ -58,13 +62,23 @@ class FunctionVersion:
     tenant_isolated: bool = False
     tenant_id: str | None = None
     key: VersionKey = field(init=False, repr=False, compare=False)
+    # tenant id => this version as run for that tenant (see ``for_tenant``)
+    _tenant_views: dict[str, FunctionVersion] = field(
+        init=False, repr=False, compare=False, default_factory=dict
+    )
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "key", (self.name, self.version, self.revision_id, self.tenant_id))
 
     def for_tenant(self, tenant_id: str) -> FunctionVersion:
-        """This version as run for ``tenant_id``: the same configuration, its own environments."""
-        return dataclasses.replace(self, tenant_id=tenant_id)
+        """This version as run for ``tenant_id``: the same configuration, its own environments
+        (the same object for the same tenant, while this version keeps it)."""
+        view = self._tenant_views.get(tenant_id)
+        if view is None:
+            if len(self._tenant_views) >= TENANT_VIEWS_KEPT:
+                self._tenant_views.clear()
+            view = self._tenant_views[tenant_id] = dataclasses.replace(self, tenant_id=tenant_id)
+        return view
 
     @property
     def qualified_arn(self) -> str:
