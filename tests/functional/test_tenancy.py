@@ -360,3 +360,14 @@ def test_keep_warm_schedules_are_refused(flare: FlareServer, lam: Any) -> None:
     result = subprocess.run(command, capture_output=True, text=True, timeout=30)
     assert result.returncode == 1
     assert result.stderr.startswith("error: InvalidParameterValueException: Keep-warm schedules")
+
+
+def test_flare_invoke_passes_the_tenant_id(flare: FlareServer, lam: Any) -> None:
+    name = isolated_function(lam)
+    command = [str(FLARE), "invoke", name, "--tenant-id", "blue", "--quiet", "--endpoint-url", flare.url]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout)["tenant"] == "blue"
+    refused = subprocess.run(command[:3] + command[5:], capture_output=True, text=True, timeout=30)
+    assert refused.returncode == 1
+    assert "InvalidParameterValueException" in refused.stderr
