@@ -130,6 +130,10 @@ def test_tenancy_config_cannot_be_changed_after_creation(lam: Any, flare: FlareS
     assert (status, code) == (400, "InvalidParameterValueException")
     assert "cannot be changed" in answer["message"]
     assert "TenancyConfig" not in lam.get_function_configuration(FunctionName=plain)
+    for odd in ({"TenancyConfig": "PER_TENANT"}, {"TenancyConfig": {"Mode": 1}}):
+        path = f"/2015-03-31/functions/{isolated}/configuration"
+        status, _, code = raw(flare, "PUT", path, json.dumps(odd).encode())
+        assert (status, code) == (400, "InvalidParameterValueException")
     # An update that leaves it out (boto3's only kind: the model has no such member) keeps it.
     lam.update_function_configuration(FunctionName=isolated, MemorySize=256)
     assert lam.get_function_configuration(FunctionName=isolated)["TenancyConfig"] == PER_TENANT

@@ -157,6 +157,10 @@ def test_snap_start_cannot_be_combined_with_tenant_isolation(config: dict[str, A
         (ISOLATED, ISOLATED, False),  # the same value is no change
         ({}, ISOLATED, True),
         (ISOLATED, {"TenancyConfig": None}, True),
+        ({}, {"TenancyConfig": None}, False),
+        ({}, {"TenancyConfig": {}}, True),
+        ({}, {"TenancyConfig": "PER_TENANT"}, True),  # no shape checked: no member in the model
+        (ISOLATED, {"TenancyConfig": {"TenantIsolationMode": "PER_TENANT", "More": 1}}, True),
     ],
 )
 def test_tenancy_config_never_changes_after_creation(
