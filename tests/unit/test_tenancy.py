@@ -26,6 +26,8 @@ from flare.scheduling.ledger import Ledger
 from flare.scheduling.pool import Pool
 from flare.scheduling.router import Router
 from tests.unit.test_provisioned import Factory
+from tests.unit.test_registry import create_body as registry_body
+from tests.unit.test_registry import open_registry
 
 ISOLATED = {"TenancyConfig": {"TenantIsolationMode": "PER_TENANT"}}
 SNAP_START = {"SnapStart": {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}}
@@ -199,6 +201,20 @@ def test_create_and_update_refuse_snap_start_with_tenant_isolation() -> None:
         validation.merge_update(created, {"SnapStart": {"ApplyOn": "PublishedVersions"}})
     with pytest.raises(InvalidParameterValue, match=re.escape(tenancy.IMMUTABLE)):
         validation.merge_update(validation.normalise_create(create_body()), ISOLATED)
+
+
+def test_the_mode_is_stored_shown_published_and_survives_a_restart(tmp_path: Path) -> None:
+    registry = open_registry(tmp_path)
+    created = registry.create_function(registry_body("fn", **ISOLATED))
+    assert created["TenancyConfig"] == ISOLATED["TenancyConfig"]
+    published = registry.publish_version("fn", {})
+    assert published["TenancyConfig"] == ISOLATED["TenancyConfig"]
+    registry.create_function(registry_body("plain"))
+    reopened = open_registry(tmp_path)
+    assert reopened.resolve("fn", None).tenant_isolated
+    assert reopened.resolve("fn", published["Version"]).tenant_isolated
+    assert not reopened.resolve("plain", None).tenant_isolated
+    assert "TenancyConfig" not in reopened.get_configuration("plain", None)
 
 
 def test_each_tenant_view_of_a_version_has_a_key_of_its_own() -> None:
