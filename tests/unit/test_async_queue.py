@@ -5,6 +5,7 @@ destinations and dead letters, and events that outlive the queue that accepted t
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import itertools
 import json
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
@@ -16,7 +17,7 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.control.model import FunctionVersion
-from flare.errors import ResourceNotFound, ResourceNotReady, TooManyRequests
+from flare.errors import InvalidParameterValue, ResourceNotFound, ResourceNotReady, TooManyRequests
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
 from flare.events.invoke_config import InvokeConfigs
@@ -267,6 +268,38 @@ def test_reserved_zero_skips_tries_and_dead_letters(tmp: Path) -> None:
         await world.queue.stop()
 
     run(scenario)
+    world.close()
+
+
+def test_the_tenant_of_an_event_reaches_every_try_also_after_a_restart(tmp: Path) -> None:
+    world = World(tmp, ScriptedRouter("error", "error"))
+
+    async def scenario() -> None:
+        world.queue.start()
+        isolated = dataclasses.replace(version(), tenant_isolated=True)
+        world.queue.submit(isolated, None, ARN, b"{}", tenant_id="blue")
+        world.queue.submit(version(), None, ARN, b"{}")
+        await world.advance(1)
+        assert [invocation.tenant_id for _, invocation in world.router.tries] == ["blue", None]
+        await world.queue.stop()
+        second = world.new_queue()  # the retries come from the store
+        second.start()
+        await world.advance(100)
+        assert [invocation.tenant_id for _, invocation in world.router.tries[2:]] == ["blue", None]
+        await second.stop()
+
+    run(scenario)
+    world.close()
+
+
+def test_an_event_without_the_tenant_its_function_needs_is_refused_before_it_is_stored(tmp: Path) -> None:
+    world = World(tmp, ScriptedRouter())
+    isolated = dataclasses.replace(version(), tenant_isolated=True)
+    with pytest.raises(InvalidParameterValue, match="tenant ID"):
+        world.queue.submit(isolated, None, ARN, b"{}")  # e.g. a destination's invocation
+    with pytest.raises(InvalidParameterValue, match="not enabled"):
+        world.queue.submit(version(), None, ARN, b"{}", tenant_id="blue")
+    assert world.store.event_schedule() == []
     world.close()
 
 

@@ -23,10 +23,11 @@ class FakeVersion:
     name: str = "fn"
     version: str = "$LATEST"
     revision_id: str = "rev-1"
+    tenant_id: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.name, self.version, self.revision_id)
+    def key(self) -> tuple[str, str, str, str | None]:
+        return (self.name, self.version, self.revision_id, self.tenant_id)
 
 
 class FakeEnv:

@@ -41,10 +41,12 @@ class FakeVersion:
     revision_id: str = "rev-1"
     timeout_s: int = 3
     state: str = "Active"
+    tenant_isolated: bool = False
+    tenant_id: str | None = None
 
     @property
-    def key(self) -> tuple[str, str, str]:
-        return (self.name, self.version, self.revision_id)
+    def key(self) -> tuple[str, str, str, str | None]:
+        return (self.name, self.version, self.revision_id, self.tenant_id)
 
 
 @dataclass
@@ -391,6 +393,7 @@ def test_close_stops_converging_and_the_pool_stops_everything() -> None:
 @dataclass(frozen=True)
 class Call:
     request_id: str
+    tenant_id: str | None = None
 
 
 def test_router_uses_a_provisioned_environment_without_a_lease_then_spills_over() -> None:

@@ -132,6 +132,7 @@ def test_rate_fires_every_period_from_its_anchor(after: float, expected: float) 
 class Version:
     name: str
     version: str = "$LATEST"
+    tenant_isolated: bool = False
 
 
 @dataclass(frozen=True)
@@ -141,12 +142,12 @@ class Result:
 
 class FakeRegistry:
     def __init__(self) -> None:
-        self.functions = {"warm"}
+        self.functions = {"warm", "per-tenant"}
 
     def resolve(self, name: str, qualifier: str | None) -> Version:
         if name not in self.functions:
             raise ResourceNotFound(f"Function not found: {name}")
-        return Version(name, qualifier or "$LATEST")
+        return Version(name, qualifier or "$LATEST", tenant_isolated=name == "per-tenant")
 
     def resolve_invocation(self, name: str, qualifier: str | None) -> tuple[Version, str]:
         version = self.resolve(name, qualifier)
@@ -302,6 +303,7 @@ def test_deleting_the_function_removes_its_schedules(tmp_path: Path) -> None:
         ({"ScheduleExpression": "rate(1 minute)"}, InvalidParameterValue),
         ({"FunctionName": "warm"}, InvalidParameterValue),
         ({"FunctionName": "cold", "ScheduleExpression": "rate(1 minute)"}, ResourceNotFound),
+        ({"FunctionName": "per-tenant", "ScheduleExpression": "rate(1 minute)"}, InvalidParameterValue),
         ({"FunctionName": "warm", "ScheduleExpression": "rate(1 minutes)"}, InvalidParameterValue),
         ({"FunctionName": "warm", "ScheduleExpression": "cron(0 0 30 2 ? *)"}, InvalidParameterValue),
         (

@@ -81,7 +81,7 @@ def test_publish_snapshots_latest_as_version_1(registry: Registry) -> None:
     assert published["RevisionId"] != latest["RevisionId"]
     assert registry.get_configuration("fn", "1") == published
     assert registry.resolve("fn", "1").version == "1"
-    assert registry.resolve("fn:1", None).key == ("fn", "1", published["RevisionId"])
+    assert registry.resolve("fn:1", None).key == ("fn", "1", published["RevisionId"], None)
 
 
 def test_publish_without_change_returns_the_same_version(registry: Registry) -> None:

@@ -11,16 +11,19 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import json
 from collections.abc import Awaitable, Callable, Mapping
 from urllib.parse import unquote
 
 import orjson
 from aiohttp import web
+from botocore.model import Shape
 from multidict import CIMultiDict, MultiDict
 
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, json_response
 from flare.clock import Clock
+from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
 from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, RequestTooLarge
@@ -29,7 +32,7 @@ from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
 from flare.specs import constraints
-from flare.specs.models import rest_operations
+from flare.specs.models import rest_operations, service_model
 
 MAX_SYNC_PAYLOAD = 6 * 1024 * 1024
 LOG_TAIL_BYTES = 4096
@@ -110,6 +113,18 @@ def check_invoke(name: str, qualifier: str | None, headers: Mapping[str, str]) -
         constraints.check(operation.input_shape, params)
 
 
+@functools.cache
+def _tenant_id_shape() -> Shape:
+    return service_model("lambda").shape_for("TenantId")
+
+
+def check_tenant_id(name: str, qualifier: str | None, headers: Mapping[str, str], tenant_id: str) -> None:
+    """Raise ValidationFailed, for the whole request as ``check_invoke`` words it, when the
+    request's ``X-Amz-Tenant-Id`` breaks the model's ``TenantId`` constraints."""
+    if constraints.violations(_tenant_id_shape(), tenant_id, "tenantId"):
+        check_invoke(name, qualifier, headers)
+
+
 def log_tail(log: str) -> str:
     return base64.b64encode(log.encode()[-LOG_TAIL_BYTES:]).decode()
 
@@ -146,18 +161,23 @@ class InvokeRoute:
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES or headers.get("x-amz-log-type", "None") not in LOG_TYPES:
             check_invoke(name, qualifier, headers)
+        tenant_id = headers.get("x-amz-tenant-id")
+        if tenant_id is not None:
+            check_tenant_id(name, qualifier, headers, tenant_id)
         try:
             version, invoked_arn = self._registry.resolve_invocation(name, qualifier)
         except FlareError:
             check_invoke(name, qualifier, headers)
             raise
+        if tenant_id is not None or version.tenant_isolated:
+            tenancy.check_invocation(version.tenant_isolated, tenant_id)
         if invocation_type == "DryRun":
             await respond(204, {REQUEST_ID_HEADER: new_request_id()}, b"")
             return
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)
             alias_or_version = parse_function_name(name, qualifier)[1]
-            request_id = self._events.submit(version, alias_or_version, invoked_arn, payload)
+            request_id = self._events.submit(version, alias_or_version, invoked_arn, payload, tenant_id)
             await respond(202, {REQUEST_ID_HEADER: request_id}, b"")
             return
         payload = await read(MAX_SYNC_PAYLOAD)
@@ -168,6 +188,7 @@ class InvokeRoute:
             invoked_arn=invoked_arn,
             trace_id=new_trace_id(self._clock.wall()),
             client_context=client_context(headers.get("x-amz-client-context")),
+            tenant_id=tenant_id,
         )
         tail = headers.get("x-amz-log-type") == "Tail"
         async with self._router.invoke(version, invocation) as result:

@@ -47,6 +47,7 @@ class StreamInvokeRoute:
             invoked_arn=invoked_arn,
             trace_id=new_trace_id(self._clock.wall()),
             client_context=client_context(request.headers.get("X-Amz-Client-Context")),
+            tenant_id=request.headers.get("X-Amz-Tenant-Id"),
             sink=queue,
         )
         response = web.StreamResponse(

@@ -90,14 +90,24 @@ def show_log_tail(log_tail: str, quiet: bool) -> None:
     help="Event as JSON text, @path to read it from a file, or @- for stdin [default: {}].",
 )
 @click.option("--qualifier", default=None, metavar="Q", help="Version or alias to invoke.")
+@click.option(
+    "--tenant-id", default=None, metavar="ID", help="The tenant (functions with tenant isolation mode)."
+)
 @click.option("--quiet", is_flag=True, help="Show only the REPORT line of the log tail.")
 @endpoint_option
 def invoke_command(
-    name: str, payload: bytes, qualifier: str | None, quiet: bool, endpoint_url: str | None
+    name: str,
+    payload: bytes,
+    qualifier: str | None,
+    tenant_id: str | None,
+    quiet: bool,
+    endpoint_url: str | None,
 ) -> None:
     """Invoke function NAME synchronously and print what it returned."""
     endpoint = resolve_endpoint(endpoint_url, os.environ)
     extra: dict[str, Any] = {} if qualifier is None else {"Qualifier": qualifier}
+    if tenant_id is not None:
+        extra["TenantId"] = tenant_id
     with reported_errors(endpoint):
         response = lambda_client(endpoint).invoke(FunctionName=name, Payload=payload, LogType="Tail", **extra)
         body = response["Payload"].read()

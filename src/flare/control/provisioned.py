@@ -11,6 +11,8 @@ A config's *target* is the version it names, or the primary version its alias po
 runs after every change, on every read, and every ``RECONCILE_S`` of the clock, because aliases
 move (and go) without telling anyone. A config whose qualifier no longer exists is dropped.
 
+A tenant-isolated function cannot have a config (``tenancy.Feature.PROVISIONED_CONCURRENCY``).
+
 Limits: a function's provisioned total (over all its configs) must fit in its reservation, or,
 without one, leave the unreserved pool at least its minimum (``Concurrency.check_provisioned``).
 A version and an alias pointing at it cannot both have a config.
@@ -24,10 +26,10 @@ import logging
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
-from flare.control import page
+from flare.control import page, tenancy
 from flare.control.arns import parse_function_name
 from flare.control.concurrency import Concurrency
-from flare.control.model import LATEST, FunctionVersion
+from flare.control.model import LATEST, FunctionVersion, VersionKey
 from flare.control.registry import Registry, format_last_modified
 from flare.errors import (
     InvalidParameterValue,
@@ -35,7 +37,7 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from flare.scheduling.provisioned import Provisioner, Status, VersionKey, status
+from flare.scheduling.provisioned import Provisioner, Status, status
 from flare.store.settings import ProvisionedRow, SettingsStore
 
 log = logging.getLogger("flare.provisioned")
@@ -123,6 +125,7 @@ class ProvisionedConcurrency:
             raise InvalidParameterValue(
                 "Provisioned Concurrency cannot be configured on a version with SnapStart enabled."
             )
+        tenancy.refuse(tenancy.Feature.PROVISIONED_CONCURRENCY, target.tenant_isolated)
         self._check_conflict(name, parsed, target)
         others = sum(row.requested for (n, q), row in self._configs.items() if n == name and q != parsed)
         self._concurrency.check_provisioned(name, others + value)

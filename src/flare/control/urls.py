@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import page
+from flare.control import page, tenancy
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
@@ -93,6 +93,7 @@ class FunctionUrls:
         """CreateFunctionUrlConfig. Raises ResourceNotFound (function or alias),
         ResourceConflict (the URL exists), InvalidParameterValue."""
         name, alias = self._target(function_name, qualifier, NO_FUNCTION)
+        tenancy.check_function_url(self._registry.get_configuration(name, alias))
         existing = self._rows.get((name, alias))
         if existing is not None:
             raise ResourceConflict(

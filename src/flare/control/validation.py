@@ -11,8 +11,9 @@ Types, patterns, lengths, ranges and enums are botocore's model's, checked at th
 (``specs/constraints.py``) before anything here runs. What stays here is what AWS checks after
 the model: limits narrower than the model's (``MemorySize`` up to 10240, ``Timeout`` up to 900,
 ``/tmp`` up to 10240 MB for functions without a capacity provider), reserved environment
-variables and their 4 KB, runtimes Flare cannot run, SnapStart's runtimes, and settings Flare
-does not support. All functions here are pure.
+variables and their 4 KB, runtimes Flare cannot run, SnapStart's runtimes, tenant isolation
+(``TenancyConfig``: set at creation only, never with SnapStart; ``control/tenancy.py``), and
+settings Flare does not support. All functions here are pure.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from collections.abc import Callable
 from datetime import date
 from typing import Any
 
-from flare.control import runtime_lifecycle
+from flare.control import runtime_lifecycle, tenancy
 from flare.control.arns import parse_function_name
 from flare.errors import InvalidParameterValue, ValidationFailed
 from flare.specs.models import enum_of
@@ -271,14 +272,24 @@ def normalise_create(body: dict[str, Any], today: date) -> Config:
         raise InvalidParameterValue(
             "Runtime and Handler are mandatory parameters for functions created with deployment packages."
         )
-    return _apply(defaults(name), body, today, creating=True)
+    config = defaults(name)
+    tenancy_config = tenancy.tenancy_config(body)
+    if tenancy_config is not None:
+        config["TenancyConfig"] = tenancy_config
+    config = _apply(config, body, today, creating=True)
+    tenancy.check_configuration(config)
+    return config
 
 
 def merge_update(current: Config, body: dict[str, Any], today: date) -> Config:
     """``current`` with the fields an UpdateFunctionConfiguration ``body`` gives, checked
     (UpdateFunctionCode passes only its ``Architectures``: the kept runtime is checked too).
 
-    Fields the body leaves out keep their value; ``Environment`` is replaced whole when given.
-    Raises InvalidParameterValue and leaves ``current`` untouched.
+    Fields the body leaves out keep their value; ``Environment`` is replaced whole when given;
+    ``TenancyConfig`` never changes. Raises InvalidParameterValue and leaves ``current``
+    untouched.
     """
-    return _apply(current, body, today, creating=False)
+    tenancy.check_update(current, body)
+    config = _apply(current, body, today, creating=False)
+    tenancy.check_configuration(config)
+    return config

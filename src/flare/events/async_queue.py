@@ -27,6 +27,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
+from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
@@ -117,12 +118,22 @@ class AsyncQueue:
     # -- intake ---------------------------------------------------------------------------------
 
     def submit(
-        self, version: FunctionVersion, qualifier: str | None, invoked_arn: str, payload: bytes
+        self,
+        version: FunctionVersion,
+        qualifier: str | None,
+        invoked_arn: str,
+        payload: bytes,
+        tenant_id: str | None = None,
     ) -> str:
         """Queue ``payload`` for ``version``'s function as invoked (``qualifier`` None when
-        unqualified); durable when this returns. Returns the event's request id."""
+        unqualified; ``tenant_id`` the tenant it was invoked for, if any); durable when this
+        returns. Returns the event's request id. Raises InvalidParameterValue when the tenant
+        does not fit the function's tenancy (``tenancy.check_invocation``)."""
+        tenancy.check_invocation(version.tenant_isolated, tenant_id)
         now = self._clock.wall()
-        row = EventRow(new_request_id(), version.name, qualifier, invoked_arn, payload, now, now)
+        row = EventRow(
+            new_request_id(), version.name, qualifier, invoked_arn, payload, now, now, tenant_id=tenant_id
+        )
         self._store.insert_event(row)
         self._counters(version.name).received += 1
         self._arm(row.id, 0.0)
@@ -220,6 +231,7 @@ class AsyncQueue:
             payload=row.payload,
             invoked_arn=row.invoked_arn,
             trace_id=new_trace_id(self._clock.wall()),
+            tenant_id=row.tenant_id,
         )
         try:
             async with self._router.invoke(version, invocation) as result:

@@ -23,6 +23,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from flare.clock import Clock
+from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
 from flare.control.tags import ResourceArn, check_new
@@ -229,7 +230,10 @@ class EventSourceMappings:
     # -- internals ------------------------------------------------------------------------------
 
     def _function_arn(self, name: str, qualifier: str | None) -> str:
+        """The ARN a mapping to ``name`` (``qualifier``) invokes. Raises ResourceNotFound, and
+        InvalidParameterValue for a tenant-isolated function (a mapping passes no tenant)."""
         version = self._registry.resolve(name, qualifier)
+        tenancy.refuse(tenancy.Feature.EVENT_SOURCE_MAPPING, version.tenant_isolated)
         return version.function_arn if qualifier is None else f"{version.function_arn}:{qualifier}"
 
     def _config(self, mapping_id: str) -> dict[str, Any]:

@@ -17,6 +17,8 @@ Times are wall-clock epoch seconds. Schema (``PRAGMA user_version`` = ``SCHEMA_V
         other_failures  INTEGER  tries that were throttled or failed in the system
         last            TEXT     JSON of the last try's response ({statusCode, executedVersion,
                                  functionError, payload}) or NULL
+        tenant_id       TEXT     the X-Amz-Tenant-Id it was invoked with, or NULL (added in
+                                 schema 2; older files get the column on open)
 
     invoke_configs                    FunctionEventInvokeConfig per function and qualifier
         function, qualifier  TEXT     qualifier '$LATEST', a version or an alias
@@ -43,7 +45,7 @@ from typing import Any
 
 from flare.store.connection import SqliteStore
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS async_events (
@@ -57,7 +59,8 @@ CREATE TABLE IF NOT EXISTS async_events (
     due             REAL    NOT NULL,
     function_errors INTEGER NOT NULL DEFAULT 0,
     other_failures  INTEGER NOT NULL DEFAULT 0,
-    last            TEXT
+    last            TEXT,
+    tenant_id       TEXT
 );
 CREATE TABLE IF NOT EXISTS invoke_configs (
     function  TEXT NOT NULL,
@@ -79,7 +82,8 @@ CREATE TABLE IF NOT EXISTS checkpoints (
 """
 
 _EVENT_COLUMNS = (
-    "id, function, qualifier, invoked_arn, payload, enqueued, due, function_errors, other_failures, last"
+    "id, function, qualifier, invoked_arn, payload, enqueued, due, function_errors, other_failures, last, "
+    "tenant_id"
 )
 
 
@@ -97,10 +101,11 @@ class EventRow:
     function_errors: int = 0
     other_failures: int = 0
     last: dict[str, Any] | None = None
+    tenant_id: str | None = None
 
 
 def _event(record: tuple[Any, ...]) -> EventRow:
-    event_id, function, qualifier, invoked_arn, payload, enqueued, due, errors, others, last = record
+    event_id, function, qualifier, invoked_arn, payload, enqueued, due, errors, others, last, tenant = record
     return EventRow(
         event_id,
         function,
@@ -112,6 +117,7 @@ def _event(record: tuple[Any, ...]) -> EventRow:
         errors,
         others,
         None if last is None else json.loads(last),
+        tenant,
     )
 
 
@@ -123,6 +129,9 @@ class EventStore(SqliteStore):
 
     def _migrate(self, schema: str) -> None:
         super()._migrate(schema)
+        columns = {row[1] for row in self._conn.execute("PRAGMA table_info(async_events)")}
+        if "tenant_id" not in columns:  # a schema 1 file
+            self._conn.execute("ALTER TABLE async_events ADD COLUMN tenant_id TEXT")
         self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- async events ---------------------------------------------------------------------------
@@ -130,7 +139,7 @@ class EventStore(SqliteStore):
     def insert_event(self, row: EventRow) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                f"INSERT INTO async_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO async_events ({_EVENT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     row.id,
                     row.function,
@@ -142,6 +151,7 @@ class EventStore(SqliteStore):
                     row.function_errors,
                     row.other_failures,
                     None if row.last is None else json.dumps(row.last),
+                    row.tenant_id,
                 ),
             )
 

@@ -89,8 +89,12 @@ class JsonPlatformLog:
         self._application = APPLICATION_LEVELS.get(version.application_log_level or "INFO", 20)
 
     def _event(self, level: int, kind: str, record: dict[str, Any]) -> list[str]:
+        """One record; an environment of a tenant-isolated function names its tenant in each
+        (``record.tenantId``, as AWS documents for ``platform.start`` and ``platform.report``)."""
         if level < self._system:
             return []
+        if self._version.tenant_id is not None:
+            record = {**record, "tenantId": self._version.tenant_id}
         stamp = datetime.datetime.fromtimestamp(self._clock.wall(), datetime.UTC)
         time = f"{stamp:%Y-%m-%dT%H:%M:%S.%f}"[:-3] + "Z"
         return [

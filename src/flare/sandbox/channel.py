@@ -59,6 +59,8 @@ def invoke_frame(invocation: Invocation, deadline_ms: int) -> bytes:
         "arn": invocation.invoked_arn,
         "trace": invocation.trace_id,
     }
+    if invocation.tenant_id is not None:
+        header["tenant"] = invocation.tenant_id
     if invocation.client_context:  # any JSON (big integers too): the standard library's codec
         header["client_context"] = json.loads(invocation.client_context)
         return frames.encode(frames.INVOKE, header, invocation.payload)
@@ -76,6 +78,8 @@ def next_event(invocation: Invocation, deadline_ms: int) -> NextEvent:
     }
     if invocation.client_context:
         headers["Lambda-Runtime-Client-Context"] = invocation.client_context
+    if invocation.tenant_id is not None:
+        headers["Lambda-Runtime-Aws-Tenant-Id"] = invocation.tenant_id
     return NextEvent(invocation.payload or b"{}", headers)
 
 

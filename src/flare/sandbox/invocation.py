@@ -10,8 +10,10 @@ from flare.sandbox.streaming import StreamSink
 
 @dataclass(frozen=True)
 class Invocation:
-    """An event to deliver. ``client_context`` is the decoded JSON text (not base64). ``sink``
-    takes a streamed response as it comes (see ``streaming``); without one it is gathered."""
+    """An event to deliver. ``client_context`` is the decoded JSON text (not base64);
+    ``tenant_id`` the ``X-Amz-Tenant-Id`` it was invoked with (tenant-isolated functions).
+    ``sink`` takes a streamed response as it comes (see ``streaming``); without one it is
+    gathered."""
 
     request_id: str
     payload: bytes

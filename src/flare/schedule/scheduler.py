@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
+from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
 from flare.errors import FlareError, InvalidParameterValue, ResourceNotFound
@@ -149,7 +150,8 @@ class Schedules:
         expression = parse(text)
         payload = check_input(body.get("Input"))
         name, qualifier = parse_function_name(function_name, None)
-        self._registry.resolve(name, qualifier)
+        target = self._registry.resolve(name, qualifier)
+        tenancy.refuse(tenancy.Feature.SCHEDULE, target.tenant_isolated)
         now = self._clock.wall()
         if next_fire(expression, now, now) is None:
             raise InvalidParameterValue(f"Parameter ScheduleExpression is not valid: {text} never fires")

@@ -1,10 +1,17 @@
 """Execution environments per function version: which one serves the next invocation.
 
-Two tiers, each keyed by version key (name, version, revision)::
+Two tiers, each keyed by version key (name, version, revision, tenant)::
 
     _idle              version key => idle on-demand environments, warmest last
     _provisioned_idle  version key => idle provisioned environments, warmest last
     _provisioned       every live provisioned environment (starting, idle or busy)
+    _tenant_envs       function name => its live tenant environments (starting, idle or busy)
+
+A tenant-isolated function is reserved through per-tenant views of its versions
+(``FunctionVersion.for_tenant``), whose key holds the tenant: an environment started for one
+tenant is parked, found and reused under that tenant's key only, so it never serves another.
+Their idle lists are dropped once empty (tenants come and go); ``tenant_environments(name)``
+counts them for the router's limit.
 
 One environment serves one invocation at a time. ``reserve`` hands out a warm idle on-demand
 environment when there is one, else starts a new one (a cold start). ``release`` records the
@@ -29,7 +36,7 @@ import logging
 from collections.abc import Callable
 
 from flare.clock import Clock, TimerHandle
-from flare.control.model import LATEST, FunctionVersion
+from flare.control.model import LATEST, FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState
 
@@ -65,7 +72,7 @@ class Pool:
         self._clock = clock
         self.idle_timeout_s = idle_timeout_s
         self.init_timeout_s = init_timeout_s
-        self._idle: dict[tuple[str, str, str], list[Environment]] = {}
+        self._idle: dict[VersionKey, list[Environment]] = {}
         self._busy: set[Environment] = set()
         # idle on-demand environment => when it was parked, longest idle first
         self._parked_at: dict[Environment, float] = {}
@@ -76,7 +83,7 @@ class Pool:
         self._to_freeze: list[Environment] = []
         self._freeze_timer: TimerHandle | None = None
         # version key => idle provisioned environments, warmest last
-        self._provisioned_idle: dict[tuple[str, str, str], list[Environment]] = {}
+        self._provisioned_idle: dict[VersionKey, list[Environment]] = {}
         # every live provisioned environment: starting, idle or busy
         self._provisioned: set[Environment] = set()
         # provisioned environments whose INIT is in progress (a subset of _provisioned)
@@ -84,6 +91,8 @@ class Pool:
         # busy provisioned environments no longer wanted: stopped on release
         self._retiring: set[Environment] = set()
         self.on_provisioned_gone: Callable[[Environment], None] = lambda env: None
+        # function name => live environments started for one of its tenants
+        self._tenant_envs: dict[str, set[Environment]] = {}
 
     def __repr__(self) -> str:
         idle = sum(len(envs) for envs in self._idle.values())
@@ -104,9 +113,13 @@ class Pool:
         if env is not None:
             self._unpark(env)
             self._busy.add(env)
+            if version.tenant_id is not None:
+                self._drop_empty(version.key)
             return env
         env = self._factory(version, self)
         self._busy.add(env)
+        if version.tenant_id is not None:
+            self._tenant_envs.setdefault(version.name, set()).add(env)
         try:
             if init_limit_s is None:
                 await env.start(self.init_timeout_s)
@@ -120,6 +133,10 @@ class Pool:
     def busy(self) -> int:
         """Environments serving an invocation now (CloudWatch's ConcurrentExecutions)."""
         return len(self._busy)
+
+    def tenant_environments(self, name: str) -> int:
+        """Live environments (starting, busy or idle) started for tenants of function ``name``."""
+        return len(self._tenant_envs.get(name, ()))
 
     def has_idle(self, version: FunctionVersion) -> bool:
         """Whether ``reserve(version)`` would be warm now."""
@@ -154,6 +171,7 @@ class Pool:
             idle.remove(env)
             self._unpark(env)
             self._stop_later(env)
+            self._drop_empty(env.version.key)
 
     # ---- provisioned environments ---------------------------------------------------------
 
@@ -196,7 +214,7 @@ class Pool:
         """Whether ``env`` is a live, wanted provisioned environment."""
         return env in self._provisioned
 
-    def provisioned(self, key: tuple[str, str, str]) -> list[Environment]:
+    def provisioned(self, key: VersionKey) -> list[Environment]:
         """The live provisioned environments of version key ``key`` (starting, idle or busy)."""
         return [env for env in self._provisioned if env.version.key == key]
 
@@ -322,6 +340,7 @@ class Pool:
         self._provisioned_idle.clear()
         self._provisioned.clear()
         self._retiring.clear()
+        self._tenant_envs.clear()
         while self._stopping:
             await asyncio.gather(*self._stopping, return_exceptions=True)
 
@@ -342,8 +361,20 @@ class Pool:
                 self._unpark(env)
                 log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
                 self._stop_later(env)
+                self._drop_empty(env.version.key)
+
+    def _drop_empty(self, key: VersionKey) -> None:
+        """Forget a tenant's idle list once it is empty (a version's own list stays)."""
+        if key[3] is not None and not self._idle.get(key, True):
+            del self._idle[key]
 
     def _stop_later(self, env: Environment) -> None:
+        if env.version.tenant_id is not None:
+            tenants = self._tenant_envs.get(env.version.name)
+            if tenants is not None:
+                tenants.discard(env)
+                if not tenants:
+                    del self._tenant_envs[env.version.name]
         task = asyncio.get_running_loop().create_task(env.stop())
         self._stopping.add(task)
         task.add_done_callback(self._stopping.discard)

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
-from flare.control.model import FunctionVersion
+from flare.control.model import FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState
 from flare.scheduling.ledger import Lease, Ledger
@@ -41,8 +41,6 @@ PROVISIONED_INIT_FLOOR_S = 130.0
 MAX_INIT_S = 900.0
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
 MAX_INIT_FAILURES = 3
-
-VersionKey = tuple[str, str, str]
 
 
 class Status(enum.StrEnum):

@@ -22,6 +22,13 @@ reserved. The lease is released after the environment, when the caller's block e
         env = await pool.reserve(version)
         try: yield result
         finally: pool.release(env)
+
+A tenant-isolated function runs each invocation on the view of its version for the
+invocation's tenant (``FunctionVersion.for_tenant``), so the pool only hands it environments of
+that tenant; an invocation without a tenant (or with one, for any other function) is refused
+with InvalidParameterValue. A cold start for a tenant also needs room under the function's
+tenant environment limit (``tenancy.check_new_environment``), else it is throttled like any
+other invocation. Concurrency itself is counted as for every function.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from flare.clock import Clock, SystemClock
+from flare.control import tenancy
 from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
@@ -56,8 +64,11 @@ class Router:
     ) -> AsyncIterator[InvocationResult]:
         """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
         any environment is reserved) when the ledger throttles it, ResourceNotReady when no
-        environment could be started."""
+        environment could be started, InvalidParameterValue when the invocation's tenant does
+        not fit the function's tenancy."""
         began = self._clock.now()
+        if version.tenant_isolated or invocation.tenant_id is not None:
+            version = self._for_tenant(version, invocation.tenant_id)
         provisioned = self.pool.try_reserve_provisioned(version)
         if provisioned is not None:
             try:
@@ -67,6 +78,8 @@ class Router:
             return
         cold_start = not self.pool.has_idle(version)
         try:
+            if cold_start and version.tenant_id is not None:
+                self._check_tenant_room(version.name)
             lease = self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
         except TooManyRequests:
             self.metrics.throttled(version.name)
@@ -80,6 +93,19 @@ class Router:
                     yield self._count(await env.invoke(invocation), version, began)
             finally:
                 self.pool.release(env)
+
+    @staticmethod
+    def _for_tenant(version: FunctionVersion, tenant_id: str | None) -> FunctionVersion:
+        tenancy.check_invocation(version.tenant_isolated, tenant_id)
+        assert tenant_id is not None
+        return version.for_tenant(tenant_id)
+
+    def _check_tenant_room(self, name: str) -> None:
+        """Raise TooManyRequests when function ``name`` has as many tenant environments as its
+        concurrency (its reservation, else the unreserved pool) allows."""
+        reserved = self.ledger.reserved(name)
+        concurrency = self.ledger.unreserved_limit if reserved is None else reserved
+        tenancy.check_new_environment(self.pool.tenant_environments(name), concurrency)
 
     def _count(self, result: InvocationResult, version: FunctionVersion, began: float) -> InvocationResult:
         duration_ms = (self._clock.now() - began) * 1000
