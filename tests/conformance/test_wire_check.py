@@ -201,6 +201,13 @@ def test_an_answer_that_breaks_the_model_is_reported_at_its_path(
     assert found[0].startswith(expected), found
 
 
+def test_a_value_aws_itself_answers_outside_an_enum_is_no_violation() -> None:
+    update = with_change(CONFIGURATION, LastUpdateStatus="InProgress", LastUpdateStatusReasonCode="Creating")
+    assert violations(lambda_operation("UpdateFunctionConfiguration"), json_answer(update)) == []
+    other = with_change(CONFIGURATION, LastUpdateStatusReasonCode="Updating")
+    assert len(violations(lambda_operation("UpdateFunctionConfiguration"), json_answer(other))) == 1
+
+
 def test_every_violation_of_an_answer_is_listed() -> None:
     body = with_change(CONFIGURATION, MemorySize="1", Colour="red", State=None)
     found = violations(lambda_operation("CreateFunction"), json_answer(body, 200))
