@@ -8,6 +8,7 @@ configuration that example documents.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from typing import Any
 
@@ -33,6 +34,9 @@ LAYER = {
     "Description": "My Python layer",
     "LicenseInfo": "MIT",
 }
+
+
+_LAYER_NUMBERS = itertools.count(1)
 
 
 def nothing(account: Account) -> dict[str, Any]:
@@ -218,20 +222,26 @@ def tagged(tags: dict[str, str]) -> Setup:
 
 
 def layer(name: str, count: int, **config: Any) -> Setup:
+    """Versions 1..``count`` of a new layer named after ``name``; ``{"layer": its name}``.
+
+    Layer version numbers are never reused, even after the versions are deleted, so each
+    example gets a layer name of its own (``renamed`` substitutes it into the example)."""
+
     def setup(account: Account) -> dict[str, Any]:
-        account.layer_versions(name, count, **config)
-        return {}
+        fresh = f"{name}-{next(_LAYER_NUMBERS)}"
+        account.layer_versions(fresh, count, **config)
+        return {"layer": fresh}
 
     return setup
 
 
 def layer_with_permission(account: Account) -> dict[str, Any]:
-    account.layer_versions("my-layer", 1, **LAYER)
+    made = layer("my-layer", 1, **LAYER)(account)
     account.lam.add_layer_version_permission(
-        LayerName="my-layer",
+        LayerName=made["layer"],
         VersionNumber=1,
         StatementId="xaccount",
         Action="lambda:GetLayerVersion",
         Principal="223456789012",
     )
-    return {}
+    return made

@@ -55,7 +55,7 @@ ADDED_SINCE = {
     },
 }
 S3_CODE = {"S3Bucket": "my-bucket-1xpuxmplzrlbh", "S3Key": "function.zip"}
-S3_LAYER = {"S3Bucket": "lambda-layers-us-west-2-123456789012", "S3Key": "layer.zip"}
+S3_LAYER = {"S3Bucket": f"lambda-layers-{REGION}-{ACCOUNT}", "S3Key": "layer.zip"}
 ZIP = "Flare's code comes in the request: a zip of index.py (handler returns '200 SUCCESS')"
 ONE_ENVIRONMENT = "provisioned concurrency of 100 would start 100 environments: the suite asks for 1"
 STREAM_ONLY = (
@@ -87,13 +87,22 @@ def the_setups_mapping(uuid: str) -> tuple[Substitution, ...]:
     )
 
 
+def renamed(layer: str) -> Substitution:
+    """The example's layer -> the layer of its own that the setup published (applied last)."""
+    return Substitution(
+        "strings", layer, Made("layer"), "layer version numbers are never reused: a layer per example"
+    )
+
+
 def scaled_down(*paths: str) -> tuple[Substitution, ...]:
     return tuple(Substitution(path, 100, 1, ONE_ENVIRONMENT) for path in paths)
 
 
 LAYERS = ("PublishLayerVersion",)
 CASES: dict[str, Case] = {
-    "AddLayerVersionPermission[0]": Case(setups.layer("my-layer", 1, **setups.LAYER), LAYERS),
+    "AddLayerVersionPermission[0]": Case(
+        setups.layer("my-layer", 1, **setups.LAYER), LAYERS, substitutions=(renamed("my-layer"),)
+    ),
     "AddPermission[0]": Case(
         setups.my_function,
         allowed=(
@@ -144,7 +153,7 @@ CASES: dict[str, Case] = {
     "DeleteFunctionEventInvokeConfig[0]": Case(
         setups.function_settings(invoke_configs={"GREEN": {"MaximumRetryAttempts": 1}})
     ),
-    "DeleteLayerVersion[0]": Case(setups.layer("my-layer", 2), LAYERS),
+    "DeleteLayerVersion[0]": Case(setups.layer("my-layer", 2), LAYERS, substitutions=(renamed("my-layer"),)),
     "DeleteProvisionedConcurrencyConfig[0]": Case(setups.function_settings(provisioned=("GREEN",))),
     "GetAccountSettings[0]": Case(
         setups.functions(4),
@@ -192,7 +201,9 @@ CASES: dict[str, Case] = {
         allowed=(Allowed("FunctionArn", "value", VERSION_ASKED), Allowed("Version", "value", VERSION_ASKED)),
     ),
     "GetFunctionEventInvokeConfig[0]": Case(setups.invoke_config_with_destination),
-    "GetLayerVersion[0]": Case(setups.layer("my-layer", 1, **setups.LAYER), LAYERS),
+    "GetLayerVersion[0]": Case(
+        setups.layer("my-layer", 1, **setups.LAYER), LAYERS, substitutions=(renamed("my-layer"),)
+    ),
     "GetLayerVersionByArn[0]": Case(
         setups.layer(
             "blank-python-lib",
@@ -201,6 +212,7 @@ CASES: dict[str, Case] = {
             Description="Dependencies for the blank-python sample app.",
         ),
         LAYERS,
+        substitutions=(renamed("blank-python-lib"),),
     ),
     "GetPolicy[0]": Case(setups.function_settings(permissions={"1": ACCOUNT})),
     "GetProvisionedConcurrencyConfig[0]": Case(
@@ -329,11 +341,13 @@ CASES: dict[str, Case] = {
                 f"arn:aws:lambda:{REGION}:{ACCOUNT}:layer:blank-java-lib:1",
                 "likewise",
             ),
+            renamed("blank-java-lib"),
         ),
     ),
     "ListLayers[0]": Case(
         setups.layer("my-layer", 2, CompatibleRuntimes=["python3.6", "python3.7"], Description="My layer"),
         LAYERS,
+        substitutions=(renamed("my-layer"),),
     ),
     "ListProvisionedConcurrencyConfigs[0]": Case(
         setups.function_settings(provisioned=("BLUE", "GREEN")),
@@ -367,7 +381,11 @@ CASES: dict[str, Case] = {
         "(GetFunction and ListFunctions answer the unqualified one)",
     ),
     "PublishLayerVersion[0]": Case(
-        substitutions=(Substitution("input.Content", S3_LAYER, {"ZipFile": LAYER_CODE}, ZIP),)
+        setups.layer("my-layer", 0),
+        substitutions=(
+            Substitution("input.Content", S3_LAYER, {"ZipFile": LAYER_CODE}, ZIP),
+            renamed("my-layer"),
+        ),
     ),
     "PublishVersion[0]": Case(
         setups.timeout_5,
@@ -407,7 +425,7 @@ CASES: dict[str, Case] = {
         "recorded answers)",
     ),
     "RemoveLayerVersionPermission[0]": Case(
-        setups.layer_with_permission, (*LAYERS, "AddLayerVersionPermission")
+        setups.layer_with_permission, (*LAYERS, "AddLayerVersionPermission"), (renamed("my-layer"),)
     ),
     "RemovePermission[0]": Case(setups.function_settings(permissions={"PROD": "223456789012"})),
     "TagResource[0]": Case(setups.my_function),
