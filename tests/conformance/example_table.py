@@ -377,8 +377,7 @@ CASES: dict[str, Case] = {
         ),
         allowed=(Allowed("Versions[1].FunctionArn", "value", VERSION_ARN),),
         bug="ListVersionsByFunction lists $LATEST with the unqualified ARN; "
-        "AWS answers …:my-function:$LATEST "
-        "(GetFunction and ListFunctions answer the unqualified one)",
+        "AWS answers …:my-function:$LATEST (GetFunction and ListFunctions answer the unqualified one)",
     ),
     "PublishLayerVersion[0]": Case(
         setups.layer("my-layer", 0),
@@ -391,10 +390,9 @@ CASES: dict[str, Case] = {
         setups.timeout_5,
         allowed=(Allowed("FunctionArn", "value", VERSION_ARN),),
         bug="PublishVersion with CodeSha256 '' (the example's input) is refused: "
-        "Flare compares '' with $LATEST's "
-        "CodeSha256 (InvalidParameterValueException); the example publishes, and answers the function's own "
-        "description for Description '', where Flare gives the version the description '': AWS takes both "
-        "empty strings as not given",
+        "Flare compares '' with $LATEST's CodeSha256 (InvalidParameterValueException); the example "
+        "publishes, and answers the function's own description for Description '', where Flare gives "
+        "the version the description '': AWS takes both empty strings as not given",
         substitutions=(
             Substitution(
                 "input.FunctionName",
@@ -421,8 +419,7 @@ CASES: dict[str, Case] = {
         ),
         bug="PutProvisionedConcurrencyConfig answers AllocatedProvisionedConcurrentExecutions 1 "
         "(environments it started) with Status IN_PROGRESS; AWS answers 0 allocated until they are "
-        "ready (the example, and its "
-        "recorded answers)",
+        "ready (the example, and its recorded answers)",
     ),
     "RemoveLayerVersionPermission[0]": Case(
         setups.layer_with_permission, (*LAYERS, "AddLayerVersionPermission"), (renamed("my-layer"),)

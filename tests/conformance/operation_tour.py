@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.conformance.account import ACCOUNT, LAYER_CODE, REGION
+from tests.conformance.account import ACCOUNT, LAYER_CODE, REGION, until
 from tests.conftest import zip_files
 
 SOURCE = """\
@@ -40,9 +40,9 @@ INVOKE_ASYNC = (
 )
 DURABLE_STATE = (
     "GetDurableExecutionState of an execution that does not exist answers ResourceNotFoundException "
-    "(404), an "
-    "error the operation does not model (InvalidParameterValueException, KMS*, ServiceException, "
-    "TooManyRequestsException); CheckpointDurableExecution answers InvalidParameterValueException"
+    "(404), an error the operation does not model (InvalidParameterValueException, KMS*, "
+    "ServiceException, TooManyRequestsException); CheckpointDurableExecution answers "
+    "InvalidParameterValueException"
 )
 URLS = ("CreateFunctionUrlConfig",)
 LAYERS = ("PublishLayerVersion",)
@@ -82,8 +82,6 @@ class Resources:
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
     def active(self, name: str) -> None:
-        from tests.conformance.account import until
-
         def ready() -> bool | None:
             config = self.lam.get_function_configuration(FunctionName=name)
             done = config["State"] == "Active" and config.get("LastUpdateStatus") != "InProgress"

@@ -18,7 +18,7 @@ from botocore.response import StreamingBody
 
 from flare.specs.models import service_model
 from tests.conformance.account import Account
-from tests.conformance.conftest import answered_operations, require
+from tests.conformance.answered import answered_operations, require
 from tests.conformance.example_compare import differences
 from tests.conformance.example_table import ADDED_SINCE, CASES, EVERY_EXAMPLE
 from tests.conformance.substitution import apply

@@ -17,8 +17,8 @@ from botocore.response import StreamingBody
 from flare.api.coverage import REFUSALS
 from flare.specs.models import service_model
 from tests.conformance.account import ACCOUNT, REGION
+from tests.conformance.answered import require
 from tests.conformance.checked_client import Recorder
-from tests.conformance.conftest import require
 from tests.conformance.operation_tour import CODE, ROLE, TOUR, Resources
 from tests.conftest import FlareServer
 
