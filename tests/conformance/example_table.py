@@ -9,6 +9,7 @@ the bug (the test is then an expected failure that the fix turns into a pass).
 ``EVERY_EXAMPLE`` lists the substitutions made in all of them, ``ADDED_SINCE`` the members AWS
 added to its answers after the examples were written (they date from 2016 to 2020), and
 ``example_compare.GENERATED`` the members whose values AWS makes and are compared by type only.
+``python -m tests.conformance.example_table`` prints the whole table as Markdown.
 """
 
 from __future__ import annotations
@@ -31,6 +32,12 @@ EVERY_EXAMPLE = (
         Substitution("strings", runtime, "python3.12", "a Node.js runtime -> a runtime Flare runs")
         for runtime in ("nodejs12.x", "nodejs10.x")
     ),
+)
+EVERY_SETUP = (
+    "an emptied account; functions made from the CreateFunction example's input (ZipFile code, python3.12); "
+    "successive versions differ in their timeout (Flare publishes no new version for a change of the "
+    "description alone); "
+    "provisioned concurrency of 1"
 )
 _STATES = "function states (2019-2021)"
 ADDED_SINCE = {
@@ -64,6 +71,7 @@ STREAM_ONLY = (
 VERSION_ARN = (
     "AWS answers a version's qualified ARN (its recorded answers show ':1'); the example shows the function's"
 )
+WINDOW = "AWS refuses an SQS BatchSize over 10 without a batching window: the setup sets 1 s"
 NO_ORDER = "AWS documents no order: the example lists the newest first, Flare in the order of creation"
 VERSION_ASKED = (
     "the example asks for version 1 and shows $LATEST's configuration; AWS answers the version asked for"
@@ -77,6 +85,7 @@ class Case:
     substitutions: tuple[Substitution, ...] = ()
     allowed: tuple[Allowed, ...] = ()
     bug: str | None = None
+    setup_note: str = ""  # where the setup departs from what the example implies, and why
 
 
 def the_setups_mapping(uuid: str) -> tuple[Substitution, ...]:
@@ -157,6 +166,7 @@ CASES: dict[str, Case] = {
     "DeleteProvisionedConcurrencyConfig[0]": Case(setups.function_settings(provisioned=("GREEN",))),
     "GetAccountSettings[0]": Case(
         setups.functions(4),
+        setup_note="four functions, the example's FunctionCount",
         allowed=(Allowed("AccountUsage.TotalCodeSize", "value", "the size of the code the account holds"),),
     ),
     "GetAlias[0]": Case(setups.alias_blue("3", 3)),
@@ -164,6 +174,7 @@ CASES: dict[str, Case] = {
         setups.mapping(
             "mySQSqueue", "myFunction", "Enabled", BatchSize=500, MaximumBatchingWindowInSeconds=1
         ),
+        setup_note=WINDOW,
         substitutions=the_setups_mapping("14e0db71-xmpl-4eb5-b481-8945cf9d10c2"),
         allowed=(
             *(
@@ -302,6 +313,7 @@ CASES: dict[str, Case] = {
     ),
     "ListFunctions[0]": Case(
         setups.two_listed_functions,
+        setup_note="my-function without the example's empty VpcConfig: Flare refuses VpcConfig",
         allowed=(
             Allowed(
                 "NextMarker",
@@ -430,6 +442,7 @@ CASES: dict[str, Case] = {
     "UpdateAlias[0]": Case(setups.alias_blue("1", 2)),
     "UpdateEventSourceMapping[0]": Case(
         setups.mapping("my-queue", "myFunction", "Enabled", BatchSize=10, MaximumBatchingWindowInSeconds=1),
+        setup_note=WINDOW + " (the example updates the BatchSize to 123)",
         substitutions=(
             *the_setups_mapping("1234xCy789012"),
             Substitution(
@@ -464,3 +477,37 @@ CASES: dict[str, Case] = {
     "UpdateFunctionConfiguration[0]": Case(setups.plain_function),
     "UpdateFunctionEventInvokeConfig[0]": Case(setups.latest_invoke_config),
 }
+
+
+def markdown() -> str:
+    """Every example's substitutions, accepted differences and bug, as one Markdown table."""
+    lines = [
+        "| example | setup departs | substitutions | accepted differences | bug |",
+        "| --- | --- | --- | --- | --- |",
+    ]
+    every = "; ".join(f"{s.old} -> {s.new} ({s.why})" for s in EVERY_EXAMPLE)
+    lines.append(f"| every example | {EVERY_SETUP} | {every} | members added since: {_added_since()} | |")
+    for key, case in CASES.items():
+        substitutions = "; ".join(
+            f"`{s.where}`: {_short(s.old)} -> {_short(s.new)} ({s.why})" for s in case.substitutions
+        )
+        allowed = "; ".join(f"`{a.path}` {a.kind} ({a.why})" for a in case.allowed)
+        lines.append(f"| {key} | {case.setup_note} | {substitutions} | {allowed} | {case.bug or ''} |")
+    return "\n".join(line.replace("\n", " ") for line in lines)
+
+
+def _added_since() -> str:
+    return "; ".join(
+        f"{shape}.{member} ({why})"
+        for shape, members in ADDED_SINCE.items()
+        for member, why in members.items()
+    )
+
+
+def _short(value: object) -> str:
+    text = repr(value) if not isinstance(value, Made) else f"<{value.key} the setup made>"
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+if __name__ == "__main__":
+    print(markdown())

@@ -20,7 +20,7 @@ from flare.specs.models import service_model
 from tests.conformance.account import Account
 from tests.conformance.answered import answered_operations, require
 from tests.conformance.example_compare import differences
-from tests.conformance.example_table import ADDED_SINCE, CASES, EVERY_EXAMPLE
+from tests.conformance.example_table import ADDED_SINCE, CASES, EVERY_EXAMPLE, markdown
 from tests.conformance.substitution import apply
 from tests.conftest import FlareServer
 
@@ -38,6 +38,12 @@ def marks(key: str) -> list[pytest.MarkDecorator]:
 def test_the_table_has_a_row_for_every_example_botocore_ships() -> None:
     assert sorted(set(KEYS) - set(CASES)) == [], "examples without a row in example_table.CASES"
     assert sorted(set(CASES) - set(KEYS)) == [], "rows of example_table.CASES without an example"
+
+
+def test_the_table_reads_as_markdown_with_a_row_per_example() -> None:
+    rows = markdown().splitlines()
+    assert len(rows) == 3 + len(KEYS)
+    assert all(row.startswith("| ") and row.endswith(" |") for row in rows)
 
 
 @pytest.fixture(scope="module")

@@ -46,16 +46,30 @@ from typing import Any
 
 from botocore.model import OperationModel, Shape, StructureShape
 
-# Errors AWS's front end answers before (or instead of) an operation, with their statuses: the
-# model's validation error, and the authentication refusals of any SigV4 service.
+# Errors AWS's front end answers for any operation, with their statuses: the Common Errors of
+# Lambda's API reference, the ValidationException Lambda answers for input that breaks the model,
+# and the SigV4 refusals REST services answer. UnknownOperationException (404) is left out on
+# purpose: an operation of the model is never unknown, so that answer means it is not served.
 FRONT_END_ERRORS = {
-    "ValidationException": 400,
+    "AccessDeniedException": 403,
+    "ExpiredTokenException": 403,
+    "IncompleteSignature": 403,
+    "InternalFailure": 500,
+    "MalformedHttpRequestException": 400,
+    "NotAuthorized": 401,
+    "OptInRequired": 403,
+    "RequestAbortedException": 400,
+    "RequestEntityTooLargeException": 413,
+    "RequestExpired": 400,
+    "RequestTimeoutException": 408,
+    "ServiceUnavailable": 503,
+    "ThrottlingException": 400,
     "UnrecognizedClientException": 403,
+    "ValidationError": 400,
+    "ValidationException": 400,
     "InvalidSignatureException": 403,
     "IncompleteSignatureException": 403,
     "MissingAuthenticationTokenException": 403,
-    "ExpiredTokenException": 403,
-    "AccessDeniedException": 403,
 }
 BOTH_MESSAGE_SPELLINGS = frozenset({"message", "Message"})
 # Values AWS itself answers outside a member's enum (its recorded answers), so not violations.
