@@ -89,7 +89,7 @@ def test_a_function_that_does_not_exist_is_answered_resource_not_found(
     operation: str, resources: Resources, lam: Any
 ) -> None:
     tour = TOUR[operation]
-    require(operation)
+    require(operation, *tour.needs)
     params = {**tour.params(resources), "FunctionName": "no-such-function"}
     with pytest.raises(ClientError) as missing:
         call(lam, operation, params)
@@ -100,7 +100,8 @@ def test_a_function_that_does_not_exist_is_answered_resource_not_found(
     )
 
 
-def revision_of(resources: Resources) -> str:
+def stale_revision(resources: Resources) -> str:
+    """A revision id the tour's function (made if need be) does not have."""
     return "00000000-0000-0000-0000-000000000000" if resources.arn else ""
 
 
@@ -145,7 +146,7 @@ ERRORS: list[tuple[str, str, Callable[[Resources], dict[str, Any]], str]] = [
     (
         "a stale revision",
         "UpdateFunctionConfiguration",
-        lambda r: {"FunctionName": r.name, "Timeout": 9, "RevisionId": revision_of(r)},
+        lambda r: {"FunctionName": r.name, "Timeout": 9, "RevisionId": stale_revision(r)},
         "PreconditionFailedException",
     ),
     (
