@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK    := $(VENV)/lambda-sdk
 
-.PHONY: install run test lint unit bench clean
+.PHONY: install run test lint unit conformance bench clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ lint: install
 
 unit: install
 	$(BIN)/pytest -q tests/unit
+
+# Flare's answers against botocore's Lambda model and AWS's documented examples (also in `make test`).
+conformance: install
+	$(BIN)/pytest -q tests/conformance
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider tests
