@@ -19,7 +19,6 @@ from dataclasses import dataclass
 from tests.conformance import example_setups as setups
 from tests.conformance.account import ACCOUNT, CODE, LAYER_CODE, REGION
 from tests.conformance.example_compare import Allowed
-from tests.conformance.operation_tour import INVOKE_ASYNC
 from tests.conformance.substitution import ABSENT, Made, Substitution
 
 EVERY_EXAMPLE = (
@@ -139,8 +138,6 @@ CASES: dict[str, Case] = {
             ),
             Allowed("LastUpdateStatus", "absent", "AWS has no LastUpdateStatus before the creation settles"),
         ),
-        bug="CreateFunction with Publish answers the version's qualified FunctionArn (…:my-function:1); "
-        "AWS answers the function's ARN with Version '1' (the example, and AWS's recorded answers)",
     ),
     "DeleteAlias[0]": Case(setups.with_versions(1, ("BLUE", "1"))),
     "DeleteEventSourceMapping[0]": Case(
@@ -263,7 +260,6 @@ CASES: dict[str, Case] = {
     "Invoke[1]": Case(setups.with_versions(1)),
     "InvokeAsync[0]": Case(
         setups.my_function,
-        bug=INVOKE_ASYNC,
     ),
     "ListAliases[0]": Case(
         setups.aliases_blue_and_green,
@@ -388,8 +384,6 @@ CASES: dict[str, Case] = {
             ),
         ),
         allowed=(Allowed("Versions[1].FunctionArn", "value", VERSION_ARN),),
-        bug="ListVersionsByFunction lists $LATEST with the unqualified ARN; "
-        "AWS answers …:my-function:$LATEST (GetFunction and ListFunctions answer the unqualified one)",
     ),
     "PublishLayerVersion[0]": Case(
         setups.layer("my-layer", 0),
@@ -401,10 +395,6 @@ CASES: dict[str, Case] = {
     "PublishVersion[0]": Case(
         setups.timeout_5,
         allowed=(Allowed("FunctionArn", "value", VERSION_ARN),),
-        bug="PublishVersion with CodeSha256 '' (the example's input) is refused: "
-        "Flare compares '' with $LATEST's CodeSha256 (InvalidParameterValueException); the example "
-        "publishes, and answers the function's own description for Description '', where Flare gives "
-        "the version the description '': AWS takes both empty strings as not given",
         substitutions=(
             Substitution(
                 "input.FunctionName",
@@ -429,9 +419,6 @@ CASES: dict[str, Case] = {
                 "(its recorded answers)",
             ),
         ),
-        bug="PutProvisionedConcurrencyConfig answers AllocatedProvisionedConcurrentExecutions 1 "
-        "(environments it started) with Status IN_PROGRESS; AWS answers 0 allocated until they are "
-        "ready (the example, and its recorded answers)",
     ),
     "RemoveLayerVersionPermission[0]": Case(
         setups.layer_with_permission, (*LAYERS, "AddLayerVersionPermission"), (renamed("my-layer"),)

@@ -167,6 +167,10 @@ def test_put_answers_202_in_progress_then_ready_with_true_counts(lam: Any) -> No
     assert answer["Status"] == "IN_PROGRESS"
     assert answer["RequestedProvisionedConcurrentExecutions"] == 2
     assert answer["AvailableProvisionedConcurrentExecutions"] < 2
+    assert (
+        answer["AllocatedProvisionedConcurrentExecutions"]
+        == answer["AvailableProvisionedConcurrentExecutions"]
+    )
     assert LAST_MODIFIED.fullmatch(answer["LastModified"])
     config = wait_status(lam, name, "1")
     assert config["Status"] == "READY"

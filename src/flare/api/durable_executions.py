@@ -4,8 +4,9 @@ Flare does not run durable functions yet: CreateFunction and UpdateFunctionConfi
 ``DurableConfig`` (``control/validation.py``), so no durable execution ever exists. Each
 operation answers what AWS answers when there is none: ListDurableExecutionsByFunction lists
 nothing for a function that exists; an operation on an execution or a callback is a 404
-``ResourceNotFoundException``; CheckpointDurableExecution, whose model has no not-found error,
-refuses the ARN as an invalid parameter. The wording of the refusals is Flare's.
+``ResourceNotFoundException``; CheckpointDurableExecution and GetDurableExecutionState, whose
+models have no not-found error, refuse the ARN as an invalid parameter. The wording of the
+refusals is Flare's.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ def add_routes(app: web.Application, registry: Registry) -> None:
         raise ResourceNotFound(f"Durable execution not found: {request.match_info['arn']}. {NOT_DURABLE}.")
 
     @aws_route
-    async def no_checkpoint(request: web.Request) -> web.StreamResponse:
+    async def invalid_execution(request: web.Request) -> web.StreamResponse:
         raise InvalidParameterValue(f"Invalid durable execution: {request.match_info['arn']}. {NOT_DURABLE}.")
 
     @aws_route
@@ -42,10 +43,10 @@ def add_routes(app: web.Application, registry: Registry) -> None:
     app.router.add_get("/2025-12-01/functions/{name}/durable-executions", list_executions)
     app.router.add_get(EXECUTIONS, no_execution)
     app.router.add_delete(EXECUTIONS, no_execution)
-    for suffix in ("/history", "/state"):
-        app.router.add_get(EXECUTIONS + suffix, no_execution)
+    app.router.add_get(EXECUTIONS + "/history", no_execution)
+    app.router.add_get(EXECUTIONS + "/state", invalid_execution)  # its model has no not-found error
     for suffix in ("/pause", "/resume", "/stop"):
         app.router.add_post(EXECUTIONS + suffix, no_execution)
-    app.router.add_post(EXECUTIONS + "/checkpoint", no_checkpoint)
+    app.router.add_post(EXECUTIONS + "/checkpoint", invalid_execution)
     for suffix in ("/succeed", "/fail", "/heartbeat"):
         app.router.add_post(CALLBACKS + suffix, no_callback)

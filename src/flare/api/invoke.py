@@ -21,7 +21,7 @@ from aiohttp import web
 from botocore.model import Shape
 from multidict import CIMultiDict, MultiDict
 
-from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response, json_response
+from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
@@ -226,16 +226,15 @@ def add_routes(app: web.Application, route: InvokeRoute) -> None:
 
     @aws_route
     async def invoke_async(request: web.Request) -> web.StreamResponse:
-        """InvokeAsync (deprecated by AWS, still answered): an ``Event`` invoke whose 202 carries
-        ``{"Status": 202}``."""
+        """InvokeAsync (deprecated by AWS, still answered): an ``Event`` invoke, answered 202."""
         answer: web.StreamResponse = empty_response(500)
 
         async def read(limit: int) -> bytes:
             return await read_payload(request, limit)
 
         async def respond(status: int, headers: dict[str, str], body: bytes) -> None:
-            nonlocal answer
-            answer = json_response({"Status": status}, status, headers.get(REQUEST_ID_HEADER))
+            nonlocal answer  # the model's Status is the HTTP status: the body carries nothing
+            answer = empty_response(status, headers.get(REQUEST_ID_HEADER))
 
         headers = CIMultiDict(request.headers)
         headers["X-Amz-Invocation-Type"] = "Event"

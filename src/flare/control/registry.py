@@ -241,9 +241,11 @@ class Registry:
         if after is not None:
             ordered = [version for version in ordered if page.version_order(version) > after]
         shown = ordered[:limit]
-        body: dict[str, Any] = {
-            "Versions": [self._shown(self._rows[name][v].config, listed=True) for v in shown]
-        }
+        listed = [self._shown(self._rows[name][version].config, listed=True) for version in shown]
+        for config in listed:  # here $LATEST too is named by its qualified ARN, as AWS lists it
+            if config["Version"] == LATEST:
+                config["FunctionArn"] = function_arn(self._region, self._account_id, name, LATEST)
+        body: dict[str, Any] = {"Versions": listed}
         if len(ordered) > limit:
             body["NextMarker"] = page.encode_marker(name, shown[-1])
         return body
@@ -345,8 +347,8 @@ class Registry:
             guard.created(name, body)
         for listener in self._create_listeners:
             listener(self._runnable[(name, LATEST)])
-        if body.get("Publish"):
-            return self._publish(row, None)
+        if body.get("Publish"):  # answered as version 1, named by the function's own ARN
+            return {**self._publish(row, None), "FunctionArn": row.config["FunctionArn"]}
         return self._shown(row.config)
 
     def update_code(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -397,14 +399,14 @@ class Registry:
         ``CodeSha256`` other than $LATEST's, a bad description).
         """
         row = self._latest(function_name, body)
-        expected = body.get("CodeSha256")
+        expected = body.get("CodeSha256") or None  # an empty value is none, as AWS takes it
         current = row.config["CodeSha256"]
         if expected is not None and expected != current:
             raise InvalidParameterValue(
                 f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({current}). "
                 "Please try again with the CodeSHA256 in $LATEST."
             )
-        return self._publish(row, body.get("Description"))
+        return self._publish(row, body.get("Description") or None)
 
     def delete_function(self, function_name: str, qualifier: str | None) -> None:
         """DeleteFunction: without a qualifier every version and alias goes; with a version

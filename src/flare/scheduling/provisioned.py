@@ -139,11 +139,13 @@ class Provisioner:
             self.set(version, count)
 
     def counts(self, version: FunctionVersion) -> tuple[int, int]:
-        """``(allocated, available)`` for ``version``: provisioned environments that exist
-        (starting, idle or busy), and those of them whose INIT is done."""
+        """``(allocated, available)`` for ``version``: both count provisioned environments whose
+        INIT is done (idle or busy). AWS reports an environment as allocated once it is ready
+        (PutProvisionedConcurrencyConfig answers 0 allocated while IN_PROGRESS), and available
+        as long as it stays provisioned, busy or not."""
         envs = self._pool.provisioned(version.key)
         ready = sum(1 for env in envs if env.state in (EnvState.IDLE, EnvState.BUSY))
-        return len(envs), ready
+        return ready, ready
 
     def failure(self, version: FunctionVersion) -> str | None:
         allocation = self._allocations.get(version.key)
