@@ -32,7 +32,6 @@ from flare.events.invoke_config import InvokeConfigs
 from flare.events.invoker import SyncInvoker
 from flare.events.mappings import EventSourceMappings
 from flare.events.sources import Sources
-from flare.events.store import EventStore
 from flare.observe.logs import LogStore
 from flare.observe.metrics import Metrics
 from flare.sandbox.environment import Environment, EnvSettings
@@ -49,19 +48,21 @@ from flare.scheduling.router import Router
 from flare.services.live_tail import LiveTails
 from flare.services.logs import LogService
 from flare.services.queue import QueueService
-from flare.services.store import ServiceStore
 from flare.services.stream import StreamService
 from flare.store.blobs import BlobStore
 from flare.store.code_signing import CodeSigningStore
+from flare.store.database import Database
+from flare.store.events import EventStore
 from flare.store.function_settings import FunctionSettingsStore
+from flare.store.functions import FunctionStore
 from flare.store.layers import LayerStore
 from flare.store.log_index import LogIndex
 from flare.store.opt_trees import OptTrees
 from flare.store.policies import PolicyStore
 from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
+from flare.store.services import ServiceStore
 from flare.store.settings import SettingsStore
-from flare.store.sqlite import Database
 from flare.store.urls import UrlStore
 
 log = logging.getLogger("flare.engine")
@@ -77,9 +78,10 @@ class Engine:
         self.clock: Clock = clock or SystemClock()
         data = Path(config.data_dir)
         data.mkdir(parents=True, exist_ok=True)
-        self.db = Database(data / "flare.db")
+        self.database = Database(data / "flare.db")
+        self.db = FunctionStore(self.database)
         self.blobs = BlobStore(data)
-        self.layer_store = LayerStore(self.db.path)
+        self.layer_store = LayerStore(self.database)
         opt_trees = OptTrees(data, self.blobs)
         self.layers = Layers(
             self.layer_store, self.blobs, opt_trees, config.region, config.account_id, self.clock
@@ -87,13 +89,13 @@ class Engine:
         self.registry = Registry(
             self.db, self.blobs, config.region, config.account_id, self.clock, self.layers
         )
-        self.secrets = SecretStore(self.db.path)
+        self.secrets = SecretStore(self.database)
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
-        self.log_index = LogIndex(self.db.path)
+        self.log_index = LogIndex(self.database)
         self.logs = LogStore(data / "logs", self.log_index, self.clock)
         self.log_service = LogService(self.logs, self.clock, config.region, config.account_id)
         self.live_tails = LiveTails(self.log_service, self.clock)
-        self.services_store = ServiceStore(data / "services.db")
+        self.services_store = ServiceStore(self.database)
         self.queues = QueueService(self.services_store, self.clock, config.region, config.account_id)
         self.streams = StreamService(self.services_store, self.clock, config.region, config.account_id)
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
@@ -106,7 +108,7 @@ class Engine:
         self.registry.add_publish_listener(self._version_published)
         self.registry.add_create_listener(lambda version: self._warm_zygote(version.runtime))
         self.ledger = Ledger(self.clock, config.account_concurrency, config.scaling_rate)
-        self.settings = SettingsStore(self.db.path)
+        self.settings = SettingsStore(self.database)
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.db, config.min_unreserved
         )
@@ -118,14 +120,14 @@ class Engine:
         )
         self.concurrency.provisioned = self.provisioned.totals
         self.registry.add_version_listener(self.provisioned.function_changed)  # before the pool's
-        self.schedule_store = ScheduleStore(self.db.path)
+        self.schedule_store = ScheduleStore(self.database)
         self.schedules = Schedules(
             self.schedule_store, self.registry, self.router, self.clock, config.region, config.account_id
         )
         self.registry.add_listener(self.schedules.function_changed)
         self.registry.add_version_listener(self._function_changed)
         self.registry.add_listener(self.concurrency.function_changed)
-        self.events_store = EventStore(data / "events.db")
+        self.events_store = EventStore(self.database)
         self.invoke_configs = InvokeConfigs(self.events_store, self.registry, self.clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
@@ -159,7 +161,11 @@ class Engine:
             self.sources.poller,
         )
         self.metrics.add_source(self._event_source_metrics)
-        self.url_store = UrlStore(self.db.path)
+        for older in ("events.db", "services.db"):  # files of Flares before the one database
+            moved = self.database.absorb(data / older)
+            if moved:
+                log.info("moved %d rows of %s into %s", moved, older, self.database.path)
+        self.url_store = UrlStore(self.database)
         self.function_urls = FunctionUrls(
             self.url_store, self.registry, self.clock, config.region, config.account_id, config.port
         )
@@ -170,15 +176,15 @@ class Engine:
         """Resource policies, code signing, recursion and runtime settings and tags: each kept
         with what it belongs to, so the registry's listeners drop it with its function."""
         region, account = config.region, config.account_id
-        self.policy_store = PolicyStore(self.db.path)
+        self.policy_store = PolicyStore(self.database)
         self.policies = FunctionPolicies(self.policy_store, self.registry, region, account)
         self.registry.add_version_listener(self.policies.function_changed)
         self.registry.add_alias_listener(self.policies.alias_deleted)
-        self.code_signing_store = CodeSigningStore(self.db.path)
+        self.code_signing_store = CodeSigningStore(self.database)
         self.code_signing = CodeSigning(self.code_signing_store, self.registry, self.clock, region, account)
         self.registry.add_deploy_guard(self.code_signing)
         self.registry.add_version_listener(self.code_signing.function_changed)
-        self.function_settings_store = FunctionSettingsStore(self.db.path)
+        self.function_settings_store = FunctionSettingsStore(self.database)
         self.function_settings = FunctionSettings(
             self.function_settings_store, self.registry, region, account
         )
@@ -254,18 +260,7 @@ class Engine:
         for zygote in self._zygotes.values():
             await zygote.stop()
         self.log_service.close()
-        self.log_index.close()
-        self.services_store.close()
-        self.settings.close()
-        self.schedule_store.close()
-        self.secrets.close()
-        self.policy_store.close()
-        self.code_signing_store.close()
-        self.function_settings_store.close()
-        self.url_store.close()
-        self.events_store.close()
-        self.layer_store.close()
-        self.db.close()
+        self.database.close()
 
     def _zygote_for(self, interpreter: Path) -> Zygote:
         zygote = self._zygotes.get(interpreter)

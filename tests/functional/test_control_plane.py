@@ -32,7 +32,8 @@ from flare.clock import SystemClock
 from flare.control.code_url import CodeUrls
 from flare.control.registry import Registry
 from flare.store.blobs import BlobStore
-from flare.store.sqlite import Database
+from flare.store.database import Database
+from flare.store.functions import FunctionStore
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
@@ -74,7 +75,7 @@ class Server:
         return future.result(10)
 
     async def _start(self) -> None:
-        db = Database(self.data_dir / "flare.db")
+        db = FunctionStore(Database(self.data_dir / "flare.db"))
         blobs, clock = BlobStore(self.data_dir), SystemClock()
         registry = Registry(db, blobs, "us-east-1", "000000000000", clock)
         registry.load()

@@ -21,10 +21,11 @@ from flare.errors import InvalidParameterValue, ResourceNotFound, ResourceNotRea
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
 from flare.events.invoke_config import InvokeConfigs
-from flare.events.store import EventStore
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult
 from flare.services.queue import QueueService
-from flare.services.store import ServiceStore
+from flare.store.database import Database
+from flare.store.events import EventStore
+from flare.store.services import ServiceStore
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
@@ -104,8 +105,8 @@ class World:
         router.clock = self.clock
         self.router = router
         self.registry = FakeRegistry()
-        self.store = EventStore(tmp_path / "events.db")
-        self.services = ServiceStore(tmp_path / "services.db")
+        self.store = EventStore(Database(tmp_path / "events.db"))
+        self.services = ServiceStore(Database(tmp_path / "services.db"))
         self.queues = QueueService(self.services, self.clock, "us-east-1", "000000000000")
         self.queues.create_queue("dest")
         self.configs = InvokeConfigs(self.store, cast(Any, self.registry), self.clock)
@@ -315,7 +316,7 @@ def test_events_of_a_stopped_queue_run_in_the_next(tmp: Path) -> None:
         await world.queue.stop()
         await world.advance(600)
         assert len(world.router.tries) == 1
-        reopened = EventStore(tmp / "events.db")
+        reopened = EventStore(Database(tmp / "events.db"))
         assert len(reopened.event_schedule()) == 1
         reopened.close()
         second = world.new_queue()

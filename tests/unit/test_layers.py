@@ -17,9 +17,10 @@ from flare.control.layers import Layers
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore
+from flare.store.database import Database
+from flare.store.functions import FunctionStore
 from flare.store.layers import LayerStore
 from flare.store.opt_trees import OptTrees
-from flare.store.sqlite import Database
 from tests.unit.test_registry import SettlingClock
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
@@ -40,8 +41,8 @@ def locate(digest: str) -> str:
 
 def open_layers(root: Path) -> tuple[Layers, Registry]:
     blobs = BlobStore(root)
-    db = Database(root / "flare.db")
-    layers = Layers(LayerStore(db.path), blobs, OptTrees(root, blobs), REGION, ACCOUNT, ManualClock())
+    db = FunctionStore(Database(root / "flare.db"))
+    layers = Layers(LayerStore(db.db), blobs, OptTrees(root, blobs), REGION, ACCOUNT, ManualClock())
     registry = Registry(db, blobs, REGION, ACCOUNT, SettlingClock(), layers)
     registry.load()
     return layers, registry
@@ -192,11 +193,11 @@ def test_start_up_keeps_deleted_versions_in_use_and_forgets_the_rest(tmp_path: P
     opt_dir = registry.resolve("fn", None).opt_dir
     assert opt_dir is not None and (opt_dir / "python" / "u.py").exists()
     assert not BlobStore(tmp_path).path(unused_digest).exists()
-    assert LayerStore(tmp_path / "flare.db").get("unused", 1) is None
-    assert LayerStore(tmp_path / "flare.db").get("used", 1) is not None
+    assert LayerStore(Database(tmp_path / "flare.db")).get("unused", 1) is None
+    assert LayerStore(Database(tmp_path / "flare.db")).get("used", 1) is not None
     registry.delete_function("fn", None)
     open_layers(tmp_path)
-    assert LayerStore(tmp_path / "flare.db").get("used", 1) is None
+    assert LayerStore(Database(tmp_path / "flare.db")).get("used", 1) is None
     assert [p.name for p in (tmp_path / "opt").iterdir()] == []
 
 

@@ -10,13 +10,16 @@ from flare.clock import ManualClock
 from flare.observe.logs import LogStore
 from flare.services.errors import LogInvalidParameter, LogResourceNotFound
 from flare.services.logs import DAY_MS, LogService, StreamQuery
+from flare.store.database import Database
 from flare.store.log_index import LogIndex
 
 ALL = StreamQuery()
 
 
 def service(tmp_path: Path, clock: ManualClock) -> LogService:
-    return LogService(LogStore(tmp_path / "logs", LogIndex(tmp_path / "flare.db"), clock), clock, "r", "1")
+    return LogService(
+        LogStore(tmp_path / "logs", LogIndex(Database(tmp_path / "flare.db")), clock), clock, "r", "1"
+    )
 
 
 def everything(logs: LogService, group: str) -> list[str]:

@@ -25,7 +25,7 @@ def registry(tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def policies(tmp_path: Path, registry: Registry) -> FunctionPolicies:
-    found = FunctionPolicies(PolicyStore(tmp_path / "flare.db"), registry, "us-east-1", "000000000000")
+    found = FunctionPolicies(PolicyStore(registry.database), registry, "us-east-1", "000000000000")
     registry.add_version_listener(found.function_changed)
     registry.add_alias_listener(found.alias_deleted)
     found.load()
@@ -68,7 +68,7 @@ def test_policies_go_with_their_version_alias_and_function(
     registry.delete_alias("fn", "live")
     assert policies.statements("fn", "live") == []
     assert policies.statements("fn", version) != []
-    reopened = FunctionPolicies(PolicyStore(tmp_path / "flare.db"), registry, "us-east-1", "000000000000")
+    reopened = FunctionPolicies(PolicyStore(registry.database), registry, "us-east-1", "000000000000")
     reopened.load()
     assert reopened.statements("fn", "live") == [] and reopened.statements("fn", version) != []
     registry.delete_function("fn", version)

@@ -27,7 +27,8 @@ from flare.services.errors import (
 )
 from flare.services.message import MessageAttribute, OutgoingMessage, md5_of_attributes, md5_of_body
 from flare.services.queue import QueueService
-from flare.services.store import MessageRow, ServiceStore
+from flare.store.database import Database
+from flare.store.services import MessageRow, ServiceStore
 
 ACCOUNT = "000000000000"
 
@@ -43,7 +44,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ServiceStore]:
-    db = ServiceStore(tmp_path / "services.db")
+    db = ServiceStore(Database(tmp_path / "services.db"))
     yield db
     db.close()
 
@@ -334,7 +335,7 @@ def test_close_answers_pending_long_polls(queues: QueueService) -> None:
 
 
 def test_receive_state_and_messages_survive_reopening_the_store(tmp_path: Path, clock: ManualClock) -> None:
-    first = ServiceStore(tmp_path / "s.db")
+    first = ServiceStore(Database(tmp_path / "s.db"))
     queues = QueueService(first, clock, "us-east-1", ACCOUNT)
     queues.create_queue("q", {"VisibilityTimeout": "10"})
     send(queues, "q", "in-flight")
@@ -342,7 +343,7 @@ def test_receive_state_and_messages_survive_reopening_the_store(tmp_path: Path, 
     send(queues, "q", "waiting")
     first.close()
 
-    second = ServiceStore(tmp_path / "s.db")
+    second = ServiceStore(Database(tmp_path / "s.db"))
     reopened = QueueService(second, clock, "us-east-1", ACCOUNT)
     assert reopened.get_attributes("q", ["VisibilityTimeout"]) == {"VisibilityTimeout": "10"}
     assert [m.body for m in receive(reopened, "q", max_messages=10)] == ["waiting"]

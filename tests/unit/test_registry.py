@@ -22,7 +22,8 @@ from flare.errors import (
     ResourceNotFound,
 )
 from flare.store.blobs import BlobStore
-from flare.store.sqlite import SCHEMA_VERSION, Database
+from flare.store.database import Database
+from flare.store.functions import SCHEMA_VERSION, FunctionStore
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
@@ -64,7 +65,11 @@ def locate_code(digest: str) -> str:
 
 def open_registry(root: Path, clock: ManualClock | None = None) -> Registry:
     registry = Registry(
-        Database(root / "flare.db"), BlobStore(root), "us-east-1", "000000000000", clock or SettlingClock()
+        FunctionStore(Database(root / "flare.db")),
+        BlobStore(root),
+        "us-east-1",
+        "000000000000",
+        clock or SettlingClock(),
     )
     registry.load()
     return registry
@@ -326,7 +331,7 @@ def test_get_function_locates_the_stored_zip(registry: Registry, tmp_path: Path)
 
 
 def test_database_records_its_schema_version(tmp_path: Path) -> None:
-    assert Database(tmp_path / "x.db").schema_version() == SCHEMA_VERSION
+    assert FunctionStore(Database(tmp_path / "x.db")).schema_version() == SCHEMA_VERSION
 
 
 def test_returned_configurations_are_copies(registry: Registry) -> None:

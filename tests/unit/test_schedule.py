@@ -19,6 +19,7 @@ from flare.clock import ManualClock
 from flare.errors import InvalidParameterValue, ResourceNotFound, TooManyRequests
 from flare.schedule.expression import Cron, Rate, next_fire, parse
 from flare.schedule.scheduler import Schedules
+from flare.store.database import Database
 from flare.store.schedules import ScheduleStore
 
 
@@ -179,7 +180,7 @@ class Harness:
 def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
     clock = clock or ManualClock(wall_start=epoch("2026-01-01T00:00:00"))
     registry, router = FakeRegistry(), FakeRouter()
-    store = ScheduleStore(tmp_path / "flare.db")
+    store = ScheduleStore(Database(tmp_path / "flare.db"))
     schedules = Schedules(store, cast(Any, registry), cast(Any, router), clock, "us-east-1", "000000000000")
     return Harness(schedules, clock, router, registry, store)
 

@@ -13,7 +13,8 @@ import pytest
 from flare.control.registry import Registry
 from flare.control.versions import newest, same_content, snapshot
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
-from flare.store.sqlite import SCHEMA_VERSION, Database
+from flare.store.database import Database
+from flare.store.functions import SCHEMA_VERSION, FunctionStore
 from tests.unit.test_registry import create_body, make_zip, open_registry
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
@@ -206,7 +207,7 @@ def test_a_schema_1_database_is_migrated_with_counters_seeded(tmp_path: Path) ->
     conn.execute("INSERT INTO functions VALUES ('fn', '4', 2, ?, 'd', '{}')", (json.dumps({}),))
     conn.commit()
     conn.close()
-    db = Database(path)
+    db = FunctionStore(Database(path))
     assert db.schema_version() == SCHEMA_VERSION == 2
     assert db.version_counters() == {"fn": 4}
     assert db.all_aliases() == []

@@ -18,8 +18,8 @@ from flare.api.target import JsonEndpoint
 from flare.errors import UnknownOperation
 from flare.services.errors import InvalidArgument
 from flare.services.shard import Shard
-from flare.services.store import StreamRow
 from flare.services.stream import MAX_GET_LIMIT, StreamRecord, StreamService
+from flare.store.services import StreamRow
 
 MAX_PUT_RECORDS = 500
 

@@ -22,8 +22,8 @@ from typing import Any
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.scheduling.ledger import Ledger
+from flare.store.functions import FunctionStore
 from flare.store.settings import SettingsStore
-from flare.store.sqlite import Database
 
 log = logging.getLogger("flare.concurrency")
 
@@ -101,7 +101,7 @@ class Concurrency:
     """Reserved concurrency per function, durable in ``store`` and live in ``ledger``."""
 
     def __init__(
-        self, store: SettingsStore, ledger: Ledger, registry: Registry, db: Database, min_unreserved: int
+        self, store: SettingsStore, ledger: Ledger, registry: Registry, db: FunctionStore, min_unreserved: int
     ) -> None:
         self._store = store
         self._ledger = ledger

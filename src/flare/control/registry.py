@@ -56,7 +56,8 @@ from flare.errors import (
     ResourceNotFound,
 )
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
-from flare.store.sqlite import Database, FunctionRow
+from flare.store.database import Database
+from flare.store.functions import FunctionRow, FunctionStore
 
 if TYPE_CHECKING:
     from flare.control.layers import Layers
@@ -92,7 +93,7 @@ class Registry:
 
     def __init__(
         self,
-        db: Database,
+        db: FunctionStore,
         blobs: BlobStore,
         region: str,
         account_id: str,
@@ -120,6 +121,12 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
+
+    @property
+    def database(self) -> Database:
+        """The database the registry's tables are in: other concerns' tables go in it too, so
+        that deleting a function is one transaction with what belongs to it."""
+        return self._db.db
 
     def load(self) -> None:
         """Fill the caches from the database, unpacking any code tree that is missing, and delete
@@ -425,24 +432,51 @@ class Registry:
             )
         if rows is None or (parsed is not None and parsed not in rows):
             raise self._not_found(name, parsed)
-        if parsed is None:
-            self._db.delete_function(name)
+        referencing = self._aliases.referencing(name, parsed) if parsed is not None else []
+        if referencing:
+            raise ResourceConflict(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(referencing)}]"
+            )
+        # One transaction: the rows of the function (or version) and every row its listeners
+        # delete with it (policies, settings, URLs, configs...) go together, or none does (and
+        # then the caches are read back from what stayed).
+        try:
+            with self.database.transaction():
+                if parsed is None:
+                    self._db.delete_function(name)
+                    self._forget(name, list(rows))
+                else:
+                    self._db.delete_version(name, parsed)
+                    self._forget(name, [parsed])
+                self._notify(name, parsed)
+        except BaseException:
+            self._reload(name)
+            raise
+
+    def _forget(self, name: str, versions: list[str]) -> None:
+        """Drop ``versions`` of ``name`` from the caches (the whole function when none is left)."""
+        rows = self._rows[name]
+        for version in versions:
+            del rows[version]
+            self._runnable.pop((name, version), None)
+        if not rows:
             del self._rows[name]
-            for version in rows:
-                self._runnable.pop((name, version), None)
             self._counters.pop(name, None)
             self._aliases.drop_function(name)
-        else:
-            referencing = self._aliases.referencing(name, parsed)
-            if referencing:
-                raise ResourceConflict(
-                    "Unable to delete version because the following aliases reference it: "
-                    f"[{', '.join(referencing)}]"
-                )
-            self._db.delete_version(name, parsed)
-            del rows[parsed]
-            self._runnable.pop((name, parsed), None)
-        self._notify(name, parsed)
+
+    def _reload(self, name: str) -> None:
+        """Read ``name``'s versions, counter and aliases back into the caches from the database."""
+        for version in list(self._rows.get(name, {})):
+            self._runnable.pop((name, version), None)
+        self._rows.pop(name, None)
+        for row in self._db.all_functions():
+            if row.name == name:
+                self._cache(row)
+        counter = self._db.version_counters().get(name)
+        if counter is not None:
+            self._counters[name] = counter
+        self._aliases.load()
 
     # -- internals ------------------------------------------------------------------------------
 

@@ -48,10 +48,10 @@ from flare.events.retry import (
     decide,
     too_old,
 )
-from flare.events.store import EventRow, EventStore
 from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
 from flare.scheduling.router import Router
+from flare.store.events import EventRow, EventStore
 
 log = logging.getLogger("flare.events")
 

@@ -31,7 +31,7 @@ from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFou
 from flare.events import esm
 from flare.events.counters import Counters
 from flare.events.esm import Mapping, State
-from flare.events.store import EventStore
+from flare.store.events import EventStore
 
 log = logging.getLogger("flare.events")
 

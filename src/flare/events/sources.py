@@ -22,10 +22,10 @@ from flare.events.pollers.remote_sqs import RemoteQueue
 from flare.events.pollers.sqs import EmbeddedQueue, QueueSource, SqsPoller
 from flare.events.pollers.stream import StreamPoller
 from flare.events.pollers.stream_source import EmbeddedStream, StreamSource
-from flare.events.store import EventStore
 from flare.services.errors import QueueDoesNotExist, StreamNotFound
 from flare.services.queue import QueueService
 from flare.services.stream import StreamService
+from flare.store.events import EventStore
 
 
 class Sources:

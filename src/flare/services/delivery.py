@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 
 from flare.services.errors import ReceiptHandleIsInvalid
-from flare.services.store import MessageRow
+from flare.store.services import MessageRow
 
 
 def plan_receive(

@@ -47,7 +47,7 @@ from flare.services.message import (
     validate_message,
     validate_range,
 )
-from flare.services.store import MessageRow, QueueRow, ServiceStore
+from flare.store.services import MessageRow, QueueRow, ServiceStore
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 

@@ -29,7 +29,7 @@ from flare.services.errors import (
     StreamNotFound,
 )
 from flare.services.shard import Position, Shard
-from flare.services.store import RecordRow, ServiceStore, StreamRow
+from flare.store.services import RecordRow, ServiceStore, StreamRow
 
 DEFAULT_RETENTION_HOURS = 24
 MAX_RETENTION_HOURS = 8_760

@@ -14,18 +14,16 @@ Schema::
         config_id  TEXT  the CodeSigningConfigId it uses
         PRIMARY KEY (name)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the tables created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS code_signing_configs (
@@ -51,11 +49,11 @@ class CodeSigningRow:
     seq: int = 0
 
 
-class CodeSigningStore(SqliteStore):
+class CodeSigningStore(Tables):
     """Configs by id and bindings by function name. Opening creates the tables if missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def configs(self) -> list[CodeSigningRow]:
         """Every config, oldest first."""

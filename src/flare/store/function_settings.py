@@ -14,17 +14,15 @@ Schema::
         runtime_version_arn  TEXT  the pinned runtime version (Manual), else NULL
         PRIMARY KEY (name, version)
 
-A function without a row has the default (``Terminate``; ``Auto``). Like ``SettingsStore``: the
-same file as ``Database`` (``Database.path``), a connection of its own, the tables created if
-missing, a lock around the connection.
+A function without a row has the default (``Terminate``; ``Auto``). Tables of Flare's one
+database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS recursion_configs (
@@ -49,11 +47,11 @@ class RuntimeManagementRow:
     runtime_version_arn: str | None
 
 
-class FunctionSettingsStore(SqliteStore):
+class FunctionSettingsStore(Tables):
     """Recursion configs by name, runtime management configs by (name, version)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def recursion(self) -> dict[str, str]:
         with self._lock:

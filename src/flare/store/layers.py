@@ -21,8 +21,7 @@ Schema::
                         not reused, even after every version of the layer was deleted)
         PRIMARY KEY (name)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the tables created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
@@ -30,10 +29,9 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_versions (
@@ -83,11 +81,11 @@ def _row(record: tuple[Any, ...]) -> LayerVersionRow:
     )
 
 
-class LayerStore(SqliteStore):
+class LayerStore(Tables):
     """Layer versions by (name, version). Opening creates the tables if they are missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def publish(self, name: str, build: Callable[[int], LayerVersionRow]) -> LayerVersionRow:
         """Store ``build(n)`` as version n of ``name``, n one above the highest number ever

@@ -22,17 +22,15 @@ groups and streams without reading them. Schema::
         last_seq     INTEGER  the group sequence number of the stream's newest event, -1 if none
         PRIMARY KEY (grp, name)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the tables created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from pathlib import Path
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS log_groups (
@@ -95,11 +93,11 @@ class StreamGrowth:
     last_seq: int
 
 
-class LogIndex(SqliteStore):
+class LogIndex(Tables):
     """Groups by name, streams by (group, name). Opening creates the tables if missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     # ---- groups -----------------------------------------------------------------------------
 

@@ -9,18 +9,16 @@ Schema::
         revision   TEXT  the policy's RevisionId (a new UUID at every change)
         PRIMARY KEY (name, qualifier)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the table created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS function_policies (
@@ -43,11 +41,11 @@ class PolicyRow:
     revision: str
 
 
-class PolicyStore(SqliteStore):
+class PolicyStore(Tables):
     """Policies by (function name, qualifier). Opening creates the table if it is missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def all(self) -> list[PolicyRow]:
         with self._lock:

@@ -11,16 +11,14 @@ Schema::
         created     REAL  epoch seconds; rate schedules count their periods from it
         PRIMARY KEY (id)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the table created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS schedules (
@@ -44,11 +42,11 @@ class ScheduleRow:
     created: float
 
 
-class ScheduleStore(SqliteStore):
+class ScheduleStore(Tables):
     """Schedules by id. Opening creates the table if it is missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def all(self) -> list[ScheduleRow]:
         """Every schedule, oldest first."""

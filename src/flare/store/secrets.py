@@ -7,16 +7,14 @@ Schema::
         value  BLOB  its bytes
         PRIMARY KEY (name)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the table created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 import secrets
-from pathlib import Path
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 KEY_BYTES = 32
 _SCHEMA = """
@@ -27,9 +25,9 @@ CREATE TABLE IF NOT EXISTS secrets (
 """
 
 
-class SecretStore(SqliteStore):
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+class SecretStore(Tables):
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def key(self, name: str) -> bytes:
         """The key called ``name``: made (random, 32 bytes) and stored the first time it is

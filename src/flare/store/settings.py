@@ -14,18 +14,15 @@ Schema::
         last_modified  TEXT     LastModified as answered (``2019-10-18T14:53:00.000+0000``)
         PRIMARY KEY (name, qualifier)
 
-The tables live in the same file as ``Database``'s tables (``Database.path``) but are reached
-through a connection of their own, so this module owns all of their SQL; ``Database``'s
-``user_version`` is not touched (the tables are created if missing). A lock serialises the
-connection, which may be used from several threads.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is
+here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS function_concurrency (
@@ -52,12 +49,12 @@ class ProvisionedRow:
     last_modified: str
 
 
-class SettingsStore(SqliteStore):
+class SettingsStore(Tables):
     """Reserved concurrency by function name, provisioned concurrency by (name, qualifier).
     Opening creates the tables if they are missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def reserved(self) -> dict[str, int]:
         """Every stored reservation."""

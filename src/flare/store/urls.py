@@ -13,18 +13,16 @@ Schema::
         modified     TEXT  LastModifiedTime as answered
         PRIMARY KEY (function, qualifier)
 
-Like ``SettingsStore``: the same file as ``Database`` (``Database.path``), a connection of its
-own, the table created if missing, a lock around the connection.
+Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS function_urls (
@@ -57,11 +55,11 @@ class UrlRow:
     modified: str
 
 
-class UrlStore(SqliteStore):
+class UrlStore(Tables):
     """Function URL configs by (function, qualifier). Opening creates the table if missing."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def all(self) -> list[UrlRow]:
         """Every config, by function then qualifier."""

@@ -54,9 +54,9 @@ from flare.events.pollers.kinesis_event import batch_info_record, kinesis_record
 from flare.events.pollers.stream_source import StreamSource
 from flare.events.pollers.windows import Window, by_window, state_of, too_large, window_fields
 from flare.events.retry import Outcome
-from flare.events.store import EventStore
 from flare.services.errors import ExpiredIterator
 from flare.services.stream import StreamRecord
+from flare.store.events import EventStore
 
 log = logging.getLogger("flare.events")
 

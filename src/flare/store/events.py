@@ -1,8 +1,9 @@
-"""Durable state of asynchronous invocation and event sources: ``<data_dir>/events.db``.
+"""Durable state of asynchronous invocation and event sources: tables of Flare's one database.
 
-One SQLite file, stdlib ``sqlite3``, WAL journal, all of ``events/``' SQL in this module. Every
-change commits before the method returns: an event acknowledged with 202 survives ``kill -9``.
-Times are wall-clock epoch seconds. Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
+All of ``events/``' SQL is in this module. Every change commits before the method returns (or
+with the transaction around it): an event acknowledged with 202 survives ``kill -9``. Times are
+wall-clock epoch seconds. Schema (version ``SCHEMA_VERSION`` of concern ``events``; before
+2026-12 these tables lived in ``<data_dir>/events.db``, whose rows the engine moves in once)::
 
     async_events                      one row per queued event, deleted once it is handled
         seq             INTEGER  queue order (rowid)
@@ -40,10 +41,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 SCHEMA_VERSION = 2
 
@@ -121,18 +121,19 @@ def _event(record: tuple[Any, ...]) -> EventRow:
     )
 
 
-class EventStore(SqliteStore):
+class EventStore(Tables):
     """The events database. Opening creates the schema if the file is new."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    concern = "events"
+    version = SCHEMA_VERSION
 
-    def _migrate(self, schema: str) -> None:
-        super()._migrate(schema)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
+
+    def _upgrade(self, found: int) -> None:
         columns = {row[1] for row in self._conn.execute("PRAGMA table_info(async_events)")}
-        if "tenant_id" not in columns:  # a schema 1 file
+        if "tenant_id" not in columns:  # tables of schema 1
             self._conn.execute("ALTER TABLE async_events ADD COLUMN tenant_id TEXT")
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     # -- async events ---------------------------------------------------------------------------
 

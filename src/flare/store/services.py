@@ -1,12 +1,13 @@
-"""Durable state of the embedded queue and stream services: ``<data_dir>/services.db``.
+"""Durable state of the embedded queue and stream services: tables of Flare's one database.
 
-One SQLite file, stdlib ``sqlite3``, WAL journal, all the services' SQL in this module. Every
+All the services' SQL is in this module (before 2026-12 these tables lived in
+``<data_dir>/services.db``, whose rows the engine moves in once). Every
 method that changes something commits before it returns, so whatever a service acknowledged
 survives a ``kill -9`` of the server (``synchronous=NORMAL`` in WAL mode: a committed
 transaction is in the OS's hands; only a machine crash could lose the last few).
 
 Times are wall-clock epoch seconds from the injected clock's ``wall()``, so they mean the same
-thing after a restart. Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
+thing after a restart. Schema (version ``SCHEMA_VERSION`` of concern ``services``)::
 
     queues
         name           TEXT     queue name (primary key)
@@ -56,10 +57,9 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 SCHEMA_VERSION = 1
 
@@ -174,15 +174,14 @@ def _queue(record: tuple[Any, ...]) -> QueueRow:
     return QueueRow(name, created, modified, json.loads(attributes), json.loads(tags), seq)
 
 
-class ServiceStore(SqliteStore):
+class ServiceStore(Tables):
     """The services' SQLite store. Opening creates the schema if the file is new."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    concern = "services"
+    version = SCHEMA_VERSION
 
-    def _migrate(self, schema: str) -> None:
-        super()._migrate(schema)
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
 
     def _next(self, counter: str) -> int:
         """The next value of a counter that never goes back, even when rows are deleted.

@@ -1,6 +1,6 @@
-"""Flare's durable state: one SQLite file, stdlib ``sqlite3``, WAL journal, all SQL in this module.
+"""Functions, their published versions and their aliases: their tables and all their SQL.
 
-Schema (``PRAGMA user_version`` = ``SCHEMA_VERSION``)::
+Schema (version ``SCHEMA_VERSION`` of concern ``functions`` in ``schema_versions``)::
 
     functions
         name         TEXT     function name
@@ -33,10 +33,9 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-from flare.store.connection import SqliteStore
+from flare.store.database import Database, Tables
 
 SCHEMA_VERSION = 2
 
@@ -94,22 +93,21 @@ def _row(record: tuple[Any, ...]) -> FunctionRow:
     return FunctionRow(name, version, json.loads(config), digest, json.loads(tags), seq)
 
 
-class Database(SqliteStore):
-    """The SQLite store. Opening creates the schema if the file is new."""
+class FunctionStore(Tables):
+    """The function tables of ``db`` (made if missing)."""
 
-    def __init__(self, path: Path) -> None:
-        super().__init__(path, _SCHEMA)
+    concern = "functions"
+    version = SCHEMA_VERSION
 
-    def _migrate(self, schema: str) -> None:
-        (found,) = self._conn.execute("PRAGMA user_version").fetchone()
-        super()._migrate(schema)
+    def __init__(self, db: Database) -> None:
+        super().__init__(db, _SCHEMA)
+
+    def _upgrade(self, found: int) -> None:
         if found < 2:
             self._conn.execute(_SEED_COUNTERS)
-        self._conn.execute(f"PRAGMA user_version={SCHEMA_VERSION}")
 
     def schema_version(self) -> int:
-        with self._lock:
-            return int(self._conn.execute("PRAGMA user_version").fetchone()[0])
+        return self.db.schema_version(self.concern)
 
     def insert_function(self, row: FunctionRow) -> FunctionRow:
         """Store a new version; returns it with its creation ``seq``.
