@@ -22,7 +22,7 @@ from flare.control.function_settings import FunctionSettings
 from flare.control.layers import Layers
 from flare.control.model import FunctionVersion
 from flare.control.policies import FunctionPolicies
-from flare.control.provisioned import ProvisionedConcurrency
+from flare.control.provisioned_concurrency import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.control.urls import FunctionUrls
 from flare.errors import ResourceNotFound
@@ -34,17 +34,17 @@ from flare.events.mappings import EventSourceMappings
 from flare.events.sources import Sources
 from flare.observe.logs import LogStore
 from flare.observe.metrics import Metrics
+from flare.placement.ledger import Ledger
+from flare.placement.pool import Pool
+from flare.placement.prewarm import Provisioner
+from flare.placement.router import Router
+from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment, EnvSettings
+from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
-from flare.sandbox.zygote import Zygote
-from flare.schedule.scheduler import Schedules
-from flare.scheduling.ledger import Ledger
-from flare.scheduling.pool import Pool
-from flare.scheduling.provisioned import Provisioner
-from flare.scheduling.router import Router
 from flare.services.live_tail import LiveTails
 from flare.services.logs import LogService
 from flare.services.queue import QueueService

@@ -15,8 +15,8 @@ from typing import Any, TypeVar, cast
 import pytest
 
 from flare.sandbox.capabilities import find_mkfs, loop_scratch
-from flare.sandbox.scratch import Scratch, ScratchPool
-from flare.sandbox.scratchfs import MIB, image_blocks, loops_backed_by, mounts_under, read_superblock
+from flare.sandbox.tmp_image import MIB, image_blocks, loops_backed_by, mounts_under, read_superblock
+from flare.sandbox.tmp_pool import Scratch, ScratchPool
 
 T = TypeVar("T")
 UID, GID = 993, 990

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from flare.control.model import FunctionVersion
+from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import Layout
 from flare.sandbox.launcher import (
     bootstrap_path,
@@ -16,7 +17,6 @@ from flare.sandbox.launcher import (
     plan_launch,
     python_sys_path,
 )
-from flare.sandbox.zygote import RUNTIMES_DIR
 
 PY312 = Path("/opt/python3.12/bin/python3.12")
 RUNTIME_API = "127.0.0.1:9001"

@@ -12,7 +12,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, consumes, invaria
 
 from flare.clock import ManualClock
 from flare.errors import TooManyRequests
-from flare.scheduling.ledger import (
+from flare.placement.ledger import (
     ACCOUNT_LIMIT,
     RATE_LIMIT,
     RESERVED_LIMIT,

@@ -11,8 +11,8 @@ from typing import Any, cast
 import pytest
 
 from flare.clock import ManualClock
+from flare.placement.pool import FREEZE_DELAY_S, Pool, choose_idle
 from flare.sandbox.lifecycle import EnvState
-from flare.scheduling.pool import FREEZE_DELAY_S, Pool, choose_idle
 
 IDLE_TIMEOUT = 300.0
 INIT_TIMEOUT = 10.0

@@ -14,13 +14,11 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.control.concurrency import PROVISIONED_OVER_RESERVED, check_provisioned
-from flare.control.provisioned import UNPUBLISHED, published_qualifier
+from flare.control.provisioned_concurrency import UNPUBLISHED, published_qualifier
 from flare.errors import InvalidParameterValue
-from flare.sandbox.invocation import InvocationLog, InvocationResult
-from flare.sandbox.lifecycle import EnvState
-from flare.scheduling.ledger import Ledger
-from flare.scheduling.pool import PROVISIONED_INIT, Pool
-from flare.scheduling.provisioned import (
+from flare.placement.ledger import Ledger
+from flare.placement.pool import PROVISIONED_INIT, Pool
+from flare.placement.prewarm import (
     MAX_INIT_FAILURES,
     Provisioner,
     Status,
@@ -28,7 +26,9 @@ from flare.scheduling.provisioned import (
     init_limit_s,
     status,
 )
-from flare.scheduling.router import Router
+from flare.placement.router import Router
+from flare.sandbox.invocation import InvocationLog, InvocationResult
+from flare.sandbox.lifecycle import EnvState
 
 IDLE_TIMEOUT = 300.0
 STARTING, IDLE, BUSY, FAILED = EnvState.STARTING, EnvState.IDLE, EnvState.BUSY, EnvState.FAILED

@@ -17,8 +17,8 @@ import pytest
 from flare.cli.schedule import cron_expression, rate_expression, table
 from flare.clock import ManualClock
 from flare.errors import InvalidParameterValue, ResourceNotFound, TooManyRequests
-from flare.schedule.expression import Cron, Rate, next_fire, parse
-from flare.schedule.scheduler import Schedules
+from flare.rules.expression import Cron, Rate, next_fire, parse
+from flare.rules.scheduler import Schedules
 from flare.store.database import Database
 from flare.store.schedules import ScheduleStore
 

@@ -19,12 +19,12 @@ from flare.control import tenancy, validation
 from flare.control.model import TENANT_VIEWS_KEPT, FunctionVersion
 from flare.control.tenancy import Feature
 from flare.errors import InvalidParameterValue, TooManyRequests
+from flare.placement.ledger import Ledger
+from flare.placement.pool import Pool
+from flare.placement.router import Router
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import invoke_frame, next_event
 from flare.sandbox.invocation import Invocation
-from flare.scheduling.ledger import Ledger
-from flare.scheduling.pool import Pool
-from flare.scheduling.router import Router
 from flare.store.database import Database
 from flare.store.events import EventRow, EventStore
 from tests.unit.test_provisioned import Factory

@@ -23,7 +23,7 @@ from flare.api import (
     logs_service,
     metrics,
     permissions,
-    provisioned,
+    provisioned_concurrency,
     schedules,
     sqs,
     stream_invoke,
@@ -69,7 +69,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     logs.add_routes(app, engine.registry, engine.log_service)
     metrics.add_routes(app, engine.metrics)
     concurrency.add_routes(app, engine.concurrency)
-    provisioned.add_routes(app, engine.provisioned)
+    provisioned_concurrency.add_routes(app, engine.provisioned)
     schedules.add_routes(app, engine.schedules)
     event_invoke_config.add_routes(app, engine.invoke_configs)
     esm.add_routes(app, engine.mappings, engine.async_queue)

@@ -43,9 +43,9 @@ from flare.clock import Clock
 from flare.control.urls import FunctionUrls, UrlTarget
 from flare.errors import FlareError, TooManyRequests
 from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE, HTTP_INTEGRATION
-from flare.scheduling.router import Router
 
 log = logging.getLogger("flare.api")
 

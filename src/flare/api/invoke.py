@@ -29,8 +29,8 @@ from flare.control.registry import Registry
 from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, RequestTooLarge
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
 from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
-from flare.scheduling.router import Router
 from flare.specs import constraints
 from flare.specs.models import rest_operations, service_model
 

@@ -19,9 +19,9 @@ from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 
 from flare.control.model import FunctionVersion
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.streaming import Pressure
-from flare.scheduling.router import Router
 
 Send = Callable[[bytes], Awaitable[None]]
 

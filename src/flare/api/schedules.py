@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from flare.api.wire import aws_route, empty_response, json_response, read_json
-from flare.schedule.scheduler import Schedules
+from flare.rules.scheduler import Schedules
 
 PATH = "/flare/v1/schedules"
 _SCHEDULES = web.AppKey("schedules", Schedules)

@@ -20,8 +20,8 @@ from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control.registry import Registry
 from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation, InvocationResult
-from flare.scheduling.router import Router
 
 PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 

@@ -21,7 +21,7 @@ from typing import Any
 
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
-from flare.scheduling.ledger import Ledger
+from flare.placement.ledger import Ledger
 from flare.store.functions import FunctionStore
 from flare.store.settings import SettingsStore
 

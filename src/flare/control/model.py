@@ -2,7 +2,7 @@
 
 The control plane keeps each version's configuration in AWS's own wire shape
 (``FunctionConfiguration``: ``FunctionName``, ``MemorySize``, ...). ``FunctionVersion`` is the
-typed, immutable view of it that the scheduling and sandbox layers read: they never see a dict
+typed, immutable view of it that the placement and sandbox layers read: they never see a dict
 from the wire.
 """
 

@@ -49,8 +49,8 @@ from flare.events.retry import (
     too_old,
 )
 from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
-from flare.scheduling.router import Router
 from flare.store.events import EventRow, EventStore
 
 log = logging.getLogger("flare.events")

@@ -17,8 +17,8 @@ from flare.control.registry import Registry
 from flare.errors import FlareError, ResourceNotFound, TooManyRequests
 from flare.events.retry import Outcome
 from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
-from flare.scheduling.router import Router
 
 
 @dataclass(frozen=True)

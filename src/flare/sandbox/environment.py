@@ -44,6 +44,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_socket
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
@@ -58,9 +59,8 @@ from flare.sandbox.runtime_api import (
     RuntimeApiServer,
     RuntimeApiTenant,
 )
-from flare.sandbox.scratch import Scratch
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
-from flare.sandbox.zygote import Zygote, ZygoteDied, close_quietly, receive_socket
+from flare.sandbox.tmp_pool import Scratch
 
 log = logging.getLogger("flare.environment")
 

@@ -19,9 +19,9 @@ from typing import Any
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
-from flare.sandbox.scratch import ScratchPool
+from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
-from flare.sandbox.zygote import RUNTIMES_DIR
+from flare.sandbox.tmp_pool import ScratchPool
 
 SANDBOX_UID = 993  # Lambda's sbx_user1051: owns the /tmp scratch images (mode 1777)
 SANDBOX_GID = 990

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from flare.control.model import FunctionVersion
+from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import OPT_DIR, Layout
-from flare.sandbox.zygote import RUNTIMES_DIR
 
 LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"

@@ -15,6 +15,7 @@ import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flare.sandbox.forkserver import ZygoteDied, close_quietly, recvmsg_when_readable
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
@@ -24,8 +25,7 @@ from flare.sandbox.runtime_api import (
     RuntimeApiServer,
     RuntimeApiTenant,
 )
-from flare.sandbox.scratch import Scratch
-from flare.sandbox.zygote import ZygoteDied, close_quietly, recvmsg_when_readable
+from flare.sandbox.tmp_pool import Scratch
 
 if TYPE_CHECKING:
     from flare.sandbox.snapshot import Snapshot

@@ -19,7 +19,7 @@ from typing import Any
 from flare.clock import Clock
 from flare.sandbox import exits
 from flare.sandbox.cgroups import EnvCgroup
-from flare.sandbox.zygote import Zygote
+from flare.sandbox.forkserver import Zygote
 
 log = logging.getLogger("flare.process")
 

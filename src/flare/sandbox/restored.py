@@ -16,10 +16,10 @@ from flare.errors import FlareError, SnapStartException, SnapStartTimeout
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import FrameProtocol, InitError, InitTimeout, fail_future
 from flare.sandbox.environment import Environment
+from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.lifecycle import EnvState
 from flare.sandbox.prepared import PreparedRestore
 from flare.sandbox.snapshot import RESTORE_LIMIT_S
-from flare.sandbox.zygote import ZygoteDied
 
 
 class RestoredEnvironment(Environment):

@@ -41,13 +41,13 @@ from flare.errors import SnapStartException
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.sandbox.channel import error_type_of
+from flare.sandbox.forkserver import TemplateInitError, Zygote, ZygoteDied
 from flare.sandbox.isolation import SANDBOX_UID, Isolation
 from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.prepared import PreparedRestore, discard, prepare_restore
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import NextEvent, ResponseWriter, RuntimeApiError, RuntimeApiServer
-from flare.sandbox.zygote import TemplateInitError, Zygote, ZygoteDied
 
 log = logging.getLogger("flare.snapshot")
 

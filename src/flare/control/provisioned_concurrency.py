@@ -37,7 +37,7 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from flare.scheduling.provisioned import Provisioner, Status, status
+from flare.placement.prewarm import Provisioner, Status, status
 from flare.store.settings import ProvisionedRow, SettingsStore
 
 log = logging.getLogger("flare.provisioned")

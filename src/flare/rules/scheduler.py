@@ -32,12 +32,12 @@ from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
 from flare.errors import FlareError, InvalidParameterValue, ResourceNotFound
+from flare.placement.router import Router
+from flare.rules.expression import Expression, next_fire, parse
 from flare.sandbox.invocation import Invocation
-from flare.schedule.expression import Expression, next_fire, parse
-from flare.scheduling.router import Router
 from flare.store.schedules import ScheduleRow, ScheduleStore
 
-log = logging.getLogger("flare.schedule")
+log = logging.getLogger("flare.rules")
 
 MAX_INPUT_BYTES = 8192  # EventBridge's limit on a target's constant input
 

@@ -10,7 +10,7 @@ retried once inside the invocation, with the function's timeout as its limit (La
 
 An idle provisioned environment of the version, when there is one, serves the invocation
 first: its concurrency is already held (each provisioned environment holds a lease of its own,
-see ``scheduling.provisioned``), so no lease is taken and no scaling token spent. When all of
+see ``placement.prewarm``), so no lease is taken and no scaling token spent. When all of
 them are busy (or there are none) the invocation spills over to on-demand environments, below.
 
 Otherwise, before anything is placed, the invocation takes a lease on its function's
@@ -42,11 +42,11 @@ from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
 from flare.observe.metrics import Metrics
+from flare.placement.ledger import Ledger
+from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
+from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.invocation import Invocation, InvocationResult
-from flare.sandbox.zygote import ZygoteDied
-from flare.scheduling.ledger import Ledger
-from flare.scheduling.pool import Pool
 
 
 class Router:

@@ -28,10 +28,10 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from flare.control.model import FunctionVersion, VersionKey
+from flare.placement.ledger import Lease, Ledger
+from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState
-from flare.scheduling.ledger import Lease, Ledger
-from flare.scheduling.pool import Pool
 
 log = logging.getLogger("flare.provisioned")
 

@@ -7,7 +7,7 @@ file, under ``root/images/<id>.img``, only takes the host disk space actually wr
 Making one costs a few milliseconds of ``mkfs.ext4`` and ``mount``, so a ``ScratchPool`` keeps
 ``spares`` ready for every size it has been asked for, and refills in the background.
 
-Exactly N MiB (see ``flare.sandbox.scratchfs``): the owner can write N MiB and then gets ENOSPC.
+Exactly N MiB (see ``flare.sandbox.tmp_image``): the owner can write N MiB and then gets ENOSPC.
 
 Without root, ``mkfs.ext4`` or loop devices (or with ``force_uncapped``), the pool hands out
 plain directories under ``root/dirs/<id>`` with no size cap; ``capped`` is False and ``reason``
@@ -37,7 +37,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from flare.sandbox.capabilities import SBIN_PATH, find_mkfs, loop_scratch
-from flare.sandbox.scratchfs import (
+from flare.sandbox.tmp_image import (
     BLOCK,
     LOST_FOUND_BLOCKS,
     MKFS_OPTIONS,

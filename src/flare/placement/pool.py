@@ -26,7 +26,7 @@ handed out by ``try_reserve_provisioned`` and parked again on release with no id
 ``retire_provisioned`` (or a stale revision, or death) ends one. Whenever a provisioned
 environment that ``start_provisioned`` made ready leaves the tier, ``on_provisioned_gone(env)``
 is called once (never for one whose start failed, nor after ``close``), so its owner
-(``scheduling.provisioned.Provisioner``) can release its lease and replace it.
+(``placement.prewarm.Provisioner``) can release its lease and replace it.
 """
 
 from __future__ import annotations

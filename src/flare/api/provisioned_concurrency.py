@@ -13,7 +13,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
-from flare.control.provisioned import ProvisionedConcurrency
+from flare.control.provisioned_concurrency import ProvisionedConcurrency
 
 PATH = "/2019-09-30/functions/{name}/provisioned-concurrency"
 _PROVISIONED = web.AppKey("provisioned", ProvisionedConcurrency)

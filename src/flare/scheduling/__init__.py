@@ -1,1 +1,0 @@
-"""scheduling layer of Flare (see design/architecture.md)."""
