@@ -151,7 +151,8 @@ class Environment:
             header["sandbox"] = layout.plan
         channel = handoff = None
         child_fds: list[int] = []
-        header.update(entry_header(self.version, layout, self._uses_frames))
+        interpreter = self._isolation.interpreter_seen(self.plan.interpreter)
+        header.update(entry_header(self.version, layout, self._uses_frames, interpreter))
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())

@@ -108,6 +108,11 @@ class Isolation:
     def release_uid(self, uid: int) -> None:
         self._uids.discard(uid)
 
+    def interpreter_seen(self, interpreter: Path) -> str:
+        """``interpreter`` as an environment sees it: under ``/var/lang/bin`` in a sandbox, as on
+        Lambda; its host path without one."""
+        return f"{LANG_DIR}/bin/{interpreter.name}" if self.namespaces else str(interpreter)
+
     def layout(
         self, version: FunctionVersion, interpreter: Path, tmp_dir: Path | None, uid: int = SANDBOX_UID
     ) -> Layout:

@@ -25,6 +25,7 @@ LD_LIBRARY_PATH = (
 )
 DEFAULT_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
+EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"
 _PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")
 
 
@@ -93,16 +94,23 @@ def python_site_dirs(opt_dir: str, runtime: str) -> list[str]:
     return [f"{opt_dir}/python/lib/{runtime}/site-packages", f"{opt_dir}/python"]
 
 
-def entry_header(version: FunctionVersion, layout: Layout, python: bool) -> dict[str, Any]:
+def entry_header(
+    version: FunctionVersion, layout: Layout, python: bool, interpreter: str | None = None
+) -> dict[str, Any]:
     """What the zygote needs to start the runtime (``SPAWN``'s fields): for Flare's Python
     runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
-    reads), else the ``argv`` of the ``bootstrap``."""
+    reads), and with ``AWS_LAMBDA_EXEC_WRAPPER`` set the ``wrapper`` command line (``interpreter``:
+    the runtime's interpreter as the function sees it); else the ``argv`` of the ``bootstrap``
+    (Lambda ignores wrappers on OS-only runtimes)."""
     if not python:
         return {"argv": [bootstrap_path(version, layout)]}
     sys_path = python_sys_path(layout, version.runtime)
     header: dict[str, Any] = {"handler": version.handler, "sys_path": sys_path}
     if layout.opt_dir is not None:
         header["site_dirs"] = python_site_dirs(layout.opt_dir, version.runtime)
+    wrapper = version.environment.get(EXEC_WRAPPER)
+    if wrapper and interpreter is not None:
+        header["wrapper"] = [wrapper, interpreter, f"{layout.runtime_dir}/bootstrap.py"]
     return header
 
 

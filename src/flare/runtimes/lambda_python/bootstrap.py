@@ -17,11 +17,13 @@ ends the stream with its error (``InvokeComplete``'s ``ErrorCode`` / ``ErrorDeta
 
 from __future__ import annotations
 
+import atexit
 import importlib
 import json
 import os
 import resource
 import select
+import signal
 import sys
 import traceback
 from collections.abc import Callable
@@ -117,6 +119,22 @@ def _flush() -> None:
 
 def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+
+
+def run(channel: Any, handler_name: str) -> int:
+    """The runtime process's life once its import path is set: serve ``channel`` until it
+    closes or SIGTERM arrives, run the ``atexit`` hooks and return the exit status."""
+    sys.argv = ["/var/runtime/bootstrap"]
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
+    code = 0
+    try:
+        serve(channel, handler_name)
+    except SystemExit as exit_:
+        code = exit_.code if isinstance(exit_.code, int) else 1
+    atexit._run_exitfuncs()
+    _flush()
+    return code
 
 
 def serve(channel: Any, handler_name: str) -> None:

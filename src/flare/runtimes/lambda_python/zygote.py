@@ -17,10 +17,10 @@ Children die with the zygote too (``PR_SET_PDEATHSIG``).
 from __future__ import annotations
 
 import array
-import atexit
 import contextlib
 import ctypes
 import gc
+import json
 import os
 import select
 import signal
@@ -128,28 +128,41 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
     os.chdir(header["cwd"])
     if header["mode"] == "exec":
         os.execve(header["argv"][0], header["argv"], header["env"])
+    if header.get("wrapper"):
+        _exec_wrapper(header, fds[1])
     return _run_python(header, socket.socket(fileno=fds[1]))
+
+
+def _exec_wrapper(header: dict[str, Any], channel_fd: int) -> None:
+    """Start Flare's Python runtime through the function's ``AWS_LAMBDA_EXEC_WRAPPER``, as Lambda
+    does: the wrapper runs with the runtime's command line as its arguments (the interpreter,
+    then ``/var/runtime/bootstrap.py`` last), and whatever it changes in the environment reaches
+    the handler. The frames channel stays open across the exec; ``bootstrap.py`` finds it, and
+    what the zygote would have set up, in ``_FLARE_RUNTIME`` (and removes it). A wrapper that is
+    missing or not executable ends the runtime as Lambda's managed ``bootstrap`` script does:
+    a line saying so and exit status 127 or 126 (so INIT fails with ``Runtime.ExitError``)."""
+    argv = header["wrapper"]
+    if not os.path.isfile(argv[0]):
+        os.write(1, f"{argv[0]}: does not exist\n".encode())
+        os._exit(127)
+    if not os.access(argv[0], os.X_OK):
+        os.write(1, f"{argv[0]}: is not an executable\n".encode())
+        os._exit(126)
+    os.set_inheritable(channel_fd, True)
+    spec = {key: header[key] for key in ("handler", "sys_path", "site_dirs") if key in header}
+    spec["fd"] = channel_fd
+    env = dict(header["env"], _FLARE_RUNTIME=json.dumps(spec))
+    os.execve(argv[0], argv, env)
 
 
 def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     os.environ.clear()
     os.environ.update(header["env"])
     bootstrap.set_import_path(header)
-    sys.argv = ["/var/runtime/bootstrap"]
     import random
 
     random.seed()
-    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
-    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
-    code = 0
-    try:
-        bootstrap.serve(channel, header["handler"])
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else 1
-    atexit._run_exitfuncs()
-    sys.stdout.flush()
-    sys.stderr.flush()
-    return code
+    return bootstrap.run(channel, header["handler"])
 
 
 class Inits:
