@@ -1,4 +1,4 @@
-"""Flare's one database: nested transactions, schema versions, older files moved in."""
+"""Flare's one database: nested transactions, schema versions, older files moved in, scopes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ import pytest
 
 from flare.config import ServerConfig
 from flare.engine import Engine
+from flare.scope import Scope
 from flare.store.database import Database, Tables
 from flare.store.events import EventRow, EventStore
-from flare.store.policies import PolicyStore
+from flare.store.functions import FunctionRow, FunctionStore
+from flare.store.log_index import LogIndex
+from flare.store.policies import PolicyRow, PolicyStore
+from flare.store.secrets import SecretStore
 from flare.store.services import QueueRow, ServiceStore
 from tests.unit.test_registry import SCOPE, create_body, open_registry
+from tests.unit.test_store_scopes import SCOPED_STORES
 
 
 class Notes(Tables):
@@ -109,3 +114,33 @@ def test_an_engine_on_a_data_dir_of_separate_files_finds_its_events_and_queues(t
 
     asyncio.run(scenario())
     assert sorted(path.name for path in data.glob("*.merged")) == ["events.db.merged", "services.db.merged"]
+
+
+def test_the_stores_of_one_more_scope_run_no_sql_at_all(tmp_path: Path) -> None:
+    db = Database(tmp_path / "flare.db", SCOPE)
+    for store in SCOPED_STORES:
+        store(db, SCOPE)
+    SecretStore(db)
+    statements: list[str] = []
+    db.connection._raw.set_trace_callback(statements.append)
+    for scope in (Scope("111111111111", SCOPE.region), Scope(SCOPE.account, "eu-west-1")):
+        for store in SCOPED_STORES:
+            store(db, scope)
+        SecretStore(db)
+    assert statements == []
+
+
+def test_a_scope_is_in_use_once_any_of_its_tables_has_a_row(tmp_path: Path) -> None:
+    db = Database(tmp_path / "flare.db", SCOPE)
+    for store in SCOPED_STORES:
+        store(db, SCOPE)
+    assert db.scopes_in_use() == set()
+    queues, logs = Scope("111111111111", "us-east-1"), Scope("111111111111", "eu-west-1")
+    ServiceStore(db, queues).insert_queue(QueueRow("q", 1.0, 1.0, {}))
+    LogIndex(db, logs).create_group("/aws/lambda/fn", 1)
+    assert db.scopes_in_use() == {queues, logs}
+    PolicyStore(db, SCOPE).put(PolicyRow("fn", "", {}, "r"))
+    gone = Scope("222222222222", "us-east-1")
+    FunctionStore(db, gone).insert_function(FunctionRow("fn", "$LATEST", {}, "d"))
+    FunctionStore(db, gone).delete_function("fn")
+    assert db.scopes_in_use() == {SCOPE, queues, logs}
