@@ -22,10 +22,13 @@ from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
 from flare.events.invoke_config import InvokeConfigs
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult
+from flare.scope import Scope
 from flare.services.queue import QueueService
 from flare.store.database import Database
 from flare.store.events import EventStore
 from flare.store.services import ServiceStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
@@ -105,8 +108,8 @@ class World:
         router.clock = self.clock
         self.router = router
         self.registry = FakeRegistry()
-        self.store = EventStore(Database(tmp_path / "events.db"))
-        self.services = ServiceStore(Database(tmp_path / "services.db"))
+        self.store = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
+        self.services = ServiceStore(Database(tmp_path / "services.db", SCOPE), SCOPE)
         self.queues = QueueService(self.services, self.clock, "us-east-1", "000000000000")
         self.queues.create_queue("dest")
         self.configs = InvokeConfigs(self.store, cast(Any, self.registry), self.clock)
@@ -316,7 +319,7 @@ def test_events_of_a_stopped_queue_run_in_the_next(tmp: Path) -> None:
         await world.queue.stop()
         await world.advance(600)
         assert len(world.router.tries) == 1
-        reopened = EventStore(Database(tmp / "events.db"))
+        reopened = EventStore(Database(tmp / "events.db", SCOPE), SCOPE)
         assert len(reopened.event_schedule()) == 1
         reopened.close()
         second = world.new_queue()

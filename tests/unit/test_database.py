@@ -1,4 +1,4 @@
-"""Flare's one database: nested transactions, schema versions, older files moved in."""
+"""Flare's one database: nested transactions, schema versions, older files moved in, scopes."""
 
 from __future__ import annotations
 
@@ -10,11 +10,16 @@ import pytest
 
 from flare.config import ServerConfig
 from flare.engine import Engine
+from flare.scope import Scope
 from flare.store.database import Database, Tables
 from flare.store.events import EventRow, EventStore
-from flare.store.policies import PolicyStore
+from flare.store.functions import FunctionRow, FunctionStore
+from flare.store.log_index import LogIndex
+from flare.store.policies import PolicyRow, PolicyStore
+from flare.store.secrets import SecretStore
 from flare.store.services import QueueRow, ServiceStore
-from tests.unit.test_registry import create_body, open_registry
+from tests.unit.test_registry import SCOPE, create_body, open_registry
+from tests.unit.test_store_scopes import SCOPED_STORES
 
 
 class Notes(Tables):
@@ -34,8 +39,8 @@ class Notes(Tables):
 
 
 def test_writes_inside_one_transaction_commit_together_or_not_at_all(tmp_path: Path) -> None:
-    db = Database(tmp_path / "flare.db")
-    notes, reader = Notes(db), Notes(Database(tmp_path / "flare.db"))
+    db = Database(tmp_path / "flare.db", SCOPE)
+    notes, reader = Notes(db), Notes(Database(tmp_path / "flare.db", SCOPE))
     with db.transaction():
         notes.add("a")
         notes.add("b")
@@ -48,7 +53,7 @@ def test_writes_inside_one_transaction_commit_together_or_not_at_all(tmp_path: P
 
 
 def test_each_concern_keeps_its_schema_version(tmp_path: Path) -> None:
-    db = Database(tmp_path / "flare.db")
+    db = Database(tmp_path / "flare.db", SCOPE)
     Notes(db)
     assert db.schema_version("notes") == 3
     assert db.schema_version("never") == 0
@@ -58,15 +63,15 @@ def test_a_file_of_an_older_flare_keeps_its_functions_schema_version(tmp_path: P
     raw = sqlite3.connect(tmp_path / "flare.db")
     raw.execute("PRAGMA user_version=2")
     raw.close()
-    assert Database(tmp_path / "flare.db").schema_version("functions") == 2
+    assert Database(tmp_path / "flare.db", SCOPE).schema_version("functions") == 2
 
 
 def test_rows_of_an_older_flares_separate_file_are_moved_in_once(tmp_path: Path) -> None:
-    old = EventStore(Database(tmp_path / "events.db"))
+    old = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
     old.insert_event(EventRow("req-1", "fn", None, "arn:fn", b"{}", 1.0, 1.0))
     old.db.close()
-    db = Database(tmp_path / "flare.db")
-    events = EventStore(db)
+    db = Database(tmp_path / "flare.db", SCOPE)
+    events = EventStore(db, SCOPE)
     assert db.absorb(tmp_path / "events.db") >= 1
     assert events.get_event("req-1") is not None
     assert not (tmp_path / "events.db").exists() and (tmp_path / "events.db.merged").exists()
@@ -75,7 +80,7 @@ def test_rows_of_an_older_flares_separate_file_are_moved_in_once(tmp_path: Path)
 
 def test_a_function_and_what_belongs_to_it_are_deleted_in_one_transaction(tmp_path: Path) -> None:
     registry = open_registry(tmp_path)
-    store = PolicyStore(registry.database)
+    store = PolicyStore(registry.database, SCOPE)
     registry.create_function(create_body())
 
     def listener(name: str, version: str | None) -> None:
@@ -92,9 +97,9 @@ def test_a_function_and_what_belongs_to_it_are_deleted_in_one_transaction(tmp_pa
 
 def test_an_engine_on_a_data_dir_of_separate_files_finds_its_events_and_queues(tmp_path: Path) -> None:
     data = tmp_path / "data"
-    events = EventStore(Database(data / "events.db"))
+    events = EventStore(Database(data / "events.db", SCOPE), SCOPE)
     events.insert_event(EventRow("req-9", "fn", None, "arn:fn", b'{"a": 1}', 1.0, 1.0))
-    services = ServiceStore(Database(data / "services.db"))
+    services = ServiceStore(Database(data / "services.db", SCOPE), SCOPE)
     services.insert_queue(QueueRow("q", 1.0, 1.0, {}, {}))
     events.db.close()
     services.db.close()
@@ -109,3 +114,33 @@ def test_an_engine_on_a_data_dir_of_separate_files_finds_its_events_and_queues(t
 
     asyncio.run(scenario())
     assert sorted(path.name for path in data.glob("*.merged")) == ["events.db.merged", "services.db.merged"]
+
+
+def test_the_stores_of_one_more_scope_run_no_sql_at_all(tmp_path: Path) -> None:
+    db = Database(tmp_path / "flare.db", SCOPE)
+    for store in SCOPED_STORES:
+        store(db, SCOPE)
+    SecretStore(db)
+    statements: list[str] = []
+    db.connection._raw.set_trace_callback(statements.append)
+    for scope in (Scope("111111111111", SCOPE.region), Scope(SCOPE.account, "eu-west-1")):
+        for store in SCOPED_STORES:
+            store(db, scope)
+        SecretStore(db)
+    assert statements == []
+
+
+def test_a_scope_is_in_use_once_any_of_its_tables_has_a_row(tmp_path: Path) -> None:
+    db = Database(tmp_path / "flare.db", SCOPE)
+    for store in SCOPED_STORES:
+        store(db, SCOPE)
+    assert db.scopes_in_use() == set()
+    queues, logs = Scope("111111111111", "us-east-1"), Scope("111111111111", "eu-west-1")
+    ServiceStore(db, queues).insert_queue(QueueRow("q", 1.0, 1.0, {}))
+    LogIndex(db, logs).create_group("/aws/lambda/fn", 1)
+    assert db.scopes_in_use() == {queues, logs}
+    PolicyStore(db, SCOPE).put(PolicyRow("fn", "", {}, "r"))
+    gone = Scope("222222222222", "us-east-1")
+    FunctionStore(db, gone).insert_function(FunctionRow("fn", "$LATEST", {}, "d"))
+    FunctionStore(db, gone).delete_function("fn")
+    assert db.scopes_in_use() == {SCOPE, queues, logs}

@@ -16,6 +16,7 @@ from flare.clock import ManualClock
 from flare.control.layers import Layers
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.scope import Scope
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore
 from flare.store.database import Database
 from flare.store.functions import FunctionStore
@@ -24,6 +25,7 @@ from flare.store.opt_trees import OptTrees
 from tests.unit.test_registry import SettlingClock
 
 REGION, ACCOUNT = "us-east-1", "000000000000"
+SCOPE = Scope(ACCOUNT, REGION)
 ROLE = "arn:aws:iam::000000000000:role/flare"
 
 
@@ -41,8 +43,8 @@ def locate(digest: str) -> str:
 
 def open_layers(root: Path) -> tuple[Layers, Registry]:
     blobs = BlobStore(root)
-    db = FunctionStore(Database(root / "flare.db"))
-    layers = Layers(LayerStore(db.db), blobs, OptTrees(root, blobs), REGION, ACCOUNT, ManualClock())
+    db = FunctionStore(Database(root / "flare.db", SCOPE), SCOPE)
+    layers = Layers(LayerStore(db.db, SCOPE), blobs, OptTrees(root, blobs), REGION, ACCOUNT, ManualClock())
     registry = Registry(db, blobs, REGION, ACCOUNT, SettlingClock(), layers)
     registry.load()
     return layers, registry
@@ -193,11 +195,11 @@ def test_start_up_keeps_deleted_versions_in_use_and_forgets_the_rest(tmp_path: P
     opt_dir = registry.resolve("fn", None).opt_dir
     assert opt_dir is not None and (opt_dir / "python" / "u.py").exists()
     assert not BlobStore(tmp_path).path(unused_digest).exists()
-    assert LayerStore(Database(tmp_path / "flare.db")).get("unused", 1) is None
-    assert LayerStore(Database(tmp_path / "flare.db")).get("used", 1) is not None
+    assert LayerStore(Database(tmp_path / "flare.db", SCOPE), SCOPE).get("unused", 1) is None
+    assert LayerStore(Database(tmp_path / "flare.db", SCOPE), SCOPE).get("used", 1) is not None
     registry.delete_function("fn", None)
     open_layers(tmp_path)
-    assert LayerStore(Database(tmp_path / "flare.db")).get("used", 1) is None
+    assert LayerStore(Database(tmp_path / "flare.db", SCOPE), SCOPE).get("used", 1) is None
     assert [p.name for p in (tmp_path / "opt").iterdir()] == []
 
 

@@ -8,17 +8,23 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.observe.logs import LogStore
+from flare.scope import Scope
 from flare.services.errors import LogInvalidParameter, LogResourceNotFound
 from flare.services.logs import DAY_MS, LogService, StreamQuery
 from flare.store.database import Database
 from flare.store.log_index import LogIndex
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ALL = StreamQuery()
 
 
 def service(tmp_path: Path, clock: ManualClock) -> LogService:
     return LogService(
-        LogStore(tmp_path / "logs", LogIndex(Database(tmp_path / "flare.db")), clock), clock, "r", "1"
+        LogStore(tmp_path / "logs", LogIndex(Database(tmp_path / "flare.db", SCOPE), SCOPE), clock),
+        clock,
+        "r",
+        "1",
     )
 
 

@@ -11,8 +11,11 @@ from flare.control.permissions import Caller
 from flare.control.policies import FunctionPolicies
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.scope import Scope
 from flare.store.policies import PolicyStore
 from tests.unit.test_registry import create_body, open_registry
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 FN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 INVOKE = "lambda:InvokeFunction"
@@ -25,7 +28,7 @@ def registry(tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def policies(tmp_path: Path, registry: Registry) -> FunctionPolicies:
-    found = FunctionPolicies(PolicyStore(registry.database), registry, "us-east-1", "000000000000")
+    found = FunctionPolicies(PolicyStore(registry.database, SCOPE), registry, "us-east-1", "000000000000")
     registry.add_version_listener(found.function_changed)
     registry.add_alias_listener(found.alias_deleted)
     found.load()
@@ -68,7 +71,7 @@ def test_policies_go_with_their_version_alias_and_function(
     registry.delete_alias("fn", "live")
     assert policies.statements("fn", "live") == []
     assert policies.statements("fn", version) != []
-    reopened = FunctionPolicies(PolicyStore(registry.database), registry, "us-east-1", "000000000000")
+    reopened = FunctionPolicies(PolicyStore(registry.database, SCOPE), registry, "us-east-1", "000000000000")
     reopened.load()
     assert reopened.statements("fn", "live") == [] and reopened.statements("fn", version) != []
     registry.delete_function("fn", version)

@@ -12,6 +12,7 @@ from typing import Any, cast
 import pytest
 
 from flare.clock import ManualClock, TimerHandle
+from flare.scope import Scope
 from flare.services.attributes import QueueSettings, normalize, parse_redrive
 from flare.services.bell import Bell
 from flare.services.delivery import decode_receipt, encode_receipt, plan_receive
@@ -30,6 +31,8 @@ from flare.services.queue import QueueService
 from flare.store.database import Database
 from flare.store.services import MessageRow, ServiceStore
 
+SCOPE = Scope("000000000000", "us-east-1")
+
 ACCOUNT = "000000000000"
 
 
@@ -44,7 +47,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ServiceStore]:
-    db = ServiceStore(Database(tmp_path / "services.db"))
+    db = ServiceStore(Database(tmp_path / "services.db", SCOPE), SCOPE)
     yield db
     db.close()
 
@@ -335,7 +338,7 @@ def test_close_answers_pending_long_polls(queues: QueueService) -> None:
 
 
 def test_receive_state_and_messages_survive_reopening_the_store(tmp_path: Path, clock: ManualClock) -> None:
-    first = ServiceStore(Database(tmp_path / "s.db"))
+    first = ServiceStore(Database(tmp_path / "s.db", SCOPE), SCOPE)
     queues = QueueService(first, clock, "us-east-1", ACCOUNT)
     queues.create_queue("q", {"VisibilityTimeout": "10"})
     send(queues, "q", "in-flight")
@@ -343,7 +346,7 @@ def test_receive_state_and_messages_survive_reopening_the_store(tmp_path: Path, 
     send(queues, "q", "waiting")
     first.close()
 
-    second = ServiceStore(Database(tmp_path / "s.db"))
+    second = ServiceStore(Database(tmp_path / "s.db", SCOPE), SCOPE)
     reopened = QueueService(second, clock, "us-east-1", ACCOUNT)
     assert reopened.get_attributes("q", ["VisibilityTimeout"]) == {"VisibilityTimeout": "10"}
     assert [m.body for m in receive(reopened, "q", max_messages=10)] == ["waiting"]

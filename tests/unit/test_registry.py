@@ -21,9 +21,12 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from flare.scope import Scope
 from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.functions import SCHEMA_VERSION, FunctionStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
@@ -65,7 +68,7 @@ def locate_code(digest: str) -> str:
 
 def open_registry(root: Path, clock: ManualClock | None = None) -> Registry:
     registry = Registry(
-        FunctionStore(Database(root / "flare.db")),
+        FunctionStore(Database(root / "flare.db", SCOPE), SCOPE),
         BlobStore(root),
         "us-east-1",
         "000000000000",
@@ -331,7 +334,7 @@ def test_get_function_locates_the_stored_zip(registry: Registry, tmp_path: Path)
 
 
 def test_database_records_its_schema_version(tmp_path: Path) -> None:
-    assert FunctionStore(Database(tmp_path / "x.db")).schema_version() == SCHEMA_VERSION
+    assert FunctionStore(Database(tmp_path / "x.db", SCOPE), SCOPE).schema_version() == SCHEMA_VERSION
 
 
 def test_returned_configurations_are_copies(registry: Registry) -> None:

@@ -21,8 +21,11 @@ from flare.events.invoker import Attempt
 from flare.events.pollers.remote_kinesis import RemoteStream, stream_record
 from flare.events.pollers.stream import StreamPoller
 from flare.events.retry import Outcome
+from flare.scope import Scope
 from flare.store.database import Database
 from flare.store.events import EventStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ARN = "arn:aws:kinesis:eu-west-1:123456789012:stream/orders"
 ARRIVAL = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
@@ -160,7 +163,7 @@ def run_poller(
     tmp_path: Path, client: FakeKinesis, found: int, **fields: Any
 ) -> tuple[FakeInvoker, Counters]:
     invoker, counters = FakeInvoker(), Counters()
-    store = EventStore(Database(tmp_path / "events.db"))
+    store = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
     poller = StreamPoller(
         mapping(**fields),
         RemoteStream("http://remote", ARN, SystemClock(), client),

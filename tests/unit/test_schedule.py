@@ -19,8 +19,11 @@ from flare.clock import ManualClock
 from flare.errors import InvalidParameterValue, ResourceNotFound, TooManyRequests
 from flare.rules.expression import Cron, Rate, next_fire, parse
 from flare.rules.scheduler import Schedules
+from flare.scope import Scope
 from flare.store.database import Database
 from flare.store.schedules import ScheduleStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 
 def epoch(text: str) -> float:
@@ -180,7 +183,7 @@ class Harness:
 def harness(tmp_path: Path, clock: ManualClock | None = None) -> Harness:
     clock = clock or ManualClock(wall_start=epoch("2026-01-01T00:00:00"))
     registry, router = FakeRegistry(), FakeRouter()
-    store = ScheduleStore(Database(tmp_path / "flare.db"))
+    store = ScheduleStore(Database(tmp_path / "flare.db", SCOPE), SCOPE)
     schedules = Schedules(store, cast(Any, registry), cast(Any, router), clock, "us-east-1", "000000000000")
     return Harness(schedules, clock, router, registry, store)
 

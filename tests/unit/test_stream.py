@@ -11,11 +11,14 @@ from pathlib import Path
 import pytest
 
 from flare.clock import ManualClock
+from flare.scope import Scope
 from flare.services import shard as shards
 from flare.services.errors import ExpiredIterator, InvalidArgument, StreamInUse, StreamNotFound
 from flare.services.stream import StreamService
 from flare.store.database import Database
 from flare.store.services import ServiceStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 HOUR = 3600.0
 
@@ -27,7 +30,7 @@ def clock() -> ManualClock:
 
 @pytest.fixture
 def store(tmp_path: Path) -> Iterator[ServiceStore]:
-    db = ServiceStore(Database(tmp_path / "services.db"))
+    db = ServiceStore(Database(tmp_path / "services.db", SCOPE), SCOPE)
     yield db
     db.close()
 
@@ -200,13 +203,13 @@ def test_iterators_of_a_deleted_and_recreated_stream_stop_working(streams: Strea
 
 
 def test_records_and_sequence_survive_reopening_the_store(tmp_path: Path, clock: ManualClock) -> None:
-    first_store = ServiceStore(Database(tmp_path / "s.db"))
+    first_store = ServiceStore(Database(tmp_path / "s.db", SCOPE), SCOPE)
     first = StreamService(first_store, clock, "us-east-1", "000000000000")
     first.create_stream("s", 2)
     before = [first.put_record("s", f"k{i}", bytes([i])) for i in range(10)]
     first_store.close()
 
-    second_store = ServiceStore(Database(tmp_path / "s.db"))
+    second_store = ServiceStore(Database(tmp_path / "s.db", SCOPE), SCOPE)
     second = StreamService(second_store, clock, "us-east-1", "000000000000")
     after = second.put_record("s", "k0", b"more")
     same_shard = [r.sequence_number for r in before if r.shard_id == after.shard_id]

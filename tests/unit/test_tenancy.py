@@ -25,11 +25,14 @@ from flare.placement.router import Router
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import invoke_frame, next_event
 from flare.sandbox.invocation import Invocation
+from flare.scope import Scope
 from flare.store.database import Database
 from flare.store.events import EventRow, EventStore
 from tests.unit.test_provisioned import Factory
 from tests.unit.test_registry import create_body as registry_body
 from tests.unit.test_registry import open_registry
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ISOLATED = {"TenancyConfig": {"TenantIsolationMode": "PER_TENANT"}}
 SNAP_START = {"SnapStart": {"ApplyOn": "PublishedVersions", "OptimizationStatus": "Off"}}
@@ -384,11 +387,11 @@ def test_the_tenant_reaches_both_runtime_channels_only_when_there_is_one() -> No
 
 
 def test_event_store_keeps_the_tenant_of_each_event(tmp_path: Path) -> None:
-    store = EventStore(Database(tmp_path / "events.db"))
+    store = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
     store.insert_event(EventRow("e1", "fn", None, "arn", b"{}", 1.0, 1.0, tenant_id="blue"))
     store.insert_event(EventRow("e2", "fn", None, "arn", b"{}", 1.0, 1.0))
     store.close()
-    reopened = EventStore(Database(tmp_path / "events.db"))
+    reopened = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
     assert (reopened.get_event("e1") or EventRow("", "", None, "", b"", 0, 0)).tenant_id == "blue"
     assert (reopened.get_event("e2") or EventRow("", "", None, "", b"", 0, 0)).tenant_id is None
     reopened.close()
@@ -407,7 +410,7 @@ def test_an_events_file_of_schema_1_gets_the_tenant_column_and_keeps_its_events(
         "PRAGMA user_version=1;"
     )
     old.close()
-    store = EventStore(Database(path))
+    store = EventStore(Database(path, SCOPE), SCOPE)
     kept = store.get_event("old")
     assert kept is not None and (kept.function, kept.payload, kept.tenant_id) == ("fn", b"{}", None)
     store.insert_event(EventRow("new", "fn", None, "arn", b"{}", 1.0, 1.0, tenant_id="green"))

@@ -13,9 +13,12 @@ import pytest
 from flare.control.registry import Registry
 from flare.control.versions import newest, same_content, snapshot
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceNotFound
+from flare.scope import Scope
 from flare.store.database import Database
 from flare.store.functions import SCHEMA_VERSION, FunctionStore
 from tests.unit.test_registry import create_body, make_zip, open_registry
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ARN = "arn:aws:lambda:us-east-1:000000000000:function:fn"
 
@@ -207,7 +210,7 @@ def test_a_schema_1_database_is_migrated_with_counters_seeded(tmp_path: Path) ->
     conn.execute("INSERT INTO functions VALUES ('fn', '4', 2, ?, 'd', '{}')", (json.dumps({}),))
     conn.commit()
     conn.close()
-    db = FunctionStore(Database(path))
-    assert db.schema_version() == SCHEMA_VERSION == 2
+    db = FunctionStore(Database(path, SCOPE), SCOPE)
+    assert db.schema_version() == SCHEMA_VERSION == 3
     assert db.version_counters() == {"fn": 4}
     assert db.all_aliases() == []

@@ -18,9 +18,12 @@ from flare.events.invoker import Attempt
 from flare.events.pollers.stream import StreamPoller
 from flare.events.pollers.windows import MAX_STATE_BYTES, Window, bounds, by_window, state_of, window_fields
 from flare.events.retry import Outcome
+from flare.scope import Scope
 from flare.services.stream import StreamRecord
 from flare.store.database import Database
 from flare.store.events import EventStore
+
+SCOPE = Scope("000000000000", "us-east-1")
 
 ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/s"
 SHARD = "shardId-000000000000"
@@ -128,7 +131,7 @@ class Counting:
 
 def run(tmp_path: Path, records: list[StreamRecord], function: Counting, finals: int) -> dict[str, str]:
     """Poll until the function saw ``finals`` final invokes; returns the checkpoints."""
-    store = EventStore(Database(tmp_path / "events.db"))
+    store = EventStore(Database(tmp_path / "events.db", SCOPE), SCOPE)
     mapping = Mapping(
         uuid="m",
         source_arn=ARN,

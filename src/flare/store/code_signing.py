@@ -1,18 +1,23 @@
 """Code signing configs and which function uses which, durable: tables in Flare's SQLite file.
 
-Schema::
+Schema (version ``SCHEMA_VERSION`` of concern ``code_signing``; every table scoped: ``scope`` holds the
+owning account and region's ``Scope.key`` and leads each key, see ``store/database.py``;
+schema 1, never recorded, had no ``scope``: its tables are rebuilt, their rows in the
+database's legacy scope)::
 
     code_signing_configs
+        scope   TEXT
         id      TEXT     CodeSigningConfigId (``csc-`` and 17 characters)
-        seq     INTEGER  creation order, increasing
+        seq     INTEGER  creation order in its scope, increasing
         config  TEXT     the CodeSigningConfig, JSON with AWS's field names
         tags    TEXT     its tags, a JSON object
-        PRIMARY KEY (id)
+        PRIMARY KEY (scope, id)
 
     function_code_signing
+        scope      TEXT
         name       TEXT  function name (unqualified)
         config_id  TEXT  the CodeSigningConfigId it uses
-        PRIMARY KEY (name)
+        PRIMARY KEY (scope, name)
 
 Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
@@ -23,18 +28,25 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
-from flare.store.database import Database, Tables
+from flare.scope import Scope
+from flare.store.database import Database, ScopedTables
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS code_signing_configs (
-    id     TEXT    NOT NULL PRIMARY KEY,
+    scope  TEXT    NOT NULL,
+    id     TEXT    NOT NULL,
     seq    INTEGER NOT NULL,
     config TEXT    NOT NULL,
-    tags   TEXT    NOT NULL DEFAULT '{}'
+    tags   TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (scope, id)
 );
 CREATE TABLE IF NOT EXISTS function_code_signing (
-    name      TEXT NOT NULL PRIMARY KEY,
-    config_id TEXT NOT NULL
+    scope     TEXT NOT NULL,
+    name      TEXT NOT NULL,
+    config_id TEXT NOT NULL,
+    PRIMARY KEY (scope, name)
 );
 """
 
@@ -49,17 +61,22 @@ class CodeSigningRow:
     seq: int = 0
 
 
-class CodeSigningStore(Tables):
-    """Configs by id and bindings by function name. Opening creates the tables if missing."""
+class CodeSigningStore(ScopedTables):
+    """``scope``'s configs by id and bindings by function name. Opening creates the tables if
+    missing."""
 
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, _SCHEMA)
+    concern = "code_signing"
+    version = SCHEMA_VERSION
+
+    def __init__(self, db: Database, scope: Scope) -> None:
+        super().__init__(db, scope, _SCHEMA)
 
     def configs(self) -> list[CodeSigningRow]:
         """Every config, oldest first."""
         with self._lock:
             rows = self._conn.execute(
-                "SELECT id, config, tags, seq FROM code_signing_configs ORDER BY seq"
+                "SELECT id, config, tags, seq FROM code_signing_configs WHERE scope = ? ORDER BY seq",
+                (self._scope,),
             ).fetchall()
         return [CodeSigningRow(str(i), json.loads(c), json.loads(t), int(s)) for i, c, t, s in rows]
 
@@ -67,41 +84,47 @@ class CodeSigningStore(Tables):
         """Insert or replace a config (a new one gets the next ``seq``); returns it as stored."""
         with self._lock, self._conn:
             found = self._conn.execute(
-                "SELECT seq FROM code_signing_configs WHERE id = ?", (row.id,)
+                "SELECT seq FROM code_signing_configs WHERE scope = ? AND id = ?", (self._scope, row.id)
             ).fetchone()
             if found is None:
                 (seq,) = self._conn.execute(
-                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM code_signing_configs"
+                    "SELECT COALESCE(MAX(seq), 0) + 1 FROM code_signing_configs WHERE scope = ?",
+                    (self._scope,),
                 ).fetchone()
             else:
                 (seq,) = found
             self._conn.execute(
-                "INSERT OR REPLACE INTO code_signing_configs (id, seq, config, tags) VALUES (?, ?, ?, ?)",
-                (row.id, seq, json.dumps(row.config), json.dumps(row.tags)),
+                "INSERT OR REPLACE INTO code_signing_configs (scope, id, seq, config, tags) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (self._scope, row.id, seq, json.dumps(row.config), json.dumps(row.tags)),
             )
         return CodeSigningRow(row.id, row.config, row.tags, int(seq))
 
     def delete_config(self, config_id: str) -> bool:
         with self._lock, self._conn:
-            return (
-                self._conn.execute("DELETE FROM code_signing_configs WHERE id = ?", (config_id,)).rowcount > 0
+            cursor = self._conn.execute(
+                "DELETE FROM code_signing_configs WHERE scope = ? AND id = ?", (self._scope, config_id)
             )
+            return cursor.rowcount > 0
 
     def bindings(self) -> dict[str, str]:
         """Function name => the config id it uses."""
         with self._lock:
-            rows = self._conn.execute("SELECT name, config_id FROM function_code_signing").fetchall()
+            rows = self._conn.execute(
+                "SELECT name, config_id FROM function_code_signing WHERE scope = ?", (self._scope,)
+            ).fetchall()
         return {str(name): str(config_id) for name, config_id in rows}
 
     def bind(self, name: str, config_id: str) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                "INSERT OR REPLACE INTO function_code_signing (name, config_id) VALUES (?, ?)",
-                (name, config_id),
+                "INSERT OR REPLACE INTO function_code_signing (scope, name, config_id) VALUES (?, ?, ?)",
+                (self._scope, name, config_id),
             )
 
     def unbind(self, name: str) -> bool:
         with self._lock, self._conn:
-            return (
-                self._conn.execute("DELETE FROM function_code_signing WHERE name = ?", (name,)).rowcount > 0
+            cursor = self._conn.execute(
+                "DELETE FROM function_code_signing WHERE scope = ? AND name = ?", (self._scope, name)
             )
+            return cursor.rowcount > 0

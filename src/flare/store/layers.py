@@ -1,8 +1,10 @@
 """Layer versions, durable: tables of their own in Flare's SQLite file.
 
-Schema::
+Schema (version ``SCHEMA_VERSION`` of concern ``layers``; scoped: ``scope`` holds the owning
+account and region's ``Scope.key`` and leads each key, see ``store/database.py``)::
 
     layer_versions
+        scope          TEXT     the scope the layer belongs to                (since schema 2)
         name           TEXT     layer name
         version        INTEGER  1, 2, ... in publishing order
         config         TEXT     the version as GetLayerVersion answers it (AWS field names, JSON),
@@ -13,15 +15,18 @@ Schema::
                                 kept while a function version still uses it
         policy         TEXT     the version's policy statements, a JSON list (``[]``: no policy)
         policy_revision TEXT    the policy's RevisionId, NULL while it has none
-        PRIMARY KEY (name, version)
+        PRIMARY KEY (scope, name, version)
 
     layer_counters
+        scope  TEXT                                                          (since schema 2)
         name   TEXT     layer name
         last   INTEGER  the highest version number ever published (never lowered: numbers are
                         not reused, even after every version of the layer was deleted)
-        PRIMARY KEY (name)
+        PRIMARY KEY (scope, name)
 
-Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
+Schema 1 (never recorded) had no ``scope``: its tables are rebuilt, their rows in the
+database's legacy scope. Tables of Flare's one database (``store/database.py``), made if
+missing; all their SQL is here.
 """
 
 from __future__ import annotations
@@ -31,10 +36,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from flare.store.database import Database, Tables
+from flare.scope import Scope
+from flare.store.database import Database, ScopedTables
+
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS layer_versions (
+    scope           TEXT    NOT NULL,
     name            TEXT    NOT NULL,
     version         INTEGER NOT NULL,
     config          TEXT    NOT NULL,
@@ -43,11 +52,13 @@ CREATE TABLE IF NOT EXISTS layer_versions (
     deleted         INTEGER NOT NULL DEFAULT 0,
     policy          TEXT    NOT NULL DEFAULT '[]',
     policy_revision TEXT,
-    PRIMARY KEY (name, version)
+    PRIMARY KEY (scope, name, version)
 );
 CREATE TABLE IF NOT EXISTS layer_counters (
-    name TEXT    NOT NULL PRIMARY KEY,
-    last INTEGER NOT NULL
+    scope TEXT    NOT NULL,
+    name  TEXT    NOT NULL,
+    last  INTEGER NOT NULL,
+    PRIMARY KEY (scope, name)
 );
 """
 _COLUMNS = "name, version, config, code_digest, unzipped_size, deleted, policy, policy_revision"
@@ -81,21 +92,28 @@ def _row(record: tuple[Any, ...]) -> LayerVersionRow:
     )
 
 
-class LayerStore(Tables):
-    """Layer versions by (name, version). Opening creates the tables if they are missing."""
+class LayerStore(ScopedTables):
+    """The layer versions of ``scope``, by (name, version). Opening creates the tables if they
+    are missing. ``code_digests`` is the one question answered across scopes (see there)."""
 
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, _SCHEMA)
+    concern = "layers"
+    version = SCHEMA_VERSION
+
+    def __init__(self, db: Database, scope: Scope) -> None:
+        super().__init__(db, scope, _SCHEMA)
 
     def publish(self, name: str, build: Callable[[int], LayerVersionRow]) -> LayerVersionRow:
         """Store ``build(n)`` as version n of ``name``, n one above the highest number ever
         published for it, and raise the counter, in one transaction; returns the stored row."""
         with self._lock, self._conn:
-            found = self._conn.execute("SELECT last FROM layer_counters WHERE name = ?", (name,)).fetchone()
+            found = self._conn.execute(
+                "SELECT last FROM layer_counters WHERE scope = ? AND name = ?", (self._scope, name)
+            ).fetchone()
             row = replace(build((found[0] if found else 0) + 1), name=name)
             self._conn.execute(
-                f"INSERT INTO layer_versions ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                f"INSERT INTO layer_versions (scope, {_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
+                    self._scope,
                     row.name,
                     row.version,
                     json.dumps(row.config),
@@ -107,9 +125,9 @@ class LayerStore(Tables):
                 ),
             )
             self._conn.execute(
-                "INSERT INTO layer_counters (name, last) VALUES (?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET last = MAX(last, excluded.last)",
-                (name, row.version),
+                "INSERT INTO layer_counters (scope, name, last) VALUES (?, ?, ?) "
+                "ON CONFLICT (scope, name) DO UPDATE SET last = MAX(last, excluded.last)",
+                (self._scope, name, row.version),
             )
         return row
 
@@ -117,7 +135,8 @@ class LayerStore(Tables):
         """Version ``version`` of ``name``, deleted or not (see ``LayerVersionRow.deleted``)."""
         with self._lock:
             record = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM layer_versions WHERE name = ? AND version = ?", (name, version)
+                f"SELECT {_COLUMNS} FROM layer_versions WHERE scope = ? AND name = ? AND version = ?",
+                (self._scope, name, version),
             ).fetchone()
         return None if record is None else _row(record)
 
@@ -127,9 +146,9 @@ class LayerStore(Tables):
         where, args = ("AND name = ?", (name,)) if name is not None else ("", ())
         with self._lock:
             records = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM layer_versions WHERE deleted = 0 {where} "
+                f"SELECT {_COLUMNS} FROM layer_versions WHERE scope = ? AND deleted = 0 {where} "
                 "ORDER BY name, version DESC",
-                args,
+                (self._scope, *args),
             ).fetchall()
         return [_row(record) for record in records]
 
@@ -137,8 +156,9 @@ class LayerStore(Tables):
         """Hide version ``version`` of ``name``; True if it was live."""
         with self._lock, self._conn:
             cursor = self._conn.execute(
-                "UPDATE layer_versions SET deleted = 1 WHERE name = ? AND version = ? AND deleted = 0",
-                (name, version),
+                "UPDATE layer_versions SET deleted = 1 "
+                "WHERE scope = ? AND name = ? AND version = ? AND deleted = 0",
+                (self._scope, name, version),
             )
             return cursor.rowcount > 0
 
@@ -146,26 +166,32 @@ class LayerStore(Tables):
         """Replace the policy statements and RevisionId of a stored version."""
         with self._lock, self._conn:
             self._conn.execute(
-                "UPDATE layer_versions SET policy = ?, policy_revision = ? WHERE name = ? AND version = ?",
-                (json.dumps(policy), revision, name, version),
+                "UPDATE layer_versions SET policy = ?, policy_revision = ? "
+                "WHERE scope = ? AND name = ? AND version = ?",
+                (json.dumps(policy), revision, self._scope, name, version),
             )
 
     def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:
-        """Drop the rows of deleted versions not in ``keep`` (those functions still use);
-        returns the dropped (name, version) pairs. Counters are kept."""
+        """Drop the rows of this scope's deleted versions not in ``keep`` (those functions still
+        use); returns the dropped (name, version) pairs. Counters are kept."""
         with self._lock, self._conn:
             doomed = [
                 (str(name), int(version))
                 for name, version in self._conn.execute(
-                    "SELECT name, version FROM layer_versions WHERE deleted = 1"
+                    "SELECT name, version FROM layer_versions WHERE scope = ? AND deleted = 1", (self._scope,)
                 )
                 if (name, version) not in keep
             ]
-            self._conn.executemany("DELETE FROM layer_versions WHERE name = ? AND version = ?", doomed)
+            self._conn.executemany(
+                "DELETE FROM layer_versions WHERE scope = ? AND name = ? AND version = ?",
+                [(self._scope, name, version) for name, version in doomed],
+            )
         return doomed
 
     def code_digests(self) -> set[str]:
-        """The zip digest of every stored version (deleted ones still kept included)."""
+        """The zip digest of every stored version of *any* scope (deleted ones still kept
+        included): the blob store is shared by every scope, so what may be deleted from it is
+        decided across them all."""
         with self._lock:
             return {
                 str(digest)

@@ -7,11 +7,15 @@ survives a ``kill -9`` of the server (``synchronous=NORMAL`` in WAL mode: a comm
 transaction is in the OS's hands; only a machine crash could lose the last few).
 
 Times are wall-clock epoch seconds from the injected clock's ``wall()``, so they mean the same
-thing after a restart. Schema (version ``SCHEMA_VERSION`` of concern ``services``)::
+thing after a restart. Schema (version ``SCHEMA_VERSION`` of concern ``services``). Every table
+is scoped (``store/database.py``): ``scope`` holds the owning account and region's
+``Scope.key`` and leads each key and index, so two scopes may each have a queue or stream of
+the same name; tables of schema 1 had no ``scope`` and are rebuilt, their rows (and those of
+an absorbed ``services.db``) in the database's legacy scope::
 
     queues
-        name           TEXT     queue name (primary key)
-        seq            INTEGER  creation order, increasing, never reused
+        scope, name    TEXT     the key
+        seq            INTEGER  creation order in the scope, increasing, never reused
         created        REAL     creation time
         modified       REAL     last SetQueueAttributes
         attributes     TEXT     the settable attributes as a JSON object, AWS names, string values
@@ -19,8 +23,9 @@ thing after a restart. Schema (version ``SCHEMA_VERSION`` of concern ``services`
 
     messages
         seq            INTEGER  send order (rowid), the tie-break of receive order
+        scope          TEXT     the scope of its queue
         queue          TEXT     the queue it is in now (a redrive moves it to the DLQ)
-        id             TEXT     MessageId; UNIQUE (queue, id)
+        id             TEXT     MessageId; UNIQUE (scope, queue, id)
         body           TEXT
         attributes     TEXT     MessageAttributes as a JSON object in wire shape
         system         TEXT     MessageSystemAttributes (AWSTraceHeader) as a JSON object
@@ -31,23 +36,26 @@ thing after a restart. Schema (version ``SCHEMA_VERSION`` of concern ``services`
         receipt        TEXT     nonce of the newest receipt handle, NULL until received
 
     counters
-        name, value    TEXT, INTEGER   counters that never go back ("queues", "streams"), for seq
+        scope, name    TEXT     the key
+        value          INTEGER  counters that never go back ("queues", "streams"), for seq
 
     streams
-        name           TEXT     stream name (primary key)
-        seq            INTEGER  creation order, never reused: tells a re-created stream apart
+        scope, name    TEXT     the key
+        seq            INTEGER  creation order in the scope, never reused: tells a re-created
+                                stream apart
         created        REAL     creation time
         shard_count    INTEGER  shards, hash ranges split evenly (no resharding)
         retention_hours INTEGER
         mode           TEXT     PROVISIONED or ON_DEMAND (informational)
 
     records
+        scope          TEXT
         stream, shard  TEXT, INTEGER   shard index 0..shard_count-1
         position       INTEGER  1, 2, 3, ... within the shard (the sequence number's counter)
         partition_key  TEXT
         data           BLOB
         arrival        REAL     ApproximateArrivalTimestamp
-        PRIMARY KEY (stream, shard, position)
+        PRIMARY KEY (scope, stream, shard, position)
 
 The connection may be used from several threads; a lock serialises it.
 """
@@ -59,21 +67,25 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from flare.store.database import Database, Tables
+from flare.scope import Scope
+from flare.store.database import Database, ScopedTables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queues (
-    name       TEXT    PRIMARY KEY,
+    scope      TEXT    NOT NULL,
+    name       TEXT    NOT NULL,
     seq        INTEGER NOT NULL,
     created    REAL    NOT NULL,
     modified   REAL    NOT NULL,
     attributes TEXT    NOT NULL,
-    tags       TEXT    NOT NULL DEFAULT '{}'
+    tags       TEXT    NOT NULL DEFAULT '{}',
+    PRIMARY KEY (scope, name)
 );
 CREATE TABLE IF NOT EXISTS messages (
     seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+    scope         TEXT    NOT NULL,
     queue         TEXT    NOT NULL,
     id            TEXT    NOT NULL,
     body          TEXT    NOT NULL,
@@ -84,30 +96,35 @@ CREATE TABLE IF NOT EXISTS messages (
     receive_count INTEGER NOT NULL DEFAULT 0,
     first_receive REAL,
     receipt       TEXT,
-    UNIQUE (queue, id)
+    UNIQUE (scope, queue, id)
 );
-CREATE INDEX IF NOT EXISTS messages_visible ON messages (queue, visible_at, seq);
-CREATE INDEX IF NOT EXISTS messages_sent ON messages (queue, sent);
+CREATE INDEX IF NOT EXISTS messages_visible ON messages (scope, queue, visible_at, seq);
+CREATE INDEX IF NOT EXISTS messages_sent ON messages (scope, queue, sent);
 CREATE TABLE IF NOT EXISTS streams (
-    name            TEXT    PRIMARY KEY,
+    scope           TEXT    NOT NULL,
+    name            TEXT    NOT NULL,
     seq             INTEGER NOT NULL,
     created         REAL    NOT NULL,
     shard_count     INTEGER NOT NULL,
     retention_hours INTEGER NOT NULL,
-    mode            TEXT    NOT NULL
+    mode            TEXT    NOT NULL,
+    PRIMARY KEY (scope, name)
 );
 CREATE TABLE IF NOT EXISTS counters (
-    name  TEXT    PRIMARY KEY,
-    value INTEGER NOT NULL
+    scope TEXT    NOT NULL,
+    name  TEXT    NOT NULL,
+    value INTEGER NOT NULL,
+    PRIMARY KEY (scope, name)
 );
 CREATE TABLE IF NOT EXISTS records (
+    scope         TEXT    NOT NULL,
     stream        TEXT    NOT NULL,
     shard         INTEGER NOT NULL,
     position      INTEGER NOT NULL,
     partition_key TEXT    NOT NULL,
     data          BLOB    NOT NULL,
     arrival       REAL    NOT NULL,
-    PRIMARY KEY (stream, shard, position)
+    PRIMARY KEY (scope, stream, shard, position)
 ) WITHOUT ROWID;
 """
 
@@ -174,24 +191,27 @@ def _queue(record: tuple[Any, ...]) -> QueueRow:
     return QueueRow(name, created, modified, json.loads(attributes), json.loads(tags), seq)
 
 
-class ServiceStore(Tables):
-    """The services' SQLite store. Opening creates the schema if the file is new."""
+class ServiceStore(ScopedTables):
+    """The queues, messages, streams and records of ``scope``. Opening creates the tables if
+    they are missing."""
 
     concern = "services"
     version = SCHEMA_VERSION
 
-    def __init__(self, db: Database) -> None:
-        super().__init__(db, _SCHEMA)
+    def __init__(self, db: Database, scope: Scope) -> None:
+        super().__init__(db, scope, _SCHEMA)
 
     def _next(self, counter: str) -> int:
         """The next value of a counter that never goes back, even when rows are deleted.
         Call inside a transaction, holding the lock."""
         self._conn.execute(
-            "INSERT INTO counters (name, value) VALUES (?, 1) "
-            "ON CONFLICT (name) DO UPDATE SET value = value + 1",
-            (counter,),
+            "INSERT INTO counters (scope, name, value) VALUES (?, ?, 1) "
+            "ON CONFLICT (scope, name) DO UPDATE SET value = value + 1",
+            (self._scope, counter),
         )
-        (value,) = self._conn.execute("SELECT value FROM counters WHERE name = ?", (counter,)).fetchone()
+        (value,) = self._conn.execute(
+            "SELECT value FROM counters WHERE scope = ? AND name = ?", (self._scope, counter)
+        ).fetchone()
         return int(value)
 
     # -- queues ---------------------------------------------------------------------------------
@@ -201,16 +221,26 @@ class ServiceStore(Tables):
         with self._lock, self._conn:
             seq = self._next("queues")
             self._conn.execute(
-                "INSERT INTO queues (name, seq, created, modified, attributes, tags) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (row.name, seq, row.created, row.modified, json.dumps(row.attributes), json.dumps(row.tags)),
+                "INSERT INTO queues (scope, name, seq, created, modified, attributes, tags) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    self._scope,
+                    row.name,
+                    seq,
+                    row.created,
+                    row.modified,
+                    json.dumps(row.attributes),
+                    json.dumps(row.tags),
+                ),
             )
         return QueueRow(row.name, row.created, row.modified, row.attributes, row.tags, seq)
 
     def all_queues(self) -> list[QueueRow]:
         with self._lock:
             records = self._conn.execute(
-                "SELECT name, seq, created, modified, attributes, tags FROM queues ORDER BY seq"
+                "SELECT name, seq, created, modified, attributes, tags FROM queues "
+                "WHERE scope = ? ORDER BY seq",
+                (self._scope,),
             ).fetchall()
         return [_queue(record) for record in records]
 
@@ -218,15 +248,15 @@ class ServiceStore(Tables):
         """Replace a queue's attributes, tags and modified time."""
         with self._lock, self._conn:
             self._conn.execute(
-                "UPDATE queues SET modified = ?, attributes = ?, tags = ? WHERE name = ?",
-                (row.modified, json.dumps(row.attributes), json.dumps(row.tags), row.name),
+                "UPDATE queues SET modified = ?, attributes = ?, tags = ? WHERE scope = ? AND name = ?",
+                (row.modified, json.dumps(row.attributes), json.dumps(row.tags), self._scope, row.name),
             )
 
     def delete_queue(self, name: str) -> None:
         """Delete a queue and every message in it."""
         with self._lock, self._conn:
-            self._conn.execute("DELETE FROM messages WHERE queue = ?", (name,))
-            self._conn.execute("DELETE FROM queues WHERE name = ?", (name,))
+            self._conn.execute("DELETE FROM messages WHERE scope = ? AND queue = ?", (self._scope, name))
+            self._conn.execute("DELETE FROM queues WHERE scope = ? AND name = ?", (self._scope, name))
 
     # -- messages -------------------------------------------------------------------------------
 
@@ -234,10 +264,11 @@ class ServiceStore(Tables):
         """Store new messages in one transaction (all or none)."""
         with self._lock, self._conn:
             self._conn.executemany(
-                "INSERT INTO messages (queue, id, body, attributes, system, sent, visible_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages (scope, queue, id, body, attributes, system, sent, visible_at) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
+                        self._scope,
                         queue,
                         m.id,
                         m.body,
@@ -254,7 +285,8 @@ class ServiceStore(Tables):
         """Delete messages sent at or before ``sent_by`` (retention); returns how many went."""
         with self._lock, self._conn:
             cursor = self._conn.execute(
-                "DELETE FROM messages WHERE queue = ? AND sent <= ?", (queue, sent_by)
+                "DELETE FROM messages WHERE scope = ? AND queue = ? AND sent <= ?",
+                (self._scope, queue, sent_by),
             )
             return cursor.rowcount
 
@@ -262,9 +294,9 @@ class ServiceStore(Tables):
         """Up to ``limit`` messages receivable at ``now``, longest-visible first, then send order."""
         with self._lock:
             records = self._conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND visible_at <= ? "
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE scope = ? AND queue = ? AND visible_at <= ? "
                 "ORDER BY visible_at, seq LIMIT ?",
-                (queue, now, limit),
+                (self._scope, queue, now, limit),
             ).fetchall()
         return [_message(record) for record in records]
 
@@ -272,7 +304,8 @@ class ServiceStore(Tables):
         """The earliest time after ``now`` some message of ``queue`` becomes receivable."""
         with self._lock:
             (when,) = self._conn.execute(
-                "SELECT MIN(visible_at) FROM messages WHERE queue = ? AND visible_at > ?", (queue, now)
+                "SELECT MIN(visible_at) FROM messages WHERE scope = ? AND queue = ? AND visible_at > ?",
+                (self._scope, queue, now),
             ).fetchone()
         return None if when is None else float(when)
 
@@ -286,20 +319,24 @@ class ServiceStore(Tables):
         with self._lock, self._conn:
             self._conn.executemany(
                 "UPDATE messages SET visible_at = ?, receive_count = ?, first_receive = ?, receipt = ? "
-                "WHERE queue = ? AND id = ?",
-                [(m.visible_at, m.receive_count, m.first_receive, m.receipt, queue, m.id) for m in received],
+                "WHERE scope = ? AND queue = ? AND id = ?",
+                [
+                    (m.visible_at, m.receive_count, m.first_receive, m.receipt, self._scope, queue, m.id)
+                    for m in received
+                ],
             )
             self._conn.executemany(
                 "UPDATE messages SET queue = ?, visible_at = ?, receive_count = 0, first_receive = NULL, "
                 "receipt = NULL, system = json_set(system, '$.DeadLetterQueueSourceArn', ?) "
-                "WHERE queue = ? AND id = ?",
-                [(target, now, source_arn, queue, mid) for mid, target in moves.items()],
+                "WHERE scope = ? AND queue = ? AND id = ?",
+                [(target, now, source_arn, self._scope, queue, mid) for mid, target in moves.items()],
             )
 
     def get_message(self, queue: str, message_id: str) -> MessageRow | None:
         with self._lock:
             record = self._conn.execute(
-                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE queue = ? AND id = ?", (queue, message_id)
+                f"SELECT {_MESSAGE_COLUMNS} FROM messages WHERE scope = ? AND queue = ? AND id = ?",
+                (self._scope, queue, message_id),
             ).fetchone()
         return None if record is None else _message(record)
 
@@ -307,20 +344,21 @@ class ServiceStore(Tables):
         """Set ``visible_at`` of each message id in ``changes``, in one transaction."""
         with self._lock, self._conn:
             self._conn.executemany(
-                "UPDATE messages SET visible_at = ? WHERE queue = ? AND id = ?",
-                [(when, queue, mid) for mid, when in changes.items()],
+                "UPDATE messages SET visible_at = ? WHERE scope = ? AND queue = ? AND id = ?",
+                [(when, self._scope, queue, mid) for mid, when in changes.items()],
             )
 
     def delete_messages(self, queue: str, message_ids: Iterable[str]) -> None:
         """Delete messages by id in one transaction; ids not present are ignored."""
         with self._lock, self._conn:
             self._conn.executemany(
-                "DELETE FROM messages WHERE queue = ? AND id = ?", [(queue, mid) for mid in message_ids]
+                "DELETE FROM messages WHERE scope = ? AND queue = ? AND id = ?",
+                [(self._scope, queue, mid) for mid in message_ids],
             )
 
     def purge(self, queue: str) -> None:
         with self._lock, self._conn:
-            self._conn.execute("DELETE FROM messages WHERE queue = ?", (queue,))
+            self._conn.execute("DELETE FROM messages WHERE scope = ? AND queue = ?", (self._scope, queue))
 
     def counts(self, queue: str, now: float) -> tuple[int, int, int]:
         """(receivable, in flight, delayed) messages of ``queue`` at ``now``. In flight means
@@ -329,8 +367,9 @@ class ServiceStore(Tables):
             record = self._conn.execute(
                 "SELECT COALESCE(SUM(visible_at <= ?1), 0), "
                 "COALESCE(SUM(visible_at > ?1 AND receive_count > 0), 0), "
-                "COALESCE(SUM(visible_at > ?1 AND receive_count = 0), 0) FROM messages WHERE queue = ?2",
-                (now, queue),
+                "COALESCE(SUM(visible_at > ?1 AND receive_count = 0), 0) FROM messages "
+                "WHERE scope = ?3 AND queue = ?2",
+                (now, queue, self._scope),
             ).fetchone()
         return int(record[0]), int(record[1]), int(record[2])
 
@@ -341,43 +380,52 @@ class ServiceStore(Tables):
         with self._lock, self._conn:
             seq = self._next("streams")
             self._conn.execute(
-                "INSERT INTO streams (name, seq, created, shard_count, retention_hours, mode) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (row.name, seq, row.created, row.shard_count, row.retention_hours, row.mode),
+                "INSERT INTO streams (scope, name, seq, created, shard_count, retention_hours, mode) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (self._scope, row.name, seq, row.created, row.shard_count, row.retention_hours, row.mode),
             )
         return StreamRow(row.name, row.created, row.shard_count, row.retention_hours, row.mode, seq)
 
     def all_streams(self) -> list[StreamRow]:
         with self._lock:
             records = self._conn.execute(
-                "SELECT name, created, shard_count, retention_hours, mode, seq FROM streams ORDER BY name"
+                "SELECT name, created, shard_count, retention_hours, mode, seq FROM streams "
+                "WHERE scope = ? ORDER BY name",
+                (self._scope,),
             ).fetchall()
         return [StreamRow(*record) for record in records]
 
     def set_retention(self, name: str, hours: int) -> None:
         with self._lock, self._conn:
-            self._conn.execute("UPDATE streams SET retention_hours = ? WHERE name = ?", (hours, name))
+            self._conn.execute(
+                "UPDATE streams SET retention_hours = ? WHERE scope = ? AND name = ?",
+                (hours, self._scope, name),
+            )
 
     def delete_stream(self, name: str) -> None:
         """Delete a stream and all its records."""
         with self._lock, self._conn:
-            self._conn.execute("DELETE FROM records WHERE stream = ?", (name,))
-            self._conn.execute("DELETE FROM streams WHERE name = ?", (name,))
+            self._conn.execute("DELETE FROM records WHERE scope = ? AND stream = ?", (self._scope, name))
+            self._conn.execute("DELETE FROM streams WHERE scope = ? AND name = ?", (self._scope, name))
 
     def append_records(self, stream: str, rows: Iterable[RecordRow]) -> None:
         """Store records in one transaction (all or none)."""
         with self._lock, self._conn:
             self._conn.executemany(
-                "INSERT INTO records (stream, shard, position, partition_key, data, arrival) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                [(stream, r.shard, r.position, r.partition_key, r.data, r.arrival) for r in rows],
+                "INSERT INTO records (scope, stream, shard, position, partition_key, data, arrival) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (self._scope, stream, r.shard, r.position, r.partition_key, r.data, r.arrival)
+                    for r in rows
+                ],
             )
 
     def last_positions(self, stream: str) -> dict[int, int]:
         """shard index => highest position written (shards without records are absent)."""
         with self._lock:
             records = self._conn.execute(
-                "SELECT shard, MAX(position) FROM records WHERE stream = ? GROUP BY shard", (stream,)
+                "SELECT shard, MAX(position) FROM records WHERE scope = ? AND stream = ? GROUP BY shard",
+                (self._scope, stream),
             ).fetchall()
         return {int(shard): int(position) for shard, position in records}
 
@@ -389,8 +437,9 @@ class ServiceStore(Tables):
         with self._lock:
             records = self._conn.execute(
                 "SELECT shard, position, partition_key, data, arrival FROM records "
-                "WHERE stream = ? AND shard = ? AND position >= ? AND arrival > ? ORDER BY position LIMIT ?",
-                (stream, shard, start, arrived_after, limit),
+                "WHERE scope = ? AND stream = ? AND shard = ? AND position >= ? AND arrival > ? "
+                "ORDER BY position LIMIT ?",
+                (self._scope, stream, shard, start, arrived_after, limit),
             ).fetchall()
         return [RecordRow(s, p, k, bytes(d), a) for s, p, k, d, a in records]
 
@@ -398,8 +447,9 @@ class ServiceStore(Tables):
         """Position of the first record of the shard that arrived at or after ``timestamp``."""
         with self._lock:
             (position,) = self._conn.execute(
-                "SELECT MIN(position) FROM records WHERE stream = ? AND shard = ? AND arrival >= ?",
-                (stream, shard, timestamp),
+                "SELECT MIN(position) FROM records "
+                "WHERE scope = ? AND stream = ? AND shard = ? AND arrival >= ?",
+                (self._scope, stream, shard, timestamp),
             ).fetchone()
         return None if position is None else int(position)
 
@@ -407,5 +457,6 @@ class ServiceStore(Tables):
         """Delete records that arrived at or before ``arrived_by``; returns how many went."""
         with self._lock, self._conn:
             return self._conn.execute(
-                "DELETE FROM records WHERE stream = ? AND arrival <= ?", (stream, arrived_by)
+                "DELETE FROM records WHERE scope = ? AND stream = ? AND arrival <= ?",
+                (self._scope, stream, arrived_by),
             ).rowcount
