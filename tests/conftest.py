@@ -61,12 +61,16 @@ class FlareServer:
     process: subprocess.Popen[str]
     args: list[str]
 
-    def client(self, service: str = "lambda", read_timeout: int = 60) -> Any:
+    def client(
+        self, service: str = "lambda", read_timeout: int = 60, key: str = "test", region: str = "us-east-1"
+    ) -> Any:
+        """A boto3 client of ``service``; ``key`` (a 12-digit access key id is that account) and
+        ``region`` pick the account and region it acts in."""
         return boto3.client(
             service,
             endpoint_url=self.url,
-            region_name="us-east-1",
-            aws_access_key_id="test",
+            region_name=region,
+            aws_access_key_id=key,
             aws_secret_access_key="test",
             config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout),
         )

@@ -16,6 +16,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   │                                          with a value of the wrong type)
     │   ├── PolicyLengthExceeded                 (400 PolicyLengthExceededException: policy over 20 KB)
     │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
+    │   ├── AccessDenied                         (403 AccessDeniedException: another account's
+    │   │                                          resource, and no resource policy allows it)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
@@ -96,6 +98,13 @@ class CodeVerificationFailed(ClientError):
     """Code that does not pass the function's code signing config under ``Enforce``."""
 
     aws_name = "CodeVerificationFailedException"
+
+
+class AccessDenied(ClientError):
+    """A request for another account's resource that no resource-based policy allows."""
+
+    aws_name = "AccessDeniedException"
+    status = 403
 
 
 class ResourceNotFound(ClientError):

@@ -31,6 +31,7 @@ from flare.api.request_check import check_request
 from flare.clock import SystemClock
 from flare.control.code_url import CodeUrls
 from flare.control.registry import Registry
+from flare.scope import Scope
 from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.functions import FunctionStore
@@ -75,13 +76,14 @@ class Server:
         return future.result(10)
 
     async def _start(self) -> None:
-        db = FunctionStore(Database(self.data_dir / "flare.db"))
+        scope = Scope("000000000000", "us-east-1")
+        db = FunctionStore(Database(self.data_dir / "flare.db", scope), scope)
         blobs, clock = BlobStore(self.data_dir), SystemClock()
         registry = Registry(db, blobs, "us-east-1", "000000000000", clock)
         registry.load()
         app = web.Application(client_max_size=80 * 2**20, middlewares=[check_request])
         urls = CodeUrls(b"k" * 32, clock)
-        add_routes(app, registry, urls)
+        add_routes(app, lambda request: registry, urls)
         code.add_routes(app, urls, blobs)
         self._db = db
         self._runner = web.AppRunner(app)

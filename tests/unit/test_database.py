@@ -107,8 +107,8 @@ def test_an_engine_on_a_data_dir_of_separate_files_finds_its_events_and_queues(t
     async def scenario() -> None:
         engine = Engine(ServerConfig(data_dir=data, sandbox=False))
         try:
-            assert engine.events_store.get_event("req-9") is not None
-            assert "q" in [row.name for row in engine.services_store.all_queues()]
+            assert engine.home.events_store.get_event("req-9") is not None
+            assert "q" in [row.name for row in engine.home.services_store.all_queues()]
         finally:
             await engine.stop()
 

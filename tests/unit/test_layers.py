@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from flare.clock import ManualClock
+from flare.control import unused_code
 from flare.control.layers import Layers
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
@@ -42,12 +43,25 @@ def locate(digest: str) -> str:
 
 
 def open_layers(root: Path) -> tuple[Layers, Registry]:
-    blobs = BlobStore(root)
-    db = FunctionStore(Database(root / "flare.db", SCOPE), SCOPE)
-    layers = Layers(LayerStore(db.db, SCOPE), blobs, OptTrees(root, blobs), REGION, ACCOUNT, ManualClock())
-    registry = Registry(db, blobs, REGION, ACCOUNT, SettlingClock(), layers)
-    registry.load()
-    return layers, registry
+    return open_scopes(root, [SCOPE])[0]
+
+
+def open_scopes(root: Path, scopes: list[Scope]) -> list[tuple[Layers, Registry]]:
+    """What an engine (re)started on ``root`` with these accounts and regions builds, after its
+    start-up sweep of unused code."""
+    blobs, database = BlobStore(root), Database(root / "flare.db", scopes[0])
+    opened = []
+    for scope in scopes:
+        db = FunctionStore(database, scope)
+        trees = OptTrees(root, blobs)
+        layers = Layers(LayerStore(database, scope), blobs, trees, scope.region, scope.account, ManualClock())
+        registry = Registry(db, blobs, scope.region, scope.account, SettlingClock(), layers)
+        registry.load()
+        opened.append((layers, registry))
+    unused_code.delete_unused(
+        blobs, OptTrees(root, blobs), [(registry, layers) for layers, registry in opened]
+    )
+    return opened
 
 
 def publish(layers: Layers, name: str, files: dict[str, str] | None = None) -> str:
@@ -65,6 +79,21 @@ def create(registry: Registry, name: str, layers: list[str]) -> dict[str, Any]:
         "Layers": layers,
     }
     return registry.create_function(body)
+
+
+def test_the_start_up_sweep_keeps_what_any_account_or_region_uses(tmp_path: Path) -> None:
+    other = Scope("111122223333", REGION)
+    _, (other_layers, other_registry) = open_scopes(tmp_path, [SCOPE, other])
+    arns = [publish(other_layers, name, {f"python/{name}.py": "T = 1"}) for name in ("one", "two")]
+    create(other_registry, "fn", arns)  # two layers: a merged tree of their own
+    code_dir = other_registry.resolve("fn", None).code_dir
+    opt_dir = other_registry.resolve("fn", None).opt_dir
+    assert opt_dir is not None
+
+    (_, other_registry), _ = open_scopes(tmp_path, [other, SCOPE])  # a restart
+
+    assert (opt_dir / "python" / "two.py").exists() and code_dir.exists()
+    assert other_registry.resolve("fn", None).opt_dir == opt_dir
 
 
 @pytest.fixture

@@ -477,3 +477,13 @@ def test_bell_wait_times_out_by_the_clock_and_wakes_on_ring(clock: ManualClock) 
 
     assert run(scenario) == (False, True)
     assert bell.waiting() == 0
+
+
+@pytest.mark.parametrize("arn", ["arn:aws:sqs:eu-west-1:{account}:q", "arn:aws:sqs:us-east-1:111122223333:q"])
+def test_a_queue_arn_of_another_account_or_region_is_not_this_services(
+    queues: QueueService, arn: str
+) -> None:
+    queues.create_queue("q")
+    assert queues.name_of(queues.arn("q")) == "q"
+    with pytest.raises(QueueDoesNotExist):
+        queues.name_of(arn.format(account=ACCOUNT))

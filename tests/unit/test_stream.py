@@ -256,3 +256,15 @@ def test_stream_arns_resolve_to_names(streams: StreamService) -> None:
     assert streams.name_of(streams.arn("s")) == "s"
     with pytest.raises(StreamNotFound):
         streams.name_of("arn:aws:kinesis:us-east-1:000000000000:stream/other")
+
+
+@pytest.mark.parametrize(
+    "arn",
+    ["arn:aws:kinesis:eu-west-1:000000000000:stream/s", "arn:aws:kinesis:us-east-1:111122223333:stream/s"],
+)
+def test_a_stream_arn_of_another_account_or_region_is_not_this_services(
+    streams: StreamService, arn: str
+) -> None:
+    streams.create_stream("s", 1)
+    with pytest.raises(StreamNotFound):
+        streams.name_of(arn)

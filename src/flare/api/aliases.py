@@ -8,23 +8,24 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.registry import Registry
 
 PATH = "/2015-03-31/functions/{name}/aliases"
 
 
-def add_routes(app: web.Application, registry: Registry) -> None:
-    """Register the alias routes on ``app``, served by ``registry``."""
+def add_routes(app: web.Application, registry_of: Of[Registry]) -> None:
+    """Register the alias routes on ``app``, served by the request's ``registry``."""
 
     @aws_route
     async def create_alias(request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
-        return json_response(registry.create_alias(request.match_info["name"], body), status=201)
+        return json_response(registry_of(request).create_alias(request.match_info["name"], body), status=201)
 
     @aws_route
     async def list_aliases(request: web.Request) -> web.StreamResponse:
-        body = registry.list_aliases(
+        body = registry_of(request).list_aliases(
             request.match_info["name"],
             function_version=request.query.get("FunctionVersion") or None,
             marker=request.query.get("Marker") or None,
@@ -34,17 +35,19 @@ def add_routes(app: web.Application, registry: Registry) -> None:
 
     @aws_route
     async def get_alias(request: web.Request) -> web.StreamResponse:
-        return json_response(registry.get_alias(request.match_info["name"], request.match_info["alias"]))
+        return json_response(
+            registry_of(request).get_alias(request.match_info["name"], request.match_info["alias"])
+        )
 
     @aws_route
     async def update_alias(request: web.Request) -> web.StreamResponse:
         body = await read_json(request)
         info = request.match_info
-        return json_response(registry.update_alias(info["name"], info["alias"], body))
+        return json_response(registry_of(request).update_alias(info["name"], info["alias"], body))
 
     @aws_route
     async def delete_alias(request: web.Request) -> web.StreamResponse:
-        registry.delete_alias(request.match_info["name"], request.match_info["alias"])
+        registry_of(request).delete_alias(request.match_info["name"], request.match_info["alias"])
         return empty_response(204)
 
     app.router.add_post(PATH, create_alias)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping
+
 from aiohttp import web
 
+from flare.account_region import AccountRegion
 from flare.api import (
     aliases,
     capacity_providers,
@@ -25,6 +28,7 @@ from flare.api import (
     permissions,
     provisioned_concurrency,
     schedules,
+    scoping,
     sqs,
     stream_invoke,
     tags,
@@ -36,55 +40,90 @@ from flare.api.request_check import check_request
 from flare.api.wire import aws_route
 from flare.engine import Engine
 from flare.errors import UnknownOperation
+from flare.scope import scope_of
 
 # A base64 zip of 50 MB plus its JSON envelope.
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
+_NO_QUERY: Mapping[str, str] = {}  # the fast path's invokes carry their credential in a header
+
+
+def _close_all(engine: Engine, close: Callable[[AccountRegion], None]) -> Callable[[], None]:
+    """``close`` (long polls, live tails) in every account and region: at shutdown, before
+    in-flight requests are awaited."""
+
+    def close_all() -> None:
+        for region in engine.regions():
+            close(region)
+
+    return close_all
 
 
 def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     """The one Invoke implementation (the front door's fast path and aiohttp share it)."""
-    return invoke.InvokeRoute(engine.registry, engine.router, engine.clock, engine.async_queue)
+    default = engine.default_scope
+
+    def find_region(name: str, qualifier: str | None, headers: Mapping[str, str]) -> AccountRegion:
+        caller = scope_of(headers, _NO_QUERY, default)
+        return engine.region_for_function(caller, "Invoke", name, qualifier)
+
+    return invoke.InvokeRoute(find_region, engine.clock)
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
     config = engine.config
-    door = function_url.FunctionUrlDoor(
-        engine.function_urls, engine.router, engine.clock, config.account_id, config.port
-    )
+    door = function_url.FunctionUrlDoor(engine.url_owner, engine.clock, config.account_id, config.port)
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
         handler_args={"access_log": None},
-        # function URLs first, by Host; then every Lambda API request checked against the model
-        middlewares=[function_url.host_routing(door), check_request],
+        # function URLs first, by Host; then every Lambda API request checked against the model;
+        # then the account and region it acts in
+        middlewares=[function_url.host_routing(door), check_request, scoping.scope_routing(engine)],
     )
-    functions.add_routes(app, engine.registry, engine.code_urls, engine.concurrency.reserved)
-    code.add_routes(app, engine.code_urls, engine.blobs)
-    versions.add_routes(app, engine.registry)
-    aliases.add_routes(app, engine.registry)
-    layers.add_routes(app, engine.layers, engine.code_urls)
+    at = scoping.region_of
+    functions.add_routes(
+        app,
+        lambda request: at(request).registry,
+        engine.machine.code_urls,
+        lambda request: at(request).concurrency.reserved,
+    )
+    code.add_routes(app, engine.machine.code_urls, engine.machine.blobs)
+    versions.add_routes(app, lambda request: at(request).registry)
+    aliases.add_routes(app, lambda request: at(request).registry)
+    layers.add_routes(app, lambda request: at(request).layers, engine.machine.code_urls)
     invoke.add_routes(app, route or invoke_route(engine))
     stream_invoke.add_routes(
-        app, stream_invoke.StreamInvokeRoute(engine.registry, engine.router, engine.clock)
+        app,
+        stream_invoke.StreamInvokeRoute(
+            lambda request: at(request).registry, lambda request: at(request).router, engine.clock
+        ),
     )
-    logs.add_routes(app, engine.registry, engine.log_service)
+    logs.add_routes(app, lambda request: at(request).registry, lambda request: at(request).log_service)
     metrics.add_routes(app, engine.metrics)
-    concurrency.add_routes(app, engine.concurrency)
-    provisioned_concurrency.add_routes(app, engine.provisioned)
-    schedules.add_routes(app, engine.schedules)
-    event_invoke_config.add_routes(app, engine.invoke_configs)
-    esm.add_routes(app, engine.mappings, engine.async_queue)
-    permissions.add_routes(app, engine.policies)
-    tags.add_routes(app, engine.tagging)
-    code_signing.add_routes(app, engine.code_signing)
-    function_settings.add_routes(app, engine.function_settings)
-    capacity_providers.add_routes(app, engine.capacity_providers)
-    durable_executions.add_routes(app, engine.registry)
-    urls.add_routes(app, engine.function_urls)
+    concurrency.add_routes(app, lambda request: at(request).concurrency)
+    provisioned_concurrency.add_routes(app, lambda request: at(request).provisioned)
+    schedules.add_routes(app, lambda request: at(request).schedules)
+    event_invoke_config.add_routes(app, lambda request: at(request).invoke_configs)
+    esm.add_routes(app, lambda request: at(request).mappings, lambda request: at(request).async_queue)
+    permissions.add_routes(app, lambda request: at(request).policies)
+    tags.add_routes(app, lambda request: at(request).tagging)
+    code_signing.add_routes(app, lambda request: at(request).code_signing)
+    function_settings.add_routes(app, lambda request: at(request).function_settings)
+    capacity_providers.add_routes(app, lambda request: at(request).capacity_providers)
+    durable_executions.add_routes(app, lambda request: at(request).registry)
+    urls.add_routes(app, lambda request: at(request).function_urls)
     target.add_routes(
         app,
-        sqs.endpoint(engine.queues),
-        kinesis.endpoint(engine.streams),
-        logs_service.endpoint(engine.log_service, engine.live_tails),
+        sqs.endpoint(
+            lambda request: at(request).queues, _close_all(engine, lambda region: region.queues.close())
+        ),
+        kinesis.endpoint(
+            lambda request: at(request).streams, _close_all(engine, lambda region: region.streams.close())
+        ),
+        logs_service.endpoint(
+            lambda request: at(request).log_service,
+            lambda request: at(request).live_tails,
+            _close_all(engine, lambda region: region.live_tails.close()),
+        ),
     )
 
     @aws_route

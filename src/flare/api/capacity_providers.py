@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, json_response, read_json
 from flare.control.capacity_providers import CapacityProviders
 
@@ -22,24 +23,26 @@ PROVIDERS = "/2025-11-30/capacity-providers"
 SCALING = "/2025-11-30/functions/{name}/function-scaling-config"
 
 
-def add_routes(app: web.Application, providers: CapacityProviders) -> None:
-    """Register the routes on ``app``, served by ``providers``."""
+def add_routes(app: web.Application, providers_of: Of[CapacityProviders]) -> None:
+    """Register the routes on ``app``, served by the request's ``providers``."""
 
     @aws_route
     async def create(request: web.Request) -> web.StreamResponse:
-        return json_response(providers.create(await read_json(request)), status=202)
+        return json_response(providers_of(request).create(await read_json(request)), status=202)
 
     @aws_route
     async def list_providers(request: web.Request) -> web.StreamResponse:
-        return json_response(providers.list())
+        return json_response(providers_of(request).list())
 
     @aws_route
     async def missing(request: web.Request) -> web.StreamResponse:
-        raise providers.missing(request.match_info["name"])
+        raise providers_of(request).missing(request.match_info["name"])
 
     @aws_route
     async def scaling_config(request: web.Request) -> web.StreamResponse:
-        raise providers.scaling_config(request.match_info["name"], request.query.get("Qualifier") or None)
+        raise providers_of(request).scaling_config(
+            request.match_info["name"], request.query.get("Qualifier") or None
+        )
 
     app.router.add_post(PROVIDERS, create)
     app.router.add_get(PROVIDERS, list_providers)

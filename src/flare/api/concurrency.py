@@ -12,14 +12,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, read_json
 from flare.control.concurrency import Concurrency
 
-_CONCURRENCY = web.AppKey("concurrency", Concurrency)
+_CONCURRENCY: web.AppKey[Of[Concurrency]] = web.AppKey("concurrency")
 
 
 def _concurrency(request: web.Request) -> Concurrency:
-    return request.app[_CONCURRENCY]
+    return request.app[_CONCURRENCY](request)
 
 
 @aws_route
@@ -44,7 +45,7 @@ async def get_account_settings(request: web.Request) -> web.StreamResponse:
     return json_response(_concurrency(request).account_settings())
 
 
-def add_routes(app: web.Application, concurrency: Concurrency) -> None:
+def add_routes(app: web.Application, concurrency: Of[Concurrency]) -> None:
     """Register the concurrency and account-settings routes on ``app``, served by ``concurrency``."""
     app[_CONCURRENCY] = concurrency
     app.router.add_put("/2017-10-31/functions/{name}/concurrency", put_function_concurrency)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, json_response
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
@@ -22,10 +23,12 @@ CALLBACKS = "/2025-12-01/durable-execution-callbacks/{callback}"
 NOT_DURABLE = "Flare does not run durable functions yet, so no durable execution exists"
 
 
-def add_routes(app: web.Application, registry: Registry) -> None:
+def add_routes(app: web.Application, registry_of: Of[Registry]) -> None:
     @aws_route
     async def list_executions(request: web.Request) -> web.StreamResponse:
-        registry.get_configuration(request.match_info["name"], request.query.get("Qualifier") or None)
+        registry_of(request).get_configuration(
+            request.match_info["name"], request.query.get("Qualifier") or None
+        )
         return json_response({"DurableExecutions": []})
 
     @aws_route

@@ -14,17 +14,18 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, json_response, query_int, read_json
 from flare.events.async_queue import AsyncQueue
 from flare.events.mappings import EventSourceMappings
 
-_MAPPINGS = web.AppKey("mappings", EventSourceMappings)
-_ASYNC = web.AppKey("async_queue", AsyncQueue)
+_MAPPINGS: web.AppKey[Of[EventSourceMappings]] = web.AppKey("mappings")
+_ASYNC: web.AppKey[Of[AsyncQueue]] = web.AppKey("async_queue")
 _PATH = "/2015-03-31/event-source-mappings"
 
 
 def _mappings(request: web.Request) -> EventSourceMappings:
-    return request.app[_MAPPINGS]
+    return request.app[_MAPPINGS](request)
 
 
 @aws_route
@@ -63,10 +64,12 @@ async def delete_mapping(request: web.Request) -> web.StreamResponse:
 
 @aws_route
 async def event_sources(request: web.Request) -> web.StreamResponse:
-    return json_response({"Mappings": _mappings(request).stats(), "AsyncQueues": request.app[_ASYNC].stats()})
+    return json_response(
+        {"Mappings": _mappings(request).stats(), "AsyncQueues": request.app[_ASYNC](request).stats()}
+    )
 
 
-def add_routes(app: web.Application, mappings: EventSourceMappings, async_queue: AsyncQueue) -> None:
+def add_routes(app: web.Application, mappings: Of[EventSourceMappings], async_queue: Of[AsyncQueue]) -> None:
     """Register the mapping routes and ``/flare/v1/event-sources`` on ``app``."""
     app[_MAPPINGS] = mappings
     app[_ASYNC] = async_queue

@@ -13,15 +13,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.events.invoke_config import InvokeConfigs
 
-_CONFIGS = web.AppKey("invoke_configs", InvokeConfigs)
+_CONFIGS: web.AppKey[Of[InvokeConfigs]] = web.AppKey("invoke_configs")
 _PATH = "/2019-09-25/functions/{name}/event-invoke-config"
 
 
 def _args(request: web.Request) -> tuple[InvokeConfigs, str, str | None]:
-    return request.app[_CONFIGS], request.match_info["name"], request.query.get("Qualifier") or None
+    return request.app[_CONFIGS](request), request.match_info["name"], request.query.get("Qualifier") or None
 
 
 @aws_route
@@ -56,7 +57,7 @@ async def list_configs(request: web.Request) -> web.StreamResponse:
     return json_response(configs.list(name, marker, query_int(request, "MaxItems")))
 
 
-def add_routes(app: web.Application, configs: InvokeConfigs) -> None:
+def add_routes(app: web.Application, configs: Of[InvokeConfigs]) -> None:
     """Register the event-invoke-config routes on ``app``, served by ``configs``."""
     app[_CONFIGS] = configs
     app.router.add_put(_PATH, put_config)

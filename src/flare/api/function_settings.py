@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, json_response, read_json
 from flare.control.function_settings import FunctionSettings
 
@@ -19,27 +20,29 @@ RECURSION = "/2024-08-31/functions/{name}/recursion-config"
 RUNTIME = "/2021-07-20/functions/{name}/runtime-management-config"
 
 
-def add_routes(app: web.Application, settings: FunctionSettings) -> None:
-    """Register the routes on ``app``, served by ``settings``."""
+def add_routes(app: web.Application, settings_of: Of[FunctionSettings]) -> None:
+    """Register the routes on ``app``, served by the request's ``settings``."""
 
     @aws_route
     async def put_recursion(request: web.Request) -> web.StreamResponse:
-        return json_response(settings.put_recursion(request.match_info["name"], await read_json(request)))
+        return json_response(
+            settings_of(request).put_recursion(request.match_info["name"], await read_json(request))
+        )
 
     @aws_route
     async def get_recursion(request: web.Request) -> web.StreamResponse:
-        return json_response(settings.get_recursion(request.match_info["name"]))
+        return json_response(settings_of(request).get_recursion(request.match_info["name"]))
 
     @aws_route
     async def put_runtime(request: web.Request) -> web.StreamResponse:
         qualifier = request.query.get("Qualifier") or None
         body = await read_json(request)
-        return json_response(settings.put_runtime(request.match_info["name"], qualifier, body))
+        return json_response(settings_of(request).put_runtime(request.match_info["name"], qualifier, body))
 
     @aws_route
     async def get_runtime(request: web.Request) -> web.StreamResponse:
         qualifier = request.query.get("Qualifier") or None
-        return json_response(settings.get_runtime(request.match_info["name"], qualifier))
+        return json_response(settings_of(request).get_runtime(request.match_info["name"], qualifier))
 
     app.router.add_put(RECURSION, put_recursion)
     app.router.add_get(RECURSION, get_recursion)

@@ -27,12 +27,13 @@ import contextlib
 import dataclasses
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 
 from aiohttp import web
 from aiohttp.typedefs import Handler, Middleware
 from multidict import CIMultiDict
 
+from flare.account_region import AccountRegion
 from flare.api import cors
 from flare.api.invoke import MAX_SYNC_PAYLOAD
 from flare.api.response_stream import ChunkQueue, streamed_invoke
@@ -40,16 +41,17 @@ from flare.api.url_event import Caller, Invoked, UrlRequest, request_event
 from flare.api.url_response import BadFunctionResponse, HttpAnswer, http_answer, split_prelude
 from flare.api.wire import REQUEST_ID_HEADER
 from flare.clock import Clock
-from flare.control.urls import FunctionUrls, UrlTarget
+from flare.control.urls import UrlTarget
 from flare.errors import FlareError, TooManyRequests
 from flare.ids import new_request_id, new_trace_id
-from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE, HTTP_INTEGRATION
+from flare.scope import account_of
 
 log = logging.getLogger("flare.api")
 
 URL_HOST_MARK = ".lambda-url."
+OWNER = "flare.url_owner"  # the AccountRegion whose URL a request is for
 INTERNAL_ERROR = HttpAnswer(502, [("Content-Type", "application/json")], b"Internal Server Error")
 
 
@@ -61,9 +63,12 @@ def url_id_of(host: str) -> str | None:
     return host.split(".", 1)[0]
 
 
-def signed_caller(headers: Mapping[str, str], query: Mapping[str, str], account_id: str) -> Caller | None:
-    """Who a SigV4-signed request says it is (its credential's access key), or None when it is
-    not signed. The signature is NOT verified (see the module docstring)."""
+def signed_caller(
+    headers: Mapping[str, str], query: Mapping[str, str], default_account: str
+) -> Caller | None:
+    """Who a SigV4-signed request says it is (its credential's access key and that key's
+    account, ``scope.account_of``), or None when it is not signed. The signature is NOT verified
+    (see the module docstring)."""
     authorization = headers.get("Authorization", "")
     if authorization.startswith("AWS4-HMAC-SHA256 "):
         credential = authorization.partition("Credential=")[2]
@@ -71,7 +76,8 @@ def signed_caller(headers: Mapping[str, str], query: Mapping[str, str], account_
         credential = query.get("X-Amz-Credential", "")
     else:
         return None
-    return Caller(credential.split("/", 1)[0].strip(" ,"), account_id)
+    key = credential.split("/", 1)[0].strip(" ,")
+    return Caller(key, account_of(key, default_account))
 
 
 def lower_headers(request: web.Request) -> dict[str, str]:
@@ -94,18 +100,21 @@ def answer_response(answer: HttpAnswer, request_id: str, added: Mapping[str, str
 class FunctionUrlDoor:
     """The aiohttp handler of every function URL request (see the module docstring)."""
 
-    def __init__(self, urls: FunctionUrls, router: Router, clock: Clock, account_id: str, port: int) -> None:
-        self._urls = urls
-        self._router = router
+    def __init__(
+        self, owner_of: Callable[[str], AccountRegion | None], clock: Clock, default_account: str, port: int
+    ) -> None:
+        self._owner_of = owner_of
         self._clock = clock
-        self._account_id = account_id
+        self._default_account = default_account
         self._port = port
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         url_id = url_id_of(request.host)
-        target = self._urls.resolve(url_id) if url_id else None
-        if target is None:
+        owner = self._owner_of(url_id) if url_id else None
+        target = owner.function_urls.resolve(url_id) if owner is not None and url_id else None
+        if owner is None or target is None:
             return refusal(403, "AccessDeniedException", None)
+        request[OWNER] = owner
         config = target.config
         rules = config.cors if cors.enabled(config.cors) else None
         origin = request.headers.get("Origin")
@@ -114,7 +123,7 @@ class FunctionUrlDoor:
             return web.Response(status=200, headers=headers)
         caller = None
         if config.auth_type == "AWS_IAM":
-            caller = signed_caller(request.headers, request.query, self._account_id)
+            caller = signed_caller(request.headers, request.query, self._default_account)
             if caller is None:
                 return refusal(403, "AccessDeniedException", "Forbidden")
         if (request.content_length or 0) > MAX_SYNC_PAYLOAD:
@@ -146,7 +155,8 @@ class FunctionUrlDoor:
             port=self._port,
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
         )
-        invoked = Invoked(target.config.url_id, self._account_id, request_id, trace_id, now, caller)
+        owner: AccountRegion = request[OWNER]
+        invoked = Invoked(target.config.url_id, owner.scope.account, request_id, trace_id, now, caller)
         payload = json.dumps(request_event(http, invoked), separators=(",", ":")).encode()
         return Invocation(request_id, payload, target.invoked_arn, trace_id)
 
@@ -157,7 +167,8 @@ class FunctionUrlDoor:
     async def _buffered(
         self, request: web.Request, target: UrlTarget, invocation: Invocation, added: Mapping[str, str]
     ) -> web.StreamResponse:
-        async with self._router.invoke(target.version, invocation) as result:
+        router = request[OWNER].router
+        async with router.invoke(target.version, invocation) as result:
             answer = INTERNAL_ERROR
             if not result.function_error:
                 with contextlib.suppress(BadFunctionResponse):
@@ -174,7 +185,9 @@ class FunctionUrlDoor:
         relayed = StreamedResponse(request, invocation.request_id, added, queue)
         streamed = dataclasses.replace(invocation, sink=queue)
         try:
-            async with streamed_invoke(self._router, target.version, streamed, queue, relayed.send) as result:
+            async with streamed_invoke(
+                request[OWNER].router, target.version, streamed, queue, relayed.send
+            ) as result:
                 return await relayed.finish(result.payload, result.error_type is not None)
         except BadFunctionResponse:
             return answer_response(INTERNAL_ERROR, invocation.request_id, added)

@@ -10,19 +10,20 @@ from collections.abc import Callable
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.code_url import CodeUrls
 from flare.control.registry import Registry
 
 PREFIX = "/2015-03-31/functions"
-_REGISTRY = web.AppKey("function_registry", Registry)
 _CODE_URLS = web.AppKey("code_urls", CodeUrls)
 Reserved = Callable[[str], "int | None"]
-_RESERVED: web.AppKey[Reserved] = web.AppKey("reserved")
+_REGISTRY: web.AppKey[Of[Registry]] = web.AppKey("function_registry")
+_RESERVED: web.AppKey[Of[Reserved]] = web.AppKey("reserved")
 
 
 def _registry(request: web.Request) -> Registry:
-    return request.app[_REGISTRY]
+    return request.app[_REGISTRY](request)
 
 
 def _qualifier(request: web.Request) -> str | None:
@@ -40,7 +41,7 @@ async def get_function(request: web.Request) -> web.StreamResponse:
     body = _registry(request).get_function(
         request.match_info["name"], _qualifier(request), lambda digest: urls.url(base, digest)
     )
-    reserved = request.app[_RESERVED](body["Configuration"]["FunctionName"])
+    reserved = request.app[_RESERVED](request)(body["Configuration"]["FunctionName"])
     if reserved is not None:
         body["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
     return json_response(body)
@@ -82,13 +83,13 @@ async def delete_function(request: web.Request) -> web.StreamResponse:
 
 def add_routes(
     app: web.Application,
-    registry: Registry,
+    registry: Of[Registry],
     code_urls: CodeUrls,
-    reserved: Callable[[str], int | None] = lambda name: None,
+    reserved: Of[Reserved] = lambda request: lambda name: None,
 ) -> None:
-    """Register the function resource's routes on ``app``, served by ``registry``; GetFunction
-    shows ``reserved(name)`` as its ``Concurrency`` when there is a reservation, and a
-    ``code_urls`` URL as its ``Code.Location``."""
+    """Register the function resource's routes on ``app``, served by the request's
+    ``registry``; GetFunction shows ``reserved(request)(name)`` as its ``Concurrency`` when there
+    is a reservation, and a ``code_urls`` URL as its ``Code.Location``."""
     app[_REGISTRY] = registry
     app[_CODE_URLS] = code_urls
     app[_RESERVED] = reserved

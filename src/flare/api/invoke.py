@@ -21,15 +21,14 @@ from aiohttp import web
 from botocore.model import Shape
 from multidict import CIMultiDict, MultiDict
 
+from flare.account_region import AccountRegion
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
-from flare.control.registry import Registry
 from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, RequestTooLarge
-from flare.events.async_queue import MAX_ASYNC_PAYLOAD, AsyncQueue
+from flare.events.async_queue import MAX_ASYNC_PAYLOAD
 from flare.ids import new_request_id, new_trace_id
-from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
 from flare.specs import constraints
 from flare.specs.models import rest_operations, service_model
@@ -139,14 +138,17 @@ def function_name_of(path: str) -> str | None:
     return unquote(name) if "%" in name else name
 
 
+FindRegion = Callable[[str, "str | None", Mapping[str, str]], AccountRegion]
+"""The ``AccountRegion`` an Invoke of (function name, qualifier) with these headers acts in
+(``Engine.region_for_function`` for the caller the credential names); raises FlareError."""
+
+
 class InvokeRoute:
     """Invoke, whatever carried the request. ``headers`` must answer lower-case names."""
 
-    def __init__(self, registry: Registry, router: Router, clock: Clock, events: AsyncQueue) -> None:
-        self._registry = registry
-        self._router = router
+    def __init__(self, find_region: FindRegion, clock: Clock) -> None:
+        self._find_region = find_region
         self._clock = clock
-        self._events = events
 
     async def __call__(
         self,
@@ -165,7 +167,8 @@ class InvokeRoute:
         if tenant_id is not None:
             check_tenant_id(name, qualifier, headers, tenant_id)
         try:
-            version, invoked_arn = self._registry.resolve_invocation(name, qualifier)
+            region = self._find_region(name, qualifier, headers)
+            version, invoked_arn = region.registry.resolve_invocation(name, qualifier)
         except FlareError:
             check_invoke(name, qualifier, headers)
             raise
@@ -177,7 +180,7 @@ class InvokeRoute:
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)
             alias_or_version = parse_function_name(name, qualifier)[1]
-            request_id = self._events.submit(version, alias_or_version, invoked_arn, payload, tenant_id)
+            request_id = region.async_queue.submit(version, alias_or_version, invoked_arn, payload, tenant_id)
             await respond(202, {REQUEST_ID_HEADER: request_id}, b"")
             return
         payload = await read(MAX_SYNC_PAYLOAD)
@@ -191,7 +194,7 @@ class InvokeRoute:
             tenant_id=tenant_id,
         )
         tail = headers.get("x-amz-log-type") == "Tail"
-        async with self._router.invoke(version, invocation) as result:
+        async with region.router.invoke(version, invocation) as result:
             response_headers = {
                 REQUEST_ID_HEADER: request_id,
                 "X-Amz-Executed-Version": result.executed_version,

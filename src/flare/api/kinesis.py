@@ -14,6 +14,7 @@ from typing import Any
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.target import JsonEndpoint
 from flare.errors import UnknownOperation
 from flare.services.errors import InvalidArgument
@@ -26,16 +27,17 @@ MAX_PUT_RECORDS = 500
 Operation = Callable[[StreamService, dict[str, Any]], Awaitable[dict[str, Any]]]
 
 
-def endpoint(streams: StreamService) -> JsonEndpoint:
+def endpoint(streams_of: Of[StreamService], close: Callable[[], None]) -> JsonEndpoint:
+    """The Kinesis endpoint, serving each request from its scope's streams (``close``: every
+    scope's, at shutdown)."""
+
     async def call(operation: str, body: dict[str, Any], request: web.Request) -> dict[str, Any]:
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's stream service does not implement {operation}")
-        return await handler(streams, body)
+        return await handler(streams_of(request), body)
 
-    return JsonEndpoint(
-        "Kinesis_20131202", "application/x-amz-json-1.1", "", call, streams.close, model="kinesis"
-    )
+    return JsonEndpoint("Kinesis_20131202", "application/x-amz-json-1.1", "", call, close, model="kinesis")
 
 
 def _name(streams: StreamService, body: dict[str, Any]) -> str:

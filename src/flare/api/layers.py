@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.code_url import CodeUrls
 from flare.control.layers import Layers, Locate
@@ -19,12 +20,12 @@ from flare.errors import InvalidParameterValue
 LAYERS = "/2018-10-31/layers"
 VERSIONS = LAYERS + "/{layer}/versions"
 VERSION = VERSIONS + "/{version}"
-_LAYERS = web.AppKey("layers", Layers)
+_LAYERS: web.AppKey[Of[Layers]] = web.AppKey("layers")
 _LINKS = web.AppKey("code_urls", CodeUrls)
 
 
 def _layers(request: web.Request) -> Layers:
-    return request.app[_LAYERS]
+    return request.app[_LAYERS](request)
 
 
 def _locate(request: web.Request) -> Locate:
@@ -107,7 +108,7 @@ async def get_policy(request: web.Request) -> web.StreamResponse:
     return json_response(_layers(request).get_policy(request.match_info["layer"], _version(request)))
 
 
-def add_routes(app: web.Application, layers: Layers, links: CodeUrls) -> None:
+def add_routes(app: web.Application, layers: Of[Layers], links: CodeUrls) -> None:
     """Register the layer routes, served by ``layers``; ``Content.Location`` is a ``links`` URL."""
     app[_LAYERS] = layers
     app[_LINKS] = links

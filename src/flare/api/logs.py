@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, json_response, query_int
 from flare.control.registry import Registry
 from flare.errors import ResourceNotFound
@@ -30,11 +31,12 @@ def _group(registry: Registry, logs: LogService, name: str) -> str:
         return default
 
 
-def add_routes(app: web.Application, registry: Registry, logs: LogService) -> None:
+def add_routes(app: web.Application, registry_of: Of[Registry], logs_of: Of[LogService]) -> None:
     @aws_route
     async def read_logs(request: web.Request) -> web.StreamResponse:
         offset = query_int(request, "offset") or 0
-        group = _group(registry, logs, request.match_info["name"])
+        logs = logs_of(request)
+        group = _group(registry_of(request), logs, request.match_info["name"])
         events = logs.events_since(group, offset, lambda message: True, StreamQuery())[:PAGE_EVENTS]
         body = {
             "events": [

@@ -17,6 +17,7 @@ from typing import Any
 from aiohttp import web
 
 from flare.api import eventstream
+from flare.api.scoping import Of
 from flare.api.target import JsonEndpoint
 from flare.api.wire import REQUEST_ID_HEADER
 from flare.errors import UnknownOperation
@@ -34,19 +35,22 @@ Operation = Callable[[LogService, LiveTails, Body, web.Request], Awaitable[Resul
 DESCRIBE_LIMIT = 50
 
 
-def endpoint(logs: LogService, tails: LiveTails) -> JsonEndpoint:
+def endpoint(logs_of: Of[LogService], tails_of: Of[LiveTails], close: Callable[[], None]) -> JsonEndpoint:
+    """The CloudWatch Logs endpoint, serving each request from its scope's log groups and live
+    tails (``close``: every scope's tails, at shutdown)."""
+
     async def call(operation: str, body: Body, request: web.Request) -> Result:
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's logs service does not implement {operation}")
-        return await handler(logs, tails, body, request)
+        return await handler(logs_of(request), tails_of(request), body, request)
 
     return JsonEndpoint(
         "Logs_20140328",
         "application/x-amz-json-1.1",
         "",
         call,
-        tails.close,
+        close,
         model="logs",
         invalid=LogInvalidParameter,
     )

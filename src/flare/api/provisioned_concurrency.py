@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.provisioned_concurrency import ProvisionedConcurrency
 
 PATH = "/2019-09-30/functions/{name}/provisioned-concurrency"
-_PROVISIONED = web.AppKey("provisioned", ProvisionedConcurrency)
+_PROVISIONED: web.AppKey[Of[ProvisionedConcurrency]] = web.AppKey("provisioned")
 
 
 def _configs(request: web.Request) -> ProvisionedConcurrency:
-    return request.app[_PROVISIONED]
+    return request.app[_PROVISIONED](request)
 
 
 def _qualifier(request: web.Request) -> str | None:
@@ -49,7 +50,7 @@ async def delete_config(request: web.Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-def add_routes(app: web.Application, configs: ProvisionedConcurrency) -> None:
+def add_routes(app: web.Application, configs: Of[ProvisionedConcurrency]) -> None:
     """Register the provisioned concurrency routes on ``app``, served by ``configs``."""
     app[_PROVISIONED] = configs
     app.router.add_put(PATH, put_config)

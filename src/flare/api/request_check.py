@@ -25,6 +25,8 @@ from flare.specs.models import RestOperation, rest_operations
 # ("Value X at 'runtime' failed to satisfy constraint: ... or be a valid ARN", an
 # InvalidParameterValueException listing the runtimes; control/validation.py).
 SERVICE_CHECKED = {"CreateFunction": ("Runtime",), "UpdateFunctionConfiguration": ("Runtime",)}
+CHECKED = "flare.checked_input"
+"""Where the middleware leaves ``(operation, input)`` on the request for what runs after it."""
 
 
 async def checked_input(request: web.Request) -> tuple[RestOperation, dict[str, Any]] | None:
@@ -45,9 +47,10 @@ async def checked_input(request: web.Request) -> tuple[RestOperation, dict[str, 
 
 @web.middleware
 async def check_request(request: web.Request, handler: Handler) -> web.StreamResponse:
-    """The middleware: validate, then hand on (see the module docstring)."""
+    """The middleware: validate, leave the operation and its input at ``CHECKED`` (None for
+    no Lambda operation), then hand on (see the module docstring)."""
     try:
-        await checked_input(request)
+        request[CHECKED] = await checked_input(request)
     except FlareError as error:
         return error_response(error)
     return await handler(request)

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, read_json
 from flare.rules.scheduler import Schedules
 
 PATH = "/flare/v1/schedules"
-_SCHEDULES = web.AppKey("schedules", Schedules)
+_SCHEDULES: web.AppKey[Of[Schedules]] = web.AppKey("schedules")
 
 
 def _schedules(request: web.Request) -> Schedules:
-    return request.app[_SCHEDULES]
+    return request.app[_SCHEDULES](request)
 
 
 @aws_route
@@ -45,7 +46,7 @@ async def remove_schedule(request: web.Request) -> web.StreamResponse:
     return empty_response(204)
 
 
-def add_routes(app: web.Application, schedules: Schedules) -> None:
+def add_routes(app: web.Application, schedules: Of[Schedules]) -> None:
     """Register the schedule routes on ``app``, served by ``schedules``."""
     app[_SCHEDULES] = schedules
     app.router.add_post(PATH, add_schedule)

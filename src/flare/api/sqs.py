@@ -15,6 +15,7 @@ from typing import Any
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.target import JsonEndpoint
 from flare.errors import UnknownOperation
 from flare.services.errors import (
@@ -24,6 +25,7 @@ from flare.services.errors import (
     InvalidBatchEntryId,
     InvalidParameter,
     MissingParameter,
+    QueueDoesNotExist,
     QueueError,
     TooManyEntriesInBatch,
 )
@@ -44,14 +46,28 @@ Body = dict[str, Any]
 Operation = Callable[[QueueService, Body, web.Request], Awaitable[Body]]
 
 
-def endpoint(queues: QueueService) -> JsonEndpoint:
+def endpoint(queues_of: Of[QueueService], close: Callable[[], None]) -> JsonEndpoint:
+    """The SQS endpoint, serving each request from its scope's queues (``close``: every
+    scope's, at shutdown)."""
+
     async def call(operation: str, body: Body, request: web.Request) -> Body:
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's queue service does not implement {operation}")
+        queues = queues_of(request)
+        _check_owner(queues, body)
         return await handler(queues, body, request)
 
-    return JsonEndpoint("AmazonSQS", "application/x-amz-json-1.0", "com.amazonaws.sqs", call, queues.close)
+    return JsonEndpoint("AmazonSQS", "application/x-amz-json-1.0", "com.amazonaws.sqs", call, close)
+
+
+def _check_owner(queues: QueueService, body: Body) -> None:
+    """A ``QueueUrl`` of another account (``/<account>/<name>``) names no queue of this one."""
+    url = body.get("QueueUrl")
+    if isinstance(url, str):
+        parts = url.rstrip("/").rsplit("/", 2)
+        if len(parts) == 3 and len(parts[1]) == 12 and parts[1].isdigit() and parts[1] != queues.account_id:
+            raise QueueDoesNotExist()
 
 
 def _required(body: Body, name: str) -> Any:

@@ -16,6 +16,7 @@ from aiohttp import web
 from flare.api import eventstream
 from flare.api.invoke import MAX_SYNC_PAYLOAD, client_context, log_tail, read_payload
 from flare.api.response_stream import ChunkQueue, streamed_invoke
+from flare.api.scoping import Of
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.clock import Clock
 from flare.control.registry import Registry
@@ -29,14 +30,15 @@ PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 class StreamInvokeRoute:
     """The aiohttp handler of InvokeWithResponseStream."""
 
-    def __init__(self, registry: Registry, router: Router, clock: Clock) -> None:
-        self._registry = registry
-        self._router = router
+    def __init__(self, registry_of: Of[Registry], router_of: Of[Router], clock: Clock) -> None:
+        self._registry_of = registry_of
+        self._router_of = router_of
         self._clock = clock
 
     async def __call__(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
-        version, invoked_arn = self._registry.resolve_invocation(name, request.query.get("Qualifier") or None)
+        registry = self._registry_of(request)
+        version, invoked_arn = registry.resolve_invocation(name, request.query.get("Qualifier") or None)
         if request.headers.get("X-Amz-Invocation-Type") == "DryRun":
             return empty_response(204)
         payload = await read_payload(request, MAX_SYNC_PAYLOAD)
@@ -67,7 +69,7 @@ class StreamInvokeRoute:
 
         tail = request.headers.get("X-Amz-Log-Type") == "Tail"
         try:
-            async with streamed_invoke(self._router, version, invocation, queue, send) as result:
+            async with streamed_invoke(self._router_of(request), version, invocation, queue, send) as result:
                 if not queue.began and not result.error_type:
                     await send(result.payload)
                 if not response.prepared:

@@ -11,27 +11,28 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, read_json
 from flare.control.tags import Tagging
 
 PATH = "/2017-03-31/tags/{arn:.+}"
 
 
-def add_routes(app: web.Application, tagging: Tagging) -> None:
-    """Register the tag routes on ``app``, served by ``tagging``."""
+def add_routes(app: web.Application, tagging_of: Of[Tagging]) -> None:
+    """Register the tag routes on ``app``, served by the request's ``tagging``."""
 
     @aws_route
     async def tag_resource(request: web.Request) -> web.StreamResponse:
-        tagging.tag(request.match_info["arn"], await read_json(request))
+        tagging_of(request).tag(request.match_info["arn"], await read_json(request))
         return empty_response(204)
 
     @aws_route
     async def list_tags(request: web.Request) -> web.StreamResponse:
-        return json_response(tagging.list_tags(request.match_info["arn"]))
+        return json_response(tagging_of(request).list_tags(request.match_info["arn"]))
 
     @aws_route
     async def untag_resource(request: web.Request) -> web.StreamResponse:
-        tagging.untag(request.match_info["arn"], request.query.getall("tagKeys", []))
+        tagging_of(request).untag(request.match_info["arn"], request.query.getall("tagKeys", []))
         return empty_response(204)
 
     app.router.add_post(PATH, tag_resource)

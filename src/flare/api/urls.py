@@ -14,15 +14,16 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.urls import FunctionUrls
 
 PATH = "/2021-10-31/functions/{name}/url"
-_URLS = web.AppKey("function_urls", FunctionUrls)
+_URLS: web.AppKey[Of[FunctionUrls]] = web.AppKey("function_urls")
 
 
 def _urls(request: web.Request) -> FunctionUrls:
-    return request.app[_URLS]
+    return request.app[_URLS](request)
 
 
 def _qualifier(request: web.Request) -> str | None:
@@ -60,7 +61,7 @@ async def list_configs(request: web.Request) -> web.StreamResponse:
     return json_response(answer)
 
 
-def add_routes(app: web.Application, urls: FunctionUrls) -> None:
+def add_routes(app: web.Application, urls: Of[FunctionUrls]) -> None:
     """Register the function URL config routes on ``app``, served by ``urls``."""
     app[_URLS] = urls
     app.router.add_post(PATH, create_config)

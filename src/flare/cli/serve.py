@@ -40,14 +40,19 @@ from flare.config import DEFAULT_REGION, ServerConfig
     metavar="SECONDS",
     help="INIT limit for on-demand environments (Lambda's is 10 s; lower it to demo suppressed init).",
 )
-@click.option("--region", default=DEFAULT_REGION, show_default=True, help="Region used in ARNs.")
+@click.option(
+    "--region",
+    default=DEFAULT_REGION,
+    show_default=True,
+    help="Region of requests that name none (unsigned ones); a signed request acts in its signature's.",
+)
 @click.option(
     "--account-concurrency",
     type=click.IntRange(min=1),
     default=1000,
     show_default=True,
     metavar="N",
-    help="Concurrent executions the account may run (Lambda's default quota is 1000).",
+    help="Concurrent executions each account may run in each region (Lambda's default quota is 1000).",
 )
 @click.option(
     "--min-unreserved",

@@ -7,8 +7,9 @@ A client may name a function four ways (AWS accepts all of them on every functio
 * ``arn:aws:lambda:us-east-1:123456789012:function:my-fn[:qualifier]``   a full ARN;
 * ``123456789012:function:my-fn[:qualifier]``            a partial ARN.
 
-The ARN forms may be up to 140 characters. Region and account inside an ARN are not checked
-against the server's: Flare serves one account in one region. All functions here are pure.
+The ARN forms may be up to 140 characters. The account and region an ARN names (``scope_named``)
+decide which account and region a request reaches (``control/cross_account.py``); below that,
+each ``AccountRegion``'s registry reads only the name. All functions here are pure.
 """
 
 from __future__ import annotations
@@ -29,9 +30,11 @@ FUNCTION_NAME_PATTERN = (
 _NAME = r"(?P<name>[a-zA-Z0-9\-_]+)"
 _QUALIFIER = r"(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9\-_]+))?"
 _FULL_ARN = re.compile(
-    r"arn:aws[a-zA-Z-]*:lambda:[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d:\d{12}:function:" + _NAME + _QUALIFIER
+    r"arn:aws[a-zA-Z-]*:lambda:(?P<region>[a-z]{2}(?:-gov|-iso[a-z]?)?-[a-z]+-\d):(?P<account>\d{12}):function:"
+    + _NAME
+    + _QUALIFIER
 )
-_PARTIAL_ARN = re.compile(r"\d{12}:function:" + _NAME + _QUALIFIER)
+_PARTIAL_ARN = re.compile(r"(?P<account>\d{12}):function:" + _NAME + _QUALIFIER)
 _NAME_WITH_QUALIFIER = re.compile(_NAME + _QUALIFIER)
 _QUALIFIER_PARAM = re.compile(r"[a-zA-Z0-9$_\-]+")
 
@@ -71,6 +74,16 @@ def _split(function_name: str) -> tuple[str, str | None]:
     if len(name) > MAX_NAME_LENGTH:
         raise _length_error(function_name, "functionName", MAX_NAME_LENGTH)
     return name, match.group("qualifier")
+
+
+def scope_named(function_name: str) -> tuple[str | None, str | None]:
+    """``(account, region)`` that a well-formed ``function_name`` names: both for a full ARN,
+    the account for a partial one, neither for a name (None where it names nothing)."""
+    match = _FULL_ARN.fullmatch(function_name)
+    if match is not None:
+        return match.group("account"), match.group("region")
+    match = _PARTIAL_ARN.fullmatch(function_name)
+    return (match.group("account"), None) if match is not None else (None, None)
 
 
 def check_qualifier(qualifier: str) -> str:

@@ -243,17 +243,19 @@ class Layers:
         layers), built on first use. A version deleted meanwhile still counts."""
         return self._opt_trees.tree_for([row.code_digest for row in self._rows(references)])
 
-    def collect(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> set[str]:
+    def forget_unlisted(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> set[str]:
         """Forget deleted versions no function version lists any more (``in_use``: the
-        ``Layers`` of every stored function version) and the merged trees nobody needs; returns
-        the zip digests still needed. Call at start-up, before serving."""
+        ``Layers`` of every stored function version of this account and region); return the
+        keys of the merged ``/opt`` trees those lists need (``unused_code`` deletes the rest)."""
         lists = [list(references) for references in in_use if references]
         referenced = set()
         for references in lists:
             referenced |= {(ref.layer.name, ref.version) for ref in self._refs(references)}
         self._store.purge_deleted(referenced)
-        keep = {key_of([row.code_digest for row in self._rows(references)]) for references in lists}
-        self._opt_trees.delete_unused(keep)
+        return {key_of([row.code_digest for row in self._rows(references)]) for references in lists}
+
+    def code_digests(self) -> set[str]:
+        """The zips stored layer versions use: of every account and region."""
         return self._store.code_digests()
 
     # -- internals -------------------------------------------------------------------------------

@@ -129,8 +129,8 @@ class Registry:
         return self._db.db
 
     def load(self) -> None:
-        """Fill the caches from the database, unpacking any code tree that is missing, and delete
-        code no stored version uses. Call once at start, before serving."""
+        """Fill the caches from the database. Call once, before serving this account and
+        region (code no one uses is deleted afterwards, across all of them: ``unused_code``)."""
         self._rows.clear()
         self._runnable.clear()
         for row in self._db.all_functions():
@@ -139,11 +139,16 @@ class Registry:
                 self._settle(row.name, row.version)
         self._counters = self._db.version_counters()
         self._aliases.load()
-        in_use = self._db.code_digests()
-        if self._layers is not None:
-            lists = (row.config.get("Layers") or [] for rows in self._rows.values() for row in rows.values())
-            in_use |= self._layers.collect(lists)
-        self._blobs.delete_unused(in_use)
+
+    def layer_lists(self) -> list[list[dict[str, Any]]]:
+        """The ``Layers`` of every stored version (empty lists left out)."""
+        lists = (row.config.get("Layers") or [] for rows in self._rows.values() for row in rows.values())
+        return [list(references) for references in lists if references]
+
+    def code_digests(self) -> set[str]:
+        """The code zips stored functions use: of every account and region (the blob store is
+        shared)."""
+        return self._db.code_digests()
 
     def runtimes(self) -> set[str]:
         """The runtimes of every stored function version."""

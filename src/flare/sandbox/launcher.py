@@ -170,8 +170,10 @@ def environment_variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": version.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            "AWS_ACCESS_KEY": "flare",
-            "AWS_ACCESS_KEY_ID": "flare",
+            # the function's own account as its key id, so its calls back to Flare act in its
+            # account (scope.py); the region is AWS_REGION's
+            "AWS_ACCESS_KEY": version.account_id,
+            "AWS_ACCESS_KEY_ID": version.account_id,
             "AWS_SECRET_ACCESS_KEY": "flare",
             "AWS_SESSION_TOKEN": "flare",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,

@@ -81,9 +81,12 @@ class QueueService:
         return f"arn:aws:sqs:{self.region}:{self.account_id}:{name}"
 
     def name_of(self, arn: str) -> str:
-        """The queue name of one of this service's queue ARNs; raises QueueDoesNotExist."""
+        """The queue name of one of this service's queue ARNs (of its account and region);
+        raises QueueDoesNotExist."""
         parts = arn.split(":")
-        if len(parts) != 6 or parts[:3] != ["arn", "aws", "sqs"] or parts[5] not in self._queues:
+        if len(parts) != 6 or parts[:5] != ["arn", "aws", "sqs", self.region, self.account_id]:
+            raise QueueDoesNotExist()
+        if parts[5] not in self._queues:
             raise QueueDoesNotExist()
         return parts[5]
 

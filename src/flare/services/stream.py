@@ -100,10 +100,11 @@ class StreamService:
         return f"arn:aws:kinesis:{self.region}:{self.account_id}:stream/{name}"
 
     def name_of(self, arn: str) -> str:
-        """The stream name of one of this service's stream ARNs; raises StreamNotFound."""
+        """The stream name of one of this service's stream ARNs (of its account and region);
+        raises StreamNotFound."""
         parts = arn.split(":", 5)
         name = parts[5].removeprefix("stream/") if len(parts) == 6 else ""
-        if parts[:3] != ["arn", "aws", "kinesis"] or name not in self._streams:
+        if parts[:5] != ["arn", "aws", "kinesis", self.region, self.account_id] or name not in self._streams:
             raise StreamNotFound(f"Stream {name or arn} under account {self.account_id} not found.")
         return name
 

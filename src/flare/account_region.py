@@ -1,0 +1,287 @@
+"""The resources of one account in one region, and the actors that serve them.
+
+Lambda keeps an account's functions in each region apart from every other account's and
+region's: names, ARNs, versions, layers, queues, streams, log groups, concurrency limits. So does
+Flare: one ``AccountRegion`` per ``Scope``, built on the host's ``Machine`` (the database, blobs,
+zygotes and sandbox they all share), owning its registry, its environments' pool and router,
+its concurrency ledger (the account's limit is per region, as on Lambda), its event sources and
+its logs. Nothing here decides anything; it wires the pieces together and starts and stops them.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flare.control import tags
+from flare.control.capacity_providers import CapacityProviders
+from flare.control.code_signing import CodeSigning
+from flare.control.concurrency import Concurrency
+from flare.control.function_settings import FunctionSettings
+from flare.control.layers import Layers
+from flare.control.model import FunctionVersion
+from flare.control.policies import FunctionPolicies
+from flare.control.provisioned_concurrency import ProvisionedConcurrency
+from flare.control.registry import Registry
+from flare.control.urls import FunctionUrls
+from flare.errors import ResourceNotFound
+from flare.events.async_queue import AsyncQueue
+from flare.events.destinations import Destinations
+from flare.events.invoke_config import InvokeConfigs
+from flare.events.invoker import SyncInvoker
+from flare.events.mappings import EventSourceMappings
+from flare.events.sources import Sources
+from flare.machine import Machine
+from flare.observe.logs import LogStore
+from flare.observe.metrics import Metrics
+from flare.placement.ledger import Ledger
+from flare.placement.pool import Pool
+from flare.placement.prewarm import Provisioner
+from flare.placement.router import Router
+from flare.rules.scheduler import Schedules
+from flare.sandbox.environment import Environment
+from flare.sandbox.launcher import plan_launch
+from flare.sandbox.restored import RestoredEnvironment
+from flare.sandbox.snapshot import Snapshot, Snapshots
+from flare.scope import Scope
+from flare.services.live_tail import LiveTails
+from flare.services.logs import LogService
+from flare.services.queue import QueueService
+from flare.services.stream import StreamService
+from flare.store.code_signing import CodeSigningStore
+from flare.store.events import EventStore
+from flare.store.function_settings import FunctionSettingsStore
+from flare.store.functions import FunctionStore
+from flare.store.layers import LayerStore
+from flare.store.log_index import LogIndex
+from flare.store.policies import PolicyStore
+from flare.store.schedules import ScheduleStore
+from flare.store.services import ServiceStore
+from flare.store.settings import SettingsStore
+from flare.store.urls import UrlStore
+
+log = logging.getLogger("flare.account_region")
+
+# The revision recorded for a deleted version: no environment has it, so all of its retire.
+DELETED_REVISION = ""
+
+
+class AccountRegion:
+    """Everything of one account in one region (see the module docstring)."""
+
+    def __init__(self, machine: Machine, scope: Scope, metrics: Metrics) -> None:
+        self.machine = machine
+        self.scope = scope
+        config, clock, database = machine.config, machine.clock, machine.database
+        region, account = scope.region, scope.account
+        self.clock = clock
+        self.function_store = FunctionStore(database, scope)
+        self.layer_store = LayerStore(database, scope)
+        self.layers = Layers(self.layer_store, machine.blobs, machine.opt_trees, region, account, clock)
+        self.registry = Registry(self.function_store, machine.blobs, region, account, clock, self.layers)
+        self.log_index = LogIndex(database, scope)
+        self.logs = LogStore(machine.log_root(scope), self.log_index, clock)
+        self.log_service = LogService(self.logs, clock, region, account)
+        self.live_tails = LiveTails(self.log_service, clock)
+        self.services_store = ServiceStore(database, scope)
+        self.queues = QueueService(self.services_store, clock, region, account)
+        self.streams = StreamService(self.services_store, clock, region, account)
+        self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
+        self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
+        self.registry.add_publish_listener(self._version_published)
+        self.registry.add_create_listener(lambda version: machine.warm_zygote(version.runtime))
+        self.ledger = Ledger(clock, config.account_concurrency, config.scaling_rate)
+        self.settings = SettingsStore(database, scope)
+        self.concurrency = Concurrency(
+            self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
+        )
+        self.router = Router(self.pool, self.ledger, metrics, clock)
+        self.provisioner = Provisioner(self.pool, self.ledger)
+        self.provisioned = ProvisionedConcurrency(
+            self.settings, self.registry, self.provisioner, self.concurrency, clock
+        )
+        self.concurrency.provisioned = self.provisioned.totals
+        self.registry.add_version_listener(self.provisioned.function_changed)  # before the pool's
+        self.schedule_store = ScheduleStore(database, scope)
+        self.schedules = Schedules(self.schedule_store, self.registry, self.router, clock, region, account)
+        self.registry.add_listener(self.schedules.function_changed)
+        self.registry.add_version_listener(self._function_changed)
+        self.registry.add_listener(self.concurrency.function_changed)
+        self._wire_events(config.async_retry_base_delay_s)
+        self.url_store = UrlStore(database, scope)
+        self.function_urls = FunctionUrls(self.url_store, self.registry, clock, region, account, config.port)
+        self.registry.add_version_listener(self.function_urls.function_changed)
+        self._wire_function_resources()
+
+    def __repr__(self) -> str:
+        return f"<AccountRegion {self.scope.key}>"
+
+    def _wire_events(self, retry_base_delay_s: float) -> None:
+        """Async invokes, destinations and event source mappings."""
+        config, clock, scope = self.machine.config, self.clock, self.scope
+        self.events_store = EventStore(self.machine.database, scope)
+        self.invoke_configs = InvokeConfigs(self.events_store, self.registry, clock)
+        self.destinations = Destinations(self.queues)
+        self.async_queue = AsyncQueue(
+            self.events_store,
+            self.registry,
+            self.router,
+            self.invoke_configs,
+            self.destinations,
+            self.concurrency.reserved,
+            clock,
+            retry_base_delay_s,
+        )
+        self.registry.add_version_listener(self.invoke_configs.function_changed)
+        self.sources = Sources(
+            self.queues,
+            self.streams,
+            SyncInvoker(self.registry, self.router, clock),
+            self.destinations,
+            self.events_store,
+            clock,
+            config.sqs_endpoint,
+            config.kinesis_endpoint,
+        )
+        self.mappings = EventSourceMappings(
+            self.events_store,
+            self.registry,
+            clock,
+            scope.region,
+            scope.account,
+            self.sources.check,
+            self.sources.poller,
+        )
+
+    def _wire_function_resources(self) -> None:
+        """Resource policies, code signing, recursion and runtime settings and tags: each kept
+        with what it belongs to, so the registry's listeners drop it with its function."""
+        database, scope, clock = self.machine.database, self.scope, self.clock
+        region, account = scope.region, scope.account
+        self.policy_store = PolicyStore(database, scope)
+        self.policies = FunctionPolicies(self.policy_store, self.registry, region, account)
+        self.registry.add_version_listener(self.policies.function_changed)
+        self.registry.add_alias_listener(self.policies.alias_deleted)
+        self.code_signing_store = CodeSigningStore(database, scope)
+        self.code_signing = CodeSigning(self.code_signing_store, self.registry, clock, region, account)
+        self.registry.add_deploy_guard(self.code_signing)
+        self.registry.add_version_listener(self.code_signing.function_changed)
+        self.function_settings_store = FunctionSettingsStore(database, scope)
+        self.function_settings = FunctionSettings(
+            self.function_settings_store, self.registry, region, account
+        )
+        self.registry.add_version_listener(self.function_settings.function_changed)
+        self.registry.add_publish_listener(self.function_settings.version_published)
+        self.capacity_providers = CapacityProviders(self.registry, region, account)
+        self.tagging = tags.Tagging(
+            {
+                tags.FUNCTION: tags.FunctionTags(self.registry),
+                tags.CODE_SIGNING_CONFIG: self.code_signing,
+                tags.EVENT_SOURCE_MAPPING: self.mappings,
+            }
+        )
+
+    def event_source_stats(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        """The counters of this scope's mappings and async queues, labelled for ``/metrics``."""
+        rows = [
+            ({"kind": "mapping", "uuid": stats["UUID"], "function": stats["FunctionArn"]}, stats)
+            for stats in self.mappings.stats()
+        ]
+        rows += [
+            ({"kind": "async", "function": name}, stats) for name, stats in self.async_queue.stats().items()
+        ]
+        return rows
+
+    def load(self) -> None:
+        """Fill every cache from what is stored. Call once, before ``start``."""
+        self.registry.load()
+        self.policies.load()
+        self.code_signing.load()
+        self.function_settings.load()
+        self.function_urls.load()
+        self.concurrency.load()
+        self.invoke_configs.load()
+
+    def start(self) -> None:
+        """Start the background actors (on the running event loop), after ``load``:
+        provisioned environments, schedules, retries of async events, pollers, log retention."""
+        for runtime in sorted(self.registry.runtimes()):
+            self.machine.warm_zygote(runtime)
+        self.provisioned.load()
+        self.provisioned.start()
+        self.schedules.start()
+        self.async_queue.start()
+        self.mappings.start()
+        self.log_service.start()
+
+    async def stop(self) -> None:
+        """Stop the actors and every environment of this scope."""
+        self.live_tails.close()
+        await self.async_queue.stop()
+        await self.mappings.stop()
+        self.queues.close()
+        self.streams.close()
+        await self.schedules.stop()
+        self.provisioned.stop()
+        await self.provisioner.close()
+        await self.pool.close()
+        await self.snapshots.close()
+        self.log_service.close()
+
+    def _version_published(self, version: FunctionVersion) -> None:
+        if self.machine.snap_start(version):
+            self.snapshots.published(version)
+        elif version.snap_start:
+            self.registry.set_version_state(version.name, version.version, "Active", None, None)
+
+    def _new_snapshot(self, version: FunctionVersion) -> Snapshot:
+        machine = self.machine
+        plan = plan_launch(version.runtime, machine.interpreters)
+        zygote = machine.zygote_for(plan.interpreter)
+        return Snapshot(
+            version, plan, zygote, machine.isolation, self.logs, self.clock, machine.config.endpoint_url
+        )
+
+    def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
+        machine = self.machine
+        plan = plan_launch(version.runtime, machine.interpreters)
+        zygote = machine.zygote_for(plan.interpreter)
+        if machine.snap_start(version):
+            return RestoredEnvironment(
+                version,
+                plan,
+                zygote,
+                self.clock,
+                self.logs,
+                machine.env_settings,
+                machine.isolation,
+                on_exit=pool.environment_exited,
+                restore_from=lambda: self.snapshots.take(version),
+            )
+        return Environment(
+            version,
+            plan,
+            zygote,
+            self.clock,
+            self.logs,
+            machine.env_settings,
+            machine.isolation,
+            on_exit=pool.environment_exited,
+        )
+
+    def _function_changed(self, name: str, version: str | None) -> None:
+        """Registry listener: ``version`` of ``name`` changed (only ``$LATEST`` changes in place)
+        or was deleted, or the whole function was (``version`` None). Environments of what is
+        gone or stale are retired; other versions keep theirs."""
+        if version is None:
+            self.pool.retire(name)
+            self.snapshots.retire(name, None)
+            return
+        try:
+            current = self.registry.resolve(name, version)
+        except ResourceNotFound:
+            self.pool.retire(name, DELETED_REVISION, version)
+            self.snapshots.retire(name, version)
+            return
+        self.pool.retire(name, current.revision_id, version)
+        self.machine.warm_zygote(current.runtime)

@@ -1,0 +1,130 @@
+"""What every account and region on one Flare host shares: the clock, the one database, the
+code blobs, the Python interpreters and their zygotes, the sandbox, Flare's own keys.
+
+An ``AccountRegion`` (``account_region.py``) holds the resources of one account in one region
+and starts its environments through this: an environment of any account forks from the same
+zygote and is sandboxed by the same ``Isolation``; only what it runs and where it logs differ.
+Nothing here decides anything about a request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from pathlib import Path
+
+from flare.clock import Clock, SystemClock
+from flare.config import ServerConfig
+from flare.control.code_url import CodeUrls
+from flare.control.model import FunctionVersion
+from flare.sandbox.environment import EnvSettings
+from flare.sandbox.forkserver import Zygote
+from flare.sandbox.isolation import build_isolation
+from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
+from flare.scope import Scope
+from flare.store.blobs import BlobStore
+from flare.store.database import Database
+from flare.store.opt_trees import OptTrees
+from flare.store.secrets import SecretStore
+
+log = logging.getLogger("flare.machine")
+
+PYTHON_MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+# a log group's directory (observe/logs.py names it by a 32-hex-digit digest of the group)
+_GROUP_DIR = re.compile(r"[0-9a-f]{32}")
+
+
+class Machine:
+    """The shared parts, built from a ``ServerConfig``; started before and stopped after every
+    ``AccountRegion``."""
+
+    def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock: Clock = clock or SystemClock()
+        self.default_scope = Scope(config.account_id, config.region)
+        self.data = Path(config.data_dir)
+        self.data.mkdir(parents=True, exist_ok=True)
+        self.database = Database(self.data / "flare.db", self.default_scope)
+        self.blobs = BlobStore(self.data)
+        self.opt_trees = OptTrees(self.data, self.blobs)
+        self.secrets = SecretStore(self.database)
+        self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
+        self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
+        self.env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s)
+        self.isolation = build_isolation(config, self.data, self.interpreters)
+        self._zygotes: dict[Path, Zygote] = {}
+        self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use
+        self._adopt_unscoped_logs()
+
+    def log_root(self, scope: Scope) -> Path:
+        """Where the log files of ``scope``'s log groups live."""
+        return self.data / "logs" / scope.account / scope.region
+
+    def _adopt_unscoped_logs(self) -> None:
+        """Log groups written before accounts and regions existed (``logs/<group digest>/``)
+        belong to the default scope, as their index rows do (``Database``'s legacy scope)."""
+        logs = self.data / "logs"
+        if not logs.is_dir():
+            return
+        home = self.log_root(self.default_scope)
+        for entry in logs.iterdir():
+            if entry.is_dir() and _GROUP_DIR.fullmatch(entry.name):
+                home.mkdir(parents=True, exist_ok=True)
+                entry.rename(home / entry.name)
+
+    def notes(self) -> list[str]:
+        """What a user should know about this host, for the start-up banner."""
+        found = [f"python{minor}" for minor, path in self.interpreters.items() if path]
+        notes = [f"python runtimes on their own interpreter: {', '.join(found) or 'none'}"]
+        if not (sdk_dir() / "boto3").exists():
+            notes.append(f"boto3 for functions not found at {sdk_dir()} (run `make install`)")
+        return notes + self.isolation.notes
+
+    async def start(self) -> None:
+        if self.isolation.scratch is not None:
+            await self.isolation.scratch.sweep()
+            self.isolation.scratch.prefill(512)
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroups.sweep()
+
+    async def stop(self) -> None:
+        """After every account and region has stopped its environments."""
+        if self.isolation.scratch is not None:
+            await self.isolation.scratch.close()
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroups.close()
+        for task in list(self._warming.values()):
+            task.cancel()
+        await asyncio.gather(*self._warming.values(), return_exceptions=True)
+        for zygote in self._zygotes.values():
+            await zygote.stop()
+        self.database.close()
+
+    def snap_start(self, version: FunctionVersion) -> bool:
+        """SnapStart restores need the sandbox (the template's user namespace is made by root);
+        without it a SnapStart version simply cold-starts."""
+        return version.snap_start and self.isolation.namespaces
+
+    def zygote_for(self, interpreter: Path) -> Zygote:
+        zygote = self._zygotes.get(interpreter)
+        if zygote is None:
+            zygote = self._zygotes[interpreter] = Zygote(interpreter)
+        return zygote
+
+    def warm_zygote(self, runtime: str) -> None:
+        """Start the zygote ``runtime``'s environments fork from, in the background, as soon as a
+        function needs it (deployed, changed, or stored when the engine starts): its first invoke
+        then pays a cold start, not an interpreter's start-up (~0.1 s) too."""
+        interpreter = plan_launch(runtime, self.interpreters).interpreter
+        zygote = self.zygote_for(interpreter)
+        if zygote.alive or interpreter in self._warming:
+            return
+        task = asyncio.get_running_loop().create_task(zygote.start())
+        self._warming[interpreter] = task
+        task.add_done_callback(lambda _: self._warmed(interpreter, task))
+
+    def _warmed(self, interpreter: Path, task: asyncio.Task[None]) -> None:
+        self._warming.pop(interpreter, None)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("the %s zygote did not start: %s", interpreter, task.exception())
