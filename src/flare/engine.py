@@ -1,9 +1,9 @@
 """The composition root: the host's ``Machine`` and one ``AccountRegion`` per account and region.
 
-The default scope (``ServerConfig``'s account and region: what an unsigned request, the ``flare``
-CLI with no credentials, and every data dir written before scopes existed act in) is built
-first; every other scope with stored resources is brought up at start, and a new one the first
-time a request acts in it. Nothing here decides anything about a request.
+The default scope (``ServerConfig``'s account and region: what an unsigned request, and every
+data dir written before scopes existed, act in) is built first; every other scope with stored
+resources is brought up at start, and a new one the first time a request acts in it. Nothing
+here decides anything about a request.
 """
 
 from __future__ import annotations
