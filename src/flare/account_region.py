@@ -11,6 +11,7 @@ its logs. Nothing here decides anything; it wires the pieces together and starts
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any
 
 from flare.control import tags
@@ -69,7 +70,11 @@ DELETED_REVISION = ""
 class AccountRegion:
     """Everything of one account in one region (see the module docstring)."""
 
-    def __init__(self, machine: Machine, scope: Scope, metrics: Metrics) -> None:
+    def __init__(
+        self, machine: Machine, scope: Scope, metrics: Metrics, peers: Callable[[Scope], AccountRegion | None]
+    ) -> None:
+        """``peers(scope)``: another account's or region's ``AccountRegion``, if it exists (for
+        what may be shared across accounts: layer versions)."""
         self.machine = machine
         self.scope = scope
         config, clock, database = machine.config, machine.clock, machine.database
@@ -77,7 +82,14 @@ class AccountRegion:
         self.clock = clock
         self.function_store = FunctionStore(database, scope)
         self.layer_store = LayerStore(database, scope)
-        self.layers = Layers(self.layer_store, machine.blobs, machine.opt_trees, region, account, clock)
+
+        def peer_layers(other: str) -> Layers | None:
+            peer = peers(Scope(other, region))
+            return peer.layers if peer is not None else None
+
+        self.layers = Layers(
+            self.layer_store, machine.blobs, machine.opt_trees, region, account, clock, peer_layers
+        )
         self.registry = Registry(self.function_store, machine.blobs, region, account, clock, self.layers)
         self.log_index = LogIndex(database, scope)
         self.logs = LogStore(machine.log_root(scope), self.log_index, clock)

@@ -47,7 +47,7 @@ class Engine:
         """``scope``'s resources; made (and, once the engine runs, started) the first time."""
         found = self._regions.get(scope)
         if found is None:
-            found = self._regions[scope] = AccountRegion(self.machine, scope, self.metrics)
+            found = self._regions[scope] = AccountRegion(self.machine, scope, self.metrics, self._regions.get)
             if self._started:
                 found.load()
                 found.start()

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FlareServer, create_function, launch, python_function
+from tests.conftest import FlareServer, create_function, launch, python_function, zip_files
 
 ALICE, BOB = "111122223333", "444455556666"
 
@@ -141,6 +141,34 @@ def test_another_accounts_resources_named_by_arn_are_refused(server: FlareServer
     assert bob.list_tags(Resource=bob_arn)["Tags"] == {}
     alice.tag_resource(Resource=arn, Tags={"team": "alice"})
     assert alice.list_tags(Resource=arn)["Tags"] == {"team": "alice"}
+
+
+def test_another_accounts_layer_is_usable_once_its_policy_grants_it(server: FlareServer) -> None:
+    alice, bob = server.client(key=ALICE), server.client(key=BOB)
+    content = {"ZipFile": zip_files({"python/shared_mod.py": "VALUE = 'from alice'\n"})}
+    arn = alice.publish_layer_version(LayerName="shared", Content=content)["LayerVersionArn"]
+    denied = (
+        f"User: arn:aws:iam::{BOB}:root is not authorized to perform: lambda:GetLayerVersion on resource: "
+        f"{arn} because no resource-based policy allows the lambda:GetLayerVersion action"
+    )
+    source = "import shared_mod\ndef handler(event, context):\n    return shared_mod.VALUE\n"
+    with pytest.raises(bob.exceptions.ClientError) as raised:
+        create_function(bob, "layered", python_function(source), Layers=[arn])
+    assert error_of(raised) == ("AccessDeniedException", denied, 403)
+    with pytest.raises(bob.exceptions.ClientError) as raised:
+        bob.get_layer_version_by_arn(Arn=arn)
+    assert error_of(raised)[0] == "AccessDeniedException"
+
+    alice.add_layer_version_permission(
+        LayerName="shared", VersionNumber=1, StatementId="bob", Action="lambda:GetLayerVersion", Principal=BOB
+    )
+    assert bob.get_layer_version_by_arn(Arn=arn)["LayerVersionArn"] == arn
+    create_function(bob, "layered", python_function(source), Layers=[arn])
+    assert invoke(bob, "layered") == "from alice"
+    alice.delete_layer_version(LayerName="shared", VersionNumber=1)
+    bob.update_function_configuration(FunctionName="layered", MemorySize=256)  # a new environment
+    bob.get_waiter("function_updated_v2").wait(FunctionName="layered")
+    assert invoke(bob, "layered") == "from alice"  # a listed version stays with the function
 
 
 def test_queues_streams_and_logs_are_per_account(server: FlareServer) -> None:

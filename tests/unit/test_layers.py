@@ -16,7 +16,7 @@ from flare.clock import ManualClock
 from flare.control import unused_code
 from flare.control.layers import Layers
 from flare.control.registry import Registry
-from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.errors import AccessDenied, InvalidParameterValue, ResourceNotFound
 from flare.scope import Scope
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore
 from flare.store.database import Database
@@ -51,13 +51,16 @@ def open_scopes(root: Path, scopes: list[Scope]) -> list[tuple[Layers, Registry]
     start-up sweep of unused code."""
     blobs, database = BlobStore(root), Database(root / "flare.db", scopes[0])
     opened = []
+    by_account: dict[str, Layers] = {}
     for scope in scopes:
         db = FunctionStore(database, scope)
         trees = OptTrees(root, blobs)
-        layers = Layers(LayerStore(database, scope), blobs, trees, scope.region, scope.account, ManualClock())
-        registry = Registry(db, blobs, scope.region, scope.account, SettlingClock(), layers)
+        store = LayerStore(database, scope)
+        layers = Layers(store, blobs, trees, scope.region, scope.account, ManualClock(), by_account.get)
+        by_account[scope.account] = layers
+        opened.append((layers, Registry(db, blobs, scope.region, scope.account, SettlingClock(), layers)))
+    for _, registry in opened:  # every scope built before any loads, as the engine does
         registry.load()
-        opened.append((layers, registry))
     unused_code.delete_unused(
         blobs, OptTrees(root, blobs), [(registry, layers) for layers, registry in opened]
     )
@@ -96,6 +99,32 @@ def test_the_start_up_sweep_keeps_what_any_account_or_region_uses(tmp_path: Path
     assert other_registry.resolve("fn", None).opt_dir == opt_dir
 
 
+def test_another_accounts_layer_version_needs_its_grant_and_stays_with_the_functions_listing_it(
+    tmp_path: Path,
+) -> None:
+    other = Scope("111122223333", REGION)
+    (layers, registry), (other_layers, _) = open_scopes(tmp_path, [SCOPE, other])
+    arn = publish(other_layers, "theirs", {"python/t.py": "T = 1"})
+    with pytest.raises(AccessDenied) as raised:
+        create(registry, "fn", [arn])
+    assert "not authorized to perform: lambda:GetLayerVersion on resource: " + arn in raised.value.message
+    with pytest.raises(AccessDenied):
+        layers.get_by_arn(arn, locate)
+    grant = {"StatementId": "s", "Action": "lambda:GetLayerVersion", "Principal": ACCOUNT}
+    other_layers.add_permission("theirs", 1, grant, None)
+    assert layers.get_by_arn(arn, locate)["LayerVersionArn"] == arn
+    create(registry, "fn", [arn])
+    other_layers.delete("theirs", 1)
+
+    (_, registry), (other_layers, _) = open_scopes(tmp_path, [SCOPE, other])  # a restart
+
+    opt_dir = registry.resolve("fn", None).opt_dir
+    assert opt_dir is not None and (opt_dir / "python" / "t.py").exists()
+    registry.delete_function("fn", None)
+    open_scopes(tmp_path, [SCOPE, other])
+    assert LayerStore(Database(tmp_path / "flare.db", SCOPE), other).get("theirs", 1) is None
+
+
 @pytest.fixture
 def opened(tmp_path: Path) -> tuple[Layers, Registry]:
     return open_layers(tmp_path)
@@ -121,7 +150,6 @@ def test_published_version_carries_its_location_and_numbers(opened: tuple[Layers
         ),
         (["{a}", "{a2}"], "{a} and {a2} are versions of the same layer."),
         (["{missing}"], "Layer version {missing} does not exist."),
-        (["{other_account}"], "Layer version {other_account} does not exist."),
         (["{other_region}"], "Layers are expected to be in region us-east-1."),
         (["not-an-arn"], "Invalid layer version ARN: not-an-arn"),
     ],
@@ -140,6 +168,19 @@ def test_function_layers_are_checked_as_aws_checks_them(
         layers.references([arn.format(**names) for arn in arns])
 
     assert message.format(**names) in caught.value.message
+
+
+def test_another_accounts_layer_version_without_a_grant_is_access_denied(
+    opened: tuple[Layers, Registry],
+) -> None:
+    layers, _ = opened
+    other_account = publish(layers, "a").replace(ACCOUNT, "123456789012")
+    with pytest.raises(AccessDenied) as caught:
+        layers.references([other_account])
+    assert caught.value.message == (
+        f"User: arn:aws:iam::{ACCOUNT}:root is not authorized to perform: lambda:GetLayerVersion on "
+        f"resource: {other_account} because no resource-based policy allows the lambda:GetLayerVersion action"
+    )
 
 
 def test_references_show_arn_and_code_size_in_order(opened: tuple[Layers, Registry]) -> None:

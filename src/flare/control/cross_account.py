@@ -14,9 +14,9 @@ by an ARN of another scope:
   the <action> action" (an account Flare has never seen has no policies, so the same).
 
 Other Lambda resources named by ARN (``TagResource``'s ``Resource``, ``GetResourcePolicy``'s
-``ResourceArn``, ``GetLayerVersionByArn``'s ``Arn``, a code signing config's ARN) must be the
-caller's own: another region's is not found, another account's ``AccessDeniedException``
-(``check_own``).
+``ResourceArn``, a code signing config's ARN) must be the caller's own: another region's is not
+found, another account's ``AccessDeniedException`` (``check_own``). Layer versions have policies
+of their own (``AddLayerVersionPermission``): ``control/layers.py`` decides those.
 
 The caller, as a policy sees it, is its account's root (``arn:aws:iam::<account>:root``): Flare
 knows an access key's account, not the IAM user behind it. All pure.
@@ -44,8 +44,9 @@ def action_of(operation: str) -> str:
     return f"lambda:{_ACTIONS.get(operation, operation)}"
 
 
-def caller_arn(caller: Scope) -> str:
-    return f"arn:aws:iam::{caller.account}:root"
+def caller_arn(account: str) -> str:
+    """A caller of ``account``, as a policy sees it (see the module docstring)."""
+    return f"arn:aws:iam::{account}:root"
 
 
 def owner_of(caller: Scope, function_name: str) -> Scope:
@@ -64,7 +65,7 @@ def owner_of(caller: Scope, function_name: str) -> Scope:
     return Scope(account, caller.region)
 
 
-RESOURCE_ARN_MEMBERS = ("Resource", "ResourceArn", "Arn", "CodeSigningConfigArn")
+RESOURCE_ARN_MEMBERS = ("Resource", "ResourceArn", "CodeSigningConfigArn")
 """Request members that name a Lambda resource by ARN (besides ``FunctionName``)."""
 
 
@@ -91,11 +92,16 @@ def check_allowed(
 ) -> None:
     """Raise AccessDenied unless ``statements`` (the resource's policy) allow ``caller``
     ``action`` on ``resource_arn``."""
-    who = permissions.Caller(arn=caller_arn(caller))
+    who = permissions.Caller(arn=caller_arn(caller.account))
     if not permissions.allows(
         statements, who, action, resource_arn, {"aws:PrincipalAccount": caller.account}
     ):
-        raise AccessDenied(
-            f"User: {who.arn} is not authorized to perform: {action} on resource: {resource_arn} "
-            f"because no resource-based policy allows the {action} action"
-        )
+        raise denied(caller.account, action, resource_arn)
+
+
+def denied(account: str, action: str, resource_arn: str) -> AccessDenied:
+    """AWS's refusal of ``account`` doing ``action`` on another account's ``resource_arn``."""
+    return AccessDenied(
+        f"User: {caller_arn(account)} is not authorized to perform: {action} on resource: "
+        f"{resource_arn} because no resource-based policy allows the {action} action"
+    )

@@ -10,6 +10,13 @@ Functions name up to 5 layer versions in order (``references`` checks them as AW
 answers the configuration's ``[{"Arn", "CodeSize"}]``); their ``/opt`` is those layers merged in
 order (``opt_dir``), and their code plus layers must unzip to at most 250 MB (``unzipped_size``).
 
+Another account's layer version (same region) is usable, by a function's ``Layers`` or
+``GetLayerVersion``, when its policy (``AddLayerVersionPermission``) grants the caller's account
+``lambda:GetLayerVersion``; otherwise, or when there is no such version, the answer is AWS's
+``AccessDeniedException`` (``cross_account.denied``). ``peers(account)`` gives that account's
+``Layers`` in this region (None for an account Flare has never seen). A function that listed it
+keeps it, as a function keeps a deleted version of its own account's.
+
 Contract: called from the event loop's thread. Download links (``Content.Location``) are made by
 the caller's ``locate(digest)``: they depend on the host the client called.
 """
@@ -25,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import code, layer_policy, page
+from flare.control import code, cross_account, layer_policy, page
 from flare.control.layer_arns import (
     LayerName,
     layer_arn,
@@ -43,6 +50,7 @@ log = logging.getLogger("flare.layers")
 
 Locate = Callable[[str], str]
 MAX_LAYERS = 5
+GET_LAYER_VERSION = "lambda:GetLayerVersion"
 NOT_FOUND_MESSAGE = "The resource you requested does not exist."
 NO_S3_MESSAGE = (
     "Flare has no S3: publish the layer's zip as Content.ZipFile "
@@ -70,8 +78,10 @@ class Layers:
         region: str,
         account: str,
         clock: Clock,
+        peers: Callable[[str], Layers | None] = lambda account: None,
     ) -> None:
         self._store = store
+        self._peers = peers
         self._blobs = blobs
         self._opt_trees = opt_trees
         self._region = region
@@ -118,16 +128,20 @@ class Layers:
         return _with_location(self._store.publish(layer.name, build), locate)
 
     def get(self, layer_name: str, version: int, locate: Locate) -> dict[str, Any]:
-        """GetLayerVersion. Raises InvalidParameterValue (version below 1), ResourceNotFound."""
+        """GetLayerVersion (of this account's layer, or another's that grants it). Raises
+        InvalidParameterValue (version below 1), ResourceNotFound, AccessDenied."""
         _check_version(version)
+        layer = parse_layer_name(layer_name, self._region, self._account)
+        if layer.region == self._region and layer.account != self._account:
+            return _with_location(self._granted(layer, version), locate)
         return _with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
 
     def get_by_arn(self, arn: str, locate: Locate) -> dict[str, Any]:
-        """GetLayerVersionByArn. Raises ResourceNotFound, InvalidParameterValue."""
+        """GetLayerVersionByArn. Raises ResourceNotFound, InvalidParameterValue, AccessDenied."""
         ref = parse_layer_version_arn(arn)
-        if (ref.layer.region, ref.layer.account) != (self._region, self._account):
+        if ref.layer.region != self._region:
             raise ResourceNotFound(NOT_FOUND_MESSAGE)
-        return self.get(ref.layer.name, ref.version, locate)
+        return self.get(layer_arn(ref.layer.region, ref.layer.account, ref.layer.name), ref.version, locate)
 
     def delete(self, layer_name: str, version: int) -> None:
         """DeleteLayerVersion: idempotent, as on AWS (a missing version is no error). Raises
@@ -221,7 +235,11 @@ class Layers:
                     "Layers are not in the same region as the function. "
                     f"Layers are expected to be in region {self._region}."
                 )
-            row = self._store.get(ref.layer.name, ref.version) if ref.layer.account == self._account else None
+            row: LayerVersionRow | None
+            if ref.layer.account != self._account:
+                row = self._granted(ref.layer, ref.version)
+            else:
+                row = self._store.get(ref.layer.name, ref.version)
             if row is None or row.deleted:
                 raise InvalidParameterValue(f"Layer version {arn} does not exist.")
             layer = arn.rsplit(":", 1)[0]
@@ -243,16 +261,24 @@ class Layers:
         layers), built on first use. A version deleted meanwhile still counts."""
         return self._opt_trees.tree_for([row.code_digest for row in self._rows(references)])
 
-    def forget_unlisted(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> set[str]:
-        """Forget deleted versions no function version lists any more (``in_use``: the
-        ``Layers`` of every stored function version of this account and region); return the
-        keys of the merged ``/opt`` trees those lists need (``unused_code`` deletes the rest)."""
-        lists = [list(references) for references in in_use if references]
+    def forget_unlisted(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> None:
+        """Forget this account's deleted versions that no function version lists any more
+        (``in_use``: the ``Layers`` of every stored function version, of every account)."""
         referenced = set()
-        for references in lists:
-            referenced |= {(ref.layer.name, ref.version) for ref in self._refs(references)}
+        for references in in_use:
+            referenced |= {
+                (ref.layer.name, ref.version)
+                for ref in self._refs(references)
+                if (ref.layer.region, ref.layer.account) == (self._region, self._account)
+            }
         self._store.purge_deleted(referenced)
-        return {key_of([row.code_digest for row in self._rows(references)]) for references in lists}
+
+    def tree_keys(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> set[str]:
+        """The keys of the merged ``/opt`` trees this account's functions' ``Layers`` (``in_use``)
+        need (``unused_code`` deletes the rest)."""
+        return {
+            key_of([row.code_digest for row in self._rows(references)]) for references in in_use if references
+        }
 
     def code_digests(self) -> set[str]:
         """The zips stored layer versions use: of every account and region."""
@@ -276,6 +302,24 @@ class Layers:
             raise missing or ResourceNotFound(f"Layer version {arn} does not exist.")
         return row
 
+    def _stored(self, layer: LayerName, version: int) -> LayerVersionRow | None:
+        """The stored row (deleted or not) of ``layer``'s ``version``, this account's or a peer's."""
+        if layer.account == self._account:
+            return self._store.get(layer.name, version)
+        peer = self._peers(layer.account)
+        return peer._store.get(layer.name, version) if peer is not None else None
+
+    def _granted(self, layer: LayerName, version: int) -> LayerVersionRow:
+        """A live version of another account's ``layer`` whose policy grants this account
+        ``lambda:GetLayerVersion``; else raise AccessDenied (a missing version too, as AWS
+        reveals nothing of another account's layers)."""
+        peer = self._peers(layer.account)
+        row = peer._store.get(layer.name, version) if peer is not None else None
+        if row is None or row.deleted or not layer_policy.allows(row.policy, self._account):
+            arn = layer_version_arn(layer.region, layer.account, layer.name, version)
+            raise cross_account.denied(self._account, GET_LAYER_VERSION, arn)
+        return row
+
     def _refs(self, references: Sequence[dict[str, Any]]) -> list[Any]:
         return [parse_layer_version_arn(str(reference["Arn"])) for reference in references]
 
@@ -284,7 +328,7 @@ class Layers:
         gone (a damaged store) is logged and left out."""
         rows = []
         for ref in self._refs(references):
-            row = self._store.get(ref.layer.name, ref.version)
+            row = self._stored(ref.layer, ref.version)
             if row is None:
                 log.warning(
                     "layer version %s:%d is listed by a function but not stored", ref.layer.name, ref.version

@@ -20,10 +20,14 @@ from flare.store.opt_trees import OptTrees
 
 def delete_unused(blobs: BlobStore, opt_trees: OptTrees, scopes: Iterable[tuple[Registry, Layers]]) -> None:
     """Sweep (see the module docstring); ``scopes`` are every loaded account and region."""
+    listed = [(registry, layers, registry.layer_lists()) for registry, layers in scopes]
+    every_list = [references for _, _, lists in listed for references in lists]
+    for _, layers, _ in listed:  # a function may list another account's layer version
+        layers.forget_unlisted(every_list)
     keys: set[str] = set()
     digests: set[str] = set()
-    for registry, layers in scopes:
-        keys |= layers.forget_unlisted(registry.layer_lists())
+    for registry, layers, lists in listed:
+        keys |= layers.tree_keys(lists)
         digests |= registry.code_digests() | layers.code_digests()
     opt_trees.delete_unused(keys)
     blobs.delete_unused(digests)
