@@ -25,6 +25,8 @@ class ServerConfig:
     sandbox: bool = True
     network: str = "default"
     async_retry_base_delay_s: float = 60.0
+    cors_origins: tuple[str, ...] = ()  # web pages' origins allowed to call the APIs
+    allowed_hosts: tuple[str, ...] = ()  # Host names besides IP addresses and localhost
     sqs_endpoint: str | None = None
     kinesis_endpoint: str | None = None
 

@@ -35,6 +35,7 @@ async def run(
 ) -> None:
     """Serve until ``stop`` is set (or a signal arrives)."""
     from flare.api.app import build_app, invoke_route
+    from flare.api.browser_guard import BrowserGuard
     from flare.api.front_door import FrontDoorServer
     from flare.engine import Engine
 
@@ -46,7 +47,7 @@ async def run(
     runner = web.AppRunner(build_app(engine, route), access_log=None, handle_signals=False)
     await runner.setup()
     assert runner.server is not None
-    front_door = FrontDoorServer(route, runner.server, engine.clock.wall)
+    front_door = FrontDoorServer(route, runner.server, engine.clock.wall, BrowserGuard.of_config(config))
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(front_door, sock=sock)
     stop = stop or asyncio.Event()

@@ -9,6 +9,7 @@ from aiohttp import web
 from flare.account_region import AccountRegion
 from flare.api import (
     aliases,
+    browser_guard,
     capacity_providers,
     code,
     code_signing,
@@ -75,9 +76,17 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     app = web.Application(
         client_max_size=MAX_REQUEST_BYTES,
         handler_args={"access_log": None},
-        # function URLs first, by Host; then every Lambda API request checked against the model;
-        # then the account and region it acts in
-        middlewares=[function_url.host_routing(door), check_request, scoping.scope_routing(engine)],
+    )
+    guard = browser_guard.BrowserGuard.of_config(config)
+    # function URLs first, by Host; then what a web page sent is refused; then every Lambda API
+    # request checked against the model; then the account and region it acts in
+    app.middlewares.extend(
+        [
+            function_url.host_routing(door),
+            browser_guard.guard_requests(app, guard),
+            check_request,
+            scoping.scope_routing(engine),
+        ]
     )
     at = scoping.region_of
     functions.add_routes(

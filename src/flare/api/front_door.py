@@ -24,6 +24,7 @@ from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import unquote_plus
 
+from flare.api.browser_guard import BrowserGuard
 from flare.api.invoke import InvokeRoute, buffered_payload, function_name_of
 from flare.api.wire import error_parts
 from flare.errors import FlareError, ServiceException
@@ -52,9 +53,11 @@ class NotFast(Exception):
     """The request is not one for the fast path: aiohttp takes the connection."""
 
 
-def parse_request(buffer: bytearray) -> FastRequest | None:
+def parse_request(buffer: bytearray, guard: BrowserGuard | None = None) -> FastRequest | None:
     """Take one complete fast-path request off the front of ``buffer``; None when more bytes
-    are needed. Raises NotFast (consuming nothing) for any request the fast path leaves alone."""
+    are needed. Raises NotFast (consuming nothing) for any request the fast path leaves alone:
+    among them, any that ``guard`` does not find plain (a browser's; aiohttp refuses or answers
+    it, ``browser_guard.py``)."""
     end = buffer.find(b"\r\n\r\n")
     if end < 0:
         if len(buffer) > MAX_HEAD_BYTES:
@@ -79,6 +82,8 @@ def parse_request(buffer: bytearray) -> FastRequest | None:
     if ".lambda-url." in headers.get("host", "").lower():  # a function URL's request: function_url.py
         raise NotFast
     length_text = headers.get("content-length", "0")
+    if guard is not None and not guard.plain(headers, length_text != "0"):
+        raise NotFast
     if not length_text.isdigit() or int(length_text) > FAST_BODY_LIMIT:
         raise NotFast
     total = end + 4 + int(length_text)
@@ -133,8 +138,10 @@ class FrontDoor(asyncio.Protocol):
         date: HttpDate,
         tasks: set[asyncio.Task[None]],
         loop: asyncio.AbstractEventLoop,
+        guard: BrowserGuard | None = None,
     ) -> None:
         self._route = route
+        self._guard = guard
         self._fallback = fallback
         self._date = date
         self._tasks = tasks
@@ -195,7 +202,7 @@ class FrontDoor(asyncio.Protocol):
         """
         while not self._busy and self._transport is not None and not self._transport.is_closing():
             try:
-                request = parse_request(self._buffer)
+                request = parse_request(self._buffer, self._guard)
             except NotFast:
                 self._give_to_aiohttp()
                 return
@@ -302,9 +309,17 @@ class _Resume:
 class FrontDoorServer:
     """The listening socket's protocol factory, and what to close at shutdown."""
 
-    def __init__(self, route: InvokeRoute, fallback: Callable[[], Any], now: Callable[[], float]) -> None:
-        """Make it on the loop that will serve: the connections run there."""
+    def __init__(
+        self,
+        route: InvokeRoute,
+        fallback: Callable[[], Any],
+        now: Callable[[], float],
+        guard: BrowserGuard | None = None,
+    ) -> None:
+        """Make it on the loop that will serve: the connections run there. ``guard``: what the
+        fast path must leave to aiohttp (``browser_guard.py``)."""
         self._route = route
+        self._guard = guard
         self._fallback = fallback
         self._date = HttpDate(now)
         self.tasks: set[asyncio.Task[None]] = set()
@@ -312,7 +327,7 @@ class FrontDoorServer:
         self._loop = asyncio.get_running_loop()
 
     def __call__(self) -> FrontDoor:
-        return FrontDoor(self._route, self._fallback, self._date, self.tasks, self._loop)
+        return FrontDoor(self._route, self._fallback, self._date, self.tasks, self._loop, self._guard)
 
     async def drain(self, timeout: float) -> None:
         """Let fast-path invokes in flight finish (up to ``timeout`` seconds), then cancel them."""

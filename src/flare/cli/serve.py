@@ -110,8 +110,26 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="Kinesis endpoint (e.g. https://kinesis.us-east-1.amazonaws.com or a moto server) that event "
     "source mappings read through boto3 when their stream ARN is not one of Flare's own streams.",
 )
+@click.option(
+    "--cors-origin",
+    "cors_origins",
+    multiple=True,
+    metavar="ORIGIN",
+    help="A web page's origin (https://app.example:3000, or *) allowed to call the APIs from a "
+    "browser; every other page's requests are refused. Repeatable.",
+)
+@click.option(
+    "--allowed-host",
+    "allowed_hosts",
+    multiple=True,
+    metavar="NAME",
+    help="A Host name this server answers to besides IP addresses and localhost (requests naming "
+    "any other are refused: DNS rebinding). Repeatable.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
+    options["cors_origins"] = tuple(options["cors_origins"])
+    options["allowed_hosts"] = tuple(options["allowed_hosts"])
     minimum, account = options["min_unreserved"], options["account_concurrency"]
     if minimum > account:
         raise click.BadParameter(
