@@ -15,6 +15,7 @@ from flare.cli.doctor import report_lines
 from flare.cli.main import main
 from flare.sandbox.capabilities import (
     CONTROLLERS,
+    ETC,
     FILESYSTEM,
     FREEZE,
     GUARANTEES,
@@ -153,6 +154,7 @@ def test_guarantees_are_the_issue_list_in_order() -> None:
         "read-only /var/task, private /tmp of EphemeralStorage MB",
         "unprivileged uid, no capabilities",
         "isolated network (--network isolated)",
+        "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's",
     )
 
 
@@ -181,6 +183,8 @@ def test_no_freezer_falls_back_to_sigstop() -> None:
     [
         ({"loop_scratch": Finding(False, "no loop")}, FILESYSTEM, "no size cap"),
         ({"namespaces": Finding(False, "EPERM")}, FILESYSTEM, "mount namespace"),
+        ({"namespaces": Finding(False, "EPERM")}, ETC, "host's /etc"),
+        ({"is_root": False}, ETC, "needs root"),
         ({"is_root": False}, UNPRIVILEGED, "not root"),
         ({"no_new_privs": Finding(False, "old kernel")}, UNPRIVILEGED, "setuid"),
         ({"network_namespace": Finding(False, "EPERM")}, NETWORK, "EPERM"),

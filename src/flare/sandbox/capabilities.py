@@ -43,7 +43,8 @@ NAMESPACES = "own pid/mount/ipc/uts namespaces"
 FILESYSTEM = "read-only /var/task, private /tmp of EphemeralStorage MB"
 UNPRIVILEGED = "unprivileged uid, no capabilities"
 NETWORK = "isolated network (--network isolated)"
-GUARANTEES = (MEMORY, CPU, PIDS, FREEZE, NAMESPACES, FILESYSTEM, UNPRIVILEGED, NETWORK)
+ETC = "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's"
+GUARANTEES = (MEMORY, CPU, PIDS, FREEZE, NAMESPACES, FILESYSTEM, UNPRIVILEGED, NETWORK, ETC)
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,15 @@ class Capabilities:
             unprivileged = Finding(
                 True, "setuid/setgid to the sandbox uid, capabilities dropped, no_new_privs"
             )
+        if mounts:
+            etc = Finding(
+                True, "built at start in the data dir, mounted read-only (--no-sandbox: the host's /etc)"
+            )
+        else:
+            etc = Finding(
+                False,
+                f"the host's /etc, read-only: needs root and a mount namespace ({self.namespaces.reason})",
+            )
         cores = min(self.cpu_count, 6)
         return [
             (MEMORY, memory.ok, memory.reason),
@@ -125,6 +135,7 @@ class Capabilities:
             (FILESYSTEM, filesystem.ok, filesystem.reason),
             (UNPRIVILEGED, unprivileged.ok, unprivileged.reason),
             (NETWORK, self.network_namespace.ok, self.network_namespace.reason),
+            (ETC, etc.ok, etc.reason),
         ]
 
 

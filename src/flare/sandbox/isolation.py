@@ -5,8 +5,10 @@ With namespaces, a function sees Lambda's layout: code read-only at ``/var/task`
 runtime read-only at ``/var/lang`` (PATH starts with ``/var/lang/bin``), Flare's runtime client
 at ``/var/runtime``, the SDK at ``/var/sdk``, the function's layers merged read-only at ``/opt``
 (``store/opt_trees.py``; an empty ``/opt`` without layers), a private ``/tmp`` of
-EphemeralStorage MB, and nothing else of the host writable. Without them (no root), the same
-code runs with host paths and process-level isolation only, and ``Isolation.notes`` says so.
+EphemeralStorage MB, Lambda's small ``/etc`` (``etc_tree.py``: the sandbox user, localhost, the CA
+certificates; none of the host's own configuration), and nothing else of the host writable.
+Without them (no root, or ``--no-sandbox``), the same code runs with host paths (the host's
+``/etc`` too) and process-level isolation only, and ``Isolation.notes`` says so.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ from typing import Any
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
+from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.tmp_pool import ScratchPool
@@ -33,7 +36,7 @@ ENV_UID_BASE = 20_000
 INIT_UID = ENV_UID_BASE - 1
 ENV_UID_SLOTS = 10_000
 HOSTNAME = "169.254.100.1"
-HOST_TREES = ("/usr", "/etc")
+HOST_TREES = ("/usr",)  # /etc is Lambda's small set (etc_tree.py), not the host's
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
 
 # Inside an isolated network the Runtime API is where Lambda has it.
@@ -77,10 +80,11 @@ class Isolation:
     scratch: ScratchPool | None = None
     skeletons: Skeletons | None = None
     network: str = "default"
+    etc: EtcTrees | None = None
     _uids: set[int] = field(default_factory=set)
-    # what fixed_mounts found, per (python?, interpreter, code, layers): the host's shape is
-    # read once per engine
-    _fixed: dict[tuple[bool, str, str, Path | None], FixedMounts] = field(default_factory=dict)
+    # what fixed_mounts found, per (python?, interpreter, code, layers, network): the host's
+    # shape is read once per engine
+    _fixed: dict[tuple[bool, str, str, Path | None, str], FixedMounts] = field(default_factory=dict)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
         """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
@@ -108,6 +112,10 @@ class Isolation:
     def release_uid(self, uid: int) -> None:
         self._uids.discard(uid)
 
+    def network_of(self, version: FunctionVersion) -> str:
+        """``version``'s network mode: its own (``flare:network`` tag), else the engine's."""
+        return version.network or self.network
+
     def interpreter_seen(self, interpreter: Path) -> str:
         """``interpreter`` as an environment sees it: under ``/var/lang/bin`` in a sandbox, as on
         Lambda; its host path without one."""
@@ -129,6 +137,7 @@ class Isolation:
             str(interpreter),
             str(version.code_dir),
             version.opt_dir,
+            self.network_of(version),
         )
         fixed = self._fixed.get(key)
         if fixed is None:
@@ -155,11 +164,13 @@ class FixedMounts:
 
 
 def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolation) -> FixedMounts:
-    """Read-only binds of the host's system trees and the function's own paths, the host's
-    harmless devices, and the skeleton holding their mount points (built the first time its
-    shape is seen). Reads the filesystem's shape."""
+    """Read-only binds of the host's system trees, Lambda's ``/etc`` (of the version's network
+    mode) and the function's own paths, the host's harmless devices, and the skeleton holding
+    their mount points (built the first time its shape is seen). Reads the filesystem's shape."""
     assert isolation.skeletons is not None, "namespaces come with skeletons"
     binds: list[tuple[str, str, bool]] = [(tree, tree, False) for tree in HOST_TREES if os.path.isdir(tree)]
+    if isolation.etc is not None:
+        binds.append((str(isolation.etc.for_network(isolation.network_of(version))), "/etc", False))
     symlinks = []
     for link in HOST_LINKS:
         if os.path.islink(link):
@@ -208,7 +219,7 @@ def mount_plan(
         "init_uid": INIT_UID,
         "hostname": HOSTNAME,
     }
-    if (version.network or isolation.network) == "isolated":
+    if isolation.network_of(version) == "isolated":
         plan["isolated_network"] = True
         plan["runtime_api_port"] = int(ISOLATED_RUNTIME_API.rsplit(":", 1)[1])
     return plan
@@ -254,7 +265,12 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
     prefixes = {interpreter_prefix(path) for path in interpreters.values() if path is not None}
     prefixes.add(interpreter_prefix(host_interpreter()))
     scratch = None
+    etc = None
     if namespaces:
+        etc = build_etc_trees(
+            data_dir, SANDBOX_UID, SANDBOX_GID, range(ENV_UID_BASE, ENV_UID_BASE + ENV_UID_SLOTS)
+        )
+        notes.append("/etc: Lambda's small set (sbx_user1051, localhost, CA certificates), not the host's")
         scratch = ScratchPool(data_dir / "scratch", SANDBOX_UID, SANDBOX_GID)
         if scratch.capped:
             notes.append("/tmp: a private ext4 image of EphemeralStorage MB per environment (ENOSPC past it)")
@@ -264,6 +280,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         notes.append("network: isolated (loopback only) unless a function's flare:network tag says default")
     return Isolation(
         network=config.network,
+        etc=etc,
         scratch=scratch,
         skeletons=Skeletons(data_dir / "sandbox" / "skeletons") if namespaces else None,
         namespaces=namespaces,
