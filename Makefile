@@ -15,6 +15,11 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3).
 	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3 snapshot-restore-py
+	@# nftables makes link-local and metadata addresses unreachable from functions (as root).
+	@PATH="$$PATH:/usr/sbin:/sbin" command -v nft >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
+	  || ! command -v apt-get >/dev/null 2>&1 || apt-get install -y -qq nftables >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq nftables >/dev/null) \
+	  || echo "nftables not installed: functions can reach link-local addresses (flare doctor)"
 	@touch $(STAMP)
 
 run: install

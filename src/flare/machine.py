@@ -82,6 +82,7 @@ class Machine:
         return notes + self.isolation.notes
 
     async def start(self) -> None:
+        self.isolation.block_link_local()
         if self.isolation.scratch is not None:
             await self.isolation.scratch.sweep()
             self.isolation.scratch.prefill(512)
@@ -94,6 +95,7 @@ class Machine:
             await self.isolation.scratch.close()
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.close()
+        self.isolation.unblock_link_local()
         for task in list(self._warming.values()):
             task.cancel()
         await asyncio.gather(*self._warming.values(), return_exceptions=True)

@@ -19,6 +19,7 @@ from flare.sandbox.capabilities import (
     FILESYSTEM,
     FREEZE,
     GUARANTEES,
+    LINK_LOCAL,
     NETWORK,
     UNPRIVILEGED,
     Capabilities,
@@ -46,6 +47,7 @@ def _everything(ok: bool) -> Capabilities:
         network_namespace=finding,
         loop_scratch=finding,
         no_new_privs=finding,
+        nftables=finding,
         cpu_count=8,
     )
 
@@ -155,6 +157,7 @@ def test_guarantees_are_the_issue_list_in_order() -> None:
         "unprivileged uid, no capabilities",
         "isolated network (--network isolated)",
         "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's",
+        "link-local and metadata addresses unreachable (169.254.0.0/16, fe80::/10, fd00:ec2::254)",
     )
 
 
@@ -185,6 +188,8 @@ def test_no_freezer_falls_back_to_sigstop() -> None:
         ({"namespaces": Finding(False, "EPERM")}, FILESYSTEM, "mount namespace"),
         ({"namespaces": Finding(False, "EPERM")}, ETC, "host's /etc"),
         ({"is_root": False}, ETC, "needs root"),
+        ({"is_root": False}, LINK_LOCAL, "engine's own uid"),
+        ({"nftables": Finding(False, "nft not found")}, LINK_LOCAL, "nft not found"),
         ({"is_root": False}, UNPRIVILEGED, "not root"),
         ({"no_new_privs": Finding(False, "old kernel")}, UNPRIVILEGED, "setuid"),
         ({"network_namespace": Finding(False, "EPERM")}, NETWORK, "EPERM"),

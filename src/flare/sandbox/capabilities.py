@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, probe_nft
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
@@ -44,7 +46,8 @@ FILESYSTEM = "read-only /var/task, private /tmp of EphemeralStorage MB"
 UNPRIVILEGED = "unprivileged uid, no capabilities"
 NETWORK = "isolated network (--network isolated)"
 ETC = "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's"
-GUARANTEES = (MEMORY, CPU, PIDS, FREEZE, NAMESPACES, FILESYSTEM, UNPRIVILEGED, NETWORK, ETC)
+LINK_LOCAL = f"link-local and metadata addresses unreachable ({', '.join(BLOCKED_V4 + BLOCKED_V6)})"
+GUARANTEES = (MEMORY, CPU, PIDS, FREEZE, NAMESPACES, FILESYSTEM, UNPRIVILEGED, NETWORK, ETC, LINK_LOCAL)
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,7 @@ class Capabilities:
     loop_scratch: Finding
     no_new_privs: Finding
     cpu_count: int
+    nftables: Finding = Finding(False, "not probed")
     probe_ms: float = 0.0
     mkfs: str | None = field(default=None)
 
@@ -86,6 +90,7 @@ class Capabilities:
             ("network namespace", self.network_namespace.ok, self.network_namespace.reason),
             ("loop-mounted ext4 /tmp", self.loop_scratch.ok, self.loop_scratch.reason),
             ("no_new_privs", self.no_new_privs.ok, self.no_new_privs.reason),
+            ("nftables", self.nftables.ok, self.nftables.reason),
             ("cpus", self.cpu_count > 0, f"{self.cpu_count} usable (sched_getaffinity)"),
         ]
         return rows
@@ -121,6 +126,12 @@ class Capabilities:
                 False,
                 f"the host's /etc, read-only: needs root and a mount namespace ({self.namespaces.reason})",
             )
+        if not mounts or not self.is_root:
+            link_local = Finding(False, "functions run as the engine's own uid, which no rule may block")
+        elif not self.nftables.ok:
+            link_local = Finding(False, f"reachable from functions: {self.nftables.reason}")
+        else:
+            link_local = Finding(True, "nftables REJECT on the sandbox uids' output, in every network mode")
         cores = min(self.cpu_count, 6)
         return [
             (MEMORY, memory.ok, memory.reason),
@@ -136,6 +147,7 @@ class Capabilities:
             (UNPRIVILEGED, unprivileged.ok, unprivileged.reason),
             (NETWORK, self.network_namespace.ok, self.network_namespace.reason),
             (ETC, etc.ok, etc.reason),
+            (LINK_LOCAL, link_local.ok, link_local.reason),
         ]
 
 
@@ -161,6 +173,7 @@ def detect(cgroup_root: Path = CGROUP_ROOT) -> Capabilities:
         network_namespace=network,
         loop_scratch=loop_scratch(is_root, mkfs),
         no_new_privs=probe_no_new_privs(),
+        nftables=Finding(*probe_nft()),
         cpu_count=len(os.sched_getaffinity(0)),
         probe_ms=(time.perf_counter() - started) * 1000,
         mkfs=mkfs,

@@ -23,6 +23,7 @@ from flare.control.model import FunctionVersion
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
+from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBlock
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.tmp_pool import ScratchPool
 
@@ -35,6 +36,8 @@ ENV_UID_BASE = 20_000
 # function can signal or trace it.
 INIT_UID = ENV_UID_BASE - 1
 ENV_UID_SLOTS = 10_000
+# every uid a sandboxed process may have on the host (inits and SnapStart templates: INIT_UID)
+SANDBOX_UIDS = range(INIT_UID, ENV_UID_BASE + ENV_UID_SLOTS)
 HOSTNAME = "169.254.100.1"
 HOST_TREES = ("/usr",)  # /etc is Lambda's small set (etc_tree.py), not the host's
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -81,6 +84,7 @@ class Isolation:
     skeletons: Skeletons | None = None
     network: str = "default"
     etc: EtcTrees | None = None
+    link_local: LinkLocalBlock | None = None
     _uids: set[int] = field(default_factory=set)
     # what fixed_mounts found, per (python?, interpreter, code, layers, network): the host's
     # shape is read once per engine
@@ -111,6 +115,23 @@ class Isolation:
 
     def release_uid(self, uid: int) -> None:
         self._uids.discard(uid)
+
+    def block_link_local(self) -> None:
+        """At engine start: make link-local and metadata addresses unreachable from the
+        sandbox's uids, and note whether that worked."""
+        if self.link_local is None:
+            return
+        refused = self.link_local.apply()
+        addresses = ", ".join(BLOCKED_V4 + BLOCKED_V6)
+        if refused is None:
+            self.notes.append(f"link-local and metadata addresses ({addresses}): unreachable (nftables)")
+        else:
+            self.notes.append(f"link-local and metadata addresses ({addresses}): REACHABLE, {refused}")
+
+    def unblock_link_local(self) -> None:
+        """At engine stop: remove what ``block_link_local`` added."""
+        if self.link_local is not None:
+            self.link_local.remove()
 
     def network_of(self, version: FunctionVersion) -> str:
         """``version``'s network mode: its own (``flare:network`` tag), else the engine's."""
@@ -281,6 +302,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
     return Isolation(
         network=config.network,
         etc=etc,
+        link_local=LinkLocalBlock(data_dir, SANDBOX_UIDS) if namespaces else None,
         scratch=scratch,
         skeletons=Skeletons(data_dir / "sandbox" / "skeletons") if namespaces else None,
         namespaces=namespaces,
