@@ -82,12 +82,12 @@ class Machine:
         return notes + self.isolation.notes
 
     async def start(self) -> None:
-        self.isolation.block_link_local()
         if self.isolation.scratch is not None:
             await self.isolation.scratch.sweep()
             self.isolation.scratch.prefill(512)
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.sweep()
+        self.isolation.block_link_local()
 
     async def stop(self) -> None:
         """After every account and region has stopped its environments."""
