@@ -141,13 +141,15 @@ def _tables() -> list[str]:
 
 def test_rules_are_removed_at_stop_and_replaced_after_a_kill(tmp_path: Path) -> None:
     server = launch(tmp_path)
-    killed = table_name(server.data_dir, server.process.pid)
-    assert killed in _tables()
-    server.stop(signal.SIGKILL)
-    assert killed in _tables()  # nothing could remove it
-    server.restart()
-    own = table_name(server.data_dir, server.process.pid)
-    prefix = own.rsplit("_", 1)[0] + "_"
-    assert [name for name in _tables() if name.startswith(prefix)] == [own]
-    server.stop()
+    try:
+        killed = table_name(server.data_dir, server.process.pid)
+        assert killed in _tables()
+        server.stop(signal.SIGKILL)
+        assert killed in _tables()  # nothing could remove it
+        server.restart()
+        own = table_name(server.data_dir, server.process.pid)
+        prefix = own.rsplit("_", 1)[0] + "_"
+        assert [name for name in _tables() if name.startswith(prefix)] == [own]
+    finally:
+        server.stop()
     assert not [name for name in _tables() if name.startswith(prefix)]
