@@ -21,6 +21,7 @@ from flare.sandbox.capabilities import (
     GUARANTEES,
     LINK_LOCAL,
     NETWORK,
+    SECCOMP,
     UNPRIVILEGED,
     Capabilities,
     Finding,
@@ -48,6 +49,7 @@ def _everything(ok: bool) -> Capabilities:
         loop_scratch=finding,
         no_new_privs=finding,
         nftables=finding,
+        seccomp=finding,
         cpu_count=8,
     )
 
@@ -158,6 +160,7 @@ def test_guarantees_are_the_issue_list_in_order() -> None:
         "isolated network (--network isolated)",
         "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's",
         "link-local and metadata addresses unreachable (169.254.0.0/16, fe80::/10, fd00:ec2::254)",
+        "seccomp filter: no mount, ptrace, kexec, bpf, keyrings, modules or user namespaces in handlers",
     )
 
 
@@ -190,6 +193,8 @@ def test_no_freezer_falls_back_to_sigstop() -> None:
         ({"is_root": False}, ETC, "needs root"),
         ({"is_root": False}, LINK_LOCAL, "engine's own uid"),
         ({"nftables": Finding(False, "nft not found")}, LINK_LOCAL, "nft not found"),
+        ({"seccomp": Finding(False, "EINVAL")}, SECCOMP, "EINVAL"),
+        ({"namespaces": Finding(False, "EPERM")}, SECCOMP, "only in a sandbox"),
         ({"is_root": False}, UNPRIVILEGED, "not root"),
         ({"no_new_privs": Finding(False, "old kernel")}, UNPRIVILEGED, "setuid"),
         ({"network_namespace": Finding(False, "EPERM")}, NETWORK, "EPERM"),

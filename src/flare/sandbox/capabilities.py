@@ -23,6 +23,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flare.runtimes.lambda_python import seccomp
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, probe_nft
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -35,6 +36,7 @@ CLONE_NEWUTS = 0x04000000
 CLONE_NEWIPC = 0x08000000
 CLONE_NEWPID = 0x20000000
 CLONE_NEWNET = 0x40000000
+PR_SET_NO_NEW_PRIVS = 38
 PR_GET_NO_NEW_PRIVS = 39
 
 MEMORY = "memory limit = MemorySize (OOM → Runtime.OutOfMemory)"
@@ -47,7 +49,20 @@ UNPRIVILEGED = "unprivileged uid, no capabilities"
 NETWORK = "isolated network (--network isolated)"
 ETC = "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's"
 LINK_LOCAL = f"link-local and metadata addresses unreachable ({', '.join(BLOCKED_V4 + BLOCKED_V6)})"
-GUARANTEES = (MEMORY, CPU, PIDS, FREEZE, NAMESPACES, FILESYSTEM, UNPRIVILEGED, NETWORK, ETC, LINK_LOCAL)
+SECCOMP = "seccomp filter: no mount, ptrace, kexec, bpf, keyrings, modules or user namespaces in handlers"
+GUARANTEES = (
+    MEMORY,
+    CPU,
+    PIDS,
+    FREEZE,
+    NAMESPACES,
+    FILESYSTEM,
+    UNPRIVILEGED,
+    NETWORK,
+    ETC,
+    LINK_LOCAL,
+    SECCOMP,
+)
 
 
 @dataclass(frozen=True)
@@ -70,6 +85,7 @@ class Capabilities:
     no_new_privs: Finding
     cpu_count: int
     nftables: Finding = Finding(False, "not probed")
+    seccomp: Finding = Finding(False, "not probed")
     probe_ms: float = 0.0
     mkfs: str | None = field(default=None)
 
@@ -91,6 +107,7 @@ class Capabilities:
             ("loop-mounted ext4 /tmp", self.loop_scratch.ok, self.loop_scratch.reason),
             ("no_new_privs", self.no_new_privs.ok, self.no_new_privs.reason),
             ("nftables", self.nftables.ok, self.nftables.reason),
+            ("seccomp filter", self.seccomp.ok, self.seccomp.reason),
             ("cpus", self.cpu_count > 0, f"{self.cpu_count} usable (sched_getaffinity)"),
         ]
         return rows
@@ -132,6 +149,10 @@ class Capabilities:
             link_local = Finding(False, f"reachable from functions: {self.nftables.reason}")
         else:
             link_local = Finding(True, "nftables REJECT on the sandbox uids' output, in every network mode")
+        if not mounts:
+            filtered = Finding(False, f"installed only in a sandbox: {self.namespaces.reason}")
+        else:
+            filtered = self.seccomp
         cores = min(self.cpu_count, 6)
         return [
             (MEMORY, memory.ok, memory.reason),
@@ -148,6 +169,7 @@ class Capabilities:
             (NETWORK, self.network_namespace.ok, self.network_namespace.reason),
             (ETC, etc.ok, etc.reason),
             (LINK_LOCAL, link_local.ok, link_local.reason),
+            (SECCOMP, filtered.ok, filtered.reason),
         ]
 
 
@@ -174,6 +196,7 @@ def detect(cgroup_root: Path = CGROUP_ROOT) -> Capabilities:
         loop_scratch=loop_scratch(is_root, mkfs),
         no_new_privs=probe_no_new_privs(),
         nftables=Finding(*probe_nft()),
+        seccomp=probe_seccomp(),
         cpu_count=len(os.sched_getaffinity(0)),
         probe_ms=(time.perf_counter() - started) * 1000,
         mkfs=mkfs,
@@ -261,6 +284,28 @@ def _read(path: Path) -> str:
 @functools.cache
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def probe_seccomp() -> Finding:
+    """Whether the handlers' filter (``runtimes/lambda_python/seccomp.py``) installs: tried in a
+    forked child (with ``no_new_privs``, as a sandbox has it), which exits 0 when it did."""
+    if seccomp.PROGRAM is None:
+        return Finding(False, f"no system call table for {os.uname().machine}")
+    pid = os.fork()
+    if pid == 0:  # pragma: no cover - the child only reports and exits
+        code = 1
+        try:
+            _libc().prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0)
+            seccomp.install()
+            code = 0
+        except OSError as error:
+            code = error.errno or 1
+        finally:
+            os._exit(code)
+    code = os.waitstatus_to_exitcode(os.waitpid(pid, 0)[1])
+    if code != 0:
+        return Finding(False, f"prctl(PR_SET_SECCOMP) refused: {errno.errorcode.get(code, code)}")
+    return Finding(True, f"{len(seccomp.PROGRAM) // 8}-instruction BPF filter, EPERM (clone3: ENOSYS)")
 
 
 def probe_namespaces() -> tuple[Finding, Finding]:

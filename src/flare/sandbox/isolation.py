@@ -239,6 +239,7 @@ def mount_plan(
         "gid": SANDBOX_GID,
         "init_uid": INIT_UID,
         "hostname": HOSTNAME,
+        "seccomp": True,  # runtimes/lambda_python/seccomp.py, installed before the function runs
     }
     if isolation.network_of(version) == "isolated":
         plan["isolated_network"] = True

@@ -42,7 +42,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, pid1, sandbox
+from lambda_python import bootstrap, frames, pid1, sandbox, seccomp
 
 TEMPLATE_UID = 19_999
 ENV_UID_BASE = 20_000
@@ -180,6 +180,7 @@ def _enter_restore(header: dict[str, Any], fds: list[int], status_fd: int) -> An
     sandbox.attach_tree(tmp_tree, "/tmp")
     pid1.split_init(status_fd)
     sandbox.drop_privileges(header["uid"], ENV_GID)
+    seccomp.install()  # before the after-restore hooks, the function's first code here
     os.environ.update(header["env"])
     channel = socket.socket(fileno=channel_fd)
     credentials = struct.pack("iII", os.getpid(), os.getuid(), os.getgid())

@@ -29,7 +29,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, pid1, sandbox, template
+from lambda_python import bootstrap, frames, pid1, sandbox, seccomp, template
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -125,6 +125,8 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
         template.become_template(header, socket.socket(fileno=fds[1]), ready_w, ack_r)
     joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
     sandbox.join_cgroup_fds(joins)
+    if plan.get("seccomp"):
+        seccomp.install()  # the last of the platform's work: nothing of the function has run
     os.chdir(header["cwd"])
     if header["mode"] == "exec":
         os.execve(header["argv"][0], header["argv"], header["env"])
