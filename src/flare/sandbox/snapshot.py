@@ -43,7 +43,14 @@ from flare.observe.platform import platform_log
 from flare.sandbox.channel import error_type_of
 from flare.sandbox.forkserver import TemplateInitError, Zygote, ZygoteDied
 from flare.sandbox.isolation import SANDBOX_UID, Isolation
-from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
+from flare.sandbox.launcher import (
+    CredentialIssuer,
+    LaunchPlan,
+    SessionCredentials,
+    bootstrap_path,
+    entry_header,
+    environment_variables,
+)
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.prepared import PreparedRestore, discard, prepare_restore
 from flare.sandbox.process import SandboxProcess
@@ -137,6 +144,7 @@ class Snapshot:
         logs: LogStore,
         clock: Clock,
         endpoint_url: str,
+        credentials: CredentialIssuer | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.version = version
@@ -151,6 +159,9 @@ class Snapshot:
         self._standby: list[PreparedRestore] = []
         self._preparing: asyncio.Task[None] | None = None
         self._endpoint_url = endpoint_url
+        self._issuer = credentials
+        # one set for the template, inherited by every restore: revoked when the snapshot stops
+        self._credentials: SessionCredentials | None = None
         self.process: SandboxProcess | None = None
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]snapshot-{self.id}"
@@ -175,7 +186,10 @@ class Snapshot:
                 return
         cgroup = self.isolation.cgroup_for(f"snap-{self.id}", version, init_burst=True)
         self.process = SandboxProcess(self._zygote, cgroup)
-        variables = environment_variables(version, "", "", self._endpoint_url, "snap-start", layout)
+        self._credentials = self._issuer.issue(version) if self._issuer is not None else None
+        variables = environment_variables(
+            version, "", "", self._endpoint_url, "snap-start", layout, self._credentials
+        )
         for unset in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME"):
             variables.pop(unset, None)  # each restore gets its own; SnapStart sets no log stream
         header: dict[str, Any] = {
@@ -295,6 +309,9 @@ class Snapshot:
             self._logs.append(self.version.log_group, self.stream, self._logpipe.drain(final=True))
             self._logpipe.close()
             self._logpipe = None
+        if self._credentials is not None and self._issuer is not None:
+            self._issuer.revoke(self._credentials.access_key_id)
+            self._credentials = None
 
 
 StateSetter = Callable[[str, str, str, str | None, str | None], None]
