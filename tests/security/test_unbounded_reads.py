@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from tests.conftest import FlareServer, create_function, python_function
+from tests.conftest import FlareServer, create_function, python_function, zip_files
 
 FLOOD_MB = 200
 FLOODER = f"""
@@ -63,3 +63,29 @@ def test_a_flood_on_the_runtime_channel_costs_the_engine_one_response(flare: Fla
     assert body["errorType"] == "Function.ResponseSizeTooLarge"
     assert grown_mb < 48, f"the engine grew by {grown_mb:.0f} MB for a {FLOOD_MB} MB flood"
     assert lam.invoke(FunctionName="flooder", Payload=b"{}")["StatusCode"] == 200  # still serving
+
+
+CURL_FLOOD = f"""#!/bin/bash
+API="http://${{AWS_LAMBDA_RUNTIME_API}}/2018-06-01/runtime"
+while true; do
+  ID="$(curl -sS -D - -o /dev/null "$API/invocation/next" | tr -d '\\r' \\
+    | grep -i '^lambda-runtime-aws-request-id:' | cut -d: -f2- | tr -d ' ')"
+  STATUS="$(head -c {FLOOD_MB}M /dev/zero | curl -sS -o /dev/null -w '%{{http_code}}' \\
+    -H 'Transfer-Encoding: chunked' --data-binary @- "$API/invocation/$ID/response")"
+  echo "posted: $STATUS"
+done
+"""
+
+
+def test_a_flood_on_the_runtime_api_costs_the_engine_one_response(flare: FlareServer, lam: Any) -> None:
+    code = zip_files({"bootstrap": CURL_FLOOD}, {"bootstrap": 0o755})
+    create_function(lam, "curl-flooder", code, handler="unused", runtime="provided.al2023", Timeout=60)
+    engine = flare.process.pid
+    reset_peak(engine)
+    before = memory_kb(engine, "VmRSS")
+    reply = lam.invoke(FunctionName="curl-flooder", Payload=b"{}", LogType="Tail")
+    grown_mb = (memory_kb(engine, "VmHWM") - before) / 1024
+    body = json.loads(reply["Payload"].read())
+    assert reply.get("FunctionError") == "Unhandled"
+    assert body["errorType"] == "Function.ResponseSizeTooLarge"
+    assert grown_mb < 48, f"the engine grew by {grown_mb:.0f} MB for a {FLOOD_MB} MB flood"

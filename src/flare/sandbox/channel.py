@@ -14,9 +14,9 @@ from typing import Any, Protocol
 import orjson
 
 from flare.runtimes.lambda_python import frames
-from flare.sandbox.inflight import MAX_RESPONSE_BYTES
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent
+from flare.sandbox.streaming import MAX_RESPONSE_BYTES
 
 MAX_FRAME_BODY = MAX_RESPONSE_BYTES
 """The most of one frame's body the engine keeps: a response, an error or a stream chunk
