@@ -89,3 +89,30 @@ def test_a_flood_on_the_runtime_api_costs_the_engine_one_response(flare: FlareSe
     assert reply.get("FunctionError") == "Unhandled"
     assert body["errorType"] == "Function.ResponseSizeTooLarge"
     assert grown_mb < 48, f"the engine grew by {grown_mb:.0f} MB for a {FLOOD_MB} MB flood"
+
+
+PRINTER = f"""
+import sys
+def handler(event, context):
+    line = "p" * (64 * 1024) + "\\n"
+    for _ in range({FLOOD_MB} * 16):
+        sys.stdout.write(line)
+    print("the last line")
+    return "printed"
+"""
+
+
+def test_output_of_one_invocation_is_not_held_in_the_engines_memory(flare: FlareServer, lam: Any) -> None:
+    create_function(lam, "printer", python_function(PRINTER), Timeout=60, MemorySize=512)
+    engine = flare.process.pid
+    reset_peak(engine)
+    before = memory_kb(engine, "VmRSS")
+    reply = lam.invoke(FunctionName="printer", Payload=b"{}")
+    grown_mb = (memory_kb(engine, "VmHWM") - before) / 1024
+    assert json.loads(reply["Payload"].read()) == "printed"
+    assert grown_mb < 64, f"the engine grew by {grown_mb:.0f} MB for {FLOOD_MB} MB of output"
+    logs = flare.client("logs")
+    stream = logs.describe_log_streams(logGroupName="/aws/lambda/printer")["logStreams"][0]["logStreamName"]
+    last = logs.get_log_events(logGroupName="/aws/lambda/printer", logStreamName=stream, limit=4)["events"]
+    assert any(event["message"].startswith("the last line") for event in last)
+    assert any(event["message"].startswith("REPORT RequestId") for event in last)

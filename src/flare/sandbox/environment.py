@@ -526,6 +526,8 @@ class Environment:
             self._log(lines)
         elif self._logpipe is not None:
             self._logpipe.hold(lines)
+            if self._logpipe.over_held:  # bounded memory: the rest goes to the log as it comes
+                self._log(self._logpipe.take_held())
 
     def _log(self, lines: list[str]) -> None:
         self._logs.append(self.version.log_group, self.stream, lines)
