@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
+from flare.runtimes.lambda_python.uids import INIT_UID
 from flare.sandbox.cgroups import FREEZER_ANCHOR, Cgroups
-from flare.sandbox.isolation import INIT_UID
 from tests.conftest import FlareServer, children_of, create_function, launch, python_function
 from tests.signing import signed_headers, signed_urlopen
 

@@ -18,20 +18,22 @@ from typing import Any
 
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
+from flare.runtimes.lambda_python.uids import (
+    ENV_UID_BASE,
+    ENV_UID_SLOTS,
+    INIT_UID,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    TEMPLATE_BLOCK,
+    TEMPLATE_SLOTS,
+    TEMPLATE_UID_BASE,
+    template_block,
+)
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.tmp_pool import ScratchPool
 
-SANDBOX_UID = 993  # Lambda's sbx_user1051: owns the /tmp scratch images (mode 1777)
-SANDBOX_GID = 990
-# Each environment runs as a uid of its own from this range (Lambda uses 993 for all), so that
-# its Runtime API can tell its own processes from another environment's.
-ENV_UID_BASE = 20_000
-# Every environment's init (pid 1 of its namespace) runs as this uid: no environment's, so no
-# function can signal or trace it.
-INIT_UID = ENV_UID_BASE - 1
-ENV_UID_SLOTS = 10_000
 HOSTNAME = "169.254.100.1"
 HOST_TREES = ("/usr", "/etc")
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -78,6 +80,7 @@ class Isolation:
     skeletons: Skeletons | None = None
     network: str = "default"
     _uids: set[int] = field(default_factory=set)
+    _template_slots: set[int] = field(default_factory=set)
     # what fixed_mounts found, per (python?, interpreter, code, layers): the host's shape is
     # read once per engine
     _fixed: dict[tuple[bool, str, str, Path | None], FixedMounts] = field(default_factory=dict)
@@ -96,10 +99,11 @@ class Isolation:
         if cgroup is not None:
             cgroup.set_cpus(cpu_share(version.memory_mb, self.host_cpus))
 
-    def allocate_uid(self) -> int:
-        """A uid no live environment has (``ENV_UID_BASE`` + the lowest free slot)."""
-        for slot in range(ENV_UID_SLOTS):
-            uid = ENV_UID_BASE + slot
+    def allocate_uid(self, among: range | None = None) -> int:
+        """A uid no live environment has: the lowest free one of ``among`` (a SnapStart
+        template's restore uids), by default of the on-demand environments' range
+        (``runtimes/lambda_python/uids.py``)."""
+        for uid in among if among is not None else range(ENV_UID_BASE, ENV_UID_BASE + ENV_UID_SLOTS):
             if uid not in self._uids:
                 self._uids.add(uid)
                 return uid
@@ -107,6 +111,19 @@ class Isolation:
 
     def release_uid(self, uid: int) -> None:
         self._uids.discard(uid)
+
+    def allocate_template_block(self) -> range:
+        """The uids of a new SnapStart template (``uids.template_block``): a block no template
+        holds and no process of an earlier holder still runs as."""
+        for slot in range(TEMPLATE_SLOTS):
+            block = template_block(slot)
+            if slot not in self._template_slots and not any(uid in self._uids for uid in block):
+                self._template_slots.add(slot)
+                return block
+        raise OSError("no free SnapStart uid block")
+
+    def release_template_block(self, block: range) -> None:
+        self._template_slots.discard((block.start - TEMPLATE_UID_BASE) // TEMPLATE_BLOCK)
 
     def interpreter_seen(self, interpreter: Path) -> str:
         """``interpreter`` as an environment sees it: under ``/var/lang/bin`` in a sandbox, as on

@@ -40,9 +40,10 @@ from flare.control.model import FunctionVersion
 from flare.errors import SnapStartException
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
+from flare.runtimes.lambda_python.uids import SANDBOX_UID
 from flare.sandbox.channel import error_type_of
 from flare.sandbox.forkserver import TemplateInitError, Zygote, ZygoteDied
-from flare.sandbox.isolation import SANDBOX_UID, Isolation
+from flare.sandbox.isolation import Isolation
 from flare.sandbox.launcher import (
     CredentialIssuer,
     LaunchPlan,
@@ -64,7 +65,6 @@ STANDBY_RESTORES = 1
 REFILL_DELAY_S = 0.05
 """Restores kept forked and sandboxed ahead of demand per snapshot (each costs only its own
 pages, about a megabyte, plus a /tmp scratch): a cold start then pays the after-restore hooks."""
-TEMPLATE_HOST_UID = 19_999  # the template's in-namespace root (runtimes/.../template.py)
 UNSUPPORTED_CLIENT = "Runtime.SnapStartNotSupported"
 
 
@@ -162,6 +162,8 @@ class Snapshot:
         self._issuer = credentials
         # one set for the template, inherited by every restore: revoked when the snapshot stops
         self._credentials: SessionCredentials | None = None
+        # the template's host uids (``isolation.allocate_template_block``): its root, its restores
+        self.uids = range(0)
         self.process: SandboxProcess | None = None
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]snapshot-{self.id}"
@@ -186,6 +188,7 @@ class Snapshot:
                 return
         cgroup = self.isolation.cgroup_for(f"snap-{self.id}", version, init_burst=True)
         self.process = SandboxProcess(self._zygote, cgroup)
+        self.uids = self.isolation.allocate_template_block()
         self._credentials = self._issuer.issue(version) if self._issuer is not None else None
         variables = environment_variables(
             version, "", "", self._endpoint_url, "snap-start", layout, self._credentials
@@ -197,9 +200,10 @@ class Snapshot:
             "env": variables,
             "cwd": layout.task_root,
             "sandbox": layout.plan,
+            "uids": [self.uids.start, len(self.uids)],  # its root's host uid, then its restores'
         }
         if self.plan.mode == "exec":
-            self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), TEMPLATE_HOST_UID)
+            self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), self.uids.start)
             variables["AWS_LAMBDA_RUNTIME_API"] = await self.runtime_api.start()
         header.update(entry_header(version, layout, self.plan.mode != "exec"))
         self._logpipe = LogPipe(lambda lines: self._logs.append(version.log_group, self.stream, lines))
@@ -312,6 +316,9 @@ class Snapshot:
         if self._credentials is not None and self._issuer is not None:
             self._issuer.revoke(self._credentials.access_key_id)
             self._credentials = None
+        if self.uids:
+            self.isolation.release_template_block(self.uids)
+            self.uids = range(0)
 
 
 StateSetter = Callable[[str, str, str, str | None, str | None], None]
