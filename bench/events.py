@@ -91,7 +91,10 @@ def _wait(condition: Callable[[], bool], what: str, timeout: float = TIMEOUT_S) 
 
 def mapping_counters(url: str, mapping_id: str) -> dict[str, Any]:
     """The counters of mapping ``mapping_id`` from ``GET /flare/v1/event-sources``."""
-    with urllib.request.urlopen(f"{url}/flare/v1/event-sources", timeout=10) as response:
+    from flare.cli.client import signed  # Flare's routes take signed requests only
+
+    call = signed(urllib.request.Request(f"{url}/flare/v1/event-sources"))
+    with urllib.request.urlopen(call, timeout=10) as response:
         document = json.loads(response.read())
     for item in document["Mappings"]:
         if item["UUID"] == mapping_id:

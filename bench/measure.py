@@ -25,6 +25,11 @@ class InvokeError(RuntimeError):
     """An invoke answered with something other than HTTP 200, or the connection broke."""
 
 
+BENCH_CREDENTIALS = ("test", "test")
+"""The key the bench signs with (``flare serve --auth open``: any key is the default account's)."""
+BENCH_REGION = "us-east-1"
+
+
 @dataclass(frozen=True)
 class Endpoint:
     """Where to invoke one function: a host, a port and the function's name."""
@@ -41,18 +46,23 @@ class Endpoint:
         return f"/2015-03-31/functions/{self.function}/invocations"
 
     def request_bytes(self) -> bytes:
-        """One complete keep-alive Invoke request with body ``{}``, ready to send."""
-        tail = "X-Amz-Log-Type: Tail\r\n" if self.log_tail else ""
-        head = (
-            f"POST {self.path} HTTP/1.1\r\n"
-            f"Host: {self.host}:{self.port}\r\n"
-            "Content-Type: application/json\r\n"
-            f"{tail}"
-            f"Content-Length: {len(INVOKE_BODY)}\r\n"
-            "Connection: keep-alive\r\n"
-            "\r\n"
+        """One complete keep-alive Invoke request with body ``{}``, signed once (SigV4, by
+        botocore, as boto3 signs: Flare refuses unsigned requests) and ready to send."""
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        headers = {"Content-Type": "application/json"}
+        if self.log_tail:
+            headers["X-Amz-Log-Type"] = "Tail"
+        request = AWSRequest(
+            "POST", f"http://{self.host}:{self.port}{self.path}", data=INVOKE_BODY, headers=headers
         )
-        return head.encode("ascii") + INVOKE_BODY
+        SigV4Auth(Credentials(*BENCH_CREDENTIALS), "lambda", BENCH_REGION).add_auth(request)
+        lines = [f"POST {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
+        lines += [f"{name}: {value}" for name, value in request.headers.items()]
+        lines += [f"Content-Length: {len(INVOKE_BODY)}", "Connection: keep-alive", "", ""]
+        return "\r\n".join(lines).encode("ascii") + INVOKE_BODY
 
 
 @dataclass(frozen=True)

@@ -251,7 +251,14 @@ class AccountRegion:
         plan = plan_launch(version.runtime, machine.interpreters)
         zygote = machine.zygote_for(plan.interpreter)
         return Snapshot(
-            version, plan, zygote, machine.isolation, self.logs, self.clock, machine.config.endpoint_url
+            version,
+            plan,
+            zygote,
+            machine.isolation,
+            self.logs,
+            self.clock,
+            machine.config.endpoint_url,
+            machine.credentials,
         )
 
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:

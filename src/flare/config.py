@@ -29,6 +29,7 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()  # Host names besides IP addresses and localhost
     sqs_endpoint: str | None = None
     kinesis_endpoint: str | None = None
+    auth: str = "open"  # "open" or "sigv4" (flare.auth.authenticator.AuthMode)
 
     @property
     def endpoint_url(self) -> str:

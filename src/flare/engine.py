@@ -1,9 +1,10 @@
 """The composition root: the host's ``Machine`` and one ``AccountRegion`` per account and region.
 
-The default scope (``ServerConfig``'s account and region: what an unsigned request, and every
-data dir written before scopes existed, act in) is built first; every other scope with stored
-resources is brought up at start, and a new one the first time a request acts in it. Nothing
-here decides anything about a request.
+The default scope (``ServerConfig``'s account and region: what a request whose key names no
+account acts in, and every data dir written before scopes existed) is built first; every other
+scope with stored resources is brought up at start, and a new one the first time a request acts
+in it. The ``Authenticator`` says who each request is (``auth/``). Nothing here decides anything
+about a request.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import logging
 from typing import Any
 
 from flare.account_region import AccountRegion
+from flare.auth.authenticator import Authenticator, AuthMode
 from flare.clock import Clock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
@@ -33,6 +35,13 @@ class Engine:
         self.metrics.add_source(self._event_source_metrics)
         self._regions: dict[Scope, AccountRegion] = {}
         self._started = False
+        self.authenticator = Authenticator(
+            AuthMode(config.auth),
+            self.machine.access_keys.find,
+            self.machine.credentials,
+            self.clock,
+            self.machine.default_scope,
+        )
         self.home = self.region(self.machine.default_scope)
         for older in ("events.db", "services.db"):  # files of Flares before the one database
             moved = self.machine.database.absorb(self.machine.data / older)

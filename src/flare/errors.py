@@ -18,6 +18,16 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
     │   ├── AccessDenied                         (403 AccessDeniedException: another account's
     │   │                                          resource, and no resource policy allows it)
+    │   ├── AuthenticationFailed                 (403: the request's SigV4 signature is missing or
+    │   │   │                                      wrong; auth/. JSON services answer 400, SQS its
+    │   │   │                                      Query code in x-amzn-query-error)
+    │   │   ├── MissingAuthenticationToken       (403 MissingAuthenticationTokenException: unsigned)
+    │   │   ├── IncompleteSignature              (403 IncompleteSignatureException: malformed)
+    │   │   ├── InvalidSignature                 (403 InvalidSignatureException: wrong signature,
+    │   │   │                                      expired or not yet current, wrong scope)
+    │   │   ├── UnrecognizedClient               (403 UnrecognizedClientException: unknown key or token)
+    │   │   └── ExpiredToken                     (403 ExpiredTokenException: an environment's
+    │   │                                          credentials after its end)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
@@ -105,6 +115,67 @@ class AccessDenied(ClientError):
 
     aws_name = "AccessDeniedException"
     status = 403
+
+
+class AuthenticationFailed(ClientError):
+    """A request refused before anything else because its SigV4 authentication is missing or
+    fails (``auth/``). Lambda's REST API answers 403; AWS's JSON-protocol services (Kinesis,
+    CloudWatch Logs) answer 400 with ``__type`` ``com.amazon.coral.service#<aws_name>``; SQS,
+    once a Query-protocol service, adds ``query_code`` (``x-amzn-query-error``) and answers
+    ``query_status``."""
+
+    aws_name = "AccessDeniedException"
+    status = 403
+    json_status = 400
+    query_code = "AccessDenied"
+    query_status = 403
+
+
+class MissingAuthenticationToken(AuthenticationFailed):
+    """No SigV4 signature at all: no ``Authorization: AWS4-...`` header, no presigned query."""
+
+    aws_name = "MissingAuthenticationTokenException"
+    query_code = "MissingAuthenticationToken"
+
+    def __init__(self, message: str = "Missing Authentication Token") -> None:
+        super().__init__(message)
+
+
+class IncompleteSignature(AuthenticationFailed):
+    """A signature that is not well formed: a part missing, an unknown algorithm, a credential
+    that is not ``key/date/region/service/aws4_request``, a date not in ISO-8601 basic format."""
+
+    aws_name = "IncompleteSignatureException"
+    query_code = "IncompleteSignature"
+    query_status = 400
+
+
+class InvalidSignature(AuthenticationFailed):
+    """A well-formed signature that does not hold: not the one the secret key gives, too old or
+    too far in the future (15 minutes), or scoped to another service or date."""
+
+    aws_name = "InvalidSignatureException"
+    query_code = "SignatureDoesNotMatch"
+
+
+class UnrecognizedClient(AuthenticationFailed):
+    """An access key id (or session token) that Flare does not know."""
+
+    aws_name = "UnrecognizedClientException"
+    query_code = "InvalidClientTokenId"
+
+    def __init__(self, message: str = "The security token included in the request is invalid.") -> None:
+        super().__init__(message)
+
+
+class ExpiredToken(AuthenticationFailed):
+    """Temporary credentials (an execution environment's) used after they ended."""
+
+    aws_name = "ExpiredTokenException"
+    query_code = "ExpiredToken"
+
+    def __init__(self, message: str = "The security token included in the request is expired") -> None:
+        super().__init__(message)
 
 
 class ResourceNotFound(ClientError):

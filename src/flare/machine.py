@@ -1,5 +1,6 @@
 """What every account and region on one Flare host shares: the clock, the one database, the
-code blobs, the Python interpreters and their zygotes, the sandbox, Flare's own keys.
+code blobs, the Python interpreters and their zygotes, the sandbox, Flare's own keys, the access
+keys of ``--auth sigv4`` and the credentials of live environments.
 
 An ``AccountRegion`` (``account_region.py``) holds the resources of one account in one region
 and starts its environments through this: an environment of any account forks from the same
@@ -14,6 +15,8 @@ import logging
 import re
 from pathlib import Path
 
+from flare.auth.admin_key import auth_banner
+from flare.auth.environment_credentials import EnvironmentCredentials
 from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
 from flare.control.code_url import CodeUrls
@@ -23,6 +26,7 @@ from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
 from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
 from flare.scope import Scope
+from flare.store.access_keys import AccessKeyStore
 from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.opt_trees import OptTrees
@@ -50,8 +54,11 @@ class Machine:
         self.opt_trees = OptTrees(self.data, self.blobs)
         self.secrets = SecretStore(self.database)
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
+        self.access_keys = AccessKeyStore(self.database)
+        self.credentials = EnvironmentCredentials()
+        self._auth_notes: list[str] = []
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
-        self.env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s)
+        self.env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s, self.credentials)
         self.isolation = build_isolation(config, self.data, self.interpreters)
         self._zygotes: dict[Path, Zygote] = {}
         self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use
@@ -76,12 +83,13 @@ class Machine:
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""
         found = [f"python{minor}" for minor, path in self.interpreters.items() if path]
-        notes = [f"python runtimes on their own interpreter: {', '.join(found) or 'none'}"]
+        notes = [f"python runtimes on their own interpreter: {', '.join(found) or 'none'}", *self._auth_notes]
         if not (sdk_dir() / "boto3").exists():
             notes.append(f"boto3 for functions not found at {sdk_dir()} (run `make install`)")
         return notes + self.isolation.notes
 
     async def start(self) -> None:
+        self._auth_notes = auth_banner(self.config, self.access_keys, self.clock.wall())
         if self.isolation.scratch is not None:
             await self.isolation.scratch.sweep()
             self.isolation.scratch.prefill(512)

@@ -47,7 +47,9 @@ async def run(
     runner = web.AppRunner(build_app(engine, route), access_log=None, handle_signals=False)
     await runner.setup()
     assert runner.server is not None
-    front_door = FrontDoorServer(route, runner.server, engine.clock.wall, BrowserGuard.of_config(config))
+    front_door = FrontDoorServer(
+        route, runner.server, engine.clock.wall, engine.authenticator, BrowserGuard.of_config(config)
+    )
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(front_door, sock=sock)
     stop = stop or asyncio.Event()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FlareServer, create_function, launch, python_function
+from tests.signing import signed_headers
 
 ALLOWED = "http://app.local:3000"
 COUNTER = """
@@ -35,7 +36,10 @@ def send(
     port = int(server.url.rsplit(":", 1)[1])
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
-        connection.request(method, path, body=body, headers={"Host": f"127.0.0.1:{port}", **headers})
+        sent = signed_headers(
+            method, f"http://127.0.0.1:{port}{path}", body, {"Host": f"127.0.0.1:{port}", **headers}
+        )
+        connection.request(method, path, body=body, headers=sent)
         response = connection.getresponse()
         return response.status, {k.lower(): v for k, v in response.getheaders()}, response.read()
     finally:

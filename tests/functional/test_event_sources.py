@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, launch, python_function, start_process, wait_ready
+from tests.signing import signed_urlopen
 
 # Sends its event to $SINK; raises if any record's body/data is "fail"; with REPORT set, reports
 # records whose body/data is "bad" as batch item failures.
@@ -322,7 +323,6 @@ def test_duplicate_mapping_conflicts_and_missing_things_fail(lam: Any, sqs: Any)
 
 
 def test_event_sources_endpoint_shows_counters(server: FlareServer, lam: Any, sqs: Any) -> None:
-    import urllib.request
 
     sink, _ = new_queue(sqs)
     source, source_arn = new_queue(sqs)
@@ -330,7 +330,7 @@ def test_event_sources_endpoint_shows_counters(server: FlareServer, lam: Any, sq
     mapping_id = lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn)["UUID"]
     sqs.send_message(QueueUrl=source, MessageBody="counted")
     drain(sqs, sink, 1)
-    with urllib.request.urlopen(f"{server.url}/flare/v1/event-sources") as response:
+    with signed_urlopen(f"{server.url}/flare/v1/event-sources") as response:
         body = json.loads(response.read())
     (mine,) = [m for m in body["Mappings"] if m["UUID"] == mapping_id]
     assert mine["received"] == 1

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, python_function
+from tests.signing import signed_headers, signed_raw, signed_urlopen
 
 HELLO = """
 import os
@@ -321,14 +322,13 @@ def test_update_code_starts_new_environment(lam: Any) -> None:
 
 
 def test_logs_endpoint_returns_function_log(flare: FlareServer, lam: Any) -> None:
-    import urllib.request
 
     name = unique("logs")
     create_function(
         lam, name, python_function("print('at init')\ndef handler(e, c):\n    print('in handler')\n")
     )
     invoke(lam, name)
-    with urllib.request.urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
+    with signed_urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
         events = json.load(reply)["events"]
     messages = [event["message"] for event in events]
     assert messages[0].startswith("INIT_START")
@@ -342,7 +342,6 @@ def test_logs_endpoint_returns_function_log(flare: FlareServer, lam: Any) -> Non
 def test_each_invocations_output_sits_between_its_start_and_end(flare: FlareServer, lam: Any) -> None:
     """Python prints, a raw write to fd 1 and an unterminated last line, invoke after invoke:
     every line lands inside its own invocation's START … END, in the tail and in the log."""
-    import urllib.request
 
     name = unique("order")
     source = (
@@ -360,7 +359,7 @@ def test_each_invocations_output_sits_between_its_start_and_end(flare: FlareServ
         start = next(n for n, line in enumerate(tail) if line.startswith("START RequestId:"))
         end = next(n for n, line in enumerate(tail) if line.startswith("END RequestId:"))
         assert {f"printed {i}", f"raw {i}", f"partial {i}"} <= set(tail[start + 1 : end]), tail
-    with urllib.request.urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
+    with signed_urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
         messages = [event["message"] for event in json.load(reply)["events"]]
     starts = [n for n, message in enumerate(messages) if message.startswith("START RequestId:")]
     for i, start in enumerate(starts):
@@ -402,10 +401,7 @@ def handler(event, context):
     create_function(lam, name, python_function(source), MemorySize=1769)
     invoke(lam, name)
     host, port = flare.url.removeprefix("http://").split(":")
-    request = (
-        f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
-        "Content-Length: 2\r\n\r\n{}"
-    ).encode()
+    request = signed_raw("POST", flare.url, f"/2015-03-31/functions/{name}/invocations", b"{}")
     with socket.create_connection((host, int(port)), timeout=30) as sock:
         sock.sendall(request * 101)
         buffer = bytearray()
@@ -437,16 +433,12 @@ def test_one_connection_mixes_pipelined_invokes_and_other_routes(flare: FlareSer
     create_function(lam, name, python_function(HELLO))
     host, port = flare.url.removeprefix("http://").split(":")
 
-    def invoke_request(body: bytes, extra: str = "") -> bytes:
-        head = (
-            f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
-            f"Content-Length: {len(body)}\r\n{extra}\r\n"
-        )
-        return head.encode() + body
+    def invoke_request(body: bytes, extra: dict[str, str] | None = None) -> bytes:
+        return signed_raw("POST", flare.url, f"/2015-03-31/functions/{name}/invocations", body, extra)
 
     with socket.create_connection((host, int(port))) as sock:
         buffer = bytearray()
-        sock.sendall(invoke_request(b'{"n": 1}') + invoke_request(b'{"n": 2}', "X-Amz-Log-Type: Tail\r\n"))
+        sock.sendall(invoke_request(b'{"n": 1}') + invoke_request(b'{"n": 2}', {"X-Amz-Log-Type": "Tail"}))
         status, headers, body = read_response(sock, buffer)
         assert status == 200 and json.loads(body)["event"] == {"n": 1}
         assert headers["x-amz-executed-version"] == "$LATEST" and headers["x-amzn-requestid"]
@@ -461,7 +453,7 @@ def test_one_connection_mixes_pipelined_invokes_and_other_routes(flare: FlareSer
         assert json.loads(body)["Type"] == "User"
 
         # Another route on the same connection: aiohttp takes over from here.
-        sock.sendall(f"GET /2015-03-31/functions/{name} HTTP/1.1\r\nHost: {host}\r\n\r\n".encode())
+        sock.sendall(signed_raw("GET", flare.url, f"/2015-03-31/functions/{name}"))
         status, _, body = read_response(sock, buffer)
         assert status == 200 and json.loads(body)["Configuration"]["FunctionName"] == name
         sock.sendall(invoke_request(b'{"n": 3}'))
@@ -479,8 +471,13 @@ def test_one_connection_mixes_pipelined_invokes_and_other_routes(flare: FlareSer
         assert status == 200 and json.loads(body)["event"] == {"n": 5}
 
     with socket.create_connection((host, int(port))) as sock:  # chunked: aiohttp's route
+        path = f"/2015-03-31/functions/{name}/invocations"
+        head = "".join(
+            f"{key}: {value}\r\n"
+            for key, value in signed_headers("POST", flare.url + path, b'{"n": 4}').items()
+        )
         sock.sendall(
-            f"POST /2015-03-31/functions/{name}/invocations HTTP/1.1\r\nHost: {host}\r\n"
+            f"POST {path} HTTP/1.1\r\nHost: {host}:{port}\r\n{head}"
             'Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n8\r\n{"n": 4}\r\n0\r\n\r\n'.encode()
         )
         status, _, body = read_response(sock, bytearray())

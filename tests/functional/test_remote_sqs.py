@@ -19,6 +19,7 @@ from click.testing import CliRunner
 from flare.cli.main import main
 from tests.conftest import FlareServer, free_port, launch
 from tests.functional.test_event_sources import counts, drain, new_queue, reporter, unique, wait_state
+from tests.signing import signed_urlopen
 
 MOTO_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "moto_server"
 
@@ -76,7 +77,7 @@ def remote_queue(remote: Any, **attributes: str) -> tuple[str, str]:
 
 
 def mapping_counters(server: FlareServer, mapping_id: str) -> dict[str, Any]:
-    with urllib.request.urlopen(f"{server.url}/flare/v1/event-sources", timeout=5) as response:
+    with signed_urlopen(f"{server.url}/flare/v1/event-sources", timeout=5) as response:
         document = json.loads(response.read())
     return next(m for m in document["Mappings"] if m["UUID"] == mapping_id)
 

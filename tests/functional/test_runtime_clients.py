@@ -11,12 +11,12 @@ from __future__ import annotations
 import base64
 import json
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 from tests.conftest import FlareServer, create_function, zip_files
 from tests.functional.conftest import ric_zip
+from tests.signing import signed_urlopen
 
 RUNTIME = "provided.al2023"
 
@@ -158,7 +158,7 @@ def parse_headers(raw: bytes) -> dict[str, str]:
 
 
 def read_logs(flare: FlareServer, name: str) -> list[str]:
-    with urllib.request.urlopen(f"{flare.url}/flare/v1/functions/{name}/logs", timeout=10) as reply:
+    with signed_urlopen(f"{flare.url}/flare/v1/functions/{name}/logs", timeout=10) as reply:
         return [event["message"] for event in json.load(reply)["events"]]
 
 

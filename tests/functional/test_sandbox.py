@@ -13,9 +13,10 @@ from typing import Any
 
 import pytest
 
+from flare.runtimes.lambda_python.uids import INIT_UID
 from flare.sandbox.cgroups import FREEZER_ANCHOR, Cgroups
-from flare.sandbox.isolation import INIT_UID
 from tests.conftest import FlareServer, children_of, create_function, launch, python_function
+from tests.signing import signed_headers, signed_urlopen
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or Cgroups.detect() is None,
@@ -318,8 +319,10 @@ def churn(server: FlareServer) -> set[str]:
     create_function(lam, "churn", python_function(source), Timeout=5)
     host, port = server.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
+    path = "/2015-03-31/functions/churn/invocations"
     for round_ in range(1000):
-        connection.request("POST", "/2015-03-31/functions/churn/invocations", body=b'{"die": true}')
+        headers = signed_headers("POST", server.url + path, b'{"die": true}')
+        connection.request("POST", path, body=b'{"die": true}', headers=headers)
         reply = connection.getresponse()
         assert reply.getheader("X-Amz-Function-Error") == "Unhandled"
         reply.read()
@@ -338,12 +341,11 @@ def churn(server: FlareServer) -> set[str]:
 
 
 def logs(url: str, name: str) -> list[dict[str, Any]]:
-    import urllib.request
 
     events: list[dict[str, Any]] = []
     offset = 0
     while True:
-        with urllib.request.urlopen(f"{url}/flare/v1/functions/{name}/logs?offset={offset}") as reply:
+        with signed_urlopen(f"{url}/flare/v1/functions/{name}/logs?offset={offset}") as reply:
             page = json.load(reply)
         if not page["events"]:
             return events

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
+from tests.signing import signed_urlopen
 
 SOURCE = """\
 import json
@@ -40,7 +41,7 @@ def cli(flare: FlareServer, *args: str) -> subprocess.CompletedProcess[str]:
 
 def get(flare: FlareServer, path: str) -> tuple[int, Any]:
     try:
-        with urllib.request.urlopen(f"{flare.url}{path}", timeout=10) as response:
+        with signed_urlopen(f"{flare.url}{path}", timeout=10) as response:
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

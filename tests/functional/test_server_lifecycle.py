@@ -7,13 +7,13 @@ import os
 import signal
 import subprocess
 import time
-import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import FLARE, children_of, create_function, free_port, launch, python_function
+from tests.signing import signed_urlopen
 
 SHUTDOWN_AWARE = """
 import atexit, os, signal, sys, time
@@ -28,7 +28,7 @@ def handler(event, context):
 
 
 def messages(url: str, name: str) -> list[str]:
-    with urllib.request.urlopen(f"{url}/flare/v1/functions/{name}/logs") as reply:
+    with signed_urlopen(f"{url}/flare/v1/functions/{name}/logs") as reply:
         return [event["message"] for event in json.load(reply)["events"]]
 
 

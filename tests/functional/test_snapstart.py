@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 from flare.sandbox.cgroups import Cgroups
 from tests.conftest import create_function, python_function, zip_files
 from tests.functional.conftest import ric_zip
+from tests.signing import signed_urlopen
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or Cgroups.detect() is None,
@@ -148,10 +149,9 @@ def test_publish_makes_a_snapshot_and_cold_starts_restore_it(lam: Any) -> None:
 
 
 def logs_of(lam: Any, name: str) -> list[dict[str, Any]]:
-    import urllib.request
 
     url = f"{lam.meta.endpoint_url}/flare/v1/functions/{name}/logs"
-    with urllib.request.urlopen(url) as reply:
+    with signed_urlopen(url) as reply:
         events: list[dict[str, Any]] = json.load(reply)["events"]
     return events
 

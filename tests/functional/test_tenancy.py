@@ -29,6 +29,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import FLARE, FlareServer, create_function, python_function, zip_files
 from tests.functional.conftest import ric_zip
+from tests.signing import signed_headers
 
 PER_TENANT = {"TenantIsolationMode": "PER_TENANT"}
 
@@ -84,7 +85,9 @@ def raw(
     host, port = flare.url.removeprefix("http://").split(":")
     connection = http.client.HTTPConnection(host, int(port), timeout=30)
     try:
-        connection.request(method, path, body=body, headers=headers)
+        connection.request(
+            method, path, body=body, headers=signed_headers(method, flare.url + path, body, headers)
+        )
         reply = connection.getresponse()
         data = reply.read()
         return reply.status, (json.loads(data) if data else None), reply.getheader("x-amzn-ErrorType")

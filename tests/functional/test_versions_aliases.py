@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.request
 import uuid
 from collections import Counter
 from collections.abc import Callable
@@ -16,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, launch, python_function
+from tests.signing import signed_urlopen
 
 ACCOUNT_ARN = "arn:aws:lambda:us-east-1:000000000000:function:"
 WHO = """
@@ -216,7 +216,7 @@ def test_deleting_a_referenced_version_is_409_and_deleting_a_version_stops_its_e
 
 def log_messages(flare: FlareServer, name: str) -> list[str]:
     """The function's log lines, from Flare's own logs route."""
-    with urllib.request.urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
+    with signed_urlopen(f"{flare.url}/flare/v1/functions/{name}/logs") as reply:
         return [event["message"].strip() for event in json.load(reply)["events"]]
 
 

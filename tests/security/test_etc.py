@@ -7,11 +7,13 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import time
 from typing import Any
 
 import pytest
 
 from flare.machine import PYTHON_MINORS
+from flare.runtimes.lambda_python.uids import TEMPLATE_UID_BASE
 from flare.sandbox.launcher import find_interpreter, sdk_dir
 from tests.conftest import FlareServer, create_function, python_function
 
@@ -59,12 +61,11 @@ def _boto3_imports_on_the_host(minor: str) -> bool:
     )
 
 
-def _invoke(lam: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
+def _invoke(lam: Any, name: str, event: dict[str, Any]) -> Any:
     response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     body = json.loads(response["Payload"].read())
     assert "FunctionError" not in response, body
-    result: dict[str, Any] = body
-    return result
+    return body
 
 
 @pytest.mark.parametrize("minor", [minor for minor in PYTHON_MINORS if find_interpreter(minor)])
@@ -96,3 +97,24 @@ def handler(event, context):
     assert isolated["resolv"] is False
     assert default["resolv"] is os.path.exists("/etc/resolv.conf")
     assert "localhost" in isolated["hosts"] == default["hosts"]
+
+
+def test_a_snapstart_restore_is_the_sandbox_user_too(lam: Any) -> None:
+    source = "import getpass, os\ndef handler(event, context):\n    return [getpass.getuser(), os.getuid()]\n"
+    create_function(
+        lam,
+        "etc-restored",
+        python_function(source),
+        runtime="python3.12",
+        SnapStart={"ApplyOn": "PublishedVersions"},
+    )
+    version = lam.publish_version(FunctionName="etc-restored")["Version"]
+    deadline = time.monotonic() + 60
+    while (
+        lam.get_function_configuration(FunctionName="etc-restored", Qualifier=version)["State"] == "Pending"
+    ):
+        assert time.monotonic() < deadline, "the snapshot was never made"
+        time.sleep(0.05)
+    user, uid = _invoke(lam, f"etc-restored:{version}", {})
+    assert user == "sbx_user1051"
+    assert uid >= TEMPLATE_UID_BASE  # a restore's own uid, not an on-demand environment's

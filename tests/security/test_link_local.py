@@ -16,6 +16,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -108,13 +109,30 @@ def _accepted(listeners: list[socket.socket]) -> int:
     return count
 
 
+def _snapstart_version(lam: Any, name: str) -> str:
+    create_function(
+        lam, name, python_function(PROBE), runtime="python3.12", SnapStart={"ApplyOn": "PublishedVersions"}
+    )
+    version: str = lam.publish_version(FunctionName=name)["Version"]
+    deadline = time.monotonic() + 60
+    while lam.get_function_configuration(FunctionName=name, Qualifier=version)["State"] == "Pending":
+        assert time.monotonic() < deadline, "the snapshot was never made"
+        time.sleep(0.05)
+    return f"{name}:{version}"
+
+
+@pytest.mark.parametrize("kind", ["on-demand", "snapstart-restore"])
 def test_handler_cannot_reach_link_local_addresses_but_reaches_flare(
-    flare: FlareServer, lam: Any, metadata_on_lo: tuple[str, str, int, list[socket.socket]]
+    flare: FlareServer, lam: Any, metadata_on_lo: tuple[str, str, int, list[socket.socket]], kind: str
 ) -> None:
     v4, v6, port, listeners = metadata_on_lo
-    create_function(lam, "metadata-probe", python_function(PROBE), Timeout=30)
+    if kind == "on-demand":
+        create_function(lam, "metadata-probe", python_function(PROBE), Timeout=30)
+        name = "metadata-probe"
+    else:
+        name = _snapstart_version(lam, "metadata-probe-restored")
     event = {"v4": v4, "v6": v6, "port": port, "flare_port": int(flare.url.rsplit(":", 1)[1])}
-    response = lam.invoke(FunctionName="metadata-probe", Payload=json.dumps(event).encode())
+    response = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
     result = json.loads(response["Payload"].read())
     assert result == {
         "tcp4": "ECONNREFUSED",

@@ -327,8 +327,40 @@ def test_serve_builds_the_config_from_its_options(monkeypatch: pytest.MonkeyPatc
         "--idle-timeout",
         "5",
     ]
-    result = CliRunner().invoke(main, [*args, "--region", "eu-west-1"])
+    result = CliRunner().invoke(main, [*args, "--region", "eu-west-1", "--auth", "sigv4"])
     assert result.exit_code == 0, result.output
     assert seen == [
-        ServerConfig(host="0.0.0.0", port=9100, data_dir=tmp_path, idle_timeout_s=5.0, region="eu-west-1")
+        ServerConfig(
+            host="0.0.0.0", port=9100, data_dir=tmp_path, idle_timeout_s=5.0, region="eu-west-1", auth="sigv4"
+        )
     ]
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "flare.example"])
+def test_serve_refuses_a_non_loopback_host_without_sigv4(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> None:
+    import types
+
+    seen: list[object] = []
+    fake = types.ModuleType("flare.server")
+    fake.serve = seen.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "flare.server", fake)
+    result = CliRunner().invoke(main, ["serve", "--host", host, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 2 and not seen
+    assert "add --auth sigv4" in result.output
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.2", "::1", "localhost"])
+def test_serve_takes_open_mode_on_loopback(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> None:
+    import types
+
+    seen: list[object] = []
+    fake = types.ModuleType("flare.server")
+    fake.serve = seen.append  # type: ignore[attr-defined]
+    monkeypatch.setitem(sys.modules, "flare.server", fake)
+    result = CliRunner().invoke(main, ["serve", "--host", host, "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert len(seen) == 1

@@ -136,3 +136,38 @@ def test_the_engines_invoke_frame_decodes_with_the_runtimes_standard_json() -> N
         "trace": "Root=1-x",
     }
     assert header2["client_context"] == {"custom": {"big": 123456789012345678901234567890, "text": "hé"}}
+
+
+def test_a_body_past_max_body_is_cut_and_the_next_frame_still_reads() -> None:
+    big = frames.encode(frames.RESPONSE, {"id": "a"}, b"x" * 1000)
+    after = frames.encode(frames.READY)
+    reader = frames.FrameReader(max_body=100)
+    assert reader.feed(big + after) == [(frames.RESPONSE, {"id": "a"}, b"x" * 101), (frames.READY, {}, b"")]
+
+
+def test_an_oversized_frame_in_pieces_is_dropped_as_it_comes() -> None:
+    big = frames.encode(frames.RESPONSE, {"id": "a"}, b"y" * 100_000)
+    after = frames.encode(frames.ERROR, {"id": "b"}, b"e")
+    reader = frames.FrameReader(max_body=10)
+    got = []
+    for start in range(0, len(big + after), 997):
+        got += reader.feed((big + after)[start : start + 997])
+        assert len(reader._buffer) <= 997 + 64  # never more than a piece and a head held
+    assert got == [(frames.RESPONSE, {"id": "a"}, b"y" * 11), (frames.ERROR, {"id": "b"}, b"e")]
+
+
+def test_a_body_one_past_max_body_is_kept_whole() -> None:
+    exact = frames.encode(frames.RESPONSE, {}, b"z" * 11)
+    assert frames.FrameReader(max_body=10).feed(exact) == [(frames.RESPONSE, {}, b"z" * 11)]
+
+
+@pytest.mark.parametrize(
+    "prefix",
+    [
+        frames.PREFIX.pack(5 + frames.MAX_HEAD + 1, frames.RESPONSE, frames.MAX_HEAD + 1),  # a huge header
+        frames.PREFIX.pack(5 + 10, frames.RESPONSE, 20),  # a header longer than its frame
+    ],
+)
+def test_bytes_that_are_no_frame_are_refused(prefix: bytes) -> None:
+    with pytest.raises(frames.FrameError):
+        frames.FrameReader(max_body=10).feed(prefix)

@@ -6,10 +6,10 @@ import asyncio
 
 import pytest
 
-from flare.sandbox.inflight import MAX_RESPONSE_BYTES, InFlight
+from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError
-from flare.sandbox.streaming import MAX_BUFFERED_BYTES, MAX_STREAM_BYTES
+from flare.sandbox.streaming import MAX_BUFFERED_BYTES, MAX_RESPONSE_BYTES, MAX_STREAM_BYTES
 
 FIRST = Invocation("id-1", b"{}", "arn:aws:lambda:us-east-1:000000000000:function:f", "Root=1-a")
 SECOND = Invocation("id-2", b"{}", FIRST.invoked_arn, "Root=1-b")

@@ -10,6 +10,7 @@ from flare.control.model import FunctionVersion
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import Layout
 from flare.sandbox.launcher import (
+    SessionCredentials,
     bootstrap_path,
     entry_header,
     environment_variables,
@@ -70,8 +71,11 @@ def version(
     )
 
 
+CREDENTIALS = SessionCredentials("ASIAEXAMPLE000000000", "secret", "token")
+
+
 def variables(fn: FunctionVersion) -> dict[str, str]:
-    return environment_variables(fn, RUNTIME_API, STREAM, ENDPOINT)
+    return environment_variables(fn, RUNTIME_API, STREAM, ENDPOINT, credentials=CREDENTIALS)
 
 
 def test_python_runtime_with_its_interpreter_runs_on_it_without_a_note() -> None:
@@ -108,10 +112,10 @@ def test_reserved_variables_have_lambdas_values() -> None:
         "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
         "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/orders",
         "AWS_LAMBDA_LOG_STREAM_NAME": STREAM,
-        "AWS_ACCESS_KEY": "123456789012",
-        "AWS_ACCESS_KEY_ID": "123456789012",
-        "AWS_SECRET_ACCESS_KEY": "flare",
-        "AWS_SESSION_TOKEN": "flare",
+        "AWS_ACCESS_KEY": "ASIAEXAMPLE000000000",
+        "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE000000000",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_SESSION_TOKEN": "token",
         "AWS_LAMBDA_RUNTIME_API": RUNTIME_API,
         "LAMBDA_TASK_ROOT": "/data/code/abc",
         "LAMBDA_RUNTIME_DIR": str(RUNTIMES_DIR),

@@ -17,13 +17,12 @@ def test_table_name_is_the_data_dirs_digest_and_the_pid(tmp_path: Path) -> None:
     assert name == table_name(tmp_path / "." / "", 4242) != table_name(tmp_path / "other", 4242)
 
 
-def test_ruleset_rejects_the_blocked_addresses_for_the_uid_range_only() -> None:
-    text = ruleset("flare_t", range(19_999, 30_000))
+def test_ruleset_rejects_the_blocked_addresses_for_the_uid_ranges_only() -> None:
+    text = ruleset("flare_t", (range(19_999, 30_000), range(100_000, 1_100_000)))
     assert text.startswith("table inet flare_t {\n")
     assert "type filter hook output priority filter; policy accept;" in text
-    rules = [
-        line.strip().removeprefix("meta skuid 19999-29999 ") for line in text.splitlines() if "skuid" in line
-    ]
+    who = "meta skuid { 19999-29999, 100000-1099999 } "
+    rules = [line.strip().removeprefix(who) for line in text.splitlines() if "skuid" in line]
     assert rules == [
         "ip daddr { 169.254.0.0/16 } meta l4proto tcp reject with tcp reset",
         "ip daddr { 169.254.0.0/16 } reject with icmpx admin-prohibited",

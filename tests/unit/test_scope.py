@@ -1,17 +1,15 @@
-"""The account and region a request acts in, from its SigV4 credential; and reaching a function
-of another account or region by ARN."""
+"""The account an access key acts in; and reaching a function of another account or region by ARN
+(the scope of a whole request: ``test_authenticator.py``)."""
 
 from __future__ import annotations
 
 import pytest
-from multidict import CIMultiDict
 
 from flare.control import cross_account
 from flare.errors import AccessDenied, ResourceNotFound
-from flare.scope import Scope, account_of, credential_of, scope_of
+from flare.scope import Scope, account_of
 
 DEFAULT = Scope("000000000000", "us-east-1")
-SIGNED = "AWS4-HMAC-SHA256 Credential={}/20261204/{}/lambda/aws4_request, SignedHeaders=host, Signature=ab"
 
 
 @pytest.mark.parametrize(
@@ -27,42 +25,6 @@ SIGNED = "AWS4-HMAC-SHA256 Credential={}/20261204/{}/lambda/aws4_request, Signed
 )
 def test_a_12_digit_access_key_is_its_account_and_any_other_the_default(key: str, account: str) -> None:
     assert account_of(key, "000000000000") == account
-
-
-@pytest.mark.parametrize(
-    ("headers", "query", "expected"),
-    [
-        (
-            {"authorization": SIGNED.format("111122223333", "eu-west-1")},
-            {},
-            Scope("111122223333", "eu-west-1"),
-        ),
-        ({"Authorization": SIGNED.format("test", "ap-south-1")}, {}, Scope("000000000000", "ap-south-1")),
-        (
-            {},
-            {"X-Amz-Credential": "222233334444/20261204/us-west-2/lambda/aws4_request"},
-            Scope("222233334444", "us-west-2"),
-        ),
-        ({}, {}, DEFAULT),  # unsigned
-        ({"authorization": "Bearer x"}, {}, DEFAULT),
-        ({"authorization": "AWS4-HMAC-SHA256 Credential=abc"}, {}, DEFAULT),  # malformed scope
-        ({"authorization": SIGNED.format("111122223333", "local")}, {}, Scope("111122223333", "us-east-1")),
-        (
-            {"authorization": SIGNED.format("111122223333", "us-gov-west-1")},
-            {},
-            Scope("111122223333", "us-gov-west-1"),
-        ),
-    ],
-)
-def test_scope_of_a_request(headers: dict[str, str], query: dict[str, str], expected: Scope) -> None:
-    assert scope_of(CIMultiDict(headers), query, DEFAULT) == expected
-
-
-def test_the_header_credential_wins_over_the_query() -> None:
-    found = credential_of(
-        SIGNED.format("111122223333", "eu-west-1"), "222233334444/d/us-west-2/s/aws4_request"
-    )
-    assert found == ("111122223333", "eu-west-1")
 
 
 def test_scope_keys_round_trip() -> None:

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 
 from aiohttp import web
 
 from flare.account_region import AccountRegion
 from flare.api import (
     aliases,
+    authentication,
     browser_guard,
     capacity_providers,
     code,
@@ -41,11 +42,10 @@ from flare.api.request_check import check_request
 from flare.api.wire import aws_route
 from flare.engine import Engine
 from flare.errors import UnknownOperation
-from flare.scope import scope_of
+from flare.scope import Scope
 
 # A base64 zip of 50 MB plus its JSON envelope.
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
-_NO_QUERY: Mapping[str, str] = {}  # the fast path's invokes carry their credential in a header
 
 
 def _close_all(engine: Engine, close: Callable[[AccountRegion], None]) -> Callable[[], None]:
@@ -61,10 +61,8 @@ def _close_all(engine: Engine, close: Callable[[AccountRegion], None]) -> Callab
 
 def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     """The one Invoke implementation (the front door's fast path and aiohttp share it)."""
-    default = engine.default_scope
 
-    def find_region(name: str, qualifier: str | None, headers: Mapping[str, str]) -> AccountRegion:
-        caller = scope_of(headers, _NO_QUERY, default)
+    def find_region(caller: Scope, name: str, qualifier: str | None) -> AccountRegion:
         return engine.region_for_function(caller, "Invoke", name, qualifier)
 
     return invoke.InvokeRoute(find_region, engine.clock)
@@ -78,12 +76,14 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
         handler_args={"access_log": None},
     )
     guard = browser_guard.BrowserGuard.of_config(config)
-    # function URLs first, by Host; then what a web page sent is refused; then every Lambda API
-    # request checked against the model; then the account and region it acts in
+    # function URLs first, by Host; then what a web page sent is refused; then who sent the
+    # request (its SigV4 signature); then every Lambda API request checked against the model;
+    # then the account and region it acts in
     app.middlewares.extend(
         [
             function_url.host_routing(door),
             browser_guard.guard_requests(app, guard),
+            authentication.authentication(engine.authenticator),
             check_request,
             scoping.scope_routing(engine),
         ]

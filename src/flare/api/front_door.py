@@ -7,6 +7,8 @@ So each connection starts on a lean HTTP/1.1 reader that serves the plain Invoke
 straight into ``InvokeRoute``. The first request that is anything else (another route,
 HTTP/1.0, chunked, ``Expect``, a large body) hands the connection, with the bytes not yet
 parsed, to aiohttp's own protocol for good; there the same ``InvokeRoute`` serves Invoke.
+The fast path authenticates each request with the same ``Authenticator`` as aiohttp's
+middleware (``api/authentication.py``), from the raw target and headers as they arrived.
 
 Requests on one connection are answered in order: while one is in flight, later bytes wait.
 """
@@ -24,9 +26,11 @@ from http import HTTPStatus
 from typing import Any, cast
 from urllib.parse import unquote_plus
 
+from flare.api.authentication import authenticate_parts
 from flare.api.browser_guard import BrowserGuard
 from flare.api.invoke import InvokeRoute, buffered_payload, function_name_of
 from flare.api.wire import error_parts
+from flare.auth.authenticator import Authenticator
 from flare.errors import FlareError, ServiceException
 
 log = logging.getLogger("flare.api")
@@ -40,13 +44,16 @@ REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 @dataclass(frozen=True, slots=True)
 class FastRequest:
-    """One parsed Invoke request: the function name, its qualifier, lower-cased headers, body."""
+    """One parsed Invoke request: the function name, its qualifier, lower-cased headers, body,
+    and the path and query as sent (what its signature covers)."""
 
     name: str
     qualifier: str | None
     headers: dict[str, str]
     body: bytes
     keep_alive: bool
+    path: str
+    query: str
 
 
 class NotFast(Exception):
@@ -97,7 +104,7 @@ def parse_request(buffer: bytearray, guard: BrowserGuard | None = None) -> FastR
         if key == "Qualifier":
             qualifier = unquote_plus(value) or None
     keep_alive = headers.get("connection", "").lower() != "close"
-    return FastRequest(name, qualifier, headers, body, keep_alive)
+    return FastRequest(name, qualifier, headers, body, keep_alive, path, query)
 
 
 class HttpDate:
@@ -138,9 +145,11 @@ class FrontDoor(asyncio.Protocol):
         date: HttpDate,
         tasks: set[asyncio.Task[None]],
         loop: asyncio.AbstractEventLoop,
+        authenticator: Authenticator,
         guard: BrowserGuard | None = None,
     ) -> None:
         self._route = route
+        self._authenticator = authenticator
         self._guard = guard
         self._fallback = fallback
         self._date = date
@@ -231,8 +240,16 @@ class FrontDoor(asyncio.Protocol):
             self._write(status, headers, body, request.keep_alive)
 
         try:
+            caller = authenticate_parts(
+                self._authenticator, "POST", request.path, request.query, request.headers, request.body
+            )
             await self._route(
-                request.name, request.qualifier, request.headers, buffered_payload(request.body), respond
+                caller,
+                request.name,
+                request.qualifier,
+                request.headers,
+                buffered_payload(request.body),
+                respond,
             )
         except FlareError as error:
             if not answered:
@@ -314,11 +331,14 @@ class FrontDoorServer:
         route: InvokeRoute,
         fallback: Callable[[], Any],
         now: Callable[[], float],
+        authenticator: Authenticator,
         guard: BrowserGuard | None = None,
     ) -> None:
-        """Make it on the loop that will serve: the connections run there. ``guard``: what the
-        fast path must leave to aiohttp (``browser_guard.py``)."""
+        """Make it on the loop that will serve: the connections run there. ``authenticator``
+        says who each request is; ``guard``: what the fast path must leave to aiohttp
+        (``browser_guard.py``)."""
         self._route = route
+        self._authenticator = authenticator
         self._guard = guard
         self._fallback = fallback
         self._date = HttpDate(now)
@@ -327,7 +347,9 @@ class FrontDoorServer:
         self._loop = asyncio.get_running_loop()
 
     def __call__(self) -> FrontDoor:
-        return FrontDoor(self._route, self._fallback, self._date, self.tasks, self._loop, self._guard)
+        return FrontDoor(
+            self._route, self._fallback, self._date, self.tasks, self._loop, self._authenticator, self._guard
+        )
 
     async def drain(self, timeout: float) -> None:
         """Let fast-path invokes in flight finish (up to ``timeout`` seconds), then cancel them."""

@@ -22,7 +22,9 @@ from botocore.model import Shape
 from multidict import CIMultiDict, MultiDict
 
 from flare.account_region import AccountRegion
+from flare.api.authentication import identity_of
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
+from flare.auth.identity import Identity
 from flare.clock import Clock
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
@@ -30,6 +32,7 @@ from flare.errors import FlareError, InvalidParameterValue, InvalidRequestConten
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD
 from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
+from flare.scope import Scope
 from flare.specs import constraints
 from flare.specs.models import rest_operations, service_model
 
@@ -76,10 +79,11 @@ def too_large(limit: int) -> RequestTooLarge:
 
 
 async def read_payload(request: web.Request, limit: int) -> bytes:
-    """The request body: at most ``limit`` bytes (else 413) and JSON (else 400)."""
+    """The request body: at most ``limit`` bytes (else 413) and JSON (else 400). Read with
+    ``request.read()``, which keeps it: authentication may have read it first."""
     if (request.content_length or 0) > limit:
         raise too_large(limit)
-    payload = await request.content.read()
+    payload = await request.read()
     if len(payload) > limit:
         raise too_large(limit)
     check_payload(payload)
@@ -138,9 +142,9 @@ def function_name_of(path: str) -> str | None:
     return unquote(name) if "%" in name else name
 
 
-FindRegion = Callable[[str, "str | None", Mapping[str, str]], AccountRegion]
-"""The ``AccountRegion`` an Invoke of (function name, qualifier) with these headers acts in
-(``Engine.region_for_function`` for the caller the credential names); raises FlareError."""
+FindRegion = Callable[[Scope, str, "str | None"], AccountRegion]
+"""The ``AccountRegion`` an Invoke of (function name, qualifier) by a caller of this scope acts
+in (``Engine.region_for_function``); raises FlareError."""
 
 
 class InvokeRoute:
@@ -152,14 +156,15 @@ class InvokeRoute:
 
     async def __call__(
         self,
+        caller: Identity,
         name: str,
         qualifier: str | None,
         headers: Mapping[str, str],
         read: ReadPayload,
         respond: Respond,
     ) -> None:
-        """Resolve, run and answer one Invoke. Raises FlareError (before anything was written)
-        for the caller to send in AWS's error shape."""
+        """Resolve, run and answer one Invoke by the authenticated ``caller``. Raises FlareError
+        (before anything was written) for the caller to send in AWS's error shape."""
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES or headers.get("x-amz-log-type", "None") not in LOG_TYPES:
             check_invoke(name, qualifier, headers)
@@ -167,7 +172,7 @@ class InvokeRoute:
         if tenant_id is not None:
             check_tenant_id(name, qualifier, headers, tenant_id)
         try:
-            region = self._find_region(name, qualifier, headers)
+            region = self._find_region(caller.scope, name, qualifier)
             version, invoked_arn = region.registry.resolve_invocation(name, qualifier)
         except FlareError:
             check_invoke(name, qualifier, headers)
@@ -224,7 +229,8 @@ def add_routes(app: web.Application, route: InvokeRoute) -> None:
             await response.write_eof()
 
         name = request.match_info["name"]
-        await route(name, request.query.get("Qualifier") or None, request.headers, read, respond)
+        qualifier = request.query.get("Qualifier") or None
+        await route(identity_of(request), name, qualifier, request.headers, read, respond)
         return response
 
     @aws_route
@@ -241,7 +247,7 @@ def add_routes(app: web.Application, route: InvokeRoute) -> None:
 
         headers = CIMultiDict(request.headers)
         headers["X-Amz-Invocation-Type"] = "Event"
-        await route(request.match_info["name"], None, headers, read, respond)
+        await route(identity_of(request), request.match_info["name"], None, headers, read, respond)
         return answer
 
     app.router.add_post("/2015-03-31/functions/{name}/invocations", invoke)

@@ -37,7 +37,15 @@ def endpoint(streams_of: Of[StreamService], close: Callable[[], None]) -> JsonEn
             raise UnknownOperation(f"Flare's stream service does not implement {operation}")
         return await handler(streams_of(request), body)
 
-    return JsonEndpoint("Kinesis_20131202", "application/x-amz-json-1.1", "", call, close, model="kinesis")
+    return JsonEndpoint(
+        "Kinesis_20131202",
+        "application/x-amz-json-1.1",
+        "",
+        call,
+        close,
+        model="kinesis",
+        signing_name="kinesis",
+    )
 
 
 def _name(streams: StreamService, body: dict[str, Any]) -> str:

@@ -53,6 +53,7 @@ def endpoint(logs_of: Of[LogService], tails_of: Of[LiveTails], close: Callable[[
         close,
         model="logs",
         invalid=LogInvalidParameter,
+        signing_name="logs",
     )
 
 

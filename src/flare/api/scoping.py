@@ -1,8 +1,8 @@
 """Which account and region each API request acts in, found once per request.
 
 A middleware (after the model check) decides the request's ``AccountRegion``: the caller's
-scope, from its SigV4 credential (``scope.scope_of``), or, for a function operation that names
-another account's function by ARN, that account's when its policy allows it
+scope, as its authenticated identity names it (``api/authentication.py``), or, for a function
+operation that names another account's function by ARN, that account's when its policy allows it
 (``Engine.region_for_function``); another account's or region's resource named by ARN is
 refused (``cross_account.check_own``). Routes reach the control-plane objects they serve through
 accessors (``Of[Registry]`` and the like) that read them from there, so one set of routes serves
@@ -19,12 +19,12 @@ from aiohttp import web
 from aiohttp.typedefs import Middleware
 
 from flare.account_region import AccountRegion
+from flare.api.authentication import identity_of
 from flare.api.request_check import CHECKED
 from flare.api.wire import Handler, error_response
 from flare.control import cross_account
 from flare.engine import Engine
 from flare.errors import FlareError
-from flare.scope import scope_of
 
 T = TypeVar("T")
 Of = Callable[[web.Request], T]
@@ -41,7 +41,7 @@ def region_of(request: web.Request) -> AccountRegion:
 
 def decide_region(engine: Engine, request: web.Request) -> AccountRegion:
     """See the module docstring. Raises ResourceNotFound or AccessDenied."""
-    caller = scope_of(request.headers, request.query, engine.default_scope)
+    caller = identity_of(request).scope
     checked = request.get(CHECKED)
     if checked is not None:
         operation, params = checked

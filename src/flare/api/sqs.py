@@ -58,7 +58,15 @@ def endpoint(queues_of: Of[QueueService], close: Callable[[], None]) -> JsonEndp
         _check_owner(queues, body)
         return await handler(queues, body, request)
 
-    return JsonEndpoint("AmazonSQS", "application/x-amz-json-1.0", "com.amazonaws.sqs", call, close)
+    return JsonEndpoint(
+        "AmazonSQS",
+        "application/x-amz-json-1.0",
+        "com.amazonaws.sqs",
+        call,
+        close,
+        signing_name="sqs",
+        query_compatible=True,
+    )
 
 
 def _check_owner(queues: QueueService, body: Body) -> None:

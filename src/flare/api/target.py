@@ -21,6 +21,7 @@ from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, error_response, read_json
 from flare.errors import (
+    AuthenticationFailed,
     FlareError,
     InvalidRequestContent,
     SerializationFailed,
@@ -48,6 +49,10 @@ class JsonEndpoint:
     model: a value of the wrong JSON type is a ``SerializationException``, a broken constraint
     is ``invalid(message)`` (AWS's ``ValidationException`` unless the service names its own,
     as CloudWatch Logs does with ``InvalidParameterException``).
+
+    ``signing_name`` is the service a request's SigV4 credential must be scoped to (``sqs``);
+    a ``query_compatible`` service (SQS) answers authentication failures with their Query-era
+    code and status too (``auth_error``).
     """
 
     prefix: str
@@ -57,6 +62,8 @@ class JsonEndpoint:
     close: Callable[[], None] | None = None
     model: str | None = None
     invalid: Callable[[str], FlareError] = ValidationFailed
+    signing_name: str = ""
+    query_compatible: bool = False
 
 
 _ENDPOINTS = web.AppKey("json_endpoints", dict[str, JsonEndpoint])
@@ -74,6 +81,40 @@ def _error(error: FlareError, endpoint: JsonEndpoint) -> web.Response:
     kind = f"{endpoint.error_namespace}#{error.aws_name}" if endpoint.error_namespace else error.aws_name
     response = _response({"__type": kind, "message": error.message}, endpoint, error.status)
     response.headers.update(error.headers())
+    return response
+
+
+AUTH_NAMESPACE = "com.amazon.coral.service"
+"""Where AWS's JSON front end names the authentication errors it answers (``__type``)."""
+
+
+def endpoint_of(request: web.Request) -> JsonEndpoint | None:
+    """The JSON service a request is for (``POST /`` with a known ``X-Amz-Target``), or None."""
+    if request.method != "POST" or request.path != "/":
+        return None
+    prefix = request.headers.get("X-Amz-Target", "").partition(".")[0]
+    return request.app[_ENDPOINTS].get(prefix)
+
+
+def signing_service(request: web.Request) -> str | None:
+    """The SigV4 service of the JSON service a request is for, or None when it is for none."""
+    endpoint = endpoint_of(request)
+    return endpoint.signing_name if endpoint is not None else None
+
+
+def auth_error(request: web.Request, error: AuthenticationFailed) -> web.Response | None:
+    """A JSON service's answer to a request that failed authentication, as AWS's JSON front end
+    answers (400, ``__type`` ``com.amazon.coral.service#<name>``; SQS its Query code in
+    ``x-amzn-query-error`` and its status); None when the request is for no JSON service."""
+    endpoint = endpoint_of(request)
+    if endpoint is None:
+        return None
+    status = error.query_status if endpoint.query_compatible else error.json_status
+    response = _response(
+        {"__type": f"{AUTH_NAMESPACE}#{error.aws_name}", "message": error.message}, endpoint, status
+    )
+    if endpoint.query_compatible:
+        response.headers["x-amzn-query-error"] = f"{error.query_code};Sender"
     return response
 
 

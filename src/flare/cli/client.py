@@ -11,11 +11,14 @@ boto3 and botocore are imported inside the functions that need them, so ``flare 
 from __future__ import annotations
 
 import os
+import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 import click
+
+from flare.auth.profile import PROFILE as FLARE_PROFILE
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -65,30 +68,59 @@ def resolve_region(environ: Mapping[str, str]) -> str:
     return environ.get("AWS_REGION") or environ.get("AWS_DEFAULT_REGION") or DEFAULT_CLIENT_REGION
 
 
-def lambda_client(endpoint_url: str, environ: Mapping[str, str] | None = None) -> LambdaClient:
-    """A boto3 Lambda client pointed at Flare.
+def botocore_session(environ: Mapping[str, str]) -> Any:
+    """A botocore session with the credentials a client command signs with.
 
-    Credentials come from the usual places (environment, profiles, SSO...) except instance
-    metadata, which is never consulted (it stalls for seconds off EC2); when none are found the
-    client signs with the dummy pair ``flare``/``flare``. Requests are tried once and may take
-    up to 910 s to answer, so a long synchronous invoke is never retried or cut short.
-    """
-    import boto3.session
+    Credentials the user named (``$AWS_PROFILE``, ``$AWS_ACCESS_KEY_ID``) win; else the ``flare``
+    profile, which ``flare serve --auth sigv4`` writes for its admin key; else botocore's usual
+    chain, except instance metadata, which is never consulted (it stalls for seconds off EC2);
+    when none are found the session signs with the dummy pair ``flare``/``flare`` (enough for
+    ``--auth open``)."""
     import botocore.session
+
+    core = botocore.session.get_session()
+    named = environ.get("AWS_PROFILE") or environ.get("AWS_ACCESS_KEY_ID")
+    if not named and FLARE_PROFILE in core.available_profiles:
+        core.set_config_variable("profile", FLARE_PROFILE)  # before the providers are built
+    core.get_component("credential_provider").remove("iam-role")
+    if core.get_credentials() is None:
+        core.set_credentials(DUMMY_CREDENTIAL, DUMMY_CREDENTIAL)
+    core.set_config_variable("region", resolve_region(environ))
+    return core
+
+
+def lambda_client(endpoint_url: str, environ: Mapping[str, str] | None = None) -> LambdaClient:
+    """A boto3 Lambda client pointed at Flare, signing with ``botocore_session``'s credentials.
+    Requests are tried once and may take up to 910 s to answer, so a long synchronous invoke is
+    never retried or cut short."""
+    import boto3.session
     from botocore.config import Config
 
-    env = os.environ if environ is None else environ
-    core = botocore.session.get_session()
-    core.get_component("credential_provider").remove("iam-role")
-    session = boto3.session.Session(botocore_session=core, region_name=resolve_region(env))
-    dummy = None if core.get_credentials() is not None else DUMMY_CREDENTIAL
+    core = botocore_session(os.environ if environ is None else environ)
+    session = boto3.session.Session(botocore_session=core)
     return session.client(
         "lambda",
         endpoint_url=endpoint_url,
-        aws_access_key_id=dummy,
-        aws_secret_access_key=dummy,
         config=Config(retries={"max_attempts": 1}, read_timeout=READ_TIMEOUT_S),
     )
+
+
+def signed(
+    request: urllib.request.Request, environ: Mapping[str, str] | None = None
+) -> urllib.request.Request:
+    """``request`` (to one of Flare's own routes) with a SigV4 signature for the ``lambda``
+    service, from ``botocore_session``'s credentials, as every Flare route requires."""
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+
+    env = os.environ if environ is None else environ
+    core = botocore_session(env)
+    body = request.data if isinstance(request.data, bytes) else None
+    aws = AWSRequest(request.get_method(), request.full_url, data=body, headers=dict(request.header_items()))
+    SigV4Auth(core.get_credentials(), "lambda", resolve_region(env)).add_auth(aws)
+    for name, value in aws.headers.items():
+        request.add_header(name, value)
+    return request
 
 
 def unreachable(endpoint_url: str) -> CommandFailed:

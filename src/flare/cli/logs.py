@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, unreachable
+from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
 
 POLL_INTERVAL_S = 0.5
 REQUEST_TIMEOUT_S = 10.0
@@ -83,7 +83,9 @@ def http_get(endpoint_url: str, url: str) -> bytes:
     """GET ``url`` from the Flare at ``endpoint_url``. Raises :class:`CommandFailed` with a
     one-line reason (AWS error, unreachable, timeout) on any failure."""
     try:
-        with urllib.request.urlopen(url, timeout=REQUEST_TIMEOUT_S) as response:
+        with urllib.request.urlopen(
+            signed(urllib.request.Request(url)), timeout=REQUEST_TIMEOUT_S
+        ) as response:
             return bytes(response.read())
     except urllib.error.HTTPError as exc:
         raise CommandFailed(

@@ -12,6 +12,7 @@ from flare import __version__
 from flare.cli.deploy import deploy_command
 from flare.cli.doctor import doctor_command
 from flare.cli.invoke import invoke_command
+from flare.cli.keys import keys_command
 from flare.cli.logs import logs_command
 from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
@@ -31,6 +32,7 @@ main.add_command(logs_command)
 main.add_command(doctor_command)
 main.add_command(schedule_command)
 main.add_command(sources_command)
+main.add_command(keys_command)
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from typing import Any
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, unreachable
+from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
 from flare.cli.logs import error_message
 
 REQUEST_TIMEOUT_S = 30.0
@@ -45,7 +45,7 @@ def request(
     call = urllib.request.Request(f"{endpoint_url}{path}", data=data, method=method)
     call.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(call, timeout=REQUEST_TIMEOUT_S) as response:
+        with urllib.request.urlopen(signed(call), timeout=REQUEST_TIMEOUT_S) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         kind = exc.headers.get("x-amzn-ErrorType")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
 from typing import Any
 
@@ -126,8 +127,22 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="A Host name this server answers to besides IP addresses and localhost (requests naming "
     "any other are refused: DNS rebinding). Repeatable.",
 )
+@click.option(
+    "--auth",
+    type=click.Choice(["open", "sigv4"]),
+    default="open",
+    show_default=True,
+    help="open: any well-formed SigV4 signature is accepted and its access key picks the account "
+    "(local development, loopback only); sigv4: signatures are verified against the data dir's "
+    "keys (`flare keys`). Unsigned requests are refused in both.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
+    if options["auth"] == "open" and not loopback(options["host"]):
+        raise click.UsageError(
+            f"--host {options['host']} would let other machines call Flare, and --auth open accepts "
+            "any signature: add --auth sigv4 (keys: `flare keys`), or listen on 127.0.0.1"
+        )
     options["cors_origins"] = tuple(options["cors_origins"])
     options["allowed_hosts"] = tuple(options["allowed_hosts"])
     minimum, account = options["min_unreserved"], options["account_concurrency"]
@@ -140,3 +155,13 @@ def serve_command(**options: Any) -> None:
     from flare.server import serve
 
     serve(config)
+
+
+def loopback(host: str) -> bool:
+    """Whether ``host`` (an address or ``localhost``) is reachable from this machine only."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -66,6 +66,7 @@ class FunctionVersion:
     system_log_level: str | None = None  # LoggingConfig.SystemLogLevel (JSON only)
     tenant_isolated: bool = False
     tenant_id: str | None = None
+    role: str = ""  # the execution role's ARN (``Role``): whose credentials its environments get
     key: VersionKey = field(init=False, repr=False, compare=False)
     # tenant id => this version as run for that tenant (see ``for_tenant``)
     _tenant_views: dict[str, FunctionVersion] = field(
@@ -137,4 +138,5 @@ class FunctionVersion:
             application_log_level=logging.get("ApplicationLogLevel"),
             system_log_level=logging.get("SystemLogLevel"),
             tenant_isolated=tenancy.isolated(config),
+            role=config.get("Role", ""),
         )

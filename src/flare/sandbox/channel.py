@@ -16,6 +16,11 @@ import orjson
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent
+from flare.sandbox.streaming import MAX_RESPONSE_BYTES
+
+MAX_FRAME_BODY = MAX_RESPONSE_BYTES
+"""The most of one frame's body the engine keeps: a response, an error or a stream chunk
+(Lambda's 6 MB; a longer response fails as ``Function.ResponseSizeTooLarge``)."""
 
 
 class InitTimeout(Exception):
@@ -37,14 +42,27 @@ class FrameSink(Protocol):
 
 
 class FrameProtocol(asyncio.Protocol):
-    """The engine's end of Flare's runtime channel: complete frames go to ``sink``."""
+    """The engine's end of Flare's runtime channel: complete frames go to ``sink``. What a
+    function sends is bounded (``MAX_FRAME_BODY``: a longer body reaches the sink cut to one
+    byte past it, so the answer is still too large); bytes that are no frame end the channel
+    (the environment is lost, as when its runtime dies)."""
 
     def __init__(self, sink: FrameSink) -> None:
         self._sink = sink
-        self._reader = frames.FrameReader(orjson.loads)
+        self._reader = frames.FrameReader(orjson.loads, MAX_FRAME_BODY)
+        self._transport: asyncio.BaseTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self._transport = transport
 
     def data_received(self, data: bytes) -> None:
-        for kind, header, body in self._reader.feed(data):
+        try:
+            received = self._reader.feed(data)
+        except frames.FrameError:
+            if self._transport is not None:
+                self._transport.close()  # connection_lost follows: the sink hears channel_lost
+            return
+        for kind, header, body in received:
             self._sink.on_frame(kind, header, body)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -48,7 +48,14 @@ from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
-from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
+from flare.sandbox.launcher import (
+    CredentialIssuer,
+    LaunchPlan,
+    SessionCredentials,
+    bootstrap_path,
+    entry_header,
+    environment_variables,
+)
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.process import SandboxProcess
@@ -67,8 +74,12 @@ log = logging.getLogger("flare.environment")
 
 @dataclass(frozen=True)
 class EnvSettings:
+    """What every environment of the engine shares: where Flare is, SHUTDOWN's grace, and who
+    issues each environment's credentials (None: environments get none)."""
+
     endpoint_url: str
     shutdown_grace_s: float = 2.0
+    credentials: CredentialIssuer | None = None
 
 
 class Environment:
@@ -116,6 +127,7 @@ class Environment:
         self._unrecorded: InvocationLog | None = None  # the last invocation's, until ``settle``
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
+        self._credentials: SessionCredentials | None = None  # revoked at stop
 
     def __repr__(self) -> str:
         return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
@@ -142,8 +154,16 @@ class Environment:
         layout = await self._prepare_layout()
         isolated = bool(layout.plan.get("isolated_network"))
         address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
+        issuer = self._settings.credentials
+        self._credentials = issuer.issue(self.version) if issuer is not None else None
         variables = environment_variables(
-            self.version, address, self.stream, self._settings.endpoint_url, initialization_type, layout
+            self.version,
+            address,
+            self.stream,
+            self._settings.endpoint_url,
+            initialization_type,
+            layout,
+            self._credentials,
         )
         self._logpipe = LogPipe(self._on_log_lines)
         header: dict[str, Any] = {"env": variables, "cwd": layout.task_root, "mode": self.plan.mode}
@@ -442,6 +462,9 @@ class Environment:
 
     async def _release_resources(self) -> None:
         self.settle()
+        if self._credentials is not None and self._settings.credentials is not None:
+            self._settings.credentials.revoke(self._credentials.access_key_id)
+            self._credentials = None
         if self._channel is not None:
             self._channel.close()
             self._channel = None
@@ -503,6 +526,8 @@ class Environment:
             self._log(lines)
         elif self._logpipe is not None:
             self._logpipe.hold(lines)
+            if self._logpipe.over_held:  # bounded memory: the rest goes to the log as it comes
+                self._log(self._logpipe.take_held())
 
     def _log(self, lines: list[str]) -> None:
         self._logs.append(self.version.log_group, self.stream, lines)

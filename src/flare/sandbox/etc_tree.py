@@ -5,11 +5,12 @@ Lambda's ``/etc`` names root and the sandbox user (``sbx_user1051``, uid 993, gi
 start, under ``<data>/sandbox/etc/<network>/``, and every sandboxed environment mounts it
 read-only at ``/etc`` (``isolation.fixed_mounts``) instead of the host's ``/etc``:
 
-- ``passwd`` / ``group``: root, nobody, and ``sbx_user1051`` for Lambda's uid 993 *and* for every
-  uid of Flare's per-environment range (``ENV_UID_BASE`` ...), lowest first, so that
-  ``getpass.getuser()`` answers ``sbx_user1051`` in every environment (a lookup by uid finds its
-  own line early: uids are handed out lowest-free-first). ``getpwnam("sbx_user1051")`` answers
-  uid 993, as on Lambda, not the environment's own uid;
+- ``passwd`` / ``group``: root, nobody, and ``sbx_user1051`` for Lambda's uid 993 *and* for the
+  uids Flare's environments run as (``isolation.named_uids``: every on-demand environment's,
+  lowest first, then the first SnapStart restores'), so that ``getpass.getuser()`` answers
+  ``sbx_user1051`` there (a lookup by uid finds its own line early: uids are handed out
+  lowest-free-first). ``getpwnam("sbx_user1051")`` answers uid 993, as on Lambda, not the
+  environment's own uid;
 - ``hosts`` (localhost, IPv4 and IPv6, as Amazon Linux writes it), ``nsswitch.conf`` (files, then
   DNS for hosts), ``resolv.conf`` (a copy of the host's, for the default network; none in the
   ``isolated`` tree, whose network has no route to a resolver);
@@ -150,7 +151,7 @@ def _flat_entries(directory: Path, prefix: str) -> Tree:
 
 
 def build_etc_trees(
-    data_dir: Path, sandbox_uid: int, sandbox_gid: int, env_uids: range, host_etc: Path = HOST_ETC
+    data_dir: Path, sandbox_uid: int, sandbox_gid: int, env_uids: Iterable[int], host_etc: Path = HOST_ETC
 ) -> EtcTrees:
     """Bring both trees under ``data_dir/sandbox/etc`` up to date with ``host_etc``: each is
     rebuilt when what it would hold changed since it was built. Raises OSError when one cannot

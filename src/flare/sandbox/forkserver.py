@@ -26,6 +26,9 @@ log = logging.getLogger("flare.zygote")
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 
 _BOOT = "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd})"
+ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
+"""All a zygote starts with. Not the engine's variables: an environment forked from it sets its
+own, but ``/proc/self/environ`` shows what the zygote was started with to every handler."""
 
 
 class TemplateInitError(Exception):
@@ -82,6 +85,7 @@ class Zygote:
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
                 start_new_session=True,
+                env=ZYGOTE_ENVIRONMENT,
             )
         finally:
             theirs.close()

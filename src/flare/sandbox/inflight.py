@@ -25,9 +25,8 @@ import asyncio
 
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.runtime_api import NextEvent, RuntimeApiError
-from flare.sandbox.streaming import STREAM_TOO_LARGE, Pressure, ResponseStream
+from flare.sandbox.streaming import MAX_RESPONSE_BYTES, STREAM_TOO_LARGE, Pressure, ResponseStream
 
-MAX_RESPONSE_BYTES = 6 * 1024 * 1024
 RESPONSE_TOO_LARGE = (
     '{"errorMessage":"Response payload size exceeded maximum allowed payload size (6291556 bytes).",'
     '"errorType":"Function.ResponseSizeTooLarge"}'

@@ -20,6 +20,17 @@ from typing import Any
 
 from flare.config import ServerConfig
 from flare.control.model import FunctionVersion
+from flare.runtimes.lambda_python.uids import (
+    ENV_UID_BASE,
+    ENV_UID_SLOTS,
+    INIT_UID,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    TEMPLATE_BLOCK,
+    TEMPLATE_SLOTS,
+    TEMPLATE_UID_BASE,
+    template_block,
+)
 from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
@@ -27,17 +38,16 @@ from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBloc
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.tmp_pool import ScratchPool
 
-SANDBOX_UID = 993  # Lambda's sbx_user1051: owns the /tmp scratch images (mode 1777)
-SANDBOX_GID = 990
-# Each environment runs as a uid of its own from this range (Lambda uses 993 for all), so that
-# its Runtime API can tell its own processes from another environment's.
-ENV_UID_BASE = 20_000
-# Every environment's init (pid 1 of its namespace) runs as this uid: no environment's, so no
-# function can signal or trace it.
-INIT_UID = ENV_UID_BASE - 1
-ENV_UID_SLOTS = 10_000
-# every uid a sandboxed process may have on the host (inits and SnapStart templates: INIT_UID)
-SANDBOX_UIDS = range(INIT_UID, ENV_UID_BASE + ENV_UID_SLOTS)
+# Every uid a sandboxed process may have on the host (uids.py): environments' inits, on-demand
+# environments, SnapStart templates and their restores. The link-local block matches these.
+SANDBOX_UIDS = (
+    range(INIT_UID, ENV_UID_BASE + ENV_UID_SLOTS),
+    range(TEMPLATE_UID_BASE, TEMPLATE_UID_BASE + TEMPLATE_SLOTS * TEMPLATE_BLOCK),
+)
+# /etc/passwd names every on-demand environment uid, and the first restores of the first
+# templates (a million template uids would make a 60 MB passwd): past those, a restore's uid
+# has no name, as every uid had before the sandbox's /etc.
+NAMED_TEMPLATES, NAMED_RESTORES = 32, 32
 HOSTNAME = "169.254.100.1"
 HOST_TREES = ("/usr",)  # /etc is Lambda's small set (etc_tree.py), not the host's
 HOST_LINKS = ("/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32")
@@ -86,6 +96,7 @@ class Isolation:
     etc: EtcTrees | None = None
     link_local: LinkLocalBlock | None = None
     _uids: set[int] = field(default_factory=set)
+    _template_slots: set[int] = field(default_factory=set)
     # what fixed_mounts found, per (python?, interpreter, code, layers, network): the host's
     # shape is read once per engine
     _fixed: dict[tuple[bool, str, str, Path | None, str], FixedMounts] = field(default_factory=dict)
@@ -104,10 +115,11 @@ class Isolation:
         if cgroup is not None:
             cgroup.set_cpus(cpu_share(version.memory_mb, self.host_cpus))
 
-    def allocate_uid(self) -> int:
-        """A uid no live environment has (``ENV_UID_BASE`` + the lowest free slot)."""
-        for slot in range(ENV_UID_SLOTS):
-            uid = ENV_UID_BASE + slot
+    def allocate_uid(self, among: range | None = None) -> int:
+        """A uid no live environment has: the lowest free one of ``among`` (a SnapStart
+        template's restore uids), by default of the on-demand environments' range
+        (``runtimes/lambda_python/uids.py``)."""
+        for uid in among if among is not None else range(ENV_UID_BASE, ENV_UID_BASE + ENV_UID_SLOTS):
             if uid not in self._uids:
                 self._uids.add(uid)
                 return uid
@@ -115,6 +127,19 @@ class Isolation:
 
     def release_uid(self, uid: int) -> None:
         self._uids.discard(uid)
+
+    def allocate_template_block(self) -> range:
+        """The uids of a new SnapStart template (``uids.template_block``): a block no template
+        holds and no process of an earlier holder still runs as."""
+        for slot in range(TEMPLATE_SLOTS):
+            block = template_block(slot)
+            if slot not in self._template_slots and not any(uid in self._uids for uid in block):
+                self._template_slots.add(slot)
+                return block
+        raise OSError("no free SnapStart uid block")
+
+    def release_template_block(self, block: range) -> None:
+        self._template_slots.discard((block.start - TEMPLATE_UID_BASE) // TEMPLATE_BLOCK)
 
     def block_link_local(self) -> None:
         """At engine start: make link-local and metadata addresses unreachable from the
@@ -247,6 +272,14 @@ def mount_plan(
     return plan
 
 
+def named_uids() -> list[int]:
+    """The uids ``/etc/passwd`` names ``sbx_user1051`` (see ``NAMED_TEMPLATES``), most used first."""
+    restores = [
+        uid for slot in range(NAMED_TEMPLATES) for uid in template_block(slot)[1 : NAMED_RESTORES + 1]
+    ]
+    return [*range(ENV_UID_BASE, ENV_UID_BASE + ENV_UID_SLOTS), *restores]
+
+
 def sandbox_root_dir(data_dir: Path) -> Path:
     """Where each environment mounts its new root, inside its own mount namespace (so one
     directory serves them all). ``/mnt`` when it exists: a SnapStart template builds its root
@@ -289,9 +322,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
     scratch = None
     etc = None
     if namespaces:
-        etc = build_etc_trees(
-            data_dir, SANDBOX_UID, SANDBOX_GID, range(ENV_UID_BASE, ENV_UID_BASE + ENV_UID_SLOTS)
-        )
+        etc = build_etc_trees(data_dir, SANDBOX_UID, SANDBOX_GID, named_uids())
         notes.append("/etc: Lambda's small set (sbx_user1051, localhost, CA certificates), not the host's")
         scratch = ScratchPool(data_dir / "scratch", SANDBOX_UID, SANDBOX_GID)
         if scratch.capped:

@@ -14,7 +14,7 @@ import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from flare.control.model import FunctionVersion
 from flare.sandbox.forkserver import RUNTIMES_DIR
@@ -27,6 +27,28 @@ DEFAULT_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 PROVIDED = ("provided", "provided.al2", "provided.al2023")
 EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"
 _PYTHON_RUNTIME = re.compile(r"^python(3\.\d+)$")
+
+
+@dataclass(frozen=True)
+class SessionCredentials:
+    """Temporary AWS credentials, as Lambda gives an environment for its execution role:
+    ``AWS_ACCESS_KEY_ID`` (``ASIA…``), ``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``."""
+
+    access_key_id: str
+    secret_access_key: str
+    session_token: str
+
+
+class CredentialIssuer(Protocol):
+    """Where environments get their credentials (``flare.auth.environment_credentials``)."""
+
+    def issue(self, version: FunctionVersion) -> SessionCredentials:
+        """New credentials acting as ``version``'s function, valid until revoked."""
+        ...
+
+    def revoke(self, access_key_id: str) -> None:
+        """The credentials' environment has ended: requests signed with them are refused."""
+        ...
 
 
 def find_interpreter(minor: str) -> Path | None:
@@ -132,10 +154,13 @@ def environment_variables(
     endpoint_url: str,
     initialization_type: str = "on-demand",
     layout: Layout | None = None,
+    credentials: SessionCredentials | None = None,
 ) -> dict[str, str]:
     """Every variable a function sees: Lambda's defaults, the user's, then the reserved ones.
 
-    ``layout`` gives the paths as the function sees them (default: the host's)."""
+    ``layout`` gives the paths as the function sees them (default: the host's); ``credentials``
+    are the environment's own (``AWS_ACCESS_KEY_ID`` and friends: its calls back to Flare are
+    authenticated as its function, in its account), left out when None."""
     task_root = layout.task_root if layout else str(version.code_dir)
     runtime_dir = layout.runtime_dir if layout else str(RUNTIMES_DIR)
     path, library_path = DEFAULT_PATH, LD_LIBRARY_PATH
@@ -170,15 +195,13 @@ def environment_variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE": initialization_type,
             "AWS_LAMBDA_LOG_GROUP_NAME": version.log_group,
             "AWS_LAMBDA_LOG_STREAM_NAME": log_stream,
-            # the function's own account as its key id, so its calls back to Flare act in its
-            # account (scope.py); the region is AWS_REGION's
-            "AWS_ACCESS_KEY": version.account_id,
-            "AWS_ACCESS_KEY_ID": version.account_id,
-            "AWS_SECRET_ACCESS_KEY": "flare",
-            "AWS_SESSION_TOKEN": "flare",
             "AWS_LAMBDA_RUNTIME_API": runtime_api,
             "LAMBDA_TASK_ROOT": task_root,
             "LAMBDA_RUNTIME_DIR": runtime_dir,
         }
     )
+    if credentials is not None:
+        variables["AWS_ACCESS_KEY"] = variables["AWS_ACCESS_KEY_ID"] = credentials.access_key_id
+        variables["AWS_SECRET_ACCESS_KEY"] = credentials.secret_access_key
+        variables["AWS_SESSION_TOKEN"] = credentials.session_token
     return variables

@@ -8,7 +8,8 @@ environment has only its own loopback, so nothing needs doing there.
 
 The mechanism is one nftables table per engine in the host's network namespace, with an
 ``output`` chain that rejects what the sandbox's uids (``meta skuid``: the socket owner's uid,
-the range ``isolation.py`` hands out) send to those addresses: TCP with a reset, so ``connect()``
+the ranges of ``runtimes/lambda_python/uids.py``: inits, environments, SnapStart templates and
+their restores) send to those addresses: TCP with a reset, so ``connect()``
 fails at once with ``ECONNREFUSED``, anything else as administratively prohibited, so
 ``sendto()`` fails at once with ``EPERM``. Nothing ever waits on a timeout. Matching on the uid,
 it touches no other process of the host, works the same on cgroup v1 and v2 hosts (no cgroup is
@@ -57,7 +58,7 @@ def probe_nft() -> tuple[bool, str]:
     try:
         done = subprocess.run(
             [nft, "-c", "-f", "-"],
-            input=ruleset(f"{TABLE_PREFIX}probe", range(1, 2)),
+            input=ruleset(f"{TABLE_PREFIX}probe", (range(1, 2), range(3, 5))),
             capture_output=True,
             text=True,
             timeout=NFT_TIMEOUT_S,
@@ -77,10 +78,10 @@ def table_name(data_dir: Path, pid: int) -> str:
     return f"{TABLE_PREFIX}{digest}_{pid}"
 
 
-def ruleset(table: str, uids: range) -> str:
-    """The table's nftables text: an output chain rejecting the blocked addresses for ``uids``
-    (TCP with a reset, the rest as administratively prohibited). Pure."""
-    who = f"meta skuid {uids.start}-{uids.stop - 1}"
+def ruleset(table: str, uids: tuple[range, ...]) -> str:
+    """The table's nftables text: an output chain rejecting the blocked addresses for the uid
+    ranges ``uids`` (TCP with a reset, the rest as administratively prohibited). Pure."""
+    who = f"meta skuid {{ {', '.join(f'{block.start}-{block.stop - 1}' for block in uids)} }}"
     lines = [
         f"table inet {table} {{",
         "  chain output {",
@@ -120,7 +121,7 @@ class LinkLocalBlock:
     """The engine's table: ``apply`` at start, ``remove`` at stop."""
 
     data_dir: Path
-    uids: range
+    uids: tuple[range, ...]
     nft: str | None = None
     applied: str | None = None  # the table's name once applied
 

@@ -12,6 +12,12 @@ import os
 from collections.abc import Callable
 
 MAX_LINE = 256 * 1024
+READS_PER_TURN = 16
+"""64 KiB reads taken off the pipe at a time (the loop comes back while it stays readable)."""
+MAX_HELD_BYTES = 4 * 1024 * 1024
+"""The most output an environment holds for the invocation it is in (``over_held``): a handler
+that prints more has the rest written as it comes, ahead of its invocation's START line,
+rather than held in the engine's memory."""
 
 
 class LogPipe:
@@ -21,6 +27,7 @@ class LogPipe:
         self._on_lines = on_lines
         self._partial = b""
         self._held: list[str] = []
+        self._held_bytes = 0
         self._loop = asyncio.get_running_loop()
         self._watching = False
 
@@ -39,10 +46,17 @@ class LogPipe:
 
     def hold(self, lines: list[str]) -> None:
         self._held.extend(lines)
+        self._held_bytes += sum(len(line) for line in lines)
+
+    @property
+    def over_held(self) -> bool:
+        """Whether the lines held are past ``MAX_HELD_BYTES`` (characters, near enough)."""
+        return self._held_bytes > MAX_HELD_BYTES
 
     def take_held(self) -> list[str]:
         """The lines held so far, without reading the pipe."""
         held, self._held = self._held, []
+        self._held_bytes = 0
         return held
 
     def drain(self, final: bool = False, read: bool = True) -> list[str]:
@@ -53,8 +67,7 @@ class LogPipe:
         knows the loop has read it already: output written before a runtime sent its answer
         made the pipe readable first, so its reader ran in the same loop round or earlier.
         """
-        lines = self._held + (self._read_available() if read else [])
-        self._held = []
+        lines = self.take_held() + (self._read_available() if read else [])
         if self._partial:
             lines.append(self._partial.decode("utf-8", "replace"))
             self._partial = b""
@@ -70,14 +83,14 @@ class LogPipe:
         self.read_fd = self.write_fd = -1
 
     def _on_readable(self) -> None:
-        lines = self._read_available()
+        lines = self._read_available(READS_PER_TURN)  # one who prints without pause waits its turn
         if lines:
             self._on_lines(lines)
 
-    def _read_available(self) -> list[str]:
-        """Read what the pipe holds; returns complete new lines (or holds them when draining)."""
-        chunks = []
-        while True:
+    def _read_available(self, reads: int | None = None) -> list[str]:
+        """Read what the pipe holds (at most ``reads`` times 64 KiB); returns complete new lines."""
+        chunks: list[bytes] = []
+        while reads is None or len(chunks) < reads:
             try:
                 chunk = os.read(self.read_fd, 65536)
             except (BlockingIOError, OSError):

@@ -114,7 +114,7 @@ async def prepare_restore(snapshot: Snapshot) -> PreparedRestore:
     restore_id = uuid.uuid4().hex
     process = SandboxProcess(snapshot.channel, isolation.cgroup_for(restore_id, version))
     scratch = await isolation.scratch.acquire(version.ephemeral_mb)
-    uid = isolation.allocate_uid()
+    uid = isolation.allocate_uid(snapshot.uids[1:])  # the template's own restore uids
     held: list[str] = []
     channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
     channel.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)

@@ -24,7 +24,7 @@ from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
 from flare.sandbox.peer import tcp_owner_uid
-from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
+from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE, MAX_RESPONSE_BYTES
 from flare.sandbox.trailers import Framing, TrailerKeeper
 
 PREFIX = "/2018-06-01/runtime/"
@@ -85,6 +85,19 @@ def _error(status: int, error_type: str, message: str) -> web.Response:
 
 
 _ACCEPTED = json.dumps({"status": "OK"}).encode()
+
+
+def _accepted(whole: bool) -> web.Response:
+    """202 for a body read whole; else Lambda's 413, on a connection then closed (the rest of
+    the body is never read)."""
+    if whole:
+        return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+    refused = _error(413, "RequestEntityTooLarge", TOO_LARGE_MESSAGE)
+    refused.force_close()
+    return refused
+
+
+TOO_LARGE_MESSAGE = f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
 
 
 class RuntimeApiServer:
@@ -177,9 +190,9 @@ class RuntimeApiServer:
             event = await side.next_event()
             return web.Response(status=200, body=event.payload, headers=event.headers)
         if route == "init/error" and method == "POST":
-            body = await self._read_body(request)
+            body, whole = await self._read_body(request)
             side.post_init_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
-            return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            return _accepted(whole)
         if route.startswith("invocation/") and method == "POST":
             request_id, _, action = route[len("invocation/") :].rpartition("/")
             if action in ("response", "error"):
@@ -188,9 +201,9 @@ class RuntimeApiServer:
             side.restore_next()
             return web.Response(status=200)
         if route == "restore/error" and method == "POST":
-            body = await self._read_body(request)
+            body, whole = await self._read_body(request)
             side.post_restore_error(body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
-            return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+            return _accepted(whole)
         return _error(404, "NotFound", f"unknown route {method} {request.path}")
 
     async def _post_result(
@@ -198,12 +211,12 @@ class RuntimeApiServer:
     ) -> web.StreamResponse:
         if action == "response" and request.headers.get(RESPONSE_MODE_HEADER) == "streaming":
             return await self._post_stream(request, request_id, side)
-        body = await self._read_body(request)
+        body, whole = await self._read_body(request)
         if action == "response":
-            side.post_response(request_id, body)
+            side.post_response(request_id, body)  # one byte past the limit: too large, as it was
         else:
             side.post_error(request_id, body, request.headers.get("Lambda-Runtime-Function-Error-Type"))
-        return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
+        return _accepted(whole)
 
     async def _post_stream(
         self, request: BaseRequest, request_id: str, side: RuntimeSide
@@ -233,11 +246,19 @@ class RuntimeApiServer:
         writer.end(error_type, error_body)
         return web.Response(status=202, body=_ACCEPTED, content_type="application/json")
 
-    async def _read_body(self, request: BaseRequest) -> bytes:
-        """The whole body (its trailers, if chunked, taken off the connection's framing)."""
-        body = await request.content.read()
+    async def _read_body(self, request: BaseRequest) -> tuple[bytes, bool]:
+        """``(body, whole)``: the whole body (its trailers, if chunked, taken off the
+        connection's framing), or, past ``MAX_RESPONSE_BYTES``, its first bytes up to one past
+        the limit and False: the rest is never read (``_accepted`` closes the connection)."""
+        if (request.content_length or 0) > MAX_RESPONSE_BYTES:
+            return await request.content.readexactly(MAX_RESPONSE_BYTES + 1), False
+        body = bytearray()
+        async for data in request.content.iter_any():
+            body += data
+            if len(body) > MAX_RESPONSE_BYTES:
+                return bytes(body[: MAX_RESPONSE_BYTES + 1]), False
         self._trailers(request)
-        return body
+        return bytes(body), True
 
     def _trailers(self, request: BaseRequest) -> dict[str, str]:
         """The trailers of ``request``, once its chunked body has been read to its end."""

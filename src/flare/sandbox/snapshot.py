@@ -40,10 +40,18 @@ from flare.control.model import FunctionVersion
 from flare.errors import SnapStartException
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
+from flare.runtimes.lambda_python.uids import SANDBOX_UID
 from flare.sandbox.channel import error_type_of
 from flare.sandbox.forkserver import TemplateInitError, Zygote, ZygoteDied
-from flare.sandbox.isolation import SANDBOX_UID, Isolation
-from flare.sandbox.launcher import LaunchPlan, bootstrap_path, entry_header, environment_variables
+from flare.sandbox.isolation import Isolation
+from flare.sandbox.launcher import (
+    CredentialIssuer,
+    LaunchPlan,
+    SessionCredentials,
+    bootstrap_path,
+    entry_header,
+    environment_variables,
+)
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.prepared import PreparedRestore, discard, prepare_restore
 from flare.sandbox.process import SandboxProcess
@@ -57,7 +65,6 @@ STANDBY_RESTORES = 1
 REFILL_DELAY_S = 0.05
 """Restores kept forked and sandboxed ahead of demand per snapshot (each costs only its own
 pages, about a megabyte, plus a /tmp scratch): a cold start then pays the after-restore hooks."""
-TEMPLATE_HOST_UID = 19_999  # the template's in-namespace root (runtimes/.../template.py)
 UNSUPPORTED_CLIENT = "Runtime.SnapStartNotSupported"
 
 
@@ -137,6 +144,7 @@ class Snapshot:
         logs: LogStore,
         clock: Clock,
         endpoint_url: str,
+        credentials: CredentialIssuer | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.version = version
@@ -151,6 +159,11 @@ class Snapshot:
         self._standby: list[PreparedRestore] = []
         self._preparing: asyncio.Task[None] | None = None
         self._endpoint_url = endpoint_url
+        self._issuer = credentials
+        # one set for the template, inherited by every restore: revoked when the snapshot stops
+        self._credentials: SessionCredentials | None = None
+        # the template's host uids (``isolation.allocate_template_block``): its root, its restores
+        self.uids = range(0)
         self.process: SandboxProcess | None = None
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]snapshot-{self.id}"
@@ -175,7 +188,11 @@ class Snapshot:
                 return
         cgroup = self.isolation.cgroup_for(f"snap-{self.id}", version, init_burst=True)
         self.process = SandboxProcess(self._zygote, cgroup)
-        variables = environment_variables(version, "", "", self._endpoint_url, "snap-start", layout)
+        self.uids = self.isolation.allocate_template_block()
+        self._credentials = self._issuer.issue(version) if self._issuer is not None else None
+        variables = environment_variables(
+            version, "", "", self._endpoint_url, "snap-start", layout, self._credentials
+        )
         for unset in ("AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_STREAM_NAME"):
             variables.pop(unset, None)  # each restore gets its own; SnapStart sets no log stream
         header: dict[str, Any] = {
@@ -183,9 +200,10 @@ class Snapshot:
             "env": variables,
             "cwd": layout.task_root,
             "sandbox": layout.plan,
+            "uids": [self.uids.start, len(self.uids)],  # its root's host uid, then its restores'
         }
         if self.plan.mode == "exec":
-            self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), TEMPLATE_HOST_UID)
+            self.runtime_api = RuntimeApiServer(_TemplateRuntimeSide(self._on_reported), self.uids.start)
             variables["AWS_LAMBDA_RUNTIME_API"] = await self.runtime_api.start()
         header.update(entry_header(version, layout, self.plan.mode != "exec"))
         self._logpipe = LogPipe(lambda lines: self._logs.append(version.log_group, self.stream, lines))
@@ -295,6 +313,12 @@ class Snapshot:
             self._logs.append(self.version.log_group, self.stream, self._logpipe.drain(final=True))
             self._logpipe.close()
             self._logpipe = None
+        if self._credentials is not None and self._issuer is not None:
+            self._issuer.revoke(self._credentials.access_key_id)
+            self._credentials = None
+        if self.uids:
+            self.isolation.release_template_block(self.uids)
+            self.uids = range(0)
 
 
 StateSetter = Callable[[str, str, str, str | None, str | None], None]

@@ -16,6 +16,8 @@ from collections.abc import Callable
 from typing import Protocol
 
 MAX_STREAM_BYTES = 200 * 1024 * 1024
+MAX_RESPONSE_BYTES = 6 * 1024 * 1024
+"""Lambda's limit on a buffered response (and on anything else a runtime posts)."""
 """Lambda's limit on a streamed response (200 MB)."""
 MAX_BUFFERED_BYTES = 6 * 1024 * 1024
 """A streamed response gathered for a plain Invoke has the buffered limit (6 MB)."""

@@ -246,6 +246,10 @@ def error_frame(error: BaseException, request_id: str) -> bytes:
     return frames.encode(frames.ERROR, {"id": request_id, "rss": _max_rss_kb()}, json.dumps(body).encode())
 
 
+STREAM_PIECE = 1024 * 1024
+"""The largest STREAM_CHUNK frame: a bigger item is sent in pieces."""
+
+
 def send_stream(channel: Any, request_id: str, items: Any) -> None:
     """Stream what the handler's iterator yields: STREAM_START, a STREAM_CHUNK per item as it
     comes, STREAM_END (see the module docstring). An error before the first item is sent as a
@@ -264,8 +268,8 @@ def send_stream(channel: Any, request_id: str, items: Any) -> None:
     try:
         while item is not _END:
             data = chunk_bytes(item)
-            if data:
-                channel.sendall(frames.pack(frames.STREAM_CHUNK, b"", data))
+            for start in range(0, len(data), STREAM_PIECE):  # the engine keeps 6 MB of a frame
+                channel.sendall(frames.pack(frames.STREAM_CHUNK, b"", data[start : start + STREAM_PIECE]))
             item = next(items, _END)
     except Exception as error:
         body = error_body(error, request_id)

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import struct
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 INVOKE = 1
 READY = 2
@@ -73,21 +73,61 @@ def split(
     return header, rest[head_len:]
 
 
+MAX_HEAD = 64 * 1024
+"""The largest JSON header a frame may carry; a larger one means the channel is corrupt."""
+
+
+class FrameError(Exception):
+    """Bytes that are no frame (a header past ``MAX_HEAD`` or longer than its frame): the
+    channel cannot be read further."""
+
+
 class FrameReader:
     """Incremental parser: ``feed(data)`` returns every complete ``(kind, header, body)``;
-    ``loads`` decodes the JSON headers."""
+    ``loads`` decodes the JSON headers.
 
-    def __init__(self, loads: Loads = json.loads) -> None:
+    With ``max_body``, memory stays bounded whatever the other end sends: a frame whose body
+    is longer keeps only its first ``max_body + 1`` bytes (so the reader of the body still
+    sees it was too long) and the rest is dropped as it arrives. Raises FrameError for bytes
+    that are no frame."""
+
+    def __init__(self, loads: Loads = json.loads, max_body: Optional[int] = None) -> None:
         self._buffer = bytearray()
         self._loads = loads
+        self._max_body = max_body
+        self._skip = 0  # bytes of an oversized frame's body still to drop
+        self._held: Optional[tuple] = None  # type: ignore[type-arg]  # that frame, kept part
 
     def feed(self, data: bytes) -> list:  # type: ignore[type-arg]
+        frames = []
+        if self._skip:
+            dropped = min(self._skip, len(data))
+            self._skip -= dropped
+            data = data[dropped:]
+            if self._skip:
+                return frames
+            frames.append(self._held)
+            self._held = None
         buffer = self._buffer
         buffer += data
-        frames = []
         while len(buffer) >= PREFIX_SIZE:
             rest_len, kind, head_len = decode_prefix(bytes(buffer[:PREFIX_SIZE]))
+            if head_len > MAX_HEAD or head_len > rest_len:
+                raise FrameError(f"frame of {rest_len} bytes with a header of {head_len}")
             end = PREFIX_SIZE + rest_len
+            if self._max_body is not None and rest_len - head_len > self._max_body + 1:
+                kept = PREFIX_SIZE + head_len + self._max_body + 1
+                if len(buffer) < kept:
+                    break
+                header, body = split(bytes(buffer[PREFIX_SIZE:kept]), head_len, self._loads)
+                dropped = min(len(buffer), end)
+                del buffer[:dropped]
+                if dropped < end:  # the rest is still to come: drop it as it does
+                    self._skip = end - dropped
+                    self._held = (kind, header, body)
+                    return frames
+                frames.append((kind, header, body))
+                continue
             if len(buffer) < end:
                 break
             rest = bytes(buffer[PREFIX_SIZE:end])

@@ -4,8 +4,9 @@ The template is created once per published version (``mode: template``). In the 
 still root on the host:
 
 1. ``unshare(CLONE_NEWUSER)``; the zygote maps it (``map_user_namespace``): in-namespace root is
-   the unprivileged host uid ``TEMPLATE_UID``, and the environment uids map to themselves.
-   Every capability the template keeps is a capability over its own namespaces only.
+   the first uid of the template's own block (``uids.py``), and the rest of the block, its
+   restores' uids, map to themselves; nothing else is mapped, so INIT code cannot become any
+   other environment. Every capability the template keeps is over its own namespaces only.
 2. ``unshare(CLONE_NEWPID)`` and fork: the parent stays as a monitor that exits as the template
    does; the child is pid 1 of the template's pid namespace. It builds Lambda's file layout
    (``sandbox.build_namespaces``), runs INIT (imports the handler) and the before-snapshot hooks
@@ -43,11 +44,8 @@ import sys
 from typing import Any, Callable
 
 from lambda_python import bootstrap, frames, pid1, sandbox, seccomp
+from lambda_python.uids import SANDBOX_GID
 
-TEMPLATE_UID = 19_999
-ENV_UID_BASE = 20_000
-ENV_UID_COUNT = 10_000
-ENV_GID = 990
 SYS_MOVE_MOUNT = {"x86_64": 429, "aarch64": 429}.get(os.uname().machine, 429)
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 AT_FDCWD = -100
@@ -56,15 +54,17 @@ _libc = ctypes.CDLL(None, use_errno=True)
 _libc.syscall.restype = ctypes.c_long
 
 
-def map_user_namespace(pid: int, ready_fd: int, ack_fd: int) -> None:
-    """In the zygote (root): once child ``pid`` has unshared its user namespace, write its maps."""
+def map_user_namespace(pid: int, uids: list[int], ready_fd: int, ack_fd: int) -> None:
+    """In the zygote (root): once child ``pid`` has unshared its user namespace, write its maps:
+    ``uids`` is ``[first, count]`` of the template's block (see step 1)."""
     if not os.read(ready_fd, 1):
         return
+    root, count = uids
     try:
         with open(f"/proc/{pid}/uid_map", "w") as uid_map:
-            uid_map.write(f"0 {TEMPLATE_UID} 1\n{ENV_UID_BASE} {ENV_UID_BASE} {ENV_UID_COUNT}\n")
+            uid_map.write(f"0 {root} 1\n{root + 1} {root + 1} {count - 1}\n")
         with open(f"/proc/{pid}/gid_map", "w") as gid_map:
-            gid_map.write(f"0 {TEMPLATE_UID} 1\n{ENV_GID} {ENV_GID} 1\n")
+            gid_map.write(f"0 {root} 1\n{SANDBOX_GID} {SANDBOX_GID} 1\n")
     finally:
         os.write(ack_fd, b"k")
 
@@ -179,7 +179,7 @@ def _enter_restore(header: dict[str, Any], fds: list[int], status_fd: int) -> An
     sandbox.mount("proc", "/proc", "proc", sandbox.MS_NOSUID | sandbox.MS_NODEV | sandbox.MS_NOEXEC)
     sandbox.attach_tree(tmp_tree, "/tmp")
     pid1.split_init(status_fd)
-    sandbox.drop_privileges(header["uid"], ENV_GID)
+    sandbox.drop_privileges(header["uid"], SANDBOX_GID)
     seccomp.install()  # before the after-restore hooks, the function's first code here
     os.environ.update(header["env"])
     channel = socket.socket(fileno=channel_fd)

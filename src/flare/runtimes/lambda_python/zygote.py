@@ -342,7 +342,7 @@ def _spawn(
     for fd in fds:
         os.close(fd)
     if mode == "template":
-        template.map_user_namespace(pid, ready_r, ack_w)
+        template.map_user_namespace(pid, header["uids"], ready_r, ack_w)
         os.close(ready_r)
         os.close(ack_w)
     if status_w >= 0:

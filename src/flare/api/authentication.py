@@ -1,0 +1,108 @@
+"""Every API request authenticated before it is checked or routed (``flare.auth``).
+
+The first middleware after function URLs (which follow their own ``AuthType``): it asks the
+engine's ``Authenticator`` who the request is, reading the body first when the signature must
+be checked against it, and leaves the ``Identity`` on the request (``identity_of``) for what
+runs after it (the account and region it acts in: ``scoping.py``). A request that fails is
+answered here, in its service's error shape: the JSON services' (``target.auth_error``), else
+Lambda's. The front door's fast path calls the same authenticator for the invokes it serves.
+
+Unsigned requests pass only where AWS's would, or where no AWS client calls: ``GET /metrics``
+(Prometheus scrapers) and Flare's self-signed code links (``/_flare/code/…``, which check their
+own signature).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from urllib.parse import parse_qsl
+
+from aiohttp import web
+from aiohttp.typedefs import Middleware
+
+from flare.api import target
+from flare.api.wire import Handler, error_response
+from flare.auth.authenticator import Authenticator, Unverified
+from flare.auth.identity import Identity
+from flare.control.code_url import PATH_PREFIX as CODE_PREFIX
+from flare.errors import AuthenticationFailed
+
+IDENTITY = "flare.identity"
+_NO_QUERY: Mapping[str, str] = {}
+LAMBDA = "lambda"
+"""The SigV4 service of the Lambda API, and of Flare's own routes."""
+
+
+def identity_of(request: web.Request) -> Identity:
+    """Who sent ``request`` (put there by ``authentication``)."""
+    identity: Identity = request[IDENTITY]
+    return identity
+
+
+def unsigned_allowed(request: web.Request) -> bool:
+    """Whether ``request`` may come unsigned (see the module docstring)."""
+    if request.method not in ("GET", "HEAD"):
+        return False
+    path = request.path
+    return path == "/metrics" or path.startswith(CODE_PREFIX)
+
+
+def signed_headers_view(request: web.Request) -> dict[str, str]:
+    """The request's headers by lower-case name, a repeated header's values joined with ``,``
+    (as a signer sees them)."""
+    view: dict[str, str] = {}
+    for name, value in request.headers.items():
+        lower = name.lower()
+        view[lower] = f"{view[lower]},{value}" if lower in view else value
+    return view
+
+
+async def authenticate(authenticator: Authenticator, request: web.Request, service: str) -> Identity:
+    """Who ``request`` is, its signature checked (reading its body) when the mode or its key
+    asks for it. Raises AuthenticationFailed."""
+    found = authenticator.identify(request.headers, request.query, service)
+    if isinstance(found, Unverified):
+        body = await request.read()
+        path, _, query = request.raw_path.partition("?")
+        found = authenticator.verify(found, request.method, path, query, signed_headers_view(request), body)
+    return found
+
+
+def authenticate_parts(
+    authenticator: Authenticator, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+) -> Identity:
+    """Who a Lambda API request the front door parsed is: ``path`` and ``query`` raw (``query``
+    without ``?``), ``headers`` by lower-case name, the whole ``body``. Raises
+    AuthenticationFailed."""
+    found = authenticator.identify(headers, _query_view(query), LAMBDA)
+    if isinstance(found, Unverified):
+        found = authenticator.verify(found, method, path, query, headers, body)
+    return found
+
+
+def _query_view(query: str) -> Mapping[str, str]:
+    """A raw query's parameters (decoded), or an empty view when there is none (an invoke's
+    usual case)."""
+    if not query:
+        return _NO_QUERY
+    return dict(parse_qsl(query, keep_blank_values=True))
+
+
+def authentication(authenticator: Authenticator) -> Middleware:
+    """The middleware (see the module docstring)."""
+    anonymous = Identity("", authenticator.default_scope)  # who the unsigned routes serve
+
+    @web.middleware
+    async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
+        if unsigned_allowed(request):
+            request[IDENTITY] = anonymous
+            return await handler(request)
+        try:
+            request[IDENTITY] = await authenticate(
+                authenticator, request, target.signing_service(request) or LAMBDA
+            )
+        except AuthenticationFailed as error:
+            return target.auth_error(request, error) or error_response(error)
+        return await handler(request)
+
+    return authenticated

@@ -1,0 +1,1 @@
+"""Who a request comes from: SigV4 signatures, access keys, environment credentials."""
