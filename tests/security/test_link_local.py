@@ -76,7 +76,7 @@ def metadata_on_lo() -> Iterator[tuple[str, str, int, list[socket.socket]]]:
     added = []
     for address in (f"{v4}/32", f"{METADATA_V6}/128"):
         family = "-6" if ":" in address else "-4"
-        done = _ip(family, "addr", "add", address, "dev", "lo")
+        done = _ip(family, "addr", "add", address, "dev", "lo", *(["nodad"] if family == "-6" else []))
         if done.returncode == 0:
             added.append((family, address))
         elif "File exists" not in done.stderr:
