@@ -23,6 +23,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from flare.sandbox.cgroups import PIDS_LIMIT
+
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "cpu", "pids", "freezer")
 SBIN_PATH = "/usr/local/sbin:/usr/sbin:/sbin"
@@ -112,10 +114,12 @@ class Capabilities:
                 True, "setuid/setgid to the sandbox uid, capabilities dropped, no_new_privs"
             )
         cores = min(self.cpu_count, 6)
+        own_uid = self.namespaces.ok and self.is_root  # each environment then runs as its own uid
+        nproc = f"RLIMIT_NPROC {PIDS_LIMIT} per environment instead" if own_uid else "no process limit"
         return [
             (MEMORY, memory.ok, memory.reason),
             (CPU, cpu.ok, f"{cpu.reason}; capped at {cores} CPU(s)" if cpu.ok else cpu.reason),
-            (PIDS, pids.ok, pids.reason if pids.ok else f"{pids.reason}; RLIMIT_NPROC instead"),
+            (PIDS, pids.ok, pids.reason if pids.ok else f"{pids.reason}; {nproc}"),
             (
                 FREEZE,
                 freezer.ok,
