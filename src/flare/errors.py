@@ -15,6 +15,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── SerializationFailed                  (400 SerializationException: a JSON-protocol body
     │   │                                          with a value of the wrong type)
     │   ├── PolicyLengthExceeded                 (400 PolicyLengthExceededException: policy over 20 KB)
+    │   ├── MalformedPolicyDocument              (400 MalformedPolicyDocument: an IAM identity policy
+    │   │                                          that IAM would refuse; iam/policy.py)
     │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
     │   ├── AccessDenied                         (403 AccessDeniedException: another account's
     │   │                                          resource, and no resource policy allows it)
@@ -104,6 +106,13 @@ class PolicyLengthExceeded(ClientError):
     aws_name = "PolicyLengthExceededException"
 
 
+class MalformedPolicyDocument(ClientError):
+    """An IAM policy document (a role's identity policy) that IAM would refuse, with IAM's words
+    ("Policy statement must contain resources.")."""
+
+    aws_name = "MalformedPolicyDocument"
+
+
 class CodeVerificationFailed(ClientError):
     """Code that does not pass the function's code signing config under ``Enforce``."""
 
@@ -111,7 +120,8 @@ class CodeVerificationFailed(ClientError):
 
 
 class AccessDenied(ClientError):
-    """A request for another account's resource that no resource-based policy allows."""
+    """A request for another account's resource that no resource-based policy allows, or a
+    function's request that its execution role's policies do not allow."""
 
     aws_name = "AccessDeniedException"
     status = 403
