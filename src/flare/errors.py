@@ -31,6 +31,9 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   │   └── ExpiredToken                     (403 ExpiredTokenException: an environment's
     │   │                                          credentials after its end)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
+    │   ├── NoSuchEntity                         (404 NoSuchEntity: IAM's, a role policy not found)
+    │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
+    │   │                                          their aggregate size)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
@@ -191,6 +194,20 @@ class ExpiredToken(AuthenticationFailed):
 class ResourceNotFound(ClientError):
     aws_name = "ResourceNotFoundException"
     status = 404
+
+
+class NoSuchEntity(ClientError):
+    """IAM's "not found": a role's policy that does not exist."""
+
+    aws_name = "NoSuchEntity"
+    status = 404
+
+
+class LimitExceeded(ClientError):
+    """IAM's limit error: a role's inline policies past their aggregate size."""
+
+    aws_name = "LimitExceeded"
+    status = 409
 
 
 class CodeSigningConfigNotFound(ClientError):
