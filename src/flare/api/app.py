@@ -29,6 +29,7 @@ from flare.api import (
     metrics,
     permissions,
     provisioned_concurrency,
+    roles,
     schedules,
     scoping,
     sqs,
@@ -111,6 +112,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     concurrency.add_routes(app, lambda request: at(request).concurrency)
     provisioned_concurrency.add_routes(app, lambda request: at(request).provisioned)
     schedules.add_routes(app, lambda request: at(request).schedules)
+    roles.add_routes(app, engine.machine.role_policies)
     event_invoke_config.add_routes(app, lambda request: at(request).invoke_configs)
     esm.add_routes(app, lambda request: at(request).mappings, lambda request: at(request).async_queue)
     permissions.add_routes(app, lambda request: at(request).policies)
