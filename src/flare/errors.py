@@ -31,11 +31,11 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   │   └── ExpiredToken                     (403 ExpiredTokenException: an environment's
     │   │                                          credentials after its end)
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
+    │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
+    │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
     │   ├── NoSuchEntity                         (404 NoSuchEntity: IAM's, a role policy not found)
     │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
     │   │                                          their aggregate size)
-    │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
-    │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
@@ -123,8 +123,7 @@ class CodeVerificationFailed(ClientError):
 
 
 class AccessDenied(ClientError):
-    """A request for another account's resource that no resource-based policy allows, or a
-    function's request that its execution role's policies do not allow."""
+    """A request for another account's resource that no resource-based policy allows."""
 
     aws_name = "AccessDeniedException"
     status = 403
