@@ -38,6 +38,8 @@ from flare.iam import defaults, policy
 from flare.iam.actions import Authorization
 from flare.iam.roles import RolePolicies, role_name
 
+MAX_CALLERS = 4096
+"""Callers whose condition keys are kept ready (the cache is emptied past it)."""
 ResourcePolicy = Callable[[str], Sequence[Mapping[str, Any]]]
 """The statements of the resource-based policy of a Lambda resource ARN (``[]``: none)."""
 
@@ -98,11 +100,10 @@ def account_of(resource: str) -> str | None:
     return parts[4] or None if len(parts) == 6 else None
 
 
-def context_of(caller: Caller, request: Authorization) -> policy.Lowered:
-    """The request's condition keys, with those every function's request carries."""
+def caller_context(caller: Caller) -> policy.Lowered:
+    """The condition keys every request of ``caller`` carries."""
     return policy.lowered(
         {
-            **request.context,
             "aws:PrincipalArn": caller.role_arn,
             "aws:PrincipalAccount": caller.account,
             "aws:PrincipalType": "AssumedRole",
@@ -120,6 +121,7 @@ class Authorizer:
         self._roles = roles
         self._resource_policy = resource_policy
         self._defaults: dict[tuple[str, str, str], policy.Policy] = {}
+        self._contexts: dict[Caller, policy.Lowered] = {}  # caller => its own condition keys
 
     def __repr__(self) -> str:
         return f"<Authorizer {self._roles!r}>"
@@ -148,7 +150,13 @@ class Authorizer:
     def authorize(self, caller: Caller, request: Authorization) -> None:
         """Return when ``caller`` may make ``request``; else raise AccessDenied (AWS's words)."""
         policies = self.policies(caller)
-        context = context_of(caller, request)
+        context = self._contexts.get(caller)
+        if context is None:
+            if len(self._contexts) > MAX_CALLERS:
+                self._contexts.clear()
+            context = self._contexts[caller] = caller_context(caller)
+        if request.context:
+            context = {**context, **policy.lowered(request.context)}
         for resource in request.resources:
             identity = policy.evaluate(policies, request.action, resource, context)
             same = account_of(resource) in (None, caller.account)
