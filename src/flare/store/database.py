@@ -2,9 +2,9 @@
 
 Every durable table of one Flare (functions, their versions and aliases, concurrency settings,
 policies, code signing, layers, function URLs, schedules, async events, event source mappings,
-queues and streams, the log index, Flare's own keys, execution roles' policies) lives in ``<data dir>/flare.db`` and is
-reached through this one connection. Each concern keeps its SQL in a module of its own under
-``store/``, built on ``Tables``; none opens a file of its own.
+queues and streams, the log index, Flare's own keys, execution roles' policies) lives in
+``<data dir>/flare.db`` and is reached through this one connection. Each concern keeps its SQL
+in a module of its own under ``store/``, built on ``Tables``; none opens a file of its own.
 
 Scopes. Every resource belongs to one account in one region (``flare.scope.Scope``), and so does
 every row of a *scoped* table: its ``scope`` column holds ``Scope.key``
