@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.conftest import FLARE, FlareServer, launch
+from tests.signing import signed_urlopen
 
 ACCOUNT = "123456789012"
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/service-role/worker-role"
@@ -94,11 +95,17 @@ def test_another_accounts_role_is_not_the_callers_to_manage(flare: FlareServer) 
     assert refused.stderr.startswith("error: AccessDeniedException: User: arn:aws:iam::210987654321:root")
 
 
-def _http(flare: FlareServer, method: str, query: str, body: bytes | None = None) -> tuple[int, Any]:
+def _http(
+    flare: FlareServer, method: str, query: str, body: bytes | None = None, signed: bool = True
+) -> tuple[int, Any]:
     call = urllib.request.Request(f"{flare.url}/flare/v1/roles/policies?{query}", data=body, method=method)
     call.add_header("Content-Type", "application/json")
     try:
-        with urllib.request.urlopen(call, timeout=10) as response:
+        with (
+            signed_urlopen(call, timeout=10)
+            if signed
+            else urllib.request.urlopen(call, timeout=10) as response
+        ):
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, (error.headers.get("x-amzn-ErrorType"), json.loads(error.read()))
@@ -107,7 +114,11 @@ def _http(flare: FlareServer, method: str, query: str, body: bytes | None = None
 def test_the_route_answers_in_aws_error_shape_and_policies_survive_a_restart(tmp_path: Path) -> None:
     server = launch(tmp_path)
     try:
-        default_role = "arn:aws:iam::000000000000:role/r"  # an unsigned request acts in the default account
+        default_role = "arn:aws:iam::000000000000:role/r"  # the key "test" acts in the default account
+        status, (kind, _) = _http(
+            server, "PUT", f"RoleArn={default_role}&PolicyName=p", json.dumps(READ).encode(), False
+        )
+        assert (status, kind) == (403, "MissingAuthenticationTokenException")
         status, answer = _http(
             server, "PUT", f"RoleArn={default_role}&PolicyName=p", json.dumps(READ).encode()
         )
