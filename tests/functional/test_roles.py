@@ -8,10 +8,11 @@ import os
 import subprocess
 import urllib.error
 import urllib.request
+import uuid
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import FLARE, FlareServer, launch
+from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
 from tests.signing import signed_urlopen
 
 ACCOUNT = "123456789012"
@@ -134,3 +135,93 @@ def test_the_route_answers_in_aws_error_shape_and_policies_survive_a_restart(tmp
         assert (status, answer["PolicyDocument"]) == (200, READ)
     finally:
         server.stop()
+
+
+CALLER_SOURCE = """\
+import os
+import urllib.error
+import urllib.parse
+import urllib.request
+
+import boto3
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+
+def grant(role):
+    query = urllib.parse.urlencode({"RoleArn": role, "PolicyName": "mine"})
+    url = os.environ["AWS_ENDPOINT_URL"] + "/flare/v1/roles/policies?" + query
+    body = b'{"Statement": {"Effect": "Allow", "Action": "*", "Resource": "*"}}'
+    signed = AWSRequest("PUT", url, data=body, headers={"Content-Type": "application/json"})
+    credentials = botocore.session.get_session().get_credentials()
+    SigV4Auth(credentials, "lambda", os.environ["AWS_REGION"]).add_auth(signed)
+    try:
+        call = urllib.request.Request(url, data=body, method="PUT", headers=dict(signed.headers))
+        urllib.request.urlopen(call)
+        return {"ok": True}
+    except urllib.error.HTTPError as error:
+        return {"ok": False, "code": error.headers["x-amzn-ErrorType"]}
+
+def handler(event, context):
+    try:
+        if event["op"] == "grant":
+            return grant(event["role"])
+        if event["op"] == "list":
+            boto3.client("lambda").list_functions()
+        elif event["op"] == "invoke":
+            boto3.client("lambda").invoke(FunctionName=event["target"])
+        elif event["op"] == "sqs":
+            sqs = boto3.client("sqs")
+            sqs.send_message(QueueUrl=sqs.create_queue(QueueName=event["queue"])["QueueUrl"], MessageBody="x")
+        return {"ok": True}
+    except Exception as error:
+        found = error.response["Error"]
+        return {"ok": False, "code": found["Code"], "message": found["Message"]}
+"""
+
+
+def _call(lam: Any, name: str, event: dict[str, Any]) -> dict[str, Any]:
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps(event).encode())
+    result: dict[str, Any] = json.loads(answer["Payload"].read())
+    return result
+
+
+def test_a_functions_own_calls_are_authorized_as_its_role(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    role = f"arn:aws:iam::000000000000:role/caller-{uuid.uuid4().hex[:8]}"
+    caller, target = f"caller-{uuid.uuid4().hex[:8]}", f"target-{uuid.uuid4().hex[:8]}"
+    create_function(lam, target, python_function("def handler(event, context):\n    return 1\n"))
+    lam.create_function(
+        FunctionName=caller,
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": python_function(CALLER_SOURCE)},
+        MemorySize=1024,
+        Timeout=30,
+    )
+    lam.get_waiter("function_active_v2").wait(FunctionName=caller)
+    # the default policy: the account's data plane, no control plane
+    assert _call(lam, caller, {"op": "invoke", "target": target}) == {"ok": True}
+    assert _call(lam, caller, {"op": "sqs", "queue": f"q-{caller}"}) == {"ok": True}
+    assert _call(lam, caller, {"op": "list"}) == {
+        "ok": False,
+        "code": "AccessDeniedException",
+        "message": f"User: arn:aws:sts::000000000000:assumed-role/{role.rsplit('/', 1)[1]}/{caller} is not "
+        "authorized to perform: lambda:ListFunctions on resource: * because no identity-based policy allows "
+        "the lambda:ListFunctions action",
+    }
+    # an attached policy replaces the default
+    listing = {"Statement": {"Effect": "Allow", "Action": "lambda:List*", "Resource": "*"}}
+    assert roles(flare, "put", role, "-", stdin=json.dumps(listing), key="test").returncode == 0
+    assert _call(lam, caller, {"op": "list"}) == {"ok": True}
+    denied = _call(lam, caller, {"op": "invoke", "target": target})
+    assert denied["code"] == "AccessDeniedException" and "lambda:InvokeFunction" in denied["message"]
+    denied = _call(lam, caller, {"op": "sqs", "queue": f"q-{caller}"})
+    assert denied["code"] == "AccessDenied"  # SQS's Query-era code
+    assert roles(flare, "delete", role, key="test").returncode == 0
+    assert _call(lam, caller, {"op": "invoke", "target": target}) == {"ok": True}
+    # nor may it grant itself more through Flare's own routes
+    assert _call(lam, caller, {"op": "grant", "role": role}) == {"ok": False, "code": "AccessDeniedException"}
+    assert roles(flare, "list", key="test").stdout == ""
