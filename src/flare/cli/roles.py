@@ -7,9 +7,9 @@ role as ``{name: document}``; ``flare roles list`` lists the roles of the caller
 have policies; ``flare roles delete ROLE-ARN [--name NAME]`` detaches one, or every one. A role
 without a policy gets Flare's default (README, *Execution roles*).
 
-They talk to Flare's ``/flare/v1/roles`` routes with SigV4-signed requests, signed with the same
-credentials as the other commands (the environment, profiles..., else the dummy pair ``flare``):
-the credential's account is the one whose roles they manage.
+They talk to Flare's ``/flare/v1/roles`` routes with requests signed as every client command signs
+(``client.signed``: the credentials you name, else the ``flare`` profile, else botocore's chain,
+else the dummy pair): the credential's account is the one whose roles they manage.
 """
 
 from __future__ import annotations
@@ -24,36 +24,12 @@ from typing import Any
 
 import click
 
-from flare.cli.client import (
-    DUMMY_CREDENTIAL,
-    CommandFailed,
-    endpoint_option,
-    resolve_endpoint,
-    resolve_region,
-    unreachable,
-)
+from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
 from flare.cli.logs import error_message
 
 PATH = "/flare/v1/roles"
 DEFAULT_POLICY_NAME = "default"
 REQUEST_TIMEOUT_S = 30.0
-
-
-def _signed_headers(method: str, url: str, body: bytes | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """The headers of ``method url`` signed with SigV4 (botocore's signer), service ``lambda``."""
-    import botocore.session
-    from botocore.auth import SigV4Auth
-    from botocore.awsrequest import AWSRequest
-    from botocore.credentials import Credentials
-
-    core = botocore.session.get_session()
-    core.get_component("credential_provider").remove("iam-role")
-    credentials = core.get_credentials() or Credentials(DUMMY_CREDENTIAL, DUMMY_CREDENTIAL)
-    request = AWSRequest(
-        method=method, url=url, data=body or b"", headers={"Content-Type": "application/json"}
-    )
-    SigV4Auth(credentials, "lambda", resolve_region(environ)).add_auth(request)
-    return dict(request.headers.items())
 
 
 def request(
@@ -65,8 +41,9 @@ def request(
 ) -> dict[str, Any]:
     """One signed call to Flare's role routes: the JSON answer. Raises CommandFailed."""
     url = f"{endpoint_url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    headers = _signed_headers(method, url, body, os.environ)
-    call = urllib.request.Request(url, data=body, method=method, headers=headers)
+    call = signed(
+        urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    )
     try:
         with urllib.request.urlopen(call, timeout=REQUEST_TIMEOUT_S) as response:
             raw = response.read()
