@@ -9,6 +9,7 @@ about a request.
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
 
@@ -17,6 +18,8 @@ from flare.auth.authenticator import Authenticator, AuthMode
 from flare.clock import Clock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
+from flare.control.model import LATEST
+from flare.iam.authorize import Authorizer
 from flare.machine import Machine
 from flare.observe.metrics import Metrics
 from flare.scope import Scope
@@ -87,6 +90,23 @@ class Engine:
             if region.function_urls.resolve(url_id) is not None:
                 return region
         return None
+
+    def function_policy(self, arn: str) -> list[dict[str, Any]]:
+        """The statements of the resource-based policy (``AddPermission``) of the function,
+        version or alias ``arn`` names (``$LATEST``: the function's); ``[]`` when it has none or
+        its account and region have never been seen. What ``authorizer`` reads."""
+        parts = arn.split(":")
+        if len(parts) not in (7, 8) or parts[2] != "lambda" or parts[5] != "function":
+            return []
+        region = self._regions.get(Scope(parts[4], parts[3]))
+        qualifier = parts[7] if len(parts) == 8 and parts[7] != LATEST else None
+        return region.policies.statements(parts[6], qualifier) if region is not None else []
+
+    @functools.cached_property
+    def authorizer(self) -> Authorizer:
+        """IAM's decisions on the requests functions sign with their environment's credentials
+        (``iam/authorize.py``): their roles' policies and the resources' own."""
+        return Authorizer(self.machine.role_policies, self.function_policy)
 
     def regions(self) -> list[AccountRegion]:
         return list(self._regions.values())

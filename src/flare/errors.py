@@ -15,6 +15,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── SerializationFailed                  (400 SerializationException: a JSON-protocol body
     │   │                                          with a value of the wrong type)
     │   ├── PolicyLengthExceeded                 (400 PolicyLengthExceededException: policy over 20 KB)
+    │   ├── MalformedPolicyDocument              (400 MalformedPolicyDocument: an IAM identity policy
+    │   │                                          that IAM would refuse; iam/policy.py)
     │   ├── CodeVerificationFailed               (400 CodeVerificationFailedException: Enforce, unsigned)
     │   ├── AccessDenied                         (403 AccessDeniedException: another account's
     │   │                                          resource, and no resource policy allows it)
@@ -31,6 +33,9 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── ResourceNotFound                     (404 ResourceNotFoundException)
     │   ├── ProvisionedConcurrencyConfigNotFound (404 ProvisionedConcurrencyConfigNotFoundException)
     │   ├── CodeSigningConfigNotFound            (404 CodeSigningConfigNotFoundException)
+    │   ├── NoSuchEntity                         (404 NoSuchEntity: IAM's, a role policy not found)
+    │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
+    │   │                                          their aggregate size)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
@@ -102,6 +107,13 @@ class PolicyLengthExceeded(ClientError):
     """A resource-based policy would grow past its 20 KB limit."""
 
     aws_name = "PolicyLengthExceededException"
+
+
+class MalformedPolicyDocument(ClientError):
+    """An IAM policy document (a role's identity policy) that IAM would refuse, with IAM's words
+    ("Policy statement must contain resources.")."""
+
+    aws_name = "MalformedPolicyDocument"
 
 
 class CodeVerificationFailed(ClientError):
@@ -181,6 +193,20 @@ class ExpiredToken(AuthenticationFailed):
 class ResourceNotFound(ClientError):
     aws_name = "ResourceNotFoundException"
     status = 404
+
+
+class NoSuchEntity(ClientError):
+    """IAM's "not found": a role's policy that does not exist."""
+
+    aws_name = "NoSuchEntity"
+    status = 404
+
+
+class LimitExceeded(ClientError):
+    """IAM's limit error: a role's inline policies past their aggregate size."""
+
+    aws_name = "LimitExceeded"
+    status = 409
 
 
 class CodeSigningConfigNotFound(ClientError):

@@ -21,6 +21,7 @@ from flare.clock import Clock, SystemClock
 from flare.config import ServerConfig
 from flare.control.code_url import CodeUrls
 from flare.control.model import FunctionVersion
+from flare.iam.roles import RolePolicies
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
@@ -30,6 +31,7 @@ from flare.store.access_keys import AccessKeyStore
 from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.opt_trees import OptTrees
+from flare.store.role_policies import RolePolicyStore
 from flare.store.secrets import SecretStore
 
 log = logging.getLogger("flare.machine")
@@ -51,6 +53,7 @@ class Machine:
         self.data.mkdir(parents=True, exist_ok=True)
         self.database = Database(self.data / "flare.db", self.default_scope)
         self.blobs = BlobStore(self.data)
+        self.role_policies = RolePolicies(RolePolicyStore(self.database))  # execution roles span regions
         self.opt_trees = OptTrees(self.data, self.blobs)
         self.secrets = SecretStore(self.database)
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)

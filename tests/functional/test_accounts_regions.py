@@ -14,7 +14,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FlareServer, create_function, launch, python_function, zip_files
+from tests.conftest import ROLE, FlareServer, create_function, launch, python_function, zip_files
+from tests.roles import ALLOW_ALL, attach_policy
 
 ALICE, BOB = "111122223333", "444455556666"
 
@@ -48,6 +49,7 @@ def invoke(client: Any, name: str, **extra: Any) -> dict[str, Any]:
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     flare = launch(tmp_path_factory.mktemp("scopes"))
+    attach_policy(flare.url, ROLE, ALLOW_ALL)  # WHO lists functions with its own credentials
     yield flare
     flare.stop()
 
@@ -231,6 +233,7 @@ def test_function_urls_of_another_account_serve_its_function(server: FlareServer
 def test_every_account_and_region_comes_back_after_a_restart(tmp_path: Path) -> None:
     flare = launch(tmp_path)
     try:
+        attach_policy(flare.url, ROLE, ALLOW_ALL)
         alice = flare.client(key=ALICE, region="eu-central-1")
         create_function(alice, "durable", who("alice"))
         alice_sqs = flare.client("sqs", key=ALICE, region="eu-central-1")

@@ -20,7 +20,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
+from tests.conftest import FLARE, ROLE, FlareServer, create_function, launch, python_function
+from tests.roles import ALLOW_ALL, attach_policy
 
 AWS_CLI = Path(sys.prefix) / "bin" / "aws"
 SELF_CREDENTIALS = """
@@ -98,6 +99,7 @@ def test_open_mode_takes_any_key_and_unsigned_scrapers_still_read_metrics(flare:
 
 def test_an_environment_gets_credentials_of_its_own_that_end_with_it(flare: FlareServer, lam: Any) -> None:
     create_function(lam, "self-credentials", python_function(SELF_CREDENTIALS))
+    attach_policy(flare.url, ROLE, ALLOW_ALL)  # what its credentials may do is IAM's business: test_roles.py
     first = json.loads(lam.invoke(FunctionName="self-credentials", Payload=b"{}")["Payload"].read())
     assert first["AWS_ACCESS_KEY_ID"].startswith("ASIA") and len(first["AWS_ACCESS_KEY_ID"]) == 20
     assert len(first["AWS_SECRET_ACCESS_KEY"]) == 40 and first["AWS_SESSION_TOKEN"]

@@ -15,6 +15,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, python_function
+from tests.roles import attach_policy
 from tests.signing import signed_headers, signed_raw, signed_urlopen
 
 HELLO = """
@@ -237,8 +238,11 @@ def handler(event, context):
     assert body["client_app"] == "flare-test"
 
 
-def test_handler_uses_boto3_against_flare_itself(lam: Any) -> None:
+def test_handler_uses_boto3_against_flare_itself(flare: FlareServer, lam: Any) -> None:
     name = unique("sdk")
+    role = f"arn:aws:iam::000000000000:role/{name}"
+    read = {"Statement": {"Effect": "Allow", "Action": "lambda:GetFunction", "Resource": "*"}}
+    attach_policy(flare.url, role, read)  # a role with no policy has no control-plane action
     source = (
         "import boto3\n"
         "def handler(event, context):\n"
@@ -246,7 +250,15 @@ def test_handler_uses_boto3_against_flare_itself(lam: Any) -> None:
         "    reply = client.get_function(FunctionName=context.function_name)\n"
         "    return reply['Configuration']['FunctionName']\n"
     )
-    create_function(lam, name, python_function(source), Timeout=30)
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": python_function(source)},
+        MemorySize=1024,
+        Timeout=30,
+    )
     response, body = invoke(lam, name)
     assert "FunctionError" not in response, body
     assert body == name

@@ -17,6 +17,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.conftest import FlareServer, create_function, python_function
+from tests.roles import attach_policy
 
 
 @pytest.fixture(scope="module")
@@ -246,7 +247,7 @@ def test_a_functions_logs_are_its_log_group_with_a_stream_per_environment(lam: A
     assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"], "logs outlive the function"
 
 
-def test_a_function_writes_its_own_logs_with_boto3(lam: Any, logs: Any) -> None:
+def test_a_function_writes_its_own_logs_with_boto3(flare: FlareServer, lam: Any, logs: Any) -> None:
     group = unique("/custom/app")
     source = f"""
 import boto3, time
@@ -259,7 +260,17 @@ def handler(event, context):
     return "ok"
 """
     name = unique("writer")
-    create_function(lam, name, python_function(source), Timeout=30)
+    role = f"arn:aws:iam::000000000000:role/{name}"  # a group of its own is beyond the default policy
+    attach_policy(flare.url, role, {"Statement": {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}})
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": python_function(source)},
+        MemorySize=1024,
+        Timeout=30,
+    )
     answer = lam.invoke(FunctionName=name)
     assert answer.get("FunctionError") is None, answer["Payload"].read()
     events = logs.get_log_events(logGroupName=group, logStreamName="mine")["events"]

@@ -10,6 +10,7 @@ from flare.account_region import AccountRegion
 from flare.api import (
     aliases,
     authentication,
+    authorization,
     browser_guard,
     capacity_providers,
     code,
@@ -29,6 +30,7 @@ from flare.api import (
     metrics,
     permissions,
     provisioned_concurrency,
+    roles,
     schedules,
     scoping,
     sqs,
@@ -65,7 +67,7 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     def find_region(caller: Scope, name: str, qualifier: str | None) -> AccountRegion:
         return engine.region_for_function(caller, "Invoke", name, qualifier)
 
-    return invoke.InvokeRoute(find_region, engine.clock)
+    return invoke.InvokeRoute(find_region, engine.clock, authorization.invoke_check(engine.authorizer))
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
@@ -78,7 +80,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     guard = browser_guard.BrowserGuard.of_config(config)
     # function URLs first, by Host; then what a web page sent is refused; then who sent the
     # request (its SigV4 signature); then every Lambda API request checked against the model;
-    # then the account and region it acts in
+    # then the account and region it acts in; then, for a function's own request, its role's IAM
+    # policies (api/authorization.py)
     app.middlewares.extend(
         [
             function_url.host_routing(door),
@@ -86,6 +89,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
             authentication.authentication(engine.authenticator),
             check_request,
             scoping.scope_routing(engine),
+            authorization.authorization(engine.authorizer),
         ]
     )
     at = scoping.region_of
@@ -111,6 +115,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     concurrency.add_routes(app, lambda request: at(request).concurrency)
     provisioned_concurrency.add_routes(app, lambda request: at(request).provisioned)
     schedules.add_routes(app, lambda request: at(request).schedules)
+    roles.add_routes(app, engine.machine.role_policies)
     event_invoke_config.add_routes(app, lambda request: at(request).invoke_configs)
     esm.add_routes(app, lambda request: at(request).mappings, lambda request: at(request).async_queue)
     permissions.add_routes(app, lambda request: at(request).policies)

@@ -150,9 +150,15 @@ in (``Engine.region_for_function``); raises FlareError."""
 class InvokeRoute:
     """Invoke, whatever carried the request. ``headers`` must answer lower-case names."""
 
-    def __init__(self, find_region: FindRegion, clock: Clock) -> None:
+    def __init__(
+        self,
+        find_region: FindRegion,
+        clock: Clock,
+        authorize: Callable[[Identity, str, str | None], None] | None = None,
+    ) -> None:
         self._find_region = find_region
         self._clock = clock
+        self._authorize = authorize  # a function's invoke, against its role (api/authorization.py)
 
     async def __call__(
         self,
@@ -165,6 +171,8 @@ class InvokeRoute:
     ) -> None:
         """Resolve, run and answer one Invoke by the authenticated ``caller``. Raises FlareError
         (before anything was written) for the caller to send in AWS's error shape."""
+        if self._authorize is not None:
+            self._authorize(caller, name, qualifier)
         invocation_type = headers.get("x-amz-invocation-type", "RequestResponse")
         if invocation_type not in INVOCATION_TYPES or headers.get("x-amz-log-type", "None") not in LOG_TYPES:
             check_invoke(name, qualifier, headers)

@@ -21,6 +21,7 @@ from aiohttp import web
 
 from flare.api.wire import REQUEST_ID_HEADER, error_response, read_json
 from flare.errors import (
+    AccessDenied,
     AuthenticationFailed,
     FlareError,
     InvalidRequestContent,
@@ -115,6 +116,20 @@ def auth_error(request: web.Request, error: AuthenticationFailed) -> web.Respons
     )
     if endpoint.query_compatible:
         response.headers["x-amzn-query-error"] = f"{error.query_code};Sender"
+    return response
+
+
+def denied_error(request: web.Request, error: AccessDenied) -> web.Response | None:
+    """A JSON service's answer to a request its caller's IAM policies refuse (``iam/``): 400 with
+    ``__type`` ``AccessDeniedException`` (Kinesis, Logs), SQS its Query code ``AccessDenied``
+    (``x-amzn-query-error``) and 403; None when the request is for no JSON service."""
+    endpoint = endpoint_of(request)
+    if endpoint is None:
+        return None
+    status = 403 if endpoint.query_compatible else 400
+    response = _response({"__type": error.aws_name, "message": error.message}, endpoint, status)
+    if endpoint.query_compatible:
+        response.headers["x-amzn-query-error"] = "AccessDenied;Sender"
     return response
 
 

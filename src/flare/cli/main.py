@@ -14,6 +14,7 @@ from flare.cli.doctor import doctor_command
 from flare.cli.invoke import invoke_command
 from flare.cli.keys import keys_command
 from flare.cli.logs import logs_command
+from flare.cli.roles import roles_command
 from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
 from flare.cli.sources import sources_command
@@ -33,6 +34,7 @@ main.add_command(doctor_command)
 main.add_command(schedule_command)
 main.add_command(sources_command)
 main.add_command(keys_command)
+main.add_command(roles_command)
 
 
 if __name__ == "__main__":

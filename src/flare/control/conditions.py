@@ -92,13 +92,16 @@ def is_known(operator: str) -> bool:
     return base in _OPERATORS or base == "Null"
 
 
-def _values(value: object) -> list[str]:
+def values_of(value: object) -> list[str]:
+    """A policy's or a context's value as the list of strings operators compare (bools as
+    ``true``/``false``)."""
     items = value if isinstance(value, list) else [value]
     return [("true" if item else "false") if isinstance(item, bool) else str(item) for item in items]
 
 
-def _key_holds(operator: str, wanted: list[str], found: list[str] | None) -> bool:
-    """One key under one operator; ``found`` is None when the request lacks the key."""
+def key_holds(operator: str, wanted: list[str], found: list[str] | None) -> bool:
+    """One key under one (known) operator: whether the request's values ``found`` (None when the
+    request lacks the key) satisfy the policy's values ``wanted``."""
     prefix, base, if_exists = _split(operator)
     if base == "Null":
         return all((value.lower() == "true") == (found is None) for value in wanted)
@@ -118,11 +121,11 @@ def holds(condition: object, context: Context) -> bool:
         return True
     if not isinstance(condition, Mapping):
         return False
-    lowered = {key.lower(): _values(value) for key, value in context.items()}
+    lowered = {key.lower(): values_of(value) for key, value in context.items()}
     for operator, keys in condition.items():
         if not is_known(operator) or not isinstance(keys, Mapping):
             return False
         for key, wanted in keys.items():
-            if not _key_holds(operator, _values(wanted), lowered.get(str(key).lower())):
+            if not key_holds(operator, values_of(wanted), lowered.get(str(key).lower())):
                 return False
     return True

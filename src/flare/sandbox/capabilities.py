@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flare.runtimes.lambda_python import seccomp
+from flare.sandbox.cgroups import PIDS_LIMIT
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, probe_nft
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
@@ -154,10 +155,12 @@ class Capabilities:
         else:
             filtered = self.seccomp
         cores = min(self.cpu_count, 6)
+        own_uid = self.namespaces.ok and self.is_root  # each environment then runs as its own uid
+        nproc = f"RLIMIT_NPROC {PIDS_LIMIT} per environment instead" if own_uid else "no process limit"
         return [
             (MEMORY, memory.ok, memory.reason),
             (CPU, cpu.ok, f"{cpu.reason}; capped at {cores} CPU(s)" if cpu.ok else cpu.reason),
-            (PIDS, pids.ok, pids.reason if pids.ok else f"{pids.reason}; RLIMIT_NPROC instead"),
+            (PIDS, pids.ok, pids.reason if pids.ok else f"{pids.reason}; {nproc}"),
             (
                 FREEZE,
                 freezer.ok,

@@ -58,6 +58,8 @@ a suppressed INIT retried inside an invocation, a restore and every invocation r
 memory size's share. Capped at the host's CPUs."""
 MIB = 1024 * 1024
 V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
+PIDS_LIMIT = 1024
+"""Processes an environment may have (its pids cgroup; without cgroups, its RLIMIT_NPROC)."""
 FREEZER_ANCHOR = "flare-anchor"
 """An empty v1 freezer cgroup (a sibling of ``flare``) that Flare freezes and leaves frozen.
 
@@ -82,7 +84,7 @@ on the host may be relying on it, and an empty cgroup is harmless."""
 class Limits:
     memory_mb: int
     cpus: float
-    pids: int = 1024
+    pids: int = PIDS_LIMIT
 
 
 def cpu_share(memory_mb: int, host_cpus: int) -> float:

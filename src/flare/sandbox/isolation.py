@@ -31,7 +31,7 @@ from flare.runtimes.lambda_python.uids import (
     TEMPLATE_UID_BASE,
     template_block,
 )
-from flare.sandbox.cgroups import Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
+from flare.sandbox.cgroups import PIDS_LIMIT, Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBlock
@@ -246,7 +246,8 @@ def mount_plan(
 ) -> dict[str, Any]:
     """The sandbox plan of one environment: ``fixed``'s read-only skeleton and binds, a
     writable /tmp (its scratch at ``tmp_dir``, else a tmpfs of EphemeralStorage), /proc, the
-    devices, and nothing else; the uid it runs as. Pure."""
+    devices, and nothing else; the uid it runs as (and, without cgroups, its RLIMIT_NPROC).
+    Pure."""
     binds = list(fixed.binds)
     tmpfs: list[tuple[str, int]] = []
     if tmp_dir is not None:
@@ -266,6 +267,8 @@ def mount_plan(
         "hostname": HOSTNAME,
         "seccomp": True,  # runtimes/lambda_python/seccomp.py, installed before the function runs
     }
+    if isolation.cgroups is None:  # no pids controller: the process cap is the uid's rlimit
+        plan["nproc"] = PIDS_LIMIT
     if isolation.network_of(version) == "isolated":
         plan["isolated_network"] = True
         plan["runtime_api_port"] = int(ISOLATED_RUNTIME_API.rsplit(":", 1)[1])

@@ -2,9 +2,9 @@
 
 Every durable table of one Flare (functions, their versions and aliases, concurrency settings,
 policies, code signing, layers, function URLs, schedules, async events, event source mappings,
-queues and streams, the log index, Flare's own keys) lives in ``<data dir>/flare.db`` and is
-reached through this one connection. Each concern keeps its SQL in a module of its own under
-``store/``, built on ``Tables``; none opens a file of its own.
+queues and streams, the log index, Flare's own keys, execution roles' policies) lives in
+``<data dir>/flare.db`` and is reached through this one connection. Each concern keeps its SQL
+in a module of its own under ``store/``, built on ``Tables``; none opens a file of its own.
 
 Scopes. Every resource belongs to one account in one region (``flare.scope.Scope``), and so does
 every row of a *scoped* table: its ``scope`` column holds ``Scope.key``
@@ -12,7 +12,8 @@ every row of a *scoped* table: its ``scope`` column holds ``Scope.key``
 scopes may each have a function, queue, layer, log group... of the same name. A scoped store
 (``ScopedTables``) is built for one scope and reads, counts, writes and deletes only that
 scope's rows; Flare builds one set of them per scope in use (``Database.scopes_in_use``).
-``SecretStore`` (Flare's own keys) is the one global concern.
+``SecretStore`` (Flare's own keys) and ``RolePolicyStore`` (execution roles' policies: a role
+ARN names its account, and roles span regions) are the global concerns.
 
 Transactions nest. The outermost ``with db.connection:`` (every store method writes inside one,
 as ``with self._lock, self._conn:``) begins a transaction and commits it when it ends, or rolls

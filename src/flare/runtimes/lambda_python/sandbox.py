@@ -19,8 +19,9 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import resource
 import struct
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 CLONE_NEWNS = 0x00020000
 CLONE_NEWUSER = 0x10000000
@@ -159,7 +160,7 @@ def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     build_namespaces(plan)
     if plan.get("isolated_network"):
         _hand_over_listener(plan["runtime_api_port"], handoff_fd)
-    drop_privileges(plan["uid"], plan["gid"])
+    drop_privileges(plan["uid"], plan["gid"], plan.get("nproc"))
     return joins
 
 
@@ -296,7 +297,12 @@ def _hand_over_listener(port: int, handoff_fd: int) -> None:
     listener.close()
 
 
-def drop_privileges(uid: int, gid: int) -> None:
+def drop_privileges(uid: int, gid: int, nproc: Optional[int] = None) -> None:
+    """Become ``uid``:``gid`` for good, with no supplementary groups and no way back up
+    (no_new_privs); ``nproc`` caps the processes of ``uid`` (RLIMIT_NPROC: the pids limit of a
+    host without cgroups)."""
+    if nproc is not None:
+        resource.setrlimit(resource.RLIMIT_NPROC, (nproc, nproc))
     os.setgroups([])
     os.setgid(gid)
     os.setuid(uid)
