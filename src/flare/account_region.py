@@ -46,7 +46,7 @@ from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
 from flare.services.live_tail import LiveTails
-from flare.services.logs import LogService
+from flare.services.logs import LogLimits, LogService
 from flare.services.queue import QueueService
 from flare.services.stream import StreamService
 from flare.store.code_signing import CodeSigningStore
@@ -93,7 +93,8 @@ class AccountRegion:
         self.registry = Registry(self.function_store, machine.blobs, region, account, clock, self.layers)
         self.log_index = LogIndex(database, scope)
         self.logs = LogStore(machine.log_root(scope), self.log_index, clock)
-        self.log_service = LogService(self.logs, clock, region, account)
+        limits = LogLimits(machine.config.log_retention_days, machine.config.log_group_max_mb * 1024 * 1024)
+        self.log_service = LogService(self.logs, clock, region, account, limits)
         self.live_tails = LiveTails(self.log_service, clock)
         self.services_store = ServiceStore(database, scope)
         self.queues = QueueService(self.services_store, clock, region, account)

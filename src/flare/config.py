@@ -29,6 +29,8 @@ class ServerConfig:
     allowed_hosts: tuple[str, ...] = ()  # Host names besides IP addresses and localhost
     sqs_endpoint: str | None = None
     kinesis_endpoint: str | None = None
+    log_retention_days: int | None = None  # groups without a retention policy (None: kept)
+    log_group_max_mb: int = 1024  # what one log group may hold; its oldest streams go first
     auth: str = "open"  # "open" or "sigv4" (flare.auth.authenticator.AuthMode)
 
     @property

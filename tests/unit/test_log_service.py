@@ -10,9 +10,9 @@ from flare.clock import ManualClock
 from flare.observe.logs import LogStore
 from flare.scope import Scope
 from flare.services.errors import LogInvalidParameter, LogResourceNotFound
-from flare.services.logs import DAY_MS, LogService, StreamQuery
+from flare.services.logs import DAY_MS, LogLimits, LogService, StreamQuery, over_budget
 from flare.store.database import Database
-from flare.store.log_index import LogIndex
+from flare.store.log_index import LogIndex, StreamRow
 
 SCOPE = Scope("000000000000", "us-east-1")
 
@@ -146,3 +146,55 @@ def test_group_identifiers_accept_names_and_arns(tmp_path: Path) -> None:
     assert logs.group_name("/plain") == "/plain"
     with pytest.raises(LogInvalidParameter):
         logs.group_name("arn:aws:logs:r:1:destination:x")
+
+
+def limited(tmp_path: Path, clock: ManualClock, limits: LogLimits) -> LogService:
+    index = LogIndex(Database(tmp_path / "flare.db", SCOPE), SCOPE)
+    return LogService(LogStore(tmp_path / "logs", index, clock), clock, "r", "1", limits)
+
+
+def row(name: str, last_ms: int | None, size: int, created_ms: int = 0) -> StreamRow:
+    return StreamRow("g", name, created_ms, last_ms, last_ms, last_ms, size, 0)
+
+
+@pytest.mark.parametrize(
+    ("rows", "budget", "doomed"),
+    [
+        ([row("a", 1, 10), row("b", 2, 10)], 20, []),
+        ([row("a", 1, 10), row("b", 2, 10)], 19, ["a"]),
+        ([row("b", 2, 10), row("a", 1, 10), row("c", 3, 10)], 10, ["a", "b"]),
+        ([row("a", 1, 50)], 10, ["a"]),  # one stream past the budget alone goes too
+        ([row("empty", None, 0, created_ms=0), row("a", 5, 30)], 10, ["empty", "a"]),
+    ],
+)
+def test_over_budget_drops_the_streams_written_to_longest_ago(
+    rows: list[StreamRow], budget: int, doomed: list[str]
+) -> None:
+    assert over_budget(rows, budget) == doomed
+
+
+def test_the_sweep_keeps_a_group_within_its_budget(tmp_path: Path) -> None:
+    clock = ManualClock()
+    logs = limited(tmp_path, clock, LogLimits(max_group_bytes=3000))
+    for name in ("first", "second", "third"):
+        logs.store.append("/aws/lambda/noisy", name, ["x" * 1000])
+        clock.advance(1)
+    logs.store.append("/aws/lambda/quiet", "only", ["y" * 1000])
+    assert logs.sweep() == 1
+    assert [r.name for r in logs.streams("/aws/lambda/noisy", None, False, False)] == ["second", "third"]
+    assert logs.stored_bytes("/aws/lambda/noisy") <= 3000
+    assert everything(logs, "/aws/lambda/quiet") == ["y" * 1000]
+
+
+def test_a_server_retention_applies_to_groups_without_a_policy_of_their_own(tmp_path: Path) -> None:
+    clock = ManualClock()
+    logs = limited(tmp_path, clock, LogLimits(default_retention_days=1))
+    logs.store.append("/aws/lambda/f", "old", ["expiring"])
+    logs.create_group("kept-a-week")
+    logs.put_retention("kept-a-week", 7)
+    logs.store.append("kept-a-week", "old", ["kept"])
+    clock.advance(DAY_MS / 1000 + 1)
+    assert everything(logs, "/aws/lambda/f") == []
+    assert logs.sweep() == 1
+    assert logs.streams("/aws/lambda/f", None, False, False) == []
+    assert everything(logs, "kept-a-week") == ["kept"]

@@ -128,6 +128,24 @@ from flare.config import DEFAULT_REGION, ServerConfig
     "any other are refused: DNS rebinding). Repeatable.",
 )
 @click.option(
+    "--log-retention",
+    "log_retention_days",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="DAYS",
+    help="Delete log events older than DAYS in log groups without a retention policy "
+    "(PutRetentionPolicy's wins). Default: keep them.",
+)
+@click.option(
+    "--log-group-max-mb",
+    "log_group_max_mb",
+    type=click.IntRange(min=1),
+    default=1024,
+    show_default=True,
+    help="What one log group may hold on disk: past it, its streams written to longest ago are "
+    "deleted (checked every minute).",
+)
+@click.option(
     "--auth",
     type=click.Choice(["open", "sigv4"]),
     default="open",

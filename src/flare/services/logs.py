@@ -6,8 +6,12 @@ Every rule CloudWatch applies after the request's shape is checked lives here, w
 from its index (store/log_index.py).
 
 Retention is applied on the injected clock: events older than the group's ``retentionInDays``
-are hidden from every read at once (CloudWatch marks them for deletion), and ``sweep`` (run
-every ``SWEEP_INTERVAL_S``) deletes the streams whose newest event has expired.
+(else the server's ``--log-retention``, ``LogLimits``) are hidden from every read at once
+(CloudWatch marks them for deletion), and ``sweep`` (run every ``SWEEP_INTERVAL_S``) deletes the
+streams whose newest event has expired. So that no function's output fills the disk, the sweep
+also keeps each group within ``LogLimits.max_group_bytes`` (``--log-group-max-mb``), deleting
+its streams that were written to longest ago first (``over_budget``); a group can pass its
+budget by what is written within one sweep interval.
 """
 
 from __future__ import annotations
@@ -57,10 +61,36 @@ class StreamQuery:
         return self.prefixes is None or name.startswith(self.prefixes)
 
 
+@dataclass(frozen=True)
+class LogLimits:
+    """The server's bounds on stored logs: the retention of groups that set none (None: kept
+    until a policy says otherwise, as CloudWatch does) and the bytes one group may hold."""
+
+    default_retention_days: int | None = None
+    max_group_bytes: int = 1024 * 1024 * 1024
+
+
+def over_budget(streams: Iterable[StreamRow], budget: int) -> list[str]:
+    """The names of the streams to delete, those written to longest ago first, for the rest to
+    hold at most ``budget`` bytes. Pure."""
+    ordered = sorted(streams, key=lambda row: (row.last_ms or row.created_ms, row.name))
+    total = sum(row.stored_bytes for row in ordered)
+    doomed = []
+    for row in ordered:
+        if total <= budget:
+            break
+        doomed.append(row.name)
+        total -= row.stored_bytes
+    return doomed
+
+
 class LogService:
     """CloudWatch Logs' semantics over a :class:`LogStore`. Used from the event loop's thread."""
 
-    def __init__(self, store: LogStore, clock: Clock, region: str, account_id: str) -> None:
+    def __init__(
+        self, store: LogStore, clock: Clock, region: str, account_id: str, limits: LogLimits = LogLimits()
+    ) -> None:
+        self.limits = limits
         self.store = store
         self.index = store.index
         self._clock = clock
@@ -276,9 +306,13 @@ class LogService:
     # ---- retention --------------------------------------------------------------------------
 
     def _cutoff(self, group: GroupRow | None) -> int | None:
-        if group is None or group.retention_days is None:
+        """Events before this (epoch ms) have expired: the group's retention, else the server's."""
+        if group is None:
             return None
-        return self.now_ms() - group.retention_days * DAY_MS
+        days = (
+            group.retention_days if group.retention_days is not None else self.limits.default_retention_days
+        )
+        return None if days is None else self.now_ms() - days * DAY_MS
 
     def _visible(
         self, group: str, events: Iterable[LogEvent], window: tuple[int | None, int | None]
@@ -289,18 +323,22 @@ class LogService:
         return [e for e in events if e.timestamp_ms >= start and (end is None or e.timestamp_ms < end)]
 
     def sweep(self) -> int:
-        """Delete every stream whose newest event is past its group's retention; how many."""
+        """Delete every stream whose newest event is past its group's retention, then the
+        oldest streams of any group past ``max_group_bytes``; how many."""
         self.store.flush()
         removed = 0
         for group in self.index.groups():
             cutoff = self._cutoff(group)
-            if cutoff is None:
-                continue
+            expired: list[StreamRow] = []
+            kept: list[StreamRow] = []
             for row in self.index.streams(group.name):
-                if row.last_ms is not None and row.last_ms < cutoff:
-                    self.index.delete_stream(group.name, row.name)
-                    self.store.forget_stream(group.name, row.name)
-                    removed += 1
+                old = cutoff is not None and row.last_ms is not None and row.last_ms < cutoff
+                (expired if old else kept).append(row)
+            doomed = [row.name for row in expired] + over_budget(kept, self.limits.max_group_bytes)
+            for name in doomed:
+                self.index.delete_stream(group.name, name)
+                self.store.forget_stream(group.name, name)
+                removed += 1
         return removed
 
     def start(self) -> None:
