@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK    := $(VENV)/lambda-sdk
 
-.PHONY: install run test lint unit conformance bench clean
+.PHONY: install run test lint unit conformance bench soak clean
 
 install: $(STAMP)
 
@@ -42,6 +42,11 @@ test: lint
 
 bench: install
 	$(BIN)/python -m bench
+
+# Minutes of mixed load through the public API, then what leaked (not in `make test`).
+SOAK_MINUTES ?= 30
+soak: install
+	$(BIN)/python -m bench.soak --minutes $(SOAK_MINUTES)
 
 clean:
 	rm -rf $(VENV) .flare
