@@ -14,10 +14,16 @@ import click
 import pytest
 from click.testing import CliRunner
 
-from flare.cli.client import DEFAULT_ENDPOINT_URL, CommandFailed, resolve_endpoint, resolve_region
+from flare.cli.client import (
+    DEFAULT_ENDPOINT_URL,
+    CommandFailed,
+    error_message,
+    resolve_endpoint,
+    resolve_region,
+)
 from flare.cli.deploy import configuration_changes, load_code, parse_env, zip_directory
 from flare.cli.invoke import decode_log_tail, format_payload, parse_payload, report_line
-from flare.cli.logs import LogEvent, LogPage, error_message, logs_url, newer_than, parse_page, tail
+from flare.cli.logs import LogEvent, LogPage, logs_url, newer_than, parse_page, tail
 from flare.cli.main import main
 
 SRC = Path(__file__).resolve().parents[2] / "src"
@@ -336,16 +342,22 @@ def test_serve_builds_the_config_from_its_options(monkeypatch: pytest.MonkeyPatc
     ]
 
 
-@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "flare.example"])
-def test_serve_refuses_a_non_loopback_host_without_sigv4(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
-) -> None:
+def fake_serve(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """What ``flare serve`` would have served: the configs it built, without serving."""
     import types
 
     seen: list[object] = []
     fake = types.ModuleType("flare.server")
     fake.serve = seen.append  # type: ignore[attr-defined]
     monkeypatch.setitem(sys.modules, "flare.server", fake)
+    return seen
+
+
+@pytest.mark.parametrize("host", ["0.0.0.0", "192.0.2.10", "::", "flare.example"])
+def test_serve_refuses_a_non_loopback_host_without_sigv4(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
+) -> None:
+    seen = fake_serve(monkeypatch)
     result = CliRunner().invoke(main, ["serve", "--host", host, "--data-dir", str(tmp_path)])
     assert result.exit_code == 2 and not seen
     assert "add --auth sigv4" in result.output
@@ -355,12 +367,7 @@ def test_serve_refuses_a_non_loopback_host_without_sigv4(
 def test_serve_takes_open_mode_on_loopback(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, host: str
 ) -> None:
-    import types
-
-    seen: list[object] = []
-    fake = types.ModuleType("flare.server")
-    fake.serve = seen.append  # type: ignore[attr-defined]
-    monkeypatch.setitem(sys.modules, "flare.server", fake)
+    seen = fake_serve(monkeypatch)
     result = CliRunner().invoke(main, ["serve", "--host", host, "--data-dir", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert len(seen) == 1

@@ -10,7 +10,9 @@ boto3 and botocore are imported inside the functions that need them, so ``flare 
 
 from __future__ import annotations
 
+import json
 import os
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -121,6 +123,43 @@ def signed(
     for name, value in aws.headers.items():
         request.add_header(name, value)
     return request
+
+
+def call_flare(endpoint_url: str, request: urllib.request.Request, timeout: float) -> bytes:
+    """``request`` to one of the Flare at ``endpoint_url``'s own routes, signed: the answer's
+    body. Raises :class:`CommandFailed` with a one-line reason (AWS error, unreachable,
+    timeout) on any failure."""
+    try:
+        with urllib.request.urlopen(signed(request), timeout=timeout) as response:
+            return bytes(response.read())
+    except urllib.error.HTTPError as exc:
+        raise CommandFailed(
+            error_message(exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read())
+        ) from None
+    except urllib.error.URLError:
+        raise unreachable(endpoint_url) from None
+    except TimeoutError:
+        raise CommandFailed(f"Flare at {endpoint_url} did not answer within {timeout:g} s") from None
+
+
+def error_message(status: int, error_type: str | None, body: bytes) -> str:
+    """One line for an error response: ``<ErrorType>: <Message>`` when AWS-shaped, else the status."""
+    message = _aws_message(body)
+    kind = error_type.split(":", 1)[0] if error_type else None
+    if kind and message:
+        return f"{kind}: {message}"
+    return message or kind or f"HTTP {status}"
+
+
+def _aws_message(body: bytes) -> str | None:
+    try:
+        document = json.loads(body)
+    except ValueError:
+        return None
+    if not isinstance(document, dict):
+        return None
+    message = document.get("Message") or document.get("message")
+    return str(message) if message else None
 
 
 def unreachable(endpoint_url: str) -> CommandFailed:

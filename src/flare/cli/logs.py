@@ -11,7 +11,6 @@ from __future__ import annotations
 import json
 import os
 import time
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterable
@@ -19,7 +18,7 @@ from dataclasses import dataclass
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
+from flare.cli.client import CommandFailed, call_flare, endpoint_option, resolve_endpoint
 
 POLL_INTERVAL_S = 0.5
 REQUEST_TIMEOUT_S = 10.0
@@ -59,49 +58,11 @@ def parse_page(body: bytes) -> LogPage:
     return LogPage(events, int(document["nextOffset"]))
 
 
-def error_message(status: int, error_type: str | None, body: bytes) -> str:
-    """One line for an error response: ``<ErrorType>: <Message>`` when AWS-shaped, else the status."""
-    message = _aws_message(body)
-    kind = error_type.split(":", 1)[0] if error_type else None
-    if kind and message:
-        return f"{kind}: {message}"
-    return message or kind or f"HTTP {status}"
-
-
-def _aws_message(body: bytes) -> str | None:
-    try:
-        document = json.loads(body)
-    except ValueError:
-        return None
-    if not isinstance(document, dict):
-        return None
-    message = document.get("Message") or document.get("message")
-    return str(message) if message else None
-
-
-def http_get(endpoint_url: str, url: str) -> bytes:
-    """GET ``url`` from the Flare at ``endpoint_url``. Raises :class:`CommandFailed` with a
-    one-line reason (AWS error, unreachable, timeout) on any failure."""
-    try:
-        with urllib.request.urlopen(
-            signed(urllib.request.Request(url)), timeout=REQUEST_TIMEOUT_S
-        ) as response:
-            return bytes(response.read())
-    except urllib.error.HTTPError as exc:
-        raise CommandFailed(
-            error_message(exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read())
-        ) from None
-    except urllib.error.URLError:
-        raise unreachable(endpoint_url) from None
-    except TimeoutError:
-        raise CommandFailed(
-            f"Flare at {endpoint_url} did not answer within {REQUEST_TIMEOUT_S:g} s"
-        ) from None
-
-
 def fetch_page(endpoint_url: str, name: str, offset: int) -> LogPage:
     """GET one page of ``name``'s log from ``offset``. Raises :class:`CommandFailed` on any failure."""
-    body = http_get(endpoint_url, logs_url(endpoint_url, name, offset))
+    body = call_flare(
+        endpoint_url, urllib.request.Request(logs_url(endpoint_url, name, offset)), REQUEST_TIMEOUT_S
+    )
     try:
         return parse_page(body)
     except (ValueError, KeyError, TypeError):

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -24,8 +23,7 @@ from typing import Any
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
-from flare.cli.logs import error_message
+from flare.cli.client import CommandFailed, call_flare, endpoint_option, resolve_endpoint
 
 PATH = "/flare/v1/roles"
 DEFAULT_POLICY_NAME = "default"
@@ -41,22 +39,8 @@ def request(
 ) -> dict[str, Any]:
     """One signed call to Flare's role routes: the JSON answer. Raises CommandFailed."""
     url = f"{endpoint_url}{path}" + (f"?{urllib.parse.urlencode(query)}" if query else "")
-    call = signed(
-        urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
-    )
-    try:
-        with urllib.request.urlopen(call, timeout=REQUEST_TIMEOUT_S) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        raise CommandFailed(
-            error_message(exc.code, exc.headers.get("x-amzn-ErrorType"), exc.read())
-        ) from None
-    except urllib.error.URLError:
-        raise unreachable(endpoint_url) from None
-    except TimeoutError:
-        raise CommandFailed(
-            f"Flare at {endpoint_url} did not answer within {REQUEST_TIMEOUT_S:g} s"
-        ) from None
+    call = urllib.request.Request(url, data=body, method=method, headers={"Content-Type": "application/json"})
+    raw = call_flare(endpoint_url, call, REQUEST_TIMEOUT_S)
     answer = json.loads(raw) if raw else {}
     if not isinstance(answer, dict):
         raise CommandFailed(f"unexpected answer from {endpoint_url}")

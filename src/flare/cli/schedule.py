@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Mapping
@@ -18,8 +17,7 @@ from typing import Any
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint, signed, unreachable
-from flare.cli.logs import error_message
+from flare.cli.client import CommandFailed, call_flare, endpoint_option, resolve_endpoint
 
 REQUEST_TIMEOUT_S = 30.0
 
@@ -44,17 +42,7 @@ def request(
     data = json.dumps(body).encode() if body is not None else None
     call = urllib.request.Request(f"{endpoint_url}{path}", data=data, method=method)
     call.add_header("Content-Type", "application/json")
-    try:
-        with urllib.request.urlopen(signed(call), timeout=REQUEST_TIMEOUT_S) as response:
-            raw = response.read()
-    except urllib.error.HTTPError as exc:
-        kind = exc.headers.get("x-amzn-ErrorType")
-        raise CommandFailed(error_message(exc.code, kind, exc.read())) from None
-    except urllib.error.URLError:
-        raise unreachable(endpoint_url) from None
-    except TimeoutError:
-        late = f"Flare at {endpoint_url} did not answer within {REQUEST_TIMEOUT_S:g} s"
-        raise CommandFailed(late) from None
+    raw = call_flare(endpoint_url, call, REQUEST_TIMEOUT_S)
     if not raw:
         return None
     answer = json.loads(raw)

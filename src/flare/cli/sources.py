@@ -11,14 +11,15 @@ from __future__ import annotations
 
 import json
 import os
+import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import click
 
-from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint
-from flare.cli.logs import http_get
+from flare.cli.client import CommandFailed, call_flare, endpoint_option, resolve_endpoint
+from flare.cli.logs import REQUEST_TIMEOUT_S
 
 SOURCES_PATH = "/flare/v1/event-sources"
 _LABELS = ("KIND", "SOURCE", "FUNCTION", "STATE")
@@ -125,7 +126,7 @@ def render_table(rows: Sequence[SourceRow]) -> str:
 
 def fetch_sources(endpoint_url: str) -> bytes:
     """GET the event-sources document. Raises :class:`CommandFailed` on any failure."""
-    return http_get(endpoint_url, endpoint_url + SOURCES_PATH)
+    return call_flare(endpoint_url, urllib.request.Request(endpoint_url + SOURCES_PATH), REQUEST_TIMEOUT_S)
 
 
 @click.command("sources")
