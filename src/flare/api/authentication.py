@@ -1,9 +1,10 @@
 """Every API request authenticated before it is checked or routed (``flare.auth``).
 
-The first middleware after function URLs (which follow their own ``AuthType``): it asks the
-engine's ``Authenticator`` who the request is, reading the body first when the signature must
-be checked against it, and leaves the ``Identity`` on the request (``identity_of``) for what
-runs after it (the account and region it acts in: ``scoping.py``). A request that fails is
+A middleware after function URLs (which follow their own ``AuthType``) and the browser guard,
+before anything else reads the request: it asks the engine's ``Authenticator`` who the request
+is, reading the body first when the signature must be checked against it, and leaves the
+``Identity`` on the request (``identity_of``) for what runs after it (the account and region it
+acts in: ``scoping.py``; its IAM decision: ``authorization.py``). A request that fails is
 answered here, in its service's error shape: the JSON services' (``target.auth_error``), else
 Lambda's. The front door's fast path calls the same authenticator for the invokes it serves.
 
