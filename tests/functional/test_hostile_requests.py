@@ -1,0 +1,50 @@
+"""Requests the fuzzer (tests/fuzz/) found answered with a 500 or outside AWS's error shape:
+each one here, signed, against a real ``flare serve``, answered as AWS answers a client's fault."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from tests.conftest import FlareServer
+from tests.fuzz.raw_http import RawRequest, Reply, exchange, signed_bytes
+
+NESTED = b"[" * 10_000 + b"]" * 10_000
+LAMBDA_JSON = (("Content-Type", "application/json"),)
+
+
+def send(flare: FlareServer, request: RawRequest) -> Reply:
+    return exchange(flare.url, signed_bytes(flare.url, request))
+
+
+def lambda_error(reply: Reply) -> tuple[int, str, Any]:
+    """Status, ``x-amzn-ErrorType`` and message of a Lambda REST error."""
+    body = json.loads(reply.body)
+    return reply.status, reply.headers.get("x-amzn-errortype", ""), body.get("message")
+
+
+def json_service_error(reply: Reply) -> tuple[int, str]:
+    """Status and ``__type`` of a JSON-protocol service's error."""
+    return reply.status, json.loads(reply.body)["__type"]
+
+
+def target(name: str, content_type: str = "application/x-amz-json-1.1") -> tuple[tuple[str, str], ...]:
+    return (("X-Amz-Target", name), ("Content-Type", content_type))
+
+
+# --- JSON nested deeper than the parser's stack -----------------------------------------------
+
+
+def test_deeply_nested_lambda_body_is_invalid_request_content(flare: FlareServer) -> None:
+    reply = send(flare, RawRequest("POST", "/2015-03-31/functions", LAMBDA_JSON, NESTED))
+    status, kind, message = lambda_error(reply)
+    assert (status, kind) == (400, "InvalidRequestContentException")
+    assert message.startswith("Could not parse request body into json")
+
+
+def test_deeply_nested_json_service_body_is_invalid_request_content(flare: FlareServer) -> None:
+    for name in ("Kinesis_20131202.ListStreams", "Logs_20140328.DescribeLogGroups"):
+        reply = send(
+            flare, RawRequest("POST", "/", target(name), b'{"x": ' + NESTED + b"}", name[:4].lower())
+        )
+        assert json_service_error(reply) == (400, "InvalidRequestContentException"), reply.body[:200]
