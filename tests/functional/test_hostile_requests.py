@@ -48,3 +48,29 @@ def test_deeply_nested_json_service_body_is_invalid_request_content(flare: Flare
             flare, RawRequest("POST", "/", target(name), b'{"x": ' + NESTED + b"}", name[:4].lower())
         )
         assert json_service_error(reply) == (400, "InvalidRequestContentException"), reply.body[:200]
+
+
+# --- HTTP that aiohttp refuses before any route ------------------------------------------------
+
+
+def test_request_line_over_the_limit_is_answered_in_aws_shape(flare: FlareServer) -> None:
+    reply = send(flare, RawRequest("GET", "/2015-03-31/functions/" + "x" * 10_000, (), b""))
+    status, kind, message = lambda_error(reply)
+    assert (status, kind) == (400, "InvalidRequestContentException")
+    assert "x" * 100 not in reply.body.decode()  # nothing of the request echoed back
+
+
+def test_header_over_the_limit_is_answered_in_aws_shape(flare: FlareServer) -> None:
+    reply = send(flare, RawRequest("GET", "/2015-03-31/functions/", (("X-Big", "b" * 9_000),), b""))
+    assert lambda_error(reply)[:2] == (400, "InvalidRequestContentException")
+
+
+def test_conflicting_framing_is_answered_in_aws_shape(flare: FlareServer) -> None:
+    headers = (*LAMBDA_JSON, ("Transfer-Encoding", "identity"))
+    reply = send(flare, RawRequest("PUT", "/2015-03-31/functions/f/concurrency", headers, b"{}"))
+    assert lambda_error(reply)[:2] == (400, "InvalidRequestContentException")
+
+
+def test_a_path_no_route_can_match_is_unknown_operation(flare: FlareServer) -> None:
+    reply = send(flare, RawRequest("GET", "/a%00b/2021-10-31/functions/a%0Ab/url", (), b""))
+    assert lambda_error(reply)[:2] == (404, "UnknownOperationException")

@@ -21,6 +21,7 @@ from flare.api import (
     function_settings,
     function_url,
     functions,
+    http_errors,
     invoke,
     kinesis,
     layers,
@@ -76,12 +77,13 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
         handler_args={"access_log": None},
     )
     guard = browser_guard.BrowserGuard.of_config(config)
-    # function URLs first, by Host; then what a web page sent is refused; then who sent the
-    # request (its SigV4 signature); then every Lambda API request checked against the model;
-    # then the account and region it acts in
+    # function URLs first, by Host; then aiohttp's own errors leave in AWS's shape; then what a
+    # web page sent is refused; then who sent the request (its SigV4 signature); then every
+    # Lambda API request checked against the model; then the account and region it acts in
     app.middlewares.extend(
         [
             function_url.host_routing(door),
+            http_errors.aws_http_errors,
             browser_guard.guard_requests(app, guard),
             authentication.authentication(engine.authenticator),
             check_request,
