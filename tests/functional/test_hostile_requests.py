@@ -55,8 +55,7 @@ def test_deeply_nested_json_service_body_is_invalid_request_content(flare: Flare
 
 def test_request_line_over_the_limit_is_answered_in_aws_shape(flare: FlareServer) -> None:
     reply = send(flare, RawRequest("GET", "/2015-03-31/functions/" + "x" * 10_000, (), b""))
-    status, kind, message = lambda_error(reply)
-    assert (status, kind) == (400, "InvalidRequestContentException")
+    assert lambda_error(reply)[:2] == (400, "InvalidRequestContentException")
     assert "x" * 100 not in reply.body.decode()  # nothing of the request echoed back
 
 
@@ -74,3 +73,27 @@ def test_conflicting_framing_is_answered_in_aws_shape(flare: FlareServer) -> Non
 def test_a_path_no_route_can_match_is_unknown_operation(flare: FlareServer) -> None:
     reply = send(flare, RawRequest("GET", "/a%00b/2021-10-31/functions/a%0Ab/url", (), b""))
     assert lambda_error(reply)[:2] == (404, "UnknownOperationException")
+
+
+# --- SQS members of the wrong JSON type ---------------------------------------------------------
+
+
+def test_sqs_member_of_the_wrong_type_is_serialization_exception(flare: FlareServer) -> None:
+    url = flare.client("sqs").create_queue(QueueName="hostile-types")["QueueUrl"]
+    headers = (
+        *target("AmazonSQS.SendMessageBatch", "application/x-amz-json-1.0"),
+        ("x-amzn-query-mode", "true"),
+    )
+    for body in (
+        {"QueueUrl": url, "Entries": True},
+        {"QueueUrl": url, "Entries": [{"Id": "a", "MessageBody": 5}]},
+    ):
+        reply = send(flare, RawRequest("POST", "/", headers, json.dumps(body).encode(), "sqs"))
+        assert json_service_error(reply) == (400, "com.amazonaws.sqs#SerializationException"), reply.body[
+            :200
+        ]
+    untag = target("AmazonSQS.UntagQueue", "application/x-amz-json-1.0")
+    reply = send(
+        flare, RawRequest("POST", "/", untag, json.dumps({"QueueUrl": url, "TagKeys": 7}).encode(), "sqs")
+    )
+    assert json_service_error(reply) == (400, "com.amazonaws.sqs#SerializationException")
