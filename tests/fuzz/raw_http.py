@@ -104,5 +104,8 @@ def exchange(base_url: str, data: bytes, timeout: float = 30) -> Reply:
             sock.sendall(data)
         response = http.client.HTTPResponse(_Socket(sock))  # type: ignore[arg-type]
         response.begin()
-        body = response.read()
+        streaming = "eventstream" in (response.getheader("Content-Type") or "")
+        # an event stream (StartLiveTail, SubscribeToShard) lasts minutes by design: its head says
+        # how it was answered
+        body = b"" if streaming and response.status < 400 else response.read()
         return Reply(response.status, {key.lower(): value for key, value in response.getheaders()}, body)
