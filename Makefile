@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK    := $(VENV)/lambda-sdk
 
-.PHONY: install run test lint unit conformance bench soak clean
+.PHONY: install run test lint unit conformance fuzz bench soak clean
 
 install: $(STAMP)
 
@@ -39,6 +39,12 @@ conformance: install
 
 test: lint
 	$(BIN)/pytest -q -p no:cacheprovider tests
+
+# The fuzzer (tests/fuzz/) at length: FUZZ_EXAMPLES random examples per test (make test runs a
+# fixed, derandomized few). E.g. `make fuzz FUZZ_EXAMPLES=20000`.
+FUZZ_EXAMPLES ?= 5000
+fuzz: install
+	FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(BIN)/pytest -q -p no:cacheprovider -o timeout=0 tests/fuzz
 
 bench: install
 	$(BIN)/python -m bench

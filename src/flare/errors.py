@@ -10,6 +10,9 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     ├── ClientError                              (4xx, Type: User)
     │   ├── InvalidParameterValue                (400 InvalidParameterValueException)
     │   ├── InvalidRequestContent                (400 InvalidRequestContentException)
+    │   │   └── UnreadableRequest                (400 InvalidRequestContentException: HTTP that
+    │   │                                          cannot be read: a line or header too long,
+    │   │                                          conflicting framing; api/http_errors.py)
     │   ├── ValidationFailed                     (400 ValidationException: the request breaks its
     │   │                                          service model's constraints; specs/constraints.py)
     │   ├── SerializationFailed                  (400 SerializationException: a JSON-protocol body
@@ -88,6 +91,10 @@ class InvalidParameterValue(ClientError):
 
 class InvalidRequestContent(ClientError):
     aws_name = "InvalidRequestContentException"
+
+
+class UnreadableRequest(InvalidRequestContent):
+    """A request whose HTTP itself cannot be read (answered before any route runs)."""
 
 
 class ValidationFailed(ClientError):

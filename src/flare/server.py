@@ -37,6 +37,7 @@ async def run(
     from flare.api.app import build_app, invoke_route
     from flare.api.browser_guard import BrowserGuard
     from flare.api.front_door import FrontDoorServer
+    from flare.api.http_errors import request_handlers
     from flare.engine import Engine
 
     sock = bind(config.host, config.port)
@@ -48,7 +49,11 @@ async def run(
     await runner.setup()
     assert runner.server is not None
     front_door = FrontDoorServer(
-        route, runner.server, engine.clock.wall, engine.authenticator, BrowserGuard.of_config(config)
+        route,
+        request_handlers(runner.server),
+        engine.clock.wall,
+        engine.authenticator,
+        BrowserGuard.of_config(config),
     )
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(front_door, sock=sock)

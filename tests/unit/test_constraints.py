@@ -304,3 +304,32 @@ def test_a_structure_inside_a_list_is_named_by_its_position() -> None:
         "1 validation error detected: Value null at 'logEvents.1.member.timestamp' failed to satisfy "
         "constraint: Member must not be null"
     )
+
+
+def _model_patterns() -> list[tuple[str, str, str]]:
+    found = set()
+    for service in ("lambda", "sqs", "kinesis", "logs"):
+        model = service_model(service)
+        for name in model.shape_names:
+            pattern = model.shape_for(name).metadata.get("pattern")
+            if pattern:
+                found.add((service, name, pattern))
+    return sorted(found)
+
+
+@pytest.mark.parametrize(("service", "shape", "pattern"), _model_patterns())
+def test_every_model_pattern_compiles(service: str, shape: str, pattern: str) -> None:
+    constraints.compiled(pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "value", "matches"),
+    [
+        (r"[\w-_]*", "a-b_c", True),  # Logs' ResourceType: '-' after a class is itself in Java
+        (r"[\w-_]*", "a b", False),
+        (r"[\p{L}\p{N}-]+", "é1-", True),
+        (r"\d-\d", "1-2", True),
+    ],
+)
+def test_java_dash_after_a_class_is_a_literal(pattern: str, value: str, matches: bool) -> None:
+    assert (constraints.compiled(pattern).fullmatch(value) is not None) is matches

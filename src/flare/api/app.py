@@ -22,6 +22,7 @@ from flare.api import (
     function_settings,
     function_url,
     functions,
+    http_errors,
     invoke,
     kinesis,
     layers,
@@ -78,13 +79,14 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
         handler_args={"access_log": None},
     )
     guard = browser_guard.BrowserGuard.of_config(config)
-    # function URLs first, by Host; then what a web page sent is refused; then who sent the
-    # request (its SigV4 signature); then every Lambda API request checked against the model;
-    # then the account and region it acts in; then, for a function's own request, its role's IAM
-    # policies (api/authorization.py)
+    # function URLs first, by Host; then aiohttp's own errors leave in AWS's shape; then what a
+    # web page sent is refused; then who sent the request (its SigV4 signature); then every
+    # Lambda API request checked against the model; then the account and region it acts in;
+    # then, for a function's own request, its role's IAM policies (api/authorization.py)
     app.middlewares.extend(
         [
             function_url.host_routing(door),
+            http_errors.aws_http_errors,
             browser_guard.guard_requests(app, guard),
             authentication.authentication(engine.authenticator),
             check_request,

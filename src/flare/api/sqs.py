@@ -17,7 +17,7 @@ from aiohttp import web
 
 from flare.api.scoping import Of
 from flare.api.target import JsonEndpoint
-from flare.errors import UnknownOperation
+from flare.errors import SerializationFailed, UnknownOperation
 from flare.services.errors import (
     BatchEntryIdsNotDistinct,
     BatchRequestTooLong,
@@ -37,6 +37,8 @@ from flare.services.message import (
     md5_of_attributes,
 )
 from flare.services.queue import QueueService
+from flare.specs import constraints
+from flare.specs.models import service_model
 
 MAX_BATCH = 10
 MAX_BATCH_BYTES = 1_048_576
@@ -54,6 +56,7 @@ def endpoint(queues_of: Of[QueueService], close: Callable[[], None]) -> JsonEndp
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's queue service does not implement {operation}")
+        _check_types(operation, body)
         queues = queues_of(request)
         _check_owner(queues, body)
         return await handler(queues, body, request)
@@ -67,6 +70,18 @@ def endpoint(queues_of: Of[QueueService], close: Callable[[], None]) -> JsonEndp
         signing_name="sqs",
         query_compatible=True,
     )
+
+
+def _check_types(operation: str, body: Body) -> None:
+    """Raise SerializationFailed when a member of ``body`` has a JSON type that ``operation``'s
+    model cannot bind (``"Entries": true``), as AWS's JSON front end refuses it before SQS
+    reads it. Values of the right type are left to the operations' own checks."""
+    shape = service_model("sqs").operation_model(operation).input_shape
+    if shape is None:
+        return
+    wrong = constraints.type_errors(shape, body, "")
+    if wrong:
+        raise SerializationFailed(wrong[0])
 
 
 def _check_owner(queues: QueueService, body: Body) -> None:

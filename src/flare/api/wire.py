@@ -18,6 +18,7 @@ from aiohttp import web
 
 from flare.errors import FlareError, InvalidParameterValue, InvalidRequestContent, ServiceException
 from flare.ids import new_request_id
+from flare.specs.models import TOO_DEEP_MESSAGE
 
 log = logging.getLogger("flare.api")
 
@@ -84,6 +85,8 @@ async def read_json(request: web.Request) -> dict[str, Any]:
         body = json.loads(raw)
     except ValueError as error:
         raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
+    except RecursionError:  # nested deeper than the parser's stack
+        raise InvalidRequestContent(TOO_DEEP_MESSAGE) from None
     if not isinstance(body, dict):
         raise InvalidRequestContent("Could not parse request body into json: expected an object")
     return body

@@ -40,6 +40,7 @@ from flare.errors import InvalidRequestContent, ValidationFailed
 UNPARSEABLE = "Could not parse request body into json: "
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\d", r"\p{Z}": r"\s"}
 _NUMBER_TYPES = ("integer", "long", "double", "float")
+_CLASS_THEN_DASH = re.compile(r"(\\[wdsWDS])-")
 
 
 @functools.cache
@@ -47,7 +48,8 @@ def compiled(pattern: str) -> re.Pattern[str]:
     """``pattern`` (Java syntax, from a model) as a Python regular expression."""
     for java, python in _JAVA_CLASSES.items():
         pattern = pattern.replace(java, python)
-    return re.compile(pattern)
+    # Java reads a '-' after a class escape in brackets ([\w-_]) as itself; Python refuses it
+    return re.compile(_CLASS_THEN_DASH.sub(r"\1\\-", pattern))
 
 
 def member_path(parent: str, member: str) -> str:

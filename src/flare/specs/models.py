@@ -26,6 +26,7 @@ from botocore.model import OperationModel, ServiceModel, Shape, StructureShape
 
 from flare.errors import InvalidRequestContent, ValidationFailed
 
+TOO_DEEP_MESSAGE = "Could not parse request body into json: the document is nested too deeply"
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)(\+?)\}")
 
 
@@ -158,6 +159,8 @@ def _json_object(body: bytes) -> dict[str, Any]:
         document = json.loads(body)
     except ValueError as error:
         raise InvalidRequestContent(f"Could not parse request body into json: {error}") from None
+    except RecursionError:  # nested deeper than the parser's stack
+        raise InvalidRequestContent(TOO_DEEP_MESSAGE) from None
     if not isinstance(document, dict):
         raise InvalidRequestContent("Could not parse request body into json: expected an object")
     return document
