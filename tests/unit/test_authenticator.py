@@ -4,6 +4,7 @@ acting as its function whatever account they claim."""
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from pathlib import Path
 from urllib.parse import parse_qsl, urlsplit
@@ -17,7 +18,6 @@ from flare.auth.authenticator import MISMATCH, Authenticator, AuthMode, Unverifi
 from flare.auth.environment_credentials import EnvironmentCredentials
 from flare.auth.identity import Identity
 from flare.clock import ManualClock
-from flare.control.model import FunctionVersion
 from flare.errors import (
     ExpiredToken,
     IncompleteSignature,
@@ -28,6 +28,7 @@ from flare.errors import (
 from flare.scope import Scope
 from flare.store.access_keys import AccessKey, AccessKeyStore
 from flare.store.database import Database
+from tests.unit.test_launcher import version
 
 DEFAULT = Scope("000000000000", "us-east-1")
 TARGET = "http://127.0.0.1:9000/2015-03-31/functions/f/invocations?Qualifier=1"
@@ -152,23 +153,8 @@ def test_a_long_term_key_with_a_session_token_is_unrecognized(
         who(authenticator(AuthMode.SIGV4, keys, clock), request(key.access_key_id, key.secret, token="t"))
 
 
-VERSION = FunctionVersion(
-    name="orders",
-    version="3",
-    function_arn="arn:aws:lambda:eu-west-1:111122223333:function:orders:3",
-    runtime="python3.12",
-    handler="app.handler",
-    memory_mb=128,
-    timeout_s=3,
-    ephemeral_mb=512,
-    environment={},
-    code_sha256="",
-    code_dir=Path("/nonexistent"),
-    revision_id="r",
-    region="eu-west-1",
-    account_id="111122223333",
-    role="arn:aws:iam::111122223333:role/service/orders-role",
-)
+# the launcher tests' version of ``orders`` (account 123456789012), with an execution role
+VERSION = dataclasses.replace(version(), role="arn:aws:iam::123456789012:role/service/orders-role")
 
 
 @pytest.mark.parametrize("mode", list(AuthMode))
@@ -182,9 +168,9 @@ def test_an_environments_credentials_act_as_its_function_whatever_they_claim(
         authenticator(mode, keys, clock, sessions),
         request(issued.access_key_id, issued.secret_access_key, "ap-south-1", issued.session_token),
     )
-    assert found.account == "111122223333" and found.region == "ap-south-1"
+    assert found.account == "123456789012" and found.region == "ap-south-1"
     assert found.function is not None
-    assert found.function.arn == "arn:aws:sts::111122223333:assumed-role/orders-role/orders"
+    assert found.function.arn == "arn:aws:sts::123456789012:assumed-role/orders-role/orders"
 
 
 @pytest.mark.parametrize("mode", list(AuthMode))
