@@ -25,7 +25,6 @@ event loop's thread only.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
@@ -45,11 +44,6 @@ MISMATCH = (
     "The request signature we calculated does not match the signature you provided. Check your AWS "
     "Secret Access Key and signing method. Consult the service documentation for details."
 )
-# the open mode's lane for a credential seen before: the Authorization header boto3 sends
-_USUAL_HEADER = re.compile(
-    r"AWS4-HMAC-SHA256 Credential=([^,\s]+), ?SignedHeaders=[^,\s]+, ?Signature=[0-9a-f]+"
-)
-_BASIC_DATE = re.compile(r"\d{8}T\d{6}Z")
 
 KeyLookup = Callable[[str], "AccessKey | None"]
 """The stored key of an access key id, or None (``AccessKeyStore.find``)."""
@@ -103,11 +97,11 @@ class Authenticator:
         if self.mode is AuthMode.OPEN:
             authorization = headers.get("authorization")
             if authorization is not None:
-                usual = _USUAL_HEADER.fullmatch(authorization)
+                usual = sigv4.USUAL_HEADER.fullmatch(authorization)  # a credential seen before
                 if usual is not None:
                     known = self._identities.get(usual.group(1))
                     date = headers.get("x-amz-date")
-                    if known is not None and date is not None and _BASIC_DATE.fullmatch(date):
+                    if known is not None and date is not None and sigv4.BASIC_FORMAT.fullmatch(date):
                         return known
         claim = sigv4.claim_of(headers, query)
         session = self._sessions.find(claim.access_key_id)

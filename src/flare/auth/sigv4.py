@@ -42,10 +42,10 @@ QUERY_PARTS = (
     "X-Amz-Expires",
 )
 _HEADER_PARTS = ("Credential", "Signature", "SignedHeaders")
-_BASIC_FORMAT = re.compile(r"\d{8}T\d{6}Z")
-# what boto3, the AWS CLI and the other SDKs send, read in one match; anything else takes the
-# general reader below (same result, or AWS's error for what is wrong)
-_USUAL = re.compile(
+BASIC_FORMAT = re.compile(r"\d{8}T\d{6}Z")
+# what boto3, the AWS CLI and the other SDKs send, read in one match (group 1: the credential);
+# anything else takes the general reader below (same result, or AWS's error for what is wrong)
+USUAL_HEADER = re.compile(
     r"AWS4-HMAC-SHA256 Credential=(([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/(aws4_request)),"
     r" ?SignedHeaders=([^,\s]+), ?Signature=([0-9a-f]+)"
 )
@@ -94,7 +94,7 @@ def claim_of(headers: Mapping[str, str], query: Mapping[str, str]) -> SignatureC
 
 def header_claim(authorization: str, headers: Mapping[str, str]) -> SignatureClaim:
     """The claim of an ``Authorization`` header (see ``claim_of``)."""
-    usual = _USUAL.fullmatch(authorization)
+    usual = USUAL_HEADER.fullmatch(authorization)
     if usual is None:
         return _unusual_header_claim(authorization, headers)
     timestamp = request_timestamp(headers, authorization)
@@ -106,7 +106,7 @@ def header_claim(authorization: str, headers: Mapping[str, str]) -> SignatureCla
 
 
 def _unusual_header_claim(authorization: str, headers: Mapping[str, str]) -> SignatureClaim:
-    """``header_claim`` for a header ``_USUAL`` does not read: any order of the parts, spaces,
+    """``header_claim`` for a header ``USUAL_HEADER`` does not read: any order of the parts, spaces,
     or AWS's error for what is wrong with it."""
     algorithm, _, rest = authorization.strip().partition(" ")
     if not algorithm.startswith("AWS4-"):
@@ -214,7 +214,7 @@ def request_timestamp(headers: Mapping[str, str], authorization: str) -> str:
 def basic_format(value: str) -> str:
     """``value`` when it is shaped as an ISO-8601 basic-format date (``20261204T170000Z``),
     else IncompleteSignature (``epoch_of`` finds a 13th month)."""
-    if _BASIC_FORMAT.fullmatch(value) is None:
+    if BASIC_FORMAT.fullmatch(value) is None:
         raise IncompleteSignature(_not_basic(value))
     return value
 
