@@ -23,7 +23,7 @@ from aiohttp import ClientError, web
 from aiohttp.http_exceptions import HttpProcessingError
 from aiohttp.web_request import BaseRequest
 
-from flare.sandbox.peer import tcp_owner_uid
+from flare.sandbox.socket_owner import OWNERS
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE, MAX_RESPONSE_BYTES
 from flare.sandbox.trailers import Framing, TrailerKeeper
 
@@ -164,8 +164,9 @@ class RuntimeApiServer:
             return _error(error.status, error.error_type, error.message)
 
     def _side_of(self, request: BaseRequest) -> RuntimeSide | None:
-        """Who the connection is for, by the uid owning its socket (looked up once per
-        connection, and only when it matters): a tenant's, this environment's, or nobody's."""
+        """Who the connection is for, by the uid owning its client socket as the kernel tells
+        (``socket_owner.py``; asked once per connection, and only when it matters): a
+        tenant's, this environment's, or nobody's."""
         if self.allowed_uid is None and not self._tenants:
             return self._side
         transport = request.transport
@@ -177,8 +178,11 @@ class RuntimeApiServer:
         else:
             peer = transport.get_extra_info("peername")
             server = transport.get_extra_info("sockname")
-            uid = tcp_owner_uid(peer[0], peer[1], server) if peer and server else None
-            if uid is not None:  # a failed lookup is tried again on the next request
+            try:
+                uid = OWNERS.owner_of(peer[:2], server[:2]) if peer and server else None
+            except OSError:  # the kernel could not be asked: refused, asked again next request
+                uid = None
+            if uid is not None:
                 self._peer_uids[transport] = uid
         if uid is not None and uid in self._tenants:
             return self._tenants[uid]
