@@ -15,6 +15,7 @@ from typing import Any
 
 from flare.account_region import AccountRegion
 from flare.auth.authenticator import Authenticator, AuthMode
+from flare.auth.connection_origin import ConnectionOrigins
 from flare.clock import Clock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
@@ -22,6 +23,8 @@ from flare.control.model import LATEST
 from flare.iam.authorize import Authorizer
 from flare.machine import Machine
 from flare.observe.metrics import Metrics
+from flare.sandbox.isolation import is_sandbox_uid
+from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
 
 log = logging.getLogger("flare.engine")
@@ -44,6 +47,13 @@ class Engine:
             self.machine.credentials,
             self.clock,
             self.machine.default_scope,
+        )
+        # Which environment opened a connection, told by the uid the kernel names: only where
+        # environments have uids of their own (auth/connection_origin.py).
+        self.connection_origins = (
+            ConnectionOrigins(OWNERS.owner_of, is_sandbox_uid)
+            if self.machine.isolation.callers_named
+            else None
         )
         self.home = self.region(self.machine.default_scope)
         for older in ("events.db", "services.db"):  # files of Flares before the one database

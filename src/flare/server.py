@@ -54,6 +54,7 @@ async def run(
         engine.clock.wall,
         engine.authenticator,
         BrowserGuard.of_config(config),
+        engine.connection_origins,
     )
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(front_door, sock=sock)

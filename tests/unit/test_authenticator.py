@@ -46,9 +46,11 @@ def request(
     return headers, split.path, split.query, b'{"x": 1}'
 
 
-def who(authenticator: Authenticator, sent: tuple[dict[str, str], str, str, bytes]) -> Identity:
+def who(
+    authenticator: Authenticator, sent: tuple[dict[str, str], str, str, bytes], origin: int | None = None
+) -> Identity:
     headers, path, query, body = sent
-    found = authenticator.identify(headers, dict(parse_qsl(query)), "lambda")
+    found = authenticator.identify(headers, dict(parse_qsl(query)), "lambda", origin)
     if isinstance(found, Unverified):
         found = authenticator.verify(found, "POST", path, query, headers, body)
     return found
@@ -200,6 +202,85 @@ def test_an_ended_environments_credentials_are_expired(
     sessions.revoke(issued.access_key_id)
     with pytest.raises(ExpiredToken):
         who(checking, sent)
+
+
+ENV_UID = 20_005
+
+
+@pytest.mark.parametrize("key", ["test", "111122223333", "AKIAIOSFODNN7EXAMPLE"])
+def test_open_mode_takes_a_request_from_an_environment_as_its_function_whatever_the_key(
+    keys: AccessKeyStore, clock: ManualClock, key: str
+) -> None:
+    sessions = EnvironmentCredentials()
+    sessions.issue(VERSION, (ENV_UID,))
+    checking = authenticator(AuthMode.OPEN, keys, clock, sessions)
+    found = who(checking, request(key, "anything", "ap-south-1"), origin=ENV_UID)
+    assert found.function is not None and found.function.function_name == "orders"
+    assert found.scope == Scope("123456789012", "ap-south-1")
+    # the same key from outside every environment is the key's own account
+    assert who(checking, request(key, "anything", "ap-south-1")).function is None
+
+
+def test_sigv4_mode_checks_the_key_of_a_request_from_an_environment_and_still_acts_as_the_function(
+    keys: AccessKeyStore, clock: ManualClock
+) -> None:
+    sessions = EnvironmentCredentials()
+    sessions.issue(VERSION, (ENV_UID,))
+    admin = keys.create(DEFAULT.account, DEFAULT.account, 1.0)
+    checking = authenticator(AuthMode.SIGV4, keys, clock, sessions)
+    found = who(checking, request(admin.access_key_id, admin.secret), origin=ENV_UID)
+    assert found.function is not None and found.account == "123456789012"
+    with pytest.raises(UnrecognizedClient):
+        who(checking, request("test", "test"), origin=ENV_UID)
+    with pytest.raises(InvalidSignature):
+        who(checking, request(admin.access_key_id, "guessed"), origin=ENV_UID)
+
+
+@pytest.mark.parametrize("mode", list(AuthMode))
+def test_an_environments_own_credentials_from_its_own_uid_are_checked_as_always(
+    keys: AccessKeyStore, clock: ManualClock, mode: AuthMode
+) -> None:
+    sessions = EnvironmentCredentials()
+    issued = sessions.issue(VERSION, (ENV_UID,))
+    checking = authenticator(mode, keys, clock, sessions)
+    own = request(issued.access_key_id, issued.secret_access_key, token=issued.session_token)
+    assert who(checking, own, origin=ENV_UID).function is not None
+    with pytest.raises(InvalidSignature):
+        who(checking, request(issued.access_key_id, "guessed", token=issued.session_token), origin=ENV_UID)
+
+
+@pytest.mark.parametrize("mode", list(AuthMode))
+def test_a_sandbox_uid_that_no_live_environment_holds_is_nobody(
+    keys: AccessKeyStore, clock: ManualClock, mode: AuthMode
+) -> None:
+    sessions = EnvironmentCredentials()
+    issued = sessions.issue(VERSION, (ENV_UID,))
+    checking = authenticator(mode, keys, clock, sessions)
+    with pytest.raises(UnrecognizedClient):
+        who(checking, request("test", "test"), origin=ENV_UID + 1)
+    sessions.revoke(issued.access_key_id)
+    with pytest.raises(UnrecognizedClient):
+        who(checking, request("test", "test"), origin=ENV_UID)
+
+
+def test_a_uid_given_to_a_new_environment_is_not_taken_back_by_the_old_ones_end() -> None:
+    sessions = EnvironmentCredentials()
+    old = sessions.issue(VERSION, (ENV_UID,))
+    new = sessions.issue(dataclasses.replace(VERSION, name="billing"), (ENV_UID,))
+    sessions.revoke(old.access_key_id)
+    found = sessions.of_uid(ENV_UID)
+    assert found is not None and found.credentials == new and found.principal.function_name == "billing"
+    sessions.revoke(new.access_key_id)
+    assert sessions.of_uid(ENV_UID) is None
+
+
+def test_a_snapshots_credentials_hold_every_uid_of_its_block() -> None:
+    sessions = EnvironmentCredentials()
+    issued = sessions.issue(VERSION, range(100_000, 101_000))
+    assert all(sessions.of_uid(uid) is not None for uid in (100_000, 100_001, 100_999))
+    assert sessions.of_uid(101_000) is None
+    sessions.revoke(issued.access_key_id)
+    assert sessions.of_uid(100_500) is None
 
 
 def test_the_access_key_store_keeps_one_key_per_account(keys: AccessKeyStore) -> None:

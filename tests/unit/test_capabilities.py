@@ -50,6 +50,7 @@ def _everything(ok: bool) -> Capabilities:
         no_new_privs=finding,
         nftables=finding,
         seccomp=finding,
+        socket_diag=finding,
         cpu_count=8,
     )
 
@@ -161,6 +162,7 @@ def test_guarantees_are_the_issue_list_in_order() -> None:
         "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's",
         "link-local and metadata addresses unreachable (169.254.0.0/16, fe80::/10, fd00:ec2::254)",
         "seccomp filter: no mount, ptrace, kexec, bpf, keyrings, modules or user namespaces in handlers",
+        "a connection's environment named by the kernel (Runtime API, a handler's own calls)",
     )
 
 

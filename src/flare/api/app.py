@@ -88,7 +88,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
             function_url.host_routing(door),
             http_errors.aws_http_errors,
             browser_guard.guard_requests(app, guard),
-            authentication.authentication(engine.authenticator),
+            authentication.authentication(engine.authenticator, engine.connection_origins),
             check_request,
             scoping.scope_routing(engine),
             authorization.authorization(engine.authorizer),

@@ -2,7 +2,9 @@
 
 A middleware after function URLs (which follow their own ``AuthType``) and the browser guard,
 before anything else reads the request: it asks the engine's ``Authenticator`` who the request
-is, reading the body first when the signature must be checked against it, and leaves the
+is (and, by its connection's origin, whether one of the engine's execution environments sent
+it: ``auth/connection_origin.py``), reading the body first when the signature must be checked
+against it, and leaves the
 ``Identity`` on the request (``identity_of``) for what runs after it (the account and region it
 acts in: ``scoping.py``; its IAM decision: ``authorization.py``). A request that fails is
 answered here, in its service's error shape: the JSON services' (``target.auth_error``), else
@@ -24,9 +26,10 @@ from aiohttp.typedefs import Middleware
 from flare.api import target
 from flare.api.wire import Handler, error_response
 from flare.auth.authenticator import Authenticator, Unverified
+from flare.auth.connection_origin import ConnectionOrigins
 from flare.auth.identity import Identity
 from flare.control.code_url import PATH_PREFIX as CODE_PREFIX
-from flare.errors import AuthenticationFailed
+from flare.errors import AuthenticationFailed, ServiceException
 
 IDENTITY = "flare.identity"
 _NO_QUERY: Mapping[str, str] = {}
@@ -58,10 +61,13 @@ def signed_headers_view(request: web.Request) -> dict[str, str]:
     return view
 
 
-async def authenticate(authenticator: Authenticator, request: web.Request, service: str) -> Identity:
+async def authenticate(
+    authenticator: Authenticator, request: web.Request, service: str, origin: int | None = None
+) -> Identity:
     """Who ``request`` is, its signature checked (reading its body) when the mode or its key
-    asks for it. Raises AuthenticationFailed."""
-    found = authenticator.identify(request.headers, request.query, service)
+    asks for it; ``origin``: the sandbox uid that opened its connection, if any. Raises
+    AuthenticationFailed."""
+    found = authenticator.identify(request.headers, request.query, service, origin)
     if isinstance(found, Unverified):
         body = await request.read()
         path, _, query = request.raw_path.partition("?")
@@ -70,12 +76,18 @@ async def authenticate(authenticator: Authenticator, request: web.Request, servi
 
 
 def authenticate_parts(
-    authenticator: Authenticator, method: str, path: str, query: str, headers: Mapping[str, str], body: bytes
+    authenticator: Authenticator,
+    method: str,
+    path: str,
+    query: str,
+    headers: Mapping[str, str],
+    body: bytes,
+    origin: int | None = None,
 ) -> Identity:
     """Who a Lambda API request the front door parsed is: ``path`` and ``query`` raw (``query``
-    without ``?``), ``headers`` by lower-case name, the whole ``body``. Raises
-    AuthenticationFailed."""
-    found = authenticator.identify(headers, _query_view(query), LAMBDA)
+    without ``?``), ``headers`` by lower-case name, the whole ``body``, ``origin`` as for
+    ``authenticate``. Raises AuthenticationFailed."""
+    found = authenticator.identify(headers, _query_view(query), LAMBDA, origin)
     if isinstance(found, Unverified):
         found = authenticator.verify(found, method, path, query, headers, body)
     return found
@@ -89,8 +101,9 @@ def _query_view(query: str) -> Mapping[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
 
 
-def authentication(authenticator: Authenticator) -> Middleware:
-    """The middleware (see the module docstring)."""
+def authentication(authenticator: Authenticator, origins: ConnectionOrigins | None = None) -> Middleware:
+    """The middleware (see the module docstring); ``origins``: which environment opened each
+    connection (None: environments have no uids of their own)."""
     anonymous = Identity("", authenticator.default_scope)  # who the unsigned routes serve
 
     @web.middleware
@@ -99,11 +112,14 @@ def authentication(authenticator: Authenticator) -> Middleware:
             request[IDENTITY] = anonymous
             return await handler(request)
         try:
+            origin = origins.of(request.transport) if origins is not None else None
             request[IDENTITY] = await authenticate(
-                authenticator, request, target.signing_service(request) or LAMBDA
+                authenticator, request, target.signing_service(request) or LAMBDA, origin
             )
         except AuthenticationFailed as error:
             return target.auth_error(request, error) or error_response(error)
+        except ServiceException as error:  # the connection's origin could not be asked
+            return error_response(error)
         return await handler(request)
 
     return authenticated

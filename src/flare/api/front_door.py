@@ -8,7 +8,8 @@ straight into ``InvokeRoute``. The first request that is anything else (another 
 HTTP/1.0, chunked, ``Expect``, a large body) hands the connection, with the bytes not yet
 parsed, to aiohttp's own protocol for good; there the same ``InvokeRoute`` serves Invoke.
 The fast path authenticates each request with the same ``Authenticator`` as aiohttp's
-middleware (``api/authentication.py``), from the raw target and headers as they arrived.
+middleware (``api/authentication.py``), from the raw target and headers as they arrived, and
+the connection's origin (``auth/connection_origin.py``), asked once per connection.
 
 Requests on one connection are answered in order: while one is in flight, later bytes wait.
 """
@@ -31,6 +32,7 @@ from flare.api.browser_guard import BrowserGuard
 from flare.api.invoke import InvokeRoute, buffered_payload, function_name_of
 from flare.api.wire import error_parts
 from flare.auth.authenticator import Authenticator
+from flare.auth.connection_origin import ConnectionOrigins
 from flare.errors import FlareError, ServiceException
 
 log = logging.getLogger("flare.api")
@@ -147,10 +149,14 @@ class FrontDoor(asyncio.Protocol):
         loop: asyncio.AbstractEventLoop,
         authenticator: Authenticator,
         guard: BrowserGuard | None = None,
+        origins: ConnectionOrigins | None = None,
     ) -> None:
         self._route = route
         self._authenticator = authenticator
         self._guard = guard
+        self._origins = origins
+        self._origin: int | None = None
+        self._origin_known = origins is None  # else asked at the first request
         self._fallback = fallback
         self._date = date
         self._tasks = tasks
@@ -240,8 +246,17 @@ class FrontDoor(asyncio.Protocol):
             self._write(status, headers, body, request.keep_alive)
 
         try:
+            if not self._origin_known and self._origins is not None:
+                self._origin = self._origins.of(self._transport)
+                self._origin_known = True
             caller = authenticate_parts(
-                self._authenticator, "POST", request.path, request.query, request.headers, request.body
+                self._authenticator,
+                "POST",
+                request.path,
+                request.query,
+                request.headers,
+                request.body,
+                self._origin,
             )
             await self._route(
                 caller,
@@ -333,13 +348,16 @@ class FrontDoorServer:
         now: Callable[[], float],
         authenticator: Authenticator,
         guard: BrowserGuard | None = None,
+        origins: ConnectionOrigins | None = None,
     ) -> None:
         """Make it on the loop that will serve: the connections run there. ``authenticator``
-        says who each request is; ``guard``: what the fast path must leave to aiohttp
-        (``browser_guard.py``)."""
+        says who each request is, ``origins`` which environment's process opened its
+        connection (None: environments have no uids of their own); ``guard``: what the fast
+        path must leave to aiohttp (``browser_guard.py``)."""
         self._route = route
         self._authenticator = authenticator
         self._guard = guard
+        self._origins = origins
         self._fallback = fallback
         self._date = HttpDate(now)
         self.tasks: set[asyncio.Task[None]] = set()
@@ -348,7 +366,14 @@ class FrontDoorServer:
 
     def __call__(self) -> FrontDoor:
         return FrontDoor(
-            self._route, self._fallback, self._date, self.tasks, self._loop, self._authenticator, self._guard
+            self._route,
+            self._fallback,
+            self._date,
+            self.tasks,
+            self._loop,
+            self._authenticator,
+            self._guard,
+            self._origins,
         )
 
     async def drain(self, timeout: float) -> None:

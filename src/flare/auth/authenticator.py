@@ -13,7 +13,11 @@
 In both modes an unsigned request is refused (``MissingAuthenticationToken``), and a request
 signed with an execution environment's credentials (``environment_credentials.py``) is checked
 like ``sigv4``'s and acts as that environment's function, in its account, whatever else it
-claims. An ended environment's credentials are ``ExpiredToken``.
+claims. An ended environment's credentials are ``ExpiredToken``. A request whose connection a
+sandboxed environment's process opened (its ``origin``: the uid the kernel names,
+``auth/connection_origin.py``) acts as that environment's function whatever key it is signed
+with, as on Lambda, where a handler's every call comes from its role: with another key, open
+mode checks the signature's form (as for anyone) and sigv4 mode the key and signature too.
 
 Checking a signature needs the body, which a transport may not have read yet: ``identify``
 answers an ``Identity`` at once when no signature needs checking, else an ``Unverified`` for
@@ -83,17 +87,21 @@ class Authenticator:
         self.default_scope = default
         self._canonical = Canonicalizer()
         self._identities: dict[str, Identity] = {}  # credential => identity, keys and open mode
-        self._session_identities: dict[str, Identity] = {}  # credential => identity, sessions
+        # (session's key id, credential signed with) => identity, for environments' requests
+        self._session_identities: dict[tuple[str, str], Identity] = {}
         self._keys: dict[str, tuple[float, AccessKey | None]] = {}  # key id => (read at, row)
         self._epochs: dict[str, float] = {}
 
     def identify(
-        self, headers: Mapping[str, str], query: Mapping[str, str], service: str
+        self, headers: Mapping[str, str], query: Mapping[str, str], service: str, origin: int | None = None
     ) -> Identity | Unverified:
         """Who the request says it is. ``headers`` answer lower-case names; ``service`` is the
-        SigV4 service the route belongs to (``lambda``, ``sqs``…). Raises AuthenticationFailed
-        (MissingAuthenticationToken, IncompleteSignature, InvalidSignature, UnrecognizedClient,
-        ExpiredToken) for what is already wrong."""
+        SigV4 service the route belongs to (``lambda``, ``sqs``…); ``origin`` the sandbox uid
+        whose process opened the connection (None: from outside every environment). Raises
+        AuthenticationFailed (MissingAuthenticationToken, IncompleteSignature,
+        InvalidSignature, UnrecognizedClient, ExpiredToken) for what is already wrong."""
+        if origin is not None:
+            return self._from_environment(origin, headers, query, service)
         if self.mode is AuthMode.OPEN:
             authorization = headers.get("authorization")
             if authorization is not None:
@@ -135,13 +143,39 @@ class Authenticator:
         token = session.credentials.session_token
         if claim.token is None or not signatures_match(token, claim.token):
             raise UnrecognizedClient()
-        identity = self._session_identities.get(claim.credential)
+        return Unverified(self._acting_as(session, claim), session.credentials.secret_access_key, claim)
+
+    def _from_environment(
+        self, uid: int, headers: Mapping[str, str], query: Mapping[str, str], service: str
+    ) -> Identity | Unverified:
+        """A request from a process of the environment running as ``uid``: its function's,
+        whatever the key (see the module docstring). A sandbox uid no live environment holds
+        (one that has ended) is UnrecognizedClient."""
+        environment = self._sessions.of_uid(uid)
+        if environment is None:
+            raise UnrecognizedClient()
+        claim = sigv4.claim_of(headers, query)
+        if claim.access_key_id == environment.credentials.access_key_id:
+            return self._session_caller(claim, environment, service)
+        if self.mode is AuthMode.OPEN:
+            return self._acting_as(environment, claim)
+        self._check(claim, service)
+        key = self._key(claim.access_key_id)  # another environment's credentials are no key here
+        if key is None or claim.token is not None:
+            raise UnrecognizedClient()
+        return Unverified(self._acting_as(environment, claim), key.secret, claim)
+
+    def _acting_as(self, session: Session, claim: sigv4.SignatureClaim) -> Identity:
+        """The identity of ``session``'s function for a request signed with ``claim``'s
+        credential (cached per session and credential)."""
+        cache_key = (session.credentials.access_key_id, claim.credential)
+        identity = self._session_identities.get(cache_key)
         if identity is None:
             principal = session.principal
             region = claim.region if REGION.fullmatch(claim.region) else principal.region
             identity = Identity(claim.access_key_id, Scope(principal.account, region), principal)
-            bounded(self._session_identities)[claim.credential] = identity
-        return Unverified(identity, session.credentials.secret_access_key, claim)
+            bounded(self._session_identities)[cache_key] = identity
+        return identity
 
     def _identity(self, claim: sigv4.SignatureClaim, account: str) -> Identity:
         """The identity of a key's credential (cached per credential)."""

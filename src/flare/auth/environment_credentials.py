@@ -10,13 +10,17 @@ environment started by an earlier engine is gone too.
 
 ``find`` recognises live credentials (the authenticator verifies their signatures in every
 ``--auth`` mode), ``revoked`` the recently ended ones (their use is AWS's
-``ExpiredTokenException``). Used from the event loop's thread only.
+``ExpiredTokenException``). Each set also names the host uids its environment's processes run
+as (a sandboxed environment's own uid; a SnapStart template's whole block, its restores'
+included): ``of_uid`` answers whose a connection from such a uid is, whatever key it signs with
+(``auth/connection_origin.py``). Used from the event loop's thread only.
 """
 
 from __future__ import annotations
 
 import base64
 import secrets
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from flare.auth.identity import FunctionPrincipal
@@ -55,17 +59,28 @@ class EnvironmentCredentials:
 
     def __init__(self) -> None:
         self._live: dict[str, Session] = {}
+        self._uids: dict[str, tuple[int, ...]] = {}  # access key id => the uids it holds
+        self._by_uid: dict[int, Session] = {}
         self._revoked: dict[str, None] = {}  # insertion-ordered: the oldest are forgotten first
 
-    def issue(self, version: FunctionVersion) -> SessionCredentials:
-        """New credentials acting as ``version``'s function, valid until ``revoke``."""
+    def issue(self, version: FunctionVersion, uids: Iterable[int] = ()) -> SessionCredentials:
+        """New credentials acting as ``version``'s function, valid until ``revoke``, for an
+        environment whose processes run as ``uids`` (none: the engine's own uid)."""
         credentials = new_credentials()
-        self._live[credentials.access_key_id] = Session(credentials, principal_of(version))
+        session = Session(credentials, principal_of(version))
+        self._live[credentials.access_key_id] = session
+        held = self._uids[credentials.access_key_id] = tuple(uids)
+        for uid in held:
+            self._by_uid[uid] = session
         return credentials
 
     def revoke(self, access_key_id: str) -> None:
         """End credentials (their environment has stopped); unknown ids are ignored."""
-        if self._live.pop(access_key_id, None) is not None:
+        session = self._live.pop(access_key_id, None)
+        if session is not None:
+            for uid in self._uids.pop(access_key_id, ()):
+                if self._by_uid.get(uid) is session:  # not a later environment's, given the uid since
+                    del self._by_uid[uid]
             self._revoked[access_key_id] = None
             while len(self._revoked) > REVOKED_KEPT:
                 del self._revoked[next(iter(self._revoked))]
@@ -73,6 +88,10 @@ class EnvironmentCredentials:
     def find(self, access_key_id: str) -> Session | None:
         """The live session of ``access_key_id``, or None."""
         return self._live.get(access_key_id)
+
+    def of_uid(self, uid: int) -> Session | None:
+        """The live session of the environment whose processes run as ``uid``, or None."""
+        return self._by_uid.get(uid)
 
     def revoked(self, access_key_id: str) -> bool:
         """Whether ``access_key_id`` named credentials that have ended (recently enough to be

@@ -19,6 +19,7 @@ import errno
 import functools
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,6 +27,7 @@ from pathlib import Path
 from flare.runtimes.lambda_python import seccomp
 from flare.sandbox.cgroups import PIDS_LIMIT
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, probe_nft
+from flare.sandbox.socket_owner import SocketOwners
 
 CGROUP_ROOT = Path("/sys/fs/cgroup")
 CONTROLLERS = ("memory", "cpu", "pids", "freezer")
@@ -51,6 +53,7 @@ NETWORK = "isolated network (--network isolated)"
 ETC = "Lambda's minimal /etc (sbx_user1051, localhost, CA certificates), not the host's"
 LINK_LOCAL = f"link-local and metadata addresses unreachable ({', '.join(BLOCKED_V4 + BLOCKED_V6)})"
 SECCOMP = "seccomp filter: no mount, ptrace, kexec, bpf, keyrings, modules or user namespaces in handlers"
+CALLERS = "a connection's environment named by the kernel (Runtime API, a handler's own calls)"
 GUARANTEES = (
     MEMORY,
     CPU,
@@ -63,6 +66,7 @@ GUARANTEES = (
     ETC,
     LINK_LOCAL,
     SECCOMP,
+    CALLERS,
 )
 
 
@@ -87,6 +91,7 @@ class Capabilities:
     cpu_count: int
     nftables: Finding = Finding(False, "not probed")
     seccomp: Finding = Finding(False, "not probed")
+    socket_diag: Finding = Finding(False, "not probed")
     probe_ms: float = 0.0
     mkfs: str | None = field(default=None)
 
@@ -109,6 +114,7 @@ class Capabilities:
             ("no_new_privs", self.no_new_privs.ok, self.no_new_privs.reason),
             ("nftables", self.nftables.ok, self.nftables.reason),
             ("seccomp filter", self.seccomp.ok, self.seccomp.reason),
+            ("socket diagnostics", self.socket_diag.ok, self.socket_diag.reason),
             ("cpus", self.cpu_count > 0, f"{self.cpu_count} usable (sched_getaffinity)"),
         ]
         return rows
@@ -156,6 +162,12 @@ class Capabilities:
             filtered = self.seccomp
         cores = min(self.cpu_count, 6)
         own_uid = self.namespaces.ok and self.is_root  # each environment then runs as its own uid
+        if not own_uid:
+            callers = Finding(
+                False, "functions run as the engine's own uid: any local process may use any Runtime API"
+            )
+        else:
+            callers = self.socket_diag
         nproc = f"RLIMIT_NPROC {PIDS_LIMIT} per environment instead" if own_uid else "no process limit"
         return [
             (MEMORY, memory.ok, memory.reason),
@@ -173,6 +185,7 @@ class Capabilities:
             (ETC, etc.ok, etc.reason),
             (LINK_LOCAL, link_local.ok, link_local.reason),
             (SECCOMP, filtered.ok, filtered.reason),
+            (CALLERS, callers.ok, callers.reason),
         ]
 
 
@@ -200,6 +213,7 @@ def detect(cgroup_root: Path = CGROUP_ROOT) -> Capabilities:
         no_new_privs=probe_no_new_privs(),
         nftables=Finding(*probe_nft()),
         seccomp=probe_seccomp(),
+        socket_diag=probe_socket_diag(),
         cpu_count=len(os.sched_getaffinity(0)),
         probe_ms=(time.perf_counter() - started) * 1000,
         mkfs=mkfs,
@@ -287,6 +301,25 @@ def _read(path: Path) -> str:
 @functools.cache
 def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6", use_errno=True)
+
+
+def probe_socket_diag() -> Finding:
+    """Whether the kernel names a loopback connection's owner (``socket_owner.py``): asked
+    about a connection made here."""
+    owners = SocketOwners()
+    try:
+        with (
+            socket.create_server(("127.0.0.1", 0)) as server,
+            socket.create_connection(server.getsockname()) as client,
+        ):
+            owner = owners.owner_of(client.getsockname(), server.getsockname())
+    except OSError as error:
+        return Finding(False, f"no socket diagnostics (NETLINK_SOCK_DIAG): {error.strerror or error}")
+    finally:
+        owners.close()
+    if owner != os.geteuid():
+        return Finding(False, f"socket diagnostics named uid {owner} for the engine's own connection")
+    return Finding(True, "the uid owning each connection's client socket, from NETLINK_SOCK_DIAG")
 
 
 def probe_seccomp() -> Finding:

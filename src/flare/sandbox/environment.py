@@ -155,7 +155,8 @@ class Environment:
         isolated = bool(layout.plan.get("isolated_network"))
         address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
         issuer = self._settings.credentials
-        self._credentials = issuer.issue(self.version) if issuer is not None else None
+        uids = (self.uid,) if self.uid is not None else ()
+        self._credentials = issuer.issue(self.version, uids) if issuer is not None else None
         variables = environment_variables(
             self.version,
             address,

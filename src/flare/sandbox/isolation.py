@@ -31,6 +31,7 @@ from flare.runtimes.lambda_python.uids import (
     TEMPLATE_UID_BASE,
     template_block,
 )
+from flare.sandbox.capabilities import probe_socket_diag
 from flare.sandbox.cgroups import PIDS_LIMIT, Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
@@ -44,6 +45,13 @@ SANDBOX_UIDS = (
     range(INIT_UID, ENV_UID_BASE + ENV_UID_SLOTS),
     range(TEMPLATE_UID_BASE, TEMPLATE_UID_BASE + TEMPLATE_SLOTS * TEMPLATE_BLOCK),
 )
+
+
+def is_sandbox_uid(uid: int) -> bool:
+    """Whether ``uid`` is one a sandboxed process may run as (``SANDBOX_UIDS``)."""
+    return any(uid in uids for uids in SANDBOX_UIDS)
+
+
 # /etc/passwd names every on-demand environment uid, and the first restores of the first
 # templates (a million template uids would make a 60 MB passwd): past those, a restore's uid
 # has no name, as every uid had before the sandbox's /etc.
@@ -91,6 +99,10 @@ class Isolation:
     shared_prefixes: tuple[Path, ...] = ()
     notes: list[str] = field(default_factory=list)
     scratch: ScratchPool | None = None
+    callers_named: bool = False
+    """Whether the kernel names the environment a connection comes from (each has its own uid,
+    and socket diagnostics answer): a handler's calls then act as its function whatever key
+    signs them (``auth/connection_origin.py``)."""
     skeletons: Skeletons | None = None
     network: str = "default"
     etc: EtcTrees | None = None
@@ -334,7 +346,14 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
             notes.append(f"/tmp: NOT size-capped ({scratch.reason})")
     if namespaces and config.network == "isolated":
         notes.append("network: isolated (loopback only) unless a function's flare:network tag says default")
+    callers_named = False
+    if namespaces:
+        diag = probe_socket_diag()
+        callers_named = diag.ok
+        if not diag.ok:
+            notes.append(f"a handler's calls signed with other keys act as those keys: {diag.reason}")
     return Isolation(
+        callers_named=callers_named,
         network=config.network,
         etc=etc,
         link_local=LinkLocalBlock(data_dir, SANDBOX_UIDS) if namespaces else None,

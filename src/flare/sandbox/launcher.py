@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import sys
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
@@ -42,8 +43,9 @@ class SessionCredentials:
 class CredentialIssuer(Protocol):
     """Where environments get their credentials (``flare.auth.environment_credentials``)."""
 
-    def issue(self, version: FunctionVersion) -> SessionCredentials:
-        """New credentials acting as ``version``'s function, valid until revoked."""
+    def issue(self, version: FunctionVersion, uids: Iterable[int] = ()) -> SessionCredentials:
+        """New credentials acting as ``version``'s function, valid until revoked, for processes
+        that run as ``uids`` (a sandboxed environment's; none: the engine's own)."""
         ...
 
     def revoke(self, access_key_id: str) -> None:

@@ -189,7 +189,7 @@ class Snapshot:
         cgroup = self.isolation.cgroup_for(f"snap-{self.id}", version, init_burst=True)
         self.process = SandboxProcess(self._zygote, cgroup)
         self.uids = self.isolation.allocate_template_block()
-        self._credentials = self._issuer.issue(version) if self._issuer is not None else None
+        self._credentials = self._issuer.issue(version, self.uids) if self._issuer is not None else None
         variables = environment_variables(
             version, "", "", self._endpoint_url, "snap-start", layout, self._credentials
         )
