@@ -16,6 +16,7 @@ from typing import Any
 from flare.account_region import AccountRegion
 from flare.auth.authenticator import Authenticator, AuthMode
 from flare.auth.connection_origin import ConnectionOrigins
+from flare.auth.identity import Identity
 from flare.clock import Clock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
@@ -48,12 +49,13 @@ class Engine:
             self.clock,
             self.machine.default_scope,
         )
-        # Which environment opened a connection, told by the uid the kernel names: only where
-        # environments have uids of their own (auth/connection_origin.py).
+        # Which environment opened a connection, told by the uid the kernel names, or by the
+        # isolated network's listener it came through: only where environments have uids of
+        # their own (auth/connection_origin.py).
+        isolation = self.machine.isolation
+        owner_of = OWNERS.owner_of if isolation.callers_named else None
         self.connection_origins = (
-            ConnectionOrigins(OWNERS.owner_of, is_sandbox_uid)
-            if self.machine.isolation.callers_named
-            else None
+            ConnectionOrigins(owner_of, is_sandbox_uid) if isolation.namespaces else None
         )
         self.home = self.region(self.machine.default_scope)
         for older in ("events.db", "services.db"):  # files of Flares before the one database
@@ -76,12 +78,13 @@ class Engine:
         return found
 
     def region_for_function(
-        self, caller: Scope, operation: str, function_name: str, qualifier: str | None
+        self, who: Identity, operation: str, function_name: str, qualifier: str | None
     ) -> AccountRegion:
-        """The ``AccountRegion`` a function operation by ``caller`` acts in: the caller's own,
-        or the owner's when ``function_name`` is an ARN of another account whose policy allows
-        it. Raises ResourceNotFound (another region) or AccessDenied
-        (``control/cross_account.py``)."""
+        """The ``AccountRegion`` a function operation by ``who`` acts in: the caller's own, or
+        the owner's when ``function_name`` is an ARN of another account whose policy allows it
+        (the caller's role session, for a function's own request). Raises ResourceNotFound
+        (another region) or AccessDenied (``control/cross_account.py``)."""
+        caller = who.scope
         owner = cross_account.owner_of(caller, function_name)
         if owner == caller:
             return self.region(caller)
@@ -89,7 +92,9 @@ class Engine:
         name, parsed = arns.parse_function_name(function_name, qualifier)
         resource = arns.function_arn(owner.region, owner.account, name, parsed)
         statements = region.policies.statements(name, parsed) if region is not None else []
-        cross_account.check_allowed(caller, cross_account.action_of(operation), resource, statements)
+        principal = who.function.arn if who.function is not None else None
+        action = cross_account.action_of(operation)
+        cross_account.check_allowed(caller, action, resource, statements, principal)
         assert region is not None  # a policy allowed it, so the owner has one
         return region
 

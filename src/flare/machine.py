@@ -22,6 +22,7 @@ from flare.config import ServerConfig
 from flare.control.code_url import CodeUrls
 from flare.control.model import FunctionVersion
 from flare.iam.roles import RolePolicies
+from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
@@ -61,7 +62,10 @@ class Machine:
         self.credentials = EnvironmentCredentials()
         self._auth_notes: list[str] = []
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
-        self.env_settings = EnvSettings(config.endpoint_url, config.shutdown_grace_s, self.credentials)
+        self.api_doors = ApiDoors()  # the server attaches its front door (sandbox/api_door.py)
+        self.env_settings = EnvSettings(
+            config.endpoint_url, config.shutdown_grace_s, self.credentials, self.api_doors
+        )
         self.isolation = build_isolation(config, self.data, self.interpreters)
         self._zygotes: dict[Path, Zygote] = {}
         self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use

@@ -56,6 +56,7 @@ async def run(
         BrowserGuard.of_config(config),
         engine.connection_origins,
     )
+    engine.machine.api_doors.attach(front_door.serve_environment)
     loop = asyncio.get_running_loop()
     listener = await loop.create_server(front_door, sock=sock)
     stop = stop or asyncio.Event()

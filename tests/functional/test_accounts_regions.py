@@ -18,6 +18,7 @@ from tests.conftest import ROLE, FlareServer, create_function, launch, python_fu
 from tests.roles import ALLOW_ALL, attach_policy
 
 ALICE, BOB = "111122223333", "444455556666"
+DEFAULT_ACCOUNT = "000000000000"
 
 WHO = """
 import os, boto3
@@ -126,6 +127,56 @@ def test_another_accounts_function_answers_what_its_policy_allows(server: FlareS
     assert error_of(raised)[0] == "AccessDeniedException" and error_of(raised)[2] == 403
     with pytest.raises(bob.exceptions.ClientError) as raised:
         bob.invoke(FunctionName="arn:aws:lambda:us-east-1:999988887777:function:nobody", Payload=b"{}")
+    assert error_of(raised)[0] == "AccessDeniedException"
+
+
+CALLER = """
+import boto3
+def handler(event, context):
+    client = boto3.client("lambda")
+    try:
+        return {"status": client.invoke(FunctionName=event["target"], Payload=b"{}")["StatusCode"]}
+    except client.exceptions.ClientError as error:
+        return {"error": error.response["Error"]["Code"], "message": error.response["Error"]["Message"]}
+"""
+
+
+def test_another_accounts_policy_naming_only_the_callers_role_lets_its_function_invoke(
+    server: FlareServer,
+) -> None:
+    alice, bob = server.client(key=ALICE), server.client()  # bob: the default account's key
+    role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/caller-role"
+    attach_policy(server.url, role, ALLOW_ALL)  # as bob's operator would
+    target = create_function(alice, "granted", who("alice"))["FunctionArn"]
+    bob.create_function(
+        FunctionName="caller",
+        Runtime="python3.11",
+        Role=role,
+        Handler="app.handler",
+        Code={"ZipFile": python_function(CALLER)},
+        MemorySize=1024,
+        Timeout=30,
+    )
+    bob.get_waiter("function_active_v2").wait(FunctionName="caller")
+
+    def call() -> dict[str, Any]:
+        answer = bob.invoke(FunctionName="caller", Payload=json.dumps({"target": target}).encode())
+        result: dict[str, Any] = json.loads(answer["Payload"].read())
+        return result
+
+    assert call() == {
+        "error": "AccessDeniedException",
+        "message": f"User: arn:aws:sts::{DEFAULT_ACCOUNT}:assumed-role/caller-role/caller is not authorized "
+        "to perform: "
+        f"lambda:InvokeFunction on resource: {target} because no resource-based policy allows the "
+        "lambda:InvokeFunction action",
+    }
+    alice.add_permission(
+        FunctionName="granted", StatementId="role", Action="lambda:InvokeFunction", Principal=role
+    )
+    assert call() == {"status": 200}
+    with pytest.raises(bob.exceptions.ClientError) as raised:  # the role, not bob's whole account
+        bob.invoke(FunctionName=target, Payload=b"{}")
     assert error_of(raised)[0] == "AccessDeniedException"
 
 

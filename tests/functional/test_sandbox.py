@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import sys
 import time
 from pathlib import Path
@@ -375,22 +376,38 @@ def handler(event, context):
     assert results == {"invocation/next": 403, "invocation/x/response": 403}
 
 
-def test_isolated_network_reaches_only_loopback_but_keeps_its_runtime_api(
+def test_isolated_network_reaches_flares_endpoint_only_and_keeps_its_runtime_api(
     flare: FlareServer, lam: Any
 ) -> None:
     source = """
-import os, socket
-def handler(event, context):
-    port = int(event["port"])
+import os, socket, boto3
+def reaches(port):
     try:
         socket.create_connection(("127.0.0.1", port), timeout=1).close()
-        reached = True
+        return True
     except OSError:
-        reached = False
-    return {"reached_flare": reached, "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
-            "interfaces": sorted(name for _, name in socket.if_nameindex())}
+        return False
+
+def call(what):
+    try:
+        return what()
+    except Exception as error:
+        return getattr(error, "response", {}).get("Error", {}).get("Code") or type(error).__name__
+
+def handler(event, context):
+    client = boto3.client("lambda", aws_access_key_id="test", aws_secret_access_key="test")
+    return {
+        "flare": reaches(int(event["port"])),
+        "other": reaches(int(event["other"])),
+        "listed": call(lambda: client.list_functions() and "allowed"),
+        "invoked": call(lambda: client.invoke(FunctionName="hello")["StatusCode"]),
+        "runtime_api": os.environ["AWS_LAMBDA_RUNTIME_API"],
+        "interfaces": sorted(name for _, name in socket.if_nameindex()),
+    }
 """
     port = flare.url.rsplit(":", 1)[1]
+    create_function(lam, "hello", python_function("def handler(event, context):\n    return 1\n"))
+    create_function(lam, "connected", python_function(source), MemorySize=1024, Timeout=30)
     lam.create_function(
         FunctionName="isolated",
         Runtime="python3.11",
@@ -398,12 +415,24 @@ def handler(event, context):
         Handler="app.handler",
         Code={"ZipFile": python_function(source)},
         Tags={"flare:network": "isolated"},
+        MemorySize=1024,
+        Timeout=30,
     )
-    _, result = invoke(lam, "isolated", {"port": port})
-    assert result == {"reached_flare": False, "runtime_api": "127.0.0.1:9001", "interfaces": ["lo"]}
-    create_function(lam, "connected", python_function(source))
-    _, connected = invoke(lam, "connected", {"port": port})
-    assert connected["reached_flare"] is True
+    lam.get_waiter("function_active_v2").wait(FunctionName="isolated")
+    with socket.create_server(("127.0.0.1", 0)) as other:  # another service of the host
+        event = {"port": port, "other": other.getsockname()[1]}
+        _, result = invoke(lam, "isolated", event)
+        _, connected = invoke(lam, "connected", event)
+    # Flare's endpoint is reached, and acts as the function (whose role may invoke, not list)
+    assert result == {
+        "flare": True,
+        "other": False,
+        "listed": "AccessDeniedException",
+        "invoked": 200,
+        "runtime_api": "127.0.0.1:9001",
+        "interfaces": ["lo"],
+    }
+    assert connected["flare"] is True and connected["other"] is True
 
 
 def test_isolated_network_serves_a_bootstrap_its_runtime_api(lam: Any) -> None:

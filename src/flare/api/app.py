@@ -43,9 +43,9 @@ from flare.api import (
 )
 from flare.api.request_check import check_request
 from flare.api.wire import aws_route
+from flare.auth.identity import Identity
 from flare.engine import Engine
 from flare.errors import UnknownOperation
-from flare.scope import Scope
 
 # A base64 zip of 50 MB plus its JSON envelope.
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
@@ -65,7 +65,7 @@ def _close_all(engine: Engine, close: Callable[[AccountRegion], None]) -> Callab
 def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     """The one Invoke implementation (the front door's fast path and aiohttp share it)."""
 
-    def find_region(caller: Scope, name: str, qualifier: str | None) -> AccountRegion:
+    def find_region(caller: Identity, name: str, qualifier: str | None) -> AccountRegion:
         return engine.region_for_function(caller, "Invoke", name, qualifier)
 
     return invoke.InvokeRoute(find_region, engine.clock, authorization.invoke_check(engine.authorizer))

@@ -150,13 +150,17 @@ class FrontDoor(asyncio.Protocol):
         authenticator: Authenticator,
         guard: BrowserGuard | None = None,
         origins: ConnectionOrigins | None = None,
+        environment: int | None = None,
     ) -> None:
+        """``environment``: the uid of the environment every connection of this listener
+        comes from (an isolated network's, ``sandbox/api_door.py``); else ``origins`` is asked
+        at the first request."""
         self._route = route
         self._authenticator = authenticator
         self._guard = guard
         self._origins = origins
-        self._origin: int | None = None
-        self._origin_known = origins is None  # else asked at the first request
+        self._origin = environment
+        self._origin_known = origins is None or environment is not None
         self._fallback = fallback
         self._date = date
         self._tasks = tasks
@@ -171,6 +175,8 @@ class FrontDoor(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self._transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        if self._origin is not None and self._origins is not None:
+            self._origins.remember(transport, self._origin)  # for aiohttp, if it takes over
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -364,7 +370,7 @@ class FrontDoorServer:
         # Asked once: on Python 3.11, each get_running_loop() costs a getpid() syscall.
         self._loop = asyncio.get_running_loop()
 
-    def __call__(self) -> FrontDoor:
+    def __call__(self, environment: int | None = None) -> FrontDoor:
         return FrontDoor(
             self._route,
             self._fallback,
@@ -374,7 +380,14 @@ class FrontDoorServer:
             self._authenticator,
             self._guard,
             self._origins,
+            environment,
         )
+
+    async def serve_environment(self, listener: socket.socket, environment: int) -> asyncio.AbstractServer:
+        """Serve on ``listener``, every connection of which comes from the environment running
+        as ``environment`` (an isolated network's own listener: ``sandbox/api_door.py``)."""
+        listener.setblocking(False)
+        return await self._loop.create_server(lambda: self(environment), sock=listener)
 
     async def drain(self, timeout: float) -> None:
         """Let fast-path invokes in flight finish (up to ``timeout`` seconds), then cancel them."""

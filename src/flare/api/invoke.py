@@ -32,7 +32,6 @@ from flare.errors import FlareError, InvalidParameterValue, InvalidRequestConten
 from flare.events.async_queue import MAX_ASYNC_PAYLOAD
 from flare.ids import new_request_id, new_trace_id
 from flare.sandbox.invocation import Invocation
-from flare.scope import Scope
 from flare.specs import constraints
 from flare.specs.models import rest_operations, service_model
 
@@ -142,9 +141,9 @@ def function_name_of(path: str) -> str | None:
     return unquote(name) if "%" in name else name
 
 
-FindRegion = Callable[[Scope, str, "str | None"], AccountRegion]
-"""The ``AccountRegion`` an Invoke of (function name, qualifier) by a caller of this scope acts
-in (``Engine.region_for_function``); raises FlareError."""
+FindRegion = Callable[[Identity, str, "str | None"], AccountRegion]
+"""The ``AccountRegion`` an Invoke of (function name, qualifier) by a caller acts in
+(``Engine.region_for_function``); raises FlareError."""
 
 
 class InvokeRoute:
@@ -180,7 +179,7 @@ class InvokeRoute:
         if tenant_id is not None:
             check_tenant_id(name, qualifier, headers, tenant_id)
         try:
-            region = self._find_region(caller.scope, name, qualifier)
+            region = self._find_region(caller, name, qualifier)
             version, invoked_arn = region.registry.resolve_invocation(name, qualifier)
         except FlareError:
             check_invoke(name, qualifier, headers)

@@ -41,7 +41,8 @@ def region_of(request: web.Request) -> AccountRegion:
 
 def decide_region(engine: Engine, request: web.Request) -> AccountRegion:
     """See the module docstring. Raises ResourceNotFound or AccessDenied."""
-    caller = identity_of(request).scope
+    who = identity_of(request)
+    caller = who.scope
     checked = request.get(CHECKED)
     if checked is not None:
         operation, params = checked
@@ -53,7 +54,7 @@ def decide_region(engine: Engine, request: web.Request) -> AccountRegion:
         if isinstance(function_name, str):
             qualifier = params.get("Qualifier")
             return engine.region_for_function(
-                caller, operation.name, function_name, qualifier if isinstance(qualifier, str) else None
+                who, operation.name, function_name, qualifier if isinstance(qualifier, str) else None
             )
     return engine.region(caller)
 

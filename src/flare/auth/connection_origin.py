@@ -8,9 +8,11 @@ the client end of each connection (``sandbox/socket_owner.py``), asked once per 
 when its first request is served (the front door's fast path and aiohttp's middleware share
 the answer).
 
-Only an engine whose environments have uids of their own asks (``Isolation.own_uids``): without
-them (``--no-sandbox``, an engine that is not root) a handler runs as the engine's user, with
-its files, and there is no boundary a uid could draw.
+Only an engine whose environments have uids of their own asks (``Isolation.callers_named``):
+without them (``--no-sandbox``, an engine that is not root) a handler runs as the engine's user,
+with its files, and there is no boundary a uid could draw. A connection that arrived on an
+isolated environment's own listener (``sandbox/api_door.py``) is remembered as that
+environment's without asking.
 """
 
 from __future__ import annotations
@@ -37,7 +39,9 @@ class ConnectionOrigins:
     kernel, ``sandboxed`` says whether a uid is one of the sandbox's. Used from the event
     loop's thread only."""
 
-    def __init__(self, owner_of: OwnerLookup, sandboxed: Callable[[int], bool]) -> None:
+    def __init__(self, owner_of: OwnerLookup | None, sandboxed: Callable[[int], bool]) -> None:
+        """``owner_of`` None: the kernel is not asked (no socket diagnostics); only remembered
+        connections have an origin."""
         self._owner_of = owner_of
         self._sandboxed = sandboxed
         self._known: weakref.WeakKeyDictionary[asyncio.BaseTransport, int] = weakref.WeakKeyDictionary()
@@ -50,7 +54,7 @@ class ConnectionOrigins:
         if transport is None:
             return None
         known = self._known.get(transport)
-        if known is None:
+        if known is None and self._owner_of is not None:
             known = OUTSIDE
             peer, local = transport.get_extra_info("peername"), transport.get_extra_info("sockname")
             if isinstance(peer, tuple) and isinstance(local, tuple):
@@ -62,4 +66,9 @@ class ConnectionOrigins:
                 if uid is not None and self._sandboxed(uid):
                     known = uid
             self._known[transport] = known
-        return None if known == OUTSIDE else known
+        return None if known is None or known == OUTSIDE else known
+
+    def remember(self, transport: asyncio.BaseTransport, uid: int) -> None:
+        """``transport``'s connection is the environment running as ``uid``'s: it arrived on a
+        listener only that environment reaches (``sandbox/api_door.py``)."""
+        self._known[transport] = uid

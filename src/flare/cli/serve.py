@@ -92,8 +92,8 @@ from flare.config import DEFAULT_REGION, ServerConfig
     type=click.Choice(["default", "isolated"]),
     default="default",
     show_default=True,
-    help="default: functions reach the network as on Lambda; isolated: loopback only "
-    "(a function's flare:network tag overrides it).",
+    help="default: functions reach the network as on Lambda; isolated: their own loopback and "
+    "Flare's endpoint only (a function's flare:network tag overrides it).",
 )
 @click.option(
     "--sqs-endpoint",

@@ -19,7 +19,9 @@ found, another account's ``AccessDeniedException`` (``check_own``). Layer versio
 of their own (``AddLayerVersionPermission``): ``control/layers.py`` decides those.
 
 The caller, as a policy sees it, is its account's root (``arn:aws:iam::<account>:root``): Flare
-knows an access key's account, not the IAM user behind it. All pure.
+knows an access key's account, not the IAM user behind it; a function's own request is its
+execution role's session (``arn:aws:sts::<account>:assumed-role/<role>/<function>``), which a
+policy naming the role (or the account) matches. All pure.
 """
 
 from __future__ import annotations
@@ -88,20 +90,26 @@ def check_own(caller: Scope, operation: str, arn: str) -> None:
 
 
 def check_allowed(
-    caller: Scope, action: str, resource_arn: str, statements: Iterable[Mapping[str, Any]]
+    caller: Scope,
+    action: str,
+    resource_arn: str,
+    statements: Iterable[Mapping[str, Any]],
+    principal_arn: str | None = None,
 ) -> None:
     """Raise AccessDenied unless ``statements`` (the resource's policy) allow ``caller``
-    ``action`` on ``resource_arn``."""
-    who = permissions.Caller(arn=caller_arn(caller.account))
+    ``action`` on ``resource_arn``; ``principal_arn``: who the caller is when Flare knows more
+    than its account (a function's role session), else its account's root."""
+    who = permissions.Caller(arn=principal_arn or caller_arn(caller.account))
     if not permissions.allows(
         statements, who, action, resource_arn, {"aws:PrincipalAccount": caller.account}
     ):
-        raise denied(caller.account, action, resource_arn)
+        raise denied(caller.account, action, resource_arn, principal_arn)
 
 
-def denied(account: str, action: str, resource_arn: str) -> AccessDenied:
-    """AWS's refusal of ``account`` doing ``action`` on another account's ``resource_arn``."""
+def denied(account: str, action: str, resource_arn: str, principal_arn: str | None = None) -> AccessDenied:
+    """AWS's refusal of ``account`` (or ``principal_arn``) doing ``action`` on another
+    account's ``resource_arn``."""
     return AccessDenied(
-        f"User: {caller_arn(account)} is not authorized to perform: {action} on resource: "
+        f"User: {principal_arn or caller_arn(account)} is not authorized to perform: {action} on resource: "
         f"{resource_arn} because no resource-based policy allows the {action} action"
     )

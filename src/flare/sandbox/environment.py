@@ -35,6 +35,7 @@ from flare.observe import report
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
+from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.channel import (
     FrameProtocol,
     InitError,
@@ -44,7 +45,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
-from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_socket
+from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_sockets
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
@@ -80,6 +81,8 @@ class EnvSettings:
     endpoint_url: str
     shutdown_grace_s: float = 2.0
     credentials: CredentialIssuer | None = None
+    api_doors: ApiDoors | None = None
+    """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
 
 
 class Environment:
@@ -128,6 +131,7 @@ class Environment:
         self.init_failure: Outcome | None = None
         self.init_timed_out = False
         self._credentials: SessionCredentials | None = None  # revoked at stop
+        self._api_door: asyncio.AbstractServer | None = None  # isolated networks: Flare's API
 
     def __repr__(self) -> str:
         return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
@@ -192,12 +196,26 @@ class Environment:
             self._logpipe.child_started()
         self.process.exited.add_done_callback(self._on_process_exit)
         if handoff is not None:
-            await self._runtime_api.start(await receive_socket(handoff))
+            await self._take_listeners(handoff, layout)
         if channel is not None:
             loop = asyncio.get_running_loop()
             self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
         self.lifecycle.move(EnvState.INITIALISING)
         await self._await_init(began, init_limit_s)
+
+    async def _take_listeners(self, handoff: socket.socket, layout: Layout) -> None:
+        """An isolated network's listeners, made inside it: the Runtime API's, then (when the
+        plan has one) Flare's endpoint's, served for this environment (``api_door.py``)."""
+        endpoint = bool(layout.plan.get("endpoint_port"))
+        listeners = await receive_sockets(handoff, 2 if endpoint else 1)
+        await self._runtime_api.start(listeners[0])
+        if endpoint:
+            doors = self._settings.api_doors
+            assert self.uid is not None, "an isolated network comes with a uid of its own"
+            if doors is None:
+                listeners[1].close()
+            else:
+                self._api_door = await doors.serve(listeners[1], self.uid)
 
     async def _prepare_layout(self) -> Layout:
         """The environment's /tmp scratch, uid and sandbox plan."""
@@ -475,6 +493,9 @@ class Environment:
             self._logpipe = None
         self._inflight.close()
         await self._runtime_api.stop()
+        if self._api_door is not None:
+            self._api_door.close()
+            self._api_door = None
         if self.process is not None:
             await self.process.release(self._clock)
         if self.uid is not None:

@@ -226,15 +226,18 @@ async def recvmsg_when_readable(
     return ancillary
 
 
-async def receive_socket(channel: socket.socket) -> socket.socket:
-    """The socket a child sends over ``channel`` (SCM_RIGHTS); closes ``channel``."""
+async def receive_sockets(channel: socket.socket, count: int) -> list[socket.socket]:
+    """The ``count`` sockets a child sends over ``channel`` in one message (SCM_RIGHTS), in
+    its order; closes ``channel``. Raises ZygoteDied when fewer arrive (those are closed)."""
     fds = array.array("i")
     try:
-        ancillary = await recvmsg_when_readable(channel, 1, socket.CMSG_LEN(fds.itemsize))
+        ancillary = await recvmsg_when_readable(channel, 1, socket.CMSG_LEN(count * fds.itemsize))
     finally:
         channel.close()
     for level, kind, data in ancillary:
         if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
-            fds.frombytes(data[: fds.itemsize])
-            return socket.socket(fileno=fds[0])
-    raise ZygoteDied("the environment did not hand over its Runtime API socket")
+            fds.frombytes(data[: len(data) - len(data) % fds.itemsize])
+    if len(fds) != count:
+        close_quietly(*fds)
+        raise ZygoteDied("the environment did not hand over its listening sockets")
+    return [socket.socket(fileno=fd) for fd in fds]

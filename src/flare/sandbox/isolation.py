@@ -99,6 +99,9 @@ class Isolation:
     shared_prefixes: tuple[Path, ...] = ()
     notes: list[str] = field(default_factory=list)
     scratch: ScratchPool | None = None
+    endpoint_port: int | None = None
+    """The port of Flare's endpoint, served inside isolated networks too (``api_door.py``);
+    None when its address is not the loopback's (an isolated network has no other)."""
     callers_named: bool = False
     """Whether the kernel names the environment a connection comes from (each has its own uid,
     and socket diagnostics answer): a handler's calls then act as its function whatever key
@@ -284,6 +287,8 @@ def mount_plan(
     if isolation.network_of(version) == "isolated":
         plan["isolated_network"] = True
         plan["runtime_api_port"] = int(ISOLATED_RUNTIME_API.rsplit(":", 1)[1])
+        if isolation.endpoint_port:  # Flare's own API, the one address it reaches (api_door.py)
+            plan["endpoint_port"] = isolation.endpoint_port
     return plan
 
 
@@ -345,14 +350,19 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         else:
             notes.append(f"/tmp: NOT size-capped ({scratch.reason})")
     if namespaces and config.network == "isolated":
-        notes.append("network: isolated (loopback only) unless a function's flare:network tag says default")
+        notes.append(
+            "network: isolated (loopback and Flare's endpoint only) unless a function's flare:network tag "
+            "says default"
+        )
     callers_named = False
     if namespaces:
         diag = probe_socket_diag()
         callers_named = diag.ok
         if not diag.ok:
             notes.append(f"a handler's calls signed with other keys act as those keys: {diag.reason}")
+    loopback = config.host in ("127.0.0.1", "localhost", "0.0.0.0")
     return Isolation(
+        endpoint_port=config.port if loopback and config.port else None,
         callers_named=callers_named,
         network=config.network,
         etc=etc,

@@ -147,19 +147,23 @@ class Forker:
 def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     """Apply ``plan`` to this (freshly forked) process before the runtime starts.
 
-    With an isolated network, the Runtime API's listening socket is made inside it and sent to
-    the engine over ``handoff_fd``. With namespaces, returns the environment's cgroup.procs
-    files, opened before the new root hid them: the caller joins them (``join_cgroup_fds``) in
-    the runtime process, once the platform's work (this, and the init split) is done; at
-    128 MB the function's CPU share would make that work several times slower, and on Lambda
-    it is not the function's either. Everything the function runs is inside."""
+    With an isolated network, the listening sockets of the Runtime API and of Flare's endpoint
+    (``sandbox/api_door.py``) are made inside it and sent to the engine over ``handoff_fd``.
+    With namespaces, returns the environment's cgroup.procs files, opened before the new root
+    hid them: the caller joins them (``join_cgroup_fds``) in the runtime process, once the
+    platform's work (this, and the init split) is done; at 128 MB the function's CPU share
+    would make that work several times slower, and on Lambda it is not the function's either.
+    Everything the function runs is inside."""
     joins = [os.open(path, os.O_WRONLY) for path in plan.get("cgroup_procs", [])]
     if not plan.get("namespaces"):
         join_cgroup_fds(joins)
         return []
     build_namespaces(plan)
     if plan.get("isolated_network"):
-        _hand_over_listener(plan["runtime_api_port"], handoff_fd)
+        ports = [plan["runtime_api_port"]]
+        if plan.get("endpoint_port"):
+            ports.append(plan["endpoint_port"])
+        _hand_over_listeners(ports, handoff_fd)
     drop_privileges(plan["uid"], plan["gid"], plan.get("nproc"))
     return joins
 
@@ -281,20 +285,25 @@ def _loopback_up() -> None:
         fcntl.ioctl(sock, siocsifflags, struct.pack("16sH14s", b"lo", flags | iff_up, b""))
 
 
-def _hand_over_listener(port: int, handoff_fd: int) -> None:
+def _hand_over_listeners(ports: list[int], handoff_fd: int) -> None:
+    """Listen on ``127.0.0.1:<port>`` for each of ``ports`` inside the isolated network (the
+    Runtime API's, then Flare's endpoint's) and send the sockets to the engine in one message."""
     import array
     import socket
 
-    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
-    listener.listen(16)
+    listeners = []
+    for port in ports:
+        listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        listener.bind(("127.0.0.1", port))
+        listener.listen(64)
+        listeners.append(listener)
+    fds = array.array("i", [listener.fileno() for listener in listeners]).tobytes()
     handoff = socket.socket(fileno=handoff_fd)
-    handoff.sendmsg(
-        [b"L"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, array.array("i", [listener.fileno()]).tobytes())]
-    )
+    handoff.sendmsg([b"L"], [(socket.SOL_SOCKET, socket.SCM_RIGHTS, fds)])
     handoff.close()
-    listener.close()
+    for listener in listeners:
+        listener.close()
 
 
 def drop_privileges(uid: int, gid: int, nproc: Optional[int] = None) -> None:
