@@ -1,7 +1,8 @@
 """A handler's seccomp filter: the system calls a function has no business making fail with
 EPERM (user namespaces, keyrings, ptrace, another process's memory...), in a cold-started and a
-SnapStart-restored environment and in every process the handler starts, while fork, threads
-and subprocesses keep working. Needs root (the sandbox); skips otherwise."""
+SnapStart-restored environment, in a SnapStart template's INIT and in every process the handler
+starts, while fork, threads and subprocesses keep working. Needs root (the sandbox); skips
+otherwise."""
 
 from __future__ import annotations
 
@@ -101,22 +102,43 @@ def test_a_handler_cannot_make_the_denied_system_calls(lam: Any) -> None:
     assert seen == {"attacks": DENIED, "works": WORKS, "seccomp": ["2"]}
 
 
-def test_a_snapstart_restore_is_filtered_too(lam: Any) -> None:
+def _snapstart_version(lam: Any, name: str, source: str) -> str:
+    """``name`` with SnapStart, published, its snapshot made: the qualified name to invoke."""
     create_function(
         lam,
-        "seccomp-restored",
-        python_function(ATTACKS),
+        name,
+        python_function(source),
         runtime="python3.12",
         SnapStart={"ApplyOn": "PublishedVersions"},
         Timeout=30,
     )
-    version = lam.publish_version(FunctionName="seccomp-restored")["Version"]
+    version = lam.publish_version(FunctionName=name)["Version"]
     deadline = time.monotonic() + 60
-    while (
-        lam.get_function_configuration(FunctionName="seccomp-restored", Qualifier=version)["State"]
-        == "Pending"
-    ):
+    while lam.get_function_configuration(FunctionName=name, Qualifier=version)["State"] == "Pending":
         assert time.monotonic() < deadline, "the snapshot was never made"
         time.sleep(0.05)
-    seen = _invoke(lam, f"seccomp-restored:{version}")
+    return f"{name}:{version}"
+
+
+def test_a_snapstart_restore_is_filtered_too(lam: Any) -> None:
+    seen = _invoke(lam, _snapstart_version(lam, "seccomp-restored", ATTACKS))
     assert seen == {"attacks": DENIED, "works": WORKS, "seccomp": ["2"]}
+
+
+AT_INIT = (
+    ATTACKS
+    + """
+SEEN_AT_INIT = {  # in the SnapStart template, root of its own user namespace
+    "attacks": attacks(),
+    "seccomp": [line.split()[1] for line in open("/proc/self/status") if line.startswith("Seccomp:")],
+}
+
+def handler(event, context):
+    return SEEN_AT_INIT
+"""
+)
+
+
+def test_a_snapstart_templates_init_code_is_filtered_too(lam: Any) -> None:
+    seen = _invoke(lam, _snapstart_version(lam, "seccomp-template", AT_INIT))
+    assert seen == {"attacks": DENIED, "seccomp": ["2"]}

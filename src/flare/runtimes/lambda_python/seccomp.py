@@ -19,6 +19,13 @@ and its privileges are dropped (``no_new_privs`` is set by then), before any cod
 function runs; every process it starts inherits it, across ``execve`` too. Installing it costs
 a cold start about 0.1 ms (the kernel checks the program and caches the calls it always allows,
 which then skip it); a warm invocation nothing measurable.
+A SnapStart template runs the function's INIT code too, as root of its own user namespace
+(it must still build each restore's mount and pid namespaces). It installs ``TEMPLATE_PROGRAM``
+before that code: the same filter but for the calls a restore's set-up needs after INIT
+(``mount`` of its /proc, ``move_mount`` of its /tmp, ``setns`` back into the template's own
+pid namespace after forking one into a new one; a template's capabilities reach only its own
+namespaces), each restore then adding the handlers' filter on top (filters stack; the
+strictest answer wins).
 Stdlib and ctypes only, Python 3.9-compatible: it runs in every zygote.
 """
 
@@ -56,6 +63,7 @@ DENIED = (
     "open_by_handle_at", "lookup_dcookie", "iopl", "ioperm",
 )  # fmt: skip
 NO_NEW_USER_NAMESPACE = ("unshare", "clone")  # denied only with CLONE_NEWUSER in args[0]
+TEMPLATE_KEPT = ("mount", "move_mount", "setns")  # what a template makes restores with, after INIT
 UNSUPPORTED = ("clone3",)  # ENOSYS: the C library falls back to clone
 
 # (audit arch, x32 bit to refuse?, numbers) per machine
@@ -90,9 +98,9 @@ ARCHES: Dict[str, Tuple[int, bool, Dict[str, int]]] = {
 _Op = Tuple[int, Optional[str], Optional[str], int]
 
 
-def program(machine: str) -> Optional[bytes]:
+def program(machine: str, kept: Tuple[str, ...] = ()) -> Optional[bytes]:
     """The filter for ``machine`` (``platform.machine()``) as packed ``sock_filter``s, or None
-    for a machine without a table. Pure."""
+    for a machine without a table; ``kept``: calls of ``DENIED`` it lets through. Pure."""
     if machine not in ARCHES:
         return None
     arch, x32, numbers = ARCHES[machine]
@@ -103,7 +111,7 @@ def program(machine: str) -> Optional[bytes]:
     ]
     if x32:
         ops.append((None, (JGE_K, "deny", None, X32_SYSCALL_BIT)))
-    special = [(numbers[name], "deny") for name in DENIED if name in numbers]
+    special = [(numbers[name], "deny") for name in DENIED if name in numbers and name not in kept]
     special += [(numbers[name], "flags") for name in NO_NEW_USER_NAMESPACE]
     special += [(numbers[name], "enosys") for name in UNSUPPORTED]
     _search(sorted(special), ops)
@@ -152,21 +160,40 @@ class _Fprog(ctypes.Structure):
     _fields_ = [("len", ctypes.c_ushort), ("filter", ctypes.c_void_p)]
 
 
+class _Loaded:
+    """A program ready for ``prctl``. Made in the zygote, before it forks: in a freshly forked
+    child, making it (ctypes' first touches of copied pages) cost ~0.4 ms of its cold start;
+    ``prctl`` itself ~0.1 ms."""
+
+    def __init__(self, packed: Optional[bytes]) -> None:
+        self.packed = packed
+        self._buffer = ctypes.create_string_buffer(packed or b"", len(packed or b""))
+        self._fprog = _Fprog(len(packed or b"") // 8, ctypes.addressof(self._buffer))
+        self.pointer = ctypes.byref(self._fprog)
+
+
 PROGRAM = program(platform.machine())
-# Made in the zygote, before it forks: in a freshly forked child, making them (ctypes' first
-# touches of copied pages) cost ~0.4 ms of its cold start; ``prctl`` itself ~0.1 ms.
+TEMPLATE_PROGRAM = program(platform.machine(), TEMPLATE_KEPT)
 _LIBC = ctypes.CDLL(None, use_errno=True)
-_BUFFER = ctypes.create_string_buffer(PROGRAM or b"", len(PROGRAM or b""))
-_FPROG = _Fprog(len(PROGRAM or b"") // 8, ctypes.addressof(_BUFFER))
-_FPROG_POINTER = ctypes.byref(_FPROG)
+_HANDLERS = _Loaded(PROGRAM)
+_TEMPLATES = _Loaded(TEMPLATE_PROGRAM)
 
 
 def install() -> None:
-    """Install the filter on this thread (and so on everything it starts). Needs
+    """Install the handlers' filter on this thread (and so on everything it starts). Needs
     ``no_new_privs`` or CAP_SYS_ADMIN; raises OSError when refused or on a machine without a
     table (a sandbox that cannot have its filter does not start)."""
-    if PROGRAM is None:
+    _install(_HANDLERS)
+
+
+def install_template() -> None:
+    """Install a SnapStart template's filter (see the module docstring), as ``install``."""
+    _install(_TEMPLATES)
+
+
+def _install(loaded: _Loaded) -> None:
+    if loaded.packed is None:
         raise OSError(errno.ENOSYS, f"no seccomp table for {platform.machine()}")
-    if _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, _FPROG_POINTER, 0, 0) != 0:
+    if _LIBC.prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, loaded.pointer, 0, 0) != 0:
         code = ctypes.get_errno()
         raise OSError(code, f"seccomp: {errno.errorcode.get(code, code)}")

@@ -9,7 +9,9 @@ still root on the host:
    other environment. Every capability the template keeps is over its own namespaces only.
 2. ``unshare(CLONE_NEWPID)`` and fork: the parent stays as a monitor that exits as the template
    does; the child is pid 1 of the template's pid namespace. It builds Lambda's file layout
-   (``sandbox.build_namespaces``), runs INIT (imports the handler) and the before-snapshot hooks
+   (``sandbox.build_namespaces``), installs the template's seccomp filter (``seccomp.py``: the
+   handlers' but for ``mount``, ``move_mount`` and ``setns``), runs INIT (imports the handler) and the
+   before-snapshot hooks
    of ``snapshot_restore_py`` (last registered first), freezes the GC and serves SPAWN frames
    like a zygote: each is a restore.
 3. A restored environment is forked into a new pid namespace. It mounts its own /proc, moves its
@@ -85,6 +87,7 @@ def become_template(header: dict[str, Any], control: socket.socket, ready_fd: in
     sandbox.libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
     sandbox.build_namespaces(header["sandbox"], trees)
     os.chdir(header["cwd"])
+    seccomp.install_template()  # before INIT: the function's code runs from here on
     if header.get("argv"):
         _exec_runtime(header, control)
     os.environ.clear()
