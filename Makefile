@@ -9,12 +9,15 @@ SDK    := $(VENV)/lambda-sdk
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3).
 	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3 snapshot-restore-py
+	@# python3.9 functions get a build for 3.9 (the one above needs 3.10: urllib3 2.8).
+	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK)-py39 --python-version 3.9 \
+	  --only-binary=:all: boto3 snapshot-restore-py
 	@# nftables makes link-local and metadata addresses unreachable from functions (as root).
 	@PATH="$$PATH:/usr/sbin:/sbin" command -v nft >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
 	  || ! command -v apt-get >/dev/null 2>&1 || apt-get install -y -qq nftables >/dev/null 2>&1 \

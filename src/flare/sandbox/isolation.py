@@ -82,6 +82,22 @@ class Layout:
     plan: dict[str, Any] = field(default_factory=dict)
 
 
+SDK_BUILDS = {"python3.9": "-py39"}
+"""Interpreters whose functions get an SDK build of their own, beside the default one (``make
+install``): the default's urllib3 no longer imports on Python 3.9."""
+
+
+def sdk_dir_of(default: Path, interpreter: Path) -> Path:
+    """The SDK the functions running on ``interpreter`` get: its own build beside ``default``
+    when it has one (``SDK_BUILDS``) and it is installed, else ``default``."""
+    suffix = SDK_BUILDS.get(interpreter.name)
+    if suffix is not None:
+        own = default.with_name(default.name + suffix)
+        if own.is_dir():
+            return own
+    return default
+
+
 def interpreter_prefix(interpreter: Path) -> Path:
     """``/root/.pyenv/versions/3.12.1`` for ``.../bin/python3.12``."""
     return interpreter.resolve().parent.parent
@@ -190,7 +206,7 @@ class Isolation:
             return Layout(
                 str(version.code_dir),
                 str(RUNTIMES_DIR),
-                str(self.sdk_dir),
+                str(sdk_dir_of(self.sdk_dir, interpreter)),
                 str(version.opt_dir) if version.opt_dir is not None else None,
             )
         key = (
@@ -247,8 +263,9 @@ def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolati
         binds.append((str(path), str(path), False))
     binds.append((str(version.code_dir), TASK_ROOT, False))
     binds.append((str(RUNTIMES_DIR), RUNTIME_DIR, False))
-    if isolation.sdk_dir.is_dir():
-        binds.append((str(isolation.sdk_dir), SDK_DIR, False))
+    sdk = sdk_dir_of(isolation.sdk_dir, interpreter)
+    if sdk.is_dir():
+        binds.append((str(sdk), SDK_DIR, False))
     if version.opt_dir is not None:
         binds.append((str(version.opt_dir), OPT_DIR, False))
     devices = [name for name in DEVICES if os.path.exists(f"/dev/{name}")]
