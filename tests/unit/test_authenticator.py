@@ -292,3 +292,27 @@ def test_the_access_key_store_keeps_one_key_per_account(keys: AccessKeyStore) ->
     with pytest.raises(Exception, match="111122223333"):
         keys.add(AccessKey("111122223333", "s", "111122223333", 3.0))
     assert keys.delete("111122223333") and not keys.delete("111122223333")
+
+
+@pytest.mark.parametrize("part", ["region", "token", "header"])
+def test_text_no_signer_could_encode_is_a_refusal_not_a_crash(
+    keys: AccessKeyStore, clock: ManualClock, part: str
+) -> None:
+    """Bytes that are not UTF-8 reach the verifier as lone surrogates (aiohttp decodes with
+    ``surrogateescape``): no client could have signed them."""
+    admin = keys.create(DEFAULT.account, DEFAULT.account, 1.0)
+    sessions = EnvironmentCredentials()
+    issued = sessions.issue(VERSION)
+    headers, path, query, body = request(admin.access_key_id, admin.secret, "us-east-1")
+    if part == "region":
+        headers["authorization"] = headers["authorization"].replace("/us-east-1/", "/\udcfc/")
+    elif part == "header":
+        headers["authorization"] = headers["authorization"].replace("SignedHeaders=", "SignedHeaders=x-odd;")
+        headers["x-odd"] = "\udc8e"
+    else:
+        headers, path, query, body = request(
+            issued.access_key_id, issued.secret_access_key, token=issued.session_token
+        )
+        headers["x-amz-security-token"] = "\udc8e"
+    with pytest.raises((InvalidSignature, UnrecognizedClient)):
+        who(authenticator(AuthMode.SIGV4, keys, clock, sessions), (headers, path, query, body))

@@ -84,12 +84,17 @@ class Canonicalizer:
     ) -> str:
         """The hex signature ``secret`` gives the request: ``method``, ``path`` and ``query`` as
         sent (raw, still percent-encoded; ``query`` without ``?``), ``headers`` answering
-        lower-case names (each a single value: repeated headers joined with ``,``), ``body``."""
+        lower-case names (each a single value: repeated headers joined with ``,``), ``body``.
+        A request holding text no signer could have encoded (a lone surrogate, from bytes that
+        are not UTF-8) has no signature: "" (which matches none)."""
         signer = self._signer(claim.region, claim.service)
         canonical = self.canonical_request(signer, claim, method, path, query, headers, body)
-        string_to_sign: str = signer.string_to_sign(_Timestamp(claim.timestamp), canonical)
-        key = self._key(signer, secret, claim.timestamp[:8], claim.region, claim.service).copy()
-        key.update(string_to_sign.encode())
+        try:
+            string_to_sign: str = signer.string_to_sign(_Timestamp(claim.timestamp), canonical)
+            key = self._key(signer, secret, claim.timestamp[:8], claim.region, claim.service).copy()
+            key.update(string_to_sign.encode())
+        except UnicodeEncodeError:
+            return ""
         return key.hexdigest()
 
     def canonical_request(
@@ -143,5 +148,5 @@ class Canonicalizer:
 
 
 def signatures_match(expected: str, claimed: str) -> bool:
-    """Compare two hex signatures in constant time."""
-    return hmac.compare_digest(expected.encode(), claimed.encode())
+    """Compare two hex signatures in constant time (an empty ``expected`` matches nothing)."""
+    return bool(expected) and hmac.compare_digest(expected.encode(), claimed.encode("utf-8", "replace"))
