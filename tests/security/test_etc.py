@@ -14,6 +14,7 @@ import pytest
 
 from flare.machine import PYTHON_MINORS
 from flare.runtimes.lambda_python.uids import TEMPLATE_UID_BASE
+from flare.sandbox.isolation import sdk_dir_of
 from flare.sandbox.launcher import find_interpreter, sdk_dir
 from tests.conftest import FlareServer, create_function, python_function
 
@@ -55,7 +56,7 @@ LAMBDA_ETC = {"passwd", "group", "hosts", "nsswitch.conf", "ssl", "pki", "ld.so.
 def _boto3_imports_on_the_host(minor: str) -> bool:
     interpreter = find_interpreter(minor)
     assert interpreter is not None
-    env = {"PYTHONPATH": str(sdk_dir()), "PATH": "/usr/bin:/bin"}
+    env = {"PYTHONPATH": str(sdk_dir_of(sdk_dir(), interpreter)), "PATH": "/usr/bin:/bin"}
     return (
         subprocess.run([str(interpreter), "-c", "import boto3"], env=env, capture_output=True).returncode == 0
     )
