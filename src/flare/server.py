@@ -15,6 +15,7 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 
@@ -45,12 +46,13 @@ async def run(
     engine = Engine(config)
     await engine.start()
     route = invoke_route(engine)
-    runner = web.AppRunner(build_app(engine, route), access_log=None, handle_signals=False)
+    handler_options: dict[str, Any] = {"access_log": None}
+    runner = web.AppRunner(build_app(engine, route), handle_signals=False, **handler_options)
     await runner.setup()
     assert runner.server is not None
     front_door = FrontDoorServer(
         route,
-        request_handlers(runner.server),
+        request_handlers(runner.server, **handler_options),
         engine.clock.wall,
         engine.authenticator,
         BrowserGuard.of_config(config),

@@ -12,7 +12,9 @@ inside the middleware chain (no route matched, a body over ``client_max_size``).
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
+from typing import Any
 
 from aiohttp import web
 from aiohttp.web_protocol import RequestHandler
@@ -56,13 +58,14 @@ class AwsErrorsRequestHandler(RequestHandler):
         return response
 
 
-def request_handlers(server: web.Server) -> Callable[[], RequestHandler]:
+def request_handlers(server: web.Server, **options: Any) -> Callable[[], RequestHandler]:
     """A factory of ``server``'s connection handlers (what ``server()`` makes) that answer in
-    AWS's shape."""
+    AWS's shape; ``options``: the handler options ``server`` was made with (its runner's, e.g.
+    ``access_log``). Called on the loop that serves."""
+    loop = asyncio.get_running_loop()
 
     def make() -> RequestHandler:
-        # web.Server keeps the handler arguments it was given (access_log…) in ``_kwargs``
-        return AwsErrorsRequestHandler(server, loop=server._loop, **server._kwargs)
+        return AwsErrorsRequestHandler(server, loop=loop, **options)
 
     return make
 
