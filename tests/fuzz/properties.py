@@ -10,12 +10,29 @@ from __future__ import annotations
 import json
 import re
 
-from tests.fuzz.raw_http import RawRequest, Reply
+from tests.conftest import FlareServer
+from tests.fuzz.raw_http import RawRequest, Reply, exchange
 
 LEAKS = re.compile(
     rb"Traceback \(most recent call last\)|File \"/|\.py\", line \d|object at 0x[0-9a-f]+|<flare\.|"
     rb"\b(?:Key|Type|Attribute|Index|Value|Recursion|Unicode\w*|Assertion|Runtime|OS|Name)Error\b"
 )
+
+
+def checked_answer(server: FlareServer, request: RawRequest, data: bytes) -> Reply:
+    """``server``'s answer to ``data`` (``request``'s bytes as sent), asserting it has no
+    ``problems`` and the engine is still running."""
+    try:
+        reply = exchange(server.url, data)
+    except OSError as error:
+        alive = server.process.poll() is None
+        raise AssertionError(
+            f"no answer ({error!r}, engine alive: {alive}) to {request.describe()}"
+        ) from None
+    assert server.process.poll() is None, f"the engine died after {request.describe()}"
+    found = problems(request, reply)
+    assert not found, f"{found} answering {request.describe()}: {reply.status} {reply.body[:500]!r}"
+    return reply
 
 
 def problems(request: RawRequest, reply: Reply) -> list[str]:

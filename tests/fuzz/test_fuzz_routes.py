@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from tests.conftest import FlareServer, create_function, python_function, wait_ready
 from tests.fuzz.conftest import Fuzzed, fuzz_settings
 from tests.fuzz.model_requests import bad_zips, mutated, operation_names, well_formed
-from tests.fuzz.properties import problems
+from tests.fuzz.properties import checked_answer, problems
 from tests.fuzz.raw_http import BROKEN_SIGNATURES, RawRequest, exchange, signed_bytes
 
 JSON_SERVICES = ("sqs", "kinesis", "logs")
@@ -34,16 +34,7 @@ def _requests(services: tuple[str, ...]) -> st.SearchStrategy[RawRequest]:
 
 
 def send_and_check(server: FlareServer, request: RawRequest, signature: str = "valid") -> None:
-    try:
-        reply = exchange(server.url, signed_bytes(server.url, request, signature))
-    except OSError as error:
-        alive = server.process.poll() is None
-        raise AssertionError(
-            f"no answer ({error!r}, engine alive: {alive}) to {request.describe()}"
-        ) from None
-    assert server.process.poll() is None, f"the engine died after {request.describe()}"
-    found = problems(request, reply)
-    assert not found, f"{found} answering {request.describe()}: {reply.status} {reply.body[:500]!r}"
+    checked_answer(server, request, signed_bytes(server.url, request, signature))
 
 
 @fuzz_settings(ci_examples=600)

@@ -31,8 +31,8 @@ from hypothesis import strategies as st
 from tests.conftest import FLARE, FlareServer, free_port, wait_ready
 from tests.fuzz.conftest import fuzz_settings
 from tests.fuzz.model_requests import operation_names, well_formed
-from tests.fuzz.properties import problems
-from tests.fuzz.raw_http import RawRequest, exchange
+from tests.fuzz.properties import checked_answer
+from tests.fuzz.raw_http import RawRequest
 
 SIGNATURE_ERRORS = {
     "IncompleteSignatureException",
@@ -228,17 +228,7 @@ def _raw(strict: Strict, method: str, target: str, headers: dict[str, str], body
 
 
 def _send(strict: Strict, request: RawRequest, data: bytes) -> tuple[int, dict[str, Any], bytes]:
-    server = strict.server
-    try:
-        reply = exchange(server.url, data)
-    except OSError as error:
-        alive = server.process.poll() is None
-        raise AssertionError(
-            f"no answer ({error!r}, engine alive: {alive}) to {request.describe()}"
-        ) from None
-    assert server.process.poll() is None, f"the engine died after {request.describe()}"
-    found = problems(request, reply)
-    assert not found, f"{found} answering {request.describe()}: {reply.status} {reply.body[:500]!r}"
+    reply = checked_answer(strict.server, request, data)
     return reply.status, reply.headers, reply.body
 
 
