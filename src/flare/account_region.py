@@ -41,7 +41,6 @@ from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
-from flare.sandbox.launcher import plan_launch
 from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
@@ -249,7 +248,7 @@ class AccountRegion:
 
     def _new_snapshot(self, version: FunctionVersion) -> Snapshot:
         machine = self.machine
-        plan = plan_launch(version.runtime, machine.interpreters)
+        plan = machine.launch_plan(version.runtime)
         zygote = machine.zygote_for(plan.interpreter)
         return Snapshot(
             version,
@@ -264,7 +263,7 @@ class AccountRegion:
 
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         machine = self.machine
-        plan = plan_launch(version.runtime, machine.interpreters)
+        plan = machine.launch_plan(version.runtime)
         zygote = machine.zygote_for(plan.interpreter)
         if machine.snap_start(version):
             return RestoredEnvironment(

@@ -59,6 +59,7 @@ from flare.sandbox.launcher import (
 )
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
+from flare.sandbox.node_runtime import node_major
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -147,7 +148,7 @@ class Environment:
     ) -> None:
         """INIT (see the module docstring); with INIT's burst CPU unless ``cpu_burst`` is False
         (a suppressed INIT, retried inside an invocation)."""
-        if not self._uses_frames and bootstrap_path(self.version) is None:
+        if not self._uses_frames and self._entrypoint_missing():
             self._no_entrypoint()
             return
         self._initialization_type = initialization_type
@@ -176,7 +177,7 @@ class Environment:
             header["sandbox"] = layout.plan
         channel = handoff = None
         child_fds: list[int] = []
-        interpreter = self._isolation.interpreter_seen(self.plan.interpreter)
+        interpreter = self._isolation.interpreter_seen(self.plan.language)
         header.update(entry_header(self.version, layout, self._uses_frames, interpreter))
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -224,15 +225,23 @@ class Environment:
             self._scratch = await scratch.acquire(self.version.ephemeral_mb)
         tmp_dir = self._scratch.path if self._scratch is not None else None
         if not self._isolation.namespaces:
-            return self._isolation.layout(self.version, self.plan.interpreter, tmp_dir)
+            return self._isolation.layout(self.version, self.plan.language, tmp_dir)
         self.uid = self._isolation.allocate_uid()
-        layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir, self.uid)
+        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid)
         if not layout.plan.get("isolated_network"):
             self._runtime_api.allowed_uid = self.uid  # its own netns needs no uid guard
         return layout
 
+    def _entrypoint_missing(self) -> bool:
+        """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` on the host."""
+        if node_major(self.version.runtime) is not None:
+            return self.plan.node is None
+        return bootstrap_path(self.version) is None
+
     def _no_entrypoint(self) -> None:
         message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+        if node_major(self.version.runtime) is not None:
+            message = "flare: no node binary on this host to run " + self.version.runtime
         body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
         self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
         self.init_ms = 0.0
