@@ -12,7 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FlareServer, create_function, zip_files
+from tests.conftest import ROLE, FlareServer, create_function, zip_files
+from tests.roles import ALLOW_ALL, attach_policy
 
 RUNTIME = "nodejs20.x"
 LINE = re.compile(
@@ -400,3 +401,43 @@ def test_nodejs24_refuses_callback_handlers_at_init(lam: Any) -> None:
         "removed support for callback-based function handlers starting with Node.js 24"
         in body["errorMessage"]
     )
+
+
+# ---- the AWS SDK for JavaScript v3 --------------------------------------------------------
+
+SDK_CJS = """
+const { LambdaClient, ListFunctionsCommand } = require('@aws-sdk/client-lambda');
+const { SQSClient, SendMessageCommand } = require('@aws-sdk/client-sqs');
+exports.handler = async (event) => {
+  const listed = await new LambdaClient({}).send(new ListFunctionsCommand({}));
+  await new SQSClient({}).send(new SendMessageCommand({ QueueUrl: event.queue, MessageBody: 'from node' }));
+  return listed.Functions.map((f) => f.FunctionName);
+};
+"""
+
+SDK_ESM = """
+import { LambdaClient, GetFunctionCommand } from '@aws-sdk/client-lambda';
+export const handler = async (event, context) => {
+  const got = await new LambdaClient({}).send(new GetFunctionCommand({ FunctionName: context.functionName }));
+  return got.Configuration.Runtime;
+};
+"""
+
+
+def test_a_handler_calls_flare_with_the_sdk_the_runtime_provides(flare: FlareServer, lam: Any) -> None:
+    attach_policy(flare.url, ROLE, ALLOW_ALL)
+    sqs = flare.client("sqs")
+    queue = sqs.create_queue(QueueName=f"q-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    name = node_function(lam, {"index.js": SDK_CJS})
+    response, body, _ = invoke(lam, name, {"queue": queue})
+    assert "FunctionError" not in response, body
+    assert name in body
+    messages = sqs.receive_message(QueueUrl=queue, WaitTimeSeconds=2)["Messages"]
+    assert [m["Body"] for m in messages] == ["from node"]
+
+
+def test_an_es_module_imports_the_sdk_the_runtime_provides(lam: Any) -> None:
+    name = node_function(lam, {"index.mjs": SDK_ESM})
+    response, body, _ = invoke(lam, name)
+    assert "FunctionError" not in response, body
+    assert body == RUNTIME

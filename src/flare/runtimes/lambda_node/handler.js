@@ -17,8 +17,23 @@ function requireIfFile(file) {
   return fs.existsSync(file) ? require(file) : undefined;
 }
 
+let fallbackRegistered = false;
+
+// Import an ES module; when a package it imports is found nowhere Node looks, register the
+// NODE_PATH fallback (esm_fallback.mjs) and import it again (as `file?node_path`: Node remembers the
+// failure under its plain URL; nothing of it ran, since ES modules link before they run).
 async function importIfFile(file) {
-  return fs.existsSync(file) ? import(file) : undefined;
+  if (!fs.existsSync(file)) return undefined;
+  try {
+    return await import(file);
+  } catch (error) {
+    if (error?.code !== 'ERR_MODULE_NOT_FOUND' || fallbackRegistered || !process.env.NODE_PATH) throw error;
+    fallbackRegistered = true;
+    const { pathToFileURL } = require('url');
+    const directories = process.env.NODE_PATH.split(':').filter((directory) => fs.existsSync(directory));
+    require('module').register('./esm_fallback.mjs', pathToFileURL(__filename), { data: { directories } });
+    return import(`${pathToFileURL(file).href}?node_path`);
+  }
 }
 
 // Whether the nearest package.json above `folder` says "type": "module" (a node_modules
