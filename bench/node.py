@@ -1,15 +1,18 @@
 """Node.js beside Python: cold and warm latency of the same hello-world through the public API.
 
-One ``flare serve`` (sandboxed); two functions at 128 MB answering ``{"ok": true}``: Python's
-(``python3.11``, the main bench's) and Node's (``nodejs20.x``, an async CommonJS handler). Cold
-starts are interleaved (Python, Node, Python, ...), each the invoke right after
-UpdateFunctionConfiguration changed an environment variable; then sequential warm invokes of each.
+One ``flare serve`` (sandboxed); functions at 128 MB answering ``{"ok": true}``: Python's
+(``python3.11``, the main bench's) and Node's (``nodejs20.x``, an async CommonJS handler, twice).
+Cold starts are interleaved (Python, Node, Node later, Python, ...), each the invoke right after
+UpdateFunctionConfiguration changed an environment variable, except "Node later": 0.5 s after it,
+when the spare that the update started (``placement/spares.py``) has booted. Then sequential warm
+invokes of Python's and Node's.
 """
 
 from __future__ import annotations
 
 import io
 import tempfile
+import time
 import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,6 +26,8 @@ from bench.measure import Endpoint, LatencyStats
 
 PYTHON = "bench-hello-python"
 NODE = "bench-hello-node"
+NODE_LATER = "bench-hello-node-later"
+SPARE_BOOT_S = 0.5
 NODE_SOURCE = "exports.handler = async () => ({ ok: true });\n"
 
 
@@ -32,6 +37,7 @@ class NodeResult:
 
     python_cold: LatencyStats | None = None
     node_cold: LatencyStats | None = None
+    node_later_cold: LatencyStats | None = None
     python_warm: LatencyStats | None = None
     node_warm: LatencyStats | None = None
     error: str | None = None
@@ -72,12 +78,22 @@ def run(
                 client = harness.lambda_client(server.url)
                 harness.deploy(client, PYTHON)
                 _deploy_node(client, NODE)
-                python, node = (Endpoint(server.host, server.port, name) for name in (PYTHON, NODE))
-                for endpoint in (python, node):
-                    measure.time_one_invoke(endpoint)  # the zygote is warm for both
-                progress(f"node: {cold_iterations} cold starts each of Python and Node, interleaved")
-                result.python_cold, result.node_cold = interleaved_cold_starts(
-                    [python, node], cold_iterations, lambda name, i: harness.bump_revision(client, name, i)
+                _deploy_node(client, NODE_LATER)
+                endpoints = [Endpoint(server.host, server.port, name) for name in (PYTHON, NODE, NODE_LATER)]
+                python, node, _ = endpoints
+                for endpoint in endpoints:
+                    measure.time_one_invoke(endpoint)  # the zygote is warm for all
+                progress(
+                    f"node: {cold_iterations} cold starts each of Python, Node and Node later, interleaved"
+                )
+
+                def force_cold(name: str, i: int) -> None:
+                    harness.bump_revision(client, name, i)
+                    if name == NODE_LATER:
+                        time.sleep(SPARE_BOOT_S)
+
+                result.python_cold, result.node_cold, result.node_later_cold = interleaved_cold_starts(
+                    endpoints, cold_iterations, force_cold
                 )
                 progress(f"node: warm latency ({warm_iterations} sequential invokes each)")
                 result.python_warm = measure.warm_latency(python, warm_iterations, warmup)
@@ -103,11 +119,13 @@ def render(result: NodeResult) -> str:
         "| --- | ---: | ---: | ---: | ---: |",
         _row("python3.11 cold", result.python_cold),
         _row("nodejs20.x cold", result.node_cold),
+        _row(f"nodejs20.x cold, {SPARE_BOOT_S} s after the update", result.node_later_cold),
         _row("python3.11 warm", result.python_warm),
         _row("nodejs20.x warm", result.node_warm),
         "",
         "- cold start = the invoke right after UpdateFunctionConfiguration changed env var `BUMP`; "
-        "Python and Node taken in turn",
+        "Python and Node taken in turn; a Node cold start takes the spare the update started, "
+        f"still booting right after the update, booted {SPARE_BOOT_S} s after it",
     ]
     if result.error:
         lines.append(f"- not measured: {result.error.splitlines()[0]}")

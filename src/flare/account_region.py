@@ -39,6 +39,7 @@ from flare.placement.ledger import Ledger
 from flare.placement.pool import Pool
 from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
+from flare.placement.spares import REPLACE_AFTER_S, Spares, wants_spare
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
 from flare.sandbox.restored import RestoredEnvironment
@@ -99,6 +100,8 @@ class AccountRegion:
         self.queues = QueueService(self.services_store, clock, region, account)
         self.streams = StreamService(self.services_store, clock, region, account)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
+        self.spares = Spares(lambda version: self._new_environment(version, self.pool))
+        self.pool.take_spare = self._take_spare
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)
         self.registry.add_create_listener(lambda version: machine.warm_zygote(version.runtime))
@@ -236,6 +239,7 @@ class AccountRegion:
         await self.schedules.stop()
         self.provisioned.stop()
         await self.provisioner.close()
+        await self.spares.close()
         await self.pool.close()
         await self.snapshots.close()
         self.log_service.close()
@@ -260,6 +264,15 @@ class AccountRegion:
             machine.config.endpoint_url,
             machine.credentials,
         )
+
+    async def _take_spare(self, version: FunctionVersion) -> Environment | None:
+        """A Node.js cold start's environment, started ahead (``placement/spares.py``); the
+        version's next spare starts now, so the next cold start finds one too."""
+        if not wants_spare(version, self.machine.snap_start(version)):
+            return None
+        spare = await self.spares.take(version)
+        self.clock.call_later(REPLACE_AFTER_S, lambda: self.spares.prepare(version))
+        return spare
 
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         machine = self.machine
@@ -293,6 +306,7 @@ class AccountRegion:
         or was deleted, or the whole function was (``version`` None). Environments of what is
         gone or stale are retired; other versions keep theirs."""
         if version is None:
+            self.spares.retire(name)
             self.pool.retire(name)
             self.snapshots.retire(name, None)
             return
@@ -303,4 +317,7 @@ class AccountRegion:
             self.snapshots.retire(name, version)
             return
         self.pool.retire(name, current.revision_id, version)
+        self.spares.retire(name)
         self.machine.warm_zygote(current.runtime)
+        if wants_spare(current, self.machine.snap_start(current)):
+            self.spares.prepare(current)

@@ -2,7 +2,8 @@
 // Flare's Node.js runtime client: started as `node index.js` in the environment (cwd: the task
 // root), it loads `_HANDLER`, then serves invocations from the Runtime API for ever.
 //
-// INIT: `console` patched (console.js), `awslambda` made global, the handler loaded
+// INIT: `console` patched (console.js), `awslambda` made global (with `_FLARE_HOLD` set, the
+// engine started it ahead of INIT: it first waits for a write on stdin), the handler loaded
 // (handler.js); a failure is logged as "Uncaught Exception", posted to /init/error, and the
 // process exits 129. INVOKE: GET /next, call the handler with (event, context[, callback]) or,
 // for a streaming handler, (event, responseStream, context); its answer is posted when it
@@ -163,4 +164,12 @@ async function start() {
   }
 }
 
-start();
+// Started ahead of its INIT (a spare, `_FLARE_HOLD` set): wait until the engine writes to stdin.
+// Meanwhile one request to the Runtime API (a path it does not serve) compiles the HTTP client
+// and leaves its connection open for the first /next.
+if (env._FLARE_HOLD) {
+  delete env._FLARE_HOLD;
+  api.warm().finally(() => require('fs').read(0, Buffer.alloc(8), 0, 8, null, () => start()));
+} else {
+  start();
+}

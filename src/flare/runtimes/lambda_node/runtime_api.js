@@ -39,6 +39,12 @@ class RuntimeApi {
     });
   }
 
+  // A request that changes nothing (a path the Runtime API does not serve), to warm up.
+  warm() {
+    const body = '{}';
+    return this._exchange('POST', '/flare/warm', body, jsonHeaders(body)).catch(() => {});
+  }
+
   // The next invocation: {body, headers} (header names in lower case).
   next() {
     return this._exchange('GET', '/invocation/next');

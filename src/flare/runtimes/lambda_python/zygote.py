@@ -4,10 +4,12 @@ Started by the engine with its control socket on fd 3. It imports the runtime (a
 modules most handlers use), freezes the garbage collector so children share its heap
 copy-on-write, then serves frames:
 
-* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv}`` with file descriptors
-  ``[log_fd]`` (exec mode) or ``[log_fd, channel_fd]`` (python mode) attached: fork a child in its
-  own session, stdout/stderr on ``log_fd``; python mode runs Flare's runtime on ``channel_fd``,
-  exec mode ``execve``s ``argv`` (a ``bootstrap``). Replies ``SPAWNED {id, pid}``.
+* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv, hold}`` with file descriptors
+  ``[log_fd]`` (exec mode; ``[log_fd, hold_fd]`` with ``hold``) or ``[log_fd, channel_fd]``
+  (python mode) attached: fork a child in its own session, stdout/stderr on ``log_fd``, stdin
+  ``/dev/null`` (``hold_fd`` with ``hold``: a pipe on which the engine releases a runtime started
+  ahead of its INIT); python mode runs Flare's runtime on ``channel_fd``, exec mode ``execve``s
+  ``argv`` (a ``bootstrap``). Replies ``SPAWNED {id, pid}``.
 * Every child that exits is reaped and reported as ``EXITED {pid, status}`` (raw wait status).
 
 When the control socket closes (the engine is gone), the zygote kills every child and exits.
@@ -112,11 +114,11 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
     """A new environment: its own session and sandbox, then the runtime or the bootstrap."""
     os.setsid()
     log_fd = fds[0]
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    stdin = fds[1] if header.get("hold") else os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.close(null)
+    os.close(stdin)
     os.close(log_fd)
     plan = header.get("sandbox") or {}
     if header["mode"] == "template":
