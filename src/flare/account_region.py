@@ -104,7 +104,7 @@ class AccountRegion:
         self.pool.take_spare = self._take_spare
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)
-        self.registry.add_create_listener(lambda version: machine.warm_zygote(version.runtime))
+        self.registry.add_create_listener(self._function_created)
         self.ledger = Ledger(clock, config.account_concurrency, config.scaling_rate)
         self.settings = SettingsStore(database, scope)
         self.concurrency = Concurrency(
@@ -300,6 +300,13 @@ class AccountRegion:
             machine.isolation,
             on_exit=pool.environment_exited,
         )
+
+    def _function_created(self, version: FunctionVersion) -> None:
+        """Registry listener: a new function's first invoke finds its runtime started (its
+        zygote; for Node.js, a spare)."""
+        self.machine.warm_zygote(version.runtime)
+        if wants_spare(version, self.machine.snap_start(version)):
+            self.spares.prepare(version)
 
     def _function_changed(self, name: str, version: str | None) -> None:
         """Registry listener: ``version`` of ``name`` changed (only ``$LATEST`` changes in place)

@@ -179,6 +179,25 @@ def test_callback_waits_for_an_empty_event_loop_unless_the_context_says_not_to(l
         assert "timer done" not in log
 
 
+ESM_IN_JS = "export const handler = async () => 'detected';\n"
+
+
+def test_nodejs22_does_not_detect_es_modules_in_js_files_unless_node_options_ask(lam: Any) -> None:
+    plain = node_function(lam, {"index.js": ESM_IN_JS}, Runtime="nodejs22.x")
+    _, body, _ = invoke(lam, plain)
+    assert body["errorType"] == "Runtime.UserCodeSyntaxError"
+    assert body["errorMessage"].startswith("SyntaxError: ")
+    asked = node_function(
+        lam,
+        {"index.js": ESM_IN_JS},
+        Runtime="nodejs22.x",
+        Environment={
+            "Variables": {"NODE_OPTIONS": "--experimental-detect-module --experimental-require-module"}
+        },
+    )
+    assert invoke(lam, asked)[1] == "detected"
+
+
 def test_a_handler_on_a_node_the_host_lacks_runs_on_the_hosts_and_the_log_says_so(
     lam: Any, logs: Any
 ) -> None:

@@ -36,11 +36,34 @@ def test_node_runtime_on_a_host_without_node_has_nothing_to_run() -> None:
 
 
 def test_node_environment_execs_node_with_the_runtime_client_and_a_heap_sized_from_memory() -> None:
-    header = entry_header(version("nodejs20.x"), SANDBOXED, False, "/var/lang/bin/node")
-    assert header == {"argv": node_argv("/var/lang/bin/node", "/var/runtime", 256)}
+    header = entry_header(version("nodejs20.x"), SANDBOXED, False, "/var/lang/bin/node", "20")
+    assert header == {"argv": node_argv("/var/lang/bin/node", "/var/runtime", 256, "20", "20")}
     assert header["argv"][0] == "/var/lang/bin/node"
     assert header["argv"][-1] == "/var/runtime/lambda_node/index.js"
     assert "--max-old-space-size=252" in header["argv"]
+
+
+@pytest.mark.parametrize(
+    ("runtime_major", "node_major", "options", "disabled"),
+    [
+        ("18", "18", "", []),
+        ("20", "20", "", ["--no-experimental-require-module"]),
+        ("22", "20", "", ["--no-experimental-require-module", "--no-experimental-detect-module"]),
+        ("22", "22", "--experimental-detect-module", ["--no-experimental-require-module"]),
+        ("22", "18", "", []),  # a node older than the flags would refuse them
+        ("24", "24", "", []),
+    ],
+)
+def test_lambdas_disabled_experimental_features_follow_the_runtime_and_node_options(
+    runtime_major: str, node_major: str, options: str, disabled: list[str]
+) -> None:
+    argv = node_argv("node", "/var/runtime", 128, runtime_major, node_major, options)
+    assert [arg for arg in argv if arg.startswith("--no-experimental")] == disabled
+
+
+def test_a_plan_knows_the_major_of_the_node_that_runs_it() -> None:
+    assert plan_launch("nodejs18.x", {}, NODES).node_major == "18"
+    assert plan_launch("nodejs22.x", {}, NODES).node_major == "20"
 
 
 def test_node_path_has_lambdas_order_with_the_sdk_and_no_pythonpath() -> None:

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from flare.control.model import FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState
-from flare.sandbox.node_runtime import node_major
+from flare.sandbox.node_runtime import wanted_major
 
 log = logging.getLogger("flare.spares")
 DEFAULT_LIMIT = 8
@@ -32,7 +32,7 @@ REPLACE_AFTER_S = 0.2  # a cold start's INIT is over by then, mostly: the next s
 def wants_spare(version: FunctionVersion, snap_start: bool) -> bool:
     """Whether ``version``'s cold starts are served from spares: Node.js, on demand, one tenant
     for all (a tenant's environments are its own), no SnapStart."""
-    return node_major(version.runtime) is not None and version.tenant_id is None and not snap_start
+    return wanted_major(version.runtime) is not None and version.tenant_id is None and not snap_start
 
 
 class Spares:

@@ -61,7 +61,7 @@ from flare.sandbox.launcher import (
 )
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
-from flare.sandbox.node_runtime import node_major
+from flare.sandbox.node_runtime import wanted_major
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -209,7 +209,9 @@ class Environment:
         channel = handoff = None
         child_fds: list[int] = []
         interpreter = self._isolation.interpreter_seen(self.plan.language)
-        header.update(entry_header(self.version, layout, self._uses_frames, interpreter))
+        header.update(
+            entry_header(self.version, layout, self._uses_frames, interpreter, self.plan.node_major)
+        )
         if hold:
             held, self._hold_fd = os.pipe()
             child_fds.append(held)
@@ -268,13 +270,13 @@ class Environment:
 
     def _entrypoint_missing(self) -> bool:
         """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` on the host."""
-        if node_major(self.version.runtime) is not None:
+        if wanted_major(self.version.runtime) is not None:
             return self.plan.node is None
         return bootstrap_path(self.version) is None
 
     def _no_entrypoint(self) -> None:
         message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
-        if node_major(self.version.runtime) is not None:
+        if wanted_major(self.version.runtime) is not None:
             message = "flare: no node binary on this host to run " + self.version.runtime
         body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
         self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)

@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from flare.control.model import FunctionVersion
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import OPT_DIR, Layout
-from flare.sandbox.node_runtime import NodeBinaries, node_argv, node_major, node_path
+from flare.sandbox.node_runtime import NodeBinaries, node_argv, node_path, wanted_major
 
 LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
@@ -85,6 +85,7 @@ class LaunchPlan:
     interpreter: Path
     note: str | None = None
     node: Path | None = None
+    node_major: str | None = None
 
     @property
     def language(self) -> Path:
@@ -106,13 +107,13 @@ def plan_launch(
         host = host_interpreter()
         note = f"flare: python{minor} is not installed on this host; running on {host.name} instead"
         return LaunchPlan("python", host, note)
-    major = node_major(runtime)
+    major = wanted_major(runtime)
     if major is not None and nodes is not None:
         exact_node = nodes.by_major.get(major)
         if exact_node is not None or nodes.host is None:
-            return LaunchPlan("exec", host_interpreter(), node=exact_node)
+            return LaunchPlan("exec", host_interpreter(), node=exact_node, node_major=major)
         note = f"flare: node{major} is not installed on this host; running on node{nodes.host_major} instead"
-        return LaunchPlan("exec", host_interpreter(), note, nodes.host)
+        return LaunchPlan("exec", host_interpreter(), note, nodes.host, nodes.host_major)
     return LaunchPlan("exec", host_interpreter())
 
 
@@ -140,7 +141,11 @@ def python_site_dirs(opt_dir: str, runtime: str) -> list[str]:
 
 
 def entry_header(
-    version: FunctionVersion, layout: Layout, python: bool, interpreter: str | None = None
+    version: FunctionVersion,
+    layout: Layout,
+    python: bool,
+    interpreter: str | None = None,
+    node_major: str | None = None,
 ) -> dict[str, Any]:
     """What the zygote needs to start the runtime (``SPAWN``'s fields): for Flare's Python
         runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
@@ -148,9 +153,12 @@ def entry_header(
         the runtime's interpreter as the function sees it); else the ``argv`` of the ``bootstrap``
         (Lambda ignores wrappers on OS-only runtimes); for a Node.js runtime, ``interpreter`` being its
     ``node``, the command line that starts Flare's Node.js runtime client."""
-    major = node_major(version.runtime)
+    major = wanted_major(version.runtime)
     if major is not None and interpreter is not None:
-        return {"argv": node_argv(interpreter, layout.runtime_dir, version.memory_mb)}
+        options = version.environment.get("NODE_OPTIONS", "")
+        return {
+            "argv": node_argv(interpreter, layout.runtime_dir, version.memory_mb, major, node_major, options)
+        }
     if not python:
         return {"argv": [bootstrap_path(version, layout)]}
     sys_path = python_sys_path(layout, version.runtime)
@@ -206,7 +214,7 @@ def environment_variables(
         "AWS_ENDPOINT_URL": endpoint_url,
         "HOME": "/tmp",
     }
-    major = node_major(version.runtime)
+    major = wanted_major(version.runtime)
     if major is not None:
         del variables["PYTHONPATH"]
         sdk = layout.sdk_dir if layout else str(sdk_dir())

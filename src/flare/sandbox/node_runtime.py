@@ -32,7 +32,7 @@ _USUAL_PLACES = (
 )
 
 
-def node_major(runtime: str) -> str | None:
+def wanted_major(runtime: str) -> str | None:
     """``"20"`` for ``nodejs20.x``; None for a runtime that is not Node.js."""
     match = NODE_RUNTIME.match(runtime)
     return match.group(1) if match else None
@@ -79,19 +79,43 @@ def find_node_binaries(majors: tuple[str, ...]) -> NodeBinaries:
     return NodeBinaries(by_major, host, seen.get(host) if host else None)
 
 
-def node_argv(node: str, runtime_dir: str, memory_mb: int) -> list[str]:
+# Experimental features Lambda turns off per runtime, and the flag a function's NODE_OPTIONS
+# names to turn each back on (Lambda then leaves its own flag out).
+DISABLED_FEATURES = {
+    "20": (("--no-experimental-require-module", "--experimental-require-module"),),
+    "22": (
+        ("--no-experimental-require-module", "--experimental-require-module"),
+        ("--no-experimental-detect-module", "--experimental-detect-module"),
+    ),
+}
+FIRST_WITH_FEATURE_FLAGS = 20  # an older node refuses them
+
+
+def node_argv(
+    node: str,
+    runtime_dir: str,
+    memory_mb: int,
+    runtime_major: str,
+    node_major: str | None = None,
+    node_options: str = "",
+) -> list[str]:
     """The command line of a Node.js environment: ``node`` (as the environment sees it) with a
     heap sized from the memory, as Lambda's bootstrap sizes it (old space: the memory less a
-    64th, semi-space a 128th), then Flare's runtime client."""
+    64th, semi-space a 128th), the experimental features Lambda turns off for ``runtime_major``
+    (unless ``node_options``, the function's NODE_OPTIONS, turns one on, or the ``node`` that
+    runs it, of ``node_major``, predates them), then Flare's runtime client."""
     new_space = max(1, memory_mb // 64)
-    return [
+    argv = [
         node,
         "--expose-gc",
         "--max-http-header-size=81920",
         f"--max-semi-space-size={max(1, new_space // 2)}",
         f"--max-old-space-size={memory_mb - new_space}",
-        f"{runtime_dir}/{CLIENT}",
     ]
+    if node_major is not None and int(node_major) >= FIRST_WITH_FEATURE_FLAGS:
+        chosen = node_options.split()
+        argv += [off for off, on in DISABLED_FEATURES.get(runtime_major, ()) if on not in chosen]
+    return [*argv, f"{runtime_dir}/{CLIENT}"]
 
 
 def node_path(major: str, opt_dir: str | None, sdk_dir: str, runtime_dir: str, task_root: str) -> str:
