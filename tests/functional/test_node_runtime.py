@@ -8,6 +8,7 @@ import json
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from typing import Any
 
 import pytest
@@ -21,12 +22,14 @@ LINE = re.compile(
 )
 
 
-def node_function(lam: Any, files: dict[str, str], handler: str = "index.handler", **config: Any) -> str:
+def node_function(
+    lam: Any, files: Mapping[str, str | bytes], handler: str = "index.handler", **config: Any
+) -> str:
     name = f"node-{uuid.uuid4().hex[:8]}"
     config.setdefault("Runtime", RUNTIME)
     runtime = config.pop("Runtime")
     config.setdefault("Timeout", 30)  # no timeout on a busy host unless a test asks for one
-    create_function(lam, name, zip_files(files), handler=handler, runtime=runtime, **config)
+    create_function(lam, name, zip_files(dict(files)), handler=handler, runtime=runtime, **config)
     return name
 
 
@@ -460,3 +463,31 @@ def test_an_es_module_imports_the_sdk_the_runtime_provides(lam: Any) -> None:
     response, body, _ = invoke(lam, name)
     assert "FunctionError" not in response, body
     assert body == RUNTIME
+
+
+# ---- layers -------------------------------------------------------------------------------
+
+
+def test_packages_in_a_layers_nodejs_node_modules_load_from_commonjs_and_es_modules(lam: Any) -> None:
+    package = "module.exports = (who) => `hello ${who} from a layer`;\n"
+    layer = zip_files(
+        {
+            "nodejs/node_modules/greet/index.js": package,
+            "nodejs/node_modules/greet/package.json": '{"name": "greet", "main": "index.js"}',
+        }
+    )
+    arn = lam.publish_layer_version(LayerName=f"greet-{uuid.uuid4().hex[:8]}", Content={"ZipFile": layer})[
+        "LayerVersionArn"
+    ]
+    cjs = node_function(
+        lam,
+        {"index.js": "const greet = require('greet');\nexports.handler = async () => greet('cjs');\n"},
+        Layers=[arn],
+    )
+    esm = node_function(
+        lam,
+        {"index.mjs": "import greet from 'greet';\nexport const handler = async () => greet('esm');\n"},
+        Layers=[arn],
+    )
+    assert invoke(lam, cjs)[1] == "hello cjs from a layer"
+    assert invoke(lam, esm)[1] == "hello esm from a layer"
