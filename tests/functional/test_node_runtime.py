@@ -491,3 +491,40 @@ def test_packages_in_a_layers_nodejs_node_modules_load_from_commonjs_and_es_modu
     )
     assert invoke(lam, cjs)[1] == "hello cjs from a layer"
     assert invoke(lam, esm)[1] == "hello esm from a layer"
+
+
+# ---- AWS_LAMBDA_EXEC_WRAPPER --------------------------------------------------------------
+
+WRAPPER = '#!/bin/sh\nexport WRAPPED_BY="$0"\nexec "$@" \n'
+SHOW_START = (
+    "exports.handler = async () =>\n"
+    "  ({ by: process.env.WRAPPED_BY, argv0: process.argv[0], n: process.execArgv });\n"
+)
+
+
+def test_a_wrapper_script_starts_node_with_the_runtimes_command_line(lam: Any) -> None:
+    files: dict[str, str | bytes] = {"index.js": SHOW_START, "wrap.sh": WRAPPER}
+    name = f"node-{uuid.uuid4().hex[:8]}"
+    variables = {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"}
+    create_function(
+        lam,
+        name,
+        zip_files(files, {"wrap.sh": 0o755}),
+        handler="index.handler",
+        runtime=RUNTIME,
+        Environment={"Variables": variables},
+    )
+    response, body, _ = invoke(lam, name)
+    assert "FunctionError" not in response, body
+    assert body["by"] == "/var/task/wrap.sh"
+    assert body["argv0"] == "/var/lang/bin/node"
+    assert "--expose-gc" in body["n"]
+
+
+def test_a_missing_wrapper_fails_init_as_lambdas_bootstrap_does(lam: Any, logs: Any) -> None:
+    variables = {"AWS_LAMBDA_EXEC_WRAPPER": "/opt/nowhere.sh"}
+    name = node_function(lam, {"index.js": SHOW_START}, Environment={"Variables": variables})
+    _response, body, _ = invoke(lam, name)
+    assert body["errorType"] == "Runtime.ExitError"
+    assert "exit status 127" in body["errorMessage"]
+    assert "/opt/nowhere.sh: does not exist" in group_messages(logs, name, "does not exist")

@@ -148,17 +148,19 @@ def entry_header(
     node_major: str | None = None,
 ) -> dict[str, Any]:
     """What the zygote needs to start the runtime (``SPAWN``'s fields): for Flare's Python
-        runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
-        reads), and with ``AWS_LAMBDA_EXEC_WRAPPER`` set the ``wrapper`` command line (``interpreter``:
-        the runtime's interpreter as the function sees it); else the ``argv`` of the ``bootstrap``
-        (Lambda ignores wrappers on OS-only runtimes); for a Node.js runtime, ``interpreter`` being its
-    ``node``, the command line that starts Flare's Node.js runtime client."""
+    runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
+    reads), and with ``AWS_LAMBDA_EXEC_WRAPPER`` set the ``wrapper`` command line (``interpreter``:
+    the runtime's interpreter as the function sees it); for a Node.js runtime (``interpreter``:
+    its ``node``, of ``node_major``) the ``argv`` that starts Flare's Node.js runtime client,
+    after the wrapper if one is set (``wrapped``: the zygote checks it exists, as Lambda's
+    ``bootstrap`` does); else the ``argv`` of the ``bootstrap`` (Lambda ignores wrappers on
+    OS-only runtimes)."""
     major = wanted_major(version.runtime)
     if major is not None and interpreter is not None:
         options = version.environment.get("NODE_OPTIONS", "")
-        return {
-            "argv": node_argv(interpreter, layout.runtime_dir, version.memory_mb, major, node_major, options)
-        }
+        argv = node_argv(interpreter, layout.runtime_dir, version.memory_mb, major, node_major, options)
+        node_wrapper = version.environment.get(EXEC_WRAPPER)
+        return {"argv": [node_wrapper, *argv], "wrapped": True} if node_wrapper else {"argv": argv}
     if not python:
         return {"argv": [bootstrap_path(version, layout)]}
     sys_path = python_sys_path(layout, version.runtime)
