@@ -120,7 +120,7 @@ function serveStream(handler) {
     answered.catch(() => {});
     const fail = (error) => {
       logError('Invoke Error', error);
-      RuntimeApi.failStream(request, error);
+      if (!request.writableEnded) RuntimeApi.failStream(request, error); // else it was answered
       answered.then(next, next);
     };
     const context = {
@@ -148,11 +148,10 @@ function serveStream(handler) {
 }
 
 async function start() {
-  let handler;
   try {
-    handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || '');
+    const handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || '');
     const isStreaming = streaming.isStreaming(handler);
-    const major = Number((env.AWS_EXECUTION_ENV || "").match(/nodejs(\d+)/)?.[1]);
+    const major = Number((env.AWS_EXECUTION_ENV || '').match(/nodejs(\d+)/)?.[1]);
     if (major >= 24 && handler.length >= 3 && !isStreaming) {
       throw new errors.CallbackHandlerDeprecated(CALLBACK_REMOVED);
     }

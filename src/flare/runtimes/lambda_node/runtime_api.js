@@ -46,8 +46,10 @@ class RuntimeApi {
   }
 
   // The next invocation: {body, headers} (header names in lower case).
-  next() {
-    return this._exchange('GET', '/invocation/next');
+  async next() {
+    const answer = await this._exchange('GET', '/invocation/next');
+    if (answer.status !== 200) throw new Error(`Runtime API /next answered ${answer.status}: ${answer.body}`);
+    return answer;
   }
 
   respond(id, result) {
