@@ -4,10 +4,14 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK    := $(VENV)/lambda-sdk
+# The AWS SDK for JavaScript v3 clients of the services Flare serves, for Node.js functions (as
+# Lambda's Node.js runtimes include the SDK); the runtime's NODE_PATH names $(SDK)/nodejs/node_modules.
+NODE_SDK_LIST  := src/flare/runtimes/lambda_node/sdk-packages.txt
+NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 
 .PHONY: install run test lint unit conformance fuzz bench soak clean
 
-install: $(STAMP)
+install: $(STAMP) $(NODE_SDK_STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -24,6 +28,12 @@ $(STAMP): pyproject.toml Makefile
 	  || (apt-get update -qq && apt-get install -y -qq nftables >/dev/null) \
 	  || echo "nftables not installed: functions can reach link-local addresses (flare doctor)"
 	@touch $(STAMP)
+
+$(NODE_SDK_STAMP): $(NODE_SDK_LIST) | $(STAMP)
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(SDK)/nodejs \
+	    $$(cat $(NODE_SDK_LIST)) && touch $@; \
+	else echo "npm not found: Node.js functions get no AWS SDK for JavaScript"; fi
 
 run: install
 	$(BIN)/flare serve --host 127.0.0.1 --port 9000 --data-dir ./.flare

@@ -1,12 +1,13 @@
-"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers]
+"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node]
 [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
 freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
-(:mod:`bench.events`: SQS and Kinesis → function throughput) and the cost of layers on a cold
-start (:mod:`bench.layers`), prints the markdown on stdout (progress goes to stderr) and
-appends it to bench/RESULTS.md unless ``--no-record``.
+(:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
+start (:mod:`bench.layers`) and Node.js cold and warm latency beside Python's
+(:mod:`bench.node`), prints the markdown on stdout (progress goes to stderr) and appends it
+to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -23,7 +24,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import events, harness, layers, measure, peer, provisioned, report, sandbox, snapstart
+from bench import events, harness, layers, measure, node, peer, provisioned, report, sandbox, snapstart
 from bench.report import EngineResult
 
 
@@ -170,7 +171,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events", "layers"),
+        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events", "layers", "node"),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
@@ -195,6 +196,12 @@ def main(argv: list[str] | None = None) -> int:
     extra += events.render(events_result) if events_result is not None else ""
     layers_result = layers.run(settings.cold_iterations, progress) if args.only in (None, "layers") else None
     extra += layers.render(layers_result) if layers_result is not None else ""
+    node_result = (
+        node.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
+        if args.only in (None, "node")
+        else None
+    )
+    extra += node.render(node_result) if node_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -208,6 +215,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if layers_result is not None and layers_result.failed:
         progress("layers benchmark: some parts not measured (see the report)")
+        return 1
+    if node_result is not None and node_result.failed:
+        progress("node benchmark: some parts not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

@@ -39,9 +39,9 @@ from flare.placement.ledger import Ledger
 from flare.placement.pool import Pool
 from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
+from flare.placement.spares import REPLACE_AFTER_S, Spares, wants_spare
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
-from flare.sandbox.launcher import plan_launch
 from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
@@ -100,9 +100,11 @@ class AccountRegion:
         self.queues = QueueService(self.services_store, clock, region, account)
         self.streams = StreamService(self.services_store, clock, region, account)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
+        self.spares = Spares(lambda version: self._new_environment(version, self.pool))
+        self.pool.take_spare = self._take_spare
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)
-        self.registry.add_create_listener(lambda version: machine.warm_zygote(version.runtime))
+        self.registry.add_create_listener(self._function_created)
         self.ledger = Ledger(clock, config.account_concurrency, config.scaling_rate)
         self.settings = SettingsStore(database, scope)
         self.concurrency = Concurrency(
@@ -237,6 +239,7 @@ class AccountRegion:
         await self.schedules.stop()
         self.provisioned.stop()
         await self.provisioner.close()
+        await self.spares.close()
         await self.pool.close()
         await self.snapshots.close()
         self.log_service.close()
@@ -249,7 +252,7 @@ class AccountRegion:
 
     def _new_snapshot(self, version: FunctionVersion) -> Snapshot:
         machine = self.machine
-        plan = plan_launch(version.runtime, machine.interpreters)
+        plan = machine.launch_plan(version.runtime)
         zygote = machine.zygote_for(plan.interpreter)
         return Snapshot(
             version,
@@ -262,9 +265,18 @@ class AccountRegion:
             machine.credentials,
         )
 
+    async def _take_spare(self, version: FunctionVersion) -> Environment | None:
+        """A Node.js cold start's environment, started ahead (``placement/spares.py``); the
+        version's next spare starts now, so the next cold start finds one too."""
+        if not wants_spare(version, self.machine.snap_start(version)):
+            return None
+        spare = await self.spares.take(version)
+        self.clock.call_later(REPLACE_AFTER_S, lambda: self.spares.prepare(version))
+        return spare
+
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         machine = self.machine
-        plan = plan_launch(version.runtime, machine.interpreters)
+        plan = machine.launch_plan(version.runtime)
         zygote = machine.zygote_for(plan.interpreter)
         if machine.snap_start(version):
             return RestoredEnvironment(
@@ -289,11 +301,19 @@ class AccountRegion:
             on_exit=pool.environment_exited,
         )
 
+    def _function_created(self, version: FunctionVersion) -> None:
+        """Registry listener: a new function's first invoke finds its runtime started (its
+        zygote; for Node.js, a spare)."""
+        self.machine.warm_zygote(version.runtime)
+        if wants_spare(version, self.machine.snap_start(version)):
+            self.spares.prepare(version)
+
     def _function_changed(self, name: str, version: str | None) -> None:
         """Registry listener: ``version`` of ``name`` changed (only ``$LATEST`` changes in place)
         or was deleted, or the whole function was (``version`` None). Environments of what is
         gone or stale are retired; other versions keep theirs."""
         if version is None:
+            self.spares.retire(name)
             self.pool.retire(name)
             self.snapshots.retire(name, None)
             return
@@ -304,4 +324,7 @@ class AccountRegion:
             self.snapshots.retire(name, version)
             return
         self.pool.retire(name, current.revision_id, version)
+        self.spares.retire(name)
         self.machine.warm_zygote(current.runtime)
+        if wants_spare(current, self.machine.snap_start(current)):
+            self.spares.prepare(current)

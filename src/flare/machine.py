@@ -26,7 +26,8 @@ from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
-from flare.sandbox.launcher import find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
+from flare.sandbox.node_runtime import NodeBinaries, find_node_binaries
 from flare.scope import Scope
 from flare.store.access_keys import AccessKeyStore
 from flare.store.blobs import BlobStore
@@ -38,6 +39,7 @@ from flare.store.secrets import SecretStore
 log = logging.getLogger("flare.machine")
 
 PYTHON_MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+NODE_MAJORS = ("18", "20", "22", "24")
 # a log group's directory (observe/logs.py names it by a 32-hex-digit digest of the group)
 _GROUP_DIR = re.compile(r"[0-9a-f]{32}")
 
@@ -67,6 +69,7 @@ class Machine:
             config.endpoint_url, config.shutdown_grace_s, self.credentials, self.api_doors
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
+        self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them
         self._zygotes: dict[Path, Zygote] = {}
         self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use
         self._adopt_unscoped_logs()
@@ -118,6 +121,12 @@ class Machine:
             await zygote.stop()
         self.database.close()
 
+    def launch_plan(self, runtime: str) -> LaunchPlan:
+        """How ``runtime``'s environments start on this host (``launcher.plan_launch``)."""
+        if runtime.startswith("nodejs") and self._nodes is None:
+            self._nodes = find_node_binaries(NODE_MAJORS)
+        return plan_launch(runtime, self.interpreters, self._nodes)
+
     def snap_start(self, version: FunctionVersion) -> bool:
         """SnapStart restores need the sandbox (the template's user namespace is made by root);
         without it a SnapStart version simply cold-starts."""
@@ -133,7 +142,7 @@ class Machine:
         """Start the zygote ``runtime``'s environments fork from, in the background, as soon as a
         function needs it (deployed, changed, or stored when the engine starts): its first invoke
         then pays a cold start, not an interpreter's start-up (~0.1 s) too."""
-        interpreter = plan_launch(runtime, self.interpreters).interpreter
+        interpreter = self.launch_plan(runtime).interpreter
         zygote = self.zygote_for(interpreter)
         if zygote.alive or interpreter in self._warming:
             return

@@ -110,7 +110,6 @@ def test_create_keeps_every_chosen_setting() -> None:
             InvalidParameterValue,
             "Value cobol9 at 'runtime' failed to satisfy constraint",
         ),
-        ({"Runtime": "nodejs20.x"}, InvalidParameterValue, "not supported by Flare yet"),
         ({"Runtime": "java21"}, InvalidParameterValue, "not supported by Flare yet"),
         ({"Runtime": None}, InvalidParameterValue, "Runtime and Handler are mandatory"),
         ({"Handler": None}, InvalidParameterValue, "Runtime and Handler are mandatory"),

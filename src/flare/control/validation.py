@@ -38,6 +38,10 @@ SUPPORTED_RUNTIMES = (
     "provided.al2023",
     "provided.al2",
     "provided",
+    "nodejs18.x",
+    "nodejs20.x",
+    "nodejs22.x",
+    "nodejs24.x",
 )
 RESERVED_ENV_KEYS = frozenset(
     {

@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from flare.clock import Clock, TimerHandle
 from flare.control.model import LATEST, FunctionVersion, VersionKey
@@ -47,6 +47,10 @@ FREEZE_DELAY_S = 0.001
 PROVISIONED_INIT = "provisioned-concurrency"
 
 EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
+
+
+async def _no_spare(version: FunctionVersion) -> Environment | None:
+    return None
 
 
 def choose_idle(idle: list[Environment]) -> Environment | None:
@@ -93,6 +97,8 @@ class Pool:
         self.on_provisioned_gone: Callable[[Environment], None] = lambda env: None
         # function name => live environments started for one of its tenants
         self._tenant_envs: dict[str, set[Environment]] = {}
+        # an environment started ahead of this cold start, if any (placement/spares.py)
+        self.take_spare: Callable[[FunctionVersion], Awaitable[Environment | None]] = _no_spare
 
     def __repr__(self) -> str:
         idle = sum(len(envs) for envs in self._idle.values())
@@ -116,7 +122,7 @@ class Pool:
             if version.tenant_id is not None:
                 self._drop_empty(version.key)
             return env
-        env = self._factory(version, self)
+        env = await self.take_spare(version) or self._factory(version, self)
         self._busy.add(env)
         if version.tenant_id is not None:
             self._tenant_envs.setdefault(version.name, set()).add(env)

@@ -19,9 +19,11 @@ Contract, as the pool uses it:
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime
 import json
 import logging
+import os
 import socket
 import uuid
 from collections.abc import Callable
@@ -59,6 +61,7 @@ from flare.sandbox.launcher import (
 )
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
+from flare.sandbox.node_runtime import wanted_major
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -71,6 +74,7 @@ from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
 from flare.sandbox.tmp_pool import Scratch
 
 log = logging.getLogger("flare.environment")
+HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
 
 
 @dataclass(frozen=True)
@@ -132,6 +136,7 @@ class Environment:
         self.init_timed_out = False
         self._credentials: SessionCredentials | None = None  # revoked at stop
         self._api_door: asyncio.AbstractServer | None = None  # isolated networks: Flare's API
+        self._hold_fd: int | None = None  # a prestarted runtime waits for a write on this pipe
 
     def __repr__(self) -> str:
         return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
@@ -146,10 +151,37 @@ class Environment:
         self, init_limit_s: float, initialization_type: str = "on-demand", cpu_burst: bool = True
     ) -> None:
         """INIT (see the module docstring); with INIT's burst CPU unless ``cpu_burst`` is False
-        (a suppressed INIT, retried inside an invocation)."""
-        if not self._uses_frames and bootstrap_path(self.version) is None:
-            self._no_entrypoint()
-            return
+        (a suppressed INIT, retried inside an invocation). An environment ``prestart``ed is
+        released rather than spawned (its INIT begins now)."""
+        if self._hold_fd is None:
+            if not self._uses_frames and self._entrypoint_missing():
+                self._no_entrypoint()
+                return
+            began = await self._spawn(initialization_type, cpu_burst, hold=False)
+        else:
+            began = self._clock.now()
+            self._log_init_start()
+            hold, self._hold_fd = self._hold_fd, None
+            with contextlib.suppress(OSError):  # a runtime that died held fails INIT as it exits
+                os.write(hold, b"go")
+            os.close(hold)
+        self.lifecycle.move(EnvState.INITIALISING)
+        await self._await_init(began, init_limit_s)
+
+    async def prestart(self) -> None:
+        """Spawn the runtime of an on-demand environment ahead of its INIT, held before it loads
+        the function (Flare's Node.js runtime reads the hold on its stdin; see
+        ``placement/spares.py``); ``start`` releases it. Raises what spawning raises."""
+        await self._spawn("on-demand", cpu_burst=True, hold=True)
+
+    def _log_init_start(self) -> None:
+        self._log(self._platform.init_start(self._initialization_type))
+        if self.plan.note:
+            self._log([self.plan.note])
+
+    async def _spawn(self, initialization_type: str, cpu_burst: bool, hold: bool) -> float:
+        """Make the sandbox and spawn the runtime in it; returns when INIT began (the spawn;
+        with ``hold``, the runtime waits on its stdin for ``start``)."""
         self._initialization_type = initialization_type
         self._loop = asyncio.get_running_loop()
         self._ready = self._loop.create_future()
@@ -176,8 +208,15 @@ class Environment:
             header["sandbox"] = layout.plan
         channel = handoff = None
         child_fds: list[int] = []
-        interpreter = self._isolation.interpreter_seen(self.plan.interpreter)
-        header.update(entry_header(self.version, layout, self._uses_frames, interpreter))
+        interpreter = self._isolation.interpreter_seen(self.plan.language)
+        header.update(
+            entry_header(self.version, layout, self._uses_frames, interpreter, self.plan.node_major)
+        )
+        if hold:
+            held, self._hold_fd = os.pipe()
+            child_fds.append(held)
+            header["hold"] = True
+            variables[HOLD_VARIABLE] = "1"
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
@@ -186,9 +225,8 @@ class Environment:
             child_fds.append(theirs.detach())
             header["handoff"] = True
         began = self._clock.now()
-        self._log(self._platform.init_start(initialization_type))
-        if self.plan.note:
-            self._log([self.plan.note])
+        if not hold:
+            self._log_init_start()
         try:
             self.pid = await self.process.spawn(self.id, header, [self._logpipe.write_fd, *child_fds])
         finally:
@@ -200,8 +238,7 @@ class Environment:
         if channel is not None:
             loop = asyncio.get_running_loop()
             self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
-        self.lifecycle.move(EnvState.INITIALISING)
-        await self._await_init(began, init_limit_s)
+        return began
 
     async def _take_listeners(self, handoff: socket.socket, layout: Layout) -> None:
         """An isolated network's listeners, made inside it: the Runtime API's, then (when the
@@ -224,15 +261,23 @@ class Environment:
             self._scratch = await scratch.acquire(self.version.ephemeral_mb)
         tmp_dir = self._scratch.path if self._scratch is not None else None
         if not self._isolation.namespaces:
-            return self._isolation.layout(self.version, self.plan.interpreter, tmp_dir)
+            return self._isolation.layout(self.version, self.plan.language, tmp_dir)
         self.uid = self._isolation.allocate_uid()
-        layout = self._isolation.layout(self.version, self.plan.interpreter, tmp_dir, self.uid)
+        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid)
         if not layout.plan.get("isolated_network"):
             self._runtime_api.allowed_uid = self.uid  # its own netns needs no uid guard
         return layout
 
+    def _entrypoint_missing(self) -> bool:
+        """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` on the host."""
+        if wanted_major(self.version.runtime) is not None:
+            return self.plan.node is None
+        return bootstrap_path(self.version) is None
+
     def _no_entrypoint(self) -> None:
         message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
+        if wanted_major(self.version.runtime) is not None:
+            message = "flare: no node binary on this host to run " + self.version.runtime
         body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
         self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
         self.init_ms = 0.0
@@ -481,6 +526,9 @@ class Environment:
 
     async def _release_resources(self) -> None:
         self.settle()
+        if self._hold_fd is not None:
+            os.close(self._hold_fd)
+            self._hold_fd = None
         if self._credentials is not None and self._settings.credentials is not None:
             self._settings.credentials.revoke(self._credentials.access_key_id)
             self._credentials = None

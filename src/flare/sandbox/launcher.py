@@ -2,7 +2,9 @@
 
 ``python3.N`` runtimes run Flare's own runtime in a fork of that interpreter's zygote (the exact
 minor version when the host has it, else the host's Python, and the log says so).
-``provided*`` runtimes ``exec`` the zip's ``bootstrap``, which speaks the Runtime API.
+``provided*`` runtimes ``exec`` the zip's ``bootstrap``, which speaks the Runtime API;
+``nodejsNN.x`` runtimes ``exec`` ``node`` with Flare's Node.js runtime client, which speaks it too
+(``node_runtime.py``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any, Protocol
 from flare.control.model import FunctionVersion
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import OPT_DIR, Layout
+from flare.sandbox.node_runtime import NodeBinaries, node_argv, node_path, wanted_major
 
 LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
@@ -74,15 +77,27 @@ def host_interpreter() -> Path:
 
 @dataclass(frozen=True)
 class LaunchPlan:
-    """``mode`` is "python" (frames channel) or "exec" (Runtime API over HTTP)."""
+    """``mode`` is "python" (frames channel) or "exec" (Runtime API over HTTP); ``interpreter``
+    is the Python whose zygote forks the environment; ``node`` the ``node`` a Node.js runtime
+    ``exec``s (None for other runtimes, or when the host has no ``node``)."""
 
     mode: str
     interpreter: Path
     note: str | None = None
+    node: Path | None = None
+    node_major: str | None = None
+
+    @property
+    def language(self) -> Path:
+        """The language runtime's binary, seen at ``/var/lang/bin`` in a sandbox."""
+        return self.node or self.interpreter
 
 
-def plan_launch(runtime: str, interpreter_for: dict[str, Path | None]) -> LaunchPlan:
-    """Decide mode and interpreter for ``runtime``; ``interpreter_for`` maps "3.N" to a binary."""
+def plan_launch(
+    runtime: str, interpreter_for: dict[str, Path | None], nodes: NodeBinaries | None = None
+) -> LaunchPlan:
+    """Decide mode and interpreter for ``runtime``; ``interpreter_for`` maps "3.N" to a binary,
+    ``nodes`` are the host's ``node`` binaries (looked for by the caller when None)."""
     match = _PYTHON_RUNTIME.match(runtime)
     if match:
         minor = match.group(1)
@@ -92,6 +107,13 @@ def plan_launch(runtime: str, interpreter_for: dict[str, Path | None]) -> Launch
         host = host_interpreter()
         note = f"flare: python{minor} is not installed on this host; running on {host.name} instead"
         return LaunchPlan("python", host, note)
+    major = wanted_major(runtime)
+    if major is not None and nodes is not None:
+        exact_node = nodes.by_major.get(major)
+        if exact_node is not None or nodes.host is None:
+            return LaunchPlan("exec", host_interpreter(), node=exact_node, node_major=major)
+        note = f"flare: node{major} is not installed on this host; running on node{nodes.host_major} instead"
+        return LaunchPlan("exec", host_interpreter(), note, nodes.host, nodes.host_major)
     return LaunchPlan("exec", host_interpreter())
 
 
@@ -119,13 +141,26 @@ def python_site_dirs(opt_dir: str, runtime: str) -> list[str]:
 
 
 def entry_header(
-    version: FunctionVersion, layout: Layout, python: bool, interpreter: str | None = None
+    version: FunctionVersion,
+    layout: Layout,
+    python: bool,
+    interpreter: str | None = None,
+    node_major: str | None = None,
 ) -> dict[str, Any]:
     """What the zygote needs to start the runtime (``SPAWN``'s fields): for Flare's Python
     runtime the handler, ``sys_path`` and the layers' ``site_dirs`` (whose ``.pth`` files it
     reads), and with ``AWS_LAMBDA_EXEC_WRAPPER`` set the ``wrapper`` command line (``interpreter``:
-    the runtime's interpreter as the function sees it); else the ``argv`` of the ``bootstrap``
-    (Lambda ignores wrappers on OS-only runtimes)."""
+    the runtime's interpreter as the function sees it); for a Node.js runtime (``interpreter``:
+    its ``node``, of ``node_major``) the ``argv`` that starts Flare's Node.js runtime client,
+    after the wrapper if one is set (``wrapped``: the zygote checks it exists, as Lambda's
+    ``bootstrap`` does); else the ``argv`` of the ``bootstrap`` (Lambda ignores wrappers on
+    OS-only runtimes)."""
+    major = wanted_major(version.runtime)
+    if major is not None and interpreter is not None:
+        options = version.environment.get("NODE_OPTIONS", "")
+        argv = node_argv(interpreter, layout.runtime_dir, version.memory_mb, major, node_major, options)
+        node_wrapper = version.environment.get(EXEC_WRAPPER)
+        return {"argv": [node_wrapper, *argv], "wrapped": True} if node_wrapper else {"argv": argv}
     if not python:
         return {"argv": [bootstrap_path(version, layout)]}
     sys_path = python_sys_path(layout, version.runtime)
@@ -181,6 +216,12 @@ def environment_variables(
         "AWS_ENDPOINT_URL": endpoint_url,
         "HOME": "/tmp",
     }
+    major = wanted_major(version.runtime)
+    if major is not None:
+        del variables["PYTHONPATH"]
+        sdk = layout.sdk_dir if layout else str(sdk_dir())
+        opt = layout.opt_dir if layout else None
+        variables["NODE_PATH"] = node_path(major, opt, sdk, runtime_dir, task_root)
     variables.update(version.environment)
     if version.log_format == "JSON":
         variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"

@@ -4,10 +4,13 @@ Started by the engine with its control socket on fd 3. It imports the runtime (a
 modules most handlers use), freezes the garbage collector so children share its heap
 copy-on-write, then serves frames:
 
-* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv}`` with file descriptors
-  ``[log_fd]`` (exec mode) or ``[log_fd, channel_fd]`` (python mode) attached: fork a child in its
-  own session, stdout/stderr on ``log_fd``; python mode runs Flare's runtime on ``channel_fd``,
-  exec mode ``execve``s ``argv`` (a ``bootstrap``). Replies ``SPAWNED {id, pid}``.
+* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv, wrapped, hold}`` with file descriptors
+  ``[log_fd]`` (exec mode; ``[log_fd, hold_fd]`` with ``hold``) or ``[log_fd, channel_fd]``
+  (python mode) attached: fork a child in its own session, stdout/stderr on ``log_fd``, stdin
+  ``/dev/null`` (``hold_fd`` with ``hold``: a pipe on which the engine releases a runtime started
+  ahead of its INIT); python mode runs Flare's runtime on ``channel_fd``, exec mode ``execve``s
+  ``argv`` (a ``bootstrap``; with ``wrapped``, an ``AWS_LAMBDA_EXEC_WRAPPER`` that must exist).
+  Replies ``SPAWNED {id, pid}``.
 * Every child that exits is reaped and reported as ``EXITED {pid, status}`` (raw wait status).
 
 When the control socket closes (the engine is gone), the zygote kills every child and exits.
@@ -112,11 +115,11 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
     """A new environment: its own session and sandbox, then the runtime or the bootstrap."""
     os.setsid()
     log_fd = fds[0]
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
+    stdin = fds[1] if header.get("hold") else os.open(os.devnull, os.O_RDONLY)
+    os.dup2(stdin, 0)
     os.dup2(log_fd, 1)
     os.dup2(log_fd, 2)
-    os.close(null)
+    os.close(stdin)
     os.close(log_fd)
     plan = header.get("sandbox") or {}
     if header["mode"] == "template":
@@ -129,6 +132,8 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
         seccomp.install()  # the last of the platform's work: nothing of the function has run
     os.chdir(header["cwd"])
     if header["mode"] == "exec":
+        if header.get("wrapped"):
+            _check_wrapper(header["argv"][0])
         os.execve(header["argv"][0], header["argv"], header["env"])
     if header.get("wrapper"):
         _exec_wrapper(header, fds[1])
@@ -144,17 +149,23 @@ def _exec_wrapper(header: dict[str, Any], channel_fd: int) -> None:
     missing or not executable ends the runtime as Lambda's managed ``bootstrap`` script does:
     a line saying so and exit status 127 or 126 (so INIT fails with ``Runtime.ExitError``)."""
     argv = header["wrapper"]
-    if not os.path.isfile(argv[0]):
-        os.write(1, f"{argv[0]}: does not exist\n".encode())
-        os._exit(127)
-    if not os.access(argv[0], os.X_OK):
-        os.write(1, f"{argv[0]}: is not an executable\n".encode())
-        os._exit(126)
+    _check_wrapper(argv[0])
     os.set_inheritable(channel_fd, True)
     spec = {key: header[key] for key in ("handler", "sys_path", "site_dirs") if key in header}
     spec["fd"] = channel_fd
     env = dict(header["env"], _FLARE_RUNTIME=json.dumps(spec))
     os.execve(argv[0], argv, env)
+
+
+def _check_wrapper(path: str) -> None:
+    """End the runtime as Lambda's managed ``bootstrap`` does when the wrapper at ``path`` is
+    missing (a line saying so, exit status 127) or not executable (126)."""
+    if not os.path.isfile(path):
+        os.write(1, f"{path}: does not exist\n".encode())
+        os._exit(127)
+    if not os.access(path, os.X_OK):
+        os.write(1, f"{path}: is not an executable\n".encode())
+        os._exit(126)
 
 
 def _run_python(header: dict[str, Any], channel: socket.socket) -> int:

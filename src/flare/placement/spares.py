@@ -1,0 +1,110 @@
+"""Spares: Node.js environments started ahead of their cold start.
+
+A Python environment forks from a zygote that has the interpreter loaded (~5 ms); ``node``
+cannot be forked loaded, and starting it costs ~45 ms here. So for each Node.js version that
+was deployed, changed or just cold-started, one environment is spawned in the background
+(sandbox, cgroup, credentials, ``node`` with Flare's runtime client loaded) and held before it
+loads the function (``Environment.prestart``); the next cold start of that version takes it and
+releases it, and its INIT (loading the function) begins then, as Lambda's does. A cold start
+starts the next spare a little later (``REPLACE_AFTER_S``), off its own CPU.
+
+A spare holds memory (~30 MB) and a sandbox uid while it waits: at most ``limit`` are kept, the
+oldest given up first. A spare of an older revision of its version is never taken: it is stopped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+from flare.control.model import FunctionVersion, VersionKey
+from flare.sandbox.environment import Environment
+from flare.sandbox.lifecycle import EnvState
+from flare.sandbox.node_runtime import wanted_major
+
+log = logging.getLogger("flare.spares")
+DEFAULT_LIMIT = 8
+REPLACE_AFTER_S = 0.2  # a cold start's INIT is over by then, mostly: the next spare's start waits
+
+
+def wants_spare(version: FunctionVersion, snap_start: bool) -> bool:
+    """Whether ``version``'s cold starts are served from spares: Node.js, on demand, one tenant
+    for all (a tenant's environments are its own), no SnapStart."""
+    return wanted_major(version.runtime) is not None and version.tenant_id is None and not snap_start
+
+
+class Spares:
+    """At most one spare per version key, ``limit`` in all; ``factory`` makes an environment."""
+
+    def __init__(self, factory: Callable[[FunctionVersion], Environment], limit: int = DEFAULT_LIMIT) -> None:
+        self._factory = factory
+        self._limit = limit
+        self._spares: dict[VersionKey, Environment] = {}  # oldest first
+        self._starting: dict[VersionKey, asyncio.Task[None]] = {}
+        self._retired: set[VersionKey] = set()  # starting when their function changed
+        self._stopping: set[asyncio.Task[None]] = set()
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"<Spares ready={len(self._spares)} starting={len(self._starting)}>"
+
+    def prepare(self, version: FunctionVersion) -> None:
+        """Start a spare for ``version`` in the background, unless one is there or starting."""
+        key = version.key
+        if self._closed or key in self._spares or key in self._starting:
+            return
+        while self._spares and len(self._spares) + len(self._starting) >= self._limit:
+            self._stop(self._spares.pop(next(iter(self._spares))))
+        env = self._factory(version)
+        task = asyncio.get_running_loop().create_task(env.prestart())
+        self._starting[key] = task
+        task.add_done_callback(lambda done: self._started(key, env, done))
+
+    def _started(self, key: VersionKey, env: Environment, task: asyncio.Task[None]) -> None:
+        self._starting.pop(key, None)
+        retired = key in self._retired
+        self._retired.discard(key)
+        if task.cancelled() or task.exception() is not None or self._closed or retired:
+            if not task.cancelled() and task.exception() is not None:
+                log.warning("a spare of %s did not start: %s", key[0], task.exception())
+            self._stop(env)
+            return
+        self._spares[key] = env
+
+    async def take(self, version: FunctionVersion) -> Environment | None:
+        """``version``'s spare if one is ready and alive, after waiting for one that is starting
+        (it is ahead of a new one); None without one. The caller ``prepare``s the next."""
+        starting = self._starting.get(version.key)
+        if starting is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(starting)
+        env = self._spares.pop(version.key, None)
+        if env is None:
+            return None
+        if env.state is not EnvState.STARTING or env.process is None or not env.process.alive:
+            self._stop(env)
+            return None
+        return env
+
+    def retire(self, name: str) -> None:
+        """Function ``name`` changed or is gone: stop its spares (they have its old settings)."""
+        for key in [key for key in self._spares if key[0] == name]:
+            self._stop(self._spares.pop(key))
+        self._retired.update(key for key in self._starting if key[0] == name)
+
+    async def close(self) -> None:
+        """Stop every spare and every start in progress."""
+        self._closed = True
+        for task in self._starting.values():
+            task.cancel()
+        with contextlib.suppress(BaseException):
+            await asyncio.gather(*self._starting.values(), return_exceptions=True)
+        spares, self._spares = list(self._spares.values()), {}
+        await asyncio.gather(*(env.stop() for env in spares), *self._stopping, return_exceptions=True)
+
+    def _stop(self, env: Environment) -> None:
+        task = asyncio.get_running_loop().create_task(env.stop())
+        self._stopping.add(task)
+        task.add_done_callback(self._stopping.discard)

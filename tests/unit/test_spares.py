@@ -1,0 +1,172 @@
+"""Spares: Node.js environments started ahead of their cold start, with fake environments."""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+from collections.abc import Coroutine
+from typing import Any, cast
+
+from flare.placement.spares import Spares, wants_spare
+from flare.sandbox.lifecycle import EnvState
+from tests.unit.test_launcher import version
+
+NODE = version("nodejs20.x")
+
+
+class FakeProcess:
+    alive = True
+
+
+class FakeEnvironment:
+    """What Spares uses of an Environment: prestart, stop, state and process."""
+
+    def __init__(self, fn: Any, boot: asyncio.Event | None = None, fails: bool = False) -> None:
+        self.version = fn
+        self.state = EnvState.STARTING
+        self.process: FakeProcess | None = None
+        self.stopped = False
+        self._boot = boot
+        self._fails = fails
+
+    async def prestart(self) -> None:
+        if self._boot is not None:
+            await self._boot.wait()
+        if self._fails:
+            raise OSError("no sandbox uid")
+        self.process = FakeProcess()
+
+    async def stop(self) -> None:
+        self.stopped = True
+        self.state = EnvState.STOPPED
+
+
+def run(scenario: Any) -> Any:
+    return asyncio.run(cast(Coroutine[Any, Any, Any], scenario()))
+
+
+def spares_of(made: list[FakeEnvironment], limit: int = 8, **options: Any) -> Spares:
+    def factory(fn: Any) -> Any:
+        made.append(FakeEnvironment(fn, **options))
+        return made[-1]
+
+    return Spares(factory, limit)
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def test_only_on_demand_nodejs_without_tenant_or_snapstart_wants_a_spare() -> None:
+    assert wants_spare(NODE, snap_start=False)
+    assert not wants_spare(NODE, snap_start=True)
+    assert not wants_spare(version("python3.12"), snap_start=False)
+    assert not wants_spare(dataclasses.replace(NODE, tenant_id="blue"), snap_start=False)
+
+
+def test_a_prepared_spare_is_taken_once() -> None:
+    async def scenario() -> tuple[Any, Any, int]:
+        made: list[FakeEnvironment] = []
+        spares = spares_of(made)
+        spares.prepare(NODE)
+        spares.prepare(NODE)  # one per version
+        await settle()
+        return await spares.take(NODE), await spares.take(NODE), len(made)
+
+    first, second, made = run(scenario)
+    assert isinstance(first, FakeEnvironment)
+    assert second is None
+    assert made == 1
+
+
+def test_a_cold_start_waits_for_a_spare_that_is_still_starting() -> None:
+    async def scenario() -> Any:
+        boot = asyncio.Event()
+        spares = spares_of([], boot=boot)
+        spares.prepare(NODE)
+        asyncio.get_running_loop().call_soon(boot.set)
+        return await spares.take(NODE)
+
+    assert isinstance(run(scenario), FakeEnvironment)
+
+
+def test_a_spare_of_another_revision_is_not_taken() -> None:
+    async def scenario() -> Any:
+        spares = spares_of([])
+        spares.prepare(NODE)
+        await settle()
+        return await spares.take(dataclasses.replace(NODE, revision_id="rev-2"))
+
+    assert run(scenario) is None
+
+
+def test_retiring_a_function_stops_its_spares_ready_and_starting() -> None:
+    async def scenario() -> tuple[list[FakeEnvironment], Any]:
+        made: list[FakeEnvironment] = []
+        boot = asyncio.Event()
+        spares = spares_of(made, boot=boot)
+        spares.prepare(NODE)
+        boot.set()
+        await settle()
+        spares.retire(NODE.name)
+        changed = dataclasses.replace(NODE, revision_id="rev-2")
+        boot.clear()
+        spares.prepare(changed)
+        spares.retire(NODE.name)  # changed again while this one starts
+        boot.set()
+        await settle()
+        return made, await spares.take(changed)
+
+    made, taken = run(scenario)
+    assert [env.stopped for env in made] == [True, True]
+    assert taken is None
+
+
+def test_past_the_limit_the_oldest_spare_is_given_up() -> None:
+    async def scenario() -> tuple[list[FakeEnvironment], Any, Any]:
+        made: list[FakeEnvironment] = []
+        spares = spares_of(made, limit=2)
+        others = [dataclasses.replace(NODE, name=f"fn{i}") for i in range(3)]
+        for fn in others:
+            spares.prepare(fn)
+            await settle()
+        return made, await spares.take(others[0]), await spares.take(others[2])
+
+    made, oldest, newest = run(scenario)
+    assert [env.stopped for env in made] == [True, False, False]
+    assert oldest is None
+    assert newest is made[2]
+
+
+def test_a_spare_that_died_or_failed_to_start_is_not_taken() -> None:
+    async def scenario() -> tuple[Any, Any, list[FakeEnvironment]]:
+        made: list[FakeEnvironment] = []
+        failing = spares_of(made, fails=True)
+        failing.prepare(NODE)
+        await settle()
+        dying = spares_of(made)
+        dying.prepare(NODE)
+        await settle()
+        made[-1].state = EnvState.FAILED
+        return await failing.take(NODE), await dying.take(NODE), made
+
+    failed, died, made = run(scenario)
+    assert (failed, died) == (None, None)
+    assert all(env.stopped for env in made)
+
+
+def test_close_stops_every_spare() -> None:
+    async def scenario() -> list[FakeEnvironment]:
+        made: list[FakeEnvironment] = []
+        spares = spares_of(made)
+        spares.prepare(NODE)
+        await settle()
+        spares.prepare(dataclasses.replace(NODE, name="other"))
+        await spares.close()
+        spares.prepare(dataclasses.replace(NODE, name="late"))  # refused once closed
+        return made
+
+    made = run(scenario)
+    assert len(made) == 2
+    assert all(env.stopped for env in made)
