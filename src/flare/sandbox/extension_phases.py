@@ -1,0 +1,177 @@
+"""An environment's extensions and telemetry across its lifecycle: what ``Environment`` calls
+at each of its steps when the function has extensions or a subscriber.
+
+* INIT: ``launch_spec`` (the zygote's ``extensions`` header: the executables, their
+  variables, the status and gate pipes), ``spawned`` (read the status pipe; open the gate when
+  every extension has registered), ``ready`` (INIT ends when they all called next too).
+* INVOKE: ``invoke_started`` hands the ``INVOKE`` event over; ``runtime_done`` starts the
+  post-runtime phase, which ends when every extension called next again (``post_invoke``).
+* SHUTDOWN: ``shut_down`` hands ``SHUTDOWN`` over and waits for the processes to end, within
+  ``budget_s``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from flare.clock import Clock
+from flare.control.model import FunctionVersion
+from flare.sandbox.extensions import ExtensionHost, invoke_event
+from flare.sandbox.invocation import Invocation
+from flare.sandbox.telemetry import TelemetryHub
+
+EXTENSIONS_DIR = "extensions"
+SHUTDOWN_BUDGET_S = 2.0  # SHUTDOWN in all, with external extensions
+RUNTIME_SHARE_S = 0.3  # the runtime's part of it; the extensions get the rest
+# Variables of the runtime that extensions do not get (as Lambda leaves them out), besides
+# every one starting with "_".
+RUNTIME_ONLY = frozenset(
+    {
+        "AWS_EXECUTION_ENV",
+        "AWS_LAMBDA_LOG_GROUP_NAME",
+        "AWS_LAMBDA_LOG_STREAM_NAME",
+        "LAMBDA_TASK_ROOT",
+        "LAMBDA_RUNTIME_DIR",
+        "AWS_XRAY_CONTEXT_MISSING",
+        "PYTHONPATH",
+    }
+)
+
+
+def extension_names(version: FunctionVersion) -> list[str]:
+    """The executables of the layers' ``extensions`` directory, in name order."""
+    if version.opt_dir is None:
+        return []
+    directory = Path(version.opt_dir) / EXTENSIONS_DIR
+    try:
+        entries = sorted(os.listdir(directory))
+    except OSError:
+        return []
+    return [name for name in entries if (directory / name).is_file() and os.access(directory / name, os.X_OK)]
+
+
+def extension_variables(variables: dict[str, str]) -> dict[str, str]:
+    """What an extension's process gets of the runtime's variables. Pure."""
+    return {
+        key: value for key, value in variables.items() if key not in RUNTIME_ONLY and not key.startswith("_")
+    }
+
+
+class ExtensionPhases:
+    def __init__(self, names: list[str], clock: Clock, on_failure: Callable[[str, str], None]) -> None:
+        self.host = ExtensionHost(names, on_failure)
+        self.telemetry = TelemetryHub(clock)
+        self._names = names
+        self._clock = clock
+        self._status_r = self._gate_w = -1
+        self._status_buffer = b""
+        self.post_invoke: asyncio.Future[None] | None = None
+
+    def launch_spec(
+        self, opt_dir: str, variables: dict[str, str], child_fds: list[int]
+    ) -> dict[str, Any] | None:
+        """The zygote's ``extensions`` header (None without external extensions); appends the
+        child's ends of the status and gate pipes to ``child_fds`` (which the spawn passes
+        after the log's descriptor, and closes)."""
+        if not self._names:
+            return None
+        self._status_r, status_w = os.pipe()
+        gate_r, self._gate_w = os.pipe()
+        spec = {
+            "paths": [f"{opt_dir}/{EXTENSIONS_DIR}/{name}" for name in self._names],
+            "env": extension_variables(variables),
+            "status": len(child_fds) + 1,
+            "gate": len(child_fds) + 2,
+        }
+        child_fds += [status_w, gate_r]
+        return spec
+
+    def spawned(self) -> None:
+        """After the spawn: follow the status pipe, and open the gate once every extension
+        has registered."""
+        if self._status_r < 0:
+            return
+        os.set_blocking(self._status_r, False)
+        asyncio.get_running_loop().add_reader(self._status_r, self._read_status)
+        self.host.registered().add_done_callback(lambda _: self._open_gate())
+
+    def _open_gate(self) -> None:
+        if self._gate_w >= 0:
+            with contextlib.suppress(OSError):
+                os.write(self._gate_w, b"1")
+            os.close(self._gate_w)
+            self._gate_w = -1
+
+    def _read_status(self) -> None:
+        try:
+            data = os.read(self._status_r, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            data = b""
+        if not data:
+            asyncio.get_running_loop().remove_reader(self._status_r)
+            return
+        self._status_buffer += data
+        *lines, self._status_buffer = self._status_buffer.split(b"\n")
+        for line in lines:
+            name, _, status = line.decode(errors="replace").rpartition(" ")
+            if name and status.lstrip("-").isdigit():
+                self.host.process_ended(name, int(status))
+
+    # ---- INVOKE -----------------------------------------------------------------------
+
+    async def before_invoke(self) -> None:
+        """Wait for the previous invoke's post-runtime phase to end."""
+        if self.post_invoke is not None and not self.post_invoke.done():
+            await asyncio.shield(self.post_invoke)
+
+    def invoke_started(self, invocation: Invocation, deadline_ms: int) -> None:
+        self.host.deliver(
+            "INVOKE",
+            invoke_event(invocation.request_id, deadline_ms, invocation.invoked_arn, invocation.trace_id),
+        )
+
+    def runtime_done(self) -> asyncio.Future[None] | None:
+        """The runtime answered: the post-runtime phase, when an extension is still busy."""
+        quiet = self.host.quiet()
+        self.post_invoke = None if quiet.done() else quiet
+        return self.post_invoke
+
+    # ---- SHUTDOWN ---------------------------------------------------------------------
+
+    async def shut_down(self, reason: str) -> None:
+        """Hand ``SHUTDOWN`` over and wait, within the extensions' share of the budget, for
+        every external extension's process to end."""
+        budget = SHUTDOWN_BUDGET_S - RUNTIME_SHARE_S
+        deadline_ms = int((self._clock.wall() + SHUTDOWN_BUDGET_S) * 1000)
+        began = self._clock.now()
+        await self.telemetry.drain(budget / 2)  # what is left reaches the extensions before SHUTDOWN
+        budget -= self._clock.now() - began
+        self.host.shut_down(reason, deadline_ms)
+        ended = self.host.ended()
+        if not ended.done():
+            timer = self._clock.call_later(budget, lambda: _give_up(ended))
+            with contextlib.suppress(asyncio.CancelledError):
+                await ended
+            timer.cancel()
+
+    async def close(self) -> None:
+        if self._status_r >= 0:
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().remove_reader(self._status_r)
+            os.close(self._status_r)
+            self._status_r = -1
+        if self._gate_w >= 0:
+            os.close(self._gate_w)
+            self._gate_w = -1
+        await self.telemetry.close()
+
+
+def _give_up(waiting: asyncio.Future[None]) -> None:
+    waiting.cancel()

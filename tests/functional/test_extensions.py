@@ -1,0 +1,186 @@
+"""External extensions from layers, the Extensions API and the Telemetry API, through boto3.
+
+Each extension here is a real process from a layer's ``extensions/`` directory, speaking the
+Extensions API over ``AWS_LAMBDA_RUNTIME_API`` as Lambda's own do; its output lands in the
+function's log, which is what the tests read.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from tests.conftest import ROLE, FlareServer, create_function, python_function, zip_files
+from tests.functional.test_runtime_clients import read_logs
+
+# A Python extension: registers for INVOKE and SHUTDOWN, subscribes to the Telemetry API's
+# platform stream on a listener of its own, and prints every event it gets.
+PY_EXTENSION = r"""#!/usr/bin/env python3
+import http.server, json, os, sys, threading, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+NAME = os.path.basename(sys.argv[0])
+
+def call(method, path, body=None, headers=None):
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    return urllib.request.urlopen(request)
+
+class Listener(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        for event in batch:
+            record = event["record"] if isinstance(event["record"], dict) else {}
+            print("TELEMETRY", event["type"], record.get("requestId", "-"), flush=True)
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+reply = call("POST", "/2020-01-01/extension/register",
+             json.dumps({"events": ["INVOKE", "SHUTDOWN"]}).encode(),
+             {"Lambda-Extension-Name": NAME, "Lambda-Extension-Accept-Feature": "accountId"})
+identifier = reply.headers["Lambda-Extension-Identifier"]
+print("REGISTERED", json.dumps(json.load(reply), sort_keys=True), flush=True)
+print("VARIABLES", "_HANDLER" in os.environ, "AWS_LAMBDA_FUNCTION_NAME" in os.environ, flush=True)
+server = http.server.HTTPServer(("sandbox.localdomain", 0), Listener)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+listener = "http://sandbox.localdomain:%d" % server.server_port
+subscription = {"schemaVersion": "2022-12-13", "types": ["platform"], "buffering": {"timeoutMs": 25},
+                "destination": {"protocol": "HTTP", "URI": listener}}
+ME = {"Lambda-Extension-Identifier": identifier}
+call("PUT", "/2022-07-01/telemetry", json.dumps(subscription).encode(), ME)
+while True:
+    event = json.load(call("GET", "/2020-01-01/extension/event/next", headers=ME))
+    print("EVENT", event["eventType"], event.get("requestId") or event.get("shutdownReason"), flush=True)
+    if event["eventType"] == "SHUTDOWN":
+        sys.exit(0)
+"""
+
+# A bash extension that registers and never calls next.
+STUCK_EXTENSION = """#!/bin/bash
+curl -sS -X POST -H 'Lambda-Extension-Name: stuck' -d '{"events": ["INVOKE"]}' \\
+  "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register" > /dev/null
+echo "stuck registered"
+sleep 600
+"""
+
+# A bash extension that registers, waits for INVOKE events, and takes 300 ms after each.
+SLOW_EXTENSION = """#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+id=$(curl -sS -D - -o /dev/null -X POST -H 'Lambda-Extension-Name: slow' -d '{"events": ["INVOKE"]}' \\
+  "$api/register" | tr -d '\\r' | sed -n 's/^Lambda-Extension-Identifier: //Ip')
+while true; do
+  event=$(curl -sS -H "Lambda-Extension-Identifier: $id" "$api/event/next")
+  echo "slow got $event" | head -c 60; echo
+  sleep 0.3
+done
+"""
+
+CRASHING_EXTENSION = """#!/bin/bash
+echo "crasher starting"
+exit 3
+"""
+
+APP = "def handler(event, context):\n    return {'ok': True}\n"
+
+
+def publish(lam: Any, name: str, files: dict[str, str]) -> str:
+    modes = {path: 0o755 for path in files}
+    layer = lam.publish_layer_version(LayerName=name, Content={"ZipFile": zip_files(files, modes)})
+    return str(layer["LayerVersionArn"])
+
+
+def lines_of(flare: FlareServer, name: str) -> list[str]:
+    return [line for message in read_logs(flare, name) for line in message.splitlines()]
+
+
+def wait_lines(flare: FlareServer, name: str, predicate: Any, timeout: float = 15) -> list[str]:
+    deadline = time.monotonic() + timeout
+    while True:
+        lines = lines_of(flare, name)
+        if predicate(lines):
+            return lines
+        if time.monotonic() > deadline:
+            raise AssertionError("\n".join(lines))
+        time.sleep(0.1)
+
+
+def test_extension_gets_invoke_shutdown_and_a_report_per_invoke(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "probe-ext", {"extensions/probe": PY_EXTENSION})
+    create_function(lam, "with-probe", python_function(APP), Layers=[arn])
+    request_ids = []
+    for _ in range(3):
+        response = lam.invoke(FunctionName="with-probe", Payload=b"{}")
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+        assert "FunctionError" not in response
+        request_ids.append(response["ResponseMetadata"]["RequestId"])
+    # a new configuration retires the environment: SHUTDOWN
+    lam.update_function_configuration(FunctionName="with-probe", Description="retire")
+    lines = wait_lines(flare, "with-probe", lambda lines: any("EVENT SHUTDOWN" in line for line in lines))
+    registered = next(line for line in lines if line.startswith("REGISTERED"))
+    assert json.loads(registered.split(" ", 1)[1]) == {
+        "accountId": "000000000000",
+        "functionName": "with-probe",
+        "functionVersion": "$LATEST",
+        "handler": "app.handler",
+    }
+    assert "VARIABLES False True" in lines
+    assert any(
+        line.startswith("EXTENSION\tName: probe\tState: Ready\tEvents: [INVOKE,SHUTDOWN]") for line in lines
+    )
+    for request_id in request_ids:
+        assert f"EVENT INVOKE {request_id}" in lines
+        assert f"TELEMETRY platform.report {request_id}" in lines
+        assert f"TELEMETRY platform.start {request_id}" in lines
+    assert "EVENT SHUTDOWN spindown" in lines
+    assert any(line.startswith("TELEMETRY platform.initStart") for line in lines)
+
+
+def test_extension_that_never_calls_next_fails_init(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "stuck-ext", {"extensions/stuck": STUCK_EXTENSION})
+    create_function(lam, "with-stuck", python_function(APP), Layers=[arn], Timeout=2)
+    began = time.monotonic()
+    response = lam.invoke(FunctionName="with-stuck", Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    body = json.loads(response["Payload"].read())
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert time.monotonic() - began < 20
+    lines = wait_lines(flare, "with-stuck", lambda lines: any("INIT_REPORT" in line for line in lines))
+    assert "EXTENSION\tName: stuck\tState: Registered\tEvents: [INVOKE]" in lines
+    assert any("INIT_REPORT" in line and "Status: timeout" in line for line in lines)
+
+
+def test_extension_that_crashes_fails_init_with_extension_crash(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "crash-ext", {"extensions/crasher": CRASHING_EXTENSION})
+    create_function(lam, "with-crasher", python_function(APP), Layers=[arn])
+    response = lam.invoke(FunctionName="with-crasher", Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    assert json.loads(response["Payload"].read())["errorType"] == "Extension.Crash"
+    lines = lines_of(flare, "with-crasher")
+    assert "crasher starting" in lines
+    assert "EXTENSION\tName: crasher\tState: Exited\tEvents: []" in lines
+
+
+def test_post_invoke_phase_counts_in_report_and_holds_the_environment(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "slow-ext", {"extensions/slow": SLOW_EXTENSION})
+    create_function(lam, "with-slow", python_function(APP), Layers=[arn])
+    began = time.monotonic()
+    first = lam.invoke(FunctionName="with-slow", Payload=b"{}")
+    assert json.loads(first["Payload"].read()) == {"ok": True}
+    lam.invoke(FunctionName="with-slow", Payload=b"{}")
+    # the second invoke waited for the extension's 300 ms after the first
+    assert time.monotonic() - began >= 0.3
+    request_id = first["ResponseMetadata"]["RequestId"]
+    lines = wait_lines(
+        flare, "with-slow", lambda lines: any(f"REPORT RequestId: {request_id}" in line for line in lines)
+    )
+    report = next(line for line in lines if f"REPORT RequestId: {request_id}" in line)
+    duration = float(report.split("Duration: ")[1].split(" ms")[0])
+    assert duration >= 300, report
+
+
+def test_extensions_api_errors(flare: FlareServer, lam: Any) -> None:
+    from tests.signing import signed_urlopen  # noqa: F401  (kept: the route is inside environments)
+
+    assert ROLE
