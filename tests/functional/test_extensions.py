@@ -8,10 +8,17 @@ function's log, which is what the tests read.
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
+import tarfile
+import tempfile
 import time
+from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROLE, FlareServer, create_function, python_function, zip_files
+import pytest
+
+from tests.conftest import ROOT, FlareServer, create_function, python_function, zip_files
 from tests.functional.test_runtime_clients import read_logs
 
 # A Python extension: registers for INVOKE and SHUTDOWN, subscribes to the Telemetry API's
@@ -180,7 +187,204 @@ def test_post_invoke_phase_counts_in_report_and_holds_the_environment(flare: Fla
     assert duration >= 300, report
 
 
-def test_extensions_api_errors(flare: FlareServer, lam: Any) -> None:
-    from tests.signing import signed_urlopen  # noqa: F401  (kept: the route is inside environments)
+# An extension that tries the Extensions and Telemetry APIs' refusals before registering well.
+ERRORS_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, urllib.error, urllib.request
 
-    assert ROLE
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+def call(method, path, body=None, headers=None):
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request) as reply:
+            return reply.status, reply.headers, reply.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+def show(label, answer):
+    status, _, body = answer
+    print("TRY", label, status, json.loads(body).get("errorType"), flush=True)
+
+show("no-name", call("POST", "/2020-01-01/extension/register", b'{"events": ["INVOKE"]}'))
+show("bad-event", call("POST", "/2020-01-01/extension/register", b'{"events": ["LAUNCH"]}',
+                       {"Lambda-Extension-Name": "errors"}))
+show("bad-body", call("POST", "/2020-01-01/extension/register", b'[]', {"Lambda-Extension-Name": "errors"}))
+show("no-id", call("GET", "/2020-01-01/extension/event/next"))
+show("bad-id", call("GET", "/2020-01-01/extension/event/next", headers={"Lambda-Extension-Identifier": "x"}))
+unknown = {"Lambda-Extension-Identifier": "00000000-0000-4000-8000-000000000000"}
+show("unknown-id", call("GET", "/2020-01-01/extension/event/next", headers=unknown))
+status, headers, _ = call("POST", "/2020-01-01/extension/register", b'{"events": []}',
+                          {"Lambda-Extension-Name": "errors"})
+me = {"Lambda-Extension-Identifier": headers["Lambda-Extension-Identifier"]}
+show("twice", call("POST", "/2020-01-01/extension/register", b'{"events": []}',
+                   {"Lambda-Extension-Name": "errors"}))
+subscription = {"schemaVersion": "2022-12-13", "types": ["platform"], "buffering": {"maxItems": 10},
+                "destination": {"protocol": "HTTP", "URI": "http://sandbox.localdomain:4243"}}
+show("small-buffer", call("PUT", "/2022-07-01/telemetry", json.dumps(subscription).encode(), me))
+subscription["buffering"] = {}
+subscription["schemaVersion"] = "2020-01-01"
+show("old-schema", call("PUT", "/2022-07-01/telemetry", json.dumps(subscription).encode(), me))
+show("no-error-type", call("POST", "/2020-01-01/extension/exit/error", b"{}", me))
+print("TRY", "registered", status, flush=True)
+call("GET", "/2020-01-01/extension/event/next", headers=me)
+"""
+
+
+def test_extensions_api_refusals_have_aws_shapes(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "errors-ext", {"extensions/errors": ERRORS_EXTENSION})
+    create_function(lam, "with-errors", python_function(APP), Layers=[arn])
+    response = lam.invoke(FunctionName="with-errors", Payload=b"{}")
+    assert json.loads(response["Payload"].read()) == {"ok": True}
+    tries = [line for line in lines_of(flare, "with-errors") if line.startswith("TRY ")]
+    assert tries == [
+        "TRY no-name 403 Extension.InvalidExtensionName",
+        "TRY bad-event 403 Extension.InvalidEventType",
+        "TRY bad-body 403 InvalidRequestFormat",
+        "TRY no-id 403 Extension.MissingExtensionIdentifier",
+        "TRY bad-id 403 Extension.InvalidExtensionIdentifier",
+        "TRY unknown-id 403 Extension.UnknownExtensionIdentifier",
+        "TRY twice 403 Extension.InvalidExtensionState",
+        "TRY small-buffer 400 ValidationError",
+        "TRY old-schema 400 ValidationError",
+        "TRY no-error-type 403 Extension.MissingHeader",
+        "TRY registered 200",
+    ]
+
+
+# A function whose module registers an internal extension (a thread of the runtime's process).
+INTERNAL_APP = """
+import json, os, threading, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+SEEN = []
+
+def call(path, body=None, headers=None):
+    method = "POST" if body is not None else "GET"
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    return urllib.request.urlopen(request)
+
+NAME = {"Lambda-Extension-Name": "in-process"}
+reply = call("/register", json.dumps({"events": ["INVOKE"]}).encode(), NAME)
+ME = {"Lambda-Extension-Identifier": reply.headers["Lambda-Extension-Identifier"]}
+
+def loop():
+    while True:
+        SEEN.append(json.load(call("/event/next", headers=ME))["requestId"])
+
+threading.Thread(target=loop, daemon=True).start()
+
+def handler(event, context):
+    return {"seen": list(SEEN), "me": context.aws_request_id}
+"""
+
+
+def test_internal_extension_registered_by_the_runtime_gets_invoke(flare: FlareServer, lam: Any) -> None:
+    create_function(lam, "internal-ext", python_function(INTERNAL_APP))
+    first = json.loads(lam.invoke(FunctionName="internal-ext", Payload=b"{}")["Payload"].read())
+    second = json.loads(lam.invoke(FunctionName="internal-ext", Payload=b"{}")["Payload"].read())
+    assert first["me"] in second["seen"]
+    lines = lines_of(flare, "internal-ext")
+    assert "EXTENSION\tName: in-process\tState: Ready\tEvents: [INVOKE]" in lines
+
+
+BOOTSTRAP = """#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2018-06-01/runtime"
+echo "bootstrap starts after: $(cat /tmp/order 2>/dev/null)"
+while true; do
+  headers=$(mktemp)
+  curl -sS -D "$headers" -o /dev/null "$api/invocation/next"
+  id=$(tr -d '\r' < "$headers" | sed -n 's/^Lambda-Runtime-Aws-Request-Id: //Ip')
+  curl -sS -X POST -d '"done"' "$api/invocation/$id/response" > /dev/null
+done
+"""
+
+# Takes its time, leaves a mark, then registers: the runtime starts only after that.
+ORDERED_EXTENSION = """#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+sleep 0.5
+echo "ordered-registered" > /tmp/order
+id=$(curl -sS -D - -o /dev/null -X POST -H 'Lambda-Extension-Name: ordered' -d '{"events": ["INVOKE"]}' \\
+  "$api/register" | tr -d '\\r' | sed -n 's/^Lambda-Extension-Identifier: //Ip')
+while true; do
+  event=$(curl -sS -H "Lambda-Extension-Identifier: $id" "$api/event/next")
+  echo "ordered got ${event:0:24}"
+done
+"""
+
+
+def test_provided_runtime_starts_after_its_extensions_registered(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "ordered-ext", {"extensions/ordered": ORDERED_EXTENSION})
+    code = zip_files({"bootstrap": BOOTSTRAP}, {"bootstrap": 0o755})
+    create_function(lam, "bash-runtime", code, runtime="provided.al2023", handler="x", Layers=[arn])
+    response = lam.invoke(FunctionName="bash-runtime", Payload=b"{}")
+    assert json.loads(response["Payload"].read()) == "done"
+    lines = wait_lines(flare, "bash-runtime", lambda lines: any("ordered got" in line for line in lines))
+    assert "bootstrap starts after: ordered-registered" in lines
+    assert any(line.startswith('ordered got {"eventType":"INVOKE"') for line in lines)
+
+
+OTEL_PACKAGE, OTEL_VERSION = "@serverless/aws-lambda-otel-extension-dist", "0.1.11"
+NPM_CACHE = ROOT / "tests" / "fixtures" / ".cache" / "npm"
+
+
+@pytest.fixture(scope="session")
+def otel_extension_zip() -> bytes:
+    """The layer zip Serverless Inc. publishes on npm (a Node.js external extension using the
+    Logs API), fetched once with npm into tests/fixtures/.cache/npm, used unchanged."""
+    target = NPM_CACHE / f"otel-extension-{OTEL_VERSION}.zip"
+    if not target.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("npm is not installed")
+        staging = Path(tempfile.mkdtemp())
+        try:
+            command = [
+                npm,
+                "pack",
+                "--silent",
+                f"{OTEL_PACKAGE}@{OTEL_VERSION}",
+                "--pack-destination",
+                str(staging),
+            ]
+            result = subprocess.run(command, capture_output=True, text=True, timeout=180)
+            if result.returncode != 0:
+                pytest.skip(f"npm pack {OTEL_PACKAGE} failed: {result.stderr.strip()[-300:]}")
+            with tarfile.open(next(staging.glob("*.tgz"))) as archive:
+                member = archive.extractfile("package/extension.zip")
+                assert member is not None
+                NPM_CACHE.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(member.read())
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+    return target.read_bytes()
+
+
+def test_a_published_extension_runs_unchanged(
+    flare: FlareServer, lam: Any, otel_extension_zip: bytes
+) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    layer = lam.publish_layer_version(LayerName="sls-otel", Content={"ZipFile": otel_extension_zip})
+    variables = {"DEBUG_SLS_OTEL_LAYER": "1", "DO_NOT_WAIT": "1", "SLS_OTEL_REPORT_TYPE": "json"}
+    create_function(
+        lam,
+        "with-otel",
+        python_function(APP),
+        Layers=[layer["LayerVersionArn"]],
+        Environment={"Variables": variables},
+    )
+    request_ids = []
+    for _ in range(3):
+        response = lam.invoke(FunctionName="with-otel", Payload=b"{}")
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+        request_ids.append(response["ResponseMetadata"]["RequestId"])
+    lam.update_function_configuration(FunctionName="with-otel", Description="retire")
+
+    def reported(lines: list[str]) -> bool:
+        text = "\n".join(lines)
+        shut_down = "Processing event:  SHUTDOWN" in text
+        return shut_down and all(f'"requestId":"{request_id}"' in text for request_id in request_ids)
+
+    lines = wait_lines(flare, "with-otel", reported)
+    assert "otel-extension  launching extension" in lines
+    assert "EXTENSION\tName: otel-extension\tState: Ready\tEvents: [INVOKE,SHUTDOWN]" in lines

@@ -47,7 +47,10 @@ def serves(path: str) -> bool:
 
 def _json(status: int, value: object, headers: dict[str, str] | None = None) -> web.Response:
     return web.Response(
-        status=status, body=json.dumps(value).encode(), content_type="application/json", headers=headers
+        status=status,
+        body=json.dumps(value, separators=(",", ":")).encode(),
+        content_type="application/json",
+        headers=headers,
     )
 
 

@@ -295,4 +295,4 @@ def invoke_event(request_id: str, deadline_ms: int, arn: str, trace_id: str) -> 
 
 
 def encode(event: dict[str, Any]) -> bytes:
-    return json.dumps(event).encode()
+    return json.dumps(event, separators=(",", ":")).encode()

@@ -153,7 +153,7 @@ class TelemetryHub:
         """One event of ``stream`` to every subscriber of it (buffered; posted later)."""
         if not self._subscribers and self._backlog is None:
             return
-        item = json.dumps({"time": stamp(self._clock.wall()), "type": kind, "record": record}).encode()
+        item = _compact({"time": stamp(self._clock.wall()), "type": kind, "record": record})
         if self._backlog is not None:
             self._backlog.append((stream, kind, item))
         for subscriber in self._subscribers:
@@ -229,7 +229,7 @@ class TelemetryHub:
     def _dropped(self, subscriber: Subscriber, records: int, size: int, reason: str) -> None:
         record = {"reason": reason, "droppedRecords": records, "droppedBytes": size}
         event = {"time": stamp(self._clock.wall()), "type": "platform.logsDropped", "record": record}
-        self._add(subscriber, json.dumps(event).encode())
+        self._add(subscriber, _compact(event))
 
     def posting(self) -> list[asyncio.Task[None]]:
         """The posts in flight (the environment is not frozen under them)."""
@@ -255,6 +255,10 @@ class TelemetryHub:
 # Platform events of the Logs API only, and of both APIs (the Telemetry API's others are newer).
 LEGACY_TYPES = frozenset({"platform.end", "platform.fault"})
 SHARED_TYPES = frozenset({"platform.start", "platform.report", "platform.extension", "platform.logsDropped"})
+
+
+def _compact(event: dict[str, Any]) -> bytes:
+    return json.dumps(event, separators=(",", ":")).encode()
 
 
 async def _post(url: str, body: bytes) -> None:
