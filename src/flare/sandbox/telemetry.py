@@ -17,7 +17,7 @@ import asyncio
 import datetime
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -122,11 +122,11 @@ class Subscriber:
 class TelemetryHub:
     """Every subscription of one environment (see the module docstring)."""
 
-    def __init__(self, clock: Clock, post: Callable[[str, bytes], Any] | None = None) -> None:
-        """``post(url, body)``: a coroutine that delivers one batch (default: aiohttp)."""
+    def __init__(self, clock: Clock, post: Callable[[str, bytes], Awaitable[None]] | None = None) -> None:
+        """``post(url, body)``: delivers one batch (default: ``HttpPoster``)."""
         self._clock = clock
         self._subscribers: list[Subscriber] = []
-        self._post = post or _post
+        self._post = post or HttpPoster()
         # events of INIT, kept until it ends for the subscriptions made during it
         self._backlog: list[tuple[str, str, bytes]] | None = []
         self._paused = False  # the environment is frozen: its listeners could not answer
@@ -250,6 +250,8 @@ class TelemetryHub:
             if subscriber.posting is not None:
                 subscriber.posting.cancel()
         self._subscribers = []
+        if isinstance(self._post, HttpPoster):
+            await self._post.close()
 
 
 # Platform events of the Logs API only, and of both APIs (the Telemetry API's others are newer).
@@ -261,14 +263,26 @@ def _compact(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
 
 
-async def _post(url: str, body: bytes) -> None:
-    """POST one batch (aiohttp, imported here: an engine without subscribers never loads it)."""
-    import aiohttp
+class HttpPoster:
+    """POSTs batches over one aiohttp session (its connections to a listener kept alive);
+    aiohttp's client is imported at the first post: an engine without subscribers never loads
+    it."""
 
-    timeout = aiohttp.ClientTimeout(total=POST_TIMEOUT_S)
-    async with aiohttp.ClientSession(timeout=timeout) as session:
+    def __init__(self) -> None:
+        self._session: Any = None
+
+    async def __call__(self, url: str, body: bytes) -> None:
+        import aiohttp
+
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_S))
         headers = {"Content-Type": "application/json"}
-        async with session.post(url, data=body, headers=headers) as response:
+        async with self._session.post(url, data=body, headers=headers) as response:
             await response.read()
             if response.status >= 300:
                 raise OSError(f"listener answered {response.status}")
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
