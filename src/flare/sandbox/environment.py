@@ -34,7 +34,6 @@ from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
-from flare.observe import telemetry_events as events
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
@@ -184,8 +183,7 @@ class Environment:
 
     def _log_init_start(self) -> None:
         self._log(self._platform.init_start(self._initialization_type))
-        record = events.init_start(self.version, self._initialization_type)
-        self._phases.telemetry.emit("platform", "platform.initStart", record)
+        self._phases.init_started(self.version, self._initialization_type)
         if self.plan.note:
             self._log([self.plan.note])
 
@@ -328,22 +326,8 @@ class Environment:
         self.lifecycle.move(EnvState.IDLE)
 
     def _init_told(self, error_type: str | None) -> None:
-        """INIT is over: the extensions' lines, and its events to the subscribers."""
-        host, telemetry = self._phases.host, self._phases.telemetry
-        host.close_registration()
-        if host.active:
-            self._log(host.log_lines())
-        kind = self._initialization_type
-        for extension in host.extensions():
-            record = events.extension(
-                extension.name, extension.state.value, extension.events, extension.error_type
-            )
-            telemetry.emit("platform", "platform.extension", record)
-        telemetry.emit("platform", "platform.initRuntimeDone", events.init_runtime_done(kind, error_type))
-        telemetry.emit(
-            "platform", "platform.initReport", events.init_report(kind, self.init_ms or 0.0, error_type)
-        )
-        telemetry.end_backlog()
+        """INIT is over: the extensions' lines (their events go to the subscribers)."""
+        self._log(self._phases.init_over(self._initialization_type, self.init_ms or 0.0, error_type))
 
     def _init_ended(self, began: float, status: str, error_type: str | None) -> None:
         self.init_ms = (self._clock.now() - began) * 1000
@@ -422,11 +406,8 @@ class Environment:
         deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
         timer = self._clock.call_later(version.timeout_s, self._on_deadline)
         self.thaw()
-        if phases.host.active:
-            phases.invoke_started(invocation, deadline_ms)
-        if phases.telemetry.active:
-            record = events.start(invocation.request_id, version.version, invocation.trace_id)
-            phases.telemetry.emit("platform", "platform.start", record)
+        if phases.host.active or phases.telemetry.active:
+            phases.invoke_started(invocation, version.version, deadline_ms)
         self._deliver(invocation, deadline_ms)
         try:
             outcome = await answered
@@ -456,22 +437,10 @@ class Environment:
     def _runtime_done(
         self, invocation: Invocation, outcome: Outcome, duration_ms: list[float], began: float
     ) -> None:
-        """The runtime answered: ``platform.runtimeDone``, then the post-runtime phase (the
-        extensions handling INVOKE call next), whose end makes ``duration_ms[0]`` the whole
-        invoke's; past the function's deadline it ends the environment."""
-        phases = self._phases
-        size = len(outcome.payload)
-        record = events.runtime_done(
-            invocation.request_id,
-            outcome.error_type,
-            not outcome.healthy,
-            duration_ms[0],
-            size,
-            invocation.trace_id,
-        )
-        phases.telemetry.emit("platform", "platform.runtimeDone", record)
-        phases.telemetry.emit("platform", "platform.end", {"requestId": invocation.request_id})
-        post = phases.runtime_done() if outcome.healthy else None
+        """The runtime answered: the post-runtime phase (the extensions handling INVOKE call
+        next), whose end makes ``duration_ms[0]`` the whole invoke's; past the function's
+        deadline it ends the environment."""
+        post = self._phases.runtime_done(invocation, outcome, duration_ms[0])
         if post is None:
             return
         left_s = max(0.0, self.version.timeout_s - duration_ms[0] / 1000)
@@ -517,21 +486,8 @@ class Environment:
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
         max_memory_mb = self._max_memory_mb(outcome.max_rss_kb)
-        telemetry = self._phases.telemetry
-        if telemetry.active:
-            for line in output:
-                telemetry.emit("function", "function", line)
-            record = events.invoke_report(
-                invocation.request_id,
-                outcome.error_type,
-                not outcome.healthy,
-                duration_ms,
-                self.version.memory_mb,
-                max_memory_mb,
-                init_ms,
-                invocation.trace_id,
-            )
-            telemetry.emit("platform", "platform.report", record)
+        if self._phases.telemetry.active:
+            self._phases.reported(invocation, outcome, output, duration_ms, max_memory_mb, init_ms)
         return self._platform.invocation(
             invocation.request_id,
             output + outcome.log_lines,

@@ -21,8 +21,9 @@ from typing import Any
 
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
+from flare.observe import telemetry_events as events
 from flare.sandbox.extensions import ExtensionHost, invoke_event
-from flare.sandbox.invocation import Invocation
+from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.telemetry import TelemetryHub
 
 EXTENSIONS_DIR = "extensions"
@@ -71,6 +72,7 @@ class ExtensionPhases:
         self._status_r = self._gate_w = -1
         self._status_buffer = b""
         self.post_invoke: asyncio.Future[None] | None = None
+        self._version: FunctionVersion | None = None
 
     def launch_spec(
         self, opt_dir: str, variables: dict[str, str], child_fds: list[int]
@@ -124,6 +126,26 @@ class ExtensionPhases:
             if name and status.lstrip("-").isdigit():
                 self.host.process_ended(name, int(status))
 
+    def init_started(self, version: FunctionVersion, initialization_type: str) -> None:
+        self._version = version
+        self.telemetry.emit("platform", "platform.initStart", events.init_start(version, initialization_type))
+
+    def init_over(self, initialization_type: str, init_ms: float, error_type: str | None) -> list[str]:
+        """INIT ended (``error_type`` None: it succeeded): registration closes, the
+        subscribers get its events; returns the extensions' ``EXTENSION`` log lines."""
+        host, telemetry = self.host, self.telemetry
+        host.close_registration()
+        for extension in host.extensions():
+            record = events.extension(
+                extension.name, extension.state.value, extension.events, extension.error_type
+            )
+            telemetry.emit("platform", "platform.extension", record)
+        kind = initialization_type
+        telemetry.emit("platform", "platform.initRuntimeDone", events.init_runtime_done(kind, error_type))
+        telemetry.emit("platform", "platform.initReport", events.init_report(kind, init_ms, error_type))
+        telemetry.end_backlog()
+        return host.log_lines() if host.active else []
+
     # ---- INVOKE -----------------------------------------------------------------------
 
     async def before_invoke(self) -> None:
@@ -131,17 +153,53 @@ class ExtensionPhases:
         if self.post_invoke is not None and not self.post_invoke.done():
             await asyncio.shield(self.post_invoke)
 
-    def invoke_started(self, invocation: Invocation, deadline_ms: int) -> None:
-        self.host.deliver(
-            "INVOKE",
-            invoke_event(invocation.request_id, deadline_ms, invocation.invoked_arn, invocation.trace_id),
-        )
+    def invoke_started(self, invocation: Invocation, version: str, deadline_ms: int) -> None:
+        """``INVOKE`` to the extensions that asked for it; ``platform.start``."""
+        request_id, trace_id = invocation.request_id, invocation.trace_id
+        self.host.deliver("INVOKE", invoke_event(request_id, deadline_ms, invocation.invoked_arn, trace_id))
+        self.telemetry.emit("platform", "platform.start", events.start(request_id, version, trace_id))
 
-    def runtime_done(self) -> asyncio.Future[None] | None:
-        """The runtime answered: the post-runtime phase, when an extension is still busy."""
+    def runtime_done(
+        self, invocation: Invocation, outcome: Outcome, duration_ms: float
+    ) -> asyncio.Future[None] | None:
+        """The runtime answered: ``platform.runtimeDone`` (the Logs API's ``platform.end``);
+        returns the post-runtime phase when an extension is still busy with the event."""
+        request_id = invocation.request_id
+        failed = not outcome.healthy
+        record = events.runtime_done(
+            request_id, outcome.error_type, failed, duration_ms, len(outcome.payload), invocation.trace_id
+        )
+        self.telemetry.emit("platform", "platform.runtimeDone", record)
+        self.telemetry.emit("platform", "platform.end", {"requestId": request_id})
         quiet = self.host.quiet()
-        self.post_invoke = None if quiet.done() else quiet
+        self.post_invoke = None if quiet.done() or failed else quiet
         return self.post_invoke
+
+    def reported(
+        self,
+        invocation: Invocation,
+        outcome: Outcome,
+        output: list[str],
+        duration_ms: float,
+        max_memory_mb: int,
+        init_ms: float | None,
+    ) -> None:
+        """The invocation's log is being written: its output (``function``) and
+        ``platform.report`` to the subscribers."""
+        for line in output:
+            self.telemetry.emit("function", "function", line)
+        memory_mb = self._version.memory_mb if self._version is not None else 0
+        record = events.invoke_report(
+            invocation.request_id,
+            outcome.error_type,
+            not outcome.healthy,
+            duration_ms,
+            memory_mb,
+            max_memory_mb,
+            init_ms,
+            invocation.trace_id,
+        )
+        self.telemetry.emit("platform", "platform.report", record)
 
     # ---- SHUTDOWN ---------------------------------------------------------------------
 
