@@ -117,6 +117,7 @@ class Subscriber:
     size: int = 0
     timer: TimerHandle | None = None
     posting: asyncio.Task[None] | None = None
+    dropped: tuple[int, int, str] = (0, 0, "")  # records, bytes, why: told in the next batch
 
 
 class TelemetryHub:
@@ -176,8 +177,13 @@ class TelemetryHub:
         sub = subscriber.subscription
         if len(subscriber.items) >= sub.max_items or subscriber.size >= sub.max_bytes:
             self._send(subscriber)
-        elif subscriber.timer is None:
-            subscriber.timer = self._clock.call_later(sub.timeout_ms / 1000, lambda: self._send(subscriber))
+        else:
+            self._schedule(subscriber)
+
+    def _schedule(self, subscriber: Subscriber) -> None:
+        if subscriber.timer is None:
+            delay = subscriber.subscription.timeout_ms / 1000
+            subscriber.timer = self._clock.call_later(delay, lambda: self._send(subscriber))
 
     def flush(self) -> None:
         """Send every buffer now (SHUTDOWN: the extensions get what is left)."""
@@ -196,12 +202,13 @@ class TelemetryHub:
                 self._send(subscriber)
 
     def _send(self, subscriber: Subscriber) -> None:
-        """Post the buffer now, unless frozen (kept for ``resume``) or a post is in flight (sent
-        after it; dropped, with ``platform.logsDropped``, once past the buffer's limits)."""
+        """Post the buffer now (after a ``platform.logsDropped`` telling what was lost since
+        the last post), unless frozen (kept for ``resume``) or a post is in flight (sent after
+        it; dropped once past the buffer's limits)."""
         if subscriber.timer is not None:
             subscriber.timer.cancel()
             subscriber.timer = None
-        if self._paused or not subscriber.items:
+        if self._paused or not (subscriber.items or subscriber.dropped[0]):
             return
         items, size = subscriber.items, subscriber.size
         if subscriber.posting is not None:
@@ -211,25 +218,34 @@ class TelemetryHub:
                 self._dropped(subscriber, len(items), size, DROPPED_REASON)
             return
         subscriber.items, subscriber.size = [], 0
+        lost, subscriber.dropped = subscriber.dropped, (0, 0, "")
+        if lost[0]:
+            record = {"reason": lost[2], "droppedRecords": lost[0], "droppedBytes": lost[1]}
+            event = {"time": stamp(self._clock.wall()), "type": "platform.logsDropped", "record": record}
+            items = [_compact(event), *items]
         body = b"[" + b",".join(items) + b"]"
         url = delivery_url(subscriber.subscription.url)
-        task = asyncio.get_running_loop().create_task(self._deliver(subscriber, url, body, len(items)))
+        posted = (len(items) - (1 if lost[0] else 0) + lost[0], size + lost[1])
+        task = asyncio.get_running_loop().create_task(self._deliver(subscriber, url, body, posted))
         subscriber.posting = task
 
-    async def _deliver(self, subscriber: Subscriber, url: str, body: bytes, count: int) -> None:
+    async def _deliver(self, subscriber: Subscriber, url: str, body: bytes, posted: tuple[int, int]) -> None:
+        """POST ``body`` (``posted``: the records and bytes it stands for); a failure drops them."""
         try:
             await self._post(url, body)
         except Exception as error:  # a dead or slow listener: dropped, never raised
             log.debug("telemetry to %s dropped: %r", subscriber.name, error)
-            self._dropped(subscriber, count, len(body), f"could not send events: {error!r}")
-        finally:
             subscriber.posting = None
+            self._dropped(subscriber, *posted, f"could not send events: {error!r}")
+            return
+        subscriber.posting = None
         self._send(subscriber)  # what came meanwhile
 
     def _dropped(self, subscriber: Subscriber, records: int, size: int, reason: str) -> None:
-        record = {"reason": reason, "droppedRecords": records, "droppedBytes": size}
-        event = {"time": stamp(self._clock.wall()), "type": "platform.logsDropped", "record": record}
-        self._add(subscriber, _compact(event))
+        """Count a loss; the next post starts with ``platform.logsDropped`` saying it."""
+        before = subscriber.dropped
+        subscriber.dropped = (before[0] + records, before[1] + size, reason)
+        self._schedule(subscriber)
 
     def posting(self) -> list[asyncio.Task[None]]:
         """The posts in flight (the environment is not frozen under them)."""
