@@ -169,22 +169,55 @@ def test_extension_that_crashes_fails_init_with_extension_crash(flare: FlareServ
     assert "EXTENSION\tName: crasher\tState: Exited\tEvents: []" in lines
 
 
+def report_of(flare: FlareServer, name: str, request_id: str) -> str:
+    needle = f"REPORT RequestId: {request_id}"
+    lines = wait_lines(flare, name, lambda lines: any(needle in line for line in lines))
+    return next(line for line in lines if needle in line)
+
+
 def test_post_invoke_phase_counts_in_report_and_holds_the_environment(flare: FlareServer, lam: Any) -> None:
     arn = publish(lam, "slow-ext", {"extensions/slow": SLOW_EXTENSION})
     create_function(lam, "with-slow", python_function(APP), Layers=[arn])
     began = time.monotonic()
     first = lam.invoke(FunctionName="with-slow", Payload=b"{}")
     assert json.loads(first["Payload"].read()) == {"ok": True}
-    lam.invoke(FunctionName="with-slow", Payload=b"{}")
-    # the second invoke waited for the extension's 300 ms after the first
-    assert time.monotonic() - began >= 0.3
+    answered_s = time.monotonic() - began
+    # the environment is the extension's for 300 ms more: an invoke now gets another one
+    second = lam.invoke(FunctionName="with-slow", Payload=b"{}")
+    time.sleep(0.5)
+    third = lam.invoke(FunctionName="with-slow", Payload=b"{}")
+    first_report = report_of(flare, "with-slow", first["ResponseMetadata"]["RequestId"])
+    duration = float(first_report.split("\tDuration: ")[1].split(" ms")[0])
+    assert duration >= 300, first_report
+    assert answered_s < duration / 1000  # the caller had its answer before the extension was done
+    assert "Init Duration" in report_of(flare, "with-slow", second["ResponseMetadata"]["RequestId"])
+    assert "Init Duration" not in report_of(flare, "with-slow", third["ResponseMetadata"]["RequestId"])
+
+
+# Registers for INVOKE, then never calls next again after its first event.
+HANGING_EXTENSION = """#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+id=$(curl -sS -D - -o /dev/null -X POST -H 'Lambda-Extension-Name: hanging' -d '{"events": ["INVOKE"]}' \\
+  "$api/register" | tr -d '\\r' | sed -n 's/^Lambda-Extension-Identifier: //Ip')
+curl -sS -H "Lambda-Extension-Identifier: $id" "$api/event/next" > /dev/null
+echo "hanging got its event"
+sleep 600
+"""
+
+
+def test_an_extension_past_the_deadline_ends_the_environment(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "hanging-ext", {"extensions/hanging": HANGING_EXTENSION})
+    create_function(lam, "with-hanging", python_function(APP), Layers=[arn], Timeout=1)
+    first = lam.invoke(FunctionName="with-hanging", Payload=b"{}")
+    assert json.loads(first["Payload"].read()) == {"ok": True}
     request_id = first["ResponseMetadata"]["RequestId"]
-    lines = wait_lines(
-        flare, "with-slow", lambda lines: any(f"REPORT RequestId: {request_id}" in line for line in lines)
-    )
-    report = next(line for line in lines if f"REPORT RequestId: {request_id}" in line)
-    duration = float(report.split("Duration: ")[1].split(" ms")[0])
-    assert duration >= 300, report
+    report = report_of(flare, "with-hanging", request_id)
+    assert float(report.split("\tDuration: ")[1].split(" ms")[0]) >= 1000
+    lines = lines_of(flare, "with-hanging")
+    assert any(f"{request_id} Task timed out after 1.00 seconds" in line for line in lines)
+    second = lam.invoke(FunctionName="with-hanging", Payload=b"{}")
+    assert json.loads(second["Payload"].read()) == {"ok": True}
+    assert "Init Duration" in report_of(flare, "with-hanging", second["ResponseMetadata"]["RequestId"])
 
 
 # An extension that tries the Extensions and Telemetry APIs' refusals before registering well.

@@ -453,11 +453,19 @@ class Environment:
         post.add_done_callback(over)
 
     def _post_invoke_timed_out(self, invocation: Invocation, post: asyncio.Future[None]) -> None:
+        """The extensions were still busy with ``invocation`` at its deadline: the environment
+        ends (failed first, so that whoever waits on ``post`` does not reuse it)."""
         if post.done():
             return
         self._log([report.timed_out_line(self._clock.wall(), invocation.request_id, self.version.timeout_s)])
+        self._fail()
         post.cancel()
         self._kill()
+
+    def post_invoke_pending(self) -> asyncio.Future[None] | None:
+        """The last invocation's post-runtime phase, while the extensions are still in it."""
+        post = self._phases.post_invoke
+        return post if post is not None and not post.done() else None
 
     def settle(self, final: bool = False) -> None:
         """Record the last invocation's log, now that its caller has the answer (the pool calls

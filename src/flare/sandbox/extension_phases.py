@@ -151,7 +151,7 @@ class ExtensionPhases:
     async def before_invoke(self) -> None:
         """Wait for the previous invoke's post-runtime phase to end."""
         if self.post_invoke is not None and not self.post_invoke.done():
-            await asyncio.shield(self.post_invoke)
+            await asyncio.wait([self.post_invoke])
 
     def invoke_started(self, invocation: Invocation, version: str, deadline_ms: int) -> None:
         """``INVOKE`` to the extensions that asked for it; ``platform.start``."""
