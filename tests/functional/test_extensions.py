@@ -314,6 +314,7 @@ def handler(event, context):
 def test_internal_extension_registered_by_the_runtime_gets_invoke(flare: FlareServer, lam: Any) -> None:
     create_function(lam, "internal-ext", python_function(INTERNAL_APP))
     first = json.loads(lam.invoke(FunctionName="internal-ext", Payload=b"{}")["Payload"].read())
+    report_of(flare, "internal-ext", first["me"])  # the extension is done with it: the same environment next
     second = json.loads(lam.invoke(FunctionName="internal-ext", Payload=b"{}")["Payload"].read())
     assert first["me"] in second["seen"]
     lines = lines_of(flare, "internal-ext")
@@ -411,6 +412,12 @@ def test_a_published_extension_runs_unchanged(
         response = lam.invoke(FunctionName="with-otel", Payload=b"{}")
         assert json.loads(response["Payload"].read()) == {"ok": True}
         request_ids.append(response["ResponseMetadata"]["RequestId"])
+        # its post-runtime phase (a few file writes) over: the next invoke reuses this
+        # environment, rather than a second one that could not have the extension's fixed
+        # ports in the host's network
+        wait_lines(
+            flare, "with-otel", lambda lines: f"REPORT RequestId: {request_ids[-1]}" in "\n".join(lines)
+        )
     lam.update_function_configuration(FunctionName="with-otel", Description="retire")
 
     def reported(lines: list[str]) -> bool:
@@ -421,3 +428,75 @@ def test_a_published_extension_runs_unchanged(
     lines = wait_lines(flare, "with-otel", reported)
     assert "otel-extension  launching extension" in lines
     assert "EXTENSION\tName: otel-extension\tState: Ready\tEvents: [INVOKE,SHUTDOWN]" in lines
+
+
+# Exits as soon as it gets an INVOKE.
+DYING_EXTENSION = """#!/bin/bash
+api="http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension"
+id=$(curl -sS -D - -o /dev/null -X POST -H 'Lambda-Extension-Name: dying' -d '{"events": ["INVOKE"]}' \\
+  "$api/register" | tr -d '\\r' | sed -n 's/^Lambda-Extension-Identifier: //Ip')
+curl -sS -H "Lambda-Extension-Identifier: $id" "$api/event/next" > /dev/null
+echo "dying now"
+exit 2
+"""
+
+SLOW_APP = "import time\n\ndef handler(event, context):\n    time.sleep(0.5)\n    return {'ok': True}\n"
+
+
+def test_an_extension_crashing_during_an_invoke_fails_it_with_extension_crash(
+    flare: FlareServer, lam: Any
+) -> None:
+    arn = publish(lam, "dying-ext", {"extensions/dying": DYING_EXTENSION})
+    create_function(lam, "with-dying", python_function(SLOW_APP), Layers=[arn])
+    response = lam.invoke(FunctionName="with-dying", Payload=b"{}")
+    assert response["FunctionError"] == "Unhandled"
+    error = json.loads(response["Payload"].read())
+    assert error["errorType"] == "Extension.Crash"
+    assert "dying" in error["errorMessage"]
+    again = lam.invoke(FunctionName="with-dying", Payload=b"{}")
+    assert again["FunctionError"] == "Unhandled"  # a new environment, whose extension dies too
+    assert "Init Duration" in report_of(flare, "with-dying", again["ResponseMetadata"]["RequestId"])
+
+
+# Registers for SHUTDOWN, prints what it got, then ignores it.
+STUBBORN_EXTENSION = r"""#!/usr/bin/env python3
+import json, os, time, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"] + "/2020-01-01/extension"
+request = urllib.request.Request(API + "/register", data=b'{"events": ["SHUTDOWN"]}', method="POST",
+                                 headers={"Lambda-Extension-Name": "stubborn"})
+me = {"Lambda-Extension-Identifier": urllib.request.urlopen(request).headers["Lambda-Extension-Identifier"]}
+event = json.load(urllib.request.urlopen(urllib.request.Request(API + "/event/next", headers=me)))
+left_ms = event["deadlineMs"] - time.time() * 1000
+print("STUBBORN", event["eventType"], event["shutdownReason"], 1500 < left_ms <= 2000, flush=True)
+time.sleep(600)
+"""
+
+TERM_APP = """import signal, sys
+
+def on_term(signum, frame):
+    print("RUNTIME SIGTERM", flush=True)
+    sys.exit(0)
+
+signal.signal(signal.SIGTERM, on_term)
+
+def handler(event, context):
+    return {'ok': True}
+"""
+
+
+def test_shutdown_goes_to_extensions_then_the_runtime_within_two_seconds(
+    flare: FlareServer, lam: Any
+) -> None:
+    arn = publish(lam, "stubborn-ext", {"extensions/stubborn": STUBBORN_EXTENSION})
+    create_function(lam, "with-stubborn", python_function(TERM_APP), Layers=[arn])
+    assert json.loads(lam.invoke(FunctionName="with-stubborn", Payload=b"{}")["Payload"].read()) == {
+        "ok": True
+    }
+    began = time.monotonic()
+    lam.update_function_configuration(FunctionName="with-stubborn", Description="retire")
+    lines = wait_lines(flare, "with-stubborn", lambda lines: "RUNTIME SIGTERM" in lines)
+    elapsed = time.monotonic() - began
+    assert "STUBBORN SHUTDOWN spindown True" in lines
+    assert lines.index("STUBBORN SHUTDOWN spindown True") < lines.index("RUNTIME SIGTERM")
+    assert 1.5 < elapsed < 4.0  # the extensions' 1.7 s, then the runtime's turn
