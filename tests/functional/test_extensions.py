@@ -500,3 +500,19 @@ def test_shutdown_goes_to_extensions_then_the_runtime_within_two_seconds(
     assert "STUBBORN SHUTDOWN spindown True" in lines
     assert lines.index("STUBBORN SHUTDOWN spindown True") < lines.index("RUNTIME SIGTERM")
     assert 1.5 < elapsed < 4.0  # the extensions' 1.7 s, then the runtime's turn
+
+
+def test_telemetry_reaches_a_listener_inside_an_isolated_network(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "probe-ext-isolated", {"extensions/probe": PY_EXTENSION})
+    tags = {"flare:network": "isolated"}
+    create_function(lam, "isolated-probe", python_function(APP), Layers=[arn], Tags=tags)
+    request_ids = []
+    for _ in range(2):
+        response = lam.invoke(FunctionName="isolated-probe", Payload=b"{}")
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+        request_ids.append(response["ResponseMetadata"]["RequestId"])
+    lam.update_function_configuration(FunctionName="isolated-probe", Description="retire")
+    lines = wait_lines(flare, "isolated-probe", lambda lines: "EVENT SHUTDOWN spindown" in lines)
+    for request_id in request_ids:
+        assert f"TELEMETRY platform.report {request_id}" in lines
+    assert any(line.startswith("TELEMETRY platform.initStart") for line in lines)

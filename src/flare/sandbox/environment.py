@@ -245,7 +245,7 @@ class Environment:
             close_quietly(*child_fds)
             self._logpipe.child_started()
         self.process.exited.add_done_callback(self._on_process_exit)
-        self._phases.spawned()
+        self._phases.spawned(self.pid if isolated else None)
         if handoff is not None:
             await self._take_listeners(handoff, layout)
         if channel is not None:

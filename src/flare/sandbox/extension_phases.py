@@ -23,6 +23,7 @@ from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.observe import telemetry_events as events
 from flare.sandbox.extensions import ExtensionHost, invoke_event
+from flare.sandbox.inside_post import InsidePoster
 from flare.sandbox.invocation import Invocation, Outcome
 from flare.sandbox.telemetry import TelemetryHub
 
@@ -93,9 +94,12 @@ class ExtensionPhases:
         child_fds += [status_w, gate_r]
         return spec
 
-    def spawned(self) -> None:
+    def spawned(self, inside_pid: int | None) -> None:
         """After the spawn: follow the status pipe, and open the gate once every extension
-        has registered."""
+        has registered. ``inside_pid``: the runtime's, when the environment has a network of
+        its own (telemetry is posted from inside it)."""
+        if inside_pid is not None:
+            self.telemetry.post_with(InsidePoster(inside_pid))
         if self._status_r < 0:
             return
         os.set_blocking(self._status_r, False)

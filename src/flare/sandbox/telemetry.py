@@ -136,6 +136,10 @@ class TelemetryHub:
     def active(self) -> bool:
         return bool(self._subscribers)
 
+    def post_with(self, post: Callable[[str, bytes], Awaitable[None]]) -> None:
+        """Deliver with ``post`` from now on (an isolated network's ``InsidePoster``)."""
+        self._post = post
+
     def subscribe(self, name: str, body: bytes, legacy: bool) -> Subscription:
         """Add (or replace) ``name``'s subscription; it is told with
         ``platform.telemetrySubscription`` (Telemetry API) as Lambda does."""
