@@ -22,26 +22,22 @@ POST_TIMEOUT_S = 5.0
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
-def _connect_in(netns: str, host: str, port: int) -> socket.socket:
-    """In the calling thread: join ``netns``, then connect to ``host:port`` there."""
-    fd = os.open(netns, os.O_RDONLY | os.O_CLOEXEC)
-    try:
-        if _libc.setns(fd, CLONE_NEWNET) != 0:
-            error = ctypes.get_errno()
-            raise OSError(error, f"setns: {os.strerror(error)}")
-    finally:
-        os.close(fd)
+def _connect_in(netns_fd: int, host: str, port: int) -> socket.socket:
+    """In the calling thread: join the namespace ``netns_fd``, then connect to ``host:port``."""
+    if _libc.setns(netns_fd, CLONE_NEWNET) != 0:
+        error = ctypes.get_errno()
+        raise OSError(error, f"setns: {os.strerror(error)}")
     return socket.create_connection((host, port), timeout=POST_TIMEOUT_S)
 
 
-async def connect_inside(netns: str, host: str, port: int) -> socket.socket:
-    """A socket connected to ``host:port`` in the network namespace ``netns``."""
+async def connect_inside(netns_fd: int, host: str, port: int) -> socket.socket:
+    """A socket connected to ``host:port`` in the network namespace open as ``netns_fd``."""
     loop = asyncio.get_running_loop()
     connected: asyncio.Future[socket.socket] = loop.create_future()
 
     def work() -> None:
         try:
-            sock = _connect_in(netns, host, port)
+            sock = _connect_in(netns_fd, host, port)
         except OSError as error:
             loop.call_soon_threadsafe(_settle, connected, None, error)
         else:
@@ -63,10 +59,18 @@ def _settle(future: asyncio.Future[socket.socket], sock: socket.socket | None, e
 
 class InsidePoster:
     """``post(url, body)`` for ``TelemetryHub``: to ``url`` as the environment's network sees
-    it (the process ``pid``'s)."""
+    it (the process ``pid``'s). The namespace is opened at the first post (made during INIT,
+    when the process has its network already) and kept until ``close``: a later process with
+    the same pid is never asked."""
 
     def __init__(self, pid: int) -> None:
-        self._netns = f"/proc/{pid}/ns/net"
+        self._path = f"/proc/{pid}/ns/net"
+        self._fd = -1
+
+    def close(self) -> None:
+        if self._fd >= 0:
+            os.close(self._fd)
+            self._fd = -1
 
     async def __call__(self, url: str, body: bytes) -> None:
         await asyncio.wait_for(self._post(url, body), POST_TIMEOUT_S)
@@ -76,7 +80,9 @@ class InsidePoster:
         host = parts.hostname or "127.0.0.1"
         if host in ("sandbox.localdomain", "sandbox", "localhost"):
             host = "127.0.0.1"
-        sock = await connect_inside(self._netns, host, parts.port or 80)
+        if self._fd < 0:
+            self._fd = os.open(self._path, os.O_RDONLY | os.O_CLOEXEC)
+        sock = await connect_inside(self._fd, host, parts.port or 80)
         sock.setblocking(False)
         reader, writer = await asyncio.open_connection(sock=sock)
         try:

@@ -19,7 +19,7 @@ import json
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 from urllib.parse import urlsplit
 
 from flare.clock import Clock, TimerHandle
@@ -272,6 +272,8 @@ class TelemetryHub:
         self._subscribers = []
         if isinstance(self._post, HttpPoster):
             await self._post.close()
+        elif isinstance(self._post, Closable):
+            self._post.close()
 
 
 # Platform events of the Logs API only, and of both APIs (the Telemetry API's others are newer).
@@ -281,6 +283,11 @@ SHARED_TYPES = frozenset({"platform.start", "platform.report", "platform.extensi
 
 def _compact(event: dict[str, Any]) -> bytes:
     return json.dumps(event, separators=(",", ":")).encode()
+
+
+@runtime_checkable
+class Closable(Protocol):
+    def close(self) -> None: ...
 
 
 class HttpPoster:
