@@ -136,9 +136,10 @@ def test_extension_gets_invoke_shutdown_and_a_report_per_invoke(flare: FlareServ
     assert any(
         line.startswith("EXTENSION\tName: probe\tState: Ready\tEvents: [INVOKE,SHUTDOWN]") for line in lines
     )
+    telemetry = [line for line in lines if line.startswith("TELEMETRY")]
     for request_id in request_ids:
         assert f"EVENT INVOKE {request_id}" in lines
-        assert f"TELEMETRY platform.report {request_id}" in lines
+        assert f"TELEMETRY platform.report {request_id}" in lines, telemetry
         assert f"TELEMETRY platform.start {request_id}" in lines
     assert "EVENT SHUTDOWN spindown" in lines
     assert any(line.startswith("TELEMETRY platform.initStart") for line in lines)
