@@ -517,3 +517,65 @@ def test_telemetry_reaches_a_listener_inside_an_isolated_network(flare: FlareSer
     for request_id in request_ids:
         assert f"TELEMETRY platform.report {request_id}" in lines
     assert any(line.startswith("TELEMETRY platform.initStart") for line in lines)
+
+
+# Subscribes to the function and extension streams and writes what it gets to /tmp/seen.
+STREAMS_EXTENSION = r"""#!/usr/bin/env python3
+import http.server, json, os, threading, urllib.request
+
+API = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
+
+def call(method, path, body=None, headers=None):
+    request = urllib.request.Request(API + path, data=body, method=method, headers=headers or {})
+    return urllib.request.urlopen(request)
+
+class Listener(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        with open("/tmp/seen", "a") as seen:
+            for event in batch:
+                seen.write("%s\t%s\n" % (event["type"], event["record"]))
+        self.send_response(200)
+        self.end_headers()
+    def log_message(self, *args):
+        pass
+
+NAME = {"Lambda-Extension-Name": "streams"}
+reply = call("POST", "/2020-01-01/extension/register", b'{"events": ["INVOKE"]}', NAME)
+ME = {"Lambda-Extension-Identifier": reply.headers["Lambda-Extension-Identifier"]}
+server = http.server.HTTPServer(("sandbox.localdomain", 0), Listener)
+threading.Thread(target=server.serve_forever, daemon=True).start()
+listener = "http://sandbox.localdomain:%d" % server.server_port
+subscription = {"schemaVersion": "2022-12-13", "types": ["function", "extension"],
+                "buffering": {"timeoutMs": 25}, "destination": {"protocol": "HTTP", "URI": listener}}
+call("PUT", "/2022-07-01/telemetry", json.dumps(subscription).encode(), ME)
+while True:
+    call("GET", "/2020-01-01/extension/event/next", headers=ME).read()
+    print("extension says hello", flush=True)
+"""
+
+STREAMS_APP = """import os
+
+def handler(event, context):
+    print("function says hello")
+    return open("/tmp/seen").read() if os.path.exists("/tmp/seen") else ""
+"""
+
+
+def test_the_function_and_extension_streams_carry_each_its_own_output(flare: FlareServer, lam: Any) -> None:
+    arn = publish(lam, "streams-ext", {"extensions/streams": STREAMS_EXTENSION})
+    create_function(lam, "with-streams", python_function(STREAMS_APP), Layers=[arn])
+    seen = ""
+    for _ in range(20):
+        response = lam.invoke(FunctionName="with-streams", Payload=b"{}")
+        seen = json.loads(response["Payload"].read())
+        if "extension\textension says hello" in seen and "function\tfunction says hello" in seen:
+            break
+        time.sleep(0.1)
+    records = seen.splitlines()
+    assert "extension\textension says hello" in records
+    assert "function\tfunction says hello" in records
+    assert not any(line.startswith("function\textension") for line in records)
+    assert not any(line.startswith("extension\tfunction") for line in records)
+    lines = lines_of(flare, "with-streams")
+    assert "extension says hello" in lines  # in the function's log too, as on Lambda

@@ -228,7 +228,8 @@ class Environment:
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
-        self._phases = ExtensionPhases(extension_names(self.version), self._clock, self._extension_failed)
+        names = extension_names(self.version)
+        self._phases = ExtensionPhases(names, self._clock, self._extension_failed, self._log)
         launch = self._phases.launch_spec(layout.opt_dir or "/opt", variables, child_fds)
         if launch is not None:
             header["extensions"] = launch

@@ -25,6 +25,7 @@ from flare.observe import telemetry_events as events
 from flare.sandbox.extensions import ExtensionHost, invoke_event
 from flare.sandbox.inside_post import InsidePoster
 from flare.sandbox.invocation import Invocation, Outcome
+from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.telemetry import TelemetryHub
 
 EXTENSIONS_DIR = "extensions"
@@ -65,8 +66,18 @@ def extension_variables(variables: dict[str, str]) -> dict[str, str]:
 
 
 class ExtensionPhases:
-    def __init__(self, names: list[str], clock: Clock, on_failure: Callable[[str, str], None]) -> None:
+    def __init__(
+        self,
+        names: list[str],
+        clock: Clock,
+        on_failure: Callable[[str, str], None],
+        on_output: Callable[[list[str]], None] = lambda lines: None,
+    ) -> None:
+        """``on_failure(error_type, message)``: an extension failed; ``on_output(lines)``: what
+        the extensions printed, for the function's log."""
         self.host = ExtensionHost(names, on_failure)
+        self._on_output = on_output
+        self._output: LogPipe | None = None
         self.telemetry = TelemetryHub(clock)
         self._names = names
         self._clock = clock
@@ -85,14 +96,23 @@ class ExtensionPhases:
             return None
         self._status_r, status_w = os.pipe()
         gate_r, self._gate_w = os.pipe()
+        self._output = LogPipe(self._extension_output)
+        output_w, self._output.write_fd = self._output.write_fd, -1  # the spawn closes it
         spec = {
             "paths": [f"{opt_dir}/{EXTENSIONS_DIR}/{name}" for name in self._names],
             "env": extension_variables(variables),
             "status": len(child_fds) + 1,
             "gate": len(child_fds) + 2,
+            "log": len(child_fds) + 3,
         }
-        child_fds += [status_w, gate_r]
+        child_fds += [status_w, gate_r, output_w]
         return spec
+
+    def _extension_output(self, lines: list[str]) -> None:
+        """The extensions' output: the function's log, and the ``extension`` stream."""
+        for line in lines:
+            self.telemetry.emit("extension", "extension", line)
+        self._on_output(lines)
 
     def spawned(self, inside_pid: int | None) -> None:
         """After the spawn: follow the status pipe, and open the gate once every extension
@@ -100,6 +120,8 @@ class ExtensionPhases:
         its own (telemetry is posted from inside it)."""
         if inside_pid is not None:
             self.telemetry.post_with(InsidePoster(inside_pid))
+        if self._output is not None:
+            self._output.child_started()
         if self._status_r < 0:
             return
         os.set_blocking(self._status_r, False)
@@ -224,6 +246,10 @@ class ExtensionPhases:
             timer.cancel()
 
     async def close(self) -> None:
+        if self._output is not None:
+            self._extension_output(self._output.drain(final=True))
+            self._output.close()
+            self._output = None
         if self._status_r >= 0:
             with contextlib.suppress(Exception):
                 asyncio.get_running_loop().remove_reader(self._status_r)
