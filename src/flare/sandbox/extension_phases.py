@@ -246,6 +246,10 @@ class ExtensionPhases:
             timer.cancel()
 
     async def close(self) -> None:
+        """The environment is gone: a post-runtime phase still open ends (its waiters go on),
+        the pipes close, the subscriptions end."""
+        if self.post_invoke is not None and not self.post_invoke.done():
+            self.post_invoke.cancel()
         if self._output is not None:
             self._extension_output(self._output.drain(final=True))
             self._output.close()
