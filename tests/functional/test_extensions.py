@@ -579,3 +579,25 @@ def test_the_function_and_extension_streams_carry_each_its_own_output(flare: Fla
     assert not any(line.startswith("extension\tfunction") for line in records)
     lines = lines_of(flare, "with-streams")
     assert "extension says hello" in lines  # in the function's log too, as on Lambda
+
+
+NODE_APP = "exports.handler = async () => ({ ok: true });\n"
+
+
+def test_a_nodejs_function_started_ahead_runs_its_extensions(flare: FlareServer, lam: Any) -> None:
+    if shutil.which("node") is None:
+        pytest.skip("node is not installed")
+    arn = publish(lam, "probe-ext-node", {"extensions/probe": PY_EXTENSION})
+    code = zip_files({"index.js": NODE_APP})
+    create_function(lam, "node-probe", code, runtime="nodejs20.x", handler="index.handler", Layers=[arn])
+    lam.get_waiter("function_active_v2").wait(FunctionName="node-probe")
+    request_ids = []
+    for _ in range(2):
+        response = lam.invoke(FunctionName="node-probe", Payload=b"{}")
+        assert json.loads(response["Payload"].read()) == {"ok": True}
+        request_ids.append(response["ResponseMetadata"]["RequestId"])
+    lam.update_function_configuration(FunctionName="node-probe", Description="retire")
+    lines = wait_lines(flare, "node-probe", lambda lines: "EVENT SHUTDOWN spindown" in lines)
+    for request_id in request_ids:
+        assert f"EVENT INVOKE {request_id}" in lines
+        assert f"TELEMETRY platform.report {request_id}" in lines
