@@ -42,6 +42,11 @@ SUPPORTED_RUNTIMES = (
     "nodejs20.x",
     "nodejs22.x",
     "nodejs24.x",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
 )
 RESERVED_ENV_KEYS = frozenset(
     {

@@ -1,0 +1,84 @@
+package flare.runtime;
+
+import java.io.IOException;
+import java.io.PrintStream;
+import java.util.Map;
+
+/**
+ * Flare's Java runtime client: started as {@code java ... flare.runtime.Main} in the environment
+ * (cwd: the task root), it loads {@code _HANDLER} (INIT) and then serves invocations from the
+ * Runtime API for ever. With {@code _FLARE_HOLD} set the engine started it ahead of its INIT (a
+ * spare): it first warms its connection and waits for a write on stdin.
+ *
+ * <p>An INIT failure is logged and posted to {@code /init/error}, and the process exits 1. A
+ * handler's exception is logged ("message: type" and its stack trace) and posted as the
+ * invocation's error; after a {@code VirtualMachineError} (an OutOfMemoryError...) the process
+ * exits, as the JVM can no longer be trusted.
+ */
+public final class Main {
+    private Main() {
+    }
+
+    public static void main(String[] args) throws Exception {
+        Map<String, String> env = System.getenv();
+        RuntimeApi api = new RuntimeApi(env.get("AWS_LAMBDA_RUNTIME_API"));
+        if (env.containsKey("_FLARE_HOLD")) {
+            api.warm();
+            System.in.read();
+        }
+        PrintStream log = System.out;
+        Handlers.Handler handler;
+        LambdaContext contexts;
+        Pojo pojo;
+        try {
+            String taskRoot = env.getOrDefault("LAMBDA_TASK_ROOT", System.getProperty("user.dir"));
+            ClassLoader loader = Handlers.classLoader(taskRoot, System.getProperty("flare.optDir", "/opt"));
+            Thread.currentThread().setContextClassLoader(loader);
+            contexts = new LambdaContext(loader, env, log);
+            handler = Handlers.load(env.getOrDefault("_HANDLER", ""), loader);
+            pojo = new Pojo(loader);
+        } catch (Handlers.InitError e) {
+            failInit(api, log, e.type, e.getMessage(), e.getCause());
+            return;
+        } catch (Throwable e) {
+            failInit(api, log, e.getClass().getName(), String.valueOf(e.getMessage()), e);
+            return;
+        }
+        for (;;) serve(api, handler, contexts, pojo, log);
+    }
+
+    private static void failInit(RuntimeApi api, PrintStream log, String type, String message, Throwable cause)
+            throws IOException {
+        Map<String, Object> report = ErrorReport.plain(type, message);
+        if (cause != null) report.put("stackTrace", ErrorReport.frames(cause));
+        log.print(message + ": " + type + "\n");
+        if (cause != null) log.print(ErrorReport.logged(cause));
+        log.flush();
+        api.failInit(Json.write(report), type);
+        System.exit(1);
+    }
+
+    private static void serve(RuntimeApi api, Handlers.Handler handler, LambdaContext contexts, Pojo pojo, PrintStream log)
+            throws IOException {
+        RuntimeApi.Answer next = api.next();
+        Map<String, String> headers = next.headers;
+        String id = headers.get("lambda-runtime-aws-request-id");
+        String trace = headers.get("lambda-runtime-trace-id");
+        if (trace != null) System.setProperty("com.amazonaws.xray.traceHeader", trace);
+        else System.clearProperty("com.amazonaws.xray.traceHeader");
+        byte[] answer;
+        try {
+            answer = handler.invoke(next.body, contexts.forInvocation(headers), pojo);
+        } catch (Throwable error) {
+            log.print(ErrorReport.logged(error));
+            System.out.flush();
+            System.err.flush();
+            api.fail(id, Json.write(ErrorReport.of(error)), error.getClass().getName());
+            if (error instanceof VirtualMachineError) System.exit(1);
+            return;
+        }
+        System.out.flush();
+        System.err.flush();
+        api.respond(id, answer);
+    }
+}
