@@ -257,26 +257,29 @@ def test_an_exception_gives_lambdas_java_error_shape_and_log(lam: Any) -> None:
     assert response["FunctionError"] == "Unhandled"
 
 
-def test_a_missing_class_fails_init_as_lambdas_java_runtime_does(lam: Any, logs: Any) -> None:
+def test_a_missing_class_fails_each_invocation_not_init_as_lambdas_java_runtime_does(lam: Any) -> None:
     name = java_function(lam, THROWER, "example.Missing")
-    response, body, _ = invoke(lam, name)
-    assert response["FunctionError"] == "Unhandled"
-    assert body["errorType"] == "java.lang.ClassNotFoundException"
-    assert body["errorMessage"] == "Class not found: example.Missing"
-    wanted = "Class not found: example.Missing: java.lang.ClassNotFoundException"
-    assert wanted in [m.rstrip("\n") for m in group_messages(logs, name, wanted)]
+    for attempt in range(2):
+        response, body, log = invoke(lam, name)
+        assert response["FunctionError"] == "Unhandled"
+        assert body == {
+            "errorMessage": "Class not found: example.Missing",
+            "errorType": "java.lang.ClassNotFoundException",
+        }
+        assert "Class not found: example.Missing: java.lang.ClassNotFoundException" in log.splitlines()
+        assert ("Init Duration" in log) == (attempt == 0)  # INIT succeeded: the environment is reused
 
 
-def test_a_method_that_is_not_there_fails_init(lam: Any) -> None:
+def test_a_method_that_is_not_there_fails_each_invocation_with_a_message_only(lam: Any) -> None:
     name = java_function(lam, POJO_HANDLER, "example.Shop::absent")
-    _, body, _ = invoke(lam, name)
-    assert body["errorType"] == "java.lang.NoSuchMethodException"
-    assert body["errorMessage"] == (
-        "No public method named absent with appropriate method signature found on class example.Shop"
-    )
+    message = "No public method named absent with appropriate method signature found on class example.Shop"
+    response, body, log = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body == {"errorMessage": message}
+    assert message in log.splitlines()
 
 
-def test_a_static_initialiser_that_throws_fails_init_with_its_exception(lam: Any) -> None:
+def test_a_static_initialiser_that_throws_fails_init(lam: Any, logs: Any) -> None:
     sources = {
         "example/Bad.java": """
 package example;
@@ -288,11 +291,30 @@ public class Bad {
 """,
     }
     name = java_function(lam, sources, "example.Bad::handle")
+    response, body, _ = invoke(lam, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert body["errorType"] == "java.lang.ExceptionInInitializerError"
+    assert body["errorMessage"] == "Error loading class example.Bad"
+    lines = [m.rstrip("\n") for m in group_messages(logs, name, "Error loading class")]
+    assert "Error loading class example.Bad: java.lang.ExceptionInInitializerError" in lines
+
+
+def test_a_constructor_that_throws_fails_init_with_its_exception(lam: Any) -> None:
+    sources = {
+        "example/Picky.java": """
+package example;
+
+public class Picky {
+    public Picky() { throw new IllegalStateException("no config"); }
+    public String handle() { return "never"; }
+}
+""",
+    }
+    name = java_function(lam, sources, "example.Picky::handle")
     _, body, _ = invoke(lam, name)
     assert body["errorType"] == "java.lang.IllegalStateException"
-    assert (
-        body["errorMessage"] == "Error loading class example.Bad: java.lang.IllegalStateException: no config"
-    )
+    assert body["errorMessage"] == "Error loading class example.Picky: no config"
+    assert body["stackTrace"][0].startswith("example.Picky.<init>(Picky.java:")
 
 
 def test_java21_runs_on_the_nearest_newer_jdk_and_the_log_says_so(lam: Any, logs: Any) -> None:

@@ -57,10 +57,17 @@ final class ErrorReport {
             || frame.startsWith("sun.reflect.");
     }
 
-    /** What the function's log shows for an error: "message: type", then its stack trace. */
+    /** What the function's log shows for a thrown error: "message: type" (the type's name when
+     *  it has no message), then its stack trace as Java prints it. */
     static String logged(Throwable error) {
+        String message = error.getLocalizedMessage() == null ? error.getClass().getName() : error.getLocalizedMessage();
+        return logged(message, error);
+    }
+
+    /** "message: type" of {@code error}, then its stack trace (causes included). */
+    static String logged(String message, Throwable error) {
         StringBuilder out = new StringBuilder();
-        out.append(error.getMessage()).append(": ").append(error.getClass().getName()).append('\n');
+        out.append(message).append(": ").append(error.getClass().getName()).append('\n');
         for (Throwable t = error; t != null; t = t.getCause() == t ? null : t.getCause()) {
             out.append(t == error ? "" : "Caused by: ").append(t).append('\n');
             for (String frame : frames(t)) out.append("\tat ").append(frame).append('\n');

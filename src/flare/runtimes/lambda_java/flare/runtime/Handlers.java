@@ -25,6 +25,10 @@ import java.util.List;
  * so the runtime's classes are not the function's. The class is initialised and, for an instance
  * method, constructed once, at INIT.
  *
+ * <p>As Lambda's Java runtime does, a class that cannot be found and a method that is not
+ * there do not fail INIT: each invocation fails with that {@link Fault} instead. A class whose
+ * static initialiser or constructor throws fails INIT ({@link InitError}).
+ *
  * <p>A method takes {@code (InputStream, OutputStream[, Context])} (a stream handler), or
  * {@code ([I][, Context])} returning an O or void (a POJO handler). Among the public methods of
  * that name (bridge methods left out) the one with the most parameters wins.
@@ -41,6 +45,18 @@ final class Handlers {
         }
     }
 
+    /** A handler that could not be loaded, told at each invocation: a message, and the type of
+     *  what was thrown (null: none), whose stack trace the log shows. */
+    static final class Fault extends RuntimeException {
+        private static final long serialVersionUID = 1L;
+        final String type;
+
+        Fault(String message, Throwable cause) {
+            super(message, cause);
+            this.type = cause == null ? null : cause.getClass().getName();
+        }
+    }
+
     /** One loaded handler. */
     static final class Handler {
         private final Object target;
@@ -48,13 +64,23 @@ final class Handlers {
         private final boolean stream;
         private final boolean takesContext;
         private final Type input;
-        final ClassLoader loader;
 
-        Handler(Object target, Method method, boolean stream, ClassLoader loader) {
+        private final Fault fault;
+
+        Handler(Fault fault) {
+            this.fault = fault;
+            this.target = null;
+            this.method = null;
+            this.stream = false;
+            this.takesContext = false;
+            this.input = null;
+        }
+
+        Handler(Object target, Method method, boolean stream) {
+            this.fault = null;
             this.target = target;
             this.method = method;
             this.stream = stream;
-            this.loader = loader;
             Class<?>[] types = method.getParameterTypes();
             int plain = stream ? 2 : types.length;
             this.takesContext = types.length > plain || (!stream && types.length > 0 && isContext(types[types.length - 1]));
@@ -64,6 +90,7 @@ final class Handlers {
 
         /** The handler's answer to {@code event}; throws what the handler throws. */
         byte[] invoke(byte[] event, Object context, Pojo pojo) throws Throwable {
+            if (fault != null) throw fault;
             List<Object> args = new ArrayList<>(3);
             ByteArrayOutputStream output = null;
             if (stream) {
@@ -112,39 +139,44 @@ final class Handlers {
         Class<?> type;
         try {
             type = Class.forName(className, true, loader);
-        } catch (ClassNotFoundException | NoClassDefFoundError e) {
-            throw new InitError("java.lang.ClassNotFoundException", "Class not found: " + className, e);
-        } catch (ExceptionInInitializerError e) {
-            Throwable cause = e.getCause() != null ? e.getCause() : e;
-            throw new InitError(cause.getClass().getName(), "Error loading class " + className + ": " + cause, cause);
-        } catch (LinkageError e) {
-            throw new InitError(e.getClass().getName(), "Error loading class " + className + ": " + e, e);
+        } catch (ClassNotFoundException e) {
+            return new Handler(new Fault("Class not found: " + className, e));
+        } catch (Throwable e) {
+            throw loadingError(className, e);
         }
-        Method method = methodName != null ? named(type, methodName) : implemented(type);
+        Method method;
+        try {
+            method = methodName != null ? named(type, methodName) : implemented(type);
+        } catch (Fault fault) {
+            return new Handler(fault);
+        }
         boolean stream = isStream(method.getParameterTypes());
         Object target = null;
         if (!Modifier.isStatic(method.getModifiers())) target = construct(type, className);
         method.setAccessible(true);
-        return new Handler(target, method, stream, loader);
+        return new Handler(target, method, stream);
     }
 
-    private static Method named(Class<?> type, String name) throws InitError {
+    private static InitError loadingError(String className, Throwable e) {
+        String message = "Error loading class " + className + (e.getMessage() == null ? "" : ": " + e.getMessage());
+        return new InitError(e.getClass().getName(), message, e);
+    }
+
+    private static Method named(Class<?> type, String name) {
         Method best = Arrays.stream(type.getMethods())
             .filter(m -> m.getName().equals(name) && !m.isBridge() && accepted(m.getParameterTypes()))
             .max(Comparator.comparingInt(Method::getParameterCount))
             .orElse(null);
         if (best == null) {
-            String message = "No public method named " + name + " with appropriate method signature found on class " + type.getName();
-            throw new InitError("java.lang.NoSuchMethodException", message, null);
+            throw new Fault("No public method named " + name + " with appropriate method signature found on class " + type.getName(), null);
         }
         return best;
     }
 
-    private static Method implemented(Class<?> type) throws InitError {
+    private static Method implemented(Class<?> type) {
         boolean streams = implementsNamed(type, LambdaContext.CORE + "RequestStreamHandler");
         if (!streams && !implementsNamed(type, LambdaContext.CORE + "RequestHandler")) {
-            String message = "Class " + type.getName() + " does not implement RequestHandler or RequestStreamHandler";
-            throw new InitError("java.lang.IllegalArgumentException", message, null);
+            throw new Fault("Class " + type.getName() + " does not implement RequestHandler with concrete type parameters", null);
         }
         return named(type, "handleRequest");
     }
@@ -176,10 +208,9 @@ final class Handlers {
         try {
             return type.getConstructor().newInstance();
         } catch (InvocationTargetException e) {
-            Throwable cause = e.getCause();
-            throw new InitError(cause.getClass().getName(), "Error loading class " + className + ": " + cause, cause);
-        } catch (ReflectiveOperationException e) {
-            throw new InitError("java.lang.NoSuchMethodException", "Class " + className + " has no public zero-argument constructor", e);
+            throw loadingError(className, e.getCause());
+        } catch (ReflectiveOperationException | RuntimeException | LinkageError e) {
+            throw loadingError(className, e);
         }
     }
 }

@@ -1,7 +1,9 @@
 package flare.runtime;
 
+import java.io.IOError;
 import java.io.IOException;
 import java.io.PrintStream;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -10,12 +12,16 @@ import java.util.Map;
  * Runtime API for ever. With {@code _FLARE_HOLD} set the engine started it ahead of its INIT (a
  * spare): it first warms its connection and waits for a write on stdin.
  *
- * <p>An INIT failure is logged and posted to {@code /init/error}, and the process exits 1. A
+ * <p>A handler that cannot be found fails each invocation, not INIT ({@link Handlers.Fault}). An
+ * INIT failure (the handler's class or constructor threw) is logged and posted to {@code /init/error}, and the process exits 1. A
  * handler's exception is logged ("message: type" and its stack trace) and posted as the
  * invocation's error; after a {@code VirtualMachineError} (an OutOfMemoryError...) the process
  * exits, as the JVM can no longer be trusted.
  */
 public final class Main {
+    // the error types posted in Lambda-Runtime-Function-Error-Type, as Lambda's Java runtime posts them
+    static final String BAD_FUNCTION_CODE = "Runtime.BadFunctionCode";
+    static final String USER_EXCEPTION = "Runtime.UserException";
     private Main() {
     }
 
@@ -51,10 +57,9 @@ public final class Main {
             throws IOException {
         Map<String, Object> report = ErrorReport.plain(type, message);
         if (cause != null) report.put("stackTrace", ErrorReport.frames(cause));
-        log.print(message + ": " + type + "\n");
-        if (cause != null) log.print(ErrorReport.logged(cause));
+        log.print(cause != null ? ErrorReport.logged(message, cause) : message + ": " + type + "\n");
         log.flush();
-        api.failInit(Json.write(report), type);
+        api.failInit(Json.write(report), BAD_FUNCTION_CODE);
         System.exit(1);
     }
 
@@ -69,12 +74,28 @@ public final class Main {
         byte[] answer;
         try {
             answer = handler.invoke(next.body, contexts.forInvocation(headers), pojo);
+        } catch (Handlers.Fault fault) {
+            log.print(fault.type == null ? fault.getMessage() + "\n" : ErrorReport.logged(fault.getMessage(), fault.getCause()));
+            log.flush();
+            Map<String, Object> report = new LinkedHashMap<>();
+            report.put("errorMessage", fault.getMessage());
+            if (fault.type != null) report.put("errorType", fault.type);
+            api.fail(id, Json.write(report), BAD_FUNCTION_CODE);
+            return;
         } catch (Throwable error) {
-            log.print(ErrorReport.logged(error));
-            System.out.flush();
-            System.err.flush();
-            api.fail(id, Json.write(ErrorReport.of(error)), error.getClass().getName());
-            if (error instanceof VirtualMachineError) System.exit(1);
+            // after a VirtualMachineError (an OutOfMemoryError...) the JVM can no longer be
+            // trusted, nor can it allocate to exit cleanly: it stops once the error is posted
+            boolean fatal = error instanceof VirtualMachineError || error instanceof IOError;
+            try {
+                log.print(ErrorReport.logged(error));
+                System.out.flush();
+                System.err.flush();
+                String report = Json.write(ErrorReport.of(error));
+                if (fatal) api.failLeaving(id, report, USER_EXCEPTION);
+                else api.fail(id, report, USER_EXCEPTION);
+            } finally {
+                if (fatal) Runtime.getRuntime().halt(1);
+            }
             return;
         }
         System.out.flush();

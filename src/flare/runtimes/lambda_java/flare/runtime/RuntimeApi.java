@@ -64,6 +64,14 @@ final class RuntimeApi {
         exchange("POST", "/invocation/" + encode(id) + "/error", body, errorType);
     }
 
+    /** The invocation's error, sent without waiting for the answer: the process stops next
+     *  (after a VirtualMachineError), and must not be frozen first, as an idle one is. */
+    void failLeaving(String id, String errorJson, String errorType) throws IOException {
+        byte[] body = errorJson.getBytes(StandardCharsets.UTF_8);
+        if (socket == null) connect();
+        write("POST", "/invocation/" + encode(id) + "/error", body, errorType);
+    }
+
     void failInit(String errorJson, String errorType) throws IOException {
         exchange("POST", "/init/error", errorJson.getBytes(StandardCharsets.UTF_8), errorType);
     }
@@ -88,13 +96,20 @@ final class RuntimeApi {
         }
     }
 
+    private void connect() throws IOException {
+        socket = new Socket(host, port);
+        socket.setTcpNoDelay(true);
+        in = new BufferedInputStream(socket.getInputStream(), 65536);
+        out = socket.getOutputStream();
+    }
+
     private Answer send(String method, String path, byte[] body, String errorType) throws IOException {
-        if (socket == null) {
-            socket = new Socket(host, port);
-            socket.setTcpNoDelay(true);
-            in = new BufferedInputStream(socket.getInputStream(), 65536);
-            out = socket.getOutputStream();
-        }
+        if (socket == null) connect();
+        write(method, path, body, errorType);
+        return read();
+    }
+
+    private void write(String method, String path, byte[] body, String errorType) throws IOException {
         StringBuilder head = new StringBuilder(256);
         head.append(method).append(' ').append(PREFIX).append(path).append(" HTTP/1.1\r\n");
         head.append("Host: ").append(host).append(':').append(port).append("\r\n");
@@ -116,7 +131,6 @@ final class RuntimeApi {
             out.write(whole);
         }
         out.flush();
-        return read();
     }
 
     private Answer read() throws IOException {
