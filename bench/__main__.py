@@ -1,12 +1,12 @@
-"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node]
+"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|java]
 [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
 freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
 (:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
-start (:mod:`bench.layers`) and Node.js cold and warm latency beside Python's
-(:mod:`bench.node`), prints the markdown on stdout (progress goes to stderr) and appends it
+start (:mod:`bench.layers`) and Node.js and Java cold and warm latency beside Python's
+(:mod:`bench.node`, :mod:`bench.java`), prints the markdown on stdout (progress goes to stderr) and appends it
 to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
@@ -24,7 +24,7 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import events, harness, layers, measure, node, peer, provisioned, report, sandbox, snapstart
+from bench import events, harness, java, layers, measure, node, peer, provisioned, report, sandbox, snapstart
 from bench.report import EngineResult
 
 
@@ -171,7 +171,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events", "layers", "node"),
+        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events", "layers", "node", "java"),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
@@ -202,6 +202,12 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     extra += node.render(node_result) if node_result is not None else ""
+    java_result = (
+        java.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
+        if args.only in (None, "java")
+        else None
+    )
+    extra += java.render(java_result) if java_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -218,6 +224,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if node_result is not None and node_result.failed:
         progress("node benchmark: some parts not measured (see the report)")
+        return 1
+    if java_result is not None and java_result.failed:
+        progress("java benchmark: some parts not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

@@ -28,8 +28,10 @@ public final class Main {
     public static void main(String[] args) throws Exception {
         Map<String, String> env = System.getenv();
         RuntimeApi api = new RuntimeApi(env.get("AWS_LAMBDA_RUNTIME_API"));
-        if (env.containsKey("_FLARE_HOLD")) {
+        boolean held = env.containsKey("_FLARE_HOLD");
+        if (held) {
             api.warm();
+            Warmup.runtime();
             System.in.read();
         }
         PrintStream log = System.out;
@@ -43,6 +45,8 @@ public final class Main {
             contexts = new LambdaContext(loader, env, log);
             handler = Handlers.load(env.getOrDefault("_HANDLER", ""), loader);
             pojo = new Pojo(loader);
+            if (!held) Warmup.runtime();
+            Warmup.forHandler(contexts, pojo);
         } catch (Handlers.InitError e) {
             failInit(api, log, e.type, e.getMessage(), e.getCause());
             return;
