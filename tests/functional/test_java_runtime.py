@@ -364,3 +364,14 @@ public class Flags {
     assert f"-XX:MaxHeapSize={int(256 * 1024 * 0.85)}k" in flags.split()
     assert {"-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Dflare.test=yes"} <= set(flags.split())
     assert re.search(r"[0-9a-f-]{36}$", body)  # SecureRandom works in the sandbox
+
+
+def test_snapstart_on_a_java_function_is_refused_saying_why(lam: Any) -> None:
+    with pytest.raises(lam.exceptions.InvalidParameterValueException) as refused:
+        java_function(lam, POJO_HANDLER, "example.Shop::twice", SnapStart={"ApplyOn": "PublishedVersions"})
+    message = refused.value.response["Error"]["Message"]
+    assert message.startswith("java17 is not supported for SnapStart enabled functions by Flare: ")
+    assert "CRaC" in message
+    name = java_function(lam, POJO_HANDLER, "example.Shop::twice")
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "PublishedVersions"})

@@ -8,7 +8,15 @@ from pathlib import Path
 import pytest
 
 from flare.sandbox.etc_tree import Link, tree_for
-from flare.sandbox.java_runtime import JavaHomes, find_java_homes, java_argv, major_of_home, wanted_major
+from flare.sandbox.java_runtime import (
+    JavaHomes,
+    doctor_lines,
+    find_java_homes,
+    has_crac,
+    java_argv,
+    major_of_home,
+    wanted_major,
+)
 from flare.sandbox.launcher import plan_launch
 
 
@@ -95,3 +103,14 @@ def test_the_sandbox_etc_carries_the_jdks_configuration(tmp_path: Path) -> None:
     assert tree["java-17-openjdk/jvm-amd64.cfg"] == Link("/elsewhere/jvm.cfg")
     assert tree["ssl/certs/java/cacerts"] == b"store"
     assert not any(path.startswith("unrelated") for path in tree)
+
+
+def test_doctor_lists_the_jdks_and_says_why_snapstart_for_java_is_off(tmp_path: Path) -> None:
+    plain = fake_jdk(tmp_path, "plain", "17.0.1")
+    crac = fake_jdk(tmp_path, "crac", "21.0.2")
+    (crac.parent.parent / "release").write_text('JAVA_VERSION="21.0.2"\nMODULES="java.base jdk.crac"\n')
+    assert has_crac(crac) and not has_crac(plain)
+    lines = doctor_lines(JavaHomes({17: plain, 21: crac}, plain, 17))
+    assert lines[1] == f"  yes  JDK 17: {plain.parent.parent} (no CRaC)"
+    assert lines[2] == f"  yes  JDK 21: {crac.parent.parent} (with CRaC)"
+    assert lines[3].startswith("  OFF  SnapStart for Java — ") and "CRaC" in lines[3]

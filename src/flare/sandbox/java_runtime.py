@@ -22,11 +22,14 @@ JAVA_RUNTIME = re.compile(r"^java(\d+)(?:\.al2)?$")
 CLIENT_JAR = "java/flare-runtime.jar"  # under the SDK directory (/var/sdk)
 CLIENT_MAIN = "flare.runtime.Main"
 _RELEASE_VERSION = re.compile(r'^JAVA_VERSION="(?:1\.)?(\d+)', re.MULTILINE)
+SNAPSTART_UNAVAILABLE = (
+    "a JVM cannot be forked into a template as Python is; its snapshot needs a JDK with CRaC "
+    "(Coordinated Restore at Checkpoint) and CRIU, which Flare does not drive yet, so java* "
+    "functions refuse SnapStart"
+)
 _USUAL_HOMES = ("/usr/lib/jvm/*", "/opt/*jdk*", "/opt/java/*", "/usr/local/*jdk*")
 HEAP_SHARE = 0.85  # of the memory size, as Lambda's Java bootstrap sets MaxHeapSize
-SNAPSTART_UNAVAILABLE = (
-    "SnapStart for Java needs a JDK with CRaC (Coordinated Restore at Checkpoint); no installed JDK has it"
-)
+CRAC_MODULE = "jdk.crac"  # in a JDK's release MODULES when it can checkpoint and restore
 
 
 def wanted_major(runtime: str) -> int | None:
@@ -61,6 +64,30 @@ def major_of_home(home: Path) -> int | None:
     except OSError:
         return None
     return int(match.group(1)) if match else None
+
+
+def has_crac(java: Path) -> bool:
+    """Whether the JDK of ``java`` (its ``bin/java``) has CRaC (Coordinated Restore at
+    Checkpoint), read from its ``release`` file."""
+    try:
+        release = (java.parent.parent / "release").read_text(errors="replace")
+    except OSError:
+        return False
+    modules = re.search(r'^MODULES="([^"]*)"', release, re.MULTILINE)
+    return modules is not None and CRAC_MODULE in modules.group(1).split()
+
+
+def doctor_lines(homes: JavaHomes) -> list[str]:
+    """``flare doctor``'s Java section: each JDK found, then whether SnapStart for Java can work
+    (Flare snapshots a JVM only through CRaC, and supports none yet) and why."""
+    lines = ["Java runtimes"]
+    if not homes.by_major:
+        lines.append("  no  JDK: none found (java* functions fail INIT with Runtime.InvalidEntrypoint)")
+    for major, java in sorted(homes.by_major.items()):
+        crac = "with CRaC" if has_crac(java) else "no CRaC"
+        lines.append(f"  yes  JDK {major}: {java.parent.parent} ({crac})")
+    lines.append(f"  OFF  SnapStart for Java — {SNAPSTART_UNAVAILABLE}")
+    return lines
 
 
 def find_java_homes(extra_homes: tuple[str, ...] = ()) -> JavaHomes:

@@ -26,6 +26,10 @@ public final class Main {
     }
 
     public static void main(String[] args) throws Exception {
+        if (args.length > 0 && args[0].equals("--warm-up-only")) {  // a training run (class lists, archives)
+            Warmup.runtime();
+            return;
+        }
         Map<String, String> env = System.getenv();
         RuntimeApi api = new RuntimeApi(env.get("AWS_LAMBDA_RUNTIME_API"));
         boolean held = env.containsKey("_FLARE_HOLD");
