@@ -96,3 +96,31 @@ def test_memory_outside_the_heap_past_the_limit_kills_the_invocation_with_aws_er
     assert response["FunctionError"] == "Unhandled"
     assert body["errorType"] == "Runtime.OutOfMemory", body
     assert "Runtime exited with error: signal: killed" in body["errorMessage"]
+
+
+STARTED = {
+    "example/Started.java": """
+package example;
+
+import java.lang.management.ManagementFactory;
+
+public class Started {
+    public static long handle() { return ManagementFactory.getRuntimeMXBean().getStartTime(); }
+}
+""",
+}
+
+
+def test_a_cold_start_takes_a_jvm_started_ahead_of_it(lam: Any) -> None:
+    name = java_function(lam, STARTED, "example.Started::handle")
+    time.sleep(2)  # the spare that the deploy started boots meanwhile
+    invoked_at_ms = time.time() * 1000
+    _, started_ms, log = invoke(lam, name)
+    assert "Init Duration" in log  # a cold start
+    assert started_ms < invoked_at_ms - 500  # its JVM was running well before the invoke
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"BUMP": "1"}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
+    time.sleep(2)
+    invoked_at_ms = time.time() * 1000
+    _, started_again_ms, _ = invoke(lam, name)
+    assert started_ms < started_again_ms < invoked_at_ms - 500  # a new spare, for the new revision
