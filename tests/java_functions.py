@@ -71,9 +71,12 @@ def have_javac() -> bool:
     return shutil.which("javac") is not None
 
 
-def compile_classes(sources: Mapping[str, str], with_core: bool = True) -> dict[str, bytes]:
-    """``{path.java: source}`` compiled (``--release 17``), with the core interfaces unless
-    ``with_core`` is False: ``{path.class: bytes}``, the core's included."""
+def compile_classes(
+    sources: Mapping[str, str], with_core: bool = True, classpath: tuple[str, ...] = ()
+) -> dict[str, bytes]:
+    """``{path.java: source}`` compiled (``--release 17``, against the jars of ``classpath``), with
+    the core interfaces unless ``with_core`` is False: ``{path.class: bytes}``, the core's
+    included."""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "src"), Path(tmp, "out")
         files = dict(sources)
@@ -82,14 +85,19 @@ def compile_classes(sources: Mapping[str, str], with_core: bool = True) -> dict[
         for path, text in files.items():
             (src / path).parent.mkdir(parents=True, exist_ok=True)
             (src / path).write_text(text)
-        command = ["javac", "--release", "17", "-nowarn", "-d", str(out), *(str(src / p) for p in files)]
+        command = ["javac", "--release", "17", "-nowarn", "-d", str(out)]
+        if classpath:
+            command += ["-cp", ":".join(classpath)]
+        command += [str(src / p) for p in files]
         subprocess.run(command, check=True, capture_output=True, text=True)
         return {str(f.relative_to(out)): f.read_bytes() for f in out.rglob("*.class")}
 
 
 @functools.lru_cache(maxsize=64)
-def _compiled(sources: tuple[tuple[str, str], ...]) -> tuple[tuple[str, bytes], ...]:
-    return tuple(sorted(compile_classes(dict(sources)).items()))
+def _compiled(
+    sources: tuple[tuple[str, str], ...], classpath: tuple[str, ...]
+) -> tuple[tuple[str, bytes], ...]:
+    return tuple(sorted(compile_classes(dict(sources), classpath=classpath).items()))
 
 
 def jar(classes: Mapping[str, bytes]) -> bytes:
@@ -102,10 +110,14 @@ def jar(classes: Mapping[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def java_zip(sources: Mapping[str, str], layout: str = "root") -> dict[str, bytes]:
-    """The files of a function's zip: ``sources`` compiled with the core interfaces, the classes
-    at the root (``layout="root"``), or in ``lib/function.jar`` (``"lib"``)."""
-    classes = dict(_compiled(tuple(sorted(sources.items()))))
+def java_zip(
+    sources: Mapping[str, str], layout: str = "root", libraries: tuple[str, ...] = ()
+) -> dict[str, bytes]:
+    """The files of a function's zip: ``sources`` compiled with the core interfaces (and against
+    the jars ``libraries``, which the zip carries in ``lib/``), the classes at the root
+    (``layout="root"``), or in ``lib/function.jar`` (``"lib"``)."""
+    classes = dict(_compiled(tuple(sorted(sources.items())), libraries))
+    files = {f"lib/{Path(library).name}": Path(library).read_bytes() for library in libraries}
     if layout == "lib":
-        return {"lib/function.jar": jar(classes)}
-    return classes
+        return {**files, "lib/function.jar": jar(classes)}
+    return {**files, **classes}

@@ -9,6 +9,7 @@ import json
 import re
 import uuid
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,14 +23,18 @@ RUNTIME = "java17"
 
 
 def java_function(
-    lam: Any, sources: Mapping[str, str], handler: str, layout: str = "root", **config: Any
+    lam: Any,
+    sources: Mapping[str, str],
+    handler: str,
+    layout: str = "root",
+    libraries: tuple[str, ...] = (),
+    **config: Any,
 ) -> str:
     name = f"java-{uuid.uuid4().hex[:8]}"
     runtime = config.pop("Runtime", RUNTIME)
     config.setdefault("Timeout", 30)  # a JVM's start on a busy host is no test's subject
-    create_function(
-        lam, name, zip_files(java_zip(sources, layout)), handler=handler, runtime=runtime, **config
-    )
+    code = zip_files(java_zip(sources, layout, libraries))
+    create_function(lam, name, code, handler=handler, runtime=runtime, **config)
     return name
 
 
@@ -207,6 +212,42 @@ def test_an_event_that_does_not_fit_the_input_type_is_a_json_parsing_error(lam: 
     assert body["errorType"] == "java.lang.RuntimeException"
     assert body["errorMessage"] == "An error occurred during JSON parsing"
     assert body["cause"]["errorType"] == "java.lang.IllegalArgumentException"
+
+
+JACKSON = tuple(
+    f"/usr/share/java/jackson-{part}.jar" for part in ("databind", "core", "annotations")
+)  # Debian's libjackson2-databind-java
+
+
+@pytest.mark.skipif(
+    not all(Path(jar).is_file() for jar in JACKSON), reason="no Jackson jars (apt: libjackson2-databind-java)"
+)
+def test_pojos_go_through_jackson_when_the_function_carries_it(lam: Any) -> None:
+    sources = {
+        "example/Person.java": """
+package example;
+
+import com.fasterxml.jackson.annotation.JsonProperty;
+
+public class Person {
+    @JsonProperty("first_name") public String firstName;
+    @JsonProperty("greeting_text") public String greeting;
+}
+""",
+        "example/Greeter.java": """
+package example;
+
+public class Greeter {
+    public Person greet(Person person) {
+        person.greeting = "hello " + person.firstName;
+        return person;
+    }
+}
+""",
+    }
+    name = java_function(lam, sources, "example.Greeter::greet", libraries=JACKSON)
+    _, body, _ = invoke(lam, name, {"first_name": "Ada", "unknown": 1})
+    assert body == {"first_name": "Ada", "greeting_text": "hello Ada"}
 
 
 THROWER = {
