@@ -416,3 +416,38 @@ def test_snapstart_on_a_java_function_is_refused_saying_why(lam: Any) -> None:
     name = java_function(lam, POJO_HANDLER, "example.Shop::twice")
     with pytest.raises(lam.exceptions.InvalidParameterValueException):
         lam.update_function_configuration(FunctionName=name, SnapStart={"ApplyOn": "PublishedVersions"})
+
+
+def test_a_wrapper_script_starts_the_jvm_with_the_runtimes_command_line(lam: Any) -> None:
+    sources = {
+        "example/Wrapped.java": """
+package example;
+
+import java.lang.management.ManagementFactory;
+
+public class Wrapped {
+    public static String handle() {
+        return System.getenv("WRAPPED_BY") + " " + System.getProperty("java.home") + " "
+            + ManagementFactory.getRuntimeMXBean().getInputArguments().contains("-XX:+UseSerialGC");
+    }
+}
+""",
+    }
+    files: dict[str, str | bytes] = {
+        **java_zip(sources),
+        "wrap.sh": '#!/bin/sh\nexport WRAPPED_BY="$0"\nexec "$@"\n',
+    }
+    name = f"java-{uuid.uuid4().hex[:8]}"
+    variables = {"AWS_LAMBDA_EXEC_WRAPPER": "/var/task/wrap.sh"}
+    create_function(
+        lam,
+        name,
+        zip_files(files, {"wrap.sh": 0o755}),
+        handler="example.Wrapped::handle",
+        runtime=RUNTIME,
+        Environment={"Variables": variables},
+        Timeout=30,
+    )
+    response, body, _ = invoke(lam, name)
+    assert "FunctionError" not in response, body
+    assert body == "/var/task/wrap.sh /var/lang true"
