@@ -1,13 +1,14 @@
-"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|java]
-[--quick] [--no-record]``.
+"""CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
+extensions|java] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
 freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
 (:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
-start (:mod:`bench.layers`) and Node.js and Java cold and warm latency beside Python's
-(:mod:`bench.node`, :mod:`bench.java`), prints the markdown on stdout (progress goes to stderr) and appends it
-to bench/RESULTS.md unless ``--no-record``.
+start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Python's
+(:mod:`bench.node`, :mod:`bench.java`) and the cost of an external extension
+(:mod:`bench.extensions`), prints the markdown on stdout (progress goes to stderr) and appends
+it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -24,7 +25,20 @@ from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from bench import events, harness, java, layers, measure, node, peer, provisioned, report, sandbox, snapstart
+from bench import (
+    events,
+    extensions,
+    harness,
+    java,
+    layers,
+    measure,
+    node,
+    peer,
+    provisioned,
+    report,
+    sandbox,
+    snapstart,
+)
 from bench.report import EngineResult
 
 
@@ -171,7 +185,18 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
     parser.add_argument(
         "--only",
-        choices=("flare", "peer", "sandbox", "provisioned", "snapstart", "events", "layers", "node", "java"),
+        choices=(
+            "flare",
+            "peer",
+            "sandbox",
+            "provisioned",
+            "snapstart",
+            "events",
+            "layers",
+            "node",
+            "extensions",
+            "java",
+        ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
@@ -202,6 +227,10 @@ def main(argv: list[str] | None = None) -> int:
         else None
     )
     extra += node.render(node_result) if node_result is not None else ""
+    ext_result = None
+    if args.only in (None, "extensions"):
+        ext_result = extensions.run(settings.cold_iterations, settings.warm_iterations // 4, progress)
+        extra += extensions.render(ext_result)
     java_result = (
         java.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
         if args.only in (None, "java")
@@ -221,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if layers_result is not None and layers_result.failed:
         progress("layers benchmark: some parts not measured (see the report)")
+        return 1
+    if ext_result is not None and ext_result.failed:
+        progress("extensions benchmark: not measured (see the report)")
         return 1
     if node_result is not None and node_result.failed:
         progress("node benchmark: some parts not measured (see the report)")

@@ -48,6 +48,11 @@ class FakeEnv:
         self.settles = 0
         self.stops = 0
 
+    def post_invoke_pending(self) -> asyncio.Future[None] | None:
+        """The extensions' post-runtime phase (tests set ``holding``)."""
+        holding: asyncio.Future[None] | None = getattr(self, "holding", None)
+        return holding if holding is not None and not holding.done() else None
+
     def __repr__(self) -> str:
         return f"<FakeEnv {self.id} {self.state.value}>"
 
@@ -182,6 +187,26 @@ def test_released_idle_environment_is_frozen_and_reused_by_the_next_reserve() ->
         assert clock.pending() == 0, "reuse cancels the idle timer"
         await settle()
         assert not env.stopped
+
+    run(scenario)
+
+
+def test_an_environment_in_its_extensions_post_runtime_phase_stays_busy_until_it_ends() -> None:
+    async def scenario() -> None:
+        pool, _, clock = make_pool()
+        env = await pool.reserve(V1)
+        env.holding = asyncio.get_running_loop().create_future()
+        pool.release(env)
+        assert env.settles == 0, "its log waits for the whole invocation"
+        other = await pool.reserve(V1)
+        assert other is not env, "the next invoke gets another environment"
+        assert pool.busy() == 2
+        env.holding.set_result(None)
+        await settle()
+        assert env.settles == 1
+        assert pool.busy() == 1
+        clock.advance(FREEZE_DELAY_S)
+        assert env.freezes == 1
 
     run(scenario)
 

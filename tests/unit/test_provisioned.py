@@ -73,6 +73,11 @@ class FakeEnv:
         self._pending_init_ms: float | None = None
         self.gate: asyncio.Event | None = None
 
+    def post_invoke_pending(self) -> asyncio.Future[None] | None:
+        """The extensions' post-runtime phase (tests set ``holding``)."""
+        holding: asyncio.Future[None] | None = getattr(self, "holding", None)
+        return holding if holding is not None and not holding.done() else None
+
     def __repr__(self) -> str:
         return f"<FakeEnv {self.id} {self.state.value}>"
 

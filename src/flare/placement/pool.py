@@ -150,7 +150,12 @@ class Pool:
 
     def release(self, env: Environment) -> None:
         """Give an environment back after its caller has been answered (its log is recorded
-        now, off the answer's path)."""
+        now, off the answer's path); one whose extensions still handle the invocation stays
+        busy until they are done (Lambda's post-runtime phase)."""
+        holding = env.post_invoke_pending()
+        if holding is not None:
+            holding.add_done_callback(lambda _: self.release(env))
+            return
         env.settle()
         self._busy.discard(env)
         reusable = env.state is EnvState.IDLE and not self._stale(env) and not self._closed

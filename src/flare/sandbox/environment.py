@@ -47,6 +47,9 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.extension_api import ExtensionRoutes
+from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
+from flare.sandbox.extensions import ExtensionHost
 from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_sockets
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
@@ -72,6 +75,7 @@ from flare.sandbox.runtime_api import (
     RuntimeApiTenant,
 )
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
+from flare.sandbox.telemetry import TelemetryHub
 from flare.sandbox.tmp_pool import Scratch
 
 log = logging.getLogger("flare.environment")
@@ -121,7 +125,10 @@ class Environment:
         today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
         self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
         self._platform = platform_log(version, clock)
-        self._runtime_api: RuntimeApiServer | RuntimeApiTenant = RuntimeApiServer(self)
+        self._runtime_api: RuntimeApiServer | RuntimeApiTenant = RuntimeApiServer(
+            self, more=ExtensionRoutes()
+        )
+        self._phases = ExtensionPhases([], clock, self._extension_failed)
         self._channel: asyncio.Transport | None = None
         self._logpipe: LogPipe | None = None
         self._ready: asyncio.Future[None] | None = None
@@ -177,6 +184,7 @@ class Environment:
 
     def _log_init_start(self) -> None:
         self._log(self._platform.init_start(self._initialization_type))
+        self._phases.init_started(self.version, self._initialization_type)
         if self.plan.note:
             self._log([self.plan.note])
 
@@ -221,6 +229,11 @@ class Environment:
         if self._uses_frames:
             channel, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
+        names = extension_names(self.version)
+        self._phases = ExtensionPhases(names, self._clock, self._extension_failed, self._log)
+        launch = self._phases.launch_spec(layout.opt_dir or "/opt", variables, child_fds)
+        if launch is not None:
+            header["extensions"] = launch
         if isolated:
             handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
@@ -234,6 +247,7 @@ class Environment:
             close_quietly(*child_fds)
             self._logpipe.child_started()
         self.process.exited.add_done_callback(self._on_process_exit)
+        self._phases.spawned(self.pid if isolated else None)
         if handoff is not None:
             await self._take_listeners(handoff, layout)
         if channel is not None:
@@ -315,15 +329,20 @@ class Environment:
         # environment initialised before anyone asked for it.
         self._pending_init_ms = self.init_ms if self._initialization_type == "on-demand" else None
         self._log(self._platform.init_succeeded(self.init_ms, self._initialization_type))
+        self._init_told(None)
         self.lifecycle.move(EnvState.IDLE)
+
+    def _init_told(self, error_type: str | None) -> None:
+        """INIT is over: the extensions' lines (their events go to the subscribers)."""
+        self._log(self._phases.init_over(self._initialization_type, self.init_ms or 0.0, error_type))
 
     def _init_ended(self, began: float, status: str, error_type: str | None) -> None:
         self.init_ms = (self._clock.now() - began) * 1000
         self._fail()
         lines = self._logpipe.drain() if self._logpipe else []
-        self._log(
-            lines + self._platform.init_report(self.init_ms, status, error_type, self._initialization_type)
-        )
+        self._log(lines)
+        self._init_told(error_type or "Sandbox.Timedout")
+        self._log(self._platform.init_report(self.init_ms, status, error_type, self._initialization_type))
 
     def fail_invocation(self, invocation: Invocation) -> InvocationResult:
         """Answer ``invocation`` with this environment's init failure (as Lambda does when INIT
@@ -348,8 +367,32 @@ class Environment:
         return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
 
     def _runtime_ready(self) -> None:
-        if self._ready is not None and not self._ready.done():
-            self._ready.set_result(None)
+        """The runtime called next in INIT: INIT ends once every extension has too."""
+        ready = self._ready
+        if ready is None or ready.done():
+            return
+        host = self._phases.host
+        host.close_registration()
+        host.ready().add_done_callback(lambda _: self._runtime_and_extensions_ready(ready))
+
+    @staticmethod
+    def _runtime_and_extensions_ready(ready: asyncio.Future[None]) -> None:
+        if not ready.done():
+            ready.set_result(None)
+
+    def _extension_failed(self, error_type: str, message: str) -> None:
+        """An extension reported an error or its process ended (``ExtensionHost``): INIT fails,
+        or the invocation in flight does; the environment is not used again."""
+        body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
+        outcome = Outcome(body, error_type, healthy=False)
+        self._log([message])
+        if self.state in (EnvState.STARTING, EnvState.INITIALISING):
+            fail_future(self._ready, InitError(outcome))
+            return
+        if self._inflight.unanswered:
+            self._inflight.fail(outcome)
+        if self.lifecycle.live:
+            self._kill()
 
     def _init_error(self, body: bytes, error_type: str | None) -> None:
         error_type = error_type or error_type_of(body) or "Runtime.Unknown"
@@ -362,23 +405,30 @@ class Environment:
         self.invocations += 1
         version = self.version
         assert self._loop is not None, "invoke needs a started environment"
+        phases = self._phases
+        if phases.post_invoke is not None:
+            await phases.before_invoke()
         answered = self._inflight.begin(invocation, self._loop)
         began = self._clock.now()
         deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
         timer = self._clock.call_later(version.timeout_s, self._on_deadline)
         self.thaw()
+        if phases.host.active or phases.telemetry.active:
+            phases.invoke_started(invocation, version.version, deadline_ms)
         self._deliver(invocation, deadline_ms)
         try:
             outcome = await answered
         finally:
             timer.cancel()
             self._inflight.end()
-        duration_ms = (self._clock.now() - began) * 1000
+        duration_ms = [(self._clock.now() - began) * 1000]  # with the post-runtime phase, once over
         init_ms, self._pending_init_ms = self._pending_init_ms, None
         restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
         self._unrecorded = log = InvocationLog(
-            lambda: self._invocation_lines(invocation, outcome, duration_ms, init_ms, restore_ms)
+            lambda: self._invocation_lines(invocation, outcome, duration_ms[0], init_ms, restore_ms)
         )
+        if phases.host.active or phases.telemetry.active:
+            self._runtime_done(invocation, outcome, duration_ms, began)
         if outcome.healthy and self.state is EnvState.BUSY:
             self.lifecycle.move(EnvState.IDLE)
         else:
@@ -391,9 +441,47 @@ class Environment:
             error_type=outcome.error_type,
         )
 
-    def settle(self) -> None:
+    def _runtime_done(
+        self, invocation: Invocation, outcome: Outcome, duration_ms: list[float], began: float
+    ) -> None:
+        """The runtime answered: the post-runtime phase (the extensions handling INVOKE call
+        next), whose end makes ``duration_ms[0]`` the whole invoke's; past the function's
+        deadline it ends the environment."""
+        post = self._phases.runtime_done(invocation, outcome, duration_ms[0])
+        if post is None:
+            return
+        left_s = max(0.0, self.version.timeout_s - duration_ms[0] / 1000)
+        timer = self._clock.call_later(left_s, lambda: self._post_invoke_timed_out(invocation, post))
+
+        def over(_: object) -> None:
+            timer.cancel()
+            duration_ms[0] = (self._clock.now() - began) * 1000
+
+        post.add_done_callback(over)
+
+    def _post_invoke_timed_out(self, invocation: Invocation, post: asyncio.Future[None]) -> None:
+        """The extensions were still busy with ``invocation`` at its deadline: the environment
+        ends (failed first, so that whoever waits on ``post`` does not reuse it)."""
+        if post.done():
+            return
+        self._log([report.timed_out_line(self._clock.wall(), invocation.request_id, self.version.timeout_s)])
+        self._fail()
+        post.cancel()
+        self._kill()
+
+    def post_invoke_pending(self) -> asyncio.Future[None] | None:
+        """The last invocation's post-runtime phase, while the extensions are still in it."""
+        post = self._phases.post_invoke
+        return post if post is not None and not post.done() else None
+
+    def settle(self, final: bool = False) -> None:
         """Record the last invocation's log, now that its caller has the answer (the pool calls
-        this on release). Output that came after the answer follows it in the log."""
+        this on release), or once the extensions' post-runtime phase is over (unless
+        ``final``). Output that came after the answer follows it in the log."""
+        post = self._phases.post_invoke
+        if post is not None and not post.done() and not final and self._unrecorded is not None:
+            post.add_done_callback(lambda _: self.settle())
+            return
         log, self._unrecorded = self._unrecorded, None
         if log is not None:
             self._log(log.lines())
@@ -412,11 +500,14 @@ class Environment:
         # After the runtime's answer was handled the pipe is read already; a timeout or a crash
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
+        max_memory_mb = self._max_memory_mb(outcome.max_rss_kb)
+        if self._phases.telemetry.active:
+            self._phases.reported(invocation, outcome, output, duration_ms, max_memory_mb, init_ms)
         return self._platform.invocation(
             invocation.request_id,
             output + outcome.log_lines,
             duration_ms,
-            self._max_memory_mb(outcome.max_rss_kb),
+            max_memory_mb,
             init_ms,
             restore_ms,
             outcome.error_type,
@@ -469,6 +560,19 @@ class Environment:
             )
         self._init_error(body, error_type)
 
+    def extension_host(self) -> ExtensionHost:
+        return self._phases.host
+
+    def telemetry_hub(self) -> TelemetryHub:
+        return self._phases.telemetry
+
+    def registration_info(self, with_account: bool) -> dict[str, str]:
+        version = self.version
+        info = {"functionName": version.name, "functionVersion": version.version, "handler": version.handler}
+        if with_account:
+            info["accountId"] = version.account_id
+        return info
+
     def restore_next(self) -> None:
         raise RuntimeApiError(
             403, "InvalidStateTransition", "This environment was not restored from a snapshot"
@@ -506,21 +610,39 @@ class Environment:
 
     def freeze(self) -> None:
         """No CPU between invocations: freeze the process tree (cgroup freezer, else SIGSTOP)."""
+        post = self._phases.post_invoke
+        if post is not None and not post.done():  # frozen once the extensions are done
+            post.add_done_callback(lambda _: self.freeze())
+            return
+        posting = self._phases.telemetry.posting()
+        if posting:  # nor under a telemetry post to a listener inside
+            posting[0].add_done_callback(lambda _: self.freeze())
+            return
         if self.process is not None and self.state is EnvState.IDLE:
+            self._phases.telemetry.pause()
             self.process.freeze()
 
     def thaw(self) -> None:
         if self.process is not None:
             self.process.thaw()
+            self._phases.telemetry.resume()
 
     async def stop(self) -> None:
         """SHUTDOWN: SIGTERM, up to the grace period, then SIGKILL; release everything."""
         if self.lifecycle.can_move(EnvState.STOPPING):
+            reason = "failure" if self.state is EnvState.FAILED else "spindown"
             self.lifecycle.move(EnvState.STOPPING)
             process = self.process
+            grace_s = self._settings.shutdown_grace_s
+            if process is not None and process.alive and self._phases.host.active:
+                # SHUTDOWN to the extensions first: the runtime's end ends the sandbox's pid
+                # namespace, and them with it
+                self.thaw()
+                await self._phases.shut_down(reason)
+                grace_s = min(grace_s, RUNTIME_SHARE_S)
             if process is not None and process.alive:
                 process.terminate()
-                timer = self._clock.call_later(self._settings.shutdown_grace_s, process.kill)
+                timer = self._clock.call_later(grace_s, process.kill)
                 try:
                     await asyncio.shield(process.exited)
                 finally:
@@ -531,7 +653,8 @@ class Environment:
             await asyncio.shield(self.process.exited)
 
     async def _release_resources(self) -> None:
-        self.settle()
+        self.settle(final=True)
+        await self._phases.close()
         if self._hold_fd is not None:
             os.close(self._hold_fd)
             self._hold_fd = None

@@ -70,6 +70,7 @@ LOCALTIME_TARGET = "/usr/share/zoneinfo/UTC"
 HOSTS = (
     "127.0.0.1   localhost localhost.localdomain localhost4 localhost4.localdomain4\n"
     "::1         localhost localhost.localdomain localhost6 localhost6.localdomain6\n"
+    "127.0.0.1   sandbox.localdomain sandbox\n"
 )
 NSSWITCH = (
     "passwd:     files\n"

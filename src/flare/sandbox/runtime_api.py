@@ -17,7 +17,7 @@ import json
 import socket
 import weakref
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from aiohttp import ClientError, web
 from aiohttp.http_exceptions import HttpProcessingError
@@ -100,13 +100,25 @@ def _accepted(whole: bool) -> web.Response:
 TOO_LARGE_MESSAGE = f"Exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes)."
 
 
+class MoreRoutes(Protocol):
+    """Other APIs served on the same listener (the Extensions and Telemetry APIs)."""
+
+    def serves(self, path: str) -> bool: ...
+
+    async def handle(self, request: BaseRequest, side: Any) -> web.StreamResponse: ...
+
+
 class RuntimeApiServer:
     """Serves the Runtime API for one environment on ``127.0.0.1:<port>`` (and, through
     ``RuntimeApiTenant``, for other environments told apart by their uid)."""
 
-    def __init__(self, side: RuntimeSide, allowed_uid: int | None = None) -> None:
-        """``allowed_uid``: only connections from sockets this uid owns are served (None: any)."""
+    def __init__(
+        self, side: RuntimeSide, allowed_uid: int | None = None, more: MoreRoutes | None = None
+    ) -> None:
+        """``allowed_uid``: only connections from sockets this uid owns are served (None: any);
+        ``more``: other APIs answered for the same side."""
         self._side = side
+        self._more = more
         self.allowed_uid = allowed_uid
         self._tenants: dict[int, RuntimeSide] = {}
         self._peer_uids: weakref.WeakKeyDictionary[object, int] = weakref.WeakKeyDictionary()
@@ -152,14 +164,17 @@ class RuntimeApiServer:
 
     async def _handle(self, request: BaseRequest) -> web.StreamResponse:
         path = request.path
-        if not path.startswith(PREFIX):
+        runtime = path.startswith(PREFIX)
+        more = None if runtime else self._more
+        if not runtime and (more is None or not more.serves(path)):
             return _error(404, "NotFound", f"unknown path {path}")
         side = self._side_of(request)
         if side is None:
             return _error(403, "AccessDenied", "This Runtime API belongs to another execution environment")
-        route = path[len(PREFIX) :]
         try:
-            return await self._route(request, route, side)
+            if more is not None:
+                return await more.handle(request, side)
+            return await self._route(request, path[len(PREFIX) :], side)
         except RuntimeApiError as error:
             return _error(error.status, error.error_type, error.message)
 

@@ -32,7 +32,7 @@ import struct
 import sys
 from typing import Any, Callable
 
-from lambda_python import bootstrap, frames, pid1, sandbox, seccomp, template
+from lambda_python import bootstrap, extension_launch, frames, pid1, sandbox, seccomp, template
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -131,6 +131,8 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
     if plan.get("seccomp"):
         seccomp.install()  # the last of the platform's work: nothing of the function has run
     os.chdir(header["cwd"])
+    if header.get("extensions"):
+        extension_launch.start(header["extensions"], fds)
     if header["mode"] == "exec":
         if header.get("wrapped"):
             _check_wrapper(header["argv"][0])
