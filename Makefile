@@ -8,10 +8,14 @@ SDK    := $(VENV)/lambda-sdk
 # Lambda's Node.js runtimes include the SDK); the runtime's NODE_PATH names $(SDK)/nodejs/node_modules.
 NODE_SDK_LIST  := src/flare/runtimes/lambda_node/sdk-packages.txt
 NODE_SDK_STAMP := $(SDK)/nodejs/.installed
+# Flare's Java runtime client, compiled with the host's javac (Java functions run it from
+# $(SDK)/java/flare-runtime.jar); no javac: Java functions cannot run.
+JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
+JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
 .PHONY: install run test lint unit conformance fuzz bench soak clean
 
-install: $(STAMP) $(NODE_SDK_STAMP)
+install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
 $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -34,6 +38,13 @@ $(NODE_SDK_STAMP): $(NODE_SDK_LIST) | $(STAMP)
 	  npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix $(SDK)/nodejs \
 	    $$(cat $(NODE_SDK_LIST)) && touch $@; \
 	else echo "npm not found: Node.js functions get no AWS SDK for JavaScript"; fi
+
+$(JAVA_CLIENT_JAR): $(JAVA_CLIENT_SRC) | $(STAMP)
+	@if command -v javac >/dev/null 2>&1 && command -v jar >/dev/null 2>&1; then \
+	  rm -rf $(SDK)/java/classes && mkdir -p $(SDK)/java/classes && \
+	  javac -Xlint:all -Werror --release 17 -d $(SDK)/java/classes $(JAVA_CLIENT_SRC) && \
+	  jar --create --file $@ -C $(SDK)/java/classes . && rm -rf $(SDK)/java/classes; \
+	else echo "javac not found: Java functions cannot run"; fi
 
 run: install
 	$(BIN)/flare serve --host 127.0.0.1 --port 9000 --data-dir ./.flare

@@ -1,14 +1,14 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions] [--quick] [--no-record]``.
+extensions|java] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
 freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
 (:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
-start (:mod:`bench.layers`), Node.js cold and warm latency beside Python's
-(:mod:`bench.node`) and the cost of an external extension (:mod:`bench.extensions`), prints
-the markdown on stdout (progress goes to stderr) and appends it to bench/RESULTS.md unless
-``--no-record``.
+start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Python's
+(:mod:`bench.node`, :mod:`bench.java`) and the cost of an external extension
+(:mod:`bench.extensions`), prints the markdown on stdout (progress goes to stderr) and appends
+it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -29,6 +29,7 @@ from bench import (
     events,
     extensions,
     harness,
+    java,
     layers,
     measure,
     node,
@@ -194,6 +195,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "layers",
             "node",
             "extensions",
+            "java",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -229,6 +231,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.only in (None, "extensions"):
         ext_result = extensions.run(settings.cold_iterations, settings.warm_iterations // 4, progress)
         extra += extensions.render(ext_result)
+    java_result = (
+        java.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
+        if args.only in (None, "java")
+        else None
+    )
+    extra += java.render(java_result) if java_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -248,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if node_result is not None and node_result.failed:
         progress("node benchmark: some parts not measured (see the report)")
+        return 1
+    if java_result is not None and java_result.failed:
+        progress("java benchmark: some parts not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

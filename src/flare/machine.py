@@ -26,6 +26,7 @@ from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
+from flare.sandbox.java_runtime import JavaHomes, find_java_homes
 from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.node_runtime import NodeBinaries, find_node_binaries
 from flare.scope import Scope
@@ -70,6 +71,7 @@ class Machine:
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
         self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them
+        self._javas: JavaHomes | None = None  # and the JDKs when a Java function first does
         self._zygotes: dict[Path, Zygote] = {}
         self._warming: dict[Path, asyncio.Task[None]] = {}  # zygotes started ahead of use
         self._adopt_unscoped_logs()
@@ -125,7 +127,9 @@ class Machine:
         """How ``runtime``'s environments start on this host (``launcher.plan_launch``)."""
         if runtime.startswith("nodejs") and self._nodes is None:
             self._nodes = find_node_binaries(NODE_MAJORS)
-        return plan_launch(runtime, self.interpreters, self._nodes)
+        if runtime.startswith("java") and self._javas is None:
+            self._javas = find_java_homes()
+        return plan_launch(runtime, self.interpreters, self._nodes, self._javas)
 
     def snap_start(self, version: FunctionVersion) -> bool:
         """SnapStart restores need the sandbox (the template's user namespace is made by root);

@@ -273,7 +273,7 @@ def test_duplicate_create_is_409(client: BaseClient) -> None:
             "exceeded the 4KB limit",
         ),
         ({"Runtime": "python2.5"}, "InvalidParameterValueException", "] or be a valid ARN"),
-        ({"Runtime": "java21"}, "InvalidParameterValueException", "not supported by Flare"),
+        ({"Runtime": "ruby3.3"}, "InvalidParameterValueException", "not supported by Flare"),
         (
             {"Runtime": "python3.7"},
             "InvalidParameterValueException",

@@ -110,7 +110,7 @@ def test_create_keeps_every_chosen_setting() -> None:
             InvalidParameterValue,
             "Value cobol9 at 'runtime' failed to satisfy constraint",
         ),
-        ({"Runtime": "java21"}, InvalidParameterValue, "not supported by Flare yet"),
+        ({"Runtime": "ruby3.3"}, InvalidParameterValue, "not supported by Flare yet"),
         ({"Runtime": None}, InvalidParameterValue, "Runtime and Handler are mandatory"),
         ({"Handler": None}, InvalidParameterValue, "Runtime and Handler are mandatory"),
         ({"FunctionName": "fn:1"}, InvalidParameterValue, "qualifier"),

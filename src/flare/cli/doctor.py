@@ -3,7 +3,8 @@
 Prints every capability ``sandbox.capabilities.probe()`` found, then each of the sandbox's
 guarantees ON or OFF with its reason. Always exits 0: a host without root or cgroups still runs
 Flare, with the guarantees listed as OFF. Uses ``rich`` for a table when it is installed.
-Then how requests are authenticated (``flare serve --auth``): the keys of the data dir and
+Then the JDKs that run ``java*`` functions and why SnapStart for Java is off, then how
+requests are authenticated (``flare serve --auth``): the keys of the data dir and
 whether the ``flare`` profile is there to sign with.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import click
 
 from flare.sandbox.capabilities import Capabilities, probe
+from flare.sandbox.java_runtime import doctor_lines, find_java_homes
 
 
 def report_lines(capabilities: Capabilities) -> list[str]:
@@ -94,6 +96,9 @@ def doctor_command(plain: bool, data_dir: Path) -> None:
     else:
         for line in report_lines(capabilities):
             click.echo(line)
+    click.echo("")
+    for line in doctor_lines(find_java_homes()):
+        click.echo(line)
     click.echo("")
     for line in auth_lines(data_dir, dict(os.environ)):
         click.echo(line)

@@ -42,6 +42,11 @@ SUPPORTED_RUNTIMES = (
     "nodejs20.x",
     "nodejs22.x",
     "nodejs24.x",
+    "java8.al2",
+    "java11",
+    "java17",
+    "java21",
+    "java25",
 )
 RESERVED_ENV_KEYS = frozenset(
     {
@@ -222,17 +227,28 @@ def _apply(config: Config, body: dict[str, Any], today: date, creating: bool) ->
     return result
 
 
+JAVA_SNAP_START = (
+    "a JVM's snapshot needs CRaC, which neither Flare nor this host's JDKs provide (flare doctor)"
+)
 SNAP_START_RUNTIMES = ("python3.12", "python3.13", "python3.14", "provided.al2023", "provided.al2")
 
 
 def _check_snap_start_runtime(config: Config) -> None:
-    """SnapStart on Python needs python3.12 or later (Java and .NET are not run by Flare).
+    """SnapStart on Python needs python3.12 or later; Java's is refused (``JAVA_SNAP_START``:
+    Lambda snapshots the whole microVM, Flare could snapshot a JVM only through CRaC), .NET is
+    not run by Flare.
 
     Lambda offers SnapStart on managed runtimes only. Flare also accepts ``provided.al2023`` and
     ``provided.al2``, for functions whose ``bootstrap`` runs ``awslambdaric`` (the runtime
     client AWS's Python runtimes are built on): their snapshot is taken at the client's
     ``restore/next`` (``sandbox/snapshot.py``); any other client fails the publish, saying so."""
     applies = config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions"
+    runtime = str(config.get("Runtime"))
+    if applies and runtime.startswith("java"):
+        raise InvalidParameterValue(
+            f"{runtime} is not supported for SnapStart enabled functions by Flare: {JAVA_SNAP_START}. "
+            f"Supported runtimes: {', '.join(SNAP_START_RUNTIMES)}."
+        )
     if applies and config.get("Runtime") not in SNAP_START_RUNTIMES:
         raise InvalidParameterValue(
             f"{config.get('Runtime')} is not supported for SnapStart enabled functions. "

@@ -21,6 +21,7 @@ from collections.abc import Callable
 
 from flare.control.model import FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
+from flare.sandbox.java_runtime import wanted_major as java_major
 from flare.sandbox.lifecycle import EnvState
 from flare.sandbox.node_runtime import wanted_major
 
@@ -30,9 +31,10 @@ REPLACE_AFTER_S = 0.2  # a cold start's INIT is over by then, mostly: the next s
 
 
 def wants_spare(version: FunctionVersion, snap_start: bool) -> bool:
-    """Whether ``version``'s cold starts are served from spares: Node.js, on demand, one tenant
-    for all (a tenant's environments are its own), no SnapStart."""
-    return wanted_major(version.runtime) is not None and version.tenant_id is None and not snap_start
+    """Whether ``version``'s cold starts are served from spares: Node.js or Java, on demand, one
+    tenant for all (a tenant's environments are its own), no SnapStart."""
+    exec_runtime = wanted_major(version.runtime) is not None or java_major(version.runtime) is not None
+    return exec_runtime and version.tenant_id is None and not snap_start
 
 
 class Spares:

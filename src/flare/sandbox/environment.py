@@ -54,6 +54,7 @@ from flare.sandbox.forkserver import Zygote, ZygoteDied, close_quietly, receive_
 from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
+from flare.sandbox.java_runtime import wanted_major as java_major
 from flare.sandbox.launcher import (
     CredentialIssuer,
     LaunchPlan,
@@ -283,15 +284,20 @@ class Environment:
         return layout
 
     def _entrypoint_missing(self) -> bool:
-        """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` on the host."""
+        """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` or ``java``
+        on the host."""
         if wanted_major(self.version.runtime) is not None:
             return self.plan.node is None
+        if java_major(self.version.runtime) is not None:
+            return self.plan.java is None
         return bootstrap_path(self.version) is None
 
     def _no_entrypoint(self) -> None:
         message = "Couldn't find valid bootstrap(s): [/var/task/bootstrap /opt/bootstrap]"
         if wanted_major(self.version.runtime) is not None:
             message = "flare: no node binary on this host to run " + self.version.runtime
+        if java_major(self.version.runtime) is not None:
+            message = "flare: no java binary on this host to run " + self.version.runtime
         body = json.dumps({"errorType": "Runtime.InvalidEntrypoint", "errorMessage": message})
         self.init_failure = Outcome(body.encode(), "Runtime.InvalidEntrypoint", healthy=False)
         self.init_ms = 0.0

@@ -21,7 +21,11 @@ read-only at ``/etc`` (``isolation.fixed_mounts``) instead of the host's ``/etc`
 - what the interpreters and host tools under the bound ``/usr`` need to start: ``ld.so.cache``,
   ``ld.so.conf(.d)``, ``alternatives/`` (symlinks ``/usr/bin`` tools go through), ``localtime``
   (UTC, as Lambda's ``TZ=:UTC``), ``os-release`` (the host's: ``/usr`` is the host's),
-  ``protocols`` and ``services``.
+  ``protocols`` and ``services``;
+- the configuration the host's JDKs read through symlinks into ``/etc`` (Debian's OpenJDK keeps
+  its ``conf/``, ``jvm.cfg`` and security files in ``java-NN-openjdk/``, its CA store in
+  ``ssl/certs/java/cacerts``): each ``java-*`` directory whole, and that store. Without them
+  such a JDK fails as its security classes load ("Error loading java.security file").
 
 Nothing else of the host's ``/etc`` (its users, ``machine-id``, package-manager and tool
 configuration, keys) is visible. Without namespaces (``--no-sandbox``, or not root) an
@@ -48,7 +52,16 @@ SANDBOX_USER = "sbx_user1051"  # Lambda's name for uid 993
 NETWORKS = ("default", "isolated")
 HOST_ETC = Path("/etc")
 # copied from the host's /etc when there: files (followed), and the entries of flat directories
-HOST_FILES = ("ld.so.cache", "ld.so.conf", "os-release", "protocols", "services", "ssl/openssl.cnf")
+HOST_FILES = (
+    "ld.so.cache",
+    "ld.so.conf",
+    "os-release",
+    "protocols",
+    "services",
+    "ssl/openssl.cnf",
+    "ssl/certs/java/cacerts",
+)
+JDK_DIRS = "java-*"  # copied whole (nested), for the JDKs under /usr/lib/jvm
 HOST_DIRS = ("ld.so.conf.d", "alternatives")
 CA_BUNDLE = "ssl/certs/ca-certificates.crt"
 AMAZON_CA_BUNDLE = "pki/tls/certs/ca-bundle.crt"
@@ -132,6 +145,9 @@ def tree_for(network: str, host_etc: Path, passwd: str, group: str) -> Tree:
     for name in HOST_DIRS:
         if (host_etc / name).is_dir():
             tree.update(_flat_entries(host_etc / name, name))
+    for jdk_dir in sorted(host_etc.glob(JDK_DIRS)):
+        if jdk_dir.is_dir() and not jdk_dir.is_symlink():
+            tree.update(_nested_entries(jdk_dir, jdk_dir.name))
     if CA_BUNDLE in tree:
         tree[AMAZON_CA_BUNDLE] = Link(f"/etc/{CA_BUNDLE}")
     if os.path.exists(LOCALTIME_TARGET):
@@ -148,6 +164,21 @@ def _flat_entries(directory: Path, prefix: str) -> Tree:
                 found[f"{prefix}/{entry.name}"] = Link(os.readlink(entry.path))
             elif entry.is_file():
                 found[f"{prefix}/{entry.name}"] = Path(entry.path).read_bytes()
+    return found
+
+
+def _nested_entries(directory: Path, prefix: str) -> Tree:
+    """The symlinks and files under ``directory`` at any depth, under ``prefix``."""
+    found: Tree = {}
+    for top, dirs, files in os.walk(directory):
+        relative = os.path.relpath(top, directory)
+        at = prefix if relative == "." else f"{prefix}/{relative}"
+        for name in [*files, *(d for d in dirs if os.path.islink(os.path.join(top, d)))]:
+            path = os.path.join(top, name)
+            if os.path.islink(path):
+                found[f"{at}/{name}"] = Link(os.readlink(path))
+            elif os.path.isfile(path):
+                found[f"{at}/{name}"] = Path(path).read_bytes()
     return found
 
 

@@ -4,7 +4,8 @@
 minor version when the host has it, else the host's Python, and the log says so).
 ``provided*`` runtimes ``exec`` the zip's ``bootstrap``, which speaks the Runtime API;
 ``nodejsNN.x`` runtimes ``exec`` ``node`` with Flare's Node.js runtime client, which speaks it too
-(``node_runtime.py``).
+(``node_runtime.py``); ``javaNN`` runtimes ``exec`` ``java`` with Flare's Java runtime client
+(``java_runtime.py``).
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from typing import Any, Protocol
 from flare.control.model import FunctionVersion
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.isolation import OPT_DIR, Layout
+from flare.sandbox.java_runtime import JavaHomes, java_argv
+from flare.sandbox.java_runtime import wanted_major as java_major
 from flare.sandbox.node_runtime import NodeBinaries, node_argv, node_path, wanted_major
 
 LD_LIBRARY_PATH = (
@@ -79,25 +82,31 @@ def host_interpreter() -> Path:
 class LaunchPlan:
     """``mode`` is "python" (frames channel) or "exec" (Runtime API over HTTP); ``interpreter``
     is the Python whose zygote forks the environment; ``node`` the ``node`` a Node.js runtime
-    ``exec``s (None for other runtimes, or when the host has no ``node``)."""
+    ``exec``s (None for other runtimes, or when the host has no ``node``); ``java`` likewise the
+    ``java`` a Java runtime ``exec``s."""
 
     mode: str
     interpreter: Path
     note: str | None = None
     node: Path | None = None
     node_major: str | None = None
+    java: Path | None = None
 
     @property
     def language(self) -> Path:
         """The language runtime's binary, seen at ``/var/lang/bin`` in a sandbox."""
-        return self.node or self.interpreter
+        return self.node or self.java or self.interpreter
 
 
 def plan_launch(
-    runtime: str, interpreter_for: dict[str, Path | None], nodes: NodeBinaries | None = None
+    runtime: str,
+    interpreter_for: dict[str, Path | None],
+    nodes: NodeBinaries | None = None,
+    javas: JavaHomes | None = None,
 ) -> LaunchPlan:
     """Decide mode and interpreter for ``runtime``; ``interpreter_for`` maps "3.N" to a binary,
-    ``nodes`` are the host's ``node`` binaries (looked for by the caller when None)."""
+    ``nodes`` are the host's ``node`` binaries and ``javas`` its JDKs (looked for by the caller
+    when None)."""
     match = _PYTHON_RUNTIME.match(runtime)
     if match:
         minor = match.group(1)
@@ -114,6 +123,13 @@ def plan_launch(
             return LaunchPlan("exec", host_interpreter(), node=exact_node, node_major=major)
         note = f"flare: node{major} is not installed on this host; running on node{nodes.host_major} instead"
         return LaunchPlan("exec", host_interpreter(), note, nodes.host, nodes.host_major)
+    wanted_java = java_major(runtime)
+    if wanted_java is not None and javas is not None:
+        java, found = javas.choose(wanted_java)
+        if java is None or found == wanted_java:
+            return LaunchPlan("exec", host_interpreter(), java=java)
+        java_note = f"flare: java{wanted_java} is not installed on this host; running on java{found} instead"
+        return LaunchPlan("exec", host_interpreter(), java_note, java=java)
     return LaunchPlan("exec", host_interpreter())
 
 
@@ -153,14 +169,20 @@ def entry_header(
     the runtime's interpreter as the function sees it); for a Node.js runtime (``interpreter``:
     its ``node``, of ``node_major``) the ``argv`` that starts Flare's Node.js runtime client,
     after the wrapper if one is set (``wrapped``: the zygote checks it exists, as Lambda's
-    ``bootstrap`` does); else the ``argv`` of the ``bootstrap`` (Lambda ignores wrappers on
-    OS-only runtimes)."""
+    ``bootstrap`` does); for a Java runtime (``interpreter``: its ``java``) likewise the ``argv``
+    that starts Flare's Java runtime client; else the ``argv`` of the ``bootstrap`` (Lambda
+    ignores wrappers on OS-only runtimes)."""
     major = wanted_major(version.runtime)
+    wanted_java = java_major(version.runtime)
+    argv: list[str] | None = None
     if major is not None and interpreter is not None:
         options = version.environment.get("NODE_OPTIONS", "")
         argv = node_argv(interpreter, layout.runtime_dir, version.memory_mb, major, node_major, options)
-        node_wrapper = version.environment.get(EXEC_WRAPPER)
-        return {"argv": [node_wrapper, *argv], "wrapped": True} if node_wrapper else {"argv": argv}
+    elif wanted_java is not None and interpreter is not None:
+        argv = java_argv(interpreter, layout.sdk_dir, version.memory_mb, wanted_java, layout.opt_dir)
+    if argv is not None:
+        wrapper = version.environment.get(EXEC_WRAPPER)
+        return {"argv": [wrapper, *argv], "wrapped": True} if wrapper else {"argv": argv}
     if not python:
         return {"argv": [bootstrap_path(version, layout)]}
     sys_path = python_sys_path(layout, version.runtime)
@@ -222,6 +244,8 @@ def environment_variables(
         sdk = layout.sdk_dir if layout else str(sdk_dir())
         opt = layout.opt_dir if layout else None
         variables["NODE_PATH"] = node_path(major, opt, sdk, runtime_dir, task_root)
+    elif java_major(version.runtime) is not None:
+        del variables["PYTHONPATH"]
     variables.update(version.environment)
     if version.log_format == "JSON":
         variables["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
