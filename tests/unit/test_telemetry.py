@@ -211,3 +211,45 @@ def test_logs_api_subscribers_get_its_events_and_not_the_telemetry_apis() -> Non
         assert listener.types() == [["platform.start", "platform.end", "platform.report"]]
 
     asyncio.run(scenario())
+
+
+def test_a_listener_answering_without_end_is_read_no_further_than_a_bound() -> None:
+    """The listener is the function's own code: a post never reads more of its answer than
+    ``ANSWER_KEPT``, whatever it sends (before, the whole answer was read into memory)."""
+    from flare.sandbox.telemetry import ANSWER_KEPT, HttpPoster
+
+    huge = 64 * 1024 * 1024
+    sent = 0
+
+    async def main() -> None:
+        nonlocal sent
+
+        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+            nonlocal sent
+            await reader.readuntil(b"\r\n\r\n")
+            writer.write(f"HTTP/1.1 200 OK\r\nContent-Length: {huge}\r\n\r\n".encode())
+            chunk = b"x" * (1 << 20)
+            try:
+                while sent < huge:
+                    writer.write(chunk)
+                    await writer.drain()
+                    sent += len(chunk)
+            except (ConnectionError, OSError):
+                pass
+            finally:
+                writer.close()
+
+        server = await asyncio.start_server(answer, "127.0.0.1", 0)
+        port = server.sockets[0].getsockname()[1]
+        poster = HttpPoster()
+        try:
+            await poster(f"http://127.0.0.1:{port}/telemetry", b"[]")
+            await asyncio.sleep(0.2)
+        finally:
+            await poster.close()
+            server.close()
+            await server.wait_closed()
+
+    asyncio.run(main())
+    assert huge > ANSWER_KEPT
+    assert sent < huge // 4, f"the listener could send {sent} bytes"

@@ -37,6 +37,8 @@ LIMITS = {
 }
 LOCAL_HOSTS = {"sandbox.localdomain": "127.0.0.1", "sandbox": "127.0.0.1"}
 POST_TIMEOUT_S = 5.0
+ANSWER_KEPT = 64 * 1024
+"""Bytes of a listener's answer the engine reads at most: the listener is the function's."""
 DROPPED_REASON = (
     "Some logs were dropped because the downstream consumer is slower than the logs production rate"
 )
@@ -305,7 +307,9 @@ class HttpPoster:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_S))
         headers = {"Content-Type": "application/json"}
         async with self._session.post(url, data=body, headers=headers) as response:
-            await response.read()
+            await response.content.read(ANSWER_KEPT)
+            if not response.content.at_eof():
+                response.close()  # a longer answer is never read: its connection goes
             if response.status >= 300:
                 raise OSError(f"listener answered {response.status}")
 
