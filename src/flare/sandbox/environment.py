@@ -453,9 +453,12 @@ class Environment:
         left_s = max(0.0, self.version.timeout_s - duration_ms[0] / 1000)
         timer = self._clock.call_later(left_s, lambda: self._post_invoke_timed_out(invocation, post))
 
-        def over(_: object) -> None:
+        def over(done: asyncio.Future[None]) -> None:
             timer.cancel()
-            duration_ms[0] = (self._clock.now() - began) * 1000
+            spent = (self._clock.now() - began) * 1000
+            # ended at the deadline: it lasted the whole timeout (a loop may run a timer up to
+            # its clock's resolution early)
+            duration_ms[0] = max(spent, self.version.timeout_s * 1000) if done.cancelled() else spent
 
         post.add_done_callback(over)
 
