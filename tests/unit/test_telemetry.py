@@ -54,6 +54,7 @@ def test_buffering_at_aws_limits_is_taken() -> None:
 
 def test_bad_subscriptions_are_refused() -> None:
     assert refused(b"not json") == (400, "ValidationError")
+    assert refused(b"[" * 100_000 + b"]" * 100_000) == (400, "ValidationError")  # deeper than Python recurses
     assert refused(body(schemaVersion="2021-03-18")) == (400, "ValidationError")
     assert refused(body(types=[])) == (400, "ValidationError")
     assert refused(body(types=["platform", "everything"])) == (400, "ValidationError")

@@ -74,12 +74,12 @@ async def handle(request: BaseRequest, side: ExtensionSide) -> web.StreamRespons
         error_type = request.headers.get(ERROR_TYPE_HEADER)
         if not error_type:
             raise forbidden("Extension.MissingHeader", f"{ERROR_TYPE_HEADER} not found")
-        await request.content.read(MAX_BODY)
+        await _body(request)
         host.report_error(extension, error_type, during_init=path.endswith("init/error"))
         return _json(202, {"status": "OK"})
     if path in (TELEMETRY_PATH, LOGS_PATH) and method == "PUT":
         extension = host.find(request.headers.get(IDENTIFIER_HEADER))
-        body = await request.content.read(MAX_BODY)
+        body = await _body(request)
         side.telemetry_hub().subscribe(extension.name, body, legacy=path == LOGS_PATH)
         return _json(200, "OK")
     raise RuntimeApiError(404, "NotFound", f"unknown route {method} {path}")
@@ -89,11 +89,11 @@ async def _register(request: BaseRequest, side: ExtensionSide, host: ExtensionHo
     name = request.headers.get(NAME_HEADER)
     if not name:
         raise forbidden("Extension.InvalidExtensionName", "Empty extension name")
-    body = await request.content.read(MAX_BODY)
+    body = await _body(request)
     try:
         parsed = json.loads(body)
         events = parsed["events"] if isinstance(parsed, dict) else None
-    except (ValueError, KeyError):
+    except (ValueError, KeyError, RecursionError):
         events = None
     if not isinstance(events, list) or not all(isinstance(event, str) for event in events):
         raise forbidden("InvalidRequestFormat", 'The body must be {"events": [...]}')
@@ -105,6 +105,18 @@ async def _register(request: BaseRequest, side: ExtensionSide, host: ExtensionHo
     features = {feature.strip() for feature in request.headers.get(FEATURES_HEADER, "").split(",")}
     info = side.registration_info("accountId" in features)
     return _json(200, info, headers={IDENTIFIER_HEADER: extension.id})
+
+
+async def _body(request: BaseRequest) -> bytes:
+    """The request's body up to ``MAX_BODY`` bytes (the rest is never read): whole, however
+    many pieces it arrives in."""
+    body = bytearray()
+    while len(body) < MAX_BODY:
+        piece = await request.content.read(MAX_BODY - len(body))
+        if not piece:
+            break
+        body += piece
+    return bytes(body)
 
 
 def _event_id(event: dict[str, object]) -> str:

@@ -64,7 +64,7 @@ def parse_subscription(body: bytes, legacy: bool) -> Subscription:
     ``ValidationError`` when it is not one. Pure."""
     try:
         request = json.loads(body)
-    except ValueError as error:
+    except (ValueError, RecursionError) as error:  # a body nested deeper than Python recurses
         raise invalid(f"failed to parse JSON: {error}") from None
     if not isinstance(request, dict):
         raise invalid("the subscription must be a JSON object")
