@@ -20,12 +20,14 @@ import shlex
 import subprocess
 import sys
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import (
+    beside_python,
     events,
     extensions,
     harness,
@@ -204,6 +206,15 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def _beside(
+    runtime: beside_python.Beside, settings: Settings, progress: Callable[[str], None]
+) -> beside_python.BesideResult:
+    """``runtime`` measured beside Python with the run's iteration counts."""
+    return beside_python.run(
+        runtime, settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the bench; see the module docstring for outputs and exit status."""
     args_list = sys.argv[1:] if argv is None else argv
@@ -221,22 +232,14 @@ def main(argv: list[str] | None = None) -> int:
     extra += events.render(events_result) if events_result is not None else ""
     layers_result = layers.run(settings.cold_iterations, progress) if args.only in (None, "layers") else None
     extra += layers.render(layers_result) if layers_result is not None else ""
-    node_result = (
-        node.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
-        if args.only in (None, "node")
-        else None
-    )
-    extra += node.render(node_result) if node_result is not None else ""
+    node_result = _beside(node.NODE, settings, progress) if args.only in (None, "node") else None
+    extra += beside_python.render(node.NODE, node_result) if node_result is not None else ""
     ext_result = None
     if args.only in (None, "extensions"):
         ext_result = extensions.run(settings.cold_iterations, settings.warm_iterations // 4, progress)
         extra += extensions.render(ext_result)
-    java_result = (
-        java.run(settings.cold_iterations, settings.warm_iterations, settings.warm_warmup, progress)
-        if args.only in (None, "java")
-        else None
-    )
-    extra += java.render(java_result) if java_result is not None else ""
+    java_result = _beside(java.JAVA, settings, progress) if args.only in (None, "java") else None
+    extra += beside_python.render(java.JAVA, java_result) if java_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
