@@ -144,8 +144,9 @@ def create_function(
     # 1024 MB buys ~0.58 vCPU: enough that a test about behaviour is not slowed down by the
     # CPU share of 128 MB (0.07 vCPU). Tests about memory or CPU pass MemorySize themselves.
     config.setdefault("MemorySize", 1024)
+    config.setdefault("Role", ROLE)  # a test about roles passes its own
     response: dict[str, Any] = client.create_function(
-        FunctionName=name, Runtime=runtime, Role=ROLE, Handler=handler, Code={"ZipFile": code}, **config
+        FunctionName=name, Runtime=runtime, Handler=handler, Code={"ZipFile": code}, **config
     )
     return response
 

@@ -148,15 +148,7 @@ def test_another_accounts_policy_naming_only_the_callers_role_lets_its_function_
     role = f"arn:aws:iam::{DEFAULT_ACCOUNT}:role/caller-role"
     attach_policy(server.url, role, ALLOW_ALL)  # as bob's operator would
     target = create_function(alice, "granted", who("alice"))["FunctionArn"]
-    bob.create_function(
-        FunctionName="caller",
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": python_function(CALLER)},
-        MemorySize=1024,
-        Timeout=30,
-    )
+    create_function(bob, "caller", python_function(CALLER), Role=role, Timeout=30)
     bob.get_waiter("function_active_v2").wait(FunctionName="caller")
 
     def call() -> dict[str, Any]:

@@ -250,15 +250,7 @@ def test_handler_uses_boto3_against_flare_itself(flare: FlareServer, lam: Any) -
         "    reply = client.get_function(FunctionName=context.function_name)\n"
         "    return reply['Configuration']['FunctionName']\n"
     )
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": python_function(source)},
-        MemorySize=1024,
-        Timeout=30,
-    )
+    create_function(lam, name, python_function(source), Role=role, Timeout=30)
     response, body = invoke(lam, name)
     assert "FunctionError" not in response, body
     assert body == name

@@ -262,15 +262,7 @@ def handler(event, context):
     name = unique("writer")
     role = f"arn:aws:iam::000000000000:role/{name}"  # a group of its own is beyond the default policy
     attach_policy(flare.url, role, {"Statement": {"Effect": "Allow", "Action": "logs:*", "Resource": "*"}})
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Role=role,
-        Handler="app.handler",
-        Code={"ZipFile": python_function(source)},
-        MemorySize=1024,
-        Timeout=30,
-    )
+    create_function(lam, name, python_function(source), Role=role, Timeout=30)
     answer = lam.invoke(FunctionName=name)
     assert answer.get("FunctionError") is None, answer["Payload"].read()
     events = logs.get_log_events(logGroupName=group, logStreamName="mine")["events"]

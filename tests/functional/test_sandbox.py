@@ -408,16 +408,7 @@ def handler(event, context):
     port = flare.url.rsplit(":", 1)[1]
     create_function(lam, "hello", python_function("def handler(event, context):\n    return 1\n"))
     create_function(lam, "connected", python_function(source), MemorySize=1024, Timeout=30)
-    lam.create_function(
-        FunctionName="isolated",
-        Runtime="python3.11",
-        Role="arn:aws:iam::000000000000:role/x",
-        Handler="app.handler",
-        Code={"ZipFile": python_function(source)},
-        Tags={"flare:network": "isolated"},
-        MemorySize=1024,
-        Timeout=30,
-    )
+    create_function(lam, "isolated", python_function(source), Tags={"flare:network": "isolated"}, Timeout=30)
     lam.get_waiter("function_active_v2").wait(FunctionName="isolated")
     with socket.create_server(("127.0.0.1", 0)) as other:  # another service of the host
         event = {"port": port, "other": other.getsockname()[1]}
