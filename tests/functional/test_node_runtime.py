@@ -382,8 +382,50 @@ exports.handler = async (event, context) => {
     assert body["errorType"] == "Runtime.UnhandledPromiseRejection"
     assert body["errorMessage"] == "Error: nobody caught me"
     assert "\tERROR\tUnhandled Promise Rejection \t{" in log
-    _, stream_after, _ = invoke(lam, name)
+    response, stream_after, _ = invoke(lam, name)
+    assert "FunctionError" not in response, stream_after
     assert stream_after != stream_before
+
+
+# Lambda's Node client posts an uncaught exception as the invocation's error, then exits. The
+# 'exit' hook holds that exit for 0.3 s, so the next invocation comes while the runtime, which
+# never asks for more work, is still alive: it must run in a new environment, neither reaching
+# the dying runtime nor freezing it on its way out (then it would report a Runtime.ExitError).
+THROWS_LATER = """
+process.on('exit', () => { const end = Date.now() + 300; while (Date.now() < end); });
+exports.handler = async (event, context) => {
+  if (event.throw) setImmediate(() => { throw new TypeError('thrown later'); });
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  return context.logStreamName;
+};
+"""
+
+
+def test_an_uncaught_exception_ends_the_runtime_and_the_next_invoke_starts_afresh(lam: Any) -> None:
+    name = node_function(lam, {"index.js": THROWS_LATER})
+    _, stream_before, _ = invoke(lam, name)
+    _, body, _ = invoke(lam, name, {"throw": True})
+    assert body["errorType"] == "TypeError"
+    for _ in range(3):
+        response, stream_after, _ = invoke(lam, name)
+        assert "FunctionError" not in response, stream_after
+    assert stream_after != stream_before
+
+
+def test_a_provisioned_runtime_that_exits_after_its_error_is_not_sent_the_next_invoke(lam: Any) -> None:
+    name = node_function(lam, {"index.js": THROWS_LATER})
+    lam.publish_version(FunctionName=name)
+    lam.put_provisioned_concurrency_config(
+        FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1
+    )
+    deadline = time.monotonic() + 30
+    while lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")["Status"] != "READY":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    _, body, _ = invoke(lam, name, {"throw": True}, Qualifier="1")
+    assert body["errorType"] == "TypeError"
+    response, after, _ = invoke(lam, name, Qualifier="1")
+    assert "FunctionError" not in response, after
 
 
 def test_process_exit_in_a_handler_is_a_runtime_exit_error(lam: Any) -> None:

@@ -117,6 +117,43 @@ def test_next_event_is_refused_while_the_invocation_is_unanswered_and_cancelled_
     run(scenario)
 
 
+def test_the_runtime_asks_for_next_only_once_it_waits_in_next_with_nothing_open() -> None:
+    async def scenario() -> None:
+        inflight = InFlight()
+        inflight.begin(FIRST, asyncio.get_running_loop())
+        inflight.offer(NextEvent(b"{}", {"Lambda-Runtime-Aws-Request-Id": "id-1"}))
+        assert not inflight.taken
+        await inflight.next_event()  # the offered event, taken
+        assert inflight.taken
+        asked = inflight.asked_for_next()
+        assert asked is not None
+        inflight.answer("id-1", Outcome(b"1"), "busy")
+        assert inflight.asked_for_next() is asked and not asked.done()  # answered, not yet asking
+        waiting = asyncio.ensure_future(inflight.next_event())
+        await asyncio.sleep(0)
+        assert asked.done() and inflight.asked_for_next() is None
+        inflight.end()
+        inflight.begin(SECOND, asyncio.get_running_loop())  # a new one, taken by the waiting /next
+        inflight.offer(NextEvent(b"{}", {"Lambda-Runtime-Aws-Request-Id": "id-2"}))
+        assert inflight.taken and (await waiting).headers["Lambda-Runtime-Aws-Request-Id"] == "id-2"
+        later = inflight.asked_for_next()
+        assert later is not None
+        inflight.close()
+        assert later.cancelled()
+
+    run(scenario)
+
+
+def test_an_offered_event_no_next_took_is_not_taken() -> None:
+    async def scenario() -> None:
+        inflight = InFlight()
+        inflight.begin(SECOND, asyncio.get_running_loop())
+        inflight.offer(NextEvent(b"{}", {"Lambda-Runtime-Aws-Request-Id": "id-2"}))
+        assert not inflight.taken and inflight.asked_for_next() is not None
+
+    run(scenario)
+
+
 # ---- a streamed answer --------------------------------------------------------------------
 
 

@@ -6,7 +6,9 @@ exit, so the freeze stays off the response's critical path.
 
 INIT failures answer the invocation that started them. An INIT that outlives the init limit is
 retried once inside the invocation, with the function's timeout as its limit (Lambda's
-"suppressed init"); if that one times out too, the invocation times out.
+"suppressed init"); if that one times out too, the invocation times out. An invocation whose
+environment's runtime ended before taking it (``InvocationResult.undelivered``) runs in
+another one.
 
 An idle provisioned environment of the version, when there is one, serves the invocation
 first: its concurrency is already held (each provisioned environment holds a lease of its own,
@@ -72,10 +74,17 @@ class Router:
         provisioned = self.pool.try_reserve_provisioned(version)
         if provisioned is not None:
             try:
-                yield self._count(await provisioned.invoke(invocation), version, began)
-            finally:
+                result = await provisioned.invoke(invocation)
+            except BaseException:
                 self.pool.release(provisioned)
-            return
+                raise
+            if not result.undelivered:
+                try:
+                    yield self._count(result, version, began)
+                finally:
+                    self.pool.release(provisioned)
+                return
+            self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
         try:
             if cold_start and version.tenant_id is not None:
@@ -85,14 +94,34 @@ class Router:
             self.metrics.throttled(version.name)
             raise
         with lease:
+            env, result = await self._run_on_demand(version, invocation)
+            try:
+                yield self._count(result, version, began)
+            finally:
+                self.pool.release(env)
+
+    async def _run_on_demand(
+        self, version: FunctionVersion, invocation: Invocation
+    ) -> tuple[Environment, InvocationResult]:
+        """Place ``invocation`` and run it; the environment is the caller's to release. One
+        whose runtime ended before it took the invocation (it exited after answering the last
+        one, before asking for the next, as Lambda's Node and Java clients do after some errors)
+        never began it: as Lambda would not have sent it there, it runs in a new environment
+        (once)."""
+        for attempt in range(2):
             env = await self._place(version)
             try:
                 if env.init_failure is not None:
-                    yield self._count(env.fail_invocation(invocation), version, began)
+                    result = env.fail_invocation(invocation)
                 else:
-                    yield self._count(await env.invoke(invocation), version, began)
-            finally:
+                    result = await env.invoke(invocation)
+            except BaseException:
                 self.pool.release(env)
+                raise
+            if not result.undelivered or attempt:
+                break
+            self.pool.release(env)
+        return env, result
 
     @staticmethod
     def _for_tenant(version: FunctionVersion, tenant_id: str | None) -> FunctionVersion:

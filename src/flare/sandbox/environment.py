@@ -421,6 +421,10 @@ class Environment:
         finally:
             timer.cancel()
             self._inflight.end()
+        if outcome.undelivered:  # it never began here: no log, no telemetry
+            self._fail()
+            log, error_type = InvocationLog(list), outcome.error_type
+            return InvocationResult(outcome.payload, "Unhandled", version.version, log, error_type, True)
         duration_ms = [(self._clock.now() - began) * 1000]  # with the post-runtime phase, once over
         init_ms, self._pending_init_ms = self._pending_init_ms, None
         restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
@@ -612,18 +616,36 @@ class Environment:
     # ---- freeze / stop ----------------------------------------------------------------
 
     def freeze(self) -> None:
-        """No CPU between invocations: freeze the process tree (cgroup freezer, else SIGSTOP)."""
+        """No CPU between invocations: freeze the process tree (cgroup freezer, else SIGSTOP),
+        once nothing inside is still due to finish (``_freeze_waits_for``); if the environment
+        serves again meanwhile, that freeze is dropped."""
+        if self.process is None or self.state is not EnvState.IDLE:
+            return
+        waiting = self._freeze_waits_for()
+        if waiting is not None:
+            served = self.invocations
+
+            def again(done: asyncio.Future[None]) -> None:
+                if not done.cancelled() and self.invocations == served:
+                    self.freeze()
+
+            waiting.add_done_callback(again)
+            return
+        self._phases.telemetry.pause()
+        self.process.freeze()
+
+    def _freeze_waits_for(self) -> asyncio.Future[None] | None:
+        """What must end before a freeze: the extensions' post-runtime phase, a telemetry post
+        to a listener inside, and a Runtime API client's next ``/next`` (Lambda freezes once
+        the runtime asks for work; one that exits after its answer is then never frozen on the
+        way out, and the next invocation starts elsewhere)."""
         post = self._phases.post_invoke
-        if post is not None and not post.done():  # frozen once the extensions are done
-            post.add_done_callback(lambda _: self.freeze())
-            return
+        if post is not None and not post.done():
+            return post
         posting = self._phases.telemetry.posting()
-        if posting:  # nor under a telemetry post to a listener inside
-            posting[0].add_done_callback(lambda _: self.freeze())
-            return
-        if self.process is not None and self.state is EnvState.IDLE:
-            self._phases.telemetry.pause()
-            self.process.freeze()
+        if posting:
+            return posting[0]
+        return None if self._uses_frames else self._inflight.asked_for_next()
 
     def thaw(self) -> None:
         if self.process is not None:
@@ -703,7 +725,8 @@ class Environment:
             assert self._inflight.current is not None
             message = f"RequestId: {self._inflight.current.request_id} Error: {error}"
             body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
-            self._inflight.fail(Outcome(body, error_type, healthy=False))
+            undelivered = not self._uses_frames and not self._inflight.taken
+            self._inflight.fail(Outcome(body, error_type, healthy=False, undelivered=undelivered))
         if self.lifecycle.live:
             self._fail()
             self._on_exit(self)

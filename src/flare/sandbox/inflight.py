@@ -17,6 +17,15 @@ answer is refused as above), ``stream`` passes each piece on (``streaming.Respon
 ``fail(outcome)`` ends it from outside (a timeout, the runtime's exit); ``end()`` closes it once
 the environment has the outcome. A runtime on the HTTP Runtime API takes its event from
 ``await next_event()`` (the ``/next`` long poll), which ``offer(event)`` answers.
+
+Two facts about that runtime, for what comes after an answer:
+
+* ``taken``: the runtime has the invocation's event. A runtime that exits before taking it (it
+  posted its last answer and then exited, as Node's client does on an uncaught exception and
+  Java's on an ``OutOfMemoryError``) never started the invocation, which can run elsewhere.
+* ``asked_for_next()``: None once the runtime waits in ``/next`` with nothing to do; before
+  that, a future that resolves when it does. Lambda freezes an environment only then: a
+  runtime still busy after its answer, or on its way out, is not frozen in the middle.
 """
 
 from __future__ import annotations
@@ -41,6 +50,8 @@ class InFlight:
         self._http_waiter: asyncio.Future[NextEvent] | None = None
         self._http_pending: NextEvent | None = None
         self._stream: ResponseStream | None = None
+        self.taken = False
+        self._asked: asyncio.Future[None] | None = None
 
     @property
     def unanswered(self) -> bool:
@@ -51,6 +62,7 @@ class InFlight:
         """Open ``invocation``; its outcome will be the result of the future returned."""
         self.current = invocation
         self._outcome = loop.create_future()
+        self.taken = False
         return self._outcome
 
     def end(self) -> None:
@@ -133,6 +145,7 @@ class InFlight:
         """Deliver ``event`` to the ``/next`` call waiting, or to the next one."""
         waiter, self._http_waiter = self._http_waiter, None
         if waiter is not None and not waiter.done():
+            self.taken = True
             waiter.set_result(event)
         else:
             self._http_pending = event
@@ -142,6 +155,7 @@ class InFlight:
         (403) while another ``/next`` waits or the invocation in flight is unanswered."""
         pending, self._http_pending = self._http_pending, None
         if pending is not None:
+            self.taken = True
             return pending
         if self._http_waiter is not None and not self._http_waiter.done():
             raise RuntimeApiError(
@@ -152,12 +166,28 @@ class InFlight:
                 403, "InvalidStateTransition", "The invocation in flight has not been answered"
             )
         self._http_waiter = asyncio.get_running_loop().create_future()
+        asked, self._asked = self._asked, None
+        if asked is not None and not asked.done():
+            asked.set_result(None)
         return await self._http_waiter
 
+    def asked_for_next(self) -> asyncio.Future[None] | None:
+        """None when the runtime waits in ``/next`` with no invocation open; else a future that
+        resolves when it next does (cancelled by ``close``)."""
+        waiting = self._http_waiter is not None and not self._http_waiter.done()
+        if waiting and not self.unanswered:
+            return None
+        if self._asked is None:
+            self._asked = asyncio.get_running_loop().create_future()
+        return self._asked
+
     def close(self) -> None:
-        """The environment is going: a ``/next`` still waiting is cancelled."""
+        """The environment is going: a ``/next`` still waiting, and whoever waits for one, are
+        cancelled."""
         if self._http_waiter is not None and not self._http_waiter.done():
             self._http_waiter.cancel()
+        if self._asked is not None and not self._asked.done():
+            self._asked.cancel()
 
 
 class StreamWriter:

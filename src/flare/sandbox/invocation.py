@@ -29,6 +29,7 @@ class Outcome:
     """How the runtime answered. ``error_type`` is None on success.
 
     ``healthy`` is False when the environment must not serve again (timeout, crash).
+    ``undelivered``: the runtime ended before it took the invocation, which never began there.
     """
 
     payload: bytes
@@ -36,6 +37,7 @@ class Outcome:
     healthy: bool = True
     max_rss_kb: int = 0
     log_lines: list[str] = field(default_factory=list)
+    undelivered: bool = False
 
 
 class InvocationLog:
@@ -71,10 +73,12 @@ class InvocationLog:
 @dataclass(frozen=True)
 class InvocationResult:
     """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log, and
-    the error's type (``errorType``) when there was one."""
+    the error's type (``errorType``) when there was one. ``undelivered``: the environment's
+    runtime ended before it took the invocation (see ``Outcome``); run it elsewhere."""
 
     payload: bytes
     function_error: str | None
     executed_version: str
     log: InvocationLog
     error_type: str | None = None
+    undelivered: bool = False
