@@ -100,7 +100,11 @@ class AccountRegion:
         self.queues = QueueService(self.services_store, clock, region, account)
         self.streams = StreamService(self.services_store, clock, region, account)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
-        self.spares = Spares(lambda version: self._new_environment(version, self.pool))
+        self.spares = Spares(
+            lambda version: self._new_environment(version, self.pool),
+            clock=clock,
+            idle_s=config.idle_timeout_s,
+        )
         self.pool.take_spare = self._take_spare
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)

@@ -7,6 +7,7 @@ import dataclasses
 from collections.abc import Coroutine
 from typing import Any, cast
 
+from flare.clock import ManualClock
 from flare.placement.spares import Spares, wants_spare
 from flare.sandbox.lifecycle import EnvState
 from tests.unit.test_launcher import version
@@ -45,12 +46,14 @@ def run(scenario: Any) -> Any:
     return asyncio.run(cast(Coroutine[Any, Any, Any], scenario()))
 
 
-def spares_of(made: list[FakeEnvironment], limit: int = 8, **options: Any) -> Spares:
+def spares_of(
+    made: list[FakeEnvironment], limit: int = 8, clock: ManualClock | None = None, **options: Any
+) -> Spares:
     def factory(fn: Any) -> Any:
         made.append(FakeEnvironment(fn, **options))
         return made[-1]
 
-    return Spares(factory, limit)
+    return Spares(factory, limit, clock or ManualClock(), idle_s=60)
 
 
 async def settle() -> None:
@@ -63,6 +66,8 @@ def test_only_on_demand_nodejs_without_tenant_or_snapstart_wants_a_spare() -> No
     assert not wants_spare(NODE, snap_start=True)
     assert not wants_spare(version("python3.12"), snap_start=False)
     assert not wants_spare(dataclasses.replace(NODE, tenant_id="blue"), snap_start=False)
+    # nor the function's own version: its cold starts are each tenant's, never that spare's
+    assert not wants_spare(dataclasses.replace(NODE, tenant_isolated=True), snap_start=False)
 
 
 def test_a_prepared_spare_is_taken_once() -> None:
@@ -170,3 +175,23 @@ def test_close_stops_every_spare() -> None:
     made = run(scenario)
     assert len(made) == 2
     assert all(env.stopped for env in made)
+
+
+def test_a_spare_nobody_takes_within_the_idle_timeout_is_stopped() -> None:
+    async def scenario() -> tuple[list[FakeEnvironment], Any, Any]:
+        made: list[FakeEnvironment] = []
+        clock = ManualClock()
+        spares = spares_of(made, clock=clock)
+        spares.prepare(NODE)
+        await settle()
+        clock.advance(59)
+        kept = await spares.take(NODE)  # taken in time: its expiry goes with it
+        spares.prepare(NODE)
+        await settle()
+        clock.advance(61)
+        await settle()
+        return made, kept, await spares.take(NODE)
+
+    made, kept, expired = run(scenario)
+    assert kept is made[0] and not made[0].stopped
+    assert expired is None and made[1].stopped

@@ -9,7 +9,9 @@ releases it, and its INIT (loading the function) begins then, as Lambda's does. 
 starts the next spare a little later (``REPLACE_AFTER_S``), off its own CPU.
 
 A spare holds memory (~30 MB) and a sandbox uid while it waits: at most ``limit`` are kept, the
-oldest given up first. A spare of an older revision of its version is never taken: it is stopped.
+oldest given up first, and one nobody took within ``idle_s`` of the clock (the pool's idle
+timeout: as long as an idle environment would have lived) is stopped. A spare of an older
+revision of its version is never taken: it is stopped.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import logging
 from collections.abc import Callable
 
+from flare.clock import Clock, SystemClock, TimerHandle
 from flare.control.model import FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
 from flare.sandbox.java_runtime import wanted_major as java_major
@@ -27,23 +30,35 @@ from flare.sandbox.node_runtime import wanted_major
 
 log = logging.getLogger("flare.spares")
 DEFAULT_LIMIT = 8
+DEFAULT_IDLE_S = 600.0
 REPLACE_AFTER_S = 0.2  # a cold start's INIT is over by then, mostly: the next spare's start waits
 
 
 def wants_spare(version: FunctionVersion, snap_start: bool) -> bool:
-    """Whether ``version``'s cold starts are served from spares: Node.js or Java, on demand, one
-    tenant for all (a tenant's environments are its own), no SnapStart."""
+    """Whether ``version``'s cold starts are served from spares: Node.js or Java, on demand, a
+    function without tenant isolation (a tenant's environments are its own), no SnapStart."""
     exec_runtime = wanted_major(version.runtime) is not None or java_major(version.runtime) is not None
-    return exec_runtime and version.tenant_id is None and not snap_start
+    one_for_all = version.tenant_id is None and not version.tenant_isolated
+    return exec_runtime and one_for_all and not snap_start
 
 
 class Spares:
-    """At most one spare per version key, ``limit`` in all; ``factory`` makes an environment."""
+    """At most one spare per version key, ``limit`` in all, each kept ``idle_s`` at most;
+    ``factory`` makes an environment."""
 
-    def __init__(self, factory: Callable[[FunctionVersion], Environment], limit: int = DEFAULT_LIMIT) -> None:
+    def __init__(
+        self,
+        factory: Callable[[FunctionVersion], Environment],
+        limit: int = DEFAULT_LIMIT,
+        clock: Clock | None = None,
+        idle_s: float = DEFAULT_IDLE_S,
+    ) -> None:
         self._factory = factory
         self._limit = limit
+        self._clock: Clock = clock or SystemClock()
+        self._idle_s = idle_s
         self._spares: dict[VersionKey, Environment] = {}  # oldest first
+        self._expiry: dict[VersionKey, TimerHandle] = {}
         self._starting: dict[VersionKey, asyncio.Task[None]] = {}
         self._retired: set[VersionKey] = set()  # starting when their function changed
         self._stopping: set[asyncio.Task[None]] = set()
@@ -58,7 +73,7 @@ class Spares:
         if self._closed or key in self._spares or key in self._starting:
             return
         while self._spares and len(self._spares) + len(self._starting) >= self._limit:
-            self._stop(self._spares.pop(next(iter(self._spares))))
+            self._discard(next(iter(self._spares)))
         env = self._factory(version)
         task = asyncio.get_running_loop().create_task(env.prestart())
         self._starting[key] = task
@@ -74,6 +89,24 @@ class Spares:
             self._stop(env)
             return
         self._spares[key] = env
+        self._expiry[key] = self._clock.call_later(self._idle_s, lambda: self._expire(key))
+
+    def _expire(self, key: VersionKey) -> None:
+        """Nobody took ``key``'s spare in time: it goes."""
+        log.debug("a spare of %s was not taken in %ss: stopping it", key[0], self._idle_s)
+        self._discard(key)
+
+    def _discard(self, key: VersionKey) -> None:
+        env = self._pop(key)
+        if env is not None:
+            self._stop(env)
+
+    def _pop(self, key: VersionKey) -> Environment | None:
+        """Take ``key``'s spare out (its expiry with it); None without one."""
+        expiry = self._expiry.pop(key, None)
+        if expiry is not None:
+            expiry.cancel()
+        return self._spares.pop(key, None)
 
     async def take(self, version: FunctionVersion) -> Environment | None:
         """``version``'s spare if one is ready and alive, after waiting for one that is starting
@@ -82,7 +115,7 @@ class Spares:
         if starting is not None:
             with contextlib.suppress(Exception):
                 await asyncio.shield(starting)
-        env = self._spares.pop(version.key, None)
+        env = self._pop(version.key)
         if env is None:
             return None
         if env.state is not EnvState.STARTING or env.process is None or not env.process.alive:
@@ -93,7 +126,7 @@ class Spares:
     def retire(self, name: str) -> None:
         """Function ``name`` changed or is gone: stop its spares (they have its old settings)."""
         for key in [key for key in self._spares if key[0] == name]:
-            self._stop(self._spares.pop(key))
+            self._discard(key)
         self._retired.update(key for key in self._starting if key[0] == name)
 
     async def close(self) -> None:
@@ -103,6 +136,9 @@ class Spares:
             task.cancel()
         with contextlib.suppress(BaseException):
             await asyncio.gather(*self._starting.values(), return_exceptions=True)
+        for expiry in self._expiry.values():
+            expiry.cancel()
+        self._expiry.clear()
         spares, self._spares = list(self._spares.values()), {}
         await asyncio.gather(*(env.stop() for env in spares), *self._stopping, return_exceptions=True)
 
