@@ -1,0 +1,151 @@
+"""Debugging a Python function (``FLARE_DEBUG``): an editor's DAP client attaches to debugpy in
+the environment, stops at a breakpoint in the handler, reads a local and continues; the
+invocation then answers as usual. Functions without ``FLARE_DEBUG`` cannot even import debugpy."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from flare.sandbox.debug_ports import debugpy_dir
+from tests.conftest import FlareServer, create_function, free_port, launch, python_function
+from tests.dap import DapClient
+
+pytestmark = pytest.mark.skipif(debugpy_dir() is None, reason="debugpy is not installed (make install)")
+
+HANDLER = """\
+import os
+loaded_at_import = "module"
+def handler(event, context):
+    doubled = event["n"] * 2
+    note = "after the breakpoint"
+    return {"doubled": doubled, "remaining_ms": context.get_remaining_time_in_millis()}
+"""
+BREAK_LINE = 5  # ``note = ...``: ``doubled`` is set by then
+
+
+@pytest.fixture(scope="module")
+def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    server = launch(tmp_path_factory.mktemp("flare"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def lam(flare: FlareServer) -> Any:
+    return flare.client(read_timeout=120)
+
+
+class Invocation(threading.Thread):
+    """An invoke on a thread of its own: it waits while the debugger holds the handler."""
+
+    def __init__(self, client: Any, name: str, event: dict[str, Any]) -> None:
+        super().__init__(daemon=True)
+        self.client, self.name, self.event = client, name, event
+        self.response: dict[str, Any] | None = None
+
+    def run(self) -> None:
+        self.response = self.client.invoke(FunctionName=self.name, Payload=json.dumps(self.event))
+
+    def answer(self, within_s: float = 60) -> tuple[dict[str, Any], dict[str, Any]]:
+        self.join(within_s)
+        assert self.response is not None, "the invocation did not return"
+        return self.response, json.loads(self.response["Payload"].read())
+
+
+def debugged(lam: Any, name: str, port: int, timeout: int = 3, wait: str = "30") -> None:
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": str(port), "FLARE_DEBUG_WAIT": wait}
+    create_function(
+        lam, name, python_function(HANDLER), Timeout=timeout, Environment={"Variables": variables}
+    )
+
+
+def test_a_breakpoint_stops_the_handler_in_its_sandbox_and_shows_its_locals(lam: Any) -> None:
+    port = free_port()
+    debugged(lam, "debugged", port)
+    invocation = Invocation(lam, "debugged", {"n": 21})
+    invocation.start()
+    dap = DapClient(port)
+    try:
+        dap.attach({"/var/task/app.py": [BREAK_LINE]})
+        thread, frame, local = dap.locals_when_stopped()
+        assert (frame["source"]["path"], frame["line"]) == ("/var/task/app.py", BREAK_LINE)
+        assert local["doubled"] == "42"
+        assert invocation.response is None  # held at the breakpoint
+        dap.request("continue", threadId=thread)
+        response, answer = invocation.answer()
+    finally:
+        dap.close()
+    assert "FunctionError" not in response
+    assert answer["doubled"] == 42
+
+
+def test_the_timeout_is_raised_while_debugging(lam: Any) -> None:
+    """Held at a breakpoint past the function's 1 s timeout, the invocation still answers (and
+    its context shows the debug timeout of 900 s, as AWS's remote debugging sets)."""
+    port = free_port()
+    debugged(lam, "held", port, timeout=1)
+    invocation = Invocation(lam, "held", {"n": 1})
+    invocation.start()
+    dap = DapClient(port)
+    try:
+        dap.attach({"/var/task/app.py": [BREAK_LINE]})
+        thread, _, _ = dap.locals_when_stopped()
+        time.sleep(1.5)
+        dap.request("continue", threadId=thread)
+        response, answer = invocation.answer()
+    finally:
+        dap.close()
+    assert "FunctionError" not in response, answer
+    assert 800_000 < answer["remaining_ms"] <= 900_000
+
+
+def test_init_waits_for_a_debugger_only_as_long_as_told(flare: FlareServer, lam: Any) -> None:
+    debugged(lam, "unattended", free_port(), wait="1")
+    began = time.monotonic()
+    response = lam.invoke(FunctionName="unattended", Payload=b'{"n": 2}')
+    took = time.monotonic() - began
+    assert json.loads(response["Payload"].read())["doubled"] == 4
+    assert 1.0 <= took < 10
+    events = flare.client("logs").filter_log_events(logGroupName="/aws/lambda/unattended")["events"]
+    lines = [event["message"] for event in events]
+    assert any("flare: debugpy listening on 127.0.0.1:" in line for line in lines), lines
+    assert any("no debugger attached" in line for line in lines), lines
+
+
+IMPORTS_DEBUGPY = """\
+import os
+def handler(event, context):
+    try:
+        import debugpy
+        return {"imported": debugpy.__file__}
+    except ImportError as error:
+        return {"error": str(error), "mounted": os.path.exists("/var/debug")}
+"""
+
+
+def test_a_function_without_flare_debug_cannot_import_debugpy(lam: Any) -> None:
+    create_function(lam, "plain", python_function(IMPORTS_DEBUGPY))
+    answer = json.loads(lam.invoke(FunctionName="plain")["Payload"].read())
+    assert "imported" not in answer, answer
+    if os.geteuid() == 0:
+        assert answer["mounted"] is False
+
+
+def test_a_debugged_function_can_import_debugpy(lam: Any) -> None:
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": str(free_port()), "FLARE_DEBUG_WAIT": "0"}
+    create_function(lam, "can", python_function(IMPORTS_DEBUGPY), Environment={"Variables": variables})
+    answer = json.loads(lam.invoke(FunctionName="can")["Payload"].read())
+    assert "imported" in answer, answer
+
+
+def test_a_bad_debug_port_is_refused_as_aws_refuses_bad_variables(lam: Any) -> None:
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": "80"}
+    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="FLARE_DEBUG_PORT"):
+        create_function(lam, "badport", python_function(HANDLER), Environment={"Variables": variables})
