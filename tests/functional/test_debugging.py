@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from flare.sandbox.debug_ports import debugpy_dir
-from tests.conftest import FlareServer, create_function, free_port, launch, python_function
+from tests.conftest import FLARE, FlareServer, create_function, free_port, launch, python_function
 from tests.dap import DapClient
 
 pytestmark = pytest.mark.skipif(debugpy_dir() is None, reason="debugpy is not installed (make install)")
@@ -149,3 +151,37 @@ def test_a_bad_debug_port_is_refused_as_aws_refuses_bad_variables(lam: Any) -> N
     variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": "80"}
     with pytest.raises(lam.exceptions.InvalidParameterValueException, match="FLARE_DEBUG_PORT"):
         create_function(lam, "badport", python_function(HANDLER), Environment={"Variables": variables})
+
+
+def test_flare_invoke_debug_runs_one_invocation_under_the_debugger(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    """``flare invoke --debug``: turns FLARE_DEBUG on, writes the attach configuration (port,
+    ``/var/task`` mapped to the local directory), stops at the breakpoint, answers, and puts
+    the function's variables back as they were."""
+    create_function(lam, "cli-debugged", python_function(HANDLER), Environment={"Variables": {"KEEP": "me"}})
+    port, launch_json, code = free_port(), tmp_path / ".vscode" / "launch.json", tmp_path / "code"
+    code.mkdir()
+    command = [str(FLARE), "invoke", "cli-debugged", "--payload", '{"n": 5}', "--debug", "--port", str(port),
+               "--local-root", str(code), "--launch-json", str(launch_json),
+               "--endpoint-url", flare.url]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        dap = DapClient(port)
+        dap.attach({"/var/task/app.py": [BREAK_LINE]})
+        thread, _, local = dap.locals_when_stopped()
+        assert local["doubled"] == "10"
+        dap.request("continue", threadId=thread)
+        out, err = process.communicate(timeout=60)
+        dap.close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert process.returncode == 0, err
+    assert json.loads(out)["doubled"] == 10
+    assert f"127.0.0.1:{port}" in err and f"/var/task -> {code}" in err
+    config = json.loads(launch_json.read_text())["configurations"][0]
+    assert config["connect"] == {"host": "127.0.0.1", "port": port}
+    assert config["pathMappings"] == [{"localRoot": str(code), "remoteRoot": "/var/task"}]
+    variables = lam.get_function_configuration(FunctionName="cli-debugged")["Environment"]["Variables"]
+    assert variables == {"KEEP": "me"}
