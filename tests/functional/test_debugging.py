@@ -185,3 +185,26 @@ def test_flare_invoke_debug_runs_one_invocation_under_the_debugger(
     assert config["pathMappings"] == [{"localRoot": str(code), "remoteRoot": "/var/task"}]
     variables = lam.get_function_configuration(FunctionName="cli-debugged")["Environment"]["Variables"]
     assert variables == {"KEEP": "me"}
+
+
+def test_a_breakpoint_stops_a_handler_in_an_isolated_network_through_the_forwarded_port(lam: Any) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("isolated networks need the sandbox (root)")
+    port = free_port()
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": str(port)}
+    create_function(
+        lam, "isolated-debugged", python_function(HANDLER), Environment={"Variables": variables},
+        Tags={"flare:network": "isolated"},
+    )  # fmt: skip
+    invocation = Invocation(lam, "isolated-debugged", {"n": 4})
+    invocation.start()
+    dap = DapClient(port)
+    try:
+        dap.attach({"/var/task/app.py": [BREAK_LINE]})
+        thread, _, local = dap.locals_when_stopped()
+        assert local["doubled"] == "8"
+        dap.request("continue", threadId=thread)
+        _, answer = invocation.answer()
+    finally:
+        dap.close()
+    assert answer["doubled"] == 8

@@ -48,6 +48,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.debug_forward import DebugForward
 from flare.sandbox.debug_ports import DebugPorts, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
@@ -151,6 +152,7 @@ class Environment:
         self._hold_fd: int | None = None  # a prestarted runtime waits for a write on this pipe
         self._debug: DebugSettings | None = None  # a debugged environment's (set by _spawn)
         self.debug_port: int | None = None  # the host port of its debug server
+        self._debug_forward: DebugForward | None = None  # that port, into an isolated network
 
     def __repr__(self) -> str:
         return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
@@ -261,6 +263,9 @@ class Environment:
         self._phases.spawned(self.pid if isolated else None)
         if handoff is not None:
             await self._take_listeners(handoff, layout)
+            if self.debug_port is not None:
+                self._debug_forward = DebugForward(self.debug_port, self.pid, self._clock)
+                await self._debug_forward.start()
         if channel is not None:
             loop = asyncio.get_running_loop()
             self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
@@ -731,6 +736,9 @@ class Environment:
         if self.uid is not None:
             self._isolation.release_uid(self.uid)
             self.uid = None
+        if self._debug_forward is not None:
+            await self._debug_forward.close()
+            self._debug_forward = None
         if self.debug_port is not None:
             self._settings.debug_ports.release(self.debug_port)
             self.debug_port = None
