@@ -208,3 +208,52 @@ def test_a_breakpoint_stops_a_handler_in_an_isolated_network_through_the_forward
     finally:
         dap.close()
     assert answer["doubled"] == 8
+
+
+TURNS_DEBUGGING_ON = """\
+import boto3, botocore
+def handler(event, context):
+    lam = boto3.client("lambda", config=botocore.config.Config(retries={"max_attempts": 1}))
+    try:
+        lam.update_function_configuration(
+            FunctionName=event["target"], Environment={"Variables": {"FLARE_DEBUG": "1"}}
+        )
+        return {"ok": True}
+    except botocore.exceptions.ClientError as error:
+        fault = error.response["Error"]
+        return {"ok": False, "code": fault["Code"], "message": fault["Message"]}
+"""
+
+
+def test_only_an_identity_allowed_update_function_configuration_turns_debugging_on(
+    flare: FlareServer, lam: Any
+) -> None:
+    """FLARE_DEBUG is a configuration setting: IAM's UpdateFunctionConfiguration decides who
+    sets it. A function's own calls (its role: the default policy) are refused it, until a
+    policy of its role allows that action."""
+    role = "arn:aws:iam::000000000000:role/debug-caller"
+    create_function(lam, "debug-target", python_function(HANDLER))
+    create_function(lam, "debug-caller", python_function(TURNS_DEBUGGING_ON), Role=role, Timeout=30)
+
+    def turn_on() -> dict[str, Any]:
+        answer = lam.invoke(FunctionName="debug-caller", Payload=json.dumps({"target": "debug-target"}))
+        result: dict[str, Any] = json.loads(answer["Payload"].read())
+        return result
+
+    refused = turn_on()
+    assert refused["code"] == "AccessDeniedException", refused
+    assert "lambda:UpdateFunctionConfiguration" in refused["message"]
+    assert "Environment" not in lam.get_function_configuration(FunctionName="debug-target")
+    allowed = {
+        "Statement": {"Effect": "Allow", "Action": "lambda:UpdateFunctionConfiguration", "Resource": "*"}
+    }
+    put = subprocess.run(
+        [str(FLARE), "roles", "put", role, "-", "--endpoint-url", flare.url],
+        input=json.dumps(allowed), capture_output=True, text=True, timeout=30,
+        env={**os.environ, "AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test",
+             "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"},
+    )  # fmt: skip
+    assert put.returncode == 0, put.stderr
+    assert turn_on() == {"ok": True}
+    variables = lam.get_function_configuration(FunctionName="debug-target")["Environment"]["Variables"]
+    assert variables == {"FLARE_DEBUG": "1"}
