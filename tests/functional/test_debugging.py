@@ -257,3 +257,27 @@ def test_only_an_identity_allowed_update_function_configuration_turns_debugging_
     assert turn_on() == {"ok": True}
     variables = lam.get_function_configuration(FunctionName="debug-target")["Environment"]["Variables"]
     assert variables == {"FLARE_DEBUG": "1"}
+
+
+def test_without_a_sandbox_an_editor_still_maps_its_directory_to_var_task(tmp_path: Path) -> None:
+    """With ``--no-sandbox`` the code runs from its host path; breakpoints set on ``/var/task``
+    (what the attach configuration maps) still stop there, and frames say ``/var/task``."""
+    server = launch(tmp_path, "--no-sandbox")
+    try:
+        client = server.client(read_timeout=120)
+        port = free_port()
+        debugged(client, "unsandboxed", port)
+        invocation = Invocation(client, "unsandboxed", {"n": 3})
+        invocation.start()
+        dap = DapClient(port)
+        try:
+            dap.attach({"/var/task/app.py": [BREAK_LINE]})
+            thread, frame, local = dap.locals_when_stopped()
+            assert (frame["source"]["path"], local["doubled"]) == ("/var/task/app.py", "6")
+            dap.request("continue", threadId=thread)
+            _, answer = invocation.answer()
+        finally:
+            dap.close()
+        assert answer["doubled"] == 6
+    finally:
+        server.stop()

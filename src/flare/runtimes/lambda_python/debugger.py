@@ -11,10 +11,13 @@ threads and sockets, which the sandbox's seccomp filter allows, and not ``ptrace
 denies. Stdlib only, Python 3.9 syntax, runs in the environment.
 """
 
+import json
 import os
 import sys
 import threading
 from typing import Any, Dict
+
+TASK_ROOT = "/var/task"
 
 
 class DebuggerUnavailable(Exception):
@@ -29,6 +32,7 @@ def start(spec: Dict[str, Any]) -> None:
     sys.path.append(spec["dir"])
     # pydevd's warning about frozen stdlib modules: they are not the function's code
     os.environ.setdefault("PYDEVD_DISABLE_FILE_VALIDATION", "1")
+    _map_task_root(os.environ.get("LAMBDA_TASK_ROOT", TASK_ROOT))
     try:
         import debugpy
 
@@ -46,6 +50,14 @@ def start(spec: Dict[str, Any]) -> None:
         _say(
             f"flare: debugger attached on {address}" if attached else "flare: no debugger attached: going on"
         )
+
+
+def _map_task_root(task_root: str) -> None:
+    """Without a sandbox the code is at its host path, not ``/var/task``: have pydevd translate
+    (``PATHS_FROM_ECLIPSE_TO_PYTHON``, read when it is imported), so an editor maps its local
+    directory to ``/var/task`` in either case."""
+    if task_root != TASK_ROOT:
+        os.environ["PATHS_FROM_ECLIPSE_TO_PYTHON"] = json.dumps([[TASK_ROOT, task_root]])
 
 
 def _wait_for_client(debugpy: Any, wait_s: float) -> None:
