@@ -281,3 +281,14 @@ def test_without_a_sandbox_an_editor_still_maps_its_directory_to_var_task(tmp_pa
         assert answer["doubled"] == 6
     finally:
         server.stop()
+
+
+def test_flare_invoke_debug_refuses_a_function_it_cannot_debug(flare: FlareServer, lam: Any) -> None:
+    create_function(lam, "not-python", python_function(HANDLER), runtime="provided.al2023", handler="x")
+    done = subprocess.run(
+        [str(FLARE), "invoke", "not-python", "--debug", "--endpoint-url", flare.url],
+        capture_output=True, text=True, timeout=30,
+    )  # fmt: skip
+    assert done.returncode == 1
+    assert "only Python functions can be debugged yet, and not-python runs provided.al2023" in done.stderr
+    assert "Environment" not in lam.get_function_configuration(FunctionName="not-python")

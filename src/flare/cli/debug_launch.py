@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flare.cli.client import CommandFailed
 from flare.control.debug_settings import DEBUG_VARIABLE, PORT_VARIABLE, WAIT_VARIABLE, DebugSettings
 
 if TYPE_CHECKING:
@@ -95,8 +96,12 @@ def first_free_port(first: int) -> int:
 @contextmanager
 def debugging(client: LambdaClient, name: str, settings: DebugSettings) -> Iterator[None]:
     """``name``'s ``$LATEST`` with debugging on (``settings``) inside the block; its variables
-    as they were after it, unless its configuration changed meanwhile (RevisionId)."""
+    as they were after it, unless its configuration changed meanwhile (RevisionId). Raises
+    ``CommandFailed`` for a function that is not Python's (nothing else is debugged yet)."""
     config = client.get_function_configuration(FunctionName=name)
+    runtime = config.get("Runtime", "")
+    if not runtime.startswith("python"):
+        raise CommandFailed(f"--debug: only Python functions can be debugged yet, and {name} runs {runtime}")
     before = dict(config.get("Environment", {}).get("Variables", {}))
     wanted = debug_variables(before, settings)
     if wanted is None:
