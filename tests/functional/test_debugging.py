@@ -283,12 +283,17 @@ def test_without_a_sandbox_an_editor_still_maps_its_directory_to_var_task(tmp_pa
         server.stop()
 
 
-def test_flare_invoke_debug_refuses_a_function_it_cannot_debug(flare: FlareServer, lam: Any) -> None:
+def test_flare_invoke_debug_refuses_a_function_it_cannot_debug(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
     create_function(lam, "not-python", python_function(HANDLER), runtime="provided.al2023", handler="x")
+    launch_json = tmp_path / "launch.json"
     done = subprocess.run(
-        [str(FLARE), "invoke", "not-python", "--debug", "--endpoint-url", flare.url],
+        [str(FLARE), "invoke", "not-python", "--debug", "--launch-json", str(launch_json),
+         "--endpoint-url", flare.url],
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 1
     assert "only Python functions can be debugged yet, and not-python runs provided.al2023" in done.stderr
     assert "Environment" not in lam.get_function_configuration(FunctionName="not-python")
+    assert not launch_json.exists()
