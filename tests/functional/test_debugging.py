@@ -88,6 +88,34 @@ def test_a_breakpoint_stops_the_handler_in_its_sandbox_and_shows_its_locals(lam:
     assert answer["doubled"] == 42
 
 
+def test_an_editor_stays_attached_across_invocations_and_can_detach_and_attach_again(lam: Any) -> None:
+    """A debugged environment is reused and never frozen: the same session stops in the next
+    invocation too, and after a detach a new session attaches to the same environment."""
+    port = free_port()
+    debugged(lam, "reattached", port)
+    first = Invocation(lam, "reattached", {"n": 1})
+    first.start()
+    dap = DapClient(port)
+    seen = []
+    try:
+        dap.attach({"/var/task/app.py": [BREAK_LINE]})
+        for n, session in ((1, "first"), (2, "first"), (3, "second")):
+            invocation = first if n == 1 else Invocation(lam, "reattached", {"n": n})
+            if n == 3:  # detach, then attach again before the invocation
+                dap.request("disconnect", terminateDebuggee=False)
+                dap.close()
+                dap = DapClient(port)
+                dap.attach({"/var/task/app.py": [BREAK_LINE]})
+            if n > 1:
+                invocation.start()
+            thread, _, local = dap.locals_when_stopped()
+            dap.request("continue", threadId=thread)
+            seen.append((session, local["doubled"], invocation.answer()[1]["doubled"]))
+    finally:
+        dap.close()
+    assert seen == [("first", "2", 2), ("first", "4", 4), ("second", "6", 6)]
+
+
 def test_the_timeout_is_raised_while_debugging(lam: Any) -> None:
     """Held at a breakpoint past the function's 1 s timeout, the invocation still answers (and
     its context shows the debug timeout of 900 s, as AWS's remote debugging sets)."""

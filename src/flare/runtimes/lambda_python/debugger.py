@@ -3,10 +3,12 @@ module is imported, so that breakpoints in import-time code are hit too.
 
 The engine's SPAWN header carries ``debug``: ``{"dir", "host", "port", "wait_s"}``
 (``sandbox/debug_ports.py``). ``start`` appends ``dir`` (debugpy, mounted only in debugged
-environments) to ``sys.path``, starts debugpy's server in this process (its in-process
-adapter: no second interpreter is started, and an editor attaches to it as to any debugpy
-``listen``), then waits up to ``wait_s`` seconds of this process's monotonic clock for a
-client, and goes on without one after that. pydevd traces with ``sys.settrace``: it needs
+environments) to ``sys.path`` and starts debugpy's server as ``debugpy.listen`` does: its
+adapter runs in a second interpreter of the environment (in its sandbox, cgroup and memory),
+which keeps accepting editors one after another, so one can detach and attach again (debugpy's
+in-process adapter could not take a second client in a sandboxed environment). Then it waits
+up to ``wait_s`` seconds of this process's monotonic clock for a client, and goes on without
+one after that. pydevd traces with ``sys.settrace``: it needs
 threads and sockets, which the sandbox's seccomp filter allows, and not ``ptrace``, which it
 denies. Stdlib only, Python 3.9 syntax, runs in the environment.
 """
@@ -37,7 +39,7 @@ def start(spec: Dict[str, Any]) -> None:
         import debugpy
 
         debugpy.configure(subProcess=False)
-        debugpy.listen((spec["host"], spec["port"]), in_process_debug_adapter=True)
+        debugpy.listen((spec["host"], spec["port"]))
     except Exception as error:
         message = f"debugpy could not listen on {spec['host']}:{spec['port']}: {error}"
         raise DebuggerUnavailable(message) from None
