@@ -4,8 +4,10 @@ invocation then answers as usual. Functions without ``FLARE_DEBUG`` cannot even 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import shutil
 import subprocess
 import threading
 import time
@@ -16,7 +18,8 @@ from typing import Any
 import pytest
 
 from flare.sandbox.debug_ports import debugpy_dir
-from tests.conftest import FLARE, FlareServer, create_function, free_port, launch, python_function
+from tests.cdp import locals_at_breakpoint
+from tests.conftest import FLARE, FlareServer, create_function, free_port, launch, python_function, zip_files
 from tests.dap import DapClient
 
 pytestmark = pytest.mark.skipif(debugpy_dir() is None, reason="debugpy is not installed (make install)")
@@ -322,6 +325,52 @@ def test_flare_invoke_debug_refuses_a_function_it_cannot_debug(
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "only Python functions can be debugged yet, and not-python runs provided.al2023" in done.stderr
+    assert "only Python and Node.js functions can be debugged yet, and not-python runs provided.al2023" in (
+        done.stderr
+    )
     assert "Environment" not in lam.get_function_configuration(FunctionName="not-python")
     assert not launch_json.exists()
+
+
+NODE_HANDLER = """\
+exports.handler = async (event) => {
+  const doubled = event.n * 2;
+  const note = 'after the breakpoint';
+  return { doubled };
+};
+"""
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node on this host")
+def test_a_breakpoint_stops_a_node_handler_through_its_inspector(lam: Any) -> None:
+    port = free_port()
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": str(port)}
+    create_function(
+        lam, "node-debugged", zip_files({"index.js": NODE_HANDLER}), handler="index.handler",
+        runtime="nodejs20.x", Timeout=1, Environment={"Variables": variables},
+    )  # fmt: skip
+    invocation = Invocation(lam, "node-debugged", {"n": 8})
+    invocation.start()
+    local = asyncio.run(locals_at_breakpoint(port, "file:///var/task/index.js", 3))
+    response, answer = invocation.answer()
+    assert local["doubled"] == 16
+    assert "FunctionError" not in response, answer
+    assert answer == {"doubled": 16}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="no node on this host")
+def test_a_node_init_waits_for_a_debugger_only_as_long_as_told(flare: FlareServer, lam: Any) -> None:
+    variables = {"FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": str(free_port()), "FLARE_DEBUG_WAIT": "1"}
+    create_function(
+        lam, "node-unattended", zip_files({"index.js": NODE_HANDLER}), handler="index.handler",
+        runtime="nodejs20.x", Environment={"Variables": variables},
+    )  # fmt: skip
+    began = time.monotonic()
+    response = lam.invoke(FunctionName="node-unattended", Payload=b'{"n": 2}')
+    took = time.monotonic() - began
+    assert json.loads(response["Payload"].read()) == {"doubled": 4}
+    assert 1.0 <= took < 10
+    events = flare.client("logs").filter_log_events(logGroupName="/aws/lambda/node-unattended")["events"]
+    lines = [event["message"] for event in events]
+    assert any("flare: Node.js inspector listening on 127.0.0.1:" in line for line in lines), lines
+    assert any("no debugger attached" in line for line in lines), lines

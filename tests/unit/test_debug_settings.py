@@ -8,9 +8,9 @@ import socket
 
 import pytest
 
-from flare.cli.debug_launch import debug_variables, launch_config, merged_launch
+from flare.cli.debug_launch import debug_variables, debugger_of, launch_config, merged_launch
 from flare.control.debug_settings import DebugSettings, debug_settings
-from flare.sandbox.debug_ports import DebugPorts
+from flare.sandbox.debug_ports import DebugPorts, inspected_argv
 
 
 @pytest.mark.parametrize(
@@ -94,3 +94,18 @@ def test_debug_variables_keep_the_functions_own_and_say_when_nothing_changes() -
     wanted = debug_variables({"KEEP": "me"}, DebugSettings(5679, 30.0))
     assert wanted == {"KEEP": "me", "FLARE_DEBUG": "1", "FLARE_DEBUG_PORT": "5679", "FLARE_DEBUG_WAIT": "30"}
     assert debug_variables(wanted, DebugSettings(5679, 30.0)) is None
+
+
+def test_a_node_function_gets_vs_codes_node_attach_configuration() -> None:
+    assert debugger_of("nodejs20.x") == "node" and debugger_of("python3.12") == "debugpy"
+    assert debugger_of("provided.al2023") is None
+    config = launch_config("fn", 9229, "/src", "node")
+    assert (config["type"], config["request"], config["port"]) == ("node", "attach", 9229)
+    assert (config["localRoot"], config["remoteRoot"]) == ("/src", "/var/task")
+
+
+def test_the_inspector_flag_goes_right_after_node() -> None:
+    argv = ["/var/lang/bin/node", "--expose-gc", "/var/runtime/lambda_node/index.js"]
+    assert inspected_argv(argv, 9229, wrapped=False)[:2] == ["/var/lang/bin/node", "--inspect=127.0.0.1:9229"]
+    wrapped = ["/opt/wrapper", *argv]
+    assert inspected_argv(wrapped, 9229, wrapped=True)[:3] == [*wrapped[:2], "--inspect=127.0.0.1:9229"]

@@ -38,8 +38,28 @@ def config_name(function: str) -> str:
     return f"Flare: {function}"
 
 
-def launch_config(function: str, port: int, local_root: str) -> dict[str, Any]:
-    """VS Code's ``debugpy`` attach configuration for ``function``'s debug server. Pure."""
+def debugger_of(runtime: str) -> str | None:
+    """The debugger a function of ``runtime`` runs under ("debugpy", "node"), or None. Pure."""
+    if runtime.startswith("python"):
+        return "debugpy"
+    if runtime.startswith("nodejs"):
+        return "node"
+    return None
+
+
+def launch_config(function: str, port: int, local_root: str, debugger: str = "debugpy") -> dict[str, Any]:
+    """VS Code's attach configuration for ``function``'s debug server: ``debugpy``'s, or for
+    ``debugger`` "node" the Node.js inspector's. Pure."""
+    if debugger == "node":
+        return {
+            "name": config_name(function),
+            "type": "node",
+            "request": "attach",
+            "address": "127.0.0.1",
+            "port": port,
+            "localRoot": local_root,
+            "remoteRoot": REMOTE_ROOT,
+        }
     return {
         "name": config_name(function),
         "type": "debugpy",
@@ -94,23 +114,26 @@ def first_free_port(first: int) -> int:
 
 
 @contextmanager
-def debugging(client: LambdaClient, name: str, settings: DebugSettings) -> Iterator[None]:
-    """``name``'s ``$LATEST`` with debugging on (``settings``) inside the block; its variables
-    as they were after it, unless its configuration changed meanwhile (RevisionId). Raises
-    ``CommandFailed`` for a function that is not Python's (nothing else is debugged yet)."""
+def debugging(client: LambdaClient, name: str, settings: DebugSettings) -> Iterator[str]:
+    """``name``'s ``$LATEST`` with debugging on (``settings``) inside the block, which gets
+    its debugger (``debugger_of``); its variables as they were after it, unless its
+    configuration changed meanwhile (RevisionId). Raises ``CommandFailed`` for a function of
+    another runtime (only Python and Node.js are debugged yet)."""
     config = client.get_function_configuration(FunctionName=name)
     runtime = config.get("Runtime", "")
-    if not runtime.startswith("python"):
-        raise CommandFailed(f"--debug: only Python functions can be debugged yet, and {name} runs {runtime}")
+    debugger = debugger_of(runtime)
+    if debugger is None:
+        message = f"--debug: only Python and Node.js functions can be debugged yet, and {name} runs {runtime}"
+        raise CommandFailed(message)
     before = dict(config.get("Environment", {}).get("Variables", {}))
     wanted = debug_variables(before, settings)
     if wanted is None:
-        yield
+        yield debugger
         return
     updated = client.update_function_configuration(FunctionName=name, Environment={"Variables": wanted})
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig={"Delay": 1})
     try:
-        yield
+        yield debugger
     finally:
         revision = client.get_function_configuration(FunctionName=name)["RevisionId"]
         if revision == updated["RevisionId"]:
@@ -121,12 +144,12 @@ def debugging(client: LambdaClient, name: str, settings: DebugSettings) -> Itera
             click.echo(f"{name}'s configuration changed meanwhile: FLARE_DEBUG left as it is", err=True)
 
 
-def announce(name: str, settings: DebugSettings, local_root: str, launch_json: Path) -> None:
+def announce(name: str, settings: DebugSettings, local_root: str, launch_json: Path, debugger: str) -> None:
     """Tell the user where to attach, the path mappings, and the attach configuration (written
     to ``launch_json`` when that can be done safely)."""
-    config = launch_config(name, settings.port, local_root)
+    config = launch_config(name, settings.port, local_root, debugger)
     click.echo(
-        f"debug: {name} waits up to {settings.wait_s:g} s for a debugger (debugpy) to attach to "
+        f"debug: {name} waits up to {settings.wait_s:g} s for a debugger ({debugger}) to attach to "
         f"127.0.0.1:{settings.port}",
         err=True,
     )

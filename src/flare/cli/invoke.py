@@ -101,7 +101,11 @@ def _invoke(client: Any, name: str, payload: bytes, extra: dict[str, Any]) -> tu
     "--tenant-id", default=None, metavar="ID", help="The tenant (functions with tenant isolation mode)."
 )
 @click.option("--quiet", is_flag=True, help="Show only the REPORT line of the log tail.")
-@click.option("--debug", is_flag=True, help="Run it under a debugger (debugpy) your editor attaches to.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run it under a debugger (debugpy, Node's inspector) your editor attaches to.",
+)
 @click.option(
     "--port", type=click.IntRange(1024, 65535), default=DEFAULT_PORT, show_default=True,
     help="With --debug: the first port tried for the debugger (the next free one is taken).",
@@ -147,8 +151,8 @@ def invoke_command(
         if debug:
             settings = DebugSettings(first_free_port(port), wait)
             root = str(local_root.resolve()) if local_root is not None else WORKSPACE
-            with debugging(client, name, settings):
-                announce(name, settings, root, launch_json)
+            with debugging(client, name, settings) as debugger:
+                announce(name, settings, root, launch_json, debugger)
                 response, body = _invoke(client, name, payload, extra)
         else:
             response, body = _invoke(client, name, payload, extra)

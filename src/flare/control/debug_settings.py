@@ -1,4 +1,5 @@
-"""Whether a function's environments run under a debugger, from its environment variables.
+"""Whether a function's environments run under a debugger, from its environment variables
+(Python functions: debugpy; Node.js functions: Node's inspector).
 
 A function is debugged when its ``FLARE_DEBUG`` variable is on (``1``, ``true``, ``yes``, ``on``;
 any case). Two more variables tune it:

@@ -49,7 +49,7 @@ from flare.sandbox.channel import (
     next_event,
 )
 from flare.sandbox.debug_forward import DebugForward
-from flare.sandbox.debug_ports import DebugPorts, runtime_spec
+from flare.sandbox.debug_ports import NODE_WAIT_VARIABLE, DebugPorts, inspected_argv, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
 from flare.sandbox.extensions import ExtensionHost
@@ -225,15 +225,14 @@ class Environment:
         header: dict[str, Any] = {"env": variables, "cwd": layout.task_root, "mode": self.plan.mode}
         if layout.plan:
             header["sandbox"] = layout.plan
-        if self._debug is not None:
-            self.debug_port = self._settings.debug_ports.take(self._debug.port)
-            header["debug"] = runtime_spec(self._debug, self.debug_port, layout.debug_dir)
         channel = handoff = None
         child_fds: list[int] = []
         interpreter = self._isolation.interpreter_seen(self.plan.language)
         header.update(
             entry_header(self.version, layout, self._uses_frames, interpreter, self.plan.node_major)
         )
+        if self._debug is not None:
+            self._add_debug_server(self._debug, header, layout)
         if hold:
             held, self._hold_fd = os.pipe()
             child_fds.append(held)
@@ -291,7 +290,7 @@ class Environment:
         if scratch is not None:
             self._scratch = await scratch.acquire(self.version.ephemeral_mb)
         tmp_dir = self._scratch.path if self._scratch is not None else None
-        debug = self._debug is not None
+        debug = self._debug is not None and self._uses_frames  # debugpy: Python's only
         if not self._isolation.namespaces:
             return self._isolation.layout(self.version, self.plan.language, tmp_dir, debug=debug)
         self.uid = self._isolation.allocate_uid()
@@ -301,13 +300,24 @@ class Environment:
         return layout
 
     def _debug_settings(self) -> DebugSettings | None:
-        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python runtime only."""
-        if not self._uses_frames:
+        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python and Node.js
+        runtimes only."""
+        if not self._uses_frames and wanted_major(self.version.runtime) is None:
             return None
         try:
             return debug_settings(self.version.environment)
         except ValueError:  # refused when set (control/validation.py)
             return None
+
+    def _add_debug_server(self, debug: DebugSettings, header: dict[str, Any], layout: Layout) -> None:
+        """Take the debug server's port and tell the runtime (``debug_ports.py``). Raises
+        OSError when no port is free."""
+        self.debug_port = self._settings.debug_ports.take(debug.port)
+        if self._uses_frames:
+            header["debug"] = runtime_spec(debug, self.debug_port, layout.debug_dir)
+        else:
+            header["argv"] = inspected_argv(header["argv"], self.debug_port, bool(header.get("wrapped")))
+            header["env"][NODE_WAIT_VARIABLE] = f"{debug.wait_s:g}"
 
     @property
     def timeout_s(self) -> float:
