@@ -10,7 +10,7 @@ import pytest
 
 from flare.cli.debug_launch import debug_variables, debugger_of, launch_config, merged_launch
 from flare.control.debug_settings import DebugSettings, debug_settings
-from flare.sandbox.debug_ports import DebugPorts, inspected_argv
+from flare.sandbox.debug_ports import DebugPorts
 
 
 @pytest.mark.parametrize(
@@ -102,10 +102,3 @@ def test_a_node_function_gets_vs_codes_node_attach_configuration() -> None:
     config = launch_config("fn", 9229, "/src", "node")
     assert (config["type"], config["request"], config["port"]) == ("node", "attach", 9229)
     assert (config["localRoot"], config["remoteRoot"]) == ("/src", "/var/task")
-
-
-def test_the_inspector_flag_goes_right_after_node() -> None:
-    argv = ["/var/lang/bin/node", "--expose-gc", "/var/runtime/lambda_node/index.js"]
-    assert inspected_argv(argv, 9229, wrapped=False)[:2] == ["/var/lang/bin/node", "--inspect=127.0.0.1:9229"]
-    wrapped = ["/opt/wrapper", *argv]
-    assert inspected_argv(wrapped, 9229, wrapped=True)[:3] == [*wrapped[:2], "--inspect=127.0.0.1:9229"]

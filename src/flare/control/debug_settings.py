@@ -40,10 +40,15 @@ class DebugSettings:
     wait_s: float = DEFAULT_WAIT_S
 
 
+def is_debugged(variables: Mapping[str, str]) -> bool:
+    """Whether ``variables`` turn debugging on (``FLARE_DEBUG``), whatever the other two say."""
+    return variables.get(DEBUG_VARIABLE, "").strip().lower() in _ON
+
+
 def debug_settings(variables: Mapping[str, str]) -> DebugSettings | None:
     """The debug settings ``variables`` ask for; None when ``FLARE_DEBUG`` is absent or off.
     Raises ValueError (its message for the user) for a port or wait out of range."""
-    if variables.get(DEBUG_VARIABLE, "").strip().lower() not in _ON:
+    if not is_debugged(variables):
         return None
     port = _number(variables, PORT_VARIABLE, DEFAULT_PORT, LOWEST_PORT, HIGHEST_PORT)
     wait_s = _number(variables, WAIT_VARIABLE, DEFAULT_WAIT_S, 0, MAX_WAIT_S)

@@ -1,6 +1,6 @@
 """The debug server of a debugged environment (``control/debug_settings.py``): its port, where
 debugpy is, and what the runtime is told. Python environments run debugpy; Node.js ones
-Node's own inspector (``--inspect``, ``inspected_argv``), whose INIT waits as long.
+Node's own inspector (``NODE_DEBUG_VARIABLE``), whose INIT waits as long.
 
 debugpy (``make install`` puts it in ``<venv>/lambda-debug``, a directory of its own, pure
 Python so one copy serves every ``python3.N``) is seen by debugged environments only: a
@@ -75,17 +75,10 @@ def _bindable(port: int) -> bool:
     return True
 
 
-NODE_WAIT_VARIABLE = "_FLARE_DEBUG_WAIT"
-"""Tells Flare's Node.js runtime how long INIT waits for a debugger (removed before the
-handler loads: ``runtimes/lambda_node/debugger.js``)."""
-
-
-def inspected_argv(argv: list[str], port: int, wrapped: bool) -> list[str]:
-    """A Node.js environment's command line with the inspector on ``127.0.0.1:port``: the flag
-    goes right after ``node`` (after the ``AWS_LAMBDA_EXEC_WRAPPER`` and ``node`` when
-    ``wrapped``). Pure."""
-    at = 2 if wrapped else 1
-    return [*argv[:at], f"--inspect={HOST}:{port}", *argv[at:]]
+NODE_DEBUG_VARIABLE = "_FLARE_DEBUG"
+"""Tells Flare's Node.js runtime where to open the inspector and how long INIT waits for a
+debugger (``runtime_spec`` as JSON; removed before the handler loads:
+``runtimes/lambda_node/debugger.js``)."""
 
 
 def runtime_spec(settings: DebugSettings, port: int, debug_dir: str | None) -> dict[str, Any]:

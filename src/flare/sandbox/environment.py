@@ -49,7 +49,7 @@ from flare.sandbox.channel import (
     next_event,
 )
 from flare.sandbox.debug_forward import DebugForward
-from flare.sandbox.debug_ports import NODE_WAIT_VARIABLE, DebugPorts, inspected_argv, runtime_spec
+from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
 from flare.sandbox.extensions import ExtensionHost
@@ -313,11 +313,11 @@ class Environment:
         """Take the debug server's port and tell the runtime (``debug_ports.py``). Raises
         OSError when no port is free."""
         self.debug_port = self._settings.debug_ports.take(debug.port)
+        spec = runtime_spec(debug, self.debug_port, layout.debug_dir)
         if self._uses_frames:
-            header["debug"] = runtime_spec(debug, self.debug_port, layout.debug_dir)
+            header["debug"] = spec
         else:
-            header["argv"] = inspected_argv(header["argv"], self.debug_port, bool(header.get("wrapped")))
-            header["env"][NODE_WAIT_VARIABLE] = f"{debug.wait_s:g}"
+            header["env"][NODE_DEBUG_VARIABLE] = json.dumps(spec)
 
     @property
     def timeout_s(self) -> float:

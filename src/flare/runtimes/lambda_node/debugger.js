@@ -1,12 +1,15 @@
 'use strict';
-// A debugged Node.js environment (FLARE_DEBUG): `node` was started with `--inspect=127.0.0.1:<port>`
-// (sandbox/debug_ports.py), and `_FLARE_DEBUG_WAIT` says how many seconds INIT waits for a
-// debugger before the handler's module is loaded, so breakpoints in its top-level code are hit.
+// A debugged Node.js environment (FLARE_DEBUG): `_FLARE_DEBUG` (removed before the handler
+// loads) holds `{host, port, wait_s}` (sandbox/debug_ports.py). Before the handler's module is
+// loaded, so that breakpoints in its top-level code are hit, Node's inspector is opened on
+// host:port and INIT waits up to wait_s seconds for a debugger.
 //
 // `inspector.waitForDebugger()` blocks the main thread until a client sends
-// `Runtime.runIfWaitingForDebugger`, as an editor does when it attaches; to bound the wait, a
-// worker thread connects its own session to the main thread after the wait and sends that
-// command itself (first marking, in shared memory, that nobody attached).
+// `Runtime.runIfWaitingForDebugger`, as an editor does when it attaches. The inspector is opened
+// right before it (not with `--inspect` at start-up, where an editor attaching early would send
+// that command before anyone waits, and so wait the whole time). To bound the wait, a worker
+// thread connects its own session to the main thread after wait_s and sends the command itself
+// (first marking, in shared memory, that nobody attached).
 
 const inspector = require('inspector');
 const { Worker } = require('worker_threads');
@@ -27,14 +30,18 @@ function say(line) {
 }
 
 function waitForDebugger(env) {
-  const waitS = Number(env._FLARE_DEBUG_WAIT);
-  delete env._FLARE_DEBUG_WAIT;
-  const address = (inspector.url() || '').replace(/^ws:\/\/([^/]+).*$/, '$1');
-  say(`flare: Node.js inspector listening on ${address}; waiting ${waitS} s for a debugger to attach`);
-  if (!(waitS > 0)) return;
+  const { host, port, wait_s: waitS } = JSON.parse(env._FLARE_DEBUG);
+  delete env._FLARE_DEBUG;
+  const address = `${host}:${port}`;
+  let releaser = null;
   const released = new Int32Array(new SharedArrayBuffer(4));
-  const releaser = new Worker(RELEASER, { eval: true, workerData: { waitMs: waitS * 1000, released } });
-  releaser.unref();
+  if (waitS > 0) {
+    releaser = new Worker(RELEASER, { eval: true, workerData: { waitMs: waitS * 1000, released } });
+    releaser.unref();
+  }
+  inspector.open(port, host, false);
+  say(`flare: Node.js inspector listening on ${address}; waiting ${waitS} s for a debugger to attach`);
+  if (releaser === null) return;
   inspector.waitForDebugger();
   releaser.terminate();
   say(Atomics.load(released, 0) ? 'flare: no debugger attached: going on' : `flare: debugger attached on ${address}`);
