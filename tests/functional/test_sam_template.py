@@ -359,3 +359,48 @@ def test_deploy_without_a_template_still_takes_name_and_path(
     )
     assert done.returncode == 0, done.stderr
     assert lam.get_function_configuration(FunctionName=name)["Handler"] == "app.worker"
+
+
+PLAIN = """\
+Resources:
+  Echo:
+    Type: AWS::Lambda::Function
+    Properties:
+      FunctionName: !Sub "${AWS::StackName}-echo"
+      Code: src/
+      Handler: app.api
+      Runtime: python3.12
+      MemorySize: 1024
+      Role: arn:aws:iam::000000000000:role/plain
+      Environment:
+        Variables:
+          GREETING: plain
+          QUEUE_URL: none
+  EchoUrl:
+    Type: AWS::Lambda::Url
+    Properties:
+      TargetFunctionArn: !GetAtt Echo.Arn
+      AuthType: NONE
+  Inline:
+    Type: AWS::Serverless::Function
+    Properties:
+      InlineCode: "def handler(event, context):\\n    return {'inline': True}\\n"
+      Handler: index.handler
+      Runtime: python3.12
+      MemorySize: 1024
+"""
+
+
+def test_plain_cloudformation_and_inline_code_deploy_too(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    stack = unique("plain")
+    template = project(tmp_path, "Transform: AWS::Serverless-2016-10-31\n" + PLAIN)
+    done = deploy(flare, template, stack)
+    assert done.returncode == 0, done.stderr
+    assert lam.get_function_configuration(FunctionName=f"{stack}-echo")["Role"].endswith(":role/plain")
+    url = next(line.split(" URL: ")[1] for line in done.stdout.splitlines() if line.startswith("Echo URL: "))
+    assert get_url(flare, url, "/x") == (200, {"greeting": "plain", "queue": "none", "path": "/x"})
+    answer = lam.invoke(FunctionName=f"{stack}-Inline")["Payload"].read()
+    assert json.loads(answer) == {"inline": True}
+    assert set(rows(deploy(flare, template, stack).stdout).values()) == {"NoChange"}
