@@ -13,6 +13,7 @@ import io
 import zipfile
 from typing import Any
 
+from flare.cli.deploy import WAITER_CONFIG, ZIP_EPOCH, load_code
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
 from flare.projects.plan import (
@@ -26,14 +27,23 @@ from flare.projects.plan import (
 )
 from flare.projects.stack_run import StackRun, split_function
 
-DEFAULT_ROLE_NAME = "flare"
-WAITER_CONFIG = {"Delay": 1, "MaxAttempts": 300}
+DEFAULT_ROLE_NAME = "flare"  # as ``flare deploy NAME PATH``'s default role
 Deployed = tuple[Change, dict[str, Any]]
 
 
+# the error codes of "no such resource" from Flare's Lambda, SQS and Kinesis APIs
+NOT_FOUND = frozenset(
+    {
+        "ResourceNotFoundException",
+        "ProvisionedConcurrencyConfigNotFoundException",
+        "QueueDoesNotExist",
+        "AWS.SimpleQueueService.NonExistentQueue",
+    }
+)
+
+
 def _missing(exc: BaseException) -> bool:
-    code = getattr(exc, "response", {}).get("Error", {}).get("Code", "")
-    return code in ("ResourceNotFoundException", "ProvisionedConcurrencyConfigNotFoundException")
+    return getattr(exc, "response", {}).get("Error", {}).get("Code", "") in NOT_FOUND
 
 
 def read_or_none(call: Any, **arguments: Any) -> dict[str, Any] | None:
@@ -56,8 +66,6 @@ def code_sha256(code: bytes) -> str:
 def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) -> bytes:
     """The zip a function's ``Code`` stands for: its local directory or zip, or its inline
     ``ZipFile`` source as ``index.py`` / ``index.js`` (as CloudFormation names it)."""
-    from flare.cli.deploy import ZIP_EPOCH, load_code
-
     code = properties.get("Code")
     path = run.template.code_path(code)
     if path is not None:
@@ -74,7 +82,8 @@ def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) ->
 
 
 def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
-    """``AWS::Lambda::Function``: create, or update code, configuration and reserved concurrency."""
+    """``AWS::Lambda::Function``: create, or update code, configuration and reserved concurrency
+    (each only when it differs)."""
     name = str(properties.get("FunctionName") or run.name(logical_id))
     code = function_code(run, logical_id, properties)
     fields = function_fields(properties)
@@ -84,18 +93,7 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
         "CodeSha256": code_sha256(code),
         "ReservedConcurrentExecutions": properties.get("ReservedConcurrentExecutions"),
     }
-    answer = read_or_none(run.lam.get_function, FunctionName=name)
-    current = (
-        None
-        if answer is None
-        else {
-            **current_function_fields(answer["Configuration"]),
-            "CodeSha256": answer["Configuration"].get("CodeSha256"),
-            "ReservedConcurrentExecutions": (answer.get("Concurrency") or {}).get(
-                "ReservedConcurrentExecutions"
-            ),
-        }
-    )
+    current = _current_function(read_or_none(run.lam.get_function, FunctionName=name))
     action, details = decide(desired, current)
     run.functions[name] = logical_id
     if action is not Action.NO_CHANGE:
@@ -106,6 +104,18 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
     return change, {"Ref": name, "Arn": run.function_arn(name)}
 
 
+def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """GetFunction's answer as ``deploy_function``'s desired fields; None for no function."""
+    if answer is None:
+        return None
+    concurrency = answer.get("Concurrency") or {}
+    return {
+        **current_function_fields(answer["Configuration"]),
+        "CodeSha256": answer["Configuration"].get("CodeSha256"),
+        "ReservedConcurrentExecutions": concurrency.get("ReservedConcurrentExecutions"),
+    }
+
+
 def _write_function(
     run: StackRun,
     name: str,
@@ -114,8 +124,9 @@ def _write_function(
     reserved: int | None,
     details: tuple[str, ...],
 ) -> None:
+    """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names."""
     request = configuration_request(fields)
-    if not details:  # a new function
+    if not details:
         run.lam.create_function(FunctionName=name, Code={"ZipFile": code}, Publish=False, **request)
         run.lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     else:
@@ -128,9 +139,9 @@ def _write_function(
             request.pop("Architectures")
             run.lam.update_function_configuration(FunctionName=name, **request)
             run.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
-    if reserved is not None:
+    if reserved is not None and (not details or "ReservedConcurrentExecutions" in details):
         run.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
-    elif "ReservedConcurrentExecutions" in details:
+    elif reserved is None and "ReservedConcurrentExecutions" in details:
         run.lam.delete_function_concurrency(FunctionName=name)
 
 
@@ -226,7 +237,7 @@ def deploy_mapping(run: StackRun, logical_id: str, properties: dict[str, Any]) -
     target = run.function_arn(name) + (f":{qualifier}" if qualifier else "")
     fields = mapping_fields(properties)
     existing = next((m for m in _mappings(run, source) if m.get("FunctionArn") == target), None)
-    current = None if existing is None else {**_current_mapping(existing, fields)}
+    current = None if existing is None else _current_mapping(existing, fields)
     action, details = decide(fields, current)
     uuid: Any = existing["UUID"] if existing is not None else UNKNOWN
     if run.execute and action is Action.ADD:
@@ -254,8 +265,6 @@ def _current_mapping(mapping: dict[str, Any], fields: dict[str, Any]) -> dict[st
 
 def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
     """``AWS::Lambda::LayerVersion``: publish when the newest version's content or settings differ."""
-    from flare.cli.deploy import load_code
-
     name = str(properties.get("LayerName") or run.name(logical_id))
     path = run.template.code_path(properties.get("Content"))
     if path is None:
@@ -266,18 +275,9 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
         "Description": properties.get("Description", ""),
         "CompatibleRuntimes": sorted(properties.get("CompatibleRuntimes") or []),
     }
-    versions = (read_or_none(run.lam.list_layer_versions, LayerName=name) or {}).get("LayerVersions") or []
-    newest = max(versions, key=lambda v: int(v["Version"]), default=None)
-    current = None
-    if newest is not None:
-        found = run.lam.get_layer_version(LayerName=name, VersionNumber=newest["Version"])
-        current = {
-            "CodeSha256": found["Content"]["CodeSha256"],
-            "Description": found.get("Description", ""),
-            "CompatibleRuntimes": sorted(found.get("CompatibleRuntimes") or []),
-        }
+    newest, current = _newest_layer(run, name)
     action, details = decide(desired, current)
-    arn: Any = newest["LayerVersionArn"] if newest is not None else UNKNOWN
+    arn: Any = newest if newest is not None else UNKNOWN
     if action is not Action.NO_CHANGE:
         arn = UNKNOWN
         if run.execute:
@@ -293,3 +293,18 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
         "Ref": arn,
         "LayerVersionArn": arn,
     }
+
+
+def _newest_layer(run: StackRun, name: str) -> tuple[str | None, dict[str, Any] | None]:
+    """The ARN of layer ``name``'s newest version and its comparable settings; Nones if none."""
+    versions = (read_or_none(run.lam.list_layer_versions, LayerName=name) or {}).get("LayerVersions") or []
+    newest = max(versions, key=lambda v: int(v["Version"]), default=None)
+    if newest is None:
+        return None, None
+    found = run.lam.get_layer_version(LayerName=name, VersionNumber=newest["Version"])
+    current = {
+        "CodeSha256": found["Content"]["CodeSha256"],
+        "Description": found.get("Description", ""),
+        "CompatibleRuntimes": sorted(found.get("CompatibleRuntimes") or []),
+    }
+    return str(newest["LayerVersionArn"]), current

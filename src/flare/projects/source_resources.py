@@ -22,18 +22,11 @@ API_GATEWAY = "apigateway.amazonaws.com"
 def deploy_queue(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
     """``AWS::SQS::Queue``: create, or set the attributes that differ. A queue changing between
     standard and FIFO is refused (CloudFormation replaces it)."""
-    from botocore.exceptions import ClientError
-
     fifo = bool(properties.get("FifoQueue"))
     name = str(properties.get("QueueName") or run.name(logical_id) + (".fifo" if fifo else ""))
     desired = queue_attributes(properties)
     desired.pop("FifoQueue", None)
-    try:
-        url = run.sqs.get_queue_url(QueueName=name)["QueueUrl"]
-    except ClientError as exc:
-        if "NonExistentQueue" not in str(exc) and "QueueDoesNotExist" not in str(exc):
-            raise
-        url = None
+    url = (read_or_none(run.sqs.get_queue_url, QueueName=name) or {}).get("QueueUrl")
     current = None
     if url is not None:
         attributes = run.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]

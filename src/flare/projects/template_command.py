@@ -20,7 +20,14 @@ from flare.cli.client import (
     resolve_region,
     service_client,
 )
+from flare.cli.schedule import request
+from flare.config import DEFAULT_ACCOUNT_ID
 from flare.errors import TemplateRefused
+from flare.projects import sam_template, stack
+from flare.projects.plan import summary
+from flare.projects.sam_template import Template
+from flare.projects.stack_run import StackRun
+from flare.scope import account_of
 
 
 def deploy_template(
@@ -32,31 +39,13 @@ def deploy_template(
     Raises CommandFailed (exit 1) for a refused template or a failed call."""
     if importlib.util.find_spec("samtranslator") is None:
         raise CommandFailed("flare deploy --template needs AWS's SAM translator: pip install 'flare[sam]'")
-    from flare.cli.schedule import request
-    from flare.config import DEFAULT_ACCOUNT_ID
-    from flare.projects import sam_template, stack
-    from flare.projects.plan import summary
-    from flare.projects.stack_run import StackRun
-    from flare.scope import account_of
-
     region = resolve_region(os.environ)
     credentials = botocore_session(os.environ).get_credentials()
     account = account_of(credentials.access_key, DEFAULT_ACCOUNT_ID)
     with reported_errors(endpoint_url):
         try:
             template = sam_template.read(path, region, account, parameters)
-            run = StackRun(
-                template,
-                lambda_client(endpoint_url),
-                service_client("sqs", endpoint_url),
-                service_client("kinesis", endpoint_url),
-                lambda method, route, body: request(endpoint_url, method, route, body),
-                region,
-                account,
-                endpoint_url,
-                stack_name,
-                execute,
-            )
+            run = _run(template, region, account, endpoint_url, stack_name, execute)
             click.echo(f"{'Deploying' if execute else 'Plan for'} {path} on {endpoint_url}")
             changes = stack.deploy(run, click.echo)
         except TemplateRefused as error:
@@ -64,3 +53,20 @@ def deploy_template(
     click.echo(summary(changes))
     for logical_id, url in sorted(run.urls.items()):
         click.echo(f"{logical_id} URL: {url}")
+
+
+def _run(
+    template: Template, region: str, account: str, endpoint_url: str, stack_name: str, execute: bool
+) -> StackRun:
+    return StackRun(
+        template,
+        lambda_client(endpoint_url),
+        service_client("sqs", endpoint_url),
+        service_client("kinesis", endpoint_url),
+        lambda method, route, body: request(endpoint_url, method, route, body),
+        region,
+        account,
+        endpoint_url,
+        stack_name,
+        execute,
+    )
