@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import os
 import subprocess
 import time
 import urllib.parse
@@ -404,3 +405,80 @@ def test_plain_cloudformation_and_inline_code_deploy_too(
     answer = lam.invoke(FunctionName=f"{stack}-Inline")["Payload"].read()
     assert json.loads(answer) == {"inline": True}
     assert set(rows(deploy(flare, template, stack).stdout).values()) == {"NoChange"}
+
+
+SERVERLESS = """\
+service: ${env:SERVICE_NAME}
+provider:
+  name: aws
+  runtime: python3.12
+  memorySize: 1024
+  stage: ${opt:stage, 'dev'}
+  environment:
+    GREETING: hello-${sls:stage}
+    QUEUE_URL: !Ref Jobs
+functions:
+  worker:
+    handler: src/app.worker
+    reservedConcurrency: 2
+    events:
+      - sqs:
+          arn: !GetAtt Jobs.Arn
+          batchSize: 3
+      - schedule:
+          rate: rate(1 second)
+          input: {tick: true}
+  api:
+    handler: src/app.api
+    events:
+      - httpApi: 'GET /hello'
+resources:
+  Resources:
+    Jobs:
+      Type: AWS::SQS::Queue
+"""
+
+
+def test_a_serverless_project_deploys_with_one_command_and_works(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    service = unique("sls")
+    project(tmp_path)
+    (tmp_path / "serverless.yml").write_text(SERVERLESS)
+    command = [
+        str(FLARE),
+        "deploy",
+        "--serverless",
+        str(tmp_path / "serverless.yml"),
+        "--endpoint-url",
+        flare.url,
+    ]
+    environ = {**os.environ, "SERVICE_NAME": service}
+    done = subprocess.run([*command, "--parameter", "stage=qa"], capture_output=True, text=True, env=environ)
+    assert done.returncode == 0, done.stderr
+    worker = f"{service}-qa-worker"
+    assert lam.get_function_concurrency(FunctionName=worker)["ReservedConcurrentExecutions"] == 2
+    (mapping,) = lam.list_event_source_mappings(FunctionName=worker)["EventSourceMappings"]
+    assert mapping["BatchSize"] == 3
+    sqs = flare.client("sqs")
+    queue_url = sqs.get_queue_url(QueueName=f"{service}-qa-Jobs")["QueueUrl"]
+    sqs.send_message(QueueUrl=queue_url, MessageBody="a serverless job")
+    assert wait_for(lambda: "a serverless job" in logged(flare, worker, "GOT "))
+    assert wait_for(lambda: '{"tick": true}' in logged(flare, worker, "EVENT "))
+    url = next(line.split(" URL: ")[1] for line in done.stdout.splitlines() if " URL: " in line)
+    assert get_url(flare, url, "/hello") == (
+        200,
+        {"greeting": "hello-qa", "queue": queue_url, "path": "/hello"},
+    )
+    again = subprocess.run([*command, "--parameter", "stage=qa"], capture_output=True, text=True, env=environ)
+    assert set(rows(again.stdout).values()) == {"NoChange"}, again.stdout
+
+
+def test_template_and_serverless_together_are_a_usage_error(tmp_path: Path) -> None:
+    path = project(tmp_path)
+    done = subprocess.run(
+        [str(FLARE), "deploy", "--template", str(path), "--serverless", str(path)],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 2 and "give --template or --serverless, not both" in done.stderr

@@ -179,6 +179,12 @@ def deploy_function(
     default=None,
     help="Deploy an AWS SAM / CloudFormation template instead of NAME PATH (docs/sam-templates.md).",
 )
+@click.option(
+    "--serverless",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Deploy a Serverless Framework serverless.yml instead of NAME PATH (docs/sam-templates.md).",
+)
 @click.option("--stack-name", default="", help="With --template: prefix of the names it does not give.")
 @click.option(
     "--dry-run",
@@ -187,8 +193,14 @@ def deploy_function(
     is_flag=True,
     help="With --template: print the plan only.",
 )
-@click.option("--parameter", "parameters", multiple=True, callback=parse_env, metavar="K=V",
-              help="With --template: a template parameter's value; repeat for more.")  # fmt: skip
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    callback=parse_env,
+    metavar="K=V",
+    help="With --template: a parameter's value; with --serverless: an option (stage=prod).",
+)
 @endpoint_option
 def deploy_command(
     name: str | None,
@@ -200,18 +212,22 @@ def deploy_command(
     env: dict[str, str],
     role: str | None,
     template: Path | None,
+    serverless: Path | None,
     stack_name: str,
     dry_run: bool,
     parameters: dict[str, str],
     endpoint_url: str | None,
 ) -> None:
     """Deploy the code at PATH (a directory or a .zip) as function NAME, or every resource of
-    a SAM template (--template)."""
+    a SAM template (--template) or Serverless Framework project (--serverless)."""
     endpoint = resolve_endpoint(endpoint_url, os.environ)
-    if template is not None:
+    if template is not None and serverless is not None:
+        raise click.UsageError("give --template or --serverless, not both")
+    project = template or serverless
+    if project is not None:
         from flare.projects.template_command import deploy_template
 
-        deploy_template(template, stack_name, not dry_run, parameters, endpoint)
+        deploy_template(project, serverless is not None, stack_name, not dry_run, parameters, endpoint)
         return
     if name is None or path is None or handler is None:
         raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")

@@ -14,6 +14,7 @@ in S3 is refused: Flare has no S3 to fetch it from.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Template:
     parameters: dict[str, Any]
     directory: Path
     code: dict[str, Path] = field(default_factory=dict)
+    stack_name: str = ""  # the name the project gives its stack (serverless.yml: service-stage)
 
     def code_path(self, code: object) -> Path | None:
         """The local path a translated ``Code`` / ``Content`` stands for; None if it is not one
@@ -55,7 +57,30 @@ def read(path: Path, region: str, account: str, overrides: dict[str, str] | None
 
     Raises TemplateRefused: unreadable, not a mapping with Resources, code in S3, a parameter
     without a value, or refused by the SAM translator (its message kept)."""
-    document = _parse(path)
+    return _from_document(_parse(path), path, region, account, overrides)
+
+
+def read_serverless(
+    path: Path, region: str, account: str, options: dict[str, str], environ: Mapping[str, str]
+) -> Template:
+    """The Serverless Framework project at ``path`` (its serverless.yml) as plain CloudFormation;
+    ``options`` are its ``--opt`` values (``stage``...). Raises TemplateRefused as ``read`` does,
+    and for what ``serverless_config`` refuses."""
+    from flare.projects import serverless_config
+
+    document = _load(path)
+    if not isinstance(document, dict) or not isinstance(document.get("functions"), dict):
+        raise TemplateRefused(f"{path} is not a serverless.yml: it has no functions section")
+    sam = serverless_config.to_sam(document, options, environ)
+    template = _from_document(sam, path, region, account, {})
+    template.stack_name = serverless_config.stack_name(document, options, environ)
+    return template
+
+
+def _from_document(
+    document: dict[str, Any], path: Path, region: str, account: str, overrides: dict[str, str] | None
+) -> Template:
+    _check_resources(document, path)
     template = Template({}, {}, path.resolve().parent)
     template.parameters = _parameter_values(document, overrides or {})
     _localize_code(document, template)
@@ -67,20 +92,29 @@ def read(path: Path, region: str, account: str, overrides: dict[str, str] | None
     return template
 
 
-def _parse(path: Path) -> dict[str, Any]:
+def _load(path: Path) -> Any:
     from samtranslator.yaml_helper import yaml_parse
     from yaml import YAMLError
 
     try:
-        document = yaml_parse(path.read_text())
+        return yaml_parse(path.read_text())
     except (OSError, UnicodeDecodeError, YAMLError) as error:
         raise TemplateRefused(f"cannot read {path}: {error}") from None
-    if not isinstance(document, dict) or not isinstance(document.get("Resources"), dict):
+
+
+def _parse(path: Path) -> dict[str, Any]:
+    document = _load(path)
+    if not isinstance(document, dict):
+        raise TemplateRefused(f"{path} is not a template: it has no Resources section")
+    return document
+
+
+def _check_resources(document: dict[str, Any], path: Path) -> None:
+    if not isinstance(document.get("Resources"), dict):
         raise TemplateRefused(f"{path} is not a template: it has no Resources section")
     for logical_id, resource in document["Resources"].items():
         if not isinstance(resource, dict) or not isinstance(resource.get("Type"), str):
             raise TemplateRefused(f"resource {logical_id} has no Type")
-    return document
 
 
 def _transforms(document: dict[str, Any]) -> set[str]:

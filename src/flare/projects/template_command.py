@@ -31,10 +31,17 @@ from flare.scope import account_of
 
 
 def deploy_template(
-    path: Path, stack_name: str, execute: bool, parameters: dict[str, str], endpoint_url: str
+    path: Path,
+    serverless: bool,
+    stack_name: str,
+    execute: bool,
+    parameters: dict[str, str],
+    endpoint_url: str,
 ) -> None:
-    """Deploy (or with ``execute`` false only plan) the template at ``path`` on the Flare at
-    ``endpoint_url``, printing the plan row by row, then its summary and the functions' URLs.
+    """Deploy (or with ``execute`` false only plan) the SAM template (``serverless``: the
+    serverless.yml) at ``path`` on the Flare at ``endpoint_url``, printing the plan row by row,
+    then its summary and the functions' URLs. ``parameters`` are the template's parameters (a
+    serverless.yml's options).
 
     Raises CommandFailed (exit 1) for a refused template or a failed call."""
     if importlib.util.find_spec("samtranslator") is None:
@@ -44,8 +51,11 @@ def deploy_template(
     account = account_of(credentials.access_key, DEFAULT_ACCOUNT_ID)
     with reported_errors(endpoint_url):
         try:
-            template = sam_template.read(path, region, account, parameters)
-            run = _run(template, region, account, endpoint_url, stack_name, execute)
+            if serverless:
+                template = sam_template.read_serverless(path, region, account, parameters, os.environ)
+            else:
+                template = sam_template.read(path, region, account, parameters)
+            run = _run(template, region, account, endpoint_url, stack_name or template.stack_name, execute)
             click.echo(f"{'Deploying' if execute else 'Plan for'} {path} on {endpoint_url}")
             changes = stack.deploy(run, click.echo)
         except TemplateRefused as error:
