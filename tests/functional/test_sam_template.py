@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import FLARE, FlareServer
+from tests.conftest import FLARE, ROLE, FlareServer, zip_files
 from tests.signing import signed_urlopen
 
 APP = """\
@@ -482,3 +482,56 @@ def test_template_and_serverless_together_are_a_usage_error(tmp_path: Path) -> N
         text=True,
     )
     assert done.returncode == 2 and "give --template or --serverless, not both" in done.stderr
+
+
+EXTRA = """\
+  Spare:
+    Type: AWS::SQS::Queue
+  Extra:
+    Type: AWS::Serverless::Function
+    Properties:
+      Handler: app.worker
+      Events:
+        Hourly:
+          Type: Schedule
+          Properties:
+            Schedule: rate(1 hour)
+"""
+
+
+def test_what_the_template_no_longer_names_is_removed_and_nothing_else(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    stack = unique("prune")
+    template = project(tmp_path, TEMPLATE + EXTRA)
+    assert deploy(flare, template, stack).returncode == 0
+    outsider = f"{stack}-Outsider"
+    lam.create_function(
+        FunctionName=outsider, Runtime="python3.12", Handler="app.worker", Role=ROLE,
+        Code={"ZipFile": zip_files({"app.py": APP})},
+    )  # fmt: skip
+    template.write_text(TEMPLATE)
+    planned = deploy(flare, template, stack, "--dry-run")
+    lines = [line.split() for line in planned.stdout.splitlines()]
+    assert not [line for line in lines if line[:1] in (["Add"], ["Modify"])]
+    removed = {line[2]: line[1] for line in lines if line[:1] == ["Remove"]}
+    assert removed.keys() == {
+        "AWS::Lambda::Function",
+        "AWS::SQS::Queue",
+        "AWS::Events::Rule",
+    }  # + Extra's schedule
+    assert (removed["AWS::Lambda::Function"], removed["AWS::SQS::Queue"]) == (
+        f"{stack}-Extra",
+        f"{stack}-Spare",
+    )
+    done = deploy(flare, template, stack)
+    assert done.returncode == 0, done.stderr
+    assert rows(done.stdout)[f"{stack}-Extra"] == "Remove"
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_function(FunctionName=f"{stack}-Extra")
+    sqs = flare.client("sqs")
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=f"{stack}-Spare")
+    assert lam.get_function(FunctionName=outsider)["Configuration"]["FunctionName"] == outsider
+    assert sqs.get_queue_url(QueueName=f"{stack}-Jobs")["QueueUrl"]
+    assert set(rows(deploy(flare, template, stack).stdout).values()) == {"NoChange"}

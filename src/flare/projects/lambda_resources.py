@@ -25,7 +25,7 @@ from flare.projects.plan import (
     function_fields,
     mapping_fields,
 )
-from flare.projects.stack_run import StackRun, split_function
+from flare.projects.stack_run import OWNER_TAG, StackRun, split_function
 
 DEFAULT_ROLE_NAME = "flare"  # as ``flare deploy NAME PATH``'s default role
 Deployed = tuple[Change, dict[str, Any]]
@@ -127,7 +127,10 @@ def _write_function(
     """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names."""
     request = configuration_request(fields)
     if not details:
-        run.lam.create_function(FunctionName=name, Code={"ZipFile": code}, Publish=False, **request)
+        tags = {OWNER_TAG: run.owner}
+        run.lam.create_function(
+            FunctionName=name, Code={"ZipFile": code}, Publish=False, Tags=tags, **request
+        )
         run.lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     else:
         if "CodeSha256" in details or "Architectures" in details:

@@ -14,7 +14,7 @@ from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
 from flare.projects.lambda_resources import Deployed, read_or_none
 from flare.projects.plan import Action, Change, decide, queue_attributes, schedule_key
-from flare.projects.stack_run import StackRun, split_function
+from flare.projects.stack_run import OWNER_TAG, StackRun, split_function
 
 API_GATEWAY = "apigateway.amazonaws.com"
 
@@ -26,6 +26,7 @@ def deploy_queue(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
     name = str(properties.get("QueueName") or run.name(logical_id) + (".fifo" if fifo else ""))
     desired = queue_attributes(properties)
     desired.pop("FifoQueue", None)
+    run.queues.add(name)
     url = (read_or_none(run.sqs.get_queue_url, QueueName=name) or {}).get("QueueUrl")
     current = None
     if url is not None:
@@ -36,7 +37,9 @@ def deploy_queue(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
     action, details = decide(desired, current)
     if run.execute and action is Action.ADD:
         created = {**desired, **({"FifoQueue": "true"} if fifo else {})}
-        url = run.sqs.create_queue(QueueName=name, Attributes=created)["QueueUrl"]
+        url = run.sqs.create_queue(QueueName=name, Attributes=created, tags={OWNER_TAG: run.owner})[
+            "QueueUrl"
+        ]
     elif run.execute and action is Action.MODIFY:
         run.sqs.set_queue_attributes(QueueUrl=url, Attributes={key: desired[key] for key in details})
     arn = f"arn:aws:sqs:{run.region}:{run.account}:{name}"
@@ -45,7 +48,8 @@ def deploy_queue(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
 
 
 def deploy_stream(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
-    """``AWS::Kinesis::Stream``: create with its shard count, or reshard."""
+    """``AWS::Kinesis::Stream``: create with its shard count. A changed shard count is refused
+    (Flare's Kinesis does not reshard)."""
     name = str(properties.get("Name") or run.name(logical_id))
     desired = {"ShardCount": int(properties.get("ShardCount", 1))}
     found = read_or_none(run.kinesis.describe_stream_summary, StreamName=name)
@@ -54,10 +58,8 @@ def deploy_stream(run: StackRun, logical_id: str, properties: dict[str, Any]) ->
     if run.execute and action is Action.ADD:
         run.kinesis.create_stream(StreamName=name, ShardCount=desired["ShardCount"])
         run.kinesis.get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1})
-    elif run.execute and action is Action.MODIFY:
-        run.kinesis.update_shard_count(
-            StreamName=name, TargetShardCount=desired["ShardCount"], ScalingType="UNIFORM_SCALING"
-        )
+    elif action is Action.MODIFY:
+        raise TemplateRefused(f"{logical_id}: Flare's Kinesis cannot reshard stream {name}: delete it first")
     arn = f"arn:aws:kinesis:{run.region}:{run.account}:stream/{name}"
     return Change(action, logical_id, "AWS::Kinesis::Stream", details), {"Ref": name, "Arn": arn}
 

@@ -2,8 +2,7 @@
 
 Each resource, after everything it references, has its intrinsic functions resolved, is compared
 with what Flare holds and is created or updated only where it differs; the plan's row is printed
-as it is decided. Then what the template no longer wants is removed: the event source mappings,
-schedules and function URLs of the template's functions that no resource asked for. Resources
+as it is decided. Then what the template no longer wants is removed (``prune``). Resources
 the template names but Flare does not need (IAM roles, API Gateway, permissions other than API
 Gateway's) are skipped; any other type is refused before anything is written.
 """
@@ -22,9 +21,9 @@ from flare.projects.lambda_resources import (
     deploy_layer,
     deploy_mapping,
     deploy_version,
-    read_or_none,
 )
-from flare.projects.plan import Action, Change, order, row
+from flare.projects.plan import Change, order, row
+from flare.projects.prune import prune
 from flare.projects.source_resources import (
     deploy_permission,
     deploy_queue,
@@ -32,7 +31,7 @@ from flare.projects.source_resources import (
     deploy_stream,
     deploy_url,
 )
-from flare.projects.stack_run import StackRun, split_function
+from flare.projects.stack_run import StackRun
 
 Deployer = Callable[[StackRun, str, dict[str, Any]], Deployed | None]
 DEPLOYERS: dict[str, Deployer] = {
@@ -105,36 +104,3 @@ def _skipped_attributes(run: StackRun, logical_id: str, resource: dict[str, Any]
         arn = f"arn:aws:iam::{run.account}:role/{name}"
         return {"Ref": name, "Arn": arn, "RoleId": name}
     return {"Ref": logical_id, "Arn": logical_id, "RootResourceId": logical_id, "ApiEndpoint": logical_id}
-
-
-def prune(run: StackRun) -> list[Change]:
-    """Remove the mappings, schedules and URLs of the template's functions that the template no
-    longer wants (only report them when not executing). Returns their rows."""
-    changes: list[Change] = []
-    for page in run.lam.get_paginator("list_event_source_mappings").paginate():
-        for mapping in page["EventSourceMappings"]:
-            name, _ = split_function(str(mapping.get("FunctionArn", "")))
-            if name in run.functions and mapping["UUID"] not in run.kept_mappings:
-                if run.execute:
-                    run.lam.delete_event_source_mapping(UUID=mapping["UUID"])
-                changes.append(Change(Action.REMOVE, mapping["UUID"], "AWS::Lambda::EventSourceMapping"))
-    for schedule in run.schedules():
-        if schedule["FunctionName"] in run.functions and schedule["Id"] not in run.kept_schedules:
-            if run.execute:
-                run.schedule_call("DELETE", f"/flare/v1/schedules/{schedule['Id']}", None)
-            changes.append(Change(Action.REMOVE, schedule["Id"], "AWS::Events::Rule"))
-    for name in run.functions:
-        answer = run.lam.list_function_url_configs(FunctionName=name) if _exists(run, name) else {}
-        for config in answer.get("FunctionUrlConfigs") or []:
-            qualifier = split_function(config["FunctionArn"])[1]
-            if (name, qualifier) not in run.kept_urls:
-                if run.execute:
-                    run.lam.delete_function_url_config(
-                        FunctionName=name, **({"Qualifier": qualifier} if qualifier else {})
-                    )
-                changes.append(Change(Action.REMOVE, config["FunctionUrl"], "AWS::Lambda::Url"))
-    return changes
-
-
-def _exists(run: StackRun, name: str) -> bool:
-    return read_or_none(run.lam.get_function_configuration, FunctionName=name) is not None

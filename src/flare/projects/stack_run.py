@@ -15,6 +15,7 @@ from typing import Any
 from flare.projects.plan import Change
 from flare.projects.sam_template import Template
 
+OWNER_TAG = "flare:stack"  # on the functions and queues a template creates: its stack's name
 # (method, path, body) => the JSON answer, for Flare's /flare/v1/schedules routes
 ScheduleCall = Callable[[str, str, dict[str, Any] | None], dict[str, Any] | None]
 
@@ -40,6 +41,8 @@ class StackRun:
     functions: dict[str, str] = field(default_factory=dict)
     # names of functions this run created or changed (their versions must be published anew)
     changed_functions: set[str] = field(default_factory=set)
+    # names of the queues the template deploys
+    queues: set[str] = field(default_factory=set)
     kept_mappings: set[str] = field(default_factory=set)
     kept_schedules: set[str] = field(default_factory=set)
     # (function name, qualifier or "") of the URLs the template wants
@@ -47,6 +50,12 @@ class StackRun:
     # logical id => function URL, printed at the end
     urls: dict[str, str] = field(default_factory=dict)
     _schedules: list[dict[str, Any]] | None = None
+
+    @property
+    def owner(self) -> str:
+        """The stack's name, tagged on what it creates: ``stack_name``, else the template's
+        directory's name."""
+        return self.stack_name or self.template.directory.name
 
     def name(self, logical_id: str) -> str:
         """The physical name of a resource the template does not name."""
