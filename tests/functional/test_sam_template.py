@@ -535,3 +535,53 @@ def test_what_the_template_no_longer_names_is_removed_and_nothing_else(
     assert lam.get_function(FunctionName=outsider)["Configuration"]["FunctionName"] == outsider
     assert sqs.get_queue_url(QueueName=f"{stack}-Jobs")["QueueUrl"]
     assert set(rows(deploy(flare, template, stack).stdout).values()) == {"NoChange"}
+
+
+TYPED = """\
+Transform: AWS::Serverless-2016-10-31
+Parameters:
+  Memory:
+    Type: Number
+    Default: 1024
+  Batch:
+    Type: String
+    Default: "4"
+Resources:
+  Jobs:
+    Type: AWS::SQS::Queue
+  Typed:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: src/
+      Handler: app.worker
+      Runtime: python3.12
+      MemorySize: !Ref Memory
+      Environment:
+        Variables:
+          PORT: 8080
+          DEBUG: true
+      Events:
+        Jobs:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Jobs.Arn
+            BatchSize: !Ref Batch
+"""
+
+
+def test_parameters_and_yaml_scalars_get_cloudformations_types(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    stack = unique("typed")
+    template = project(tmp_path, TYPED)
+    done = deploy(flare, template, stack, "--parameter", "Memory=2048")
+    assert done.returncode == 0, done.stderr
+    config = lam.get_function_configuration(FunctionName=f"{stack}-Typed")
+    assert (config["MemorySize"], config["Environment"]["Variables"]) == (
+        2048,
+        {"PORT": "8080", "DEBUG": "true"},
+    )
+    (mapping,) = lam.list_event_source_mappings(FunctionName=f"{stack}-Typed")["EventSourceMappings"]
+    assert mapping["BatchSize"] == 4
+    again = deploy(flare, template, stack, "--parameter", "Memory=2048")
+    assert set(rows(again.stdout).values()) == {"NoChange"}, again.stdout

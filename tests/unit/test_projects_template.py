@@ -13,7 +13,15 @@ import pytest
 from flare.errors import TemplateRefused
 from flare.projects import sam_template, support
 from flare.projects.intrinsic import UNKNOWN, Intrinsics, references
-from flare.projects.plan import Action, decide, function_fields, mapping_fields, order, queue_attributes
+from flare.projects.plan import (
+    Action,
+    cloudformation_types,
+    decide,
+    function_fields,
+    mapping_fields,
+    order,
+    queue_attributes,
+)
 
 
 def intrinsics() -> Intrinsics:
@@ -204,3 +212,22 @@ def test_neither_the_cli_nor_the_engine_imports_the_sam_translator() -> None:
     )
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_scalars_get_cloudformations_types() -> None:
+    properties = {
+        "MemorySize": "1024",
+        "Timeout": 3,
+        "Handler": "123",
+        "Environment": {"Variables": {"PORT": 8080, "DEBUG": True, "NAME": "x"}},
+        "ScalingConfig": {"MaximumConcurrency": "5"},
+        "Enabled": "False",
+    }
+    assert cloudformation_types(properties) == {
+        "MemorySize": 1024,
+        "Timeout": 3,
+        "Handler": "123",
+        "Environment": {"Variables": {"PORT": "8080", "DEBUG": "true", "NAME": "x"}},
+        "ScalingConfig": {"MaximumConcurrency": 5},
+        "Enabled": False,
+    }

@@ -77,6 +77,39 @@ def order(resources: Mapping[str, Mapping[str, Any]]) -> list[str]:
     return ordered
 
 
+# properties CloudFormation reads as integers or booleans, whatever scalar the template gives
+# (a parameter's value is always a string)
+INTEGER_PROPERTIES = frozenset(
+    {"MemorySize", "Timeout", "ReservedConcurrentExecutions", "Size", "BatchSize", "ShardCount",
+     "MaximumBatchingWindowInSeconds", "ProvisionedConcurrentExecutions", "ParallelizationFactor",
+     "MaximumRetryAttempts", "MaximumRecordAgeInSeconds", "TumblingWindowInSeconds", "MaximumConcurrency"}
+)  # fmt: skip
+BOOLEAN_PROPERTIES = frozenset({"Enabled", "BisectBatchOnFunctionError"})
+
+
+def cloudformation_types(properties: Mapping[str, Any]) -> dict[str, Any]:
+    """``properties`` with CloudFormation's coercions: integer and boolean properties from
+    strings (``"1024"``, ``"false"``), environment variables to strings (``true`` → ``"true"``)."""
+    typed: dict[str, Any] = {}
+    for key, value in properties.items():
+        if key in INTEGER_PROPERTIES and isinstance(value, str) and value.lstrip("-").isdigit():
+            value = int(value)
+        elif key in BOOLEAN_PROPERTIES and isinstance(value, str) and value.lower() in ("true", "false"):
+            value = value.lower() == "true"
+        elif key == "Variables" and isinstance(value, dict):
+            value = {name: _text(item) for name, item in value.items()}
+        elif isinstance(value, dict):
+            value = cloudformation_types(value)
+        typed[key] = value
+    return typed
+
+
+def _text(value: Any) -> Any:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value) if isinstance(value, int | float) else value
+
+
 # Lambda's defaults, for properties a template leaves out.
 FUNCTION_DEFAULTS: dict[str, Any] = {
     "MemorySize": 128,

@@ -22,7 +22,7 @@ from flare.projects.lambda_resources import (
     deploy_mapping,
     deploy_version,
 )
-from flare.projects.plan import Change, order, row
+from flare.projects.plan import Change, cloudformation_types, order, row
 from flare.projects.prune import prune
 from flare.projects.source_resources import (
     deploy_permission,
@@ -70,7 +70,7 @@ def deploy(run: StackRun, echo: Callable[[str], None]) -> list[Change]:
         if support.skipped(resource["Type"]):
             intrinsics.record(logical_id, _skipped_attributes(run, logical_id, resource))
             continue
-        properties = intrinsics.resolve(resource.get("Properties") or {})
+        properties = cloudformation_types(intrinsics.resolve(resource.get("Properties") or {}))
         deployed = DEPLOYERS[resource["Type"]](run, logical_id, properties)
         if deployed is None:
             intrinsics.record(logical_id, {"Ref": logical_id})
