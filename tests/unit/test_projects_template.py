@@ -139,6 +139,38 @@ def test_a_property_left_out_is_lambdas_default() -> None:
         ({"Type": "AWS::SQS::Queue", "Condition": "IsProd"}, "conditions are not supported"),
         ({"Type": "AWS::Lambda::Function", "Properties": {"VpcConfig": {}}}, "property VpcConfig"),
         ({"Type": "AWS::Lambda::Function", "Properties": {"PackageType": "Image"}}, "container images"),
+        ({"Type": "AWS::Events::Rule", "Properties": {"EventPattern": {}}}, "only schedules are supported"),
+        (
+            {
+                "Type": "AWS::Scheduler::Schedule",
+                "Properties": {
+                    "ScheduleExpression": "rate(1 hour)",
+                    "ScheduleExpressionTimezone": "Europe/Paris",
+                    "Target": {"Arn": "a"},
+                },
+            },
+            "schedules run in UTC",
+        ),
+        (
+            {
+                "Type": "AWS::Events::Rule",
+                "Properties": {
+                    "ScheduleExpression": "rate(1 hour)",
+                    "Targets": [{"Arn": "a", "Id": "t", "InputTransformer": {}}],
+                },
+            },
+            "schedule target property InputTransformer",
+        ),
+        (
+            {
+                "Type": "AWS::Scheduler::Schedule",
+                "Properties": {
+                    "ScheduleExpression": "rate(1 hour)",
+                    "Target": {"Arn": "a", "RetryPolicy": {}},
+                },
+            },
+            "schedule target property RetryPolicy",
+        ),
     ],
 )
 def test_support_refuses_what_flare_cannot_deploy(resource: dict[str, Any], message: str) -> None:

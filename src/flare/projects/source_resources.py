@@ -68,11 +68,6 @@ def deploy_rule(run: StackRun, logical_id: str, properties: dict[str, Any]) -> D
     """``AWS::Events::Rule`` (a schedule; event patterns are refused) or
     ``AWS::Scheduler::Schedule``: one Flare schedule per function target, kept when one with the
     same function, expression and input exists, else added."""
-    if "EventPattern" in properties:
-        raise TemplateRefused(f"{logical_id}: rules with an EventPattern are not supported, only schedules")
-    timezone = properties.get("ScheduleExpressionTimezone", "UTC")
-    if timezone not in ("UTC", "Etc/UTC"):
-        raise TemplateRefused(f"{logical_id}: schedules run in UTC; ScheduleExpressionTimezone {timezone}")
     targets = properties.get("Targets") or ([properties["Target"]] if "Target" in properties else [])
     enabled = properties.get("State", "ENABLED") == "ENABLED"
     actions = {

@@ -43,12 +43,15 @@ SUPPORTED: dict[str, frozenset[str]] = {
          "RedriveAllowPolicy", "DeduplicationScope", "FifoThroughputLimit", "Tags"}
     ),
     "AWS::Kinesis::Stream": frozenset({"Name", "ShardCount", "Tags"}),
-    "AWS::Events::Rule": frozenset({"ScheduleExpression", "State", "Targets", "Name", "Description"}),
+    "AWS::Events::Rule": frozenset(
+        {"ScheduleExpression", "EventPattern", "State", "Targets", "Name", "Description"}
+    ),
     "AWS::Scheduler::Schedule": frozenset(
         {"ScheduleExpression", "ScheduleExpressionTimezone", "State", "Target", "Name", "Description",
          "FlexibleTimeWindow"}
     ),
 }  # fmt: skip
+SCHEDULE_TARGET_PROPERTIES = frozenset({"Arn", "Id", "Input", "RoleArn"})
 # Types a SAM template brings along that Flare has no use for: skipped, never refused.
 SKIPPED_PREFIXES = (
     "AWS::IAM::",
@@ -82,3 +85,22 @@ def check(resources: Mapping[str, Mapping[str, Any]]) -> None:
                 raise TemplateRefused(f"{logical_id}: property {key} of {kind} is not supported")
         if properties.get("PackageType", "Zip") != "Zip":
             raise TemplateRefused(f"{logical_id}: container images are not supported (PackageType: Image)")
+        if kind in ("AWS::Events::Rule", "AWS::Scheduler::Schedule"):
+            _check_schedule(logical_id, properties)
+
+
+def _check_schedule(logical_id: str, properties: Mapping[str, Any]) -> None:
+    if "ScheduleExpression" not in properties:
+        raise TemplateRefused(
+            f"{logical_id}: only schedules are supported (rules with an EventPattern are not)"
+        )
+    timezone = properties.get("ScheduleExpressionTimezone", "UTC")
+    if timezone not in ("UTC", "Etc/UTC"):
+        raise TemplateRefused(
+            f"{logical_id}: schedules run in UTC, not ScheduleExpressionTimezone {timezone}"
+        )
+    targets = properties.get("Targets") or [properties.get("Target") or {}]
+    for target in targets if isinstance(targets, list) else []:
+        unsupported = sorted(set(target) - SCHEDULE_TARGET_PROPERTIES)
+        if unsupported:
+            raise TemplateRefused(f"{logical_id}: schedule target property {unsupported[0]} is not supported")
