@@ -222,6 +222,9 @@ def summary(changes: Iterable[Change]) -> str:
 
 
 def row(change: Change) -> str:
-    """One line of the plan, aligned like ``sam deploy``'s change set table."""
+    """One line of the plan, aligned like ``sam deploy``'s change set table (under ``HEADER``)."""
     details = f"  ({', '.join(change.details)})" if change.details else ""
     return f"{change.action.value:<9} {change.logical_id:<36} {change.resource_type}{details}"
+
+
+HEADER = f"{'Operation':<9} {'LogicalResourceId':<36} ResourceType  (properties that differ)"

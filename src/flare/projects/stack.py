@@ -22,7 +22,7 @@ from flare.projects.lambda_resources import (
     deploy_mapping,
     deploy_version,
 )
-from flare.projects.plan import Change, cloudformation_types, order, row
+from flare.projects.plan import HEADER, Change, cloudformation_types, order, row
 from flare.projects.prune import prune
 from flare.projects.source_resources import (
     deploy_permission,
@@ -65,6 +65,7 @@ def deploy(run: StackRun, echo: Callable[[str], None]) -> list[Change]:
     resources = run.template.resources
     support.check(resources)
     intrinsics = Intrinsics({**run.template.parameters, **_pseudo_parameters(run)})
+    echo(HEADER)
     for logical_id in order(resources):
         resource = resources[logical_id]
         if support.skipped(resource["Type"]):
