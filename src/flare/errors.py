@@ -47,7 +47,10 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── SnapStartException                   (400 SnapStartException: an after-restore hook failed)
     │   ├── SnapStartNotReady                    (409 SnapStartNotReadyException: snapshot still being made)
     │   ├── SnapStartTimeout                     (408 SnapStartTimeoutException: restore over 10 s)
-    │   └── UnknownOperation                     (404 UnknownOperationException)
+    │   ├── UnknownOperation                     (404 UnknownOperationException)
+    │   └── TemplateRefused                      (400 ValidationError: CloudFormation's; a SAM or
+    │                                              CloudFormation template ``flare deploy
+    │                                              --template`` cannot deploy; projects/)
     └── ServiceError                             (5xx, Type: Service)
         ├── ServiceException                     (500 ServiceException)
         └── ResourceNotReady                     (502 ResourceNotReadyException)
@@ -298,6 +301,14 @@ class ServiceException(ServiceError):
 class ResourceNotReady(ServiceError):
     aws_name = "ResourceNotReadyException"
     status = 502
+
+
+class TemplateRefused(ClientError):
+    """A SAM / CloudFormation template that ``flare deploy --template`` cannot deploy: unreadable,
+    refused by the SAM translator, or using a resource type, property or intrinsic function Flare
+    does not offer. Raised on the client side, before any write for what the template says."""
+
+    aws_name = "ValidationError"
 
 
 class IllegalTransition(Exception):

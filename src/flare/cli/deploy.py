@@ -159,9 +159,9 @@ def deploy_function(
 
 
 @click.command("deploy")
-@click.argument("name")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--handler", required=True, help="Entry point, e.g. app.handler.")
+@click.argument("name", required=False)
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--handler", default=None, help="Entry point, e.g. app.handler (required with NAME PATH).")
 @click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True)
 @click.option("--memory", type=click.IntRange(min=1), default=None, metavar="MB", help="MemorySize in MB.")
 @click.option("--timeout", type=click.IntRange(min=1), default=None, metavar="S", help="Timeout in seconds.")
@@ -173,20 +173,64 @@ def deploy_function(
     help="Environment variable; repeat for more. Replaces all variables on update.",
 )
 @click.option("--role", default=None, metavar="ARN", help=f"Execution role [default: {DEFAULT_ROLE}].")
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Deploy an AWS SAM / CloudFormation template instead of NAME PATH (docs/sam-templates.md).",
+)
+@click.option(
+    "--serverless",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Deploy a Serverless Framework serverless.yml instead of NAME PATH (docs/sam-templates.md).",
+)
+@click.option("--stack-name", default="", help="With --template: prefix of the names it does not give.")
+@click.option(
+    "--dry-run",
+    "--no-execute-changeset",
+    "dry_run",
+    is_flag=True,
+    help="With --template: print the plan only.",
+)
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    callback=parse_env,
+    metavar="K=V",
+    help="With --template: a parameter's value; with --serverless: an option (stage=prod).",
+)
 @endpoint_option
 def deploy_command(
-    name: str,
-    path: Path,
-    handler: str,
+    name: str | None,
+    path: Path | None,
+    handler: str | None,
     runtime: str,
     memory: int | None,
     timeout: int | None,
     env: dict[str, str],
     role: str | None,
+    template: Path | None,
+    serverless: Path | None,
+    stack_name: str,
+    dry_run: bool,
+    parameters: dict[str, str],
     endpoint_url: str | None,
 ) -> None:
-    """Deploy the code at PATH (a directory or a .zip) as function NAME."""
+    """Deploy the code at PATH (a directory or a .zip) as function NAME, or every resource of
+    a SAM template (--template) or Serverless Framework project (--serverless)."""
     endpoint = resolve_endpoint(endpoint_url, os.environ)
+    if template is not None and serverless is not None:
+        raise click.UsageError("give --template or --serverless, not both")
+    project = template or serverless
+    if project is not None:
+        from flare.projects.template_command import deploy_template
+
+        deploy_template(project, serverless is not None, stack_name, not dry_run, parameters, endpoint)
+        return
+    if name is None or path is None or handler is None:
+        raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")
     code = load_code(path)
     fields = configuration_changes(handler, runtime, memory, timeout, env, role)
     with reported_errors(endpoint):
