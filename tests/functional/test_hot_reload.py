@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import subprocess
 import threading
 import time
 import urllib.request
@@ -15,7 +16,7 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.conftest import ROLE, FlareServer, launch, python_function
+from tests.conftest import FLARE, ROLE, FlareServer, launch, python_function
 
 ANSWER = """
 def handler(event, context):
@@ -259,3 +260,42 @@ def test_a_server_with_roots_refuses_directories_outside_them(tmp_path: Path) ->
         assert invoke(client, "hot-inside") == "yes"
     finally:
         server.stop()
+
+
+NODE_HANDLER = """exports.handler = async () => new Error("boom").stack;
+//# sourceMappingURL=index.js.map
+"""
+NODE_MAP = '{"version":3,"file":"index.js","sources":["index.ts"],"names":[],"mappings":"AAAA"}'
+
+
+def deploy_watch(flare: FlareServer, name: str, directory: Path, *extra: str) -> str:
+    result = subprocess.run(
+        [str(FLARE), "deploy", name, str(directory), "--endpoint-url", flare.url, "--watch", *extra],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_deploy_watch_binds_the_directory(flare: FlareServer, lam: Any, tmp_path: Path) -> None:
+    write(tmp_path / "app.py", ANSWER.format(answer="deployed"))
+    output = deploy_watch(flare, "hot-cli", tmp_path, "--handler", "app.handler", "--runtime", "python3.11")
+    assert f"watching {tmp_path.resolve()}" in output
+    assert invoke(lam, "hot-cli") == "deployed"
+    write(tmp_path / "app.py", ANSWER.format(answer="edited"))
+    assert wait_for_answer(lam, "hot-cli", "edited") == "edited"
+    write(tmp_path / "app.py", ANSWER.format(answer="again"))
+    deploy_watch(flare, "hot-cli", tmp_path, "--handler", "app.handler", "--runtime", "python3.11")
+    assert invoke(lam, "hot-cli") == "again"
+
+
+def test_deploy_watch_maps_node_stack_traces_to_the_sources(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    (tmp_path / "index.js").write_text(NODE_HANDLER)
+    (tmp_path / "index.js.map").write_text(NODE_MAP)
+    deploy_watch(flare, "hot-node", tmp_path, "--handler", "index.handler", "--runtime", "nodejs20.x")
+    stack = invoke(lam, "hot-node")
+    assert "/var/task/index.ts:1" in stack, stack

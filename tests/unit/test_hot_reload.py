@@ -93,9 +93,27 @@ def test_snapshot_is_deterministic_and_leaves_out_what_is_not_code(tmp_path: Pat
     (tmp_path / "app.py").write_text("x = 1")
     (tmp_path / "__pycache__").mkdir()
     (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"stale")
-    first = snapshot(tmp_path, Globs())
+    first = snapshot(tmp_path, Globs(), HotReloadPolicy())
     os.utime(tmp_path / "app.py", (0, 0))
-    assert snapshot(tmp_path, Globs()) == first
+    assert snapshot(tmp_path, Globs(), HotReloadPolicy()) == first
     assert zipfile.ZipFile(io.BytesIO(first)).namelist() == ["app.py"]
     (tmp_path / "app.py").write_text("x = 2")
-    assert snapshot(tmp_path, Globs()) != first
+    assert snapshot(tmp_path, Globs(), HotReloadPolicy()) != first
+
+
+def test_a_snapshot_follows_no_symlink_out_of_the_roots(tmp_path: Path) -> None:
+    (tmp_path / "root" / "fn" / "shared").mkdir(parents=True)
+    (tmp_path / "root" / "fn" / "app.py").write_text("x = 1")
+    (tmp_path / "root" / "lib.py").write_text("y = 2")
+    (tmp_path / "secret.txt").write_text("no")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets" / "key").write_text("no")
+    function = tmp_path / "root" / "fn"
+    os.symlink(tmp_path / "root" / "lib.py", function / "lib.py")
+    os.symlink(tmp_path / "secret.txt", function / "secret.txt")
+    os.symlink(tmp_path / "secrets", function / "secrets")
+    rooted = HotReloadPolicy.for_server("open", (str(tmp_path / "root"),))
+    names = zipfile.ZipFile(io.BytesIO(snapshot(function, Globs(), rooted))).namelist()
+    assert sorted(names) == ["app.py", "lib.py"]
+    anywhere = zipfile.ZipFile(io.BytesIO(snapshot(function, Globs(), HotReloadPolicy()))).namelist()
+    assert sorted(anywhere) == ["app.py", "lib.py", "secret.txt", "secrets/key"]

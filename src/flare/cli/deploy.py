@@ -173,6 +173,12 @@ def deploy_function(
     help="Environment variable; repeat for more. Replaces all variables on update.",
 )
 @click.option("--role", default=None, metavar="ARN", help=f"Execution role [default: {DEFAULT_ROLE}].")
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Bind the function to PATH (a directory) for hot reload: the server (on this machine) "
+    "watches it, and every change is live at the next invoke.",
+)
 @endpoint_option
 def deploy_command(
     name: str,
@@ -183,12 +189,22 @@ def deploy_command(
     timeout: int | None,
     env: dict[str, str],
     role: str | None,
+    watch: bool,
     endpoint_url: str | None,
 ) -> None:
     """Deploy the code at PATH (a directory or a .zip) as function NAME."""
     endpoint = resolve_endpoint(endpoint_url, os.environ)
-    code = load_code(path)
     fields = configuration_changes(handler, runtime, memory, timeout, env, role)
+    if watch:
+        from flare.cli import watch as hot
+
+        hot.check_watchable(path, endpoint)
+        with reported_errors(endpoint):
+            client, create = lambda_client(endpoint), _with_role(fields)
+            outcome, config = hot.deploy_watched(client, name, path, create, fields, WAITER_CONFIG)
+        click.echo(f"{summary(outcome, config)}; watching {path.resolve()}")
+        return
+    code = load_code(path)
     with reported_errors(endpoint):
         outcome, config = deploy_function(lambda_client(endpoint), name, code, fields)
     click.echo(summary(outcome, config))

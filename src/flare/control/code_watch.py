@@ -143,7 +143,7 @@ class CodeWatch:
     def _reload(self, watch: _Watch) -> None:
         """Snapshot ``watch``'s directory and hand it to the loop (from the watch's thread)."""
         try:
-            data = hot_reload.snapshot(watch.directory, watch.globs)
+            data = hot_reload.snapshot(watch.directory, watch.globs, self._bindings.policy)
             self._blobs.unpacked(self._blobs.put(data))
         except (OSError, FlareError) as exc:
             log.warning("hot reload of %s: %s is unreadable: %s", watch.name, watch.directory, exc)

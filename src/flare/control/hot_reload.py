@@ -101,10 +101,11 @@ def globs_of(variables: Mapping[str, str]) -> Globs:
     return Globs(split(INCLUDE_VARIABLE), DEFAULT_EXCLUDES + split(EXCLUDE_VARIABLE))
 
 
-def snapshot(directory: Path, globs: Globs) -> bytes:
+def snapshot(directory: Path, globs: Globs, policy: HotReloadPolicy) -> bytes:
     """The zip of ``directory``'s code now (deterministic: an unchanged tree gives the same
-    bytes). Raises OSError when it cannot be read."""
-    return zip_tree(directory, globs.keeps)
+    bytes); a symlink is followed only where ``policy`` allows (``HotReloadPolicy.reaches``).
+    Raises OSError when it cannot be read."""
+    return zip_tree(directory, globs.keeps, policy.reaches)
 
 
 def requested_directory(code: object) -> str | None:
@@ -131,6 +132,12 @@ class HotReloadPolicy:
             return cls(tuple(Path(os.path.realpath(root)) for root in roots))
         return cls(None if auth == "open" else ())
 
+    def reaches(self, real: str) -> bool:
+        """Whether the real path ``real`` (symlinks resolved) is under an allowed root (any
+        path, with no roots set): what a snapshot may read, so a symlink in a bound directory
+        cannot lead out of the roots."""
+        return self.roots is None or any(Path(real).is_relative_to(root) for root in self.roots)
+
     def check(self, raw: str) -> Path:
         """The directory ``raw`` names, resolved, if it may be bound. Raises
         InvalidParameterValue: not absolute, not an existing readable directory, or outside
@@ -146,7 +153,7 @@ class HotReloadPolicy:
             raise InvalidParameterValue(f"Hot reload directory {raw} does not exist or is not a directory.")
         if not os.access(directory, os.R_OK | os.X_OK):
             raise InvalidParameterValue(f"Hot reload directory {raw} cannot be read by the server.")
-        if self.roots is not None and not any(directory.is_relative_to(root) for root in self.roots):
+        if not self.reaches(str(directory)):
             raise InvalidParameterValue(
                 f"Hot reload directory {raw} is outside the directories this server allows "
                 "(--hot-reload-root)."

@@ -599,11 +599,11 @@ class Registry:
         """The zip a request brings: a snapshot of the hot-reload ``directory`` it binds (with the
         globs of ``config``'s variables), else its ``ZipFile``. Raises like ``code.decode_zip``;
         InvalidParameterValue when the directory cannot be read."""
-        if directory is None:
+        if directory is None or self._hot_reload is None:
             return code.decode_zip(code_body, operation)
         try:
             variables = (config.get("Environment") or {}).get("Variables") or {}
-            return hot_reload.snapshot(directory, hot_reload.globs_of(variables))
+            return hot_reload.snapshot(directory, hot_reload.globs_of(variables), self._hot_reload.policy)
         except OSError as exc:
             raise InvalidParameterValue(f"Hot reload directory {directory} cannot be read: {exc}") from None
 

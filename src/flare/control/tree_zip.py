@@ -22,13 +22,17 @@ Keep = Callable[[str], bool]
 """Given a path relative to the root (``/``-separated; a directory's ends with ``/``), whether
 it goes in (a directory left out is not walked)."""
 
+Reachable = Callable[[str], bool]
+"""Given the real path (symlinks resolved) of a file or directory, whether it may be read."""
 
-def zip_tree(root: Path, keep: Keep) -> bytes:
-    """The zip of every regular file under ``root`` that ``keep`` keeps (see the module
-    docstring). Raises OSError when ``root`` or a file cannot be read."""
+
+def zip_tree(root: Path, keep: Keep, reachable: Reachable = lambda _real: True) -> bytes:
+    """The zip of every regular file under ``root`` that ``keep`` keeps and whose real path
+    (and its directory's) is ``reachable`` (see the module docstring). Raises OSError when
+    ``root`` or a file cannot be read."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative, path in sorted(_files_under(root, keep)):
+        for relative, path in sorted(_files_under(root, keep, reachable)):
             info = zipfile.ZipInfo(relative, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so external_attr's high half is read as st_mode
@@ -37,11 +41,11 @@ def zip_tree(root: Path, keep: Keep) -> bytes:
     return buffer.getvalue()
 
 
-def _files_under(root: Path, keep: Keep) -> Iterator[tuple[str, Path]]:
+def _files_under(root: Path, keep: Keep, reachable: Reachable) -> Iterator[tuple[str, Path]]:
     visited: set[str] = set()  # real paths of directories walked, so a symlink loop ends
     for directory, subdirs, files in os.walk(root, followlinks=True):
         real = os.path.realpath(directory)
-        if real in visited:
+        if real in visited or not reachable(real):
             subdirs.clear()
             continue
         visited.add(real)
@@ -50,7 +54,7 @@ def _files_under(root: Path, keep: Keep) -> Iterator[tuple[str, Path]]:
         subdirs[:] = [name for name in subdirs if keep(f"{prefix}{name}/")]
         for name in files:
             path = Path(directory, name)
-            if keep(f"{prefix}{name}") and path.is_file():
+            if keep(f"{prefix}{name}") and path.is_file() and reachable(os.path.realpath(path)):
                 yield f"{prefix}{name}", path
 
 
