@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 import subprocess
 import threading
 import time
@@ -147,6 +148,33 @@ def test_deleting_the_function_stops_the_watch(lam: Any, tmp_path: Path) -> None
     write(tmp_path / "delete" / "app.py", ANSWER.format(answer="edited"))
     time.sleep(1.0)
     assert invoke(lam, "hot-delete") == "zip"
+
+
+def test_a_code_signing_config_under_enforce_stops_reloads(lam: Any, tmp_path: Path) -> None:
+    create_hot(lam, "hot-signed", tmp_path / "signed", ANSWER.format(answer="unsigned"))
+    config = lam.create_code_signing_config(
+        AllowedPublishers={
+            "SigningProfileVersionArns": ["arn:aws:signer:us-east-1:000000000000:/signing-profiles/t"]
+        },
+        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"},
+    )["CodeSigningConfig"]["CodeSigningConfigArn"]
+    lam.put_function_code_signing_config(FunctionName="hot-signed", CodeSigningConfigArn=config)
+    write(tmp_path / "signed" / "app.py", ANSWER.format(answer="also unsigned"))
+    time.sleep(1.0)
+    assert invoke(lam, "hot-signed") == "unsigned"
+
+
+def test_a_directory_removed_and_made_again_is_watched_again(lam: Any, tmp_path: Path) -> None:
+    directory = tmp_path / "dist"
+    create_hot(lam, "hot-rebuilt", directory, ANSWER.format(answer="first build"))
+    shutil.rmtree(directory)
+    time.sleep(0.5)
+    assert invoke(lam, "hot-rebuilt") == "first build"  # the code it had stays meanwhile
+    directory.mkdir()
+    write(directory / "app.py", ANSWER.format(answer="second build"))
+    assert wait_for_answer(lam, "hot-rebuilt", "second build") == "second build"
+    write(directory / "app.py", ANSWER.format(answer="an edit after it"))
+    assert wait_for_answer(lam, "hot-rebuilt", "an edit after it") == "an edit after it"
 
 
 def test_update_function_code_can_bind_a_directory(lam: Any, tmp_path: Path) -> None:

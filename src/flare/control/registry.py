@@ -404,7 +404,8 @@ class Registry:
         UpdateFunctionCode would make it (new CodeSha256, CodeSize, RevisionId, LastModified;
         listeners told) but settled at once, if ``name`` is still bound to ``directory`` and
         the code differs. Returns whether it changed anything. Raises InvalidParameterValue
-        (``data`` unsafe, or over the size limit with the function's layers)."""
+        (``data`` unsafe, or over the size limit with the function's layers) or what a
+        ``DeployGuard`` raises (code signing under Enforce)."""
         row = self._rows.get(name, {}).get(LATEST)
         if row is None or self._hot_reload is None or self._hot_reload.directory_of(name) != directory:
             return False
@@ -412,6 +413,8 @@ class Registry:
         if fields["CodeSha256"] == row.config.get("CodeSha256"):
             return False
         self._check_total_size(validate_zip(data), row.config)
+        for guard in self._guards:  # a code signing config attached since the binding
+            guard.check_code_update(name)
         updated = FunctionRow(
             name, LATEST, self._stamp({**row.config, **fields}), self._store_code(data), row.tags, row.seq
         )
