@@ -126,19 +126,24 @@ class CodeWatch:
             if resync:
                 self._reload(watch)
             resync = False
-            for _changes in watchfiles.watch(
-                watch.directory,
-                watch_filter=wanted,
-                debounce=DEBOUNCE_MS,
-                step=STEP_MS,
-                stop_event=watch.stopped,
-                rust_timeout=STOP_CHECK_MS,
-                yield_on_timeout=False,
-                raise_interrupt=False,
-            ):
-                if not watch.directory.is_dir():
-                    break
-                self._reload(watch)
+            try:
+                for _changes in watchfiles.watch(
+                    watch.directory,
+                    watch_filter=wanted,
+                    debounce=DEBOUNCE_MS,
+                    step=STEP_MS,
+                    stop_event=watch.stopped,
+                    rust_timeout=STOP_CHECK_MS,
+                    yield_on_timeout=False,
+                    raise_interrupt=False,
+                ):
+                    if not watch.directory.is_dir():
+                        break
+                    self._reload(watch)
+            except (OSError, RuntimeError) as exc:  # e.g. the directory went as the watch began
+                log.warning("hot reload of %s: watching %s failed: %s", watch.name, watch.directory, exc)
+                watch.stopped.wait(ROOT_POLL_S)
+                resync = True
 
     def _reload(self, watch: _Watch) -> None:
         """Snapshot ``watch``'s directory and hand it to the loop (from the watch's thread)."""
