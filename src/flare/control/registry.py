@@ -34,6 +34,10 @@ notify like an update, since the ``flare:network`` tag changes how environments 
 
 A ``DeployGuard`` (``add_deploy_guard``) may refuse code: CreateFunction and UpdateFunctionCode
 ask every guard before anything is stored (code signing configs are one).
+
+Hot reload (``control/hot_reload.py``): a ``Code`` naming a host directory binds ``$LATEST`` to
+it; its code is then a snapshot of the directory, and ``reload_code`` (called by the watcher,
+``control/code_watch.py``) replaces it as an UpdateFunctionCode would, listeners told alike.
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from flare.clock import Clock
 from flare.control import code, function_state, function_view, hot_reload, page, tags, validation, versions
 from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
+from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
 from flare.errors import (
     InvalidParameterValue,
@@ -61,7 +66,6 @@ from flare.store.database import Database
 from flare.store.functions import FunctionRow, FunctionStore
 
 if TYPE_CHECKING:
-    from flare.control.hot_reload import HotReload
     from flare.control.layers import Layers
 
 Listener = Callable[[str], None]
