@@ -24,13 +24,16 @@ def handler(event, context):
     return {answer!r}
 """
 
-# Sleeps, then reads a file of its code: an edit while it sleeps must not change what it reads.
+# Reads a file of its code, sleeps, reads it again: an edit while it sleeps must change neither.
 SLOW_READER = """
 import os, time
-def handler(event, context):
-    time.sleep(event.get("sleep", 0))
+def read():
     with open(os.path.join(os.environ["LAMBDA_TASK_ROOT"], "data.txt")) as f:
         return f.read()
+def handler(event, context):
+    first = read()
+    time.sleep(event.get("sleep", 0))
+    return [first, read()]
 """
 
 NEW_ANSWER_WITHIN_S = 10.0
@@ -106,14 +109,15 @@ def test_an_edit_during_an_invocation_does_not_change_what_it_runs(lam: Any, tmp
     directory.mkdir()
     (directory / "data.txt").write_text("before")
     create_hot(lam, "hot-slow", directory, SLOW_READER)
+    assert invoke(lam, "hot-slow") == ["before", "before"]  # warm: the next starts at once
     answers: list[Any] = []
     running = threading.Thread(target=lambda: answers.append(invoke(lam, "hot-slow", {"sleep": 1.5})))
     running.start()
     time.sleep(0.5)  # the invocation has started and sleeps
     write(directory / "data.txt", "after")
     running.join()
-    assert answers == ["before"]
-    assert wait_for_answer(lam, "hot-slow", "after") == "after"
+    assert answers == [["before", "before"]]
+    assert wait_for_answer(lam, "hot-slow", ["after", "after"]) == ["after", "after"]
 
 
 def test_a_published_version_keeps_the_code_it_was_published_with(lam: Any, tmp_path: Path) -> None:

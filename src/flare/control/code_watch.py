@@ -5,15 +5,17 @@ A burst of changes is one batch: ``watchfiles`` waits until ``STEP_MS`` pass wit
 change (at most ``DEBOUNCE_MS`` after the first). For each batch the thread takes a snapshot
 (``hot_reload.snapshot``), stores and unpacks it (``BlobStore``: content-addressed, so idempotent
 and safe off the loop), then hands it to the event loop, where ``Registry.reload_code`` makes
-it ``$LATEST``'s code. A directory that disappears (a build's ``rm -rf dist``) is waited for and
-watched again when it comes back, with a snapshot at once.
+it ``$LATEST``'s code. Once a watch is live it also takes one snapshot, whatever happened: a
+change made between the binding's snapshot (or a restart, or the directory coming back) and
+the watch's start is not missed. A directory that disappears (a build's ``rm -rf dist``) is
+waited for and watched again when it comes back.
 
 These waits are not engine timers: they wait for the host's file system, in real time, so
 they do not read ``flare.clock``. What changes is decided on the loop, by the registry.
 
 Contract: ``start``, ``stop`` and the binding listener run on the event loop's thread. Watching
 stops when a function is unbound (deleted, or given a zip) and resumes at ``start`` for every
-binding the store kept, with a snapshot first (the directory may have changed meanwhile).
+binding the store kept (with that first snapshot: the directory may have changed meanwhile).
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ log = logging.getLogger("flare.code_watch")
 STEP_MS = 20
 DEBOUNCE_MS = 400
 ROOT_POLL_S = 0.2  # how often a vanished directory is looked for
-STOP_CHECK_MS = 200  # how long a stopped watch may take to notice
+LIVE_CHECK_MS = 200  # a new watch is taken as live after this long without a change
 
 
 @dataclass
@@ -63,15 +65,11 @@ class CodeWatch:
     def __repr__(self) -> str:
         return f"<CodeWatch watching={len(self._watches)}>"
 
-    def watching(self) -> dict[str, Path]:
-        """The directory watched for each function."""
-        return {name: watch.directory for name, watch in self._watches.items()}
-
     def start(self) -> None:
-        """Watch every bound directory (on the running loop), each after a first snapshot."""
+        """Watch every bound directory (on the running loop), each snapshotted once live."""
         self._loop = asyncio.get_running_loop()
         for name, directory in self._bindings.bound().items():
-            self._watch(name, directory, resync=True)
+            self._watch(name, directory)
 
     async def stop(self) -> None:
         """Stop every watch and wait for their threads."""
@@ -95,23 +93,25 @@ class CodeWatch:
             current.stopped.set()
             del self._watches[name]
         if directory is not None:
-            self._watch(name, directory, resync=current is not None)
+            self._watch(name, directory)
 
     def _globs(self, name: str) -> Globs:
         if not self._registry.has_function(name):
             return Globs()
         return hot_reload.globs_of(self._registry.resolve(name, LATEST).environment)
 
-    def _watch(self, name: str, directory: Path, resync: bool) -> None:
+    def _watch(self, name: str, directory: Path) -> None:
         watch = _Watch(name, directory, self._globs(name))
         watch.thread = threading.Thread(
-            target=self._run, args=(watch, resync), name=f"flare-watch-{name}", daemon=True
+            target=self._run, args=(watch,), name=f"flare-watch-{name}", daemon=True
         )
         self._watches[name] = watch
         watch.thread.start()
 
-    def _run(self, watch: _Watch, resync: bool) -> None:
-        """The watch's thread: snapshot when asked and after each batch of changes, until stopped."""
+    def _run(self, watch: _Watch) -> None:
+        """The watch's thread, until stopped: once the watch is live (its first batch, or its
+        first ``LIVE_CHECK_MS`` without one), a snapshot, so nothing changed before it began is
+        missed; then one after each batch of changes."""
         import watchfiles  # only engines with a hot-reload function pay for it
 
         def wanted(_change: watchfiles.Change, path: str) -> bool:
@@ -121,29 +121,27 @@ class CodeWatch:
         while not watch.stopped.is_set():
             if not watch.directory.is_dir():
                 watch.stopped.wait(ROOT_POLL_S)
-                resync = True
                 continue
-            if resync:
-                self._reload(watch)
-            resync = False
+            live = False
             try:
-                for _changes in watchfiles.watch(
+                for changes in watchfiles.watch(
                     watch.directory,
                     watch_filter=wanted,
                     debounce=DEBOUNCE_MS,
                     step=STEP_MS,
                     stop_event=watch.stopped,
-                    rust_timeout=STOP_CHECK_MS,
-                    yield_on_timeout=False,
+                    rust_timeout=LIVE_CHECK_MS,
+                    yield_on_timeout=True,
                     raise_interrupt=False,
                 ):
                     if not watch.directory.is_dir():
                         break
-                    self._reload(watch)
+                    if changes or not live:
+                        self._reload(watch)
+                    live = True
             except (OSError, RuntimeError) as exc:  # e.g. the directory went as the watch began
                 log.warning("hot reload of %s: watching %s failed: %s", watch.name, watch.directory, exc)
                 watch.stopped.wait(ROOT_POLL_S)
-                resync = True
 
     def _reload(self, watch: _Watch) -> None:
         """Snapshot ``watch``'s directory and hand it to the loop (from the watch's thread)."""
