@@ -1,5 +1,5 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java] [--quick] [--no-record]``.
+extensions|java|hotreload] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -7,7 +7,8 @@ freezer cost), the provisioned-concurrency, SnapStart and event source benchmark
 (:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
 start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Python's
 (:mod:`bench.node`, :mod:`bench.java`) and the cost of an external extension
-(:mod:`bench.extensions`), prints the markdown on stdout (progress goes to stderr) and appends
+(:mod:`bench.extensions`) and a saved edit's way to the next invoke under hot reload
+(:mod:`bench.hot_reload`), prints the markdown on stdout (progress goes to stderr) and appends
 it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
@@ -31,6 +32,7 @@ from bench import (
     events,
     extensions,
     harness,
+    hot_reload,
     java,
     layers,
     measure,
@@ -55,6 +57,8 @@ class Settings:
     throughput_seconds: float = 5.0
     throughput_warmup: float = 1.5
 
+
+HOT_RELOAD_EDITS = 20
 
 QUICK = Settings(cold_iterations=10, warm_iterations=300, warm_warmup=50, throughput_seconds=2.0)
 
@@ -198,6 +202,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "node",
             "extensions",
             "java",
+            "hotreload",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -240,6 +245,8 @@ def main(argv: list[str] | None = None) -> int:
         extra += extensions.render(ext_result)
     java_result = _beside(java.JAVA, settings, progress) if args.only in (None, "java") else None
     extra += beside_python.render(java.JAVA, java_result) if java_result is not None else ""
+    hot_result = hot_reload.run(HOT_RELOAD_EDITS, progress) if args.only in (None, "hotreload") else None
+    extra += hot_reload.render(hot_result) if hot_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -262,6 +269,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if java_result is not None and java_result.failed:
         progress("java benchmark: some parts not measured (see the report)")
+        return 1
+    if hot_result is not None and hot_result.failed:
+        progress("hot reload benchmark: some parts not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

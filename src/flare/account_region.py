@@ -17,8 +17,10 @@ from typing import Any
 from flare.control import tags
 from flare.control.capacity_providers import CapacityProviders
 from flare.control.code_signing import CodeSigning
+from flare.control.code_watch import CodeWatch
 from flare.control.concurrency import Concurrency
 from flare.control.function_settings import FunctionSettings
+from flare.control.hot_reload import HotReload, HotReloadPolicy
 from flare.control.layers import Layers
 from flare.control.model import FunctionVersion
 from flare.control.policies import FunctionPolicies
@@ -53,6 +55,7 @@ from flare.store.code_signing import CodeSigningStore
 from flare.store.events import EventStore
 from flare.store.function_settings import FunctionSettingsStore
 from flare.store.functions import FunctionStore
+from flare.store.hot_reload import HotReloadStore
 from flare.store.layers import LayerStore
 from flare.store.log_index import LogIndex
 from flare.store.policies import PolicyStore
@@ -90,7 +93,14 @@ class AccountRegion:
         self.layers = Layers(
             self.layer_store, machine.blobs, machine.opt_trees, region, account, clock, peer_layers
         )
-        self.registry = Registry(self.function_store, machine.blobs, region, account, clock, self.layers)
+        self.hot_reload = HotReload(
+            HotReloadStore(database, scope), HotReloadPolicy.for_server(config.auth, config.hot_reload_roots)
+        )
+        self.registry = Registry(
+            self.function_store, machine.blobs, region, account, clock, self.layers, self.hot_reload
+        )
+        self.registry.add_version_listener(self.hot_reload.function_changed)
+        self.code_watch = CodeWatch(self.hot_reload, self.registry, machine.blobs)
         self.log_index = LogIndex(database, scope)
         self.logs = LogStore(machine.log_root(scope), self.log_index, clock)
         limits = LogLimits(machine.config.log_retention_days, machine.config.log_group_max_mb * 1024 * 1024)
@@ -214,6 +224,7 @@ class AccountRegion:
     def load(self) -> None:
         """Fill every cache from what is stored. Call once, before ``start``."""
         self.registry.load()
+        self.hot_reload.load()
         self.policies.load()
         self.code_signing.load()
         self.function_settings.load()
@@ -232,10 +243,12 @@ class AccountRegion:
         self.async_queue.start()
         self.mappings.start()
         self.log_service.start()
+        self.code_watch.start()
 
     async def stop(self) -> None:
         """Stop the actors and every environment of this scope."""
         self.live_tails.close()
+        await self.code_watch.stop()
         await self.async_queue.stop()
         await self.mappings.stop()
         self.queues.close()

@@ -7,17 +7,15 @@ to 0755 (any exec bit set) or 0644, ``__pycache__`` left out.
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from flare.cli.client import endpoint_option, error_code, lambda_client, reported_errors, resolve_endpoint
+from flare.control.tree_zip import zip_tree
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -25,47 +23,22 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/flare"
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_DIRS = frozenset({"__pycache__"})
 WAITER_CONFIG: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 300}
 
 
 def zip_directory(root: Path) -> bytes:
-    """The deterministic zip of every regular file under ``root`` (symlinks followed, each real
-    directory walked once).
+    """The deterministic zip of every regular file under ``root`` (``tree_zip.zip_tree``:
+    symlinks followed, each real directory walked once), ``__pycache__`` left out.
 
     Paths inside the zip are relative to ``root`` and use ``/``. Two calls on an unchanged tree
     return identical bytes, whatever the files' mtimes, owners or umask.
     """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(_files_under(root), key=lambda p: p.relative_to(root).as_posix()):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr's high half is read as st_mode
-            info.external_attr = _zip_mode(path.stat().st_mode) << 16
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
+    return zip_tree(root, _not_skipped)
 
 
-def _files_under(root: Path) -> Iterator[Path]:
-    visited: set[str] = set()  # real paths of directories walked, so a symlink loop ends
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(directory)
-        if real in visited:
-            subdirs.clear()
-            continue
-        visited.add(real)
-        subdirs[:] = [name for name in subdirs if name not in SKIPPED_DIRS]
-        for name in files:
-            path = Path(directory, name)
-            if path.is_file():
-                yield path
-
-
-def _zip_mode(st_mode: int) -> int:
-    executable = st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return stat.S_IFREG | (0o755 if executable else 0o644)
+def _not_skipped(relative: str) -> bool:
+    return not relative.endswith("/") or relative.rstrip("/").rsplit("/", 1)[-1] not in SKIPPED_DIRS
 
 
 def load_code(path: Path) -> bytes:
@@ -201,6 +174,12 @@ def deploy_function(
     metavar="K=V",
     help="With --template: a parameter's value; with --serverless: an option (stage=prod).",
 )
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Bind the function to PATH (a directory) for hot reload: the server (on this machine) "
+    "watches it, and every change is live at the next invoke.",
+)
 @endpoint_option
 def deploy_command(
     name: str | None,
@@ -216,6 +195,7 @@ def deploy_command(
     stack_name: str,
     dry_run: bool,
     parameters: dict[str, str],
+    watch: bool,
     endpoint_url: str | None,
 ) -> None:
     """Deploy the code at PATH (a directory or a .zip) as function NAME, or every resource of
@@ -231,8 +211,17 @@ def deploy_command(
         return
     if name is None or path is None or handler is None:
         raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")
-    code = load_code(path)
     fields = configuration_changes(handler, runtime, memory, timeout, env, role)
+    if watch:
+        from flare.cli import watch as hot
+
+        hot.check_watchable(path, endpoint)
+        with reported_errors(endpoint):
+            client, create = lambda_client(endpoint), _with_role(fields)
+            outcome, config = hot.deploy_watched(client, name, path, create, fields, WAITER_CONFIG)
+        click.echo(f"{summary(outcome, config)}; watching {path.resolve()}")
+        return
+    code = load_code(path)
     with reported_errors(endpoint):
         outcome, config = deploy_function(lambda_client(endpoint), name, code, fields)
     click.echo(summary(outcome, config))

@@ -13,7 +13,8 @@ import io
 import zipfile
 from typing import Any
 
-from flare.cli.deploy import WAITER_CONFIG, ZIP_EPOCH, load_code
+from flare.cli.deploy import WAITER_CONFIG, load_code
+from flare.control.tree_zip import ZIP_EPOCH
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
 from flare.projects.plan import (
