@@ -8,14 +8,13 @@ import zipfile
 from pathlib import Path
 
 from bench.beside_python import Beside
-
-NODE_SOURCE = "exports.handler = async () => ({ ok: true });\n"
+from bench.harness import NODE_HANDLER_SOURCE
 
 
 def node_zip(_scratch: Path) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr("index.js", NODE_SOURCE)
+        archive.writestr("index.js", NODE_HANDLER_SOURCE)
     return buffer.getvalue()
 
 
