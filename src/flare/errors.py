@@ -40,6 +40,9 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
     │   │                                          their aggregate size)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
+    │   ├── DurableExecutionAlreadyStarted       (409 DurableExecutionAlreadyStartedException: a
+    │   │                                          durable execution's name given again with
+    │   │                                          another payload)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
     │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
@@ -236,6 +239,11 @@ class ProvisionedConcurrencyConfigNotFound(ClientError):
 
 class ResourceConflict(ClientError):
     aws_name = "ResourceConflictException"
+    status = 409
+
+
+class DurableExecutionAlreadyStarted(ClientError):
+    aws_name = "DurableExecutionAlreadyStartedException"
     status = 409
 
 

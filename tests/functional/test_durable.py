@@ -4,6 +4,7 @@ runtimes provide as Lambda's python3.13 and later do), and the API that reads ex
 
 from __future__ import annotations
 
+import json
 import uuid
 from typing import Any
 
@@ -11,7 +12,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from tests.conftest import FlareServer, create_function, python_function
+from tests.conftest import ROLE, FlareServer, create_function, python_function
+from tests.roles import attach_policy
 
 PLAIN = "def handler(event, context):\n    return event\n"
 
@@ -60,3 +62,63 @@ def test_a_durable_config_out_of_awss_bounds_is_refused(flare: FlareServer, conf
         create_function(unchecked, unique("durable-bad"), python_function(PLAIN), DurableConfig=config)
     assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "xecutionTimeout" in str(refused.value) or "etentionPeriodInDays" in str(refused.value)
+
+
+TWO_STEPS = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    first = context.step(lambda _: event["n"] + 1, name="add")
+    second = context.step(lambda _: first * 10, name="times")
+    return {"first": first, "second": second}
+"""
+
+CHECKPOINTS = {
+    "Version": "2012-10-17",
+    "Statement": {
+        "Effect": "Allow",
+        "Action": ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
+        "Resource": "*",
+    },
+}
+
+
+def durable_function(flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600) -> str:
+    """A python3.13 durable function (its runtime provides the SDK, as Lambda's does) whose
+    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows."""
+    attach_policy(flare.url, ROLE, CHECKPOINTS, name="durable")
+    name = unique(prefix)
+    create_function(
+        lam, name, python_function(source), runtime="python3.13", Timeout=30,
+        DurableConfig={"ExecutionTimeout": timeout},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    return name
+
+
+def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareServer, lam: Any) -> None:
+    name = durable_function(flare, lam, "two-steps", TWO_STEPS)
+    answer = lam.invoke(FunctionName=name, Payload=json.dumps({"n": 4}).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == {"first": 5, "second": 50}
+    arn = answer["DurableExecutionArn"]
+    assert f":function:{name}:$LATEST/durable-execution/" in arn
+    execution = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert execution["Status"] == "SUCCEEDED"
+    assert json.loads(execution["Result"]) == {"first": 5, "second": 50}
+    assert json.loads(execution["InputPayload"]) == {"n": 4}
+    listed = lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]
+    assert [(found["DurableExecutionArn"], found["Status"]) for found in listed] == [(arn, "SUCCEEDED")]
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    steps = [
+        (event["EventType"], event.get("Name")) for event in events if event["EventType"].startswith("Step")
+    ]
+    assert steps == [
+        ("StepStarted", "add"),
+        ("StepSucceeded", "add"),
+        ("StepStarted", "times"),
+        ("StepSucceeded", "times"),
+    ]
+    assert events[-1]["EventType"] == "ExecutionSucceeded"

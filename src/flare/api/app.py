@@ -125,7 +125,9 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     code_signing.add_routes(app, lambda request: at(request).code_signing)
     function_settings.add_routes(app, lambda request: at(request).function_settings)
     capacity_providers.add_routes(app, lambda request: at(request).capacity_providers)
-    durable_executions.add_routes(app, lambda request: at(request).registry)
+    durable_executions.add_routes(
+        app, lambda request: at(request).registry, lambda request: at(request).durable
+    )
     urls.add_routes(app, lambda request: at(request).function_urls)
     target.add_routes(
         app,

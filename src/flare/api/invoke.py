@@ -23,6 +23,7 @@ from multidict import CIMultiDict, MultiDict
 
 from flare.account_region import AccountRegion
 from flare.api.authentication import identity_of
+from flare.api.durable_invoke import invoke_durable
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.auth.identity import Identity
 from flare.clock import Clock
@@ -188,6 +189,11 @@ class InvokeRoute:
             tenancy.check_invocation(version.tenant_isolated, tenant_id)
         if invocation_type == "DryRun":
             await respond(204, {REQUEST_ID_HEADER: new_request_id()}, b"")
+            return
+        if version.durable_timeout_s is not None:
+            limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+            payload = await read(limit)
+            await respond(*await invoke_durable(region.durable, version, invocation_type, headers, payload))
             return
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)

@@ -1,0 +1,410 @@
+"""The actor of one account and region's durable executions: starts them, invokes their
+handler, takes their checkpoints, wakes them when a wait ends, and ends them.
+
+An invoke of a durable function (``start``) creates an execution (``RUNNING``, its input, an
+operation of type EXECUTION), named by ``DurableExecutionName`` or a new UUID: the same name
+with the same payload is the same execution, with another payload a 409. Each *invocation* of
+an execution goes through the router like any other (cold or warm environments, concurrency,
+REPORT lines), with the event the SDK expects (``wire.invocation_event``) and a fresh
+checkpoint token that only that invocation may use. The SDK then calls back:
+
+* ``checkpoint``: the token must be the current one; each update is applied by the pure rules of
+  ``operations``; an update of the EXECUTION ends it; a new token is returned, with the
+  operations the updates made.
+* ``state``: the execution's operations in checkpoint order, ``MaxItems`` a page.
+
+What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end
+the execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
+comes, on the engine's clock, which wakes the operation and invokes the execution again; an
+invocation error fails it (Lambda would retry the invocation: not yet). A throttled invocation
+is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a RUNNING execution as
+TIMED_OUT. Everything is in the store (``store/durable.py``) as it happens, so ``start`` after
+a restart arms every timer again (one already due fires at once) and invokes again an execution
+whose invocation the restart cut short.
+
+Contract: used from the event loop's thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import uuid
+from typing import Any
+
+from flare.clock import Clock, TimerHandle
+from flare.control.model import FunctionVersion
+from flare.control.registry import Registry
+from flare.durable import operations, wire
+from flare.durable.status import Status, ended, move
+from flare.errors import (
+    DurableExecutionAlreadyStarted,
+    FlareError,
+    InvalidParameterValue,
+    ResourceNotFound,
+    TooManyRequests,
+)
+from flare.ids import new_request_id, new_trace_id
+from flare.placement.router import Router
+from flare.sandbox.invocation import Invocation
+from flare.store.durable import DurableStore, ExecutionRow
+
+log = logging.getLogger("flare.durable")
+
+THROTTLE_RETRY_S = 1.0
+INITIAL_PAGE = 100  # operations in the invocation event; the SDK pages the rest (``state``)
+INVALID_TOKEN = "Invalid checkpoint token"
+
+
+class DurableExecutions:
+    """Durable executions of one scope (see the module docstring)."""
+
+    def __init__(self, store: DurableStore, registry: Registry, router: Router, clock: Clock) -> None:
+        self._store = store
+        self._registry = registry
+        self._router = router
+        self._clock = clock
+        self._timers: dict[str, TimerHandle] = {}  # arn => its next wake-up
+        self._deadlines: dict[str, TimerHandle] = {}  # arn => its ExecutionTimeout
+        self._invoking: set[str] = set()  # executions with an invocation in flight
+        self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
+        self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def __repr__(self) -> str:
+        return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Arm the timers of every RUNNING execution; invoke again those with none (their last
+        invocation was cut short). Call once, inside the event loop, after ``Registry.load``."""
+        for row in self._store.with_status(Status.RUNNING):
+            self._arm_deadline(row)
+            if not self._arm_wake(row.arn):
+                self._spawn(row.arn)
+
+    async def stop(self) -> None:
+        for handle in [*self._timers.values(), *self._deadlines.values()]:
+            handle.cancel()
+        self._timers.clear()
+        self._deadlines.clear()
+        tasks = list(self._tasks)
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+    def function_changed(self, name: str, version: str | None) -> None:
+        """Registry version listener: a deleted function takes its executions with it (inside
+        the deletion's transaction)."""
+        try:
+            self._registry.resolve(name, None)
+        except ResourceNotFound:
+            for row in self._store.of_function(name):
+                self._forget(row.arn)
+            self._store.delete_function(name)
+
+    # -- starting and waiting -------------------------------------------------------------------
+
+    def start_execution(
+        self, version: FunctionVersion, name: str | None, payload: bytes
+    ) -> tuple[ExecutionRow, bool]:
+        """The execution an invoke of ``version`` starts, and whether it is new (a new one is
+        invoked in the background). Raises DurableExecutionAlreadyStarted."""
+        text = payload.decode() if payload else "{}"
+        if name is not None:
+            found = self._store.named(version.name, name)
+            if found is not None:
+                if found.input != text:
+                    raise DurableExecutionAlreadyStarted(
+                        f"Durable execution {name} has already been started with a different input."
+                    )
+                return found, False
+        now = self._clock.wall()
+        execution_name = name or str(uuid.uuid4())
+        arn = wire.execution_arn(version.function_arn, version.version, execution_name, str(uuid.uuid4()))
+        timeout = version.durable_timeout_s or 0
+        row = ExecutionRow(
+            arn,
+            version.name,
+            version.version,
+            execution_name,
+            Status.RUNNING,
+            text,
+            None,
+            None,
+            now,
+            None,
+            now + timeout,
+        )
+        with self._store.db.transaction():
+            self._store.insert(row)
+            self._store.put_operations(arn, [wire.execution_operation(row)])
+            self._store.add_events(arn, [_started_event(row, timeout)])
+        self._arm_deadline(row)
+        self._spawn(arn)
+        return row, True
+
+    async def wait_for(self, arn: str) -> ExecutionRow:
+        """The execution once it has ended."""
+        row = self._existing(arn)
+        if ended(row.status):
+            return row
+        future: asyncio.Future[ExecutionRow] = asyncio.get_running_loop().create_future()
+        self._waiters.setdefault(arn, []).append(future)
+        return await future
+
+    # -- the SDK's calls ------------------------------------------------------------------------
+
+    def checkpoint(self, arn: str, token: str, updates: list[dict[str, Any]]) -> dict[str, Any]:
+        """CheckpointDurableExecution. Raises InvalidParameterValue (a token that is not the
+        current one, an update the rules refuse: then nothing of the batch is kept)."""
+        row = self._current(arn, token)
+        now = self._clock.wall()
+        changed: dict[str, dict[str, Any]] = {}
+        events: list[dict[str, Any]] = []
+        finish: tuple[Status, str | None, dict[str, Any] | None] | None = None
+        for update in updates:
+            if update.get("Type") == "EXECUTION":
+                finish = _execution_end(update)
+                continue
+            current = changed.get(update["Id"]) or self._store.operation(arn, update["Id"])
+            operation, event = operations.apply(update, current, now)
+            changed[operation["Id"]] = operation
+            events.append(event)
+        with self._store.db.transaction():
+            self._store.put_operations(arn, list(changed.values()))
+            self._store.add_events(arn, events)
+            next_token = "" if finish is not None else wire.new_token()
+            self._store.update(row.with_(token=next_token))
+        if finish is not None:
+            self._end(arn, *finish)
+        answer: dict[str, Any] = {"NewExecutionState": {"Operations": list(changed.values())}}
+        if next_token:
+            answer["CheckpointToken"] = next_token
+        return answer
+
+    def state(self, arn: str, token: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
+        """GetDurableExecutionState: a page of operations after ``marker``. Raises
+        InvalidParameterValue (the token, the marker)."""
+        self._current(arn, token)
+        try:
+            after = int(marker) if marker else 0
+        except ValueError:
+            raise InvalidParameterValue(f"Invalid marker: {marker}") from None
+        limit = max_items or 1000
+        page = self._store.operations(arn, after, limit + 1)
+        answer: dict[str, Any] = {"Operations": [operation for _, operation in page[:limit]]}
+        if len(page) > limit:
+            answer["NextMarker"] = str(page[limit - 1][0])
+        return answer
+
+    # -- reads and stop -------------------------------------------------------------------------
+
+    def get(self, arn: str) -> ExecutionRow:
+        """Raises ResourceNotFound."""
+        return self._existing(arn)
+
+    def of_function(self, name: str) -> list[ExecutionRow]:
+        return self._store.of_function(name)
+
+    def history(self, arn: str) -> list[dict[str, Any]]:
+        self._existing(arn)
+        return self._store.events(arn)
+
+    def stop_execution(self, arn: str, error: dict[str, Any] | None) -> float:
+        """StopDurableExecution: the stop's time. Raises ResourceNotFound, ResourceConflict
+        is not modelled: an execution already ended is answered InvalidParameterValue."""
+        row = self._existing(arn)
+        if ended(row.status):
+            raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
+        self._end(
+            arn, Status.STOPPED, None, error or {"ErrorType": "Stopped", "ErrorMessage": "Execution stopped."}
+        )
+        return self._clock.wall()
+
+    # -- invocations ----------------------------------------------------------------------------
+
+    def _spawn(self, arn: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._invoke(arn))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _invoke(self, arn: str) -> None:
+        """One invocation of ``arn`` (see the module docstring); a wake-up that came meanwhile
+        invokes it again."""
+        if arn in self._invoking:
+            self._again.add(arn)
+            return
+        self._invoking.add(arn)
+        try:
+            await self._invoke_once(arn)
+        except Exception:
+            log.exception("durable execution %s: invocation failed", arn)
+        finally:
+            self._invoking.discard(arn)
+        if arn in self._again:
+            self._again.discard(arn)
+            self._spawn(arn)
+
+    async def _invoke_once(self, arn: str) -> None:
+        row = self._store.get(arn)
+        if row is None or ended(row.status):
+            return
+        token = wire.new_token()
+        self._store.update(row.with_(token=token))
+        page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
+        marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
+        payload = wire.invocation_event(arn, token, [op for _, op in page[:INITIAL_PAGE]], marker)
+        try:
+            version = self._registry.resolve(row.function, row.version)
+            invocation = Invocation(
+                new_request_id(),
+                payload,
+                f"{version.function_arn}:{row.version}",
+                new_trace_id(self._clock.wall()),
+            )
+            async with self._router.invoke(version, invocation) as result:
+                outcome = wire.outcome(result.payload, result.function_error)
+        except TooManyRequests:
+            self._retry_later(arn)
+            return
+        except FlareError as error:
+            outcome = wire.Outcome(
+                wire.Reported.INVOCATION_ERROR,
+                error={"ErrorType": error.aws_name, "ErrorMessage": error.message},
+            )
+        self._settle(arn, outcome)
+
+    def _settle(self, arn: str, outcome: wire.Outcome) -> None:
+        row = self._store.get(arn)
+        if row is None or ended(row.status):
+            return
+        self._store.update(row.with_(token=""))
+        if outcome.reported is wire.Reported.SUCCEEDED:
+            self._end(arn, Status.SUCCEEDED, outcome.result, None)
+        elif outcome.reported is wire.Reported.PENDING:
+            self._arm_wake(arn)
+        else:
+            self._end(arn, Status.FAILED, None, outcome.error or {})
+
+    def _retry_later(self, arn: str) -> None:
+        self._timers[arn] = self._clock.call_later(THROTTLE_RETRY_S, lambda: self._spawn(arn))
+
+    # -- timers ---------------------------------------------------------------------------------
+
+    def _arm_wake(self, arn: str) -> bool:
+        """Arm ``arn``'s earliest wait or retry; False when it has none."""
+        dues = [
+            (when, op["Id"])
+            for _, op in self._store.operations(arn)
+            if (when := operations.due(op)) is not None
+        ]
+        if not dues:
+            return False
+        when, operation_id = min(dues)
+        previous = self._timers.pop(arn, None)
+        if previous is not None:
+            previous.cancel()
+        self._timers[arn] = self._clock.call_later(
+            when - self._clock.wall(), lambda: self._wake(arn, operation_id)
+        )
+        return True
+
+    def _wake(self, arn: str, operation_id: str) -> None:
+        self._timers.pop(arn, None)
+        row, operation = self._store.get(arn), self._store.operation(arn, operation_id)
+        if row is None or ended(row.status) or operation is None or operations.due(operation) is None:
+            return
+        woken, event = operations.wake(operation, self._clock.wall())
+        with self._store.db.transaction():
+            self._store.put_operations(arn, [woken])
+            self._store.add_events(arn, [event] if event is not None else [])
+        self._spawn(arn)
+
+    def _arm_deadline(self, row: ExecutionRow) -> None:
+        self._deadlines[row.arn] = self._clock.call_later(
+            row.deadline - self._clock.wall(), lambda: self._time_out(row.arn)
+        )
+
+    def _time_out(self, arn: str) -> None:
+        self._deadlines.pop(arn, None)
+        row = self._store.get(arn)
+        if row is not None and not ended(row.status):
+            self._end(
+                arn, Status.TIMED_OUT, None, {"ErrorType": "TimedOut", "ErrorMessage": "Execution timed out."}
+            )
+
+    # -- ending ---------------------------------------------------------------------------------
+
+    def _end(self, arn: str, status: Status, result: str | None, error: dict[str, Any] | None) -> None:
+        row = self._existing(arn)
+        move(Status(row.status), status)
+        now = self._clock.wall()
+        error_text = json.dumps(error) if error is not None else None
+        ended_row = row.with_(status=status.value, result=result, error=error_text, ended=now, token="")
+        with self._store.db.transaction():
+            self._store.update(ended_row)
+            self._store.add_events(arn, [_ended_event(ended_row, now)])
+        self._forget(arn)
+        for future in self._waiters.pop(arn, []):
+            if not future.done():
+                future.set_result(ended_row)
+
+    def _forget(self, arn: str) -> None:
+        for timers in (self._timers, self._deadlines):
+            handle = timers.pop(arn, None)
+            if handle is not None:
+                handle.cancel()
+
+    def _existing(self, arn: str) -> ExecutionRow:
+        row = self._store.get(arn)
+        if row is None:
+            raise ResourceNotFound(f"Durable execution not found: {arn}")
+        return row
+
+    def _current(self, arn: str, token: str) -> ExecutionRow:
+        row = self._store.get(arn)
+        if row is None or not row.token or token != row.token:
+            raise InvalidParameterValue(INVALID_TOKEN)
+        return row
+
+
+def _execution_end(update: dict[str, Any]) -> tuple[Status, str | None, dict[str, Any] | None]:
+    if update.get("Action") == "SUCCEED":
+        return Status.SUCCEEDED, update.get("Payload"), None
+    if update.get("Action") == "FAIL":
+        return Status.FAILED, None, update.get("Error") or {}
+    raise InvalidParameterValue(f"Invalid action {update.get('Action')} for EXECUTION operation.")
+
+
+def _started_event(row: ExecutionRow, timeout: int) -> dict[str, Any]:
+    return {
+        "EventType": "ExecutionStarted",
+        "Id": wire.invocation_id_of(row.arn),
+        "Name": row.name,
+        "EventTimestamp": row.started,
+        "ExecutionStartedDetails": {
+            "Input": {"Payload": row.input, "Truncated": False},
+            "ExecutionTimeout": timeout,
+        },
+    }
+
+
+def _ended_event(row: ExecutionRow, now: float) -> dict[str, Any]:
+    kind = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "TIMED_OUT": "TimedOut", "STOPPED": "Stopped"}[
+        row.status
+    ]
+    details: dict[str, Any] = {}
+    if row.result is not None:
+        details["Result"] = {"Payload": row.result, "Truncated": False}
+    if row.error is not None:
+        details["Error"] = {"Payload": json.loads(row.error), "Truncated": False}
+    return {
+        "EventType": f"Execution{kind}",
+        "Id": wire.invocation_id_of(row.arn),
+        "Name": row.name,
+        "EventTimestamp": now,
+        f"Execution{kind}Details": details,
+    }
