@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 
 from flare.account_region import AccountRegion
 from flare.auth.authenticator import Authenticator, AuthMode
 from flare.auth.connection_origin import ConnectionOrigins
 from flare.auth.identity import Identity
-from flare.clock import Clock
+from flare.clock import Clock, JumpClock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
 from flare.control.model import LATEST
@@ -48,6 +49,8 @@ class Engine:
             self.machine.credentials,
             self.clock,
             self.machine.default_scope,
+            # clients sign with their own (real) time, whatever a test did to the engine's clock
+            time.time if isinstance(self.clock, JumpClock) else None,
         )
         # Which environment opened a connection, told by the uid the kernel names, or by the
         # isolated network's listener it came through: only where environments have uids of

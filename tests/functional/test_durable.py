@@ -5,15 +5,28 @@ runtimes provide as Lambda's python3.13 and later do), and the API that reads ex
 from __future__ import annotations
 
 import json
+import signal
+import time
+import urllib.request
 import uuid
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
 import pytest
 from botocore.config import Config
 
-from tests.conftest import ROLE, FlareServer, create_function, python_function
+from tests.conftest import (
+    ROLE,
+    FlareServer,
+    create_function,
+    launch,
+    python_function,
+    start_process,
+    wait_ready,
+)
 from tests.roles import attach_policy
+from tests.signing import signed_urlopen
 
 PLAIN = "def handler(event, context):\n    return event\n"
 
@@ -122,3 +135,113 @@ def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareSe
         ("StepSucceeded", "times"),
     ]
     assert events[-1]["EventType"] == "ExecutionSucceeded"
+
+
+STEP_WAIT_STEP = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    before = context.step(lambda _: "asked", name="ask")
+    context.wait(Duration.from_days(30), name="a-month")
+    after = context.step(lambda _: "answered", name="answer")
+    return [before, after]
+"""
+
+
+@pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    """A server whose clock the test moves ahead (``--test-clock``)."""
+    server = launch(tmp_path_factory.mktemp("flare-durable-clock"), "--test-clock")
+    yield server
+    server.stop()
+
+
+def advance(server: FlareServer, seconds: float) -> dict[str, Any]:
+    request = urllib.request.Request(
+        f"{server.url}/flare/v1/clock",
+        data=json.dumps({"AdvanceSeconds": seconds}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with signed_urlopen(request, timeout=10) as response:
+        answer: dict[str, Any] = json.loads(response.read())
+    return answer
+
+
+def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = check()
+        if found:
+            return found
+        time.sleep(0.1)
+    pytest.fail(f"waited {timeout} s for {what}")
+
+
+def test_a_wait_of_thirty_days_ends_when_the_engines_clock_passes_it(timed: FlareServer) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "month", STEP_WAIT_STEP, timeout=40 * 86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+
+    def waiting() -> bool:
+        events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+        return any(event["EventType"] == "WaitStarted" for event in events)
+
+    until(waiting, "the wait to start")
+    time.sleep(1)  # the invocation suspends; nothing wakes it for 30 days of the engine's clock
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    advance(timed, 29 * 86400)
+    time.sleep(1)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    advance(timed, 86400)
+    done = until(
+        lambda: (
+            (found := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING" and found
+        ),
+        "the execution to end",
+    )
+    assert done["Status"] == "SUCCEEDED", (
+        done.get("Error"),
+        lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"],
+    )
+    assert json.loads(done["Result"]) == ["asked", "answered"]
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    kinds = [event["EventType"] for event in events]
+    assert kinds.count("StepSucceeded") == 2 and "WaitSucceeded" in kinds
+    assert (done["EndTimestamp"] - done["StartTimestamp"]).total_seconds() >= 30 * 86400
+
+
+def test_a_waiting_execution_survives_a_kill_of_the_engine_and_ends_after_the_restart(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    server = launch(tmp_path_factory.mktemp("flare-durable-kill"), "--test-clock")
+    try:
+        lam = server.client()
+        name = durable_function(server, lam, "killed", STEP_WAIT_STEP, timeout=40 * 86400)
+        arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+        until(
+            lambda: any(
+                event["EventType"] == "WaitStarted"
+                for event in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+            ),
+            "the wait to start",
+        )
+        server.stop(signal.SIGKILL)
+        server.process = start_process(server.args)
+        wait_ready(server.process, server.url)
+        lam = server.client()
+        assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+        advance(server, 31 * 86400)
+        done = until(
+            lambda: (
+                (found := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING" and found
+            ),
+            "the execution to end",
+        )
+        assert done["Status"] == "SUCCEEDED", done.get("Error")
+        assert json.loads(done["Result"]) == ["asked", "answered"]
+    finally:
+        server.stop()

@@ -1,0 +1,66 @@
+"""The checkpoint protocol's pure rules (flare.durable.operations) and the execution's table."""
+
+from __future__ import annotations
+
+import pytest
+
+from flare.durable import operations
+from flare.durable.status import Status, move
+from flare.errors import IllegalTransition, InvalidParameterValue
+
+
+def update(kind: str, action: str, **extra: object) -> dict[str, object]:
+    return {"Id": "op1", "Type": kind, "Action": action, "Name": "n", **extra}
+
+
+def test_a_step_starts_then_succeeds_on_its_first_attempt_with_its_result() -> None:
+    started, event = operations.apply(update("STEP", "START"), None, 100.0)
+    assert (started["Status"], started["StepDetails"]["Attempt"], event["EventType"]) == (
+        "STARTED",
+        0,
+        "StepStarted",
+    )
+    done, event = operations.apply(update("STEP", "SUCCEED", Payload='"r"'), started, 101.0)
+    assert done["Status"] == "SUCCEEDED" and done["EndTimestamp"] == 101.0 and done["StartTimestamp"] == 100.0
+    assert done["StepDetails"] == {"Attempt": 1, "Result": '"r"'}
+    assert event["StepSucceededDetails"] == {"Result": {"Payload": '"r"', "Truncated": False}}
+
+
+def test_a_retried_step_is_pending_until_its_next_attempt_then_ready() -> None:
+    started, _ = operations.apply(update("STEP", "START"), None, 0.0)
+    retry = update("STEP", "RETRY", StepOptions={"NextAttemptDelaySeconds": 5}, Error={"ErrorMessage": "x"})
+    pending, event = operations.apply(retry, started, 10.0)
+    assert (pending["Status"], operations.due(pending)) == ("PENDING", 15.0)
+    assert event["StepFailedDetails"]["RetryDetails"] == {"CurrentAttempt": 1, "NextAttemptDelaySeconds": 5}
+    ready, no_event = operations.wake(pending, 15.0)
+    assert (ready["Status"], no_event, operations.due(ready)) == ("READY", None, None)
+
+
+def test_a_wait_is_due_at_its_scheduled_end_and_succeeds_when_woken() -> None:
+    waiting, event = operations.apply(update("WAIT", "START", WaitOptions={"WaitSeconds": 86400}), None, 50.0)
+    assert operations.due(waiting) == 86450.0
+    assert event["WaitStartedDetails"] == {"Duration": 86400, "ScheduledEndTimestamp": 86450.0}
+    woken, event = operations.wake(waiting, 86450.0)
+    assert woken["Status"] == "SUCCEEDED" and event is not None
+    assert event["WaitSucceededDetails"] == {"Duration": 86400}
+
+
+@pytest.mark.parametrize(
+    ("kind", "action"),
+    [("WAIT", "SUCCEED"), ("STEP", "CANCEL"), ("CALLBACK", "START"), ("CHAINED_INVOKE", "START")],
+)
+def test_an_action_the_type_does_not_take_is_refused(kind: str, action: str) -> None:
+    with pytest.raises(InvalidParameterValue):
+        operations.apply(update(kind, action), None, 0.0)
+
+
+def test_an_operation_that_ended_takes_no_further_update() -> None:
+    done, _ = operations.apply(update("STEP", "SUCCEED", Payload="1"), None, 0.0)
+    with pytest.raises(InvalidParameterValue, match="already ended"):
+        operations.apply(update("STEP", "FAIL"), done, 1.0)
+
+
+def test_an_execution_ends_once_and_only_from_running() -> None:
+    assert move(Status.RUNNING, Status.STOPPED) is Status.STOPPED
+    with pytest.raises(IllegalTransition):
+        move(Status.SUCCEEDED, Status.FAILED)
