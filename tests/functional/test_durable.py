@@ -245,3 +245,100 @@ def test_a_waiting_execution_survives_a_kill_of_the_engine_and_ends_after_the_re
         assert json.loads(done["Result"]) == ["asked", "answered"]
     finally:
         server.stop()
+
+
+FLAKY_STEP = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration, StepConfig
+from aws_durable_execution_sdk_python.retries import RetryStrategyConfig, create_retry_strategy
+from aws_durable_execution_sdk_python.config import JitterStrategy
+
+BACKOFF = RetryStrategyConfig(
+    max_attempts=5, initial_delay=Duration.from_minutes(10), max_delay=Duration.from_minutes(60),
+    backoff_rate=2, jitter_strategy=JitterStrategy.NONE,
+)
+
+
+def flaky(step_context):
+    if step_context.attempt < 3:
+        raise RuntimeError(f"attempt {step_context.attempt} fails")
+    return step_context.attempt
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    return context.step(flaky, name="flaky", config=StepConfig(retry_strategy=create_retry_strategy(BACKOFF)))
+"""
+
+
+def test_a_step_that_fails_twice_succeeds_on_its_third_attempt_after_the_sdks_backoff(
+    timed: FlareServer,
+) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "flaky", FLAKY_STEP)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+
+    def failures() -> list[dict[str, Any]]:
+        events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+        return [event for event in events if event["EventType"] == "StepFailed"]
+
+    first = until(failures, "the first attempt to fail")
+    assert first[0]["StepFailedDetails"]["RetryDetails"] == {
+        "CurrentAttempt": 1,
+        "NextAttemptDelaySeconds": 600,
+    }
+    time.sleep(1)
+    assert len(failures()) == 1  # the next attempt waits for 10 minutes of the engine's clock
+    advance(timed, 600)
+    second = until(lambda: len(found := failures()) == 2 and found, "the second attempt to fail")
+    assert second[1]["StepFailedDetails"]["RetryDetails"]["NextAttemptDelaySeconds"] == 1200
+    advance(timed, 1200)
+    done = until(
+        lambda: (
+            (found := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING" and found
+        ),
+        "the execution to end",
+    )
+    assert (done["Status"], done.get("Result")) == ("SUCCEEDED", "3")
+
+
+def test_an_execution_named_twice_runs_once_and_another_payload_under_its_name_is_refused(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "named", TWO_STEPS)
+    first = lam.invoke(FunctionName=name, DurableExecutionName="order-7", Payload=b'{"n": 1}')
+    again = lam.invoke(FunctionName=name, DurableExecutionName="order-7", Payload=b'{"n": 1}')
+    assert first["DurableExecutionArn"] == again["DurableExecutionArn"]
+    assert "/durable-execution/order-7/" in first["DurableExecutionArn"]
+    assert json.loads(again["Payload"].read()) == {"first": 2, "second": 20}
+    assert len(lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]) == 1
+    with pytest.raises(lam.exceptions.DurableExecutionAlreadyStartedException) as refused:
+        lam.invoke(FunctionName=name, DurableExecutionName="order-7", Payload=b'{"n": 2}')
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 409
+
+
+def test_a_stopped_execution_is_never_woken_and_a_deleted_function_takes_its_executions(
+    timed: FlareServer,
+) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "stopped", STEP_WAIT_STEP, timeout=40 * 86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    until(
+        lambda: any(
+            event["EventType"] == "WaitStarted"
+            for event in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+        ),
+        "the wait to start",
+    )
+    lam.stop_durable_execution(DurableExecutionArn=arn, Error={"ErrorMessage": "no longer wanted"})
+    advance(timed, 31 * 86400)
+    time.sleep(1)
+    stopped = lam.get_durable_execution(DurableExecutionArn=arn)
+    assert (stopped["Status"], stopped["Error"]["ErrorMessage"]) == ("STOPPED", "no longer wanted")
+    kinds = [
+        event["EventType"] for event in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    ]
+    assert kinds[-1] == "ExecutionStopped" and "WaitSucceeded" not in kinds
+    lam.delete_function(FunctionName=name)
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_durable_execution(DurableExecutionArn=arn)
