@@ -181,17 +181,30 @@ def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
     pytest.fail(f"waited {timeout} s for {what}")
 
 
+def history(lam: Any, arn: str) -> list[str]:
+    """The kinds of ``arn``'s events, in order."""
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
+    return [event["EventType"] for event in events]
+
+
+def suspended(lam: Any, arn: str, on: str = "WaitStarted", times: int = 1) -> None:
+    """Wait until ``arn`` has ``times`` events ``on`` and its last invocation has ended (so an
+    advance of the clock cannot cut an invocation in flight short)."""
+
+    def settled() -> bool:
+        kinds = history(lam, arn)
+        return kinds.count(on) >= times and kinds[-1] == "InvocationCompleted"
+
+    until(settled, f"{arn} to suspend on {on}")
+
+
 def test_a_wait_of_thirty_days_ends_when_the_engines_clock_passes_it(timed: FlareServer) -> None:
     lam = timed.client()
     name = durable_function(timed, lam, "month", STEP_WAIT_STEP, timeout=40 * 86400)
     arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
 
-    def waiting() -> bool:
-        events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
-        return any(event["EventType"] == "WaitStarted" for event in events)
-
-    until(waiting, "the wait to start")
-    time.sleep(1)  # the invocation suspends; nothing wakes it for 30 days of the engine's clock
+    suspended(lam, arn)
+    time.sleep(1)  # nothing wakes it for 30 days of the engine's clock
     assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
     advance(timed, 29 * 86400)
     time.sleep(1)
@@ -222,13 +235,7 @@ def test_a_waiting_execution_survives_a_kill_of_the_engine_and_ends_after_the_re
         lam = server.client()
         name = durable_function(server, lam, "killed", STEP_WAIT_STEP, timeout=40 * 86400)
         arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
-        until(
-            lambda: any(
-                event["EventType"] == "WaitStarted"
-                for event in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
-            ),
-            "the wait to start",
-        )
+        suspended(lam, arn)
         server.stop(signal.SIGKILL)
         server.process = start_process(server.args)
         wait_ready(server.process, server.url)
@@ -282,7 +289,8 @@ def test_a_step_that_fails_twice_succeeds_on_its_third_attempt_after_the_sdks_ba
         events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
         return [event for event in events if event["EventType"] == "StepFailed"]
 
-    first = until(failures, "the first attempt to fail")
+    suspended(lam, arn, on="StepFailed")
+    first = failures()
     assert first[0]["StepFailedDetails"]["RetryDetails"] == {
         "CurrentAttempt": 1,
         "NextAttemptDelaySeconds": 600,
@@ -290,7 +298,8 @@ def test_a_step_that_fails_twice_succeeds_on_its_third_attempt_after_the_sdks_ba
     time.sleep(1)
     assert len(failures()) == 1  # the next attempt waits for 10 minutes of the engine's clock
     advance(timed, 600)
-    second = until(lambda: len(found := failures()) == 2 and found, "the second attempt to fail")
+    suspended(lam, arn, on="StepFailed", times=2)
+    second = failures()
     assert second[1]["StepFailedDetails"]["RetryDetails"]["NextAttemptDelaySeconds"] == 1200
     advance(timed, 1200)
     done = until(
@@ -323,13 +332,7 @@ def test_a_stopped_execution_is_never_woken_and_a_deleted_function_takes_its_exe
     lam = timed.client()
     name = durable_function(timed, lam, "stopped", STEP_WAIT_STEP, timeout=40 * 86400)
     arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
-    until(
-        lambda: any(
-            event["EventType"] == "WaitStarted"
-            for event in lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
-        ),
-        "the wait to start",
-    )
+    suspended(lam, arn)
     lam.stop_durable_execution(DurableExecutionArn=arn, Error={"ErrorMessage": "no longer wanted"})
     advance(timed, 31 * 86400)
     time.sleep(1)
@@ -342,3 +345,40 @@ def test_a_stopped_execution_is_never_woken_and_a_deleted_function_takes_its_exe
     lam.delete_function(FunctionName=name)
     with pytest.raises(lam.exceptions.ResourceNotFoundException):
         lam.get_durable_execution(DurableExecutionArn=arn)
+
+
+MAP_AND_PARALLEL = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+
+def square(context, item, index, items):
+    return context.step(lambda _: item * item, name=f"square-{index}")
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    squares = context.map(list(range(event["n"])), square, name="squares").get_results()
+    context.wait(Duration.from_hours(1), name="an-hour")
+    pair = context.parallel(
+        [lambda c: c.step(lambda _: "left", name="left"), lambda c: c.step(lambda _: "right", name="right")],
+        name="pair",
+    ).get_results()
+    return {"sum": sum(squares), "pair": pair}
+"""
+
+
+def test_map_over_fifty_items_and_parallel_branches_around_a_wait_complete(timed: FlareServer) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "map", MAP_AND_PARALLEL, timeout=86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 50}')["DurableExecutionArn"]
+    suspended(lam, arn)
+    advance(timed, 3600)
+    done = until(
+        lambda: (
+            (found := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING" and found
+        ),
+        "the execution to end",
+    )
+    assert done["Status"] == "SUCCEEDED", done.get("Error")
+    assert json.loads(done["Result"]) == {"sum": sum(i * i for i in range(50)), "pair": ["left", "right"]}

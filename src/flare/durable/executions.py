@@ -257,24 +257,20 @@ class DurableExecutions:
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
         payload = wire.invocation_event(arn, token, [op for _, op in page[:INITIAL_PAGE]], marker)
+        began, request_id = self._clock.wall(), new_request_id()
         try:
             version = self._registry.resolve(row.function, row.version)
-            invocation = Invocation(
-                new_request_id(),
-                payload,
-                f"{version.function_arn}:{row.version}",
-                new_trace_id(self._clock.wall()),
-            )
+            invoked_arn = f"{version.function_arn}:{row.version}"
+            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began))
             async with self._router.invoke(version, invocation) as result:
                 outcome = wire.outcome(result.payload, result.function_error)
         except TooManyRequests:
             self._retry_later(arn)
             return
         except FlareError as error:
-            outcome = wire.Outcome(
-                wire.Reported.INVOCATION_ERROR,
-                error={"ErrorType": error.aws_name, "ErrorMessage": error.message},
-            )
+            failure = {"ErrorType": error.aws_name, "ErrorMessage": error.message}
+            outcome = wire.Outcome(wire.Reported.INVOCATION_ERROR, error=failure)
+        self._store.add_events(arn, [_invocation_event(row, began, self._clock.wall(), request_id, outcome)])
         self._settle(arn, outcome)
 
     def _settle(self, arn: str, outcome: wire.Outcome) -> None:
@@ -377,6 +373,21 @@ def _execution_end(update: dict[str, Any]) -> tuple[Status, str | None, dict[str
     if update.get("Action") == "FAIL":
         return Status.FAILED, None, update.get("Error") or {}
     raise InvalidParameterValue(f"Invalid action {update.get('Action')} for EXECUTION operation.")
+
+
+def _invocation_event(
+    row: ExecutionRow, began: float, now: float, request_id: str, outcome: wire.Outcome
+) -> dict[str, Any]:
+    """InvocationCompleted: one invocation of the execution ended (as reported)."""
+    details: dict[str, Any] = {"StartTimestamp": began, "EndTimestamp": now, "RequestId": request_id}
+    if outcome.reported is wire.Reported.INVOCATION_ERROR and outcome.error is not None:
+        details["Error"] = {"Payload": outcome.error, "Truncated": False}
+    return {
+        "EventType": "InvocationCompleted",
+        "Id": wire.invocation_id_of(row.arn),
+        "EventTimestamp": now,
+        "InvocationCompletedDetails": details,
+    }
 
 
 def _started_event(row: ExecutionRow, timeout: int) -> dict[str, Any]:
