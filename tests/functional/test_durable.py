@@ -382,3 +382,42 @@ def test_map_over_fifty_items_and_parallel_branches_around_a_wait_complete(timed
     )
     assert done["Status"] == "SUCCEEDED", done.get("Error")
     assert json.loads(done["Result"]) == {"sum": sum(i * i for i in range(50)), "pair": ["left", "right"]}
+
+
+CRASH_AFTER_A_STEP = """
+import os
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+ran = []
+
+
+def first(_):
+    ran.append("first")
+    return "kept"
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    kept = context.step(first, name="first")
+    if ran:  # the step ran in this invocation (not replayed from its checkpoint): crash once
+        os._exit(1)
+    return kept
+"""
+
+
+def test_an_invocation_that_crashes_is_retried_and_the_execution_continues_from_its_checkpoints(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "crash", CRASH_AFTER_A_STEP)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in answer
+    assert json.loads(answer["Payload"].read()) == "kept"
+    events = lam.get_durable_execution_history(DurableExecutionArn=answer["DurableExecutionArn"])["Events"]
+    invocations = [
+        event["InvocationCompletedDetails"] for event in events if event["EventType"] == "InvocationCompleted"
+    ]
+    assert len(invocations) == 2
+    assert invocations[0]["Error"]["Payload"]["ErrorType"] == "Runtime.ExitError"
+    assert "Error" not in invocations[1]
+    assert [event["EventType"] for event in events].count("StepSucceeded") == 1

@@ -15,12 +15,14 @@ checkpoint token that only that invocation may use. The SDK then calls back:
 
 What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end
 the execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
-comes, on the engine's clock, which wakes the operation and invokes the execution again; an
-invocation error fails it (Lambda would retry the invocation: not yet). A throttled invocation
-is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a RUNNING execution as
-TIMED_OUT. Everything is in the store (``store/durable.py``) as it happens, so ``start`` after
-a restart arms every timer again (one already due fires at once) and invokes again an execution
-whose invocation the restart cut short.
+comes, on the engine's clock, which wakes the operation and invokes the execution again. An
+invocation error (a function error: the runtime crashed or timed out, the wrapper raised) is
+retried ``RETRY_BACKOFF_S`` later, up to ``MAX_FAILED_INVOCATIONS`` in a row (as the SDK's local
+runner does), then fails the execution; an output the SDK never gives fails it at once. A
+throttled invocation is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a
+RUNNING execution as TIMED_OUT. Everything is in the store (``store/durable.py``) as it
+happens, so ``start`` after a restart arms every timer again (one already due fires at once) and
+invokes again an execution whose invocation the restart cut short.
 
 Contract: used from the event loop's thread.
 """
@@ -53,8 +55,11 @@ from flare.store.durable import DurableStore, ExecutionRow
 log = logging.getLogger("flare.durable")
 
 THROTTLE_RETRY_S = 1.0
+RETRY_BACKOFF_S = 5.0  # before an invocation error's retry, on the engine's clock
+MAX_FAILED_INVOCATIONS = 5  # in a row: then the execution FAILED with the last error
 INITIAL_PAGE = 100  # operations in the invocation event; the SDK pages the rest (``state``)
 INVALID_TOKEN = "Invalid checkpoint token"
+STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the service's, per the local runner)
 
 
 class DurableExecutions:
@@ -71,6 +76,7 @@ class DurableExecutions:
         self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
         self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._failures: dict[str, int] = {}  # arn => invocation errors in a row
 
     def __repr__(self) -> str:
         return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
@@ -193,7 +199,7 @@ class DurableExecutions:
             after = int(marker) if marker else 0
         except ValueError:
             raise InvalidParameterValue(f"Invalid marker: {marker}") from None
-        limit = max_items or 1000
+        limit = max_items or STATE_PAGE
         page = self._store.operations(arn, after, limit + 1)
         answer: dict[str, Any] = {"Operations": [operation for _, operation in page[:limit]]}
         if len(page) > limit:
@@ -265,7 +271,7 @@ class DurableExecutions:
             async with self._router.invoke(version, invocation) as result:
                 outcome = wire.outcome(result.payload, result.function_error)
         except TooManyRequests:
-            self._retry_later(arn)
+            self._retry_later(arn, THROTTLE_RETRY_S)
             return
         except FlareError as error:
             failure = {"ErrorType": error.aws_name, "ErrorMessage": error.message}
@@ -278,15 +284,19 @@ class DurableExecutions:
         if row is None or ended(row.status):
             return
         self._store.update(row.with_(token=""))
+        failures = self._failures.pop(arn, 0) + 1
         if outcome.reported is wire.Reported.SUCCEEDED:
             self._end(arn, Status.SUCCEEDED, outcome.result, None)
         elif outcome.reported is wire.Reported.PENDING:
             self._arm_wake(arn)
+        elif outcome.reported is wire.Reported.INVOCATION_ERROR and failures < MAX_FAILED_INVOCATIONS:
+            self._failures[arn] = failures
+            self._retry_later(arn, RETRY_BACKOFF_S)
         else:
             self._end(arn, Status.FAILED, None, outcome.error or {})
 
-    def _retry_later(self, arn: str) -> None:
-        self._timers[arn] = self._clock.call_later(THROTTLE_RETRY_S, lambda: self._spawn(arn))
+    def _retry_later(self, arn: str, delay: float) -> None:
+        self._timers[arn] = self._clock.call_later(delay, lambda: self._spawn(arn))
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -349,6 +359,7 @@ class DurableExecutions:
                 future.set_result(ended_row)
 
     def _forget(self, arn: str) -> None:
+        self._failures.pop(arn, None)
         for timers in (self._timers, self._deadlines):
             handle = timers.pop(arn, None)
             if handle is not None:

@@ -9,8 +9,9 @@
   milliseconds (the SDK reads them with ``from_json_dict``), unlike the API's epoch seconds.
 * ``outcome``: how the SDK reported the invocation (its ``DurableExecutionInvocationOutput``):
   ``{"Status": "SUCCEEDED", "Result": "<json>"}``, ``{"Status": "FAILED", "Error": {...}}`` or
-  ``{"Status": "PENDING"}``; anything else (a function error, a payload that is not one of
-  those) is an invocation error.
+  ``{"Status": "PENDING"}``. A function error (the wrapper raised, the runtime crashed or timed
+  out) is an invocation error, which Lambda retries; a payload that is none of those is an
+  invalid output, which fails the execution.
 * ``new_token``: an opaque checkpoint token (base64, as the model's pattern wants).
 """
 
@@ -78,6 +79,7 @@ class Reported(enum.StrEnum):
     FAILED = "FAILED"
     PENDING = "PENDING"
     INVOCATION_ERROR = "INVOCATION_ERROR"
+    INVALID_OUTPUT = "INVALID_OUTPUT"
 
 
 @dataclass(frozen=True)
@@ -93,12 +95,12 @@ def outcome(payload: bytes, function_error: str | None) -> Outcome:
         body = json.loads(payload) if payload else None
     except ValueError:
         body = None
-    statuses = {reported.value for reported in Reported}
-    if function_error is not None or not isinstance(body, dict) or body.get("Status") not in statuses:
+    if function_error is not None:
         return Outcome(Reported.INVOCATION_ERROR, error=invocation_error(body, function_error))
+    reported_by_sdk = (Reported.SUCCEEDED.value, Reported.FAILED.value, Reported.PENDING.value)
+    if not isinstance(body, dict) or body.get("Status") not in reported_by_sdk:
+        return Outcome(Reported.INVALID_OUTPUT, error=invocation_error(body, function_error))
     reported = Reported(body["Status"])
-    if reported is Reported.INVOCATION_ERROR:
-        return Outcome(reported, error=invocation_error(body, function_error))
     error = body.get("Error")
     return Outcome(reported, body.get("Result"), error if isinstance(error, dict) else None)
 
