@@ -38,7 +38,7 @@ from typing import Any
 from flare.clock import Clock, TimerHandle
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
-from flare.durable import operations, wire
+from flare.durable import history, operations, wire
 from flare.durable.status import Status, ended, move
 from flare.errors import (
     DurableExecutionAlreadyStarted,
@@ -147,7 +147,7 @@ class DurableExecutions:
         with self._store.db.transaction():
             self._store.insert(row)
             self._store.put_operations(arn, [wire.execution_operation(row)])
-            self._store.add_events(arn, [_started_event(row, timeout)])
+            self._store.add_events(arn, [history.execution_started(row, timeout)])
         self._arm_deadline(row)
         self._spawn(arn)
         return row, True
@@ -173,7 +173,7 @@ class DurableExecutions:
         finish: tuple[Status, str | None, dict[str, Any] | None] | None = None
         for update in updates:
             if update.get("Type") == "EXECUTION":
-                finish = _execution_end(update)
+                finish = history.execution_end(update)
                 continue
             current = changed.get(update["Id"]) or self._store.operation(arn, update["Id"])
             operation, event = operations.apply(update, current, now)
@@ -276,7 +276,9 @@ class DurableExecutions:
         except FlareError as error:
             failure = {"ErrorType": error.aws_name, "ErrorMessage": error.message}
             outcome = wire.Outcome(wire.Reported.INVOCATION_ERROR, error=failure)
-        self._store.add_events(arn, [_invocation_event(row, began, self._clock.wall(), request_id, outcome)])
+        self._store.add_events(
+            arn, [history.invocation_completed(row, began, self._clock.wall(), request_id, outcome)]
+        )
         self._settle(arn, outcome)
 
     def _settle(self, arn: str, outcome: wire.Outcome) -> None:
@@ -352,7 +354,7 @@ class DurableExecutions:
         ended_row = row.with_(status=status.value, result=result, error=error_text, ended=now, token="")
         with self._store.db.transaction():
             self._store.update(ended_row)
-            self._store.add_events(arn, [_ended_event(ended_row, now)])
+            self._store.add_events(arn, [history.execution_ended(ended_row, now)])
         self._forget(arn)
         for future in self._waiters.pop(arn, []):
             if not future.done():
@@ -376,57 +378,3 @@ class DurableExecutions:
         if row is None or not row.token or token != row.token:
             raise InvalidParameterValue(INVALID_TOKEN)
         return row
-
-
-def _execution_end(update: dict[str, Any]) -> tuple[Status, str | None, dict[str, Any] | None]:
-    if update.get("Action") == "SUCCEED":
-        return Status.SUCCEEDED, update.get("Payload"), None
-    if update.get("Action") == "FAIL":
-        return Status.FAILED, None, update.get("Error") or {}
-    raise InvalidParameterValue(f"Invalid action {update.get('Action')} for EXECUTION operation.")
-
-
-def _invocation_event(
-    row: ExecutionRow, began: float, now: float, request_id: str, outcome: wire.Outcome
-) -> dict[str, Any]:
-    """InvocationCompleted: one invocation of the execution ended (as reported)."""
-    details: dict[str, Any] = {"StartTimestamp": began, "EndTimestamp": now, "RequestId": request_id}
-    if outcome.reported is wire.Reported.INVOCATION_ERROR and outcome.error is not None:
-        details["Error"] = {"Payload": outcome.error, "Truncated": False}
-    return {
-        "EventType": "InvocationCompleted",
-        "Id": wire.invocation_id_of(row.arn),
-        "EventTimestamp": now,
-        "InvocationCompletedDetails": details,
-    }
-
-
-def _started_event(row: ExecutionRow, timeout: int) -> dict[str, Any]:
-    return {
-        "EventType": "ExecutionStarted",
-        "Id": wire.invocation_id_of(row.arn),
-        "Name": row.name,
-        "EventTimestamp": row.started,
-        "ExecutionStartedDetails": {
-            "Input": {"Payload": row.input, "Truncated": False},
-            "ExecutionTimeout": timeout,
-        },
-    }
-
-
-def _ended_event(row: ExecutionRow, now: float) -> dict[str, Any]:
-    kind = {"SUCCEEDED": "Succeeded", "FAILED": "Failed", "TIMED_OUT": "TimedOut", "STOPPED": "Stopped"}[
-        row.status
-    ]
-    details: dict[str, Any] = {}
-    if row.result is not None:
-        details["Result"] = {"Payload": row.result, "Truncated": False}
-    if row.error is not None:
-        details["Error"] = {"Payload": json.loads(row.error), "Truncated": False}
-    return {
-        "EventType": f"Execution{kind}",
-        "Id": wire.invocation_id_of(row.arn),
-        "Name": row.name,
-        "EventTimestamp": now,
-        f"Execution{kind}Details": details,
-    }
