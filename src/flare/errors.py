@@ -47,6 +47,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
     │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
     │   ├── TooManyRequests                      (429 TooManyRequestsException, + Reason, Retry-After)
+    │   ├── CallbackTimeout                      (400 CallbackTimeoutException: a durable execution's
+    │   │                                          callback answered after it timed out)
     │   ├── SnapStartException                   (400 SnapStartException: an after-restore hook failed)
     │   ├── SnapStartNotReady                    (409 SnapStartNotReadyException: snapshot still being made)
     │   ├── SnapStartTimeout                     (408 SnapStartTimeoutException: restore over 10 s)
@@ -280,6 +282,10 @@ class TooManyRequests(ClientError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class CallbackTimeout(ClientError):
+    aws_name = "CallbackTimeoutException"
 
 
 class SnapStartException(ClientError):

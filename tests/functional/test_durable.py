@@ -421,3 +421,81 @@ def test_an_invocation_that_crashes_is_retried_and_the_execution_continues_from_
     assert invocations[0]["Error"]["Payload"]["ErrorType"] == "Runtime.ExitError"
     assert "Error" not in invocations[1]
     assert [event["EventType"] for event in events].count("StepSucceeded") == 1
+
+
+APPROVAL = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import CallbackConfig, Duration
+from aws_durable_execution_sdk_python.exceptions import CallbackTimeoutError
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    asked = context.step(lambda _: "asked", name="ask")
+    context.wait(Duration.from_days(30), name="a-month")
+    callback = context.create_callback(
+        name="approval",
+        config=CallbackConfig(timeout=Duration.from_days(7), heartbeat_timeout=Duration.from_days(2)),
+    )
+    try:
+        approval = callback.result()
+    except CallbackTimeoutError as error:
+        approval = f"timed out: {error}"
+    done = context.step(lambda _: "done", name="finish")
+    return [asked, approval, done]
+"""
+
+
+def callback_of(lam: Any, arn: str) -> str:
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
+    started = [event for event in events if event["EventType"] == "CallbackStarted"]
+    return str(started[-1]["CallbackStartedDetails"]["CallbackId"])
+
+
+def ended(lam: Any, arn: str) -> dict[str, Any]:
+    found: dict[str, Any] = until(
+        lambda: (
+            (execution := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING"
+            and execution
+        ),
+        "the execution to end",
+    )
+    return found
+
+
+def test_two_steps_a_thirty_day_wait_and_a_callback_complete_when_the_callback_is_sent(
+    timed: FlareServer,
+) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "approval", APPROVAL, timeout=60 * 86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    suspended(lam, arn)
+    advance(timed, 30 * 86400)
+    suspended(lam, arn, on="CallbackStarted")
+    callback = callback_of(lam, arn)
+    advance(timed, 86400)  # a heartbeat is due within 2 days: one comes
+    lam.send_durable_execution_callback_heartbeat(CallbackId=callback)
+    advance(timed, 1.5 * 86400)
+    time.sleep(0.5)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
+    lam.send_durable_execution_callback_success(CallbackId=callback, Result=b"approved")
+    done = ended(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done.get("Error")
+    assert json.loads(done["Result"]) == ["asked", "approved", "done"]
+    with pytest.raises(lam.exceptions.InvalidParameterValueException):
+        lam.send_durable_execution_callback_success(CallbackId=callback, Result=b"again")
+
+
+def test_a_callback_without_its_heartbeat_times_out_and_the_handler_sees_it(timed: FlareServer) -> None:
+    lam = timed.client()
+    name = durable_function(timed, lam, "no-heartbeat", APPROVAL, timeout=60 * 86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    suspended(lam, arn)
+    advance(timed, 30 * 86400)
+    suspended(lam, arn, on="CallbackStarted")
+    advance(timed, 2 * 86400 + 1)
+    done = ended(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done.get("Error")
+    asked, approval, finished = json.loads(done["Result"])
+    assert (asked, finished) == ("asked", "done") and approval.startswith("timed out")
+    assert "CallbackTimedOut" in history(lam, arn)

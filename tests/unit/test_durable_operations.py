@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flare.durable import operations
+from flare.durable import callbacks, operations
 from flare.durable.status import Status, move
 from flare.errors import IllegalTransition, InvalidParameterValue
 
@@ -47,7 +47,7 @@ def test_a_wait_is_due_at_its_scheduled_end_and_succeeds_when_woken() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "action"),
-    [("WAIT", "SUCCEED"), ("STEP", "CANCEL"), ("CALLBACK", "START"), ("CHAINED_INVOKE", "START")],
+    [("WAIT", "SUCCEED"), ("STEP", "CANCEL"), ("CALLBACK", "SUCCEED"), ("CHAINED_INVOKE", "START")],
 )
 def test_an_action_the_type_does_not_take_is_refused(kind: str, action: str) -> None:
     with pytest.raises(InvalidParameterValue):
@@ -64,3 +64,44 @@ def test_an_execution_ends_once_and_only_from_running() -> None:
     assert move(Status.RUNNING, Status.STOPPED) is Status.STOPPED
     with pytest.raises(IllegalTransition):
         move(Status.SUCCEEDED, Status.FAILED)
+
+
+def test_a_callback_times_out_at_its_timeout_or_without_its_heartbeat_whichever_comes_first() -> None:
+    options = {"TimeoutSeconds": 1000, "HeartbeatTimeoutSeconds": 100}
+    waiting, event = operations.apply(
+        update("CALLBACK", "START", CallbackOptions=options), None, 0.0, "arn:x"
+    )
+    assert event["CallbackStartedDetails"] == {
+        "CallbackId": callbacks.callback_id("arn:x", "op1"),
+        "Timeout": 1000,
+        "HeartbeatTimeout": 100,
+    }
+    assert callbacks.parse_callback_id(waiting["CallbackDetails"]["CallbackId"]) == ("arn:x", "op1")
+    assert callbacks.public(waiting).keys() == {
+        "Id",
+        "Type",
+        "Name",
+        "StartTimestamp",
+        "Status",
+        "CallbackDetails",
+    }
+    assert operations.due(waiting) == 100.0
+    beating = callbacks.heartbeat(waiting, 950.0)
+    assert operations.due(beating) == 1000.0
+    timed_out, event = operations.wake(beating, 1000.0)
+    assert (timed_out["Status"], event and event["EventType"]) == ("TIMED_OUT", "CallbackTimedOut")
+
+
+def test_a_callback_answered_succeeds_with_its_result_or_fails_with_its_error() -> None:
+    waiting, _ = operations.apply(update("CALLBACK", "START"), None, 0.0, "arn:x")
+    assert operations.due(waiting) is None
+    done, event = callbacks.answer(waiting, "yes", None, 5.0)
+    assert (done["Status"], done["CallbackDetails"]["Result"], event["EventType"]) == (
+        "SUCCEEDED",
+        "yes",
+        "CallbackSucceeded",
+    )
+    failed, event = callbacks.answer(waiting, None, {"ErrorMessage": "no"}, 5.0)
+    assert (failed["Status"], event["EventType"]) == ("FAILED", "CallbackFailed")
+    with pytest.raises(InvalidParameterValue):
+        callbacks.waiting(done, "id")

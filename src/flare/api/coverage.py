@@ -26,7 +26,7 @@ END = "<!-- lambda-operations:end -->"
 MANAGED_INSTANCES = "refuses: Lambda Managed Instances (capacity providers) are not run by Flare"
 ONLY_THE_INVOCATION = "answers the running invocation of a durable execution only (its checkpoint token)"
 NOT_YET_DURABLE = "refuses: Flare does not pause, resume or delete durable executions yet"
-NO_CALLBACKS = "answers that no callback exists: Flare does not run durable callbacks yet"
+NO_CALLBACKS = "answers the callbacks durable executions wait for; any other callback id is not found"
 REFUSALS = {
     "CreateCapacityProvider": MANAGED_INSTANCES,
     "GetCapacityProvider": MANAGED_INSTANCES,

@@ -7,9 +7,11 @@ GetDurableExecutionHistory, StopDurableExecution, and the SDK's two calls
 CheckpointDurableExecution and GetDurableExecutionState (an unknown ARN or a stale token is an
 invalid parameter: their models have no not-found error).
 
-Not run yet (answered as if nothing existed): Pause/Resume/DeleteDurableExecution are 404 for
-an execution Flare does not have and refused for one it has; the callbacks
-(SendDurableExecutionCallback*) find no callback, since Flare refuses CALLBACK operations.
+SendDurableExecutionCallbackSuccess (its body is the result), Failure (its body the
+ErrorObject) and Heartbeat answer a callback a CALLBACK operation waits for (``callbacks``): 404
+for a callback id Flare never gave, InvalidParameterValue for one already answered or timed out.
+Not run yet: Pause/Resume/DeleteDurableExecution are 404 for an execution Flare does not have and
+refused for one it has.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from flare.api.wire import aws_route, json_response
 from flare.control.registry import Registry
 from flare.durable import wire
 from flare.durable.executions import DurableExecutions
-from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.errors import InvalidParameterValue
 
 EXECUTIONS = "/2025-12-01/durable-executions/{arn}"
 CALLBACKS = "/2025-12-01/durable-execution-callbacks/{callback}"
@@ -46,6 +48,10 @@ def _page(items: list[Any], params: dict[str, Any], default: int = 1000) -> tupl
     limit = int(params.get("MaxItems") or default)
     end = start + limit
     return items[start:end], (str(end) if end < len(items) else None)
+
+
+def _callback(request: web.Request) -> str:
+    return str(_input(request).get("CallbackId") or request.match_info["callback"])
 
 
 def _epoch(value: object) -> float | None:
@@ -142,8 +148,21 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
         raise InvalidParameterValue(f"{NOT_YET.format(action)}.")
 
     @aws_route
-    async def no_callback(request: web.Request) -> web.StreamResponse:
-        raise ResourceNotFound(f"Callback not found: {request.match_info['callback']}.")
+    async def succeed(request: web.Request) -> web.StreamResponse:
+        result = await request.read()
+        durable_of(request).answer_callback(_callback(request), result.decode(errors="replace"), None)
+        return json_response({})
+
+    @aws_route
+    async def fail(request: web.Request) -> web.StreamResponse:
+        error = _input(request).get("Error") or {}
+        durable_of(request).answer_callback(_callback(request), None, dict(error))
+        return json_response({})
+
+    @aws_route
+    async def heartbeat(request: web.Request) -> web.StreamResponse:
+        durable_of(request).heartbeat(_callback(request))
+        return json_response({})
 
     app.router.add_get("/2025-12-01/functions/{name}/durable-executions", list_executions)
     app.router.add_get(EXECUTIONS, get_execution)
@@ -154,5 +173,6 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
         app.router.add_post(EXECUTIONS + suffix, not_yet)
     app.router.add_post(EXECUTIONS + "/stop", stop)
     app.router.add_post(EXECUTIONS + "/checkpoint", checkpoint)
-    for suffix in ("/succeed", "/fail", "/heartbeat"):
-        app.router.add_post(CALLBACKS + suffix, no_callback)
+    app.router.add_post(CALLBACKS + "/succeed", succeed)
+    app.router.add_post(CALLBACKS + "/fail", fail)
+    app.router.add_post(CALLBACKS + "/heartbeat", heartbeat)

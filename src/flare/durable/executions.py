@@ -38,7 +38,8 @@ from typing import Any
 from flare.clock import Clock, TimerHandle
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
-from flare.durable import history, operations, wire
+from flare.durable import callbacks, history, operations, wire
+from flare.durable.callbacks import public
 from flare.durable.status import Status, ended, move
 from flare.errors import (
     DurableExecutionAlreadyStarted,
@@ -176,7 +177,7 @@ class DurableExecutions:
                 finish = history.execution_end(update)
                 continue
             current = changed.get(update["Id"]) or self._store.operation(arn, update["Id"])
-            operation, event = operations.apply(update, current, now)
+            operation, event = operations.apply(update, current, now, arn)
             changed[operation["Id"]] = operation
             events.append(event)
         with self._store.db.transaction():
@@ -186,7 +187,9 @@ class DurableExecutions:
             self._store.update(row.with_(token=next_token))
         if finish is not None:
             self._end(arn, *finish)
-        answer: dict[str, Any] = {"NewExecutionState": {"Operations": list(changed.values())}}
+        answer: dict[str, Any] = {
+            "NewExecutionState": {"Operations": [public(op) for op in changed.values()]}
+        }
         if next_token:
             answer["CheckpointToken"] = next_token
         return answer
@@ -201,10 +204,40 @@ class DurableExecutions:
             raise InvalidParameterValue(f"Invalid marker: {marker}") from None
         limit = max_items or STATE_PAGE
         page = self._store.operations(arn, after, limit + 1)
-        answer: dict[str, Any] = {"Operations": [operation for _, operation in page[:limit]]}
+        answer: dict[str, Any] = {"Operations": [public(operation) for _, operation in page[:limit]]}
         if len(page) > limit:
             answer["NextMarker"] = str(page[limit - 1][0])
         return answer
+
+    # -- callbacks' answers ---------------------------------------------------------------------
+
+    def answer_callback(self, callback: str, result: str | None, error: dict[str, Any] | None) -> None:
+        """SendDurableExecutionCallbackSuccess (``result``) / Failure (``error``): the callback
+        ends and its execution is invoked again. Raises ResourceNotFound, InvalidParameterValue."""
+        arn, operation = self._waiting_callback(callback)
+        answered, event = callbacks.answer(operation, result, error, self._clock.wall())
+        with self._store.db.transaction():
+            self._store.put_operations(arn, [answered])
+            self._store.add_events(arn, [event])
+        self._spawn(arn)
+
+    def heartbeat(self, callback: str) -> None:
+        """SendDurableExecutionCallbackHeartbeat: the heartbeat time-out counts again from now.
+        Raises ResourceNotFound, InvalidParameterValue."""
+        arn, operation = self._waiting_callback(callback)
+        self._store.put_operations(arn, [callbacks.heartbeat(operation, self._clock.wall())])
+        if arn not in self._invoking:
+            self._arm_wake(arn)
+
+    def _waiting_callback(self, callback: str) -> tuple[str, dict[str, Any]]:
+        arn, operation_id = callbacks.parse_callback_id(callback)
+        row = self._store.get(arn)
+        if row is None:
+            raise ResourceNotFound(f"Callback not found: {callback}.")
+        operation = callbacks.waiting(self._store.operation(arn, operation_id), callback)
+        if ended(row.status):
+            raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
+        return arn, operation
 
     # -- reads and stop -------------------------------------------------------------------------
 
@@ -262,7 +295,7 @@ class DurableExecutions:
         self._store.update(row.with_(token=token))
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
-        payload = wire.invocation_event(arn, token, [op for _, op in page[:INITIAL_PAGE]], marker)
+        payload = wire.invocation_event(arn, token, [public(op) for _, op in page[:INITIAL_PAGE]], marker)
         began, request_id = self._clock.wall(), new_request_id()
         try:
             version = self._registry.resolve(row.function, row.version)
@@ -323,9 +356,14 @@ class DurableExecutions:
     def _wake(self, arn: str, operation_id: str) -> None:
         self._timers.pop(arn, None)
         row, operation = self._store.get(arn), self._store.operation(arn, operation_id)
-        if row is None or ended(row.status) or operation is None or operations.due(operation) is None:
+        if row is None or ended(row.status) or operation is None:
             return
-        woken, event = operations.wake(operation, self._clock.wall())
+        due, now = operations.due(operation), self._clock.wall()
+        if due is None or due > now:  # answered, or a heartbeat moved its time: the next one
+            if arn not in self._invoking:
+                self._arm_wake(arn)
+            return
+        woken, event = operations.wake(operation, now)
         with self._store.db.transaction():
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])

@@ -15,28 +15,32 @@ InvalidParameterValue, as the service refuses it)::
     CONTEXT  START   -> STARTED                              ContextStarted
              SUCCEED -> SUCCEEDED, Result                    ContextSucceeded
              FAIL    -> FAILED, Error                        ContextFailed
+    CALLBACK START   -> STARTED, CallbackId (``callbacks``)  CallbackStarted
 
 An operation that has ended (SUCCEEDED, FAILED, CANCELLED...) takes no further update. The
-EXECUTION's own SUCCEED / FAIL ends the execution (``executions``), not an operation; CALLBACK
-and CHAINED_INVOKE are refused until Flare runs them. ``wake`` is what the engine does when a
-wait's or a retry's time comes: the wait SUCCEEDED (WaitSucceeded), the step READY.
+EXECUTION's own SUCCEED / FAIL ends the execution (``executions``), not an operation;
+CHAINED_INVOKE is refused until Flare runs it. ``wake`` is what the engine does when a wait's, a
+retry's or a callback's time comes: the wait SUCCEEDED (WaitSucceeded), the step READY, the
+callback TIMED_OUT (CallbackTimedOut).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from flare.durable import callbacks
 from flare.errors import InvalidParameterValue
 
 Operation = dict[str, Any]
 Event = dict[str, Any]
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
-UNSUPPORTED = frozenset({"CALLBACK", "CHAINED_INVOKE"})
+UNSUPPORTED = frozenset({"CHAINED_INVOKE"})
 _ACTIONS = {
     "STEP": {"START", "RETRY", "SUCCEED", "FAIL"},
     "WAIT": {"START", "CANCEL"},
     "CONTEXT": {"START", "SUCCEED", "FAIL"},
+    "CALLBACK": {"START"},
 }
 _STATUS = {
     "START": "STARTED",
@@ -69,9 +73,11 @@ def check(update: dict[str, Any], current: Operation | None) -> None:
         raise InvalidParameterValue(f"Operation {update['Id']} is a {current['Type']}, not a {kind}.")
 
 
-def apply(update: dict[str, Any], current: Operation | None, now: float) -> tuple[Operation, Event]:
-    """The operation ``update`` makes of ``current`` at ``now``, and its history event.
-    Raises InvalidParameterValue (``check``)."""
+def apply(
+    update: dict[str, Any], current: Operation | None, now: float, arn: str = ""
+) -> tuple[Operation, Event]:
+    """The operation ``update`` makes of ``current`` at ``now`` in execution ``arn``, and its
+    history event. Raises InvalidParameterValue (``check``)."""
     check(update, current)
     kind, action = update["Type"], update["Action"]
     operation: Operation = dict(current) if current is not None else _new(update, now)
@@ -90,6 +96,8 @@ def apply(update: dict[str, Any], current: Operation | None, now: float) -> tupl
             "ReplayChildren": bool((update.get("ContextOptions") or {}).get("ReplayChildren"))
         }
         details = _event_outcome(update)
+    elif kind == "CALLBACK":
+        details = callbacks.start(operation, update, arn, now)
     return operation, _event(operation, f"{kind.title()}{_EVENT[action]}", details, now)
 
 
@@ -143,17 +151,21 @@ def _event(operation: Operation, event_type: str, details: dict[str, Any], now: 
 
 def due(operation: Operation) -> float | None:
     """When the engine must ``wake`` ``operation``: a STARTED wait's end, a PENDING step's next
-    attempt; None for any other."""
+    attempt, a waiting callback's time-out; None for any other."""
     if operation["Type"] == "WAIT" and operation["Status"] == "STARTED":
         return float(operation["WaitDetails"]["ScheduledEndTimestamp"])
     if operation["Type"] == "STEP" and operation["Status"] == "PENDING":
         return float(operation["StepDetails"]["NextAttemptTimestamp"])
+    if operation["Type"] == "CALLBACK":
+        return callbacks.due(operation)
     return None
 
 
 def wake(operation: Operation, now: float) -> tuple[Operation, Event | None]:
     """``operation`` once its time has come (``due``): a wait SUCCEEDED, with its
-    WaitSucceeded event; a step READY for its next attempt (no event)."""
+    WaitSucceeded event; a step READY for its next attempt (no event); a callback TIMED_OUT."""
+    if operation["Type"] == "CALLBACK":
+        return callbacks.time_out(operation, now)
     woken = dict(operation)
     if operation["Type"] == "WAIT":
         woken["Status"] = "SUCCEEDED"
