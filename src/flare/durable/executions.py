@@ -32,7 +32,6 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-import uuid
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
@@ -128,29 +127,14 @@ class DurableExecutions:
                         f"Durable execution {name} has already been started with a different input."
                     )
                 return found, False
-        now = self._clock.wall()
-        execution_name = name or str(uuid.uuid4())
-        arn = wire.execution_arn(version.function_arn, version.version, execution_name, str(uuid.uuid4()))
+        row = wire.new_execution(version, name, text, self._clock.wall())
         timeout = version.durable_timeout_s or 0
-        row = ExecutionRow(
-            arn,
-            version.name,
-            version.version,
-            execution_name,
-            Status.RUNNING,
-            text,
-            None,
-            None,
-            now,
-            None,
-            now + timeout,
-        )
         with self._store.db.transaction():
             self._store.insert(row)
-            self._store.put_operations(arn, [wire.execution_operation(row)])
-            self._store.add_events(arn, [history.execution_started(row, timeout)])
+            self._store.put_operations(row.arn, [wire.execution_operation(row)])
+            self._store.add_events(row.arn, [history.execution_started(row, timeout)])
         self._arm_deadline(row)
-        self._spawn(arn)
+        self._spawn(row.arn)
         return row, True
 
     async def wait_for(self, arn: str) -> ExecutionRow:

@@ -21,9 +21,11 @@ import base64
 import enum
 import json
 import os
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
+from flare.control.model import FunctionVersion
 from flare.store.durable import ExecutionRow
 
 Operation = dict[str, Any]
@@ -33,6 +35,27 @@ _MILLIS = (("StartTimestamp",), ("EndTimestamp",), ("StepDetails", "NextAttemptT
 
 def execution_arn(function_arn: str, version: str, name: str, invocation_id: str) -> str:
     return f"{function_arn}:{version}/durable-execution/{name}/{invocation_id}"
+
+
+def new_execution(version: FunctionVersion, name: str | None, payload: str, now: float) -> ExecutionRow:
+    """A RUNNING execution of ``version`` started at ``now`` (named ``name``, else a UUID),
+    due to time out after its ``DurableConfig.ExecutionTimeout``."""
+    execution_name = name or str(uuid.uuid4())
+    arn = execution_arn(version.function_arn, version.version, execution_name, str(uuid.uuid4()))
+    deadline = now + (version.durable_timeout_s or 0)
+    return ExecutionRow(
+        arn,
+        version.name,
+        version.version,
+        execution_name,
+        "RUNNING",
+        payload,
+        None,
+        None,
+        now,
+        None,
+        deadline,
+    )
 
 
 def invocation_id_of(arn: str) -> str:
