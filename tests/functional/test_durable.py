@@ -5,7 +5,9 @@ runtimes provide as Lambda's python3.13 and later do), and the API that reads ex
 from __future__ import annotations
 
 import json
+import os
 import signal
+import subprocess
 import time
 import urllib.request
 import uuid
@@ -17,6 +19,7 @@ import pytest
 from botocore.config import Config
 
 from tests.conftest import (
+    FLARE,
     ROLE,
     FlareServer,
     create_function,
@@ -499,3 +502,35 @@ def test_a_callback_without_its_heartbeat_times_out_and_the_handler_sees_it(time
     asked, approval, finished = json.loads(done["Result"])
     assert (asked, finished) == ("asked", "done") and approval.startswith("timed out")
     assert "CallbackTimedOut" in history(lam, arn)
+
+
+def flare_cli(server: FlareServer, *args: str) -> str:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    done = subprocess.run(
+        [str(FLARE), "durable", *args, "--endpoint-url", server.url], capture_output=True, text=True, env=env
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "cli", STEP_WAIT_STEP, timeout=40 * 86400)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    suspended(lam, arn)
+    header, row = flare_cli(flare, "ls", name).splitlines()
+    assert header.split()[:2] == ["NAME", "STATUS"] and row.split()[1] == "RUNNING" and row.endswith(arn)
+    lines = flare_cli(flare, "history", arn).splitlines()
+    assert "ExecutionStarted" in lines[0] and any(
+        "WaitStarted" in line and "a-month" in line for line in lines
+    )
+    assert flare_cli(flare, "stop", arn, "--message", "bye").startswith("stopped at ")
+    shown = json.loads(flare_cli(flare, "show", arn))
+    assert (shown["Status"], shown["Error"]["ErrorMessage"]) == ("STOPPED", "bye")
+    assert flare_cli(flare, "ls", name, "--status", "RUNNING").splitlines()[1:] == []
