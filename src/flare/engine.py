@@ -41,6 +41,7 @@ class Engine:
         self.clock = self.machine.clock
         self.metrics = Metrics(busy=self._busy)
         self.metrics.add_source(self._event_source_metrics)
+        self.metrics.add_durable_source(self._durable_metrics)
         self._regions: dict[Scope, AccountRegion] = {}
         self._started = False
         self.authenticator = Authenticator(
@@ -134,6 +135,13 @@ class Engine:
 
     def _event_source_metrics(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
         return [row for region in self._regions.values() for row in region.event_source_stats()]
+
+    def _durable_metrics(self) -> list[tuple[dict[str, str], int]]:
+        return [
+            ({"function": function, "status": status}, count)
+            for region in self._regions.values()
+            for function, status, count in region.durable_store.counts()
+        ]
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""

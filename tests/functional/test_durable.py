@@ -138,6 +138,8 @@ def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareSe
         ("StepSucceeded", "times"),
     ]
     assert events[-1]["EventType"] == "ExecutionSucceeded"
+    with urllib.request.urlopen(f"{flare.url}/metrics") as reply:
+        assert f'flare_durable_executions{{function="{name}",status="SUCCEEDED"}} 1' in reply.read().decode()
 
 
 STEP_WAIT_STEP = """

@@ -171,6 +171,16 @@ class DurableStore(ScopedTables):
             ).fetchall()
         return [_row(found) for found in rows]
 
+    def counts(self) -> list[tuple[str, str, int]]:
+        """``(function, status, how many)`` of every execution kept."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT function, status, COUNT(*) FROM durable_executions WHERE scope = ? "
+                "GROUP BY function, status ORDER BY function, status",
+                (self._scope,),
+            ).fetchall()
+        return [(str(function), str(status), int(count)) for function, status, count in rows]
+
     def delete_function(self, function: str) -> int:
         """Drop every execution of ``function`` with its operations and events; how many."""
         with self._lock, self._conn:
