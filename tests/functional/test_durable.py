@@ -536,3 +536,46 @@ def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
     shown = json.loads(flare_cli(flare, "show", arn))
     assert (shown["Status"], shown["Error"]["ErrorMessage"]) == ("STOPPED", "bye")
     assert flare_cli(flare, "ls", name, "--status", "RUNNING").splitlines()[1:] == []
+
+
+def test_the_sdks_own_cloud_test_runner_runs_a_durable_function_on_flare(
+    flare: FlareServer, lam: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """AWS's testing package (aws-durable-execution-sdk-python-testing) drives a deployed
+    function through the Lambda API and rebuilds its operations from the execution's history:
+    Flare as its backend."""
+    from aws_durable_execution_sdk_python.execution import InvocationStatus
+    from aws_durable_execution_sdk_python_testing.runner import DurableFunctionCloudTestRunner
+
+    for variable, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(variable, value)
+    name = durable_function(flare, lam, "cloud-runner", TWO_STEPS)
+    runner = DurableFunctionCloudTestRunner(
+        function_name=name, region="us-east-1", lambda_endpoint=flare.url, poll_interval=0.1
+    )
+    result = runner.run(input={"n": 6}, timeout=30)
+    assert result.status is InvocationStatus.SUCCEEDED
+    assert json.loads(result.result or "null") == {"first": 7, "second": 70}
+    assert (result.get_step("add").result, result.get_step("times").result) == ("7", "70")
+
+
+def test_the_cloud_test_runner_finds_a_callback_and_sends_its_answer(
+    timed: FlareServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from aws_durable_execution_sdk_python_testing.runner import DurableFunctionCloudTestRunner
+
+    for variable, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
+        monkeypatch.setenv(variable, value)
+    lam = timed.client()
+    name = durable_function(timed, lam, "cloud-callback", APPROVAL, timeout=60 * 86400)
+    runner = DurableFunctionCloudTestRunner(
+        function_name=name, region="us-east-1", lambda_endpoint=timed.url, poll_interval=0.1
+    )
+    arn = runner.run_async(input={}, timeout=30)
+    suspended(lam, arn)
+    advance(timed, 30 * 86400)
+    runner.send_callback_success(runner.wait_for_callback(arn, name="approval", timeout=30), b"ok")
+    result = runner.wait_for_result(arn, timeout=30)
+    assert json.loads(result.result or "null") == ["asked", "ok", "done"]
+    assert result.get_callback("approval").result == "ok"
+    assert result.get_wait("a-month").name == "a-month"
