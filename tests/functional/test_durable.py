@@ -579,3 +579,14 @@ def test_the_cloud_test_runner_finds_a_callback_and_sends_its_answer(
     assert json.loads(result.result or "null") == ["asked", "ok", "done"]
     assert result.get_callback("approval").result == "ok"
     assert result.get_wait("a-month").name == "a-month"
+
+
+def test_durable_execution_cannot_be_enabled_on_an_existing_function(lam: Any) -> None:
+    name = unique("not-durable")
+    create_function(lam, name, python_function(PLAIN))
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    with pytest.raises(
+        lam.exceptions.InvalidParameterValueException, match="only when a function is created"
+    ):
+        lam.update_function_configuration(FunctionName=name, DurableConfig={"ExecutionTimeout": 60})
+    assert "DurableConfig" not in lam.get_function_configuration(FunctionName=name)

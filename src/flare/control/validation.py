@@ -323,10 +323,15 @@ def merge_update(current: Config, body: dict[str, Any], today: date) -> Config:
     (UpdateFunctionCode passes only its ``Architectures``: the kept runtime is checked too).
 
     Fields the body leaves out keep their value; ``Environment`` is replaced whole when given;
-    ``TenancyConfig`` never changes. Raises InvalidParameterValue and leaves ``current``
-    untouched.
+    ``TenancyConfig`` never changes; ``DurableConfig`` may change only on a function created
+    durable (AWS: durable execution is enabled at creation only). Raises InvalidParameterValue
+    and leaves ``current`` untouched.
     """
     tenancy.check_update(current, body)
+    if body.get("DurableConfig") is not None and current.get("DurableConfig") is None:
+        raise InvalidParameterValue(
+            "Durable execution can be enabled only when a function is created, not on an existing function."
+        )
     config = _apply(current, body, today, creating=False)
     tenancy.check_configuration(config)
     return config
