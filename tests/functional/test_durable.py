@@ -590,3 +590,19 @@ def test_durable_execution_cannot_be_enabled_on_an_existing_function(lam: Any) -
     ):
         lam.update_function_configuration(FunctionName=name, DurableConfig={"ExecutionTimeout": 60})
     assert "DurableConfig" not in lam.get_function_configuration(FunctionName=name)
+
+
+def test_an_execution_name_the_model_refuses_is_a_validation_error(flare: FlareServer, lam: Any) -> None:
+    name = durable_function(flare, lam, "bad-name", TWO_STEPS)
+    unchecked = boto3.client(
+        "lambda",
+        endpoint_url=flare.url,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+    )
+    with pytest.raises(unchecked.exceptions.ClientError) as refused:
+        unchecked.invoke(FunctionName=name, DurableExecutionName="no spaces/here", Payload=b"{}")
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    assert lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"] == []
