@@ -72,6 +72,7 @@ class DurableExecutions:
         self._clock = clock
         self._timers: dict[str, TimerHandle] = {}  # arn => its next wake-up
         self._deadlines: dict[str, TimerHandle] = {}  # arn => its ExecutionTimeout
+        self._retries: dict[str, TimerHandle] = {}  # arn => its next try after an error or a throttle
         self._invoking: set[str] = set()  # executions with an invocation in flight
         self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
         self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
@@ -92,10 +93,10 @@ class DurableExecutions:
                 self._spawn(row.arn)
 
     async def stop(self) -> None:
-        for handle in [*self._timers.values(), *self._deadlines.values()]:
-            handle.cancel()
-        self._timers.clear()
-        self._deadlines.clear()
+        for timers in (self._timers, self._deadlines, self._retries):
+            for handle in timers.values():
+                handle.cancel()
+            timers.clear()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -315,7 +316,11 @@ class DurableExecutions:
             self._end(arn, Status.FAILED, None, outcome.error or {})
 
     def _retry_later(self, arn: str, delay: float) -> None:
-        self._timers[arn] = self._clock.call_later(delay, lambda: self._spawn(arn))
+        def retry() -> None:
+            self._retries.pop(arn, None)
+            self._spawn(arn)
+
+        self._retries[arn] = self._clock.call_later(delay, retry)
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -384,7 +389,7 @@ class DurableExecutions:
 
     def _forget(self, arn: str) -> None:
         self._failures.pop(arn, None)
-        for timers in (self._timers, self._deadlines):
+        for timers in (self._timers, self._deadlines, self._retries):
             handle = timers.pop(arn, None)
             if handle is not None:
                 handle.cancel()
