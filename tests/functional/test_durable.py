@@ -620,3 +620,44 @@ def test_a_throttled_invocation_of_an_execution_is_tried_again_until_it_runs(
     lam.delete_function_concurrency(FunctionName=name)
     done = ended(lam, arn)
     assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", {"first": 3, "second": 30})
+
+
+CALLER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.exceptions import InvokeError
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    plain = context.invoke(event["plain"], {"x": 21}, name="plain")
+    child = context.invoke(event["child"], {"n": 2}, name="child")
+    try:
+        context.invoke(event["failing"], {}, name="failing")
+        failed = None
+    except InvokeError as error:
+        failed = str(error)
+    return {"plain": plain, "child": child, "failed": failed}
+"""
+DOUBLE = "def handler(event, context):\n    return {'got': event['x'] * 2}\n"
+FAILING = "def handler(event, context):\n    raise ValueError('no such order')\n"
+
+
+def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_execution(
+    flare: FlareServer, lam: Any
+) -> None:
+    plain, failing = unique("double"), unique("failing")
+    create_function(lam, plain, python_function(DOUBLE))
+    create_function(lam, failing, python_function(FAILING))
+    child = durable_function(flare, lam, "child", TWO_STEPS)
+    caller = durable_function(flare, lam, "caller", CALLER)
+    event = {"plain": plain, "child": child, "failing": failing}
+    answer = lam.invoke(FunctionName=caller, Payload=json.dumps(event).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    result = json.loads(answer["Payload"].read())
+    assert (result["plain"], result["child"]) == ({"got": 42}, {"first": 3, "second": 30})
+    assert "no such order" in result["failed"]
+    children = lam.list_durable_executions_by_function(FunctionName=child)["DurableExecutions"]
+    assert [found["Status"] for found in children] == ["SUCCEEDED"]
+    kinds = history(lam, answer["DurableExecutionArn"])
+    assert kinds.count("ChainedInvokeStarted") == 3 and kinds.count("ChainedInvokeSucceeded") == 2
+    assert kinds.count("ChainedInvokeFailed") == 1

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from flare.durable import callbacks, operations
+from flare.durable import callbacks, chained, operations
 from flare.durable.status import Status, move
 from flare.errors import IllegalTransition, InvalidParameterValue
 
@@ -47,7 +47,7 @@ def test_a_wait_is_due_at_its_scheduled_end_and_succeeds_when_woken() -> None:
 
 @pytest.mark.parametrize(
     ("kind", "action"),
-    [("WAIT", "SUCCEED"), ("STEP", "CANCEL"), ("CALLBACK", "SUCCEED"), ("CHAINED_INVOKE", "START")],
+    [("WAIT", "SUCCEED"), ("STEP", "CANCEL"), ("CALLBACK", "SUCCEED"), ("CHAINED_INVOKE", "SUCCEED")],
 )
 def test_an_action_the_type_does_not_take_is_refused(kind: str, action: str) -> None:
     with pytest.raises(InvalidParameterValue):
@@ -105,3 +105,24 @@ def test_a_callback_answered_succeeds_with_its_result_or_fails_with_its_error() 
     assert (failed["Status"], event["EventType"]) == ("FAILED", "CallbackFailed")
     with pytest.raises(InvalidParameterValue):
         callbacks.waiting(done, "id")
+
+
+def test_a_chained_invoke_keeps_its_target_out_of_sight_and_ends_with_its_answer() -> None:
+    options = {"FunctionName": "orders:live"}
+    started, event = operations.apply(
+        update("CHAINED_INVOKE", "START", Payload='{"a": 1}', ChainedInvokeOptions=options), None, 0.0
+    )
+    assert event["EventType"] == "ChainedInvokeStarted"
+    assert event["ChainedInvokeStartedDetails"]["FunctionName"] == "orders:live"
+    assert chained.pending(started) and (started[chained.TARGET], started[chained.INPUT]) == (
+        "orders:live",
+        '{"a": 1}',
+    )
+    assert chained.TARGET not in callbacks.public(started)
+    done, event = chained.finish(started, '{"ok": true}', None, 3.0)
+    assert (done["Status"], done["ChainedInvokeDetails"], event["EventType"]) == (
+        "SUCCEEDED",
+        {"Result": '{"ok": true}'},
+        "ChainedInvokeSucceeded",
+    )
+    assert not chained.pending(done)

@@ -37,7 +37,7 @@ from typing import Any
 from flare.clock import Clock, TimerHandle
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
-from flare.durable import callbacks, history, operations, wire
+from flare.durable import callbacks, chained, history, operations, targets, wire
 from flare.durable.callbacks import public
 from flare.durable.status import Status, ended, move
 from flare.errors import (
@@ -85,10 +85,14 @@ class DurableExecutions:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Arm the timers of every RUNNING execution; invoke again those with none (their last
-        invocation was cut short). Call once, inside the event loop, after ``Registry.load``."""
+        """Arm the timers of every RUNNING execution, await again their chained invokes'
+        targets, invoke again those with no timer (their last invocation was cut short). Call
+        once, inside the event loop, after ``Registry.load``."""
         for row in self._store.with_status(Status.RUNNING):
             self._arm_deadline(row)
+            for _, operation in self._store.operations(row.arn):
+                if chained.pending(operation):
+                    self._spawn_chained(row.arn, operation["Id"])
             if not self._arm_wake(row.arn):
                 self._spawn(row.arn)
 
@@ -172,6 +176,9 @@ class DurableExecutions:
             self._store.update(row.with_(token=next_token))
         if finish is not None:
             self._end(arn, *finish)
+        for operation in changed.values():
+            if chained.pending(operation):
+                self._spawn_chained(arn, operation["Id"])
         answer: dict[str, Any] = {
             "NewExecutionState": {"Operations": [public(op) for op in changed.values()]}
         }
@@ -321,6 +328,37 @@ class DurableExecutions:
             self._spawn(arn)
 
         self._retries[arn] = self._clock.call_later(delay, retry)
+
+    # -- chained invokes ------------------------------------------------------------------------
+
+    def _spawn_chained(self, arn: str, operation_id: str) -> None:
+        task = asyncio.get_running_loop().create_task(self._run_chained(arn, operation_id))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _run_chained(self, arn: str, operation_id: str) -> None:
+        """Invoke a chained invoke's target (``targets``), then end the operation with its
+        answer and invoke the execution again."""
+        operation = self._store.operation(arn, operation_id)
+        if operation is None or not chained.pending(operation):
+            return
+
+        def start_child(version: FunctionVersion, payload: bytes) -> str:
+            child = self.start_execution(version, None, payload)[0].arn
+            self._store.put_operations(arn, [{**operation, chained.CHILD: child}])
+            return child
+
+        result, error = await targets.call(
+            operation, self._registry, self._router, self._clock, start_child, self.wait_for
+        )
+        row, current = self._store.get(arn), self._store.operation(arn, operation_id)
+        if row is None or ended(row.status) or current is None or not chained.pending(current):
+            return
+        done, event = chained.finish(current, result, error, self._clock.wall())
+        with self._store.db.transaction():
+            self._store.put_operations(arn, [done])
+            self._store.add_events(arn, [event])
+        self._spawn(arn)
 
     # -- timers ---------------------------------------------------------------------------------
 

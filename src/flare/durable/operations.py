@@ -16,31 +16,31 @@ InvalidParameterValue, as the service refuses it)::
              SUCCEED -> SUCCEEDED, Result                    ContextSucceeded
              FAIL    -> FAILED, Error                        ContextFailed
     CALLBACK START   -> STARTED, CallbackId (``callbacks``)  CallbackStarted
+    CHAINED_INVOKE START -> STARTED, its target (``chained``)  ChainedInvokeStarted
 
 An operation that has ended (SUCCEEDED, FAILED, CANCELLED...) takes no further update. The
-EXECUTION's own SUCCEED / FAIL ends the execution (``executions``), not an operation;
-CHAINED_INVOKE is refused until Flare runs it. ``wake`` is what the engine does when a wait's, a
-retry's or a callback's time comes: the wait SUCCEEDED (WaitSucceeded), the step READY, the
-callback TIMED_OUT (CallbackTimedOut).
+EXECUTION's own SUCCEED / FAIL ends the execution (``executions``), not an operation. ``wake``
+is what the engine does when a wait's, a retry's or a callback's time comes: the wait
+SUCCEEDED (WaitSucceeded), the step READY, the callback TIMED_OUT (CallbackTimedOut).
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from flare.durable import callbacks
+from flare.durable import callbacks, chained
 from flare.errors import InvalidParameterValue
 
 Operation = dict[str, Any]
 Event = dict[str, Any]
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
-UNSUPPORTED = frozenset({"CHAINED_INVOKE"})
 _ACTIONS = {
     "STEP": {"START", "RETRY", "SUCCEED", "FAIL"},
     "WAIT": {"START", "CANCEL"},
     "CONTEXT": {"START", "SUCCEED", "FAIL"},
     "CALLBACK": {"START"},
+    "CHAINED_INVOKE": {"START"},
 }
 _STATUS = {
     "START": "STARTED",
@@ -61,8 +61,6 @@ _EVENT = {
 def check(update: dict[str, Any], current: Operation | None) -> None:
     """Raise InvalidParameterValue unless ``update`` may apply to ``current`` (None: new)."""
     kind, action = update.get("Type"), update.get("Action")
-    if kind in UNSUPPORTED:
-        raise InvalidParameterValue(f"Flare does not run {kind} operations yet.")
     if kind not in _ACTIONS or action not in _ACTIONS[kind]:
         raise InvalidParameterValue(f"Invalid action {action} for {kind} operation {update.get('Id')}.")
     if current is None and action not in ("START", "SUCCEED", "FAIL", "RETRY"):
@@ -98,7 +96,10 @@ def apply(
         details = _event_outcome(update)
     elif kind == "CALLBACK":
         details = callbacks.start(operation, update, arn, now)
-    return operation, _event(operation, f"{kind.title()}{_EVENT[action]}", details, now)
+    elif kind == "CHAINED_INVOKE":
+        details = chained.start(operation, update)
+    event_kind = "ChainedInvoke" if kind == "CHAINED_INVOKE" else kind.title()
+    return operation, _event(operation, f"{event_kind}{_EVENT[action]}", details, now)
 
 
 def _new(update: dict[str, Any], now: float) -> Operation:
