@@ -34,12 +34,13 @@ import json
 import logging
 from typing import Any
 
-from flare.clock import Clock, TimerHandle
+from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.durable import callbacks, chained, history, operations, targets, wire
 from flare.durable.callbacks import public
 from flare.durable.status import Status, ended, move
+from flare.durable.timers import DEADLINE, RETRY, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
     FlareError,
@@ -70,9 +71,7 @@ class DurableExecutions:
         self._registry = registry
         self._router = router
         self._clock = clock
-        self._timers: dict[str, TimerHandle] = {}  # arn => its next wake-up
-        self._deadlines: dict[str, TimerHandle] = {}  # arn => its ExecutionTimeout
-        self._retries: dict[str, TimerHandle] = {}  # arn => its next try after an error or a throttle
+        self._timers = Timers(clock)
         self._invoking: set[str] = set()  # executions with an invocation in flight
         self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
         self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
@@ -97,10 +96,7 @@ class DurableExecutions:
                 self._spawn(row.arn)
 
     async def stop(self) -> None:
-        for timers in (self._timers, self._deadlines, self._retries):
-            for handle in timers.values():
-                handle.cancel()
-            timers.clear()
+        self._timers.close()
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
@@ -245,8 +241,8 @@ class DurableExecutions:
         return self._store.events(arn)
 
     def stop_execution(self, arn: str, error: dict[str, Any] | None) -> float:
-        """StopDurableExecution: the stop's time. Raises ResourceNotFound, ResourceConflict
-        is not modelled: an execution already ended is answered InvalidParameterValue."""
+        """StopDurableExecution: the stop's time. Raises ResourceNotFound, InvalidParameterValue
+        (it has ended: the operation's model has no ResourceConflict)."""
         row = self._existing(arn)
         if ended(row.status):
             raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
@@ -323,11 +319,7 @@ class DurableExecutions:
             self._end(arn, Status.FAILED, None, outcome.error or {})
 
     def _retry_later(self, arn: str, delay: float) -> None:
-        def retry() -> None:
-            self._retries.pop(arn, None)
-            self._spawn(arn)
-
-        self._retries[arn] = self._clock.call_later(delay, retry)
+        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._spawn(arn))
 
     # -- chained invokes ------------------------------------------------------------------------
 
@@ -372,16 +364,10 @@ class DurableExecutions:
         if not dues:
             return False
         when, operation_id = min(dues)
-        previous = self._timers.pop(arn, None)
-        if previous is not None:
-            previous.cancel()
-        self._timers[arn] = self._clock.call_later(
-            when - self._clock.wall(), lambda: self._wake(arn, operation_id)
-        )
+        self._timers.set_at(arn, WAKE, when, lambda: self._wake(arn, operation_id))
         return True
 
     def _wake(self, arn: str, operation_id: str) -> None:
-        self._timers.pop(arn, None)
         row, operation = self._store.get(arn), self._store.operation(arn, operation_id)
         if row is None or ended(row.status) or operation is None:
             return
@@ -397,12 +383,9 @@ class DurableExecutions:
         self._spawn(arn)
 
     def _arm_deadline(self, row: ExecutionRow) -> None:
-        self._deadlines[row.arn] = self._clock.call_later(
-            row.deadline - self._clock.wall(), lambda: self._time_out(row.arn)
-        )
+        self._timers.set_at(row.arn, DEADLINE, row.deadline, lambda: self._time_out(row.arn))
 
     def _time_out(self, arn: str) -> None:
-        self._deadlines.pop(arn, None)
         row = self._store.get(arn)
         if row is not None and not ended(row.status):
             self._end(
@@ -427,10 +410,7 @@ class DurableExecutions:
 
     def _forget(self, arn: str) -> None:
         self._failures.pop(arn, None)
-        for timers in (self._timers, self._deadlines, self._retries):
-            handle = timers.pop(arn, None)
-            if handle is not None:
-                handle.cancel()
+        self._timers.cancel(arn)
 
     def _existing(self, arn: str) -> ExecutionRow:
         row = self._store.get(arn)
