@@ -661,3 +661,25 @@ def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_exe
     kinds = history(lam, answer["DurableExecutionArn"])
     assert kinds.count("ChainedInvokeStarted") == 3 and kinds.count("ChainedInvokeSucceeded") == 2
     assert kinds.count("ChainedInvokeFailed") == 1
+
+
+def test_an_ended_execution_is_deleted_after_its_retention_period(timed: FlareServer) -> None:
+    lam = timed.client()
+    attach_policy(timed.url, ROLE, CHECKPOINTS, name="durable")
+    name = unique("retained")
+    create_function(
+        lam, name, python_function(TWO_STEPS), runtime="python3.13",
+        DurableConfig={"ExecutionTimeout": 3600, "RetentionPeriodInDays": 3},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    arn = lam.invoke(FunctionName=name, Payload=b'{"n": 1}')["DurableExecutionArn"]
+    advance(timed, 2 * 86400)
+    time.sleep(0.5)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED"
+    advance(timed, 86400 + 3600)
+    until(
+        lambda: lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"] == [],
+        "the execution to be deleted",
+    )
+    with pytest.raises(lam.exceptions.ResourceNotFoundException):
+        lam.get_durable_execution_history(DurableExecutionArn=arn)

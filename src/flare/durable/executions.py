@@ -20,7 +20,8 @@ invocation error (a function error: the runtime crashed or timed out, the wrappe
 retried ``RETRY_BACKOFF_S`` later, up to ``MAX_FAILED_INVOCATIONS`` in a row (as the SDK's local
 runner does), then fails the execution; an output the SDK never gives fails it at once. A
 throttled invocation is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a
-RUNNING execution as TIMED_OUT. Everything is in the store (``store/durable.py``) as it
+RUNNING execution as TIMED_OUT; an ended execution is deleted ``RetentionPeriodInDays`` after
+its end (checked every ``SWEEP_S``). Everything is in the store (``store/durable.py``) as it
 happens, so ``start`` after a restart arms every timer again (one already due fires at once) and
 invokes again an execution whose invocation the restart cut short.
 
@@ -40,7 +41,7 @@ from flare.control.registry import Registry
 from flare.durable import callbacks, chained, history, operations, targets, wire
 from flare.durable.callbacks import public
 from flare.durable.status import Status, ended, move
-from flare.durable.timers import DEADLINE, RETRY, WAKE, Timers
+from flare.durable.timers import DEADLINE, RETRY, SWEEP, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
     FlareError,
@@ -57,6 +58,7 @@ log = logging.getLogger("flare.durable")
 
 THROTTLE_RETRY_S = 1.0
 RETRY_BACKOFF_S = 5.0  # before an invocation error's retry, on the engine's clock
+SWEEP_S = 3600.0  # how often ended executions past their retention are deleted (engine clock)
 MAX_FAILED_INVOCATIONS = 5  # in a row: then the execution FAILED with the last error
 INITIAL_PAGE = 100  # operations in the invocation event; the SDK pages the rest (``state``)
 INVALID_TOKEN = "Invalid checkpoint token"
@@ -94,6 +96,7 @@ class DurableExecutions:
                     self._spawn_chained(row.arn, operation["Id"])
             if not self._arm_wake(row.arn):
                 self._spawn(row.arn)
+        self._sweep()
 
     async def stop(self) -> None:
         self._timers.close()
@@ -381,6 +384,14 @@ class DurableExecutions:
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])
         self._spawn(arn)
+
+    def _sweep(self) -> None:
+        """Delete the executions ended longer ago than their retention; again in ``SWEEP_S``."""
+        expired = self._store.expired(self._clock.wall())
+        if expired:
+            log.info("deleting %d durable executions past their retention", len(expired))
+            self._store.delete(expired)
+        self._timers.set_at("", SWEEP, self._clock.wall() + SWEEP_S, self._sweep)
 
     def _arm_deadline(self, row: ExecutionRow) -> None:
         self._timers.set_at(row.arn, DEADLINE, row.deadline, lambda: self._time_out(row.arn))

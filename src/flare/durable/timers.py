@@ -1,8 +1,8 @@
 """The timers of durable executions, on the engine's clock: per execution, at most one of each
 kind (``WAKE``: its earliest wait, retry or callback deadline; ``DEADLINE``: its
-ExecutionTimeout; ``RETRY``: its next try after an invocation error or a throttle). Setting one
-replaces the one of its kind; a timer forgets itself when it fires. Used from the event loop's
-thread."""
+ExecutionTimeout; ``RETRY``: its next try after an invocation error or a throttle), and one
+``SWEEP`` of them all (retention). Setting one replaces the one of its kind; a timer forgets
+itself when it fires. Used from the event loop's thread."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from flare.clock import Clock, TimerHandle
 WAKE = "wake"
 DEADLINE = "deadline"
 RETRY = "retry"
+SWEEP = "sweep"  # of every execution: arn ""
 
 
 class Timers:

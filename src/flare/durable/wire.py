@@ -55,6 +55,7 @@ def new_execution(version: FunctionVersion, name: str | None, payload: str, now:
         now,
         None,
         deadline,
+        retention=version.durable_retention_days,
     )
 
 

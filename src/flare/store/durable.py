@@ -17,6 +17,7 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         ended     REAL  epoch seconds, when it ended
         deadline  REAL  epoch seconds: started + DurableConfig.ExecutionTimeout
         token     TEXT  the checkpoint token the running invocation must present next ('' none)
+        retention INTEGER  days it is kept once ended (DurableConfig.RetentionPeriodInDays)
         PRIMARY KEY (scope, arn), UNIQUE (scope, function, name)
 
     durable_operations
@@ -62,6 +63,7 @@ CREATE TABLE IF NOT EXISTS durable_executions (
     ended    REAL,
     deadline REAL NOT NULL,
     token    TEXT NOT NULL DEFAULT '',
+    retention INTEGER NOT NULL DEFAULT 14,
     PRIMARY KEY (scope, arn),
     UNIQUE (scope, function, name)
 );
@@ -84,7 +86,9 @@ CREATE TABLE IF NOT EXISTS durable_events (
 );
 """
 
-_COLUMNS = "arn, function, version, name, status, input, result, error, started, ended, deadline, token"
+_COLUMNS = (
+    "arn, function, version, name, status, input, result, error, started, ended, deadline, token, retention"
+)
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class ExecutionRow:
     ended: float | None
     deadline: float
     token: str = ""
+    retention: int = 14  # days
 
     def with_(self, **changes: Any) -> ExecutionRow:
         return replace(self, **changes)
@@ -125,7 +130,7 @@ class DurableStore(ScopedTables):
     def insert(self, row: ExecutionRow) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 12)})",
+                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 13)})",
                 (self._scope, *_values(row)),
             )
 
@@ -181,6 +186,24 @@ class DurableStore(ScopedTables):
             ).fetchall()
         return [(str(function), str(status), int(count)) for function, status, count in rows]
 
+    def expired(self, now: float) -> list[str]:
+        """The ARNs of executions ended longer ago than their retention."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT arn FROM durable_executions WHERE scope = ? AND ended IS NOT NULL "
+                "AND ended + retention * 86400 <= ?",
+                (self._scope, now),
+            ).fetchall()
+        return [str(arn) for (arn,) in rows]
+
+    def delete(self, arns: list[str]) -> None:
+        """Drop executions ``arns`` with their operations and events."""
+        with self._lock, self._conn:
+            for table in ("durable_operations", "durable_events", "durable_executions"):
+                self._conn.executemany(
+                    f"DELETE FROM {table} WHERE scope = ? AND arn = ?", [(self._scope, arn) for arn in arns]
+                )
+
     def delete_function(self, function: str) -> int:
         """Drop every execution of ``function`` with its operations and events; how many."""
         with self._lock, self._conn:
@@ -191,10 +214,7 @@ class DurableStore(ScopedTables):
                     (self._scope, function),
                 ).fetchall()
             ]
-            for table in ("durable_operations", "durable_events", "durable_executions"):
-                self._conn.executemany(
-                    f"DELETE FROM {table} WHERE scope = ? AND arn = ?", [(self._scope, arn) for arn in arns]
-                )
+            self.delete(arns)
         return len(arns)
 
     # -- operations -----------------------------------------------------------------------------
@@ -271,4 +291,5 @@ def _values(row: ExecutionRow) -> tuple[Any, ...]:
         row.ended,
         row.deadline,
         row.token,
+        row.retention,
     )
