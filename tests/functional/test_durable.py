@@ -103,12 +103,13 @@ CHECKPOINTS = {
 
 def durable_function(flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600) -> str:
     """A python3.13 durable function (its runtime provides the SDK, as Lambda's does) whose
-    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows."""
+    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows. Its ended
+    executions are kept 90 days: tests move the clock by weeks after one ends."""
     attach_policy(flare.url, ROLE, CHECKPOINTS, name="durable")
     name = unique(prefix)
     create_function(
         lam, name, python_function(source), runtime="python3.13", Timeout=30,
-        DurableConfig={"ExecutionTimeout": timeout},
+        DurableConfig={"ExecutionTimeout": timeout, "RetentionPeriodInDays": 90},
     )  # fmt: skip
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     return name
