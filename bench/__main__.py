@@ -1,5 +1,5 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java|hotreload] [--quick] [--no-record]``.
+extensions|java|hotreload|durable] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -8,8 +8,9 @@ freezer cost), the provisioned-concurrency, SnapStart and event source benchmark
 start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Python's
 (:mod:`bench.node`, :mod:`bench.java`; Node.js's also beside serverless-offline's), the cost
 of an external extension (:mod:`bench.extensions`) and a saved edit's way to the next invoke
-under hot reload (:mod:`bench.hot_reload`), prints the markdown on stdout (progress goes to
-stderr) and appends it to bench/RESULTS.md unless ``--no-record``.
+under hot reload (:mod:`bench.hot_reload`), and what a durable execution costs beside a plain
+invoke (:mod:`bench.durable`), prints the markdown on stdout (progress goes to stderr) and
+appends it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -29,6 +30,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import (
     beside_python,
+    durable,
     events,
     extensions,
     harness,
@@ -212,6 +214,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "extensions",
             "java",
             "hotreload",
+            "durable",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -258,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
     extra += beside_python.render(java.JAVA, java_result) if java_result is not None else ""
     hot_result = hot_reload.run(HOT_RELOAD_EDITS, progress) if args.only in (None, "hotreload") else None
     extra += hot_reload.render(hot_result) if hot_result is not None else ""
+    durable_result = (
+        durable.run(settings.cold_iterations, progress) if args.only in (None, "durable") else None
+    )
+    extra += durable.render(durable_result) if durable_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -283,6 +290,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if hot_result is not None and hot_result.failed:
         progress("hot reload benchmark: some parts not measured (see the report)")
+        return 1
+    if durable_result is not None and durable_result.failed:
+        progress("durable benchmark: not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

@@ -27,6 +27,7 @@ from flare.control.policies import FunctionPolicies
 from flare.control.provisioned_concurrency import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.control.urls import FunctionUrls
+from flare.durable.executions import DurableExecutions
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
@@ -52,6 +53,7 @@ from flare.services.logs import LogLimits, LogService
 from flare.services.queue import QueueService
 from flare.services.stream import StreamService
 from flare.store.code_signing import CodeSigningStore
+from flare.store.durable import DurableStore
 from flare.store.events import EventStore
 from flare.store.function_settings import FunctionSettingsStore
 from flare.store.functions import FunctionStore
@@ -137,6 +139,9 @@ class AccountRegion:
         self.registry.add_version_listener(self._function_changed)
         self.registry.add_listener(self.concurrency.function_changed)
         self._wire_events(config.async_retry_base_delay_s)
+        self.durable_store = DurableStore(database, scope)
+        self.durable = DurableExecutions(self.durable_store, self.registry, self.router, clock)
+        self.registry.add_version_listener(self.durable.function_changed)
         self.url_store = UrlStore(database, scope)
         self.function_urls = FunctionUrls(self.url_store, self.registry, clock, region, account, config.port)
         self.registry.add_version_listener(self.function_urls.function_changed)
@@ -241,6 +246,7 @@ class AccountRegion:
         self.provisioned.start()
         self.schedules.start()
         self.async_queue.start()
+        self.durable.start()
         self.mappings.start()
         self.log_service.start()
         self.code_watch.start()
@@ -250,6 +256,7 @@ class AccountRegion:
         self.live_tails.close()
         await self.code_watch.stop()
         await self.async_queue.stop()
+        await self.durable.stop()
         await self.mappings.stop()
         self.queues.close()
         self.streams.close()

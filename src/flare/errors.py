@@ -40,10 +40,15 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
     │   │                                          their aggregate size)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
+    │   ├── DurableExecutionAlreadyStarted       (409 DurableExecutionAlreadyStartedException: a
+    │   │                                          durable execution's name given again with
+    │   │                                          another payload)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
     │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
     │   ├── TooManyRequests                      (429 TooManyRequestsException, + Reason, Retry-After)
+    │   ├── CallbackTimeout                      (400 CallbackTimeoutException: a durable execution's
+    │   │                                          callback answered after it timed out)
     │   ├── SnapStartException                   (400 SnapStartException: an after-restore hook failed)
     │   ├── SnapStartNotReady                    (409 SnapStartNotReadyException: snapshot still being made)
     │   ├── SnapStartTimeout                     (408 SnapStartTimeoutException: restore over 10 s)
@@ -239,6 +244,11 @@ class ResourceConflict(ClientError):
     status = 409
 
 
+class DurableExecutionAlreadyStarted(ClientError):
+    aws_name = "DurableExecutionAlreadyStartedException"
+    status = 409
+
+
 class PreconditionFailed(ClientError):
     aws_name = "PreconditionFailedException"
     status = 412
@@ -272,6 +282,10 @@ class TooManyRequests(ClientError):
 
     def headers(self) -> dict[str, str]:
         return {"Retry-After": str(self.retry_after_s)}
+
+
+class CallbackTimeout(ClientError):
+    aws_name = "CallbackTimeoutException"
 
 
 class SnapStartException(ClientError):

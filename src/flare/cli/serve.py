@@ -164,6 +164,13 @@ from flare.config import DEFAULT_REGION, ServerConfig
     "S3Bucket hot-reload, S3Key /abs/path). Repeatable. Default: anywhere under --auth open, "
     "nowhere under --auth sigv4.",
 )
+@click.option(
+    "--test-clock",
+    is_flag=True,
+    default=False,
+    help="For tests: the engine's clock can be moved ahead (POST /flare/v1/clock "
+    '{"AdvanceSeconds": N}), so days of waits, backoffs and schedules pass in seconds.',
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
