@@ -21,8 +21,10 @@ $(STAMP): pyproject.toml Makefile
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
-	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3).
-	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3 snapshot-restore-py
+	@# The SDK that function runtimes provide (as Lambda's Python runtimes ship boto3, and
+	@# python3.13 and later the durable execution SDK, which needs Python 3.11).
+	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK) boto3 snapshot-restore-py \
+	  aws-durable-execution-sdk-python
 	@# python3.9 functions get a build for 3.9 (the one above needs 3.10: urllib3 2.8).
 	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK)-py39 --python-version 3.9 \
 	  --only-binary=:all: boto3 snapshot-restore-py

@@ -1,14 +1,16 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java] [--quick] [--no-record]``.
+extensions|java|hotreload|durable] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
 freezer cost), the provisioned-concurrency, SnapStart and event source benchmarks
 (:mod:`bench.events`: SQS and Kinesis → function throughput), the cost of layers on a cold
 start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Python's
-(:mod:`bench.node`, :mod:`bench.java`) and the cost of an external extension
-(:mod:`bench.extensions`), prints the markdown on stdout (progress goes to stderr) and appends
-it to bench/RESULTS.md unless ``--no-record``.
+(:mod:`bench.node`, :mod:`bench.java`; Node.js's also beside serverless-offline's), the cost
+of an external extension (:mod:`bench.extensions`) and a saved edit's way to the next invoke
+under hot reload (:mod:`bench.hot_reload`), and what a durable execution costs beside a plain
+invoke (:mod:`bench.durable`), prints the markdown on stdout (progress goes to stderr) and
+appends it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -28,9 +30,11 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import (
     beside_python,
+    durable,
     events,
     extensions,
     harness,
+    hot_reload,
     java,
     layers,
     measure,
@@ -56,6 +60,8 @@ class Settings:
     throughput_warmup: float = 1.5
 
 
+HOT_RELOAD_EDITS = 20
+
 QUICK = Settings(cold_iterations=10, warm_iterations=300, warm_warmup=50, throughput_seconds=2.0)
 
 # What a failing engine may raise; anything else is a bug in the bench and propagates.
@@ -76,10 +82,14 @@ def progress(message: str) -> None:
 ONE_VCPU_FUNCTION = "bench-hello-1vcpu"
 
 
-def measure_steady(result: EngineResult, endpoint: measure.Endpoint, settings: Settings) -> None:
-    """Fill ``result.warm`` and ``result.throughput`` against a ready endpoint."""
+def measure_steady(
+    result: EngineResult, endpoint: measure.Endpoint, settings: Settings, throughput: bool = True
+) -> None:
+    """Fill ``result.warm`` and (if ``throughput``) ``result.throughput`` against a ready endpoint."""
     progress(f"{result.name}: warm latency ({settings.warm_iterations} sequential invokes)")
     result.warm = measure.warm_latency(endpoint, settings.warm_iterations, settings.warm_warmup)
+    if not throughput:
+        return
     progress(f"{result.name}: throughput ({settings.clients} clients, {settings.throughput_seconds:.0f} s)")
     result.throughput = measure.throughput(
         endpoint, settings.clients, settings.throughput_warmup, settings.throughput_seconds
@@ -141,30 +151,35 @@ def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Set
         )
 
 
-def bench_peer(settings: Settings) -> EngineResult:
-    """Install (if needed) and run serverless-offline; measure first/warm/throughput, then cold.
+def bench_peer(
+    settings: Settings, function: peer.PeerFunction = peer.PYTHON, throughput: bool = True
+) -> EngineResult:
+    """Install (if needed) and run serverless-offline; measure ``function``'s first invoke, warm
+    latency and (if ``throughput``) throughput, then its cold starts.
 
-    Cold starts use a second instance with ``--reloadHandler`` (new Python process per
-    invoke). Failures are recorded in ``result.error`` rather than raised.
+    Cold starts use a second instance with ``--reloadHandler`` (a new Python process or Node.js
+    worker thread per invoke). Failures are recorded in ``result.error`` rather than raised.
     """
     result = EngineResult("serverless-offline")
     try:
         versions = peer.ensure_installed()
         result.version = ", ".join(f"{k} {v}" for k, v in versions.items()) + f", node {peer.node_version()}"
         logs = peer.PEER_DIR / "logs"
-        progress("serverless-offline: starting")
-        with peer.peer_server(logs / "offline.log") as running:
+        progress(f"serverless-offline: starting ({function.runtime})")
+        with peer.peer_server(logs / f"{function.key}.log", function=function) as running:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
             result.first_ms = measure.time_one_invoke(endpoint) * 1000
-            measure_steady(result, endpoint, settings)
-            result.warm_one_vcpu = result.warm  # it limits no CPU: the same figures
-            result.throughput_one_vcpu = result.throughput
+            measure_steady(result, endpoint, settings, throughput)
+            if throughput:
+                result.warm_one_vcpu = result.warm  # it limits no CPU: the same figures
+                result.throughput_one_vcpu = result.throughput
         progress(f"serverless-offline: cold starts ({settings.cold_iterations}, --reloadHandler)")
-        with peer.peer_server(logs / "offline-reload.log", reload_handler=True) as running:
+        reload_log = logs / f"{function.key}-reload.log"
+        with peer.peer_server(reload_log, function=function, reload_handler=True) as running:
             endpoint = measure.Endpoint(running.server.host, running.lambda_port, running.function)
             result.cold = measure.cold_starts(endpoint, settings.cold_iterations, lambda _i: None)
             result.notes.append(
-                f"invoke name `{running.function}`; cold start = a new `python3` child per invoke "
+                f"invoke name `{running.function}`; cold start = {function.reload_starts} per invoke "
                 "(`--reloadHandler`); first invoke = the first call after start"
             )
     except _FAILURES as exc:
@@ -198,6 +213,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "node",
             "extensions",
             "java",
+            "hotreload",
+            "durable",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -232,14 +249,22 @@ def main(argv: list[str] | None = None) -> int:
     extra += events.render(events_result) if events_result is not None else ""
     layers_result = layers.run(settings.cold_iterations, progress) if args.only in (None, "layers") else None
     extra += layers.render(layers_result) if layers_result is not None else ""
-    node_result = _beside(node.NODE, settings, progress) if args.only in (None, "node") else None
-    extra += beside_python.render(node.NODE, node_result) if node_result is not None else ""
+    node_result = None
+    if args.only in (None, "node"):
+        node_result = _beside(node.NODE, settings, progress)
+        extra += node.render(node_result, bench_peer(settings, peer.NODE, throughput=False))
     ext_result = None
     if args.only in (None, "extensions"):
         ext_result = extensions.run(settings.cold_iterations, settings.warm_iterations // 4, progress)
         extra += extensions.render(ext_result)
     java_result = _beside(java.JAVA, settings, progress) if args.only in (None, "java") else None
     extra += beside_python.render(java.JAVA, java_result) if java_result is not None else ""
+    hot_result = hot_reload.run(HOT_RELOAD_EDITS, progress) if args.only in (None, "hotreload") else None
+    extra += hot_reload.render(hot_result) if hot_result is not None else ""
+    durable_result = (
+        durable.run(settings.cold_iterations, progress) if args.only in (None, "durable") else None
+    )
+    extra += durable.render(durable_result) if durable_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -262,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     if java_result is not None and java_result.failed:
         progress("java benchmark: some parts not measured (see the report)")
+        return 1
+    if hot_result is not None and hot_result.failed:
+        progress("hot reload benchmark: some parts not measured (see the report)")
+        return 1
+    if durable_result is not None and durable_result.failed:
+        progress("durable benchmark: not measured (see the report)")
         return 1
     if pc_result is not None and pc_result.failed:
         progress("provisioned concurrency benchmark: failed or not as expected (see the report)")

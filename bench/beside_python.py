@@ -44,8 +44,10 @@ class Beside:
 
 @dataclass
 class BesideResult:
-    """Cold and warm latency of each runtime's hello-world, or why they were not measured."""
+    """Cold and warm latency of each runtime's hello-world, or why they were not measured;
+    ``first_ms`` is the runtime's first invoke after CreateFunction."""
 
+    first_ms: float | None = None
     python_cold: LatencyStats | None = None
     cold: LatencyStats | None = None
     later_cold: LatencyStats | None = None
@@ -87,8 +89,9 @@ def run(
                 _deploy(client, beside, later, code)
                 endpoints = [Endpoint(server.host, server.port, each) for each in (PYTHON, name, later)]
                 python, other, _ = endpoints
-                for endpoint in endpoints:
-                    measure.time_one_invoke(endpoint)  # the zygote is warm for all
+                # Each function's first invoke; after them the zygote is warm for all.
+                firsts = [measure.time_one_invoke(endpoint) for endpoint in endpoints]
+                result.first_ms = firsts[1] * 1000
                 progress(f"{beside.key}: {cold_iterations} cold starts each of Python, it and it later")
 
                 def force_cold(function: str, i: int) -> None:

@@ -24,6 +24,8 @@ FLARE_BIN = REPO / ".venv" / "bin" / "flare"
 FUNCTION_NAME = "bench-hello"
 ROLE = "arn:aws:iam::000000000000:role/bench"
 HANDLER_SOURCE = 'def handler(event, context):\n    return {"ok": True}\n'
+NODE_HANDLER_SOURCE = "exports.handler = async () => ({ ok: true });\n"
+"""The Node.js hello-world (``index.js``, async CommonJS), run by Flare and by the peer."""
 
 
 class ServerError(RuntimeError):

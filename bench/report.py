@@ -104,25 +104,38 @@ ROWS: tuple[Row, ...] = (
 )
 
 
-def _fmt(value: float | None, decimals: int) -> str:
-    return "n/a" if value is None else f"{value:,.{decimals}f}"
+COMPARISON_HEADER = (
+    "| metric | target (Flare) | Flare | serverless-offline | Flare/peer |\n"
+    "| --- | --- | ---: | ---: | ---: |"
+)
+"""The head of every Flare-against-the-peer table (this one, and the Node.js one in bench.node)."""
+
+
+def cell(value: float | None, decimals: int, meets: Callable[[float], bool] | None = None) -> str:
+    """A value as a table cell: "n/a" when missing, else with ``decimals`` places and, given a
+    target (``meets``), ✓ or ✗."""
+    if value is None:
+        return "n/a"
+    text = f"{value:,.{decimals}f}"
+    if meets is not None:
+        text += " ✓" if meets(value) else " ✗"
+    return text
+
+
+def ratio(flare: float | None, peer: float | None) -> str:
+    """Flare/peer as e.g. "0.42x"; "n/a" when either is missing or the peer's is 0."""
+    return f"{flare / peer:.2f}x" if flare is not None and peer else "n/a"
 
 
 def table(flare: EngineResult | None, peer: EngineResult | None) -> str:
     """The markdown comparison table; a column for an engine not run shows "not run"."""
-    lines = [
-        "| metric | target (Flare) | Flare | serverless-offline | Flare/peer |",
-        "| --- | --- | ---: | ---: | ---: |",
-    ]
+    lines = [COMPARISON_HEADER]
     for row in ROWS:
         f = row.value(flare) if flare else None
         p = row.value(peer) if peer else None
-        f_text = _fmt(f, row.decimals) if flare else "not run"
-        if f is not None and row.meets is not None:
-            f_text += " ✓" if row.meets(f) else " ✗"
-        p_text = _fmt(p, row.decimals) if peer else "not run"
-        ratio = f"{f / p:.2f}x" if f is not None and p else "n/a"
-        lines.append(f"| {row.label} | {row.target} | {f_text} | {p_text} | {ratio} |")
+        f_text = cell(f, row.decimals, row.meets) if flare else "not run"
+        p_text = cell(p, row.decimals) if peer else "not run"
+        lines.append(f"| {row.label} | {row.target} | {f_text} | {p_text} | {ratio(f, p)} |")
     return "\n".join(lines)
 
 

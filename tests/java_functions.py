@@ -1,7 +1,9 @@
 """Java test functions, compiled with the host's ``javac`` as a user's build would make them:
 the handler's classes plus a minimal copy of ``aws-lambda-java-core`` (the
 ``com.amazonaws.services.lambda.runtime`` interfaces a function carries itself), zipped with the
-classes at the root or in ``lib/*.jar``."""
+classes at the root or in ``lib/*.jar``. The core is the one of ``aws-lambda-java-core`` 1.2.3 and
+later: ``LambdaLogger`` has the leveled ``log`` methods (defaults that drop the level) and
+``logging.LogLevel``, and ``LambdaRuntime`` has the static logger its runtime sets."""
 
 from __future__ import annotations
 
@@ -34,7 +36,33 @@ public interface Context {
 public interface LambdaLogger {
     void log(String message);
     void log(byte[] message);
+    default void log(String message, com.amazonaws.services.lambda.runtime.logging.LogLevel level) {
+        log(message);
+    }
+    default void log(byte[] message, com.amazonaws.services.lambda.runtime.logging.LogLevel level) {
+        log(message);
+    }
 }""",
+    "LambdaRuntime.java": """
+public final class LambdaRuntime {
+    private LambdaRuntime() {}
+
+    private static volatile LambdaLogger logger = new LambdaLogger() {
+        public void log(String message) {
+            System.out.print(message);
+        }
+
+        public void log(byte[] message) {
+            System.out.write(message, 0, message.length);
+        }
+    };
+
+    public static LambdaLogger getLogger() {
+        return logger;
+    }
+}""",
+    "logging/LogLevel.java": """
+public enum LogLevel { UNDEFINED, TRACE, DEBUG, INFO, WARN, ERROR, FATAL }""",
     "CognitoIdentity.java": """
 public interface CognitoIdentity {
     String getIdentityId();
@@ -67,6 +95,12 @@ public interface RequestStreamHandler {
 HEADER = "package com.amazonaws.services.lambda.runtime;\n"
 
 
+def header(name: str) -> str:
+    """The package line of the core's file ``name`` (``logging/...`` is a subpackage)."""
+    package = name.rpartition("/")[0]
+    return HEADER.replace(";", "." + package.replace("/", ".") + ";") if package else HEADER
+
+
 def have_javac() -> bool:
     return shutil.which("javac") is not None
 
@@ -81,7 +115,7 @@ def compile_classes(
         src, out = Path(tmp, "src"), Path(tmp, "out")
         files = dict(sources)
         if with_core:
-            files.update({f"{CORE_PACKAGE}/{name}": HEADER + text for name, text in CORE.items()})
+            files.update({f"{CORE_PACKAGE}/{name}": header(name) + text for name, text in CORE.items()})
         for path, text in files.items():
             (src / path).parent.mkdir(parents=True, exist_ok=True)
             (src / path).write_text(text)

@@ -17,14 +17,17 @@ from typing import Any
 from flare.control import tags
 from flare.control.capacity_providers import CapacityProviders
 from flare.control.code_signing import CodeSigning
+from flare.control.code_watch import CodeWatch
 from flare.control.concurrency import Concurrency
 from flare.control.function_settings import FunctionSettings
+from flare.control.hot_reload import HotReload, HotReloadPolicy
 from flare.control.layers import Layers
 from flare.control.model import FunctionVersion
 from flare.control.policies import FunctionPolicies
 from flare.control.provisioned_concurrency import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.control.urls import FunctionUrls
+from flare.durable.executions import DurableExecutions
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
@@ -50,9 +53,11 @@ from flare.services.logs import LogLimits, LogService
 from flare.services.queue import QueueService
 from flare.services.stream import StreamService
 from flare.store.code_signing import CodeSigningStore
+from flare.store.durable import DurableStore
 from flare.store.events import EventStore
 from flare.store.function_settings import FunctionSettingsStore
 from flare.store.functions import FunctionStore
+from flare.store.hot_reload import HotReloadStore
 from flare.store.layers import LayerStore
 from flare.store.log_index import LogIndex
 from flare.store.policies import PolicyStore
@@ -90,7 +95,14 @@ class AccountRegion:
         self.layers = Layers(
             self.layer_store, machine.blobs, machine.opt_trees, region, account, clock, peer_layers
         )
-        self.registry = Registry(self.function_store, machine.blobs, region, account, clock, self.layers)
+        self.hot_reload = HotReload(
+            HotReloadStore(database, scope), HotReloadPolicy.for_server(config.auth, config.hot_reload_roots)
+        )
+        self.registry = Registry(
+            self.function_store, machine.blobs, region, account, clock, self.layers, self.hot_reload
+        )
+        self.registry.add_version_listener(self.hot_reload.function_changed)
+        self.code_watch = CodeWatch(self.hot_reload, self.registry, machine.blobs)
         self.log_index = LogIndex(database, scope)
         self.logs = LogStore(machine.log_root(scope), self.log_index, clock)
         limits = LogLimits(machine.config.log_retention_days, machine.config.log_group_max_mb * 1024 * 1024)
@@ -127,6 +139,9 @@ class AccountRegion:
         self.registry.add_version_listener(self._function_changed)
         self.registry.add_listener(self.concurrency.function_changed)
         self._wire_events(config.async_retry_base_delay_s)
+        self.durable_store = DurableStore(database, scope)
+        self.durable = DurableExecutions(self.durable_store, self.registry, self.router, clock)
+        self.registry.add_version_listener(self.durable.function_changed)
         self.url_store = UrlStore(database, scope)
         self.function_urls = FunctionUrls(self.url_store, self.registry, clock, region, account, config.port)
         self.registry.add_version_listener(self.function_urls.function_changed)
@@ -214,6 +229,7 @@ class AccountRegion:
     def load(self) -> None:
         """Fill every cache from what is stored. Call once, before ``start``."""
         self.registry.load()
+        self.hot_reload.load()
         self.policies.load()
         self.code_signing.load()
         self.function_settings.load()
@@ -230,13 +246,17 @@ class AccountRegion:
         self.provisioned.start()
         self.schedules.start()
         self.async_queue.start()
+        self.durable.start()
         self.mappings.start()
         self.log_service.start()
+        self.code_watch.start()
 
     async def stop(self) -> None:
         """Stop the actors and every environment of this scope."""
         self.live_tails.close()
+        await self.code_watch.stop()
         await self.async_queue.stop()
+        await self.durable.stop()
         await self.mappings.stop()
         self.queues.close()
         self.streams.close()

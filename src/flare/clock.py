@@ -124,3 +124,65 @@ class ManualClock:
     def pending(self) -> int:
         """Timers not yet fired or cancelled."""
         return sum(1 for _, _, timer in self._timers if not timer.cancelled)
+
+
+class _JumpTimer:
+    __slots__ = ("_callback", "_clock", "_handle", "due")
+
+    def __init__(self, clock: JumpClock, due: float, callback: Callable[[], None]) -> None:
+        self._clock = clock
+        self.due = due
+        self._callback = callback
+        self._handle: asyncio.TimerHandle | None = None
+
+    def arm(self) -> None:
+        if self._handle is not None:
+            self._handle.cancel()
+        loop = asyncio.get_running_loop()
+        self._handle = loop.call_later(max(0.0, self.due - self._clock.now()), self._fire)
+
+    def _fire(self) -> None:
+        self._clock._pending.discard(self)
+        self._callback()
+
+    def cancel(self) -> None:
+        self._clock._pending.discard(self)
+        if self._handle is not None:
+            self._handle.cancel()
+
+
+class JumpClock:
+    """Real time that can be moved forward (``flare serve --test-clock``): ``advance(s)`` adds
+    ``s`` to ``now()`` and ``wall()`` and fires, on the event loop, every timer that falls due,
+    so a test of a 30-day wait runs in seconds while everything else keeps real time. Each
+    timer is an event-loop timer, re-armed after a jump; used from the event loop's thread."""
+
+    def __init__(self) -> None:
+        self._offset = 0.0
+        self._pending: set[_JumpTimer] = set()
+
+    def now(self) -> float:
+        return time.monotonic() + self._offset
+
+    def wall(self) -> float:
+        return time.time() + self._offset
+
+    def call_later(self, delay: float, callback: Callable[[], None]) -> TimerHandle:
+        timer = _JumpTimer(self, self.now() + max(0.0, delay), callback)
+        self._pending.add(timer)
+        timer.arm()
+        return timer
+
+    async def sleep(self, delay: float) -> None:
+        await _sleep_on(self, delay)
+
+    def advance(self, seconds: float) -> None:
+        """Move time forward by ``seconds``: timers now due fire on the loop's next turns."""
+        self._offset += max(0.0, seconds)
+        for timer in sorted(self._pending, key=lambda pending: pending.due):
+            timer.arm()
+
+    @property
+    def offset(self) -> float:
+        """How far this clock has been moved ahead of real time, in seconds."""
+        return self._offset

@@ -32,6 +32,8 @@ class ServerConfig:
     log_retention_days: int | None = None  # groups without a retention policy (None: kept)
     log_group_max_mb: int = 1024  # what one log group may hold; its oldest streams go first
     auth: str = "open"  # "open" or "sigv4" (flare.auth.authenticator.AuthMode)
+    hot_reload_roots: tuple[str, ...] = ()  # where hot reload may bind (control/hot_reload.py)
+    test_clock: bool = False  # a clock tests move ahead: POST /flare/v1/clock (api/clock_control.py)
 
     @property
     def endpoint_url(self) -> str:

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 import functools
 import logging
+import time
 from typing import Any
 
 from flare.account_region import AccountRegion
 from flare.auth.authenticator import Authenticator, AuthMode
 from flare.auth.connection_origin import ConnectionOrigins
 from flare.auth.identity import Identity
-from flare.clock import Clock
+from flare.clock import Clock, JumpClock
 from flare.config import ServerConfig
 from flare.control import arns, cross_account, unused_code
 from flare.control.model import LATEST
@@ -40,6 +41,7 @@ class Engine:
         self.clock = self.machine.clock
         self.metrics = Metrics(busy=self._busy)
         self.metrics.add_source(self._event_source_metrics)
+        self.metrics.add_durable_source(self._durable_metrics)
         self._regions: dict[Scope, AccountRegion] = {}
         self._started = False
         self.authenticator = Authenticator(
@@ -48,6 +50,8 @@ class Engine:
             self.machine.credentials,
             self.clock,
             self.machine.default_scope,
+            # clients sign with their own (real) time, whatever a test did to the engine's clock
+            time.time if isinstance(self.clock, JumpClock) else None,
         )
         # Which environment opened a connection, told by the uid the kernel names, or by the
         # isolated network's listener it came through: only where environments have uids of
@@ -131,6 +135,13 @@ class Engine:
 
     def _event_source_metrics(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
         return [row for region in self._regions.values() for row in region.event_source_stats()]
+
+    def _durable_metrics(self) -> list[tuple[dict[str, str], int]]:
+        return [
+            ({"function": function, "status": status}, count)
+            for region in self._regions.values()
+            for function, status, count in region.durable_store.counts()
+        ]
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""

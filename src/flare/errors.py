@@ -40,14 +40,22 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │   ├── LimitExceeded                        (409 LimitExceeded: IAM's, a role's policies past
     │   │                                          their aggregate size)
     │   ├── ResourceConflict                     (409 ResourceConflictException)
+    │   ├── DurableExecutionAlreadyStarted       (409 DurableExecutionAlreadyStartedException: a
+    │   │                                          durable execution's name given again with
+    │   │                                          another payload)
     │   ├── PreconditionFailed                   (412 PreconditionFailedException)
     │   ├── RequestTooLarge                      (413 RequestTooLargeException)
     │   ├── UnsupportedMediaType                 (415 UnsupportedMediaTypeException)
     │   ├── TooManyRequests                      (429 TooManyRequestsException, + Reason, Retry-After)
+    │   ├── CallbackTimeout                      (400 CallbackTimeoutException: a durable execution's
+    │   │                                          callback answered after it timed out)
     │   ├── SnapStartException                   (400 SnapStartException: an after-restore hook failed)
     │   ├── SnapStartNotReady                    (409 SnapStartNotReadyException: snapshot still being made)
     │   ├── SnapStartTimeout                     (408 SnapStartTimeoutException: restore over 10 s)
-    │   └── UnknownOperation                     (404 UnknownOperationException)
+    │   ├── UnknownOperation                     (404 UnknownOperationException)
+    │   └── TemplateRefused                      (400 ValidationError: CloudFormation's; a SAM or
+    │                                              CloudFormation template ``flare deploy
+    │                                              --template`` cannot deploy; projects/)
     └── ServiceError                             (5xx, Type: Service)
         ├── ServiceException                     (500 ServiceException)
         └── ResourceNotReady                     (502 ResourceNotReadyException)
@@ -236,6 +244,11 @@ class ResourceConflict(ClientError):
     status = 409
 
 
+class DurableExecutionAlreadyStarted(ClientError):
+    aws_name = "DurableExecutionAlreadyStartedException"
+    status = 409
+
+
 class PreconditionFailed(ClientError):
     aws_name = "PreconditionFailedException"
     status = 412
@@ -271,6 +284,10 @@ class TooManyRequests(ClientError):
         return {"Retry-After": str(self.retry_after_s)}
 
 
+class CallbackTimeout(ClientError):
+    aws_name = "CallbackTimeoutException"
+
+
 class SnapStartException(ClientError):
     aws_name = "SnapStartException"
     status = 400
@@ -298,6 +315,14 @@ class ServiceException(ServiceError):
 class ResourceNotReady(ServiceError):
     aws_name = "ResourceNotReadyException"
     status = 502
+
+
+class TemplateRefused(ClientError):
+    """A SAM / CloudFormation template that ``flare deploy --template`` cannot deploy: unreadable,
+    refused by the SAM translator, or using a resource type, property or intrinsic function Flare
+    does not offer. Raised on the client side, before any write for what the template says."""
+
+    aws_name = "ValidationError"
 
 
 class IllegalTransition(Exception):

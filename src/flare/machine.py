@@ -17,7 +17,7 @@ from pathlib import Path
 
 from flare.auth.admin_key import auth_banner
 from flare.auth.environment_credentials import EnvironmentCredentials
-from flare.clock import Clock, SystemClock
+from flare.clock import Clock, JumpClock, SystemClock
 from flare.config import ServerConfig
 from flare.control.code_url import CodeUrls
 from flare.control.model import FunctionVersion
@@ -51,7 +51,7 @@ class Machine:
 
     def __init__(self, config: ServerConfig, clock: Clock | None = None) -> None:
         self.config = config
-        self.clock: Clock = clock or SystemClock()
+        self.clock: Clock = clock or (JumpClock() if config.test_clock else SystemClock())
         self.default_scope = Scope(config.account_id, config.region)
         self.data = Path(config.data_dir)
         self.data.mkdir(parents=True, exist_ok=True)

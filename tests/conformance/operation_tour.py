@@ -26,6 +26,8 @@ def handler(event, context):
     return event
 """
 CODE = zip_files({"app.py": SOURCE})
+# A durable handler that reports PENDING without checkpointing: its execution stays RUNNING.
+DURABLE_CODE = zip_files({"app.py": 'def handler(event, context):\n    return {"Status": "PENDING"}\n'})
 ROLE = f"arn:aws:iam::{ACCOUNT}:role/tour"
 PROFILE = f"arn:aws:signer:{REGION}:{ACCOUNT}:/signing-profiles/tour/abcdef1234"
 DURABLE = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:tour:$LATEST/durable-execution/run/abc"
@@ -144,6 +146,25 @@ class Resources:
         alias = self.alias("URL")
         self.lam.create_function_url_config(FunctionName=self.name, Qualifier=alias, AuthType="NONE")
         return alias
+
+    @functools.cached_property
+    def durable_function(self) -> str:
+        name = "tour-durable"
+        self.lam.create_function(
+            FunctionName=name,
+            Runtime="python3.12",
+            Role=ROLE,
+            Handler="app.handler",
+            Code={"ZipFile": DURABLE_CODE},
+            DurableConfig={"ExecutionTimeout": 3600},
+        )
+        self.active(name)
+        return name
+
+    def durable_execution(self) -> str:
+        """A new RUNNING durable execution (an Event invoke of a durable function)."""
+        answer = self.lam.invoke(FunctionName=self.durable_function, InvocationType="Event", Payload=b"{}")
+        return str(answer["DurableExecutionArn"])
 
     def layer_permission(self, prefix: str) -> str:
         sid = self.fresh(prefix)
@@ -382,10 +403,12 @@ TOUR: dict[str, Call] = {
     "PutFunctionScalingConfig": Call(
         fn(Qualifier="1", FunctionScalingConfig={"MinExecutionEnvironments": 1}), refused=MANAGED
     ),
-    # durable executions: none exists
-    "ListDurableExecutionsByFunction": Call(fn()),
-    "GetDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
-    "GetDurableExecutionHistory": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
+    # durable executions
+    "ListDurableExecutionsByFunction": Call(lambda r: {"FunctionName": r.durable_function}),
+    "GetDurableExecution": Call(lambda r: {"DurableExecutionArn": r.durable_execution()}),
+    "GetDurableExecutionHistory": Call(lambda r: {"DurableExecutionArn": r.durable_execution()}),
+    "StopDurableExecution": Call(lambda r: {"DurableExecutionArn": r.durable_execution()}),
+    # only the running invocation's token is valid: the tour has none
     "GetDurableExecutionState": Call(
         lambda r: {"DurableExecutionArn": DURABLE, "CheckpointToken": "t"},
         refused="InvalidParameterValueException",
@@ -397,7 +420,6 @@ TOUR: dict[str, Call] = {
     "DeleteDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
     "PauseDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
     "ResumeDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
-    "StopDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
     "SendDurableExecutionCallbackSuccess": Call(
         lambda r: {"CallbackId": "Y2ItMQ==", "Result": b"{}"}, refused=NONE_EXISTS
     ),

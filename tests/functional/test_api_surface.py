@@ -1,5 +1,5 @@
-"""Operations answered for completeness of the API: InvokeAsync, and durable executions while
-Flare does not run durable functions."""
+"""Operations answered for completeness of the API: InvokeAsync, and durable executions'
+operations on executions and callbacks that do not exist."""
 
 from __future__ import annotations
 
@@ -41,10 +41,8 @@ def test_invoke_async_of_a_missing_function_is_404(lam: Any) -> None:
         lam.invoke_async(FunctionName=unique("nope"), InvokeArgs=b"{}")
 
 
-def test_durable_functions_are_refused_and_no_durable_execution_exists(lam: Any) -> None:
+def test_no_durable_execution_exists_of_a_function_never_durable(lam: Any) -> None:
     name = unique("durable")
-    with pytest.raises(lam.exceptions.InvalidParameterValueException, match="DurableConfig"):
-        create_function(lam, name, python_function(ECHO), DurableConfig={"ExecutionTimeout": 60})
     create_function(lam, name, python_function(ECHO))
     assert lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"] == []
     arn = f"arn:aws:lambda:us-east-1:000000000000:function:{name}:$LATEST/durable-execution/run/abc"

@@ -409,3 +409,33 @@ def test_a_runtime_client_that_cannot_be_snapshotted_fails_the_publish_saying_wh
     assert config["State"] == "Failed"
     assert config["StateReason"].startswith("Runtime.SnapStartNotSupported")
     assert "restore/next" in config["StateReason"]
+
+
+LISTENING_EXTENSION = """#!/bin/bash
+curl -sS -X POST -H 'Lambda-Extension-Name: listener' -d '{"events": ["INVOKE"]}' \\
+  "http://${AWS_LAMBDA_RUNTIME_API}/2020-01-01/extension/register" > /dev/null
+sleep 600
+"""
+
+
+def test_a_restored_environment_says_it_runs_without_its_extensions(flare: FlareServer, lam: Any) -> None:
+    layer = lam.publish_layer_version(
+        LayerName=unique("ext"),
+        Content={
+            "ZipFile": zip_files({"extensions/listener": LISTENING_EXTENSION}, {"extensions/listener": 0o755})
+        },
+    )
+    name = unique("snap-ext")
+    version = snap_function(lam, name, HOOKED, Layers=[layer["LayerVersionArn"]])
+    assert wait_state(lam, name, version)["State"] == "Active"
+    response, _ = invoke(lam, f"{name}:{version}")
+    assert "FunctionError" not in response
+    logs = flare.client("logs")
+    wanted = "flare: SnapStart environments do not run extensions yet; this environment runs without listener"
+    deadline = time.monotonic() + 10
+    while True:
+        events = logs.filter_log_events(logGroupName=f"/aws/lambda/{name}")["events"]
+        if any(wanted in event["message"] for event in events):
+            break
+        assert time.monotonic() < deadline, [event["message"] for event in events]
+        time.sleep(0.05)

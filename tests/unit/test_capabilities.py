@@ -62,11 +62,6 @@ def test_probe_is_cached() -> None:
     assert probe() is probe()
 
 
-def test_detect_takes_under_50_ms() -> None:
-    fastest = min(detect().probe_ms for _ in range(3))
-    assert fastest < 50, f"probe took {fastest:.1f} ms"
-
-
 def test_detect_leaves_no_test_cgroup_behind() -> None:
     detect()
     assert [*CGROUP.glob("*/flare-probe-*"), *CGROUP.glob("flare-probe-*")] == []

@@ -7,7 +7,7 @@ from functools import partial
 
 import pytest
 
-from flare.clock import ManualClock, SystemClock
+from flare.clock import JumpClock, ManualClock, SystemClock
 
 
 def test_manual_clock_starts_at_the_given_times() -> None:
@@ -187,3 +187,21 @@ def test_system_clock_times_are_monotonic_and_epoch() -> None:
     first = clock.now()
     assert clock.now() >= first
     assert clock.wall() > 1_700_000_000
+
+
+def test_a_jump_clock_fires_a_timer_once_advanced_past_it_and_not_before() -> None:
+    async def scenario() -> list[str]:
+        clock = JumpClock()
+        fired: list[str] = []
+        wall = clock.wall()
+        clock.call_later(30 * 86400, lambda: fired.append("month"))
+        cancelled = clock.call_later(10, lambda: fired.append("cancelled"))
+        cancelled.cancel()
+        clock.advance(29 * 86400)
+        await asyncio.sleep(0.05)
+        assert fired == [] and clock.wall() - wall >= 29 * 86400
+        clock.advance(86400)
+        await asyncio.sleep(0.05)
+        return fired
+
+    assert asyncio.run(scenario()) == ["month"]

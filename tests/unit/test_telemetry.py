@@ -254,3 +254,49 @@ def test_a_listener_answering_without_end_is_read_no_further_than_a_bound() -> N
     asyncio.run(main())
     assert huge > ANSWER_KEPT
     assert sent < huge // 4, f"the listener could send {sent} bytes"
+
+
+def test_a_listener_that_never_answers_is_given_up_after_five_seconds_of_the_clock() -> None:
+    async def scenario() -> None:
+        clock, listener = ManualClock(), Listener()
+        hub = TelemetryHub(clock, listener)
+        hub.end_backlog()
+        hub.subscribe("ext", body(buffering={"timeoutMs": 25}), legacy=False)
+        listener.hold = asyncio.Event()  # never set: the post hangs
+        clock.advance(0.025)
+        await settle()
+        assert hub.posting()
+        clock.advance(4.9)
+        await settle()
+        assert hub.posting()
+        clock.advance(0.1)
+        await settle()
+        assert not hub.posting()
+        listener.hold = None
+        hub.emit("platform", "platform.report", {"requestId": "r1"})
+        clock.advance(0.025)
+        await settle()
+        [batch] = listener.batches
+        assert [event["type"] for event in batch] == ["platform.logsDropped", "platform.report"]
+        assert "no answer within 5 s" in batch[0]["record"]["reason"]
+
+    asyncio.run(scenario())
+
+
+def test_drain_waits_for_posts_in_flight_up_to_its_time_on_the_clock() -> None:
+    async def scenario() -> None:
+        clock, listener = ManualClock(), Listener()
+        hub = TelemetryHub(clock, listener)
+        hub.end_backlog()
+        hub.subscribe("ext", body(), legacy=False)
+        listener.hold = asyncio.Event()
+        draining = asyncio.ensure_future(hub.drain(1.5))
+        await settle()
+        clock.advance(1.4)
+        await settle()
+        assert not draining.done()
+        clock.advance(0.1)
+        await settle()
+        assert draining.done()
+
+    asyncio.run(scenario())

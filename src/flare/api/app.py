@@ -13,6 +13,7 @@ from flare.api import (
     authorization,
     browser_guard,
     capacity_providers,
+    clock_control,
     code,
     code_signing,
     concurrency,
@@ -44,6 +45,7 @@ from flare.api import (
 from flare.api.request_check import check_request
 from flare.api.wire import aws_route
 from flare.auth.identity import Identity
+from flare.clock import JumpClock
 from flare.engine import Engine
 from flare.errors import UnknownOperation
 
@@ -125,7 +127,11 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     code_signing.add_routes(app, lambda request: at(request).code_signing)
     function_settings.add_routes(app, lambda request: at(request).function_settings)
     capacity_providers.add_routes(app, lambda request: at(request).capacity_providers)
-    durable_executions.add_routes(app, lambda request: at(request).registry)
+    if isinstance(engine.clock, JumpClock):
+        clock_control.add_routes(app, engine.clock)
+    durable_executions.add_routes(
+        app, lambda request: at(request).registry, lambda request: at(request).durable
+    )
     urls.add_routes(app, lambda request: at(request).function_urls)
     target.add_routes(
         app,

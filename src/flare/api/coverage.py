@@ -24,7 +24,9 @@ from flare.specs.models import rest_operations
 BEGIN = "<!-- lambda-operations:begin (python -m flare.api.coverage --write README.md) -->"
 END = "<!-- lambda-operations:end -->"
 MANAGED_INSTANCES = "refuses: Lambda Managed Instances (capacity providers) are not run by Flare"
-NO_DURABLE = "answers that no durable execution exists: durable functions are not run by Flare yet"
+ONLY_THE_INVOCATION = "answers the running invocation of a durable execution only (its checkpoint token)"
+NOT_YET_DURABLE = "refuses: Flare does not pause, resume or delete durable executions yet"
+NO_CALLBACKS = "answers the callbacks durable executions wait for; any other callback id is not found"
 REFUSALS = {
     "CreateCapacityProvider": MANAGED_INSTANCES,
     "GetCapacityProvider": MANAGED_INSTANCES,
@@ -34,18 +36,14 @@ REFUSALS = {
     "ListFunctionVersionsByCapacityProvider": MANAGED_INSTANCES,
     "GetFunctionScalingConfig": MANAGED_INSTANCES,
     "PutFunctionScalingConfig": MANAGED_INSTANCES,
-    "CheckpointDurableExecution": NO_DURABLE,
-    "DeleteDurableExecution": NO_DURABLE,
-    "GetDurableExecution": NO_DURABLE,
-    "GetDurableExecutionHistory": NO_DURABLE,
-    "GetDurableExecutionState": NO_DURABLE,
-    "ListDurableExecutionsByFunction": "lists none: durable functions are not run by Flare yet",
-    "PauseDurableExecution": NO_DURABLE,
-    "ResumeDurableExecution": NO_DURABLE,
-    "StopDurableExecution": NO_DURABLE,
-    "SendDurableExecutionCallbackFailure": NO_DURABLE,
-    "SendDurableExecutionCallbackHeartbeat": NO_DURABLE,
-    "SendDurableExecutionCallbackSuccess": NO_DURABLE,
+    "CheckpointDurableExecution": ONLY_THE_INVOCATION,
+    "GetDurableExecutionState": ONLY_THE_INVOCATION,
+    "DeleteDurableExecution": NOT_YET_DURABLE,
+    "PauseDurableExecution": NOT_YET_DURABLE,
+    "ResumeDurableExecution": NOT_YET_DURABLE,
+    "SendDurableExecutionCallbackFailure": NO_CALLBACKS,
+    "SendDurableExecutionCallbackHeartbeat": NO_CALLBACKS,
+    "SendDurableExecutionCallbackSuccess": NO_CALLBACKS,
 }
 _LABEL = re.compile(r"\{([A-Za-z0-9_]+)\+?\}")
 

@@ -23,6 +23,7 @@ from multidict import CIMultiDict, MultiDict
 
 from flare.account_region import AccountRegion
 from flare.api.authentication import identity_of
+from flare.api.durable_invoke import NAME_HEADER, invoke_durable
 from flare.api.wire import REQUEST_ID_HEADER, aws_route, empty_response
 from flare.auth.identity import Identity
 from flare.clock import Clock
@@ -120,6 +121,11 @@ def _tenant_id_shape() -> Shape:
     return service_model("lambda").shape_for("TenantId")
 
 
+@functools.cache
+def _execution_name_shape() -> Shape:
+    return service_model("lambda").shape_for("DurableExecutionName")
+
+
 def check_tenant_id(name: str, qualifier: str | None, headers: Mapping[str, str], tenant_id: str) -> None:
     """Raise ValidationFailed, for the whole request as ``check_invoke`` words it, when the
     request's ``X-Amz-Tenant-Id`` breaks the model's ``TenantId`` constraints."""
@@ -188,6 +194,16 @@ class InvokeRoute:
             tenancy.check_invocation(version.tenant_isolated, tenant_id)
         if invocation_type == "DryRun":
             await respond(204, {REQUEST_ID_HEADER: new_request_id()}, b"")
+            return
+        if version.durable_timeout_s is not None:
+            execution_name = headers.get(NAME_HEADER)
+            if execution_name is not None and constraints.violations(
+                _execution_name_shape(), execution_name, "durableExecutionName"
+            ):
+                check_invoke(name, qualifier, headers)
+            limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
+            payload = await read(limit)
+            await respond(*await invoke_durable(region.durable, version, invocation_type, headers, payload))
             return
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)

@@ -203,3 +203,14 @@ def reported_errors(endpoint_url: str) -> Iterator[None]:
         raise CommandFailed(f"Flare at {endpoint_url} did not answer within {READ_TIMEOUT_S} s") from None
     except BotoCoreError as exc:
         raise CommandFailed(str(exc)) from None
+
+
+def service_client(service: str, endpoint_url: str, environ: Mapping[str, str] | None = None) -> Any:
+    """A boto3 client of another service Flare serves (``sqs``, ``kinesis``) pointed at it,
+    signing and retrying as ``lambda_client`` does."""
+    import boto3.session
+    from botocore.config import Config
+
+    core = botocore_session(os.environ if environ is None else environ)
+    session: Any = boto3.session.Session(botocore_session=core)
+    return session.client(service, endpoint_url=endpoint_url, config=Config(retries={"max_attempts": 1}))

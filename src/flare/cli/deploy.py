@@ -7,17 +7,15 @@ to 0755 (any exec bit set) or 0644, ``__pycache__`` left out.
 
 from __future__ import annotations
 
-import io
 import os
-import stat
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
 from flare.cli.client import endpoint_option, error_code, lambda_client, reported_errors, resolve_endpoint
+from flare.control.tree_zip import zip_tree
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
@@ -25,47 +23,22 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/flare"
-ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 SKIPPED_DIRS = frozenset({"__pycache__"})
 WAITER_CONFIG: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 300}
 
 
 def zip_directory(root: Path) -> bytes:
-    """The deterministic zip of every regular file under ``root`` (symlinks followed, each real
-    directory walked once).
+    """The deterministic zip of every regular file under ``root`` (``tree_zip.zip_tree``:
+    symlinks followed, each real directory walked once), ``__pycache__`` left out.
 
     Paths inside the zip are relative to ``root`` and use ``/``. Two calls on an unchanged tree
     return identical bytes, whatever the files' mtimes, owners or umask.
     """
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for path in sorted(_files_under(root), key=lambda p: p.relative_to(root).as_posix()):
-            info = zipfile.ZipInfo(path.relative_to(root).as_posix(), date_time=ZIP_EPOCH)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr's high half is read as st_mode
-            info.external_attr = _zip_mode(path.stat().st_mode) << 16
-            archive.writestr(info, path.read_bytes())
-    return buffer.getvalue()
+    return zip_tree(root, _not_skipped)
 
 
-def _files_under(root: Path) -> Iterator[Path]:
-    visited: set[str] = set()  # real paths of directories walked, so a symlink loop ends
-    for directory, subdirs, files in os.walk(root, followlinks=True):
-        real = os.path.realpath(directory)
-        if real in visited:
-            subdirs.clear()
-            continue
-        visited.add(real)
-        subdirs[:] = [name for name in subdirs if name not in SKIPPED_DIRS]
-        for name in files:
-            path = Path(directory, name)
-            if path.is_file():
-                yield path
-
-
-def _zip_mode(st_mode: int) -> int:
-    executable = st_mode & (stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-    return stat.S_IFREG | (0o755 if executable else 0o644)
+def _not_skipped(relative: str) -> bool:
+    return not relative.endswith("/") or relative.rstrip("/").rsplit("/", 1)[-1] not in SKIPPED_DIRS
 
 
 def load_code(path: Path) -> bytes:
@@ -159,9 +132,9 @@ def deploy_function(
 
 
 @click.command("deploy")
-@click.argument("name")
-@click.argument("path", type=click.Path(exists=True, path_type=Path))
-@click.option("--handler", required=True, help="Entry point, e.g. app.handler.")
+@click.argument("name", required=False)
+@click.argument("path", required=False, type=click.Path(exists=True, path_type=Path))
+@click.option("--handler", default=None, help="Entry point, e.g. app.handler (required with NAME PATH).")
 @click.option("--runtime", default=DEFAULT_RUNTIME, show_default=True)
 @click.option("--memory", type=click.IntRange(min=1), default=None, metavar="MB", help="MemorySize in MB.")
 @click.option("--timeout", type=click.IntRange(min=1), default=None, metavar="S", help="Timeout in seconds.")
@@ -173,22 +146,82 @@ def deploy_function(
     help="Environment variable; repeat for more. Replaces all variables on update.",
 )
 @click.option("--role", default=None, metavar="ARN", help=f"Execution role [default: {DEFAULT_ROLE}].")
+@click.option(
+    "--template",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Deploy an AWS SAM / CloudFormation template instead of NAME PATH (docs/sam-templates.md).",
+)
+@click.option(
+    "--serverless",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    default=None,
+    help="Deploy a Serverless Framework serverless.yml instead of NAME PATH (docs/sam-templates.md).",
+)
+@click.option("--stack-name", default="", help="With --template: prefix of the names it does not give.")
+@click.option(
+    "--dry-run",
+    "--no-execute-changeset",
+    "dry_run",
+    is_flag=True,
+    help="With --template: print the plan only.",
+)
+@click.option(
+    "--parameter",
+    "parameters",
+    multiple=True,
+    callback=parse_env,
+    metavar="K=V",
+    help="With --template: a parameter's value; with --serverless: an option (stage=prod).",
+)
+@click.option(
+    "--watch",
+    is_flag=True,
+    help="Bind the function to PATH (a directory) for hot reload: the server (on this machine) "
+    "watches it, and every change is live at the next invoke.",
+)
 @endpoint_option
 def deploy_command(
-    name: str,
-    path: Path,
-    handler: str,
+    name: str | None,
+    path: Path | None,
+    handler: str | None,
     runtime: str,
     memory: int | None,
     timeout: int | None,
     env: dict[str, str],
     role: str | None,
+    template: Path | None,
+    serverless: Path | None,
+    stack_name: str,
+    dry_run: bool,
+    parameters: dict[str, str],
+    watch: bool,
     endpoint_url: str | None,
 ) -> None:
-    """Deploy the code at PATH (a directory or a .zip) as function NAME."""
+    """Deploy the code at PATH (a directory or a .zip) as function NAME, or every resource of
+    a SAM template (--template) or Serverless Framework project (--serverless)."""
     endpoint = resolve_endpoint(endpoint_url, os.environ)
-    code = load_code(path)
+    if template is not None and serverless is not None:
+        raise click.UsageError("give --template or --serverless, not both")
+    project = template or serverless
+    if project is not None:
+        from flare.projects.template_command import deploy_template
+
+        deploy_template(project, serverless is not None, stack_name, not dry_run, parameters, endpoint)
+        return
+    if name is None or path is None or handler is None:
+        raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")
     fields = configuration_changes(handler, runtime, memory, timeout, env, role)
+    if watch:
+        from flare.cli import watch as hot
+
+        hot.check_watchable(path, endpoint)
+        with reported_errors(endpoint):
+            client, create = lambda_client(endpoint), _with_role(fields)
+            outcome, config = hot.deploy_watched(client, name, path, create, fields, WAITER_CONFIG)
+        click.echo(f"{summary(outcome, config)}; watching {path.resolve()}")
+        return
+    code = load_code(path)
     with reported_errors(endpoint):
         outcome, config = deploy_function(lambda_client(endpoint), name, code, fields)
     click.echo(summary(outcome, config))

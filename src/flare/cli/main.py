@@ -11,6 +11,7 @@ import click
 from flare import __version__
 from flare.cli.deploy import deploy_command
 from flare.cli.doctor import doctor_command
+from flare.cli.durable import durable_command
 from flare.cli.invoke import invoke_command
 from flare.cli.keys import keys_command
 from flare.cli.logs import logs_command
@@ -35,6 +36,7 @@ main.add_command(schedule_command)
 main.add_command(sources_command)
 main.add_command(keys_command)
 main.add_command(roles_command)
+main.add_command(durable_command)
 
 
 if __name__ == "__main__":

@@ -154,6 +154,23 @@ from flare.config import DEFAULT_REGION, ServerConfig
     "(local development, loopback only); sigv4: signatures are verified against the data dir's "
     "keys (`flare keys`). Unsigned requests are refused in both.",
 )
+@click.option(
+    "--hot-reload-root",
+    "hot_reload_roots",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, resolve_path=True),
+    metavar="DIR",
+    help="A host directory under which functions' code may be bound for hot reload (Code "
+    "S3Bucket hot-reload, S3Key /abs/path). Repeatable. Default: anywhere under --auth open, "
+    "nowhere under --auth sigv4.",
+)
+@click.option(
+    "--test-clock",
+    is_flag=True,
+    default=False,
+    help="For tests: the engine's clock can be moved ahead (POST /flare/v1/clock "
+    '{"AdvanceSeconds": N}), so days of waits, backoffs and schedules pass in seconds.',
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
@@ -163,6 +180,7 @@ def serve_command(**options: Any) -> None:
         )
     options["cors_origins"] = tuple(options["cors_origins"])
     options["allowed_hosts"] = tuple(options["allowed_hosts"])
+    options["hot_reload_roots"] = tuple(options["hot_reload_roots"])
     minimum, account = options["min_unreserved"], options["account_concurrency"]
     if minimum > account:
         raise click.BadParameter(

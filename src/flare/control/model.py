@@ -67,6 +67,9 @@ class FunctionVersion:
     tenant_isolated: bool = False
     tenant_id: str | None = None
     role: str = ""  # the execution role's ARN (``Role``): whose credentials its environments get
+    # DurableConfig.ExecutionTimeout: an invoke starts a durable execution (None: not durable)
+    durable_timeout_s: int | None = None
+    durable_retention_days: int = 14  # DurableConfig.RetentionPeriodInDays: ended executions kept
     key: VersionKey = field(init=False, repr=False, compare=False)
     # tenant id => this version as run for that tenant (see ``for_tenant``)
     _tenant_views: dict[str, FunctionVersion] = field(
@@ -139,4 +142,8 @@ class FunctionVersion:
             system_log_level=logging.get("SystemLogLevel"),
             tenant_isolated=tenancy.isolated(config),
             role=config.get("Role", ""),
+            durable_timeout_s=(config.get("DurableConfig") or {}).get("ExecutionTimeout"),
+            durable_retention_days=int(
+                (config.get("DurableConfig") or {}).get("RetentionPeriodInDays") or 14
+            ),
         )

@@ -34,6 +34,10 @@ notify like an update, since the ``flare:network`` tag changes how environments 
 
 A ``DeployGuard`` (``add_deploy_guard``) may refuse code: CreateFunction and UpdateFunctionCode
 ask every guard before anything is stored (code signing configs are one).
+
+Hot reload (``control/hot_reload.py``): a ``Code`` naming a host directory binds ``$LATEST`` to
+it; its code is then a snapshot of the directory, and ``reload_code`` (called by the watcher,
+``control/code_watch.py``) replaces it as an UpdateFunctionCode would, listeners told alike.
 """
 
 from __future__ import annotations
@@ -42,12 +46,14 @@ import random
 import uuid
 from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from flare.clock import Clock
-from flare.control import code, function_state, function_view, page, tags, validation, versions
+from flare.control import code, function_state, function_view, hot_reload, page, tags, validation, versions
 from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
+from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
 from flare.errors import (
     InvalidParameterValue,
@@ -99,8 +105,10 @@ class Registry:
         account_id: str,
         clock: Clock,
         layers: Layers | None = None,
+        hot_reload: HotReload | None = None,
     ) -> None:
         self._db = db
+        self._hot_reload = hot_reload  # None: no function may be bound to a directory
         self._blobs = blobs
         self._layers = layers  # None: no layer exists, so no function may list one
         self._region = region
@@ -345,7 +353,8 @@ class Registry:
         function_tags = tags.check_new({}, body.get("Tags") or {})
         if name in self._rows:
             raise ResourceConflict(f"Function already exist: {name}")
-        data = code.decode_zip(body.get("Code"), "CreateFunction")
+        directory = self._hot_reload.requested(body.get("Code")) if self._hot_reload else None
+        data = self._code_bytes(body.get("Code"), directory, config, "CreateFunction")
         self._check_total_size(validate_zip(data), config)
         for guard in self._guards:
             guard.check_create(name, body)
@@ -355,6 +364,8 @@ class Registry:
         row = FunctionRow(name, LATEST, self._stamp(config), digest, function_tags)
         self._cache(self._db.insert_function(row))
         self._settle_soon(row)
+        if directory is not None and self._hot_reload is not None:
+            self._hot_reload.bind(name, directory)
         for guard in self._guards:
             guard.created(name, body)
         for listener in self._create_listeners:
@@ -370,7 +381,8 @@ class Registry:
         Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
         """
         row = self._latest(function_name, body)
-        data = code.decode_zip(body, "UpdateFunctionCode")
+        directory = self._hot_reload.requested(body) if self._hot_reload else None
+        data = self._code_bytes(body, directory, row.config, "UpdateFunctionCode")
         config = validation.merge_update(
             row.config, {"Architectures": body.get("Architectures")}, self._today()
         )
@@ -384,10 +396,34 @@ class Registry:
         updated = FunctionRow(
             row.name, LATEST, self._stamp(function_state.updating(config)), digest, row.tags, row.seq
         )
+        if self._hot_reload is not None:
+            self._hot_reload.bind(row.name, directory)
         answer = self._replace(updated)
         if body.get("Publish"):
             return self._publish(updated, None)
         return answer
+
+    def reload_code(self, name: str, directory: Path, data: bytes) -> bool:
+        """Hot reload: ``data``, a snapshot of ``directory``, becomes ``$LATEST``'s code, as an
+        UpdateFunctionCode would make it (new CodeSha256, CodeSize, RevisionId, LastModified;
+        listeners told) but settled at once, if ``name`` is still bound to ``directory`` and
+        the code differs. Returns whether it changed anything. Raises InvalidParameterValue
+        (``data`` unsafe, or over the size limit with the function's layers) or what a
+        ``DeployGuard`` raises (code signing under Enforce)."""
+        row = self._rows.get(name, {}).get(LATEST)
+        if row is None or self._hot_reload is None or self._hot_reload.directory_of(name) != directory:
+            return False
+        fields = code.fields(data)
+        if fields["CodeSha256"] == row.config.get("CodeSha256"):
+            return False
+        self._check_total_size(validate_zip(data), row.config)
+        for guard in self._guards:  # a code signing config attached since the binding
+            guard.check_code_update(name)
+        updated = FunctionRow(
+            name, LATEST, self._stamp({**row.config, **fields}), self._store_code(data), row.tags, row.seq
+        )
+        self._replace(updated)
+        return True
 
     def update_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionConfiguration on $LATEST: only the fields given change.
@@ -563,6 +599,20 @@ class Registry:
                 "Function code combined with layers exceeds the maximum allowed size of "
                 f"{MAX_UNZIPPED_BYTES} bytes. The actual size is {total} bytes."
             )
+
+    def _code_bytes(
+        self, code_body: object, directory: Path | None, config: Mapping[str, Any], operation: str
+    ) -> bytes:
+        """The zip a request brings: a snapshot of the hot-reload ``directory`` it binds (with the
+        globs of ``config``'s variables), else its ``ZipFile``. Raises like ``code.decode_zip``;
+        InvalidParameterValue when the directory cannot be read."""
+        if directory is None or self._hot_reload is None:
+            return code.decode_zip(code_body, operation)
+        try:
+            variables = (config.get("Environment") or {}).get("Variables") or {}
+            return hot_reload.snapshot(directory, hot_reload.globs_of(variables), self._hot_reload.policy)
+        except OSError as exc:
+            raise InvalidParameterValue(f"Hot reload directory {directory} cannot be read: {exc}") from None
 
     def _store_code(self, data: bytes) -> str:
         digest = self._blobs.put(data)

@@ -162,6 +162,23 @@ def _dead_letter(value: dict[str, Any]) -> dict[str, str]:
     return {"TargetArn": target} if target else {}
 
 
+DEFAULT_RETENTION_DAYS = 14  # Lambda's, when DurableConfig leaves RetentionPeriodInDays out
+
+
+def _durable(value: dict[str, Any]) -> dict[str, Any]:
+    """DurableConfig: ``ExecutionTimeout`` is required (the model checks both ranges);
+    ``RetentionPeriodInDays`` defaults to 14 days; ``KMSKeyArn`` is kept as given."""
+    if value.get("ExecutionTimeout") is None:
+        raise InvalidParameterValue("DurableConfig.ExecutionTimeout is required.")
+    durable: dict[str, Any] = {
+        "RetentionPeriodInDays": value.get("RetentionPeriodInDays") or DEFAULT_RETENTION_DAYS,
+        "ExecutionTimeout": value["ExecutionTimeout"],
+    }
+    if value.get("KMSKeyArn"):
+        durable["KMSKeyArn"] = value["KMSKeyArn"]
+    return durable
+
+
 def _unsupported(field: str) -> Callable[[Any], Any]:
     def check(value: object) -> object:
         if value:
@@ -192,7 +209,7 @@ _CHECKS: dict[str, Callable[[Any], Any]] = {
     "FileSystemConfigs": _unsupported("FileSystemConfigs"),
     "ImageConfig": _unsupported("ImageConfig (Flare runs Zip packages only)"),
     "CapacityProviderConfig": _unsupported("CapacityProviderConfig"),
-    "DurableConfig": _unsupported("DurableConfig (durable functions)"),
+    "DurableConfig": _durable,
     "RuntimeConfig": _unsupported("RuntimeConfig"),
     "AcceleratorConfig": _unsupported("AcceleratorConfig"),
     "PublishTo": _unsupported("PublishTo"),
@@ -313,10 +330,15 @@ def merge_update(current: Config, body: dict[str, Any], today: date) -> Config:
     (UpdateFunctionCode passes only its ``Architectures``: the kept runtime is checked too).
 
     Fields the body leaves out keep their value; ``Environment`` is replaced whole when given;
-    ``TenancyConfig`` never changes. Raises InvalidParameterValue and leaves ``current``
-    untouched.
+    ``TenancyConfig`` never changes; ``DurableConfig`` may change only on a function created
+    durable (AWS: durable execution is enabled at creation only). Raises InvalidParameterValue
+    and leaves ``current`` untouched.
     """
     tenancy.check_update(current, body)
+    if body.get("DurableConfig") is not None and current.get("DurableConfig") is None:
+        raise InvalidParameterValue(
+            "Durable execution can be enabled only when a function is created, not on an existing function."
+        )
     config = _apply(current, body, today, creating=False)
     tenancy.check_configuration(config)
     return config

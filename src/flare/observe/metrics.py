@@ -52,6 +52,7 @@ class Metrics:
         self._throttles: defaultdict[str, int] = defaultdict(int)
         self._durations: defaultdict[tuple[str, str], _Histogram] = defaultdict(_Histogram)
         self._sources: list[Callable[[], Iterable[tuple[dict[str, str], dict[str, Any]]]]] = []
+        self._durable: list[Callable[[], Iterable[tuple[dict[str, str], int]]]] = []
 
     def invoked(self, function: str, version: str, function_error: bool, duration_ms: float) -> None:
         key = (function, version)
@@ -66,6 +67,10 @@ class Metrics:
     def add_source(self, source: Callable[[], Iterable[tuple[dict[str, str], dict[str, Any]]]]) -> None:
         """``source()`` yields ``(labels, counters)`` pairs for ``flare_event_source_*``."""
         self._sources.append(source)
+
+    def add_durable_source(self, source: Callable[[], Iterable[tuple[dict[str, str], int]]]) -> None:
+        """``source()`` yields ``(labels, count)`` pairs for ``flare_durable_executions``."""
+        self._durable.append(source)
 
     def render(self) -> str:
         """The Prometheus text exposition of every metric."""
@@ -90,6 +95,11 @@ class Metrics:
             f"flare_concurrent_executions {self._busy()}",
         ]
         lines += self._render_sources()
+        name = "flare_durable_executions"
+        lines += [f"# HELP {name} Durable executions kept, by function and status.", f"# TYPE {name} gauge"]
+        lines += [
+            f"{name}{_labels(**labels)} {count}" for source in self._durable for labels, count in source()
+        ]
         return "\n".join(lines) + "\n"
 
     def _render_durations(self) -> list[str]:

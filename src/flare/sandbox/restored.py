@@ -16,10 +16,13 @@ from flare.errors import FlareError, SnapStartException, SnapStartTimeout
 from flare.runtimes.lambda_python import frames
 from flare.sandbox.channel import FrameProtocol, InitError, InitTimeout, fail_future
 from flare.sandbox.environment import Environment
+from flare.sandbox.extension_phases import extension_names
 from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.lifecycle import EnvState
 from flare.sandbox.prepared import PreparedRestore
 from flare.sandbox.snapshot import RESTORE_LIMIT_S
+
+EXTENSIONS_NOT_RESTORED = "SnapStart environments do not run extensions yet"
 
 
 class RestoredEnvironment(Environment):
@@ -50,7 +53,7 @@ class RestoredEnvironment(Environment):
             return
         self._adopt(prepared)
         began = self._clock.now()
-        self._log([*self._platform.restore_start(), *prepared.held])
+        self._log([*self._platform.restore_start(), *prepared.held, *self._extensions_note()])
         self.lifecycle.move(EnvState.INITIALISING)
         assert self.process is not None
         self.process.exited.add_done_callback(self._on_process_exit)
@@ -83,6 +86,15 @@ class RestoredEnvironment(Environment):
             return
         self._pending_restore_ms = restore_ms
         self.lifecycle.move(EnvState.IDLE)
+
+    def _extensions_note(self) -> list[str]:
+        """A restored environment starts none of its layers' extensions (they are processes of
+        their own, which the template's fork does not copy; on Lambda they are in the snapshot
+        and restored with it): the log says so rather than running without them unseen."""
+        names = extension_names(self.version)
+        if not names:
+            return []
+        return [f"flare: {EXTENSIONS_NOT_RESTORED}; this environment runs without {', '.join(names)}"]
 
     # ---- Runtime API side, for runtime clients other than Flare's (awslambdaric) -----------
 

@@ -238,7 +238,7 @@ class TelemetryHub:
     async def _deliver(self, subscriber: Subscriber, url: str, body: bytes, posted: tuple[int, int]) -> None:
         """POST ``body`` (``posted``: the records and bytes it stands for); a failure drops them."""
         try:
-            await self._post(url, body)
+            await self._post_in_time(url, body)
         except Exception as error:  # a dead or slow listener: dropped, never raised
             log.debug("telemetry to %s dropped: %r", subscriber.name, error)
             subscriber.posting = None
@@ -246,6 +246,25 @@ class TelemetryHub:
             return
         subscriber.posting = None
         self._send(subscriber)  # what came meanwhile
+
+    async def _post_in_time(self, url: str, body: bytes) -> None:
+        """``post(url, body)``, given up (TimeoutError) after ``POST_TIMEOUT_S`` of the clock."""
+        post = asyncio.ensure_future(self._post(url, body))
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            post.cancel()
+
+        timer = self._clock.call_later(POST_TIMEOUT_S, expire)
+        try:
+            await post
+        except asyncio.CancelledError:
+            if expired:
+                raise TimeoutError(f"no answer within {POST_TIMEOUT_S:g} s") from None
+            raise
+        finally:
+            timer.cancel()
 
     def _dropped(self, subscriber: Subscriber, records: int, size: int, reason: str) -> None:
         """Count a loss; the next post starts with ``platform.logsDropped`` saying it."""
@@ -258,11 +277,20 @@ class TelemetryHub:
         return [s.posting for s in self._subscribers if s.posting is not None]
 
     async def drain(self, timeout_s: float) -> None:
-        """Post every buffer and wait, at most ``timeout_s``, until none is left in flight."""
-        deadline = self._clock.now() + timeout_s
+        """Post every buffer and wait, at most ``timeout_s`` of the clock, until none is left in
+        flight."""
+        over: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def end() -> None:
+            over.cancel()
+
+        timer = self._clock.call_later(timeout_s, end)
         self.flush()
-        while (posting := self.posting()) and (left := deadline - self._clock.now()) > 0:
-            await asyncio.wait(posting, timeout=left)
+        try:
+            while (posting := self.posting()) and not over.done():
+                await asyncio.wait([*posting, over], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            timer.cancel()
 
     async def close(self) -> None:
         """Stop: what is buffered or in flight is dropped (``drain`` first to deliver it)."""
@@ -304,7 +332,7 @@ class HttpPoster:
         import aiohttp
 
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=POST_TIMEOUT_S))
+            self._session = aiohttp.ClientSession()  # the hub times each post on its clock
         headers = {"Content-Type": "application/json"}
         async with self._session.post(url, data=body, headers=headers) as response:
             await response.content.read(ANSWER_KEPT)

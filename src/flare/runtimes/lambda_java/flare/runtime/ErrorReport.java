@@ -64,6 +64,17 @@ final class ErrorReport {
         return logged(message, error);
     }
 
+    /** What Lambda's Java runtime logs for a thrown error: {@link #logged(Throwable)} and a
+     *  blank line (its own newline after the trace's). */
+    static String reportable(Throwable error) {
+        return logged(error) + "\n";
+    }
+
+    /** {@link #logged(String, Throwable)} and a blank line, as Lambda's Java runtime logs it. */
+    static String reportable(String message, Throwable error) {
+        return logged(message, error) + "\n";
+    }
+
     /** "message: type" of {@code error}, then its stack trace (causes included). */
     static String logged(String message, Throwable error) {
         StringBuilder out = new StringBuilder();

@@ -1,10 +1,9 @@
 package flare.runtime;
 
-import java.io.PrintStream;
+import java.lang.reflect.Field;
 import java.lang.reflect.InvocationHandler;
 import java.lang.reflect.Method;
 import java.lang.reflect.Proxy;
-import java.nio.charset.StandardCharsets;
 import java.util.Collections;
 import java.util.Map;
 
@@ -22,14 +21,33 @@ final class LambdaContext {
     private final Object logger;
     private final Map<String, String> env;
 
-    LambdaContext(ClassLoader loader, Map<String, String> env, PrintStream log) {
+    LambdaContext(ClassLoader loader, Map<String, String> env, FunctionLog log) {
         this.loader = loader;
         this.env = env;
         this.contextType = find(loader, CORE + "Context");
         this.logger = proxy(find(loader, CORE + "LambdaLogger"), (name, args) -> {
-            if (name.equals("log") && args != null && args.length > 0) writeLine(log, args[0]);
-            return null;
+            if (!name.equals("log") || args == null || args.length == 0) return null;
+            // log(message, LogLevel) of core 1.2.3+: the level is the function's own enum (a null
+            // one fails the call, as on Lambda); answered here, not by the default that drops it
+            log.log(args[0], args.length > 1 ? ((Enum<?>) args[1]).name() : FunctionLog.UNDEFINED);
+            return Boolean.TRUE;
         });
+        installRuntimeLogger(loader, logger);
+    }
+
+    /** {@code LambdaRuntime.getLogger()} answers the same logger (Lambda's runtime sets the
+     *  core's static field too; its log4j2 appender logs through it). A core without the class
+     *  or the field keeps its own, which prints to System.out. */
+    private static void installRuntimeLogger(ClassLoader loader, Object logger) {
+        Class<?> runtime = find(loader, CORE + "LambdaRuntime");
+        if (runtime == null || logger == null) return;
+        try {
+            Field field = runtime.getDeclaredField("logger");
+            field.setAccessible(true);
+            field.set(null, logger);
+        } catch (ReflectiveOperationException | RuntimeException e) {
+            // not the core's field as it is known: its own logger stays
+        }
     }
 
     /** The type the handler's Context parameter has (null when the function carries none). */
@@ -98,14 +116,6 @@ final class LambdaContext {
             if (name.equals("getEnvironment")) return fields.get("env");
             return null;
         });
-    }
-
-    /** One {@code LambdaLogger.log} call: its message (a String or UTF-8 bytes) as one line. */
-    static void writeLine(PrintStream log, Object message) {
-        String text = message instanceof byte[]
-            ? new String((byte[]) message, StandardCharsets.UTF_8) : String.valueOf(message);
-        log.print(text.endsWith("\n") ? text : text + "\n");
-        log.flush();
     }
 
     interface Answers {

@@ -2,7 +2,6 @@ package flare.runtime;
 
 import java.io.IOError;
 import java.io.IOException;
-import java.io.PrintStream;
 import java.util.LinkedHashMap;
 import java.util.Map;
 
@@ -38,7 +37,7 @@ public final class Main {
             Warmup.runtime();
             System.in.read();
         }
-        PrintStream log = System.out;
+        FunctionLog log = new FunctionLog(env, System.out);
         Handlers.Handler handler;
         LambdaContext contexts;
         Pojo pojo;
@@ -50,7 +49,7 @@ public final class Main {
             handler = Handlers.load(env.getOrDefault("_HANDLER", ""), loader);
             pojo = new Pojo(loader);
             if (!held) Warmup.runtime();
-            Warmup.forHandler(contexts, pojo);
+            Warmup.forHandler(contexts, pojo, log);
         } catch (Handlers.InitError e) {
             failInit(api, log, e.type, e.getMessage(), e.getCause());
             return;
@@ -61,17 +60,16 @@ public final class Main {
         for (;;) serve(api, handler, contexts, pojo, log);
     }
 
-    private static void failInit(RuntimeApi api, PrintStream log, String type, String message, Throwable cause)
+    private static void failInit(RuntimeApi api, FunctionLog log, String type, String message, Throwable cause)
             throws IOException {
         Map<String, Object> report = ErrorReport.plain(type, message);
         if (cause != null) report.put("stackTrace", ErrorReport.frames(cause));
-        log.print(cause != null ? ErrorReport.logged(message, cause) : message + ": " + type + "\n");
-        log.flush();
+        log.error(cause != null ? ErrorReport.reportable(message, cause) : message + ": " + type + "\n\n");
         api.failInit(Json.write(report), BAD_FUNCTION_CODE);
         System.exit(1);
     }
 
-    private static void serve(RuntimeApi api, Handlers.Handler handler, LambdaContext contexts, Pojo pojo, PrintStream log)
+    private static void serve(RuntimeApi api, Handlers.Handler handler, LambdaContext contexts, Pojo pojo, FunctionLog log)
             throws IOException {
         RuntimeApi.Answer next = api.next();
         Map<String, String> headers = next.headers;
@@ -79,12 +77,12 @@ public final class Main {
         String trace = headers.get("lambda-runtime-trace-id");
         if (trace != null) System.setProperty("com.amazonaws.xray.traceHeader", trace);
         else System.clearProperty("com.amazonaws.xray.traceHeader");
+        log.serving(id, headers.get("lambda-runtime-aws-tenant-id"));
         byte[] answer;
         try {
             answer = handler.invoke(next.body, contexts.forInvocation(headers), pojo);
         } catch (Handlers.Fault fault) {
-            log.print(fault.type == null ? fault.getMessage() + "\n" : ErrorReport.logged(fault.getMessage(), fault.getCause()));
-            log.flush();
+            log.error(fault.type == null ? fault.getMessage() + "\n" : ErrorReport.reportable(fault.getMessage(), fault.getCause()));
             Map<String, Object> report = new LinkedHashMap<>();
             report.put("errorMessage", fault.getMessage());
             if (fault.type != null) report.put("errorType", fault.type);
@@ -95,8 +93,8 @@ public final class Main {
             // trusted, nor can it allocate to exit cleanly: it stops once the error is posted
             boolean fatal = error instanceof VirtualMachineError || error instanceof IOError;
             try {
-                log.print(ErrorReport.logged(error));
                 System.out.flush();
+                log.error(ErrorReport.reportable(error));
                 System.err.flush();
                 String report = Json.write(ErrorReport.of(error));
                 if (fatal) api.failLeaving(id, report, USER_EXCEPTION);

@@ -54,11 +54,13 @@ final class Warmup {
         }
     }
 
-    /** Once the handler is loaded: its Context proxy class made, its answer's path run. */
-    static void forHandler(LambdaContext contexts, Pojo pojo) {
+    /** Once the handler is loaded: its Context proxy class made, its answer's path and its log
+     *  record's format (JSON's clock and escapes) run. */
+    static void forHandler(LambdaContext contexts, Pojo pojo, FunctionLog log) {
         try {
             if (contexts.type() != null) contexts.forInvocation(Map.of()).toString();
             pojo.write(Map.of("ok", true));
+            log.format("warm-up \"\n", "INFO");
         } catch (RuntimeException e) {
             // only a warm-up
         }
