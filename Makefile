@@ -28,6 +28,10 @@ $(STAMP): pyproject.toml Makefile
 	@# python3.9 functions get a build for 3.9 (the one above needs 3.10: urllib3 2.8).
 	$(BIN)/python -m pip install --quiet --upgrade --target $(SDK)-py39 --python-version 3.9 \
 	  --only-binary=:all: boto3 snapshot-restore-py
+	@# debugpy, for debugged Python functions only (FLARE_DEBUG; sandbox/debug_ports.py): its
+	@# pure-Python build, so one copy serves python3.9-3.13.
+	$(BIN)/python -m pip install --quiet --upgrade --target $(VENV)/lambda-debug --only-binary=:all: \
+	  --platform any --implementation py --python-version 3.9 'debugpy>=1.8.1'
 	@# nftables makes link-local and metadata addresses unreachable from functions (as root).
 	@PATH="$$PATH:/usr/sbin:/sbin" command -v nft >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] \
 	  || ! command -v apt-get >/dev/null 2>&1 || apt-get install -y -qq nftables >/dev/null 2>&1 \

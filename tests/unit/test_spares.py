@@ -61,11 +61,12 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def test_only_on_demand_nodejs_without_tenant_or_snapstart_wants_a_spare() -> None:
+def test_only_on_demand_nodejs_without_tenant_snapstart_or_debugger_wants_a_spare() -> None:
     assert wants_spare(NODE, snap_start=False)
     assert not wants_spare(NODE, snap_start=True)
     assert not wants_spare(version("python3.12"), snap_start=False)
     assert not wants_spare(dataclasses.replace(NODE, tenant_id="blue"), snap_start=False)
+    assert not wants_spare(dataclasses.replace(NODE, environment={"FLARE_DEBUG": "1"}), snap_start=False)
     # nor the function's own version: its cold starts are each tenant's, never that spare's
     assert not wants_spare(dataclasses.replace(NODE, tenant_isolated=True), snap_start=False)
 

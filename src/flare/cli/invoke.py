@@ -17,6 +17,8 @@ from typing import Any
 import click
 
 from flare.cli.client import endpoint_option, lambda_client, reported_errors, resolve_endpoint
+from flare.cli.debug_launch import WORKSPACE, announce, debugging, first_free_port
+from flare.control.debug_settings import DEFAULT_PORT, DEFAULT_WAIT_S, MAX_WAIT_S, DebugSettings
 
 DEFAULT_PAYLOAD = b"{}"
 
@@ -81,6 +83,11 @@ def show_log_tail(log_tail: str, quiet: bool) -> None:
         click.echo(log_tail.rstrip("\n"), err=True)
 
 
+def _invoke(client: Any, name: str, payload: bytes, extra: dict[str, Any]) -> tuple[Any, bytes]:
+    response = client.invoke(FunctionName=name, Payload=payload, LogType="Tail", **extra)
+    return response, response["Payload"].read()
+
+
 @click.command("invoke")
 @click.argument("name")
 @click.option(
@@ -94,6 +101,27 @@ def show_log_tail(log_tail: str, quiet: bool) -> None:
     "--tenant-id", default=None, metavar="ID", help="The tenant (functions with tenant isolation mode)."
 )
 @click.option("--quiet", is_flag=True, help="Show only the REPORT line of the log tail.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Run it under a debugger (debugpy, Node's inspector) your editor attaches to.",
+)
+@click.option(
+    "--port", type=click.IntRange(1024, 65535), default=DEFAULT_PORT, show_default=True,
+    help="With --debug: the first port tried for the debugger (the next free one is taken).",
+)  # fmt: skip
+@click.option(
+    "--wait", type=click.FloatRange(0, MAX_WAIT_S), default=DEFAULT_WAIT_S, show_default=True,
+    help="With --debug: seconds the function waits for the debugger to attach.",
+)  # fmt: skip
+@click.option(
+    "--local-root", type=click.Path(file_okay=False, path_type=Path), default=None,
+    help="With --debug: the local directory of the function's code (default: VS Code's ${workspaceFolder}).",
+)  # fmt: skip
+@click.option(
+    "--launch-json", type=click.Path(dir_okay=False, path_type=Path), default=Path(".vscode/launch.json"),
+    show_default=True, help="With --debug: where the attach configuration is written.",
+)  # fmt: skip
 @endpoint_option
 def invoke_command(
     name: str,
@@ -101,6 +129,11 @@ def invoke_command(
     qualifier: str | None,
     tenant_id: str | None,
     quiet: bool,
+    debug: bool,
+    port: int,
+    wait: float,
+    local_root: Path | None,
+    launch_json: Path,
     endpoint_url: str | None,
 ) -> None:
     """Invoke function NAME synchronously and print what it returned."""
@@ -108,9 +141,21 @@ def invoke_command(
     extra: dict[str, Any] = {} if qualifier is None else {"Qualifier": qualifier}
     if tenant_id is not None:
         extra["TenantId"] = tenant_id
+    if debug and qualifier not in (None, "$LATEST"):
+        raise click.BadParameter(
+            "a published version is immutable: --debug runs $LATEST (or set FLARE_DEBUG before publishing)",
+            param_hint="--qualifier",
+        )
     with reported_errors(endpoint):
-        response = lambda_client(endpoint).invoke(FunctionName=name, Payload=payload, LogType="Tail", **extra)
-        body = response["Payload"].read()
+        client = lambda_client(endpoint)
+        if debug:
+            settings = DebugSettings(first_free_port(port), wait)
+            root = str(local_root.resolve()) if local_root is not None else WORKSPACE
+            with debugging(client, name, settings) as debugger:
+                announce(name, settings, root, launch_json, debugger)
+                response, body = _invoke(client, name, payload, extra)
+        else:
+            response, body = _invoke(client, name, payload, extra)
     show_log_tail(decode_log_tail(response.get("LogResult")), quiet)
     click.echo(format_payload(body))
     function_error = response.get("FunctionError")

@@ -25,6 +25,7 @@ from typing import Any
 
 from flare.control import runtime_lifecycle, tenancy
 from flare.control.arns import parse_function_name
+from flare.control.debug_settings import debug_settings
 from flare.errors import InvalidParameterValue, ValidationFailed
 from flare.specs.models import enum_of
 
@@ -130,6 +131,12 @@ def check_environment(value: dict[str, Any]) -> dict[str, Any]:
             f"modification. Reserved keys used in this request: {','.join(reserved)}"
         )
     size = sum(len(key.encode()) + len(item.encode()) for key, item in variables.items())
+    try:
+        debug_settings(variables)
+    except ValueError as error:
+        raise InvalidParameterValue(
+            f"Lambda was unable to configure your environment variables: {error}"
+        ) from None
     if size > ENV_LIMIT_BYTES:
         measured = json.dumps(variables, separators=(",", ":"))
         raise InvalidParameterValue(

@@ -84,7 +84,7 @@ def report_line(
     return line
 
 
-def timeout_message(request_id: str, timeout_s: int) -> str:
+def timeout_message(request_id: str, timeout_s: float) -> str:
     return f"RequestId: {request_id} Error: Task timed out after {timeout_s:.2f} seconds"
 
 
@@ -98,7 +98,7 @@ def failure_status(error_type: str | None) -> str:
     return "timeout" if error_type == "Sandbox.Timedout" else "error"
 
 
-def timed_out_line(wall: float, request_id: str, timeout_s: int) -> str:
+def timed_out_line(wall: float, request_id: str, timeout_s: float) -> str:
     """The line Lambda logs when the deadline passes, stamped ``wall`` (epoch seconds):
     ``2026-11-30T10:00:00.123Z <id> Task timed out after 3.00 seconds``."""
     stamp = datetime.datetime.fromtimestamp(wall, datetime.UTC)

@@ -22,6 +22,7 @@ import logging
 from collections.abc import Callable
 
 from flare.clock import Clock, SystemClock, TimerHandle
+from flare.control.debug_settings import is_debugged
 from flare.control.model import FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
 from flare.sandbox.java_runtime import wanted_major as java_major
@@ -36,10 +37,12 @@ REPLACE_AFTER_S = 0.2  # a cold start's INIT is over by then, mostly: the next s
 
 def wants_spare(version: FunctionVersion, snap_start: bool) -> bool:
     """Whether ``version``'s cold starts are served from spares: Node.js or Java, on demand, a
-    function without tenant isolation (a tenant's environments are its own), no SnapStart."""
+    function without tenant isolation (a tenant's environments are its own), no SnapStart, not
+    debugged (``FLARE_DEBUG``: a spare would hold a debug port while nobody can attach to it,
+    and a debugged INIT waits for the editor anyway)."""
     exec_runtime = wanted_major(version.runtime) is not None or java_major(version.runtime) is not None
     one_for_all = version.tenant_id is None and not version.tenant_isolated
-    return exec_runtime and one_for_all and not snap_start
+    return exec_runtime and one_for_all and not snap_start and not is_debugged(version.environment)
 
 
 class Spares:

@@ -21,7 +21,7 @@ def main() -> int:
     from lambda_python import bootstrap
 
     bootstrap.set_import_path(spec)
-    return bootstrap.run(socket.socket(fileno=spec["fd"]), spec["handler"])
+    return bootstrap.run(socket.socket(fileno=spec["fd"]), spec["handler"], spec.get("debug"))
 
 
 if __name__ == "__main__":

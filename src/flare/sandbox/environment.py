@@ -27,10 +27,11 @@ import os
 import socket
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flare.clock import Clock
+from flare.control.debug_settings import DEBUG_TIMEOUT_S, DebugSettings, debug_settings
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
@@ -47,6 +48,8 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.debug_forward import DebugForward
+from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
 from flare.sandbox.extensions import ExtensionHost
@@ -92,6 +95,8 @@ class EnvSettings:
     credentials: CredentialIssuer | None = None
     api_doors: ApiDoors | None = None
     """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
+    debug_ports: DebugPorts = field(default_factory=DebugPorts)
+    """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
 
 
 class Environment:
@@ -145,6 +150,9 @@ class Environment:
         self._credentials: SessionCredentials | None = None  # revoked at stop
         self._api_door: asyncio.AbstractServer | None = None  # isolated networks: Flare's API
         self._hold_fd: int | None = None  # a prestarted runtime waits for a write on this pipe
+        self._debug: DebugSettings | None = None  # a debugged environment's (set by _spawn)
+        self.debug_port: int | None = None  # the host port of its debug server
+        self._debug_forward: DebugForward | None = None  # that port, into an isolated network
 
     def __repr__(self) -> str:
         return f"<Environment {self.version.name}:{self.version.version} {self.id[:8]} {self.state.value}>"
@@ -174,7 +182,8 @@ class Environment:
                 os.write(hold, b"go")
             os.close(hold)
         self.lifecycle.move(EnvState.INITIALISING)
-        await self._await_init(began, init_limit_s)
+        # a debugged INIT may first wait for a debugger to attach
+        await self._await_init(began, init_limit_s + (self._debug.wait_s if self._debug else 0.0))
 
     async def prestart(self) -> None:
         """Spawn the runtime of an on-demand environment ahead of its INIT, held before it loads
@@ -196,6 +205,7 @@ class Environment:
         self._ready = self._loop.create_future()
         cgroup = self._isolation.cgroup_for(self.id, self.version, init_burst=cpu_burst)
         self.process = SandboxProcess(self._zygote, cgroup)
+        self._debug = self._debug_settings()
         layout = await self._prepare_layout()
         isolated = bool(layout.plan.get("isolated_network"))
         address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
@@ -221,6 +231,8 @@ class Environment:
         header.update(
             entry_header(self.version, layout, self._uses_frames, interpreter, self.plan.node_major)
         )
+        if self._debug is not None:
+            self._add_debug_server(self._debug, header, layout)
         if hold:
             held, self._hold_fd = os.pipe()
             child_fds.append(held)
@@ -250,6 +262,9 @@ class Environment:
         self._phases.spawned(self.pid if isolated else None)
         if handoff is not None:
             await self._take_listeners(handoff, layout)
+            if self.debug_port is not None:
+                self._debug_forward = DebugForward(self.debug_port, self.pid, self._clock)
+                await self._debug_forward.start()
         if channel is not None:
             loop = asyncio.get_running_loop()
             self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
@@ -275,13 +290,40 @@ class Environment:
         if scratch is not None:
             self._scratch = await scratch.acquire(self.version.ephemeral_mb)
         tmp_dir = self._scratch.path if self._scratch is not None else None
+        debug = self._debug is not None and self._uses_frames  # debugpy: Python's only
         if not self._isolation.namespaces:
-            return self._isolation.layout(self.version, self.plan.language, tmp_dir)
+            return self._isolation.layout(self.version, self.plan.language, tmp_dir, debug=debug)
         self.uid = self._isolation.allocate_uid()
-        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid)
+        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid, debug)
         if not layout.plan.get("isolated_network"):
             self._runtime_api.allowed_uid = self.uid  # its own netns needs no uid guard
         return layout
+
+    def _debug_settings(self) -> DebugSettings | None:
+        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python and Node.js
+        runtimes only."""
+        if not self._uses_frames and wanted_major(self.version.runtime) is None:
+            return None
+        try:
+            return debug_settings(self.version.environment)
+        except ValueError:  # refused when set (control/validation.py)
+            return None
+
+    def _add_debug_server(self, debug: DebugSettings, header: dict[str, Any], layout: Layout) -> None:
+        """Take the debug server's port and tell the runtime (``debug_ports.py``). Raises
+        OSError when no port is free."""
+        self.debug_port = self._settings.debug_ports.take(debug.port)
+        spec = runtime_spec(debug, self.debug_port, layout.debug_dir)
+        if self._uses_frames:
+            header["debug"] = spec
+        else:
+            header["env"][NODE_DEBUG_VARIABLE] = json.dumps(spec)
+
+    @property
+    def timeout_s(self) -> float:
+        """An invocation's timeout: the function's, or ``DEBUG_TIMEOUT_S`` in a debugged
+        environment (as AWS's remote debugging raises it), so a breakpoint can hold it."""
+        return DEBUG_TIMEOUT_S if self._debug is not None else self.version.timeout_s
 
     def _entrypoint_missing(self) -> bool:
         """An exec'd runtime with nothing to exec: no ``bootstrap``, or no ``node`` or ``java``
@@ -410,8 +452,8 @@ class Environment:
             await phases.before_invoke()
         answered = self._inflight.begin(invocation, self._loop)
         began = self._clock.now()
-        deadline_ms = int((self._clock.wall() + version.timeout_s) * 1000)
-        timer = self._clock.call_later(version.timeout_s, self._on_deadline)
+        deadline_ms = int((self._clock.wall() + self.timeout_s) * 1000)
+        timer = self._clock.call_later(self.timeout_s, self._on_deadline)
         self.thaw()
         if phases.host.active or phases.telemetry.active:
             phases.invoke_started(invocation, version.version, deadline_ms)
@@ -454,7 +496,7 @@ class Environment:
         post = self._phases.runtime_done(invocation, outcome, duration_ms[0])
         if post is None:
             return
-        left_s = max(0.0, self.version.timeout_s - duration_ms[0] / 1000)
+        left_s = max(0.0, self.timeout_s - duration_ms[0] / 1000)
         timer = self._clock.call_later(left_s, lambda: self._post_invoke_timed_out(invocation, post))
 
         def over(done: asyncio.Future[None]) -> None:
@@ -462,7 +504,7 @@ class Environment:
             spent = (self._clock.now() - began) * 1000
             # ended at the deadline: it lasted the whole timeout (a loop may run a timer up to
             # its clock's resolution early)
-            duration_ms[0] = max(spent, self.version.timeout_s * 1000) if done.cancelled() else spent
+            duration_ms[0] = max(spent, self.timeout_s * 1000) if done.cancelled() else spent
 
         post.add_done_callback(over)
 
@@ -471,7 +513,7 @@ class Environment:
         ends (failed first, so that whoever waits on ``post`` does not reuse it)."""
         if post.done():
             return
-        self._log([report.timed_out_line(self._clock.wall(), invocation.request_id, self.version.timeout_s)])
+        self._log([report.timed_out_line(self._clock.wall(), invocation.request_id, self.timeout_s)])
         self._fail()
         post.cancel()
         self._kill()
@@ -536,9 +578,9 @@ class Environment:
         current = self._inflight.current
         if current is None or not self._inflight.unanswered:  # answered just in time
             return
-        message = report.timeout_message(current.request_id, self.version.timeout_s)
+        message = report.timeout_message(current.request_id, self.timeout_s)
         body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
-        line = report.timed_out_line(self._clock.wall(), current.request_id, self.version.timeout_s)
+        line = report.timed_out_line(self._clock.wall(), current.request_id, self.timeout_s)
         self._inflight.fail(Outcome(body, "Sandbox.Timedout", healthy=False, log_lines=[line]))
         self._kill()
 
@@ -618,9 +660,10 @@ class Environment:
     def freeze(self) -> None:
         """No CPU between invocations: freeze the process tree (cgroup freezer, else SIGSTOP),
         once nothing inside is still due to finish (``_freeze_waits_for``); if the environment
-        serves again meanwhile, that freeze is dropped."""
-        if self.process is None or self.state is not EnvState.IDLE:
-            return
+        serves again meanwhile, that freeze is dropped. A debugged environment is never frozen:
+        its debug server must keep answering the editor attached to it (or attaching)."""
+        if self.process is None or self.state is not EnvState.IDLE or self._debug is not None:
+            return  # a debugged one never: its debug server answers the editor between invocations
         waiting = self._freeze_waits_for()
         if waiting is not None:
             served = self.invocations
@@ -703,6 +746,12 @@ class Environment:
         if self.uid is not None:
             self._isolation.release_uid(self.uid)
             self.uid = None
+        if self._debug_forward is not None:
+            await self._debug_forward.close()
+            self._debug_forward = None
+        if self.debug_port is not None:
+            self._settings.debug_ports.release(self.debug_port)
+            self.debug_port = None
         if self._scratch is not None and self._isolation.scratch is not None:
             self._isolation.scratch.release(self._scratch)
             self._scratch = None

@@ -33,6 +33,7 @@ from flare.runtimes.lambda_python.uids import (
 )
 from flare.sandbox.capabilities import probe_socket_diag
 from flare.sandbox.cgroups import PIDS_LIMIT, Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
+from flare.sandbox.debug_ports import DEBUG_DIR, debugpy_dir
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBlock
@@ -80,6 +81,8 @@ class Layout:
     sdk_dir: str
     opt_dir: str | None
     plan: dict[str, Any] = field(default_factory=dict)
+    debug_dir: str | None = None
+    """debugpy's directory (``debug_ports.py``), in a debugged environment's layout only."""
 
 
 SDK_BUILDS = {"python3.9": "-py39"}
@@ -126,11 +129,13 @@ class Isolation:
     network: str = "default"
     etc: EtcTrees | None = None
     link_local: LinkLocalBlock | None = None
+    debugpy_dir: Path | None = None
+    """Where debugpy is installed for debugged environments (``debug_ports.debugpy_dir``)."""
     _uids: set[int] = field(default_factory=set)
     _template_slots: set[int] = field(default_factory=set)
-    # what fixed_mounts found, per (python?, interpreter, code, layers, network): the host's
-    # shape is read once per engine
-    _fixed: dict[tuple[bool, str, str, Path | None, str], FixedMounts] = field(default_factory=dict)
+    # what fixed_mounts found, per (python?, interpreter, code, layers, network, debugged?): the
+    # host's shape is read once per engine
+    _fixed: dict[tuple[bool, str, str, Path | None, str, bool], FixedMounts] = field(default_factory=dict)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
         """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
@@ -199,15 +204,23 @@ class Isolation:
         return f"{LANG_DIR}/bin/{interpreter.name}" if self.namespaces else str(interpreter)
 
     def layout(
-        self, version: FunctionVersion, interpreter: Path, tmp_dir: Path | None, uid: int = SANDBOX_UID
+        self,
+        version: FunctionVersion,
+        interpreter: Path,
+        tmp_dir: Path | None,
+        uid: int = SANDBOX_UID,
+        debug: bool = False,
     ) -> Layout:
-        """Where things are for ``version`` and how to build it."""
+        """Where things are for ``version`` and how to build it; with ``debug``, debugpy's
+        directory too (when installed)."""
+        debugpy = self.debugpy_dir if debug else None
         if not self.namespaces:
             return Layout(
                 str(version.code_dir),
                 str(RUNTIMES_DIR),
                 str(sdk_dir_of(self.sdk_dir, interpreter)),
                 str(version.opt_dir) if version.opt_dir is not None else None,
+                debug_dir=str(debugpy) if debugpy is not None else None,
             )
         key = (
             version.runtime.startswith("python"),
@@ -215,18 +228,20 @@ class Isolation:
             str(version.code_dir),
             version.opt_dir,
             self.network_of(version),
+            debugpy is not None,
         )
         fixed = self._fixed.get(key)
         if fixed is None:
             if len(self._fixed) >= FIXED_MOUNTS_KEPT:
                 self._fixed.clear()
-            fixed = self._fixed[key] = fixed_mounts(version, interpreter, self)
+            fixed = self._fixed[key] = fixed_mounts(version, interpreter, self, debugpy)
         return Layout(
             TASK_ROOT,
             RUNTIME_DIR,
             SDK_DIR,
             OPT_DIR if version.opt_dir is not None else None,
             mount_plan(fixed, version, self, tmp_dir, uid),
+            DEBUG_DIR if debugpy is not None else None,
         )
 
 
@@ -240,10 +255,13 @@ class FixedMounts:
     skeleton: str
 
 
-def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolation) -> FixedMounts:
+def fixed_mounts(
+    version: FunctionVersion, interpreter: Path, isolation: Isolation, debugpy: Path | None = None
+) -> FixedMounts:
     """Read-only binds of the host's system trees, Lambda's ``/etc`` (of the version's network
-    mode) and the function's own paths, the host's harmless devices, and the skeleton holding
-    their mount points (built the first time its shape is seen). Reads the filesystem's shape."""
+    mode) and the function's own paths (and ``debugpy``'s directory at ``/var/debug``, for a
+    debugged environment), the host's harmless devices, and the skeleton holding their mount
+    points (built the first time its shape is seen). Reads the filesystem's shape."""
     assert isolation.skeletons is not None, "namespaces come with skeletons"
     binds: list[tuple[str, str, bool]] = [(tree, tree, False) for tree in HOST_TREES if os.path.isdir(tree)]
     if isolation.etc is not None:
@@ -268,6 +286,8 @@ def fixed_mounts(version: FunctionVersion, interpreter: Path, isolation: Isolati
         binds.append((str(sdk), SDK_DIR, False))
     if version.opt_dir is not None:
         binds.append((str(version.opt_dir), OPT_DIR, False))
+    if debugpy is not None:
+        binds.append((str(debugpy), DEBUG_DIR, False))
     devices = [name for name in DEVICES if os.path.exists(f"/dev/{name}")]
     shape = shape_of(binds, symlinks, [OPT_DIR, "/var/tmp"], devices, ["/tmp"])
     return FixedMounts(tuple(binds), tuple(devices), isolation.skeletons.path_for(shape))
@@ -384,6 +404,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         network=config.network,
         etc=etc,
         link_local=LinkLocalBlock(data_dir, SANDBOX_UIDS) if namespaces else None,
+        debugpy_dir=debugpy_dir(),
         scratch=scratch,
         skeletons=Skeletons(data_dir / "sandbox" / "skeletons") if namespaces else None,
         namespaces=namespaces,

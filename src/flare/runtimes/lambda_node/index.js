@@ -149,6 +149,7 @@ function serveStream(handler) {
 
 async function start() {
   try {
+    if (env._FLARE_DEBUG !== undefined) require('./debugger.js').waitForDebugger(env);
     const handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || '');
     const isStreaming = streaming.isStreaming(handler);
     const major = Number((env.AWS_EXECUTION_ENV || '').match(/nodejs(\d+)/)?.[1]);

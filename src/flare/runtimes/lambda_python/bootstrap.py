@@ -27,9 +27,9 @@ import signal
 import sys
 import traceback
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Dict, Optional
 
-from lambda_python import frames, logformat
+from lambda_python import debugger, frames, logformat
 from lambda_python.context import LambdaContext
 
 
@@ -121,15 +121,16 @@ def _max_rss_kb() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
-def run(channel: Any, handler_name: str) -> int:
+def run(channel: Any, handler_name: str, debug: Optional[Dict[str, Any]] = None) -> int:
     """The runtime process's life once its import path is set: serve ``channel`` until it
-    closes or SIGTERM arrives, run the ``atexit`` hooks and return the exit status."""
+    closes or SIGTERM arrives, run the ``atexit`` hooks and return the exit status. With
+    ``debug`` (a debugged environment's, ``debugger.py``), the debug server starts first."""
     sys.argv = ["/var/runtime/bootstrap"]
     sys.stdout.reconfigure(line_buffering=True)  # type: ignore[attr-defined]
     signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(0))
     code = 0
     try:
-        serve(channel, handler_name)
+        serve(channel, handler_name, debug)
     except SystemExit as exit_:
         code = exit_.code if isinstance(exit_.code, int) else 1
     atexit._run_exitfuncs()
@@ -137,23 +138,34 @@ def run(channel: Any, handler_name: str) -> int:
     return code
 
 
-def serve(channel: Any, handler_name: str) -> None:
+def serve(channel: Any, handler_name: str, debug: Optional[Dict[str, Any]] = None) -> None:
     """INIT, then answer INVOKE frames until the engine closes the channel."""
-    handler = init_or_exit(channel, handler_name)
+    handler = init_or_exit(channel, handler_name, debug)
     _flush()
     channel.sendall(frames.encode(frames.READY, {"rss": _max_rss_kb()}))
     serve_loaded(channel, handler)
 
 
-def init_or_exit(channel: Any, handler_name: str) -> Callable[[Any, Any], Any]:
-    """Set up ``logging`` as Lambda's runtime does, then load the handler; on failure report
-    INIT_ERROR on ``channel`` and exit 1."""
+def init_or_exit(
+    channel: Any, handler_name: str, debug: Optional[Dict[str, Any]] = None
+) -> Callable[[Any, Any], Any]:
+    """Set up ``logging`` as Lambda's runtime does, start the debug server if ``debug`` asks
+    for one, then load the handler; on failure report INIT_ERROR on ``channel`` and exit 1."""
     logformat.setup(os.environ)
     try:
+        if debug is not None:
+            _start_debugger(debug)
         return load_handler(handler_name)
     except Exception as error:
         report_init_error(channel, error)
         os._exit(1)
+
+
+def _start_debugger(debug: Dict[str, Any]) -> None:
+    try:
+        debugger.start(debug)
+    except debugger.DebuggerUnavailable as error:
+        raise Fault("Runtime.DebuggerUnavailable", str(error)) from None
 
 
 def report_init_error(channel: Any, error: BaseException, error_type: str | None = None) -> None:

@@ -4,8 +4,8 @@ Started by the engine with its control socket on fd 3. It imports the runtime (a
 modules most handlers use), freezes the garbage collector so children share its heap
 copy-on-write, then serves frames:
 
-* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, argv, wrapped, hold}`` with file descriptors
-  ``[log_fd]`` (exec mode; ``[log_fd, hold_fd]`` with ``hold``) or ``[log_fd, channel_fd]``
+* ``SPAWN {id, mode, env, cwd, sys_path, site_dirs, handler, debug, argv, wrapped, hold}`` with
+  file descriptors ``[log_fd]`` (exec mode; ``[log_fd, hold_fd]`` with ``hold``) or ``[log_fd, channel_fd]``
   (python mode) attached: fork a child in its own session, stdout/stderr on ``log_fd``, stdin
   ``/dev/null`` (``hold_fd`` with ``hold``: a pipe on which the engine releases a runtime started
   ahead of its INIT); python mode runs Flare's runtime on ``channel_fd``, exec mode ``execve``s
@@ -153,7 +153,7 @@ def _exec_wrapper(header: dict[str, Any], channel_fd: int) -> None:
     argv = header["wrapper"]
     _check_wrapper(argv[0])
     os.set_inheritable(channel_fd, True)
-    spec = {key: header[key] for key in ("handler", "sys_path", "site_dirs") if key in header}
+    spec = {key: header[key] for key in ("handler", "sys_path", "site_dirs", "debug") if key in header}
     spec["fd"] = channel_fd
     env = dict(header["env"], _FLARE_RUNTIME=json.dumps(spec))
     os.execve(argv[0], argv, env)
@@ -177,7 +177,7 @@ def _run_python(header: dict[str, Any], channel: socket.socket) -> int:
     import random
 
     random.seed()
-    return bootstrap.run(channel, header["handler"])
+    return bootstrap.run(channel, header["handler"], header.get("debug"))
 
 
 class Inits:
