@@ -8,6 +8,7 @@ poll the API with short sleeps until the state AWS's waiters wait for is reached
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -35,7 +36,9 @@ class Account:
     def clear(self) -> None:
         """Delete every mapping, function, layer version and code signing config."""
         for mapping in self.lam.list_event_source_mappings()["EventSourceMappings"]:
-            self.lam.delete_event_source_mapping(UUID=mapping["UUID"])
+            # one an example deleted is listed (Deleting) until its deletion ends: maybe just now
+            with contextlib.suppress(self.lam.exceptions.ResourceNotFoundException):
+                self.lam.delete_event_source_mapping(UUID=mapping["UUID"])
         for function in self.lam.list_functions()["Functions"]:
             self.lam.delete_function(FunctionName=function["FunctionName"])
         if {"ListLayers", "ListLayerVersions", "DeleteLayerVersion"} <= self.answered:
