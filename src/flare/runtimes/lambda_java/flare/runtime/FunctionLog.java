@@ -105,27 +105,8 @@ final class FunctionLog {
         return out.append(digits);
     }
 
-    /** {@code text} as a JSON string the way Gson writes it without HTML escaping: control
-     *  characters, quote, backslash, U+2028 and U+2029 escaped, the rest as it is. */
+    /** {@code text} as a JSON string the way Gson writes it without HTML escaping. */
     static void quoted(StringBuilder out, String text) {
-        out.append('"');
-        for (int i = 0; i < text.length(); i++) {
-            char c = text.charAt(i);
-            switch (c) {
-                case '"': out.append("\\\""); break;
-                case '\\': out.append("\\\\"); break;
-                case '\n': out.append("\\n"); break;
-                case '\r': out.append("\\r"); break;
-                case '\t': out.append("\\t"); break;
-                case '\b': out.append("\\b"); break;
-                case '\f': out.append("\\f"); break;
-                case '\u2028': out.append("\\u2028"); break;
-                case '\u2029': out.append("\\u2029"); break;
-                default:
-                    if (c < 0x20) out.append("\\u00").append(Character.forDigit(c >> 4, 16)).append(Character.forDigit(c & 15, 16));
-                    else out.append(c);
-            }
-        }
-        out.append('"');
+        Json.quote(text, out, true);
     }
 }

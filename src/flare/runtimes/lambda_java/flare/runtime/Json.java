@@ -206,20 +206,35 @@ final class Json {
     }
 
     static void quote(String s, StringBuilder out) {
+        quote(s, out, false);
+    }
+
+    /** {@code s} as a JSON string; {@code gson}: also {@code \\b}, {@code \\f}, U+2028 and U+2029
+     *  escaped, as Gson writes strings without HTML escaping (the function log's records). */
+    static void quote(String s, StringBuilder out, boolean gson) {
         out.append('"');
         for (int i = 0; i < s.length(); i++) {
             char c = s.charAt(i);
-            switch (c) {
-                case '"': out.append("\\\""); break;
-                case '\\': out.append("\\\\"); break;
-                case '\n': out.append("\\n"); break;
-                case '\r': out.append("\\r"); break;
-                case '\t': out.append("\\t"); break;
-                default:
-                    if (c < 0x20) out.append(String.format("\\u%04x", (int) c));
-                    else out.append(c);
-            }
+            String escaped = escape(c, gson);
+            if (escaped != null) out.append(escaped);
+            else if (c < 0x20) out.append(String.format("\\u%04x", (int) c));
+            else out.append(c);
         }
         out.append('"');
+    }
+
+    private static String escape(char c, boolean gson) {
+        switch (c) {
+            case '"': return "\\\"";
+            case '\\': return "\\\\";
+            case '\n': return "\\n";
+            case '\r': return "\\r";
+            case '\t': return "\\t";
+            case '\b': return gson ? "\\b" : null;
+            case '\f': return gson ? "\\f" : null;
+            case '\u2028': return gson ? "\\u2028" : null;
+            case '\u2029': return gson ? "\\u2029" : null;
+            default: return null;
+        }
     }
 }
