@@ -24,10 +24,9 @@ import base64
 import json
 from typing import Any
 
+from flare.durable.records import Event, Operation, operation_event
 from flare.errors import CallbackTimeout, InvalidParameterValue, ResourceNotFound
 
-Operation = dict[str, Any]
-Event = dict[str, Any]
 TIMEOUT_AT = "_TimeoutAt"
 HEARTBEAT_S = "_HeartbeatSeconds"
 HEARTBEAT_AT = "_HeartbeatAt"
@@ -109,7 +108,7 @@ def answer(
         event_details = {"Result": {"Payload": result, "Truncated": False}} if result is not None else {}
     answered["CallbackDetails"] = details
     answered["EndTimestamp"] = now
-    return answered, _event(answered, kind, event_details, now)
+    return answered, operation_event(answered, kind, event_details, now)
 
 
 def heartbeat(operation: Operation, now: float) -> Operation:
@@ -126,15 +125,6 @@ def time_out(operation: Operation, now: float) -> tuple[Operation, Event]:
     timed_out = dict(operation)
     timed_out["Status"], timed_out["EndTimestamp"] = "TIMED_OUT", now
     timed_out["CallbackDetails"] = {**(operation.get("CallbackDetails") or {}), "Error": error}
-    return timed_out, _event(
+    return timed_out, operation_event(
         timed_out, "CallbackTimedOut", {"Error": {"Payload": error, "Truncated": False}}, now
     )
-
-
-def _event(operation: Operation, kind: str, details: dict[str, Any], now: float) -> Event:
-    event: Event = {"EventType": kind, "Id": operation["Id"], "EventTimestamp": now}
-    for member in ("SubType", "Name", "ParentId"):
-        if operation.get(member) is not None:
-            event[member] = operation[member]
-    event[f"{kind}Details"] = details
-    return event

@@ -19,8 +19,8 @@ from __future__ import annotations
 
 from typing import Any
 
-Operation = dict[str, Any]
-Event = dict[str, Any]
+from flare.durable.records import Event, Operation, operation_event
+
 TARGET = "_Target"
 INPUT = "_Input"
 CHILD = "_Child"
@@ -54,8 +54,4 @@ def finish(
         ended["Status"], kind = "SUCCEEDED", "ChainedInvokeSucceeded"
         ended["ChainedInvokeDetails"] = {"Result": result} if result is not None else {}
         details = {"Result": {"Payload": result, "Truncated": False}} if result is not None else {}
-    event: Event = {"EventType": kind, "Id": ended["Id"], "EventTimestamp": now, f"{kind}Details": details}
-    for member in ("SubType", "Name", "ParentId"):
-        if ended.get(member) is not None:
-            event[member] = ended[member]
-    return ended, event
+    return ended, operation_event(ended, kind, details, now)

@@ -29,10 +29,8 @@ from __future__ import annotations
 from typing import Any
 
 from flare.durable import callbacks, chained
+from flare.durable.records import Event, Operation, operation_event
 from flare.errors import InvalidParameterValue
-
-Operation = dict[str, Any]
-Event = dict[str, Any]
 
 ENDED = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "TIMED_OUT", "STOPPED"})
 _ACTIONS = {
@@ -99,7 +97,7 @@ def apply(
     elif kind == "CHAINED_INVOKE":
         details = chained.start(operation, update)
     event_kind = "ChainedInvoke" if kind == "CHAINED_INVOKE" else kind.title()
-    return operation, _event(operation, f"{event_kind}{_EVENT[action]}", details, now)
+    return operation, operation_event(operation, f"{event_kind}{_EVENT[action]}", details, now)
 
 
 def _new(update: dict[str, Any], now: float) -> Operation:
@@ -141,15 +139,6 @@ def _event_outcome(update: dict[str, Any]) -> dict[str, Any]:
     return {}
 
 
-def _event(operation: Operation, event_type: str, details: dict[str, Any], now: float) -> Event:
-    event: Event = {"EventType": event_type, "Id": operation["Id"], "EventTimestamp": now}
-    for member in ("SubType", "Name", "ParentId"):
-        if operation.get(member) is not None:
-            event[member] = operation[member]
-    event[f"{event_type}Details"] = details
-    return event
-
-
 def due(operation: Operation) -> float | None:
     """When the engine must ``wake`` ``operation``: a STARTED wait's end, a PENDING step's next
     attempt, a waiting callback's time-out; None for any other."""
@@ -173,6 +162,6 @@ def wake(operation: Operation, now: float) -> tuple[Operation, Event | None]:
         woken["EndTimestamp"] = now
         scheduled = float(operation["WaitDetails"]["ScheduledEndTimestamp"])
         duration = round(scheduled - float(operation["StartTimestamp"]))
-        return woken, _event(woken, "WaitSucceeded", {"Duration": duration}, now)
+        return woken, operation_event(woken, "WaitSucceeded", {"Duration": duration}, now)
     woken["Status"] = "READY"
     return woken, None
