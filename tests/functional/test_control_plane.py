@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import io
-import socket
 import threading
 import urllib.error
 import urllib.request
@@ -35,6 +34,7 @@ from flare.scope import Scope
 from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.functions import FunctionStore
+from tests.conftest import free_port
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
@@ -53,9 +53,7 @@ class Server:
 
     def __init__(self, data_dir: Path) -> None:
         self.data_dir = data_dir
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            self.port = probe.getsockname()[1]
+        self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)

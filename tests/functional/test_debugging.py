@@ -7,9 +7,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import shutil
-import socket
 import subprocess
 import threading
 import time
@@ -21,7 +19,7 @@ import pytest
 
 from flare.sandbox.debug_ports import debugpy_dir
 from tests.cdp import locals_at_breakpoint
-from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
+from tests.conftest import FLARE, FlareServer, create_function, free_port, launch, python_function, zip_files
 from tests.dap import DapClient
 
 pytestmark = pytest.mark.skipif(debugpy_dir() is None, reason="debugpy is not installed (make install)")
@@ -35,22 +33,6 @@ def handler(event, context):
     return {"doubled": doubled, "remaining_ms": context.get_remaining_time_in_millis()}
 """
 BREAK_LINE = 5  # ``note = ...``: ``doubled`` is set by then
-
-
-def free_port() -> int:
-    """A debug port outside the kernel's ephemeral range: a port ``bind(0)`` picks may be the
-    local port of a connection (boto3's to Flare) by the time the environment asks for it, and
-    the environment then takes the next one, as it should, where the test is not looking."""
-    low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
-    for _ in range(100):
-        port = random.randrange(max(1024, low - 12000), low - 16)
-        with socket.socket() as probe:
-            try:
-                probe.bind(("127.0.0.1", port))
-            except OSError:
-                continue
-        return port
-    raise AssertionError("no free debug port")
 
 
 @pytest.fixture(scope="module")
