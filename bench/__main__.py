@@ -270,33 +270,21 @@ def main(argv: list[str] | None = None) -> int:
     if not args.no_record:
         report.append(section)
         progress(f"appended to {report.RESULTS}")
-    if snap_result is not None and snap_result.failed:
-        progress("snapstart benchmark: some parts not measured (see the report)")
-        return 1
-    if events_result is not None and events_result.failed:
-        progress("event source benchmark: some parts not measured (see the report)")
-        return 1
-    if layers_result is not None and layers_result.failed:
-        progress("layers benchmark: some parts not measured (see the report)")
-        return 1
-    if ext_result is not None and ext_result.failed:
-        progress("extensions benchmark: not measured (see the report)")
-        return 1
-    if node_result is not None and node_result.failed:
-        progress("node benchmark: some parts not measured (see the report)")
-        return 1
-    if java_result is not None and java_result.failed:
-        progress("java benchmark: some parts not measured (see the report)")
-        return 1
-    if hot_result is not None and hot_result.failed:
-        progress("hot reload benchmark: some parts not measured (see the report)")
-        return 1
-    if durable_result is not None and durable_result.failed:
-        progress("durable benchmark: not measured (see the report)")
-        return 1
-    if pc_result is not None and pc_result.failed:
-        progress("provisioned concurrency benchmark: failed or not as expected (see the report)")
-        return 1
+    unmeasured = (
+        (snap_result, "snapstart benchmark: some parts not measured"),
+        (events_result, "event source benchmark: some parts not measured"),
+        (layers_result, "layers benchmark: some parts not measured"),
+        (ext_result, "extensions benchmark: not measured"),
+        (node_result, "node benchmark: some parts not measured"),
+        (java_result, "java benchmark: some parts not measured"),
+        (hot_result, "hot reload benchmark: some parts not measured"),
+        (durable_result, "durable benchmark: not measured"),
+        (pc_result, "provisioned concurrency benchmark: failed or not as expected"),
+    )
+    for result, message in unmeasured:
+        if result is not None and result.failed:
+            progress(f"{message} (see the report)")
+            return 1
     return exit_status(args.only, flare, peer_result, sandbox_result)
 
 
