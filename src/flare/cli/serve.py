@@ -171,6 +171,21 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="For tests: the engine's clock can be moved ahead (POST /flare/v1/clock "
     '{"AdvanceSeconds": N}), so days of waits, backoffs and schedules pass in seconds.',
 )
+@click.option(
+    "--trace",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Record every invocation (arrival, function, configuration, cold/warm, durations, "
+    "outcome) to FILE as JSON lines, for `flare trace replay` (docs/trace.md). Off by default.",
+)
+@click.option(
+    "--trace-max-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="The trace file's bound: past it, invocations are no longer recorded (only counted).",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):

@@ -1,0 +1,161 @@
+"""The trace file: one JSON object a line (JSON Lines), what ``flare serve --trace`` writes and
+``flare trace replay`` reads. docs/trace.md describes every field.
+
+The first line is the header (``"kind": "header"``, ``"format": "flare-trace"``, ``"version"``)
+with what the engine ran with (idle timeout, account concurrency, scaling rate); then one
+``"kind": "invoke"`` line per invocation that reached the router, in the order they ended
+(``t``, the arrival, is seconds of the engine's clock since the header's ``clock``; a reader
+sorts by it); the last line, written when recording stops, is ``"kind": "end"`` with how many
+invocations were recorded and how many were left out past the size bound.
+
+A reader accepts any ``version`` up to ``VERSION`` and ignores fields it does not know, so a
+later writer may add fields without a new version; removing or changing one needs a new one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+FORMAT = "flare-trace"
+VERSION = 1
+
+# How an invocation found its environment: a new one that ran INIT, a SnapStart restore, an
+# idle one, a provisioned one. None: throttled, or no environment could be started.
+STARTS = ("cold", "restore", "warm", "provisioned")
+# ok: answered without a function error; error: a function error (or an init, timeout or
+# crash failure); throttle: refused with 429 before any environment was reserved.
+OUTCOMES = ("ok", "error", "throttle")
+
+
+class TraceFormatError(ValueError):
+    """A file that is not a Flare trace this reader understands (the message says why and where)."""
+
+
+@dataclass(frozen=True)
+class Header:
+    """What the engine that recorded ran with; ``clock`` is its clock's reading at the start
+    (``t`` of each invocation counts from it), ``wall`` the epoch seconds at that moment."""
+
+    clock: float
+    wall: float
+    idle_timeout_s: float
+    account_concurrency: int
+    scaling_rate: int
+    scaling_window_s: float
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "header", "format": FORMAT, "version": VERSION, **self.__dict__}
+
+
+@dataclass(frozen=True)
+class Record:
+    """One invocation as the router saw it. Durations are milliseconds; ``latency_ms`` runs from
+    its arrival to its answer (what a synchronous caller waited, INIT included), ``duration_ms``
+    is REPORT's Duration. ``reserved`` / ``provisioned`` / ``snapstart`` / ``memory_mb`` /
+    ``timeout_s`` are the function's configuration at that moment."""
+
+    t: float
+    account: str
+    region: str
+    function: str
+    version: str
+    qualifier: str | None
+    source: str
+    memory_mb: int
+    architecture: str
+    timeout_s: int
+    reserved: int | None
+    provisioned: int
+    snapstart: bool
+    outcome: str
+    start: str | None = None
+    init_ms: float | None = None
+    restore_ms: float | None = None
+    duration_ms: float | None = None
+    latency_ms: float | None = None
+    error_type: str | None = None
+    reason: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {"kind": "invoke", **self.__dict__}
+
+    @property
+    def scope(self) -> tuple[str, str]:
+        return (self.account, self.region)
+
+
+@dataclass(frozen=True)
+class Trace:
+    """A whole trace, its records in arrival order; ``dropped`` invocations were not recorded
+    (past the size bound) and ``complete`` says the end line was there."""
+
+    header: Header
+    records: list[Record]
+    dropped: int = 0
+    complete: bool = True
+
+
+def end_line(recorded: int, dropped: int) -> dict[str, Any]:
+    return {"kind": "end", "recorded": recorded, "dropped": dropped}
+
+
+def dumps(line: dict[str, Any]) -> bytes:
+    return orjson.dumps(line) + b"\n"
+
+
+_RECORD_FIELDS = frozenset(Record.__dataclass_fields__)
+_HEADER_FIELDS = frozenset(Header.__dataclass_fields__)
+
+
+def read(lines: Iterable[bytes]) -> Trace:
+    """Parse a trace. Raises ``TraceFormatError`` for a first line that is not a header of a
+    version up to ``VERSION``, a line that is not JSON, or an invocation missing a field."""
+    numbered = enumerate(lines, 1)
+    header = _header(next(_objects(numbered), None))
+    records: list[Record] = []
+    dropped, complete = 0, False
+    for number, line in _objects(numbered):
+        kind = line.get("kind")
+        if kind == "invoke":
+            try:
+                records.append(Record(**{key: line[key] for key in line.keys() & _RECORD_FIELDS}))
+            except TypeError as error:
+                raise TraceFormatError(f"line {number}: {error}") from None
+        elif kind == "end":
+            dropped, complete = int(line.get("dropped", 0)), True
+    records.sort(key=lambda record: record.t)
+    return Trace(header, records, dropped, complete)
+
+
+def _objects(numbered: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
+    for number, raw in numbered:
+        if not raw.strip():
+            continue
+        try:
+            line = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            if raw.endswith(b"\n"):
+                raise TraceFormatError(f"line {number} is not JSON") from None
+            return  # the last line of a trace whose writer was killed mid-write
+        if not isinstance(line, dict):
+            raise TraceFormatError(f"line {number} is not a JSON object")
+        yield number, line
+
+
+def _header(first: tuple[int, dict[str, Any]] | None) -> Header:
+    if first is None:
+        raise TraceFormatError("the file is empty: no trace header")
+    line = first[1]
+    if line.get("kind") != "header" or line.get("format") != FORMAT:
+        raise TraceFormatError(f"line {first[0]} is not a {FORMAT} header")
+    version = line.get("version")
+    if not isinstance(version, int) or not 1 <= version <= VERSION:
+        raise TraceFormatError(f"trace version {version!r} is not one this Flare reads (1..{VERSION})")
+    try:
+        return Header(**{key: line[key] for key in _HEADER_FIELDS})
+    except KeyError as error:
+        raise TraceFormatError(f"the header has no {error.args[0]!r}") from None
