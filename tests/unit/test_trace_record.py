@@ -8,8 +8,9 @@ import pytest
 
 from flare.clock import ManualClock
 from flare.control.model import FunctionVersion
+from flare.errors import TraceRefused
 from flare.observe import trace_format
-from flare.observe.trace_format import Header, TraceFormatError
+from flare.observe.trace_format import Header
 from flare.observe.trace_record import FLUSH_S, TraceRecorder
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult
 
@@ -131,5 +132,5 @@ def test_a_trace_cut_mid_line_by_a_kill_is_read_up_to_its_last_whole_line(tmp_pa
     ],
 )
 def test_a_file_that_is_not_a_trace_is_refused_with_the_reason(first: bytes, message: str) -> None:
-    with pytest.raises(TraceFormatError, match=message):
+    with pytest.raises(TraceRefused, match=message):
         trace_format.read([first] if first else [])

@@ -20,6 +20,8 @@ from typing import Any
 
 import orjson
 
+from flare.errors import TraceRefused
+
 FORMAT = "flare-trace"
 VERSION = 1
 
@@ -29,10 +31,6 @@ STARTS = ("cold", "restore", "warm", "provisioned")
 # ok: answered without a function error; error: a function error (or an init, timeout or
 # crash failure); throttle: refused with 429 before any environment was reserved.
 OUTCOMES = ("ok", "error", "throttle")
-
-
-class TraceFormatError(ValueError):
-    """A file that is not a Flare trace this reader understands (the message says why and where)."""
 
 
 @dataclass(frozen=True)
@@ -56,7 +54,8 @@ class Record:
     """One invocation as the router saw it. Durations are milliseconds; ``latency_ms`` runs from
     its arrival to its answer (what a synchronous caller waited, INIT included), ``duration_ms``
     is REPORT's Duration. ``reserved`` / ``provisioned`` / ``snapstart`` / ``memory_mb`` /
-    ``timeout_s`` are the function's configuration at that moment."""
+    ``timeout_s`` are the function's configuration at that moment. ``ended``: the environment
+    did not serve again (a timeout, a crash, a failed INIT)."""
 
     t: float
     account: str
@@ -78,6 +77,7 @@ class Record:
     duration_ms: float | None = None
     latency_ms: float | None = None
     error_type: str | None = None
+    ended: bool = False
     reason: str | None = None
 
     def to_json(self) -> dict[str, Any]:
@@ -112,7 +112,7 @@ _HEADER_FIELDS = frozenset(Header.__dataclass_fields__)
 
 
 def read(lines: Iterable[bytes]) -> Trace:
-    """Parse a trace. Raises ``TraceFormatError`` for a first line that is not a header of a
+    """Parse a trace. Raises ``TraceRefused`` for a first line that is not a header of a
     version up to ``VERSION``, a line that is not JSON, or an invocation missing a field."""
     numbered = enumerate(lines, 1)
     header = _header(next(_objects(numbered), None))
@@ -124,7 +124,7 @@ def read(lines: Iterable[bytes]) -> Trace:
             try:
                 records.append(Record(**{key: line[key] for key in line.keys() & _RECORD_FIELDS}))
             except TypeError as error:
-                raise TraceFormatError(f"line {number}: {error}") from None
+                raise TraceRefused(f"line {number}: {error}") from None
         elif kind == "end":
             dropped, complete = int(line.get("dropped", 0)), True
     records.sort(key=lambda record: record.t)
@@ -139,23 +139,23 @@ def _objects(numbered: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[
             line = orjson.loads(raw)
         except orjson.JSONDecodeError:
             if raw.endswith(b"\n"):
-                raise TraceFormatError(f"line {number} is not JSON") from None
+                raise TraceRefused(f"line {number} is not JSON") from None
             return  # the last line of a trace whose writer was killed mid-write
         if not isinstance(line, dict):
-            raise TraceFormatError(f"line {number} is not a JSON object")
+            raise TraceRefused(f"line {number} is not a JSON object")
         yield number, line
 
 
 def _header(first: tuple[int, dict[str, Any]] | None) -> Header:
     if first is None:
-        raise TraceFormatError("the file is empty: no trace header")
+        raise TraceRefused("the file is empty: no trace header")
     line = first[1]
     if line.get("kind") != "header" or line.get("format") != FORMAT:
-        raise TraceFormatError(f"line {first[0]} is not a {FORMAT} header")
+        raise TraceRefused(f"line {first[0]} is not a {FORMAT} header")
     version = line.get("version")
     if not isinstance(version, int) or not 1 <= version <= VERSION:
-        raise TraceFormatError(f"trace version {version!r} is not one this Flare reads (1..{VERSION})")
+        raise TraceRefused(f"trace version {version!r} is not one this Flare reads (1..{VERSION})")
     try:
         return Header(**{key: line[key] for key in _HEADER_FIELDS})
     except KeyError as error:
-        raise TraceFormatError(f"the header has no {error.args[0]!r}") from None
+        raise TraceRefused(f"the header has no {error.args[0]!r}") from None

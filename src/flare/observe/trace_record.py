@@ -33,9 +33,11 @@ BATCH = 1000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
 
 # (arrival, version, invocation, result (None: throttled), start, latency ms, reserved,
-#  provisioned, throttle reason)
+#  provisioned, environment ended, throttle reason)
 _Result = InvocationResult | None
-_Entry = tuple[float, FunctionVersion, Invocation, _Result, str | None, float, int | None, int, str | None]
+_Entry = tuple[
+    float, FunctionVersion, Invocation, _Result, str | None, float, int | None, int, bool, str | None
+]
 
 
 def _qualifier(invoked_arn: str) -> str | None:
@@ -72,10 +74,13 @@ class TraceRecorder:
         latency_ms: float,
         reserved: int | None,
         provisioned: int,
+        ended: bool = False,
     ) -> None:
         """``invocation`` (arrived at ``began`` on the engine's clock) was answered with
-        ``result`` after ``latency_ms``, from a ``start`` environment (``trace_format.STARTS``)."""
-        self._add((began, version, invocation, result, start, latency_ms, reserved, provisioned, None))
+        ``result`` after ``latency_ms``, from a ``start`` environment (``trace_format.STARTS``);
+        ``ended``: that environment does not serve again (it failed)."""
+        entry = (began, version, invocation, result, start, latency_ms, reserved, provisioned, ended, None)
+        self._add(entry)
 
     def throttled(
         self,
@@ -88,7 +93,7 @@ class TraceRecorder:
     ) -> None:
         """``invocation`` was refused with 429 for ``reason`` (AWS's throttle Reason)."""
         latency_ms = (self._clock.now() - began) * 1000
-        self._add((began, version, invocation, None, None, latency_ms, reserved, provisioned, reason))
+        self._add((began, version, invocation, None, None, latency_ms, reserved, provisioned, False, reason))
 
     def _add(self, entry: _Entry) -> None:
         if self._full:
@@ -143,7 +148,7 @@ class TraceRecorder:
         return len(data)
 
     def _record(self, entry: _Entry) -> Record:
-        began, version, invocation, result, start, latency_ms, reserved, provisioned, reason = entry
+        began, version, invocation, result, start, latency_ms, reserved, provisioned, ended, reason = entry
         outcome = "throttle" if result is None else "ok" if result.function_error is None else "error"
         return Record(
             t=round(began - self._origin, 6),
@@ -166,6 +171,7 @@ class TraceRecorder:
             duration_ms=_ms(result.duration_ms) if result is not None else None,
             latency_ms=_ms(latency_ms),
             error_type=result.error_type if result is not None else None,
+            ended=ended,
             reason=reason,
         )
 

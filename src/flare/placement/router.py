@@ -50,6 +50,7 @@ from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
 from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.invocation import Invocation, InvocationResult
+from flare.sandbox.lifecycle import EnvState
 
 
 class Router:
@@ -86,9 +87,10 @@ class Router:
                 try:
                     yield result
                 finally:
+                    ended = provisioned.state is not EnvState.IDLE
                     self.pool.release(provisioned)
                     if self.trace is not None:
-                        self._record(began, version, invocation, result, "provisioned", latency_ms)
+                        self._record(began, version, invocation, result, "provisioned", latency_ms, ended)
                 return
             self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
@@ -108,10 +110,11 @@ class Router:
             try:
                 yield result
             finally:
+                ended = env.state is not EnvState.IDLE
                 self.pool.release(env)
         if self.trace is not None:
             start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
-            self._record(began, version, invocation, result, start, latency_ms)
+            self._record(began, version, invocation, result, start, latency_ms, ended)
 
     def _record(
         self,
@@ -121,10 +124,11 @@ class Router:
         result: InvocationResult,
         start: str,
         latency_ms: float,
+        ended: bool,
     ) -> None:
         assert self.trace is not None
         reserved, held = self._config(version)
-        self.trace.invoked(began, version, invocation, result, start, latency_ms, reserved, held)
+        self.trace.invoked(began, version, invocation, result, start, latency_ms, reserved, held, ended)
 
     def _config(self, version: FunctionVersion) -> tuple[int | None, int]:
         """``version``'s function's reserved concurrency and ``version``'s provisioned
