@@ -1,0 +1,134 @@
+"""The what-if model against the engine: a real run is recorded (``flare serve --trace``) and
+replayed (``flare trace replay``), and the model's cold starts and p50 latency are compared with
+what was measured, under the recorded configuration and under a what-if that was then run for
+real.
+
+The traffic: bursts of 1 to 4 concurrent invokes of a published version, separated by gaps of
+the engine's clock (``--test-clock``) both shorter and longer than the idle timeout (60 s), so
+environments are reused, added and shut down. The function sleeps 50 ms per invoke and 100 ms in
+INIT, so a cold start shows in the latency.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import time
+import urllib.request
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from flare.observe import trace_format
+from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
+from tests.signing import signed_urlopen
+
+SOURCE = """\
+import time
+time.sleep(0.1)
+def handler(event, context):
+    time.sleep(0.05)
+    return "ok"
+"""
+IDLE_S = 60
+# (concurrent invokes, then seconds of the engine's clock to the next burst)
+PATTERN = [(1, 10), (2, 30), (3, 90), (1, 20), (4, 45), (2, 70), (3, 5), (4, 100), (2, 30), (1, 0)]
+# p50 of the model against the measured p50, as a fraction of it (docs/trace.md)
+P50_TOLERANCE = 0.10
+
+
+def advance(url: str, seconds: float) -> None:
+    request = urllib.request.Request(
+        f"{url}/flare/v1/clock",
+        data=json.dumps({"AdvanceSeconds": seconds}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with signed_urlopen(request, timeout=10) as response:
+        response.read()
+
+
+def drive(server: FlareServer, lam: Any, name: str) -> None:
+    """Send ``PATTERN`` to version 1 of ``name``."""
+
+    def invoke(_: int) -> None:
+        answer = lam.invoke(FunctionName=name, Qualifier="1", Payload=b"{}")
+        assert answer["Payload"].read() == b'"ok"'
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for burst, gap in PATTERN:
+            list(pool.map(invoke, range(burst)))
+            advance(server.url, gap)
+
+
+def record(tmp_path: Path, provisioned: int = 0) -> Path:
+    """Run ``PATTERN`` on a fresh server recording to a trace (with ``provisioned``
+    environments on version 1); the trace's path."""
+    path = tmp_path / f"trace-{provisioned}.jsonl"
+    server = launch(
+        tmp_path / f"run-{provisioned}", "--test-clock", "--idle-timeout", str(IDLE_S), "--trace", str(path)
+    )
+    try:
+        lam = server.client()
+        create_function(lam, "replayed", python_function(SOURCE), MemorySize=512)
+        lam.publish_version(FunctionName="replayed")
+        if provisioned:
+            lam.put_provisioned_concurrency_config(
+                FunctionName="replayed", Qualifier="1", ProvisionedConcurrentExecutions=provisioned
+            )
+            wait_ready(lam)
+        drive(server, lam, "replayed")
+    finally:
+        server.stop()
+    return path
+
+
+def wait_ready(lam: Any, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while lam.get_provisioned_concurrency_config(FunctionName="replayed", Qualifier="1")["Status"] != "READY":
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+
+
+def replay(path: Path, *what_ifs: str) -> dict[str, dict[str, Any]]:
+    """``flare trace replay --json`` of ``path``: its scenarios by name."""
+    args = [str(FLARE), "trace", "replay", str(path), "--json", *(f"--what-if={spec}" for spec in what_ifs)]
+    answer = json.loads(subprocess.run(args, check=True, capture_output=True, text=True).stdout)
+    return {scenario["scenario"]: scenario for scenario in answer["scenarios"]}
+
+
+def measured(path: Path) -> tuple[int, float]:
+    """Cold starts and p50 latency of the trace at ``path``, read from its records."""
+    trace = trace_format.read(path.read_bytes().splitlines(keepends=True))
+    assert trace.complete and trace.dropped == 0
+    assert len(trace.records) == sum(burst for burst, _ in PATTERN)
+    latencies = sorted(record.latency_ms for record in trace.records if record.latency_ms is not None)
+    cold = sum(1 for record in trace.records if record.start == "cold")
+    return cold, latencies[(len(latencies) + 1) // 2 - 1]
+
+
+def test_replayed_under_its_own_configuration_the_model_predicts_the_measured_cold_starts_and_p50(
+    tmp_path: Path,
+) -> None:
+    path = record(tmp_path)
+    cold, p50 = measured(path)
+    scenarios = replay(path)
+    assert scenarios["recorded"]["cold_starts"] == cold
+    model = scenarios["as recorded"]
+    assert model["cold_starts"] == cold
+    assert model["throttles"] == 0
+    assert abs(model["p50_ms"] - p50) <= P50_TOLERANCE * p50
+
+
+def test_a_provisioned_what_if_predicts_the_cold_starts_of_the_same_traffic_run_with_it(
+    tmp_path: Path,
+) -> None:
+    without = record(tmp_path)
+    predicted = replay(without, "provisioned=2")["provisioned=2"]
+    cold_without, _ = measured(without)
+    assert predicted["cold_starts"] < cold_without  # the what-if removes some, not all
+    assert predicted["cold_starts"] > 0
+    with_two = record(tmp_path, provisioned=2)
+    cold, p50 = measured(with_two)
+    assert predicted["cold_starts"] == cold
+    assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE * p50
