@@ -23,7 +23,7 @@ from typing import BinaryIO
 from flare.clock import Clock, TimerHandle
 from flare.control.model import FunctionVersion
 from flare.observe import trace_format
-from flare.observe.trace_format import Header, Record
+from flare.observe.trace_format import Header
 from flare.sandbox.invocation import Invocation, InvocationResult
 
 log = logging.getLogger("flare.trace")
@@ -31,6 +31,7 @@ log = logging.getLogger("flare.trace")
 FLUSH_S = 1.0
 BATCH = 1000
 DEFAULT_MAX_BYTES = 256 * 1024 * 1024
+VERSIONS_KEPT = 1024
 
 # (arrival, version, invocation, result (None: throttled), start, latency ms, reserved,
 #  provisioned, environment ended, throttle reason)
@@ -59,6 +60,8 @@ class TraceRecorder:
         self.recorded = 0
         self.dropped = 0
         self._full = False
+        # (function ARN, revision) => the fields of its lines that it fixes
+        self._versions: dict[tuple[str, str], dict[str, object]] = {}
         self._written = self._write([header.to_json()])
 
     def __repr__(self) -> str:
@@ -115,7 +118,7 @@ class TraceRecorder:
         pending, self._pending = self._pending, []
         if self._file is None or not pending:
             return
-        lines = [trace_format.dumps(self._record(entry).to_json()) for entry in pending]
+        lines = [trace_format.dumps(self._line(entry)) for entry in pending]
         fit = 0
         for line in lines:
             if self._written + len(line) > self._max_bytes:
@@ -147,33 +150,49 @@ class TraceRecorder:
         self._file.flush()
         return len(data)
 
-    def _record(self, entry: _Entry) -> Record:
+    def _static(self, version: FunctionVersion) -> dict[str, object]:
+        """The fields of a line that ``version`` (one revision of it) fixes, made once."""
+        key = (version.function_arn, version.revision_id)
+        static = self._versions.get(key)
+        if static is None:
+            if len(self._versions) >= VERSIONS_KEPT:
+                self._versions.clear()
+            static = self._versions[key] = {
+                "kind": "invoke",
+                "account": version.account_id,
+                "region": version.region,
+                "function": version.name,
+                "version": version.version,
+                "memory_mb": version.memory_mb,
+                "architecture": version.architecture,
+                "timeout_s": version.timeout_s,
+                "snapstart": version.snap_start,
+            }
+        return static
+
+    def _line(self, entry: _Entry) -> dict[str, object]:
+        """``entry`` as its trace line: a ``trace_format.Record``'s fields (a dict: a Record
+        costs three times as much to build)."""
         began, version, invocation, result, start, latency_ms, reserved, provisioned, ended, reason = entry
-        outcome = "throttle" if result is None else "ok" if result.function_error is None else "error"
-        return Record(
-            t=round(began - self._origin, 6),
-            account=version.account_id,
-            region=version.region,
-            function=version.name,
-            version=version.version if result is None else result.executed_version,
-            qualifier=_qualifier(invocation.invoked_arn),
-            source=invocation.source,
-            memory_mb=version.memory_mb,
-            architecture=version.architecture,
-            timeout_s=version.timeout_s,
-            reserved=reserved,
-            provisioned=provisioned,
-            snapstart=version.snap_start,
-            outcome=outcome,
-            start=start,
-            init_ms=_ms(result.init_ms) if result is not None else None,
-            restore_ms=_ms(result.restore_ms) if result is not None else None,
-            duration_ms=_ms(result.duration_ms) if result is not None else None,
-            latency_ms=_ms(latency_ms),
-            error_type=result.error_type if result is not None else None,
-            ended=ended,
-            reason=reason,
-        )
+        line = dict(self._static(version))
+        line["t"] = round(began - self._origin, 6)
+        line["qualifier"] = _qualifier(invocation.invoked_arn)
+        line["source"] = invocation.source
+        line["reserved"] = reserved
+        line["provisioned"] = provisioned
+        line["outcome"] = "throttle"
+        line["start"] = start
+        line["latency_ms"] = _ms(latency_ms)
+        line["ended"] = ended
+        line["reason"] = reason
+        if result is not None:
+            line["version"] = result.executed_version
+            line["outcome"] = "ok" if result.function_error is None else "error"
+            line["init_ms"] = _ms(result.init_ms)
+            line["restore_ms"] = _ms(result.restore_ms)
+            line["duration_ms"] = _ms(result.duration_ms)
+            line["error_type"] = result.error_type
+        return line
 
 
 def _ms(value: float | None) -> float | None:
