@@ -3,7 +3,6 @@ their Reasons, SnapStart, environments that end, the CPU share of memory, and th
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -41,7 +40,7 @@ def arrival(t: float, **fields: Any) -> Record:
         duration_ms=100.0,
         latency_ms=101.0,
     )
-    return replace(base, **fields)
+    return base._replace(**fields)
 
 
 COLD = {"start": "cold", "init_ms": 200.0, "latency_ms": 305.0}  # 5 ms of cold overhead

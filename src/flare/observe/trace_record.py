@@ -185,7 +185,9 @@ class TraceRecorder:
         line["latency_ms"] = _ms(latency_ms)
         line["ended"] = ended
         line["reason"] = reason
-        if result is not None:
+        if result is None:
+            line["init_ms"] = line["restore_ms"] = line["duration_ms"] = line["error_type"] = None
+        else:
             line["version"] = result.executed_version
             line["outcome"] = "ok" if result.function_error is None else "error"
             line["init_ms"] = _ms(result.init_ms)

@@ -22,7 +22,7 @@ What the model leaves out is in docs/trace.md.
 from __future__ import annotations
 
 import heapq
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from flare.clock import ManualClock
 from flare.errors import TooManyRequests
@@ -45,8 +45,7 @@ class ModelEnvironment:
         self.state = EnvState.IDLE
 
 
-@dataclass(frozen=True, slots=True)
-class Replayed:
+class Replayed(NamedTuple):
     """What the model says became of one recorded arrival: its ``start`` (None: throttled with
     ``reason``), its latency and REPORT duration, and the INIT or restore it waited for."""
 
@@ -113,6 +112,7 @@ class Model:
     def run(self, records: list[Record]) -> list[Replayed]:
         """Replay ``records`` (in arrival order, ``t`` in seconds); one ``Replayed`` each."""
         replayed: list[Replayed] = []
+        self._service.reseed()
         for number, record in enumerate(records):
             now = record.t
             self._finish_until(now)
@@ -158,7 +158,7 @@ class Model:
             try:
                 lease = ledger.acquire(record.function, f"r{number}", cold_start=not idle)
             except TooManyRequests as throttle:
-                return Replayed(record, None, reason=throttle.reason)
+                return Replayed(record, None, None, None, 0.0, throttle.reason)
             env = choose_idle(idle)
             if env is not None:
                 del self._parked_at[env]
@@ -168,8 +168,8 @@ class Model:
                 start = "restore" if config.snapstart else "cold"
         env.state = EnvState.BUSY
         service = self._service
-        duration = service.duration_ms(record, config.memory_mb)
-        start_ms = service.start_ms(record, start, self._restore_ms)
-        latency = start_ms + duration + service.overhead_ms(record, start)
+        duration = service.duration_ms(record, group, config.memory_mb)
+        start_ms = service.start_ms(record, group, start, self._restore_ms)
+        latency = start_ms + duration + service.overhead_ms(record, group, start)
         heapq.heappush(self._busy, (now + latency / 1000, number, record.ended, env, lease))
         return Replayed(record, start, latency, duration, start_ms)

@@ -44,9 +44,9 @@ def replay(
         raise TraceRefused(f"the trace has no invocation of {function}" if function else "the trace is empty")
     base = recorded_configs(records)
     summaries = [report.summarise(RECORDED, report.recorded(records), base)]
+    service = ServiceTimes(records, seed)
     for scenario in [AS_RECORDED, *scenarios]:
         configs = {group: scenario.apply(config) for group, config in base.items()}
-        service = ServiceTimes(records, seed)
         model = Model(scenario.apply_engine(engine_config(trace)), configs, service, scenario.restore_ms)
         summaries.append(report.summarise(scenario.name, model.run(records), configs))
     return summaries

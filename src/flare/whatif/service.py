@@ -72,6 +72,7 @@ class ServiceTimes:
     """The trace's service times (see the module docstring); draws are seeded by ``seed``."""
 
     def __init__(self, records: list[Record], seed: int = 0) -> None:
+        self._seed = seed
         self._random = random.Random(seed)
         self._all = _Samples()
         self._groups: defaultdict[GroupKey, _Samples] = defaultdict(_Samples)
@@ -82,37 +83,41 @@ class ServiceTimes:
         if not self._all.durations:
             raise TraceRefused("the trace has no answered invocation: nothing to take durations from")
 
-    def duration_ms(self, record: Record, memory_mb: int) -> float:
-        """``record``'s duration at ``memory_mb`` (its own, or a draw for a throttled one)."""
+    def reseed(self) -> None:
+        """Draw again from the start (each scenario's replay draws the same times)."""
+        self._random = random.Random(self._seed)
+
+    def duration_ms(self, record: Record, group: GroupKey, memory_mb: int) -> float:
+        """``record``'s (of ``group``) duration at ``memory_mb`` (its own, or a draw for a
+        throttled one)."""
         duration = record.duration_ms
         if duration is None:
-            duration = self._draw(group_of(record), "durations")
+            duration = self._draw(group, "durations")
         return duration * cpu_share(record.memory_mb) / cpu_share(memory_mb)
 
-    def start_ms(self, record: Record, start: str, restore_ms: float | None = None) -> float:
-        """INIT (``cold``) or restore (``restore``) time of ``record`` started as ``start``;
-        0 for a warm or provisioned start. ``restore_ms`` replaces every restore time."""
+    def start_ms(self, record: Record, group: GroupKey, start: str, restore_ms: float | None = None) -> float:
+        """INIT (``cold``) or restore (``restore``) time of ``record`` (of ``group``) started as
+        ``start``; 0 for a warm or provisioned start. ``restore_ms`` replaces every restore time."""
         if start == "cold":
             if record.start == "cold" and record.init_ms is not None:
                 return record.init_ms
-            return self._draw(group_of(record), "inits")
+            return self._draw(group, "inits")
         if start == "restore":
             if restore_ms is not None:
                 return restore_ms
             if record.start == "restore" and record.restore_ms is not None:
                 return record.restore_ms
-            group = self._groups[group_of(record)]
-            if group.restores or self._all.restores:
-                return self._draw(group_of(record), "restores")
+            if self._groups[group].restores or self._all.restores:
+                return self._draw(group, "restores")
             return MEASURED_RESTORE_MS
         return 0.0
 
-    def overhead_ms(self, record: Record, start: str) -> float:
-        """The engine's part of the latency of ``record`` started as ``start``."""
-        own = overhead_of(record)
-        if record.start == start and own is not None:
-            return own
-        group = group_of(record)
+    def overhead_ms(self, record: Record, group: GroupKey, start: str) -> float:
+        """The engine's part of the latency of ``record`` (of ``group``) started as ``start``."""
+        if record.start == start:
+            own = overhead_of(record)
+            if own is not None:
+                return own
         median = self._medians.get((group, start))
         if median is None:
             median = self._medians[(group, start)] = self._median_overhead(group, start)
