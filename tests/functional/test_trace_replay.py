@@ -58,7 +58,20 @@ def drive(server: FlareServer, lam: Any, name: str) -> None:
     with ThreadPoolExecutor(max_workers=4) as pool:
         for burst, gap in PATTERN:
             list(pool.map(invoke, range(burst)))
+            settle(server.url)
             advance(server.url, gap)
+
+
+def settle(url: str, timeout: float = 10) -> None:
+    """Until no environment is busy: an environment is released (parked, its idle time
+    starting) just after its answer is sent, and a jump of the clock must not overtake that."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with urllib.request.urlopen(f"{url}/metrics", timeout=10) as reply:
+            if "\nflare_concurrent_executions 0\n" in reply.read().decode():
+                return
+        assert time.monotonic() < deadline
+        time.sleep(0.005)
 
 
 def record(tmp_path: Path, provisioned: int = 0) -> Path:
