@@ -33,8 +33,10 @@ def handler(event, context):
 IDLE_S = 60
 # (concurrent invokes, then seconds of the engine's clock to the next burst)
 PATTERN = [(1, 10), (2, 30), (3, 90), (1, 20), (4, 45), (2, 70), (3, 5), (4, 100), (2, 30), (1, 0)]
-# p50 of the model against the measured p50, as a fraction of it (docs/trace.md)
+# p50 of the model against the measured p50, as a fraction of it (docs/trace.md): of the same
+# run, and of another run of the same traffic (whose warm latency moves with the host's load)
 P50_TOLERANCE = 0.10
+P50_TOLERANCE_OTHER_RUN = 0.25
 
 
 def advance(url: str, seconds: float) -> None:
@@ -144,4 +146,4 @@ def test_a_provisioned_what_if_predicts_the_cold_starts_of_the_same_traffic_run_
     with_two = record(tmp_path, provisioned=2)
     cold, p50 = measured(with_two)
     assert predicted["cold_starts"] == cold
-    assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE * p50
+    assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE_OTHER_RUN * p50
