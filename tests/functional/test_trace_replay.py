@@ -19,6 +19,10 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+import boto3
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
 from flare.observe import trace_format
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
 from tests.signing import signed_urlopen
@@ -51,10 +55,14 @@ def advance(url: str, seconds: float) -> None:
 
 
 def drive(server: FlareServer, lam: Any, name: str) -> None:
-    """Send ``PATTERN`` to version 1 of ``name``."""
+    """Send ``PATTERN`` to version 1 of ``name`` (a throttled invoke is not tried again)."""
 
     def invoke(_: int) -> None:
-        answer = lam.invoke(FunctionName=name, Qualifier="1", Payload=b"{}")
+        try:
+            answer = lam.invoke(FunctionName=name, Qualifier="1", Payload=b"{}")
+        except ClientError as error:
+            assert error.response["Error"]["Code"] == "TooManyRequestsException"
+            return
         assert answer["Payload"].read() == b'"ok"'
 
     with ThreadPoolExecutor(max_workers=4) as pool:
@@ -76,17 +84,27 @@ def settle(url: str, timeout: float = 10) -> None:
         time.sleep(0.005)
 
 
-def record(tmp_path: Path, provisioned: int = 0) -> Path:
+def record(tmp_path: Path, provisioned: int = 0, reserved: int | None = None) -> Path:
     """Run ``PATTERN`` on a fresh server recording to a trace (with ``provisioned``
-    environments on version 1); the trace's path."""
-    path = tmp_path / f"trace-{provisioned}.jsonl"
+    environments on version 1, ``reserved`` concurrency); the trace's path."""
+    name = f"{provisioned}-{reserved}"
+    path = tmp_path / f"trace-{name}.jsonl"
     server = launch(
-        tmp_path / f"run-{provisioned}", "--test-clock", "--idle-timeout", str(IDLE_S), "--trace", str(path)
+        tmp_path / f"run-{name}", "--test-clock", "--idle-timeout", str(IDLE_S), "--trace", str(path)
     )
     try:
-        lam = server.client()
+        lam = boto3.client(
+            "lambda",
+            endpoint_url=server.url,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(retries={"mode": "standard", "total_max_attempts": 1}),
+        )
         create_function(lam, "replayed", python_function(SOURCE), MemorySize=512)
         lam.publish_version(FunctionName="replayed")
+        if reserved is not None:
+            lam.put_function_concurrency(FunctionName="replayed", ReservedConcurrentExecutions=reserved)
         if provisioned:
             lam.put_provisioned_concurrency_config(
                 FunctionName="replayed", Qualifier="1", ProvisionedConcurrentExecutions=provisioned
@@ -113,11 +131,12 @@ def replay(path: Path, *what_ifs: str) -> dict[str, dict[str, Any]]:
 
 
 def measured(path: Path) -> tuple[int, float]:
-    """Cold starts and p50 latency of the trace at ``path``, read from its records."""
+    """Cold starts and p50 latency (of answered invocations) of the trace at ``path``."""
     trace = trace_format.read(path.read_bytes().splitlines(keepends=True))
     assert trace.complete and trace.dropped == 0
     assert len(trace.records) == sum(burst for burst, _ in PATTERN)
-    latencies = sorted(record.latency_ms for record in trace.records if record.latency_ms is not None)
+    answered = [record for record in trace.records if record.outcome != "throttle"]
+    latencies = sorted(record.latency_ms for record in answered if record.latency_ms is not None)
     cold = sum(1 for record in trace.records if record.start == "cold")
     return cold, latencies[(len(latencies) + 1) // 2 - 1]
 
@@ -146,4 +165,17 @@ def test_a_provisioned_what_if_predicts_the_cold_starts_of_the_same_traffic_run_
     with_two = record(tmp_path, provisioned=2)
     cold, p50 = measured(with_two)
     assert predicted["cold_starts"] == cold
+    assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE_OTHER_RUN * p50
+
+
+def test_a_reserved_what_if_predicts_the_throttles_of_the_same_traffic_run_with_it(tmp_path: Path) -> None:
+    without = record(tmp_path)
+    predicted = replay(without, "reserved=2")["reserved=2"]
+    assert predicted["throttles"] > 0
+    with_two = record(tmp_path, reserved=2)
+    trace = trace_format.read(with_two.read_bytes().splitlines(keepends=True))
+    throttles = [record for record in trace.records if record.outcome == "throttle"]
+    assert {record.reason for record in throttles} == {"ReservedFunctionConcurrentInvocationLimitExceeded"}
+    cold, p50 = measured(with_two)
+    assert (predicted["throttles"], predicted["cold_starts"]) == (len(throttles), cold)
     assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE_OTHER_RUN * p50
