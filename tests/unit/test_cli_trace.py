@@ -106,3 +106,12 @@ def test_replay_of_a_file_that_is_not_a_trace_is_a_usage_error(tmp_path: Path) -
     result = CliRunner().invoke(main, ["trace", "replay", str(path)])
     assert result.exit_code == 2
     assert "is not a flare-trace header" in result.output
+
+
+def test_serve_refuses_a_trace_it_could_not_write_before_starting(tmp_path: Path) -> None:
+    missing = tmp_path / "no-such-dir" / "trace.jsonl"
+    result = CliRunner().invoke(
+        main, ["serve", "--data-dir", str(tmp_path / "data"), "--trace", str(missing)]
+    )
+    assert result.exit_code == 2
+    assert "is not a writable directory" in result.output

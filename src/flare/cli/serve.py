@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -202,10 +203,22 @@ def serve_command(**options: Any) -> None:
             f"{minimum} is more than --account-concurrency {account}",
             param_hint="--min-unreserved",
         )
+    if options["trace"] is not None:
+        check_trace_path(options["trace"])
     config = ServerConfig(**options)
     from flare.server import serve
 
     serve(config)
+
+
+def check_trace_path(path: Path) -> None:
+    """Raise a usage error unless a trace can be written at ``path`` (the engine opens it once
+    it starts, too late to answer with one)."""
+    directory = path.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        raise click.BadParameter(
+            f"cannot write {path}: {directory} is not a writable directory", param_hint="--trace"
+        )
 
 
 def loopback(host: str) -> bool:
