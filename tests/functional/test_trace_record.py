@@ -17,9 +17,11 @@ from tests.conftest import create_function, launch, python_function
 from tests.signing import signed_urlopen
 
 SOURCE = """\
+import time
 def handler(event, context):
     if event.get("fail"):
         raise ValueError("asked to")
+    time.sleep(event.get("sleep", 0))
     return "ok"
 """
 
@@ -56,6 +58,7 @@ def test_every_invocation_is_recorded_with_its_start_outcome_and_configuration(t
         lam = server.client()
         create_function(lam, "traced", python_function(SOURCE), MemorySize=256, Timeout=5)
         create_function(lam, "closed", python_function(SOURCE))
+        create_function(lam, "slow", python_function(SOURCE), Timeout=1)
         lam.put_function_concurrency(FunctionName="closed", ReservedConcurrentExecutions=0)
         invoke(lam, "traced")  # cold
         invoke(lam, "traced")  # warm
@@ -63,16 +66,22 @@ def test_every_invocation_is_recorded_with_its_start_outcome_and_configuration(t
         invoke(lam, "traced", {"fail": True})  # warm, 30 s later, a function error
         advance(server.url, 120)  # past the idle timeout: its environment shut down
         invoke(lam, "traced", InvocationType="Event")
+        invoke(lam, "slow", {"sleep": 3})  # past its 1 s timeout: the environment ends
+        invoke(lam, "slow")
         with pytest.raises(ClientError):
             invoke(lam, "closed")
         # the queued event runs soon; the batch with it is written a second after it
-        until_recorded(path, 5)
+        until_recorded(path, 7)
     finally:
         server.stop()
     trace = trace_format.read(path.read_bytes().splitlines(keepends=True))
     assert trace.complete and trace.dropped == 0
     assert trace.header.idle_timeout_s == 60
     traced = [record for record in trace.records if record.function == "traced"]
+    timed_out, after = [record for record in trace.records if record.function == "slow"]
+    assert (timed_out.outcome, timed_out.error_type, timed_out.ended) == ("error", "Sandbox.Timedout", True)
+    assert (after.start, after.ended) == ("cold", False)
+    assert not any(record.ended for record in traced)
     # boto3's legacy retry mode tries a throttled call once more, even at max_attempts 1
     throttles = [record for record in trace.records if record.function == "closed"]
     assert [record.start for record in traced] == ["cold", "warm", "warm", "cold"]

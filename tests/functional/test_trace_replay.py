@@ -163,6 +163,8 @@ def test_a_provisioned_what_if_predicts_the_cold_starts_of_the_same_traffic_run_
     assert predicted["cold_starts"] < cold_without  # the what-if removes some, not all
     assert predicted["cold_starts"] > 0
     with_two = record(tmp_path, provisioned=2)
+    starts = {record.start for record in trace_format.read(with_two.read_bytes().splitlines(True)).records}
+    assert starts == {"provisioned", "warm", "cold"}
     cold, p50 = measured(with_two)
     assert predicted["cold_starts"] == cold
     assert abs(predicted["p50_ms"] - p50) <= P50_TOLERANCE_OTHER_RUN * p50
