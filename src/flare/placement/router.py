@@ -45,7 +45,7 @@ from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
 from flare.observe.metrics import Metrics
 from flare.observe.trace_record import TraceRecorder
-from flare.placement.ledger import Ledger
+from flare.placement.ledger import Lease, Ledger
 from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
 from flare.sandbox.forkserver import ZygoteDied
@@ -89,22 +89,11 @@ class Router:
                 finally:
                     ended = provisioned.state is not EnvState.IDLE
                     self.pool.release(provisioned)
-                    if self.trace is not None:
-                        self._record(began, version, invocation, result, "provisioned", latency_ms, ended)
+                    self._record(began, version, invocation, result, "provisioned", latency_ms, ended)
                 return
             self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
-        try:
-            if cold_start and version.tenant_id is not None:
-                self._check_tenant_room(version.name)
-            lease = self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
-        except TooManyRequests as throttle:
-            self.metrics.throttled(version.name)
-            if self.trace is not None:
-                reserved, held = self._config(version)
-                self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
-            raise
-        with lease:
+        with self._acquire(version, invocation, began, cold_start):
             env, result = await self._run_on_demand(version, invocation)
             latency_ms = self._count(result, version, began)
             try:
@@ -112,9 +101,24 @@ class Router:
             finally:
                 ended = env.state is not EnvState.IDLE
                 self.pool.release(env)
-        if self.trace is not None:
-            start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
-            self._record(began, version, invocation, result, start, latency_ms, ended)
+        start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
+        self._record(began, version, invocation, result, start, latency_ms, ended)
+
+    def _acquire(
+        self, version: FunctionVersion, invocation: Invocation, began: float, cold_start: bool
+    ) -> Lease:
+        """A lease for ``invocation`` on ``version``'s function; a throttle (TooManyRequests) is
+        counted, recorded and raised."""
+        try:
+            if cold_start and version.tenant_id is not None:
+                self._check_tenant_room(version.name)
+            return self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
+        except TooManyRequests as throttle:
+            self.metrics.throttled(version.name)
+            if self.trace is not None:
+                reserved, held = self._config(version)
+                self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
+            raise
 
     def _record(
         self,
@@ -126,7 +130,9 @@ class Router:
         latency_ms: float,
         ended: bool,
     ) -> None:
-        assert self.trace is not None
+        """Hand an answered invocation to the trace recorder, if there is one."""
+        if self.trace is None:
+            return
         reserved, held = self._config(version)
         self.trace.invoked(began, version, invocation, result, start, latency_ms, reserved, held, ended)
 
