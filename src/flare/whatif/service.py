@@ -9,8 +9,10 @@ answered invocations, overheads of its invocations started that way; from every 
 it has none, and for a restore nothing recorded anywhere, ``MEASURED_RESTORE_MS``.
 
 A memory what-if scales duration by the CPU share (``cpu_share``: MemorySize/1769 of one vCPU,
-at most one): this assumes the work is CPU-bound and single-threaded, so I/O-bound work is
-predicted faster at more memory than it would be. INIT is not scaled (it runs with burst CPU).
+at most one, as the sandbox's cgroups give it): this assumes the work is CPU-bound and
+single-threaded, so I/O-bound work is predicted slower at less memory and faster at more than
+it would be, and so is work whose recorded duration was stretched by a busy host (the scaling
+keeps the stretch). INIT is not scaled (it runs with burst CPU).
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from collections import defaultdict
 
 from flare.errors import TraceRefused
 from flare.observe.trace_format import Record
+from flare.sandbox import cgroups
 
-FULL_CPU_MB = 1769
 # Flare's REPORT Restore Duration, p50 (bench/RESULTS.md, "SnapStart: restore cold start vs INIT
 # cold start": 0.83 and 0.94 ms for its two functions).
 MEASURED_RESTORE_MS = 0.9
@@ -35,8 +37,9 @@ def group_of(record: Record) -> GroupKey:
 
 
 def cpu_share(memory_mb: int) -> float:
-    """The vCPU a function of ``memory_mb`` gets, as far as one thread can use it."""
-    return min(1.0, memory_mb / FULL_CPU_MB)
+    """The vCPU a function of ``memory_mb`` gets, as far as one thread can use it: the
+    sandbox's own CPU model (``sandbox.cgroups.cpu_share``) on one CPU."""
+    return cgroups.cpu_share(memory_mb, host_cpus=1)
 
 
 def overhead_of(record: Record) -> float | None:
