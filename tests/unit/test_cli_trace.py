@@ -115,3 +115,11 @@ def test_serve_refuses_a_trace_it_could_not_write_before_starting(tmp_path: Path
     )
     assert result.exit_code == 2
     assert "is not a writable directory" in result.output
+
+
+def test_what_ifs_may_follow_one_what_if_flag_each_a_scenario(trace: Path) -> None:
+    args = ["trace", "replay", str(trace), "--json", "--what-if", "provisioned=1", "idle=0.5", "reserved=0"]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    names = [scenario["scenario"] for scenario in json.loads(result.output)["scenarios"]]
+    assert names == ["recorded", "as recorded", "provisioned=1", "idle=0.5", "reserved=0"]

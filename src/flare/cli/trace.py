@@ -19,6 +19,7 @@ def trace_command() -> None:
 
 @trace_command.command("replay")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.argument("more_what_ifs", nargs=-1, metavar="[KEY=VALUE[,...]]...")
 @click.option(
     "--what-if",
     "what_ifs",
@@ -43,17 +44,24 @@ def trace_command() -> None:
     "--seed", type=int, default=0, show_default=True, help="Seed of the model's draws of service times."
 )
 def replay_command(
-    file: Path, what_ifs: tuple[str, ...], function: str | None, as_json: bool, plot: Path | None, seed: int
+    file: Path,
+    more_what_ifs: tuple[str, ...],
+    what_ifs: tuple[str, ...],
+    function: str | None,
+    as_json: bool,
+    plot: Path | None,
+    seed: int,
 ) -> None:
-    """Replay FILE's arrivals under its own configuration and each --what-if; print invocations,
-    cold starts, p50/p99 latency, throttles and cost per scenario (docs/trace.md)."""
+    """Replay FILE's arrivals under its own configuration and each what-if (given with --what-if,
+    or after FILE: `replay FILE --what-if provisioned=5 memory=512` is two scenarios); print
+    invocations, cold starts, p50/p99 latency, throttles and cost per scenario (docs/trace.md)."""
     from flare.errors import TraceRefused
     from flare.observe import trace_format
     from flare.whatif import report, scenario
     from flare.whatif.replay import replay
 
     try:
-        scenarios = [scenario.parse(spec) for spec in what_ifs]
+        scenarios = [scenario.parse(spec) for spec in (*what_ifs, *more_what_ifs)]
         with file.open("rb") as lines:
             trace = trace_format.read(lines)
         summaries = replay(trace, scenarios, function, seed)
