@@ -51,6 +51,14 @@ def call(arn: str = f"{ARN}:live", source: str = "sync") -> Invocation:
     return Invocation("req", b"{}", arn, "Root=1-0-0", source=source)
 
 
+HEADER_LINE = trace_format.dumps(Header(0.0, 0.0, 600.0, 1000, 1000, 10.0).to_json())
+INVOKE_LINE = (
+    b'{"kind":"invoke","t":0.0,"account":"a","region":"r","function":"fn","version":"1","qualifier":null,'
+    b'"source":"sync","memory_mb":128,"architecture":"x86_64","timeout_s":3,"reserved":null,"provisioned":0,'
+    b'"snapstart":false,"outcome":"ok"}\n'
+)
+
+
 def lines(path: Path) -> list[bytes]:
     return path.read_bytes().splitlines(keepends=True)
 
@@ -129,8 +137,13 @@ def test_a_trace_cut_mid_line_by_a_kill_is_read_up_to_its_last_whole_line(tmp_pa
         (b'{"kind": "invoke"}\n', "not a flare-trace header"),
         (b'{"kind": "header", "format": "flare-trace", "version": 99}\n', "version 99"),
         (b"nonsense\n", "line 1 is not JSON"),
+        (HEADER_LINE + b'{"kind": "invoke", "t": 1.0}\n', "line 2: .*missing"),
+        (
+            HEADER_LINE + INVOKE_LINE.replace(b'"t":0.0', b'"t":"soon"'),
+            "line 2: t and memory_mb must be numbers",
+        ),
     ],
 )
 def test_a_file_that_is_not_a_trace_is_refused_with_the_reason(first: bytes, message: str) -> None:
     with pytest.raises(TraceRefused, match=message):
-        trace_format.read([first] if first else [])
+        trace_format.read(first.splitlines(keepends=True))

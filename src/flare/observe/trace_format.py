@@ -124,14 +124,18 @@ def read(lines: Iterable[bytes]) -> Trace:
 
 
 def _record(number: int, line: dict[str, Any]) -> Record:
+    """The record ``line`` holds; raises ``TraceRefused`` for one missing a field or whose
+    arrival or memory size is not a number."""
     try:  # a line with every field, as this version writes them (any others are ignored)
-        return Record._make(_RECORD_VALUES(line))
+        record = Record._make(_RECORD_VALUES(line))
     except KeyError:
-        pass
-    try:
-        return Record(**{key: line[key] for key in line.keys() & _RECORD_FIELDS})
-    except TypeError as error:
-        raise TraceRefused(f"line {number}: {error}") from None
+        try:
+            record = Record(**{key: line[key] for key in line.keys() & _RECORD_FIELDS})
+        except TypeError as error:
+            raise TraceRefused(f"line {number}: {error}") from None
+    if not isinstance(record.t, int | float) or not isinstance(record.memory_mb, int):
+        raise TraceRefused(f"line {number}: t and memory_mb must be numbers")
+    return record
 
 
 def _objects(numbered: Iterator[tuple[int, bytes]]) -> Iterator[tuple[int, dict[str, Any]]]:
