@@ -130,3 +130,14 @@ def test_a_cold_start_then_invoke_then_shutdown_walks_the_happy_path() -> None:
         lifecycle.move(state)
     assert lifecycle.state is EnvState.STOPPED
     assert not lifecycle.live
+
+
+def test_the_observer_is_told_every_state_moved_to_and_not_a_refused_one() -> None:
+    told: list[EnvState] = []
+    lifecycle = Lifecycle(told.append)
+    lifecycle.move(EnvState.INITIALISING)
+    lifecycle.move(EnvState.IDLE)
+    with pytest.raises(IllegalTransition):
+        lifecycle.move(EnvState.STOPPED)
+    lifecycle.move(EnvState.BUSY)
+    assert told == [EnvState.INITIALISING, EnvState.IDLE, EnvState.BUSY]

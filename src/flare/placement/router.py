@@ -31,6 +31,9 @@ that tenant; an invocation without a tenant (or with one, for any other function
 with InvalidParameterValue. A cold start for a tenant also needs room under the function's
 tenant environment limit (``tenancy.check_new_environment``), else it is throttled like any
 other invocation. Concurrency itself is counted as for every function.
+
+Every invocation answered and every throttle is counted in ``metrics`` and, while someone reads
+it, published on the live feed (``observe/live_feed.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from flare.control import tenancy
 from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
+from flare.observe.live_feed import InvocationSeen, LiveFeed, ThrottleSeen
 from flare.observe.metrics import Metrics
 from flare.placement.ledger import Ledger
 from flare.placement.pool import Pool
@@ -53,12 +57,18 @@ from flare.sandbox.invocation import Invocation, InvocationResult
 
 class Router:
     def __init__(
-        self, pool: Pool, ledger: Ledger, metrics: Metrics | None = None, clock: Clock | None = None
+        self,
+        pool: Pool,
+        ledger: Ledger,
+        metrics: Metrics | None = None,
+        clock: Clock | None = None,
+        feed: LiveFeed | None = None,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.metrics = metrics or Metrics()
         self._clock: Clock = clock or SystemClock()
+        self._feed = feed
 
     @asynccontextmanager
     async def invoke(
@@ -80,7 +90,7 @@ class Router:
                 raise
             if not result.undelivered:
                 try:
-                    yield self._count(result, version, began)
+                    yield self._count(result, version, invocation, began)
                 finally:
                     self.pool.release(provisioned)
                 return
@@ -92,11 +102,14 @@ class Router:
             lease = self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
         except TooManyRequests:
             self.metrics.throttled(version.name)
+            if self._feed is not None and self._feed.active:
+                wall = self._clock.wall()
+                self._feed.publish(ThrottleSeen(wall, version.account_id, version.region, version.name))
             raise
         with lease:
             env, result = await self._run_on_demand(version, invocation)
             try:
-                yield self._count(result, version, began)
+                yield self._count(result, version, invocation, began)
             finally:
                 self.pool.release(env)
 
@@ -136,11 +149,29 @@ class Router:
         concurrency = self.ledger.unreserved_limit if reserved is None else reserved
         tenancy.check_new_environment(self.pool.tenant_environments(name), concurrency)
 
-    def _count(self, result: InvocationResult, version: FunctionVersion, began: float) -> InvocationResult:
+    def _count(
+        self, result: InvocationResult, version: FunctionVersion, invocation: Invocation, began: float
+    ) -> InvocationResult:
         duration_ms = (self._clock.now() - began) * 1000
         self.metrics.invoked(
             version.name, result.executed_version, result.function_error is not None, duration_ms
         )
+        if self._feed is not None and self._feed.active:
+            self._feed.publish(
+                InvocationSeen(
+                    self._clock.wall(),
+                    version.account_id,
+                    version.region,
+                    version.name,
+                    result.executed_version,
+                    invocation.request_id,
+                    duration_ms,
+                    result.start,
+                    result.init_ms,
+                    result.error_type,
+                    version.memory_mb,
+                )
+            )
         return result
 
     async def _place(self, version: FunctionVersion) -> Environment:

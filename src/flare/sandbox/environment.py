@@ -35,6 +35,7 @@ from flare.control.debug_settings import DEBUG_TIMEOUT_S, DebugSettings, debug_s
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
+from flare.observe.live_feed import LiveFeed, Start
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
@@ -80,6 +81,7 @@ from flare.sandbox.runtime_api import (
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
 from flare.sandbox.telemetry import TelemetryHub
 from flare.sandbox.tmp_pool import Scratch
+from flare.sandbox.watched import seen
 
 log = logging.getLogger("flare.environment")
 HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
@@ -97,9 +99,14 @@ class EnvSettings:
     """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
     debug_ports: DebugPorts = field(default_factory=DebugPorts)
     """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
+    feed: LiveFeed | None = None
+    """Where each environment's phase changes are published (``observe/live_feed.py``)."""
 
 
 class Environment:
+    RESTORES = False
+    """Whether its INIT is a SnapStart restore (``restored.py``)."""
+
     def __init__(
         self,
         version: FunctionVersion,
@@ -114,7 +121,7 @@ class Environment:
         self.id = uuid.uuid4().hex
         self.version = version
         self.plan = plan
-        self.lifecycle = Lifecycle()
+        self.lifecycle = Lifecycle(self._publish if settings.feed is not None else None)
         self.pid: int | None = None
         self.init_ms: float | None = None
         self.invocations = 0
@@ -160,6 +167,17 @@ class Environment:
     @property
     def state(self) -> EnvState:
         return self.lifecycle.state
+
+    @property
+    def initialization_type(self) -> str:
+        """``on-demand``, ``provisioned-concurrency`` or ``snap-start``."""
+        return "snap-start" if self.RESTORES else self._initialization_type
+
+    def _publish(self, state: EnvState | None = None) -> None:
+        """Tell the live feed this environment's phase, when someone is reading it."""
+        feed = self._settings.feed
+        if feed is not None and feed.active:
+            feed.publish(seen(self, self._clock.wall()))
 
     # ---- start / INIT ---------------------------------------------------------------------
 
@@ -406,7 +424,15 @@ class Environment:
         )
         self._log(lines)
         log = InvocationLog.of(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
+        return InvocationResult(
+            outcome.payload,
+            "Unhandled",
+            self.version.version,
+            log,
+            outcome.error_type,
+            start=Start.COLD,
+            init_ms=self.init_ms,
+        )
 
     def _runtime_ready(self) -> None:
         """The runtime called next in INIT: INIT ends once every extension has too."""
@@ -470,6 +496,7 @@ class Environment:
         duration_ms = [(self._clock.now() - began) * 1000]  # with the post-runtime phase, once over
         init_ms, self._pending_init_ms = self._pending_init_ms, None
         restore_ms, self._pending_restore_ms = self._pending_restore_ms, None
+        paid_ms = init_ms if init_ms is not None else restore_ms
         self._unrecorded = log = InvocationLog(
             lambda: self._invocation_lines(invocation, outcome, duration_ms[0], init_ms, restore_ms)
         )
@@ -485,6 +512,8 @@ class Environment:
             executed_version=version.version,
             log=log,
             error_type=outcome.error_type,
+            start=Start.WARM if paid_ms is None else Start.COLD if init_ms is not None else Start.RESTORE,
+            init_ms=paid_ms,
         )
 
     def _runtime_done(
@@ -676,6 +705,7 @@ class Environment:
             return
         self._phases.telemetry.pause()
         self.process.freeze()
+        self._publish()
 
     def _freeze_waits_for(self) -> asyncio.Future[None] | None:
         """What must end before a freeze: the extensions' post-runtime phase, a telemetry post

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flare.observe.live_feed import Start
 from flare.sandbox.streaming import StreamSink
 
 
@@ -82,3 +83,7 @@ class InvocationResult:
     log: InvocationLog
     error_type: str | None = None
     undelivered: bool = False
+    start: Start = Start.WARM
+    """Cold (an INIT ran for it), restore (a SnapStart restore did) or warm."""
+    init_ms: float | None = None
+    """The INIT or restore it waited for (cold or restore)."""

@@ -17,6 +17,7 @@ STOPPING: SHUTDOWN in progress (SIGTERM, grace, SIGKILL). STOPPED: gone, resourc
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
 
 from flare.errors import IllegalTransition
 
@@ -45,18 +46,22 @@ ALLOWED: dict[EnvState, frozenset[EnvState]] = {
 
 
 class Lifecycle:
-    """Holds one environment's state; ``move`` is the only way to change it."""
+    """Holds one environment's state; ``move`` is the only way to change it. ``observer``, if
+    given, is told each new state after the move (it must not move the lifecycle itself)."""
 
-    __slots__ = ("state",)
+    __slots__ = ("observer", "state")
 
-    def __init__(self) -> None:
+    def __init__(self, observer: Callable[[EnvState], None] | None = None) -> None:
         self.state = EnvState.STARTING
+        self.observer = observer
 
     def move(self, to: EnvState) -> None:
         """Change state; raises ``IllegalTransition`` if the table does not allow it."""
         if to not in ALLOWED[self.state]:
             raise IllegalTransition(self.state, to)
         self.state = to
+        if self.observer is not None:
+            self.observer(to)
 
     def can_move(self, to: EnvState) -> bool:
         return to in ALLOWED[self.state]
