@@ -27,6 +27,7 @@ from flare.api import (
     invoke,
     kinesis,
     layers,
+    live,
     logs,
     logs_service,
     metrics,
@@ -116,6 +117,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     )
     logs.add_routes(app, lambda request: at(request).registry, lambda request: at(request).log_service)
     metrics.add_routes(app, engine.metrics)
+    live.add_routes(app, engine.feed, engine.clock)
     concurrency.add_routes(app, lambda request: at(request).concurrency)
     provisioned_concurrency.add_routes(app, lambda request: at(request).provisioned)
     schedules.add_routes(app, lambda request: at(request).schedules)

@@ -128,6 +128,7 @@ class Subscription:
         self._ready = asyncio.Event()
         self.missed = 0  # events not queued since the last batch
         self.closed = False
+        self._woken = False
 
     def offer(self, event: Event) -> None:
         """Queue ``event`` if there is room, else count it missed. Never blocks."""
@@ -139,15 +140,22 @@ class Subscription:
 
     async def next_batch(self) -> list[Event]:
         """Every event queued, oldest first, waiting for one if there is none; a ``Dropped``
-        first when some were missed. After ``close``: an empty list."""
-        while not self._queue and not self.missed and not self.closed:
+        first when some were missed. After ``close`` or a ``wake``: possibly an empty list."""
+        while not self._queue and not self.missed and not self.closed and not self._woken:
             self._ready.clear()
             await self._ready.wait()
+        self._woken = False
         batch: list[Event] = [Dropped(self.missed)] if self.missed else []
         self.missed = 0
         batch.extend(self._queue)
         self._queue.clear()
         return batch
+
+    def wake(self) -> None:
+        """Make a waiting (or the next) ``next_batch`` return even with nothing queued (a
+        reader's heartbeat)."""
+        self._woken = True
+        self._ready.set()
 
     def close(self) -> None:
         """Stop receiving; a reader waiting in ``next_batch`` gets an empty batch."""
