@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from flare import __version__
+from flare.cli.console import console_command
 from flare.cli.deploy import deploy_command
 from flare.cli.doctor import doctor_command
 from flare.cli.durable import durable_command
@@ -37,6 +38,7 @@ main.add_command(sources_command)
 main.add_command(keys_command)
 main.add_command(roles_command)
 main.add_command(durable_command)
+main.add_command(console_command)
 
 
 if __name__ == "__main__":

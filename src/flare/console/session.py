@@ -19,6 +19,8 @@ from dataclasses import dataclass
 from flare.clock import Clock
 from flare.scope import Scope
 
+LOGIN_URL_PATH = "/flare/v1/console/login"
+"""Where ``flare console`` asks for a login URL (a signed POST; ``api/console.py``)."""
 TOKEN_TTL_S = 300.0
 SESSION_TTL_S = 12 * 3600.0
 MAX_ENTRIES = 1000
