@@ -80,7 +80,7 @@ def _document(title: str, body: str, script: bool) -> str:
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         f"<title>{escape(title)}</title>"
-        '<meta name=viewport content="width=device-width, initial-scale=1">'
+        '<meta name=viewport content="width=device-width, initial-scale=1"><link rel=icon href="data:,">'
         f'<link rel=stylesheet href="{ASSETS}/console.css">{js}</head><body>{body}</body></html>'
     )
 
