@@ -178,11 +178,9 @@ class LiveFeed:
     def __init__(self) -> None:
         self._subscribers: list[Subscription] = []
         self.environments: Callable[[], Iterable[EnvironmentSeen]] = lambda: ()
-
-    @property
-    def active(self) -> bool:
-        """Whether anyone is subscribed (publishers build no event otherwise)."""
-        return bool(self._subscribers)
+        self.active = False
+        """Whether anyone is subscribed (publishers build no event otherwise): a plain
+        attribute, as every lifecycle move reads it."""
 
     def publish(self, event: Event) -> None:
         for subscriber in self._subscribers:
@@ -193,11 +191,13 @@ class LiveFeed:
         after, before awaiting anything, and no event is missed between the two."""
         subscription = Subscription(self, bound)
         self._subscribers.append(subscription)
+        self.active = True
         return subscription
 
     def unsubscribe(self, subscription: Subscription) -> None:
         if subscription in self._subscribers:
             self._subscribers.remove(subscription)
+        self.active = bool(self._subscribers)
 
     def snapshot(self) -> list[EnvironmentSeen]:
         """Every live environment as it is now, by function, version and id."""

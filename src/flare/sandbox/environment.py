@@ -121,7 +121,7 @@ class Environment:
         self.id = uuid.uuid4().hex
         self.version = version
         self.plan = plan
-        self.lifecycle = Lifecycle(self._publish if settings.feed is not None else None)
+        self.lifecycle = Lifecycle(self._publish, settings.feed)
         self.pid: int | None = None
         self.init_ms: float | None = None
         self.invocations = 0
