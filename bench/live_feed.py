@@ -52,7 +52,7 @@ def keeping_up(url: str) -> Iterator[None]:
         try:
             for _ in stream:
                 pass
-        except (OSError, ValueError):
+        except (OSError, ValueError, AttributeError):  # closed under it by the main thread
             pass
 
     thread = threading.Thread(target=read, daemon=True)

@@ -12,9 +12,9 @@ every ``HEARTBEAT_S`` (on the engine's clock) finds a reader gone, and the strea
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 
+import orjson
 from aiohttp import web
 
 from flare.api.authentication import identity_of
@@ -29,7 +29,7 @@ PATH = "/flare/v1/live"
 
 
 def _data(wire: object) -> bytes:
-    return b"data: " + json.dumps(wire, separators=(",", ":")).encode() + b"\n\n"
+    return b"data: " + orjson.dumps(wire) + b"\n\n"
 
 
 def snapshot_message(feed: LiveFeed, account: str) -> bytes:

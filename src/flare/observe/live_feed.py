@@ -1,6 +1,6 @@
 """The engine's one live feed: what its execution environments and invocations do, as it happens.
 
-Three kinds of event, each a frozen dataclass whose fields are its wire form (``as_wire``)::
+Three kinds of event, each a dataclass whose fields are its wire form (``as_wire``)::
 
     EnvironmentSeen   an environment entered a phase (``Phase``): its function, version, id,
                       memory, and how it was initialised
@@ -17,7 +17,9 @@ next batch starts with ``Dropped(count)``, which tells it to start again from ``
 nobody reading an event is never even built.
 
 A new field (a cost, say) is one line on its dataclass, filled where the event is built; the
-wire form follows by itself. Used from the event loop's thread only.
+wire form follows by itself. An event is never changed once built (every subscriber holds the
+same one); its dataclass is not ``frozen`` only because a frozen one takes five times as long to
+build (~0.9 µs against ~0.2), on the invoke path. Used from the event loop's thread only.
 """
 
 from __future__ import annotations
@@ -57,7 +59,7 @@ class Start(enum.StrEnum):
     WARM = "warm"  # the environment was ready (warm, or provisioned)
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class EnvironmentSeen:
     kind: ClassVar[str] = "environment"
     at: float  # wall-clock seconds
@@ -71,7 +73,7 @@ class EnvironmentSeen:
     phase: Phase
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class InvocationSeen:
     kind: ClassVar[str] = "invocation"
     at: float
@@ -87,7 +89,7 @@ class InvocationSeen:
     memory_mb: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class ThrottleSeen:
     kind: ClassVar[str] = "throttle"
     at: float
@@ -96,7 +98,7 @@ class ThrottleSeen:
     function: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(slots=True)
 class Dropped:
     """This subscriber missed ``count`` events (its queue was full): start again from a
     snapshot."""
@@ -108,12 +110,18 @@ class Dropped:
 Event = EnvironmentSeen | InvocationSeen | ThrottleSeen | Dropped
 
 
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
 def as_wire(event: Event) -> dict[str, Any]:
-    """``event`` as a JSON object: ``{"kind": ..., <its fields>}``."""
+    """``event`` as a JSON object: ``{"kind": ..., <its fields>}`` (floats to 3 decimals)."""
+    names = _FIELDS.get(type(event))
+    if names is None:
+        names = _FIELDS[type(event)] = tuple(field.name for field in dataclasses.fields(event))
     wire: dict[str, Any] = {"kind": event.kind}
-    for field in dataclasses.fields(event):
-        value = getattr(event, field.name)
-        wire[field.name] = round(value, 3) if isinstance(value, float) else value
+    for name in names:
+        value = getattr(event, name)
+        wire[name] = round(value, 3) if type(value) is float else value
     return wire
 
 
