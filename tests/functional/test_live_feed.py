@@ -3,14 +3,17 @@ change, finished invocations with how they started, throttles, one account's vie
 
 from __future__ import annotations
 
+import os
 import urllib.error
 import urllib.request
 from typing import Any
 
 import pytest
 
+from flare.sandbox.cgroups import Cgroups
 from tests.conftest import FlareServer, create_function, python_function
 from tests.functional.live_stream import LiveStream
+from tests.functional.test_snapstart import snap_function
 
 HELLO = python_function("def handler(event, context):\n    return 'hi'\n")
 
@@ -104,3 +107,24 @@ def test_an_unsigned_stream_is_refused(flare: FlareServer) -> None:
     with pytest.raises(urllib.error.HTTPError) as refused:
         urllib.request.urlopen(f"{flare.url}/flare/v1/live", timeout=5)
     assert refused.value.code == 403
+
+
+@pytest.mark.skipif(
+    os.geteuid() != 0 or Cgroups.detect() is None,
+    reason="SnapStart restores need the sandbox (root and cgroups)",
+)
+def test_a_snapstart_cold_start_is_told_as_a_restore(flare: FlareServer, lam: Any) -> None:
+    version = snap_function(lam, "snapped", "def handler(event, context):\n    return 1\n")
+    stream = LiveStream.signed(flare.url)
+    try:
+        stream.next()
+        lam.invoke(FunctionName="snapped", Qualifier=version)
+        done = stream.until(lambda e: e["kind"] == "invocation" and e["function"] == "snapped")
+        assert done["start"] == "restore" and done["init_ms"] > 0 and done["version"] == version
+        phases = [
+            e["phase"] for e in stream.seen if e.get("function") == "snapped" and e["kind"] == "environment"
+        ]
+        assert "restoring" in phases and "initializing" not in phases
+        assert {e["initialization_type"] for e in stream.seen if e["kind"] == "environment"} == {"snap-start"}
+    finally:
+        stream.close()
