@@ -114,6 +114,8 @@ def test_a_tile_appears_turns_busy_then_frozen_and_goes_when_its_function_change
     )
     assert "cold" in row
 
+    for _ in range(6):  # some history for backdrop's chart
+        lam.invoke(FunctionName="backdrop", Payload=b'{"sleep": 0.05}')
     burst = [invoke_later(lam, "backdrop", {"sleep": 1.5}) for _ in range(3)]
     wait_for(
         browser,

@@ -108,9 +108,12 @@
     return node;
   }
 
-  function line(values, scale, cls) {
-    const points = values.map((v, i) => (v == null ? null : `${i * 10 + 5},${100 - (v / scale) * 95}`)).filter(Boolean);
-    return svg("polyline", { points: points.join(" "), class: cls });
+  function line(values, scale, cls, dots) {
+    const group = svg("g", { class: cls });
+    const points = values.map((v, i) => (v == null ? null : [i * 10 + 5, 100 - (v / scale) * 95])).filter(Boolean);
+    group.append(svg("polyline", { points: points.map((p) => p.join(",")).join(" ") }));
+    if (dots) for (const [x, y] of points) group.append(svg("circle", { cx: x, cy: y, r: 2.5 }));
+    return group;
   }
 
   function drawChart(fn, seconds) {
@@ -131,7 +134,7 @@
     const p50s = rows.map((r) => percentile(r.durations, 50)), p99s = rows.map((r) => percentile(r.durations, 99));
     const slowest = Math.max(1, ...p99s.filter((v) => v != null));
     const durations = svg("svg", { viewBox: "0 0 600 100", preserveAspectRatio: "none", role: "img" });
-    durations.append(line(p50s, slowest, "p50"), line(p99s, slowest, "p99"));
+    durations.append(line(p50s, slowest, "p50", true), line(p99s, slowest, "p99", true));
     const all = rows.flatMap((r) => r.durations), total = rows.reduce((n, r) => n + r.inv, 0);
     const sum = (k) => rows.reduce((n, r) => n + r[k], 0);
     const figures = `${total} invocations · ${sum("err")} errors · ${sum("thr")} throttles · p50 ${fmt(percentile(all, 50))} · p99 ${fmt(percentile(all, 99))}` +
