@@ -27,8 +27,8 @@ from flare.machine import Machine
 from flare.observe.live_feed import EnvironmentSeen
 from flare.observe.metrics import Metrics
 from flare.sandbox.isolation import is_sandbox_uid
+from flare.sandbox.phase import seen
 from flare.sandbox.socket_owner import OWNERS
-from flare.sandbox.watched import seen
 from flare.scope import Scope
 
 log = logging.getLogger("flare.engine")

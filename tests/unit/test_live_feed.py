@@ -17,7 +17,7 @@ from flare.observe.live_feed import (
     as_wire,
 )
 from flare.sandbox.lifecycle import EnvState
-from flare.sandbox.watched import phase_of
+from flare.sandbox.phase import phase_of
 
 
 def throttle(n: int) -> ThrottleSeen:

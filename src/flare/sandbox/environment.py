@@ -70,6 +70,7 @@ from flare.sandbox.launcher import (
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.node_runtime import wanted_major
+from flare.sandbox.phase import seen
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -81,7 +82,6 @@ from flare.sandbox.runtime_api import (
 from flare.sandbox.streaming import DEFAULT_CONTENT_TYPE
 from flare.sandbox.telemetry import TelemetryHub
 from flare.sandbox.tmp_pool import Scratch
-from flare.sandbox.watched import seen
 
 log = logging.getLogger("flare.environment")
 HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
