@@ -16,6 +16,7 @@ import pytest
 
 from tests.conftest import FLARE, FlareServer, create_function, python_function
 from tests.functional.live_stream import LiveStream
+from tests.functional.test_function_urls import ECHO, host_of, request, url_for
 from tests.signing import signed_urlopen
 
 HELLO = python_function("def handler(event, context):\n    print('hello from the log')\n    return 1\n")
@@ -174,3 +175,13 @@ def test_the_signed_live_stream_and_the_console_agree(flare: FlareServer, lam: A
     finally:
         console.close()
         signed.close()
+
+
+def test_a_function_urls_own_flare_path_is_the_functions_not_the_console(
+    flare: FlareServer, lam: Any
+) -> None:
+    """Function URLs are told by ``Host`` before any route: ``/_flare/`` there is the function's."""
+    host = host_of(url_for(lam, "under-url", ECHO))
+    status, _, body = request(flare, host, path="/_flare/")
+    assert status == 200
+    assert json.loads(body)["rawPath"] == "/_flare/"
