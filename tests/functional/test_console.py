@@ -125,6 +125,10 @@ def test_the_signed_in_page_shows_functions_concurrency_and_sources(flare: Flare
     version = lam.publish_version(FunctionName="shown")["Version"]
     lam.create_alias(FunctionName="shown", Name="live", FunctionVersion=version)
     lam.invoke(FunctionName="shown", InvocationType="Event")
+    sqs = flare.client("sqs")
+    queue = sqs.create_queue(QueueName="shown-queue")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    lam.create_event_source_mapping(EventSourceArn=arn, FunctionName="shown", Enabled=False)
     cookie = sign_in(flare)
     reply = get(f"{flare.url}/_flare/", cookie)
     page = reply.read().decode()
@@ -133,6 +137,8 @@ def test_the_signed_in_page_shows_functions_concurrency_and_sources(flare: Flare
     assert 'data-function="shown" data-limit="3"' in page
     assert "live → 1" in page and "reserved 3" in page
     assert "<td>async</td><td>async</td><td>shown</td>" in page
+    assert "<td>sqs</td><td>shown-queue</td><td>shown</td><td>Disabled</td>" in page
+    assert "<td>sqs shown-queue (Disabled)</td>" in page  # in the function's own row
     assert "http://" not in page.replace(flare.url, "") and "https://" not in page  # nothing off this server
     script = get(f"{flare.url}/_flare/assets/console.js", cookie)
     assert script.status == 200 and script.getheader("Content-Type", "").startswith("text/javascript")

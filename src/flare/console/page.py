@@ -31,7 +31,8 @@ def _limit(row: FunctionRow, view: ConsoleView) -> int:
 def functions_panel(view: ConsoleView) -> str:
     """The functions table; each row carries its concurrency limit (``data-limit``) for the
     charts, and links to its log."""
-    head = _cells(["function", "runtime", "memory", "versions", "aliases", "concurrency", "log"], "th")
+    names = ["function", "runtime", "memory", "versions", "aliases", "concurrency", "event sources", "log"]
+    head = _cells(names, "th")
     rows = []
     for row in view.functions:
         name = escape(row.name)
@@ -45,10 +46,11 @@ def functions_panel(view: ConsoleView) -> str:
             versions,
             aliases,
             _concurrency(row, view),
+            "<br>".join(escape(source) for source in row.sources) or "—",
             f'<button type=button class=follow data-function="{name}">follow</button>',
         ]
         rows.append(f'<tr data-function="{name}" data-limit="{_limit(row, view)}">{_cells(cells)}</tr>')
-    empty = "<tr><td colspan=7 class=empty>No functions yet.</td></tr>"
+    empty = "<tr><td colspan=8 class=empty>No functions yet.</td></tr>"
     limits = f"account limit {view.account_limit} · unreserved {view.unreserved}"
     return (
         f'<p class=note id=limits data-account-limit="{view.account_limit}">{limits}</p>'

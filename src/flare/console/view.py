@@ -27,6 +27,7 @@ class FunctionRow:
     reserved: int | None  # ReservedConcurrentExecutions
     provisioned: tuple[tuple[str, int, str], ...]  # (qualifier, requested, status)
     snap_start: bool
+    sources: tuple[str, ...]  # its event source mappings: "kind name (State)"
 
 
 @dataclass(frozen=True)
@@ -53,11 +54,12 @@ class ConsoleView:
 def gather(region: AccountRegion) -> ConsoleView:
     """The panels' data for ``region`` now."""
     settings = region.concurrency.account_settings()["AccountLimit"]
+    sources = _source_rows(region)
     return ConsoleView(
         region.scope.account,
         region.scope.region,
-        tuple(_function_row(region, config) for config in _latest_configs(region)),
-        tuple(_source_rows(region)),
+        tuple(_function_row(region, config, sources) for config in _latest_configs(region)),
+        tuple(sources),
         int(settings["ConcurrentExecutions"]),
         int(settings["UnreservedConcurrentExecutions"]),
     )
@@ -74,7 +76,7 @@ def _latest_configs(region: AccountRegion) -> list[dict[str, Any]]:
             return configs
 
 
-def _function_row(region: AccountRegion, config: dict[str, Any]) -> FunctionRow:
+def _function_row(region: AccountRegion, config: dict[str, Any], sources: list[SourceRow]) -> FunctionRow:
     name = config["FunctionName"]
     versions = region.registry.list_versions(name, None, None)["Versions"]
     aliases = region.registry.list_aliases(name, None, None, None)["Aliases"]
@@ -89,6 +91,11 @@ def _function_row(region: AccountRegion, config: dict[str, Any]) -> FunctionRow:
         region.concurrency.reserved(name),
         tuple(_provisioned(item) for item in provisioned),
         config.get("SnapStart", {}).get("ApplyOn") == "PublishedVersions",
+        tuple(
+            f"{row.kind} {row.source} ({row.state})"
+            for row in sources
+            if row.kind != "async" and row.function.split(":", 1)[0] == name
+        ),
     )
 
 

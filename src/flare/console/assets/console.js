@@ -164,7 +164,15 @@
   function connect() {
     const source = new EventSource("/_flare/events");
     source.onopen = () => { $("status").textContent = "live"; $("status").className = "status live"; };
-    source.onerror = () => { $("status").textContent = "reconnecting…"; $("status").className = "status"; };
+    source.onerror = async () => {
+      $("status").textContent = "reconnecting…";
+      $("status").className = "status";
+      const probe = await fetch("/_flare/panels/functions", { cache: "no-store" }).catch(() => null);
+      if (probe && probe.status === 401) {  // the session ended (expired, or the engine restarted)
+        source.close();
+        $("status").textContent = "signed out: run `flare console` for a new link";
+      }
+    };
     source.onmessage = (message) => {
       const event = JSON.parse(message.data);
       if (event.kind === "snapshot") snapshot(event.environments);
