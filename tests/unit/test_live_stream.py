@@ -11,6 +11,7 @@ from aiohttp import web
 from flare.api import live
 from flare.clock import ManualClock
 from flare.observe.live_feed import Dropped, LiveFeed, ThrottleSeen
+from flare.scope import Scope
 
 
 def test_a_reader_that_left_is_let_go_at_the_next_heartbeat() -> None:
@@ -20,7 +21,7 @@ def test_a_reader_that_left_is_let_go_at_the_next_heartbeat() -> None:
         feed, clock = LiveFeed(), ManualClock()
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            return await live.stream(request, feed, clock, "123456789012")
+            return await live.stream(request, feed, clock, Scope("123456789012", "us-east-1"))
 
         app = web.Application()
         app.router.add_get("/live", handler)
@@ -50,13 +51,15 @@ def test_a_reader_that_left_is_let_go_at_the_next_heartbeat() -> None:
     assert asyncio.run(scenario()) == [True, True, True, False]
 
 
-def test_another_accounts_events_are_not_written_and_a_drop_brings_a_snapshot() -> None:
+def test_only_the_callers_account_and_region_are_written_and_a_drop_brings_a_snapshot() -> None:
     feed = LiveFeed()
+    scope = Scope("111111111111", "us-east-1")
     mine = ThrottleSeen(1.0, "111111111111", "us-east-1", "mine")
     theirs = ThrottleSeen(1.0, "222222222222", "us-east-1", "theirs")
-    written = live.batch_messages(feed, [theirs, mine], "111111111111")
-    assert b'"mine"' in written and b'"theirs"' not in written
-    assert live.batch_messages(feed, [theirs], "111111111111") == b": heartbeat\n\n"
-    dropped = live.batch_messages(feed, [Dropped(3)], "111111111111").split(b"\n\n")
+    elsewhere = ThrottleSeen(1.0, "111111111111", "eu-west-1", "elsewhere")
+    written = live.batch_messages(feed, [theirs, mine, elsewhere], scope)
+    assert b'"mine"' in written and b'"theirs"' not in written and b'"elsewhere"' not in written
+    assert live.batch_messages(feed, [theirs], scope) == b": heartbeat\n\n"
+    dropped = live.batch_messages(feed, [Dropped(3)], scope).split(b"\n\n")
     assert dropped[0] == b'data: {"kind":"dropped","count":3}'
     assert dropped[1].startswith(b'data: {"kind":"snapshot"')

@@ -127,7 +127,7 @@ class ConsoleRoutes:
         return _html(render(view.gather(self._engine.region(scope))))
 
     async def events(self, request: web.Request, scope: Scope) -> web.StreamResponse:
-        return await live.stream(request, self._engine.feed, self._engine.clock, scope.account)
+        return await live.stream(request, self._engine.feed, self._engine.clock, scope)
 
     async def log(self, request: web.Request, scope: Scope) -> web.StreamResponse:
         region = self._engine.region(scope)
