@@ -1,7 +1,8 @@
 """The console in a real browser: Debian's headless Chromium, driven by Selenium through
 Debian's chromedriver (no browser is downloaded). Signed in with ``flare console``'s URL, the
-page shows an environment's tile appear when its function is invoked, turn from busy to
-idle/frozen, and go when the function is updated; it asks nothing of any other server.
+page shows an environment's tile appear when its function is invoked, turn from busy to frozen,
+thaw to busy for the next invocation, and go when the function is updated; it asks nothing of
+any other server.
 
 The screenshot goes to ``$FLARE_CONSOLE_SCREENSHOT`` (``make screenshot`` sets it and copies
 it to ``docs/console.png``), else to the test's temporary directory.
@@ -87,7 +88,7 @@ def invoke_later(lam: Any, name: str, payload: dict[str, Any]) -> threading.Thre
     return thread
 
 
-def test_a_tile_appears_turns_busy_then_frozen_and_goes_when_its_function_changes(
+def test_a_tile_appears_busy_freezes_thaws_and_goes_when_its_function_changes(
     flare: FlareServer, lam: Any, browser: Any, tmp_path: Path
 ) -> None:
     create_function(lam, "browsed", SLOW, MemorySize=256, Timeout=30)
@@ -113,6 +114,16 @@ def test_a_tile_appears_turns_busy_then_frozen_and_goes_when_its_function_change
         browser, "return document.querySelector('#invocations tr[data-function=\"browsed\"]')?.innerText"
     )
     assert "cold" in row
+    phase = f"(() => {{ {tile_phase(env_id)} }})()"
+    wait_for(browser, f"return {phase} === 'frozen'")
+    again = invoke_later(lam, "browsed", {"sleep": 1})
+    wait_for(browser, f"return {phase} === 'busy'")  # thawed: the same environment serves it
+    again.join()
+    wait_for(browser, f"return {phase} === 'frozen'")
+    row = wait_for(
+        browser, "return document.querySelector('#invocations tr[data-function=\"browsed\"]')?.innerText"
+    )
+    assert "warm" in row
 
     for _ in range(6):  # some history for backdrop's chart
         lam.invoke(FunctionName="backdrop", Payload=b'{"sleep": 0.05}')
@@ -122,8 +133,8 @@ def test_a_tile_appears_turns_busy_then_frozen_and_goes_when_its_function_change
         f"return document.querySelectorAll('{tiles('backdrop', 'busy')}').length >= 2",
     )
     chart = "document.querySelector('.chart[data-function=\"browsed\"]')?.innerText"
-    assert "1 invocations" in wait_for(
-        browser, f"const text = {chart}; return text?.includes('1 inv') && text"
+    assert "2 invocations" in wait_for(
+        browser, f"const text = {chart}; return text?.includes('2 inv') && text"
     )
     browser.find_element("css selector", 'button.follow[data-function="browsed"]').click()
     wait_for(browser, "return document.getElementById('log').textContent.includes('served')")
