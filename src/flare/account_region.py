@@ -128,7 +128,7 @@ class AccountRegion:
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
-        self.router = Router(self.pool, self.ledger, metrics, clock)
+        self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
         self.provisioner = Provisioner(self.pool, self.ledger)
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock

@@ -25,11 +25,13 @@ from flare.control import arns, cross_account, unused_code
 from flare.control.model import LATEST
 from flare.iam.authorize import Authorizer
 from flare.machine import Machine
+from flare.observe.live_feed import EnvironmentSeen
 from flare.observe.metrics import Metrics
 from flare.observe.trace_format import Header
 from flare.observe.trace_record import TraceRecorder
 from flare.placement.ledger import DEFAULT_SCALING_WINDOW_S
 from flare.sandbox.isolation import is_sandbox_uid
+from flare.sandbox.phase import seen
 from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
 
@@ -66,6 +68,8 @@ class Engine:
         self.connection_origins = (
             ConnectionOrigins(owner_of, is_sandbox_uid) if isolation.namespaces else None
         )
+        self.feed = self.machine.feed
+        self.feed.environments = self._environments_seen
         self.home = self.region(self.machine.default_scope)
         for older in ("events.db", "services.db"):  # files of Flares before the one database
             moved = self.machine.database.absorb(self.machine.data / older)
@@ -136,6 +140,10 @@ class Engine:
     def regions(self) -> list[AccountRegion]:
         return list(self._regions.values())
 
+    def _environments_seen(self) -> list[EnvironmentSeen]:
+        wall = self.clock.wall()
+        return [seen(env, wall) for region in self._regions.values() for env in region.pool.environments()]
+
     def _busy(self) -> int:
         return sum(region.pool.busy() for region in self._regions.values())
 
@@ -183,6 +191,7 @@ class Engine:
             region.router.trace = self.trace
 
     async def stop(self) -> None:
+        self.feed.close()
         for region in self.regions():
             await region.stop()
         if self.trace is not None:

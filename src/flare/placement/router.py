@@ -31,6 +31,9 @@ that tenant; an invocation without a tenant (or with one, for any other function
 with InvalidParameterValue. A cold start for a tenant also needs room under the function's
 tenant environment limit (``tenancy.check_new_environment``), else it is throttled like any
 other invocation. Concurrency itself is counted as for every function.
+
+Every invocation answered and every throttle is counted in ``metrics`` and, while someone reads
+it, published on the live feed (``observe/live_feed.py``).
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ from flare.control import tenancy
 from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
+from flare.observe.live_feed import InvocationSeen, LiveFeed, ThrottleSeen
 from flare.observe.metrics import Metrics
 from flare.observe.trace_record import TraceRecorder
 from flare.placement.ledger import Lease, Ledger
@@ -55,13 +59,19 @@ from flare.sandbox.lifecycle import EnvState
 
 class Router:
     def __init__(
-        self, pool: Pool, ledger: Ledger, metrics: Metrics | None = None, clock: Clock | None = None
+        self,
+        pool: Pool,
+        ledger: Ledger,
+        metrics: Metrics | None = None,
+        clock: Clock | None = None,
+        feed: LiveFeed | None = None,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.metrics = metrics or Metrics()
         self._clock: Clock = clock or SystemClock()
         self.trace: TraceRecorder | None = None  # flare serve --trace (observe/trace_record.py)
+        self._feed = feed
 
     @asynccontextmanager
     async def invoke(
@@ -83,7 +93,7 @@ class Router:
                 self.pool.release(provisioned)
                 raise
             if not result.undelivered:
-                latency_ms = self._count(result, version, began)
+                latency_ms = self._count(result, version, invocation, began)
                 try:
                     yield result
                 finally:
@@ -95,7 +105,7 @@ class Router:
         cold_start = not self.pool.has_idle(version)
         with self._acquire(version, invocation, began, cold_start):
             env, result = await self._run_on_demand(version, invocation)
-            latency_ms = self._count(result, version, began)
+            latency_ms = self._count(result, version, invocation, began)
             try:
                 yield result
             finally:
@@ -118,6 +128,9 @@ class Router:
             if self.trace is not None:
                 reserved, held = self._config(version)
                 self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
+            if self._feed is not None and self._feed.active:
+                wall = self._clock.wall()
+                self._feed.publish(ThrottleSeen(wall, version.account_id, version.region, version.name))
             raise
 
     def _record(
@@ -177,12 +190,31 @@ class Router:
         concurrency = self.ledger.unreserved_limit if reserved is None else reserved
         tenancy.check_new_environment(self.pool.tenant_environments(name), concurrency)
 
-    def _count(self, result: InvocationResult, version: FunctionVersion, began: float) -> float:
-        """Count ``result`` in the metrics; returns its latency (ms since ``began``)."""
+    def _count(
+        self, result: InvocationResult, version: FunctionVersion, invocation: Invocation, began: float
+    ) -> float:
+        """Count ``result`` in the metrics (and on the live feed, while someone reads it);
+        returns its latency (ms since ``began``)."""
         duration_ms = (self._clock.now() - began) * 1000
         self.metrics.invoked(
             version.name, result.executed_version, result.function_error is not None, duration_ms
         )
+        if self._feed is not None and self._feed.active:
+            self._feed.publish(
+                InvocationSeen(
+                    self._clock.wall(),
+                    version.account_id,
+                    version.region,
+                    version.name,
+                    result.executed_version,
+                    invocation.request_id,
+                    duration_ms,
+                    result.start,
+                    result.waited_ms,
+                    result.error_type,
+                    version.memory_mb,
+                )
+            )
         return duration_ms
 
     async def _place(self, version: FunctionVersion) -> Environment:

@@ -35,6 +35,7 @@ from flare.control.debug_settings import DEBUG_TIMEOUT_S, DebugSettings, debug_s
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
+from flare.observe.live_feed import LiveFeed
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
@@ -70,6 +71,7 @@ from flare.sandbox.launcher import (
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.node_runtime import wanted_major
+from flare.sandbox.phase import seen
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -99,6 +101,8 @@ class EnvSettings:
     """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
     debug_ports: DebugPorts = field(default_factory=DebugPorts)
     """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
+    feed: LiveFeed | None = None
+    """Where each environment's phase changes are published (``observe/live_feed.py``)."""
 
 
 def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
@@ -108,6 +112,9 @@ def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
 
 
 class Environment:
+    RESTORES = False
+    """Whether its INIT is a SnapStart restore (``restored.py``)."""
+
     def __init__(
         self,
         version: FunctionVersion,
@@ -122,7 +129,7 @@ class Environment:
         self.id = uuid.uuid4().hex
         self.version = version
         self.plan = plan
-        self.lifecycle = Lifecycle()
+        self.lifecycle = Lifecycle(self._publish, settings.feed)
         self.pid: int | None = None
         self.init_ms: float | None = None
         self.invocations = 0
@@ -171,6 +178,17 @@ class Environment:
     @property
     def state(self) -> EnvState:
         return self.lifecycle.state
+
+    @property
+    def initialization_type(self) -> str:
+        """``on-demand``, ``provisioned-concurrency`` or ``snap-start``."""
+        return "snap-start" if self.RESTORES else self._initialization_type
+
+    def _publish(self, state: EnvState | None = None) -> None:
+        """Tell the live feed this environment's phase, when someone is reading it."""
+        feed = self._settings.feed
+        if feed is not None and feed.active:
+            feed.publish(seen(self, self._clock.wall()))
 
     # ---- start / INIT ---------------------------------------------------------------------
 
@@ -742,6 +760,7 @@ class Environment:
             return
         self._phases.telemetry.pause()
         self.process.freeze()
+        self._publish()
 
     def _freeze_waits_for(self) -> asyncio.Future[None] | None:
         """What must end before a freeze: the extensions' post-runtime phase, a telemetry post

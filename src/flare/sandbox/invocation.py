@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flare.observe.live_feed import Start
 from flare.sandbox.streaming import StreamSink
 
 
@@ -94,3 +95,15 @@ class InvocationResult:
     duration_ms: float | None = None
     init_ms: float | None = None
     restore_ms: float | None = None
+
+    @property
+    def start(self) -> Start:
+        """Cold (an INIT ran for it), restore (a SnapStart restore did) or warm."""
+        if self.restore_ms is not None:
+            return Start.RESTORE
+        return Start.WARM if self.init_ms is None else Start.COLD
+
+    @property
+    def waited_ms(self) -> float | None:
+        """The INIT or restore it waited for (cold or restore); None when warm."""
+        return self.init_ms if self.init_ms is not None else self.restore_ms
