@@ -604,13 +604,18 @@ class Registry:
         self, code_body: object, directory: Path | None, config: Mapping[str, Any], operation: str
     ) -> bytes:
         """The zip a request brings: a snapshot of the hot-reload ``directory`` it binds (with the
-        globs of ``config``'s variables), else its ``ZipFile``. Raises like ``code.decode_zip``;
+        globs of ``config``'s variables, over its dependencies if the build cache has them: the
+        watch installs what is missing, off the loop), else its ``ZipFile``. Raises like ``code.decode_zip``;
         InvalidParameterValue when the directory cannot be read."""
         if directory is None or self._hot_reload is None:
             return code.decode_zip(code_body, operation)
         try:
             variables = (config.get("Environment") or {}).get("Variables") or {}
-            return hot_reload.snapshot(directory, hot_reload.globs_of(variables), self._hot_reload.policy)
+            architecture = str((config.get("Architectures") or ["x86_64"])[0])
+            target = hot_reload.build_target(str(config.get("Runtime", "")), architecture, variables)
+            cached = hot_reload.dependencies(directory, target, self._hot_reload.cache, install=False)
+            globs, policy = hot_reload.globs_of(variables), self._hot_reload.policy
+            return hot_reload.snapshot(directory, globs, policy, cached)
         except OSError as exc:
             raise InvalidParameterValue(f"Hot reload directory {directory} cannot be read: {exc}") from None
 

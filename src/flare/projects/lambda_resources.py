@@ -13,7 +13,7 @@ import io
 import zipfile
 from typing import Any
 
-from flare.cli.deploy import WAITER_CONFIG, load_code
+from flare.cli.deploy import WAITER_CONFIG, load_code, not_skipped
 from flare.control.tree_zip import ZIP_EPOCH
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
@@ -65,10 +65,15 @@ def code_sha256(code: bytes) -> str:
 
 
 def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) -> bytes:
-    """The zip a function's ``Code`` stands for: its local directory or zip, or its inline
+    """The zip a function's ``Code`` stands for: its local directory (built by ``run.builder``,
+    when there is one, for the function's runtime and architecture) or zip, or its inline
     ``ZipFile`` source as ``index.py`` / ``index.js`` (as CloudFormation names it)."""
     code = properties.get("Code")
     path = run.template.code_path(code)
+    if path is not None and path.is_dir() and run.builder is not None:
+        architecture = str((properties.get("Architectures") or ["x86_64"])[0])
+        runtime = str(properties.get("Runtime", ""))
+        return run.builder.package(path, not_skipped, runtime, architecture, logical_id)
     if path is not None:
         return load_code(path)
     if isinstance(code, dict) and isinstance(code.get("ZipFile"), str):
