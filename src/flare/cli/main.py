@@ -10,6 +10,7 @@ import click
 
 from flare import __version__
 from flare.cli.deploy import deploy_command
+from flare.cli.dev import dev_command
 from flare.cli.doctor import doctor_command
 from flare.cli.durable import durable_command
 from flare.cli.invoke import invoke_command
@@ -29,6 +30,7 @@ def main() -> None:
 
 main.add_command(serve_command)
 main.add_command(deploy_command)
+main.add_command(dev_command)
 main.add_command(invoke_command)
 main.add_command(logs_command)
 main.add_command(doctor_command)

@@ -11,9 +11,13 @@ import base64
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
+from flare.build import manifest as manifests
+from flare.build.package import built_line
 from flare.cli.deploy import WAITER_CONFIG, load_code, not_skipped
+from flare.cli.watch import HOT_RELOAD_BUCKET
 from flare.control.tree_zip import ZIP_EPOCH
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
@@ -66,10 +70,13 @@ def code_sha256(code: bytes) -> str:
 
 def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) -> bytes:
     """The zip a function's ``Code`` stands for: its local directory (built by ``run.builder``,
-    when there is one, for the function's runtime and architecture) or zip, or its inline
-    ``ZipFile`` source as ``index.py`` / ``index.js`` (as CloudFormation names it)."""
+    when there is one, for the function's runtime and architecture; under ``run.watch`` the
+    snapshot the server takes of it) or zip, or its inline ``ZipFile`` source as ``index.py`` /
+    ``index.js`` (as CloudFormation names it)."""
     code = properties.get("Code")
     path = run.template.code_path(code)
+    if path is not None and path.is_dir() and run.watch:
+        return _watched_snapshot(run, path, properties)
     if path is not None and path.is_dir() and run.builder is not None:
         architecture = str((properties.get("Architectures") or ["x86_64"])[0])
         runtime = str(properties.get("Runtime", ""))
@@ -87,6 +94,36 @@ def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) ->
     raise TemplateRefused(f"{logical_id}: give its code as a local path (CodeUri) or InlineCode")
 
 
+def _watched_snapshot(run: StackRun, directory: Path, properties: dict[str, Any]) -> bytes:
+    """What the server's snapshot of a bound ``directory`` will be (its globs, and the
+    dependencies ``run.builder`` installs into the cache first), so an unchanged binding plans
+    as no change."""
+    from flare.control import hot_reload
+
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    runtime = str(properties.get("Runtime", ""))
+    target = hot_reload.build_target(
+        runtime, str((properties.get("Architectures") or ["x86_64"])[0]), variables
+    )
+    installed = None
+    if target is not None and run.builder is not None:
+        found = manifests.find(directory, runtime)
+        if found is not None:
+            built = run.builder.cache.ensure(found, directory, runtime, target.architecture)
+            run.builder.echo(built_line(directory.name, found.name, built))
+            installed = built.path
+    return hot_reload.snapshot(
+        directory, hot_reload.globs_of(variables), hot_reload.HotReloadPolicy(), installed
+    )
+
+
+def watched_directory(run: StackRun, code: object) -> Path | None:
+    """The directory a function's ``Code`` (a layer's ``Content``) is bound to under
+    ``run.watch``; None when not watching or the code is not a local directory."""
+    path = run.template.code_path(code)
+    return path if run.watch and path is not None and path.is_dir() else None
+
+
 def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
     """``AWS::Lambda::Function``: create, or update code, configuration and reserved concurrency
     (each only when it differs)."""
@@ -102,12 +139,25 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
     current = _current_function(read_or_none(run.lam.get_function, FunctionName=name))
     action, details = decide(desired, current)
     run.functions[name] = logical_id
+    source = _code_source(run, properties.get("Code"), code)
     if action is not Action.NO_CHANGE:
         run.changed_functions.add(name)
         if run.execute:
-            _write_function(run, name, code, fields, desired["ReservedConcurrentExecutions"], details)
+            _write_function(run, name, source, fields, desired["ReservedConcurrentExecutions"], details)
+    elif run.execute and "S3Bucket" in source:  # bound before, or not: bind (again) to be sure
+        run.lam.update_function_code(FunctionName=name, **source)
+        run.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     change = Change(action, logical_id, "AWS::Lambda::Function", details)
     return change, {"Ref": name, "Arn": run.function_arn(name)}
+
+
+def _code_source(run: StackRun, code: object, data: bytes) -> dict[str, Any]:
+    """The code fields of a create / update: the hot-reload binding of the watched directory
+    (``watched_directory``), else ``ZipFile``."""
+    directory = watched_directory(run, code)
+    if directory is None:
+        return {"ZipFile": data}
+    return {"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(directory)}
 
 
 def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -125,24 +175,21 @@ def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
 def _write_function(
     run: StackRun,
     name: str,
-    code: bytes,
+    source: dict[str, Any],
     fields: dict[str, Any],
     reserved: int | None,
     details: tuple[str, ...],
 ) -> None:
-    """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names."""
+    """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names;
+    ``source`` is its code (``_code_source``)."""
     request = configuration_request(fields)
     if not details:
         tags = {OWNER_TAG: run.owner}
-        run.lam.create_function(
-            FunctionName=name, Code={"ZipFile": code}, Publish=False, Tags=tags, **request
-        )
+        run.lam.create_function(FunctionName=name, Code=source, Publish=False, Tags=tags, **request)
         run.lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     else:
-        if "CodeSha256" in details or "Architectures" in details:
-            run.lam.update_function_code(
-                FunctionName=name, ZipFile=code, Architectures=fields["Architectures"]
-            )
+        if "CodeSha256" in details or "Architectures" in details or "S3Bucket" in source:
+            run.lam.update_function_code(FunctionName=name, Architectures=fields["Architectures"], **source)
             run.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
         if set(details) & (set(fields) - {"Architectures"}):
             request.pop("Architectures")

@@ -40,6 +40,9 @@ class StackRun:
     stack_name: str = ""
     execute: bool = True
     builder: PackageBuilder | None = None  # builds functions' code directories; None: zipped as they are
+    # bind functions' (and layers') code directories for hot reload instead of uploading zips
+    # (``flare dev``; control/hot_reload.py)
+    watch: bool = False
     changes: list[Change] = field(default_factory=list)
     # function name => logical id, for every function the template deploys
     functions: dict[str, str] = field(default_factory=dict)

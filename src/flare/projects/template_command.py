@@ -42,12 +42,14 @@ def deploy_template(
     parameters: dict[str, str],
     endpoint_url: str,
     builder: PackageBuilder | None = None,
-) -> None:
+    watch: bool = False,
+) -> StackRun:
     """Deploy (or with ``execute`` false only plan) the SAM template (``serverless``: the
     serverless.yml) at ``path`` on the Flare at ``endpoint_url``, printing the plan row by row,
     then its summary and the functions' URLs. ``parameters`` are the template's parameters (a
     serverless.yml's options); ``builder`` builds each function's code directory (None: zipped
-    as it is).
+    as it is); ``watch`` binds code directories for hot reload instead (``flare dev``). Returns
+    the run (``run.functions``: what the template deploys).
 
     Raises CommandFailed (exit 1) for a refused template or a failed call."""
     if importlib.util.find_spec("samtranslator") is None:
@@ -62,7 +64,7 @@ def deploy_template(
             else:
                 template = sam_template.read(path, region, account, parameters)
             run = _run(template, region, account, endpoint_url, stack_name or template.stack_name, execute)
-            run.builder = builder
+            run.builder, run.watch = builder, watch
             click.echo(f"{'Deploying' if execute else 'Plan for'} {path} on {endpoint_url}")
             changes = stack.deploy(run, click.echo)
         except TemplateRefused as error:
@@ -72,6 +74,7 @@ def deploy_template(
     click.echo(summary(changes))
     for logical_id, url in sorted(run.urls.items()):
         click.echo(f"{logical_id} URL: {url}")
+    return run
 
 
 def _run(

@@ -1,0 +1,155 @@
+"""``flare dev`` as a user runs it: a subprocess in a project directory, driven with boto3,
+edited, interrupted with SIGINT."""
+
+from __future__ import annotations
+
+import json
+import re
+import signal
+import subprocess
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+from tests.conftest import FLARE, FlareServer, children_of, free_port
+
+TEMPLATE = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Greeter:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: dev-greeter
+      CodeUri: greeter/
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 1024
+      Timeout: 10
+"""
+
+HANDLER = """\
+import time
+def handler(event, context):
+    print("greeting with {word}")
+    time.sleep(event.get("sleep", 0))
+    return "{word}"
+"""
+CYAN = "\x1b[36m"
+
+
+def start_dev(project: Path, endpoint: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [str(FLARE), "dev", str(project), "--endpoint-url", endpoint, "--color", "--no-build"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def wait_for_line(process: subprocess.Popen[str], wanted: str, seen: list[str], timeout: float = 90) -> None:
+    """Read ``process``'s output into ``seen`` until a line holds ``wanted``."""
+    assert process.stdout is not None
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise AssertionError(f"flare dev ended before {wanted!r}:\n{''.join(seen)}")
+        seen.append(line)
+        if wanted in line:
+            return
+    raise AssertionError(f"no {wanted!r} after {timeout} s:\n{''.join(seen)}")
+
+
+def client(endpoint: str) -> Any:
+    return boto3.client(
+        "lambda",
+        endpoint_url=endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+        config=Config(retries={"max_attempts": 1}, read_timeout=60),
+    )
+
+
+def invoke(lam: Any, name: str, event: dict[str, Any] | None = None) -> Any:
+    reply = lam.invoke(FunctionName=name, Payload=json.dumps(event or {}))
+    assert "FunctionError" not in reply
+    return json.loads(reply["Payload"].read())
+
+
+def save(path: Path, text: str) -> None:
+    temporary = path.with_name(f".{path.name}.saving")
+    temporary.write_text(text)
+    temporary.rename(path)
+
+
+def alive(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def test_flare_dev_serves_deploys_reloads_tails_and_stops_on_sigint(tmp_path: Path) -> None:
+    (tmp_path / "greeter").mkdir()
+    save(tmp_path / "greeter" / "app.py", HANDLER.format(word="hello"))
+    (tmp_path / "template.yaml").write_text(TEMPLATE)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    dev, seen = start_dev(tmp_path, endpoint), []
+    try:
+        wait_for_line(dev, "watching for changes", seen)
+        engine = int(re.findall(r"started flare serve \(pid (\d+)\)", "".join(seen))[0])
+        lam = client(endpoint)
+        assert invoke(lam, "dev-greeter") == "hello"
+        wait_for_line(dev, f"{CYAN}dev-greeter | \x1b[0mgreeting with hello", seen)
+
+        slow: list[Any] = []
+        running = threading.Thread(target=lambda: slow.append(invoke(lam, "dev-greeter", {"sleep": 1.5})))
+        running.start()
+        time.sleep(0.5)  # it has started and sleeps: the edit lands mid-invocation
+        save(tmp_path / "greeter" / "app.py", HANDLER.format(word="bonjour"))
+        running.join()
+        assert slow == ["hello"]
+        deadline = time.monotonic() + 10
+        while invoke(lam, "dev-greeter") != "bonjour" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert invoke(lam, "dev-greeter") == "bonjour"
+        wait_for_line(dev, "greeting with bonjour", seen)
+        descendants = children_of(dev.pid)
+        assert engine in descendants
+    finally:
+        dev.send_signal(signal.SIGINT)
+        out, _ = dev.communicate(timeout=60)
+    assert dev.returncode == 0, "".join(seen) + out
+    assert f"stopped flare serve (pid {engine}, exit 0)" in out
+    time.sleep(0.5)
+    assert [pid for pid in descendants if alive(pid)] == []
+
+
+def test_flare_dev_uses_an_engine_already_running_and_leaves_it_running(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    project = tmp_path / "dev-single"
+    project.mkdir()
+    save(project / "app.py", 'def handler(event, context):\n    return "single"\n')
+    dev, seen = start_dev(project, flare.url), []
+    try:
+        wait_for_line(dev, "watching for changes", seen)
+        assert f"using the Flare already running at {flare.url}" in "".join(seen)
+        assert invoke(lam, "dev-single") == "single"
+        save(project / "app.py", 'def handler(event, context):\n    return "edited"\n')
+        deadline = time.monotonic() + 10
+        while invoke(lam, "dev-single") != "edited" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert invoke(lam, "dev-single") == "edited"
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.communicate(timeout=60)
+    assert dev.returncode == 0
+    assert flare.process.poll() is None
+    assert invoke(lam, "dev-single") == "edited"
