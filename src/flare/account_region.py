@@ -94,13 +94,20 @@ class AccountRegion:
             peer = peers(Scope(other, region))
             return peer.layers if peer is not None else None
 
-        self.layers = Layers(
-            self.layer_store, machine.blobs, machine.opt_trees, region, account, clock, peer_layers
-        )
         self.hot_reload = HotReload(
             HotReloadStore(database, scope),
             HotReloadPolicy.for_server(config.auth, config.hot_reload_roots),
             DependencyCache(default_root(os.environ), wheels_only=True),
+        )
+        self.layers = Layers(
+            self.layer_store,
+            machine.blobs,
+            machine.opt_trees,
+            region,
+            account,
+            clock,
+            peer_layers,
+            self.hot_reload,
         )
         self.registry = Registry(
             self.function_store, machine.blobs, region, account, clock, self.layers, self.hot_reload

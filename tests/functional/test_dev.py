@@ -153,3 +153,53 @@ def test_flare_dev_uses_an_engine_already_running_and_leaves_it_running(
     assert dev.returncode == 0
     assert flare.process.poll() is None
     assert invoke(lam, "dev-single") == "edited"
+
+
+LAYERED = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Words:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      LayerName: dev-words
+      ContentUri: words/
+  Speaker:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: dev-speaker
+      CodeUri: speaker/
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 1024
+      Layers:
+        - !Ref Words
+"""
+
+
+def test_under_flare_dev_a_sam_layers_content_uri_is_hot_reloaded(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    save_new(tmp_path / "words" / "python" / "words.py", 'WORD = "layer one"\n')
+    save_new(
+        tmp_path / "speaker" / "app.py", "import words\ndef handler(event, context):\n    return words.WORD\n"
+    )
+    (tmp_path / "template.yaml").write_text(LAYERED)
+    dev, seen = start_dev(tmp_path, flare.url), []
+    try:
+        wait_for_line(dev, "watching for changes", seen)
+        assert invoke(lam, "dev-speaker") == "layer one"
+        save(tmp_path / "words" / "python" / "words.py", 'WORD = "layer two"\n')
+        deadline = time.monotonic() + 10
+        while invoke(lam, "dev-speaker") != "layer two" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert invoke(lam, "dev-speaker") == "layer two"
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.communicate(timeout=60)
+    assert dev.returncode == 0
+
+
+def save_new(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save(path, text)

@@ -15,6 +15,10 @@ again when it comes back.
 These waits are not engine timers: they wait for the host's file system, in real time, so
 they do not read ``flare.clock``. What changes is decided on the loop, by the registry.
 
+A layer version bound to a directory (``HotReload.bind_layer``, keyed by its ARN) is watched
+the same way, with the default globs and no build; its snapshots go to
+``Registry.reload_layer``.
+
 Contract: ``start``, ``stop`` and the binding listener run on the event loop's thread. Watching
 stops when a function is unbound (deleted, or given a zip) and resumes at ``start`` for every
 binding the store kept (with that first snapshot: the directory may have changed meanwhile).
@@ -71,8 +75,8 @@ class CodeWatch:
     def start(self) -> None:
         """Watch every bound directory (on the running loop), each snapshotted once live."""
         self._loop = asyncio.get_running_loop()
-        for name, directory in self._bindings.bound().items():
-            self._watch(name, directory)
+        for key, directory in {**self._bindings.bound(), **self._bindings.bound_layers()}.items():
+            self._watch(key, directory)
 
     async def stop(self) -> None:
         """Stop every watch and wait for their threads."""
@@ -103,8 +107,9 @@ class CodeWatch:
             self._watch(name, directory)
 
     def _settings(self, name: str) -> tuple[Globs, BuildTarget | None]:
-        """The globs and build target of ``name``'s ``$LATEST`` (from its configuration)."""
-        if not self._registry.has_function(name):
+        """The globs and build target of ``name``'s ``$LATEST`` (from its configuration); a
+        layer's (``name`` its version's ARN) are the defaults, and it is not built."""
+        if hot_reload.is_layer(name) or not self._registry.has_function(name):
             return Globs(), None
         latest = self._registry.resolve(name, LATEST)
         target = hot_reload.build_target(latest.runtime, latest.architecture, latest.environment)
@@ -173,8 +178,11 @@ class CodeWatch:
     def _apply(self, watch: _Watch, data: bytes) -> None:
         if watch.stopped.is_set():
             return
+        reload = (
+            self._registry.reload_layer if hot_reload.is_layer(watch.name) else self._registry.reload_code
+        )
         try:
-            if self._registry.reload_code(watch.name, watch.directory, data):
+            if reload(watch.name, watch.directory, data):
                 log.info("hot reload of %s from %s", watch.name, watch.directory)
         except FlareError as exc:
             log.warning("hot reload of %s refused: %s", watch.name, exc)

@@ -36,6 +36,11 @@ older ``__local__``) and ``S3Key`` the directory's absolute path on the host. Fl
 * for Node.js, ships ``.map`` files with the code, so ``NODE_OPTIONS=--enable-source-maps``
   maps stack traces to the sources (``flare deploy --watch`` sets it for ``nodejs*``).
 
+Layers too: PublishLayerVersion's ``Content`` in the same spelling publishes a version from a
+snapshot of the directory and binds that version (``bind_layer``, keyed by its ARN); a change
+under it gives the ``$LATEST`` of every function listing it the new snapshot as ``/opt`` and a
+fresh environment (``Registry.reload_layer``); published versions keep the published snapshot.
+
 Trust: the directory is read by the engine's user and its files end up runnable by anyone who
 may invoke the function. So the server decides which directories may be bound
 (``HotReloadPolicy``): under ``--auth open`` (a developer's own machine) any readable directory,
@@ -81,6 +86,12 @@ DEFAULT_EXCLUDES = (
 )
 
 BindingListener = Callable[[str, "Path | None"], None]
+"""``(key, directory or None)``: a function's name, or a layer version's ARN (``is_layer``)."""
+
+
+def is_layer(key: str) -> bool:
+    """Whether a binding's key is a layer version's ARN (a function's is its name: no ``:``)."""
+    return key.startswith("arn:")
 
 
 @dataclass(frozen=True)
@@ -219,18 +230,20 @@ class HotReload:
         self.policy = policy
         self.cache = cache  # the build cache of bound directories' dependencies (wheels only)
         self._bound: dict[str, Path] = {}  # function name => its directory
+        self._layers: dict[str, Path] = {}  # layer version ARN => its directory
         self._listeners: list[BindingListener] = []
 
     def __repr__(self) -> str:
-        return f"<HotReload bound={len(self._bound)}>"
+        return f"<HotReload bound={len(self._bound)} layers={len(self._layers)}>"
 
     def load(self) -> None:
         """Read the bindings from the store."""
         self._bound = {name: Path(directory) for name, directory in self._store.directories().items()}
+        self._layers = {arn: Path(directory) for arn, directory in self._store.layer_directories().items()}
 
     def add_listener(self, callback: BindingListener) -> None:
-        """``callback(name, directory)`` after ``name`` is bound (again), ``(name, None)``
-        after it is unbound."""
+        """``callback(key, directory)`` after a function (its name) or a layer version (its
+        ARN) is bound (again), ``(key, None)`` after it is unbound."""
         self._listeners.append(callback)
 
     def bound(self) -> dict[str, Path]:
@@ -239,6 +252,28 @@ class HotReload:
 
     def directory_of(self, name: str) -> Path | None:
         return self._bound.get(name)
+
+    def bound_layers(self) -> dict[str, Path]:
+        """Every bound layer version's directory, by its ARN."""
+        return dict(self._layers)
+
+    def layer_directory_of(self, arn: str) -> Path | None:
+        return self._layers.get(arn)
+
+    def bind_layer(self, arn: str, directory: Path | None) -> None:
+        """Bind the layer version ``arn`` to ``directory``, or unbind it (None): the ``$LATEST``
+        of every function listing it then runs the directory's newest snapshot as that layer
+        (``Registry.reload_layer``); listeners hear of any change."""
+        if self._layers.get(arn) == directory:
+            return
+        if directory is None:
+            self._store.delete_layer(arn)
+            del self._layers[arn]
+        else:
+            self._store.put_layer(arn, str(directory))
+            self._layers[arn] = directory
+        for listener in self._listeners:
+            listener(arn, directory)
 
     def requested(self, code: object) -> Path | None:
         """The directory ``code`` asks to bind, checked (``HotReloadPolicy.check``), or None

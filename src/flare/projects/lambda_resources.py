@@ -155,9 +155,7 @@ def _code_source(run: StackRun, code: object, data: bytes) -> dict[str, Any]:
     """The code fields of a create / update: the hot-reload binding of the watched directory
     (``watched_directory``), else ``ZipFile``."""
     directory = watched_directory(run, code)
-    if directory is None:
-        return {"ZipFile": data}
-    return {"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(directory)}
+    return {"ZipFile": data} if directory is None else _hot_source(directory)
 
 
 def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -325,9 +323,11 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
     path = run.template.code_path(properties.get("Content"))
     if path is None:
         raise TemplateRefused(f"{logical_id}: give the layer's content as a local path (ContentUri)")
-    content = load_code(path)
+    watched = watched_directory(run, properties.get("Content"))
+    content = load_code(path) if watched is None else b""  # the server snapshots a watched one
     desired = {
-        "CodeSha256": code_sha256(content),
+        # bound under watch: published again, as whether the newest version is bound is unknown
+        "CodeSha256": code_sha256(content) if watched is None else f"hot reload of {watched}",
         "Description": properties.get("Description", ""),
         "CompatibleRuntimes": sorted(properties.get("CompatibleRuntimes") or []),
     }
@@ -342,13 +342,16 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
                 for key in ("CompatibleRuntimes", "CompatibleArchitectures", "Description", "LicenseInfo")
                 if key in properties
             }
-            arn = run.lam.publish_layer_version(LayerName=name, Content={"ZipFile": content}, **extra)[
-                "LayerVersionArn"
-            ]
+            source = {"ZipFile": content} if watched is None else _hot_source(watched)
+            arn = run.lam.publish_layer_version(LayerName=name, Content=source, **extra)["LayerVersionArn"]
     return Change(action, logical_id, "AWS::Lambda::LayerVersion", details), {
         "Ref": arn,
         "LayerVersionArn": arn,
     }
+
+
+def _hot_source(directory: Path) -> dict[str, Any]:
+    return {"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(directory)}
 
 
 def _newest_layer(run: StackRun, name: str) -> tuple[str | None, dict[str, Any] | None]:
