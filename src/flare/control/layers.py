@@ -30,8 +30,6 @@ the caller's ``locate(digest)``: they depend on the host the client called.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -39,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import code, cross_account, hot_reload, layer_policy, page
+from flare.control import code, cross_account, hot_reload, layer_policy
 from flare.control.hot_reload import Globs, HotReload
 from flare.control.layer_arns import (
     LayerName,
@@ -48,6 +46,7 @@ from flare.control.layer_arns import (
     parse_layer_name,
     parse_layer_version_arn,
 )
+from flare.control.layer_listing import Locate, listed, matches, page_of, with_location
 from flare.control.registry import format_last_modified
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import BlobStore, validate_zip
@@ -56,22 +55,12 @@ from flare.store.opt_trees import OptTrees, key_of
 
 log = logging.getLogger("flare.layers")
 
-Locate = Callable[[str], str]
 MAX_LAYERS = 5
 GET_LAYER_VERSION = "lambda:GetLayerVersion"
 NOT_FOUND_MESSAGE = "The resource you requested does not exist."
 NO_S3_MESSAGE = (
     "Flare has no S3: publish the layer's zip as Content.ZipFile "
     "(Content.S3Bucket, S3Key and S3ObjectVersion are not supported)."
-)
-_LISTED = (
-    "LayerVersionArn",
-    "Version",
-    "Description",
-    "CreatedDate",
-    "CompatibleRuntimes",
-    "CompatibleArchitectures",
-    "LicenseInfo",
 )
 
 
@@ -142,7 +131,7 @@ class Layers:
         row = self._store.publish(layer.name, build)
         if directory is not None and self._hot_reload is not None:
             self._hot_reload.bind_layer(row.config["LayerVersionArn"], directory)
-        return _with_location(row, locate)
+        return with_location(row, locate)
 
     def _content(self, content: object, directory: Path | None) -> bytes:
         """The zip PublishLayerVersion brings: a snapshot of the hot-reload ``directory``, else
@@ -170,8 +159,8 @@ class Layers:
         _check_version(version)
         layer = parse_layer_name(layer_name, self._region, self._account)
         if layer.region == self._region and layer.account != self._account:
-            return _with_location(self._granted(layer, version), locate)
-        return _with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
+            return with_location(self._granted(layer, version), locate)
+        return with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
 
     def get_by_arn(self, arn: str, locate: Locate) -> dict[str, Any]:
         """GetLayerVersionByArn. Raises ResourceNotFound, InvalidParameterValue, AccessDenied."""
@@ -199,13 +188,13 @@ class Layers:
         newest matching version. Raises InvalidParameterValue (marker, MaxItems)."""
         newest: dict[str, LayerVersionRow] = {}
         for row in self._store.live():
-            if row.name not in newest and _matches(row, runtime, architecture):
+            if row.name not in newest and matches(row, runtime, architecture):
                 newest[row.name] = row
         items = [
-            {"LayerName": name, "LayerArn": row.config["LayerArn"], "LatestMatchingVersion": _listed(row)}
+            {"LayerName": name, "LayerArn": row.config["LayerArn"], "LatestMatchingVersion": listed(row)}
             for name, row in sorted(newest.items())
         ]
-        return _page(items, "Layers", lambda item: str(item["LayerName"]), marker, max_items)
+        return page_of(items, "Layers", lambda item: str(item["LayerName"]), marker, max_items)
 
     def list_versions(
         self,
@@ -219,8 +208,8 @@ class Layers:
         for an unknown layer). Raises InvalidParameterValue (marker, MaxItems)."""
         layer = self._own(layer_name)
         rows = self._store.live(layer.name) if layer is not None else []
-        items = [_listed(row) for row in rows if _matches(row, runtime, architecture)]
-        return _page(
+        items = [listed(row) for row in rows if matches(row, runtime, architecture)]
+        return page_of(
             items, "LayerVersions", lambda item: f"{int(item['Version']):020d}", marker, max_items, True
         )
 
@@ -393,50 +382,3 @@ class Layers:
 def _check_version(version: int) -> None:
     if version < 1:
         raise InvalidParameterValue("Layer Version Cannot be less than 1")
-
-
-def _with_location(row: LayerVersionRow, locate: Locate) -> dict[str, Any]:
-    body = dict(row.config)
-    body["Content"] = {"Location": locate(row.code_digest), **row.config["Content"]}
-    return body
-
-
-def _listed(row: LayerVersionRow) -> dict[str, Any]:
-    """A version as ListLayerVersions and ListLayers show it (no Content, no LayerArn)."""
-    return {field: row.config[field] for field in _LISTED if field in row.config}
-
-
-def _matches(row: LayerVersionRow, runtime: str | None, architecture: str | None) -> bool:
-    """Whether a version declares the runtime and the architecture asked for (None: any)."""
-    runtimes = row.config.get("CompatibleRuntimes") or []
-    architectures = row.config.get("CompatibleArchitectures") or []
-    return (runtime is None or runtime in runtimes) and (
-        architecture is None or architecture in architectures
-    )
-
-
-def _page(
-    items: list[dict[str, Any]],
-    key: str,
-    sort_key: Callable[[dict[str, Any]], str],
-    marker: str | None,
-    max_items: int | None,
-    descending: bool = False,
-) -> dict[str, Any]:
-    """One page of ``items`` (already in order) after ``marker``, under ``key``, with a
-    ``NextMarker`` when more follow."""
-    limit = page.limit(max_items)
-    if marker:
-        after = _decode_marker(marker)
-        items = [item for item in items if (sort_key(item) < after if descending else sort_key(item) > after)]
-    body: dict[str, Any] = {key: items[:limit]}
-    if len(items) > limit:
-        body["NextMarker"] = base64.urlsafe_b64encode(sort_key(items[limit - 1]).encode()).decode()
-    return body
-
-
-def _decode_marker(marker: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (ValueError, binascii.Error):
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None
