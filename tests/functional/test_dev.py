@@ -4,6 +4,7 @@ edited, interrupted with SIGINT."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import signal
 import subprocess
@@ -42,12 +43,16 @@ def handler(event, context):
 CYAN = "\x1b[36m"
 
 
-def start_dev(project: Path, endpoint: str) -> subprocess.Popen[str]:
+def start_dev(
+    project: Path, endpoint: str, build: bool = False, environ: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    command = [str(FLARE), "dev", str(project), "--endpoint-url", endpoint, "--color"]
     return subprocess.Popen(
-        [str(FLARE), "dev", str(project), "--endpoint-url", endpoint, "--color", "--no-build"],
+        command if build else [*command, "--no-build"],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        env={**os.environ, **(environ or {})},
     )
 
 
@@ -203,3 +208,44 @@ def test_under_flare_dev_a_sam_layers_content_uri_is_hot_reloaded(
 def save_new(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     save(path, text)
+
+
+BUILT = """\
+AWSTemplateFormatVersion: '2010-09-09'
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Parser:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: dev-parser
+      CodeUri: parser/
+      Handler: app.handler
+      Runtime: python3.12
+      MemorySize: 1024
+"""
+PARSER = (
+    "import tomli\ndef handler(event, context):\n    return {answer!r} + str(tomli.loads('a = 1')['a'])\n"
+)
+
+
+def test_flare_dev_builds_a_functions_requirements_and_the_bound_snapshot_has_them(tmp_path: Path) -> None:
+    save_new(tmp_path / "parser" / "app.py", PARSER.format(answer="parsed "))
+    (tmp_path / "parser" / "requirements.txt").write_text("tomli==2.0.1\n")
+    (tmp_path / "template.yaml").write_text(BUILT)
+    endpoint, cache = f"http://127.0.0.1:{free_port()}", tmp_path / "build-cache"
+    dev, seen = start_dev(tmp_path, endpoint, build=True, environ={"FLARE_BUILD_CACHE": str(cache)}), []
+    try:
+        wait_for_line(dev, "watching for changes", seen)
+        assert "parser: requirements.txt installed (pip of python3.12" in "".join(seen)
+        lam = client(endpoint)
+        assert invoke(lam, "dev-parser") == "parsed 1"
+        save(tmp_path / "parser" / "app.py", PARSER.format(answer="edited "))
+        deadline = time.monotonic() + 10
+        while invoke(lam, "dev-parser") != "edited 1" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert invoke(lam, "dev-parser") == "edited 1"  # the edit reinstalled nothing: one tree
+        assert len([tree for tree in cache.iterdir() if not tree.name.startswith(".")]) == 1
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.communicate(timeout=60)
+    assert dev.returncode == 0

@@ -17,7 +17,7 @@ from typing import Any
 from flare.build import manifest as manifests
 from flare.build.package import built_line
 from flare.cli.deploy import WAITER_CONFIG, load_code, not_skipped
-from flare.cli.watch import HOT_RELOAD_BUCKET
+from flare.cli.watch import BUILD_VARIABLE, HOT_RELOAD_BUCKET
 from flare.control.tree_zip import ZIP_EPOCH
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
@@ -131,6 +131,8 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
     code = function_code(run, logical_id, properties)
     fields = function_fields(properties)
     fields["Role"] = fields["Role"] or f"arn:aws:iam::{run.account}:role/{DEFAULT_ROLE_NAME}"
+    if run.builder is None and watched_directory(run, properties.get("Code")) is not None:
+        fields["Environment"][BUILD_VARIABLE] = "false"  # --no-build: the server builds none either
     desired = {
         **fields,
         "CodeSha256": code_sha256(code),
