@@ -268,15 +268,7 @@ def deploy_command(
         from flare.cli import watch as hot
 
         hot.check_watchable(path, endpoint)
-        if not no_build:
-            with build_errors():
-                hot.prebuild(package_builder(), path, runtime)
-        with reported_errors(endpoint):
-            client, create = lambda_client(endpoint), _with_role(fields)
-            outcome, config = hot.deploy_watched(
-                client, name, path, create, fields, WAITER_CONFIG, not no_build
-            )
-        click.echo(f"{summary(outcome, config)}; watching {path.resolve()}")
+        hot.watch_directory(endpoint, name, path, fields, not no_build)
         return
     code = load_code(path, None if no_build else package_builder(), runtime)
     with reported_errors(endpoint):

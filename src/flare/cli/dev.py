@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
 import time
 from collections.abc import Callable, Hashable
 from pathlib import Path
@@ -29,15 +30,8 @@ from types import FrameType
 import click
 
 from flare.cli import dev_engine
-from flare.cli.client import CommandFailed, endpoint_option, lambda_client, reported_errors, resolve_endpoint
-from flare.cli.deploy import (
-    WAITER_CONFIG,
-    build_errors,
-    configuration_changes,
-    package_builder,
-    parse_env,
-    summary,
-)
+from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint
+from flare.cli.deploy import configuration_changes, package_builder, parse_env
 from flare.cli.dev_logs import LogTail
 from flare.cli.dev_project import Project, ProjectKind, find_project
 
@@ -69,20 +63,11 @@ def deploy_project(
             project.path, serverless, stack, True, parameters, endpoint, builder, watch=True
         )
         return sorted(run.functions)
-    from flare.cli import watch as hot
+    from flare.cli.watch import watch_directory
 
-    client = lambda_client(endpoint)
     for function in project.functions:
-        if build:
-            with build_errors():
-                hot.prebuild(package_builder(), function.directory, function.runtime)
         fields = configuration_changes(function.handler, function.runtime, None, None, {}, None)
-        create = {"Role": "arn:aws:iam::000000000000:role/flare", **fields}
-        with reported_errors(endpoint):
-            outcome, config = hot.deploy_watched(
-                client, function.name, function.directory, create, fields, WAITER_CONFIG, build
-            )
-        click.echo(f"{summary(outcome, config)}; watching {function.directory}")
+        watch_directory(endpoint, function.name, function.directory, fields, build)
     return [function.name for function in project.functions]
 
 
@@ -102,6 +87,17 @@ def _watch_project(directory: Path, project: Project, redeploy: Callable[[Projec
             seen = now
             click.echo(f"{found.path} changed: deploying again")
             redeploy(found)
+
+
+def _engine_for(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes] | None:
+    """The engine ``flare dev`` started at ``endpoint`` (with ``data_dir``), or None when one
+    already answers there (said, and used). Raises CommandFailed."""
+    if dev_engine.answers(endpoint):
+        click.echo(f"using the Flare already running at {endpoint} (it is left running)")
+        return None
+    engine = dev_engine.start(endpoint, data_dir)
+    click.echo(f"started flare serve (pid {engine.pid}) at {endpoint}; its log: {data_dir / 'dev-serve.log'}")
+    return engine
 
 
 @click.command("dev")
@@ -144,13 +140,7 @@ def dev_command(
     if project is None:
         raise click.UsageError(f"{directory.resolve()} holds no template.yaml, serverless.yml or function")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    engine = None
-    if dev_engine.answers(endpoint):
-        click.echo(f"using the Flare already running at {endpoint} (it is left running)")
-    else:
-        data = data_dir or directory.resolve() / ".flare"
-        engine = dev_engine.start(endpoint, data)
-        click.echo(f"started flare serve (pid {engine.pid}) at {endpoint}; its log: {data / 'dev-serve.log'}")
+    engine = _engine_for(endpoint, data_dir or directory.resolve() / ".flare")
     tail = LogTail(endpoint, lambda line: click.echo(line, color=color))
     try:
         click.echo(f"{project.kind.value}: {project.path}")

@@ -45,8 +45,8 @@ def answers(endpoint: str) -> bool:
 
 def start(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes]:
     """Start ``flare serve`` listening at ``endpoint``'s host and port, with ``data_dir``; wait
-    until it answers. Raises CommandFailed when it exits or does not answer in time (it is
-    stopped then)."""
+    until it answers. Raises CommandFailed when it exits or does not answer in time; it is
+    stopped then, as when the wait is interrupted."""
     host, port = host_and_port(endpoint)
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "flare.cli.main", "serve", "--host", host, "--port", str(port)]
@@ -56,11 +56,14 @@ def start(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes]:
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
     deadline = time.monotonic() + START_TIMEOUT_S
-    while not answers(endpoint):
-        if process.poll() is not None or time.monotonic() > deadline:
-            stop(process)
-            raise CommandFailed(f"flare serve did not start: see {data_dir / 'dev-serve.log'}")
-        time.sleep(0.05)
+    try:
+        while not answers(endpoint):
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise CommandFailed(f"flare serve did not start: see {data_dir / 'dev-serve.log'}")
+            time.sleep(0.05)
+    except BaseException:  # CommandFailed, or a Ctrl-C while it starts
+        stop(process)
+        raise
     return process
 
 

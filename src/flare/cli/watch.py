@@ -136,3 +136,22 @@ def deploy_watched(
     updated = client.update_function_configuration(FunctionName=name, **updates)
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=wait)
     return "updated", updated
+
+
+def watch_directory(endpoint: str, name: str, directory: Path, fields: dict[str, Any], build: bool) -> None:
+    """``flare deploy NAME DIR --watch``'s work (and ``flare dev``'s per function): with
+    ``build``, install ``directory``'s dependencies into the cache first (``prebuild``); create
+    or update ``name`` with ``fields`` (its Role defaulted) bound to ``directory``; say so.
+    Raises CommandFailed (a failed build or call)."""
+    from flare.cli.client import lambda_client, reported_errors
+    from flare.cli.deploy import DEFAULT_ROLE, WAITER_CONFIG, build_errors, package_builder, summary
+
+    if build:
+        with build_errors():
+            prebuild(package_builder(), directory, str(fields.get("Runtime", "")))
+    with reported_errors(endpoint):
+        create = {"Role": DEFAULT_ROLE, **fields}
+        outcome, config = deploy_watched(
+            lambda_client(endpoint), name, directory, create, fields, WAITER_CONFIG, build
+        )
+    click.echo(f"{summary(outcome, config)}; watching {directory.resolve()}")
