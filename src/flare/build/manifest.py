@@ -9,7 +9,6 @@ cache: ``dependency_cache`` does, from what these functions decide.
 from __future__ import annotations
 
 import hashlib
-import platform
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -89,6 +88,8 @@ def pip_command(
     common += ["--target", str(target), "--requirement", str(requirements)]
     if interpreter is not None:
         return [str(interpreter), "-m", "pip", *common, *(["--only-binary=:all:"] if wheels_only else [])]
+    import platform
+
     machine = platform.machine() or "x86_64"
     cross = ["--python-version", minor, "--implementation", "cp", "--only-binary=:all:"]
     cross += ["--platform", f"manylinux2014_{machine}", "--platform", f"manylinux_2_28_{machine}"]
