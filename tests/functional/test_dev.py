@@ -249,3 +249,43 @@ def test_flare_dev_builds_a_functions_requirements_and_the_bound_snapshot_has_th
         dev.send_signal(signal.SIGINT)
         dev.communicate(timeout=60)
     assert dev.returncode == 0
+
+
+SERVERLESS = """\
+service: devsls
+provider:
+  name: aws
+  runtime: python3.12
+  memorySize: 1024
+functions:
+  hello:
+    handler: handler.hello
+"""
+
+
+def test_a_serverless_project_whose_code_is_the_project_with_the_engines_data_in_it(tmp_path: Path) -> None:
+    """The service's directory is the code and holds ``.flare``, where the engine ``flare dev``
+    started writes its database and logs: those writes are not code changes."""
+    save(tmp_path / "handler.py", 'def hello(event, context):\n    return "sls one"\n')
+    (tmp_path / "serverless.yml").write_text(SERVERLESS)
+    endpoint = f"http://127.0.0.1:{free_port()}"
+    dev, seen = start_dev(tmp_path, endpoint), []
+    try:
+        wait_for_line(dev, "watching for changes", seen)
+        lam = client(endpoint)
+        assert invoke(lam, "devsls-dev-hello") == "sls one"
+        sha = lam.get_function(FunctionName="devsls-dev-hello")["Configuration"]["CodeSha256"]
+        for _ in range(10):  # the engine writes logs into .flare meanwhile
+            invoke(lam, "devsls-dev-hello")
+            time.sleep(0.1)
+        assert lam.get_function(FunctionName="devsls-dev-hello")["Configuration"]["CodeSha256"] == sha
+        assert (tmp_path / ".flare").is_dir()
+        save(tmp_path / "handler.py", 'def hello(event, context):\n    return "sls two"\n')
+        deadline = time.monotonic() + 10
+        while invoke(lam, "devsls-dev-hello") != "sls two" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert invoke(lam, "devsls-dev-hello") == "sls two"
+    finally:
+        dev.send_signal(signal.SIGINT)
+        dev.communicate(timeout=60)
+    assert dev.returncode == 0

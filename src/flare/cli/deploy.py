@@ -2,7 +2,8 @@
 
 A directory is zipped in memory so that the same tree always gives the same bytes, and hence
 the same CodeSha256: entries sorted by path, timestamps fixed at 1980-01-01, permissions reduced
-to 0755 (any exec bit set) or 0644, ``__pycache__`` left out.
+to 0755 (any exec bit set) or 0644, ``__pycache__`` and ``.flare`` (Flare's data directory, which
+``flare dev`` and ``make run`` keep in the project) left out.
 
 Unless ``--no-build``, a directory is built first as ``sam build`` would (``flare.build``): the
 dependencies its ``requirements.txt`` / ``package.json`` name are installed (from a cache keyed
@@ -38,13 +39,13 @@ if TYPE_CHECKING:
 
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/flare"
-SKIPPED_DIRS = frozenset({"__pycache__"})
+SKIPPED_DIRS = frozenset({"__pycache__", ".flare"})  # .flare: Flare's own data directory
 WAITER_CONFIG: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 300}
 
 
 def zip_directory(root: Path) -> bytes:
     """The deterministic zip of every regular file under ``root`` (``tree_zip.zip_tree``:
-    symlinks followed, each real directory walked once), ``__pycache__`` left out.
+    symlinks followed, each real directory walked once), ``SKIPPED_DIRS`` left out.
 
     Paths inside the zip are relative to ``root`` and use ``/``. Two calls on an unchanged tree
     return identical bytes, whatever the files' mtimes, owners or umask.
@@ -53,7 +54,7 @@ def zip_directory(root: Path) -> bytes:
 
 
 def not_skipped(relative: str) -> bool:
-    """Whether ``flare deploy`` zips ``relative``: anything not under ``__pycache__``."""
+    """Whether ``flare deploy`` zips ``relative``: anything not under ``SKIPPED_DIRS``."""
     return not relative.endswith("/") or relative.rstrip("/").rsplit("/", 1)[-1] not in SKIPPED_DIRS
 
 

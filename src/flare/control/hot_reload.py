@@ -83,6 +83,7 @@ DEFAULT_EXCLUDES = (
     ".#*",
     "4913",  # vim's probe file
     ".DS_Store",
+    ".flare",  # Flare's own data directory (``flare dev``'s, ``make run``'s): never code
 )
 
 BindingListener = Callable[[str, "Path | None"], None]
