@@ -221,7 +221,8 @@ def deploy_function(
     "--watch",
     is_flag=True,
     help="Bind the function to PATH (a directory) for hot reload: the server (on this machine) "
-    "watches it, and every change is live at the next invoke.",
+    "watches it, and every change is live at the next invoke. With --template / --serverless: "
+    "every function's (and layer's) local code directory.",
 )
 @click.option(
     "--no-build",
@@ -257,10 +258,13 @@ def deploy_command(
     if project is not None:
         from flare.projects.template_command import deploy_template
 
+        if watch:
+            from flare.cli.watch import check_watchable
+
+            check_watchable(project.parent, endpoint)
         builder = None if no_build else package_builder()
-        deploy_template(
-            project, serverless is not None, stack_name, not dry_run, parameters, endpoint, builder
-        )
+        kind = serverless is not None
+        deploy_template(project, kind, stack_name, not dry_run, parameters, endpoint, builder, watch)
         return
     if name is None or path is None or handler is None:
         raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")
