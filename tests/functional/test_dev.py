@@ -289,3 +289,21 @@ def test_a_serverless_project_whose_code_is_the_project_with_the_engines_data_in
         dev.send_signal(signal.SIGINT)
         dev.communicate(timeout=60)
     assert dev.returncode == 0
+
+
+def test_flare_deploy_template_watch_binds_the_functions_without_staying(
+    flare: FlareServer, lam: Any, tmp_path: Path
+) -> None:
+    save_new(tmp_path / "greeter" / "app.py", HANDLER.format(word="watched"))
+    (tmp_path / "template.yaml").write_text(TEMPLATE.replace("dev-greeter", "watched-greeter"))
+    command = [str(FLARE), "deploy", "--template", str(tmp_path / "template.yaml"), "--watch"]
+    done = subprocess.run(
+        [*command, "--endpoint-url", flare.url], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr
+    assert invoke(lam, "watched-greeter") == "watched"
+    save(tmp_path / "greeter" / "app.py", HANDLER.format(word="rewatched"))
+    deadline = time.monotonic() + 10
+    while invoke(lam, "watched-greeter") != "rewatched" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert invoke(lam, "watched-greeter") == "rewatched"
