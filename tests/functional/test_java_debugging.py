@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import create_function, free_port, zip_files
+from tests.conftest import FlareServer, create_function, free_port, zip_files
 from tests.java_functions import have_javac, java_zip
 
 pytestmark = pytest.mark.skipif(
@@ -97,9 +97,26 @@ class Jdb:
                 self.process.wait()
 
 
+def listening_port(flare: FlareServer, name: str, within_s: float = 60) -> int:
+    """The port the JDWP agent says it listens on, in the function's log (the function's
+    ``FLARE_DEBUG_PORT`` unless another process had taken it: the next free one then)."""
+    logs, deadline = flare.client("logs"), time.monotonic() + within_s
+    while time.monotonic() < deadline:
+        try:
+            found = logs.filter_log_events(
+                logGroupName=f"/aws/lambda/{name}", filterPattern='"Listening for"'
+            )
+        except logs.exceptions.ResourceNotFoundException:  # no log line yet
+            found = {"events": []}
+        for event in found["events"]:
+            return int(event["message"].strip().rsplit(":", 1)[1])
+        time.sleep(0.1)
+    raise AssertionError(f"{name}'s JVM never said where JDWP listens")
+
+
 @pytest.mark.parametrize("network", ["default", "isolated"])
 def test_jdb_stops_a_java_handler_at_a_breakpoint_in_its_sandbox_and_reads_a_local(
-    lam: Any, network: str
+    flare: FlareServer, lam: Any, network: str
 ) -> None:
     """In an isolated network the JVM listens inside it and the engine forwards the host port."""
     if network == "isolated" and os.geteuid() != 0:
@@ -117,7 +134,7 @@ def test_jdb_stops_a_java_handler_at_a_breakpoint_in_its_sandbox_and_reads_a_loc
 
     running = threading.Thread(target=invoke, daemon=True)
     running.start()
-    jdb = Jdb(port)
+    jdb = Jdb(listening_port(flare, name))
     try:
         jdb.send(f"stop at example.Doubler:{BREAK_LINE}")
         jdb.send("resume")  # the JVM waits before main (suspend=y) until a debugger lets it go
