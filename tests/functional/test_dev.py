@@ -125,6 +125,7 @@ def test_flare_dev_serves_deploys_reloads_tails_and_stops_on_sigint(tmp_path: Pa
             time.sleep(0.05)
         assert invoke(lam, "dev-greeter") == "bonjour"
         wait_for_line(dev, "greeting with bonjour", seen)
+        assert "flare | \x1b[0mhot reload of dev-greeter from" in "".join(seen)  # the engine's word
         descendants = children_of(dev.pid)
         assert engine in descendants
     finally:

@@ -7,7 +7,7 @@ from pathlib import Path
 import click
 import pytest
 
-from flare.cli.dev_logs import LogTail, prefixes
+from flare.cli.dev_logs import LogTail, engine_lines, prefixes
 from flare.cli.dev_project import ProjectKind, find_project
 from flare.cli.logs import LogEvent, LogPage
 
@@ -67,3 +67,23 @@ def test_the_tail_shows_new_lines_of_every_function_from_where_it_left() -> None
     assert tail.poll_once()
     assert tail.poll_once()
     assert [click.unstyle(line) for line in shown] == ["a | one", "a | two", "b | bee", "b | again"]
+
+
+def test_the_engines_hot_reload_lines_are_shown_with_what_continues_them() -> None:
+    text = (
+        "Flare is serving the Lambda API on http://127.0.0.1:9000\n"
+        "2026-12-05 04:16:26,888 INFO watchfiles.main: 1 change detected\n"
+        "2026-12-05 04:16:26,893 INFO flare.code_watch: hot reload of hello from /src/hello\n"
+        "2026-12-05 04:16:27,001 WARNING flare.code_watch: reload of p: requirements.txt: pip failed\n"
+        "ERROR: No matching distribution found for tomli==0.0.0\n"
+        "2026-12-05 04:16:28,000 WARNING flare.zygote: zygote exited\n"
+        "a line after it\n"
+    )
+    shown, showing = engine_lines(text, False)
+    assert shown == [
+        "hot reload of hello from /src/hello",
+        "reload of p: requirements.txt: pip failed",
+        "ERROR: No matching distribution found for tomli==0.0.0",
+    ]
+    assert not showing
+    assert engine_lines("more of it\n", True) == (["more of it"], True)

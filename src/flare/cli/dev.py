@@ -32,7 +32,7 @@ import click
 from flare.cli import dev_engine
 from flare.cli.client import CommandFailed, endpoint_option, resolve_endpoint
 from flare.cli.deploy import configuration_changes, package_builder, parse_env
-from flare.cli.dev_logs import LogTail
+from flare.cli.dev_logs import EngineLog, LogTail
 from flare.cli.dev_project import Project, ProjectKind, find_project
 
 RESCAN_S = 1.0
@@ -96,7 +96,9 @@ def _engine_for(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes] | None
         click.echo(f"using the Flare already running at {endpoint} (it is left running)")
         return None
     engine = dev_engine.start(endpoint, data_dir)
-    click.echo(f"started flare serve (pid {engine.pid}) at {endpoint}; its log: {data_dir / 'dev-serve.log'}")
+    click.echo(
+        f"started flare serve (pid {engine.pid}) at {endpoint}; its log: {dev_engine.log_path(data_dir)}"
+    )
     return engine
 
 
@@ -140,8 +142,10 @@ def dev_command(
     if project is None:
         raise click.UsageError(f"{directory.resolve()} holds no template.yaml, serverless.yml or function")
     signal.signal(signal.SIGTERM, _stop_on_sigterm)
-    engine = _engine_for(endpoint, data_dir or directory.resolve() / ".flare")
-    tail = LogTail(endpoint, lambda line: click.echo(line, color=color))
+    data = data_dir or directory.resolve() / ".flare"
+    engine = _engine_for(endpoint, data)
+    engine_log = EngineLog(dev_engine.log_path(data)) if engine is not None else None
+    tail = LogTail(endpoint, lambda line: click.echo(line, color=color), engine=engine_log)
     try:
         click.echo(f"{project.kind.value}: {project.path}")
         tail.follow(deploy_project(project, endpoint, not no_build, parameters, stack_name))

@@ -21,6 +21,12 @@ from flare.cli.client import CommandFailed
 START_TIMEOUT_S = 30.0
 STOP_TIMEOUT_S = 20.0
 PROBE_TIMEOUT_S = 1.0
+LOG_NAME = "dev-serve.log"
+
+
+def log_path(data_dir: Path) -> Path:
+    """Where a started engine's output goes: ``LOG_NAME`` in its data directory."""
+    return data_dir / LOG_NAME
 
 
 def host_and_port(endpoint: str) -> tuple[str, int]:
@@ -51,7 +57,7 @@ def start(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes]:
     data_dir.mkdir(parents=True, exist_ok=True)
     command = [sys.executable, "-m", "flare.cli.main", "serve", "--host", host, "--port", str(port)]
     command += ["--data-dir", str(data_dir)]
-    with (data_dir / "dev-serve.log").open("ab") as log:
+    with log_path(data_dir).open("ab") as log:
         process = subprocess.Popen(
             command, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
@@ -59,7 +65,7 @@ def start(endpoint: str, data_dir: Path) -> subprocess.Popen[bytes]:
     try:
         while not answers(endpoint):
             if process.poll() is not None or time.monotonic() > deadline:
-                raise CommandFailed(f"flare serve did not start: see {data_dir / 'dev-serve.log'}")
+                raise CommandFailed(f"flare serve did not start: see {log_path(data_dir)}")
             time.sleep(0.05)
     except BaseException:  # CommandFailed, or a Ctrl-C while it starts
         stop(process)

@@ -4,13 +4,19 @@ a colour of its own, as ``serverless offline`` and ``sam local`` print them.
 One thread polls Flare's log endpoint (``flare logs``' ``fetch_page``) for each function in
 turn; a round that brings nothing waits ``POLL_INTERVAL_S``. Only lines written after the tail
 began are shown. Functions may be added while it runs (a redeployed template).
+
+With the log file of an engine ``flare dev`` started (``EngineLog``), the engine's hot-reload
+lines are shown too, prefixed ``flare``: each reload, and why one did not happen (a failed
+install of a changed requirements.txt, with pip's words; an unreadable directory).
 """
 
 from __future__ import annotations
 
+import re
 import threading
 import time
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
 import click
 
@@ -20,6 +26,51 @@ from flare.cli.logs import LogPage, fetch_page, newer_than
 POLL_INTERVAL_S = 0.1
 COLOURS = ("cyan", "yellow", "magenta", "green", "blue", "red")
 Fetch = Callable[[str, int], LogPage]
+ENGINE_PREFIX = "flare"
+SHOWN_LOGGERS = frozenset({"flare.code_watch"})  # the engine's loggers whose lines dev shows
+# a line of the engine's log: "2026-12-05 04:16:26,893 INFO flare.code_watch: hot reload of ..."
+_RECORD = re.compile(r"^\d{4}-\d\d-\d\d [\d:,]+ [A-Z]+ ([\w.]+): (.*)$")
+
+
+def engine_lines(text: str, showing: bool) -> tuple[list[str], bool]:
+    """The lines of the engine's log ``text`` (whole lines) that ``flare dev`` shows: the
+    messages of ``SHOWN_LOGGERS`` and their continuation lines (a line that starts no record
+    continues the one before; ``showing``: whether the record before ``text`` was shown).
+    Returns them and whether the last record was shown. Pure."""
+    shown: list[str] = []
+    for line in text.splitlines():
+        record = _RECORD.match(line)
+        if record is not None:
+            showing = record.group(1) in SHOWN_LOGGERS
+            line = record.group(2)
+        if showing:
+            shown.append(line)
+    return shown, showing
+
+
+class EngineLog:
+    """The engine's log file, read from where the last ``new_lines`` stopped (whole lines)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._offset = path.stat().st_size if path.exists() else 0
+        self._showing = False
+
+    def __repr__(self) -> str:
+        return f"<EngineLog {self.path} at {self._offset}>"
+
+    def new_lines(self) -> list[str]:
+        """The shown lines (``engine_lines``) written since the last call."""
+        try:
+            with self.path.open("rb") as log:
+                log.seek(self._offset)
+                data = log.read()
+        except OSError:
+            return []
+        whole = data[: data.rfind(b"\n") + 1]
+        self._offset += len(whole)
+        lines, self._showing = engine_lines(whole.decode(errors="replace"), self._showing)
+        return lines
 
 
 def prefixes(names: Iterable[str]) -> dict[str, str]:
@@ -34,11 +85,18 @@ def prefixes(names: Iterable[str]) -> dict[str, str]:
 
 
 class LogTail:
-    """Prints new log lines of the functions it follows until ``stop``; see the module docstring.
-    ``emit(line)`` prints (``click.echo`` by default); ``fetch(name, offset)`` reads a page."""
+    """Prints new log lines of the functions it follows (and of ``engine``) until ``stop``; see
+    the module docstring. ``emit(line)`` prints; ``fetch(name, offset)`` reads a page."""
 
-    def __init__(self, endpoint: str, emit: Callable[[str], None], fetch: Fetch | None = None) -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        emit: Callable[[str], None],
+        fetch: Fetch | None = None,
+        engine: EngineLog | None = None,
+    ) -> None:
         self._fetch = fetch or (lambda name, offset: fetch_page(endpoint, name, offset))
+        self._engine = engine
         self._emit = emit
         self._offsets: dict[str, int] = {}
         self._prefixes: dict[str, str] = {}
@@ -72,6 +130,10 @@ class LogTail:
             followed = dict(self._offsets)
             styles = dict(self._prefixes)
         shown = False
+        if self._engine is not None:
+            for line in self._engine.new_lines():
+                self._emit(click.style(f"{ENGINE_PREFIX} | ", bold=True) + line)
+                shown = True
         for name, offset in followed.items():
             try:
                 page = self._fetch(name, offset)
