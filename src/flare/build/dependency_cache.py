@@ -55,7 +55,8 @@ def _interpreter(minor: str) -> Path | None:
 @dataclass(frozen=True)
 class Built:
     """A tree of installed dependencies: ``path``; ``installed`` whether this call ran the tool
-    (False: a cache hit), ``seconds`` how long the call took, ``how`` the tool it ran, or would run."""
+    (False: a cache hit), ``seconds`` how long the call took, ``how`` the tool it ran ("" on a
+    hit)."""
 
     path: Path
     installed: bool
@@ -99,10 +100,10 @@ class DependencyCache:
         resolve; npm in a scratch directory holding copies of the manifest files). Raises
         BuildFailed: no tool, or the tool failed."""
         started = time.monotonic()
-        how = self._how(manifest, runtime)
         found = self.lookup(manifest, runtime, architecture)
         if found is not None:
-            return Built(found, False, time.monotonic() - started, how)
+            return Built(found, False, time.monotonic() - started, "")
+        how = self._how(manifest, runtime)
         self.root.mkdir(parents=True, exist_ok=True)
         final = self.root / manifest.key(runtime, architecture)
         scratch = Path(tempfile.mkdtemp(prefix=f".{final.name}.", dir=self.root))

@@ -18,9 +18,7 @@ def dependency_keep(relative: str) -> bool:
     return not SKIPPED_IN_DEPENDENCIES & set(relative.rstrip("/").split("/"))
 
 
-def package_zip(
-    code: Path, keep: Keep, dependencies: Path | None, reachable: Reachable = anywhere
-) -> bytes:
+def package_zip(code: Path, keep: Keep, dependencies: Path | None, reachable: Reachable = anywhere) -> bytes:
     """The deterministic zip of ``dependencies`` (an installed tree, or None) with the files of
     ``code`` that ``keep`` keeps (and ``reachable`` reaches) laid over it. Raises OSError."""
     trees: list[tuple[Path, Keep, Reachable]] = []
