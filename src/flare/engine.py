@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from flare.account_region import AccountRegion
@@ -25,6 +26,9 @@ from flare.control.model import LATEST
 from flare.iam.authorize import Authorizer
 from flare.machine import Machine
 from flare.observe.metrics import Metrics
+from flare.observe.trace_format import Header
+from flare.observe.trace_record import TraceRecorder
+from flare.placement.ledger import DEFAULT_SCALING_WINDOW_S
 from flare.sandbox.isolation import is_sandbox_uid
 from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
@@ -43,6 +47,7 @@ class Engine:
         self.metrics.add_source(self._event_source_metrics)
         self.metrics.add_durable_source(self._durable_metrics)
         self._regions: dict[Scope, AccountRegion] = {}
+        self.trace: TraceRecorder | None = None
         self._started = False
         self.authenticator = Authenticator(
             AuthMode(config.auth),
@@ -76,6 +81,7 @@ class Engine:
         found = self._regions.get(scope)
         if found is None:
             found = self._regions[scope] = AccountRegion(self.machine, scope, self.metrics, self._regions.get)
+            found.router.trace = self.trace
             if self._started:
                 found.load()
                 found.start()
@@ -148,6 +154,8 @@ class Engine:
         return self.machine.notes()
 
     async def start(self) -> None:
+        if self.config.trace is not None:
+            self._start_trace(self.config.trace)
         await self.machine.start()
         for scope in sorted(self.machine.database.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
@@ -159,7 +167,24 @@ class Engine:
             region.start()
         self._started = True
 
+    def _start_trace(self, path: Path) -> None:
+        """Record every invocation of every account and region to ``path`` from now on."""
+        config = self.config
+        header = Header(
+            self.clock.now(),
+            self.clock.wall(),
+            config.idle_timeout_s,
+            config.account_concurrency,
+            config.scaling_rate,
+            DEFAULT_SCALING_WINDOW_S,
+        )
+        self.trace = TraceRecorder(path, self.clock, header, config.trace_max_mb * 1024 * 1024)
+        for region in self.regions():
+            region.router.trace = self.trace
+
     async def stop(self) -> None:
         for region in self.regions():
             await region.stop()
+        if self.trace is not None:
+            self.trace.close()
         await self.machine.stop()

@@ -65,6 +65,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     BuildFailed            a build step (pip / npm installing a function's dependencies)
                            failed; build/. Shown by the CLI or logged by a hot-reload watch,
                            never sent to a client as an API error
+    TraceRefused           a trace file or a what-if ``flare trace replay`` cannot use (a usage
+                           error of the command line; never sent to a client)
 """
 
 from __future__ import annotations
@@ -345,3 +347,8 @@ class BuildFailed(Exception):
         super().__init__(message)
         self.message = message
         self.output = output
+
+
+class TraceRefused(ValueError):
+    """A trace file ``flare trace replay`` cannot read, or a what-if it does not know; the
+    message says why (and on which line)."""

@@ -20,6 +20,7 @@ from flare.cli.roles import roles_command
 from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
 from flare.cli.sources import sources_command
+from flare.cli.trace import trace_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -39,6 +40,7 @@ main.add_command(sources_command)
 main.add_command(keys_command)
 main.add_command(roles_command)
 main.add_command(durable_command)
+main.add_command(trace_command)
 
 
 if __name__ == "__main__":

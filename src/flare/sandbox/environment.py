@@ -466,7 +466,10 @@ class Environment:
         )
         self._log(lines)
         log = InvocationLog.of(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
+        version = self.version.version
+        return InvocationResult(
+            outcome.payload, "Unhandled", version, log, outcome.error_type, init_ms=self.init_ms
+        )
 
     def _runtime_ready(self) -> None:
         """The runtime called next in INIT: INIT ends once every extension has too."""
@@ -545,6 +548,9 @@ class Environment:
             executed_version=version.version,
             log=log,
             error_type=outcome.error_type,
+            duration_ms=duration_ms[0],
+            init_ms=init_ms,
+            restore_ms=restore_ms,
         )
 
     def _runtime_done(

@@ -17,6 +17,7 @@ STOPPING: SHUTDOWN in progress (SIGTERM, grace, SIGKILL). STOPPED: gone, resourc
 from __future__ import annotations
 
 import enum
+from typing import Protocol
 
 from flare.errors import IllegalTransition
 
@@ -42,6 +43,14 @@ ALLOWED: dict[EnvState, frozenset[EnvState]] = {
     EnvState.STOPPING: frozenset({EnvState.STOPPED}),
     EnvState.STOPPED: frozenset(),
 }
+
+
+class Stateful(Protocol):
+    """Anything with a lifecycle state: an environment, or a model's stand-in for one (what the
+    pure placement decisions read)."""
+
+    @property
+    def state(self) -> EnvState: ...
 
 
 class Lifecycle:
