@@ -1,5 +1,5 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java|hotreload|durable] [--quick] [--no-record]``.
+extensions|java|hotreload|durable|build] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -9,7 +9,8 @@ start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Pytho
 (:mod:`bench.node`, :mod:`bench.java`; Node.js's also beside serverless-offline's), the cost
 of an external extension (:mod:`bench.extensions`) and a saved edit's way to the next invoke
 under hot reload (:mod:`bench.hot_reload`), and what a durable execution costs beside a plain
-invoke (:mod:`bench.durable`), prints the markdown on stdout (progress goes to stderr) and
+invoke (:mod:`bench.durable`) and ``flare deploy``'s build step on a cache miss and hit
+(:mod:`bench.build`), prints the markdown on stdout (progress goes to stderr) and
 appends it to bench/RESULTS.md unless ``--no-record``.
 Exit status: see :func:`exit_status`.
 """
@@ -31,6 +32,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import (
     beside_python,
+    build,
     durable,
     events,
     extensions,
@@ -218,6 +220,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "java",
             "hotreload",
             "durable",
+            "build",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -271,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         durable.run(settings.cold_iterations, progress) if args.only in (None, "durable") else None
     )
     extra += durable.render(durable_result) if durable_result is not None else ""
+    build_result = build.run(progress) if args.only in (None, "build") else None
+    extra += build.render(build_result) if build_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -285,6 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         (java_result, "java benchmark: some parts not measured"),
         (hot_result, "hot reload benchmark: some parts not measured"),
         (durable_result, "durable benchmark: not measured"),
+        (build_result, "build benchmark: not measured"),
         (pc_result, "provisioned concurrency benchmark: failed or not as expected"),
     )
     for result, message in unmeasured:

@@ -11,6 +11,7 @@ import click
 from flare import __version__
 from flare.cli.console import console_command
 from flare.cli.deploy import deploy_command
+from flare.cli.dev import dev_command
 from flare.cli.doctor import doctor_command
 from flare.cli.durable import durable_command
 from flare.cli.invoke import invoke_command
@@ -32,6 +33,7 @@ def main() -> None:
 
 main.add_command(serve_command)
 main.add_command(deploy_command)
+main.add_command(dev_command)
 main.add_command(invoke_command)
 main.add_command(logs_command)
 main.add_command(doctor_command)

@@ -50,7 +50,7 @@ from flare.sandbox.channel import (
     next_event,
 )
 from flare.sandbox.debug_forward import DebugForward
-from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, runtime_spec
+from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, jdwp_option, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
 from flare.sandbox.extensions import ExtensionHost
@@ -374,9 +374,10 @@ class Environment:
         return layout
 
     def _debug_settings(self) -> DebugSettings | None:
-        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python and Node.js
+        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python, Node.js and Java
         runtimes only."""
-        if not self._uses_frames and wanted_major(self.version.runtime) is None:
+        runtime = self.version.runtime
+        if not self._uses_frames and wanted_major(runtime) is None and java_major(runtime) is None:
             return None
         try:
             return debug_settings(self.version.environment)
@@ -390,6 +391,9 @@ class Environment:
         spec = runtime_spec(debug, self.debug_port, layout.debug_dir)
         if self._uses_frames:
             header["debug"] = spec
+        elif java_major(self.version.runtime) is not None and "argv" in header:
+            java = 1 if header.get("wrapped") else 0  # after AWS_LAMBDA_EXEC_WRAPPER, if any
+            header["argv"].insert(java + 1, jdwp_option(debug, self.debug_port))
         else:
             header["env"][NODE_DEBUG_VARIABLE] = json.dumps(spec)
 
