@@ -23,9 +23,8 @@ SOURCE = "import time\ndef handler(e, c):\n    time.sleep(e.get('sleep', 0))\n  
 
 
 def cost(text: str, function: str, component: str) -> float:
-    return value(
-        text, f'flare_cost_usd_total{{account="000000000000",function="{function}",component="{component}"}}'
-    )
+    labels = f'account="000000000000",region="us-east-1",function="{function}",component="{component}"'
+    return value(text, f"flare_cost_usd_total{{{labels}}}")
 
 
 def report(lam: Any, name: str, payload: bytes = b"{}", **kwargs: Any) -> dict[str, float]:

@@ -102,16 +102,16 @@ def test_the_bill_adds_invocations_by_account_function_and_component() -> None:
     bill.charge(VERSION, 100.0, 50.0, provisioned=False)
     bill.charge(dataclasses.replace(VERSION, name="other"), 100.0, None, provisioned=False)
     totals = bill.totals()
-    assert totals[("111122223333", "fn", "requests")] == pytest.approx(0.0000002)
-    assert totals[("111122223333", "fn", "init")] == pytest.approx(0.05 * 0.0000166667)
-    assert ("111122223333", "other", "init") not in totals
+    assert totals[("111122223333", "us-east-1", "fn", "requests")] == pytest.approx(0.0000002)
+    assert totals[("111122223333", "us-east-1", "fn", "init")] == pytest.approx(0.05 * 0.0000166667)
+    assert ("111122223333", "us-east-1", "other", "init") not in totals
     assert bill.by_account()[("111122223333", "duration")] == pytest.approx(0.2 * 0.0000166667)
 
 
 def test_provisioned_time_is_charged_while_configured_and_at_its_count() -> None:
     clock = ManualClock()
     bill = Bill(clock)
-    key = ("111122223333", "fn", "provisioned")
+    key = ("111122223333", "us-east-1", "fn", "provisioned")
     bill.provisioned(VERSION, 2)
     clock.advance(100)
     assert bill.totals()[key] == pytest.approx(100 * 2 * 0.0000041667)

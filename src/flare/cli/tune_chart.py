@@ -28,15 +28,20 @@ def draw(rows: Sequence[Row], title: str, path: Path) -> None:
     measured = [row for row in rows if row.warm]
     labels = [str(row.memory_mb) for row in measured]
     figure, duration_axis = pyplot.subplots(figsize=(8, 4.5), dpi=100)
-    duration_axis.plot(labels, [row.duration_ms for row in measured], "o-", color=DURATION_COLOUR)
+    durations = duration_axis.plot(
+        labels, [row.duration_ms for row in measured], "o-", color=DURATION_COLOUR, label="duration"
+    )
     duration_axis.set_xlabel("memory (MB)")
     duration_axis.set_ylabel("duration (ms)", color=DURATION_COLOUR)
     duration_axis.set_ylim(bottom=0)
     cost_axis = duration_axis.twinx()
-    cost_axis.plot(labels, [row.cost_usd * 1e6 for row in measured], "s--", color=COST_COLOUR)
+    costs = cost_axis.plot(
+        labels, [row.cost_usd * 1e6 for row in measured], "s--", color=COST_COLOUR, label="cost"
+    )
     cost_axis.set_ylabel("cost per million invocations (USD)", color=COST_COLOUR)
     cost_axis.set_ylim(bottom=0)
     duration_axis.set_title(f"flare tune {title}")
+    duration_axis.legend(handles=durations + costs, loc="upper center")
     duration_axis.grid(alpha=0.3)
     figure.tight_layout()
     try:

@@ -1,7 +1,7 @@
 """What the engine's work would have cost on Lambda, since start-up: per account and function,
 by component (``pricing.COMPONENTS``), for ``/metrics`` and anything that shows cost.
 
-``# (account, function, component) => USD``
+``# (account, region, function, component) => USD``
 
 Invocations are charged when their REPORT line is written (``charge``, from the environment,
 after the caller has its answer), with ``pricing.invocation_charges`` of the same figures.
@@ -22,8 +22,8 @@ from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.observe import pricing
 
-CostKey = tuple[str, str, str]
-"""(account, function name, component)"""
+CostKey = tuple[str, str, str, str]
+"""(account, region, function name, component)"""
 
 
 @dataclass
@@ -39,8 +39,8 @@ class Bill:
     def __init__(self, clock: Clock) -> None:
         self._clock = clock
         self._usd: defaultdict[CostKey, float] = defaultdict(float)
-        # (account, function name, version) => its provisioned concurrency configured now
-        self._configured: dict[tuple[str, str, str], _Configured] = {}
+        # (account, region, function name, version) => its provisioned concurrency configured now
+        self._configured: dict[tuple[str, str, str, str], _Configured] = {}
 
     def __repr__(self) -> str:
         return f"<Bill ${sum(self._usd.values()):.6f} provisioned={len(self._configured)}>"
@@ -54,12 +54,12 @@ class Bill:
         )
         for component, usd in charges.by_component().items():
             if usd:
-                self._usd[(version.account_id, version.name, component)] += usd
+                self._usd[(version.account_id, version.region, version.name, component)] += usd
 
     def provisioned(self, version: FunctionVersion, count: int) -> None:
         """From now on ``version`` has ``count`` provisioned environments configured (0: none);
         the time it had the previous count is charged."""
-        key = (version.account_id, version.name, version.version)
+        key = (version.account_id, version.region, version.name, version.version)
         now = self._clock.now()
         self._accrue(key, now)
         if count > 0:
@@ -67,7 +67,7 @@ class Bill:
         else:
             self._configured.pop(key, None)
 
-    def _accrue(self, key: tuple[str, str, str], now: float) -> None:
+    def _accrue(self, key: tuple[str, str, str, str], now: float) -> None:
         configured = self._configured.get(key)
         if configured is None:
             return
@@ -75,11 +75,11 @@ class Bill:
         usd = pricing.provisioned_usd(
             version.architecture, version.memory_mb, configured.count, now - configured.since
         )
-        self._usd[(version.account_id, version.name, "provisioned")] += usd
+        self._usd[(version.account_id, version.region, version.name, "provisioned")] += usd
         configured.since = now
 
     def totals(self) -> dict[CostKey, float]:
-        """``(account, function, component) => USD`` so far, provisioned time up to now."""
+        """``(account, region, function, component) => USD`` so far, provisioned time up to now."""
         now = self._clock.now()
         for key in list(self._configured):
             self._accrue(key, now)
@@ -88,6 +88,6 @@ class Bill:
     def by_account(self) -> dict[tuple[str, str], float]:
         """``(account, component) => USD`` so far."""
         accounts: defaultdict[tuple[str, str], float] = defaultdict(float)
-        for (account, _, component), usd in self.totals().items():
+        for (account, _, _, component), usd in self.totals().items():
             accounts[(account, component)] += usd
         return dict(accounts)

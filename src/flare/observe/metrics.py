@@ -4,8 +4,8 @@ Per function (and executed version): ``flare_invocations_total``, ``flare_errors
 (function errors), ``flare_throttles_total`` and the ``flare_duration_milliseconds`` histogram;
 ``flare_concurrent_executions`` (environments busy now, from the pool). Event sources add
 ``flare_event_source_*`` counters per mapping and per async queue. What the work would
-cost on Lambda (``bill.py``, ``pricing.py``): ``flare_cost_usd_total{account, function,
-component}`` and ``flare_account_cost_usd_total{account, component}``, component one of
+cost on Lambda (``bill.py``, ``pricing.py``): ``flare_cost_usd_total{account, region,
+function, component}`` and ``flare_account_cost_usd_total{account, component}``, component one of
 ``requests``, ``duration``, ``init``, ``provisioned``, ``ephemeral_storage``. The text is written by hand
 (the format is a few lines, and the core stays import-light); recording an invocation is a
 couple of dict updates on the invoke path.
@@ -133,8 +133,8 @@ class Metrics:
             f"# TYPE {name} counter",
         ]
         lines += [
-            f"{name}{_labels(account=a, function=f, component=c)} {usd:.10f}"
-            for (a, f, c), usd in sorted(self.bill.totals().items())
+            f"{name}{_labels(account=a, region=r, function=f, component=c)} {usd:.10f}"
+            for (a, r, f, c), usd in sorted(self.bill.totals().items())
         ]
         name = "flare_account_cost_usd_total"
         lines += [
