@@ -4,7 +4,7 @@ after the fork from its zygote. Through boto3 against ``flare serve``, for Pytho
 Java.
 
 The hello-world bands are Flare's own figures on this host with room either side (2026-12-05,
-128 MB: python3.11-3.13 14-15 MB, nodejs20.x 41 MB; java21 40 MB at 512 MB); Lambda reports more
+128 MB: python3.11-3.13 14-15 MB, nodejs20.x 41 MB; java17 40 MB at 512 MB); Lambda reports more
 for the same handlers (python3.12 30-40 MB) because its runtimes are heavier. The lower bounds
 fail when only the cgroup's charge is counted (2 MB for Python, 8 MB for Node.js, 22 MB for Java). 50 MB held
 report 50-70 MB more: what a peak that counted the copies a runtime makes would exceed.
@@ -13,6 +13,7 @@ report 50-70 MB more: what a peak that counted the copies a runtime makes would 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any
 
 import pytest
@@ -104,3 +105,18 @@ def test_a_java_handler_holding_50_mb_reports_50_more(lam: Any) -> None:
     before, after = used_before_and_after_holding(lam, name)
     assert 30 <= before <= 200, before
     assert 50 <= after - before <= 70, (before, after)
+
+
+def test_a_snapstart_restore_counts_its_init_and_runtime_processes_pages_once(lam: Any) -> None:
+    create_function(lam, "mem-snap", python_function(PYTHON_HELLO), runtime="python3.12", MemorySize=256)
+    on_demand = max_memory_used(invoke(lam, "mem-snap")[2])
+    lam.update_function_configuration(FunctionName="mem-snap", SnapStart={"ApplyOn": "PublishedVersions"})
+    while lam.get_function_configuration(FunctionName="mem-snap")["LastUpdateStatus"] != "Successful":
+        time.sleep(0.05)
+    version = lam.publish_version(FunctionName="mem-snap")["Version"]
+    while lam.get_function_configuration(FunctionName="mem-snap", Qualifier=version)["State"] != "Active":
+        time.sleep(0.1)
+    _, _, log = invoke(lam, "mem-snap", Qualifier=version)
+    assert "Restore Duration" in log
+    # a restore is two processes forked from one another (its pid-namespace init, the runtime)
+    assert 10 <= max_memory_used(log) <= on_demand + 5, (on_demand, log)

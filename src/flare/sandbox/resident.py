@@ -13,10 +13,13 @@ heavier than Flare's bootstrap).
 What is counted, each read at REPORT time (after the caller has the answer, unless it asked
 for the log tail), the largest wins:
 
-- the sum of ``VmHWM`` (the kernel's peak resident set, shared pages included) of the
-  processes in the environment's cgroup. A forked environment sees the pages it inherited and
-  touched as its own, as it would alone; an environment of several processes that share pages
-  (a handler's fork) counts them once per process, an upper bound;
+- the resident memory of the processes in the environment's cgroup: the largest ``VmHWM``
+  (the kernel's peak resident set, shared pages included: a forked environment counts the
+  pages it inherited and touched as its own, as it would alone), plus the private pages
+  (``smaps_rollup``'s ``Private_Clean`` + ``Private_Dirty``, now) of each other process, so
+  pages the processes share are counted once. A SnapStart restore has two processes, its
+  pid-namespace init and the runtime, forked from one another: summing their peaks said
+  27 MB for a python3.12 hello-world, against 14 MB for an on-demand one;
 - the cgroup's own peak (``memory.peak`` / ``memory.max_usage_in_bytes``), which still holds
   what processes that have exited used, and the page cache the environment was charged;
 - what the runtime reported (its ``ru_maxrss``), the figure left without cgroups.
@@ -43,9 +46,21 @@ def processes(procs_file: str) -> list[int]:
         return []
 
 
-def summed_peak_kb(pids: Iterable[int]) -> int:
-    """The sum of the ``VmHWM`` of ``pids`` in KiB (a process gone by now counts 0)."""
-    return sum(exits.peak_rss_kb(pid) for pid in pids)
+def private_kb(pid: int) -> int:
+    """The resident pages only ``pid`` maps, in KiB (0 when it is gone or unreadable)."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as rollup:
+            return sum(int(line.split()[1]) for line in rollup if line.startswith(b"Private_"))
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def processes_kb(pids: Iterable[int]) -> int:
+    """The largest ``VmHWM`` of ``pids`` plus the private pages of the others, in KiB."""
+    peaks = sorted(((exits.peak_rss_kb(pid), pid) for pid in pids), reverse=True)
+    if not peaks:
+        return 0
+    return peaks[0][0] + sum(private_kb(pid) for _, pid in peaks[1:])
 
 
 def peak_kb(procs_file: str | None, cgroup_peak_bytes: int, reported_kb: int, pid: int | None) -> int:
@@ -54,7 +69,7 @@ def peak_kb(procs_file: str | None, cgroup_peak_bytes: int, reported_kb: int, pi
     process ``pid``."""
     if procs_file is None:
         return reported_kb or (exits.peak_rss_kb(pid) if pid is not None else 0)
-    return max(summed_peak_kb(processes(procs_file)), cgroup_peak_bytes // 1024, reported_kb)
+    return max(processes_kb(processes(procs_file)), cgroup_peak_bytes // 1024, reported_kb)
 
 
 def procs_file_of(dirs: Mapping[str, Path], version: int) -> str:
