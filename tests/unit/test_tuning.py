@@ -99,7 +99,7 @@ def test_sizes_run_side_by_side_while_their_cpu_fits_the_host(
 
 def test_sizes_are_parsed_and_checked() -> None:
     assert tuning.parse_sizes("128, 256,1024") == [128, 256, 1024]
-    for bad in ("64", "128,128", "", "128,99999"):
+    for bad in ("64", "128,128", "", "128,99999", "128,lots"):
         with pytest.raises(ValueError):
             tuning.parse_sizes(bad)
 

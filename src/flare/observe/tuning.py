@@ -200,9 +200,11 @@ def plan_batches(
 
 def parse_sizes(text: str) -> list[int]:
     """``"128,256,512"`` as sizes, each 128-10240 MB, no repeats. Raises ValueError."""
-    sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
-    bad = [size for size in sizes if not 128 <= size <= 10240]
-    if not sizes or bad:
+    try:
+        sizes = [int(part) for part in text.replace(" ", "").split(",") if part]
+    except ValueError:
+        sizes = []
+    if not sizes or any(not 128 <= size <= 10240 for size in sizes):
         raise ValueError(f"memory sizes must be 128-10240 MB, comma-separated (got {text!r})")
     if len(set(sizes)) != len(sizes):
         raise ValueError(f"memory sizes repeat: {text!r}")
