@@ -140,7 +140,7 @@ class AccountRegion:
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
         self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
-        self.provisioner = Provisioner(self.pool, self.ledger)
+        self.provisioner = Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock
         )

@@ -45,7 +45,7 @@ class Engine:
         self.config = config
         self.machine = Machine(config, clock)
         self.clock = self.machine.clock
-        self.metrics = Metrics(busy=self._busy)
+        self.metrics = Metrics(busy=self._busy, bill=self.machine.bill)
         self.metrics.add_source(self._event_source_metrics)
         self.metrics.add_durable_source(self._durable_metrics)
         self._regions: dict[Scope, AccountRegion] = {}

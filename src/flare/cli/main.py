@@ -23,6 +23,7 @@ from flare.cli.serve import serve_command
 from flare.cli.sources import sources_command
 from flare.cli.top import top_command
 from flare.cli.trace import trace_command
+from flare.cli.tune import tune_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -45,6 +46,7 @@ main.add_command(durable_command)
 main.add_command(trace_command)
 main.add_command(console_command)
 main.add_command(top_command)
+main.add_command(tune_command)
 
 
 if __name__ == "__main__":

@@ -23,7 +23,7 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -99,9 +99,15 @@ class Allocation:
 class Provisioner:
     """Provisioned environments per version, converging on targets (see the module docstring)."""
 
-    def __init__(self, pool: Pool, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        ledger: Ledger,
+        on_target: Callable[[FunctionVersion, int], None] = lambda version, count: None,
+    ) -> None:
         self._pool = pool
         self._ledger = ledger
+        self._on_target = on_target  # told each target set (what is billed: observe/bill.py)
         # version key => what that version should have
         self._allocations: dict[VersionKey, Allocation] = {}
         # provisioned environment => the lease that holds its share of concurrency
@@ -119,6 +125,7 @@ class Provisioner:
         or ``retry``, clears an earlier failure so INIT is tried again; the same count keeps it."""
         if count < 0:
             raise ValueError("a provisioned target cannot be negative")
+        self._on_target(version, count)
         current = self._allocations.get(version.key)
         if count == 0:
             self._allocations.pop(version.key, None)

@@ -89,6 +89,10 @@ HELD_WITHIN_S = 10.0  # a late-bound spare's runtime boots within this, or the s
 HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
 
 
+Billing = Callable[[FunctionVersion, float, "float | None", bool], None]
+"""(version, duration ms, INIT ms or None, served by a provisioned environment)"""
+
+
 @dataclass(frozen=True)
 class EnvSettings:
     """What every environment of the engine shares: where Flare is, SHUTDOWN's grace, and who
@@ -103,6 +107,10 @@ class EnvSettings:
     """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
     feed: LiveFeed | None = None
     """Where each environment's phase changes are published (``observe/live_feed.py``)."""
+    on_billed: Billing | None = None
+    """Told each invocation's billed figures as its REPORT line is written: the version, its
+    duration and INIT (ms, None when not a cold start) and whether a provisioned environment
+    served it (``observe/bill.py``'s ``Bill.charge``)."""
 
 
 def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
@@ -474,6 +482,7 @@ class Environment:
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
             outcome, output = Outcome(body, "Sandbox.Timedout", healthy=False), [message]
         request_id = invocation.request_id
+        self._billed(self.init_ms or 0.0, None)
         lines = self._platform.invocation(
             request_id,
             output,
@@ -634,6 +643,7 @@ class Environment:
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
         max_memory_mb = self._max_memory_mb(outcome.max_rss_kb)
+        self._billed(duration_ms, init_ms)
         if self._phases.telemetry.active:
             self._phases.reported(invocation, outcome, output, duration_ms, max_memory_mb, init_ms)
         return self._platform.invocation(
@@ -871,6 +881,11 @@ class Environment:
         if self.lifecycle.live:
             self._fail()
             self._on_exit(self)
+
+    def _billed(self, duration_ms: float, init_ms: float | None) -> None:
+        if self._settings.on_billed is not None:
+            provisioned = self._initialization_type == "provisioned-concurrency"
+            self._settings.on_billed(self.version, duration_ms, init_ms, provisioned)
 
     def _max_memory_mb(self, reported_rss_kb: int) -> int:
         kb = self.process.max_memory_kb(reported_rss_kb) if self.process else reported_rss_kb
