@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import re
 import subprocess
 import urllib.error
 import urllib.parse
@@ -145,6 +146,18 @@ def test_the_signed_in_page_shows_functions_concurrency_and_sources(flare: Flare
     assert "EventSource" in script.read().decode()
     panel = get(f"{flare.url}/_flare/panels/functions", cookie)
     assert panel.status == 200 and 'data-function="shown"' in panel.read().decode()
+
+
+def test_the_functions_panel_shows_what_each_function_would_have_cost(flare: FlareServer, lam: Any) -> None:
+    create_function(lam, "costed", HELLO)
+    lam.invoke(FunctionName="costed")
+    cookie = sign_in(flare)
+    panel = get(f"{flare.url}/_flare/panels/functions", cookie).read().decode()
+    row = panel[panel.index('<tr data-function="costed"') :].split("</tr>", 1)[0]
+    [cost] = re.findall(r"<td>\$([0-9.]+)</td>", row)
+    # one request ($0.20 per million) and a few ms at 1 GB ($0.0000166667 per GB-s), INIT included
+    assert 0.0000002 < float(cost) < 0.00001, row
+    assert re.search(r"cost so far \$[0-9.]+ at Lambda's us-east-1 prices", panel)
 
 
 def test_the_console_streams_the_feed_and_follows_a_log(flare: FlareServer, lam: Any) -> None:

@@ -47,6 +47,7 @@ def test_a_stream_starts_with_a_snapshot_then_tells_an_environments_life(
         lam.invoke(FunctionName="watched")
         warm = stream.until(lambda e: e["kind"] == "invocation" and e["function"] == "watched")
         assert warm["start"] == "warm" and warm["init_ms"] is None
+        assert cold["cost_usd"] > warm["cost_usd"] > 0  # an on-demand INIT is billed (since Aug 2025)
         lam.update_function_configuration(FunctionName="watched", Environment={"Variables": {"BUMP": "1"}})
         stream.until(phase_of(env_id, "shutting-down"))
         stream.until(phase_of(env_id, "gone"))

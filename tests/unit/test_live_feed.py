@@ -108,7 +108,7 @@ def test_the_snapshot_lists_what_the_engine_says_is_live_in_a_stable_order() -> 
 
 def test_an_event_on_the_wire_is_its_kind_and_its_fields() -> None:
     seen = InvocationSeen(
-        2.5, "123456789012", "us-east-1", "fn", "1", "req", 1.23456, Start.COLD, 80.0, None, 256
+        2.5, "123456789012", "us-east-1", "fn", "1", "req", 1.23456, Start.COLD, 80.0, None, 256, 4.25e-7
     )
     assert as_wire(seen) == {
         "kind": "invocation",
@@ -123,6 +123,7 @@ def test_an_event_on_the_wire_is_its_kind_and_its_fields() -> None:
         "init_ms": 80.0,
         "error_type": None,
         "memory_mb": 256,
+        "cost_usd": 4.25e-7,  # millionths of a dollar: not rounded
     }
     assert as_wire(Dropped(4)) == {"kind": "dropped", "count": 4}
 

@@ -19,8 +19,16 @@ def env(env_id: str, phase: str, function: str = "fn", memory: int = 128) -> dic
     }
 
 
-def invocation(duration: float, start: str = "warm", function: str = "fn") -> dict[str, Any]:
-    return {"kind": "invocation", "function": function, "duration_ms": duration, "start": start}
+def invocation(
+    duration: float, start: str = "warm", function: str = "fn", cost: float = 0.0
+) -> dict[str, Any]:
+    return {
+        "kind": "invocation",
+        "function": function,
+        "duration_ms": duration,
+        "start": start,
+        "cost_usd": cost,
+    }
 
 
 @pytest.mark.parametrize(
@@ -85,3 +93,13 @@ def test_rows_sort_by_the_key_pressed() -> None:
     assert [row.function for row in model.rows(0.0, "i")] == ["slow", "fast", "idle-one"]
     assert [row.function for row in model.rows(0.0, "p")] == ["slow", "fast", "idle-one"]  # none last
     assert model.rows(0.0, "e")[0].function == "idle-one"
+
+
+def test_cost_adds_up_since_top_started_past_the_window_and_sorts() -> None:
+    model = TopModel()
+    model.apply(invocation(5.0, function="cheap", cost=1e-7), 0.0)
+    model.apply(invocation(5.0, function="dear", cost=3e-7), 0.0)
+    model.apply(invocation(5.0, function="dear", cost=3e-7), WINDOW_S + 5)
+    rows = model.rows(WINDOW_S + 5, sort="$")
+    assert [row.function for row in rows] == ["dear", "cheap"]
+    assert rows[0].cost_usd == pytest.approx(6e-7) and rows[0].invocations_per_s == 1 / WINDOW_S

@@ -32,7 +32,20 @@ if TYPE_CHECKING:
 LIVE_PATH = "/flare/v1/live"
 READ_TIMEOUT_S = 40.0  # the stream's heartbeat comes every 15 s
 RETRY_S = 1.0
-HEADERS = ("FUNCTION", "ENVS", "INIT", "BUSY", "IDLE", "INV/S", "P50", "P99", "COLD", "THROTTLES", "MEMORY")
+HEADERS = (
+    "FUNCTION",
+    "ENVS",
+    "INIT",
+    "BUSY",
+    "IDLE",
+    "INV/S",
+    "P50",
+    "P99",
+    "COLD",
+    "THROTTLES",
+    "MEMORY",
+    "COST",
+)
 SORT_NAMES = {
     "f": "function",
     "e": "environments",
@@ -41,6 +54,7 @@ SORT_NAMES = {
     "c": "cold starts",
     "t": "throttles",
     "m": "memory",
+    "$": "cost",
 }
 
 
@@ -91,6 +105,7 @@ def render(rows: list[TopRow], endpoint: str, status: str, sort: str) -> Table:
             _number(None if row.cold_rate is None else row.cold_rate * 100, "%", 0),
             str(row.throttles),
             f"{row.memory_mb} MB",
+            f"${row.cost_usd:.8f}",
         )
     return table
 

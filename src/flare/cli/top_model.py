@@ -32,6 +32,7 @@ class TopRow:
     cold_rate: float | None  # cold or restore starts per invocation
     throttles: int
     memory_mb: int
+    cost_usd: float  # since top started: what its invocations would cost on Lambda
 
 
 SORTS: dict[str, tuple[str, bool]] = {
@@ -42,6 +43,7 @@ SORTS: dict[str, tuple[str, bool]] = {
     "c": ("cold_rate", True),
     "t": ("throttles", True),
     "m": ("memory_mb", True),
+    "$": ("cost_usd", True),
 }
 """Key => (the ``TopRow`` field it sorts by, descending)."""
 
@@ -59,6 +61,7 @@ class _Function:
     environments: dict[str, tuple[str, int]] = field(default_factory=dict)  # id => (phase, memory)
     invocations: collections.deque[tuple[float, float, bool]] = field(default_factory=collections.deque)
     throttles: collections.deque[float] = field(default_factory=collections.deque)
+    cost_usd: float = 0.0
 
     def forget_before(self, since: float) -> None:
         while self.invocations and self.invocations[0][0] < since:
@@ -84,7 +87,9 @@ class TopModel:
             self._environment(event)
         elif kind == "invocation":
             cold = event.get("start") in ("cold", "restore")
-            self._functions[event["function"]].invocations.append((now, float(event["duration_ms"]), cold))
+            function = self._functions[event["function"]]
+            function.invocations.append((now, float(event["duration_ms"]), cold))
+            function.cost_usd += float(event.get("cost_usd", 0.0))
         elif kind == "throttle":
             self._functions[event["function"]].throttles.append(now)
 
@@ -129,4 +134,5 @@ def _row(name: str, function: _Function) -> TopRow:
         colds / count if count else None,
         len(function.throttles),
         sum(memory for _, memory in function.environments.values()),
+        function.cost_usd,
     )

@@ -8,7 +8,8 @@ import importlib.resources
 import string
 from html import escape
 
-from flare.console.view import SOURCE_COUNTERS, ConsoleView, FunctionRow, SourceRow
+from flare.console.view import SOURCE_COUNTERS, ConsoleFunction, ConsoleSource, ConsoleView
+from flare.observe.pricing import REGION as PRICES_REGION
 
 ASSETS = "/_flare/assets"
 
@@ -17,13 +18,17 @@ def _cells(values: list[str], tag: str = "td") -> str:
     return "".join(f"<{tag}>{value}</{tag}>" for value in values)
 
 
-def _concurrency(row: FunctionRow, view: ConsoleView) -> str:
+def _concurrency(row: ConsoleFunction, view: ConsoleView) -> str:
     reserved = "unreserved" if row.reserved is None else f"reserved {row.reserved}"
     provisioned = ", ".join(f"{escape(q)}: {n} ({escape(state.lower())})" for q, n, state in row.provisioned)
     return f"{reserved}" + (f"<br>provisioned {provisioned}" if provisioned else "")
 
 
-def _limit(row: FunctionRow, view: ConsoleView) -> int:
+def _usd(usd: float) -> str:
+    return f"${usd:.8f}"
+
+
+def _limit(row: ConsoleFunction, view: ConsoleView) -> int:
     """The most environments the function may have busy at once."""
     return view.unreserved if row.reserved is None else row.reserved
 
@@ -31,7 +36,17 @@ def _limit(row: FunctionRow, view: ConsoleView) -> int:
 def functions_panel(view: ConsoleView) -> str:
     """The functions table; each row carries its concurrency limit (``data-limit``) for the
     charts, and links to its log."""
-    names = ["function", "runtime", "memory", "versions", "aliases", "concurrency", "event sources", "log"]
+    names = [
+        "function",
+        "runtime",
+        "memory",
+        "versions",
+        "aliases",
+        "concurrency",
+        "event sources",
+        "cost",
+        "log",
+    ]
     head = _cells(names, "th")
     rows = []
     for row in view.functions:
@@ -47,18 +62,20 @@ def functions_panel(view: ConsoleView) -> str:
             aliases,
             _concurrency(row, view),
             "<br>".join(escape(source) for source in row.sources) or "—",
+            _usd(row.cost_usd),
             f'<button type=button class=follow data-function="{name}">follow</button>',
         ]
         rows.append(f'<tr data-function="{name}" data-limit="{_limit(row, view)}">{_cells(cells)}</tr>')
-    empty = "<tr><td colspan=8 class=empty>No functions yet.</td></tr>"
+    empty = "<tr><td colspan=9 class=empty>No functions yet.</td></tr>"
     limits = f"account limit {view.account_limit} · unreserved {view.unreserved}"
+    limits += f" · cost so far {_usd(view.cost_usd)} at Lambda's {PRICES_REGION} prices"
     return (
         f'<p class=note id=limits data-account-limit="{view.account_limit}">{limits}</p>'
         f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(rows) or empty}</tbody></table>"
     )
 
 
-def _source_cells(row: SourceRow) -> list[str]:
+def _source_cells(row: ConsoleSource) -> list[str]:
     waiting = "—" if row.waiting is None else str(row.waiting)
     counters = [str(n) for n in row.counters]
     return [escape(row.kind), escape(row.source), escape(row.function), escape(row.state), *counters, waiting]

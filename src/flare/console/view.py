@@ -17,7 +17,7 @@ SOURCE_COUNTERS = ("received", "succeeded", "failed", "retried", "dead_lettered"
 
 
 @dataclass(frozen=True)
-class FunctionRow:
+class ConsoleFunction:
     name: str
     runtime: str
     memory_mb: int
@@ -28,10 +28,11 @@ class FunctionRow:
     provisioned: tuple[tuple[str, int, str], ...]  # (qualifier, requested, status)
     snap_start: bool
     sources: tuple[str, ...]  # its event source mappings: "kind name (State)"
+    cost_usd: float  # since the engine started, at Lambda's prices (observe/bill.py)
 
 
 @dataclass(frozen=True)
-class SourceRow:
+class ConsoleSource:
     kind: str  # sqs, kinesis, … or async
     source: str  # the queue or stream, or "async"
     function: str
@@ -45,24 +46,36 @@ class SourceRow:
 class ConsoleView:
     account: str
     region: str
-    functions: tuple[FunctionRow, ...]
-    sources: tuple[SourceRow, ...]
+    functions: tuple[ConsoleFunction, ...]
+    sources: tuple[ConsoleSource, ...]
     account_limit: int
     unreserved: int
+    cost_usd: float  # every function's, with provisioned concurrency up to now
 
 
 def gather(region: AccountRegion) -> ConsoleView:
     """The panels' data for ``region`` now."""
     settings = region.concurrency.account_settings()["AccountLimit"]
     sources = _source_rows(region)
+    costs = _costs(region)
     return ConsoleView(
         region.scope.account,
         region.scope.region,
-        tuple(_function_row(region, config, sources) for config in _latest_configs(region)),
+        tuple(_function_row(region, config, sources, costs) for config in _latest_configs(region)),
         tuple(sources),
         int(settings["ConcurrentExecutions"]),
         int(settings["UnreservedConcurrentExecutions"]),
+        sum(costs.values()),
     )
+
+
+def _costs(region: AccountRegion) -> dict[str, float]:
+    """Function name => what its work so far would cost on Lambda, in ``region``."""
+    costs: dict[str, float] = {}
+    for (account, where, function, _), usd in region.machine.bill.totals().items():
+        if (account, where) == (region.scope.account, region.scope.region):
+            costs[function] = costs.get(function, 0.0) + usd
+    return costs
 
 
 def _latest_configs(region: AccountRegion) -> list[dict[str, Any]]:
@@ -76,12 +89,14 @@ def _latest_configs(region: AccountRegion) -> list[dict[str, Any]]:
             return configs
 
 
-def _function_row(region: AccountRegion, config: dict[str, Any], sources: list[SourceRow]) -> FunctionRow:
+def _function_row(
+    region: AccountRegion, config: dict[str, Any], sources: list[ConsoleSource], costs: dict[str, float]
+) -> ConsoleFunction:
     name = config["FunctionName"]
     versions = region.registry.list_versions(name, None, None)["Versions"]
     aliases = region.registry.list_aliases(name, None, None, None)["Aliases"]
     provisioned = region.provisioned.list(name, None, None)["ProvisionedConcurrencyConfigs"]
-    return FunctionRow(
+    return ConsoleFunction(
         name,
         str(config.get("Runtime") or config.get("PackageType", "")),
         int(config.get("MemorySize", 128)),
@@ -96,6 +111,7 @@ def _function_row(region: AccountRegion, config: dict[str, Any], sources: list[S
             for row in sources
             if row.kind != "async" and row.function.split(":", 1)[0] == name
         ),
+        costs.get(name, 0.0),
     )
 
 
@@ -113,9 +129,9 @@ def _tail(arn: str) -> str:
     return tail.split("/", 1)[1] if tail.startswith("stream/") else tail
 
 
-def _source_rows(region: AccountRegion) -> list[SourceRow]:
+def _source_rows(region: AccountRegion) -> list[ConsoleSource]:
     rows = [
-        SourceRow(
+        ConsoleSource(
             stats["EventSourceArn"].split(":")[2],
             _tail(stats["EventSourceArn"]),
             _tail(stats["FunctionArn"]),
@@ -127,7 +143,7 @@ def _source_rows(region: AccountRegion) -> list[SourceRow]:
         for stats in region.mappings.stats()
     ]
     rows += [
-        SourceRow(
+        ConsoleSource(
             "async",
             "async",
             name,

@@ -87,6 +87,7 @@ class InvocationSeen:
     init_ms: float | None  # the INIT or restore this invocation waited for
     error_type: str | None
     memory_mb: int
+    cost_usd: float = 0.0  # what it would cost on Lambda, from REPORT's figures (observe/pricing.py)
 
 
 @dataclasses.dataclass(slots=True)
@@ -114,14 +115,15 @@ _FIELDS: dict[type, tuple[str, ...]] = {}
 
 
 def as_wire(event: Event) -> dict[str, Any]:
-    """``event`` as a JSON object: ``{"kind": ..., <its fields>}`` (floats to 3 decimals)."""
+    """``event`` as a JSON object: ``{"kind": ..., <its fields>}`` (floats to 3 decimals, but
+    amounts in USD, which are millionths)."""
     names = _FIELDS.get(type(event))
     if names is None:
         names = _FIELDS[type(event)] = tuple(field.name for field in dataclasses.fields(event))
     wire: dict[str, Any] = {"kind": event.kind}
     for name in names:
         value = getattr(event, name)
-        wire[name] = round(value, 3) if type(value) is float else value
+        wire[name] = round(value, 3) if type(value) is float and not name.endswith("_usd") else value
     return wire
 
 

@@ -46,6 +46,7 @@ from flare.control import tenancy
 from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
+from flare.observe import pricing
 from flare.observe.live_feed import InvocationSeen, LiveFeed, ThrottleSeen
 from flare.observe.metrics import Metrics
 from flare.observe.trace_record import TraceRecorder
@@ -93,7 +94,7 @@ class Router:
                 self.pool.release(provisioned)
                 raise
             if not result.undelivered:
-                latency_ms = self._count(result, version, invocation, began)
+                latency_ms = self._count(result, version, invocation, began, provisioned=True)
                 try:
                     yield result
                 finally:
@@ -191,7 +192,12 @@ class Router:
         tenancy.check_new_environment(self.pool.tenant_environments(name), concurrency)
 
     def _count(
-        self, result: InvocationResult, version: FunctionVersion, invocation: Invocation, began: float
+        self,
+        result: InvocationResult,
+        version: FunctionVersion,
+        invocation: Invocation,
+        began: float,
+        provisioned: bool = False,
     ) -> float:
         """Count ``result`` in the metrics (and on the live feed, while someone reads it);
         returns its latency (ms since ``began``)."""
@@ -213,6 +219,7 @@ class Router:
                     result.waited_ms,
                     result.error_type,
                     version.memory_mb,
+                    _cost_usd(version, result, provisioned),
                 )
             )
         return duration_ms
@@ -233,3 +240,20 @@ class Router:
             self.pool.release(env)
             raise env.restore_error
         return env
+
+
+def _cost_usd(version: FunctionVersion, result: InvocationResult, provisioned: bool) -> float:
+    """What ``result`` would cost on Lambda, from the duration and INIT it reports (the live
+    feed's figure; ``/metrics`` totals REPORT's, which also bills an extension's post-invoke
+    phase)."""
+    if result.duration_ms is None:
+        return 0.0
+    charges = pricing.invocation_charges(
+        version.architecture,
+        version.memory_mb,
+        result.duration_ms,
+        result.init_ms,
+        version.ephemeral_mb,
+        provisioned,
+    )
+    return sum(charges.by_component().values())
