@@ -10,8 +10,6 @@ import signal
 import subprocess
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -28,14 +26,20 @@ from tests.conftest import (
     start_process,
     wait_ready,
 )
+from tests.durable_fixtures import (
+    CHECKPOINTS,
+    advance,
+    callback_of,
+    durable_function,
+    ended,
+    history,
+    suspended,
+    unique,
+    until,
+)
 from tests.roles import attach_policy
-from tests.signing import signed_urlopen
 
 PLAIN = "def handler(event, context):\n    return event\n"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_durable_config_is_kept_with_lambdas_default_retention_and_shown_in_every_configuration(
@@ -91,29 +95,6 @@ def handler(event, context: DurableContext):
     return {"first": first, "second": second}
 """
 
-CHECKPOINTS = {
-    "Version": "2012-10-17",
-    "Statement": {
-        "Effect": "Allow",
-        "Action": ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
-        "Resource": "*",
-    },
-}
-
-
-def durable_function(flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600) -> str:
-    """A python3.13 durable function (its runtime provides the SDK, as Lambda's does) whose
-    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows. Its ended
-    executions are kept 90 days: tests move the clock by weeks after one ends."""
-    attach_policy(flare.url, ROLE, CHECKPOINTS, name="durable")
-    name = unique(prefix)
-    create_function(
-        lam, name, python_function(source), runtime="python3.13", Timeout=30,
-        DurableConfig={"ExecutionTimeout": timeout, "RetentionPeriodInDays": 90},
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    return name
-
 
 def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareServer, lam: Any) -> None:
     name = durable_function(flare, lam, "two-steps", TWO_STEPS)
@@ -155,53 +136,6 @@ def handler(event, context: DurableContext):
     after = context.step(lambda _: "answered", name="answer")
     return [before, after]
 """
-
-
-@pytest.fixture(scope="module")
-def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
-    """A server whose clock the test moves ahead (``--test-clock``)."""
-    server = launch(tmp_path_factory.mktemp("flare-durable-clock"), "--test-clock")
-    yield server
-    server.stop()
-
-
-def advance(server: FlareServer, seconds: float) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.url}/flare/v1/clock",
-        data=json.dumps({"AdvanceSeconds": seconds}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with signed_urlopen(request, timeout=10) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-    return answer
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"waited {timeout} s for {what}")
-
-
-def history(lam: Any, arn: str) -> list[str]:
-    """The kinds of ``arn``'s events, in order."""
-    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
-    return [event["EventType"] for event in events]
-
-
-def suspended(lam: Any, arn: str, on: str = "WaitStarted", times: int = 1) -> None:
-    """Wait until ``arn`` has ``times`` events ``on`` and its last invocation has ended (so an
-    advance of the clock cannot cut an invocation in flight short)."""
-
-    def settled() -> bool:
-        kinds = history(lam, arn)
-        return kinds.count(on) >= times and kinds[-1] == "InvocationCompleted"
-
-    until(settled, f"{arn} to suspend on {on}")
 
 
 def test_a_wait_of_thirty_days_ends_when_the_engines_clock_passes_it(timed: FlareServer) -> None:
@@ -450,23 +384,6 @@ def handler(event, context: DurableContext):
     done = context.step(lambda _: "done", name="finish")
     return [asked, approval, done]
 """
-
-
-def callback_of(lam: Any, arn: str) -> str:
-    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
-    started = [event for event in events if event["EventType"] == "CallbackStarted"]
-    return str(started[-1]["CallbackStartedDetails"]["CallbackId"])
-
-
-def ended(lam: Any, arn: str) -> dict[str, Any]:
-    found: dict[str, Any] = until(
-        lambda: (
-            (execution := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING"
-            and execution
-        ),
-        "the execution to end",
-    )
-    return found
 
 
 def test_two_steps_a_thirty_day_wait_and_a_callback_complete_when_the_callback_is_sent(
