@@ -32,7 +32,8 @@ async def invoke_durable(
 ) -> tuple[int, dict[str, str], bytes]:
     """Status, headers and body of the answer (see the module docstring). Raises
     DurableExecutionAlreadyStarted."""
-    row, _ = executions.start_execution(version, headers.get(NAME_HEADER), payload)
+    synchronous = invocation_type != "Event"
+    row, _ = executions.start_execution(version, headers.get(NAME_HEADER), payload, synchronous)
     answer = {REQUEST_ID_HEADER: new_request_id(), ARN_HEADER: row.arn}
     if invocation_type == "Event":
         return 202, answer, b""

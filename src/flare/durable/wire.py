@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flare.control.model import FunctionVersion
+from flare.durable import pauses
 from flare.store.durable import ExecutionRow
 
 Operation = dict[str, Any]
@@ -151,10 +152,15 @@ def describe(row: ExecutionRow, include_data: bool = True) -> dict[str, Any]:
         "Status": row.status,
         "StartTimestamp": row.started,
         "Version": row.version,
-        "ExpectedExecutionTimeoutTimestamp": row.deadline,
+        "ExecutionDataIncluded": include_data,
     }
+    pause = pauses.of(row)
     if row.ended is not None:
         body["EndTimestamp"] = row.ended
+    else:
+        body["ExpectedExecutionTimeoutTimestamp"] = pauses.deadline(row, pause)
+    if pause is not None:
+        body["PauseDetails"] = pauses.details(pause, include_data)
     if include_data:
         body["InputPayload"] = row.input
         if row.result is not None:
