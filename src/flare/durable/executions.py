@@ -13,17 +13,18 @@ checkpoint token that only that invocation may use. The SDK then calls back:
   operations the updates made.
 * ``state``: the execution's operations in checkpoint order, ``MaxItems`` a page.
 
-What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end
-the execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
+What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end the
+execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
 comes, on the engine's clock, which wakes the operation and invokes the execution again. An
 invocation error (a function error: the runtime crashed or timed out, the wrapper raised) is
 retried ``RETRY_BACKOFF_S`` later, up to ``MAX_FAILED_INVOCATIONS`` in a row (as the SDK's local
-runner does; the count is kept in the store), then fails the execution; an output the SDK never gives fails it at once. A
-throttled invocation is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a
-RUNNING execution as TIMED_OUT; an ended execution is deleted ``RetentionPeriodInDays`` after
-its end (checked every ``SWEEP_S``). Everything is in the store (``store/durable.py``) as it
-happens, so ``start`` after a restart arms every timer again (one already due fires at once) and
-invokes again an execution whose invocation the restart cut short.
+runner does; the count is kept in the store), then fails the execution; an output the SDK never
+gives fails it at once. A throttled invocation is tried again a second later.
+``DurableConfig.ExecutionTimeout`` ends a RUNNING execution as TIMED_OUT; an ended execution is
+deleted ``RetentionPeriodInDays`` after its end (checked every ``SWEEP_S``). Everything is in
+the store (``store/durable.py``) as it happens, so ``start`` after a restart arms every timer
+again (one already due fires at once) and invokes again an execution whose invocation the
+restart cut short.
 
 Two parts of the actor live apart, for size: ``controls`` (stop, pause, resume, delete) and
 ``answers`` (callbacks' answers, chained invokes), sharing its state through ``hooks``. A
