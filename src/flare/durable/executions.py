@@ -168,6 +168,26 @@ class DurableExecutions(Controls, Answers):
         self._waiters.setdefault(arn, []).append(future)
         return await future
 
+    async def wait_at_most(self, arn: str, seconds: float) -> ExecutionRow | None:
+        """The execution once it has ended, or None when it has not within ``seconds`` of the
+        engine's clock (it goes on running)."""
+        waited = asyncio.ensure_future(self.wait_for(arn))
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            waited.cancel()
+
+        timer = self._clock.call_later(seconds, expire)
+        try:
+            return await waited
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            return None
+        finally:
+            timer.cancel()
+
     # -- the SDK's calls ------------------------------------------------------------------------
 
     def checkpoint(
