@@ -526,20 +526,6 @@ def test_an_execution_name_the_model_refuses_is_a_validation_error(flare: FlareS
     assert lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"] == []
 
 
-def test_a_throttled_invocation_of_an_execution_is_tried_again_until_it_runs(
-    flare: FlareServer, lam: Any
-) -> None:
-    name = durable_function(flare, lam, "throttled", TWO_STEPS)
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
-    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 2}')["DurableExecutionArn"]
-    time.sleep(1.5)
-    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
-    assert "InvocationCompleted" not in history(lam, arn)
-    lam.delete_function_concurrency(FunctionName=name)
-    done = ended(lam, arn)
-    assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", {"first": 3, "second": 30})
-
-
 CALLER = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.exceptions import InvokeError

@@ -10,7 +10,8 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from tests.conftest import FlareServer
-from tests.durable_fixtures import advance, durable_function, suspended, until
+from tests.durable_fixtures import advance, durable_function, ended, history, suspended, until
+from tests.signing import signed_urlopen
 
 A_DAY_WAIT = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
@@ -53,3 +54,62 @@ def test_a_synchronous_invoke_gives_up_after_the_functions_timeout_and_the_execu
         lambda: lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED",
         "the execution to end after its wait",
     )
+
+
+def test_an_event_invoke_of_a_durable_function_throttled_to_zero_fails_its_execution_to_on_failure(
+    flare: FlareServer,
+) -> None:
+    lam, sqs = flare.client(), flare.client("sqs")
+    url = sqs.create_queue(QueueName=f"durable-failures-{time.time_ns()}")["QueueUrl"]
+    queue_arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    name = durable_function(flare, lam, "zero", A_DAY_WAIT)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    lam.put_function_event_invoke_config(
+        FunctionName=name, DestinationConfig={"OnFailure": {"Destination": queue_arn}}
+    )
+    answer = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"order": 7}')
+    assert answer["StatusCode"] == 202
+    done = ended(lam, answer["DurableExecutionArn"])
+    assert (done["Status"], done["Error"]["ErrorType"]) == ("FAILED", "RetriesExhausted")
+    assert "InvocationCompleted" not in history(lam, answer["DurableExecutionArn"])
+    messages = until(
+        lambda: sqs.receive_message(QueueUrl=url, WaitTimeSeconds=1).get("Messages"), "the failure record"
+    )
+    record = json.loads(messages[0]["Body"])
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestPayload"] == {"order": 7}
+
+
+SLOW_STEP = """
+import time
+
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    return context.step(lambda _: time.sleep(event["sleep"]) or "slept", name="slow")
+"""
+
+
+def async_stats(server: FlareServer, name: str) -> dict[str, Any]:
+    with signed_urlopen(f"{server.url}/flare/v1/event-sources") as response:
+        stats: dict[str, Any] = json.loads(response.read())["AsyncQueues"].get(name, {})
+    return stats
+
+
+def test_a_throttled_first_invocation_is_tried_again_by_the_async_queues_backoff(flare: FlareServer) -> None:
+    lam = flare.client()
+    name = durable_function(flare, lam, "one-at-a-time", SLOW_STEP)
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
+    busy = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"sleep": 4}')
+    until(lambda: "StepStarted" in history(lam, busy["DurableExecutionArn"]), "the slow step to start")
+    waiting = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"sleep": 0}')
+    until(lambda: async_stats(flare, name).get("retried", 0) >= 1, "the async queue to retry the throttle")
+    assert (
+        lam.get_durable_execution(DurableExecutionArn=waiting["DurableExecutionArn"])["Status"] == "RUNNING"
+    )
+    for arn in (busy["DurableExecutionArn"], waiting["DurableExecutionArn"]):
+        done = ended(lam, arn)
+        assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", "slept")
+    assert async_stats(flare, name)["succeeded"] == 2

@@ -1,8 +1,10 @@
 """Invoke of a durable function: it starts (or, by ``X-Amz-Durable-Execution-Name``, finds) a
 durable execution instead of running the handler once.
 
-``Event``: 202 once the execution exists, with ``X-Amz-Durable-Execution-Arn``; it runs in the
-background. ``RequestResponse``: the answer waits until the execution ends, then carries its
+``Event``: 202 once the execution exists, with ``X-Amz-Durable-Execution-Arn``; its first
+invocation is an event of the asynchronous invocation queue (``AsyncQueue``: its throttle
+backoff, event age, OnSuccess/OnFailure destinations and dead-letter queue), written in the
+execution's own transaction. ``RequestResponse``: the answer waits until the execution ends, then carries its
 result (SUCCEEDED), or its error as a function error (``X-Amz-Function-Error: Unhandled`` and
 ``errorType`` / ``errorMessage``) when it FAILED, TIMED_OUT or was STOPPED.
 
@@ -22,6 +24,7 @@ from flare.api.wire import REQUEST_ID_HEADER
 from flare.control.model import FunctionVersion
 from flare.durable.executions import DurableExecutions
 from flare.durable.status import Status
+from flare.events.async_queue import AsyncQueue
 from flare.ids import new_request_id
 from flare.observe.report import timeout_message
 from flare.store.durable import ExecutionRow
@@ -33,18 +36,25 @@ NAME_HEADER = "x-amz-durable-execution-name"
 
 async def invoke_durable(
     executions: DurableExecutions,
+    queue: AsyncQueue,
     version: FunctionVersion,
+    invoked: tuple[str | None, str],
     invocation_type: str,
     headers: Mapping[str, str],
     payload: bytes,
 ) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body of the answer (see the module docstring). Raises
-    DurableExecutionAlreadyStarted."""
-    synchronous = invocation_type != "Event"
-    row, _ = executions.start_execution(version, headers.get(NAME_HEADER), payload, synchronous)
-    answer = {REQUEST_ID_HEADER: new_request_id(), ARN_HEADER: row.arn}
+    """Status, headers and body of the answer (see the module docstring); ``invoked`` is the
+    qualifier and ARN the function was invoked by. Raises DurableExecutionAlreadyStarted."""
+    request_id, name = new_request_id(), headers.get(NAME_HEADER)
+    answer = {REQUEST_ID_HEADER: request_id}
     if invocation_type == "Event":
-        return 202, answer, b""
+        with executions.transaction():
+            row, new = executions.start_execution(version, name, payload, queued=request_id)
+            if new:
+                queue.submit(version, invoked[0], invoked[1], payload, request_id=request_id)
+        return 202, answer | {ARN_HEADER: row.arn}, b""
+    row, _ = executions.start_execution(version, name, payload, synchronous=True)
+    answer[ARN_HEADER] = row.arn
     cap = sync_cap(version)
     found = await executions.wait_at_most(row.arn, cap)
     answer |= {"X-Amz-Executed-Version": row.version, "Content-Type": "application/json"}

@@ -38,50 +38,35 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
-from flare.durable import (
-    chained,
-    client_tokens,
-    history,
-    limits,
-    operations,
-    pauses,
-    wire,
-)
+from flare.durable import chained, client_tokens, history, limits, operations, pauses, wire
 from flare.durable.answers import Answers
 from flare.durable.callbacks import public
 from flare.durable.controls import Controls
+from flare.durable.invocations import Invocations
 from flare.durable.status import LIVE, Status, ended, move
-from flare.durable.timers import DEADLINE, RETRY, SWEEP, WAKE, Timers
+from flare.durable.timers import DEADLINE, SWEEP, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
-    FlareError,
     InvalidParameterValue,
     ResourceNotFound,
-    TooManyRequests,
 )
-from flare.ids import new_request_id, new_trace_id
 from flare.placement.router import Router
-from flare.sandbox.invocation import Invocation
 from flare.store.durable import DurableStore, ExecutionRow
 
 log = logging.getLogger("flare.durable")
 
-THROTTLE_RETRY_S = 1.0
-RETRY_BACKOFF_S = 5.0  # before an invocation error's retry, on the engine's clock
 SWEEP_S = 3600.0  # how often ended executions past their retention are deleted (engine clock)
-MAX_FAILED_INVOCATIONS = 5  # in a row: then the execution FAILED with the last error
-INITIAL_PAGE = 100  # operations in the invocation event; the SDK pages the rest (``state``)
 INVALID_TOKEN = "Invalid checkpoint token"
-_FINAL = (wire.Reported.FAILED, wire.Reported.INVALID_OUTPUT)  # what fails the execution at once
 STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the service's, per the local runner)
 
 
-class DurableExecutions(Controls, Answers):
+class DurableExecutions(Invocations, Controls, Answers):
     """Durable executions of one scope (see the module docstring)."""
 
     def __init__(self, store: DurableStore, registry: Registry, router: Router, clock: Clock) -> None:
@@ -94,6 +79,7 @@ class DurableExecutions(Controls, Answers):
         self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
         self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        self._throttles: dict[str, int] = {}  # arn => throttled invocations in a row
 
     def __repr__(self) -> str:
         return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
@@ -103,8 +89,9 @@ class DurableExecutions(Controls, Answers):
     def start(self) -> None:
         """Arm the timers of every execution not ended, await again their chained invokes'
         targets, invoke again the RUNNING ones with no timer (their last invocation was cut
-        short); a PAUSING one whose invocation the stop cut short is PAUSED, owing an invocation.
-        Call once, inside the event loop, after ``Registry.load``."""
+        short) but those whose first invocation waits in the async queue; a PAUSING one whose
+        invocation the stop cut short is PAUSED, owing an invocation. Call once, inside the event
+        loop, after ``Registry.load``."""
         for row in self._store.with_status(*LIVE):
             if row.status == Status.PAUSING:
                 row = self._now_paused(row, owed=True)
@@ -112,7 +99,7 @@ class DurableExecutions(Controls, Answers):
             for _, operation in self._store.operations(row.arn):
                 if chained.pending(operation):
                     self._spawn_chained(row.arn, operation["Id"])
-            if not self._arm_wake(row.arn) and row.status == Status.RUNNING:
+            if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
                 self._spawn(row.arn)
         self._sweep()
 
@@ -133,13 +120,24 @@ class DurableExecutions(Controls, Answers):
                 self._forget(row.arn)
             self._store.delete_function(name)
 
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction of the engine's database around what is done inside (an Event
+        invoke's execution and its queued event are one commit)."""
+        return self._store.db.transaction()
+
     # -- starting and waiting -------------------------------------------------------------------
 
     def start_execution(
-        self, version: FunctionVersion, name: str | None, payload: bytes, synchronous: bool = False
+        self,
+        version: FunctionVersion,
+        name: str | None,
+        payload: bytes,
+        synchronous: bool = False,
+        queued: str | None = None,
     ) -> tuple[ExecutionRow, bool]:
-        """The execution an invoke of ``version`` starts, and whether it is new (a new one is
-        invoked in the background). Raises DurableExecutionAlreadyStarted."""
+        """The execution an invoke of ``version`` starts, and whether it is new. A new one is
+        invoked in the background, or, ``queued`` (the request id of an Event invoke), by the
+        async queue (``invoke_queued``). Raises DurableExecutionAlreadyStarted."""
         text = payload.decode() if payload else "{}"
         if name is not None:
             found = self._store.named(version.name, name)
@@ -149,14 +147,16 @@ class DurableExecutions(Controls, Answers):
                         f"Durable execution {name} has already been started with a different input."
                     )
                 return found, False
-        row = wire.new_execution(version, name, text, self._clock.wall()).with_(synchronous=synchronous)
+        row = wire.new_execution(version, name, text, self._clock.wall())
+        row = row.with_(synchronous=synchronous, queued=queued)
         timeout = version.durable_timeout_s or 0
         with self._store.db.transaction():
             self._store.insert(row)
             self._store.put_operations(row.arn, [wire.execution_operation(row)])
             self._store.add_events(row.arn, [history.execution_started(row, timeout)])
         self._arm_deadline(row)
-        self._spawn(row.arn)
+        if queued is None:
+            self._spawn(row.arn)
         return row, True
 
     async def wait_for(self, arn: str) -> ExecutionRow:
@@ -280,87 +280,6 @@ class DurableExecutions(Controls, Answers):
         self._existing(arn)
         return self._store.events(arn)
 
-    # -- invocations ----------------------------------------------------------------------------
-
-    def _spawn(self, arn: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._invoke(arn))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _invoke(self, arn: str) -> None:
-        """One invocation of ``arn`` (see the module docstring); a wake-up that came meanwhile
-        invokes it again."""
-        if arn in self._invoking:
-            self._again.add(arn)
-            return
-        self._invoking.add(arn)
-        try:
-            await self._invoke_once(arn)
-        except Exception:
-            log.exception("durable execution %s: invocation failed", arn)
-        finally:
-            self._invoking.discard(arn)
-        if arn in self._again:
-            self._again.discard(arn)
-            self._spawn(arn)
-
-    async def _invoke_once(self, arn: str) -> None:
-        row = self._store.get(arn)
-        if row is None or ended(row.status):
-            return
-        pause = pauses.of(row)
-        if row.status == Status.PAUSED and pause is not None:  # resuming will invoke it
-            self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))))
-            return
-        token = wire.new_token()
-        self._store.update(row.with_(token=token))
-        page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
-        marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
-        payload = wire.invocation_event(arn, token, [public(op) for _, op in page[:INITIAL_PAGE]], marker)
-        began, request_id = self._clock.wall(), new_request_id()
-        try:
-            version = self._registry.resolve(row.function, row.version)
-            invoked_arn = f"{version.function_arn}:{row.version}"
-            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began))
-            async with self._router.invoke(version, invocation) as result:
-                outcome = wire.outcome(result.payload, result.function_error)
-        except TooManyRequests:
-            self._retry_later(arn, THROTTLE_RETRY_S)
-            return
-        except FlareError as error:
-            failure = {"ErrorType": error.aws_name, "ErrorMessage": error.message}
-            outcome = wire.Outcome(wire.Reported.INVOCATION_ERROR, error=failure)
-        self._store.add_events(
-            arn, [history.invocation_completed(row, began, self._clock.wall(), request_id, outcome)]
-        )
-        self._settle(arn, outcome)
-
-    def _settle(self, arn: str, outcome: wire.Outcome) -> None:
-        """Act on how an invocation ended (see the module docstring). While PAUSING, an
-        invocation that suspended or failed leaves the execution PAUSED (owing an invocation
-        after a failure); a checkpoint already PAUSED one the pause cut short."""
-        row = self._store.get(arn)
-        if row is None or ended(row.status):
-            return
-        failed = outcome.reported is wire.Reported.INVOCATION_ERROR
-        row = row.with_(token="", failures=row.failures + 1 if failed else 0)
-        self._store.update(row)
-        if outcome.reported is wire.Reported.SUCCEEDED:
-            self._end(arn, Status.SUCCEEDED, outcome.result, None)
-        elif outcome.reported in _FINAL or row.failures >= MAX_FAILED_INVOCATIONS:
-            self._end(arn, Status.FAILED, None, outcome.error or {})
-        elif row.status != Status.RUNNING:
-            if row.status == Status.PAUSING:
-                self._now_paused(row, owed=failed)
-            self._arm_wake(arn)
-        elif failed:
-            self._retry_later(arn, RETRY_BACKOFF_S)
-        else:
-            self._arm_wake(arn)
-
-    def _retry_later(self, arn: str, delay: float) -> None:
-        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._spawn(arn))
-
     # -- timers ---------------------------------------------------------------------------------
 
     def _arm_wake(self, arn: str) -> bool:
@@ -429,6 +348,7 @@ class DurableExecutions(Controls, Answers):
                 future.set_result(ended_row)
 
     def _forget(self, arn: str) -> None:
+        self._throttles.pop(arn, None)
         self._timers.cancel(arn)
 
     def _existing(self, arn: str) -> ExecutionRow:

@@ -1,5 +1,5 @@
-"""What the parts of ``DurableExecutions`` (the actor of ``executions``; ``controls`` and
-``answers`` are parts of it, kept apart for size) share: its state and the methods each part
+"""What the parts of ``DurableExecutions`` (the actor of ``executions``; ``invocations``,
+``controls`` and ``answers`` are parts of it, kept apart for size) share: its state and the methods each part
 calls on the whole. ``DurableExecutions`` sets the state and overrides every method here."""
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ class ExecutionHooks:
     _timers: Timers
     _invoking: set[str]  # executions with an invocation in flight
     _tasks: set[asyncio.Task[None]]
+    _again: set[str]  # executions woken while invoking: invoke again once it ends
+    _throttles: dict[str, int]  # arn => throttled invocations in a row
 
     def start_execution(
         self, version: FunctionVersion, name: str | None, payload: bytes, synchronous: bool = False
@@ -51,4 +53,7 @@ class ExecutionHooks:
         raise NotImplementedError
 
     def _forget(self, arn: str) -> None:
+        raise NotImplementedError
+
+    def _now_paused(self, row: ExecutionRow, owed: bool) -> ExecutionRow:
         raise NotImplementedError

@@ -23,6 +23,8 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         paused    TEXT  the pause (JSON, ``durable/pauses.py``) while PAUSING or PAUSED (v2)
         tokens    TEXT  the client tokens last seen, per action (JSON, ``durable/client_tokens.py``) (v2)
         synchronous INTEGER  1 when a RequestResponse invoke started it (its output may be 6 MB) (v2)
+        queued    TEXT  the request id of the Event invoke whose async event, not yet tried, will
+                        invoke it first; NULL once tried (v2)
         PRIMARY KEY (scope, arn), UNIQUE (scope, function, name)
 
     durable_operations
@@ -38,7 +40,7 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         body        TEXT     the Event (JSON, epoch-second timestamps)
         PRIMARY KEY (scope, arn, event_id)
 
-Version 2 added ``failures``, ``paused``, ``tokens`` and ``synchronous`` (``_upgrade`` adds them
+Version 2 added ``failures``, ``paused``, ``tokens``, ``synchronous``, ``queued`` (``_upgrade`` adds them
 to a version-1 table). A function's executions go with it: ``delete_function`` runs inside the
 registry's transaction.
 Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
@@ -75,6 +77,7 @@ CREATE TABLE IF NOT EXISTS durable_executions (
     paused   TEXT,
     tokens   TEXT NOT NULL DEFAULT '{}',
     synchronous INTEGER NOT NULL DEFAULT 0,
+    queued   TEXT,
     PRIMARY KEY (scope, arn),
     UNIQUE (scope, function, name)
 );
@@ -99,13 +102,14 @@ CREATE TABLE IF NOT EXISTS durable_events (
 
 _COLUMNS = (
     "arn, function, version, name, status, input, result, error, started, ended, deadline, token, retention, "
-    "failures, paused, tokens, synchronous"
+    "failures, paused, tokens, synchronous, queued"
 )
 _ADDED_IN_2 = (
     ("failures", "INTEGER NOT NULL DEFAULT 0"),
     ("paused", "TEXT"),
     ("tokens", "TEXT NOT NULL DEFAULT '{}'"),
     ("synchronous", "INTEGER NOT NULL DEFAULT 0"),
+    ("queued", "TEXT"),
 )
 
 
@@ -128,13 +132,14 @@ class ExecutionRow:
     paused: str | None = None  # the pause as JSON, while PAUSING or PAUSED
     tokens: str = "{}"  # client tokens per action, JSON
     synchronous: bool = False
+    queued: str | None = None  # the Event invoke's request id, until the async queue tried it
 
     def with_(self, **changes: Any) -> ExecutionRow:
         return replace(self, **changes)
 
 
 def _row(found: tuple[Any, ...]) -> ExecutionRow:
-    return ExecutionRow(*found[:-1]).with_(synchronous=bool(found[-1]))
+    return ExecutionRow(*found[:-2]).with_(synchronous=bool(found[-2]), queued=found[-1])
 
 
 class DurableStore(ScopedTables):
@@ -148,18 +153,22 @@ class DurableStore(ScopedTables):
         super().__init__(db, scope, _SCHEMA)
 
     def _upgrade(self, found: int) -> None:
-        """Version 1 to 2: the columns ``_ADDED_IN_2`` (runs inside the schema transaction)."""
+        """Version 1 to 2: the columns ``_ADDED_IN_2`` and the index on ``queued`` (runs inside
+        the schema transaction, after the DDL)."""
         have = {row[1] for row in self._conn.execute("PRAGMA table_info(durable_executions)")}
         for column, kind in _ADDED_IN_2:
             if column not in have:
                 self._conn.execute(f"ALTER TABLE durable_executions ADD COLUMN {column} {kind}")
+        self._conn.execute(
+            "CREATE INDEX IF NOT EXISTS durable_executions_queued ON durable_executions (scope, queued)"
+        )
 
     # -- executions -----------------------------------------------------------------------------
 
     def insert(self, row: ExecutionRow) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 17)})",
+                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 18)})",
                 (self._scope, *_values(row)),
             )
 
@@ -168,7 +177,7 @@ class DurableStore(ScopedTables):
         with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ?, "
-                "deadline = ?, failures = ?, paused = ?, tokens = ? WHERE scope = ? AND arn = ?",
+                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ? WHERE scope = ? AND arn = ?",
                 (
                     row.status,
                     row.result,
@@ -179,6 +188,7 @@ class DurableStore(ScopedTables):
                     row.failures,
                     row.paused,
                     row.tokens,
+                    row.queued,
                     self._scope,
                     row.arn,
                 ),
@@ -196,6 +206,15 @@ class DurableStore(ScopedTables):
             found = self._conn.execute(
                 f"SELECT {_COLUMNS} FROM durable_executions WHERE scope = ? AND function = ? AND name = ?",
                 (self._scope, function, name),
+            ).fetchone()
+        return None if found is None else _row(found)
+
+    def queued_as(self, request_id: str) -> ExecutionRow | None:
+        """The execution whose first invocation waits in the async queue as ``request_id``."""
+        with self._lock:
+            found = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM durable_executions WHERE scope = ? AND queued = ?",
+                (self._scope, request_id),
             ).fetchone()
         return None if found is None else _row(found)
 
@@ -340,4 +359,5 @@ def _values(row: ExecutionRow) -> tuple[Any, ...]:
         row.paused,
         row.tokens,
         int(row.synchronous),
+        row.queued,
     )
