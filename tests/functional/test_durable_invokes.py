@@ -9,7 +9,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from tests.conftest import FlareServer
+from tests.conftest import FlareServer, create_function, python_function
 from tests.durable_fixtures import advance, durable_function, ended, history, suspended, until
 from tests.signing import signed_urlopen
 
@@ -113,3 +113,81 @@ def test_a_throttled_first_invocation_is_tried_again_by_the_async_queues_backoff
         done = ended(lam, arn)
         assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", "slept")
     assert async_stats(flare, name)["succeeded"] == 2
+
+
+INVOKER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.exceptions import InvokeError
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    outcomes = {}
+    for key in ("slow", "stopped"):
+        try:
+            context.invoke(event[key], {}, name=key)
+            outcomes[key] = "returned"
+        except InvokeError as error:
+            outcomes[key] = str(error)
+    return outcomes
+"""
+
+
+def test_a_chained_invoke_of_a_durable_target_that_times_out_or_is_stopped_ends_as_its_target(
+    timed: FlareServer,
+) -> None:
+    lam = timed.client()
+    slow = durable_function(timed, lam, "slow-child", A_DAY_WAIT, timeout=60)
+    stopped = durable_function(timed, lam, "stopped-child", A_DAY_WAIT, timeout=2 * 86400)
+    caller = durable_function(timed, lam, "invoker", INVOKER, timeout=3 * 86400)
+    event = json.dumps({"slow": slow, "stopped": stopped}).encode()
+    arn = lam.invoke(FunctionName=caller, InvocationType="Event", Payload=event)["DurableExecutionArn"]
+
+    def child_of(function: str) -> str:
+        listed = until(
+            lambda: lam.list_durable_executions_by_function(FunctionName=function)["DurableExecutions"],
+            f"{function}'s execution to start",
+        )
+        child = str(listed[0]["DurableExecutionArn"])
+        suspended(lam, child)
+        return child
+
+    child_of(slow)
+    advance(timed, 61)
+    stopped_child = child_of(stopped)
+    lam.stop_durable_execution(DurableExecutionArn=stopped_child, Error={"ErrorMessage": "operator said no"})
+    done = ended(lam, arn)
+    assert done["Status"] == "SUCCEEDED", done.get("Error")
+    outcomes = json.loads(done["Result"])
+    assert "timed out after 60 seconds" in outcomes["slow"] and "operator said no" in outcomes["stopped"]
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    timed_out = next(event for event in events if event["EventType"] == "ChainedInvokeTimedOut")
+    assert (
+        timed_out["ChainedInvokeTimedOutDetails"]["Error"]["Payload"]["ErrorType"] == "ChainedInvoke.Timeout"
+    )
+    stop = next(event for event in events if event["EventType"] == "ChainedInvokeStopped")
+    assert stop["ChainedInvokeStoppedDetails"]["Error"]["Payload"]["ErrorMessage"] == "operator said no"
+
+
+TENANT_CALLER = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import InvokeConfig
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    return context.invoke(event["target"], {}, name="tenant", config=InvokeConfig(tenant_id="blue"))
+"""
+TENANT_TARGET = "def handler(event, context):\n    return {'tenant': context.tenant_id}\n"
+
+
+def test_a_chained_invoke_runs_its_target_for_the_tenant_it_names(flare: FlareServer) -> None:
+    lam = flare.client()
+    target = f"tenant-target-{time.time_ns()}"
+    create_function(
+        lam, target, python_function(TENANT_TARGET), TenancyConfig={"TenantIsolationMode": "PER_TENANT"}
+    )
+    caller = durable_function(flare, lam, "tenant-caller", TENANT_CALLER)
+    answer = lam.invoke(FunctionName=caller, Payload=json.dumps({"target": target}).encode())
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == {"tenant": "blue"}

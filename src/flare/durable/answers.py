@@ -65,13 +65,13 @@ class Answers(ExecutionHooks):
             self._store.put_operations(arn, [{**operation, chained.CHILD: child}])
             return child
 
-        result, error = await targets.call(
+        answer = await targets.call(
             operation, self._registry, self._router, self._clock, start_child, self.wait_for
         )
         row, current = self._store.get(arn), self._store.operation(arn, operation_id)
         if row is None or ended(row.status) or current is None or not chained.pending(current):
             return
-        done, event = chained.finish(current, result, error, self._clock.wall())
+        done, event = chained.finish(current, answer, self._clock.wall())
         with self._store.db.transaction():
             self._store.put_operations(arn, [done])
             self._store.add_events(arn, [event])
