@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import ROLE, FlareServer, create_function, python_function
+from tests.conftest import ROLE, FlareServer, create_function, python_function, zip_files
 from tests.roles import attach_policy
 from tests.signing import signed_urlopen
 
@@ -33,14 +33,19 @@ CHECKPOINTS = {
 }
 
 
-def durable_function(flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600) -> str:
-    """A python3.13 durable function (its runtime provides the SDK, as Lambda's does) whose
-    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows. Its ended
-    executions are kept 90 days: tests move the clock by weeks after one ends."""
+def durable_function(
+    flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600, runtime: str = "python3.13"
+) -> str:
+    """A durable function of ``source`` (Python's ``app.py``, or Node.js's ``index.js`` for a
+    ``nodejs*`` runtime; its runtime provides the SDK, as Lambda's python3.13 and nodejs22.x do)
+    whose role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows. Its
+    ended executions are kept 90 days: tests move the clock by weeks after one ends."""
     attach_policy(flare.url, ROLE, CHECKPOINTS, name="durable")
     name = unique(prefix)
+    node = runtime.startswith("nodejs")
+    code = zip_files({"index.js": source}) if node else python_function(source)
     create_function(
-        lam, name, python_function(source), runtime="python3.13", Timeout=30,
+        lam, name, code, handler="index.handler" if node else "app.handler", runtime=runtime, Timeout=30,
         DurableConfig={"ExecutionTimeout": timeout, "RetentionPeriodInDays": 90},
     )  # fmt: skip
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
