@@ -249,6 +249,9 @@ def test_a_step_that_fails_twice_succeeds_on_its_third_attempt_after_the_sdks_ba
         "the execution to end",
     )
     assert (done["Status"], done.get("Result")) == ("SUCCEEDED", "3")
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    succeeded = [event for event in events if event["EventType"] == "StepSucceeded"]
+    assert succeeded[0]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 3}
 
 
 def test_an_execution_named_twice_runs_once_and_another_payload_under_its_name_is_refused(
@@ -422,6 +425,28 @@ def test_a_callback_without_its_heartbeat_times_out_and_the_handler_sees_it(time
     asked, approval, finished = json.loads(done["Result"])
     assert (asked, finished) == ("asked", "done") and approval.startswith("timed out")
     assert "CallbackTimedOut" in history(lam, arn)
+
+
+NOTHING_BACK = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    return {"got": context.create_callback(name="nothing").result()}
+"""
+
+
+def test_a_callback_answered_without_a_result_gives_the_handler_none(flare: FlareServer, lam: Any) -> None:
+    name = durable_function(flare, lam, "no-result", NOTHING_BACK)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    suspended(lam, arn, on="CallbackStarted")
+    lam.send_durable_execution_callback_success(CallbackId=callback_of(lam, arn))
+    done = ended(lam, arn)
+    assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", {"got": None})
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    answered = next(event for event in events if event["EventType"] == "CallbackSucceeded")
+    assert "Payload" not in answered["CallbackSucceededDetails"]["Result"]
 
 
 def flare_cli(server: FlareServer, *args: str) -> str:

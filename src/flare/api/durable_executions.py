@@ -173,7 +173,8 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
     async def succeed(request: web.Request) -> web.StreamResponse:
         result = await request.read()
         check_callback_result(result)
-        durable_of(request).answer_callback(_callback(request), result.decode(errors="replace"), None)
+        answer = result.decode(errors="replace") if result else None  # no body: no result
+        durable_of(request).answer_callback(_callback(request), answer, None)
         return json_response({})
 
     @aws_route

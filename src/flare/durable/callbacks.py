@@ -105,7 +105,7 @@ def answer(
         answered["Status"], kind = "SUCCEEDED", "CallbackSucceeded"
         if result is not None:
             details["Result"] = result
-        event_details = {"Result": {"Payload": result, "Truncated": False}} if result is not None else {}
+        event_details = {"Result": {"Payload": result, "Truncated": False} if result is not None else {}}
     answered["CallbackDetails"] = details
     answered["EndTimestamp"] = now
     return answered, operation_event(answered, kind, event_details, now)

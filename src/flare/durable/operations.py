@@ -109,17 +109,23 @@ def _new(update: dict[str, Any], now: float) -> Operation:
 
 
 def _step(operation: Operation, update: dict[str, Any], action: str, now: float) -> dict[str, Any]:
+    """The step's details after ``action``, and its event's: every StepSucceeded and StepFailed
+    carries ``RetryDetails`` with the attempt it ended (the model requires them), a RETRY's
+    also the delay; StepSucceeded always has a ``Result`` (empty without a payload)."""
     previous = operation.get("StepDetails") or {}
     attempt = int(previous.get("Attempt", 0)) + (action != "START")
     step: dict[str, Any] = {"Attempt": attempt}
-    details: dict[str, Any] = {}
+    step |= _outcome(update)
+    operation["StepDetails"] = step
+    if action == "START":
+        return {}
+    retry: dict[str, Any] = {"CurrentAttempt": attempt}
     if action == "RETRY":
         delay = int((update.get("StepOptions") or {}).get("NextAttemptDelaySeconds") or 0)
         step["NextAttemptTimestamp"] = now + delay
-        details = {"RetryDetails": {"CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay}}
-    step |= _outcome(update)
-    operation["StepDetails"] = step
-    return details | (_event_outcome(update) if action != "START" else {})
+        retry["NextAttemptDelaySeconds"] = delay
+    ended: dict[str, Any] = {"Result": {}} if action == "SUCCEED" else {}
+    return {"RetryDetails": retry} | ended | _event_outcome(update)
 
 
 def _outcome(update: dict[str, Any]) -> dict[str, Any]:
