@@ -154,7 +154,7 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
             params.get("ExecutionTimeoutPaused"),
             params.get("ClientToken"),
         )
-        return json_response({})
+        return json_response({}, status=202)
 
     @aws_route
     async def resume(request: web.Request) -> web.StreamResponse:
@@ -162,12 +162,12 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
         durable_of(request).resume(
             params["DurableExecutionArn"], params.get("Reason"), params.get("ClientToken")
         )
-        return json_response({})
+        return json_response({}, status=202)
 
     @aws_route
     async def delete(request: web.Request) -> web.StreamResponse:
         deleted = durable_of(request).delete_execution(_input(request)["DurableExecutionArn"])
-        return json_response({"DeletionRequestTimestamp": deleted})
+        return json_response({"DeletionRequestTimestamp": deleted}, status=202)
 
     @aws_route
     async def succeed(request: web.Request) -> web.StreamResponse:
