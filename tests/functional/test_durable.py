@@ -463,7 +463,7 @@ def flare_cli(server: FlareServer, *args: str) -> str:
     return done.stdout
 
 
-def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
+def test_flare_durable_lists_shows_tells_the_history_of_pauses_resumes_stops_and_deletes_an_execution(
     flare: FlareServer, lam: Any
 ) -> None:
     name = durable_function(flare, lam, "cli", STEP_WAIT_STEP, timeout=40 * 86400)
@@ -475,10 +475,15 @@ def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
     assert "ExecutionStarted" in lines[0] and any(
         "WaitStarted" in line and "a-month" in line for line in lines
     )
+    assert flare_cli(flare, "pause", arn, "--reason", "look first").strip() == "PAUSED"
+    assert flare_cli(flare, "ls", name, "--status", "PAUSED").splitlines()[1].endswith(arn)
+    assert flare_cli(flare, "resume", arn).strip() == "RUNNING"
     assert flare_cli(flare, "stop", arn, "--message", "bye").startswith("stopped at ")
     shown = json.loads(flare_cli(flare, "show", arn))
     assert (shown["Status"], shown["Error"]["ErrorMessage"]) == ("STOPPED", "bye")
     assert flare_cli(flare, "ls", name, "--status", "RUNNING").splitlines()[1:] == []
+    assert flare_cli(flare, "rm", arn).strip() == "deleted"
+    assert flare_cli(flare, "ls", name).splitlines()[1:] == []
 
 
 def test_the_sdks_own_cloud_test_runner_runs_a_durable_function_on_flare(
