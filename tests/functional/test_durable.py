@@ -424,7 +424,9 @@ def test_a_callback_without_its_heartbeat_times_out_and_the_handler_sees_it(time
     assert done["Status"] == "SUCCEEDED", done.get("Error")
     asked, approval, finished = json.loads(done["Result"])
     assert (asked, finished) == ("asked", "done") and approval.startswith("timed out")
-    assert "CallbackTimedOut" in history(lam, arn)
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
+    timed_out = next(event for event in events if event["EventType"] == "CallbackTimedOut")
+    assert timed_out["CallbackTimedOutDetails"]["Error"]["Payload"]["ErrorType"] == "Callback.Heartbeat"
 
 
 NOTHING_BACK = """
@@ -447,6 +449,66 @@ def test_a_callback_answered_without_a_result_gives_the_handler_none(flare: Flar
     events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
     answered = next(event for event in events if event["EventType"] == "CallbackSucceeded")
     assert "Payload" not in answered["CallbackSucceededDetails"]["Result"]
+
+
+POLLING = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
+
+
+def keep_polling(state, attempts):
+    if state < 3:
+        return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+    return WaitForConditionDecision.stop_polling()
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    config = WaitForConditionConfig(wait_strategy=keep_polling, initial_state=0)
+    return context.wait_for_condition(lambda state, _: state + 1, config=config, name="poll")
+"""
+
+
+def test_wait_for_condition_polls_until_its_check_says_stop_each_poll_recorded_as_its_state(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "polling", POLLING)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(answer["Payload"].read()) == 3
+    events = lam.get_durable_execution_history(DurableExecutionArn=answer["DurableExecutionArn"])["Events"]
+    polls = [
+        (event["EventType"], event["StepSucceededDetails"]["Result"]["Payload"])
+        for event in events
+        if event["EventType"].startswith("Step") and event["EventType"] != "StepStarted"
+    ]
+    assert polls == [("StepSucceeded", "1"), ("StepSucceeded", "2"), ("StepSucceeded", "3")]
+
+
+SEES_WHAT_CHANGED = """
+import json
+
+import boto3
+
+
+def handler(event, context):
+    if not any(operation["Type"] == "WAIT" for operation in event["InitialExecutionState"]["Operations"]):
+        boto3.client("lambda").checkpoint_durable_execution(
+            DurableExecutionArn=event["DurableExecutionArn"], CheckpointToken=event["CheckpointToken"],
+            Updates=[{"Id": "pause", "Type": "WAIT", "Action": "START", "WaitOptions": {"WaitSeconds": 1}}],
+        )
+        return {"Status": "PENDING"}
+    return {"Status": "SUCCEEDED", "Result": json.dumps(event["UpdatedOperationIds"])}
+"""
+
+
+def test_an_invocation_is_told_which_operations_changed_while_its_execution_was_suspended(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "updated-ids", SEES_WHAT_CHANGED)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == ["pause"]
 
 
 def flare_cli(server: FlareServer, *args: str) -> str:
@@ -576,6 +638,11 @@ DOUBLE = "def handler(event, context):\n    return {'got': event['x'] * 2}\n"
 FAILING = "def handler(event, context):\n    raise ValueError('no such order')\n"
 
 
+def children_arns(lam: Any, function: str) -> list[str]:
+    listed = lam.list_durable_executions_by_function(FunctionName=function)["DurableExecutions"]
+    return [str(found["DurableExecutionArn"]) for found in listed]
+
+
 def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_execution(
     flare: FlareServer, lam: Any
 ) -> None:
@@ -594,6 +661,15 @@ def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_exe
     assert [found["Status"] for found in children] == ["SUCCEEDED"]
     kinds = history(lam, answer["DurableExecutionArn"])
     assert kinds.count("ChainedInvokeStarted") == 3 and kinds.count("ChainedInvokeSucceeded") == 2
+    events = lam.get_durable_execution_history(DurableExecutionArn=answer["DurableExecutionArn"])["Events"]
+    started = {
+        event["Name"]: event["ChainedInvokeStartedDetails"]
+        for event in events
+        if event["EventType"] == "ChainedInvokeStarted"
+    }
+    assert started["child"]["DurableExecutionArn"] == children_arns(lam, child)[0]  # named at its START
+    assert started["child"]["ExecutedVersion"] == started["plain"]["ExecutedVersion"] == "$LATEST"
+    assert "DurableExecutionArn" not in started["plain"]
     assert kinds.count("ChainedInvokeFailed") == 1
 
 

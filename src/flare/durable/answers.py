@@ -13,7 +13,7 @@ from flare.control.model import FunctionVersion
 from flare.durable import callbacks, chained, limits, targets
 from flare.durable.hooks import ExecutionHooks
 from flare.durable.status import ended
-from flare.errors import InvalidParameterValue, ResourceNotFound
+from flare.errors import FlareError, InvalidParameterValue, ResourceNotFound
 
 
 class Answers(ExecutionHooks):
@@ -28,6 +28,7 @@ class Answers(ExecutionHooks):
         with self._store.db.transaction():
             self._store.put_operations(arn, [answered])
             self._store.add_events(arn, [event])
+            self._store.mark_updated(arn, [answered["Id"]])
         self._spawn(arn)
 
     def heartbeat(self, callback: str) -> None:
@@ -47,6 +48,22 @@ class Answers(ExecutionHooks):
         if ended(row.status):
             raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
         return arn, operation
+
+    def _begin_chained(self, operation: dict[str, Any], event: dict[str, Any]) -> None:
+        """A chained invoke's START, as it is checkpointed: its target resolved now, a durable
+        one started as an execution of its own (kept on ``operation``), so that the
+        ChainedInvokeStarted ``event`` names the version and the child execution, as AWS's
+        does. A target that cannot be resolved fails the operation later, when it is invoked."""
+        try:
+            version, _ = self._registry.resolve_invocation(str(operation[chained.TARGET]), None)
+        except FlareError:
+            return
+        details = event[f"{event['EventType']}Details"]
+        details["ExecutedVersion"] = version.version
+        if version.durable_timeout_s is not None and chained.CHILD not in operation:
+            child = self.start_execution(version, None, str(operation[chained.INPUT]).encode())[0].arn
+            operation[chained.CHILD] = child
+            details["DurableExecutionArn"] = child
 
     def _spawn_chained(self, arn: str, operation_id: str) -> None:
         task = asyncio.get_running_loop().create_task(self._run_chained(arn, operation_id))
@@ -75,4 +92,5 @@ class Answers(ExecutionHooks):
         with self._store.db.transaction():
             self._store.put_operations(arn, [done])
             self._store.add_events(arn, [event])
+            self._store.mark_updated(arn, [operation_id])
         self._spawn(arn)

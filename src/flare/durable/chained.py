@@ -57,7 +57,10 @@ def start(operation: Operation, update: dict[str, Any]) -> dict[str, Any]:
     operation[INPUT] = update.get("Payload") or "{}"
     if options.get("TenantId"):
         operation[TENANT] = str(options["TenantId"])
-    return {"FunctionName": target, "Input": {"Payload": operation[INPUT], "Truncated": False}}
+    details: dict[str, Any] = {"FunctionName": target}
+    if TENANT in operation:
+        details["TenantId"] = operation[TENANT]
+    return details | {"Input": {"Payload": operation[INPUT], "Truncated": False}}
 
 
 def pending(operation: Operation) -> bool:

@@ -209,6 +209,9 @@ class DurableExecutions(Invocations, Controls, Answers):
         row = self._current(arn, token)
         limits.check_updates(updates, row.synchronous)
         changed, events, finish = self._apply(arn, updates, now)
+        for event in events:
+            if event["EventType"] == "ChainedInvokeStarted":
+                self._begin_chained(changed[event["Id"]], event)
         pausing = finish is None and row.status == Status.PAUSING
         next_token = "" if finish is not None or pausing else wire.new_token()
         answer: dict[str, Any] = {
@@ -308,6 +311,7 @@ class DurableExecutions(Invocations, Controls, Answers):
         with self._store.db.transaction():
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])
+            self._store.mark_updated(arn, [operation_id])
         self._spawn(arn)
 
     def _sweep(self) -> None:

@@ -107,11 +107,12 @@ class Invocations(ExecutionHooks):
         if row.status == Status.PAUSED and pause is not None:  # resuming will invoke it
             self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))))
             return b""
-        token = wire.new_token()
-        self._store.update(row.with_(token=token))
+        token, updated = wire.new_token(), list(json.loads(row.updated))
+        self._store.update(row.with_(token=token, updated="[]"))  # the input carries them now
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
-        payload = wire.invocation_event(arn, token, [public(op) for _, op in page[:INITIAL_PAGE]], marker)
+        operations = [public(op) for _, op in page[:INITIAL_PAGE]]
+        payload = wire.invocation_event(arn, token, operations, marker, updated)
         began, request_id = self._clock.wall(), new_request_id()
         try:
             version = self._registry.resolve(row.function, row.version)

@@ -7,7 +7,9 @@ InvalidParameterValue, as the service refuses it)::
 
     STEP     START   -> STARTED                              StepStarted
              RETRY   -> PENDING, Attempt + 1, NextAttemptTimestamp = now + NextAttemptDelaySeconds
-                                                             StepFailed (with its RetryDetails)
+                                                             StepFailed (with its RetryDetails);
+                        StepSucceeded when it carries a Payload and no Error (a
+                        wait_for_condition's state before its next poll, as AWS records it)
              SUCCEED -> SUCCEEDED, Attempt + 1, Result       StepSucceeded
              FAIL    -> FAILED, Attempt + 1, Error           StepFailed
     WAIT     START   -> STARTED, ScheduledEndTimestamp = now + WaitSeconds       WaitStarted
@@ -97,7 +99,10 @@ def apply(
     elif kind == "CHAINED_INVOKE":
         details = chained.start(operation, update)
     event_kind = "ChainedInvoke" if kind == "CHAINED_INVOKE" else kind.title()
-    return operation, operation_event(operation, f"{event_kind}{_EVENT[action]}", details, now)
+    outcome = _EVENT[action]
+    if action == "RETRY" and update.get("Error") is None and update.get("Payload") is not None:
+        outcome = "Succeeded"  # a wait_for_condition's check: its state, then the next poll
+    return operation, operation_event(operation, f"{event_kind}{outcome}", details, now)
 
 
 def _new(update: dict[str, Any], now: float) -> Operation:

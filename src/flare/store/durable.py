@@ -25,6 +25,8 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         synchronous INTEGER  1 when a RequestResponse invoke started it (its output may be 6 MB) (v2)
         queued    TEXT  the request id of the Event invoke whose async event, not yet tried, will
                         invoke it first; NULL once tried (v2)
+        updated   TEXT  JSON list: the operations the engine changed (a wait ended, a callback
+                        answered...) since the last invocation's input was built (v2)
         PRIMARY KEY (scope, arn), UNIQUE (scope, function, name)
 
     durable_operations
@@ -40,9 +42,9 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         body        TEXT     the Event (JSON, epoch-second timestamps)
         PRIMARY KEY (scope, arn, event_id)
 
-Version 2 added ``failures``, ``paused``, ``tokens``, ``synchronous``, ``queued`` (``_upgrade`` adds them
-to a version-1 table). A function's executions go with it: ``delete_function`` runs inside the
-registry's transaction.
+Version 2 added ``failures``, ``paused``, ``tokens``, ``synchronous``, ``queued`` and ``updated``
+(``_upgrade`` adds them to a version-1 table). A function's executions go with it:
+``delete_function`` runs inside the registry's transaction.
 Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
@@ -78,6 +80,7 @@ CREATE TABLE IF NOT EXISTS durable_executions (
     tokens   TEXT NOT NULL DEFAULT '{}',
     synchronous INTEGER NOT NULL DEFAULT 0,
     queued   TEXT,
+    updated  TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (scope, arn),
     UNIQUE (scope, function, name)
 );
@@ -102,7 +105,7 @@ CREATE TABLE IF NOT EXISTS durable_events (
 
 _COLUMNS = (
     "arn, function, version, name, status, input, result, error, started, ended, deadline, token, retention, "
-    "failures, paused, tokens, synchronous, queued"
+    "failures, paused, tokens, synchronous, queued, updated"
 )
 _ADDED_IN_2 = (
     ("failures", "INTEGER NOT NULL DEFAULT 0"),
@@ -110,6 +113,7 @@ _ADDED_IN_2 = (
     ("tokens", "TEXT NOT NULL DEFAULT '{}'"),
     ("synchronous", "INTEGER NOT NULL DEFAULT 0"),
     ("queued", "TEXT"),
+    ("updated", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 
@@ -133,13 +137,15 @@ class ExecutionRow:
     tokens: str = "{}"  # client tokens per action, JSON
     synchronous: bool = False
     queued: str | None = None  # the Event invoke's request id, until the async queue tried it
+    updated: str = "[]"  # JSON list of operation ids the engine changed since the last invocation
 
     def with_(self, **changes: Any) -> ExecutionRow:
         return replace(self, **changes)
 
 
 def _row(found: tuple[Any, ...]) -> ExecutionRow:
-    return ExecutionRow(*found[:-2]).with_(synchronous=bool(found[-2]), queued=found[-1])
+    values = dict(zip(_COLUMNS.replace(" ", "").split(","), found, strict=True))
+    return ExecutionRow(**values | {"synchronous": bool(values["synchronous"])})
 
 
 class DurableStore(ScopedTables):
@@ -168,7 +174,7 @@ class DurableStore(ScopedTables):
     def insert(self, row: ExecutionRow) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 18)})",
+                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 19)})",
                 (self._scope, *_values(row)),
             )
 
@@ -177,7 +183,8 @@ class DurableStore(ScopedTables):
         with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ?, "
-                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ? WHERE scope = ? AND arn = ?",
+                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ?, updated = ? "
+                "WHERE scope = ? AND arn = ?",
                 (
                     row.status,
                     row.result,
@@ -189,6 +196,7 @@ class DurableStore(ScopedTables):
                     row.paused,
                     row.tokens,
                     row.queued,
+                    row.updated,
                     self._scope,
                     row.arn,
                 ),
@@ -208,6 +216,21 @@ class DurableStore(ScopedTables):
                 (self._scope, function, name),
             ).fetchone()
         return None if found is None else _row(found)
+
+    def mark_updated(self, arn: str, operation_ids: list[str]) -> None:
+        """Add ``operation_ids`` to ``arn``'s operations changed since its last invocation."""
+        with self._lock, self._conn:
+            found = self._conn.execute(
+                "SELECT updated FROM durable_executions WHERE scope = ? AND arn = ?", (self._scope, arn)
+            ).fetchone()
+            if found is None:
+                return
+            kept = list(json.loads(found[0]))
+            kept += [operation_id for operation_id in operation_ids if operation_id not in kept]
+            self._conn.execute(
+                "UPDATE durable_executions SET updated = ? WHERE scope = ? AND arn = ?",
+                (json.dumps(kept), self._scope, arn),
+            )
 
     def queued_as(self, request_id: str) -> ExecutionRow | None:
         """The execution whose first invocation waits in the async queue as ``request_id``."""
@@ -360,4 +383,5 @@ def _values(row: ExecutionRow) -> tuple[Any, ...]:
         row.tokens,
         int(row.synchronous),
         row.queued,
+        row.updated,
     )
