@@ -17,6 +17,7 @@ Exit status: see :func:`exit_status`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import shlex
 import subprocess
@@ -58,6 +59,7 @@ class Settings:
     clients: int = 8
     throughput_seconds: float = 5.0
     throughput_warmup: float = 1.5
+    trace: bool = False  # run flare serve --trace (the recorder's cost on the invoke path)
 
 
 HOT_RELOAD_EDITS = 20
@@ -125,7 +127,8 @@ def bench_flare(settings: Settings) -> EngineResult:
 def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Settings) -> None:
     """Run ``flare serve``, deploy the function and fill every measurement in ``result``."""
     progress("flare: starting")
-    with harness.flare_server(data_dir, log) as server:
+    extra = ["--trace", str(data_dir.parent / "trace.jsonl")] if settings.trace else []
+    with harness.flare_server(data_dir, log, extra_args=extra) as server:
         client = harness.lambda_client(server.url)
         harness.deploy(client)
         endpoint = measure.Endpoint(server.host, server.port, harness.FUNCTION_NAME)
@@ -220,6 +223,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--trace", action="store_true", help="Flare records every invocation (flare serve --trace)"
+    )
     return parser.parse_args(argv)
 
 
@@ -236,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bench; see the module docstring for outputs and exit status."""
     args_list = sys.argv[1:] if argv is None else argv
     args = parse_args(args_list)
-    settings = QUICK if args.quick else Settings()
+    settings = dataclasses.replace(QUICK if args.quick else Settings(), trace=args.trace)
     flare = bench_flare(settings) if args.only in (None, "flare") else None
     peer_result = bench_peer(settings) if args.only in (None, "peer") else None
     sandbox_result = sandbox.run(settings, args.quick, progress) if args.only in (None, "sandbox") else None

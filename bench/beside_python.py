@@ -4,8 +4,9 @@ One ``flare serve`` (sandboxed); functions answering ``{"ok": true}`` at the run
 size: Python's (``python3.11``, the main bench's) and the other runtime's, twice. Cold starts are
 interleaved (Python, the runtime, the runtime "later", Python, ...), each the invoke right after
 UpdateFunctionConfiguration changed an environment variable: the runtime's cold start then
-takes the spare that update started (``placement/spares.py``), still booting; "later" waits the
-runtime's ``spare_boot_s`` first, so its spare has booted. Then sequential warm invokes of each.
+takes a spare (``placement/spares.py``): the one that update started, still booting (Java), or a
+late-bound one started before (Node.js, ``Beside.spares``); "later" waits the runtime's
+``spare_boot_s`` first, so a spare the update started has booted. Then sequential warm invokes.
 ``bench.node`` and ``bench.java`` describe their runtime (``Beside``) and call ``run``/``render``.
 """
 
@@ -40,6 +41,10 @@ class Beside:
     memory_mb: int
     spare_boot_s: float
     code: Callable[[Path], bytes]
+    spares: str = (
+        "the spare the update started, still booting right after the update, booted {boot} s after it"
+    )
+    """What a cold start takes, for the report (``{boot}``: ``spare_boot_s``)."""
 
 
 @dataclass
@@ -133,14 +138,14 @@ def render(beside: Beside, result: BesideResult) -> str:
         "| invoke | n | p50 (ms) | p99 (ms) | max (ms) |",
         "| --- | ---: | ---: | ---: | ---: |",
         _row("python3.11 cold", result.python_cold),
-        _row(f"{runtime} cold, at once after the update (its spare still booting)", result.cold),
-        _row(f"{runtime} cold, {boot} s after the update (its spare booted)", result.later_cold),
+        _row(f"{runtime} cold, at once after the update", result.cold),
+        _row(f"{runtime} cold, {boot} s after the update", result.later_cold),
         _row("python3.11 warm", result.python_warm),
         _row(f"{runtime} warm", result.warm),
         "",
         "- cold start = the invoke right after UpdateFunctionConfiguration changed env var `BUMP`; "
-        f"Python and {beside.title} taken in turn; a {beside.title} cold start takes the spare the "
-        f"update started, still booting right after the update, booted {boot} s after it",
+        f"Python and {beside.title} taken in turn; a {beside.title} cold start takes "
+        + beside.spares.format(boot=boot),
     ]
     if result.error:
         lines.append(f"- not measured: {result.error.splitlines()[0]}")

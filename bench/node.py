@@ -1,5 +1,6 @@
 """Node.js beside Python (``bench.beside_python``): ``nodejs20.x``, an async CommonJS handler,
-at 128 MB; its "later" cold start waits 0.5 s, when the update's spare has booted.
+at 128 MB; its cold starts take late-bound spares (``sandbox/late_binding.py``), booted before
+the update; its "later" cold start waits 0.5 s first.
 
 The section also sets Flare's Node.js figures against serverless-offline serving the same
 ``index.js`` (``bench.peer``'s ``NODE`` function, measured by ``bench.__main__.bench_peer``).
@@ -30,7 +31,17 @@ def node_zip(_scratch: Path) -> bytes:
     return buffer.getvalue()
 
 
-NODE = Beside("node", "Node.js", "nodejs20.x", "index.handler", 128, 0.5, node_zip)
+NODE = Beside(
+    "node",
+    "Node.js",
+    "nodejs20.x",
+    "index.handler",
+    128,
+    0.5,
+    node_zip,
+    "a late-bound spare (started for no function, before the update; two per runtime and memory, "
+    "both Node.js functions here draw on them)",
+)
 
 
 @dataclass(frozen=True)

@@ -45,6 +45,7 @@ from flare.placement.router import Router
 from flare.placement.spares import REPLACE_AFTER_S, Spares, wants_spare
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
+from flare.sandbox.late_binding import LateKey, late_key
 from flare.sandbox.restored import RestoredEnvironment
 from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
@@ -116,6 +117,7 @@ class AccountRegion:
             lambda version: self._new_environment(version, self.pool),
             clock=clock,
             idle_s=config.idle_timeout_s,
+            late_key_of=self._late_key,
         )
         self.pool.take_spare = self._take_spare
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
@@ -126,7 +128,7 @@ class AccountRegion:
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
-        self.router = Router(self.pool, self.ledger, metrics, clock)
+        self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
         self.provisioner = Provisioner(self.pool, self.ledger)
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock
@@ -298,6 +300,13 @@ class AccountRegion:
         spare = await self.spares.take(version)
         self.clock.call_later(REPLACE_AFTER_S, lambda: self.spares.prepare(version))
         return spare
+
+    def _late_key(self, version: FunctionVersion) -> LateKey | None:
+        """``version``'s key among late-bound spares, None when those cannot serve it."""
+        isolation = self.machine.isolation
+        if isolation.code_staging is None:
+            return None
+        return late_key(version, isolation.network_of(version))
 
     def _new_environment(self, version: FunctionVersion, pool: Pool) -> Environment:
         machine = self.machine

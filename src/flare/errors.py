@@ -62,6 +62,8 @@ turns any of them into AWS's error shape in one place; nothing else builds error
 
     IllegalTransition      an environment was asked for a state change its table forbids
                            (a bug or a misbehaving runtime; never sent to a client as such)
+    TraceRefused           a trace file or a what-if ``flare trace replay`` cannot use (a usage
+                           error of the command line; never sent to a client)
 """
 
 from __future__ import annotations
@@ -332,3 +334,8 @@ class IllegalTransition(Exception):
         super().__init__(f"illegal transition {current} -> {wanted}")
         self.current = current
         self.wanted = wanted
+
+
+class TraceRefused(ValueError):
+    """A trace file ``flare trace replay`` cannot read, or a what-if it does not know; the
+    message says why (and on which line)."""

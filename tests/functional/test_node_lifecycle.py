@@ -141,3 +141,51 @@ def test_a_spare_is_not_taken_once_its_function_changed(lam: Any) -> None:
         lam.get_waiter("function_updated_v2").wait(FunctionName=name)
         time.sleep(0.5)
     assert invoke(lam, name)[1] == "blue"
+
+
+LATE_BOUND_PROBE = """
+const fs = require('fs');
+const { LambdaClient, GetFunctionConfigurationCommand } = require('@aws-sdk/client-lambda');
+exports.handler = async (event, context) => {
+  let write;
+  try {
+    fs.writeFileSync('/var/task/scribble', 'x');
+    write = 'written';
+  } catch (error) {
+    write = error.code;
+  }
+  const lambda = new LambdaClient({});
+  const caller = await lambda
+    .send(new GetFunctionConfigurationCommand({ FunctionName: context.functionName }))
+    .then(() => 'allowed', (error) => error.message); // the test role may not: who was refused?
+  console.log('probe line');
+  return {
+    uptime: process.uptime(),
+    cwd: process.cwd(),
+    files: fs.readdirSync('.').sort(),
+    colour: process.env.COLOUR,
+    name: process.env.AWS_LAMBDA_FUNCTION_NAME,
+    handler: process.env._HANDLER,
+    stream: process.env.AWS_LAMBDA_LOG_STREAM_NAME === context.logStreamName,
+    write,
+    caller,
+  };
+};
+"""
+
+
+def test_a_new_function_takes_a_node_started_before_it_existed_and_runs_as_itself(lam: Any) -> None:
+    # nodejs20.x at 160 MB: a key of its own among late-bound spares, which the first function's
+    # creation starts; the second function, created later, takes that node
+    node_function(lam, {"index.js": "exports.handler = async () => 1;\n"}, MemorySize=160)
+    time.sleep(1.5)
+    files = {"index.js": LATE_BOUND_PROBE, "data.txt": "d"}
+    name = node_function(lam, files, MemorySize=160, Environment={"Variables": {"COLOUR": "teal"}})
+    response, body, log = invoke(lam, name)
+    assert "Init Duration" in log and "FunctionError" not in response, body
+    assert body["uptime"] >= 1.2  # started before this function was created
+    assert body["cwd"] == "/var/task" and body["files"] == ["data.txt", "index.js"]
+    assert (body["colour"], body["name"], body["handler"]) == ("teal", name, "index.handler")
+    assert body["stream"] and body["write"] == "EROFS"
+    assert f"assumed-role/flare-test/{name} is not authorized" in body["caller"]  # its own credentials
+    assert f"{request_id(response)}\tINFO\tprobe line" in log

@@ -1,14 +1,17 @@
-"""Spares: Node.js environments started ahead of their cold start, with fake environments."""
+"""Spares: Node.js environments started ahead of their cold start, with fake environments; and
+which functions a late-bound spare may serve (``late_binding.py``)."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
 from collections.abc import Coroutine
+from pathlib import Path
 from typing import Any, cast
 
 from flare.clock import ManualClock
 from flare.placement.spares import Spares, wants_spare
+from flare.sandbox.late_binding import LateKey, boot_variables, late_key
 from flare.sandbox.lifecycle import EnvState
 from tests.unit.test_launcher import version
 
@@ -20,17 +23,29 @@ class FakeProcess:
 
 
 class FakeEnvironment:
-    """What Spares uses of an Environment: prestart, stop, state and process."""
+    """What Spares uses of an Environment: prestart, adopt, stop, state and process."""
 
-    def __init__(self, fn: Any, boot: asyncio.Event | None = None, fails: bool = False) -> None:
+    def __init__(
+        self, fn: Any, boot: asyncio.Event | None = None, fails: bool = False, refuses_code: bool = False
+    ) -> None:
         self.version = fn
         self.state = EnvState.STARTING
         self.process: FakeProcess | None = None
         self.stopped = False
+        self.late_bound = False
+        self.adopted: list[Any] = []
         self._boot = boot
         self._fails = fails
+        self._refuses_code = refuses_code
 
-    async def prestart(self) -> None:
+    def adopt(self, fn: Any) -> None:
+        if self._refuses_code:
+            raise OSError("mount refused")
+        self.adopted.append(fn)
+        self.version = fn
+
+    async def prestart(self, late_bound: bool = False) -> None:
+        self.late_bound = late_bound
         if self._boot is not None:
             await self._boot.wait()
         if self._fails:
@@ -47,13 +62,20 @@ def run(scenario: Any) -> Any:
 
 
 def spares_of(
-    made: list[FakeEnvironment], limit: int = 8, clock: ManualClock | None = None, **options: Any
+    made: list[FakeEnvironment],
+    limit: int = 8,
+    clock: ManualClock | None = None,
+    late: bool = False,
+    **options: Any,
 ) -> Spares:
     def factory(fn: Any) -> Any:
         made.append(FakeEnvironment(fn, **options))
         return made[-1]
 
-    return Spares(factory, limit, clock or ManualClock(), idle_s=60)
+    def late_key_of(fn: Any) -> LateKey | None:
+        return late_key(fn, "default") if late else None
+
+    return Spares(factory, limit, clock or ManualClock(), idle_s=60, late_key_of=late_key_of)
 
 
 async def settle() -> None:
@@ -196,3 +218,96 @@ def test_a_spare_nobody_takes_within_the_idle_timeout_is_stopped() -> None:
     made, kept, expired = run(scenario)
     assert kept is made[0] and not made[0].stopped
     assert expired is None and made[1].stopped
+
+
+def test_a_late_bound_spare_serves_another_function_and_outlives_an_update() -> None:
+    async def scenario() -> tuple[list[FakeEnvironment], Any, Any]:
+        made: list[FakeEnvironment] = []
+        spares = spares_of(made, late=True)
+        spares.prepare(NODE)
+        await settle()
+        spares.retire(NODE.name)  # NODE was updated: the late-bound spare is no one's
+        other = dataclasses.replace(NODE, name="billing", revision_id="rev-9")
+        first = await spares.take(other)
+        spares.prepare(NODE)
+        await settle()
+        return made, first, await spares.take(dataclasses.replace(NODE, revision_id="rev-2"))
+
+    made, first, second = run(scenario)
+    assert first is made[0] and made[0].late_bound and not made[0].stopped
+    assert [fn.name for fn in made[0].adopted] == ["billing"]
+    assert second is not first and [fn.revision_id for fn in second.adopted] == ["rev-2"]
+    assert len(made) == 3 and all(env.late_bound for env in made)  # two kept per key
+
+
+def test_two_cold_starts_in_a_row_each_find_a_late_bound_spare() -> None:
+    async def scenario() -> tuple[Any, Any, Any]:
+        spares = spares_of([], late=True)
+        spares.prepare(NODE)
+        await settle()
+        other = dataclasses.replace(NODE, name="billing")
+        return await spares.take(NODE), await spares.take(other), await spares.take(NODE)
+
+    first, second, third = run(scenario)
+    assert isinstance(first, FakeEnvironment) and isinstance(second, FakeEnvironment)
+    assert third is None  # until the caller prepares the next
+
+
+def test_a_late_bound_spare_is_kept_by_runtime_memory_and_storage() -> None:
+    async def scenario() -> tuple[Any, Any]:
+        spares = spares_of([], late=True)
+        spares.prepare(NODE)
+        await settle()
+        bigger = await spares.take(dataclasses.replace(NODE, name="big", memory_mb=1024))
+        return bigger, await spares.take(dataclasses.replace(NODE, name="same"))
+
+    bigger, same = run(scenario)
+    assert bigger is None
+    assert isinstance(same, FakeEnvironment)
+
+
+def test_a_late_bound_spare_whose_code_cannot_be_mounted_is_stopped_not_taken() -> None:
+    async def scenario() -> tuple[list[FakeEnvironment], Any]:
+        made: list[FakeEnvironment] = []
+        spares = spares_of(made, late=True, refuses_code=True)
+        spares.prepare(NODE)
+        await settle()
+        return made, await spares.take(NODE)
+
+    made, taken = run(scenario)
+    assert taken is None and made[0].stopped
+
+
+def test_only_functions_whose_node_would_start_the_same_are_served_late_bound() -> None:
+    assert late_key(NODE, "default") == LateKey("nodejs20.x", 256, 512)
+    assert late_key(dataclasses.replace(NODE, environment={"COLOUR": "red"}), "default") is not None
+    assert late_key(NODE, "isolated") is None
+    assert late_key(dataclasses.replace(NODE, opt_dir=Path("/data/layers/x")), "default") is None
+    assert late_key(version("java21"), "default") is None
+    for name in ("NODE_OPTIONS", "NODE_EXTRA_CA_CERTS", "UV_THREADPOOL_SIZE", "LD_PRELOAD", "LANG", "TZ"):
+        assert late_key(dataclasses.replace(NODE, environment={name: "x"}), "default") is None, name
+    assert (
+        late_key(dataclasses.replace(NODE, environment={"AWS_LAMBDA_EXEC_WRAPPER": "/opt/w"}), "default")
+        is None
+    )
+
+
+def test_a_late_bound_runtime_starts_with_the_shared_variables_only() -> None:
+    started = boot_variables({"PATH": "/usr/bin", "NODE_PATH": "/opt/n", "COLOUR": "red", "_HANDLER": "a.b"})
+    assert started == {"PATH": "/usr/bin", "NODE_PATH": "/opt/n"}
+
+
+def test_the_late_bound_spares_of_a_key_start_one_after_the_other() -> None:
+    async def scenario() -> tuple[int, int]:
+        made: list[FakeEnvironment] = []
+        boot = asyncio.Event()
+        spares = spares_of(made, late=True, boot=boot)
+        spares.prepare(NODE)
+        spares.prepare(dataclasses.replace(NODE, name="billing"))  # same key, one is starting
+        await settle()
+        starting_alone = len(made)
+        boot.set()
+        await settle()
+        return starting_alone, len(made)
+
+    assert run(scenario) == (1, 2)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from flare import __version__
+from flare.cli.console import console_command
 from flare.cli.deploy import deploy_command
 from flare.cli.doctor import doctor_command
 from flare.cli.durable import durable_command
@@ -19,6 +20,8 @@ from flare.cli.roles import roles_command
 from flare.cli.schedule import schedule_command
 from flare.cli.serve import serve_command
 from flare.cli.sources import sources_command
+from flare.cli.top import top_command
+from flare.cli.trace import trace_command
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -37,6 +40,9 @@ main.add_command(sources_command)
 main.add_command(keys_command)
 main.add_command(roles_command)
 main.add_command(durable_command)
+main.add_command(trace_command)
+main.add_command(console_command)
+main.add_command(top_command)
 
 
 if __name__ == "__main__":

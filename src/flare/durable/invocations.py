@@ -117,7 +117,7 @@ class Invocations(ExecutionHooks):
         try:
             version = self._registry.resolve(row.function, row.version)
             invoked_arn = f"{version.function_arn}:{row.version}"
-            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began))
+            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began), source="durable")
             async with self._router.invoke(version, invocation) as result:
                 outcome = wire.outcome(result.payload, result.function_error)
                 answer = result.payload

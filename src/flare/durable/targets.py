@@ -68,7 +68,9 @@ async def _invoke(
 ) -> chained.Answer:
     while True:
         trace = new_trace_id(clock.wall())
-        invocation = Invocation(new_request_id(), payload, invoked_arn, trace, tenant_id=tenant)
+        invocation = Invocation(
+            new_request_id(), payload, invoked_arn, trace, tenant_id=tenant, source="durable"
+        )
         try:
             async with router.invoke(version, invocation) as result:
                 if result.function_error is None:

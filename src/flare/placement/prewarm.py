@@ -25,13 +25,13 @@ import enum
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from flare.control.model import FunctionVersion, VersionKey
 from flare.placement.ledger import Lease, Ledger
 from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
-from flare.sandbox.lifecycle import EnvState
+from flare.sandbox.lifecycle import EnvState, Stateful
 
 log = logging.getLogger("flare.provisioned")
 
@@ -51,12 +51,7 @@ class Status(enum.StrEnum):
     FAILED = "FAILED"
 
 
-class _Stateful(Protocol):
-    @property
-    def state(self) -> EnvState: ...
-
-
-E = TypeVar("E", bound=_Stateful)
+E = TypeVar("E", bound=Stateful)
 
 _SURPLUS_ORDER = {
     EnvState.STARTING: 0,

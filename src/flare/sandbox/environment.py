@@ -35,6 +35,7 @@ from flare.control.debug_settings import DEBUG_TIMEOUT_S, DebugSettings, debug_s
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
+from flare.observe.live_feed import LiveFeed
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames
@@ -58,6 +59,7 @@ from flare.sandbox.inflight import InFlight
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult, Outcome
 from flare.sandbox.isolation import ISOLATED_RUNTIME_API, Isolation, Layout
 from flare.sandbox.java_runtime import wanted_major as java_major
+from flare.sandbox.late_binding import boot_variables
 from flare.sandbox.launcher import (
     CredentialIssuer,
     LaunchPlan,
@@ -69,6 +71,7 @@ from flare.sandbox.launcher import (
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.node_runtime import wanted_major
+from flare.sandbox.phase import seen
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -82,6 +85,7 @@ from flare.sandbox.telemetry import TelemetryHub
 from flare.sandbox.tmp_pool import Scratch
 
 log = logging.getLogger("flare.environment")
+HELD_WITHIN_S = 10.0  # a late-bound spare's runtime boots within this, or the spare is given up
 HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
 
 
@@ -97,9 +101,20 @@ class EnvSettings:
     """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
     debug_ports: DebugPorts = field(default_factory=DebugPorts)
     """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
+    feed: LiveFeed | None = None
+    """Where each environment's phase changes are published (``observe/live_feed.py``)."""
+
+
+def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
+    """The log stream of environment ``env_id`` of ``version``, dated today, as Lambda names it."""
+    today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
+    return f"{today:%Y/%m/%d}/[{version.version}]{env_id}"
 
 
 class Environment:
+    RESTORES = False
+    """Whether its INIT is a SnapStart restore (``restored.py``)."""
+
     def __init__(
         self,
         version: FunctionVersion,
@@ -114,7 +129,7 @@ class Environment:
         self.id = uuid.uuid4().hex
         self.version = version
         self.plan = plan
-        self.lifecycle = Lifecycle()
+        self.lifecycle = Lifecycle(self._publish, settings.feed)
         self.pid: int | None = None
         self.init_ms: float | None = None
         self.invocations = 0
@@ -127,8 +142,7 @@ class Environment:
         self._logs = logs
         self._settings = settings
         self._on_exit = on_exit
-        today = datetime.datetime.fromtimestamp(clock.wall(), datetime.UTC)
-        self.stream = f"{today:%Y/%m/%d}/[{version.version}]{self.id}"
+        self.stream = log_stream_name(version, self.id, clock)
         self._platform = platform_log(version, clock)
         self._runtime_api: RuntimeApiServer | RuntimeApiTenant = RuntimeApiServer(
             self, more=ExtensionRoutes()
@@ -150,6 +164,10 @@ class Environment:
         self._credentials: SessionCredentials | None = None  # revoked at stop
         self._api_door: asyncio.AbstractServer | None = None  # isolated networks: Flare's API
         self._hold_fd: int | None = None  # a prestarted runtime waits for a write on this pipe
+        self._late_bound = False  # started for no function yet (late_binding.py): ``adopt`` gives one
+        self._release_message = b"go"  # what releases a prestarted runtime (``start``)
+        self._spawned_with: tuple[Layout, str] | None = None  # its layout and Runtime API address
+        self._held: asyncio.Future[None] | None = None  # a late-bound runtime's POST /flare/held
         self._debug: DebugSettings | None = None  # a debugged environment's (set by _spawn)
         self.debug_port: int | None = None  # the host port of its debug server
         self._debug_forward: DebugForward | None = None  # that port, into an isolated network
@@ -160,6 +178,17 @@ class Environment:
     @property
     def state(self) -> EnvState:
         return self.lifecycle.state
+
+    @property
+    def initialization_type(self) -> str:
+        """``on-demand``, ``provisioned-concurrency`` or ``snap-start``."""
+        return "snap-start" if self.RESTORES else self._initialization_type
+
+    def _publish(self, state: EnvState | None = None) -> None:
+        """Tell the live feed this environment's phase, when someone is reading it."""
+        feed = self._settings.feed
+        if feed is not None and feed.active:
+            feed.publish(seen(self, self._clock.wall()))
 
     # ---- start / INIT ---------------------------------------------------------------------
 
@@ -179,17 +208,53 @@ class Environment:
             self._log_init_start()
             hold, self._hold_fd = self._hold_fd, None
             with contextlib.suppress(OSError):  # a runtime that died held fails INIT as it exits
-                os.write(hold, b"go")
+                os.write(hold, self._release_message)
             os.close(hold)
         self.lifecycle.move(EnvState.INITIALISING)
         # a debugged INIT may first wait for a debugger to attach
         await self._await_init(began, init_limit_s + (self._debug.wait_s if self._debug else 0.0))
 
-    async def prestart(self) -> None:
+    async def prestart(self, late_bound: bool = False) -> None:
         """Spawn the runtime of an on-demand environment ahead of its INIT, held before it loads
         the function (Flare's Node.js runtime reads the hold on its stdin; see
-        ``placement/spares.py``); ``start`` releases it. Raises what spawning raises."""
+        ``placement/spares.py``); ``start`` releases it. With ``late_bound``, for no function
+        yet (``late_binding.py``): its /var/task is empty, its variables only the shared ones,
+        and it has no credentials, until ``adopt``. Raises what spawning raises."""
+        staging = self._isolation.code_staging
+        self._late_bound = late_bound and staging is not None
+        if not self._late_bound:
+            await self._spawn("on-demand", cpu_burst=True, hold=True)
+            return
+        # Ready once its runtime says it is held: its sandbox is built by then, so the code
+        # mounted on its staging point reaches its /var/task (a sandbox still being built
+        # holds a detached copy of the staging point, which mounts do not propagate to).
+        self._held = asyncio.get_running_loop().create_future()
         await self._spawn("on-demand", cpu_burst=True, hold=True)
+        late = OSError(f"the runtime did not boot within {HELD_WITHIN_S:g} s")
+        timer = self._clock.call_later(HELD_WITHIN_S, lambda: fail_future(self._held, late))
+        try:
+            await self._held
+        finally:
+            timer.cancel()
+
+    def adopt(self, version: FunctionVersion) -> None:
+        """Give a late-bound environment, still held, its function: ``version`` (whose
+        ``late_key`` is the one it was started for) becomes its version, its code is mounted
+        at its /var/task, its credentials issued, and every variable of ``version`` is what
+        ``start`` releases it with. Raises OSError when the code cannot be mounted."""
+        staging = self._isolation.code_staging
+        assert self._late_bound and staging is not None and self.uid is not None and self._spawned_with
+        staging.attach(version.code_dir, self.uid)
+        self.version = version
+        self._late_bound = False
+        self.stream = log_stream_name(version, self.id, self._clock)
+        self._platform = platform_log(version, self._clock)
+        layout, address = self._spawned_with
+        self._credentials = self._issue_credentials()
+        variables = environment_variables(
+            version, address, self.stream, self._settings.endpoint_url, "on-demand", layout, self._credentials
+        )
+        self._release_message = json.dumps(variables).encode()
 
     def _log_init_start(self) -> None:
         self._log(self._platform.init_start(self._initialization_type))
@@ -209,9 +274,8 @@ class Environment:
         layout = await self._prepare_layout()
         isolated = bool(layout.plan.get("isolated_network"))
         address = ISOLATED_RUNTIME_API if isolated else await self._runtime_api.start()
-        issuer = self._settings.credentials
-        uids = (self.uid,) if self.uid is not None else ()
-        self._credentials = issuer.issue(self.version, uids) if issuer is not None else None
+        self._spawned_with = (layout, address)
+        self._credentials = None if self._late_bound else self._issue_credentials()
         variables = environment_variables(
             self.version,
             address,
@@ -221,6 +285,8 @@ class Environment:
             layout,
             self._credentials,
         )
+        if self._late_bound:
+            variables = boot_variables(variables)
         self._logpipe = LogPipe(self._on_log_lines)
         header: dict[str, Any] = {"env": variables, "cwd": layout.task_root, "mode": self.plan.mode}
         if layout.plan:
@@ -270,6 +336,12 @@ class Environment:
             self._channel, _ = await loop.create_unix_connection(lambda: FrameProtocol(self), sock=channel)
         return began
 
+    def _issue_credentials(self) -> SessionCredentials | None:
+        """The environment's own credentials, for its version's role (None without an issuer)."""
+        issuer = self._settings.credentials
+        uids = (self.uid,) if self.uid is not None else ()
+        return issuer.issue(self.version, uids) if issuer is not None else None
+
     async def _take_listeners(self, handoff: socket.socket, layout: Layout) -> None:
         """An isolated network's listeners, made inside it: the Runtime API's, then (when the
         plan has one) Flare's endpoint's, served for this environment (``api_door.py``)."""
@@ -294,7 +366,9 @@ class Environment:
         if not self._isolation.namespaces:
             return self._isolation.layout(self.version, self.plan.language, tmp_dir, debug=debug)
         self.uid = self._isolation.allocate_uid()
-        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid, debug)
+        staging = self._isolation.code_staging
+        late_task = staging.point(self.uid) if self._late_bound and staging is not None else None
+        layout = self._isolation.layout(self.version, self.plan.language, tmp_dir, self.uid, debug, late_task)
         if not layout.plan.get("isolated_network"):
             self._runtime_api.allowed_uid = self.uid  # its own netns needs no uid guard
         return layout
@@ -406,7 +480,10 @@ class Environment:
         )
         self._log(lines)
         log = InvocationLog.of(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
+        version = self.version.version
+        return InvocationResult(
+            outcome.payload, "Unhandled", version, log, outcome.error_type, init_ms=self.init_ms
+        )
 
     def _runtime_ready(self) -> None:
         """The runtime called next in INIT: INIT ends once every extension has too."""
@@ -485,6 +562,9 @@ class Environment:
             executed_version=version.version,
             log=log,
             error_type=outcome.error_type,
+            duration_ms=duration_ms[0],
+            init_ms=init_ms,
+            restore_ms=restore_ms,
         )
 
     def _runtime_done(
@@ -627,6 +707,10 @@ class Environment:
             403, "InvalidStateTransition", "This environment was not restored from a snapshot"
         )
 
+    def runtime_held(self) -> None:
+        if self._held is not None and not self._held.done():
+            self._held.set_result(None)
+
     def post_restore_error(self, body: bytes, error_type: str | None) -> None:
         self.restore_next()
 
@@ -676,6 +760,7 @@ class Environment:
             return
         self._phases.telemetry.pause()
         self.process.freeze()
+        self._publish()
 
     def _freeze_waits_for(self) -> asyncio.Future[None] | None:
         """What must end before a freeze: the extensions' post-runtime phase, a telemetry post
@@ -744,6 +829,8 @@ class Environment:
         if self.process is not None:
             await self.process.release(self._clock)
         if self.uid is not None:
+            if self._isolation.code_staging is not None:
+                self._isolation.code_staging.detach(self.uid)  # before another takes its uid
             self._isolation.release_uid(self.uid)
             self.uid = None
         if self._debug_forward is not None:
@@ -767,6 +854,7 @@ class Environment:
     def _on_process_exit(self, future: asyncio.Future[int]) -> None:
         assert self.process is not None
         error_type, error = self.process.describe_exit()
+        fail_future(self._held, OSError(f"the runtime exited before it was held: {error}"))
         if self.state is EnvState.INITIALISING:
             init_body = json.dumps({"errorType": error_type, "errorMessage": f"Error: {error}"})
             fail_future(self._ready, InitError(Outcome(init_body.encode(), error_type, healthy=False)))

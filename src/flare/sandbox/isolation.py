@@ -33,10 +33,12 @@ from flare.runtimes.lambda_python.uids import (
 )
 from flare.sandbox.capabilities import probe_socket_diag
 from flare.sandbox.cgroups import PIDS_LIMIT, Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
+from flare.sandbox.code_staging import CodeStaging
 from flare.sandbox.debug_ports import DEBUG_DIR, debugpy_dir
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBlock
+from flare.sandbox.mountns import mounts_are_private
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
 from flare.sandbox.tmp_pool import ScratchPool
 
@@ -131,6 +133,9 @@ class Isolation:
     link_local: LinkLocalBlock | None = None
     debugpy_dir: Path | None = None
     """Where debugpy is installed for debugged environments (``debug_ports.debugpy_dir``)."""
+    code_staging: CodeStaging | None = None
+    """Where late-bound environments get their code (``code_staging.py``); None: no such
+    environments (no namespaces, or no mount namespace of the engine's own)."""
     _uids: set[int] = field(default_factory=set)
     _template_slots: set[int] = field(default_factory=set)
     # what fixed_mounts found, per (python?, interpreter, code, layers, network, debugged?): the
@@ -210,9 +215,11 @@ class Isolation:
         tmp_dir: Path | None,
         uid: int = SANDBOX_UID,
         debug: bool = False,
+        late_task: Path | None = None,
     ) -> Layout:
         """Where things are for ``version`` and how to build it; with ``debug``, debugpy's
-        directory too (when installed)."""
+        directory too (when installed); with ``late_task`` (a staging point of
+        ``code_staging``, with namespaces only) /var/task is that instead of the code."""
         debugpy = self.debugpy_dir if debug else None
         if not self.namespaces:
             return Layout(
@@ -240,7 +247,7 @@ class Isolation:
             RUNTIME_DIR,
             SDK_DIR,
             OPT_DIR if version.opt_dir is not None else None,
-            mount_plan(fixed, version, self, tmp_dir, uid),
+            mount_plan(fixed, version, self, tmp_dir, uid, late_task),
             DEBUG_DIR if debugpy is not None else None,
         )
 
@@ -294,13 +301,21 @@ def fixed_mounts(
 
 
 def mount_plan(
-    fixed: FixedMounts, version: FunctionVersion, isolation: Isolation, tmp_dir: Path | None, uid: int
+    fixed: FixedMounts,
+    version: FunctionVersion,
+    isolation: Isolation,
+    tmp_dir: Path | None,
+    uid: int,
+    late_task: Path | None = None,
 ) -> dict[str, Any]:
     """The sandbox plan of one environment: ``fixed``'s read-only skeleton and binds, a
     writable /tmp (its scratch at ``tmp_dir``, else a tmpfs of EphemeralStorage), /proc, the
     devices, and nothing else; the uid it runs as (and, without cgroups, its RLIMIT_NPROC).
+    With ``late_task``, /var/task is that staging point (``code_staging.py``), not the code.
     Pure."""
     binds = list(fixed.binds)
+    if late_task is not None:
+        binds = [bind for bind in binds if bind[1] != TASK_ROOT]
     tmpfs: list[tuple[str, int]] = []
     if tmp_dir is not None:
         binds.append((str(tmp_dir), "/tmp", True))
@@ -319,6 +334,8 @@ def mount_plan(
         "hostname": HOSTNAME,
         "seccomp": True,  # runtimes/lambda_python/seccomp.py, installed before the function runs
     }
+    if late_task is not None:
+        plan["late_task"] = [str(late_task), TASK_ROOT]
     if isolation.cgroups is None:  # no pids controller: the process cap is the uid's rlimit
         plan["nproc"] = PIDS_LIMIT
     if isolation.network_of(version) == "isolated":
@@ -414,4 +431,17 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         host_cpus=len(os.sched_getaffinity(0)),
         shared_prefixes=tuple(sorted(prefixes)),
         notes=notes,
+        code_staging=_code_staging(data_dir, notes) if namespaces else None,
     )
+
+
+def _code_staging(data_dir: Path, notes: list[str]) -> CodeStaging | None:
+    """Staging points for late-bound environments, where the engine's mounts are its own."""
+    if not mounts_are_private():
+        notes.append("Node.js spares: one per function version (mounts are not private to the engine)")
+        return None
+    staging = CodeStaging.open(data_dir / "sandbox" / "late-task")
+    if isinstance(staging, str):
+        notes.append(f"Node.js spares: one per function version ({staging})")
+        return None
+    return staging

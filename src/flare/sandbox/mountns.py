@@ -15,6 +15,7 @@ import os
 CLONE_NEWNS = 0x00020000
 MS_REC = 16384
 MS_SLAVE = 1 << 19
+_entered = False
 
 
 def enter_private_mount_namespace() -> str | None:
@@ -27,4 +28,11 @@ def enter_private_mount_namespace() -> str | None:
         return f"unshare: {os.strerror(ctypes.get_errno())}"
     if libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None) != 0:
         return f"mount --make-rslave /: {os.strerror(ctypes.get_errno())}"
+    global _entered
+    _entered = True
     return None
+
+
+def mounts_are_private() -> bool:
+    """Whether this process entered a mount namespace of its own (so its mounts end with it)."""
+    return _entered

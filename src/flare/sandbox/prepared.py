@@ -88,6 +88,9 @@ class _NotYetBound:
     def post_restore_error(self, body: bytes, error_type: str | None) -> None:
         raise RuntimeApiError(403, "InvalidStateTransition", "This environment has not been restored yet")
 
+    def runtime_held(self) -> None:
+        """A restore is never started held: nothing to note."""
+
 
 @dataclass
 class PreparedRestore:

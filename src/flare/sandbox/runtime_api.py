@@ -78,6 +78,10 @@ class RuntimeSide(Protocol):
 
     def post_restore_error(self, body: bytes, error_type: str | None) -> None: ...
 
+    def runtime_held(self) -> None:
+        """``POST /flare/held``: Flare's runtime client, started ahead of its INIT, has booted
+        and waits to be released (a Flare extension of the Runtime API; its answer is 204)."""
+
 
 def _error(status: int, error_type: str, message: str) -> web.Response:
     body = json.dumps({"errorMessage": message, "errorType": error_type}).encode()
@@ -216,6 +220,9 @@ class RuntimeApiServer:
             request_id, _, action = route[len("invocation/") :].rpartition("/")
             if action in ("response", "error"):
                 return await self._post_result(request, request_id, action, side)
+        if route == "flare/held" and method == "POST":
+            side.runtime_held()
+            return web.Response(status=204)
         if route == "restore/next" and method == "GET":
             side.restore_next()
             return web.Response(status=200)

@@ -109,6 +109,9 @@ class _TemplateRuntimeSide:
             "GET /runtime/restore/next first: its runtime client does not support SnapStart"
         )
 
+    def runtime_held(self) -> None:
+        """A template is never started held: nothing to note."""
+
     def restore_next(self) -> None:
         raise self._refuse(
             "Flare takes snapshots of provided runtimes whose runtime client is awslambdaric, "

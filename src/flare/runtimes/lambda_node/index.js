@@ -2,8 +2,8 @@
 // Flare's Node.js runtime client: started as `node index.js` in the environment (cwd: the task
 // root), it loads `_HANDLER`, then serves invocations from the Runtime API for ever.
 //
-// INIT: `console` patched (console.js), `awslambda` made global (with `_FLARE_HOLD` set, the
-// engine started it ahead of INIT: it first waits for a write on stdin), the handler loaded
+// INIT (with `_FLARE_HOLD` set, the engine started it ahead of INIT: it first waits on stdin,
+// see `release` below): `console` patched (console.js), `awslambda` made global, the handler loaded
 // (handler.js); a failure is logged as "Uncaught Exception", posted to /init/error, and the
 // process exits 129. INVOKE: GET /next, call the handler with (event, context[, callback]) or,
 // for a streaming handler, (event, responseStream, context); its answer is posted when it
@@ -25,8 +25,8 @@ const CALLBACK_REMOVED =
   'For more information see https://docs.aws.amazon.com/lambda/latest/dg/nodejs-handler.html.';
 
 const env = process.env;
-const logError = patchConsole(env);
 const api = new RuntimeApi(env.AWS_LAMBDA_RUNTIME_API);
+let logError = (label, error) => console.error(label, error); // until `configure`
 
 // What an uncaught exception or unhandled rejection does: before the first invocation, an
 // init error; during one, that invocation's error. Then the process exits.
@@ -44,11 +44,15 @@ process.on('unhandledRejection', (reason, promise) => {
 exit.reset();
 process.on('beforeExit', () => exit.invoke());
 
-if (!['1', 'true'].includes(env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA)) {
-  globalThis.awslambda = {
-    streamifyResponse: streaming.streamifyResponse,
-    HttpResponseStream: streaming.HttpResponseStream,
-  };
+// What the function's variables decide, once they are all set.
+function configure() {
+  logError = patchConsole(env);
+  if (!['1', 'true'].includes(env.AWS_LAMBDA_NODEJS_NO_GLOBAL_AWSLAMBDA)) {
+    globalThis.awslambda = {
+      streamifyResponse: streaming.streamifyResponse,
+      HttpResponseStream: streaming.HttpResponseStream,
+    };
+  }
 }
 
 function scheduleNext(handle) {
@@ -148,6 +152,7 @@ function serveStream(handler) {
 }
 
 async function start() {
+  configure();
   try {
     if (env._FLARE_DEBUG !== undefined) require('./debugger.js').waitForDebugger(env);
     const handler = await loadHandler(env.LAMBDA_TASK_ROOT || process.cwd(), env._HANDLER || '');
@@ -164,12 +169,26 @@ async function start() {
   }
 }
 
-// Started ahead of its INIT (a spare, `_FLARE_HOLD` set): wait until the engine writes to stdin.
-// Meanwhile one request to the Runtime API (a path it does not serve) compiles the HTTP client
-// and leaves its connection open for the first /next.
+// Released by the engine (everything it writes to stdin, up to its end). A spare started for
+// no function yet (sandbox/late_binding.py) is sent its function's variables as a JSON object:
+// they replace the few it started with, and its code is now mounted at the task root, which
+// it moves into (the directory it started in is the empty one beneath).
+function release(message) {
+  if (message[0] !== 0x7b) return; // '{'
+  const variables = JSON.parse(message.toString());
+  for (const name of Object.keys(env)) if (!(name in variables)) delete env[name];
+  Object.assign(env, variables);
+  process.chdir(env.LAMBDA_TASK_ROOT);
+}
+
+// Started ahead of its INIT (a spare, `_FLARE_HOLD` set): say so, then wait until the engine
+// releases it.
 if (env._FLARE_HOLD) {
   delete env._FLARE_HOLD;
-  api.warm().finally(() => require('fs').read(0, Buffer.alloc(8), 0, 8, null, () => start()));
+  api.held().finally(() => {
+    release(require('fs').readFileSync(0));
+    start();
+  });
 } else {
   start();
 }

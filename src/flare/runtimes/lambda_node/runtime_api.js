@@ -39,10 +39,12 @@ class RuntimeApi {
     });
   }
 
-  // A request that changes nothing (a path the Runtime API does not serve), to warm up.
-  warm() {
+  // Started ahead of INIT: tell the engine this runtime is booted and waits to be released
+  // (Flare's own route). The request also compiles the HTTP client and leaves its connection
+  // open for the first /next.
+  held() {
     const body = '{}';
-    return this._exchange('POST', '/flare/warm', body, jsonHeaders(body)).catch(() => {});
+    return this._exchange('POST', '/flare/held', body, jsonHeaders(body)).catch(() => {});
   }
 
   // The next invocation: {body, headers} (header names in lower case).

@@ -38,6 +38,7 @@ MS_REMOUNT = 32
 MS_BIND = 4096
 MS_REC = 16384
 MS_PRIVATE = 1 << 18
+MS_SLAVE = 1 << 19
 MNT_DETACH = 2
 
 PR_SET_PDEATHSIG = 1
@@ -53,6 +54,7 @@ AT_RECURSIVE = 0x8000
 MOVE_MOUNT_F_EMPTY_PATH = 0x4
 MOUNT_ATTR_RDONLY = 0x1
 MOUNT_ATTR_NOSUID = 0x2
+MOUNT_ATTR_NODEV = 0x4
 SYS_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}.get(platform.machine(), 155)
 
 libc = ctypes.CDLL(None, use_errno=True)
@@ -192,7 +194,6 @@ class _MountAttr(ctypes.Structure):
 
 
 SKELETON = "skeleton"  # the key of the skeleton's own tree in ``detach_trees``'s answer
-MOUNT_ATTR_NODEV = 0x4
 
 
 def detach_trees(plan: dict[str, Any]) -> dict[str, int]:
@@ -205,22 +206,27 @@ def detach_trees(plan: dict[str, Any]) -> dict[str, int]:
     sources += [("/dev/" + name, "/dev/" + name, True) for name in plan["devices"]]
     trees = {}
     for source, target, writable in sources:
-        recursive = AT_RECURSIVE if target != SKELETON else 0
-        fd = int(
-            libc.syscall(
-                SYS_OPEN_TREE, AT_FDCWD, source.encode(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | recursive
-            )
-        )
-        check(0 if fd >= 0 else -1, f"open_tree {source}")
-        if not writable:
-            flags = MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | (MOUNT_ATTR_NODEV if target == SKELETON else 0)
-            attr = _MountAttr(flags, 0, 0, 0)
-            done = libc.syscall(
-                SYS_MOUNT_SETATTR, fd, b"", AT_EMPTY_PATH | recursive, ctypes.byref(attr), ctypes.sizeof(attr)
-            )
-            check(int(done), f"mount_setattr {source}")
-        trees[target] = fd
+        recursive = target != SKELETON
+        read_only = 0 if writable else MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID
+        if target == SKELETON:
+            read_only |= MOUNT_ATTR_NODEV
+        trees[target] = clone_tree(source, recursive, read_only)
     return trees
+
+
+def clone_tree(source: str, recursive: bool, attributes: int = 0, propagation: int = 0) -> int:
+    """A detached copy (``open_tree``) of the mount at ``source`` (with those below it if
+    ``recursive``) with mount ``attributes`` set (``MOUNT_ATTR_*``) and, when given, its
+    ``propagation`` (``MS_SLAVE``...); its file descriptor, for ``attach_tree``."""
+    flags = OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | (AT_RECURSIVE if recursive else 0)
+    fd = int(libc.syscall(SYS_OPEN_TREE, AT_FDCWD, source.encode(), flags))
+    check(0 if fd >= 0 else -1, f"open_tree {source}")
+    if attributes or propagation:
+        attr = _MountAttr(attributes, 0, propagation, 0)
+        at = AT_EMPTY_PATH | (AT_RECURSIVE if recursive else 0)
+        done = libc.syscall(SYS_MOUNT_SETATTR, fd, b"", at, ctypes.byref(attr), ctypes.sizeof(attr))
+        check(int(done), f"mount_setattr {source}")
+    return fd
 
 
 def attach_tree(fd: int, target: str) -> None:
@@ -248,6 +254,7 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
     """Make the plan's skeleton (read-only, see ``flare.sandbox.skeleton``) this mount
     namespace's root, with every mount of the plan on the mount points it already holds."""
     root = plan["root"]
+    late = _late_task_tree(plan) if trees is None else None
     mount("", "/", "", MS_REC | MS_PRIVATE)
     if trees is not None:
         attach_tree(trees[SKELETON], root)
@@ -256,6 +263,8 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
         mount("", root, "", MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
     for source, target, writable in plan["binds"]:
         _put(source, root + target, writable, trees, target)
+    if late is not None:
+        attach_tree(late, root + plan["late_task"][1])
     for target, size_mb in plan["tmpfs"]:
         mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -263,6 +272,18 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
         # the root is nodev; each device is a mount of its own, with the host's flags
         _put("/dev/" + name, f"{root}/dev/{name}", True, trees, "/dev/" + name)
     pivot(root)
+
+
+def _late_task_tree(plan: dict[str, Any]) -> Optional[int]:
+    """For an environment started before it knows its function (``late_task``: the engine's
+    staging point and where it goes, ``/var/task``), a read-only copy of the staging point
+    that stays a slave of the engine's: when the engine mounts the function's code there, the
+    kernel mounts it here too (``flare.sandbox.code_staging``). Made before this namespace's
+    mounts turn private, which would cut it off. None without ``late_task``."""
+    late = plan.get("late_task")
+    if not late:
+        return None
+    return clone_tree(late[0], False, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MS_SLAVE)
 
 
 def pivot(root: str) -> None:
