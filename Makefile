@@ -5,7 +5,8 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SDK    := $(VENV)/lambda-sdk
 # The AWS SDK for JavaScript v3 clients of the services Flare serves, for Node.js functions (as
-# Lambda's Node.js runtimes include the SDK); the runtime's NODE_PATH names $(SDK)/nodejs/node_modules.
+# Lambda's Node.js runtimes include the SDK), and the durable execution SDK (as nodejs22.x and
+# 24.x include it); the runtime's NODE_PATH names $(SDK)/nodejs/node_modules.
 NODE_SDK_LIST  := src/flare/runtimes/lambda_node/sdk-packages.txt
 NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 # Flare's Java runtime client, compiled with the host's javac (Java functions run it from

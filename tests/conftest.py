@@ -141,6 +141,14 @@ def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
 
 
 @pytest.fixture(scope="module")
+def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    """A server whose clock the test moves ahead (``--test-clock``)."""
+    server = launch(tmp_path_factory.mktemp("flare-durable-clock"), "--test-clock")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def lam(flare: FlareServer) -> Any:
     return flare.client()
 

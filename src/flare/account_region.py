@@ -154,6 +154,7 @@ class AccountRegion:
         self._wire_events(config.async_retry_base_delay_s)
         self.durable_store = DurableStore(database, scope)
         self.durable = DurableExecutions(self.durable_store, self.registry, self.router, clock)
+        self.async_queue.durable = self.durable
         self.registry.add_version_listener(self.durable.function_changed)
         self.url_store = UrlStore(database, scope)
         self.function_urls = FunctionUrls(self.url_store, self.registry, clock, region, account, config.port)

@@ -166,6 +166,18 @@ class Resources:
         answer = self.lam.invoke(FunctionName=self.durable_function, InvocationType="Event", Payload=b"{}")
         return str(answer["DurableExecutionArn"])
 
+    def paused_execution(self) -> str:
+        """A new durable execution, paused."""
+        arn = self.durable_execution()
+        self.lam.pause_durable_execution(DurableExecutionArn=arn)
+        return arn
+
+    def stopped_execution(self) -> str:
+        """A new durable execution, stopped (ended)."""
+        arn = self.durable_execution()
+        self.lam.stop_durable_execution(DurableExecutionArn=arn)
+        return arn
+
     def layer_permission(self, prefix: str) -> str:
         sid = self.fresh(prefix)
         self.lam.add_layer_version_permission(
@@ -417,9 +429,9 @@ TOUR: dict[str, Call] = {
         lambda r: {"DurableExecutionArn": DURABLE, "CheckpointToken": "t"},
         refused="InvalidParameterValueException",
     ),
-    "DeleteDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
-    "PauseDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
-    "ResumeDurableExecution": Call(lambda r: {"DurableExecutionArn": DURABLE}, refused=NONE_EXISTS),
+    "DeleteDurableExecution": Call(lambda r: {"DurableExecutionArn": r.stopped_execution()}),
+    "PauseDurableExecution": Call(lambda r: {"DurableExecutionArn": r.durable_execution()}),
+    "ResumeDurableExecution": Call(lambda r: {"DurableExecutionArn": r.paused_execution()}),
     "SendDurableExecutionCallbackSuccess": Call(
         lambda r: {"CallbackId": "Y2ItMQ==", "Result": b"{}"}, refused=NONE_EXISTS
     ),

@@ -10,8 +10,6 @@ import signal
 import subprocess
 import time
 import urllib.request
-import uuid
-from collections.abc import Callable, Iterator
 from typing import Any
 
 import boto3
@@ -28,14 +26,20 @@ from tests.conftest import (
     start_process,
     wait_ready,
 )
+from tests.durable_fixtures import (
+    CHECKPOINTS,
+    advance,
+    callback_of,
+    durable_function,
+    ended,
+    history,
+    suspended,
+    unique,
+    until,
+)
 from tests.roles import attach_policy
-from tests.signing import signed_urlopen
 
 PLAIN = "def handler(event, context):\n    return event\n"
-
-
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def test_durable_config_is_kept_with_lambdas_default_retention_and_shown_in_every_configuration(
@@ -91,29 +95,6 @@ def handler(event, context: DurableContext):
     return {"first": first, "second": second}
 """
 
-CHECKPOINTS = {
-    "Version": "2012-10-17",
-    "Statement": {
-        "Effect": "Allow",
-        "Action": ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
-        "Resource": "*",
-    },
-}
-
-
-def durable_function(flare: FlareServer, lam: Any, prefix: str, source: str, timeout: int = 3600) -> str:
-    """A python3.13 durable function (its runtime provides the SDK, as Lambda's does) whose
-    role may checkpoint, as AWS's AWSLambdaBasicDurableExecutionRolePolicy allows. Its ended
-    executions are kept 90 days: tests move the clock by weeks after one ends."""
-    attach_policy(flare.url, ROLE, CHECKPOINTS, name="durable")
-    name = unique(prefix)
-    create_function(
-        lam, name, python_function(source), runtime="python3.13", Timeout=30,
-        DurableConfig={"ExecutionTimeout": timeout, "RetentionPeriodInDays": 90},
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    return name
-
 
 def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareServer, lam: Any) -> None:
     name = durable_function(flare, lam, "two-steps", TWO_STEPS)
@@ -155,53 +136,6 @@ def handler(event, context: DurableContext):
     after = context.step(lambda _: "answered", name="answer")
     return [before, after]
 """
-
-
-@pytest.fixture(scope="module")
-def timed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
-    """A server whose clock the test moves ahead (``--test-clock``)."""
-    server = launch(tmp_path_factory.mktemp("flare-durable-clock"), "--test-clock")
-    yield server
-    server.stop()
-
-
-def advance(server: FlareServer, seconds: float) -> dict[str, Any]:
-    request = urllib.request.Request(
-        f"{server.url}/flare/v1/clock",
-        data=json.dumps({"AdvanceSeconds": seconds}).encode(),
-        method="POST",
-        headers={"Content-Type": "application/json"},
-    )
-    with signed_urlopen(request, timeout=10) as response:
-        answer: dict[str, Any] = json.loads(response.read())
-    return answer
-
-
-def until(check: Callable[[], Any], what: str, timeout: float = 30) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        found = check()
-        if found:
-            return found
-        time.sleep(0.1)
-    pytest.fail(f"waited {timeout} s for {what}")
-
-
-def history(lam: Any, arn: str) -> list[str]:
-    """The kinds of ``arn``'s events, in order."""
-    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
-    return [event["EventType"] for event in events]
-
-
-def suspended(lam: Any, arn: str, on: str = "WaitStarted", times: int = 1) -> None:
-    """Wait until ``arn`` has ``times`` events ``on`` and its last invocation has ended (so an
-    advance of the clock cannot cut an invocation in flight short)."""
-
-    def settled() -> bool:
-        kinds = history(lam, arn)
-        return kinds.count(on) >= times and kinds[-1] == "InvocationCompleted"
-
-    until(settled, f"{arn} to suspend on {on}")
 
 
 def test_a_wait_of_thirty_days_ends_when_the_engines_clock_passes_it(timed: FlareServer) -> None:
@@ -315,6 +249,9 @@ def test_a_step_that_fails_twice_succeeds_on_its_third_attempt_after_the_sdks_ba
         "the execution to end",
     )
     assert (done["Status"], done.get("Result")) == ("SUCCEEDED", "3")
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    succeeded = [event for event in events if event["EventType"] == "StepSucceeded"]
+    assert succeeded[0]["StepSucceededDetails"]["RetryDetails"] == {"CurrentAttempt": 3}
 
 
 def test_an_execution_named_twice_runs_once_and_another_payload_under_its_name_is_refused(
@@ -452,23 +389,6 @@ def handler(event, context: DurableContext):
 """
 
 
-def callback_of(lam: Any, arn: str) -> str:
-    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
-    started = [event for event in events if event["EventType"] == "CallbackStarted"]
-    return str(started[-1]["CallbackStartedDetails"]["CallbackId"])
-
-
-def ended(lam: Any, arn: str) -> dict[str, Any]:
-    found: dict[str, Any] = until(
-        lambda: (
-            (execution := lam.get_durable_execution(DurableExecutionArn=arn))["Status"] != "RUNNING"
-            and execution
-        ),
-        "the execution to end",
-    )
-    return found
-
-
 def test_two_steps_a_thirty_day_wait_and_a_callback_complete_when_the_callback_is_sent(
     timed: FlareServer,
 ) -> None:
@@ -504,7 +424,91 @@ def test_a_callback_without_its_heartbeat_times_out_and_the_handler_sees_it(time
     assert done["Status"] == "SUCCEEDED", done.get("Error")
     asked, approval, finished = json.loads(done["Result"])
     assert (asked, finished) == ("asked", "done") and approval.startswith("timed out")
-    assert "CallbackTimedOut" in history(lam, arn)
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn, MaxItems=1000)["Events"]
+    timed_out = next(event for event in events if event["EventType"] == "CallbackTimedOut")
+    assert timed_out["CallbackTimedOutDetails"]["Error"]["Payload"]["ErrorType"] == "Callback.Heartbeat"
+
+
+NOTHING_BACK = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    return {"got": context.create_callback(name="nothing").result()}
+"""
+
+
+def test_a_callback_answered_without_a_result_gives_the_handler_none(flare: FlareServer, lam: Any) -> None:
+    name = durable_function(flare, lam, "no-result", NOTHING_BACK)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
+    suspended(lam, arn, on="CallbackStarted")
+    lam.send_durable_execution_callback_success(CallbackId=callback_of(lam, arn))
+    done = ended(lam, arn)
+    assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", {"got": None})
+    events = lam.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    answered = next(event for event in events if event["EventType"] == "CallbackSucceeded")
+    assert "Payload" not in answered["CallbackSucceededDetails"]["Result"]
+
+
+POLLING = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+from aws_durable_execution_sdk_python.waits import WaitForConditionConfig, WaitForConditionDecision
+
+
+def keep_polling(state, attempts):
+    if state < 3:
+        return WaitForConditionDecision.continue_waiting(Duration.from_seconds(1))
+    return WaitForConditionDecision.stop_polling()
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    config = WaitForConditionConfig(wait_strategy=keep_polling, initial_state=0)
+    return context.wait_for_condition(lambda state, _: state + 1, config=config, name="poll")
+"""
+
+
+def test_wait_for_condition_polls_until_its_check_says_stop_each_poll_recorded_as_its_state(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "polling", POLLING)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert json.loads(answer["Payload"].read()) == 3
+    events = lam.get_durable_execution_history(DurableExecutionArn=answer["DurableExecutionArn"])["Events"]
+    polls = [
+        (event["EventType"], event["StepSucceededDetails"]["Result"]["Payload"])
+        for event in events
+        if event["EventType"].startswith("Step") and event["EventType"] != "StepStarted"
+    ]
+    assert polls == [("StepSucceeded", "1"), ("StepSucceeded", "2"), ("StepSucceeded", "3")]
+
+
+SEES_WHAT_CHANGED = """
+import json
+
+import boto3
+
+
+def handler(event, context):
+    if not any(operation["Type"] == "WAIT" for operation in event["InitialExecutionState"]["Operations"]):
+        boto3.client("lambda").checkpoint_durable_execution(
+            DurableExecutionArn=event["DurableExecutionArn"], CheckpointToken=event["CheckpointToken"],
+            Updates=[{"Id": "pause", "Type": "WAIT", "Action": "START", "WaitOptions": {"WaitSeconds": 1}}],
+        )
+        return {"Status": "PENDING"}
+    return {"Status": "SUCCEEDED", "Result": json.dumps(event["UpdatedOperationIds"])}
+"""
+
+
+def test_an_invocation_is_told_which_operations_changed_while_its_execution_was_suspended(
+    flare: FlareServer, lam: Any
+) -> None:
+    name = durable_function(flare, lam, "updated-ids", SEES_WHAT_CHANGED)
+    answer = lam.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in answer, answer["Payload"].read()
+    assert json.loads(answer["Payload"].read()) == ["pause"]
 
 
 def flare_cli(server: FlareServer, *args: str) -> str:
@@ -521,7 +525,7 @@ def flare_cli(server: FlareServer, *args: str) -> str:
     return done.stdout
 
 
-def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
+def test_flare_durable_lists_shows_tells_the_history_of_pauses_resumes_stops_and_deletes_an_execution(
     flare: FlareServer, lam: Any
 ) -> None:
     name = durable_function(flare, lam, "cli", STEP_WAIT_STEP, timeout=40 * 86400)
@@ -533,10 +537,15 @@ def test_flare_durable_lists_shows_tells_the_history_of_and_stops_an_execution(
     assert "ExecutionStarted" in lines[0] and any(
         "WaitStarted" in line and "a-month" in line for line in lines
     )
+    assert flare_cli(flare, "pause", arn, "--reason", "look first").strip() == "PAUSED"
+    assert flare_cli(flare, "ls", name, "--status", "PAUSED").splitlines()[1].endswith(arn)
+    assert flare_cli(flare, "resume", arn).strip() == "RUNNING"
     assert flare_cli(flare, "stop", arn, "--message", "bye").startswith("stopped at ")
     shown = json.loads(flare_cli(flare, "show", arn))
     assert (shown["Status"], shown["Error"]["ErrorMessage"]) == ("STOPPED", "bye")
     assert flare_cli(flare, "ls", name, "--status", "RUNNING").splitlines()[1:] == []
+    assert flare_cli(flare, "rm", arn).strip() == "deleted"
+    assert flare_cli(flare, "ls", name).splitlines()[1:] == []
 
 
 def test_the_sdks_own_cloud_test_runner_runs_a_durable_function_on_flare(
@@ -609,20 +618,6 @@ def test_an_execution_name_the_model_refuses_is_a_validation_error(flare: FlareS
     assert lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"] == []
 
 
-def test_a_throttled_invocation_of_an_execution_is_tried_again_until_it_runs(
-    flare: FlareServer, lam: Any
-) -> None:
-    name = durable_function(flare, lam, "throttled", TWO_STEPS)
-    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
-    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"n": 2}')["DurableExecutionArn"]
-    time.sleep(1.5)
-    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "RUNNING"
-    assert "InvocationCompleted" not in history(lam, arn)
-    lam.delete_function_concurrency(FunctionName=name)
-    done = ended(lam, arn)
-    assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", {"first": 3, "second": 30})
-
-
 CALLER = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 from aws_durable_execution_sdk_python.exceptions import InvokeError
@@ -643,6 +638,11 @@ DOUBLE = "def handler(event, context):\n    return {'got': event['x'] * 2}\n"
 FAILING = "def handler(event, context):\n    raise ValueError('no such order')\n"
 
 
+def children_arns(lam: Any, function: str) -> list[str]:
+    listed = lam.list_durable_executions_by_function(FunctionName=function)["DurableExecutions"]
+    return [str(found["DurableExecutionArn"]) for found in listed]
+
+
 def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_execution(
     flare: FlareServer, lam: Any
 ) -> None:
@@ -661,6 +661,15 @@ def test_a_chained_invoke_runs_a_plain_function_and_a_durable_one_as_its_own_exe
     assert [found["Status"] for found in children] == ["SUCCEEDED"]
     kinds = history(lam, answer["DurableExecutionArn"])
     assert kinds.count("ChainedInvokeStarted") == 3 and kinds.count("ChainedInvokeSucceeded") == 2
+    events = lam.get_durable_execution_history(DurableExecutionArn=answer["DurableExecutionArn"])["Events"]
+    started = {
+        event["Name"]: event["ChainedInvokeStartedDetails"]
+        for event in events
+        if event["EventType"] == "ChainedInvokeStarted"
+    }
+    assert started["child"]["DurableExecutionArn"] == children_arns(lam, child)[0]  # named at its START
+    assert started["child"]["ExecutedVersion"] == started["plain"]["ExecutedVersion"] == "$LATEST"
+    assert "DurableExecutionArn" not in started["plain"]
     assert kinds.count("ChainedInvokeFailed") == 1
 
 

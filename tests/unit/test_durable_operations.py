@@ -23,7 +23,10 @@ def test_a_step_starts_then_succeeds_on_its_first_attempt_with_its_result() -> N
     done, event = operations.apply(update("STEP", "SUCCEED", Payload='"r"'), started, 101.0)
     assert done["Status"] == "SUCCEEDED" and done["EndTimestamp"] == 101.0 and done["StartTimestamp"] == 100.0
     assert done["StepDetails"] == {"Attempt": 1, "Result": '"r"'}
-    assert event["StepSucceededDetails"] == {"Result": {"Payload": '"r"', "Truncated": False}}
+    assert event["StepSucceededDetails"] == {
+        "Result": {"Payload": '"r"', "Truncated": False},
+        "RetryDetails": {"CurrentAttempt": 1},
+    }
 
 
 def test_a_retried_step_is_pending_until_its_next_attempt_then_ready() -> None:
@@ -119,7 +122,7 @@ def test_a_chained_invoke_keeps_its_target_out_of_sight_and_ends_with_its_answer
         '{"a": 1}',
     )
     assert chained.TARGET not in callbacks.public(started)
-    done, event = chained.finish(started, '{"ok": true}', None, 3.0)
+    done, event = chained.finish(started, chained.Answer("SUCCEEDED", '{"ok": true}'), 3.0)
     assert (done["Status"], done["ChainedInvokeDetails"], event["EventType"]) == (
         "SUCCEEDED",
         {"Result": '{"ok": true}'},

@@ -25,7 +25,6 @@ BEGIN = "<!-- lambda-operations:begin (python -m flare.api.coverage --write READ
 END = "<!-- lambda-operations:end -->"
 MANAGED_INSTANCES = "refuses: Lambda Managed Instances (capacity providers) are not run by Flare"
 ONLY_THE_INVOCATION = "answers the running invocation of a durable execution only (its checkpoint token)"
-NOT_YET_DURABLE = "refuses: Flare does not pause, resume or delete durable executions yet"
 NO_CALLBACKS = "answers the callbacks durable executions wait for; any other callback id is not found"
 REFUSALS = {
     "CreateCapacityProvider": MANAGED_INSTANCES,
@@ -38,9 +37,6 @@ REFUSALS = {
     "PutFunctionScalingConfig": MANAGED_INSTANCES,
     "CheckpointDurableExecution": ONLY_THE_INVOCATION,
     "GetDurableExecutionState": ONLY_THE_INVOCATION,
-    "DeleteDurableExecution": NOT_YET_DURABLE,
-    "PauseDurableExecution": NOT_YET_DURABLE,
-    "ResumeDurableExecution": NOT_YET_DURABLE,
     "SendDurableExecutionCallbackFailure": NO_CALLBACKS,
     "SendDurableExecutionCallbackHeartbeat": NO_CALLBACKS,
     "SendDurableExecutionCallbackSuccess": NO_CALLBACKS,

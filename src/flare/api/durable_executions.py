@@ -10,8 +10,10 @@ invalid parameter: their models have no not-found error).
 SendDurableExecutionCallbackSuccess (its body is the result), Failure (its body the
 ErrorObject) and Heartbeat answer a callback a CALLBACK operation waits for (``callbacks``): 404
 for a callback id Flare never gave, InvalidParameterValue for one already answered or timed out.
-Not run yet: Pause/Resume/DeleteDurableExecution are 404 for an execution Flare does not have and
-refused for one it has.
+PauseDurableExecution / ResumeDurableExecution (their ``ClientToken``, ``Reason``,
+``ExecutionTimeoutPaused``) and DeleteDurableExecution (of an ended execution) answer as the
+model says: 404 for an execution Flare does not have, ResourceConflictException for one in the
+wrong status.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ from flare.api.wire import aws_route, json_response
 from flare.control.registry import Registry
 from flare.durable import wire
 from flare.durable.executions import DurableExecutions
+from flare.durable.limits import check_callback_result
 from flare.errors import InvalidParameterValue
 
 EXECUTIONS = "/2025-12-01/durable-executions/{arn}"
 CALLBACKS = "/2025-12-01/durable-execution-callbacks/{callback}"
-NOT_YET = "Flare does not run {} of durable executions yet"
 
 
 def _input(request: web.Request) -> dict[str, Any]:
@@ -125,7 +127,10 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
     async def checkpoint(request: web.Request) -> web.StreamResponse:
         params = _input(request)
         answer = durable_of(request).checkpoint(
-            params["DurableExecutionArn"], params["CheckpointToken"], list(params.get("Updates") or [])
+            params["DurableExecutionArn"],
+            params["CheckpointToken"],
+            list(params.get("Updates") or []),
+            params.get("ClientToken"),
         )
         return json_response(answer)
 
@@ -141,16 +146,35 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
         return json_response(answer)
 
     @aws_route
-    async def not_yet(request: web.Request) -> web.StreamResponse:
-        arn = _input(request).get("DurableExecutionArn", "")
-        durable_of(request).get(arn)  # ResourceNotFound for an execution Flare does not have
-        action = request.path.rsplit("/", 1)[-1] if request.method == "POST" else "deletion"
-        raise InvalidParameterValue(f"{NOT_YET.format(action)}.")
+    async def pause(request: web.Request) -> web.StreamResponse:
+        params = _input(request)
+        durable_of(request).pause(
+            params["DurableExecutionArn"],
+            params.get("Reason"),
+            params.get("ExecutionTimeoutPaused"),
+            params.get("ClientToken"),
+        )
+        return json_response({}, status=202)
+
+    @aws_route
+    async def resume(request: web.Request) -> web.StreamResponse:
+        params = _input(request)
+        durable_of(request).resume(
+            params["DurableExecutionArn"], params.get("Reason"), params.get("ClientToken")
+        )
+        return json_response({}, status=202)
+
+    @aws_route
+    async def delete(request: web.Request) -> web.StreamResponse:
+        deleted = durable_of(request).delete_execution(_input(request)["DurableExecutionArn"])
+        return json_response({"DeletionRequestTimestamp": deleted}, status=202)
 
     @aws_route
     async def succeed(request: web.Request) -> web.StreamResponse:
         result = await request.read()
-        durable_of(request).answer_callback(_callback(request), result.decode(errors="replace"), None)
+        check_callback_result(result)
+        answer = result.decode(errors="replace") if result else None  # no body: no result
+        durable_of(request).answer_callback(_callback(request), answer, None)
         return json_response({})
 
     @aws_route
@@ -166,11 +190,11 @@ def add_routes(app: web.Application, registry_of: Of[Registry], durable_of: Of[D
 
     app.router.add_get("/2025-12-01/functions/{name}/durable-executions", list_executions)
     app.router.add_get(EXECUTIONS, get_execution)
-    app.router.add_delete(EXECUTIONS, not_yet)
+    app.router.add_delete(EXECUTIONS, delete)
     app.router.add_get(EXECUTIONS + "/history", history)
     app.router.add_get(EXECUTIONS + "/state", state)
-    for suffix in ("/pause", "/resume"):
-        app.router.add_post(EXECUTIONS + suffix, not_yet)
+    app.router.add_post(EXECUTIONS + "/pause", pause)
+    app.router.add_post(EXECUTIONS + "/resume", resume)
     app.router.add_post(EXECUTIONS + "/stop", stop)
     app.router.add_post(EXECUTIONS + "/checkpoint", checkpoint)
     app.router.add_post(CALLBACKS + "/succeed", succeed)

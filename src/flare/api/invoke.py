@@ -203,7 +203,11 @@ class InvokeRoute:
                 check_invoke(name, qualifier, headers)
             limit = MAX_ASYNC_PAYLOAD if invocation_type == "Event" else MAX_SYNC_PAYLOAD
             payload = await read(limit)
-            await respond(*await invoke_durable(region.durable, version, invocation_type, headers, payload))
+            invoked = (parse_function_name(name, qualifier)[1], invoked_arn)
+            durable = invoke_durable(
+                region.durable, region.async_queue, version, invoked, invocation_type, headers, payload
+            )
+            await respond(*await durable)
             return
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)

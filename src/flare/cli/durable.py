@@ -1,9 +1,12 @@
-"""``flare durable ls|show|history|stop``: a durable function's executions, seen and stopped.
+"""``flare durable ls|show|history|stop|pause|resume|rm``: a durable function's executions, seen
+and acted on.
 
 ``flare durable ls FUNCTION [--status S]...`` lists the function's executions (newest first) as
 a table; ``flare durable show ARN`` prints one execution (GetDurableExecution) as JSON;
 ``flare durable history ARN`` its events, one line each; ``flare durable stop ARN [--message M]``
-stops it. All go through the Lambda API with boto3, as any client's would.
+stops it; ``pause ARN [--reason R] [--run-timeout]`` and ``resume ARN [--reason R]`` pause and
+resume it; ``rm ARN`` deletes an ended one. All go through the Lambda API with boto3, as any
+client's would.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import click
 
 from flare.cli.client import endpoint_option, lambda_client, reported_errors, resolve_endpoint
 
-STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED")
+STATUSES = ("RUNNING", "PAUSING", "PAUSED", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED")
 
 
 def _when(value: object) -> str:
@@ -56,7 +59,7 @@ def event_line(event: dict[str, Any]) -> str:
 
 @click.group("durable")
 def durable_command() -> None:
-    """Durable functions' executions: list, show, history, stop."""
+    """Durable functions' executions: list, show, history, stop, pause, resume, delete."""
 
 
 @durable_command.command("ls")
@@ -115,3 +118,48 @@ def stop_command(arn: str, message: str | None, endpoint_url: str | None) -> Non
     with reported_errors(endpoint):
         answer = lambda_client(endpoint).stop_durable_execution(DurableExecutionArn=arn, **extra)
     click.echo(f"stopped at {_when(answer['StopTimestamp'])}")
+
+
+@durable_command.command("pause")
+@click.argument("arn")
+@click.option("--reason", default=None, help="Why (kept in the execution's history).")
+@click.option("--run-timeout", is_flag=True, help="Let the execution's timeout run on while it is paused.")
+@endpoint_option
+def pause_command(arn: str, reason: str | None, run_timeout: bool, endpoint_url: str | None) -> None:
+    """Pause durable execution ARN (PAUSING until its invocation in flight checkpoints)."""
+    endpoint = resolve_endpoint(endpoint_url, os.environ)
+    extra: dict[str, Any] = {"Reason": reason} if reason else {}
+    with reported_errors(endpoint):
+        client: Any = lambda_client(endpoint)  # the stubs (mypy-boto3-lambda 1.43) lack pause
+        client.pause_durable_execution(
+            DurableExecutionArn=arn, ExecutionTimeoutPaused=not run_timeout, **extra
+        )
+        status = client.get_durable_execution(DurableExecutionArn=arn, IncludeExecutionData=False)["Status"]
+    click.echo(status)
+
+
+@durable_command.command("resume")
+@click.argument("arn")
+@click.option("--reason", default=None, help="Why (kept in the execution's history).")
+@endpoint_option
+def resume_command(arn: str, reason: str | None, endpoint_url: str | None) -> None:
+    """Resume durable execution ARN."""
+    endpoint = resolve_endpoint(endpoint_url, os.environ)
+    extra: dict[str, Any] = {"Reason": reason} if reason else {}
+    with reported_errors(endpoint):
+        client: Any = lambda_client(endpoint)  # the stubs (mypy-boto3-lambda 1.43) lack resume
+        client.resume_durable_execution(DurableExecutionArn=arn, **extra)
+        status = client.get_durable_execution(DurableExecutionArn=arn, IncludeExecutionData=False)["Status"]
+    click.echo(status)
+
+
+@durable_command.command("rm")
+@click.argument("arn")
+@endpoint_option
+def delete_command(arn: str, endpoint_url: str | None) -> None:
+    """Delete durable execution ARN (it must have ended) and its history."""
+    endpoint = resolve_endpoint(endpoint_url, os.environ)
+    with reported_errors(endpoint):
+        client: Any = lambda_client(endpoint)  # the stubs (mypy-boto3-lambda 1.43) lack delete
+        client.delete_durable_execution(DurableExecutionArn=arn)
+    click.echo("deleted")

@@ -105,7 +105,7 @@ def answer(
         answered["Status"], kind = "SUCCEEDED", "CallbackSucceeded"
         if result is not None:
             details["Result"] = result
-        event_details = {"Result": {"Payload": result, "Truncated": False}} if result is not None else {}
+        event_details = {"Result": {"Payload": result, "Truncated": False} if result is not None else {}}
     answered["CallbackDetails"] = details
     answered["EndTimestamp"] = now
     return answered, operation_event(answered, kind, event_details, now)
@@ -118,10 +118,14 @@ def heartbeat(operation: Operation, now: float) -> Operation:
     return beating
 
 
+TIMED_OUT = "Callback.Timeout"  # the error types AWS records (its conformance requirements)
+NO_HEARTBEAT = "Callback.Heartbeat"
+
+
 def time_out(operation: Operation, now: float) -> tuple[Operation, Event]:
     late = TIMEOUT_AT in operation and float(operation[TIMEOUT_AT]) <= now
     message = "Callback timed out" if late else "Callback timed out: no heartbeat"
-    error = {"ErrorType": "CallbackTimeout", "ErrorMessage": message}
+    error = {"ErrorType": TIMED_OUT if late else NO_HEARTBEAT, "ErrorMessage": message}
     timed_out = dict(operation)
     timed_out["Status"], timed_out["EndTimestamp"] = "TIMED_OUT", now
     timed_out["CallbackDetails"] = {**(operation.get("CallbackDetails") or {}), "Error": error}

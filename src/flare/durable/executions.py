@@ -13,17 +13,22 @@ checkpoint token that only that invocation may use. The SDK then calls back:
   operations the updates made.
 * ``state``: the execution's operations in checkpoint order, ``MaxItems`` a page.
 
-What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end
-the execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
+What the invocation reports (``wire.outcome``) decides what follows: SUCCEEDED or FAILED end the
+execution; PENDING leaves it RUNNING until its earliest wait or retry (``operations.due``)
 comes, on the engine's clock, which wakes the operation and invokes the execution again. An
 invocation error (a function error: the runtime crashed or timed out, the wrapper raised) is
 retried ``RETRY_BACKOFF_S`` later, up to ``MAX_FAILED_INVOCATIONS`` in a row (as the SDK's local
-runner does), then fails the execution; an output the SDK never gives fails it at once. A
-throttled invocation is tried again a second later. ``DurableConfig.ExecutionTimeout`` ends a
-RUNNING execution as TIMED_OUT; an ended execution is deleted ``RetentionPeriodInDays`` after
-its end (checked every ``SWEEP_S``). Everything is in the store (``store/durable.py``) as it
-happens, so ``start`` after a restart arms every timer again (one already due fires at once) and
-invokes again an execution whose invocation the restart cut short.
+runner does; the count is kept in the store), then fails the execution; an output the SDK never
+gives fails it at once. A throttled invocation is tried again a second later.
+``DurableConfig.ExecutionTimeout`` ends a RUNNING execution as TIMED_OUT; an ended execution is
+deleted ``RetentionPeriodInDays`` after its end (checked every ``SWEEP_S``). Everything is in
+the store (``store/durable.py``) as it happens, so ``start`` after a restart arms every timer
+again (one already due fires at once) and invokes again an execution whose invocation the
+restart cut short.
+
+Two parts of the actor live apart, for size: ``controls`` (stop, pause, resume, delete) and
+``answers`` (callbacks' answers, chained invokes), sharing its state through ``hooks``. A
+checkpoint's ``ClientToken`` is kept per ``client_tokens``; its payloads are limited by ``limits``.
 
 Contract: used from the event loop's thread.
 """
@@ -33,39 +38,35 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+from contextlib import AbstractContextManager
 from typing import Any
 
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
-from flare.durable import callbacks, chained, history, operations, targets, wire
+from flare.durable import chained, client_tokens, history, limits, operations, pauses, wire
+from flare.durable.answers import Answers
 from flare.durable.callbacks import public
-from flare.durable.status import Status, ended, move
-from flare.durable.timers import DEADLINE, RETRY, SWEEP, WAKE, Timers
+from flare.durable.controls import Controls
+from flare.durable.invocations import Invocations
+from flare.durable.status import LIVE, Status, ended, move
+from flare.durable.timers import DEADLINE, SWEEP, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
-    FlareError,
     InvalidParameterValue,
     ResourceNotFound,
-    TooManyRequests,
 )
-from flare.ids import new_request_id, new_trace_id
 from flare.placement.router import Router
-from flare.sandbox.invocation import Invocation
 from flare.store.durable import DurableStore, ExecutionRow
 
 log = logging.getLogger("flare.durable")
 
-THROTTLE_RETRY_S = 1.0
-RETRY_BACKOFF_S = 5.0  # before an invocation error's retry, on the engine's clock
 SWEEP_S = 3600.0  # how often ended executions past their retention are deleted (engine clock)
-MAX_FAILED_INVOCATIONS = 5  # in a row: then the execution FAILED with the last error
-INITIAL_PAGE = 100  # operations in the invocation event; the SDK pages the rest (``state``)
 INVALID_TOKEN = "Invalid checkpoint token"
 STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the service's, per the local runner)
 
 
-class DurableExecutions:
+class DurableExecutions(Invocations, Controls, Answers):
     """Durable executions of one scope (see the module docstring)."""
 
     def __init__(self, store: DurableStore, registry: Registry, router: Router, clock: Clock) -> None:
@@ -78,7 +79,7 @@ class DurableExecutions:
         self._again: set[str] = set()  # ... woken meanwhile: invoke again once it ends
         self._waiters: dict[str, list[asyncio.Future[ExecutionRow]]] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        self._failures: dict[str, int] = {}  # arn => invocation errors in a row
+        self._throttles: dict[str, int] = {}  # arn => throttled invocations in a row
 
     def __repr__(self) -> str:
         return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
@@ -86,15 +87,19 @@ class DurableExecutions:
     # -- lifecycle ------------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Arm the timers of every RUNNING execution, await again their chained invokes'
-        targets, invoke again those with no timer (their last invocation was cut short). Call
-        once, inside the event loop, after ``Registry.load``."""
-        for row in self._store.with_status(Status.RUNNING):
+        """Arm the timers of every execution not ended, await again their chained invokes'
+        targets, invoke again the RUNNING ones with no timer (their last invocation was cut
+        short) but those whose first invocation waits in the async queue; a PAUSING one whose
+        invocation the stop cut short is PAUSED, owing an invocation. Call once, inside the event
+        loop, after ``Registry.load``."""
+        for row in self._store.with_status(*LIVE):
+            if row.status == Status.PAUSING:
+                row = self._now_paused(row, owed=True)
             self._arm_deadline(row)
             for _, operation in self._store.operations(row.arn):
                 if chained.pending(operation):
                     self._spawn_chained(row.arn, operation["Id"])
-            if not self._arm_wake(row.arn):
+            if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
                 self._spawn(row.arn)
         self._sweep()
 
@@ -115,13 +120,24 @@ class DurableExecutions:
                 self._forget(row.arn)
             self._store.delete_function(name)
 
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction of the engine's database around what is done inside (an Event
+        invoke's execution and its queued event are one commit)."""
+        return self._store.db.transaction()
+
     # -- starting and waiting -------------------------------------------------------------------
 
     def start_execution(
-        self, version: FunctionVersion, name: str | None, payload: bytes
+        self,
+        version: FunctionVersion,
+        name: str | None,
+        payload: bytes,
+        synchronous: bool = False,
+        queued: str | None = None,
     ) -> tuple[ExecutionRow, bool]:
-        """The execution an invoke of ``version`` starts, and whether it is new (a new one is
-        invoked in the background). Raises DurableExecutionAlreadyStarted."""
+        """The execution an invoke of ``version`` starts, and whether it is new. A new one is
+        invoked in the background, or, ``queued`` (the request id of an Event invoke), by the
+        async queue (``invoke_queued``). Raises DurableExecutionAlreadyStarted."""
         text = payload.decode() if payload else "{}"
         if name is not None:
             found = self._store.named(version.name, name)
@@ -132,13 +148,15 @@ class DurableExecutions:
                     )
                 return found, False
         row = wire.new_execution(version, name, text, self._clock.wall())
+        row = row.with_(synchronous=synchronous, queued=queued)
         timeout = version.durable_timeout_s or 0
         with self._store.db.transaction():
             self._store.insert(row)
             self._store.put_operations(row.arn, [wire.execution_operation(row)])
             self._store.add_events(row.arn, [history.execution_started(row, timeout)])
         self._arm_deadline(row)
-        self._spawn(row.arn)
+        if queued is None:
+            self._spawn(row.arn)
         return row, True
 
     async def wait_for(self, arn: str) -> ExecutionRow:
@@ -150,16 +168,83 @@ class DurableExecutions:
         self._waiters.setdefault(arn, []).append(future)
         return await future
 
+    async def wait_at_most(self, arn: str, seconds: float) -> ExecutionRow | None:
+        """The execution once it has ended, or None when it has not within ``seconds`` of the
+        engine's clock (it goes on running)."""
+        waited = asyncio.ensure_future(self.wait_for(arn))
+        expired: list[bool] = []
+
+        def expire() -> None:
+            expired.append(True)
+            waited.cancel()
+
+        timer = self._clock.call_later(seconds, expire)
+        try:
+            return await waited
+        except asyncio.CancelledError:
+            if not expired:
+                raise
+            return None
+        finally:
+            timer.cancel()
+
     # -- the SDK's calls ------------------------------------------------------------------------
 
-    def checkpoint(self, arn: str, token: str, updates: list[dict[str, Any]]) -> dict[str, Any]:
-        """CheckpointDurableExecution. Raises InvalidParameterValue (a token that is not the
-        current one, an update the rules refuse: then nothing of the batch is kept)."""
+    def checkpoint(
+        self, arn: str, token: str, updates: list[dict[str, Any]], client_token: str | None = None
+    ) -> dict[str, Any]:
+        """CheckpointDurableExecution. The same ``client_token`` and (spent) ``token`` again
+        within 15 minutes gets the first answer (``client_tokens``). While PAUSING the updates
+        are kept, the execution is PAUSED and no token is returned, so the SDK ends the
+        invocation (PENDING). Raises InvalidParameterValue (a token that is not the current one,
+        an update the rules or ``limits`` refuse: then nothing of the batch is kept)."""
+        now, found = self._clock.wall(), self._store.get(arn)
+        replayed = (
+            None
+            if found is None
+            else client_tokens.replay(found.tokens, "checkpoint", client_token, token, now)
+        )
+        if replayed is not None:
+            return replayed
         row = self._current(arn, token)
-        now = self._clock.wall()
+        limits.check_updates(updates, row.synchronous)
+        changed, events, finish = self._apply(arn, updates, now)
+        for event in events:
+            if event["EventType"] == "ChainedInvokeStarted":
+                self._begin_chained(changed[event["Id"]], event)
+        pausing = finish is None and row.status == Status.PAUSING
+        next_token = "" if finish is not None or pausing else wire.new_token()
+        answer: dict[str, Any] = {
+            "NewExecutionState": {"Operations": [public(op) for op in changed.values()]}
+        }
+        if next_token:
+            answer["CheckpointToken"] = next_token
+        kept = (
+            row.tokens
+            if pausing
+            else client_tokens.record(row.tokens, "checkpoint", client_token, token, answer, now)
+        )
+        with self._store.db.transaction():
+            self._store.put_operations(arn, list(changed.values()))
+            self._store.add_events(arn, events)
+            self._store.update(row.with_(token=next_token, tokens=kept))
+        if finish is not None:
+            self._end(arn, *finish)
+        elif pausing:
+            self._now_paused(self._existing(arn), owed=True)
+        for operation in changed.values():
+            if chained.pending(operation):
+                self._spawn_chained(arn, operation["Id"])
+        return answer
+
+    def _apply(
+        self, arn: str, updates: list[dict[str, Any]], now: float
+    ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]], history.Finish | None]:
+        """The operations ``updates`` change, their events, and the end an EXECUTION update asks
+        for. Raises InvalidParameterValue (``operations.check``)."""
         changed: dict[str, dict[str, Any]] = {}
         events: list[dict[str, Any]] = []
-        finish: tuple[Status, str | None, dict[str, Any] | None] | None = None
+        finish: history.Finish | None = None
         for update in updates:
             if update.get("Type") == "EXECUTION":
                 finish = history.execution_end(update)
@@ -168,22 +253,7 @@ class DurableExecutions:
             operation, event = operations.apply(update, current, now, arn)
             changed[operation["Id"]] = operation
             events.append(event)
-        with self._store.db.transaction():
-            self._store.put_operations(arn, list(changed.values()))
-            self._store.add_events(arn, events)
-            next_token = "" if finish is not None else wire.new_token()
-            self._store.update(row.with_(token=next_token))
-        if finish is not None:
-            self._end(arn, *finish)
-        for operation in changed.values():
-            if chained.pending(operation):
-                self._spawn_chained(arn, operation["Id"])
-        answer: dict[str, Any] = {
-            "NewExecutionState": {"Operations": [public(op) for op in changed.values()]}
-        }
-        if next_token:
-            answer["CheckpointToken"] = next_token
-        return answer
+        return changed, events, finish
 
     def state(self, arn: str, token: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
         """GetDurableExecutionState: a page of operations after ``marker``. Raises
@@ -200,37 +270,7 @@ class DurableExecutions:
             answer["NextMarker"] = str(page[limit - 1][0])
         return answer
 
-    # -- callbacks' answers ---------------------------------------------------------------------
-
-    def answer_callback(self, callback: str, result: str | None, error: dict[str, Any] | None) -> None:
-        """SendDurableExecutionCallbackSuccess (``result``) / Failure (``error``): the callback
-        ends and its execution is invoked again. Raises ResourceNotFound, InvalidParameterValue."""
-        arn, operation = self._waiting_callback(callback)
-        answered, event = callbacks.answer(operation, result, error, self._clock.wall())
-        with self._store.db.transaction():
-            self._store.put_operations(arn, [answered])
-            self._store.add_events(arn, [event])
-        self._spawn(arn)
-
-    def heartbeat(self, callback: str) -> None:
-        """SendDurableExecutionCallbackHeartbeat: the heartbeat time-out counts again from now.
-        Raises ResourceNotFound, InvalidParameterValue."""
-        arn, operation = self._waiting_callback(callback)
-        self._store.put_operations(arn, [callbacks.heartbeat(operation, self._clock.wall())])
-        if arn not in self._invoking:
-            self._arm_wake(arn)
-
-    def _waiting_callback(self, callback: str) -> tuple[str, dict[str, Any]]:
-        arn, operation_id = callbacks.parse_callback_id(callback)
-        row = self._store.get(arn)
-        if row is None:
-            raise ResourceNotFound(f"Callback not found: {callback}.")
-        operation = callbacks.waiting(self._store.operation(arn, operation_id), callback)
-        if ended(row.status):
-            raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
-        return arn, operation
-
-    # -- reads and stop -------------------------------------------------------------------------
+    # -- reads -------------------------------------------------------------------------
 
     def get(self, arn: str) -> ExecutionRow:
         """Raises ResourceNotFound."""
@@ -242,118 +282,6 @@ class DurableExecutions:
     def history(self, arn: str) -> list[dict[str, Any]]:
         self._existing(arn)
         return self._store.events(arn)
-
-    def stop_execution(self, arn: str, error: dict[str, Any] | None) -> float:
-        """StopDurableExecution: the stop's time. Raises ResourceNotFound, InvalidParameterValue
-        (it has ended: the operation's model has no ResourceConflict)."""
-        row = self._existing(arn)
-        if ended(row.status):
-            raise InvalidParameterValue(f"Durable execution {arn} has already ended ({row.status}).")
-        self._end(
-            arn, Status.STOPPED, None, error or {"ErrorType": "Stopped", "ErrorMessage": "Execution stopped."}
-        )
-        return self._clock.wall()
-
-    # -- invocations ----------------------------------------------------------------------------
-
-    def _spawn(self, arn: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._invoke(arn))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _invoke(self, arn: str) -> None:
-        """One invocation of ``arn`` (see the module docstring); a wake-up that came meanwhile
-        invokes it again."""
-        if arn in self._invoking:
-            self._again.add(arn)
-            return
-        self._invoking.add(arn)
-        try:
-            await self._invoke_once(arn)
-        except Exception:
-            log.exception("durable execution %s: invocation failed", arn)
-        finally:
-            self._invoking.discard(arn)
-        if arn in self._again:
-            self._again.discard(arn)
-            self._spawn(arn)
-
-    async def _invoke_once(self, arn: str) -> None:
-        row = self._store.get(arn)
-        if row is None or ended(row.status):
-            return
-        token = wire.new_token()
-        self._store.update(row.with_(token=token))
-        page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
-        marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
-        payload = wire.invocation_event(arn, token, [public(op) for _, op in page[:INITIAL_PAGE]], marker)
-        began, request_id = self._clock.wall(), new_request_id()
-        try:
-            version = self._registry.resolve(row.function, row.version)
-            invoked_arn = f"{version.function_arn}:{row.version}"
-            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began), source="durable")
-            async with self._router.invoke(version, invocation) as result:
-                outcome = wire.outcome(result.payload, result.function_error)
-        except TooManyRequests:
-            self._retry_later(arn, THROTTLE_RETRY_S)
-            return
-        except FlareError as error:
-            failure = {"ErrorType": error.aws_name, "ErrorMessage": error.message}
-            outcome = wire.Outcome(wire.Reported.INVOCATION_ERROR, error=failure)
-        self._store.add_events(
-            arn, [history.invocation_completed(row, began, self._clock.wall(), request_id, outcome)]
-        )
-        self._settle(arn, outcome)
-
-    def _settle(self, arn: str, outcome: wire.Outcome) -> None:
-        row = self._store.get(arn)
-        if row is None or ended(row.status):
-            return
-        self._store.update(row.with_(token=""))
-        failures = self._failures.pop(arn, 0) + 1
-        if outcome.reported is wire.Reported.SUCCEEDED:
-            self._end(arn, Status.SUCCEEDED, outcome.result, None)
-        elif outcome.reported is wire.Reported.PENDING:
-            self._arm_wake(arn)
-        elif outcome.reported is wire.Reported.INVOCATION_ERROR and failures < MAX_FAILED_INVOCATIONS:
-            self._failures[arn] = failures
-            self._retry_later(arn, RETRY_BACKOFF_S)
-        else:
-            self._end(arn, Status.FAILED, None, outcome.error or {})
-
-    def _retry_later(self, arn: str, delay: float) -> None:
-        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._spawn(arn))
-
-    # -- chained invokes ------------------------------------------------------------------------
-
-    def _spawn_chained(self, arn: str, operation_id: str) -> None:
-        task = asyncio.get_running_loop().create_task(self._run_chained(arn, operation_id))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _run_chained(self, arn: str, operation_id: str) -> None:
-        """Invoke a chained invoke's target (``targets``), then end the operation with its
-        answer and invoke the execution again."""
-        operation = self._store.operation(arn, operation_id)
-        if operation is None or not chained.pending(operation):
-            return
-
-        def start_child(version: FunctionVersion, payload: bytes) -> str:
-            child = self.start_execution(version, None, payload)[0].arn
-            self._store.put_operations(arn, [{**operation, chained.CHILD: child}])
-            return child
-
-        result, error = await targets.call(
-            operation, self._registry, self._router, self._clock, start_child, self.wait_for
-        )
-        row, current = self._store.get(arn), self._store.operation(arn, operation_id)
-        if row is None or ended(row.status) or current is None or not chained.pending(current):
-            return
-        done, event = chained.finish(current, result, error, self._clock.wall())
-        with self._store.db.transaction():
-            self._store.put_operations(arn, [done])
-            self._store.add_events(arn, [event])
-        self._spawn(arn)
 
     # -- timers ---------------------------------------------------------------------------------
 
@@ -383,6 +311,7 @@ class DurableExecutions:
         with self._store.db.transaction():
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])
+            self._store.mark_updated(arn, [operation_id])
         self._spawn(arn)
 
     def _sweep(self) -> None:
@@ -394,7 +323,8 @@ class DurableExecutions:
         self._timers.set_at("", SWEEP, self._clock.wall() + SWEEP_S, self._sweep)
 
     def _arm_deadline(self, row: ExecutionRow) -> None:
-        self._timers.set_at(row.arn, DEADLINE, row.deadline, lambda: self._time_out(row.arn))
+        when = pauses.deadline(row, pauses.of(row))
+        self._timers.set_at(row.arn, DEADLINE, when, lambda: self._time_out(row.arn))
 
     def _time_out(self, arn: str) -> None:
         row = self._store.get(arn)
@@ -410,7 +340,9 @@ class DurableExecutions:
         move(Status(row.status), status)
         now = self._clock.wall()
         error_text = json.dumps(error) if error is not None else None
-        ended_row = row.with_(status=status.value, result=result, error=error_text, ended=now, token="")
+        ended_row = row.with_(
+            status=status.value, result=result, error=error_text, ended=now, token="", paused=None
+        )
         with self._store.db.transaction():
             self._store.update(ended_row)
             self._store.add_events(arn, [history.execution_ended(ended_row, now)])
@@ -420,7 +352,7 @@ class DurableExecutions:
                 future.set_result(ended_row)
 
     def _forget(self, arn: str) -> None:
-        self._failures.pop(arn, None)
+        self._throttles.pop(arn, None)
         self._timers.cancel(arn)
 
     def _existing(self, arn: str) -> ExecutionRow:

@@ -13,8 +13,11 @@ from flare.durable.status import Status
 from flare.errors import InvalidParameterValue
 from flare.store.durable import ExecutionRow
 
+Finish = tuple[Status, str | None, dict[str, Any] | None]
+"""How an execution ends: its status, its result, its error."""
 
-def execution_end(update: dict[str, Any]) -> tuple[Status, str | None, dict[str, Any] | None]:
+
+def execution_end(update: dict[str, Any]) -> Finish:
     if update.get("Action") == "SUCCEED":
         return Status.SUCCEEDED, update.get("Payload"), None
     if update.get("Action") == "FAIL":

@@ -7,7 +7,9 @@ InvalidParameterValue, as the service refuses it)::
 
     STEP     START   -> STARTED                              StepStarted
              RETRY   -> PENDING, Attempt + 1, NextAttemptTimestamp = now + NextAttemptDelaySeconds
-                                                             StepFailed (with its RetryDetails)
+                                                             StepFailed (with its RetryDetails);
+                        StepSucceeded when it carries a Payload and no Error (a
+                        wait_for_condition's state before its next poll, as AWS records it)
              SUCCEED -> SUCCEEDED, Attempt + 1, Result       StepSucceeded
              FAIL    -> FAILED, Attempt + 1, Error           StepFailed
     WAIT     START   -> STARTED, ScheduledEndTimestamp = now + WaitSeconds       WaitStarted
@@ -97,7 +99,10 @@ def apply(
     elif kind == "CHAINED_INVOKE":
         details = chained.start(operation, update)
     event_kind = "ChainedInvoke" if kind == "CHAINED_INVOKE" else kind.title()
-    return operation, operation_event(operation, f"{event_kind}{_EVENT[action]}", details, now)
+    outcome = _EVENT[action]
+    if action == "RETRY" and update.get("Error") is None and update.get("Payload") is not None:
+        outcome = "Succeeded"  # a wait_for_condition's check: its state, then the next poll
+    return operation, operation_event(operation, f"{event_kind}{outcome}", details, now)
 
 
 def _new(update: dict[str, Any], now: float) -> Operation:
@@ -109,17 +114,23 @@ def _new(update: dict[str, Any], now: float) -> Operation:
 
 
 def _step(operation: Operation, update: dict[str, Any], action: str, now: float) -> dict[str, Any]:
+    """The step's details after ``action``, and its event's: every StepSucceeded and StepFailed
+    carries ``RetryDetails`` with the attempt it ended (the model requires them), a RETRY's
+    also the delay; StepSucceeded always has a ``Result`` (empty without a payload)."""
     previous = operation.get("StepDetails") or {}
     attempt = int(previous.get("Attempt", 0)) + (action != "START")
     step: dict[str, Any] = {"Attempt": attempt}
-    details: dict[str, Any] = {}
+    step |= _outcome(update)
+    operation["StepDetails"] = step
+    if action == "START":
+        return {}
+    retry: dict[str, Any] = {"CurrentAttempt": attempt}
     if action == "RETRY":
         delay = int((update.get("StepOptions") or {}).get("NextAttemptDelaySeconds") or 0)
         step["NextAttemptTimestamp"] = now + delay
-        details = {"RetryDetails": {"CurrentAttempt": attempt, "NextAttemptDelaySeconds": delay}}
-    step |= _outcome(update)
-    operation["StepDetails"] = step
-    return details | (_event_outcome(update) if action != "START" else {})
+        retry["NextAttemptDelaySeconds"] = delay
+    ended: dict[str, Any] = {"Result": {}} if action == "SUCCEED" else {}
+    return {"RetryDetails": retry} | ended | _event_outcome(update)
 
 
 def _outcome(update: dict[str, Any]) -> dict[str, Any]:

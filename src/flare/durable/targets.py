@@ -2,8 +2,10 @@
 execution of its own, whose end is awaited; any other function as one synchronous invoke
 through the router (a throttle is tried again a second later, on the engine's clock).
 
-``call`` answers ``(result, error)``: the target's JSON answer, or an ErrorObject (its function
-error, its execution's error, or why it could not be invoked).
+``call`` answers a ``chained.Answer``: SUCCEEDED with the target's JSON answer; FAILED with an
+ErrorObject (its function error, its execution's error, or why it could not be invoked);
+TIMED_OUT when a durable target's execution timed out (``ChainedInvoke.Timeout``, as the SDK's
+local runner reports it); STOPPED with the stop's error when a durable target was stopped.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from flare.clock import Clock
+from flare.control import tenancy
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.durable import chained
@@ -23,7 +26,7 @@ from flare.sandbox.invocation import Invocation
 from flare.store.durable import ExecutionRow
 
 THROTTLE_RETRY_S = 1.0
-Outcome = tuple[str | None, dict[str, Any] | None]
+TIMEOUT_TYPE = "ChainedInvoke.Timeout"
 StartChild = Callable[[FunctionVersion, bytes], str]
 """Start a durable execution of a durable target with a payload; its ARN."""
 AwaitChild = Callable[[str], Awaitable[ExecutionRow]]
@@ -37,7 +40,7 @@ async def call(
     clock: Clock,
     start_child: StartChild,
     await_child: AwaitChild,
-) -> Outcome:
+) -> chained.Answer:
     """Invoke ``operation``'s target and wait for its answer (see the module docstring). A
     durable target's child ARN is set on ``operation`` (``chained.CHILD``) before it is awaited:
     the caller keeps it, so a restart awaits the same child."""
@@ -47,23 +50,32 @@ async def call(
         if version.durable_timeout_s is not None:
             child = operation.get(chained.CHILD) or start_child(version, payload)
             operation[chained.CHILD] = child
-            return _child_outcome(await await_child(str(child)))
-        return await _invoke(version, invoked_arn, payload, router, clock)
+            return _child_outcome(await await_child(str(child)), version.durable_timeout_s)
+        tenant = operation.get(chained.TENANT)
+        tenancy.check_invocation(version.tenant_isolated, tenant)
+        return await _invoke(version, invoked_arn, payload, tenant, router, clock)
     except FlareError as error:
-        return None, {"ErrorType": error.aws_name, "ErrorMessage": error.message}
+        return chained.Answer("FAILED", error={"ErrorType": error.aws_name, "ErrorMessage": error.message})
 
 
 async def _invoke(
-    version: FunctionVersion, invoked_arn: str, payload: bytes, router: Router, clock: Clock
-) -> Outcome:
+    version: FunctionVersion,
+    invoked_arn: str,
+    payload: bytes,
+    tenant: str | None,
+    router: Router,
+    clock: Clock,
+) -> chained.Answer:
     while True:
-        trace_id = new_trace_id(clock.wall())
-        invocation = Invocation(new_request_id(), payload, invoked_arn, trace_id, source="durable")
+        trace = new_trace_id(clock.wall())
+        invocation = Invocation(
+            new_request_id(), payload, invoked_arn, trace, tenant_id=tenant, source="durable"
+        )
         try:
             async with router.invoke(version, invocation) as result:
                 if result.function_error is None:
-                    return result.payload.decode(errors="replace"), None
-                return None, _function_error(result.payload, result.function_error)
+                    return chained.Answer("SUCCEEDED", result.payload.decode(errors="replace"))
+                return chained.Answer("FAILED", error=_function_error(result.payload, result.function_error))
         except TooManyRequests:
             await clock.sleep(THROTTLE_RETRY_S)
 
@@ -81,11 +93,16 @@ def _function_error(payload: bytes, function_error: str) -> dict[str, Any]:
     return {"ErrorType": function_error, "ErrorMessage": payload.decode(errors="replace")}
 
 
-def _child_outcome(row: ExecutionRow) -> Outcome:
+def _child_outcome(row: ExecutionRow, timeout_s: int) -> chained.Answer:
     if row.status == "SUCCEEDED":
-        return row.result, None
+        return chained.Answer("SUCCEEDED", row.result)
+    if row.status == "TIMED_OUT":
+        message = f"The chained invoke's execution timed out after {timeout_s} seconds."
+        return chained.Answer("TIMED_OUT", error={"ErrorType": TIMEOUT_TYPE, "ErrorMessage": message})
     error = json.loads(row.error) if row.error else {}
-    return None, error or {
-        "ErrorType": row.status,
-        "ErrorMessage": f"The chained execution ended {row.status}.",
-    }
+    status = "STOPPED" if row.status == "STOPPED" else "FAILED"
+    return chained.Answer(
+        status,
+        error=error
+        or {"ErrorType": row.status, "ErrorMessage": f"The chained execution ended {row.status}."},
+    )

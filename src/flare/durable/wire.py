@@ -6,7 +6,8 @@
 * ``invocation_event``: what the handler is invoked with (the SDK's
   ``DurableExecutionInvocationInput``): ``DurableExecutionArn``, ``CheckpointToken`` and
   ``InitialExecutionState`` (``Operations``, ``NextMarker``), whose timestamps are epoch
-  milliseconds (the SDK reads them with ``from_json_dict``), unlike the API's epoch seconds.
+  milliseconds (the SDK reads them with ``from_json_dict``), unlike the API's epoch seconds,
+  and ``UpdatedOperationIds`` (what the engine changed while the execution was suspended).
 * ``outcome``: how the SDK reported the invocation (its ``DurableExecutionInvocationOutput``):
   ``{"Status": "SUCCEEDED", "Result": "<json>"}``, ``{"Status": "FAILED", "Error": {...}}`` or
   ``{"Status": "PENDING"}``. A function error (the wrapper raised, the runtime crashed or timed
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from flare.control.model import FunctionVersion
+from flare.durable import pauses
 from flare.store.durable import ExecutionRow
 
 Operation = dict[str, Any]
@@ -91,11 +93,14 @@ def in_millis(operation: Operation) -> Operation:
     return dict(converted)
 
 
-def invocation_event(arn: str, token: str, operations: list[Operation], next_marker: str) -> bytes:
+def invocation_event(
+    arn: str, token: str, operations: list[Operation], next_marker: str, updated: list[str] | None = None
+) -> bytes:
+    """The SDK's ``DurableExecutionInvocationInput``; ``updated``: the operations the engine
+    changed since the last invocation's input (``UpdatedOperationIds``)."""
     state = {"Operations": [in_millis(operation) for operation in operations], "NextMarker": next_marker}
-    return json.dumps(
-        {"DurableExecutionArn": arn, "CheckpointToken": token, "InitialExecutionState": state}
-    ).encode()
+    event = {"DurableExecutionArn": arn, "CheckpointToken": token, "InitialExecutionState": state}
+    return json.dumps(event | {"UpdatedOperationIds": updated or []}).encode()
 
 
 class Reported(enum.StrEnum):
@@ -151,10 +156,15 @@ def describe(row: ExecutionRow, include_data: bool = True) -> dict[str, Any]:
         "Status": row.status,
         "StartTimestamp": row.started,
         "Version": row.version,
-        "ExpectedExecutionTimeoutTimestamp": row.deadline,
+        "ExecutionDataIncluded": include_data,
     }
+    pause = pauses.of(row)
     if row.ended is not None:
         body["EndTimestamp"] = row.ended
+    else:
+        body["ExpectedExecutionTimeoutTimestamp"] = pauses.deadline(row, pause)
+    if pause is not None:
+        body["PauseDetails"] = pauses.details(pause, include_data)
     if include_data:
         body["InputPayload"] = row.input
         if row.result is not None:

@@ -15,6 +15,11 @@ them; a crash during a try leaves the row as it was, and a restarted queue tries
 (at-least-once). A function with reserved concurrency 0 sends its events straight to failure
 handling, without tries. A function deleted while its events wait drops them.
 
+An event of a durable function (``queued_durable``) is the first invocation of the durable
+execution its Event invoke started: its try is ``QueuedExecutions.invoke_queued`` (Success once
+that invocation ran, whatever the execution then does; throttled as any try), and when the queue
+gives it up the execution FAILED (``queue_gave_up``); destinations and the DLQ as for any event.
+
 Every delay goes through the injected clock: timers with ``clock.call_later``, stored times with
 ``clock.wall()``. Contract: used from the event loop's thread.
 """
@@ -24,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from flare.clock import Clock, TimerHandle
 from flare.control import tenancy
@@ -61,6 +66,14 @@ MAX_WORKERS = 256
 ReservedOf = Callable[[str], int | None]
 
 
+class QueuedExecutions(Protocol):
+    """The durable executions whose first invocation an Event invoke queued (``durable``)."""
+
+    async def invoke_queued(self, request_id: str) -> bytes | None: ...
+
+    def queue_gave_up(self, request_id: str, condition: str) -> None: ...
+
+
 class AsyncQueue:
     """Queued async events by id; see the module docstring."""
 
@@ -91,6 +104,7 @@ class AsyncQueue:
         # function name => its counters
         self.counters: dict[str, Counters] = {}
         self._stopped = False
+        self.durable: QueuedExecutions | None = None  # set once the scope's durable executions exist
         destinations.submit = self.submit_to
 
     def __repr__(self) -> str:
@@ -124,15 +138,24 @@ class AsyncQueue:
         invoked_arn: str,
         payload: bytes,
         tenant_id: str | None = None,
+        request_id: str | None = None,
     ) -> str:
         """Queue ``payload`` for ``version``'s function as invoked (``qualifier`` None when
-        unqualified; ``tenant_id`` the tenant it was invoked for, if any); durable when this
-        returns. Returns the event's request id. Raises InvalidParameterValue when the tenant
-        does not fit the function's tenancy (``tenancy.check_invocation``)."""
+        unqualified; ``tenant_id`` the tenant it was invoked for, if any) as ``request_id`` (a
+        new one when None); durable when this returns. Returns the event's request id. Raises
+        InvalidParameterValue when the tenant does not fit the function's tenancy
+        (``tenancy.check_invocation``)."""
         tenancy.check_invocation(version.tenant_isolated, tenant_id)
         now = self._clock.wall()
         row = EventRow(
-            new_request_id(), version.name, qualifier, invoked_arn, payload, now, now, tenant_id=tenant_id
+            request_id or new_request_id(),
+            version.name,
+            qualifier,
+            invoked_arn,
+            payload,
+            now,
+            now,
+            tenant_id=tenant_id,
         )
         self._store.insert_event(row)
         self._counters(version.name).received += 1
@@ -223,6 +246,8 @@ class AsyncQueue:
         self._finish(row, version, target, decision.condition, response, invokes)
 
     async def _try(self, version: FunctionVersion, row: EventRow) -> tuple[Outcome, dict[str, Any]]:
+        if version.durable_timeout_s is not None and self.durable is not None:
+            return await self._try_durable(self.durable, version, row)
         # Lambda keeps the request id across retries; the sandbox refuses an answer to the id
         # it answered last, so a retry (which may land on the same environment) gets a fresh one.
         first = row.function_errors + row.other_failures == 0
@@ -249,6 +274,20 @@ class AsyncQueue:
             return Outcome.THROTTLED, error_response(error)
         except FlareError as error:
             return Outcome.SYSTEM_ERROR, error_response(error)
+
+    async def _try_durable(
+        self, durable: QueuedExecutions, version: FunctionVersion, row: EventRow
+    ) -> tuple[Outcome, dict[str, Any]]:
+        """The first invocation of the durable execution ``row`` started."""
+        answer = await durable.invoke_queued(row.id)
+        if answer is None:
+            return Outcome.THROTTLED, error_response(TooManyRequests("Rate exceeded"))
+        response = {
+            "statusCode": 200,
+            "executedVersion": version.version,
+            "payload": answer.decode(errors="replace"),
+        }
+        return Outcome.SUCCESS, response
 
     def _finish(
         self,
@@ -282,6 +321,8 @@ class AsyncQueue:
             if dead_letter:
                 self._destinations.dead_letter(dead_letter, row.payload, row.id, response)
             log.info("async event %s of %s given up: %s", row.id, row.function, condition)
+            if self.durable is not None:
+                self.durable.queue_gave_up(row.id, condition)
         self._store.delete_event(row.id)
 
     def _dead_letter_arn(self, version: FunctionVersion) -> str | None:

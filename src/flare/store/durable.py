@@ -9,15 +9,24 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         function  TEXT  function name (unqualified)
         version   TEXT  the version it runs: $LATEST or a number
         name      TEXT  DurableExecutionName (given or generated); unique per function
-        status    TEXT  RUNNING | SUCCEEDED | FAILED | TIMED_OUT | STOPPED (durable/status.py)
+        status    TEXT  RUNNING | PAUSING | PAUSED | SUCCEEDED | FAILED | TIMED_OUT | STOPPED
+                        (durable/status.py)
         input     TEXT  the invoke's payload
         result    TEXT  the handler's result (JSON text), when SUCCEEDED
         error     TEXT  ErrorObject as JSON, when FAILED / TIMED_OUT / STOPPED
         started   REAL  epoch seconds
         ended     REAL  epoch seconds, when it ended
-        deadline  REAL  epoch seconds: started + DurableConfig.ExecutionTimeout
+        deadline  REAL  epoch seconds: started + DurableConfig.ExecutionTimeout (+ time paused)
         token     TEXT  the checkpoint token the running invocation must present next ('' none)
         retention INTEGER  days it is kept once ended (DurableConfig.RetentionPeriodInDays)
+        failures  INTEGER  invocation errors in a row (v2)
+        paused    TEXT  the pause (JSON, ``durable/pauses.py``) while PAUSING or PAUSED (v2)
+        tokens    TEXT  the client tokens last seen, per action (JSON, ``durable/client_tokens.py``) (v2)
+        synchronous INTEGER  1 when a RequestResponse invoke started it (its output may be 6 MB) (v2)
+        queued    TEXT  the request id of the Event invoke whose async event, not yet tried, will
+                        invoke it first; NULL once tried (v2)
+        updated   TEXT  JSON list: the operations the engine changed (a wait ended, a callback
+                        answered...) since the last invocation's input was built (v2)
         PRIMARY KEY (scope, arn), UNIQUE (scope, function, name)
 
     durable_operations
@@ -33,7 +42,9 @@ the owning account and region's ``Scope.key`` and leads each key, see ``store/da
         body        TEXT     the Event (JSON, epoch-second timestamps)
         PRIMARY KEY (scope, arn, event_id)
 
-A function's executions go with it: ``delete_function`` runs inside the registry's transaction.
+Version 2 added ``failures``, ``paused``, ``tokens``, ``synchronous``, ``queued`` and ``updated``
+(``_upgrade`` adds them to a version-1 table). A function's executions go with it:
+``delete_function`` runs inside the registry's transaction.
 Tables of Flare's one database (``store/database.py``), made if missing; all their SQL is here.
 """
 
@@ -46,7 +57,7 @@ from typing import Any
 from flare.scope import Scope
 from flare.store.database import Database, ScopedTables
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS durable_executions (
@@ -64,6 +75,12 @@ CREATE TABLE IF NOT EXISTS durable_executions (
     deadline REAL NOT NULL,
     token    TEXT NOT NULL DEFAULT '',
     retention INTEGER NOT NULL DEFAULT 14,
+    failures INTEGER NOT NULL DEFAULT 0,
+    paused   TEXT,
+    tokens   TEXT NOT NULL DEFAULT '{}',
+    synchronous INTEGER NOT NULL DEFAULT 0,
+    queued   TEXT,
+    updated  TEXT NOT NULL DEFAULT '[]',
     PRIMARY KEY (scope, arn),
     UNIQUE (scope, function, name)
 );
@@ -87,7 +104,16 @@ CREATE TABLE IF NOT EXISTS durable_events (
 """
 
 _COLUMNS = (
-    "arn, function, version, name, status, input, result, error, started, ended, deadline, token, retention"
+    "arn, function, version, name, status, input, result, error, started, ended, deadline, token, retention, "
+    "failures, paused, tokens, synchronous, queued, updated"
+)
+_ADDED_IN_2 = (
+    ("failures", "INTEGER NOT NULL DEFAULT 0"),
+    ("paused", "TEXT"),
+    ("tokens", "TEXT NOT NULL DEFAULT '{}'"),
+    ("synchronous", "INTEGER NOT NULL DEFAULT 0"),
+    ("queued", "TEXT"),
+    ("updated", "TEXT NOT NULL DEFAULT '[]'"),
 )
 
 
@@ -106,13 +132,20 @@ class ExecutionRow:
     deadline: float
     token: str = ""
     retention: int = 14  # days
+    failures: int = 0  # invocation errors in a row
+    paused: str | None = None  # the pause as JSON, while PAUSING or PAUSED
+    tokens: str = "{}"  # client tokens per action, JSON
+    synchronous: bool = False
+    queued: str | None = None  # the Event invoke's request id, until the async queue tried it
+    updated: str = "[]"  # JSON list of operation ids the engine changed since the last invocation
 
     def with_(self, **changes: Any) -> ExecutionRow:
         return replace(self, **changes)
 
 
 def _row(found: tuple[Any, ...]) -> ExecutionRow:
-    return ExecutionRow(*found)
+    values = dict(zip(_COLUMNS.replace(" ", "").split(","), found, strict=True))
+    return ExecutionRow(**values | {"synchronous": bool(values["synchronous"])})
 
 
 class DurableStore(ScopedTables):
@@ -125,12 +158,23 @@ class DurableStore(ScopedTables):
     def __init__(self, db: Database, scope: Scope) -> None:
         super().__init__(db, scope, _SCHEMA)
 
+    def _upgrade(self, found: int) -> None:
+        """Version 1 to 2: the columns ``_ADDED_IN_2`` and the index on ``queued`` (runs inside
+        the schema transaction, after the DDL)."""
+        have = {row[1] for row in self._conn.execute("PRAGMA table_info(durable_executions)")}
+        for column, kind in _ADDED_IN_2:
+            if column not in have:
+                self._conn.execute(f"ALTER TABLE durable_executions ADD COLUMN {column} {kind}")
+        self._conn.execute(
+            "CREATE INDEX IF NOT EXISTS durable_executions_queued ON durable_executions (scope, queued)"
+        )
+
     # -- executions -----------------------------------------------------------------------------
 
     def insert(self, row: ExecutionRow) -> None:
         with self._lock, self._conn:
             self._conn.execute(
-                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 13)})",
+                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 19)})",
                 (self._scope, *_values(row)),
             )
 
@@ -138,9 +182,24 @@ class DurableStore(ScopedTables):
         """Store ``row`` over the execution of its ARN."""
         with self._lock, self._conn:
             self._conn.execute(
-                "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ? "
+                "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ?, "
+                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ?, updated = ? "
                 "WHERE scope = ? AND arn = ?",
-                (row.status, row.result, row.error, row.ended, row.token, self._scope, row.arn),
+                (
+                    row.status,
+                    row.result,
+                    row.error,
+                    row.ended,
+                    row.token,
+                    row.deadline,
+                    row.failures,
+                    row.paused,
+                    row.tokens,
+                    row.queued,
+                    row.updated,
+                    self._scope,
+                    row.arn,
+                ),
             )
 
     def get(self, arn: str) -> ExecutionRow | None:
@@ -158,6 +217,30 @@ class DurableStore(ScopedTables):
             ).fetchone()
         return None if found is None else _row(found)
 
+    def mark_updated(self, arn: str, operation_ids: list[str]) -> None:
+        """Add ``operation_ids`` to ``arn``'s operations changed since its last invocation."""
+        with self._lock, self._conn:
+            found = self._conn.execute(
+                "SELECT updated FROM durable_executions WHERE scope = ? AND arn = ?", (self._scope, arn)
+            ).fetchone()
+            if found is None:
+                return
+            kept = list(json.loads(found[0]))
+            kept += [operation_id for operation_id in operation_ids if operation_id not in kept]
+            self._conn.execute(
+                "UPDATE durable_executions SET updated = ? WHERE scope = ? AND arn = ?",
+                (json.dumps(kept), self._scope, arn),
+            )
+
+    def queued_as(self, request_id: str) -> ExecutionRow | None:
+        """The execution whose first invocation waits in the async queue as ``request_id``."""
+        with self._lock:
+            found = self._conn.execute(
+                f"SELECT {_COLUMNS} FROM durable_executions WHERE scope = ? AND queued = ?",
+                (self._scope, request_id),
+            ).fetchone()
+        return None if found is None else _row(found)
+
     def of_function(self, function: str) -> list[ExecutionRow]:
         """Every execution of ``function``, oldest first."""
         with self._lock:
@@ -168,11 +251,14 @@ class DurableStore(ScopedTables):
             ).fetchall()
         return [_row(found) for found in rows]
 
-    def with_status(self, status: str) -> list[ExecutionRow]:
+    def with_status(self, *statuses: str) -> list[ExecutionRow]:
+        """The executions in any of ``statuses``, oldest first."""
+        marks = ", ".join("?" * len(statuses))
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT {_COLUMNS} FROM durable_executions WHERE scope = ? AND status = ? ORDER BY started",
-                (self._scope, status),
+                f"SELECT {_COLUMNS} FROM durable_executions WHERE scope = ? AND status IN ({marks}) "
+                "ORDER BY started",
+                (self._scope, *statuses),
             ).fetchall()
         return [_row(found) for found in rows]
 
@@ -292,4 +378,10 @@ def _values(row: ExecutionRow) -> tuple[Any, ...]:
         row.deadline,
         row.token,
         row.retention,
+        row.failures,
+        row.paused,
+        row.tokens,
+        int(row.synchronous),
+        row.queued,
+        row.updated,
     )
