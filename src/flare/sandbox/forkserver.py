@@ -4,6 +4,10 @@ One ``Zygote`` per interpreter. ``spawn()`` sends a SPAWN frame with the environ
 descriptors attached (SCM_RIGHTS) and returns the new pid; ``exit_status(pid)`` is a future of the
 raw wait status, resolved when the zygote reaps that child. If the zygote dies, every pending
 future fails with ``ZygoteDied`` and the next ``spawn()`` starts a new one.
+
+SPAWN frames go one at a time (``_send``): while the zygote's socket is full, one spawn waits
+for it to drain (``add_writer``) and the others wait their turn, so a burst of a thousand
+spawns costs the event loop nothing while it waits.
 """
 
 from __future__ import annotations
@@ -55,6 +59,8 @@ class Zygote:
         self._spawns: dict[str, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self._drained: asyncio.Future[None] | None = None  # the socket has room again
 
     def __repr__(self) -> str:
         pid = self._process.pid if self._process else None
@@ -131,13 +137,35 @@ class Zygote:
         self._exits.pop(pid, None)
 
     async def _send(self, message: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
-        assert self._sock is not None
-        sent = 0
-        while sent < len(message):
-            try:
-                sent += self._sock.sendmsg([message[sent:]], ancillary if sent == 0 else [])
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
+        """Send one frame whole (its file descriptors with its first byte); frames never
+        interleave. Raises ZygoteDied if the zygote goes meanwhile."""
+        async with self._send_lock:
+            sent = 0
+            while sent < len(message):
+                sock = self._sock
+                if sock is None:
+                    raise ZygoteDied(f"zygote {self.interpreter} exited")
+                try:
+                    sent += sock.sendmsg([message[sent:]], ancillary if sent == 0 else [])
+                except BlockingIOError:
+                    await self._writable(sock)
+
+    async def _writable(self, sock: socket.socket) -> None:
+        """Wait until ``sock`` has room (or the zygote dies: ZygoteDied)."""
+        loop = asyncio.get_running_loop()
+        drained = self._drained = loop.create_future()
+
+        def room() -> None:
+            if not drained.done():
+                drained.set_result(None)
+
+        loop.add_writer(sock.fileno(), room)
+        try:
+            await drained
+        finally:
+            self._drained = None
+            if self._sock is sock:
+                loop.remove_writer(sock.fileno())
 
     def _on_readable(self) -> None:
         assert self._sock is not None
@@ -172,10 +200,14 @@ class Zygote:
         sock, self._sock = self._sock, None
         if sock is not None:
             asyncio.get_running_loop().remove_reader(sock.fileno())
+            asyncio.get_running_loop().remove_writer(sock.fileno())
             sock.close()
         self._reader = frames.FrameReader()
         error = ZygoteDied(f"zygote {self.interpreter} exited")
-        for future in [*self._spawns.values(), *self._exits.values()]:
+        pending: list[asyncio.Future[Any]] = [*self._spawns.values(), *self._exits.values()]
+        if self._drained is not None:
+            pending.append(self._drained)
+        for future in pending:
             if not future.done():
                 future.set_exception(error)
                 future.exception()
