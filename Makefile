@@ -13,7 +13,7 @@ NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
 JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
-.PHONY: install run test lint unit conformance fuzz bench soak clean
+.PHONY: install run test lint unit conformance fuzz bench bench-scale soak clean
 
 install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
@@ -78,6 +78,10 @@ fuzz: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
+bench-scale: install
+	$(BIN)/python -m bench --only scale
 
 # Minutes of mixed load through the public API, then what leaked (not in `make test`).
 SOAK_MINUTES ?= 30
