@@ -113,3 +113,36 @@ def _alive(pids: list[int]) -> bool:
         if state != "Z":
             return True
     return False
+
+
+def test_the_zygote_holds_none_of_the_scratch_mounts_environments_get_their_tmp_all_the_same(
+    tmp_path: Path,
+) -> None:
+    """Each new sandbox copies the mount table of the zygote it is forked from; the engine's
+    holds one scratch mount per live environment, the zygote's none (so a sandbox costs the
+    same with 10 or 1,000 environments alive), and /tmp reaches each environment as a tree."""
+    server = launch(tmp_path)
+    try:
+        lam = server.client()
+        create_function(lam, "many", python_function(FILLER), MemorySize=128, EphemeralStorage={"Size": 512})
+        with ThreadPoolExecutor(6) as pool:
+            results = list(pool.map(lambda _: fill(lam, "many", 1, hold=0.5), range(6)))
+        assert all(result["size"] >= 512 * MIB and result["found"] == [] for result in results)
+        scratch = str(server.data_dir / "scratch")
+        engine_mounts = Path(f"/proc/{server.process.pid}/mountinfo").read_text()
+        assert engine_mounts.count(scratch) >= 6, "the engine holds the scratch mounts"
+        zygotes = [pid for pid in children_of(server.process.pid) if _is_zygote(pid, server.process.pid)]
+        assert zygotes, "the python3.11 zygote is running"
+        for zygote in zygotes:
+            assert scratch not in Path(f"/proc/{zygote}/mountinfo").read_text()
+    finally:
+        server.stop()
+
+
+def _is_zygote(pid: int, engine: int) -> bool:
+    try:
+        parent = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1]
+        command = Path(f"/proc/{pid}/cmdline").read_text()
+    except OSError:
+        return False
+    return parent == str(engine) and "lambda_python.zygote" in command

@@ -29,7 +29,9 @@ log = logging.getLogger("flare.zygote")
 
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 
-_BOOT = "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd})"
+_BOOT = (
+    "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd}, {private!r})"
+)
 ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 """All a zygote starts with. Not the engine's variables: an environment forked from it sets its
 own, but ``/proc/self/environ`` shows what the zygote was started with to every handler."""
@@ -49,10 +51,16 @@ class ZygoteDied(Exception):
 
 
 class Zygote:
-    """A pre-started ``interpreter`` that forks environments. Use from the event loop only."""
+    """A pre-started ``interpreter`` that forks environments. Use from the event loop only.
 
-    def __init__(self, interpreter: Path) -> None:
+    With ``private_mounts`` (the engine's scratch root), the zygote moves to a mount namespace
+    of its own without the mounts below those paths (``sandbox.leave_mounts``): each
+    environment's sandbox copies the zygote's mount table, which then does not grow with the
+    live environments; an environment's /tmp reaches it as a detached tree instead."""
+
+    def __init__(self, interpreter: Path, private_mounts: Sequence[Path] = ()) -> None:
         self.interpreter = interpreter
+        self.private_mounts = [str(path) for path in private_mounts]
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._reader = frames.FrameReader()
@@ -86,7 +94,7 @@ class Zygote:
                     "-I",
                     "-S",
                     "-c",
-                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno()),
+                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno(), private=self.private_mounts),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
