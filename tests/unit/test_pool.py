@@ -546,3 +546,38 @@ def test_environments_of_two_versions_of_one_function_are_both_parked() -> None:
         assert len(factory.made) == 2
 
     run(scenario)
+
+
+class CountingEnv(FakeEnv):
+    """A fake environment that counts reads of its ``version``."""
+
+    reads = 0
+
+    def __init__(self, version: FakeVersion) -> None:
+        self._version = version
+        super().__init__(version)
+
+    @property  # type: ignore[override]
+    def version(self) -> FakeVersion:
+        CountingEnv.reads += 1
+        return self._version
+
+    @version.setter
+    def version(self, value: FakeVersion) -> None:
+        self._version = value
+
+
+def test_a_versions_provisioned_environments_are_found_without_reading_the_others() -> None:
+    """``provisioned(key)`` (every status poll, every replacement) costs the same beside 1,000
+    provisioned environments of another version as beside none."""
+    pool, _, _ = make_pool(cast(Any, lambda version, pool: CountingEnv(version)))
+    crowd, lone = FakeVersion(name="crowd"), FakeVersion(name="lone")
+    for _ in range(1000):
+        pool.add_provisioned(crowd)
+    mine = pool.add_provisioned(lone)
+    CountingEnv.reads = 0
+    assert pool.provisioned(lone.key) == [mine]
+    assert CountingEnv.reads == 0
+    assert len(pool.provisioned(crowd.key)) == 1000
+    pool.retire_provisioned(mine)
+    assert pool.provisioned(lone.key) == []
