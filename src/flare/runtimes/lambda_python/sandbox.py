@@ -296,9 +296,12 @@ def leave_mounts(under: list[str]) -> Optional[str]:
     at or below the paths ``under``: the zygote's, so that the environments it forks do not
     copy the engine's scratch mounts (one per live environment: copying them made each new
     mount namespace cost time in proportion). Mounts made later in the engine's namespace do
-    not reach this one (the engine's are not shared). Returns None, or why not."""
+    not reach this one (the engine's are not shared); this one's are made slaves first, so
+    that its unmounts never propagate back to the engine's. Returns None, or why not."""
     if libc.unshare(CLONE_NEWNS) != 0:
         return f"unshare: {os.strerror(ctypes.get_errno())}"
+    if libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None) != 0:
+        return f"mount --make-rslave /: {os.strerror(ctypes.get_errno())}"
     prefixes = [path.rstrip("/") + "/" for path in under]
     with open("/proc/self/mountinfo") as table:
         points = [_unescape(line.split()[4]) for line in table]
