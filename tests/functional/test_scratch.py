@@ -361,3 +361,22 @@ def test_scratches_of_a_size_are_template_clones_made_with_no_process(
 
     run(scenario)
     assert attached_loops(tmp_path) == set()
+
+
+@needs_loop_ext4
+def test_a_burst_of_acquires_on_every_worker_gets_a_loop_device_each(tmp_path: Path) -> None:
+    """Sixteen threads asking the kernel for a free loop device at once are each told the same
+    one; every acquire still gets a device of its own (none fails for want of one)."""
+
+    async def scenario() -> None:
+        pool = ScratchPool(tmp_path, UID, GID, spares=0)
+        try:
+            outcomes = await asyncio.gather(*(pool.acquire(8) for _ in range(96)), return_exceptions=True)
+            failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            assert failures == []
+            assert len(attached_loops(tmp_path)) == 96
+        finally:
+            await pool.close()
+
+    run(scenario)
+    assert attached_loops(tmp_path) == set()
