@@ -13,7 +13,7 @@ NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
 JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
-.PHONY: install run test lint unit conformance fuzz bench bench-scale soak clean
+.PHONY: install run test lint unit conformance fuzz bench bench-scale soak screenshot clean
 
 install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
@@ -37,6 +37,11 @@ $(STAMP): pyproject.toml Makefile
 	  || ! command -v apt-get >/dev/null 2>&1 || apt-get install -y -qq nftables >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq nftables >/dev/null) \
 	  || echo "nftables not installed: functions can reach link-local addresses (flare doctor)"
+	@# Debian's headless Chromium and its chromedriver, for the console's browser test (as root).
+	@command -v chromedriver >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+	  || apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
+	  || echo "chromium not installed: the console's browser test is skipped"
 	@touch $(STAMP)
 
 $(NODE_SDK_STAMP): $(NODE_SDK_LIST) | $(STAMP)
@@ -78,6 +83,12 @@ fuzz: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# docs/console.png, the README's picture of the console, taken by its browser test.
+screenshot: install
+	FLARE_CONSOLE_SCREENSHOT=$(CURDIR)/.console.png $(BIN)/pytest -q -p no:cacheprovider \
+	  tests/functional/test_console_browser.py
+	mv .console.png docs/console.png
 
 # Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
 bench-scale: install

@@ -1,5 +1,5 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java|hotreload|durable|scale] [--quick] [--no-record]``.
+extensions|java|hotreload|durable|build|scale] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -9,7 +9,8 @@ start (:mod:`bench.layers`), Node.js and Java cold and warm latency beside Pytho
 (:mod:`bench.node`, :mod:`bench.java`; Node.js's also beside serverless-offline's), the cost
 of an external extension (:mod:`bench.extensions`) and a saved edit's way to the next invoke
 under hot reload (:mod:`bench.hot_reload`), and what a durable execution costs beside a plain
-invoke (:mod:`bench.durable`), prints the markdown on stdout (progress goes to stderr) and
+invoke (:mod:`bench.durable`) and ``flare deploy``'s build step on a cache miss and hit
+(:mod:`bench.build`), prints the markdown on stdout (progress goes to stderr) and
 appends it to bench/RESULTS.md unless ``--no-record``. The scale benchmark (:mod:`bench.scale`:
 up to 1,000 provisioned environments) runs only when asked for, with ``--only scale``.
 Exit status: see :func:`exit_status`.
@@ -18,6 +19,7 @@ Exit status: see :func:`exit_status`.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.metadata
 import shlex
 import subprocess
@@ -31,6 +33,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from bench import (
     beside_python,
+    build,
     durable,
     events,
     extensions,
@@ -60,6 +63,7 @@ class Settings:
     clients: int = 8
     throughput_seconds: float = 5.0
     throughput_warmup: float = 1.5
+    trace: bool = False  # run flare serve --trace (the recorder's cost on the invoke path)
 
 
 HOT_RELOAD_EDITS = 20
@@ -127,7 +131,8 @@ def bench_flare(settings: Settings) -> EngineResult:
 def measure_flare(result: EngineResult, data_dir: Path, log: Path, settings: Settings) -> None:
     """Run ``flare serve``, deploy the function and fill every measurement in ``result``."""
     progress("flare: starting")
-    with harness.flare_server(data_dir, log) as server:
+    extra = ["--trace", str(data_dir.parent / "trace.jsonl")] if settings.trace else []
+    with harness.flare_server(data_dir, log, extra_args=extra) as server:
         client = harness.lambda_client(server.url)
         harness.deploy(client)
         endpoint = measure.Endpoint(server.host, server.port, harness.FUNCTION_NAME)
@@ -217,12 +222,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "java",
             "hotreload",
             "durable",
+            "build",
             "scale",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
     parser.add_argument("--quick", action="store_true", help="fewer iterations, shorter throughput run")
     parser.add_argument("--no-record", action="store_true", help="do not append to bench/RESULTS.md")
+    parser.add_argument(
+        "--trace", action="store_true", help="Flare records every invocation (flare serve --trace)"
+    )
     return parser.parse_args(argv)
 
 
@@ -239,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     """Run the bench; see the module docstring for outputs and exit status."""
     args_list = sys.argv[1:] if argv is None else argv
     args = parse_args(args_list)
-    settings = QUICK if args.quick else Settings()
+    settings = dataclasses.replace(QUICK if args.quick else Settings(), trace=args.trace)
     flare = bench_flare(settings) if args.only in (None, "flare") else None
     peer_result = bench_peer(settings) if args.only in (None, "peer") else None
     sandbox_result = sandbox.run(settings, args.quick, progress) if args.only in (None, "sandbox") else None
@@ -268,6 +277,8 @@ def main(argv: list[str] | None = None) -> int:
         durable.run(settings.cold_iterations, progress) if args.only in (None, "durable") else None
     )
     extra += durable.render(durable_result) if durable_result is not None else ""
+    build_result = build.run(progress) if args.only in (None, "build") else None
+    extra += build.render(build_result) if build_result is not None else ""
     scale_result = scale.run(settings.cold_iterations, args.quick, progress) if args.only == "scale" else None
     extra += scale.render(scale_result) if scale_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
@@ -284,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
         (java_result, "java benchmark: some parts not measured"),
         (hot_result, "hot reload benchmark: some parts not measured"),
         (durable_result, "durable benchmark: not measured"),
+        (build_result, "build benchmark: not measured"),
         (scale_result, "scale benchmark: some sizes not measured"),
         (pc_result, "provisioned concurrency benchmark: failed or not as expected"),
     )

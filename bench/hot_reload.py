@@ -7,10 +7,17 @@ the rename, and invokes are sent on one keep-alive connection, one every ``POLL_
 answers with the new number. So a sample is: the file watcher's quiet step, the snapshot (zip,
 store, unpack), the registry's update, and a cold start of the new code, plus at most one poll
 interval. Edits are ``PAUSE_S`` apart, so each is its own change.
+
+The same edits are measured under ``flare dev`` (the issue's done-when: "editing a handler file
+with ``flare dev`` running changes the next invoke's answer"): ``flare dev DIR`` started on a
+free port (it starts its own engine), the function is the directory of functions' one
+(``app.py``, python3.12, 128 MB); stopped with SIGINT as a user's Ctrl-C.
 """
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import tempfile
 import time
 from collections.abc import Callable
@@ -24,6 +31,7 @@ from bench import harness, measure
 from bench.measure import Connection, Endpoint, LatencyStats
 
 FUNCTION = "bench-hot-reload"
+DEV_FUNCTION = "bench-dev"  # the directory ``flare dev`` runs, so the function's name
 POLL_S = 0.002
 PAUSE_S = 0.3
 GIVE_UP_S = 10.0
@@ -34,8 +42,13 @@ LOCALSTACK_DOCUMENTED_MS = 700
 @dataclass
 class HotReloadRun:
     memory_mb: int
+    label: str = ""  # the row's name; "" for "<memory_mb> MB"
     stats: LatencyStats | None = None
     error: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.label or f"{self.memory_mb} MB"
 
 
 @dataclass
@@ -111,20 +124,47 @@ def hot_reload_run(memory_mb: int, edits: int) -> HotReloadRun:
     return run
 
 
+def dev_run(edits: int) -> HotReloadRun:
+    """``edits`` samples of saved edit → first invoke answering with it under ``flare dev``."""
+    run = HotReloadRun(128, "`flare dev`, python3.12, 128 MB")
+    with tempfile.TemporaryDirectory(prefix="flare-bench-dev-") as tmp:
+        log, project = Path(tmp) / "dev.log", Path(tmp) / DEV_FUNCTION
+        project.mkdir()
+        save(project / "app.py", SOURCE.format(n=0))
+        port = harness.free_port()
+        argv = [str(harness.FLARE_BIN), "dev", str(project), "--endpoint-url", f"http://127.0.0.1:{port}"]
+        argv += ["--no-build", "--data-dir", str(Path(tmp) / "data")]
+
+        def ready() -> bool:
+            return "watching for changes" in log.read_text(errors="replace")
+
+        try:
+            with harness.running("flare dev", argv, port=port, log_path=log, timeout=60, ready=ready) as dev:
+                run.stats = edit_to_answer(project, Endpoint(dev.host, dev.port, DEV_FUNCTION), edits)
+                dev.process.send_signal(signal.SIGINT)
+                dev.process.wait(60)
+        except (harness.ServerError, measure.InvokeError, OSError, subprocess.TimeoutExpired) as exc:
+            tail = "\n".join(log.read_text(errors="replace").splitlines()[-20:]) if log.exists() else ""
+            run.error = f"{type(exc).__name__}: {exc}\n{tail}"
+    return run
+
+
 def run(edits: int, progress: Callable[[str], None]) -> HotReloadResult:
     result = HotReloadResult(edits)
     for memory_mb in (128, 1024):
         progress(f"hot reload: {edits} edits of a python3.11 handler at {memory_mb} MB")
         result.runs.append(hot_reload_run(memory_mb, edits))
+    progress(f"hot reload: {edits} edits of a python3.12 handler under flare dev")
+    result.runs.append(dev_run(edits))
     return result
 
 
 def _row(run: HotReloadRun) -> str:
     if run.stats is None:
-        return f"| {run.memory_mb} MB | - | - | - | - | - |"
+        return f"| {run.name} | - | - | - | - | - |"
     s = run.stats
     cells = (f"{value:.1f}" for value in (s.p50_ms, s.p99_ms, s.mean_ms, s.max_ms))
-    return f"| {run.memory_mb} MB | {' | '.join(cells)} | {s.count} |"
+    return f"| {run.name} | {' | '.join(cells)} | {s.count} |"
 
 
 def render(result: HotReloadResult) -> str:
@@ -141,9 +181,11 @@ def render(result: HotReloadResult) -> str:
         f"answer changes; edits {PAUSE_S * 1000:.0f} ms apart",
         "- includes the watcher's quiet step (20 ms), the snapshot and a cold start of the new code; "
         f"target p50 ≤ 150 ms (LocalStack documents up to {LOCALSTACK_DOCUMENTED_MS} ms)",
+        "- `flare dev` row: `flare dev DIR` (a directory of functions: one `app.py`) with the engine it "
+        "started; the same edits and polling",
     ]
     for failed in (run for run in result.runs if run.error):
         assert failed.error is not None
-        lines.append(f"- {failed.memory_mb} MB: not measured: {failed.error.splitlines()[0]}")
+        lines.append(f"- {failed.name}: not measured: {failed.error.splitlines()[0]}")
         lines += ["", "```", *failed.error.splitlines()[1:], "```"]
     return "\n".join(lines) + "\n"

@@ -108,9 +108,9 @@ def have_javac() -> bool:
 def compile_classes(
     sources: Mapping[str, str], with_core: bool = True, classpath: tuple[str, ...] = ()
 ) -> dict[str, bytes]:
-    """``{path.java: source}`` compiled (``--release 17``, against the jars of ``classpath``), with
-    the core interfaces unless ``with_core`` is False: ``{path.class: bytes}``, the core's
-    included."""
+    """``{path.java: source}`` compiled (``--release 17``, ``-g``: with local variables for a
+    debugger, against the jars of ``classpath``), with the core interfaces unless ``with_core``
+    is False: ``{path.class: bytes}``, the core's included."""
     with tempfile.TemporaryDirectory() as tmp:
         src, out = Path(tmp, "src"), Path(tmp, "out")
         files = dict(sources)
@@ -119,7 +119,7 @@ def compile_classes(
         for path, text in files.items():
             (src / path).parent.mkdir(parents=True, exist_ok=True)
             (src / path).write_text(text)
-        command = ["javac", "--release", "17", "-nowarn", "-d", str(out)]
+        command = ["javac", "--release", "17", "-g", "-nowarn", "-d", str(out)]
         if classpath:
             command += ["-cp", ":".join(classpath)]
         command += [str(src / p) for p in files]

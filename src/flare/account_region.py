@@ -11,9 +11,11 @@ its logs. Nothing here decides anything; it wires the pieces together and starts
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable
 from typing import Any
 
+from flare.build.dependency_cache import DependencyCache, default_root
 from flare.control import tags
 from flare.control.capacity_providers import CapacityProviders
 from flare.control.code_signing import CodeSigning
@@ -93,11 +95,20 @@ class AccountRegion:
             peer = peers(Scope(other, region))
             return peer.layers if peer is not None else None
 
-        self.layers = Layers(
-            self.layer_store, machine.blobs, machine.opt_trees, region, account, clock, peer_layers
-        )
         self.hot_reload = HotReload(
-            HotReloadStore(database, scope), HotReloadPolicy.for_server(config.auth, config.hot_reload_roots)
+            HotReloadStore(database, scope),
+            HotReloadPolicy.for_server(config.auth, config.hot_reload_roots),
+            DependencyCache(default_root(os.environ), wheels_only=True),
+        )
+        self.layers = Layers(
+            self.layer_store,
+            machine.blobs,
+            machine.opt_trees,
+            region,
+            account,
+            clock,
+            peer_layers,
+            self.hot_reload,
         )
         self.registry = Registry(
             self.function_store, machine.blobs, region, account, clock, self.layers, self.hot_reload
@@ -128,8 +139,8 @@ class AccountRegion:
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
-        self.router = Router(self.pool, self.ledger, metrics, clock)
-        self.provisioner = Provisioner(self.pool, self.ledger)
+        self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
+        self.provisioner = Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock
         )

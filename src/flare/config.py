@@ -34,6 +34,8 @@ class ServerConfig:
     auth: str = "open"  # "open" or "sigv4" (flare.auth.authenticator.AuthMode)
     hot_reload_roots: tuple[str, ...] = ()  # where hot reload may bind (control/hot_reload.py)
     test_clock: bool = False  # a clock tests move ahead: POST /flare/v1/clock (api/clock_control.py)
+    trace: Path | None = None  # where every invocation is recorded (observe/trace_record.py)
+    trace_max_mb: int = 256  # the trace file's bound: past it, invocations are only counted
 
     @property
     def endpoint_url(self) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from flare.account_region import AccountRegion
@@ -24,8 +25,13 @@ from flare.control import arns, cross_account, unused_code
 from flare.control.model import LATEST
 from flare.iam.authorize import Authorizer
 from flare.machine import Machine
+from flare.observe.live_feed import EnvironmentSeen
 from flare.observe.metrics import Metrics
+from flare.observe.trace_format import Header
+from flare.observe.trace_record import TraceRecorder
+from flare.placement.ledger import DEFAULT_SCALING_WINDOW_S
 from flare.sandbox.isolation import is_sandbox_uid
+from flare.sandbox.phase import seen
 from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
 
@@ -39,10 +45,11 @@ class Engine:
         self.config = config
         self.machine = Machine(config, clock)
         self.clock = self.machine.clock
-        self.metrics = Metrics(busy=self._busy)
+        self.metrics = Metrics(busy=self._busy, bill=self.machine.bill)
         self.metrics.add_source(self._event_source_metrics)
         self.metrics.add_durable_source(self._durable_metrics)
         self._regions: dict[Scope, AccountRegion] = {}
+        self.trace: TraceRecorder | None = None
         self._started = False
         self.authenticator = Authenticator(
             AuthMode(config.auth),
@@ -61,6 +68,8 @@ class Engine:
         self.connection_origins = (
             ConnectionOrigins(owner_of, is_sandbox_uid) if isolation.namespaces else None
         )
+        self.feed = self.machine.feed
+        self.feed.environments = self._environments_seen
         self.home = self.region(self.machine.default_scope)
         for older in ("events.db", "services.db"):  # files of Flares before the one database
             moved = self.machine.database.absorb(self.machine.data / older)
@@ -76,6 +85,7 @@ class Engine:
         found = self._regions.get(scope)
         if found is None:
             found = self._regions[scope] = AccountRegion(self.machine, scope, self.metrics, self._regions.get)
+            found.router.trace = self.trace
             if self._started:
                 found.load()
                 found.start()
@@ -130,6 +140,10 @@ class Engine:
     def regions(self) -> list[AccountRegion]:
         return list(self._regions.values())
 
+    def _environments_seen(self) -> list[EnvironmentSeen]:
+        wall = self.clock.wall()
+        return [seen(env, wall) for region in self._regions.values() for env in region.pool.environments()]
+
     def _busy(self) -> int:
         return sum(region.pool.busy() for region in self._regions.values())
 
@@ -148,6 +162,8 @@ class Engine:
         return self.machine.notes()
 
     async def start(self) -> None:
+        if self.config.trace is not None:
+            self._start_trace(self.config.trace)
         await self.machine.start()
         for scope in sorted(self.machine.database.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
@@ -159,7 +175,25 @@ class Engine:
             region.start()
         self._started = True
 
+    def _start_trace(self, path: Path) -> None:
+        """Record every invocation of every account and region to ``path`` from now on."""
+        config = self.config
+        header = Header(
+            self.clock.now(),
+            self.clock.wall(),
+            config.idle_timeout_s,
+            config.account_concurrency,
+            config.scaling_rate,
+            DEFAULT_SCALING_WINDOW_S,
+        )
+        self.trace = TraceRecorder(path, self.clock, header, config.trace_max_mb * 1024 * 1024)
+        for region in self.regions():
+            region.router.trace = self.trace
+
     async def stop(self) -> None:
+        self.feed.close()
         for region in self.regions():
             await region.stop()
+        if self.trace is not None:
+            self.trace.close()
         await self.machine.stop()

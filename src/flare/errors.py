@@ -62,6 +62,11 @@ turns any of them into AWS's error shape in one place; nothing else builds error
 
     IllegalTransition      an environment was asked for a state change its table forbids
                            (a bug or a misbehaving runtime; never sent to a client as such)
+    BuildFailed            a build step (pip / npm installing a function's dependencies)
+                           failed; build/. Shown by the CLI or logged by a hot-reload watch,
+                           never sent to a client as an API error
+    TraceRefused           a trace file or a what-if ``flare trace replay`` cannot use (a usage
+                           error of the command line; never sent to a client)
 """
 
 from __future__ import annotations
@@ -332,3 +337,18 @@ class IllegalTransition(Exception):
         super().__init__(f"illegal transition {current} -> {wanted}")
         self.current = current
         self.wanted = wanted
+
+
+class BuildFailed(Exception):
+    """Installing a function's dependencies (``flare.build``) failed: the tool is missing, or
+    it exited non-zero (``output`` is the end of what it printed)."""
+
+    def __init__(self, message: str, output: str = "") -> None:
+        super().__init__(message)
+        self.message = message
+        self.output = output
+
+
+class TraceRefused(ValueError):
+    """A trace file ``flare trace replay`` cannot read, or a what-if it does not know; the
+    message says why (and on which line)."""

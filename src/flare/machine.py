@@ -22,6 +22,8 @@ from flare.config import ServerConfig
 from flare.control.code_url import CodeUrls
 from flare.control.model import FunctionVersion
 from flare.iam.roles import RolePolicies
+from flare.observe.bill import Bill
+from flare.observe.live_feed import LiveFeed
 from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
@@ -66,8 +68,15 @@ class Machine:
         self._auth_notes: list[str] = []
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
         self.api_doors = ApiDoors()  # the server attaches its front door (sandbox/api_door.py)
+        self.feed = LiveFeed()  # what environments and invocations do, live (observe/live_feed.py)
+        self.bill = Bill(self.clock)  # what the work would cost on Lambda (observe/bill.py)
         self.env_settings = EnvSettings(
-            config.endpoint_url, config.shutdown_grace_s, self.credentials, self.api_doors
+            config.endpoint_url,
+            config.shutdown_grace_s,
+            self.credentials,
+            self.api_doors,
+            feed=self.feed,
+            on_billed=self.bill.charge,
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
         self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them

@@ -325,8 +325,9 @@ def test_flare_invoke_debug_refuses_a_function_it_cannot_debug(
         capture_output=True, text=True, timeout=30,
     )  # fmt: skip
     assert done.returncode == 1
-    assert "only Python and Node.js functions can be debugged yet, and not-python runs provided.al2023" in (
-        done.stderr
+    assert (
+        "only Python, Node.js and Java functions can be debugged yet, and not-python runs provided.al2023"
+        in (done.stderr)
     )
     assert "Environment" not in lam.get_function_configuration(FunctionName="not-python")
     assert not launch_json.exists()

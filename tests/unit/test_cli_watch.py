@@ -9,7 +9,7 @@ import pytest
 from click.testing import CliRunner
 
 from flare.cli.main import main
-from flare.cli.watch import SOURCE_MAPS, is_local, with_source_maps
+from flare.cli.watch import SOURCE_MAPS, is_local, with_watch_variables
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_only_a_server_on_this_machine_can_watch(endpoint: str, local: bool) -> 
 def test_node_functions_get_source_maps_unless_they_chose_node_options(
     fields: dict[str, Any], existing: dict[str, str] | None, variables: dict[str, str] | None
 ) -> None:
-    changed = with_source_maps(fields, existing)
+    changed = with_watch_variables(fields, existing)
     if variables is None:
         assert changed == fields
     else:

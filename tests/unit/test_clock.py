@@ -205,3 +205,19 @@ def test_a_jump_clock_fires_a_timer_once_advanced_past_it_and_not_before() -> No
         return fired
 
     assert asyncio.run(scenario()) == ["month"]
+
+
+def test_a_jump_clock_fires_every_timer_it_passes_before_advance_returns_in_due_order() -> None:
+    async def scenario() -> None:
+        clock = JumpClock()
+        fired: list[str] = []
+        clock.call_later(60, lambda: fired.append("reaper"))
+        clock.call_later(30, lambda: clock.call_later(0, lambda: fired.append("set by one")))
+        clock.call_later(20, lambda: fired.append("first"))
+        clock.call_later(300, lambda: fired.append("later"))
+        clock.advance(100)
+        assert fired == ["first", "reaper", "set by one"]  # no turn of the loop needed
+        await asyncio.sleep(0.05)
+        assert fired == ["first", "reaper", "set by one"]
+
+    asyncio.run(scenario())

@@ -10,7 +10,7 @@ import pytest
 
 from flare.cli.debug_launch import debug_variables, debugger_of, launch_config, merged_launch
 from flare.control.debug_settings import DebugSettings, debug_settings
-from flare.sandbox.debug_ports import DebugPorts
+from flare.sandbox.debug_ports import DebugPorts, jdwp_option
 
 
 @pytest.mark.parametrize(
@@ -102,3 +102,22 @@ def test_a_node_function_gets_vs_codes_node_attach_configuration() -> None:
     config = launch_config("fn", 9229, "/src", "node")
     assert (config["type"], config["request"], config["port"]) == ("node", "attach", 9229)
     assert (config["localRoot"], config["remoteRoot"]) == ("/src", "/var/task")
+
+
+def test_a_java_function_gets_the_java_extensions_attach_configuration() -> None:
+    assert debugger_of("java17") == "java" and debugger_of("java8.al2") == "java"
+    config = launch_config("fn", 5005, "/src", "java")
+    assert config == {
+        "name": "Flare: fn",
+        "type": "java",
+        "request": "attach",
+        "hostName": "127.0.0.1",
+        "port": 5005,
+    }
+
+
+@pytest.mark.parametrize(("wait", "suspend"), [(30.0, "suspend=y"), (0.0, "suspend=n")])
+def test_a_java_environment_waits_under_jdwp_only_when_told_to_wait(wait: float, suspend: str) -> None:
+    option = jdwp_option(DebugSettings(5678, wait), 5680)
+    assert option.startswith("-agentlib:jdwp=transport=dt_socket,server=y,")
+    assert suspend in option and option.endswith("address=127.0.0.1:5680")

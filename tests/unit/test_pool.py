@@ -11,7 +11,7 @@ from typing import Any, cast
 import pytest
 
 from flare.clock import ManualClock
-from flare.placement.pool import FREEZE_DELAY_S, Pool, choose_idle
+from flare.placement.pool import FREEZE_DELAY_S, Pool, choose_idle, idle_expired
 from flare.sandbox.lifecycle import EnvState
 
 IDLE_TIMEOUT = 300.0
@@ -546,6 +546,21 @@ def test_environments_of_two_versions_of_one_function_are_both_parked() -> None:
         assert len(factory.made) == 2
 
     run(scenario)
+
+
+@pytest.mark.parametrize(
+    ("parked", "now", "expired", "next_due"),
+    [
+        ({}, 100.0, [], None),
+        ({"a": 0.0, "b": 50.0}, 59.9, [], 60.0),
+        ({"a": 0.0, "b": 50.0}, 60.0, ["a"], 110.0),
+        ({"a": 0.0, "b": 50.0}, 500.0, ["a", "b"], None),
+    ],
+)
+def test_idle_expired_names_the_environments_idle_for_the_timeout_and_the_next_due(
+    parked: dict[str, float], now: float, expired: list[str], next_due: float | None
+) -> None:
+    assert idle_expired(parked, 60.0, now) == (expired, next_due)
 
 
 class CountingEnv(FakeEnv):

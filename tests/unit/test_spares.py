@@ -295,3 +295,19 @@ def test_only_functions_whose_node_would_start_the_same_are_served_late_bound() 
 def test_a_late_bound_runtime_starts_with_the_shared_variables_only() -> None:
     started = boot_variables({"PATH": "/usr/bin", "NODE_PATH": "/opt/n", "COLOUR": "red", "_HANDLER": "a.b"})
     assert started == {"PATH": "/usr/bin", "NODE_PATH": "/opt/n"}
+
+
+def test_the_late_bound_spares_of_a_key_start_one_after_the_other() -> None:
+    async def scenario() -> tuple[int, int]:
+        made: list[FakeEnvironment] = []
+        boot = asyncio.Event()
+        spares = spares_of(made, late=True, boot=boot)
+        spares.prepare(NODE)
+        spares.prepare(dataclasses.replace(NODE, name="billing"))  # same key, one is starting
+        await settle()
+        starting_alone = len(made)
+        boot.set()
+        await settle()
+        return starting_alone, len(made)
+
+    assert run(scenario) == (1, 2)

@@ -17,6 +17,7 @@ from flare.api import (
     code,
     code_signing,
     concurrency,
+    console,
     durable_executions,
     esm,
     event_invoke_config,
@@ -27,6 +28,7 @@ from flare.api import (
     invoke,
     kinesis,
     layers,
+    live,
     logs,
     logs_service,
     metrics,
@@ -116,6 +118,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     )
     logs.add_routes(app, lambda request: at(request).registry, lambda request: at(request).log_service)
     metrics.add_routes(app, engine.metrics)
+    console.add_routes(app, engine)
+    live.add_routes(app, engine.feed, engine.clock)
     concurrency.add_routes(app, lambda request: at(request).concurrency)
     provisioned_concurrency.add_routes(app, lambda request: at(request).provisioned)
     schedules.add_routes(app, lambda request: at(request).schedules)

@@ -11,8 +11,9 @@ answered here, in its service's error shape: the JSON services' (``target.auth_e
 Lambda's. The front door's fast path calls the same authenticator for the invokes it serves.
 
 Unsigned requests pass only where AWS's would, or where no AWS client calls: ``GET /metrics``
-(Prometheus scrapers) and Flare's self-signed code links (``/_flare/code/…``, which check their
-own signature).
+(Prometheus scrapers), Flare's self-signed code links (``/_flare/code/…``, which check their
+own signature) and the console's pages (``/_flare/…``, which check their own session cookie:
+``api/console.py``).
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from flare.control.code_url import PATH_PREFIX as CODE_PREFIX
 from flare.errors import AuthenticationFailed, ServiceException
 
 IDENTITY = "flare.identity"
+CONSOLE_PREFIX = "/_flare"
 _NO_QUERY: Mapping[str, str] = {}
 LAMBDA = "lambda"
 """The SigV4 service of the Lambda API, and of Flare's own routes."""
@@ -48,7 +50,7 @@ def unsigned_allowed(request: web.Request) -> bool:
     if request.method not in ("GET", "HEAD"):
         return False
     path = request.path
-    return path == "/metrics" or path.startswith(CODE_PREFIX)
+    return path == "/metrics" or path.startswith(CODE_PREFIX) or path.startswith(CONSOLE_PREFIX)
 
 
 def signed_headers_view(request: web.Request) -> dict[str, str]:

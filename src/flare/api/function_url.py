@@ -158,7 +158,7 @@ class FunctionUrlDoor:
         owner: AccountRegion = request[OWNER]
         invoked = Invoked(target.config.url_id, owner.scope.account, request_id, trace_id, now, caller)
         payload = json.dumps(request_event(http, invoked), separators=(",", ":")).encode()
-        return Invocation(request_id, payload, target.invoked_arn, trace_id)
+        return Invocation(request_id, payload, target.invoked_arn, trace_id, source="url")
 
     def _too_large(self) -> web.Response:
         message = f"Request must be smaller than {MAX_SYNC_PAYLOAD} bytes for the InvokeFunction operation"

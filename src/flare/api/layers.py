@@ -14,7 +14,8 @@ from aiohttp import web
 from flare.api.scoping import Of
 from flare.api.wire import aws_route, empty_response, json_response, query_int, read_json
 from flare.control.code_url import CodeUrls
-from flare.control.layers import Layers, Locate
+from flare.control.layer_listing import Locate
+from flare.control.layers import Layers
 from flare.errors import InvalidParameterValue
 
 LAYERS = "/2018-10-31/layers"

@@ -10,6 +10,8 @@ no log group is a 404 ``ResourceNotFoundException``.
 
 from __future__ import annotations
 
+from typing import Any
+
 from aiohttp import web
 
 from flare.api.scoping import Of
@@ -31,20 +33,25 @@ def _group(registry: Registry, logs: LogService, name: str) -> str:
         return default
 
 
+def read_since(registry: Registry, logs: LogService, name: str, offset: int) -> dict[str, Any]:
+    """The answer's body (see the module docstring): function ``name``'s log from ``offset``.
+    Raises ResourceNotFound. The console's log pane reads the same (``api/console.py``)."""
+    group = _group(registry, logs, name)
+    events = logs.events_since(group, offset, lambda message: True, StreamQuery())[:PAGE_EVENTS]
+    return {
+        "events": [
+            {"timestamp": event.timestamp_ms, "logStream": event.stream, "message": event.message}
+            for event in events
+        ],
+        "nextOffset": events[-1].seq + 1 if events else offset,
+    }
+
+
 def add_routes(app: web.Application, registry_of: Of[Registry], logs_of: Of[LogService]) -> None:
     @aws_route
     async def read_logs(request: web.Request) -> web.StreamResponse:
         offset = query_int(request, "offset") or 0
-        logs = logs_of(request)
-        group = _group(registry_of(request), logs, request.match_info["name"])
-        events = logs.events_since(group, offset, lambda message: True, StreamQuery())[:PAGE_EVENTS]
-        body = {
-            "events": [
-                {"timestamp": event.timestamp_ms, "logStream": event.stream, "message": event.message}
-                for event in events
-            ],
-            "nextOffset": events[-1].seq + 1 if events else offset,
-        }
-        return json_response(body)
+        name = request.match_info["name"]
+        return json_response(read_since(registry_of(request), logs_of(request), name, offset))
 
     app.router.add_get("/flare/v1/functions/{name}/logs", read_logs)

@@ -39,17 +39,29 @@ def config_name(function: str) -> str:
 
 
 def debugger_of(runtime: str) -> str | None:
-    """The debugger a function of ``runtime`` runs under ("debugpy", "node"), or None. Pure."""
+    """The debugger a function of ``runtime`` runs under ("debugpy", "node", "java": JDWP), or
+    None. Pure."""
     if runtime.startswith("python"):
         return "debugpy"
     if runtime.startswith("nodejs"):
         return "node"
+    if runtime.startswith("java"):
+        return "java"
     return None
 
 
 def launch_config(function: str, port: int, local_root: str, debugger: str = "debugpy") -> dict[str, Any]:
     """VS Code's attach configuration for ``function``'s debug server: ``debugpy``'s, or for
-    ``debugger`` "node" the Node.js inspector's. Pure."""
+    ``debugger`` "node" the Node.js inspector's, "java" JDWP's (the Java extension's attach,
+    which finds sources in the workspace by class, so it needs no path mapping). Pure."""
+    if debugger == "java":
+        return {
+            "name": config_name(function),
+            "type": "java",
+            "request": "attach",
+            "hostName": "127.0.0.1",
+            "port": port,
+        }
     if debugger == "node":
         return {
             "name": config_name(function),
@@ -118,12 +130,14 @@ def debugging(client: LambdaClient, name: str, settings: DebugSettings) -> Itera
     """``name``'s ``$LATEST`` with debugging on (``settings``) inside the block, which gets
     its debugger (``debugger_of``); its variables as they were after it, unless its
     configuration changed meanwhile (RevisionId). Raises ``CommandFailed`` for a function of
-    another runtime (only Python and Node.js are debugged yet)."""
+    another runtime (only Python, Node.js and Java are debugged yet)."""
     config = client.get_function_configuration(FunctionName=name)
     runtime = config.get("Runtime", "")
     debugger = debugger_of(runtime)
     if debugger is None:
-        message = f"--debug: only Python and Node.js functions can be debugged yet, and {name} runs {runtime}"
+        message = (
+            f"--debug: only Python, Node.js and Java functions can be debugged yet, and {name} runs {runtime}"
+        )
         raise CommandFailed(message)
     before = dict(config.get("Environment", {}).get("Variables", {}))
     wanted = debug_variables(before, settings)

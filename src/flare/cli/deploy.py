@@ -2,55 +2,98 @@
 
 A directory is zipped in memory so that the same tree always gives the same bytes, and hence
 the same CodeSha256: entries sorted by path, timestamps fixed at 1980-01-01, permissions reduced
-to 0755 (any exec bit set) or 0644, ``__pycache__`` left out.
+to 0755 (any exec bit set) or 0644, ``__pycache__`` and ``.flare`` (Flare's data directory, which
+``flare dev`` and ``make run`` keep in the project) left out.
+
+Unless ``--no-build``, a directory is built first as ``sam build`` would (``flare.build``): the
+dependencies its ``requirements.txt`` / ``package.json`` name are installed (from a cache keyed
+by the manifest, runtime and architecture) and zipped at the package's root, the code over them.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
 
-from flare.cli.client import endpoint_option, error_code, lambda_client, reported_errors, resolve_endpoint
+from flare.cli.client import (
+    CommandFailed,
+    endpoint_option,
+    error_code,
+    lambda_client,
+    reported_errors,
+    resolve_endpoint,
+)
 from flare.control.tree_zip import zip_tree
 
 if TYPE_CHECKING:
     from mypy_boto3_lambda.client import LambdaClient
     from mypy_boto3_lambda.type_defs import FunctionConfigurationResponseTypeDef, WaiterConfigTypeDef
 
+    from flare.build.package import PackageBuilder
+
 DEFAULT_RUNTIME = "python3.12"
 DEFAULT_ROLE = "arn:aws:iam::000000000000:role/flare"
-SKIPPED_DIRS = frozenset({"__pycache__"})
+SKIPPED_DIRS = frozenset({"__pycache__", ".flare"})  # .flare: Flare's own data directory
 WAITER_CONFIG: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 300}
 
 
 def zip_directory(root: Path) -> bytes:
     """The deterministic zip of every regular file under ``root`` (``tree_zip.zip_tree``:
-    symlinks followed, each real directory walked once), ``__pycache__`` left out.
+    symlinks followed, each real directory walked once), ``SKIPPED_DIRS`` left out.
 
     Paths inside the zip are relative to ``root`` and use ``/``. Two calls on an unchanged tree
     return identical bytes, whatever the files' mtimes, owners or umask.
     """
-    return zip_tree(root, _not_skipped)
+    return zip_tree(root, not_skipped)
 
 
-def _not_skipped(relative: str) -> bool:
+def not_skipped(relative: str) -> bool:
+    """Whether ``flare deploy`` zips ``relative``: anything not under ``SKIPPED_DIRS``."""
     return not relative.endswith("/") or relative.rstrip("/").rsplit("/", 1)[-1] not in SKIPPED_DIRS
 
 
-def load_code(path: Path) -> bytes:
-    """The zip to upload: ``path`` zipped if it is a directory, its bytes if it is a zip file.
+def package_builder() -> PackageBuilder:
+    """The builder of ``flare deploy``'s packages: the user's build cache, lines to stdout."""
+    from flare.build.dependency_cache import DependencyCache, default_root
+    from flare.build.package import PackageBuilder
 
-    Raises ``click.BadParameter`` for anything else.
+    return PackageBuilder(DependencyCache(default_root(os.environ)), click.echo)
+
+
+def load_code(
+    path: Path, builder: PackageBuilder | None = None, runtime: str = "", architecture: str = "x86_64"
+) -> bytes:
+    """The zip to upload: ``path`` zipped if it is a directory (with ``builder``: built, its
+    dependencies for ``runtime`` and ``architecture`` under the code), its bytes if it is a
+    zip file.
+
+    Raises ``click.BadParameter`` for anything else, CommandFailed when the build fails.
     """
+    if path.is_dir() and builder is not None:
+        with build_errors():
+            return builder.package(path, not_skipped, runtime, architecture, path.name)
     if path.is_dir():
         return zip_directory(path)
     if path.is_file() and zipfile.is_zipfile(path):
         return path.read_bytes()
     raise click.BadParameter(f"{path} is neither a directory nor a .zip file", param_hint="PATH")
+
+
+@contextlib.contextmanager
+def build_errors() -> Iterator[None]:
+    """A failed build (BuildFailed) as CommandFailed: its message, then the tool's output."""
+    from flare.errors import BuildFailed
+
+    try:
+        yield
+    except BuildFailed as failed:
+        raise CommandFailed(f"build failed: {failed.message}\n{failed.output}".rstrip()) from None
 
 
 def parse_env(
@@ -178,7 +221,14 @@ def deploy_function(
     "--watch",
     is_flag=True,
     help="Bind the function to PATH (a directory) for hot reload: the server (on this machine) "
-    "watches it, and every change is live at the next invoke.",
+    "watches it, and every change is live at the next invoke. With --template / --serverless: "
+    "every function's (and layer's) local code directory.",
+)
+@click.option(
+    "--no-build",
+    is_flag=True,
+    help="Deploy the directory as it is: do not install the dependencies its requirements.txt "
+    "or package.json names (docs/build.md).",
 )
 @endpoint_option
 def deploy_command(
@@ -196,6 +246,7 @@ def deploy_command(
     dry_run: bool,
     parameters: dict[str, str],
     watch: bool,
+    no_build: bool,
     endpoint_url: str | None,
 ) -> None:
     """Deploy the code at PATH (a directory or a .zip) as function NAME, or every resource of
@@ -207,7 +258,13 @@ def deploy_command(
     if project is not None:
         from flare.projects.template_command import deploy_template
 
-        deploy_template(project, serverless is not None, stack_name, not dry_run, parameters, endpoint)
+        if watch:
+            from flare.cli.watch import check_watchable
+
+            check_watchable(project.parent, endpoint)
+        builder = None if no_build else package_builder()
+        kind = serverless is not None
+        deploy_template(project, kind, stack_name, not dry_run, parameters, endpoint, builder, watch)
         return
     if name is None or path is None or handler is None:
         raise click.UsageError("give NAME PATH --handler HANDLER, or --template FILE")
@@ -216,12 +273,9 @@ def deploy_command(
         from flare.cli import watch as hot
 
         hot.check_watchable(path, endpoint)
-        with reported_errors(endpoint):
-            client, create = lambda_client(endpoint), _with_role(fields)
-            outcome, config = hot.deploy_watched(client, name, path, create, fields, WAITER_CONFIG)
-        click.echo(f"{summary(outcome, config)}; watching {path.resolve()}")
+        hot.watch_directory(endpoint, name, path, fields, not no_build)
         return
-    code = load_code(path)
+    code = load_code(path, None if no_build else package_builder(), runtime)
     with reported_errors(endpoint):
         outcome, config = deploy_function(lambda_client(endpoint), name, code, fields)
     click.echo(summary(outcome, config))

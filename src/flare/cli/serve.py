@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 from typing import Any
 
@@ -171,6 +172,21 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="For tests: the engine's clock can be moved ahead (POST /flare/v1/clock "
     '{"AdvanceSeconds": N}), so days of waits, backoffs and schedules pass in seconds.',
 )
+@click.option(
+    "--trace",
+    type=click.Path(dir_okay=False, writable=True, path_type=Path),
+    default=None,
+    metavar="FILE",
+    help="Record every invocation (arrival, function, configuration, cold/warm, durations, "
+    "outcome) to FILE as JSON lines, for `flare trace replay` (docs/trace.md). Off by default.",
+)
+@click.option(
+    "--trace-max-mb",
+    type=click.IntRange(min=1),
+    default=256,
+    show_default=True,
+    help="The trace file's bound: past it, invocations are no longer recorded (only counted).",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
@@ -187,10 +203,22 @@ def serve_command(**options: Any) -> None:
             f"{minimum} is more than --account-concurrency {account}",
             param_hint="--min-unreserved",
         )
+    if options["trace"] is not None:
+        check_trace_path(options["trace"])
     config = ServerConfig(**options)
     from flare.server import serve
 
     serve(config)
+
+
+def check_trace_path(path: Path) -> None:
+    """Raise a usage error unless a trace can be written at ``path`` (the engine opens it once
+    it starts, too late to answer with one)."""
+    directory = path.parent
+    if not directory.is_dir() or not os.access(directory, os.W_OK):
+        raise click.BadParameter(
+            f"cannot write {path}: {directory} is not a writable directory", param_hint="--trace"
+        )
 
 
 def loopback(host: str) -> bool:

@@ -10,6 +10,11 @@ snapshots straight from the disk (``make bench``: ``--only hotreload``).
 It needs the server on this machine (the path is read by the server): a non-loopback endpoint
 is refused. A ``nodejs*`` function gets ``NODE_OPTIONS=--enable-source-maps`` unless the user
 set NODE_OPTIONS, so stack traces point into the sources the ``.map`` files name.
+
+Build steps: the server installs the dependencies a bound directory's ``requirements.txt`` /
+``package.json`` names (``control/hot_reload.py``); this command installs them into the same
+cache first (``prebuild``), so the binding's first snapshot has them, and shows the build.
+``--no-build`` sets ``FLARE_HOT_RELOAD_BUILD=false`` on the function instead.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from flare.build.package import built_line
 from flare.cli.client import error_code
 
 if TYPE_CHECKING:
@@ -31,7 +37,10 @@ if TYPE_CHECKING:
         WaiterConfigTypeDef,
     )
 
+    from flare.build.package import PackageBuilder
+
 HOT_RELOAD_BUCKET = "hot-reload"
+BUILD_VARIABLE = "FLARE_HOT_RELOAD_BUILD"  # control/hot_reload.py reads it
 SOURCE_MAPS = "--enable-source-maps"
 
 
@@ -51,16 +60,36 @@ def watched_code(directory: Path) -> FunctionCodeTypeDef:
     return {"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(directory.resolve())}
 
 
-def with_source_maps(fields: dict[str, Any], existing: dict[str, str] | None = None) -> dict[str, Any]:
-    """``fields`` with ``NODE_OPTIONS=--enable-source-maps`` for a ``nodejs*`` runtime, added to
-    the variables given (or, when none are, to the function's ``existing`` ones), unless a
-    NODE_OPTIONS is set."""
-    if not str(fields.get("Runtime", "")).startswith("nodejs"):
+def with_watch_variables(
+    fields: dict[str, Any], existing: dict[str, str] | None = None, build: bool = True
+) -> dict[str, Any]:
+    """``fields`` with the variables a watched function gets, added to the variables given (or,
+    when none are, to the function's ``existing`` ones): ``NODE_OPTIONS=--enable-source-maps``
+    for a ``nodejs*`` runtime unless a NODE_OPTIONS is set, and without ``build``
+    ``FLARE_HOT_RELOAD_BUILD=false`` (with it, that variable is removed)."""
+    given = fields.get("Environment", {}).get("Variables")
+    variables = dict(given or existing or {})
+    wanted = dict(variables)
+    if str(fields.get("Runtime", "")).startswith("nodejs") and "NODE_OPTIONS" not in wanted:
+        wanted["NODE_OPTIONS"] = SOURCE_MAPS
+    if build:
+        wanted.pop(BUILD_VARIABLE, None)
+    else:
+        wanted[BUILD_VARIABLE] = "false"
+    if wanted == variables and given is None:
         return fields
-    variables = dict(fields.get("Environment", {}).get("Variables") or existing or {})
-    if "NODE_OPTIONS" in variables:
-        return fields
-    return {**fields, "Environment": {"Variables": {**variables, "NODE_OPTIONS": SOURCE_MAPS}}}
+    return {**fields, "Environment": {"Variables": wanted}}
+
+
+def prebuild(builder: PackageBuilder, directory: Path, runtime: str, architecture: str = "x86_64") -> None:
+    """Install ``directory``'s dependencies into the build cache now (echoing how), so the
+    server's snapshot of it, taken when it is bound, finds them there. Raises BuildFailed."""
+    from flare.build import manifest as manifests
+
+    found = manifests.find(directory, runtime)
+    if found is not None:
+        built = builder.cache.ensure(found, directory, runtime, architecture)
+        builder.echo(built_line(directory.name, found.name, built))
 
 
 def check_watchable(path: Path, endpoint: str) -> None:
@@ -80,15 +109,19 @@ def deploy_watched(
     create_fields: dict[str, Any],
     update_fields: dict[str, Any],
     wait: WaiterConfigTypeDef,
+    build: bool = True,
 ) -> tuple[str, FunctionConfigurationResponseTypeDef]:
     """Create ``name`` (with ``create_fields``) bound to ``directory``, or bind it and update
-    its configuration with ``update_fields`` if it exists; wait until ready. Returns
+    its configuration with ``update_fields`` if it exists; wait until ready. Without ``build``
+    the server is told not to install the directory's dependencies. Returns
     ``("created" | "updated", configuration)``. Raises botocore errors."""
     from botocore.exceptions import ClientError
 
     code = watched_code(directory)
     try:
-        created = client.create_function(FunctionName=name, Code=code, **with_source_maps(create_fields))
+        created = client.create_function(
+            FunctionName=name, Code=code, **with_watch_variables(create_fields, build=build)
+        )
     except ClientError as exc:
         if error_code(exc) != "ResourceConflictException":
             raise
@@ -99,7 +132,26 @@ def deploy_watched(
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=wait)
     current = client.get_function_configuration(FunctionName=name)
     existing = dict(current.get("Environment", {}).get("Variables") or {})
-    updates = with_source_maps(update_fields, existing)
+    updates = with_watch_variables(update_fields, existing, build)
     updated = client.update_function_configuration(FunctionName=name, **updates)
     client.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=wait)
     return "updated", updated
+
+
+def watch_directory(endpoint: str, name: str, directory: Path, fields: dict[str, Any], build: bool) -> None:
+    """``flare deploy NAME DIR --watch``'s work (and ``flare dev``'s per function): with
+    ``build``, install ``directory``'s dependencies into the cache first (``prebuild``); create
+    or update ``name`` with ``fields`` (its Role defaulted) bound to ``directory``; say so.
+    Raises CommandFailed (a failed build or call)."""
+    from flare.cli.client import lambda_client, reported_errors
+    from flare.cli.deploy import DEFAULT_ROLE, WAITER_CONFIG, build_errors, package_builder, summary
+
+    if build:
+        with build_errors():
+            prebuild(package_builder(), directory, str(fields.get("Runtime", "")))
+    with reported_errors(endpoint):
+        create = {"Role": DEFAULT_ROLE, **fields}
+        outcome, config = deploy_watched(
+            lambda_client(endpoint), name, directory, create, fields, WAITER_CONFIG, build
+        )
+    click.echo(f"{summary(outcome, config)}; watching {directory.resolve()}")

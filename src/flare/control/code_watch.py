@@ -2,16 +2,22 @@
 
 One thread per bound function runs ``watchfiles.watch`` (inotify on Linux) on its directory.
 A burst of changes is one batch: ``watchfiles`` waits until ``STEP_MS`` pass with no new
-change (at most ``DEBOUNCE_MS`` after the first). For each batch the thread takes a snapshot
-(``hot_reload.snapshot``), stores and unpacks it (``BlobStore``: content-addressed, so idempotent
-and safe off the loop), then hands it to the event loop, where ``Registry.reload_code`` makes
-it ``$LATEST``'s code. Once a watch is live it also takes one snapshot, whatever happened: a
-change made between the binding's snapshot (or a restart, or the directory coming back) and
-the watch's start is not missed. A directory that disappears (a build's ``rm -rf dist``) is
-waited for and watched again when it comes back.
+change (at most ``DEBOUNCE_MS`` after the first). For each batch the thread installs the
+directory's dependencies if its manifest is new to the build cache (``hot_reload.dependencies``:
+a code change finds them cached), takes a snapshot (``hot_reload.snapshot``), stores and
+unpacks it (``BlobStore``: content-addressed, so idempotent and safe off the loop), then
+hands it to the event loop, where ``Registry.reload_code`` makes it ``$LATEST``'s code. Once
+a watch is live it also takes one snapshot, whatever happened: a change made between the
+binding's snapshot (or a restart, or the directory coming back) and the watch's start is not
+missed. A directory that disappears (a build's ``rm -rf dist``) is waited for and watched
+again when it comes back.
 
 These waits are not engine timers: they wait for the host's file system, in real time, so
 they do not read ``flare.clock``. What changes is decided on the loop, by the registry.
+
+A layer version bound to a directory (``HotReload.bind_layer``, keyed by its ARN) is watched
+the same way, with the default globs and no build; its snapshots go to
+``Registry.reload_layer``.
 
 Contract: ``start``, ``stop`` and the binding listener run on the event loop's thread. Watching
 stops when a function is unbound (deleted, or given a zip) and resumes at ``start`` for every
@@ -28,10 +34,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from flare.control import hot_reload
-from flare.control.hot_reload import Globs, HotReload
+from flare.control.hot_reload import BuildTarget, Globs, HotReload
 from flare.control.model import LATEST
 from flare.control.registry import Registry
-from flare.errors import FlareError
+from flare.errors import BuildFailed, FlareError
 from flare.store.blobs import BlobStore
 
 log = logging.getLogger("flare.code_watch")
@@ -47,6 +53,7 @@ class _Watch:
     name: str
     directory: Path
     globs: Globs
+    target: BuildTarget | None  # what its dependencies are installed for; None: not built
     stopped: threading.Event = field(default_factory=threading.Event)
     thread: threading.Thread | None = None
 
@@ -68,8 +75,8 @@ class CodeWatch:
     def start(self) -> None:
         """Watch every bound directory (on the running loop), each snapshotted once live."""
         self._loop = asyncio.get_running_loop()
-        for name, directory in self._bindings.bound().items():
-            self._watch(name, directory)
+        for key, directory in {**self._bindings.bound(), **self._bindings.bound_layers()}.items():
+            self._watch(key, directory)
 
     async def stop(self) -> None:
         """Stop every watch and wait for their threads."""
@@ -86,8 +93,12 @@ class CodeWatch:
         if self._loop is None:  # not started: ``start`` watches what is bound then
             return
         current = self._watches.get(name)
-        globs = self._globs(name)
-        if current is not None and (current.directory, current.globs) == (directory, globs):
+        globs, target = self._settings(name)
+        if current is not None and (current.directory, current.globs, current.target) == (
+            directory,
+            globs,
+            target,
+        ):
             return
         if current is not None:
             current.stopped.set()
@@ -95,13 +106,17 @@ class CodeWatch:
         if directory is not None:
             self._watch(name, directory)
 
-    def _globs(self, name: str) -> Globs:
-        if not self._registry.has_function(name):
-            return Globs()
-        return hot_reload.globs_of(self._registry.resolve(name, LATEST).environment)
+    def _settings(self, name: str) -> tuple[Globs, BuildTarget | None]:
+        """The globs and build target of ``name``'s ``$LATEST`` (from its configuration); a
+        layer's (``name`` its version's ARN) are the defaults, and it is not built."""
+        if hot_reload.is_layer(name) or not self._registry.has_function(name):
+            return Globs(), None
+        latest = self._registry.resolve(name, LATEST)
+        target = hot_reload.build_target(latest.runtime, latest.architecture, latest.environment)
+        return hot_reload.globs_of(latest.environment), target
 
     def _watch(self, name: str, directory: Path) -> None:
-        watch = _Watch(name, directory, self._globs(name))
+        watch = _Watch(name, directory, *self._settings(name))
         watch.thread = threading.Thread(
             target=self._run, args=(watch,), name=f"flare-watch-{name}", daemon=True
         )
@@ -146,8 +161,13 @@ class CodeWatch:
     def _reload(self, watch: _Watch) -> None:
         """Snapshot ``watch``'s directory and hand it to the loop (from the watch's thread)."""
         try:
-            data = hot_reload.snapshot(watch.directory, watch.globs, self._bindings.policy)
+            cache = self._bindings.cache
+            installed = hot_reload.dependencies(watch.directory, watch.target, cache, install=True)
+            data = hot_reload.snapshot(watch.directory, watch.globs, self._bindings.policy, installed)
             self._blobs.unpacked(self._blobs.put(data))
+        except BuildFailed as failed:
+            log.warning("hot reload of %s: %s\n%s", watch.name, failed.message, failed.output)
+            return
         except (OSError, FlareError) as exc:
             log.warning("hot reload of %s: %s is unreadable: %s", watch.name, watch.directory, exc)
             return
@@ -158,8 +178,11 @@ class CodeWatch:
     def _apply(self, watch: _Watch, data: bytes) -> None:
         if watch.stopped.is_set():
             return
+        reload = (
+            self._registry.reload_layer if hot_reload.is_layer(watch.name) else self._registry.reload_code
+        )
         try:
-            if self._registry.reload_code(watch.name, watch.directory, data):
+            if reload(watch.name, watch.directory, data):
                 log.info("hot reload of %s from %s", watch.name, watch.directory)
         except FlareError as exc:
             log.warning("hot reload of %s refused: %s", watch.name, exc)

@@ -24,8 +24,22 @@ older ``__local__``) and ``S3Key`` the directory's absolute path on the host. Fl
   (comma-separated, matched against the path relative to the directory and against each of its
   parts; with an include list, only files matching one go in). Variables, not tags: AWS's tag
   values may not hold ``*`` or ``,``.
+* builds, as ``sam build`` does (``flare.build``): a ``requirements.txt`` (``python3.*``) or
+  ``package.json`` (``nodejs*``) in the directory has its dependencies installed into the
+  engine's build cache (keyed by the manifest, runtime and architecture) and every snapshot
+  holds them at its root, the code over them. The install runs on the watch's thread, never on
+  the loop: the binding's own snapshot takes the dependencies only from the cache (``flare
+  deploy --watch`` fills it first), the watch's first snapshot installs what is missing, and a
+  changed manifest installs again (a code change reuses the cache). These installs take wheels
+  only and run no npm scripts (no package's code runs in the engine's user). The function's
+  variable ``FLARE_HOT_RELOAD_BUILD=false`` turns building off.
 * for Node.js, ships ``.map`` files with the code, so ``NODE_OPTIONS=--enable-source-maps``
   maps stack traces to the sources (``flare deploy --watch`` sets it for ``nodejs*``).
+
+Layers too: PublishLayerVersion's ``Content`` in the same spelling publishes a version from a
+snapshot of the directory and binds that version (``bind_layer``, keyed by its ARN); a change
+under it gives the ``$LATEST`` of every function listing it the new snapshot as ``/opt`` and a
+fresh environment (``Registry.reload_layer``); published versions keep the published snapshot.
 
 Trust: the directory is read by the engine's user and its files end up runnable by anyone who
 may invoke the function. So the server decides which directories may be bound
@@ -46,12 +60,16 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from flare.build import manifest as manifests
+from flare.build.dependency_cache import DependencyCache
+from flare.build.package import package_zip
 from flare.control.model import LATEST
-from flare.control.tree_zip import zip_tree
 from flare.errors import InvalidParameterValue
 from flare.store.hot_reload import HotReloadStore
 
 HOT_RELOAD_BUCKETS = frozenset({"hot-reload", "__local__"})
+BUILD_VARIABLE = "FLARE_HOT_RELOAD_BUILD"
+OFF_VALUES = frozenset({"false", "0", "off", "no"})
 INCLUDE_VARIABLE = "FLARE_HOT_RELOAD_INCLUDE"
 EXCLUDE_VARIABLE = "FLARE_HOT_RELOAD_EXCLUDE"
 DEFAULT_EXCLUDES = (
@@ -65,9 +83,16 @@ DEFAULT_EXCLUDES = (
     ".#*",
     "4913",  # vim's probe file
     ".DS_Store",
+    ".flare",  # Flare's own data directory (``flare dev``'s, ``make run``'s): never code
 )
 
 BindingListener = Callable[[str, "Path | None"], None]
+"""``(key, directory or None)``: a function's name, or a layer version's ARN (``is_layer``)."""
+
+
+def is_layer(key: str) -> bool:
+    """Whether a binding's key is a layer version's ARN (a function's is its name: no ``:``)."""
+    return key.startswith("arn:")
 
 
 @dataclass(frozen=True)
@@ -101,11 +126,44 @@ def globs_of(variables: Mapping[str, str]) -> Globs:
     return Globs(split(INCLUDE_VARIABLE), DEFAULT_EXCLUDES + split(EXCLUDE_VARIABLE))
 
 
-def snapshot(directory: Path, globs: Globs, policy: HotReloadPolicy) -> bytes:
+@dataclass(frozen=True)
+class BuildTarget:
+    """What a bound directory's dependencies are installed for."""
+
+    runtime: str
+    architecture: str
+
+
+def build_target(runtime: str, architecture: str, variables: Mapping[str, str]) -> BuildTarget | None:
+    """What to build a function's bound directory for; None when its variables turn building
+    off (``FLARE_HOT_RELOAD_BUILD=false``)."""
+    if variables.get(BUILD_VARIABLE, "").strip().lower() in OFF_VALUES:
+        return None
+    return BuildTarget(runtime, architecture)
+
+
+def dependencies(
+    directory: Path, target: BuildTarget | None, cache: DependencyCache, install: bool
+) -> Path | None:
+    """The installed dependencies of ``directory``'s manifest for ``target``: from ``cache``, or
+    with ``install`` installed into it on a miss; None without a target, a manifest, or (not
+    ``install``) a cached tree. Raises BuildFailed (``install`` only), OSError."""
+    if target is None:
+        return None
+    found = manifests.find(directory, target.runtime)
+    if found is None:
+        return None
+    if not install:
+        return cache.lookup(found, target.runtime, target.architecture)
+    return cache.ensure(found, directory, target.runtime, target.architecture).path
+
+
+def snapshot(directory: Path, globs: Globs, policy: HotReloadPolicy, installed: Path | None = None) -> bytes:
     """The zip of ``directory``'s code now (deterministic: an unchanged tree gives the same
-    bytes); a symlink is followed only where ``policy`` allows (``HotReloadPolicy.reaches``).
-    Raises OSError when it cannot be read."""
-    return zip_tree(directory, globs.keeps, policy.reaches)
+    bytes), laid over the ``installed`` dependencies when given; a symlink of the code is
+    followed only where ``policy`` allows (``HotReloadPolicy.reaches``). Raises OSError when it
+    cannot be read."""
+    return package_zip(directory, globs.keeps, installed, policy.reaches)
 
 
 def requested_directory(code: object) -> str | None:
@@ -168,22 +226,25 @@ class HotReload:
     version listener: deleting the function unbinds it, in the delete's transaction.
     """
 
-    def __init__(self, store: HotReloadStore, policy: HotReloadPolicy) -> None:
+    def __init__(self, store: HotReloadStore, policy: HotReloadPolicy, cache: DependencyCache) -> None:
         self._store = store
         self.policy = policy
+        self.cache = cache  # the build cache of bound directories' dependencies (wheels only)
         self._bound: dict[str, Path] = {}  # function name => its directory
+        self._layers: dict[str, Path] = {}  # layer version ARN => its directory
         self._listeners: list[BindingListener] = []
 
     def __repr__(self) -> str:
-        return f"<HotReload bound={len(self._bound)}>"
+        return f"<HotReload bound={len(self._bound)} layers={len(self._layers)}>"
 
     def load(self) -> None:
         """Read the bindings from the store."""
         self._bound = {name: Path(directory) for name, directory in self._store.directories().items()}
+        self._layers = {arn: Path(directory) for arn, directory in self._store.layer_directories().items()}
 
     def add_listener(self, callback: BindingListener) -> None:
-        """``callback(name, directory)`` after ``name`` is bound (again), ``(name, None)``
-        after it is unbound."""
+        """``callback(key, directory)`` after a function (its name) or a layer version (its
+        ARN) is bound (again), ``(key, None)`` after it is unbound."""
         self._listeners.append(callback)
 
     def bound(self) -> dict[str, Path]:
@@ -192,6 +253,28 @@ class HotReload:
 
     def directory_of(self, name: str) -> Path | None:
         return self._bound.get(name)
+
+    def bound_layers(self) -> dict[str, Path]:
+        """Every bound layer version's directory, by its ARN."""
+        return dict(self._layers)
+
+    def layer_directory_of(self, arn: str) -> Path | None:
+        return self._layers.get(arn)
+
+    def bind_layer(self, arn: str, directory: Path | None) -> None:
+        """Bind the layer version ``arn`` to ``directory``, or unbind it (None): the ``$LATEST``
+        of every function listing it then runs the directory's newest snapshot as that layer
+        (``Registry.reload_layer``); listeners hear of any change."""
+        if self._layers.get(arn) == directory:
+            return
+        if directory is None:
+            self._store.delete_layer(arn)
+            del self._layers[arn]
+        else:
+            self._store.put_layer(arn, str(directory))
+            self._layers[arn] = directory
+        for listener in self._listeners:
+            listener(arn, directory)
 
     def requested(self, code: object) -> Path | None:
         """The directory ``code`` asks to bind, checked (``HotReloadPolicy.check``), or None

@@ -17,14 +17,19 @@ Another account's layer version (same region) is usable, by a function's ``Layer
 ``Layers`` in this region (None for an account Flare has never seen). A function that listed it
 keeps it, as a function keeps a deleted version of its own account's.
 
+Hot reload (``control/hot_reload.py``): PublishLayerVersion's ``Content`` may name a host
+directory (``S3Bucket: hot-reload``, ``S3Key: /abs/path``). The version is published with a
+snapshot of it (what GetLayerVersion shows and downloads, and what published function versions
+run: immutable), and bound to the directory: the ``$LATEST`` of every function listing it runs
+the directory's newest snapshot (``set_live``; ``opt_dir(..., live=True)``), in a fresh
+environment after each change. DeleteLayerVersion unbinds it.
+
 Contract: called from the event loop's thread. Download links (``Content.Location``) are made by
 the caller's ``locate(digest)``: they depend on the host the client called.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Callable, Iterable, Sequence
@@ -32,7 +37,8 @@ from pathlib import Path
 from typing import Any
 
 from flare.clock import Clock
-from flare.control import code, cross_account, layer_policy, page
+from flare.control import code, cross_account, hot_reload, layer_policy
+from flare.control.hot_reload import Globs, HotReload
 from flare.control.layer_arns import (
     LayerName,
     layer_arn,
@@ -40,6 +46,7 @@ from flare.control.layer_arns import (
     parse_layer_name,
     parse_layer_version_arn,
 )
+from flare.control.layer_listing import Locate, listed, matches, page_of, with_location
 from flare.control.registry import format_last_modified
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import BlobStore, validate_zip
@@ -48,22 +55,12 @@ from flare.store.opt_trees import OptTrees, key_of
 
 log = logging.getLogger("flare.layers")
 
-Locate = Callable[[str], str]
 MAX_LAYERS = 5
 GET_LAYER_VERSION = "lambda:GetLayerVersion"
 NOT_FOUND_MESSAGE = "The resource you requested does not exist."
 NO_S3_MESSAGE = (
     "Flare has no S3: publish the layer's zip as Content.ZipFile "
     "(Content.S3Bucket, S3Key and S3ObjectVersion are not supported)."
-)
-_LISTED = (
-    "LayerVersionArn",
-    "Version",
-    "Description",
-    "CreatedDate",
-    "CompatibleRuntimes",
-    "CompatibleArchitectures",
-    "LicenseInfo",
 )
 
 
@@ -79,8 +76,11 @@ class Layers:
         account: str,
         clock: Clock,
         peers: Callable[[str], Layers | None] = lambda account: None,
+        hot_reload: HotReload | None = None,
     ) -> None:
         self._store = store
+        self._hot_reload = hot_reload  # None: no layer may be bound to a directory
+        self._hot_digests: dict[str, str] = {}  # bound layer version ARN => its directory's newest snapshot
         self._peers = peers
         self._blobs = blobs
         self._opt_trees = opt_trees
@@ -101,11 +101,14 @@ class Layers:
         if layer is None:
             raise InvalidParameterValue(f"Layer {layer_name} is not in this account and region.")
         content = body.get("Content")
-        if isinstance(content, dict) and any(
-            content.get(key) for key in ("S3Bucket", "S3Key", "S3ObjectVersion")
+        directory = self._hot_reload.requested(content) if self._hot_reload is not None else None
+        if (
+            directory is None
+            and isinstance(content, dict)
+            and any(content.get(key) for key in ("S3Bucket", "S3Key", "S3ObjectVersion"))
         ):
             raise InvalidParameterValue(NO_S3_MESSAGE)
-        data = code.decode_zip(content, "PublishLayerVersion")
+        data = self._content(content, directory)
         size = validate_zip(data)
         digest = self._blobs.put(data)
         self._blobs.unpacked(digest)
@@ -125,7 +128,30 @@ class Layers:
                 layer.name, version, {**config, "LayerVersionArn": arn, "Version": version}, digest, size
             )
 
-        return _with_location(self._store.publish(layer.name, build), locate)
+        row = self._store.publish(layer.name, build)
+        if directory is not None and self._hot_reload is not None:
+            self._hot_reload.bind_layer(row.config["LayerVersionArn"], directory)
+        return with_location(row, locate)
+
+    def _content(self, content: object, directory: Path | None) -> bytes:
+        """The zip PublishLayerVersion brings: a snapshot of the hot-reload ``directory``, else
+        its ``ZipFile``. Raises InvalidParameterValue, InvalidRequestContent."""
+        if directory is None or self._hot_reload is None:
+            return code.decode_zip(content, "PublishLayerVersion")
+        try:
+            return hot_reload.snapshot(directory, Globs(), self._hot_reload.policy)
+        except OSError as exc:
+            raise InvalidParameterValue(f"Hot reload directory {directory} cannot be read: {exc}") from None
+
+    def set_live(self, arn: str, digest: str) -> bool:
+        """Hot reload: the bound layer version ``arn``'s directory is now the stored, unpacked
+        zip ``digest``; whether that changed anything."""
+        row = self._row_of(arn)
+        current = self._hot_digests.get(arn, row.code_digest if row is not None else None)
+        if row is None or current == digest:
+            return False
+        self._hot_digests[arn] = digest
+        return True
 
     def get(self, layer_name: str, version: int, locate: Locate) -> dict[str, Any]:
         """GetLayerVersion (of this account's layer, or another's that grants it). Raises
@@ -133,8 +159,8 @@ class Layers:
         _check_version(version)
         layer = parse_layer_name(layer_name, self._region, self._account)
         if layer.region == self._region and layer.account != self._account:
-            return _with_location(self._granted(layer, version), locate)
-        return _with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
+            return with_location(self._granted(layer, version), locate)
+        return with_location(self._live(layer_name, version, ResourceNotFound(NOT_FOUND_MESSAGE)), locate)
 
     def get_by_arn(self, arn: str, locate: Locate) -> dict[str, Any]:
         """GetLayerVersionByArn. Raises ResourceNotFound, InvalidParameterValue, AccessDenied."""
@@ -150,6 +176,10 @@ class Layers:
         layer = self._own(layer_name)
         if layer is not None:
             self._store.mark_deleted(layer.name, version)
+            arn = layer_version_arn(self._region, self._account, layer.name, version)
+            self._hot_digests.pop(arn, None)
+            if self._hot_reload is not None and self._hot_reload.layer_directory_of(arn) is not None:
+                self._hot_reload.bind_layer(arn, None)
 
     def list_layers(
         self, runtime: str | None, architecture: str | None, marker: str | None, max_items: int | None
@@ -158,13 +188,13 @@ class Layers:
         newest matching version. Raises InvalidParameterValue (marker, MaxItems)."""
         newest: dict[str, LayerVersionRow] = {}
         for row in self._store.live():
-            if row.name not in newest and _matches(row, runtime, architecture):
+            if row.name not in newest and matches(row, runtime, architecture):
                 newest[row.name] = row
         items = [
-            {"LayerName": name, "LayerArn": row.config["LayerArn"], "LatestMatchingVersion": _listed(row)}
+            {"LayerName": name, "LayerArn": row.config["LayerArn"], "LatestMatchingVersion": listed(row)}
             for name, row in sorted(newest.items())
         ]
-        return _page(items, "Layers", lambda item: str(item["LayerName"]), marker, max_items)
+        return page_of(items, "Layers", lambda item: str(item["LayerName"]), marker, max_items)
 
     def list_versions(
         self,
@@ -178,8 +208,8 @@ class Layers:
         for an unknown layer). Raises InvalidParameterValue (marker, MaxItems)."""
         layer = self._own(layer_name)
         rows = self._store.live(layer.name) if layer is not None else []
-        items = [_listed(row) for row in rows if _matches(row, runtime, architecture)]
-        return _page(
+        items = [listed(row) for row in rows if matches(row, runtime, architecture)]
+        return page_of(
             items, "LayerVersions", lambda item: f"{int(item['Version']):020d}", marker, max_items, True
         )
 
@@ -256,10 +286,17 @@ class Layers:
         """Bytes the listed layer versions unzip to, together."""
         return sum(row.unzipped_size for row in self._rows(references))
 
-    def opt_dir(self, references: Sequence[dict[str, Any]]) -> Path | None:
+    def opt_dir(self, references: Sequence[dict[str, Any]], live: bool = False) -> Path | None:
         """The directory a function listing ``references`` sees as ``/opt`` (None without
-        layers), built on first use. A version deleted meanwhile still counts."""
-        return self._opt_trees.tree_for([row.code_digest for row in self._rows(references)])
+        layers), built on first use. A version deleted meanwhile still counts. ``live`` (a
+        ``$LATEST``): a hot-reload version as its directory's newest snapshot."""
+        digests = [
+            self._hot_digests.get(str(row.config["LayerVersionArn"]), row.code_digest)
+            if live
+            else row.code_digest
+            for row in self._rows(references)
+        ]
+        return self._opt_trees.tree_for(digests)
 
     def forget_unlisted(self, in_use: Iterable[Sequence[dict[str, Any]]]) -> None:
         """Forget this account's deleted versions that no function version lists any more
@@ -320,6 +357,10 @@ class Layers:
             raise cross_account.denied(self._account, GET_LAYER_VERSION, arn)
         return row
 
+    def _row_of(self, arn: str) -> LayerVersionRow | None:
+        ref = parse_layer_version_arn(arn)
+        return self._stored(ref.layer, ref.version)
+
     def _refs(self, references: Sequence[dict[str, Any]]) -> list[Any]:
         return [parse_layer_version_arn(str(reference["Arn"])) for reference in references]
 
@@ -341,50 +382,3 @@ class Layers:
 def _check_version(version: int) -> None:
     if version < 1:
         raise InvalidParameterValue("Layer Version Cannot be less than 1")
-
-
-def _with_location(row: LayerVersionRow, locate: Locate) -> dict[str, Any]:
-    body = dict(row.config)
-    body["Content"] = {"Location": locate(row.code_digest), **row.config["Content"]}
-    return body
-
-
-def _listed(row: LayerVersionRow) -> dict[str, Any]:
-    """A version as ListLayerVersions and ListLayers show it (no Content, no LayerArn)."""
-    return {field: row.config[field] for field in _LISTED if field in row.config}
-
-
-def _matches(row: LayerVersionRow, runtime: str | None, architecture: str | None) -> bool:
-    """Whether a version declares the runtime and the architecture asked for (None: any)."""
-    runtimes = row.config.get("CompatibleRuntimes") or []
-    architectures = row.config.get("CompatibleArchitectures") or []
-    return (runtime is None or runtime in runtimes) and (
-        architecture is None or architecture in architectures
-    )
-
-
-def _page(
-    items: list[dict[str, Any]],
-    key: str,
-    sort_key: Callable[[dict[str, Any]], str],
-    marker: str | None,
-    max_items: int | None,
-    descending: bool = False,
-) -> dict[str, Any]:
-    """One page of ``items`` (already in order) after ``marker``, under ``key``, with a
-    ``NextMarker`` when more follow."""
-    limit = page.limit(max_items)
-    if marker:
-        after = _decode_marker(marker)
-        items = [item for item in items if (sort_key(item) < after if descending else sort_key(item) > after)]
-    body: dict[str, Any] = {key: items[:limit]}
-    if len(items) > limit:
-        body["NextMarker"] = base64.urlsafe_b64encode(sort_key(items[limit - 1]).encode()).decode()
-    return body
-
-
-def _decode_marker(marker: str) -> str:
-    try:
-        return base64.urlsafe_b64decode(marker.encode()).decode()
-    except (ValueError, binascii.Error):
-        raise InvalidParameterValue(f"Invalid marker: {marker}") from None

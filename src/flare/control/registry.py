@@ -425,6 +425,29 @@ class Registry:
         self._replace(updated)
         return True
 
+    def reload_layer(self, arn: str, directory: Path, data: bytes) -> bool:
+        """Hot reload of a layer: ``data``, a snapshot of ``directory``, becomes the bound layer
+        version ``arn`` as the ``$LATEST`` of every function listing it sees it, if it is still
+        bound there and the snapshot differs: each such ``$LATEST`` gets a new RevisionId (so
+        the next invoke runs in a fresh environment) and its ``/opt`` the new snapshot. Returns
+        whether anything changed. Raises InvalidParameterValue (``data`` unsafe)."""
+        if (
+            self._layers is None
+            or self._hot_reload is None
+            or self._hot_reload.layer_directory_of(arn) != directory
+        ):
+            return False
+        validate_zip(data)
+        if not self._layers.set_live(arn, self._store_code(data)):
+            return False
+        for versions_of in list(self._rows.values()):
+            row = versions_of.get(LATEST)
+            if row is not None and any(ref.get("Arn") == arn for ref in row.config.get("Layers") or []):
+                self._replace(
+                    FunctionRow(row.name, LATEST, self._stamp(row.config), row.code_digest, row.tags, row.seq)
+                )
+        return True
+
     def update_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateFunctionConfiguration on $LATEST: only the fields given change.
 
@@ -604,13 +627,18 @@ class Registry:
         self, code_body: object, directory: Path | None, config: Mapping[str, Any], operation: str
     ) -> bytes:
         """The zip a request brings: a snapshot of the hot-reload ``directory`` it binds (with the
-        globs of ``config``'s variables), else its ``ZipFile``. Raises like ``code.decode_zip``;
+        globs of ``config``'s variables, over its dependencies if the build cache has them: the
+        watch installs what is missing, off the loop), else its ``ZipFile``. Raises like ``code.decode_zip``;
         InvalidParameterValue when the directory cannot be read."""
         if directory is None or self._hot_reload is None:
             return code.decode_zip(code_body, operation)
         try:
             variables = (config.get("Environment") or {}).get("Variables") or {}
-            return hot_reload.snapshot(directory, hot_reload.globs_of(variables), self._hot_reload.policy)
+            architecture = str((config.get("Architectures") or ["x86_64"])[0])
+            target = hot_reload.build_target(str(config.get("Runtime", "")), architecture, variables)
+            cached = hot_reload.dependencies(directory, target, self._hot_reload.cache, install=False)
+            globs, policy = hot_reload.globs_of(variables), self._hot_reload.policy
+            return hot_reload.snapshot(directory, globs, policy, cached)
         except OSError as exc:
             raise InvalidParameterValue(f"Hot reload directory {directory} cannot be read: {exc}") from None
 
@@ -709,7 +737,8 @@ class Registry:
         code_dir = self._blobs.unpacked(row.code_digest)
         latest = self._rows[row.name].get(LATEST, row)
         layers = row.config.get("Layers") or []
-        opt_dir = self._layers.opt_dir(layers) if layers and self._layers is not None else None
+        live = row.version == LATEST
+        opt_dir = self._layers.opt_dir(layers, live) if layers and self._layers is not None else None
         self._runnable[(row.name, row.version)] = FunctionVersion.from_configuration(
             row.config, code_dir, self._region, self._account_id, latest.tags, opt_dir
         )

@@ -13,7 +13,7 @@ import io
 import os
 import stat
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
@@ -26,13 +26,29 @@ Reachable = Callable[[str], bool]
 """Given the real path (symlinks resolved) of a file or directory, whether it may be read."""
 
 
-def zip_tree(root: Path, keep: Keep, reachable: Reachable = lambda _real: True) -> bytes:
+def anywhere(_real: str) -> bool:
+    """Every path is reachable."""
+    return True
+
+
+def zip_tree(root: Path, keep: Keep, reachable: Reachable = anywhere) -> bytes:
     """The zip of every regular file under ``root`` that ``keep`` keeps and whose real path
     (and its directory's) is ``reachable`` (see the module docstring). Raises OSError when
     ``root`` or a file cannot be read."""
+    return zip_trees([(root, keep, reachable)])
+
+
+def zip_trees(trees: Sequence[tuple[Path, Keep, Reachable]]) -> bytes:
+    """The zip of several trees laid over one another, as ``zip_tree`` zips one: each
+    ``(root, keep, reachable)``'s files at the zip's root, a later tree's file replacing an
+    earlier one's at the same path (``sam build``'s layout: dependencies first, then the code
+    over them). Raises OSError when a root or a file cannot be read."""
+    files: dict[str, Path] = {}
+    for root, keep, reachable in trees:
+        files.update(_files_under(root, keep, reachable))
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:
-        for relative, path in sorted(_files_under(root, keep, reachable)):
+        for relative, path in sorted(files.items()):
             info = zipfile.ZipInfo(relative, date_time=ZIP_EPOCH)
             info.compress_type = zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so external_attr's high half is read as st_mode

@@ -291,7 +291,7 @@ class DurableExecutions:
         try:
             version = self._registry.resolve(row.function, row.version)
             invoked_arn = f"{version.function_arn}:{row.version}"
-            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began))
+            invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(began), source="durable")
             async with self._router.invoke(version, invocation) as result:
                 outcome = wire.outcome(result.payload, result.function_error)
         except TooManyRequests:

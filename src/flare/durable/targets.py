@@ -57,7 +57,8 @@ async def _invoke(
     version: FunctionVersion, invoked_arn: str, payload: bytes, router: Router, clock: Clock
 ) -> Outcome:
     while True:
-        invocation = Invocation(new_request_id(), payload, invoked_arn, new_trace_id(clock.wall()))
+        trace_id = new_trace_id(clock.wall())
+        invocation = Invocation(new_request_id(), payload, invoked_arn, trace_id, source="durable")
         try:
             async with router.invoke(version, invocation) as result:
                 if result.function_error is None:

@@ -232,6 +232,7 @@ class AsyncQueue:
             invoked_arn=row.invoked_arn,
             trace_id=new_trace_id(self._clock.wall()),
             tenant_id=row.tenant_id,
+            source="async",
         )
         try:
             async with self._router.invoke(version, invocation) as result:

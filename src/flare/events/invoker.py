@@ -64,7 +64,8 @@ class SyncInvoker:
             version, invoked_arn = self._registry.resolve_invocation(function_name, qualifier)
         except ResourceNotFound as error:
             return Attempt(Outcome.SYSTEM_ERROR, error_response(error), request_id)
-        invocation = Invocation(request_id, payload, invoked_arn, new_trace_id(self._clock.wall()))
+        trace_id = new_trace_id(self._clock.wall())
+        invocation = Invocation(request_id, payload, invoked_arn, trace_id, source="mapping")
         try:
             async with self._router.invoke(version, invocation) as result:
                 response: dict[str, Any] = {

@@ -3,7 +3,10 @@
 Per function (and executed version): ``flare_invocations_total``, ``flare_errors_total``
 (function errors), ``flare_throttles_total`` and the ``flare_duration_milliseconds`` histogram;
 ``flare_concurrent_executions`` (environments busy now, from the pool). Event sources add
-``flare_event_source_*`` counters per mapping and per async queue. The text is written by hand
+``flare_event_source_*`` counters per mapping and per async queue. What the work would
+cost on Lambda (``bill.py``, ``pricing.py``): ``flare_cost_usd_total{account, region,
+function, component}`` and ``flare_account_cost_usd_total{account, component}``, component one of
+``requests``, ``duration``, ``init``, ``provisioned``, ``ephemeral_storage``. The text is written by hand
 (the format is a few lines, and the core stays import-light); recording an invocation is a
 couple of dict updates on the invoke path.
 """
@@ -15,6 +18,8 @@ from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
+
+from flare.observe.bill import Bill
 
 BUCKETS_MS = (1, 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 30000, 60000, 300000, 900000)
 SOURCE_COUNTERS = ("received", "succeeded", "failed", "filtered", "retried", "dead_lettered")
@@ -45,8 +50,9 @@ def _labels(**labels: str) -> str:
 class Metrics:
     """Counters since start-up. ``busy`` tells the environments busy now (a gauge)."""
 
-    def __init__(self, busy: Callable[[], int] = lambda: 0) -> None:
+    def __init__(self, busy: Callable[[], int] = lambda: 0, bill: Bill | None = None) -> None:
         self._busy = busy
+        self.bill = bill
         self._invocations: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._errors: defaultdict[tuple[str, str], int] = defaultdict(int)
         self._throttles: defaultdict[str, int] = defaultdict(int)
@@ -95,6 +101,7 @@ class Metrics:
             f"flare_concurrent_executions {self._busy()}",
         ]
         lines += self._render_sources()
+        lines += self._render_cost()
         name = "flare_durable_executions"
         lines += [f"# HELP {name} Durable executions kept, by function and status.", f"# TYPE {name} gauge"]
         lines += [
@@ -115,6 +122,29 @@ class Metrics:
             lines.append(f"{name}_bucket{labels} {histogram.count}")
             base = _labels(function=function, version=version)
             lines += [f"{name}_sum{base} {histogram.total:.3f}", f"{name}_count{base} {histogram.count}"]
+        return lines
+
+    def _render_cost(self) -> list[str]:
+        if self.bill is None:
+            return []
+        name = "flare_cost_usd_total"
+        lines = [
+            f"# HELP {name} What the invocations would cost on Lambda, in USD.",
+            f"# TYPE {name} counter",
+        ]
+        lines += [
+            f"{name}{_labels(account=a, region=r, function=f, component=c)} {usd:.10f}"
+            for (a, r, f, c), usd in sorted(self.bill.totals().items())
+        ]
+        name = "flare_account_cost_usd_total"
+        lines += [
+            f"# HELP {name} What an account's work would cost on Lambda, in USD.",
+            f"# TYPE {name} counter",
+        ]
+        lines += [
+            f"{name}{_labels(account=a, component=c)} {usd:.10f}"
+            for (a, c), usd in sorted(self.bill.by_account().items())
+        ]
         return lines
 
     def _render_sources(self) -> list[str]:

@@ -33,12 +33,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Hashable, Mapping
+from typing import TypeVar
 
 from flare.clock import Clock, TimerHandle
 from flare.control.model import LATEST, FunctionVersion, VersionKey
 from flare.sandbox.environment import Environment
-from flare.sandbox.lifecycle import EnvState
+from flare.sandbox.lifecycle import EnvState, Stateful
 
 log = logging.getLogger("flare.pool")
 
@@ -47,13 +48,15 @@ FREEZE_DELAY_S = 0.001
 PROVISIONED_INIT = "provisioned-concurrency"
 
 EnvironmentFactory = Callable[[FunctionVersion, "Pool"], Environment]
+E = TypeVar("E", bound=Stateful)
+K = TypeVar("K", bound=Hashable)
 
 
 async def _no_spare(version: FunctionVersion) -> Environment | None:
     return None
 
 
-def choose_idle(idle: list[Environment]) -> Environment | None:
+def choose_idle(idle: list[E]) -> E | None:
     """Pop the environment to reuse from ``idle``: the most recently used one that is still IDLE
     (warmest caches; the others age out first). Entries above it that are no longer IDLE are
     dropped (their own exit handling stops them). Takes no locks and reads no clock."""
@@ -62,6 +65,21 @@ def choose_idle(idle: list[Environment]) -> Environment | None:
         if env.state is EnvState.IDLE:
             return env
     return None
+
+
+def idle_expired(
+    parked_at: Mapping[K, float], idle_timeout_s: float, now: float
+) -> tuple[list[K], float | None]:
+    """Which of ``parked_at`` (environment => when it was parked, in parking order) have been
+    idle for ``idle_timeout_s`` at ``now`` and shut down: those, oldest first, and when the next
+    of the others comes due (None: none is left). Changes nothing; reads no clock."""
+    expired: list[K] = []
+    for env, parked in parked_at.items():
+        due = parked + idle_timeout_s
+        if due > now:
+            return expired, due
+        expired.append(env)
+    return expired, None
 
 
 class Pool:
@@ -371,11 +389,8 @@ class Pool:
         the next one to come due (parkings are in time order, so that is the first left)."""
         self._reaper = None
         now = self._clock.now()
-        for env, parked in list(self._parked_at.items()):
-            due = parked + self.idle_timeout_s
-            if due > now:
-                self._reaper = self._clock.call_later(due - now, self._reap)
-                return
+        expired, next_due = idle_expired(self._parked_at, self.idle_timeout_s, now)
+        for env in expired:
             del self._parked_at[env]
             idle = self._idle.get(env.version.key)
             if idle and env in idle:
@@ -384,6 +399,8 @@ class Pool:
                 log.debug("%r idle for %ss: shutting down", env, self.idle_timeout_s)
                 self._stop_later(env)
                 self._drop_empty(env.version.key)
+        if next_due is not None and self._parked_at:
+            self._reaper = self._clock.call_later(next_due - now, self._reap)
 
     def _drop_empty(self, key: VersionKey) -> None:
         """Forget a tenant's idle list once it is empty (a version's own list stays)."""

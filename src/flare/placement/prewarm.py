@@ -23,15 +23,15 @@ from __future__ import annotations
 import asyncio
 import enum
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from flare.control.model import FunctionVersion, VersionKey
 from flare.placement.ledger import Lease, Ledger
 from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
-from flare.sandbox.lifecycle import EnvState
+from flare.sandbox.lifecycle import EnvState, Stateful
 
 log = logging.getLogger("flare.provisioned")
 
@@ -51,12 +51,7 @@ class Status(enum.StrEnum):
     FAILED = "FAILED"
 
 
-class _Stateful(Protocol):
-    @property
-    def state(self) -> EnvState: ...
-
-
-E = TypeVar("E", bound=_Stateful)
+E = TypeVar("E", bound=Stateful)
 
 _SURPLUS_ORDER = {
     EnvState.STARTING: 0,
@@ -104,9 +99,15 @@ class Allocation:
 class Provisioner:
     """Provisioned environments per version, converging on targets (see the module docstring)."""
 
-    def __init__(self, pool: Pool, ledger: Ledger) -> None:
+    def __init__(
+        self,
+        pool: Pool,
+        ledger: Ledger,
+        on_target: Callable[[FunctionVersion, int], None] = lambda version, count: None,
+    ) -> None:
         self._pool = pool
         self._ledger = ledger
+        self._on_target = on_target  # told each target set (what is billed: observe/bill.py)
         # version key => what that version should have
         self._allocations: dict[VersionKey, Allocation] = {}
         # provisioned environment => the lease that holds its share of concurrency
@@ -124,6 +125,7 @@ class Provisioner:
         or ``retry``, clears an earlier failure so INIT is tried again; the same count keeps it."""
         if count < 0:
             raise ValueError("a provisioned target cannot be negative")
+        self._on_target(version, count)
         current = self._allocations.get(version.key)
         if count == 0:
             self._allocations.pop(version.key, None)

@@ -31,6 +31,9 @@ that tenant; an invocation without a tenant (or with one, for any other function
 with InvalidParameterValue. A cold start for a tenant also needs room under the function's
 tenant environment limit (``tenancy.check_new_environment``), else it is throttled like any
 other invocation. Concurrency itself is counted as for every function.
+
+Every invocation answered and every throttle is counted in ``metrics`` and, while someone reads
+it, published on the live feed (``observe/live_feed.py``).
 """
 
 from __future__ import annotations
@@ -43,22 +46,33 @@ from flare.control import tenancy
 from flare.control.function_state import State, invoke_refusal
 from flare.control.model import FunctionVersion
 from flare.errors import ResourceNotReady, TooManyRequests
+from flare.observe import pricing
+from flare.observe.live_feed import InvocationSeen, LiveFeed, ThrottleSeen
 from flare.observe.metrics import Metrics
-from flare.placement.ledger import Ledger
+from flare.observe.trace_record import TraceRecorder
+from flare.placement.ledger import Lease, Ledger
 from flare.placement.pool import Pool
 from flare.sandbox.environment import Environment
 from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.invocation import Invocation, InvocationResult
+from flare.sandbox.lifecycle import EnvState
 
 
 class Router:
     def __init__(
-        self, pool: Pool, ledger: Ledger, metrics: Metrics | None = None, clock: Clock | None = None
+        self,
+        pool: Pool,
+        ledger: Ledger,
+        metrics: Metrics | None = None,
+        clock: Clock | None = None,
+        feed: LiveFeed | None = None,
     ) -> None:
         self.pool = pool
         self.ledger = ledger
         self.metrics = metrics or Metrics()
         self._clock: Clock = clock or SystemClock()
+        self.trace: TraceRecorder | None = None  # flare serve --trace (observe/trace_record.py)
+        self._feed = feed
 
     @asynccontextmanager
     async def invoke(
@@ -67,7 +81,8 @@ class Router:
         """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
         any environment is reserved) when the ledger throttles it, ResourceNotReady when no
         environment could be started, InvalidParameterValue when the invocation's tenant does
-        not fit the function's tenancy."""
+        not fit the function's tenancy. With a ``trace`` recorder, the invocation is handed to
+        it once its environment is released."""
         began = self._clock.now()
         if version.tenant_isolated or invocation.tenant_id is not None:
             version = self._for_tenant(version, invocation.tenant_id)
@@ -79,26 +94,66 @@ class Router:
                 self.pool.release(provisioned)
                 raise
             if not result.undelivered:
+                latency_ms = self._count(result, version, invocation, began, provisioned=True)
                 try:
-                    yield self._count(result, version, began)
+                    yield result
                 finally:
+                    ended = provisioned.state is not EnvState.IDLE
                     self.pool.release(provisioned)
+                    self._record(began, version, invocation, result, "provisioned", latency_ms, ended)
                 return
             self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
+        with self._acquire(version, invocation, began, cold_start):
+            env, result = await self._run_on_demand(version, invocation)
+            latency_ms = self._count(result, version, invocation, began)
+            try:
+                yield result
+            finally:
+                ended = env.state is not EnvState.IDLE
+                self.pool.release(env)
+        start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
+        self._record(began, version, invocation, result, start, latency_ms, ended)
+
+    def _acquire(
+        self, version: FunctionVersion, invocation: Invocation, began: float, cold_start: bool
+    ) -> Lease:
+        """A lease for ``invocation`` on ``version``'s function; a throttle (TooManyRequests) is
+        counted, recorded and raised."""
         try:
             if cold_start and version.tenant_id is not None:
                 self._check_tenant_room(version.name)
-            lease = self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
-        except TooManyRequests:
+            return self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
+        except TooManyRequests as throttle:
             self.metrics.throttled(version.name)
+            if self.trace is not None:
+                reserved, held = self._config(version)
+                self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
+            if self._feed is not None and self._feed.active:
+                wall = self._clock.wall()
+                self._feed.publish(ThrottleSeen(wall, version.account_id, version.region, version.name))
             raise
-        with lease:
-            env, result = await self._run_on_demand(version, invocation)
-            try:
-                yield self._count(result, version, began)
-            finally:
-                self.pool.release(env)
+
+    def _record(
+        self,
+        began: float,
+        version: FunctionVersion,
+        invocation: Invocation,
+        result: InvocationResult,
+        start: str,
+        latency_ms: float,
+        ended: bool,
+    ) -> None:
+        """Hand an answered invocation to the trace recorder, if there is one."""
+        if self.trace is None:
+            return
+        reserved, held = self._config(version)
+        self.trace.invoked(began, version, invocation, result, start, latency_ms, reserved, held, ended)
+
+    def _config(self, version: FunctionVersion) -> tuple[int | None, int]:
+        """``version``'s function's reserved concurrency and ``version``'s provisioned
+        environments, now."""
+        return self.ledger.reserved(version.name), len(self.pool.provisioned(version.key))
 
     async def _run_on_demand(
         self, version: FunctionVersion, invocation: Invocation
@@ -136,12 +191,38 @@ class Router:
         concurrency = self.ledger.unreserved_limit if reserved is None else reserved
         tenancy.check_new_environment(self.pool.tenant_environments(name), concurrency)
 
-    def _count(self, result: InvocationResult, version: FunctionVersion, began: float) -> InvocationResult:
+    def _count(
+        self,
+        result: InvocationResult,
+        version: FunctionVersion,
+        invocation: Invocation,
+        began: float,
+        provisioned: bool = False,
+    ) -> float:
+        """Count ``result`` in the metrics (and on the live feed, while someone reads it);
+        returns its latency (ms since ``began``)."""
         duration_ms = (self._clock.now() - began) * 1000
         self.metrics.invoked(
             version.name, result.executed_version, result.function_error is not None, duration_ms
         )
-        return result
+        if self._feed is not None and self._feed.active:
+            self._feed.publish(
+                InvocationSeen(
+                    self._clock.wall(),
+                    version.account_id,
+                    version.region,
+                    version.name,
+                    result.executed_version,
+                    invocation.request_id,
+                    duration_ms,
+                    result.start,
+                    result.waited_ms,
+                    result.error_type,
+                    version.memory_mb,
+                    _cost_usd(version, result, provisioned),
+                )
+            )
+        return duration_ms
 
     async def _place(self, version: FunctionVersion) -> Environment:
         if version.state != State.ACTIVE:
@@ -159,3 +240,20 @@ class Router:
             self.pool.release(env)
             raise env.restore_error
         return env
+
+
+def _cost_usd(version: FunctionVersion, result: InvocationResult, provisioned: bool) -> float:
+    """What ``result`` would cost on Lambda, from the duration and INIT it reports (the live
+    feed's figure; ``/metrics`` totals REPORT's, which also bills an extension's post-invoke
+    phase)."""
+    if result.duration_ms is None:
+        return 0.0
+    charges = pricing.invocation_charges(
+        version.architecture,
+        version.memory_mb,
+        result.duration_ms,
+        result.init_ms,
+        version.ephemeral_mb,
+        provisioned,
+    )
+    return sum(charges.by_component().values())

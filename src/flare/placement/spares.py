@@ -84,11 +84,15 @@ class Spares:
         return f"<Spares ready={len(self._spares)} starting={len(self._starting)}>"
 
     def prepare(self, version: FunctionVersion) -> None:
-        """Start in the background each spare ``version`` may have (late-bound ones when it
-        has a late key) that is neither there nor starting."""
-        for key in self._keys(version):
-            if not self._closed and key not in self._spares and key not in self._starting:
-                self._start(version, key)
+        """Start in the background a spare ``version`` may have (late-bound when it has a late
+        key) that is neither there nor starting; one at a time per key, the next once it
+        has started (so a first invoke right after a deploy shares the CPU with one boot)."""
+        keys = self._keys(version)
+        if self._closed or any(key in self._starting for key in keys):
+            return
+        missing = next((key for key in keys if key not in self._spares), None)
+        if missing is not None:
+            self._start(version, missing)
 
     def _start(self, version: FunctionVersion, key: SpareKey) -> None:
         while self._spares and len(self._spares) + len(self._starting) >= self._limit:
@@ -109,6 +113,8 @@ class Spares:
             return
         self._spares[key] = env
         self._expiry[key] = self._clock.call_later(self._idle_s, lambda: self._expire(key))
+        if isinstance(key, LateKey):
+            self.prepare(env.version)  # the key's next slot, if it has one empty
 
     def _expire(self, key: SpareKey) -> None:
         """Nobody took ``key``'s spare in time: it goes."""

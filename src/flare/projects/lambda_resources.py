@@ -11,9 +11,13 @@ import base64
 import hashlib
 import io
 import zipfile
+from pathlib import Path
 from typing import Any
 
-from flare.cli.deploy import WAITER_CONFIG, load_code
+from flare.build import manifest as manifests
+from flare.build.package import built_line
+from flare.cli.deploy import WAITER_CONFIG, load_code, not_skipped
+from flare.cli.watch import BUILD_VARIABLE, HOT_RELOAD_BUCKET
 from flare.control.tree_zip import ZIP_EPOCH
 from flare.errors import TemplateRefused
 from flare.projects.intrinsic import UNKNOWN
@@ -65,10 +69,18 @@ def code_sha256(code: bytes) -> str:
 
 
 def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) -> bytes:
-    """The zip a function's ``Code`` stands for: its local directory or zip, or its inline
-    ``ZipFile`` source as ``index.py`` / ``index.js`` (as CloudFormation names it)."""
+    """The zip a function's ``Code`` stands for: its local directory (built by ``run.builder``,
+    when there is one, for the function's runtime and architecture; under ``run.watch`` the
+    snapshot the server takes of it) or zip, or its inline ``ZipFile`` source as ``index.py`` /
+    ``index.js`` (as CloudFormation names it)."""
     code = properties.get("Code")
     path = run.template.code_path(code)
+    if path is not None and path.is_dir() and run.watch:
+        return _watched_snapshot(run, path, properties)
+    if path is not None and path.is_dir() and run.builder is not None:
+        architecture = str((properties.get("Architectures") or ["x86_64"])[0])
+        runtime = str(properties.get("Runtime", ""))
+        return run.builder.package(path, not_skipped, runtime, architecture, logical_id)
     if path is not None:
         return load_code(path)
     if isinstance(code, dict) and isinstance(code.get("ZipFile"), str):
@@ -82,6 +94,36 @@ def function_code(run: StackRun, logical_id: str, properties: dict[str, Any]) ->
     raise TemplateRefused(f"{logical_id}: give its code as a local path (CodeUri) or InlineCode")
 
 
+def _watched_snapshot(run: StackRun, directory: Path, properties: dict[str, Any]) -> bytes:
+    """What the server's snapshot of a bound ``directory`` will be (its globs, and the
+    dependencies ``run.builder`` installs into the cache first), so an unchanged binding plans
+    as no change."""
+    from flare.control import hot_reload
+
+    variables = (properties.get("Environment") or {}).get("Variables") or {}
+    runtime = str(properties.get("Runtime", ""))
+    target = hot_reload.build_target(
+        runtime, str((properties.get("Architectures") or ["x86_64"])[0]), variables
+    )
+    installed = None
+    if target is not None and run.builder is not None:
+        found = manifests.find(directory, runtime)
+        if found is not None:
+            built = run.builder.cache.ensure(found, directory, runtime, target.architecture)
+            run.builder.echo(built_line(directory.name, found.name, built))
+            installed = built.path
+    return hot_reload.snapshot(
+        directory, hot_reload.globs_of(variables), hot_reload.HotReloadPolicy(), installed
+    )
+
+
+def watched_directory(run: StackRun, code: object) -> Path | None:
+    """The directory a function's ``Code`` (a layer's ``Content``) is bound to under
+    ``run.watch``; None when not watching or the code is not a local directory."""
+    path = run.template.code_path(code)
+    return path if run.watch and path is not None and path.is_dir() else None
+
+
 def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) -> Deployed:
     """``AWS::Lambda::Function``: create, or update code, configuration and reserved concurrency
     (each only when it differs)."""
@@ -89,6 +131,8 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
     code = function_code(run, logical_id, properties)
     fields = function_fields(properties)
     fields["Role"] = fields["Role"] or f"arn:aws:iam::{run.account}:role/{DEFAULT_ROLE_NAME}"
+    if run.builder is None and watched_directory(run, properties.get("Code")) is not None:
+        fields["Environment"][BUILD_VARIABLE] = "false"  # --no-build: the server builds none either
     desired = {
         **fields,
         "CodeSha256": code_sha256(code),
@@ -97,12 +141,23 @@ def deploy_function(run: StackRun, logical_id: str, properties: dict[str, Any]) 
     current = _current_function(read_or_none(run.lam.get_function, FunctionName=name))
     action, details = decide(desired, current)
     run.functions[name] = logical_id
+    source = _code_source(run, properties.get("Code"), code)
     if action is not Action.NO_CHANGE:
         run.changed_functions.add(name)
         if run.execute:
-            _write_function(run, name, code, fields, desired["ReservedConcurrentExecutions"], details)
+            _write_function(run, name, source, fields, desired["ReservedConcurrentExecutions"], details)
+    elif run.execute and "S3Bucket" in source:  # bound before, or not: bind (again) to be sure
+        run.lam.update_function_code(FunctionName=name, **source)
+        run.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     change = Change(action, logical_id, "AWS::Lambda::Function", details)
     return change, {"Ref": name, "Arn": run.function_arn(name)}
+
+
+def _code_source(run: StackRun, code: object, data: bytes) -> dict[str, Any]:
+    """The code fields of a create / update: the hot-reload binding of the watched directory
+    (``watched_directory``), else ``ZipFile``."""
+    directory = watched_directory(run, code)
+    return {"ZipFile": data} if directory is None else _hot_source(directory)
 
 
 def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
@@ -120,24 +175,21 @@ def _current_function(answer: dict[str, Any] | None) -> dict[str, Any] | None:
 def _write_function(
     run: StackRun,
     name: str,
-    code: bytes,
+    source: dict[str, Any],
     fields: dict[str, Any],
     reserved: int | None,
     details: tuple[str, ...],
 ) -> None:
-    """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names."""
+    """Create ``name`` (``details`` empty: it does not exist) or update what ``details`` names;
+    ``source`` is its code (``_code_source``)."""
     request = configuration_request(fields)
     if not details:
         tags = {OWNER_TAG: run.owner}
-        run.lam.create_function(
-            FunctionName=name, Code={"ZipFile": code}, Publish=False, Tags=tags, **request
-        )
+        run.lam.create_function(FunctionName=name, Code=source, Publish=False, Tags=tags, **request)
         run.lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
     else:
-        if "CodeSha256" in details or "Architectures" in details:
-            run.lam.update_function_code(
-                FunctionName=name, ZipFile=code, Architectures=fields["Architectures"]
-            )
+        if "CodeSha256" in details or "Architectures" in details or "S3Bucket" in source:
+            run.lam.update_function_code(FunctionName=name, Architectures=fields["Architectures"], **source)
             run.lam.get_waiter("function_updated_v2").wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
         if set(details) & (set(fields) - {"Architectures"}):
             request.pop("Architectures")
@@ -273,9 +325,11 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
     path = run.template.code_path(properties.get("Content"))
     if path is None:
         raise TemplateRefused(f"{logical_id}: give the layer's content as a local path (ContentUri)")
-    content = load_code(path)
+    watched = watched_directory(run, properties.get("Content"))
+    content = load_code(path) if watched is None else b""  # the server snapshots a watched one
     desired = {
-        "CodeSha256": code_sha256(content),
+        # bound under watch: published again, as whether the newest version is bound is unknown
+        "CodeSha256": code_sha256(content) if watched is None else f"hot reload of {watched}",
         "Description": properties.get("Description", ""),
         "CompatibleRuntimes": sorted(properties.get("CompatibleRuntimes") or []),
     }
@@ -290,13 +344,16 @@ def deploy_layer(run: StackRun, logical_id: str, properties: dict[str, Any]) -> 
                 for key in ("CompatibleRuntimes", "CompatibleArchitectures", "Description", "LicenseInfo")
                 if key in properties
             }
-            arn = run.lam.publish_layer_version(LayerName=name, Content={"ZipFile": content}, **extra)[
-                "LayerVersionArn"
-            ]
+            source = {"ZipFile": content} if watched is None else _hot_source(watched)
+            arn = run.lam.publish_layer_version(LayerName=name, Content=source, **extra)["LayerVersionArn"]
     return Change(action, logical_id, "AWS::Lambda::LayerVersion", details), {
         "Ref": arn,
         "LayerVersionArn": arn,
     }
+
+
+def _hot_source(directory: Path) -> dict[str, Any]:
+    return {"S3Bucket": HOT_RELOAD_BUCKET, "S3Key": str(directory)}
 
 
 def _newest_layer(run: StackRun, name: str) -> tuple[str | None, dict[str, Any] | None]:

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flare.projects.plan import Change
 from flare.projects.sam_template import Template
+
+if TYPE_CHECKING:
+    from flare.build.package import PackageBuilder
 
 OWNER_TAG = "flare:stack"  # on the functions and queues a template creates: its stack's name
 # (method, path, body) => the JSON answer, for Flare's /flare/v1/schedules routes
@@ -36,6 +39,10 @@ class StackRun:
     endpoint_url: str
     stack_name: str = ""
     execute: bool = True
+    builder: PackageBuilder | None = None  # builds functions' code directories; None: zipped as they are
+    # bind functions' (and layers') code directories for hot reload instead of uploading zips
+    # (``flare dev``; control/hot_reload.py)
+    watch: bool = False
     changes: list[Change] = field(default_factory=list)
     # function name => logical id, for every function the template deploys
     functions: dict[str, str] = field(default_factory=dict)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -22,12 +23,15 @@ from flare.cli.client import (
 )
 from flare.cli.schedule import request
 from flare.config import DEFAULT_ACCOUNT_ID
-from flare.errors import TemplateRefused
+from flare.errors import BuildFailed, TemplateRefused
 from flare.projects import sam_template, stack
 from flare.projects.plan import summary
 from flare.projects.sam_template import Template
 from flare.projects.stack_run import StackRun
 from flare.scope import account_of
+
+if TYPE_CHECKING:
+    from flare.build.package import PackageBuilder
 
 
 def deploy_template(
@@ -37,11 +41,15 @@ def deploy_template(
     execute: bool,
     parameters: dict[str, str],
     endpoint_url: str,
-) -> None:
+    builder: PackageBuilder | None = None,
+    watch: bool = False,
+) -> StackRun:
     """Deploy (or with ``execute`` false only plan) the SAM template (``serverless``: the
     serverless.yml) at ``path`` on the Flare at ``endpoint_url``, printing the plan row by row,
     then its summary and the functions' URLs. ``parameters`` are the template's parameters (a
-    serverless.yml's options).
+    serverless.yml's options); ``builder`` builds each function's code directory (None: zipped
+    as it is); ``watch`` binds code directories for hot reload instead (``flare dev``). Returns
+    the run (``run.functions``: what the template deploys).
 
     Raises CommandFailed (exit 1) for a refused template or a failed call."""
     if importlib.util.find_spec("samtranslator") is None:
@@ -56,13 +64,17 @@ def deploy_template(
             else:
                 template = sam_template.read(path, region, account, parameters)
             run = _run(template, region, account, endpoint_url, stack_name or template.stack_name, execute)
+            run.builder, run.watch = builder, watch
             click.echo(f"{'Deploying' if execute else 'Plan for'} {path} on {endpoint_url}")
             changes = stack.deploy(run, click.echo)
         except TemplateRefused as error:
             raise CommandFailed(f"{error.aws_name}: {error.message}") from None
+        except BuildFailed as failed:
+            raise CommandFailed(f"build failed: {failed.message}\n{failed.output}".rstrip()) from None
     click.echo(summary(changes))
     for logical_id, url in sorted(run.urls.items()):
         click.echo(f"{logical_id} URL: {url}")
+    return run
 
 
 def _run(

@@ -222,6 +222,7 @@ class Schedules:
                 payload=payload or scheduled_event(rule_arn, self._region, self._account_id, due),
                 invoked_arn=invoked_arn,
                 trace_id=f"Root=1-{int(due):08x}-{uuid.uuid4().hex[:24]};Sampled=0",
+                source="schedule",
             )
             async with self._router.invoke(version, invocation) as result:
                 error = result.function_error

@@ -86,3 +86,15 @@ def runtime_spec(settings: DebugSettings, port: int, debug_dir: str | None) -> d
     ``dir`` (debugpy's directory as the function sees it; None: not installed), ``host``,
     ``port`` and ``wait_s``."""
     return {"dir": debug_dir, "host": HOST, "port": port, "wait_s": settings.wait_s}
+
+
+def jdwp_option(settings: DebugSettings, port: int) -> str:
+    """The JVM option that runs a Java environment under JDWP (the Java Debug Wire Protocol,
+    which ``jdb``, IntelliJ and VS Code's Java debugger speak), listening on ``HOST:port``. With
+    a wait (``FLARE_DEBUG_WAIT`` > 0) the JVM is suspended before ``main`` until a debugger
+    attaches (``suspend=y``, so breakpoints in static initializers and INIT are hit); JDWP cannot
+    be released by a timer, so without a debugger INIT runs into its limit (the function's INIT
+    limit plus the wait) and fails. With 0 it runs at once (``suspend=n``) and a debugger may
+    attach at any time."""
+    suspend = "y" if settings.wait_s > 0 else "n"
+    return f"-agentlib:jdwp=transport=dt_socket,server=y,suspend={suspend},address={HOST}:{port}"

@@ -35,6 +35,7 @@ from flare.control.debug_settings import DEBUG_TIMEOUT_S, DebugSettings, debug_s
 from flare.control.model import FunctionVersion
 from flare.errors import FlareError
 from flare.observe import report
+from flare.observe.live_feed import LiveFeed
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
 from flare.runtimes.lambda_python import frames, sandbox
@@ -49,7 +50,7 @@ from flare.sandbox.channel import (
     next_event,
 )
 from flare.sandbox.debug_forward import DebugForward
-from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, runtime_spec
+from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, jdwp_option, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
 from flare.sandbox.extension_phases import RUNTIME_SHARE_S, ExtensionPhases, extension_names
 from flare.sandbox.extensions import ExtensionHost
@@ -70,6 +71,7 @@ from flare.sandbox.launcher import (
 from flare.sandbox.lifecycle import EnvState, Lifecycle
 from flare.sandbox.logpipe import LogPipe
 from flare.sandbox.node_runtime import wanted_major
+from flare.sandbox.phase import seen
 from flare.sandbox.process import SandboxProcess
 from flare.sandbox.runtime_api import (
     NextEvent,
@@ -87,6 +89,10 @@ HELD_WITHIN_S = 10.0  # a late-bound spare's runtime boots within this, or the s
 HOLD_VARIABLE = "_FLARE_HOLD"  # tells Flare's Node.js runtime to wait on its stdin (removed at once)
 
 
+Billing = Callable[[FunctionVersion, float, "float | None", bool], None]
+"""(version, duration ms, INIT ms or None, served by a provisioned environment)"""
+
+
 @dataclass(frozen=True)
 class EnvSettings:
     """What every environment of the engine shares: where Flare is, SHUTDOWN's grace, and who
@@ -99,6 +105,12 @@ class EnvSettings:
     """Where an isolated environment's endpoint listener is served (``api_door.py``)."""
     debug_ports: DebugPorts = field(default_factory=DebugPorts)
     """The host ports debugged environments' debug servers hold (``debug_ports.py``)."""
+    feed: LiveFeed | None = None
+    """Where each environment's phase changes are published (``observe/live_feed.py``)."""
+    on_billed: Billing | None = None
+    """Told each invocation's billed figures as its REPORT line is written: the version, its
+    duration and INIT (ms, None when not a cold start) and whether a provisioned environment
+    served it (``observe/bill.py``'s ``Bill.charge``)."""
 
 
 def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
@@ -108,6 +120,9 @@ def log_stream_name(version: FunctionVersion, env_id: str, clock: Clock) -> str:
 
 
 class Environment:
+    RESTORES = False
+    """Whether its INIT is a SnapStart restore (``restored.py``)."""
+
     def __init__(
         self,
         version: FunctionVersion,
@@ -122,7 +137,7 @@ class Environment:
         self.id = uuid.uuid4().hex
         self.version = version
         self.plan = plan
-        self.lifecycle = Lifecycle()
+        self.lifecycle = Lifecycle(self._publish, settings.feed)
         self.pid: int | None = None
         self.init_ms: float | None = None
         self.invocations = 0
@@ -171,6 +186,17 @@ class Environment:
     @property
     def state(self) -> EnvState:
         return self.lifecycle.state
+
+    @property
+    def initialization_type(self) -> str:
+        """``on-demand``, ``provisioned-concurrency`` or ``snap-start``."""
+        return "snap-start" if self.RESTORES else self._initialization_type
+
+    def _publish(self, state: EnvState | None = None) -> None:
+        """Tell the live feed this environment's phase, when someone is reading it."""
+        feed = self._settings.feed
+        if feed is not None and feed.active:
+            feed.publish(seen(self, self._clock.wall()))
 
     # ---- start / INIT ---------------------------------------------------------------------
 
@@ -357,9 +383,10 @@ class Environment:
         return layout
 
     def _debug_settings(self) -> DebugSettings | None:
-        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python and Node.js
+        """A debugged environment's settings (``FLARE_DEBUG``): Flare's Python, Node.js and Java
         runtimes only."""
-        if not self._uses_frames and wanted_major(self.version.runtime) is None:
+        runtime = self.version.runtime
+        if not self._uses_frames and wanted_major(runtime) is None and java_major(runtime) is None:
             return None
         try:
             return debug_settings(self.version.environment)
@@ -373,6 +400,9 @@ class Environment:
         spec = runtime_spec(debug, self.debug_port, layout.debug_dir)
         if self._uses_frames:
             header["debug"] = spec
+        elif java_major(self.version.runtime) is not None and "argv" in header:
+            java = 1 if header.get("wrapped") else 0  # after AWS_LAMBDA_EXEC_WRAPPER, if any
+            header["argv"].insert(java + 1, jdwp_option(debug, self.debug_port))
         else:
             header["env"][NODE_DEBUG_VARIABLE] = json.dumps(spec)
 
@@ -453,6 +483,7 @@ class Environment:
             body = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": message}).encode()
             outcome, output = Outcome(body, "Sandbox.Timedout", healthy=False), [message]
         request_id = invocation.request_id
+        self._billed(self.init_ms or 0.0, None)
         lines = self._platform.invocation(
             request_id,
             output,
@@ -463,7 +494,10 @@ class Environment:
         )
         self._log(lines)
         log = InvocationLog.of(lines)
-        return InvocationResult(outcome.payload, "Unhandled", self.version.version, log, outcome.error_type)
+        version = self.version.version
+        return InvocationResult(
+            outcome.payload, "Unhandled", version, log, outcome.error_type, init_ms=self.init_ms
+        )
 
     def _runtime_ready(self) -> None:
         """The runtime called next in INIT: INIT ends once every extension has too."""
@@ -542,6 +576,9 @@ class Environment:
             executed_version=version.version,
             log=log,
             error_type=outcome.error_type,
+            duration_ms=duration_ms[0],
+            init_ms=init_ms,
+            restore_ms=restore_ms,
         )
 
     def _runtime_done(
@@ -607,6 +644,7 @@ class Environment:
         # came from elsewhere (a timer, the zygote), so then read what may be left.
         output = self._logpipe.drain(read=not outcome.healthy) if self._logpipe else []
         max_memory_mb = self._max_memory_mb(outcome.max_rss_kb)
+        self._billed(duration_ms, init_ms)
         if self._phases.telemetry.active:
             self._phases.reported(invocation, outcome, output, duration_ms, max_memory_mb, init_ms)
         return self._platform.invocation(
@@ -737,6 +775,7 @@ class Environment:
             return
         self._phases.telemetry.pause()
         self.process.freeze()
+        self._publish()
 
     def _freeze_waits_for(self) -> asyncio.Future[None] | None:
         """What must end before a freeze: the extensions' post-runtime phase, a telemetry post
@@ -843,6 +882,11 @@ class Environment:
         if self.lifecycle.live:
             self._fail()
             self._on_exit(self)
+
+    def _billed(self, duration_ms: float, init_ms: float | None) -> None:
+        if self._settings.on_billed is not None:
+            provisioned = self._initialization_type == "provisioned-concurrency"
+            self._settings.on_billed(self.version, duration_ms, init_ms, provisioned)
 
     def _max_memory_mb(self, reported_rss_kb: int) -> int:
         kb = self.process.max_memory_kb(reported_rss_kb) if self.process else reported_rss_kb

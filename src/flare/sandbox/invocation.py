@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from flare.observe.live_feed import Start
 from flare.sandbox.streaming import StreamSink
 
 
@@ -13,7 +14,7 @@ class Invocation:
     """An event to deliver. ``client_context`` is the decoded JSON text (not base64);
     ``tenant_id`` the ``X-Amz-Tenant-Id`` it was invoked with (tenant-isolated functions).
     ``sink`` takes a streamed response as it comes (see ``streaming``); without one it is
-    gathered."""
+    gathered. ``source`` says what invoked it (one of ``SOURCES``), for the trace."""
 
     request_id: str
     payload: bytes
@@ -22,6 +23,12 @@ class Invocation:
     client_context: str | None = None
     tenant_id: str | None = None
     sink: StreamSink | None = None
+    source: str = "sync"
+
+
+# What may invoke a function: an Invoke (RequestResponse, or streamed), a function URL, the async
+# queue (Event), an event source mapping, a schedule, a durable execution.
+SOURCES = ("sync", "url", "async", "mapping", "schedule", "durable")
 
 
 @dataclass
@@ -74,7 +81,10 @@ class InvocationLog:
 class InvocationResult:
     """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log, and
     the error's type (``errorType``) when there was one. ``undelivered``: the environment's
-    runtime ended before it took the invocation (see ``Outcome``); run it elsewhere."""
+    runtime ended before it took the invocation (see ``Outcome``); run it elsewhere.
+    ``duration_ms`` is REPORT's Duration as it stood when the runtime answered; ``init_ms`` the
+    INIT this invocation waited for (an on-demand cold start), ``restore_ms`` the SnapStart
+    restore it waited for; None when there was none."""
 
     payload: bytes
     function_error: str | None
@@ -82,3 +92,18 @@ class InvocationResult:
     log: InvocationLog
     error_type: str | None = None
     undelivered: bool = False
+    duration_ms: float | None = None
+    init_ms: float | None = None
+    restore_ms: float | None = None
+
+    @property
+    def start(self) -> Start:
+        """Cold (an INIT ran for it), restore (a SnapStart restore did) or warm."""
+        if self.restore_ms is not None:
+            return Start.RESTORE
+        return Start.WARM if self.init_ms is None else Start.COLD
+
+    @property
+    def waited_ms(self) -> float | None:
+        """The INIT or restore it waited for (cold or restore); None when warm."""
+        return self.init_ms if self.init_ms is not None else self.restore_ms

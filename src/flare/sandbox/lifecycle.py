@@ -17,6 +17,8 @@ STOPPING: SHUTDOWN in progress (SIGTERM, grace, SIGKILL). STOPPED: gone, resourc
 from __future__ import annotations
 
 import enum
+from collections.abc import Callable
+from typing import Protocol
 
 from flare.errors import IllegalTransition
 
@@ -44,19 +46,43 @@ ALLOWED: dict[EnvState, frozenset[EnvState]] = {
 }
 
 
+class Watchers(Protocol):
+    """Whether anyone watches lifecycles now (``observe.live_feed.LiveFeed``): a plain
+    attribute, read on every move."""
+
+    active: bool
+
+
+class Stateful(Protocol):
+    """Anything with a lifecycle state: an environment, or a model's stand-in for one (what the
+    pure placement decisions read)."""
+
+    @property
+    def state(self) -> EnvState: ...
+
+
 class Lifecycle:
-    """Holds one environment's state; ``move`` is the only way to change it."""
+    """Holds one environment's state; ``move`` is the only way to change it. ``observer`` is
+    told each new state after the move while ``watchers.active`` (it must not move the
+    lifecycle itself); with nobody watching a move costs one attribute read more."""
 
-    __slots__ = ("state",)
+    __slots__ = ("observer", "state", "watchers")
 
-    def __init__(self) -> None:
+    def __init__(
+        self, observer: Callable[[EnvState], None] | None = None, watchers: Watchers | None = None
+    ) -> None:
         self.state = EnvState.STARTING
+        self.observer = observer
+        self.watchers = watchers
 
     def move(self, to: EnvState) -> None:
         """Change state; raises ``IllegalTransition`` if the table does not allow it."""
         if to not in ALLOWED[self.state]:
             raise IllegalTransition(self.state, to)
         self.state = to
+        watchers = self.watchers
+        if watchers is not None and watchers.active and self.observer is not None:
+            self.observer(to)
 
     def can_move(self, to: EnvState) -> bool:
         return to in ALLOWED[self.state]

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from flare.clock import Clock
-from flare.sandbox import exits
+from flare.sandbox import exits, resident
 from flare.sandbox.cgroups import EnvCgroup
 from flare.sandbox.forkserver import Zygote
 
@@ -114,15 +114,12 @@ class SandboxProcess:
         return exits.error_type(status), exits.exit_error(status)
 
     def max_memory_kb(self, reported_rss_kb: int) -> int:
-        """Peak memory: the cgroup's peak where there is one, else what the runtime reported
-        (or /proc's VmHWM)."""
-        if self.cgroup is not None:
-            peak = self.cgroup.peak_memory_bytes()
-            if peak:
-                return peak // 1024
-        if not reported_rss_kb and self.pid is not None:
-            return exits.peak_rss_kb(self.pid)
-        return reported_rss_kb
+        """Peak resident memory of the environment as Lambda counts it (``resident.peak_kb``):
+        its processes' peaks, its cgroup's, or what the runtime reported."""
+        if self.cgroup is None:
+            return resident.peak_kb(None, 0, reported_rss_kb, self.pid)
+        listing = resident.procs_file_of(self.cgroup.dirs, self.cgroup.version)
+        return resident.peak_kb(listing, self.cgroup.peak_memory_bytes(), reported_rss_kb, None)
 
     async def release(self, clock: Clock) -> None:
         """After exit: kill stragglers, remove the cgroup, forget the pid."""

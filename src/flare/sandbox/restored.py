@@ -28,6 +28,8 @@ EXTENSIONS_NOT_RESTORED = "SnapStart environments do not run extensions yet"
 class RestoredEnvironment(Environment):
     """``restore_from()`` gives the prepared restore to adopt (it raises when there is none)."""
 
+    RESTORES = True
+
     def __init__(
         self, *args: Any, restore_from: Callable[[], Awaitable[PreparedRestore]], **kwargs: Any
     ) -> None:

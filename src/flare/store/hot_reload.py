@@ -9,9 +9,15 @@ account and region's ``Scope.key`` and leads the key, see ``store/database.py``)
         directory  TEXT  the absolute host path $LATEST's code is read from
         PRIMARY KEY (scope, name)
 
-A function without a row has ordinary (zip) code. Only ``$LATEST`` is ever bound: a published
-version keeps the snapshot it was published with. A table of Flare's one database, made if
-missing; all its SQL is here.
+    hot_reload_layer_directories
+        scope      TEXT
+        arn        TEXT  a layer version's ARN
+        directory  TEXT  the absolute host path functions' $LATEST read that version from
+        PRIMARY KEY (scope, arn)
+
+A function (a layer version) without a row has ordinary (zip) code. Only ``$LATEST`` is ever
+bound: a published version keeps the snapshot it was published with. Tables of Flare's one
+database, made if missing; all their SQL is here.
 """
 
 from __future__ import annotations
@@ -27,6 +33,12 @@ CREATE TABLE IF NOT EXISTS hot_reload_directories (
     name      TEXT NOT NULL,
     directory TEXT NOT NULL,
     PRIMARY KEY (scope, name)
+);
+CREATE TABLE IF NOT EXISTS hot_reload_layer_directories (
+    scope     TEXT NOT NULL,
+    arn       TEXT NOT NULL,
+    directory TEXT NOT NULL,
+    PRIMARY KEY (scope, arn)
 );
 """
 
@@ -61,4 +73,28 @@ class HotReloadStore(ScopedTables):
         with self._lock, self._conn:
             self._conn.execute(
                 "DELETE FROM hot_reload_directories WHERE scope = ? AND name = ?", (self._scope, name)
+            )
+
+    def layer_directories(self) -> dict[str, str]:
+        """Every bound layer version's directory, by its ARN."""
+        with self._lock:
+            rows = self._conn.execute(
+                "SELECT arn, directory FROM hot_reload_layer_directories WHERE scope = ?", (self._scope,)
+            ).fetchall()
+        return {str(arn): str(directory) for arn, directory in rows}
+
+    def put_layer(self, arn: str, directory: str) -> None:
+        """Bind the layer version ``arn`` to ``directory`` (replacing any earlier binding)."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO hot_reload_layer_directories (scope, arn, directory) "
+                "VALUES (?, ?, ?)",
+                (self._scope, arn, directory),
+            )
+
+    def delete_layer(self, arn: str) -> None:
+        """Unbind the layer version ``arn`` (nothing happens if it is not bound)."""
+        with self._lock, self._conn:
+            self._conn.execute(
+                "DELETE FROM hot_reload_layer_directories WHERE scope = ? AND arn = ?", (self._scope, arn)
             )
