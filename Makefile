@@ -14,7 +14,7 @@ NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
 JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
-.PHONY: install run test lint unit conformance fuzz bench soak screenshot clean
+.PHONY: install run test lint unit conformance fuzz bench bench-scale soak screenshot clean
 
 install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
@@ -90,6 +90,10 @@ screenshot: install
 	FLARE_CONSOLE_SCREENSHOT=$(CURDIR)/.console.png $(BIN)/pytest -q -p no:cacheprovider \
 	  tests/functional/test_console_browser.py
 	mv .console.png docs/console.png
+
+# Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
+bench-scale: install
+	$(BIN)/python -m bench --only scale
 
 # Minutes of mixed load through the public API, then what leaked (not in `make test`).
 SOAK_MINUTES ?= 30

@@ -1,5 +1,5 @@
 """CLI: ``python -m bench [--only flare|peer|sandbox|provisioned|snapstart|events|layers|node|
-extensions|java|hotreload|durable|build] [--quick] [--no-record]``.
+extensions|java|hotreload|durable|build|scale] [--quick] [--no-record]``.
 
 Runs Flare and/or serverless-offline through the same measurements, then the sandbox
 benchmarks (:mod:`bench.sandbox`: CPU share vs MemorySize, sandbox vs ``--no-sandbox``,
@@ -11,7 +11,8 @@ of an external extension (:mod:`bench.extensions`) and a saved edit's way to the
 under hot reload (:mod:`bench.hot_reload`), and what a durable execution costs beside a plain
 invoke (:mod:`bench.durable`) and ``flare deploy``'s build step on a cache miss and hit
 (:mod:`bench.build`), prints the markdown on stdout (progress goes to stderr) and
-appends it to bench/RESULTS.md unless ``--no-record``.
+appends it to bench/RESULTS.md unless ``--no-record``. The scale benchmark (:mod:`bench.scale`:
+up to 1,000 provisioned environments) runs only when asked for, with ``--only scale``.
 Exit status: see :func:`exit_status`.
 """
 
@@ -46,6 +47,7 @@ from bench import (
     provisioned,
     report,
     sandbox,
+    scale,
     snapstart,
 )
 from bench.report import EngineResult
@@ -221,6 +223,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "hotreload",
             "durable",
             "build",
+            "scale",
         ),
         help="run one engine, or the sandbox or provisioned-concurrency benchmarks, only",
     )
@@ -276,6 +279,8 @@ def main(argv: list[str] | None = None) -> int:
     extra += durable.render(durable_result) if durable_result is not None else ""
     build_result = build.run(progress) if args.only in (None, "build") else None
     extra += build.render(build_result) if build_result is not None else ""
+    scale_result = scale.run(settings.cold_iterations, args.quick, progress) if args.only == "scale" else None
+    extra += scale.render(scale_result) if scale_result is not None else ""
     section = report.render(command_line(args_list), flare, peer_result, extra)
     print(section)
     if not args.no_record:
@@ -291,6 +296,7 @@ def main(argv: list[str] | None = None) -> int:
         (hot_result, "hot reload benchmark: some parts not measured"),
         (durable_result, "durable benchmark: not measured"),
         (build_result, "build benchmark: not measured"),
+        (scale_result, "scale benchmark: some sizes not measured"),
         (pc_result, "provisioned concurrency benchmark: failed or not as expected"),
     )
     for result, message in unmeasured:

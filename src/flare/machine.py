@@ -148,7 +148,9 @@ class Machine:
     def zygote_for(self, interpreter: Path) -> Zygote:
         zygote = self._zygotes.get(interpreter)
         if zygote is None:
-            zygote = self._zygotes[interpreter] = Zygote(interpreter)
+            scratch = self.isolation.scratch
+            private = (scratch.root,) if scratch is not None else ()
+            zygote = self._zygotes[interpreter] = Zygote(interpreter, private)
         return zygote
 
     def warm_zygote(self, runtime: str) -> None:

@@ -153,7 +153,7 @@ def test_a_spare_makes_the_next_acquire_of_that_size_instant(tmp_path: Path) -> 
     cold, warm, spare = run(scenario)
     print(
         f"\nacquire(512): cold {cold * 1000:.2f} ms, from a spare {warm * 1000:.3f} ms "
-        f"(spare made with mkfs {spare.mkfs_ms:.1f} ms + mount {spare.mount_ms:.1f} ms)"
+        f"(spare made with a clone {spare.clone_ms:.1f} ms + mount {spare.mount_ms:.1f} ms)"
     )
     assert warm < 0.005
     assert warm < cold
@@ -235,7 +235,7 @@ def test_sweep_removes_what_a_crashed_run_left(tmp_path: Path) -> None:
 def test_a_failing_mkfs_falls_back_to_uncapped_directories_and_says_why(tmp_path: Path) -> None:
     async def scenario() -> None:
         pool = ScratchPool(tmp_path, UID, GID, spares=0)
-        pool._mkfs = "/bin/false"
+        pool._maker.mkfs = "/bin/false"
         try:
             scratch = await pool.acquire(8)
             assert not pool.capped
@@ -327,3 +327,56 @@ def test_a_released_scratch_comes_back_empty_as_the_next_spare(tmp_path: Path) -
             await pool.close()
 
     run(scenario)
+
+
+@needs_loop_ext4
+def test_scratches_of_a_size_are_template_clones_made_with_no_process(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """mkfs runs for the first scratch of a size only (its template); every scratch after it
+    is cloned, attached and mounted by system call: no fork of the engine per environment."""
+    started: list[str] = []
+    real_run = subprocess.run
+
+    def counting_run(args: Any, *rest: Any, **options: Any) -> Any:
+        started.append(str(args[0]))
+        return real_run(args, *rest, **options)
+
+    monkeypatch.setattr(subprocess, "run", counting_run)
+
+    async def scenario() -> None:
+        pool = ScratchPool(tmp_path, UID, GID, spares=0)
+        try:
+            scratches = await asyncio.gather(*(pool.acquire(8) for _ in range(6)))
+            assert len(started) == 2, started  # the template: mkfs to learn, mkfs to reserve
+            assert len({scratch.path for scratch in scratches}) == 6
+            for scratch in scratches:
+                assert mount_entry(scratch.path)[2] == "ext4"
+                assert os.listdir(scratch.path) == []
+                stat = os.statvfs(scratch.path)
+                assert 8 * MIB <= stat.f_bavail * stat.f_frsize < 9 * MIB
+            assert len(attached_loops(tmp_path)) == 6, "the template itself stays detached"
+        finally:
+            await pool.close()
+
+    run(scenario)
+    assert attached_loops(tmp_path) == set()
+
+
+@needs_loop_ext4
+def test_a_burst_of_acquires_on_every_worker_gets_a_loop_device_each(tmp_path: Path) -> None:
+    """Sixteen threads asking the kernel for a free loop device at once are each told the same
+    one; every acquire still gets a device of its own (none fails for want of one)."""
+
+    async def scenario() -> None:
+        pool = ScratchPool(tmp_path, UID, GID, spares=0)
+        try:
+            outcomes = await asyncio.gather(*(pool.acquire(8) for _ in range(96)), return_exceptions=True)
+            failures = [outcome for outcome in outcomes if isinstance(outcome, BaseException)]
+            assert failures == []
+            assert len(attached_loops(tmp_path)) == 96
+        finally:
+            await pool.close()
+
+    run(scenario)
+    assert attached_loops(tmp_path) == set()

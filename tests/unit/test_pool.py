@@ -561,3 +561,38 @@ def test_idle_expired_names_the_environments_idle_for_the_timeout_and_the_next_d
     parked: dict[str, float], now: float, expired: list[str], next_due: float | None
 ) -> None:
     assert idle_expired(parked, 60.0, now) == (expired, next_due)
+
+
+class CountingEnv(FakeEnv):
+    """A fake environment that counts reads of its ``version``."""
+
+    reads = 0
+
+    def __init__(self, version: FakeVersion) -> None:
+        self._version = version
+        super().__init__(version)
+
+    @property  # type: ignore[override]
+    def version(self) -> FakeVersion:
+        CountingEnv.reads += 1
+        return self._version
+
+    @version.setter
+    def version(self, value: FakeVersion) -> None:
+        self._version = value
+
+
+def test_a_versions_provisioned_environments_are_found_without_reading_the_others() -> None:
+    """``provisioned(key)`` (every status poll, every replacement) costs the same beside 1,000
+    provisioned environments of another version as beside none."""
+    pool, _, _ = make_pool(cast(Any, lambda version, pool: CountingEnv(version)))
+    crowd, lone = FakeVersion(name="crowd"), FakeVersion(name="lone")
+    for _ in range(1000):
+        pool.add_provisioned(crowd)
+    mine = pool.add_provisioned(lone)
+    CountingEnv.reads = 0
+    assert pool.provisioned(lone.key) == [mine]
+    assert CountingEnv.reads == 0
+    assert len(pool.provisioned(crowd.key)) == 1000
+    pool.retire_provisioned(mine)
+    assert pool.provisioned(lone.key) == []

@@ -4,7 +4,7 @@ Two tiers, each keyed by version key (name, version, revision, tenant)::
 
     _idle              version key => idle on-demand environments, warmest last
     _provisioned_idle  version key => idle provisioned environments, warmest last
-    _provisioned       every live provisioned environment (starting, idle or busy)
+    _provisioned       every live provisioned environment (starting, idle or busy), by version key
     _tenant_envs       function name => its live tenant environments (starting, idle or busy)
 
 A tenant-isolated function is reserved through per-tenant views of its versions
@@ -106,8 +106,9 @@ class Pool:
         self._freeze_timer: TimerHandle | None = None
         # version key => idle provisioned environments, warmest last
         self._provisioned_idle: dict[VersionKey, list[Environment]] = {}
-        # every live provisioned environment: starting, idle or busy
+        # every live provisioned environment: starting, idle or busy (and by version key)
         self._provisioned: set[Environment] = set()
+        self._provisioned_by_key: dict[VersionKey, set[Environment]] = {}
         # provisioned environments whose INIT is in progress (a subset of _provisioned)
         self._starting: set[Environment] = set()
         # busy provisioned environments no longer wanted: stopped on release
@@ -210,6 +211,7 @@ class Pool:
         self._current_revision.setdefault((version.name, version.version), version.revision_id)
         env = self._factory(version, self)
         self._provisioned.add(env)
+        self._provisioned_by_key.setdefault(env.version.key, set()).add(env)
         self._starting.add(env)
         return env
 
@@ -236,7 +238,7 @@ class Pool:
 
     def _forget_starting(self, env: Environment) -> None:
         self._starting.discard(env)
-        self._provisioned.discard(env)
+        self._discard_provisioned(env)
         self._stop_later(env)
 
     def is_provisioned(self, env: Environment) -> bool:
@@ -245,7 +247,15 @@ class Pool:
 
     def provisioned(self, key: VersionKey) -> list[Environment]:
         """The live provisioned environments of version key ``key`` (starting, idle or busy)."""
-        return [env for env in self._provisioned if env.version.key == key]
+        return list(self._provisioned_by_key.get(key, ()))
+
+    def _discard_provisioned(self, env: Environment) -> None:
+        self._provisioned.discard(env)
+        same_version = self._provisioned_by_key.get(env.version.key)
+        if same_version is not None:
+            same_version.discard(env)
+            if not same_version:
+                del self._provisioned_by_key[env.version.key]
 
     def try_reserve_provisioned(self, version: FunctionVersion) -> Environment | None:
         """An idle provisioned environment of ``version``, now busy; None when all are busy
@@ -266,9 +276,9 @@ class Pool:
         if env not in self._provisioned:
             return
         if env in self._starting:
-            self._provisioned.discard(env)
+            self._discard_provisioned(env)
         elif env in self._busy:
-            self._provisioned.discard(env)
+            self._discard_provisioned(env)
             self._retiring.add(env)
         else:
             self._drop_provisioned(env)
@@ -283,7 +293,7 @@ class Pool:
         if idle and env in idle:
             idle.remove(env)
         self._unpark(env)
-        self._provisioned.discard(env)
+        self._discard_provisioned(env)
         self._retiring.discard(env)
         self._stop_later(env)
         if not self._closed:
@@ -368,6 +378,7 @@ class Pool:
         self._busy.clear()
         self._provisioned_idle.clear()
         self._provisioned.clear()
+        self._provisioned_by_key.clear()
         self._retiring.clear()
         self._tenant_envs.clear()
         while self._stopping:

@@ -38,7 +38,7 @@ from flare.observe import report
 from flare.observe.live_feed import LiveFeed
 from flare.observe.logs import LogStore
 from flare.observe.platform import platform_log
-from flare.runtimes.lambda_python import frames
+from flare.runtimes.lambda_python import frames, sandbox
 from flare.sandbox.api_door import ApiDoors
 from flare.sandbox.channel import (
     FrameProtocol,
@@ -320,6 +320,7 @@ class Environment:
         launch = self._phases.launch_spec(layout.opt_dir or "/opt", variables, child_fds)
         if launch is not None:
             header["extensions"] = launch
+        _send_tmp_tree(layout.plan, child_fds)
         if isolated:
             handoff, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_STREAM)
             child_fds.append(theirs.detach())
@@ -915,3 +916,14 @@ class Environment:
 
 
 __all__ = ["EnvSettings", "Environment", "ZygoteDied"]
+
+
+def _send_tmp_tree(plan: dict[str, Any], child_fds: list[int]) -> None:
+    """Append a detached copy (``open_tree``) of the plan's scratch (``tmp_tree``) to the
+    spawn's descriptors and name its place (``tmp_fd``): the sandbox attaches it at /tmp, from
+    a zygote whose mount namespace holds no scratch (``forkserver.Zygote``). Raises OSError."""
+    tmp_tree = plan.get("tmp_tree")
+    if tmp_tree is None:
+        return
+    plan["tmp_fd"] = len(child_fds) + 1  # the spawn's descriptors: the log's, then child_fds
+    child_fds.append(sandbox.clone_tree(tmp_tree, False))

@@ -4,6 +4,10 @@ One ``Zygote`` per interpreter. ``spawn()`` sends a SPAWN frame with the environ
 descriptors attached (SCM_RIGHTS) and returns the new pid; ``exit_status(pid)`` is a future of the
 raw wait status, resolved when the zygote reaps that child. If the zygote dies, every pending
 future fails with ``ZygoteDied`` and the next ``spawn()`` starts a new one.
+
+SPAWN frames go one at a time (``_send``): while the zygote's socket is full, one spawn waits
+for it to drain (``add_writer``) and the others wait their turn, so a burst of a thousand
+spawns costs the event loop nothing while it waits.
 """
 
 from __future__ import annotations
@@ -25,7 +29,9 @@ log = logging.getLogger("flare.zygote")
 
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 
-_BOOT = "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd})"
+_BOOT = (
+    "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd}, {private!r})"
+)
 ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 """All a zygote starts with. Not the engine's variables: an environment forked from it sets its
 own, but ``/proc/self/environ`` shows what the zygote was started with to every handler."""
@@ -45,16 +51,24 @@ class ZygoteDied(Exception):
 
 
 class Zygote:
-    """A pre-started ``interpreter`` that forks environments. Use from the event loop only."""
+    """A pre-started ``interpreter`` that forks environments. Use from the event loop only.
 
-    def __init__(self, interpreter: Path) -> None:
+    With ``private_mounts`` (the engine's scratch root), the zygote moves to a mount namespace
+    of its own without the mounts below those paths (``sandbox.leave_mounts``): each
+    environment's sandbox copies the zygote's mount table, which then does not grow with the
+    live environments; an environment's /tmp reaches it as a detached tree instead."""
+
+    def __init__(self, interpreter: Path, private_mounts: Sequence[Path] = ()) -> None:
         self.interpreter = interpreter
+        self.private_mounts = [str(path) for path in private_mounts]
         self._process: subprocess.Popen[bytes] | None = None
         self._sock: socket.socket | None = None
         self._reader = frames.FrameReader()
         self._spawns: dict[str, asyncio.Future[int]] = {}
         self._exits: dict[int, asyncio.Future[int]] = {}
         self._lock = asyncio.Lock()
+        self._send_lock = asyncio.Lock()
+        self._drained: asyncio.Future[None] | None = None  # the socket has room again
 
     def __repr__(self) -> str:
         pid = self._process.pid if self._process else None
@@ -80,7 +94,7 @@ class Zygote:
                     "-I",
                     "-S",
                     "-c",
-                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno()),
+                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno(), private=self.private_mounts),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,
@@ -131,13 +145,35 @@ class Zygote:
         self._exits.pop(pid, None)
 
     async def _send(self, message: bytes, ancillary: list[tuple[int, int, bytes]]) -> None:
-        assert self._sock is not None
-        sent = 0
-        while sent < len(message):
-            try:
-                sent += self._sock.sendmsg([message[sent:]], ancillary if sent == 0 else [])
-            except BlockingIOError:
-                await asyncio.sleep(0.001)
+        """Send one frame whole (its file descriptors with its first byte); frames never
+        interleave. Raises ZygoteDied if the zygote goes meanwhile."""
+        async with self._send_lock:
+            sent = 0
+            while sent < len(message):
+                sock = self._sock
+                if sock is None:
+                    raise ZygoteDied(f"zygote {self.interpreter} exited")
+                try:
+                    sent += sock.sendmsg([message[sent:]], ancillary if sent == 0 else [])
+                except BlockingIOError:
+                    await self._writable(sock)
+
+    async def _writable(self, sock: socket.socket) -> None:
+        """Wait until ``sock`` has room (or the zygote dies: ZygoteDied)."""
+        loop = asyncio.get_running_loop()
+        drained = self._drained = loop.create_future()
+
+        def room() -> None:
+            if not drained.done():
+                drained.set_result(None)
+
+        loop.add_writer(sock.fileno(), room)
+        try:
+            await drained
+        finally:
+            self._drained = None
+            if self._sock is sock:
+                loop.remove_writer(sock.fileno())
 
     def _on_readable(self) -> None:
         assert self._sock is not None
@@ -172,10 +208,14 @@ class Zygote:
         sock, self._sock = self._sock, None
         if sock is not None:
             asyncio.get_running_loop().remove_reader(sock.fileno())
+            asyncio.get_running_loop().remove_writer(sock.fileno())
             sock.close()
         self._reader = frames.FrameReader()
         error = ZygoteDied(f"zygote {self.interpreter} exited")
-        for future in [*self._spawns.values(), *self._exits.values()]:
+        pending: list[asyncio.Future[Any]] = [*self._spawns.values(), *self._exits.values()]
+        if self._drained is not None:
+            pending.append(self._drained)
+        for future in pending:
             if not future.done():
                 future.set_exception(error)
                 future.exception()

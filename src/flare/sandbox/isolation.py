@@ -309,17 +309,16 @@ def mount_plan(
     late_task: Path | None = None,
 ) -> dict[str, Any]:
     """The sandbox plan of one environment: ``fixed``'s read-only skeleton and binds, a
-    writable /tmp (its scratch at ``tmp_dir``, else a tmpfs of EphemeralStorage), /proc, the
-    devices, and nothing else; the uid it runs as (and, without cgroups, its RLIMIT_NPROC).
+    writable /tmp (its scratch at ``tmp_dir``, as ``tmp_tree``: the spawn sends a detached
+    copy of it, at ``tmp_fd``; else a tmpfs of EphemeralStorage), /proc, the devices, and
+    nothing else; the uid it runs as (and, without cgroups, its RLIMIT_NPROC).
     With ``late_task``, /var/task is that staging point (``code_staging.py``), not the code.
     Pure."""
     binds = list(fixed.binds)
     if late_task is not None:
         binds = [bind for bind in binds if bind[1] != TASK_ROOT]
     tmpfs: list[tuple[str, int]] = []
-    if tmp_dir is not None:
-        binds.append((str(tmp_dir), "/tmp", True))
-    else:
+    if tmp_dir is None:
         tmpfs.append(("/tmp", version.ephemeral_mb))
     plan: dict[str, Any] = {
         "namespaces": True,
@@ -327,6 +326,7 @@ def mount_plan(
         "skeleton": fixed.skeleton,
         "binds": binds,
         "tmpfs": tmpfs,
+        **({"tmp_tree": str(tmp_dir)} if tmp_dir is not None else {}),
         "devices": list(fixed.devices),
         "uid": uid,
         "gid": SANDBOX_GID,

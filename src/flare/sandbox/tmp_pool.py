@@ -4,7 +4,9 @@ Each environment gets its own writable ``/tmp`` that holds exactly its ``Ephemer
 of file data, whatever its memory size. A tmpfs would be charged to the function's memory
 cgroup, so a scratch is a sparse ext4 image loop-mounted under ``root/mnt/<id>`` (the image
 file, under ``root/images/<id>.img``, only takes the host disk space actually written to it).
-Making one costs a few milliseconds of ``mkfs.ext4`` and ``mount``, so a ``ScratchPool`` keeps
+An image is a clone of a template made once per size (``tmp_image.ImageMaker``), attached to
+a loop device and mounted by system call, on one of ``WORKERS`` threads: about half a
+millisecond of CPU and a few of waiting on the kernel, many at a time. A ``ScratchPool`` keeps
 ``spares`` ready for every size it has been asked for, and refills in the background.
 
 Exactly N MiB (see ``flare.sandbox.tmp_image``): the owner can write N MiB and then gets ENOSPC.
@@ -13,7 +15,7 @@ Without root, ``mkfs.ext4`` or loop devices (or with ``force_uncapped``), the po
 plain directories under ``root/dirs/<id>`` with no size cap; ``capped`` is False and ``reason``
 says why. If the first image ever made fails, the pool switches to that mode and says so.
 
-Every blocking step (mkfs, mount, unmount, deletion) runs on the pool's own worker threads;
+Every blocking step (mkfs, clone, mount, unmount, deletion) runs on the pool's own worker threads;
 every public method is called from the event loop's thread.
 
 ``root`` should sit on a disk-backed file system and be used by one pool at a time: ``sweep()``
@@ -27,7 +29,6 @@ import contextlib
 import logging
 import os
 import shutil
-import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Coroutine
@@ -36,24 +37,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
-from flare.sandbox.capabilities import SBIN_PATH, find_mkfs, loop_scratch
+from flare.sandbox.capabilities import find_mkfs, loop_scratch
 from flare.sandbox.tmp_image import (
-    BLOCK,
-    LOST_FOUND_BLOCKS,
-    MKFS_OPTIONS,
-    MOUNT_OPTIONS,
+    ImageMaker,
     ScratchError,
-    Superblock,
     detach_loop,
-    image_blocks,
-    kernel_reserve,
     loops_backed_by,
     mounts_under,
-    read_superblock,
-    reserve_percent,
-    run_tool,
     unmount,
-    usable_blocks,
 )
 
 log = logging.getLogger("flare.scratch")
@@ -64,21 +55,24 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class Scratch:
     """One environment's ``/tmp``: mounted at ``path``. ``image`` is None for an uncapped
-    directory. ``mkfs_ms``/``mount_ms`` say what making it cost (0 for a directory)."""
+    directory. ``clone_ms``/``mount_ms`` say what making it cost (0 for a directory)."""
 
     id: str
     path: Path
     size_mb: int
     image: Path | None
-    mkfs_ms: float = 0.0
+    clone_ms: float = 0.0
     mount_ms: float = 0.0
 
     def cost(self) -> tuple[float, float]:
-        return self.mkfs_ms, self.mount_ms
+        return self.clone_ms, self.mount_ms
 
 
 # A released scratch is emptied and kept while fewer than spares * this are ready.
 RECYCLE_FACTOR = 4
+# Threads for blocking steps: each mostly waits in the kernel (loop set-up, mount, unmount wait
+# on I/O and RCU grace periods), so a burst of cold starts is served many at a time.
+WORKERS = 16
 
 
 class ScratchPool:
@@ -107,25 +101,23 @@ class ScratchPool:
         self.images = self.root / "images"
         self.mounts = self.root / "mnt"
         self.dirs = self.root / "dirs"
-        for directory in (self.root, self.images, self.mounts, self.dirs):
+        self.templates = self.root / "templates"
+        for directory in (self.root, self.images, self.mounts, self.dirs, self.templates):
             directory.mkdir(parents=True, exist_ok=True)
             directory.chmod(0o700)
-        self._mkfs = find_mkfs()
-        self._mount = shutil.which("mount", path=f"/usr/bin:/bin:{SBIN_PATH}")
-        support = loop_scratch(os.geteuid() == 0, self._mkfs)
+        mkfs = find_mkfs()
+        support = loop_scratch(os.geteuid() == 0, mkfs)
         if force_uncapped:
             self._capped, self.reason = False, "uncapped directories forced (force_uncapped=True)"
-        elif support.ok and self._mount is None:
-            self._capped, self.reason = False, "no mount(8) binary"
         else:
             self._capped, self.reason = support.ok, support.reason
+        self._maker = ImageMaker(self.templates, mkfs or "mkfs.ext4", owner_uid, owner_gid, mode)
         self._proven = False
-        self._layouts: dict[int, Superblock] = {}  # size_mb => superblock of the last image of that size
         self._ready: dict[int, deque[Scratch]] = {}  # size_mb => spares, oldest first
         self._filling: dict[int, int] = {}  # size_mb => spares being made
         self._held: dict[str, Scratch] = {}  # scratch id => scratch handed out
         self._tasks: set[asyncio.Task[None]] = set()
-        self._executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="flare-scratch")
+        self._executor = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="flare-scratch")
         self._closed = False
         self.hits = 0
         self.misses = 0
@@ -223,8 +215,8 @@ class ScratchPool:
         victims = [*self._held.values(), *(s for spares in self._ready.values() for s in spares)]
         self._held.clear()
         self._ready.clear()
-        for scratch in victims:
-            await self._in_thread(self._destroy, scratch)
+        await asyncio.gather(*(self._in_thread(self._destroy, scratch) for scratch in victims))
+        self._maker.close()
         self._executor.shutdown(wait=False)
 
     # --- background work -------------------------------------------------------------------
@@ -286,53 +278,10 @@ class ScratchPool:
         return Scratch(scratch_id, path, size_mb, None)
 
     def _make_image(self, scratch_id: str, size_mb: int) -> Scratch:
-        image = self.images / f"{scratch_id}.img"
         path = self.mounts / scratch_id
-        with image.open("xb") as file:
-            file.truncate(image_blocks(size_mb) * BLOCK)
-        mounted = False
-        try:
-            started = time.perf_counter()
-            self._format(image, size_mb)
-            formatted = time.perf_counter()
-            path.mkdir()
-            assert self._mount is not None
-            run_tool(self._mount, "-o", MOUNT_OPTIONS, str(image), str(path))
-            mounted = True
-            mount_ms = (time.perf_counter() - formatted) * 1000
-            (path / "lost+found").rmdir()
-            self._own(path)
-        except BaseException:
-            if mounted:
-                unmount(path)
-            with contextlib.suppress(FileNotFoundError):
-                path.rmdir()
-            image.unlink(missing_ok=True)
-            raise
-        return Scratch(scratch_id, path, size_mb, image, (formatted - started) * 1000, mount_ms)
-
-    def _format(self, image: Path, size_mb: int) -> None:
-        """mkfs ``image`` so that exactly ``usable_blocks(size_mb)`` are left to the owner.
-        The first image of a size is made twice: once to learn ext4's overhead for it."""
-        assert self._mkfs is not None
-        target = usable_blocks(size_mb)
-        layout = self._layouts.get(size_mb)
-        for _ in range(2):
-            percent = "0" if layout is None else reserve_percent(layout.blocks, self._surplus(layout, target))
-            run_tool(self._mkfs, *MKFS_OPTIONS, "-m", percent, str(image))
-            made = read_superblock(image)
-            if made.reserved == self._surplus(made, target):
-                return
-            layout = self._layouts[size_mb] = made
-        raise ScratchError(f"mkfs did not reserve the expected blocks for a {size_mb} MiB scratch")
-
-    @staticmethod
-    def _surplus(layout: Superblock, target: int) -> int:
-        # Superblock free counts include the reserved blocks; lost+found's come back on rmdir.
-        surplus = layout.free + LOST_FOUND_BLOCKS - kernel_reserve(layout.blocks) - target
-        if surplus < 0:
-            raise ScratchError(f"image too small: {layout} for {target} usable blocks")
-        return surplus
+        image = self.images / f"{scratch_id}.img"
+        clone_ms, mount_ms = self._maker.make(image, path, size_mb)
+        return Scratch(scratch_id, path, size_mb, image, clone_ms, mount_ms)
 
     def _own(self, path: Path) -> None:
         if os.geteuid() == 0:
@@ -343,23 +292,21 @@ class ScratchPool:
         if scratch.image is None:
             shutil.rmtree(scratch.path, ignore_errors=True)
             return
-        unmount(scratch.path)
+        unmount(scratch.path)  # its loop device detaches by itself (autoclear)
         with contextlib.suppress(FileNotFoundError):
             scratch.path.rmdir()
-        for device, backing in loops_backed_by(self.images):
-            if backing == str(scratch.image):
-                detach_loop(device)
         scratch.image.unlink(missing_ok=True)
 
     def _sweep(self) -> list[str]:
         removed = []
-        for point in mounts_under(self.mounts):
+        for point in mounts_under(self.root):
             if unmount(point):
                 removed.append(f"mount {point}")
-        for device, backing in loops_backed_by(self.images):
+        for device, backing in loops_backed_by(self.root):
             detach_loop(device)
             removed.append(f"loop {device} ({backing})")
-        for entry in [*self.mounts.iterdir(), *self.images.iterdir(), *self.dirs.iterdir()]:
+        folders = (self.mounts, self.images, self.dirs, self.templates)
+        for entry in [entry for folder in folders for entry in folder.iterdir()]:
             if entry.is_dir() and not entry.is_symlink():
                 shutil.rmtree(entry, ignore_errors=True)
             else:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import ctypes
 import os
 import platform
+import re
 import resource
 import struct
 from typing import Any, Callable, Optional
@@ -146,8 +147,10 @@ class Forker:
         return pid
 
 
-def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
-    """Apply ``plan`` to this (freshly forked) process before the runtime starts.
+def enter(plan: dict[str, Any], handoff_fd: int = -1, tmp_tree: int = -1) -> list[int]:
+    """Apply ``plan`` to this (freshly forked) process before the runtime starts; ``tmp_tree``
+    (a detached mount the engine made of the environment's scratch, ``open_tree``) becomes its
+    /tmp.
 
     With an isolated network, the listening sockets of the Runtime API and of Flare's endpoint
     (``sandbox/api_door.py``) are made inside it and sent to the engine over ``handoff_fd``.
@@ -160,7 +163,7 @@ def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     if not plan.get("namespaces"):
         join_cgroup_fds(joins)
         return []
-    build_namespaces(plan)
+    build_namespaces(plan, tmp_tree=tmp_tree)
     if plan.get("isolated_network"):
         ports = [plan["runtime_api_port"]]
         if plan.get("endpoint_port"):
@@ -170,16 +173,16 @@ def enter(plan: dict[str, Any], handoff_fd: int = -1) -> list[int]:
     return joins
 
 
-def build_namespaces(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:
+def build_namespaces(plan: dict[str, Any], trees: dict[str, int] | None = None, tmp_tree: int = -1) -> None:
     """New mount, ipc and uts namespaces (and net when isolated) holding Lambda's layout
-    (from ``trees``, made by ``detach_trees``, when given)."""
+    (from ``trees``, made by ``detach_trees``, when given; /tmp from ``tmp_tree`` if not -1)."""
     flags = CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS
     if plan.get("isolated_network"):
         flags |= CLONE_NEWNET
     check(libc.unshare(flags), "unshare")
     hostname = plan.get("hostname", "localhost").encode()
     libc.sethostname(hostname, len(hostname))
-    _build_root(plan, trees)
+    _build_root(plan, trees, tmp_tree)
     if plan.get("isolated_network"):
         _loopback_up()
 
@@ -250,7 +253,7 @@ def _put(source: str, path: str, writable: bool, trees: dict[str, int] | None, k
         mount("", path, "", kept | MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID)
 
 
-def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> None:
+def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None, tmp_tree: int = -1) -> None:
     """Make the plan's skeleton (read-only, see ``flare.sandbox.skeleton``) this mount
     namespace's root, with every mount of the plan on the mount points it already holds."""
     root = plan["root"]
@@ -265,6 +268,8 @@ def _build_root(plan: dict[str, Any], trees: dict[str, int] | None = None) -> No
         _put(source, root + target, writable, trees, target)
     if late is not None:
         attach_tree(late, root + plan["late_task"][1])
+    if tmp_tree >= 0:
+        attach_tree(tmp_tree, root + "/tmp")
     for target, size_mb in plan["tmpfs"]:
         mount("tmpfs", root + target, "tmpfs", MS_NOSUID | MS_NODEV, f"size={size_mb}m,mode=1777")
     mount("proc", root + "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
@@ -284,6 +289,31 @@ def _late_task_tree(plan: dict[str, Any]) -> Optional[int]:
     if not late:
         return None
     return clone_tree(late[0], False, MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV, MS_SLAVE)
+
+
+def leave_mounts(under: list[str]) -> Optional[str]:
+    """Move this (single-threaded) process to a mount namespace of its own without the mounts
+    at or below the paths ``under``: the zygote's, so that the environments it forks do not
+    copy the engine's scratch mounts (one per live environment: copying them made each new
+    mount namespace cost time in proportion). Mounts made later in the engine's namespace do
+    not reach this one (the engine's are not shared); this one's are made slaves first, so
+    that its unmounts never propagate back to the engine's. Returns None, or why not."""
+    if libc.unshare(CLONE_NEWNS) != 0:
+        return f"unshare: {os.strerror(ctypes.get_errno())}"
+    if libc.mount(None, b"/", None, MS_REC | MS_SLAVE, None) != 0:
+        return f"mount --make-rslave /: {os.strerror(ctypes.get_errno())}"
+    prefixes = [path.rstrip("/") + "/" for path in under]
+    with open("/proc/self/mountinfo") as table:
+        points = [_unescape(line.split()[4]) for line in table]
+    inside = [point for point in points if any((point + "/").startswith(prefix) for prefix in prefixes)]
+    for point in sorted(set(inside), key=len, reverse=True):
+        libc.umount2(point.encode(), MNT_DETACH)  # EINVAL: gone with one above it
+    return None
+
+
+def _unescape(field: str) -> str:
+    """A mountinfo path with its octal escapes (``\\040`` for a space...) undone."""
+    return re.sub(r"\\([0-7]{3})", lambda code: chr(int(code.group(1), 8)), field)
 
 
 def pivot(root: str) -> None:

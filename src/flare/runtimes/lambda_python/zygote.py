@@ -30,7 +30,7 @@ import signal
 import socket
 import struct
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from lambda_python import bootstrap, extension_launch, frames, pid1, sandbox, seccomp, template
 
@@ -126,7 +126,8 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
         sandbox.join_cgroups(plan.get("cgroup_procs", []))
         ready_w, ack_r = fds[2], fds[3]
         template.become_template(header, socket.socket(fileno=fds[1]), ready_w, ack_r)
-    joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1)
+    tmp_tree = fds[plan["tmp_fd"]] if "tmp_fd" in plan else -1
+    joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1, tmp_tree)
     sandbox.join_cgroup_fds(joins)
     if plan.get("seccomp"):
         seccomp.install()  # the last of the platform's work: nothing of the function has run
@@ -364,7 +365,13 @@ def _spawn(
     return pid
 
 
-def main(control_fd: int) -> None:
+def main(control_fd: int, private_mounts: Optional[list[str]] = None) -> None:
+    """The zygote's entry point: serve SPAWN frames on ``control_fd``; with ``private_mounts``
+    (as root), first leave the mounts under those paths behind (``sandbox.leave_mounts``)."""
+    if private_mounts:
+        why_not = sandbox.leave_mounts(private_mounts)
+        if why_not is not None:
+            os.write(2, f"flare: the zygote shares the engine's mounts ({why_not})\n".encode())
     gc.collect()
     gc.freeze()
     serve(socket.socket(fileno=control_fd), _become_environment, hello_id="zygote")
