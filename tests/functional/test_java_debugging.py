@@ -55,13 +55,15 @@ class Jdb:
             self._reader = threading.Thread(target=self._read, daemon=True)
             self._reader.start()
             try:
-                self.wait_for("Initializing jdb", 10)
-                self.wait_for("> ", 10)
+                # A jdb that attached is never killed: its leaving would resume the JVM, which
+                # would run the invocation before the breakpoint is set. Commands wait for the
+                # VM's start event: jdb's event thread dies (NullPointerException) when that
+                # event arrives while it handles a command.
+                self.wait_for("VM Started", max(1.0, deadline - time.monotonic()))
+                self.wait_for("] ", 10)
                 return
             except AssertionError:
-                self.process.kill()
-                self.process.wait()
-                if time.monotonic() > deadline:
+                if self.process.poll() is None or time.monotonic() > deadline:
                     raise
                 time.sleep(0.2)
 
