@@ -19,6 +19,21 @@ from tests.signing import signed_urlopen
 LIVE = ("RUNNING", "PAUSING", "PAUSED")
 
 
+# Two steps around a 30-day wait: the shape most durable tests drive.
+STEP_WAIT_STEP = """
+from aws_durable_execution_sdk_python import DurableContext, durable_execution
+from aws_durable_execution_sdk_python.config import Duration
+
+
+@durable_execution
+def handler(event, context: DurableContext):
+    before = context.step(lambda _: "asked", name="ask")
+    context.wait(Duration.from_days(30), name="a-month")
+    after = context.step(lambda _: "answered", name="answer")
+    return [before, after]
+"""
+
+
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 

@@ -28,6 +28,7 @@ from tests.conftest import (
 )
 from tests.durable_fixtures import (
     CHECKPOINTS,
+    STEP_WAIT_STEP,
     advance,
     callback_of,
     durable_function,
@@ -122,20 +123,6 @@ def test_a_handler_of_two_steps_runs_to_succeeded_with_its_result(flare: FlareSe
     assert events[-1]["EventType"] == "ExecutionSucceeded"
     with urllib.request.urlopen(f"{flare.url}/metrics") as reply:
         assert f'flare_durable_executions{{function="{name}",status="SUCCEEDED"}} 1' in reply.read().decode()
-
-
-STEP_WAIT_STEP = """
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from aws_durable_execution_sdk_python.config import Duration
-
-
-@durable_execution
-def handler(event, context: DurableContext):
-    before = context.step(lambda _: "asked", name="ask")
-    context.wait(Duration.from_days(30), name="a-month")
-    after = context.step(lambda _: "answered", name="answer")
-    return [before, after]
-"""
 
 
 def test_a_wait_of_thirty_days_ends_when_the_engines_clock_passes_it(timed: FlareServer) -> None:

@@ -13,20 +13,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import FlareServer, launch, start_process, wait_ready
-from tests.durable_fixtures import advance, durable_function, ended, history, suspended, until
-
-STEP_WAIT_STEP = """
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
-from aws_durable_execution_sdk_python.config import Duration
-
-
-@durable_execution
-def handler(event, context: DurableContext):
-    before = context.step(lambda _: "asked", name="ask")
-    context.wait(Duration.from_days(30), name="a-month")
-    after = context.step(lambda _: "answered", name="answer")
-    return [before, after]
-"""
+from tests.durable_fixtures import STEP_WAIT_STEP, advance, durable_function, ended, history, suspended, until
 
 
 def status(lam: Any, arn: str) -> str:
