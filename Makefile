@@ -43,6 +43,11 @@ $(STAMP): pyproject.toml Makefile
 	  || apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: the console's browser test is skipped"
+	@# Debian's redis-server, for the tests of several nodes sharing one Redis (--cluster; as root).
+	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+	  || apt-get install -y -qq redis-server >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq redis-server >/dev/null) \
+	  || echo "redis-server not installed: the cluster tests are skipped"
 	@touch $(STAMP)
 
 $(NODE_SDK_STAMP): $(NODE_SDK_LIST) | $(STAMP)

@@ -36,6 +36,8 @@ class ServerConfig:
     test_clock: bool = False  # a clock tests move ahead: POST /flare/v1/clock (api/clock_control.py)
     trace: Path | None = None  # where every invocation is recorded (observe/trace_record.py)
     trace_max_mb: int = 256  # the trace file's bound: past it, invocations are only counted
+    cluster_url: str | None = None  # Redis that nodes of one cluster share (flare/cluster/); None: one node
+    node_name: str | None = None  # this node's name in the cluster (default: the host's name)
 
     @property
     def endpoint_url(self) -> str:

@@ -159,7 +159,10 @@ class Engine:
 
     def notes(self) -> list[str]:
         """What a user should know about this host, for the start-up banner."""
-        return self.machine.notes()
+        notes = self.machine.notes()
+        if self.config.cluster_url is not None:
+            notes.insert(0, f"node {self.config.node_name} of the cluster on {self.config.cluster_url}")
+        return notes
 
     async def start(self) -> None:
         if self.config.trace is not None:

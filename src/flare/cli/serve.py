@@ -187,6 +187,20 @@ from flare.config import DEFAULT_REGION, ServerConfig
     show_default=True,
     help="The trace file's bound: past it, invocations are no longer recorded (only counted).",
 )
+@click.option(
+    "--cluster",
+    "cluster_url",
+    default=None,
+    metavar="URL",
+    help="Join the nodes that share the Redis at URL (redis://host:6379/0, rediss://, unix://) as one "
+    "account: functions, concurrency and queues are shared. Default: this node alone, on SQLite.",
+)
+@click.option(
+    "--node-name",
+    default=None,
+    metavar="NAME",
+    help="This node's name in the cluster (default: the host's name). Only with --cluster.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
@@ -205,10 +219,33 @@ def serve_command(**options: Any) -> None:
         )
     if options["trace"] is not None:
         check_trace_path(options["trace"])
+    if options["cluster_url"] is not None:
+        options["node_name"] = check_cluster(options["cluster_url"], options["node_name"])
+    elif options["node_name"] is not None:
+        raise click.UsageError("--node-name names this node in a cluster: give --cluster too")
     config = ServerConfig(**options)
     from flare.server import serve
 
     serve(config)
+
+
+def check_cluster(url: str, node_name: str | None) -> str:
+    """This node's name, once ``url`` is a Redis URL that answers and the name is valid; a usage
+    error otherwise (before the engine starts anything)."""
+    from flare.cluster.address import check_node_name, parse_url, reach
+
+    try:
+        parse_url(url)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--cluster") from None
+    try:
+        name = check_node_name(node_name)
+    except ValueError as error:
+        raise click.BadParameter(str(error), param_hint="--node-name") from None
+    refused = reach(url)
+    if refused is not None:
+        raise click.UsageError(refused)
+    return name
 
 
 def check_trace_path(path: Path) -> None:

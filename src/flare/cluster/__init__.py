@@ -1,0 +1,10 @@
+"""Several ``flare serve`` nodes as one account and region, their shared state on Redis.
+
+``flare serve --cluster redis://host:6379/0 --node-name N`` joins a cluster; without
+``--cluster`` a Flare is one node with its SQLite database and imports nothing from here (and
+needs no Redis). The client is redis-py (the ``cluster`` extra), Redis's own.
+
+Modules:
+
+    address   the ``--cluster`` URL and ``--node-name``: parsed, checked, reached once at start
+"""
