@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from flare.auth.admin_key import auth_banner
 from flare.auth.environment_credentials import EnvironmentCredentials
@@ -38,6 +39,9 @@ from flare.store.database import Database
 from flare.store.opt_trees import OptTrees
 from flare.store.role_policies import RolePolicyStore
 from flare.store.secrets import SecretStore
+
+if TYPE_CHECKING:
+    from flare.cluster.link import ClusterLink
 
 log = logging.getLogger("flare.machine")
 
@@ -79,6 +83,12 @@ class Machine:
             on_billed=self.bill.charge,
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
+        # this node's link to the cluster's Redis (flare/cluster/), only with --cluster
+        self.cluster: ClusterLink | None = None
+        if config.cluster_url is not None and config.node_name is not None:
+            from flare.cluster.link import ClusterLink
+
+            self.cluster = ClusterLink(config.cluster_url, config.node_name)
         self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them
         self._javas: JavaHomes | None = None  # and the JDKs when a Java function first does
         self._zygotes: dict[Path, Zygote] = {}
@@ -131,6 +141,8 @@ class Machine:
         for zygote in self._zygotes.values():
             await zygote.stop()
         self.database.close()
+        if self.cluster is not None:
+            await self.cluster.close()
 
     def launch_plan(self, runtime: str) -> LaunchPlan:
         """How ``runtime``'s environments start on this host (``launcher.plan_launch``)."""

@@ -7,4 +7,5 @@ needs no Redis). The client is redis-py (the ``cluster`` extra), Redis's own.
 Modules:
 
     address   the ``--cluster`` URL and ``--node-name``: parsed, checked, reached once at start
+    link      the node's Redis clients (``Machine.cluster``) and the cluster's key names
 """

@@ -1,0 +1,56 @@
+"""This node's connection to its cluster's Redis, and how the cluster's keys are named.
+
+One ``ClusterLink`` per node (``Machine.cluster``; None without ``--cluster``). ``sync`` is a
+redis-py client for code that runs off the event loop or at start-up; ``aio`` is the asyncio
+client for the event loop (an invoke's round trip must not block it). Both keep a pool of
+connections to the one URL.
+
+Key names (Redis Cluster-compatible): every key starts with ``flare:``. A key that belongs to
+one account and region carries that scope in a hash tag, ``flare:{123456789012:us-east-1}:...``
+(``scoped``), so a Lua script or ``MULTI`` over several keys of one scope touches one slot; keys
+of the whole cluster (its nodes, its token) are ``flare:cluster:...`` (``cluster_key``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from flare.scope import Scope
+
+if TYPE_CHECKING:
+    import redis
+    import redis.asyncio
+
+PREFIX = "flare"
+SOCKET_TIMEOUT_S = 5.0
+
+
+class ClusterLink:
+    """The node ``node_name``'s clients of the Redis at ``url`` (made at once; no round trip)."""
+
+    def __init__(self, url: str, node_name: str) -> None:
+        import redis
+        import redis.asyncio
+
+        self.url = url
+        self.node_name = node_name
+        self.sync: redis.Redis = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S)
+        self.aio: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S)
+
+    def __repr__(self) -> str:
+        return f"<ClusterLink {self.node_name} on {self.url}>"
+
+    @staticmethod
+    def scoped(scope: Scope, *parts: str) -> str:
+        """The key ``parts`` of ``scope``: ``flare:{<account>:<region>}:<part>:<part>...``."""
+        return ":".join((PREFIX, "{" + scope.key + "}", *parts))
+
+    @staticmethod
+    def cluster_key(*parts: str) -> str:
+        """A key of the whole cluster: ``flare:cluster:<part>:<part>...``."""
+        return ":".join((PREFIX, "cluster", *parts))
+
+    async def close(self) -> None:
+        """Close both clients' connections (after everything that uses them has stopped)."""
+        await self.aio.aclose()
+        self.sync.close()
