@@ -168,7 +168,7 @@ class Engine:
         if self.config.trace is not None:
             self._start_trace(self.config.trace)
         await self.machine.start()
-        for scope in sorted(self.machine.database.scopes_in_use(), key=lambda scope: scope.key):
+        for scope in sorted(self.machine.stores.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
         for region in self.regions():
             region.load()

@@ -26,7 +26,8 @@ from flare.control import page, validation
 from flare.control.arns import function_arn
 from flare.control.model import LATEST
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
-from flare.store.functions import AliasRow, FunctionStore
+from flare.store.backend import FunctionStorage
+from flare.store.functions import AliasRow
 
 LATEST_ROUTING_MESSAGE = "$LATEST is not supported for an alias pointing to more than 1 version"
 
@@ -85,7 +86,7 @@ def _route(config: Mapping[str, Any]) -> Route:
 class Aliases:
     """Every function's aliases. See the module docstring for the caching contract."""
 
-    def __init__(self, db: FunctionStore, region: str, account_id: str) -> None:
+    def __init__(self, db: FunctionStorage, region: str, account_id: str) -> None:
         self._db = db
         self._region = region
         self._account_id = account_id

@@ -22,7 +22,7 @@ from typing import Any
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.placement.ledger import Ledger
-from flare.store.functions import FunctionStore
+from flare.store.backend import FunctionStorage
 from flare.store.settings import SettingsStore
 
 log = logging.getLogger("flare.concurrency")
@@ -101,7 +101,12 @@ class Concurrency:
     """Reserved concurrency per function, durable in ``store`` and live in ``ledger``."""
 
     def __init__(
-        self, store: SettingsStore, ledger: Ledger, registry: Registry, db: FunctionStore, min_unreserved: int
+        self,
+        store: SettingsStore,
+        ledger: Ledger,
+        registry: Registry,
+        db: FunctionStorage,
+        min_unreserved: int,
     ) -> None:
         self._store = store
         self._ledger = ledger

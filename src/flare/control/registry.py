@@ -61,9 +61,9 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
+from flare.store.backend import FunctionStorage
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
-from flare.store.database import Database
-from flare.store.functions import FunctionRow, FunctionStore
+from flare.store.functions import FunctionRow
 
 if TYPE_CHECKING:
     from flare.control.layers import Layers
@@ -99,7 +99,7 @@ class Registry:
 
     def __init__(
         self,
-        db: FunctionStore,
+        db: FunctionStorage,
         blobs: BlobStore,
         region: str,
         account_id: str,
@@ -129,12 +129,6 @@ class Registry:
 
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
-
-    @property
-    def database(self) -> Database:
-        """The database the registry's tables are in: other concerns' tables go in it too, so
-        that deleting a function is one transaction with what belongs to it."""
-        return self._db.db
 
     def load(self) -> None:
         """Fill the caches from the database. Call once, before serving this account and
@@ -506,7 +500,7 @@ class Registry:
         # delete with it (policies, settings, URLs, configs...) go together, or none does (and
         # then the caches are read back from what stayed).
         try:
-            with self.database.transaction():
+            with self._db.transaction():
                 if parsed is None:
                     self._db.delete_function(name)
                     self._forget(name, list(rows))

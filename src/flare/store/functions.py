@@ -38,11 +38,13 @@ threads; a lock serialises it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flare.scope import Scope
-from flare.store.database import Database, ScopedTables
+from flare.store.database import Connection, Database, ScopedTables
 
 SCHEMA_VERSION = 3
 
@@ -123,6 +125,12 @@ class FunctionStore(ScopedTables):
     def schema_version(self) -> int:
         return self.db.schema_version(self.concern)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction of the whole database around what is done inside (``Database``)."""
+        with self.db.transaction() as connection:
+            yield connection
+
     def insert_function(self, row: FunctionRow) -> FunctionRow:
         """Store a new version; returns it with its creation ``seq``.
 
@@ -132,8 +140,10 @@ class FunctionStore(ScopedTables):
             seq = self._insert(row)
         return FunctionRow(row.name, row.version, row.config, row.code_digest, row.tags, seq)
 
-    def update_function(self, row: FunctionRow) -> None:
-        """Replace config, code and tags of an existing version (its ``seq`` is kept)."""
+    def update_function(self, row: FunctionRow, expected_revision: str | None = None) -> None:
+        """Replace config, code and tags of an existing version (its ``seq`` is kept).
+        ``expected_revision`` is not checked: this store has one writer, the registry whose
+        cache it is, so the revision it expects is the stored one."""
         with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE functions SET config = ?, code_digest = ?, tags = ? "
@@ -219,6 +229,16 @@ class FunctionStore(ScopedTables):
                 (self._scope, name, version),
             ).fetchone()
         return None if record is None else _row(record)
+
+    def function_rows(self, name: str) -> list[FunctionRow]:
+        """Every stored version of ``name``, in creation order."""
+        with self._lock:
+            records = self._conn.execute(
+                "SELECT name, version, seq, config, code_digest, tags FROM functions "
+                "WHERE scope = ? AND name = ? ORDER BY seq",
+                (self._scope, name),
+            ).fetchall()
+        return [_row(record) for record in records]
 
     def all_functions(self) -> list[FunctionRow]:
         """Every stored version, in creation order."""

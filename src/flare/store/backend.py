@@ -1,0 +1,238 @@
+"""The one seam between Flare and where its durable state lives: every store a node uses is
+built here, and the stores the rest of the code may find on Redis are named by Protocols.
+
+``StoreBackend`` is what ``Machine`` and ``AccountRegion`` ask for their stores; neither names a
+SQLite class. ``SqliteStores`` is the single-node backend: today's classes, unchanged, all in
+the data dir's one database (``store/database.py``). A cluster node (``flare serve
+--cluster``) builds ``flare.cluster.redis_stores.RedisStores`` instead, which answers some
+concerns from Redis and hands the rest to the ``SqliteStores`` it wraps.
+
+Protocols (mypy strict checks that both the SQLite and the Redis classes fit them):
+
+    FunctionStorage    the functions, versions, aliases and version counters of one scope
+    AccessKeyStorage   the access keys ``--auth sigv4`` verifies (Flare's, not one scope's)
+
+What a concern's store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the
+one new word: a store shared by several writers refuses a write made against a row that moved
+(another node changed or deleted it, or created what this one thought new).
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager
+from pathlib import Path
+from typing import Protocol
+
+from flare.scope import Scope
+from flare.store.access_keys import AccessKey, AccessKeyStore
+from flare.store.blobs import BlobStore
+from flare.store.code_signing import CodeSigningStore
+from flare.store.database import Database
+from flare.store.durable import DurableStore
+from flare.store.events import EventStore
+from flare.store.function_settings import FunctionSettingsStore
+from flare.store.functions import AliasRow, FunctionRow, FunctionStore
+from flare.store.hot_reload import HotReloadStore
+from flare.store.layers import LayerStore
+from flare.store.log_index import LogIndex
+from flare.store.opt_trees import OptTrees
+from flare.store.policies import PolicyStore
+from flare.store.role_policies import RolePolicyStore
+from flare.store.schedules import ScheduleStore
+from flare.store.secrets import SecretStore
+from flare.store.services import ServiceStore
+from flare.store.settings import SettingsStore
+from flare.store.urls import UrlStore
+
+
+class FunctionStorage(Protocol):
+    """The functions, published versions, aliases and version counters of one scope.
+
+    Rows are ``FunctionRow``/``AliasRow`` (``store/functions.py``). A write is durable when it
+    returns. Writes against a row that moved raise ``StaleRevision`` (a store with one writer
+    never does)."""
+
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction around the caller's writes to this and the other stores of the node's
+        database (deleting a function with what belongs to it)."""
+        ...
+
+    def insert_function(self, row: FunctionRow) -> FunctionRow:
+        """Store a new version; returns it with its creation ``seq``."""
+        ...
+
+    def update_function(self, row: FunctionRow, expected_revision: str | None = None) -> None:
+        """Replace config, code and tags of an existing version (its ``seq`` kept). With
+        ``expected_revision``, only if the stored version's RevisionId is still that."""
+        ...
+
+    def publish_version(self, row: FunctionRow) -> FunctionRow:
+        """Store published version ``row.version`` and raise the function's counter to it."""
+        ...
+
+    def version_counters(self) -> dict[str, int]:
+        """The highest version number ever published, per function name."""
+        ...
+
+    def delete_function(self, name: str) -> int:
+        """Delete every version, alias and the counter of ``name`` at once; how many versions went."""
+        ...
+
+    def delete_version(self, name: str, version: str) -> int:
+        """Delete one version; 1 if it existed, else 0."""
+        ...
+
+    def get_function(self, name: str, version: str) -> FunctionRow | None: ...
+
+    def function_rows(self, name: str) -> list[FunctionRow]:
+        """Every stored version of ``name``, in creation order ([] when there is none)."""
+        ...
+
+    def all_functions(self) -> list[FunctionRow]:
+        """Every stored version, in creation order."""
+        ...
+
+    def code_digests(self) -> set[str]:
+        """Every code digest some stored version of any scope uses."""
+        ...
+
+    def put_alias(self, row: AliasRow) -> None: ...
+
+    def delete_alias(self, name: str, alias: str) -> int: ...
+
+    def all_aliases(self) -> list[AliasRow]:
+        """Every stored alias, by function then alias name."""
+        ...
+
+
+class AccessKeyStorage(Protocol):
+    """The access keys ``--auth sigv4`` verifies signatures against (``store/access_keys.py``)."""
+
+    def create(self, account: str, default_account: str, now: float, admin: bool = False) -> AccessKey:
+        """A new key of ``account``, stored; raises ``KeyExists`` when the account has its key."""
+        ...
+
+    def add(self, key: AccessKey) -> None:
+        """Store ``key`` as it is; raises ``KeyExists`` when its id is taken."""
+        ...
+
+    def find(self, access_key_id: str) -> AccessKey | None: ...
+
+    def list(self) -> list[AccessKey]:
+        """Every key, oldest first."""
+        ...
+
+    def delete(self, access_key_id: str) -> bool:
+        """Remove a key; False when there was none."""
+        ...
+
+    def count(self) -> int: ...
+
+
+class StoreBackend(Protocol):
+    """Every store of one node. Scoped concerns are built per ``Scope``; the rest once.
+
+    Concerns without a Protocol yet are SQLite's on every backend (``database``)."""
+
+    database: Database
+    blobs: BlobStore
+    opt_trees: OptTrees
+
+    def functions(self, scope: Scope) -> FunctionStorage: ...
+
+    def access_keys(self) -> AccessKeyStorage: ...
+
+    def scopes_in_use(self) -> set[Scope]:
+        """Every scope some stored resource belongs to."""
+        ...
+
+    def secrets(self) -> SecretStore: ...
+
+    def role_policies(self) -> RolePolicyStore: ...
+
+    def layers(self, scope: Scope) -> LayerStore: ...
+
+    def hot_reload(self, scope: Scope) -> HotReloadStore: ...
+
+    def log_index(self, scope: Scope) -> LogIndex: ...
+
+    def services(self, scope: Scope) -> ServiceStore: ...
+
+    def settings(self, scope: Scope) -> SettingsStore: ...
+
+    def schedules(self, scope: Scope) -> ScheduleStore: ...
+
+    def events(self, scope: Scope) -> EventStore: ...
+
+    def durable(self, scope: Scope) -> DurableStore: ...
+
+    def urls(self, scope: Scope) -> UrlStore: ...
+
+    def policies(self, scope: Scope) -> PolicyStore: ...
+
+    def code_signing(self, scope: Scope) -> CodeSigningStore: ...
+
+    def function_settings(self, scope: Scope) -> FunctionSettingsStore: ...
+
+
+class SqliteStores:
+    """The single-node backend: every concern in ``<data>/flare.db``, code in ``<data>/blobs``."""
+
+    def __init__(self, data: Path, legacy_scope: Scope) -> None:
+        self.database = Database(data / "flare.db", legacy_scope)
+        self.blobs = BlobStore(data)
+        self.opt_trees = OptTrees(data, self.blobs)
+
+    def __repr__(self) -> str:
+        return f"<SqliteStores {self.database.path}>"
+
+    def functions(self, scope: Scope) -> FunctionStorage:
+        return FunctionStore(self.database, scope)
+
+    def access_keys(self) -> AccessKeyStorage:
+        return AccessKeyStore(self.database)
+
+    def scopes_in_use(self) -> set[Scope]:
+        return self.database.scopes_in_use()
+
+    def secrets(self) -> SecretStore:
+        return SecretStore(self.database)
+
+    def role_policies(self) -> RolePolicyStore:
+        return RolePolicyStore(self.database)
+
+    def layers(self, scope: Scope) -> LayerStore:
+        return LayerStore(self.database, scope)
+
+    def hot_reload(self, scope: Scope) -> HotReloadStore:
+        return HotReloadStore(self.database, scope)
+
+    def log_index(self, scope: Scope) -> LogIndex:
+        return LogIndex(self.database, scope)
+
+    def services(self, scope: Scope) -> ServiceStore:
+        return ServiceStore(self.database, scope)
+
+    def settings(self, scope: Scope) -> SettingsStore:
+        return SettingsStore(self.database, scope)
+
+    def schedules(self, scope: Scope) -> ScheduleStore:
+        return ScheduleStore(self.database, scope)
+
+    def events(self, scope: Scope) -> EventStore:
+        return EventStore(self.database, scope)
+
+    def durable(self, scope: Scope) -> DurableStore:
+        return DurableStore(self.database, scope)
+
+    def urls(self, scope: Scope) -> UrlStore:
+        return UrlStore(self.database, scope)
+
+    def policies(self, scope: Scope) -> PolicyStore:
+        return PolicyStore(self.database, scope)
+
+    def code_signing(self, scope: Scope) -> CodeSigningStore:
+        return CodeSigningStore(self.database, scope)
+
+    def function_settings(self, scope: Scope) -> FunctionSettingsStore:
+        return FunctionSettingsStore(self.database, scope)
