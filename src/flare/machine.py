@@ -58,11 +58,15 @@ class Machine:
         self.data.mkdir(parents=True, exist_ok=True)
         # this node's link to the cluster's Redis (flare/cluster/), only with --cluster
         self.cluster: ClusterLink | None = None
+        self.stores: StoreBackend
         if config.cluster_url is not None and config.node_name is not None:
             from flare.cluster.link import ClusterLink
+            from flare.cluster.redis_stores import RedisStores
 
             self.cluster = ClusterLink(config.cluster_url, config.node_name)
-        self.stores: StoreBackend = SqliteStores(self.data, self.default_scope)
+            self.stores = RedisStores(self.cluster, self.data, self.default_scope)
+        else:
+            self.stores = SqliteStores(self.data, self.default_scope)
         self.database = self.stores.database
         self.blobs = self.stores.blobs
         self.role_policies = RolePolicies(self.stores.role_policies())  # execution roles span regions

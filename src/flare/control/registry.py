@@ -44,7 +44,8 @@ from __future__ import annotations
 
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,11 +56,14 @@ from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
+from flare.control.remote_change import Kind, notices
 from flare.errors import (
     InvalidParameterValue,
+    InvalidZipFile,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
+    StaleRevision,
 )
 from flare.store.backend import FunctionStorage
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
@@ -68,6 +72,7 @@ from flare.store.functions import FunctionRow
 if TYPE_CHECKING:
     from flare.control.layers import Layers
 
+BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 CodeLocator = Callable[[str], str]
@@ -120,6 +125,8 @@ class Registry:
         self._runnable: dict[tuple[str, str], FunctionVersion] = {}
         # name => highest version number ever published (survives deleting that version)
         self._counters: dict[str, int] = {}
+        # (name, version) => why its code cannot run here (a shared store's blob refused)
+        self._unusable: dict[tuple[str, str], InvalidZipFile] = {}
         self._aliases = Aliases(db, region, account_id)
         self._listeners: list[VersionListener] = []
         self._publish_listeners: list[Callable[[FunctionVersion], None]] = []
@@ -195,6 +202,8 @@ class Registry:
             found = self._lookup(function_name, qualifier or LATEST)
             if found is None:
                 raise self._not_found(function_name, qualifier)
+        if self._unusable:
+            self._check_code(found)
         return found, found.function_arn if qualifier is None else f"{found.function_arn}:{qualifier}"
 
     # -- reads ----------------------------------------------------------------------------------
@@ -297,7 +306,8 @@ class Registry:
         row = self._rows[name][LATEST]
         config = {**row.config, "RevisionId": str(uuid.uuid4())}
         updated = FunctionRow(name, LATEST, config, row.code_digest, dict(new_tags), row.seq)
-        self._db.update_function(updated)
+        with self._against_store(name, {}):
+            self._write(updated)
         self._cache(updated)
         for version, other in self._rows[name].items():
             if version != LATEST:
@@ -356,7 +366,11 @@ class Registry:
         config.update(code.fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
         config = function_state.created({**config, "Version": LATEST})
         row = FunctionRow(name, LATEST, self._stamp(config), digest, function_tags)
-        self._cache(self._db.insert_function(row))
+        try:
+            self._cache(self._db.insert_function(row))
+        except StaleRevision:  # created meanwhile by another node
+            self.refresh(name)
+            raise ResourceConflict(f"Function already exist: {name}") from None
         self._settle_soon(row)
         if directory is not None and self._hot_reload is not None:
             self._hot_reload.bind(name, directory)
@@ -392,9 +406,10 @@ class Registry:
         )
         if self._hot_reload is not None:
             self._hot_reload.bind(row.name, directory)
-        answer = self._replace(updated)
-        if body.get("Publish"):
-            return self._publish(updated, None)
+        with self._against_store(row.name, body):
+            answer = self._replace(updated)
+            if body.get("Publish"):
+                return self._publish(updated, None)
         return answer
 
     def reload_code(self, name: str, directory: Path, data: bytes) -> bool:
@@ -452,9 +467,10 @@ class Registry:
         if body.get("Layers") is not None:
             self._check_total_size(self._blobs.unzipped_size(row.code_digest), config)
         config = function_state.updating(config)
-        return self._replace(
-            FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
-        )
+        with self._against_store(row.name, body):
+            return self._replace(
+                FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
+            )
 
     def publish_version(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """PublishVersion: snapshot $LATEST as the next version number; when code and
@@ -471,7 +487,8 @@ class Registry:
                 f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({current}). "
                 "Please try again with the CodeSHA256 in $LATEST."
             )
-        return self._publish(row, body.get("Description") or None)
+        with self._against_store(row.name, body):
+            return self._publish(row, body.get("Description") or None)
 
     def delete_function(self, function_name: str, qualifier: str | None) -> None:
         """DeleteFunction: without a qualifier every version and alias goes; with a version
@@ -518,6 +535,7 @@ class Registry:
         for version in versions:
             del rows[version]
             self._runnable.pop((name, version), None)
+            self._unusable.pop((name, version), None)
         if not rows:
             del self._rows[name]
             self._counters.pop(name, None)
@@ -536,7 +554,91 @@ class Registry:
             self._counters[name] = counter
         self._aliases.load()
 
+    def refresh(self, name: str) -> None:
+        """Another node changed function ``name`` in the shared store: read its versions,
+        counter and aliases back into the caches, then tell the listeners what that made new or
+        stale, as if the change had been made here (``remote_change.notices``), so environments
+        of changed or deleted versions retire on this node too."""
+        before = self._revisions(name)
+        for version in before:
+            self._runnable.pop((name, version), None)
+            self._unusable.pop((name, version), None)
+        self._rows.pop(name, None)
+        for row in self._db.function_rows(name):
+            self._cache(row)
+        counter = self._db.version_counters().get(name)
+        if counter is None:
+            self._counters.pop(name, None)
+        else:
+            self._counters[name] = counter
+        self._aliases.load()
+        after = self._revisions(name)
+        for notice in notices(before, after):
+            if notice.kind is Kind.CHANGED:
+                self._notify(name, notice.version)
+                continue
+            runnable = self._runnable[(name, notice.version or LATEST)]
+            listeners = self._create_listeners if notice.kind is Kind.CREATED else self._publish_listeners
+            for listener in listeners:
+                listener(runnable)
+
+    def _revisions(self, name: str) -> dict[str, str]:
+        """The cached RevisionId of every version of ``name``."""
+        rows = self._rows.get(name, {})
+        return {version: str(row.config.get("RevisionId")) for version, row in rows.items()}
+
+    def refresh_all(self) -> None:
+        """``refresh`` every function this node knows of or the shared store holds (after a
+        node's link to the store was down: what changed meanwhile was not heard of)."""
+        names = set(self._rows) | {row.name for row in self._db.all_functions()}
+        for name in sorted(names):
+            self.refresh(name)
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _write(self, row: FunctionRow) -> None:
+        """Store ``row`` over the version it replaces, expecting the stored one to have the
+        RevisionId this registry cached. Raises StaleRevision when another node moved it."""
+        cached = self._rows.get(row.name, {}).get(row.version)
+        expected = None if cached is None else cached.config.get("RevisionId")
+        self._db.update_function(row, expected)
+
+    @contextmanager
+    def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:
+        """Turn a write the shared store refused (another node changed ``name`` first) into
+        the client's answer, after reading ``name`` back: ResourceNotFound when it is gone,
+        PreconditionFailed when the request named a RevisionId, else ResourceConflict."""
+        try:
+            yield
+        except StaleRevision:
+            self.refresh(name)
+            if name not in self._rows:
+                raise self._not_found(name, None) from None
+            if body.get("RevisionId") is not None:
+                raise PreconditionFailed(validation.REVISION_MESSAGE) from None
+            arn = function_arn(self._region, self._account_id, name)
+            raise ResourceConflict(f"{BUSY_MESSAGE}{arn}") from None
+
+    def _code_dir(self, row: FunctionRow) -> Path:
+        """The unpacked code of ``row``; where it would be when a shared store refused it (the
+        version is then marked unusable until a later try finds the code)."""
+        key = (row.name, row.version)
+        try:
+            code_dir = self._blobs.unpacked(row.code_digest)
+        except InvalidZipFile as error:
+            self._unusable[key] = error
+            return self._blobs.tree(row.code_digest)
+        self._unusable.pop(key, None)
+        return code_dir
+
+    def _check_code(self, version: FunctionVersion) -> None:
+        """Raise InvalidZipFile if ``version``'s code was refused and still is (tried again)."""
+        key = (version.name, version.version)
+        if key in self._unusable:
+            self._cache(self._rows[version.name][version.version])
+            error = self._unusable.get(key)
+            if error is not None:
+                raise error
 
     def _not_found(self, name: str, qualifier: str | None) -> ResourceNotFound:
         arn = function_arn(self._region, self._account_id, name, qualifier)
@@ -650,7 +752,9 @@ class Registry:
         }
 
     def _replace(self, row: FunctionRow) -> dict[str, Any]:
-        self._db.update_function(row)
+        """Store ``row`` (``$LATEST``) over the cached one, cache it and tell the listeners.
+        Raises StaleRevision (the stored row moved: nothing changed here)."""
+        self._write(row)
         self._cache(row)
         self._settle_soon(row)
         self._notify(row.name, LATEST)
@@ -698,7 +802,10 @@ class Registry:
         settled = FunctionRow(
             name, version, function_state.settled(row.config), row.code_digest, row.tags, row.seq
         )
-        self._db.update_function(settled)
+        try:
+            self._write(settled)
+        except StaleRevision:  # another node changed or deleted it since: it settles its own
+            return
         self._cache(settled)
 
     def add_create_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
@@ -723,12 +830,15 @@ class Registry:
             else:
                 config[key] = value
         updated = FunctionRow(row.name, row.version, config, row.code_digest, row.tags, row.seq)
-        self._db.update_function(updated)
+        try:
+            self._write(updated)
+        except StaleRevision:  # the version went meanwhile, deleted by another node
+            return
         self._cache(updated)
 
     def _cache(self, row: FunctionRow) -> None:
         self._rows.setdefault(row.name, {})[row.version] = row
-        code_dir = self._blobs.unpacked(row.code_digest)
+        code_dir = self._code_dir(row)
         latest = self._rows[row.name].get(LATEST, row)
         layers = row.config.get("Layers") or []
         live = row.version == LATEST

@@ -1,0 +1,57 @@
+"""A cluster node's stores: the registry's concerns on the cluster's Redis, the rest in SQLite.
+
+``RedisStores`` is the ``StoreBackend`` (``store/backend.py``) of ``flare serve --cluster``:
+
+    on Redis, shared by every node     functions, versions, aliases, version counters
+                                       (``redis_functions``); Flare's access keys
+                                       (``redis_access_keys``); code zips (``redis_blobs``)
+    in the node's own SQLite (still)   layers, function settings, concurrency settings,
+                                       resource policies, role policies, URLs, code signing,
+                                       schedules, event source mappings and async events,
+                                       queues and streams, durable executions, log index,
+                                       hot-reload bindings, Flare's own secrets
+
+so a node still keeps a data dir. A change to a shared concern is heard by every node
+(``registry_changes``).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from flare.cluster.link import ClusterLink
+from flare.cluster.redis_access_keys import RedisAccessKeyStore
+from flare.cluster.redis_blobs import SharedBlobStore
+from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
+from flare.scope import Scope
+from flare.store.backend import AccessKeyStorage, FunctionStorage, SqliteStores
+from flare.store.opt_trees import OptTrees
+
+
+class RedisStores(SqliteStores):
+    """The stores of the node ``link`` names, its data dir ``data`` (see the module docstring);
+    ``blob_dir``: the shared directory code zips go to instead of Redis."""
+
+    def __init__(
+        self, link: ClusterLink, data: Path, legacy_scope: Scope, blob_dir: Path | None = None
+    ) -> None:
+        super().__init__(data, legacy_scope)
+        self.link = link
+        self.blobs = SharedBlobStore(data, link.sync, blob_dir)
+        self.opt_trees = OptTrees(data, self.blobs)
+        self._scripts = FunctionScripts.register(link.sync)
+
+    def __repr__(self) -> str:
+        return f"<RedisStores {self.link.node_name} on {self.link.url}>"
+
+    def functions(self, scope: Scope) -> FunctionStorage:
+        return RedisFunctionStore(self.link, scope, self._scripts, self.database)
+
+    def access_keys(self) -> AccessKeyStorage:
+        return RedisAccessKeyStore(self.link.sync)
+
+    def scopes_in_use(self) -> set[Scope]:
+        """The node's own scopes and every scope that holds a function in the cluster."""
+        keys = self.link.sync.smembers(SCOPES_KEY)
+        shared = {Scope.from_key(key.decode() if isinstance(key, bytes) else key) for key in keys}
+        return super().scopes_in_use() | shared

@@ -1,0 +1,267 @@
+"""One registry on Redis, seen by every node: ``flare serve --cluster`` nodes on 127.0.0.1
+sharing one ``redis-server``, driven through boto3 against different nodes."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, TypeVar
+
+import boto3
+import pytest
+import redis
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
+from tests.redis_server import RedisServer, available
+
+pytestmark = pytest.mark.skipif(
+    not available(), reason="redis-server is not installed (make install, as root)"
+)
+
+T = TypeVar("T")
+SAYS = "def handler(event, context):\n    return {{'says': {word!r}}}\n"
+
+
+def says(word: str) -> bytes:
+    return python_function(SAYS.format(word=word))
+
+
+def node(directory: Path, redis_server: RedisServer, name: str, *extra: str) -> FlareServer:
+    return launch(directory / name, "--cluster", redis_server.url, "--node-name", name, *extra)
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def nodes(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[list[FlareServer]]:
+    directory = tmp_path_factory.mktemp("nodes")
+    started = [node(directory, redis_server, name) for name in ("a", "b")]
+    yield started
+    for server in started:
+        server.stop()
+
+
+def eventually(probe: Callable[[], T], timeout: float = 10) -> T:
+    """``probe()``'s value once it stops raising AssertionError or ClientError (a change made
+    on one node reaches the others asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return probe()
+        except (AssertionError, ClientError):
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.02)
+
+
+def invoke(client: Any, name: str) -> dict[str, Any]:
+    reply = client.invoke(FunctionName=name, Payload=b"{}")
+    assert "FunctionError" not in reply, reply["Payload"].read()
+    result: dict[str, Any] = json.loads(reply["Payload"].read())
+    return result
+
+
+def error_of(call: Callable[[], object]) -> tuple[int, str]:
+    with pytest.raises(ClientError) as caught:
+        call()
+    response = caught.value.response
+    return response["ResponseMetadata"]["HTTPStatusCode"], response["Error"]["Code"]
+
+
+def test_a_function_created_on_one_node_is_read_and_invoked_on_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    created = create_function(a, "made-on-a", says("hello"))
+    seen = eventually(lambda: b.get_function(FunctionName="made-on-a"))
+    assert seen["Configuration"]["CodeSha256"] == created["CodeSha256"]
+    assert (
+        seen["Configuration"]["RevisionId"]
+        == a.get_function(FunctionName="made-on-a")["Configuration"]["RevisionId"]
+    )
+    assert invoke(b, "made-on-a") == {"says": "hello"}
+    assert "made-on-a" in [f["FunctionName"] for f in b.list_functions()["Functions"]]
+
+
+def test_code_updated_on_one_node_runs_at_the_next_invoke_on_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "updated-on-a", says("old"))
+    assert eventually(lambda: invoke(b, "updated-on-a")) == {"says": "old"}  # b has a warm environment
+    new = a.update_function_code(FunctionName="updated-on-a", ZipFile=says("new"))
+    eventually(
+        lambda: assertion(
+            b.get_function_configuration(FunctionName="updated-on-a")["CodeSha256"] == new["CodeSha256"]
+        )
+    )
+    assert invoke(b, "updated-on-a") == {"says": "new"}
+
+
+def test_versions_and_aliases_made_on_one_node_resolve_on_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "published-on-a", says("one"))
+    a.get_waiter("function_active_v2").wait(FunctionName="published-on-a")
+    assert a.publish_version(FunctionName="published-on-a")["Version"] == "1"
+    a.create_alias(FunctionName="published-on-a", Name="live", FunctionVersion="1")
+    a.update_function_code(FunctionName="published-on-a", ZipFile=says("two"))
+    a.get_waiter("function_updated_v2").wait(FunctionName="published-on-a")
+    eventually(lambda: b.get_alias(FunctionName="published-on-a", Name="live"))
+    assert b.publish_version(FunctionName="published-on-a")["Version"] == "2"  # b counts on from a's 1
+    assert invoke(b, "published-on-a:live") == {"says": "one"}
+    assert eventually(lambda: invoke(a, "published-on-a:2")) == {"says": "two"}
+    versions = [v["Version"] for v in a.list_versions_by_function(FunctionName="published-on-a")["Versions"]]
+    assert versions == ["$LATEST", "1", "2"]
+
+
+def race(clients: list[Any], name: str, revision: str, round_: int) -> list[str]:
+    """Each client updates ``name`` with ``revision`` at the same moment; what each got."""
+    outcomes: list[str] = []
+    start = threading.Barrier(len(clients))
+
+    def update(client: Any, description: str) -> None:
+        start.wait()
+        try:
+            client.update_function_configuration(
+                FunctionName=name, Description=description, RevisionId=revision
+            )
+            outcomes.append("won")
+        except ClientError as error:
+            outcomes.append(error.response["Error"]["Code"])
+
+    threads = [
+        threading.Thread(target=update, args=(client, f"round {round_} by {i}"))
+        for i, client in enumerate(clients)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return outcomes
+
+
+def test_of_two_updates_with_one_revision_id_on_two_nodes_exactly_one_wins(nodes: list[FlareServer]) -> None:
+    clients = [server.client() for server in nodes]
+    create_function(clients[0], "contested", says("x"))
+    for round_ in range(8):
+        revision = eventually(lambda: clients[0].get_function_configuration(FunctionName="contested"))[
+            "RevisionId"
+        ]
+        for client in clients:  # every node knows the revision, and the function settled, before the race
+            eventually(lambda c=client, r=revision: assertion(settled(c, "contested", r)))
+        outcomes = race(clients, "contested", revision, round_)
+        assert sorted(outcomes) == ["PreconditionFailedException", "won"], (round_, outcomes)
+
+
+def test_a_function_deleted_on_one_node_is_not_found_on_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "deleted-on-a", says("bye"))
+    assert eventually(lambda: invoke(b, "deleted-on-a")) == {"says": "bye"}
+    a.delete_function(FunctionName="deleted-on-a")
+    eventually(
+        lambda: assertion(
+            error_of(lambda: b.get_function(FunctionName="deleted-on-a"))
+            == (404, "ResourceNotFoundException")
+        )
+    )
+    assert error_of(lambda: b.invoke(FunctionName="deleted-on-a", Payload=b"{}")) == (
+        404,
+        "ResourceNotFoundException",
+    )
+
+
+def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(
+    tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
+) -> None:
+    a = nodes[0].client()
+    created = create_function(a, "fetched-later", says("fetched"))
+    late = node(tmp_path, redis_server, "late")
+    try:
+        assert invoke(late.client(), "fetched-later") == {"says": "fetched"}
+        digest = hashlib.sha256(says("fetched")).hexdigest()
+        assert (late.data_dir / "blobs" / "sha256" / f"{digest}.zip").read_bytes() == says("fetched")
+        assert (
+            created["CodeSha256"]
+            == late.client().get_function(FunctionName="fetched-later")["Configuration"]["CodeSha256"]
+        )
+    finally:
+        late.stop()
+
+
+def test_a_node_refuses_a_shared_blob_that_does_not_hash_to_its_code_sha256(
+    tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
+) -> None:
+    a = nodes[0].client()
+    create_function(a, "corrupted", says("genuine"))
+    digest = hashlib.sha256(says("genuine")).hexdigest()
+    shared = redis.Redis.from_url(redis_server.url)
+    shared.set(f"flare:cluster:blob:{digest}", says("forged"))  # a valid zip, other bytes
+    late = node(tmp_path, redis_server, "suspicious")
+    try:
+        client = late.client()
+        assert client.get_function(FunctionName="corrupted")["Configuration"]["FunctionName"] == "corrupted"
+        assert error_of(lambda: client.invoke(FunctionName="corrupted", Payload=b"{}")) == (
+            502,
+            "InvalidZipFileException",
+        )
+        assert not (late.data_dir / "blobs" / "sha256" / f"{digest}.zip").exists()
+        shared.set(f"flare:cluster:blob:{digest}", says("genuine"))  # repaired: fetched on the next try
+        assert invoke(client, "corrupted") == {"says": "genuine"}
+    finally:
+        late.stop()
+        shared.close()
+
+
+def test_a_key_made_with_flare_keys_cluster_signs_requests_to_every_node(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    strict = [node(tmp_path, redis_server, name, "--auth", "sigv4") for name in ("strict-a", "strict-b")]
+    try:
+        made = subprocess.run(
+            [str(FLARE), "keys", "create", "--cluster", redis_server.url, "--account", "210987654321"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        fields = dict(line.split(" = ") for line in made.stdout.splitlines())
+        for server in strict:
+            signed = boto3.client(
+                "lambda",
+                endpoint_url=server.url,
+                region_name="us-east-1",
+                aws_access_key_id=fields["aws_access_key_id"],
+                aws_secret_access_key=fields["aws_secret_access_key"],
+                config=Config(retries={"max_attempts": 1}),
+            )
+            assert signed.list_functions()["Functions"] is not None
+            assert error_of(server.client(key="210987654321").list_functions)[0] == 403  # a wrong secret
+        listed = subprocess.run(
+            [str(FLARE), "keys", "list", "--cluster", redis_server.url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
+        )
+        assert "210987654321" in listed.stdout
+    finally:
+        for server in strict:
+            server.stop()
+
+
+def settled(client: Any, name: str, revision: str) -> bool:
+    config = client.get_function_configuration(FunctionName=name)
+    return bool(config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful")
+
+
+def assertion(holds: bool) -> None:
+    assert holds
