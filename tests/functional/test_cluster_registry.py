@@ -265,3 +265,33 @@ def settled(client: Any, name: str, revision: str) -> bool:
 
 def assertion(holds: bool) -> None:
     assert holds
+
+
+def test_with_a_shared_blob_dir_code_is_shared_there_and_not_in_redis(
+    tmp_path: Path, redis_server: RedisServer
+) -> None:
+    shared = tmp_path / "shared"
+    pair = [
+        node(tmp_path, redis_server, name, "--cluster-blob-dir", str(shared)) for name in ("dir-a", "dir-b")
+    ]
+    try:
+        create_function(pair[0].client(), "shared-by-dir", says("from the dir"))
+        assert eventually(lambda: invoke(pair[1].client(), "shared-by-dir")) == {"says": "from the dir"}
+        digest = hashlib.sha256(says("from the dir")).hexdigest()
+        assert (shared / f"{digest}.zip").read_bytes() == says("from the dir")
+        client = redis.Redis.from_url(redis_server.url)
+        assert client.get(f"flare:cluster:blob:{digest}") is None
+        client.close()
+    finally:
+        for server in pair:
+            server.stop()
+
+
+def test_a_blob_dir_without_a_cluster_is_a_usage_error(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [str(FLARE), "serve", "--data-dir", str(tmp_path), "--cluster-blob-dir", str(tmp_path / "shared")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    assert done.returncode == 2 and "give --cluster too" in done.stderr
