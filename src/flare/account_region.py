@@ -238,6 +238,19 @@ class AccountRegion:
         self.concurrency.load()
         self.invoke_configs.load()
 
+    def heard_change(self, concern: str, function: str) -> None:
+        """Another node of the cluster changed ``concern`` of ``function`` in the shared store
+        (``cluster/registry_changes.py``): read it back, so this node acts on it too."""
+        if concern == "policies":
+            self.policies.load()
+        else:
+            self.registry.refresh(function)
+
+    def read_back(self) -> None:
+        """Read every concern the cluster shares back (this node may have missed changes)."""
+        self.registry.refresh_all()
+        self.policies.load()
+
     def start(self) -> None:
         """Start the background actors (on the running event loop), after ``load``:
         provisioned environments, schedules, retries of async events, pollers, log retention."""

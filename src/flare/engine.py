@@ -37,7 +37,6 @@ from flare.scope import Scope
 
 if TYPE_CHECKING:
     from flare.cluster.registry_changes import RegistryChanges
-    from flare.control.registry import Registry
 
 log = logging.getLogger("flare.engine")
 
@@ -185,11 +184,8 @@ class Engine:
         if self.machine.cluster is not None:
             from flare.cluster.registry_changes import RegistryChanges
 
-            self.cluster_changes = RegistryChanges(self.machine.cluster, self._registries, self.clock)
+            self.cluster_changes = RegistryChanges(self.machine.cluster, lambda: self._regions, self.clock)
             self.cluster_changes.start()
-
-    def _registries(self) -> dict[Scope, Registry]:
-        return {scope: region.registry for scope, region in self._regions.items()}
 
     def _start_trace(self, path: Path) -> None:
         """Record every invocation of every account and region to ``path`` from now on."""

@@ -26,6 +26,7 @@ pytestmark = pytest.mark.skipif(
 )
 
 T = TypeVar("T")
+OUTSIDER = "210987654321"
 SAYS = "def handler(event, context):\n    return {{'says': {word!r}}}\n"
 
 
@@ -176,6 +177,73 @@ def test_a_function_deleted_on_one_node_is_not_found_on_another(nodes: list[Flar
         404,
         "ResourceNotFoundException",
     )
+
+
+def test_a_permission_added_on_one_node_lets_another_account_invoke_through_another(
+    nodes: list[FlareServer],
+) -> None:
+    a, b = (server.client() for server in nodes)
+    outsider = nodes[1].client(key=OUTSIDER)
+    arn = create_function(a, "granted-on-a", says("granted"))["FunctionArn"]
+    eventually(lambda: b.get_function(FunctionName="granted-on-a"))
+    assert error_of(lambda: outsider.invoke(FunctionName=arn, Payload=b"{}")) == (
+        403,
+        "AccessDeniedException",
+    )
+    a.add_permission(
+        FunctionName="granted-on-a",
+        StatementId="outsider",
+        Action="lambda:InvokeFunction",
+        Principal=OUTSIDER,
+    )
+    assert eventually(lambda: invoke(outsider, arn)) == {"says": "granted"}
+    a.remove_permission(FunctionName="granted-on-a", StatementId="outsider")
+    eventually(
+        lambda: assertion(
+            error_of(lambda: outsider.invoke(FunctionName=arn, Payload=b"{}"))
+            == (403, "AccessDeniedException")
+        )
+    )
+
+
+def test_permissions_added_at_once_on_two_nodes_both_land(nodes: list[FlareServer]) -> None:
+    clients = [server.client() for server in nodes]
+    create_function(clients[0], "two-grants", says("x"))
+    eventually(lambda: clients[1].get_function(FunctionName="two-grants"))
+    for round_ in range(5):
+        start = threading.Barrier(2)
+
+        def grant(client: Any, sid: str, start: threading.Barrier = start) -> None:
+            start.wait()
+            client.add_permission(
+                FunctionName="two-grants",
+                StatementId=sid,
+                Action="lambda:InvokeFunction",
+                Principal="s3.amazonaws.com",
+            )
+
+        threads = [
+            threading.Thread(target=grant, args=(client, f"r{round_}-n{i}"))
+            for i, client in enumerate(clients)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    wanted = {f"r{r}-n{i}" for r in range(5) for i in range(2)}
+    for client in clients:
+        eventually(lambda c=client: assertion(sids(c, "two-grants") == wanted))
+    clients[0].delete_function(FunctionName="two-grants")
+    eventually(
+        lambda: assertion(error_of(lambda: clients[1].get_policy(FunctionName="two-grants"))[0] == 404)
+    )
+
+
+def sids(client: Any, name: str) -> set[str]:
+    return {
+        statement["Sid"]
+        for statement in json.loads(client.get_policy(FunctionName=name)["Policy"])["Statement"]
+    }
 
 
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(

@@ -14,12 +14,14 @@ from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore, blob_key
 from flare.cluster.redis_functions import FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_policies import RedisPolicyStore
 from flare.errors import InvalidZipFile, StaleRevision
 from flare.scope import Scope
 from flare.store.access_keys import KeyExists
-from flare.store.backend import FunctionStorage
+from flare.store.backend import FunctionStorage, PolicyStorage
 from flare.store.database import Database
 from flare.store.functions import AliasRow, FunctionRow
+from flare.store.policies import PolicyRow
 from tests.redis_server import RedisServer, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
@@ -43,7 +45,7 @@ def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
     made.sync.close()
 
 
-def store(link: ClusterLink, tmp_path: Path, scope: Scope = SCOPE) -> FunctionStorage:
+def function_store(link: ClusterLink, tmp_path: Path, scope: Scope = SCOPE) -> FunctionStorage:
     return RedisFunctionStore(
         link, scope, FunctionScripts.register(link.sync), Database(tmp_path / "f.db", scope)
     )
@@ -55,7 +57,7 @@ def row(name: str, version: str = "$LATEST", revision: str = "r1", digest: str =
 
 
 def test_a_version_is_inserted_once_with_the_next_seq(link: ClusterLink, tmp_path: Path) -> None:
-    functions = store(link, tmp_path)
+    functions = function_store(link, tmp_path)
     first = functions.insert_function(row("f"))
     second = functions.insert_function(row("g"))
     assert (first.seq, second.seq) == (1, 2)
@@ -68,7 +70,7 @@ def test_a_version_is_inserted_once_with_the_next_seq(link: ClusterLink, tmp_pat
 def test_an_update_against_a_moved_revision_is_refused_and_changes_nothing(
     link: ClusterLink, tmp_path: Path
 ) -> None:
-    functions = store(link, tmp_path)
+    functions = function_store(link, tmp_path)
     functions.insert_function(row("f"))
     functions.update_function(row("f", revision="r2", digest="d2"), expected_revision="r1")
     with pytest.raises(StaleRevision):
@@ -83,7 +85,7 @@ def test_an_update_against_a_moved_revision_is_refused_and_changes_nothing(
 def test_publishing_raises_the_counter_and_deleting_a_version_keeps_it(
     link: ClusterLink, tmp_path: Path
 ) -> None:
-    functions = store(link, tmp_path)
+    functions = function_store(link, tmp_path)
     functions.insert_function(row("f"))
     functions.publish_version(row("f", "1"))
     functions.publish_version(row("f", "2"))
@@ -97,7 +99,7 @@ def test_publishing_raises_the_counter_and_deleting_a_version_keeps_it(
 def test_deleting_a_function_takes_its_versions_aliases_and_counter_in_one_script(
     link: ClusterLink, tmp_path: Path
 ) -> None:
-    functions = store(link, tmp_path)
+    functions = function_store(link, tmp_path)
     functions.insert_function(row("f"))
     functions.publish_version(row("f", "1"))
     functions.put_alias(AliasRow("f", "live", {"Name": "live", "FunctionVersion": "1"}))
@@ -115,7 +117,7 @@ def test_deleting_a_function_takes_its_versions_aliases_and_counter_in_one_scrip
 def test_every_change_publishes_a_notice_naming_the_writer_and_function(
     link: ClusterLink, tmp_path: Path
 ) -> None:
-    functions = store(link, tmp_path)
+    functions = function_store(link, tmp_path)
     listener = link.sync.pubsub()
     listener.psubscribe("flare:{*}:changes")
     assert listener.get_message(timeout=2)["type"] == "psubscribe"
@@ -130,9 +132,9 @@ def test_every_change_publishes_a_notice_naming_the_writer_and_function(
 
 
 def test_code_digests_and_scopes_span_every_scope(link: ClusterLink, tmp_path: Path) -> None:
-    store(link, tmp_path).insert_function(row("f", digest="one"))
-    store(link, tmp_path, OTHER).insert_function(row("f", digest="two"))
-    assert store(link, tmp_path).code_digests() == {"one", "two"}
+    function_store(link, tmp_path).insert_function(row("f", digest="one"))
+    function_store(link, tmp_path, OTHER).insert_function(row("f", digest="two"))
+    assert function_store(link, tmp_path).code_digests() == {"one", "two"}
     assert link.sync.smembers("flare:cluster:scopes") == {SCOPE.key.encode(), OTHER.key.encode()}
 
 
@@ -171,3 +173,34 @@ def test_a_shared_directory_holds_the_blobs_instead_of_redis(link: ClusterLink, 
     digest = SharedBlobStore(tmp_path / "a", link.sync, shared).put(data)
     assert link.sync.get(blob_key(digest)) is None and (shared / f"{digest}.zip").read_bytes() == data
     assert SharedBlobStore(tmp_path / "b", link.sync, shared).path(digest).read_bytes() == data
+
+
+def policies(link: ClusterLink, scope: Scope = SCOPE) -> PolicyStorage:
+    scripts = FunctionScripts.register(link.sync)
+    return RedisPolicyStore(link, scope, scripts.policy_put, scripts.policy_delete_function)
+
+
+def test_a_policy_is_replaced_only_over_the_revision_its_writer_read(link: ClusterLink) -> None:
+    store = policies(link)
+    store.put(PolicyRow("f", "", {"Statement": [1]}, "p1"), expected_revision="")
+    with pytest.raises(StaleRevision):
+        store.put(PolicyRow("f", "", {"Statement": [2]}, "p2"), expected_revision="")  # it exists now
+    with pytest.raises(StaleRevision):
+        store.put(PolicyRow("f", "", {"Statement": [3]}, "p3"), expected_revision="p0")
+    store.put(PolicyRow("f", "", {"Statement": [1, 4]}, "p4"), expected_revision="p1")
+    store.put(PolicyRow("f", "live", {"Statement": [5]}, "p5"))  # None: whatever is stored
+    assert store.all() == [
+        PolicyRow("f", "", {"Statement": [1, 4]}, "p4"),
+        PolicyRow("f", "live", {"Statement": [5]}, "p5"),
+    ]
+
+
+def test_deleting_a_function_takes_its_policies_and_only_its_own(link: ClusterLink, tmp_path: Path) -> None:
+    functions, store = function_store(link, tmp_path), policies(link)
+    functions.insert_function(row("f"))
+    store.put(PolicyRow("f", "", {}, "a"))
+    store.put(PolicyRow("f", "1", {}, "b"))
+    store.put(PolicyRow("fx", "", {}, "c"))  # a name that starts like it
+    functions.delete_function("f")
+    assert [(p.name, p.qualifier) for p in store.all()] == [("fx", "")]
+    assert store.delete("fx", "") and not store.delete("fx", "")

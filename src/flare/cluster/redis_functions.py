@@ -8,6 +8,7 @@ Keys (all in the scope's hash tag, ``ClusterLink.scoped``, so every script touch
     flare:{<scope>}:function-seq        STRING the scope's creation counter (a version's ``seq``)
     flare:{<scope>}:version-counters    HASH  name => highest version number ever published
     flare:{<scope>}:aliases:<name>      HASH  alias => its AliasConfiguration (JSON)
+    flare:{<scope>}:policies            HASH  the scope's resource policies (``redis_policies``)
     flare:cluster:scopes                SET   every scope that ever held a function
 
 Every write publishes ``{"node": <writer>, "function": <name>}`` on ``flare:{<scope>}:changes``
@@ -15,7 +16,7 @@ in the same script or ``MULTI``, so a node that hears it (``registry_changes.py`
 function back: the change and its notice are one. Compare-and-set happens in Lua: a version is
 inserted only if absent (``StaleRevision`` otherwise: another node made it first) and replaced
 only while its stored RevisionId is the one the writer cached. Deleting a function (versions,
-aliases, counter) is one script.
+aliases, counter, resource policies) is one script.
 
 A version's counter stays when the version is deleted (numbers are not reused) and goes with
 the function, as in the SQLite store. The scripts are registered once per node
@@ -30,6 +31,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from flare.cluster import redis_policies
 from flare.cluster.link import PREFIX, ClusterLink
 from flare.errors import StaleRevision
 from flare.scope import Scope
@@ -65,12 +67,16 @@ redis.call('HSET', KEYS[1], ARGV[1], '[' .. seq .. ',' .. ARGV[2] .. ']')
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 """
-# KEYS: function, aliases, counters, names; ARGV: name, channel, message
+# KEYS: function, aliases, counters, names, policies; ARGV: name, channel, message
 _DELETE = """
 local versions = redis.call('HLEN', KEYS[1])
 redis.call('DEL', KEYS[1], KEYS[2])
 redis.call('HDEL', KEYS[3], ARGV[1])
 redis.call('SREM', KEYS[4], ARGV[1])
+local prefix = ARGV[1] .. '/'
+for _, field in ipairs(redis.call('HKEYS', KEYS[5])) do
+  if string.sub(field, 1, #prefix) == prefix then redis.call('HDEL', KEYS[5], field) end
+end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return versions
 """
@@ -83,11 +89,16 @@ class FunctionScripts:
     insert: Script
     update: Script
     delete: Script
+    policy_put: Script
+    policy_delete_function: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> FunctionScripts:
         return cls(
-            client.register_script(_INSERT), client.register_script(_UPDATE), client.register_script(_DELETE)
+            *(
+                client.register_script(script)
+                for script in (_INSERT, _UPDATE, _DELETE, redis_policies.PUT, redis_policies.DELETE_FUNCTION)
+            )
         )
 
 
@@ -168,7 +179,13 @@ class RedisFunctionStore:
 
     def delete_function(self, name: str) -> int:
         """Delete every version, alias and the counter of ``name`` in one script."""
-        keys = [self._function(name), self._aliases(name), self._counters, self._names]
+        keys = [
+            self._function(name),
+            self._aliases(name),
+            self._counters,
+            self._names,
+            redis_policies.policies_key(self._link, self.scope),
+        ]
         return int(self._scripts.delete(keys=keys, args=[name, self.channel, self._notice(name)]))
 
     def delete_version(self, name: str, version: str) -> int:

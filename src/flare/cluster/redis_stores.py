@@ -3,10 +3,11 @@
 ``RedisStores`` is the ``StoreBackend`` (``store/backend.py``) of ``flare serve --cluster``:
 
     on Redis, shared by every node     functions, versions, aliases, version counters
-                                       (``redis_functions``); Flare's access keys
+                                       (``redis_functions``); resource policies
+                                       (``redis_policies``); Flare's access keys
                                        (``redis_access_keys``); code zips (``redis_blobs``)
     in the node's own SQLite (still)   layers, function settings, concurrency settings,
-                                       resource policies, role policies, URLs, code signing,
+                                       role policies, URLs, code signing,
                                        schedules, event source mappings and async events,
                                        queues and streams, durable executions, log index,
                                        hot-reload bindings, Flare's own secrets
@@ -23,8 +24,9 @@ from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_policies import RedisPolicyStore
 from flare.scope import Scope
-from flare.store.backend import AccessKeyStorage, FunctionStorage, SqliteStores
+from flare.store.backend import AccessKeyStorage, FunctionStorage, PolicyStorage, SqliteStores
 from flare.store.opt_trees import OptTrees
 
 
@@ -46,6 +48,10 @@ class RedisStores(SqliteStores):
 
     def functions(self, scope: Scope) -> FunctionStorage:
         return RedisFunctionStore(self.link, scope, self._scripts, self.database)
+
+    def policies(self, scope: Scope) -> PolicyStorage:
+        scripts = self._scripts
+        return RedisPolicyStore(self.link, scope, scripts.policy_put, scripts.policy_delete_function)
 
     def access_keys(self) -> AccessKeyStorage:
         return RedisAccessKeyStore(self.link.sync)

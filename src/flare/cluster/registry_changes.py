@@ -7,13 +7,15 @@ Redis, so a node that missed messages (its connection dropped, Redis restarted) 
 reading every function back (``Registry.refresh_all``) each time its subscription is
 (re)confirmed, which is also when it first starts; a stream would have to be trimmed and its
 position tracked per node to give the same result. A message only says which function to read
-back (``{"node": <writer>, "function": <name>}``); its own node's messages are skipped (the
-writer's registry already has the change).
+back (``{"node": <writer>, "concern": <what>, "function": <name>}``, concern ``functions``
+when absent); its own node's messages are skipped (the writer's caches already have it).
 
-Hearing ``f`` changed: the scope's registry (if this node has built that scope; one it has not
-reads everything when it is built) re-reads ``f`` and tells its listeners as if the change had
-been made here (``Registry.refresh``): environments of an updated ``$LATEST`` retire (the next
-invoke runs the new code), a deleted function is forgotten (404), a new one warms its runtime.
+The scope's ``ChangeTarget`` (its ``AccountRegion``, if this node has built that scope; one it
+has not reads everything when it is built) applies it: for a function, the registry re-reads
+it and tells its listeners as if the change had been made here (``Registry.refresh``):
+environments of an updated ``$LATEST`` retire (the next invoke runs the new code), a deleted
+function is forgotten (404), a new one warms its runtime; for policies, the scope's policies
+are read back.
 
 Runs on the event loop: one task reads the subscription (the asyncio client); re-reading a
 function uses the synchronous client (a few round trips per change heard, off the invoke path).
@@ -25,14 +27,13 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Protocol
 
 import redis
 
 from flare.clock import Clock
 from flare.cluster.link import PREFIX, ClusterLink
-from flare.control.registry import Registry
 from flare.scope import Scope
 
 log = logging.getLogger("flare.cluster.changes")
@@ -40,6 +41,16 @@ log = logging.getLogger("flare.cluster.changes")
 PATTERN = f"{PREFIX}:{{*}}:changes"
 RETRY_S = 0.5
 POLL_S = 1.0  # how long one read of the subscription waits for a message
+
+
+class ChangeTarget(Protocol):
+    """What applies one scope's changes heard from other nodes (``AccountRegion``)."""
+
+    def heard_change(self, concern: str, function: str) -> None:
+        """Another node changed ``concern`` (``functions``, ``policies``) of ``function``."""
+
+    def read_back(self) -> None:
+        """Read every shared concern back (changes may have been missed)."""
 
 
 def scope_of(channel: str) -> Scope | None:
@@ -52,13 +63,13 @@ def scope_of(channel: str) -> Scope | None:
 
 class RegistryChanges:
     """The node ``link.node_name``'s ear for changes (see the module docstring).
-    ``registries()`` are the registries of the scopes this node has built, by scope."""
+    ``targets()`` are the scopes this node has built."""
 
     def __init__(
-        self, link: ClusterLink, registries: Callable[[], dict[Scope, Registry]], clock: Clock
+        self, link: ClusterLink, targets: Callable[[], Mapping[Scope, ChangeTarget]], clock: Clock
     ) -> None:
         self._link = link
-        self._registries = registries
+        self._targets = targets
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self.heard = 0  # changes of other nodes applied here
@@ -96,8 +107,8 @@ class RegistryChanges:
         function back; a change of another node re-reads that function."""
         try:
             if message["type"] == "psubscribe":
-                for registry in self._registries().values():
-                    registry.refresh_all()
+                for target in list(self._targets().values()):
+                    target.read_back()
             elif message["type"] == "pmessage":
                 self._changed(_text(message["channel"]), json.loads(message["data"]))
         except Exception:  # one bad change must not stop the node hearing the next ones
@@ -107,9 +118,9 @@ class RegistryChanges:
         if change.get("node") == self._link.node_name:
             return
         scope = scope_of(channel)
-        registry = self._registries().get(scope) if scope is not None else None
-        if registry is not None:
-            registry.refresh(change["function"])
+        target = self._targets().get(scope) if scope is not None else None
+        if target is not None:
+            target.heard_change(change.get("concern", "functions"), change["function"])
             self.heard += 1
 
 

@@ -11,6 +11,7 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
 
     FunctionStorage    the functions, versions, aliases and version counters of one scope
     AccessKeyStorage   the access keys ``--auth sigv4`` verifies (Flare's, not one scope's)
+    PolicyStorage      the resource-based policies of one scope's functions, versions, aliases
 
 What a concern's store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the
 one new word: a store shared by several writers refuses a write made against a row that moved
@@ -36,7 +37,7 @@ from flare.store.hot_reload import HotReloadStore
 from flare.store.layers import LayerStore
 from flare.store.log_index import LogIndex
 from flare.store.opt_trees import OptTrees
-from flare.store.policies import PolicyStore
+from flare.store.policies import PolicyRow, PolicyStore
 from flare.store.role_policies import RolePolicyStore
 from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
@@ -129,6 +130,27 @@ class AccessKeyStorage(Protocol):
     def count(self) -> int: ...
 
 
+class PolicyStorage(Protocol):
+    """The resource-based policies of one scope by (function name, qualifier or '')."""
+
+    def all(self) -> list[PolicyRow]:
+        """Every policy, by function name then qualifier."""
+        ...
+
+    def put(self, row: PolicyRow, expected_revision: str | None = None) -> None:
+        """Insert or replace ``row``; with ``expected_revision``, only while the stored policy's
+        RevisionId is that ('' : while there is none). Raises StaleRevision otherwise."""
+        ...
+
+    def delete(self, name: str, qualifier: str) -> bool:
+        """Drop one policy; True if there was one."""
+        ...
+
+    def delete_function(self, name: str) -> int:
+        """Drop every policy of function ``name``; how many went."""
+        ...
+
+
 class StoreBackend(Protocol):
     """Every store of one node. Scoped concerns are built per ``Scope``; the rest once.
 
@@ -168,7 +190,7 @@ class StoreBackend(Protocol):
 
     def urls(self, scope: Scope) -> UrlStore: ...
 
-    def policies(self, scope: Scope) -> PolicyStore: ...
+    def policies(self, scope: Scope) -> PolicyStorage: ...
 
     def code_signing(self, scope: Scope) -> CodeSigningStore: ...
 
@@ -228,7 +250,7 @@ class SqliteStores:
     def urls(self, scope: Scope) -> UrlStore:
         return UrlStore(self.database, scope)
 
-    def policies(self, scope: Scope) -> PolicyStore:
+    def policies(self, scope: Scope) -> PolicyStorage:
         return PolicyStore(self.database, scope)
 
     def code_signing(self, scope: Scope) -> CodeSigningStore:
