@@ -18,7 +18,7 @@ import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from tests.conftest import FLARE, FlareServer, create_function, launch, python_function
+from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
 
 pytestmark = pytest.mark.skipif(
@@ -244,6 +244,30 @@ def sids(client: Any, name: str) -> set[str]:
         statement["Sid"]
         for statement in json.loads(client.get_policy(FunctionName=name)["Policy"])["Statement"]
     }
+
+
+def test_a_layer_published_on_one_node_serves_a_function_made_on_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    content = zip_files({"python/shared_greeting.py": "WORD = 'from a layer published on a'\n"})
+    layer = a.publish_layer_version(LayerName="shared-layer", Content={"ZipFile": content})
+    assert b.publish_layer_version(LayerName="shared-layer", Content={"ZipFile": content})["Version"] == (
+        layer["Version"] + 1  # numbers are the cluster's: b counts on from a's
+    )
+    reader = (
+        "import shared_greeting\ndef handler(event, context):\n    return {'says': shared_greeting.WORD}\n"
+    )
+    create_function(b, "layered-on-b", python_function(reader), Layers=[layer["LayerVersionArn"]])
+    assert invoke(b, "layered-on-b") == {"says": "from a layer published on a"}
+    assert eventually(lambda: invoke(a, "layered-on-b")) == {"says": "from a layer published on a"}
+    listed = [v["Version"] for v in a.list_layer_versions(LayerName="shared-layer")["LayerVersions"]]
+    assert listed == [layer["Version"] + 1, layer["Version"]]
+    b.delete_layer_version(LayerName="shared-layer", VersionNumber=layer["Version"] + 1)
+    assert error_of(
+        lambda: a.get_layer_version(LayerName="shared-layer", VersionNumber=layer["Version"] + 1)
+    ) == (
+        404,
+        "ResourceNotFoundException",
+    )
 
 
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(

@@ -14,6 +14,7 @@ from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore, blob_key
 from flare.cluster.redis_functions import FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.errors import InvalidZipFile, StaleRevision
 from flare.scope import Scope
@@ -21,6 +22,7 @@ from flare.store.access_keys import KeyExists
 from flare.store.backend import FunctionStorage, PolicyStorage
 from flare.store.database import Database
 from flare.store.functions import AliasRow, FunctionRow
+from flare.store.layers import LayerVersionRow
 from flare.store.policies import PolicyRow
 from tests.redis_server import RedisServer, available
 
@@ -204,3 +206,34 @@ def test_deleting_a_function_takes_its_policies_and_only_its_own(link: ClusterLi
     functions.delete_function("f")
     assert [(p.name, p.qualifier) for p in store.all()] == [("fx", "")]
     assert store.delete("fx", "") and not store.delete("fx", "")
+
+
+def layer_row(version: int, digest: str = "z1") -> LayerVersionRow:
+    return LayerVersionRow("ignored", version, {"Version": version, "CompatibleRuntimes": []}, digest, 10)
+
+
+def test_layer_numbers_are_never_given_out_twice_and_deleted_versions_wait_for_their_users(
+    link: ClusterLink,
+) -> None:
+    layers = RedisLayerStore(link, SCOPE)
+    assert [layers.publish("lib", layer_row).version for _ in range(3)] == [1, 2, 3]
+    assert (
+        layers.mark_deleted("lib", 3)
+        and not layers.mark_deleted("lib", 3)
+        and not layers.mark_deleted("lib", 9)
+    )
+    assert layers.publish("lib", layer_row).version == 4  # 3 is not reused
+    assert [row.version for row in layers.live("lib")] == [4, 2, 1]
+    stored = layers.get("lib", 3)
+    assert stored is not None and stored.deleted and stored.config == {"Version": 3, "CompatibleRuntimes": []}
+    layers.mark_deleted("lib", 1)
+    assert layers.purge_deleted(keep={("lib", 1)}) == [("lib", 3)]
+    assert layers.get("lib", 3) is None and layers.get("lib", 1) is not None
+    layers.set_policy("lib", 2, [{"Sid": "s"}], "rev")
+    assert [
+        (row.version, row.policy, row.policy_revision) for row in RedisLayerStore(link, SCOPE).live()
+    ] == [
+        (4, [], None),
+        (2, [{"Sid": "s"}], "rev"),
+    ]
+    assert layers.code_digests() == {"z1"}

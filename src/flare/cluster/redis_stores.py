@@ -4,9 +4,11 @@
 
     on Redis, shared by every node     functions, versions, aliases, version counters
                                        (``redis_functions``); resource policies
-                                       (``redis_policies``); Flare's access keys
-                                       (``redis_access_keys``); code zips (``redis_blobs``)
-    in the node's own SQLite (still)   layers, function settings, concurrency settings,
+                                       (``redis_policies``); layer versions, their counters
+                                       and permissions (``redis_layers``); Flare's access
+                                       keys (``redis_access_keys``); code and layer zips
+                                       (``redis_blobs``)
+    in the node's own SQLite (still)   function settings, concurrency settings,
                                        role policies, URLs, code signing,
                                        schedules, event source mappings and async events,
                                        queues and streams, durable executions, log index,
@@ -24,9 +26,10 @@ from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.scope import Scope
-from flare.store.backend import AccessKeyStorage, FunctionStorage, PolicyStorage, SqliteStores
+from flare.store.backend import AccessKeyStorage, FunctionStorage, LayerStorage, PolicyStorage, SqliteStores
 from flare.store.opt_trees import OptTrees
 
 
@@ -52,6 +55,9 @@ class RedisStores(SqliteStores):
     def policies(self, scope: Scope) -> PolicyStorage:
         scripts = self._scripts
         return RedisPolicyStore(self.link, scope, scripts.policy_put, scripts.policy_delete_function)
+
+    def layers(self, scope: Scope) -> LayerStorage:
+        return RedisLayerStore(self.link, scope)
 
     def access_keys(self) -> AccessKeyStorage:
         return RedisAccessKeyStore(self.link.sync)

@@ -12,6 +12,7 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     FunctionStorage    the functions, versions, aliases and version counters of one scope
     AccessKeyStorage   the access keys ``--auth sigv4`` verifies (Flare's, not one scope's)
     PolicyStorage      the resource-based policies of one scope's functions, versions, aliases
+    LayerStorage       the layer versions of one scope, their counters and permissions
 
 What a concern's store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the
 one new word: a store shared by several writers refuses a write made against a row that moved
@@ -20,9 +21,10 @@ one new word: a store shared by several writers refuses a write made against a r
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from flare.scope import Scope
 from flare.store.access_keys import AccessKey, AccessKeyStore
@@ -34,7 +36,7 @@ from flare.store.events import EventStore
 from flare.store.function_settings import FunctionSettingsStore
 from flare.store.functions import AliasRow, FunctionRow, FunctionStore
 from flare.store.hot_reload import HotReloadStore
-from flare.store.layers import LayerStore
+from flare.store.layers import LayerStore, LayerVersionRow
 from flare.store.log_index import LogIndex
 from flare.store.opt_trees import OptTrees
 from flare.store.policies import PolicyRow, PolicyStore
@@ -151,6 +153,39 @@ class PolicyStorage(Protocol):
         ...
 
 
+class LayerStorage(Protocol):
+    """The layer versions of one scope by (name, version) (``store/layers.py``)."""
+
+    def publish(self, name: str, build: Callable[[int], LayerVersionRow]) -> LayerVersionRow:
+        """Store ``build(n)`` as version n of ``name``, n one above every number ever
+        published for it (never reused), and raise the counter; the stored row."""
+        ...
+
+    def get(self, name: str, version: int) -> LayerVersionRow | None:
+        """Version ``version`` of ``name``, deleted or not."""
+        ...
+
+    def live(self, name: str | None = None) -> list[LayerVersionRow]:
+        """Every version not deleted (of ``name`` only, when given), by name then newest first."""
+        ...
+
+    def mark_deleted(self, name: str, version: int) -> bool:
+        """Hide a version; True if it was live."""
+        ...
+
+    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
+        """Replace the policy statements and RevisionId of a stored version."""
+        ...
+
+    def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:
+        """Drop the deleted versions not in ``keep``; the dropped (name, version) pairs."""
+        ...
+
+    def code_digests(self) -> set[str]:
+        """The zip digest of every stored version of any scope (deleted ones included)."""
+        ...
+
+
 class StoreBackend(Protocol):
     """Every store of one node. Scoped concerns are built per ``Scope``; the rest once.
 
@@ -172,7 +207,7 @@ class StoreBackend(Protocol):
 
     def role_policies(self) -> RolePolicyStore: ...
 
-    def layers(self, scope: Scope) -> LayerStore: ...
+    def layers(self, scope: Scope) -> LayerStorage: ...
 
     def hot_reload(self, scope: Scope) -> HotReloadStore: ...
 
@@ -223,7 +258,7 @@ class SqliteStores:
     def role_policies(self) -> RolePolicyStore:
         return RolePolicyStore(self.database)
 
-    def layers(self, scope: Scope) -> LayerStore:
+    def layers(self, scope: Scope) -> LayerStorage:
         return LayerStore(self.database, scope)
 
     def hot_reload(self, scope: Scope) -> HotReloadStore:
