@@ -241,15 +241,27 @@ class AccountRegion:
     def heard_change(self, concern: str, function: str) -> None:
         """Another node of the cluster changed ``concern`` of ``function`` in the shared store
         (``cluster/registry_changes.py``): read it back, so this node acts on it too."""
-        if concern == "policies":
-            self.policies.load()
-        else:
+        if concern == "functions":
             self.registry.refresh(function)
+            return
+        reload = self._shared_caches().get(concern)
+        if reload is not None:
+            reload()
 
     def read_back(self) -> None:
         """Read every concern the cluster shares back (this node may have missed changes)."""
         self.registry.refresh_all()
-        self.policies.load()
+        for reload in self._shared_caches().values():
+            reload()
+
+    def _shared_caches(self) -> dict[str, Callable[[], None]]:
+        """What reads each cached concern a cluster shares back from its store, by concern."""
+        return {
+            "policies": self.policies.load,
+            "urls": self.function_urls.load,
+            "function_settings": self.function_settings.load,
+            "code_signing": self.code_signing.load,
+        }
 
     def start(self) -> None:
         """Start the background actors (on the running event loop), after ``load``:

@@ -4,6 +4,7 @@ sharing one ``redis-server``, driven through boto3 against different nodes."""
 from __future__ import annotations
 
 import hashlib
+import http.client
 import json
 import subprocess
 import threading
@@ -27,6 +28,7 @@ pytestmark = pytest.mark.skipif(
 
 T = TypeVar("T")
 OUTSIDER = "210987654321"
+SIGNING_PROFILE = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/test"
 SAYS = "def handler(event, context):\n    return {{'says': {word!r}}}\n"
 
 
@@ -267,6 +269,54 @@ def test_a_layer_published_on_one_node_serves_a_function_made_on_another(nodes: 
     ) == (
         404,
         "ResourceNotFoundException",
+    )
+
+
+def url_request(server: FlareServer, host: str) -> tuple[int, bytes]:
+    """GET / of the function URL whose host is ``host``, sent to ``server``."""
+    connection = http.client.HTTPConnection("127.0.0.1", int(server.url.rsplit(":", 1)[1]), timeout=30)
+    try:
+        connection.request("GET", "/", headers={"Host": host})
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def test_a_url_a_recursion_config_and_code_signing_made_on_one_node_hold_on_another(
+    nodes: list[FlareServer],
+) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "resources-on-a", says("through a url"))
+    url = a.create_function_url_config(FunctionName="resources-on-a", AuthType="NONE")["FunctionUrl"]
+    host = url.removeprefix("http://").split(":")[0]
+    eventually(lambda: assertion(url_request(nodes[1], host) == (200, b'{"says": "through a url"}')))
+    a.put_function_recursion_config(FunctionName="resources-on-a", RecursiveLoop="Allow")
+    eventually(
+        lambda: assertion(
+            b.get_function_recursion_config(FunctionName="resources-on-a")["RecursiveLoop"] == "Allow"
+        )
+    )
+    config = a.create_code_signing_config(
+        AllowedPublishers={"SigningProfileVersionArns": [SIGNING_PROFILE]},
+        CodeSigningPolicies={"UntrustedArtifactOnDeployment": "Enforce"},
+    )["CodeSigningConfig"]
+    a.put_function_code_signing_config(
+        CodeSigningConfigArn=config["CodeSigningConfigArn"], FunctionName="resources-on-a"
+    )
+    eventually(
+        lambda: assertion(
+            error_of(lambda: b.update_function_code(FunctionName="resources-on-a", ZipFile=says("unsigned")))
+            == (400, "CodeVerificationFailedException")
+        )
+    )
+    a.delete_function(FunctionName="resources-on-a")
+    eventually(lambda: assertion(url_request(nodes[1], host)[0] == 403))  # as for a URL never made
+    arn = config["CodeSigningConfigArn"]
+    eventually(
+        lambda: assertion(
+            b.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == []
+        )
     )
 
 

@@ -5,11 +5,14 @@
     on Redis, shared by every node     functions, versions, aliases, version counters
                                        (``redis_functions``); resource policies
                                        (``redis_policies``); layer versions, their counters
-                                       and permissions (``redis_layers``); Flare's access
-                                       keys (``redis_access_keys``); code and layer zips
-                                       (``redis_blobs``)
-    in the node's own SQLite (still)   function settings, concurrency settings,
-                                       role policies, URLs, code signing,
+                                       and permissions (``redis_layers``); function URLs
+                                       (``redis_urls``); recursion and runtime management
+                                       configs (``redis_function_settings``); code signing
+                                       configs and bindings (``redis_code_signing``); Flare's
+                                       access keys (``redis_access_keys``); code and layer
+                                       zips (``redis_blobs``)
+    in the node's own SQLite (still)   concurrency settings (reserved, provisioned),
+                                       execution roles' policies,
                                        schedules, event source mappings and async events,
                                        queues and streams, durable executions, log index,
                                        hot-reload bindings, Flare's own secrets
@@ -25,11 +28,23 @@ from pathlib import Path
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
+from flare.cluster.redis_code_signing import RedisCodeSigningStore
+from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
 from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
+from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
-from flare.store.backend import AccessKeyStorage, FunctionStorage, LayerStorage, PolicyStorage, SqliteStores
+from flare.store.backend import (
+    AccessKeyStorage,
+    CodeSigningStorage,
+    FunctionSettingsStorage,
+    FunctionStorage,
+    LayerStorage,
+    PolicyStorage,
+    SqliteStores,
+    UrlStorage,
+)
 from flare.store.opt_trees import OptTrees
 
 
@@ -58,6 +73,15 @@ class RedisStores(SqliteStores):
 
     def layers(self, scope: Scope) -> LayerStorage:
         return RedisLayerStore(self.link, scope)
+
+    def urls(self, scope: Scope) -> UrlStorage:
+        return RedisUrlStore(self.link, scope)
+
+    def function_settings(self, scope: Scope) -> FunctionSettingsStorage:
+        return RedisFunctionSettingsStore(self.link, scope)
+
+    def code_signing(self, scope: Scope) -> CodeSigningStorage:
+        return RedisCodeSigningStore(self.link, scope)
 
     def access_keys(self) -> AccessKeyStorage:
         return RedisAccessKeyStore(self.link.sync)

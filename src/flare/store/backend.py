@@ -13,6 +13,9 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     AccessKeyStorage   the access keys ``--auth sigv4`` verifies (Flare's, not one scope's)
     PolicyStorage      the resource-based policies of one scope's functions, versions, aliases
     LayerStorage       the layer versions of one scope, their counters and permissions
+    UrlStorage         the function URL configs of one scope
+    FunctionSettingsStorage  the recursion and runtime management configs of one scope
+    CodeSigningStorage the code signing configs of one scope and their functions
 
 What a concern's store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the
 one new word: a store shared by several writers refuses a write made against a row that moved
@@ -29,11 +32,11 @@ from typing import Any, Protocol
 from flare.scope import Scope
 from flare.store.access_keys import AccessKey, AccessKeyStore
 from flare.store.blobs import BlobStore
-from flare.store.code_signing import CodeSigningStore
+from flare.store.code_signing import CodeSigningRow, CodeSigningStore
 from flare.store.database import Database
 from flare.store.durable import DurableStore
 from flare.store.events import EventStore
-from flare.store.function_settings import FunctionSettingsStore
+from flare.store.function_settings import FunctionSettingsStore, RuntimeManagementRow
 from flare.store.functions import AliasRow, FunctionRow, FunctionStore
 from flare.store.hot_reload import HotReloadStore
 from flare.store.layers import LayerStore, LayerVersionRow
@@ -45,7 +48,7 @@ from flare.store.schedules import ScheduleStore
 from flare.store.secrets import SecretStore
 from flare.store.services import ServiceStore
 from flare.store.settings import SettingsStore
-from flare.store.urls import UrlStore
+from flare.store.urls import UrlRow, UrlStore
 
 
 class FunctionStorage(Protocol):
@@ -186,6 +189,61 @@ class LayerStorage(Protocol):
         ...
 
 
+class UrlStorage(Protocol):
+    """One scope's function URL configs by (function, alias or None) (``store/urls.py``)."""
+
+    def all(self) -> list[UrlRow]:
+        """Every config, by function then qualifier."""
+        ...
+
+    def put(self, row: UrlRow) -> None:
+        """Insert ``row``, or replace the config of its (function, qualifier)."""
+        ...
+
+    def delete(self, function: str, qualifier: str | None) -> bool: ...
+
+    def delete_function(self, function: str) -> int: ...
+
+
+class FunctionSettingsStorage(Protocol):
+    """One scope's recursion configs by function and runtime management configs by (function,
+    version) (``store/function_settings.py``)."""
+
+    def recursion(self) -> dict[str, str]: ...
+
+    def put_recursion(self, name: str, recursive_loop: str) -> None: ...
+
+    def runtime_management(self) -> list[RuntimeManagementRow]: ...
+
+    def put_runtime_management(self, row: RuntimeManagementRow) -> None: ...
+
+    def delete_version(self, name: str, version: str) -> None: ...
+
+    def delete_function(self, name: str) -> None: ...
+
+
+class CodeSigningStorage(Protocol):
+    """One scope's code signing configs by id and bindings by function (``store/code_signing.py``)."""
+
+    def configs(self) -> list[CodeSigningRow]:
+        """Every config, oldest first."""
+        ...
+
+    def put_config(self, row: CodeSigningRow) -> CodeSigningRow:
+        """Insert or replace a config (a new one gets the next ``seq``); as stored."""
+        ...
+
+    def delete_config(self, config_id: str) -> bool: ...
+
+    def bindings(self) -> dict[str, str]:
+        """Function name => the config id it uses."""
+        ...
+
+    def bind(self, name: str, config_id: str) -> None: ...
+
+    def unbind(self, name: str) -> bool: ...
+
+
 class StoreBackend(Protocol):
     """Every store of one node. Scoped concerns are built per ``Scope``; the rest once.
 
@@ -223,13 +281,13 @@ class StoreBackend(Protocol):
 
     def durable(self, scope: Scope) -> DurableStore: ...
 
-    def urls(self, scope: Scope) -> UrlStore: ...
+    def urls(self, scope: Scope) -> UrlStorage: ...
 
     def policies(self, scope: Scope) -> PolicyStorage: ...
 
-    def code_signing(self, scope: Scope) -> CodeSigningStore: ...
+    def code_signing(self, scope: Scope) -> CodeSigningStorage: ...
 
-    def function_settings(self, scope: Scope) -> FunctionSettingsStore: ...
+    def function_settings(self, scope: Scope) -> FunctionSettingsStorage: ...
 
 
 class SqliteStores:
@@ -282,14 +340,14 @@ class SqliteStores:
     def durable(self, scope: Scope) -> DurableStore:
         return DurableStore(self.database, scope)
 
-    def urls(self, scope: Scope) -> UrlStore:
+    def urls(self, scope: Scope) -> UrlStorage:
         return UrlStore(self.database, scope)
 
     def policies(self, scope: Scope) -> PolicyStorage:
         return PolicyStore(self.database, scope)
 
-    def code_signing(self, scope: Scope) -> CodeSigningStore:
+    def code_signing(self, scope: Scope) -> CodeSigningStorage:
         return CodeSigningStore(self.database, scope)
 
-    def function_settings(self, scope: Scope) -> FunctionSettingsStore:
+    def function_settings(self, scope: Scope) -> FunctionSettingsStorage:
         return FunctionSettingsStore(self.database, scope)

@@ -1,0 +1,112 @@
+"""Function URLs, function settings and code signing configs on a real ``redis-server``: what
+the SQLite stores keep, kept, and every write announced on the scope's change channel."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import redis
+
+from flare.cluster.link import ClusterLink
+from flare.cluster.redis_code_signing import RedisCodeSigningStore
+from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
+from flare.cluster.redis_urls import RedisUrlStore
+from flare.scope import Scope
+from flare.store.backend import CodeSigningStorage, FunctionSettingsStorage, UrlStorage
+from flare.store.code_signing import CodeSigningRow
+from flare.store.function_settings import RuntimeManagementRow
+from flare.store.urls import UrlRow
+from tests.redis_server import RedisServer, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
+
+SCOPE = Scope("123456789012", "us-east-1")
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
+    made = ClusterLink(redis_server.url, "node-a")
+    made.sync.flushdb()
+    yield made
+    made.sync.close()
+
+
+@pytest.fixture
+def heard(link: ClusterLink) -> Iterator[redis.client.PubSub]:
+    listener = link.sync.pubsub()
+    listener.subscribe(link.scoped(SCOPE, "changes"))
+    assert listener.get_message(timeout=2)["type"] == "subscribe"
+    yield listener
+    listener.close()
+
+
+def notices(listener: redis.client.PubSub, count: int) -> list[tuple[str, str]]:
+    found = [json.loads(listener.get_message(timeout=2)["data"]) for _ in range(count)]
+    return [(notice["concern"], notice["function"]) for notice in found]
+
+
+def url(function: str, qualifier: str | None, url_id: str) -> UrlRow:
+    return UrlRow(function, qualifier, url_id, "NONE", {"AllowOrigins": ["*"]}, None, "t0", "t1")
+
+
+def test_urls_are_kept_by_function_and_alias_and_go_with_their_function(
+    link: ClusterLink, heard: redis.client.PubSub
+) -> None:
+    urls: UrlStorage = RedisUrlStore(link, SCOPE)
+    urls.put(url("f", None, "a" * 32))
+    urls.put(url("f", "live", "b" * 32))
+    urls.put(url("fx", None, "c" * 32))
+    assert urls.all() == [url("f", None, "a" * 32), url("f", "live", "b" * 32), url("fx", None, "c" * 32)]
+    assert urls.delete_function("f") == 2 and urls.delete_function("f") == 0
+    assert urls.delete("fx", None) and not urls.delete("fx", None)
+    assert notices(heard, 6) == [
+        ("urls", "f"),
+        ("urls", "f"),
+        ("urls", "fx"),
+        ("urls", "f"),
+        ("urls", "fx"),
+        ("urls", "fx"),
+    ]
+
+
+def test_function_settings_are_kept_and_go_with_their_version_or_function(
+    link: ClusterLink, heard: redis.client.PubSub
+) -> None:
+    settings: FunctionSettingsStorage = RedisFunctionSettingsStore(link, SCOPE)
+    settings.put_recursion("f", "Allow")
+    settings.put_runtime_management(RuntimeManagementRow("f", "$LATEST", "Auto", None))
+    settings.put_runtime_management(RuntimeManagementRow("f", "1", "Manual", "arn:runtime"))
+    settings.delete_version("f", "$LATEST")
+    assert settings.recursion() == {"f": "Allow"}
+    assert settings.runtime_management() == [RuntimeManagementRow("f", "1", "Manual", "arn:runtime")]
+    settings.delete_function("f")
+    assert settings.recursion() == {} and settings.runtime_management() == []
+    assert notices(heard, 5) == [("function_settings", "f")] * 5
+
+
+def test_code_signing_configs_keep_their_order_and_bindings(
+    link: ClusterLink, heard: redis.client.PubSub
+) -> None:
+    signing: CodeSigningStorage = RedisCodeSigningStore(link, SCOPE)
+    first = signing.put_config(CodeSigningRow("csc-1", {"Description": "one"}, {"team": "a"}))
+    second = signing.put_config(CodeSigningRow("csc-2", {"Description": "two"}))
+    again = signing.put_config(CodeSigningRow("csc-1", {"Description": "changed"}))
+    assert (first.seq, second.seq, again.seq) == (1, 2, 1)
+    assert [(row.id, row.config["Description"]) for row in signing.configs()] == [
+        ("csc-1", "changed"),
+        ("csc-2", "two"),
+    ]
+    signing.bind("f", "csc-2")
+    assert signing.bindings() == {"f": "csc-2"}
+    assert signing.unbind("f") and not signing.unbind("f")
+    assert signing.delete_config("csc-2") and [row.id for row in signing.configs()] == ["csc-1"]
+    assert [concern for concern, _ in notices(heard, 7)] == ["code_signing"] * 7
