@@ -184,7 +184,9 @@ class Engine:
         if self.machine.cluster is not None:
             from flare.cluster.registry_changes import RegistryChanges
 
-            self.cluster_changes = RegistryChanges(self.machine.cluster, lambda: self._regions, self.clock)
+            self.cluster_changes = RegistryChanges(
+                self.machine.cluster, lambda: self._regions, self.machine, self.clock
+            )
             self.cluster_changes.start()
 
     def _start_trace(self, path: Path) -> None:

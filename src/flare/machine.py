@@ -144,6 +144,16 @@ class Machine:
         if self.cluster is not None:
             await self.cluster.close()
 
+    def heard_change(self, concern: str, subject: str) -> None:
+        """Another node of the cluster changed a global ``concern`` (``role_policies`` of the
+        role ARN ``subject``): what was compiled of it is read again when next needed."""
+        if concern == "role_policies":
+            self.role_policies.forget(subject)
+
+    def read_back(self) -> None:
+        """This node may have missed changes of the cluster's global concerns: read them again."""
+        self.role_policies.forget_all()
+
     def launch_plan(self, runtime: str) -> LaunchPlan:
         """How ``runtime``'s environments start on this host (``launcher.plan_launch``)."""
         if runtime.startswith("nodejs") and self._nodes is None:

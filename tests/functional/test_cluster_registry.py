@@ -9,6 +9,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -21,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
+from tests.roles import attach_policy
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="redis-server is not installed (make install, as root)"
@@ -318,6 +320,42 @@ def test_a_url_a_recursion_config_and_code_signing_made_on_one_node_hold_on_anot
             b.list_functions_by_code_signing_config(CodeSigningConfigArn=arn)["FunctionArns"] == []
         )
     )
+
+
+LISTER = """
+import boto3
+def handler(event, context):
+    try:
+        boto3.client("lambda").list_functions()
+        return {"listed": True}
+    except Exception as error:
+        return {"listed": False, "code": error.response["Error"]["Code"]}
+"""
+
+
+def test_a_role_policy_attached_through_one_node_authorizes_a_function_on_another(
+    nodes: list[FlareServer],
+) -> None:
+    a, b = (server.client() for server in nodes)
+    role = "arn:aws:iam::000000000000:role/cluster-lister"
+    create_function(a, "lister", python_function(LISTER), Role=role)
+    # b compiles the role's (default) policies: no control plane
+    assert eventually(lambda: invoke(b, "lister")) == {"listed": False, "code": "AccessDeniedException"}
+    listing = {
+        "Version": "2012-10-17",
+        "Statement": {"Effect": "Allow", "Action": "lambda:List*", "Resource": "*"},
+    }
+    attach_policy(nodes[0].url, role, listing)
+    assert eventually(lambda: invoke(b, "lister")) == {"listed": True}
+
+
+def test_a_code_location_signed_by_one_node_downloads_from_another(nodes: list[FlareServer]) -> None:
+    a = nodes[0].client()
+    create_function(a, "located-on-a", says("download me"))
+    location = a.get_function(FunctionName="located-on-a")["Code"]["Location"]
+    assert location.startswith(nodes[0].url)
+    with urllib.request.urlopen(nodes[1].url + location.removeprefix(nodes[0].url), timeout=30) as response:
+        assert response.read() == says("download me")
 
 
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(

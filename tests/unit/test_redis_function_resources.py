@@ -1,4 +1,5 @@
-"""Function URLs, function settings and code signing configs on a real ``redis-server``: what
+"""Function URLs, function settings, code signing configs, role policies and secrets on a real
+``redis-server``: what
 the SQLite stores keep, kept, and every write announced on the scope's change channel."""
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ import redis
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_code_signing import RedisCodeSigningStore
 from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
+from flare.cluster.redis_role_policies import RedisRolePolicyStore
+from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
-from flare.store.backend import CodeSigningStorage, FunctionSettingsStorage, UrlStorage
+from flare.store.backend import CodeSigningStorage, FunctionSettingsStorage, RolePolicyStorage, UrlStorage
 from flare.store.code_signing import CodeSigningRow
 from flare.store.function_settings import RuntimeManagementRow
 from flare.store.urls import UrlRow
@@ -110,3 +113,33 @@ def test_code_signing_configs_keep_their_order_and_bindings(
     assert signing.unbind("f") and not signing.unbind("f")
     assert signing.delete_config("csc-2") and [row.id for row in signing.configs()] == ["csc-1"]
     assert [concern for concern, _ in notices(heard, 7)] == ["code_signing"] * 7
+
+
+def test_role_policies_are_global_listed_per_account_and_announced_on_the_cluster_channel(
+    link: ClusterLink,
+) -> None:
+    listener = link.sync.pubsub()
+    listener.subscribe("flare:cluster:changes")
+    assert listener.get_message(timeout=2)["type"] == "subscribe"
+    mine, theirs = "arn:aws:iam::123456789012:role/a/b", "arn:aws:iam::210987654321:role/c"
+    store: RolePolicyStorage = RedisRolePolicyStore(link.sync, "node-a")
+    store.put(mine, "second", '{"s": 2}')
+    store.put(mine, "first", '{"s": 1}')
+    store.put(theirs, "only", "{}")
+    assert store.documents(mine) == [("first", '{"s": 1}'), ("second", '{"s": 2}')]
+    assert store.roles("123456789012") == [(mine, ["first", "second"])]
+    assert store.delete(mine, "first") and not store.delete(mine, "first")
+    assert store.delete_role(mine) == 1 and store.roles("123456789012") == []
+    heard = [json.loads(listener.get_message(timeout=2)["data"]) for _ in range(6)]
+    listener.close()
+    assert [(n["concern"], n["function"]) for n in heard] == [("role_policies", mine)] * 2 + [
+        ("role_policies", theirs)
+    ] + [("role_policies", mine)] * 3
+
+
+def test_a_secret_is_made_once_for_every_node(link: ClusterLink, redis_server: RedisServer) -> None:
+    first = RedisSecretStore(link.sync).key("code-url")
+    other = ClusterLink(redis_server.url, "node-b")
+    assert len(first) == 32 and RedisSecretStore(other.sync).key("code-url") == first
+    assert RedisSecretStore(other.sync).key("another") != first
+    other.sync.close()

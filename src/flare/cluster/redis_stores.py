@@ -11,11 +11,12 @@
                                        configs and bindings (``redis_code_signing``); Flare's
                                        access keys (``redis_access_keys``); code and layer
                                        zips (``redis_blobs``)
+                                       execution roles' policies (``redis_role_policies``);
+                                       Flare's own secrets (``redis_secrets``)
     in the node's own SQLite (still)   concurrency settings (reserved, provisioned),
-                                       execution roles' policies,
                                        schedules, event source mappings and async events,
                                        queues and streams, durable executions, log index,
-                                       hot-reload bindings, Flare's own secrets
+                                       hot-reload bindings
 
 so a node still keeps a data dir. A change to a shared concern is heard by every node
 (``registry_changes``).
@@ -33,6 +34,8 @@ from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
 from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
+from flare.cluster.redis_role_policies import RedisRolePolicyStore
+from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
 from flare.store.backend import (
@@ -42,6 +45,8 @@ from flare.store.backend import (
     FunctionStorage,
     LayerStorage,
     PolicyStorage,
+    RolePolicyStorage,
+    SecretStorage,
     SqliteStores,
     UrlStorage,
 )
@@ -82,6 +87,12 @@ class RedisStores(SqliteStores):
 
     def code_signing(self, scope: Scope) -> CodeSigningStorage:
         return RedisCodeSigningStore(self.link, scope)
+
+    def role_policies(self) -> RolePolicyStorage:
+        return RedisRolePolicyStore(self.link.sync, self.link.node_name)
+
+    def secrets(self) -> SecretStorage:
+        return RedisSecretStore(self.link.sync)
 
     def access_keys(self) -> AccessKeyStorage:
         return RedisAccessKeyStore(self.link.sync)

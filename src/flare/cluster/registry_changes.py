@@ -39,6 +39,7 @@ from flare.scope import Scope
 log = logging.getLogger("flare.cluster.changes")
 
 PATTERN = f"{PREFIX}:{{*}}:changes"
+CLUSTER_CHANNEL = ClusterLink.cluster_key("changes")  # changes of global concerns (role policies)
 RETRY_S = 0.5
 POLL_S = 1.0  # how long one read of the subscription waits for a message
 
@@ -47,7 +48,8 @@ class ChangeTarget(Protocol):
     """What applies one scope's changes heard from other nodes (``AccountRegion``)."""
 
     def heard_change(self, concern: str, function: str) -> None:
-        """Another node changed ``concern`` (``functions``, ``policies``) of ``function``."""
+        """Another node changed ``concern`` (``functions``, ``policies``...) of ``function``
+        (for a global concern, of what it names: a role ARN)."""
 
     def read_back(self) -> None:
         """Read every shared concern back (changes may have been missed)."""
@@ -66,10 +68,16 @@ class RegistryChanges:
     ``targets()`` are the scopes this node has built."""
 
     def __init__(
-        self, link: ClusterLink, targets: Callable[[], Mapping[Scope, ChangeTarget]], clock: Clock
+        self,
+        link: ClusterLink,
+        targets: Callable[[], Mapping[Scope, ChangeTarget]],
+        whole: ChangeTarget,
+        clock: Clock,
     ) -> None:
+        """``whole`` applies the changes of concerns that belong to no scope (the ``Machine``)."""
         self._link = link
         self._targets = targets
+        self._whole = whole
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
         self.heard = 0  # changes of other nodes applied here
@@ -92,6 +100,7 @@ class RegistryChanges:
                 try:
                     if not pubsub.subscribed:
                         await pubsub.psubscribe(PATTERN)
+                        await pubsub.subscribe(CLUSTER_CHANNEL)
                     message = await pubsub.get_message(timeout=POLL_S)
                 except (redis.RedisError, OSError) as error:
                     log.warning("the cluster's change channel dropped (%s); again in %.1f s", error, RETRY_S)
@@ -109,8 +118,15 @@ class RegistryChanges:
             if message["type"] == "psubscribe":
                 for target in list(self._targets().values()):
                     target.read_back()
+            elif message["type"] == "subscribe":
+                self._whole.read_back()
             elif message["type"] == "pmessage":
                 self._changed(_text(message["channel"]), json.loads(message["data"]))
+            elif message["type"] == "message":
+                change = json.loads(message["data"])
+                if change.get("node") != self._link.node_name:
+                    self._whole.heard_change(change["concern"], change["function"])
+                    self.heard += 1
         except Exception:  # one bad change must not stop the node hearing the next ones
             log.exception("could not apply the cluster's change %r", message)
 

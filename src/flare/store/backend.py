@@ -16,6 +16,8 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     UrlStorage         the function URL configs of one scope
     FunctionSettingsStorage  the recursion and runtime management configs of one scope
     CodeSigningStorage the code signing configs of one scope and their functions
+    RolePolicyStorage  the execution roles' policies (global: roles span regions)
+    SecretStorage      Flare's own secrets (global)
 
 What a concern's store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the
 one new word: a store shared by several writers refuses a write made against a row that moved
@@ -244,6 +246,32 @@ class CodeSigningStorage(Protocol):
     def unbind(self, name: str) -> bool: ...
 
 
+class RolePolicyStorage(Protocol):
+    """Named policy documents (JSON text) by role ARN (``store/role_policies.py``)."""
+
+    def put(self, role_arn: str, name: str, document: str) -> None: ...
+
+    def documents(self, role_arn: str) -> list[tuple[str, str]]:
+        """``(name, document)`` of every policy of ``role_arn``, by name."""
+        ...
+
+    def roles(self, account: str) -> list[tuple[str, list[str]]]:
+        """``(role ARN, policy names)`` of every role of ``account`` with a policy, by ARN."""
+        ...
+
+    def delete(self, role_arn: str, name: str) -> bool: ...
+
+    def delete_role(self, role_arn: str) -> int: ...
+
+
+class SecretStorage(Protocol):
+    """Flare's own random keys by name (``store/secrets.py``)."""
+
+    def key(self, name: str) -> bytes:
+        """The key ``name``: made the first time it is asked for, the same bytes ever after."""
+        ...
+
+
 class StoreBackend(Protocol):
     """Every store of one node. Scoped concerns are built per ``Scope``; the rest once.
 
@@ -261,9 +289,9 @@ class StoreBackend(Protocol):
         """Every scope some stored resource belongs to."""
         ...
 
-    def secrets(self) -> SecretStore: ...
+    def secrets(self) -> SecretStorage: ...
 
-    def role_policies(self) -> RolePolicyStore: ...
+    def role_policies(self) -> RolePolicyStorage: ...
 
     def layers(self, scope: Scope) -> LayerStorage: ...
 
@@ -310,10 +338,10 @@ class SqliteStores:
     def scopes_in_use(self) -> set[Scope]:
         return self.database.scopes_in_use()
 
-    def secrets(self) -> SecretStore:
+    def secrets(self) -> SecretStorage:
         return SecretStore(self.database)
 
-    def role_policies(self) -> RolePolicyStore:
+    def role_policies(self) -> RolePolicyStorage:
         return RolePolicyStore(self.database)
 
     def layers(self, scope: Scope) -> LayerStorage:
