@@ -358,6 +358,30 @@ def test_a_code_location_signed_by_one_node_downloads_from_another(nodes: list[F
         assert response.read() == says("download me")
 
 
+def test_a_node_whose_subscription_dropped_reads_back_what_it_missed(
+    nodes: list[FlareServer], redis_server: RedisServer
+) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "missed-by-b", says("x"))
+    eventually(lambda: b.get_function(FunctionName="missed-by-b"))
+    shared = redis.Redis.from_url(redis_server.url)
+    key = "flare:{000000000000:us-east-1}:function:missed-by-b"
+    seq, record = json.loads(shared.hget(key, "$LATEST") or b"")
+    record["config"].update(Description="changed while no one listened", RevisionId="r-missed")
+    shared.hset(key, "$LATEST", json.dumps([seq, record]))  # a change whose notice was lost
+    assert b.get_function_configuration(FunctionName="missed-by-b").get("Description", "") == ""
+    assert shared.client_kill_filter(_type="pubsub") >= 2  # every node's subscription drops
+    shared.close()
+    eventually(
+        lambda: assertion(
+            b.get_function_configuration(FunctionName="missed-by-b")["RevisionId"] == "r-missed"
+        )
+    )
+    assert b.get_function_configuration(FunctionName="missed-by-b")["Description"] == (
+        "changed while no one listened"
+    )
+
+
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(
     tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
 ) -> None:

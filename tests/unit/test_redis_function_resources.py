@@ -1,6 +1,5 @@
 """Function URLs, function settings, code signing configs, role policies and secrets on a real
-``redis-server``: what
-the SQLite stores keep, kept, and every write announced on the scope's change channel."""
+``redis-server``: what the SQLite stores keep, kept, and every write announced."""
 
 from __future__ import annotations
 
