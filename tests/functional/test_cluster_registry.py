@@ -424,6 +424,29 @@ def test_a_node_refuses_a_shared_blob_that_does_not_hash_to_its_code_sha256(
         shared.close()
 
 
+def test_a_node_missing_a_layers_zip_still_starts_and_refuses_only_what_needs_it(
+    tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
+) -> None:
+    a = nodes[0].client()
+    content = zip_files({"python/lost_layer.py": "WORD = 'never seen'\n"})
+    layer = a.publish_layer_version(LayerName="lost-layer", Content={"ZipFile": content})
+    create_function(a, "needs-lost-layer", says("x"), Layers=[layer["LayerVersionArn"]])
+    create_function(a, "needs-nothing-lost", says("still served"))
+    shared = redis.Redis.from_url(redis_server.url)
+    shared.delete(f"flare:cluster:blob:{hashlib.sha256(content).hexdigest()}")
+    shared.close()
+    late = node(tmp_path, redis_server, "without-the-layer")
+    try:
+        client = late.client()
+        assert invoke(client, "needs-nothing-lost") == {"says": "still served"}
+        assert error_of(lambda: client.invoke(FunctionName="needs-lost-layer", Payload=b"{}")) == (
+            502,
+            "InvalidZipFileException",
+        )
+    finally:
+        late.stop()
+
+
 def test_a_key_made_with_flare_keys_cluster_signs_requests_to_every_node(
     tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

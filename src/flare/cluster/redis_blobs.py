@@ -10,7 +10,8 @@ unpacked tree) and once in the cluster's shared store, under its SHA-256:
   nothing deletes them yet: a blob no function uses stays (size Redis's ``maxmemory`` for it,
   with ``noeviction``);
 * with ``--cluster-blob-dir DIR`` (a directory every node mounts: NFS, a shared volume), that
-  directory instead: ``DIR/<sha256>.zip``, written to a temporary name and renamed.
+  directory instead: ``DIR/<sha256>.zip``, written to a temporary name and renamed. A zip the
+  directory lacks is still looked for in Redis (put there by a node without the flag).
 
 A node that lacks a zip (a function created on another node; a new node joining) fetches it
 when it first needs it (``path``: the registry unpacks a version's code when it caches it) and
@@ -83,12 +84,14 @@ class SharedBlobStore(BlobStore):
         return local
 
     def _fetch(self, digest: str) -> bytes:
-        if self._shared_dir is None:
+        """The shared copy of ``digest``, checked: from the shared directory if it has it, else
+        from Redis (where a node without ``--cluster-blob-dir`` put it)."""
+        shared = self._shared_dir / f"{digest}.zip" if self._shared_dir is not None else None
+        if shared is not None and shared.exists():
+            data: bytes | None = shared.read_bytes()
+        else:
             stored = self._client.get(blob_key(digest))
             data = stored.encode() if isinstance(stored, str) else stored
-        else:
-            shared = self._shared_dir / f"{digest}.zip"
-            data = shared.read_bytes() if shared.exists() else None
         if data is None:
             log.error("code %s is in no shared store this node reaches", digest)
             sha = code_sha256(digest)

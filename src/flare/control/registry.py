@@ -42,6 +42,7 @@ it; its code is then a snapshot of the directory, and ``reload_code`` (called by
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
 from collections.abc import Callable, Iterator, Mapping
@@ -71,6 +72,8 @@ from flare.store.functions import FunctionRow
 
 if TYPE_CHECKING:
     from flare.control.layers import Layers
+
+log = logging.getLogger("flare.registry")
 
 BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
 Listener = Callable[[str], None]
@@ -559,25 +562,50 @@ class Registry:
         counter and aliases back into the caches, then tell the listeners what that made new or
         stale, as if the change had been made here (``remote_change.notices``), so environments
         of changed or deleted versions retire on this node too."""
-        before = self._revisions(name)
-        for version in before:
-            self._runnable.pop((name, version), None)
-            self._unusable.pop((name, version), None)
-        self._rows.pop(name, None)
-        for row in self._db.function_rows(name):
-            self._cache(row)
-        counter = self._db.version_counters().get(name)
-        if counter is None:
-            self._counters.pop(name, None)
-        else:
-            self._counters[name] = counter
+        self._refresh({name: self._db.function_rows(name)})
+
+    def refresh_all(self) -> None:
+        """``refresh`` every function this node knows of or the shared store holds (after a
+        node's link to the store was down: what changed meanwhile was not heard of), reading
+        them all at once."""
+        found: dict[str, list[FunctionRow]] = {name: [] for name in self._rows}
+        for row in self._db.all_functions():
+            found.setdefault(row.name, []).append(row)
+        self._refresh(found)
+
+    def _refresh(self, found: Mapping[str, list[FunctionRow]]) -> None:
+        """Replace the cached versions of each function in ``found`` with its stored rows
+        (none: it is gone), re-read counters and aliases, then notify. A version whose code or
+        layers cannot be had here is logged and left out of the runnable cache (404 on invoke)."""
+        counters = self._db.version_counters()
+        before = {name: self._revisions(name) for name in found}
+        for name, rows in found.items():
+            for version in before[name]:
+                self._runnable.pop((name, version), None)
+                self._unusable.pop((name, version), None)
+            self._rows.pop(name, None)
+            for row in rows:
+                try:
+                    self._cache(row)
+                except Exception:  # one bad version must not keep the others from this node
+                    log.exception("could not cache %s:%s read back from the shared store", name, row.version)
+            if name in counters:
+                self._counters[name] = counters[name]
+            else:
+                self._counters.pop(name, None)
         self._aliases.load()
-        after = self._revisions(name)
-        for notice in notices(before, after):
+        for name, revisions in before.items():
+            self._tell(name, revisions)
+
+    def _tell(self, name: str, before: Mapping[str, str]) -> None:
+        """Tell the listeners what turned ``name``'s cached revisions from ``before`` into now."""
+        for notice in notices(before, self._revisions(name)):
             if notice.kind is Kind.CHANGED:
                 self._notify(name, notice.version)
                 continue
-            runnable = self._runnable[(name, notice.version or LATEST)]
+            runnable = self._runnable.get((name, notice.version or LATEST))
+            if runnable is None:  # not runnable here (logged when cached)
+                continue
             listeners = self._create_listeners if notice.kind is Kind.CREATED else self._publish_listeners
             for listener in listeners:
                 listener(runnable)
@@ -586,13 +614,6 @@ class Registry:
         """The cached RevisionId of every version of ``name``."""
         rows = self._rows.get(name, {})
         return {version: str(row.config.get("RevisionId")) for version, row in rows.items()}
-
-    def refresh_all(self) -> None:
-        """``refresh`` every function this node knows of or the shared store holds (after a
-        node's link to the store was down: what changed meanwhile was not heard of)."""
-        names = set(self._rows) | {row.name for row in self._db.all_functions()}
-        for name in sorted(names):
-            self.refresh(name)
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -619,17 +640,21 @@ class Registry:
             arn = function_arn(self._region, self._account_id, name)
             raise ResourceConflict(f"{BUSY_MESSAGE}{arn}") from None
 
-    def _code_dir(self, row: FunctionRow) -> Path:
-        """The unpacked code of ``row``; where it would be when a shared store refused it (the
-        version is then marked unusable until a later try finds the code)."""
+    def _trees(self, row: FunctionRow) -> tuple[Path, Path | None]:
+        """The unpacked code of ``row`` and the ``/opt`` its layers make (None: no layers).
+        When a shared store refused a zip, where the code would be and no ``/opt``: the version
+        is then marked unusable until a later try finds the zips (``_check_code``)."""
         key = (row.name, row.version)
+        layers = row.config.get("Layers") or []
         try:
             code_dir = self._blobs.unpacked(row.code_digest)
+            live = row.version == LATEST
+            opt_dir = self._layers.opt_dir(layers, live) if layers and self._layers is not None else None
         except InvalidZipFile as error:
             self._unusable[key] = error
-            return self._blobs.tree(row.code_digest)
+            return self._blobs.tree(row.code_digest), None
         self._unusable.pop(key, None)
-        return code_dir
+        return code_dir, opt_dir
 
     def _check_code(self, version: FunctionVersion) -> None:
         """Raise InvalidZipFile if ``version``'s code was refused and still is (tried again)."""
@@ -838,11 +863,8 @@ class Registry:
 
     def _cache(self, row: FunctionRow) -> None:
         self._rows.setdefault(row.name, {})[row.version] = row
-        code_dir = self._code_dir(row)
+        code_dir, opt_dir = self._trees(row)
         latest = self._rows[row.name].get(LATEST, row)
-        layers = row.config.get("Layers") or []
-        live = row.version == LATEST
-        opt_dir = self._layers.opt_dir(layers, live) if layers and self._layers is not None else None
         self._runnable[(row.name, row.version)] = FunctionVersion.from_configuration(
             row.config, code_dir, self._region, self._account_id, latest.tags, opt_dir
         )
