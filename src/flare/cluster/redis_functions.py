@@ -177,6 +177,10 @@ class RedisFunctionStore:
         found: dict[Any, Any] = self._client.hgetall(self._counters)
         return {_text(name): int(last) for name, last in found.items()}
 
+    def version_counter(self, name: str) -> int | None:
+        last = self._client.hget(self._counters, name)
+        return None if last is None else int(last)
+
     def delete_function(self, name: str) -> int:
         """Delete every version, alias and the counter of ``name`` in one script."""
         keys = [
@@ -237,6 +241,10 @@ class RedisFunctionStore:
             pipe.publish(self.channel, self._notice(name))
             deleted, _ = pipe.execute()
         return int(deleted)
+
+    def function_aliases(self, name: str) -> list[AliasRow]:
+        found: dict[Any, Any] = self._client.hgetall(self._aliases(name))
+        return [AliasRow(name, _text(alias), json.loads(config)) for alias, config in sorted(found.items())]
 
     def all_aliases(self) -> list[AliasRow]:
         names = sorted(_text(name) for name in self._client.smembers(self._names))

@@ -105,6 +105,12 @@ class Aliases:
         for row in self._db.all_aliases():
             self._cache(row.name, row.config)
 
+    def load_function(self, name: str) -> None:
+        """Read ``name``'s aliases back from the database (another node changed them)."""
+        self.drop_function(name)
+        for row in self._db.function_aliases(name):
+            self._cache(row.name, row.config)
+
     def route(self, name: str, alias: str) -> Route | None:
         """The primary version and weights of alias ``alias`` of ``name``, or None."""
         return self._routes.get((name, alias))

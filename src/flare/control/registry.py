@@ -562,7 +562,10 @@ class Registry:
         counter and aliases back into the caches, then tell the listeners what that made new or
         stale, as if the change had been made here (``remote_change.notices``), so environments
         of changed or deleted versions retire on this node too."""
-        self._refresh({name: self._db.function_rows(name)})
+        before = self._revisions(name)
+        self._recache(name, self._db.function_rows(name), self._db.version_counter(name))
+        self._aliases.load_function(name)
+        self._tell(name, before)
 
     def refresh_all(self) -> None:
         """``refresh`` every function this node knows of or the shared store holds (after a
@@ -571,31 +574,31 @@ class Registry:
         found: dict[str, list[FunctionRow]] = {name: [] for name in self._rows}
         for row in self._db.all_functions():
             found.setdefault(row.name, []).append(row)
-        self._refresh(found)
-
-    def _refresh(self, found: Mapping[str, list[FunctionRow]]) -> None:
-        """Replace the cached versions of each function in ``found`` with its stored rows
-        (none: it is gone), re-read counters and aliases, then notify. A version whose code or
-        layers cannot be had here is logged and left out of the runnable cache (404 on invoke)."""
         counters = self._db.version_counters()
         before = {name: self._revisions(name) for name in found}
         for name, rows in found.items():
-            for version in before[name]:
-                self._runnable.pop((name, version), None)
-                self._unusable.pop((name, version), None)
-            self._rows.pop(name, None)
-            for row in rows:
-                try:
-                    self._cache(row)
-                except Exception:  # one bad version must not keep the others from this node
-                    log.exception("could not cache %s:%s read back from the shared store", name, row.version)
-            if name in counters:
-                self._counters[name] = counters[name]
-            else:
-                self._counters.pop(name, None)
+            self._recache(name, rows, counters.get(name))
         self._aliases.load()
         for name, revisions in before.items():
             self._tell(name, revisions)
+
+    def _recache(self, name: str, rows: list[FunctionRow], counter: int | None) -> None:
+        """Replace the cached versions of ``name`` with ``rows`` (none: it is gone) and its
+        counter. A version whose code or layers cannot be had here is logged and left out of the
+        runnable cache (404 on invoke)."""
+        for version in self._revisions(name):
+            self._runnable.pop((name, version), None)
+            self._unusable.pop((name, version), None)
+        self._rows.pop(name, None)
+        for row in rows:
+            try:
+                self._cache(row)
+            except Exception:  # one bad version must not keep the others from this node
+                log.exception("could not cache %s:%s read back from the shared store", name, row.version)
+        if counter is None:
+            self._counters.pop(name, None)
+        else:
+            self._counters[name] = counter
 
     def _tell(self, name: str, before: Mapping[str, str]) -> None:
         """Tell the listeners what turned ``name``'s cached revisions from ``before`` into now."""

@@ -82,6 +82,10 @@ class FunctionStorage(Protocol):
         """The highest version number ever published, per function name."""
         ...
 
+    def version_counter(self, name: str) -> int | None:
+        """The highest version number ever published for ``name`` (None: none, or no function)."""
+        ...
+
     def delete_function(self, name: str) -> int:
         """Delete every version, alias and the counter of ``name`` at once; how many versions went."""
         ...
@@ -110,6 +114,10 @@ class FunctionStorage(Protocol):
 
     def all_aliases(self) -> list[AliasRow]:
         """Every stored alias, by function then alias name."""
+        ...
+
+    def function_aliases(self, name: str) -> list[AliasRow]:
+        """The aliases of ``name``, by alias name."""
         ...
 
 

@@ -203,6 +203,14 @@ class FunctionStore(ScopedTables):
                 ).fetchall()
             )
 
+    def version_counter(self, name: str) -> int | None:
+        """The highest version number ever published for ``name`` (None: none)."""
+        with self._lock:
+            found = self._conn.execute(
+                "SELECT last FROM version_counters WHERE scope = ? AND name = ?", (self._scope, name)
+            ).fetchone()
+        return None if found is None else int(found[0])
+
     def delete_function(self, name: str) -> int:
         """Delete every version, alias and the version counter of ``name`` in one transaction;
         returns how many versions went."""
@@ -271,6 +279,15 @@ class FunctionStore(ScopedTables):
             return self._conn.execute(
                 "DELETE FROM aliases WHERE scope = ? AND name = ? AND alias = ?", (self._scope, name, alias)
             ).rowcount
+
+    def function_aliases(self, name: str) -> list[AliasRow]:
+        """The aliases of ``name``, by alias name."""
+        with self._lock:
+            records = self._conn.execute(
+                "SELECT name, alias, config FROM aliases WHERE scope = ? AND name = ? ORDER BY alias",
+                (self._scope, name),
+            ).fetchall()
+        return [AliasRow(n, alias, json.loads(config)) for n, alias, config in records]
 
     def all_aliases(self) -> list[AliasRow]:
         """Every stored alias, by function then alias name."""
