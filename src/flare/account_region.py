@@ -155,7 +155,7 @@ class AccountRegion:
         """Async invokes, destinations and event source mappings."""
         config, clock, scope = self.machine.config, self.clock, self.scope
         self.events_store = self.machine.stores.events(scope)
-        self.invoke_configs = InvokeConfigs(self.events_store, self.registry, clock)
+        self.invoke_configs = InvokeConfigs(self.machine.stores.invoke_configs(scope), self.registry, clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
             self.events_store,
@@ -261,6 +261,7 @@ class AccountRegion:
             "urls": self.function_urls.load,
             "function_settings": self.function_settings.load,
             "code_signing": self.code_signing.load,
+            "invoke_configs": self.invoke_configs.load,
         }
 
     def start(self) -> None:

@@ -382,6 +382,31 @@ def test_a_node_whose_subscription_dropped_reads_back_what_it_missed(
     )
 
 
+def test_an_event_invoke_config_put_on_one_node_is_read_on_another_and_goes_with_its_function(
+    nodes: list[FlareServer],
+) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "configured-on-a", says("x"))
+    eventually(lambda: b.get_function(FunctionName="configured-on-a"))
+    a.put_function_event_invoke_config(FunctionName="configured-on-a", MaximumRetryAttempts=0)
+    seen = eventually(lambda: b.get_function_event_invoke_config(FunctionName="configured-on-a"))
+    assert seen["MaximumRetryAttempts"] == 0
+    b.update_function_event_invoke_config(FunctionName="configured-on-a", MaximumEventAgeInSeconds=60)
+    eventually(
+        lambda: assertion(
+            a.get_function_event_invoke_config(FunctionName="configured-on-a")["MaximumEventAgeInSeconds"]
+            == 60
+        )
+    )
+    a.delete_function(FunctionName="configured-on-a")
+    create_function(a, "configured-on-a", says("made again"))  # nothing of the old one comes back
+    eventually(
+        lambda: assertion(
+            error_of(lambda: b.get_function_event_invoke_config(FunctionName="configured-on-a"))[0] == 404
+        )
+    )
+
+
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(
     tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
 ) -> None:

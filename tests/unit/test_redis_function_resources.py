@@ -12,11 +12,18 @@ import redis
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_code_signing import RedisCodeSigningStore
 from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
+from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
-from flare.store.backend import CodeSigningStorage, FunctionSettingsStorage, RolePolicyStorage, UrlStorage
+from flare.store.backend import (
+    CodeSigningStorage,
+    FunctionSettingsStorage,
+    InvokeConfigStorage,
+    RolePolicyStorage,
+    UrlStorage,
+)
 from flare.store.code_signing import CodeSigningRow
 from flare.store.function_settings import RuntimeManagementRow
 from flare.store.urls import UrlRow
@@ -142,3 +149,24 @@ def test_a_secret_is_made_once_for_every_node(link: ClusterLink, redis_server: R
     assert len(first) == 32 and RedisSecretStore(other.sync).key("code-url") == first
     assert RedisSecretStore(other.sync).key("another") != first
     other.sync.close()
+
+
+def test_invoke_configs_are_kept_by_qualifier_and_go_with_their_function(
+    link: ClusterLink, heard: redis.client.PubSub
+) -> None:
+    configs: InvokeConfigStorage = RedisInvokeConfigStore(link, SCOPE)
+    configs.put_invoke_config("f", "$LATEST", {"MaximumRetryAttempts": 0})
+    configs.put_invoke_config("f", "live", {"MaximumRetryAttempts": 1})
+    configs.put_invoke_config("fx", "$LATEST", {})
+    assert configs.invoke_configs() == {
+        ("f", "$LATEST"): {"MaximumRetryAttempts": 0},
+        ("f", "live"): {"MaximumRetryAttempts": 1},
+        ("fx", "$LATEST"): {},
+    }
+    assert configs.delete_invoke_configs("f", "live") == 1
+    assert configs.delete_invoke_configs("f") == 1 and configs.delete_invoke_configs("f") == 0
+    assert list(configs.invoke_configs()) == [("fx", "$LATEST")]
+    assert (
+        notices(heard, 5)
+        == [("invoke_configs", "f")] * 2 + [("invoke_configs", "fx")] + [("invoke_configs", "f")] * 2
+    )

@@ -15,6 +15,7 @@ Modules:
     redis_urls               function URL configs
     redis_function_settings  recursion and runtime management configs
     redis_code_signing       code signing configs and bindings
+    redis_invoke_configs     event invoke configs (retries, destinations of async invokes)
     redis_role_policies      execution roles' policies
     redis_access_keys        the access keys of ``--auth sigv4`` (``flare keys --cluster``)
     redis_secrets            Flare's own secrets

@@ -8,7 +8,8 @@
                                        and permissions (``redis_layers``); function URLs
                                        (``redis_urls``); recursion and runtime management
                                        configs (``redis_function_settings``); code signing
-                                       configs and bindings (``redis_code_signing``); Flare's
+                                       configs and bindings (``redis_code_signing``); event
+                                       invoke configs (``redis_invoke_configs``); Flare's
                                        access keys (``redis_access_keys``); code and layer
                                        zips (``redis_blobs``)
                                        execution roles' policies (``redis_role_policies``);
@@ -32,6 +33,7 @@ from flare.cluster.redis_blobs import SharedBlobStore
 from flare.cluster.redis_code_signing import RedisCodeSigningStore
 from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
@@ -43,6 +45,7 @@ from flare.store.backend import (
     CodeSigningStorage,
     FunctionSettingsStorage,
     FunctionStorage,
+    InvokeConfigStorage,
     LayerStorage,
     PolicyStorage,
     RolePolicyStorage,
@@ -93,6 +96,9 @@ class RedisStores(SqliteStores):
 
     def secrets(self) -> SecretStorage:
         return RedisSecretStore(self.link.sync)
+
+    def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
+        return RedisInvokeConfigStore(self.link, scope)
 
     def access_keys(self) -> AccessKeyStorage:
         return RedisAccessKeyStore(self.link.sync)

@@ -16,6 +16,7 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     UrlStorage         the function URL configs of one scope
     FunctionSettingsStorage  the recursion and runtime management configs of one scope
     CodeSigningStorage the code signing configs of one scope and their functions
+    InvokeConfigStorage  the event invoke configs of one scope's functions
     RolePolicyStorage  the execution roles' policies (global: roles span regions)
     SecretStorage      Flare's own secrets (global)
 
@@ -254,6 +255,18 @@ class CodeSigningStorage(Protocol):
     def unbind(self, name: str) -> bool: ...
 
 
+class InvokeConfigStorage(Protocol):
+    """One scope's FunctionEventInvokeConfigs by (function, qualifier) (``store/events.py``)."""
+
+    def put_invoke_config(self, function: str, qualifier: str, config: dict[str, Any]) -> None: ...
+
+    def delete_invoke_configs(self, function: str, qualifier: str | None = None) -> int:
+        """Delete one qualifier's config, or every config of ``function`` (qualifier None)."""
+        ...
+
+    def invoke_configs(self) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+
 class RolePolicyStorage(Protocol):
     """Named policy documents (JSON text) by role ARN (``store/role_policies.py``)."""
 
@@ -315,6 +328,8 @@ class StoreBackend(Protocol):
 
     def events(self, scope: Scope) -> EventStore: ...
 
+    def invoke_configs(self, scope: Scope) -> InvokeConfigStorage: ...
+
     def durable(self, scope: Scope) -> DurableStore: ...
 
     def urls(self, scope: Scope) -> UrlStorage: ...
@@ -371,6 +386,9 @@ class SqliteStores:
         return ScheduleStore(self.database, scope)
 
     def events(self, scope: Scope) -> EventStore:
+        return EventStore(self.database, scope)
+
+    def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
         return EventStore(self.database, scope)
 
     def durable(self, scope: Scope) -> DurableStore:
