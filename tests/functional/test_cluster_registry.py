@@ -510,6 +510,42 @@ def test_a_key_made_with_flare_keys_cluster_signs_requests_to_every_node(
             server.stop()
 
 
+def test_a_node_that_joins_brings_the_keys_of_its_data_dir_to_every_node(
+    tmp_path: Path, redis_server: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "credentials"))
+    made = subprocess.run(
+        [
+            str(FLARE),
+            "keys",
+            "create",
+            "--data-dir",
+            str(tmp_path / "joining" / "data"),
+            "--account",
+            "345678901234",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    )
+    fields = dict(line.split(" = ") for line in made.stdout.splitlines())
+    pair = [node(tmp_path, redis_server, name, "--auth", "sigv4") for name in ("joining", "already-there")]
+    try:
+        signed = boto3.client(
+            "lambda",
+            endpoint_url=pair[1].url,
+            region_name="us-east-1",
+            aws_access_key_id=fields["aws_access_key_id"],
+            aws_secret_access_key=fields["aws_secret_access_key"],
+            config=Config(retries={"max_attempts": 1}),
+        )
+        assert signed.list_functions()["Functions"] is not None
+    finally:
+        for server in pair:
+            server.stop()
+
+
 def settled(client: Any, name: str, revision: str) -> bool:
     config = client.get_function_configuration(FunctionName=name)
     return bool(config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful")

@@ -25,6 +25,7 @@ so a node still keeps a data dir. A change to a shared concern is heard by every
 
 from __future__ import annotations
 
+from contextlib import suppress
 from pathlib import Path
 
 from flare.cluster.link import ClusterLink
@@ -40,6 +41,7 @@ from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
+from flare.store.access_keys import KeyExists
 from flare.store.backend import (
     AccessKeyStorage,
     CodeSigningStorage,
@@ -101,7 +103,13 @@ class RedisStores(SqliteStores):
         return RedisInvokeConfigStore(self.link, scope)
 
     def access_keys(self) -> AccessKeyStorage:
-        return RedisAccessKeyStore(self.link.sync)
+        """The cluster's keys, after adopting the keys of this node's data dir (a node that
+        joins brings its keys; one already in the cluster stays as it is)."""
+        shared = RedisAccessKeyStore(self.link.sync)
+        for key in super().access_keys().list():
+            with suppress(KeyExists):
+                shared.add(key)
+        return shared
 
     def scopes_in_use(self) -> set[Scope]:
         """The node's own scopes and every scope that holds a function in the cluster."""
