@@ -262,6 +262,7 @@ class AccountRegion:
             "function_settings": self.function_settings.load,
             "code_signing": self.code_signing.load,
             "invoke_configs": self.invoke_configs.load,
+            "schedules": self.schedules.sync,
         }
 
     def start(self) -> None:

@@ -9,6 +9,7 @@ import json
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,6 +24,7 @@ from botocore.exceptions import ClientError
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
 from tests.roles import attach_policy
+from tests.signing import signed_urlopen
 
 pytestmark = pytest.mark.skipif(
     not available(), reason="redis-server is not installed (make install, as root)"
@@ -405,6 +407,44 @@ def test_an_event_invoke_config_put_on_one_node_is_read_on_another_and_goes_with
             error_of(lambda: b.get_function_event_invoke_config(FunctionName="configured-on-a"))[0] == 404
         )
     )
+
+
+def schedule_of(server: FlareServer, schedule_id: str) -> dict[str, Any]:
+    with signed_urlopen(f"{server.url}/flare/v1/schedules/{schedule_id}", timeout=10) as response:
+        shown: dict[str, Any] = json.loads(response.read())
+    return shown
+
+
+def test_a_schedule_added_on_one_node_fires_once_per_period_across_the_cluster(
+    nodes: list[FlareServer],
+) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "scheduled-on-a", says("tick"))
+    eventually(lambda: invoke(b, "scheduled-on-a"))
+    request = urllib.request.Request(
+        f"{nodes[0].url}/flare/v1/schedules",
+        data=json.dumps({"FunctionName": "scheduled-on-a", "ScheduleExpression": "rate(1 second)"}).encode(),
+        method="POST",
+        headers={"Content-Type": "application/json"},
+    )
+    with signed_urlopen(request, timeout=10) as response:
+        schedule_id = json.loads(response.read())["Id"]
+    started = time.monotonic()
+    eventually(lambda: schedule_of(nodes[1], schedule_id))  # b armed it too
+    time.sleep(3.5)
+    runs = [schedule_of(server, schedule_id)["Runs"] for server in nodes]
+    elapsed = time.monotonic() - started
+    assert 2 <= sum(runs) <= int(elapsed) + 1, (runs, elapsed)  # each firing ran on one node
+    a.delete_function(FunctionName="scheduled-on-a")  # its schedules go with it, from every node
+    eventually(lambda: assertion(status_of_schedule(nodes[1], schedule_id) == 404))
+
+
+def status_of_schedule(server: FlareServer, schedule_id: str) -> int:
+    try:
+        schedule_of(server, schedule_id)
+    except urllib.error.HTTPError as error:
+        return error.code
+    return 200
 
 
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(

@@ -14,6 +14,7 @@ from flare.cluster.redis_code_signing import RedisCodeSigningStore
 from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
+from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
 from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
@@ -22,10 +23,12 @@ from flare.store.backend import (
     FunctionSettingsStorage,
     InvokeConfigStorage,
     RolePolicyStorage,
+    ScheduleStorage,
     UrlStorage,
 )
 from flare.store.code_signing import CodeSigningRow
 from flare.store.function_settings import RuntimeManagementRow
+from flare.store.schedules import ScheduleRow
 from flare.store.urls import UrlRow
 from tests.redis_server import RedisServer, available
 
@@ -170,3 +173,18 @@ def test_invoke_configs_are_kept_by_qualifier_and_go_with_their_function(
         notices(heard, 5)
         == [("invoke_configs", "f")] * 2 + [("invoke_configs", "fx")] + [("invoke_configs", "f")] * 2
     )
+
+
+def test_a_schedules_firing_is_claimed_once_and_never_before_a_later_one(
+    link: ClusterLink, heard: redis.client.PubSub
+) -> None:
+    schedules: ScheduleStorage = RedisScheduleStore(link, SCOPE, link.sync.register_script(CLAIM))
+    row = ScheduleRow("s1", "f", None, "rate(1 minute)", '{"warm": true}', 100.0)
+    schedules.put(row)
+    schedules.put(ScheduleRow("s0", "g", "live", "rate(5 minutes)", None, 50.0))
+    assert [r.id for r in schedules.all()] == ["s0", "s1"] and schedules.all()[1] == row
+    assert schedules.claim("s1", 160.0) and not schedules.claim("s1", 160.0)  # the other node's timer
+    assert not schedules.claim("s1", 100.0) and schedules.claim("s1", 220.0)
+    assert schedules.delete("s1") and not schedules.delete("s1")
+    assert schedules.claim("s1", 100.0)  # a schedule made again under the id starts afresh
+    assert [concern for concern, _ in notices(heard, 4)] == ["schedules"] * 4

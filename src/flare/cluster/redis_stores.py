@@ -9,7 +9,9 @@
                                        (``redis_urls``); recursion and runtime management
                                        configs (``redis_function_settings``); code signing
                                        configs and bindings (``redis_code_signing``); event
-                                       invoke configs (``redis_invoke_configs``); Flare's
+                                       invoke configs (``redis_invoke_configs``); keep-warm
+                                       schedules, each firing run by one node
+                                       (``redis_schedules``); Flare's
                                        access keys (``redis_access_keys``); code and layer
                                        zips (``redis_blobs``)
                                        execution roles' policies (``redis_role_policies``);
@@ -38,6 +40,7 @@ from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
+from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
 from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
@@ -51,6 +54,7 @@ from flare.store.backend import (
     LayerStorage,
     PolicyStorage,
     RolePolicyStorage,
+    ScheduleStorage,
     SecretStorage,
     SqliteStores,
     UrlStorage,
@@ -70,6 +74,7 @@ class RedisStores(SqliteStores):
         self.blobs = SharedBlobStore(data, link.sync, blob_dir)
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
+        self._claim = link.sync.register_script(CLAIM)
 
     def __repr__(self) -> str:
         return f"<RedisStores {self.link.node_name} on {self.link.url}>"
@@ -101,6 +106,9 @@ class RedisStores(SqliteStores):
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
         return RedisInvokeConfigStore(self.link, scope)
+
+    def schedules(self, scope: Scope) -> ScheduleStorage:
+        return RedisScheduleStore(self.link, scope, self._claim)
 
     def access_keys(self) -> AccessKeyStorage:
         """The cluster's keys, after adopting the keys of this node's data dir (a node that

@@ -17,6 +17,7 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     FunctionSettingsStorage  the recursion and runtime management configs of one scope
     CodeSigningStorage the code signing configs of one scope and their functions
     InvokeConfigStorage  the event invoke configs of one scope's functions
+    ScheduleStorage    the keep-warm schedules of one scope, and who runs each firing
     RolePolicyStorage  the execution roles' policies (global: roles span regions)
     SecretStorage      Flare's own secrets (global)
 
@@ -47,7 +48,7 @@ from flare.store.log_index import LogIndex
 from flare.store.opt_trees import OptTrees
 from flare.store.policies import PolicyRow, PolicyStore
 from flare.store.role_policies import RolePolicyStore
-from flare.store.schedules import ScheduleStore
+from flare.store.schedules import ScheduleRow, ScheduleStore
 from flare.store.secrets import SecretStore
 from flare.store.services import ServiceStore
 from flare.store.settings import SettingsStore
@@ -267,6 +268,23 @@ class InvokeConfigStorage(Protocol):
     def invoke_configs(self) -> dict[tuple[str, str], dict[str, Any]]: ...
 
 
+class ScheduleStorage(Protocol):
+    """One scope's keep-warm schedules by id (``store/schedules.py``)."""
+
+    def all(self) -> list[ScheduleRow]:
+        """Every schedule, oldest first."""
+        ...
+
+    def put(self, row: ScheduleRow) -> None: ...
+
+    def delete(self, schedule_id: str) -> bool: ...
+
+    def claim(self, schedule_id: str, due: float) -> bool:
+        """Whether this node runs the firing of ``schedule_id`` due at ``due`` (of several nodes
+        whose timers fire for it, one does)."""
+        ...
+
+
 class RolePolicyStorage(Protocol):
     """Named policy documents (JSON text) by role ARN (``store/role_policies.py``)."""
 
@@ -324,7 +342,7 @@ class StoreBackend(Protocol):
 
     def settings(self, scope: Scope) -> SettingsStore: ...
 
-    def schedules(self, scope: Scope) -> ScheduleStore: ...
+    def schedules(self, scope: Scope) -> ScheduleStorage: ...
 
     def events(self, scope: Scope) -> EventStore: ...
 
@@ -382,7 +400,7 @@ class SqliteStores:
     def settings(self, scope: Scope) -> SettingsStore:
         return SettingsStore(self.database, scope)
 
-    def schedules(self, scope: Scope) -> ScheduleStore:
+    def schedules(self, scope: Scope) -> ScheduleStorage:
         return ScheduleStore(self.database, scope)
 
     def events(self, scope: Scope) -> EventStore:
