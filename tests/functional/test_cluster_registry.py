@@ -482,6 +482,7 @@ def test_a_node_refuses_a_shared_blob_that_does_not_hash_to_its_code_sha256(
             "InvalidZipFileException",
         )
         assert not (late.data_dir / "blobs" / "sha256" / f"{digest}.zip").exists()
+        assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(FunctionName="corrupted")
         shared.set(f"flare:cluster:blob:{digest}", says("genuine"))  # repaired: fetched on the next try
         assert invoke(client, "corrupted") == {"says": "genuine"}
     finally:

@@ -194,19 +194,24 @@ class Registry:
         random (``pick_version`` with ``random.random()``). Raises ResourceNotFound (AWS's
         "Function not found: <arn>") or InvalidParameterValue for a malformed name or qualifier.
         """
-        return self.resolve_invocation(function_name, qualifier)[0]
+        return self._resolved(function_name, qualifier)[0]
 
     def resolve_invocation(self, function_name: str, qualifier: str | None) -> tuple[FunctionVersion, str]:
-        """``resolve``, and the function's ARN as the client invoked it: qualified with the
-        version or alias the client gave, unqualified when it gave none."""
+        """``resolve`` for running it, and the function's ARN as the client invoked it:
+        qualified with the version or alias the client gave, unqualified when it gave none.
+        Raises InvalidZipFile too when a shared store refused the version's code here."""
+        found, arn = self._resolved(function_name, qualifier)
+        if self._unusable:
+            self._check_code(found)
+        return found, arn
+
+    def _resolved(self, function_name: str, qualifier: str | None) -> tuple[FunctionVersion, str]:
         found = self._lookup(function_name, qualifier or LATEST)
         if found is None:
             function_name, qualifier = parse_function_name(function_name, qualifier)
             found = self._lookup(function_name, qualifier or LATEST)
             if found is None:
                 raise self._not_found(function_name, qualifier)
-        if self._unusable:
-            self._check_code(found)
         return found, found.function_arn if qualifier is None else f"{found.function_arn}:{qualifier}"
 
     # -- reads ----------------------------------------------------------------------------------
