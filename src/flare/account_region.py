@@ -263,7 +263,12 @@ class AccountRegion:
             "code_signing": self.code_signing.load,
             "invoke_configs": self.invoke_configs.load,
             "schedules": self.schedules.sync,
+            "settings": self._settings_changed,
         }
+
+    def _settings_changed(self) -> None:
+        self.concurrency.sync()
+        self.provisioned.sync()
 
     def start(self) -> None:
         """Start the background actors (on the running event loop), after ``load``:

@@ -447,6 +447,41 @@ def status_of_schedule(server: FlareServer, schedule_id: str) -> int:
     return 200
 
 
+def test_concurrency_settings_made_on_one_node_are_answered_by_another(nodes: list[FlareServer]) -> None:
+    a, b = (server.client() for server in nodes)
+    create_function(a, "limited-on-a", says("x"))
+    a.get_waiter("function_active_v2").wait(FunctionName="limited-on-a")
+    version = a.publish_version(FunctionName="limited-on-a")["Version"]
+    a.put_function_concurrency(FunctionName="limited-on-a", ReservedConcurrentExecutions=3)
+    eventually(
+        lambda: assertion(
+            b.get_function_concurrency(FunctionName="limited-on-a").get("ReservedConcurrentExecutions") == 3
+        )
+    )
+    b.put_provisioned_concurrency_config(
+        FunctionName="limited-on-a", Qualifier=version, ProvisionedConcurrentExecutions=1
+    )
+    seen = eventually(
+        lambda: a.get_provisioned_concurrency_config(FunctionName="limited-on-a", Qualifier=version)
+    )
+    assert seen["RequestedProvisionedConcurrentExecutions"] == 1
+    b.delete_function_concurrency(FunctionName="limited-on-a")
+    eventually(
+        lambda: assertion(
+            "ReservedConcurrentExecutions" not in a.get_function_concurrency(FunctionName="limited-on-a")
+        )
+    )
+    a.delete_function(FunctionName="limited-on-a")
+    eventually(
+        lambda: assertion(
+            error_of(
+                lambda: b.get_provisioned_concurrency_config(FunctionName="limited-on-a", Qualifier=version)
+            )[0]
+            == 404
+        )
+    )
+
+
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(
     tmp_path: Path, nodes: list[FlareServer], redis_server: RedisServer
 ) -> None:

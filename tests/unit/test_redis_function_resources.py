@@ -16,6 +16,7 @@ from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
 from flare.cluster.redis_secrets import RedisSecretStore
+from flare.cluster.redis_settings import RedisSettingsStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
 from flare.store.backend import (
@@ -24,11 +25,13 @@ from flare.store.backend import (
     InvokeConfigStorage,
     RolePolicyStorage,
     ScheduleStorage,
+    SettingsStorage,
     UrlStorage,
 )
 from flare.store.code_signing import CodeSigningRow
 from flare.store.function_settings import RuntimeManagementRow
 from flare.store.schedules import ScheduleRow
+from flare.store.settings import ProvisionedRow
 from flare.store.urls import UrlRow
 from tests.redis_server import RedisServer, available
 
@@ -188,3 +191,15 @@ def test_a_schedules_firing_is_claimed_once_and_never_before_a_later_one(
     assert schedules.delete("s1") and not schedules.delete("s1")
     assert schedules.claim("s1", 100.0)  # a schedule made again under the id starts afresh
     assert [concern for concern, _ in notices(heard, 4)] == ["schedules"] * 4
+
+
+def test_concurrency_settings_are_kept_and_announced(link: ClusterLink, heard: redis.client.PubSub) -> None:
+    settings: SettingsStorage = RedisSettingsStore(link, SCOPE)
+    settings.put_reserved("f", 3)
+    settings.put_provisioned(ProvisionedRow("f", "2", 1, "t0"))
+    settings.put_provisioned(ProvisionedRow("f", "live", 2, "t1"))
+    assert settings.reserved() == {"f": 3}
+    assert settings.provisioned() == [ProvisionedRow("f", "2", 1, "t0"), ProvisionedRow("f", "live", 2, "t1")]
+    assert settings.delete_reserved("f") and not settings.delete_reserved("f")
+    assert settings.delete_provisioned("f", "2") and not settings.delete_provisioned("f", "2")
+    assert notices(heard, 7) == [("settings", "f")] * 7

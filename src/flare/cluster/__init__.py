@@ -17,6 +17,7 @@ Modules:
     redis_code_signing       code signing configs and bindings
     redis_invoke_configs     event invoke configs (retries, destinations of async invokes)
     redis_schedules          keep-warm schedules, each firing claimed by one node
+    redis_settings           reserved and provisioned concurrency settings
     redis_role_policies      execution roles' policies
     redis_access_keys        the access keys of ``--auth sigv4`` (``flare keys --cluster``)
     redis_secrets            Flare's own secrets

@@ -1,28 +1,27 @@
 """A cluster node's stores: the registry's concerns on the cluster's Redis, the rest in SQLite.
 
-``RedisStores`` is the ``StoreBackend`` (``store/backend.py``) of ``flare serve --cluster``:
+``RedisStores`` is the ``StoreBackend`` (``store/backend.py``) of ``flare serve --cluster``.
 
-    on Redis, shared by every node     functions, versions, aliases, version counters
-                                       (``redis_functions``); resource policies
-                                       (``redis_policies``); layer versions, their counters
-                                       and permissions (``redis_layers``); function URLs
-                                       (``redis_urls``); recursion and runtime management
-                                       configs (``redis_function_settings``); code signing
-                                       configs and bindings (``redis_code_signing``); event
-                                       invoke configs (``redis_invoke_configs``); keep-warm
-                                       schedules, each firing run by one node
-                                       (``redis_schedules``); Flare's
-                                       access keys (``redis_access_keys``); code and layer
-                                       zips (``redis_blobs``)
-                                       execution roles' policies (``redis_role_policies``);
-                                       Flare's own secrets (``redis_secrets``)
-    in the node's own SQLite (still)   concurrency settings (reserved, provisioned),
-                                       schedules, event source mappings and async events,
-                                       queues and streams, durable executions, log index,
-                                       hot-reload bindings
+On Redis, shared by every node:
 
-so a node still keeps a data dir. A change to a shared concern is heard by every node
-(``registry_changes``).
+    redis_functions          functions, versions, aliases, version counters
+    redis_policies           resource-based policies
+    redis_layers             layer versions, their counters and permissions
+    redis_urls               function URL configs
+    redis_function_settings  recursion and runtime management configs
+    redis_code_signing       code signing configs and bindings
+    redis_invoke_configs     event invoke configs
+    redis_schedules          keep-warm schedules (each firing run by one node)
+    redis_settings           reserved and provisioned concurrency settings
+    redis_role_policies      execution roles' policies
+    redis_access_keys        the access keys of ``--auth sigv4``
+    redis_secrets            Flare's own secrets
+    redis_blobs              code and layer zips
+
+In the node's own SQLite still: event source mappings and their checkpoints, async events,
+queues and streams (the cluster's queue helpers replace those with their own), durable
+executions, the log index and hot-reload bindings; so a node still keeps a data dir. A change to
+a shared concern is heard by every node (``registry_changes``).
 """
 
 from __future__ import annotations
@@ -42,6 +41,7 @@ from flare.cluster.redis_policies import RedisPolicyStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
 from flare.cluster.redis_secrets import RedisSecretStore
+from flare.cluster.redis_settings import RedisSettingsStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
 from flare.store.access_keys import KeyExists
@@ -56,6 +56,7 @@ from flare.store.backend import (
     RolePolicyStorage,
     ScheduleStorage,
     SecretStorage,
+    SettingsStorage,
     SqliteStores,
     UrlStorage,
 )
@@ -109,6 +110,9 @@ class RedisStores(SqliteStores):
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
         return RedisScheduleStore(self.link, scope, self._claim)
+
+    def settings(self, scope: Scope) -> SettingsStorage:
+        return RedisSettingsStore(self.link, scope)
 
     def access_keys(self) -> AccessKeyStorage:
         """The cluster's keys, after adopting the keys of this node's data dir (a node that

@@ -18,6 +18,7 @@ Protocols (mypy strict checks that both the SQLite and the Redis classes fit the
     CodeSigningStorage the code signing configs of one scope and their functions
     InvokeConfigStorage  the event invoke configs of one scope's functions
     ScheduleStorage    the keep-warm schedules of one scope, and who runs each firing
+    SettingsStorage    the reserved and provisioned concurrency settings of one scope
     RolePolicyStorage  the execution roles' policies (global: roles span regions)
     SecretStorage      Flare's own secrets (global)
 
@@ -51,7 +52,7 @@ from flare.store.role_policies import RolePolicyStore
 from flare.store.schedules import ScheduleRow, ScheduleStore
 from flare.store.secrets import SecretStore
 from flare.store.services import ServiceStore
-from flare.store.settings import SettingsStore
+from flare.store.settings import ProvisionedRow, SettingsStore
 from flare.store.urls import UrlRow, UrlStore
 
 
@@ -285,6 +286,25 @@ class ScheduleStorage(Protocol):
         ...
 
 
+class SettingsStorage(Protocol):
+    """One scope's reservations by function and provisioned configs by (function, qualifier)
+    (``store/settings.py``)."""
+
+    def reserved(self) -> dict[str, int]: ...
+
+    def put_reserved(self, name: str, reserved: int) -> None: ...
+
+    def delete_reserved(self, name: str) -> bool: ...
+
+    def provisioned(self) -> list[ProvisionedRow]:
+        """Every provisioned concurrency config, by name then qualifier."""
+        ...
+
+    def put_provisioned(self, row: ProvisionedRow) -> None: ...
+
+    def delete_provisioned(self, name: str, qualifier: str) -> bool: ...
+
+
 class RolePolicyStorage(Protocol):
     """Named policy documents (JSON text) by role ARN (``store/role_policies.py``)."""
 
@@ -340,7 +360,7 @@ class StoreBackend(Protocol):
 
     def services(self, scope: Scope) -> ServiceStore: ...
 
-    def settings(self, scope: Scope) -> SettingsStore: ...
+    def settings(self, scope: Scope) -> SettingsStorage: ...
 
     def schedules(self, scope: Scope) -> ScheduleStorage: ...
 
@@ -397,7 +417,7 @@ class SqliteStores:
     def services(self, scope: Scope) -> ServiceStore:
         return ServiceStore(self.database, scope)
 
-    def settings(self, scope: Scope) -> SettingsStore:
+    def settings(self, scope: Scope) -> SettingsStorage:
         return SettingsStore(self.database, scope)
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
