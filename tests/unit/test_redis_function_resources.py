@@ -19,7 +19,11 @@ from flare.cluster.redis_secrets import RedisSecretStore
 from flare.cluster.redis_settings import RedisSettingsStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
-from flare.store.backend import (
+from flare.store.code_signing import CodeSigningRow
+from flare.store.function_settings import RuntimeManagementRow
+from flare.store.schedules import ScheduleRow
+from flare.store.settings import ProvisionedRow
+from flare.store.storage import (
     CodeSigningStorage,
     FunctionSettingsStorage,
     InvokeConfigStorage,
@@ -28,10 +32,6 @@ from flare.store.backend import (
     SettingsStorage,
     UrlStorage,
 )
-from flare.store.code_signing import CodeSigningRow
-from flare.store.function_settings import RuntimeManagementRow
-from flare.store.schedules import ScheduleRow
-from flare.store.settings import ProvisionedRow
 from flare.store.urls import UrlRow
 from tests.redis_server import RedisServer, available
 

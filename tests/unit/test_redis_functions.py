@@ -19,11 +19,11 @@ from flare.cluster.redis_policies import RedisPolicyStore
 from flare.errors import InvalidZipFile, StaleRevision
 from flare.scope import Scope
 from flare.store.access_keys import KeyExists
-from flare.store.backend import FunctionStorage, PolicyStorage
 from flare.store.database import Database
 from flare.store.functions import AliasRow, FunctionRow
 from flare.store.layers import LayerVersionRow
 from flare.store.policies import PolicyRow
+from flare.store.storage import FunctionStorage, PolicyStorage
 from tests.redis_server import RedisServer, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")

@@ -16,7 +16,7 @@ from flare.auth.profile import PROFILE, credentials_file, has_profile, read_prof
 from flare.config import ServerConfig
 from flare.scope import account_of
 from flare.store.access_keys import AccessKey
-from flare.store.backend import AccessKeyStorage
+from flare.store.storage import AccessKeyStorage
 
 
 def usage(endpoint_url: str) -> list[str]:

@@ -19,7 +19,7 @@ import click
 from flare.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 
 if TYPE_CHECKING:
-    from flare.store.backend import AccessKeyStorage
+    from flare.store.storage import AccessKeyStorage
 
 ACCOUNT_DIGITS = 12
 F = TypeVar("F", bound=Callable[..., Any])

@@ -45,7 +45,9 @@ from flare.cluster.redis_settings import RedisSettingsStore
 from flare.cluster.redis_urls import RedisUrlStore
 from flare.scope import Scope
 from flare.store.access_keys import KeyExists
-from flare.store.backend import (
+from flare.store.backend import SqliteStores
+from flare.store.opt_trees import OptTrees
+from flare.store.storage import (
     AccessKeyStorage,
     CodeSigningStorage,
     FunctionSettingsStorage,
@@ -57,10 +59,8 @@ from flare.store.backend import (
     ScheduleStorage,
     SecretStorage,
     SettingsStorage,
-    SqliteStores,
     UrlStorage,
 )
-from flare.store.opt_trees import OptTrees
 
 
 class RedisStores(SqliteStores):

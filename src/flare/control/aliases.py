@@ -26,8 +26,8 @@ from flare.control import page, validation
 from flare.control.arns import function_arn
 from flare.control.model import LATEST
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
-from flare.store.backend import FunctionStorage
 from flare.store.functions import AliasRow
+from flare.store.storage import FunctionStorage
 
 LATEST_ROUTING_MESSAGE = "$LATEST is not supported for an alias pointing to more than 1 version"
 

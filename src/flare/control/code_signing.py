@@ -37,8 +37,8 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from flare.store.backend import CodeSigningStorage
 from flare.store.code_signing import CodeSigningRow
+from flare.store.storage import CodeSigningStorage
 
 log = logging.getLogger("flare.code_signing")
 

@@ -22,7 +22,7 @@ from typing import Any
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.placement.ledger import Ledger
-from flare.store.backend import FunctionStorage, SettingsStorage
+from flare.store.storage import FunctionStorage, SettingsStorage
 
 log = logging.getLogger("flare.concurrency")
 

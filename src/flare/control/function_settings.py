@@ -25,8 +25,8 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import LATEST, FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
-from flare.store.backend import FunctionSettingsStorage
 from flare.store.function_settings import RuntimeManagementRow
+from flare.store.storage import FunctionSettingsStorage
 
 RECURSIVE_LOOPS = ("Terminate", "Allow")
 UPDATE_MODES = ("Auto", "Manual", "FunctionUpdate")

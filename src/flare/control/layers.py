@@ -49,10 +49,10 @@ from flare.control.layer_arns import (
 from flare.control.layer_listing import Locate, listed, matches, page_of, with_location
 from flare.control.registry import format_last_modified
 from flare.errors import InvalidParameterValue, ResourceNotFound
-from flare.store.backend import LayerStorage
 from flare.store.blobs import BlobStore, validate_zip
 from flare.store.layers import LayerVersionRow
 from flare.store.opt_trees import OptTrees, key_of
+from flare.store.storage import LayerStorage
 
 log = logging.getLogger("flare.layers")
 

@@ -41,8 +41,8 @@ from flare.errors import (
     ResourceNotFound,
     StaleRevision,
 )
-from flare.store.backend import PolicyStorage
 from flare.store.policies import PolicyRow
+from flare.store.storage import PolicyStorage
 
 T = TypeVar("T")
 

@@ -38,8 +38,8 @@ from flare.errors import (
     ResourceNotFound,
 )
 from flare.placement.prewarm import Provisioner, Status, status
-from flare.store.backend import SettingsStorage
 from flare.store.settings import ProvisionedRow
+from flare.store.storage import SettingsStorage
 
 log = logging.getLogger("flare.provisioned")
 

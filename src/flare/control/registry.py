@@ -66,9 +66,9 @@ from flare.errors import (
     ResourceNotFound,
     StaleRevision,
 )
-from flare.store.backend import FunctionStorage
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
 from flare.store.functions import FunctionRow
+from flare.store.storage import FunctionStorage
 
 if TYPE_CHECKING:
     from flare.control.layers import Layers

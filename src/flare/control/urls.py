@@ -35,7 +35,7 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
-from flare.store.backend import UrlStorage
+from flare.store.storage import UrlStorage
 from flare.store.urls import UrlRow
 
 URL_ID_ALPHABET = string.ascii_lowercase + string.digits

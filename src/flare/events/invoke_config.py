@@ -23,7 +23,7 @@ from flare.control.model import LATEST
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.events.retry import DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS
-from flare.store.backend import InvokeConfigStorage
+from flare.store.storage import InvokeConfigStorage
 
 DESTINATION_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):(sqs|sns|lambda|events|s3):.+$")
 _RANGED = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")

@@ -24,7 +24,7 @@ from typing import Any
 
 from flare.errors import AccessDenied, InvalidParameterValue, LimitExceeded, NoSuchEntity
 from flare.iam import policy
-from flare.store.backend import RolePolicyStorage
+from flare.store.storage import RolePolicyStorage
 
 MAX_ROLE_POLICY_CHARS = 10240
 ROLE_ARN = re.compile(

@@ -38,8 +38,8 @@ from flare.errors import FlareError, InvalidParameterValue, ResourceNotFound
 from flare.placement.router import Router
 from flare.rules.expression import Expression, next_fire, parse
 from flare.sandbox.invocation import Invocation
-from flare.store.backend import ScheduleStorage
 from flare.store.schedules import ScheduleRow
+from flare.store.storage import ScheduleStorage
 
 log = logging.getLogger("flare.rules")
 
