@@ -140,6 +140,12 @@ class Registry:
     def __repr__(self) -> str:
         return f"<Registry functions={len(self._rows)}>"
 
+    @property
+    def store(self) -> FunctionStorage:
+        """The store the registry's rows are in (its ``transaction`` is the one deleting a
+        function shares with what belongs to it)."""
+        return self._db
+
     def load(self) -> None:
         """Fill the caches from the database. Call once, before serving this account and
         region (code no one uses is deleted afterwards, across all of them: ``unused_code``)."""
