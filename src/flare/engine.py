@@ -13,7 +13,7 @@ import functools
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from flare.account_region import AccountRegion
 from flare.auth.authenticator import Authenticator, AuthMode
@@ -35,6 +35,9 @@ from flare.sandbox.phase import seen
 from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
 
+if TYPE_CHECKING:
+    from flare.cluster.registry_changes import RegistryChanges
+
 log = logging.getLogger("flare.engine")
 
 
@@ -51,6 +54,7 @@ class Engine:
         self._regions: dict[Scope, AccountRegion] = {}
         self.trace: TraceRecorder | None = None
         self._started = False
+        self.cluster_changes: RegistryChanges | None = None  # other nodes' changes, heard (--cluster)
         self.authenticator = Authenticator(
             AuthMode(config.auth),
             self.machine.access_keys.find,
@@ -168,7 +172,7 @@ class Engine:
         if self.config.trace is not None:
             self._start_trace(self.config.trace)
         await self.machine.start()
-        for scope in sorted(self.machine.database.scopes_in_use(), key=lambda scope: scope.key):
+        for scope in sorted(self.machine.stores.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
         for region in self.regions():
             region.load()
@@ -177,6 +181,13 @@ class Engine:
         for region in self.regions():
             region.start()
         self._started = True
+        if self.machine.cluster is not None:
+            from flare.cluster.registry_changes import RegistryChanges
+
+            self.cluster_changes = RegistryChanges(
+                self.machine.cluster, lambda: self._regions, self.machine, self.clock
+            )
+            self.cluster_changes.start()
 
     def _start_trace(self, path: Path) -> None:
         """Record every invocation of every account and region to ``path`` from now on."""
@@ -195,6 +206,8 @@ class Engine:
 
     async def stop(self) -> None:
         self.feed.close()
+        if self.cluster_changes is not None:
+            await self.cluster_changes.stop()
         for region in self.regions():
             await region.stop()
         if self.trace is not None:

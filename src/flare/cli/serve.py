@@ -201,6 +201,14 @@ from flare.config import DEFAULT_REGION, ServerConfig
     metavar="NAME",
     help="This node's name in the cluster (default: the host's name). Only with --cluster.",
 )
+@click.option(
+    "--cluster-blob-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="A directory every node mounts where code zips are shared (default: in the cluster's Redis). "
+    "Only with --cluster.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
@@ -223,6 +231,8 @@ def serve_command(**options: Any) -> None:
         options["node_name"] = check_cluster(options["cluster_url"], options["node_name"])
     elif options["node_name"] is not None:
         raise click.UsageError("--node-name names this node in a cluster: give --cluster too")
+    elif options["cluster_blob_dir"] is not None:
+        raise click.UsageError("--cluster-blob-dir is where a cluster's nodes share code: give --cluster too")
     config = ServerConfig(**options)
     from flare.server import serve
 

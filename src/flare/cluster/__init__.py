@@ -8,4 +8,22 @@ Modules:
 
     address   the ``--cluster`` URL and ``--node-name``: parsed, checked, reached once at start
     link      the node's Redis clients (``Machine.cluster``) and the cluster's key names
+    redis_stores             the node's ``StoreBackend``: which concerns are on Redis
+    redis_functions          functions, versions, aliases, version counters (Lua CAS)
+    redis_policies           resource-based policies
+    redis_layers             layer versions, counters, permissions
+    redis_urls               function URL configs
+    redis_function_settings  recursion and runtime management configs
+    redis_code_signing       code signing configs and bindings
+    redis_invoke_configs     event invoke configs (retries, destinations of async invokes)
+    redis_schedules          keep-warm schedules, each firing claimed by one node
+    redis_settings           reserved and provisioned concurrency settings
+    redis_role_policies      execution roles' policies
+    redis_access_keys        the access keys of ``--auth sigv4`` (``flare keys --cluster``)
+    redis_secrets            Flare's own secrets
+    redis_blobs              code and layer zips, content-addressed, fetched on first use
+    change_notice            a write and its change notice, in one ``MULTI``
+    registry_changes         every node hears the others' changes and reads them back
+
+What each shares and how: docs/cluster-registry.md.
 """
