@@ -82,6 +82,7 @@ class BurstRun:
     n: int
     cold: measure.LatencyStats | None = None
     result: burst.BurstResult | None = None
+    flare_cpu_s: float | None = None
     load: tuple[float, float, float] = (0.0, 0.0, 0.0)
     error: str | None = None
 
@@ -187,7 +188,9 @@ def measure_burst(run: BurstRun, server: harness.Server, cold_iterations: int) -
     )
     harness.deploy(client, BURST_FUNCTION)
     run.load = os.getloadavg()
+    cpu_before = tree_cpu_s(server.process.pid)
     run.result = burst.fire(measure.Endpoint(server.host, server.port, BURST_FUNCTION), run.n)
+    run.flare_cpu_s = tree_cpu_s(server.process.pid) - cpu_before
 
 
 def run(cold_iterations: int, quick: bool, progress: Callable[[str], None]) -> ScaleResult:
@@ -253,7 +256,10 @@ def _burst_lines(run: BurstRun | None) -> list[str]:
         "(`--account-concurrency 1200`, scaling rate 1,000 per 10 s): "
         f"{answers}; the last answer after {_cell(run.result.last_s, 2)} s, against "
         f"{run.n} x the single cold start ({run.cold.p50_ms:.1f} ms p50) / {os.cpu_count()} cores "
-        f"= {_cell(run.serial_s, 2)} s; load average {run.load[0]:.1f}",
+        f"= {_cell(run.serial_s, 2)} s; Flare's CPU meanwhile {_cell(run.flare_cpu_s, 1)} s "
+        f"(on {os.cpu_count()} cores: {_cell((run.flare_cpu_s or 0) / (os.cpu_count() or 1), 1)} s "
+        "at the least); "
+        f"load average {run.load[0]:.1f}",
     ]
 
 
