@@ -70,3 +70,16 @@ def test_a_handler_sees_none_of_the_engines_variables_or_files(server: FlareServ
     data_dir = str(server.data_dir.resolve())
     leaked = {fd: target for fd, target in seen["fds"].items() if data_dir in target or "flare.db" in target}
     assert not leaked, leaked
+
+
+def test_a_handler_holds_no_handle_on_other_environments_processes(server: FlareServer) -> None:
+    """The zygote watches each environment's processes through a pidfd (``child_watch.py``);
+    none of those, nor its epoll set, reaches a new environment."""
+    lam: Any = server.client()
+    for name in ("neighbour-1", "neighbour-2"):
+        create_function(lam, name, python_function("def handler(e, c):\n    return 1\n"))
+        lam.invoke(FunctionName=name, Payload=b"{}")
+    create_function(lam, "snoop-fds", python_function(SNOOP))
+    seen = json.loads(lam.invoke(FunctionName="snoop-fds", Payload=b"{}")["Payload"].read())
+    handles = {fd: target for fd, target in seen["fds"].items() if "pidfd" in target or "eventpoll" in target}
+    assert not handles, handles

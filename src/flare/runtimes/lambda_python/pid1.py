@@ -64,7 +64,7 @@ def become_init(plan: dict[str, Any]) -> None:
         sandbox.mount(plan["skeleton"], root, "", sandbox.MS_BIND)
         bare = sandbox.MS_RDONLY | sandbox.MS_NOSUID | sandbox.MS_NODEV | sandbox.MS_NOEXEC
         sandbox.mount("", root, "", sandbox.MS_REMOUNT | sandbox.MS_BIND | bare)
-        sandbox.pivot(root)
+        sandbox.enter_root(root)
         sandbox.drop_privileges(plan["init_uid"], plan["gid"])
     except OSError as error:
         os.write(2, f"flare: environment init failed: {error}\n".encode())

@@ -32,7 +32,7 @@ import struct
 import sys
 from typing import Any, Callable, Optional
 
-from lambda_python import bootstrap, extension_launch, frames, pid1, sandbox, seccomp, template
+from lambda_python import bootstrap, child_watch, extension_launch, frames, pid1, sandbox, seccomp, template
 
 # Modules handlers commonly import; loading them here makes every cold start cheaper.
 for _name in (
@@ -86,6 +86,7 @@ Become = Callable[[dict, list, int], int]  # (header, fds, status_fd) -> exit co
 def _child(
     control: socket.socket,
     wakeup: int,
+    watch: child_watch.ChildWatch,
     become: Become,
     header: dict[str, Any],
     fds: list[int],
@@ -96,6 +97,7 @@ def _child(
     try:
         control.close()
         os.close(wakeup)
+        watch.close_in_child()
         signal.set_wakeup_fd(-1)
         for sig in (signal.SIGCHLD, signal.SIGTERM, signal.SIGINT, signal.SIGPIPE):
             signal.signal(sig, signal.SIG_DFL)
@@ -187,9 +189,11 @@ class Inits:
     (``refill``), so that the next environment's runtime is forked into a namespace whose init
     is already there: making it is off that cold start's path."""
 
-    def __init__(self, forker: sandbox.Forker) -> None:
+    def __init__(self, forker: sandbox.Forker, watch: child_watch.ChildWatch) -> None:
         self._forker = forker
+        self._watch = watch
         self._of_runtime: dict[int, int] = {}
+        self._runtime_of: dict[int, int] = {}  # init => its runtime
         self._alive: set[int] = set()  # inits not reaped yet
         self._spare: tuple[int, int] | None = None  # (pid, its namespace's descriptor)
 
@@ -210,6 +214,7 @@ class Inits:
             os.close(namespace)  # in the child too: it must not hold it
         if pid:
             self._of_runtime[pid] = init
+            self._runtime_of[init] = pid
         return pid
 
     def refill(self, plan: dict[str, Any]) -> None:
@@ -218,7 +223,12 @@ class Inits:
             self._spare = self._spawn(plan)
 
     def _spawn(self, plan: dict[str, Any]) -> tuple[int, int]:
-        pid, namespace = self._forker.spawn_init(lambda: pid1.become_init(plan))
+        def init() -> None:
+            self._watch.close_in_child()
+            pid1.become_init(plan)
+
+        pid, namespace = self._forker.spawn_init(init)
+        self._watch.watch(pid)
         self._alive.add(pid)
         return pid, namespace
 
@@ -231,10 +241,11 @@ class Inits:
             if self._spare is not None and self._spare[0] == pid:
                 os.close(self._spare[1])
                 self._spare = None
-            self._of_runtime = {runtime: init for runtime, init in self._of_runtime.items() if init != pid}
+            self._of_runtime.pop(self._runtime_of.pop(pid, -1), None)
             return True
         init = self._of_runtime.pop(pid, None)
         if init is not None:
+            self._runtime_of.pop(init, None)
             with contextlib.suppress(OSError):
                 os.kill(init, signal.SIGKILL)
         return False
@@ -246,18 +257,16 @@ class Inits:
 
 
 def _reap(
-    control: socket.socket, children: dict[int, str | None], statuses: dict[int, int], inits: Inits
+    control: socket.socket,
+    children: dict[int, str | None],
+    statuses: dict[int, int],
+    inits: Inits,
+    watch: child_watch.ChildWatch,
 ) -> None:
     """Report every exited child but the inits (see ``Inits``). A SnapStart restore's init
     (pid 1 there, its runtime's parent) wrote the runtime's raw wait status to a pipe before
     exiting: that is the status reported for it."""
-    while True:
-        try:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-        except ChildProcessError:
-            return
-        if pid == 0:
-            return
+    for pid, status in watch.exited():
         if inits.reaped(pid):
             continue
         children.pop(pid, None)
@@ -297,24 +306,29 @@ def serve(control: socket.socket, become: Become, hello_id: str) -> None:
     children: dict[int, str | None] = {}  # pid => its cgroup v1 freezer.state, if any
     forker = sandbox.Forker()
     statuses: dict[int, int] = {}
-    inits = Inits(forker)
+    watch = child_watch.ChildWatch()
+    inits = Inits(forker, watch)
     control.sendall(frames.encode(frames.SPAWNED, {"id": hello_id, "pid": os.getpid()}))
+    poller = select.poll()  # not select(): the watch's descriptor is above FD_SETSIZE
+    for fd in (control.fileno(), wake_r, watch.fileno()):
+        poller.register(fd, select.POLLIN)
     while True:
         try:
-            readable, _, _ = select.select([control, wake_r], [], [])
+            readable = {fd for fd, _events in poller.poll()}
         except InterruptedError:
             continue
         if wake_r in readable:
             os.read(wake_r, 4096)
-            _reap(control, children, statuses, inits)
-        if control in readable:
+        if readable & {wake_r, watch.fileno()}:
+            _reap(control, children, statuses, inits, watch)
+        if control.fileno() in readable:
             message = _recv_spawn(control)
             if message is None:
                 _kill_children(children)
                 inits.kill_all()
                 os._exit(0)
             _kind, header, fds = message
-            pid = _spawn(control, wake_r, become, header, fds, forker, statuses, inits)
+            pid = _spawn(control, wake_r, watch, become, header, fds, forker, statuses, inits)
             children[pid] = header.get("thaw_file")
             control.sendall(frames.encode(frames.SPAWNED, {"id": header["id"], "pid": pid}))
             if _gets_init(header):
@@ -329,6 +343,7 @@ def _gets_init(header: dict[str, Any]) -> bool:
 def _spawn(
     control: socket.socket,
     wake_r: int,
+    watch: child_watch.ChildWatch,
     become: Become,
     header: dict[str, Any],
     fds: list[int],
@@ -352,7 +367,8 @@ def _spawn(
     if pid == 0:
         if status_r >= 0:
             os.close(status_r)
-        _child(control, wake_r, become, header, fds, status_w)
+        _child(control, wake_r, watch, become, header, fds, status_w)
+    watch.watch(pid)
     for fd in fds:
         os.close(fd)
     if mode == "template":
