@@ -78,7 +78,10 @@ unit: install
 conformance: install
 	$(BIN)/pytest -q tests/conformance
 
+# Bytecode compiled first: every test starts `flare serve` processes, and where
+# PYTHONDONTWRITEBYTECODE is set each of them would otherwise compile the engine again.
 test: lint
+	$(BIN)/python -m compileall -q src >/dev/null
 	$(BIN)/pytest -q -p no:cacheprovider tests
 
 # The fuzzer (tests/fuzz/) at length: FUZZ_EXAMPLES random examples per test (make test runs a
