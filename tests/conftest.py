@@ -128,7 +128,12 @@ def launch(tmp_path: Path, *extra: str) -> FlareServer:
     args = [str(FLARE), "serve", "--port", str(port), "--data-dir", str(data_dir), *extra]
     process = start_process(args)
     url = f"http://127.0.0.1:{port}"
-    wait_ready(process, url)
+    try:
+        wait_ready(process, url)
+    except BaseException:
+        process.kill()  # a server that did not start in time is not left running
+        process.wait(10)
+        raise
     return FlareServer(url, data_dir, process, args)
 
 
