@@ -158,6 +158,28 @@ def test_timeout_gives_sandbox_timedout_and_fresh_environment(lam: Any) -> None:
     assert env_after != env_before
 
 
+def test_warm_invocation_times_out_a_full_timeout_after_its_own_start(lam: Any) -> None:
+    """The environment's deadline timer serves its invocations one after the other: the second
+    one, started while the first one's timer is still pending, still gets its whole second."""
+    name = unique("rearm")
+    source = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event['sleep'])\n"
+        "    return context.log_stream_name\n"
+    )
+    create_function(lam, name, python_function(source), Timeout=1)
+    _, env_first = invoke(lam, name, {"sleep": 0.6})
+    started = time.monotonic()
+    response, body = invoke(lam, name, {"sleep": 3}, LogType="Tail")
+    elapsed = time.monotonic() - started
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in log_of(response)
+    assert 0.95 <= elapsed < 2.5
+    _, env_after = invoke(lam, name, {"sleep": 0})
+    assert env_after != env_first
+
+
 def test_runtime_crash_gives_exit_error_and_engine_survives(lam: Any) -> None:
     name = unique("crash")
     source = "import os\ndef handler(event, context):\n    return os._exit(7) if event.get('die') else 1\n"
