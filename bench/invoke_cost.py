@@ -173,13 +173,13 @@ def traced(endpoint: measure.Endpoint, engine: int, out: Path, invokes: int, top
     invokes += 1  # the first dump's
     per0, per1 = ({row.split("\t", 1)[1]: int(row.split("\t")[0]) for row in dump[1:]} for dump in dumps[:2])
     grown = Counter({name: count - per0.get(name, 0) for name, count in per1.items()})
-    dump_ops = sum(v for k, v in grown.items() if k.startswith("_dump\t"))  # the first dump's own
+    dump_ops = sum(v for k, v in grown.items() if k.startswith("_dump"))  # the first dump's own
     lines = [
         f"one at a time: {(ops1 - ops0 - dump_ops) / invokes:,.0f} Python opcodes and "
         f"{(calls1 - calls0) / invokes:.1f} Python calls per invoke (engine's main thread)"
     ]
     for name, count in grown.most_common(top + 1):
-        if not name.startswith("_dump\t"):
+        if not name.startswith("_dump"):
             lines.append(f"  {count / invokes:7.1f}  {name.replace(chr(9), '  ')}")
     return lines[: top + 1]
 
