@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import itertools
 import json
+import os
 import socket
 import time
 import uuid
@@ -156,6 +157,28 @@ def test_timeout_gives_sandbox_timedout_and_fresh_environment(lam: Any) -> None:
     assert "Task timed out after 1.00 seconds" in log_of(response)
     _, env_after = invoke(lam, name)
     assert env_after != env_before
+
+
+def test_warm_invocation_times_out_a_full_timeout_after_its_own_start(lam: Any) -> None:
+    """The environment's deadline timer serves its invocations one after the other: the second
+    one, started while the first one's timer is still pending, still gets its whole second."""
+    name = unique("rearm")
+    source = (
+        "import time\n"
+        "def handler(event, context):\n"
+        "    time.sleep(event['sleep'])\n"
+        "    return context.log_stream_name\n"
+    )
+    create_function(lam, name, python_function(source), Timeout=1)
+    _, env_first = invoke(lam, name, {"sleep": 0.6})
+    started = time.monotonic()
+    response, body = invoke(lam, name, {"sleep": 3}, LogType="Tail")
+    elapsed = time.monotonic() - started
+    assert body["errorType"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in log_of(response)
+    assert 0.95 <= elapsed < 2.5
+    _, env_after = invoke(lam, name, {"sleep": 0})
+    assert env_after != env_first
 
 
 def test_runtime_crash_gives_exit_error_and_engine_survives(lam: Any) -> None:
@@ -392,24 +415,34 @@ def handler(event, context):
     assert second - first < 10, (first, second)
 
 
+@pytest.mark.skipif((os.cpu_count() or 1) < 2, reason="needs the engine and the runtime on two CPUs")
 def test_runtime_sleeps_once_per_invocation(flare: FlareServer, lam: Any) -> None:
     """Invocations served back to back (pipelined on one connection): between two of them
     the runtime sleeps once, for the next event, and is not also woken each time the engine
-    reads its answer (see ``bootstrap.serve_loaded``)."""
+    reads its answer (see ``bootstrap.serve_loaded``). The engine and the runtime run on two
+    different CPUs: on one, the engine woken by the answer may run its whole turn before the
+    runtime gets back to waiting, which then finds the next event there and never sleeps."""
     name = unique("sleeps")
     source = """
+import os
 def handler(event, context):
+    os.sched_setaffinity(0, {1})
     status = open("/proc/self/status").read()
     return int(status.split("\\nvoluntary_ctxt_switches:")[1].split()[0])
 """
     create_function(lam, name, python_function(source), MemorySize=1769)
-    invoke(lam, name)
-    host, port = flare.url.removeprefix("http://").split(":")
-    request = signed_raw("POST", flare.url, f"/2015-03-31/functions/{name}/invocations", b"{}")
-    with socket.create_connection((host, int(port)), timeout=30) as sock:
-        sock.sendall(request * 101)
-        buffer = bytearray()
-        counts = [int(read_response(sock, buffer)[2]) for _ in range(101)]
+    engine_cpus = os.sched_getaffinity(flare.process.pid)
+    os.sched_setaffinity(flare.process.pid, {0})
+    try:
+        invoke(lam, name)
+        host, port = flare.url.removeprefix("http://").split(":")
+        request = signed_raw("POST", flare.url, f"/2015-03-31/functions/{name}/invocations", b"{}")
+        with socket.create_connection((host, int(port)), timeout=30) as sock:
+            sock.sendall(request * 101)
+            buffer = bytearray()
+            counts = [int(read_response(sock, buffer)[2]) for _ in range(101)]
+    finally:
+        os.sched_setaffinity(flare.process.pid, engine_cpus)
     sleeps = sorted(later - earlier for earlier, later in itertools.pairwise(counts))
     assert sleeps[len(sleeps) // 2] == 1, sleeps
 

@@ -30,6 +30,13 @@ def test_takes_a_plain_invoke_with_its_headers_and_body() -> None:
     assert buffer == b""
 
 
+@pytest.mark.parametrize("value", ["a :b", "a\t:b", "plain"])
+def test_a_value_holding_what_an_odd_name_would_show_is_still_taken(value: str) -> None:
+    parsed = parse_request(bytearray(request(headers=f"User-Agent: {value}\r\nX-Other:  v \r\n")))
+    assert parsed is not None
+    assert (parsed.headers["user-agent"], parsed.headers["x-other"]) == (value, "v")
+
+
 def test_decodes_names_and_the_qualifier() -> None:
     arn = "arn%3Aaws%3Alambda%3Aus-east-1%3A000000000000%3Afunction%3Ahello"
     parsed = parse_request(bytearray(request(f"/2015-03-31/functions/{arn}/invocations?Qualifier=live")))
@@ -64,6 +71,11 @@ def test_waits_for_the_whole_request_and_leaves_the_next_one() -> None:
         request(headers="Host: ABC.LAMBDA-URL.us-east-1.localhost\r\n"),
         request(headers="Bad Header : x\r\n"),
         request(headers="X-A: 1\r\n folded: continuation\r\n"),
+        request(headers="X-A: 1\r\n\tfolded: continuation\r\n"),
+        request(headers=": no name\r\n"),
+        request(headers="Tab-Before\t: x\r\n"),
+        request(headers="No-Colon-Here\r\n"),
+        request(headers="Bad Header : x\r\nUser-Agent: a :b\r\n"),
         b"POST /2015-03-31/functions/hello/invocations HTTP/1.1\r\nContent-Length: nope\r\n\r\n",
         f"POST /2015-03-31/functions/h/invocations HTTP/1.1\r\nContent-Length: {FAST_BODY_LIMIT + 1}"
         "\r\n\r\n".encode(),

@@ -11,7 +11,8 @@ from typing import Any, cast
 import pytest
 
 from flare.clock import ManualClock
-from flare.placement.pool import FREEZE_DELAY_S, Pool, choose_idle, idle_expired
+from flare.placement.freeze_window import FREEZE_DELAY_S
+from flare.placement.pool import Pool, choose_idle, idle_expired
 from flare.sandbox.lifecycle import EnvState
 
 IDLE_TIMEOUT = 300.0

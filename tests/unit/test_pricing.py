@@ -108,6 +108,35 @@ def test_the_bill_adds_invocations_by_account_function_and_component() -> None:
     assert bill.by_account()[("111122223333", "duration")] == pytest.approx(0.2 * 0.0000166667)
 
 
+def test_the_bill_totals_equal_the_sum_of_each_invocations_charges() -> None:
+    """The bill sums billed milliseconds per invocation and prices the sums when read: the
+    totals are the sum of ``invocation_charges`` of every invocation, across memory sizes,
+    architectures, extra /tmp, cold starts, provisioned environments and reads in between."""
+    bill = Bill(ManualClock())
+    expected: dict[tuple[str, str, str, str], float] = {}
+    big = dataclasses.replace(VERSION, memory_mb=3008, ephemeral_mb=2048, architecture="arm64")
+    runs = [(VERSION, 0.3, None, False), (VERSION, 12.5, 480.2, False), (big, 99.01, None, True)]
+    for n in range(30):
+        version, duration_ms, init_ms, provisioned = runs[n % 3]
+        bill.charge(version, duration_ms + n, init_ms, provisioned)
+        charges = pricing.invocation_charges(
+            version.architecture,
+            version.memory_mb,
+            duration_ms + n,
+            init_ms,
+            version.ephemeral_mb,
+            provisioned,
+        )
+        for component, usd in charges.by_component().items():
+            key = (version.account_id, version.region, version.name, component)
+            expected[key] = expected.get(key, 0.0) + usd
+        if n == 10:
+            bill.totals()
+    totals = bill.totals()
+    assert totals == pytest.approx(expected)
+    assert ("111122223333", "us-east-1", "fn", "ephemeral_storage") in totals
+
+
 def test_provisioned_time_is_charged_while_configured_and_at_its_count() -> None:
     clock = ManualClock()
     bill = Bill(clock)

@@ -72,7 +72,8 @@ def parse_request(buffer: bytearray, guard: BrowserGuard | None = None) -> FastR
         if len(buffer) > MAX_HEAD_BYTES:
             raise NotFast
         return None
-    lines = buffer[:end].decode("latin-1").split("\r\n")
+    head = buffer[:end].decode("latin-1")
+    lines = head.split("\r\n")
     parts = lines[0].split(" ")
     if len(parts) != 3 or parts[0] != "POST" or parts[2] != "HTTP/1.1":
         raise NotFast
@@ -80,12 +81,8 @@ def parse_request(buffer: bytearray, guard: BrowserGuard | None = None) -> FastR
     name = function_name_of(path)
     if name is None:
         raise NotFast
-    headers: dict[str, str] = {}
-    for line in lines[1:]:
-        key, colon, value = line.partition(":")
-        if not colon or not key or key[0] in " \t" or key[-1] in " \t":
-            raise NotFast
-        headers[key.lower()] = value.strip()
+    odd = "\r\n:" in head or "\r\n " in head or "\r\n\t" in head or " :" in head or "\t:" in head
+    headers = _headers(lines, odd)
     if "transfer-encoding" in headers or "expect" in headers:
         raise NotFast
     if ".lambda-url." in headers.get("host", "").lower():  # a function URL's request: function_url.py
@@ -107,6 +104,27 @@ def parse_request(buffer: bytearray, guard: BrowserGuard | None = None) -> FastR
             qualifier = unquote_plus(value) or None
     keep_alive = headers.get("connection", "").lower() != "close"
     return FastRequest(name, qualifier, headers, body, keep_alive, path, query)
+
+
+def _headers(lines: list[str], check_names: bool) -> dict[str, str]:
+    """The header lines (after the request line) by lower-case name. Raises NotFast for a line
+    without a colon, or (``check_names``) with an empty name or blanks around it. A head without
+    ``CRLF:``, ``CRLF`` + blank or blank + ``:`` anywhere (``parse_request``'s ``odd``; a value may
+    hold one too) has no such name, and its lines are read without those checks."""
+    headers: dict[str, str] = {}
+    if check_names:
+        for line in lines[1:]:
+            key, colon, value = line.partition(":")
+            if not colon or not key or key[0] in " \t" or key[-1] in " \t":
+                raise NotFast
+            headers[key.lower()] = value.strip()
+        return headers
+    for line in lines[1:]:
+        key, colon, value = line.partition(":")
+        if not colon:
+            raise NotFast
+        headers[key.lower()] = value.strip()
+    return headers
 
 
 class HttpDate:

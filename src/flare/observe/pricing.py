@@ -120,16 +120,37 @@ def invocation_charges(
     ``init_ms`` on an on-demand cold start) rounded up to the millisecond, at least 1 ms. The
     millisecond the rounding adds goes to ``duration``; ``init`` is the rest of the billed
     time. ``provisioned``: served by a provisioned environment (its duration price)."""
-    price = prices(architecture)
+    invoke_ms, init_billed_ms = billed_parts(duration_ms, init_ms)
+    return summed_charges(architecture, memory_mb, 1, invoke_ms, init_billed_ms, ephemeral_mb, provisioned)
+
+
+def billed_parts(duration_ms: float, init_ms: float | None = None) -> tuple[int, int]:
+    """One invocation's billed milliseconds as ``(invoke, init)`` (see ``invocation_charges``):
+    their sum is ``report.billed_ms``; the rounding's millisecond is the invoke part's."""
     billed = billed_ms(duration_ms, init_ms)
     invoke_ms = min(billed, max(1, math.ceil(duration_ms)))
+    return invoke_ms, billed - invoke_ms
+
+
+def summed_charges(
+    architecture: str,
+    memory_mb: int,
+    count: int,
+    invoke_ms: int,
+    init_ms: int,
+    ephemeral_mb: int = FREE_EPHEMERAL_MB,
+    provisioned: bool = False,
+) -> Charges:
+    """What ``count`` invocations cost together, from the sums of their ``billed_parts``
+    (every charge is linear in them: the sum of ``invocation_charges``)."""
+    price = prices(architecture)
     rate = price.provisioned_duration_gb_s if provisioned else price.duration_gb_s
     extra_storage_mb = max(0, ephemeral_mb - FREE_EPHEMERAL_MB)
     return Charges(
-        requests=price.request,
+        requests=price.request * count,
         duration=gb_seconds(memory_mb, invoke_ms) * rate,
-        init=gb_seconds(memory_mb, billed - invoke_ms) * rate,
-        ephemeral_storage=gb_seconds(extra_storage_mb, billed) * price.ephemeral_gb_s,
+        init=gb_seconds(memory_mb, init_ms) * rate,
+        ephemeral_storage=gb_seconds(extra_storage_mb, invoke_ms + init_ms) * price.ephemeral_gb_s,
     )
 
 

@@ -38,12 +38,12 @@ from typing import TypeVar
 
 from flare.clock import Clock, TimerHandle
 from flare.control.model import LATEST, FunctionVersion, VersionKey
+from flare.placement.freeze_window import FreezeWindow
 from flare.sandbox.environment import Environment
 from flare.sandbox.lifecycle import EnvState, Stateful
 
 log = logging.getLogger("flare.pool")
 
-FREEZE_DELAY_S = 0.001
 
 PROVISIONED_INIT = "provisioned-concurrency"
 
@@ -102,8 +102,7 @@ class Pool:
         self._current_revision: dict[tuple[str, str], str] = {}
         self._stopping: set[asyncio.Task[None]] = set()
         self._closed = False
-        self._to_freeze: list[Environment] = []
-        self._freeze_timer: TimerHandle | None = None
+        self._freezing = FreezeWindow(clock)  # parked environments, frozen once idle a while
         # version key => idle provisioned environments, warmest last
         self._provisioned_idle: dict[VersionKey, list[Environment]] = {}
         # every live provisioned environment: starting, idle or busy (and by version key)
@@ -285,7 +284,7 @@ class Pool:
 
     def _park_provisioned(self, env: Environment) -> None:
         self._provisioned_idle.setdefault(env.version.key, []).append(env)
-        self._schedule_freeze(env)
+        self._freezing.add(env)
 
     def _drop_provisioned(self, env: Environment) -> None:
         """Stop a provisioned environment that is idle, dead or released for the last time."""
@@ -323,26 +322,17 @@ class Pool:
             for env in [env for env in self._provisioned_idle[key] if self._stale(env)]:
                 self._drop_provisioned(env)
 
-    # ---- parking: the idle list, the idle timer and the batched freeze ---------------------
+    # ---- parking: the idle list, the idle timer and the freeze window ----------------------
 
     def _park(self, env: Environment) -> None:
-        """Make ``env`` idle: frozen within ``FREEZE_DELAY_S`` and shut down after the idle TTL.
-
-        The freeze is batched (one timer for every environment parked in the window) and
-        skipped for an environment that is busy again by then: under load an environment is
-        often reused within the window and then costs neither a SIGSTOP nor a SIGCONT. The idle
-        TTL has one timer for the whole pool too (``_reap``), not one per parking.
-        """
+        """Make ``env`` idle: frozen once idle ``FREEZE_DELAY_S`` unless reused before
+        (``freeze_window.py``), and shut down after the idle TTL, which has one timer for the
+        whole pool (``_reap``), not one per parking."""
         self._idle.setdefault(env.version.key, []).append(env)
         self._parked_at[env] = self._clock.now()
         if self._reaper is None:
             self._reaper = self._clock.call_later(self.idle_timeout_s, self._reap)
-        self._schedule_freeze(env)
-
-    def _schedule_freeze(self, env: Environment) -> None:
-        self._to_freeze.append(env)
-        if self._freeze_timer is None:
-            self._freeze_timer = self._clock.call_later(FREEZE_DELAY_S, self._freeze_parked)
+        self._freezing.add(env)
 
     def _unpark(self, env: Environment) -> None:
         """Undo ``_park``'s timers for ``env`` (the caller removes it from the idle list)."""
@@ -350,24 +340,12 @@ class Pool:
         if not self._parked_at and self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None
-        if env in self._to_freeze:
-            self._to_freeze.remove(env)
-            if not self._to_freeze and self._freeze_timer is not None:
-                self._freeze_timer.cancel()
-                self._freeze_timer = None
-
-    def _freeze_parked(self) -> None:
-        self._freeze_timer = None
-        parked, self._to_freeze = self._to_freeze, []
-        for env in parked:
-            env.freeze()
+        self._freezing.discard(env)
 
     async def close(self) -> None:
         """Stop every environment (SHUTDOWN for each, in parallel) and wait for them."""
         self._closed = True
-        if self._freeze_timer is not None:
-            self._freeze_timer.cancel()
-            self._freeze_timer = None
+        self._freezing.close()
         if self._reaper is not None:
             self._reaper.cancel()
             self._reaper = None

@@ -38,8 +38,7 @@ it, published on the live feed (``observe/live_feed.py``).
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from types import TracebackType
 
 from flare.clock import Clock, SystemClock
 from flare.control import tenancy
@@ -74,18 +73,23 @@ class Router:
         self.trace: TraceRecorder | None = None  # flare serve --trace (observe/trace_record.py)
         self._feed = feed
 
-    @asynccontextmanager
-    async def invoke(
-        self, version: FunctionVersion, invocation: Invocation
-    ) -> AsyncIterator[InvocationResult]:
-        """Run ``invocation`` on ``version``, yielding its result. Raises TooManyRequests (before
-        any environment is reserved) when the ledger throttles it, ResourceNotReady when no
-        environment could be started, InvalidParameterValue when the invocation's tenant does
-        not fit the function's tenancy. With a ``trace`` recorder, the invocation is handed to
-        it once its environment is released."""
-        began = self._clock.now()
+    def invoke(self, version: FunctionVersion, invocation: Invocation) -> RoutedInvocation:
+        """``async with router.invoke(version, invocation) as result``: run ``invocation`` on
+        ``version``, with its result. Entering raises TooManyRequests (before any environment is
+        reserved) when the ledger throttles it, ResourceNotReady when no environment could be
+        started, InvalidParameterValue when the invocation's tenant does not fit the function's
+        tenancy. With a ``trace`` recorder, the invocation is handed to it once its environment
+        is released."""
+        return RoutedInvocation(self, version, invocation)
+
+    async def _enter(self, routed: RoutedInvocation) -> InvocationResult:
+        """``RoutedInvocation.__aenter__``: place and run the invocation, on a provisioned
+        environment when one is idle, else on demand under a lease; ``routed`` keeps what its
+        exit releases."""
+        began = routed.began = self._clock.now()
+        version, invocation = routed.version, routed.invocation
         if version.tenant_isolated or invocation.tenant_id is not None:
-            version = self._for_tenant(version, invocation.tenant_id)
+            version = routed.version = self._for_tenant(version, invocation.tenant_id)
         provisioned = self.pool.try_reserve_provisioned(version)
         if provisioned is not None:
             try:
@@ -94,26 +98,36 @@ class Router:
                 self.pool.release(provisioned)
                 raise
             if not result.undelivered:
-                latency_ms = self._count(result, version, invocation, began, provisioned=True)
-                try:
-                    yield result
-                finally:
-                    ended = provisioned.state is not EnvState.IDLE
-                    self.pool.release(provisioned)
-                    self._record(began, version, invocation, result, "provisioned", latency_ms, ended)
-                return
+                routed.latency_ms = self._count(result, version, invocation, began, provisioned=True)
+                routed.env, routed.result, routed.start = provisioned, result, "provisioned"
+                return result
             self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
-        with self._acquire(version, invocation, began, cold_start):
+        lease = self._acquire(version, invocation, began, cold_start)
+        try:
             env, result = await self._run_on_demand(version, invocation)
-            latency_ms = self._count(result, version, invocation, began)
-            try:
-                yield result
-            finally:
-                ended = env.state is not EnvState.IDLE
-                self.pool.release(env)
-        start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
-        self._record(began, version, invocation, result, start, latency_ms, ended)
+        except BaseException:
+            lease.release()
+            raise
+        routed.latency_ms = self._count(result, version, invocation, began)
+        routed.env, routed.result, routed.lease = env, result, lease
+        routed.start = "restore" if result.restore_ms is not None else "cold" if cold_start else "warm"
+        return result
+
+    def _exit(self, routed: RoutedInvocation, failed: bool) -> None:
+        """``RoutedInvocation.__aexit__``: release the environment, then the lease (on demand);
+        record the invocation, unless the caller's block ``failed`` on demand."""
+        env, result = routed.env, routed.result
+        assert env is not None and result is not None, "exited without entering"
+        ended = env.state is not EnvState.IDLE
+        self.pool.release(env)
+        if routed.lease is not None:
+            routed.lease.release()
+            if failed:
+                return
+        self._record(
+            routed.began, routed.version, routed.invocation, result, routed.start, routed.latency_ms, ended
+        )
 
     def _acquire(
         self, version: FunctionVersion, invocation: Invocation, began: float, cold_start: bool
@@ -240,6 +254,33 @@ class Router:
             self.pool.release(env)
             raise env.restore_error
         return env
+
+
+class RoutedInvocation:
+    """One ``Router.invoke``: an async context manager whose result is the invocation's (a
+    class rather than ``contextlib.asynccontextmanager``: it is on every invocation's path,
+    and a generator-based one costs an async generator and its frames each time)."""
+
+    __slots__ = ("began", "env", "invocation", "latency_ms", "lease", "result", "router", "start", "version")
+
+    def __init__(self, router: Router, version: FunctionVersion, invocation: Invocation) -> None:
+        self.router = router
+        self.version = version
+        self.invocation = invocation
+        self.began = 0.0
+        self.env: Environment | None = None
+        self.result: InvocationResult | None = None
+        self.lease: Lease | None = None
+        self.latency_ms = 0.0
+        self.start = "warm"
+
+    async def __aenter__(self) -> InvocationResult:
+        return await self.router._enter(self)
+
+    async def __aexit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+    ) -> None:
+        self.router._exit(self, kind is not None)
 
 
 def _cost_usd(version: FunctionVersion, result: InvocationResult, provisioned: bool) -> float:

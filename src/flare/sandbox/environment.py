@@ -49,6 +49,7 @@ from flare.sandbox.channel import (
     invoke_frame,
     next_event,
 )
+from flare.sandbox.deadline import DeadlineTimer
 from flare.sandbox.debug_forward import DebugForward
 from flare.sandbox.debug_ports import NODE_DEBUG_VARIABLE, DebugPorts, jdwp_option, runtime_spec
 from flare.sandbox.extension_api import ExtensionRoutes
@@ -161,6 +162,7 @@ class Environment:
         self._ready: asyncio.Future[None] | None = None
         self._loop: asyncio.AbstractEventLoop | None = None  # set by start
         self._inflight = InFlight()
+        self._deadline = DeadlineTimer(clock, self._on_deadline)  # the invocation's timeout
         self._uses_frames = plan.mode == "python"
         self._pending_restore_ms: float | None = None
         self.restore_error: FlareError | None = None  # set by a failed SnapStart restore
@@ -544,7 +546,7 @@ class Environment:
         answered = self._inflight.begin(invocation, self._loop)
         began = self._clock.now()
         deadline_ms = int((self._clock.wall() + self.timeout_s) * 1000)
-        timer = self._clock.call_later(self.timeout_s, self._on_deadline)
+        self._deadline.start(began + self.timeout_s)
         self.thaw()
         if phases.host.active or phases.telemetry.active:
             phases.invoke_started(invocation, version.version, deadline_ms)
@@ -552,7 +554,7 @@ class Environment:
         try:
             outcome = await answered
         finally:
-            timer.cancel()
+            self._deadline.stop()
             self._inflight.end()
         if outcome.undelivered:  # it never began here: no log, no telemetry
             self._fail()
@@ -837,6 +839,7 @@ class Environment:
             self._logpipe.close()
             self._logpipe = None
         self._inflight.close()
+        self._deadline.close()
         await self._runtime_api.stop()
         if self._api_door is not None:
             self._api_door.close()

@@ -9,7 +9,7 @@ from flare.observe.live_feed import Start
 from flare.sandbox.streaming import StreamSink
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Invocation:
     """An event to deliver. ``client_context`` is the decoded JSON text (not base64);
     ``tenant_id`` the ``X-Amz-Tenant-Id`` it was invoked with (tenant-isolated functions).
@@ -31,7 +31,7 @@ class Invocation:
 SOURCES = ("sync", "url", "async", "mapping", "schedule", "durable")
 
 
-@dataclass
+@dataclass(slots=True)
 class Outcome:
     """How the runtime answered. ``error_type`` is None on success.
 
@@ -77,7 +77,7 @@ class InvocationLog:
         return "".join(f"{line}\n" for line in self.lines())
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class InvocationResult:
     """What the edge answers with: payload, ``X-Amz-Function-Error``, the invocation's log, and
     the error's type (``errorType``) when there was one. ``undelivered``: the environment's

@@ -110,6 +110,18 @@ def log_error(body: dict[str, Any]) -> None:
 
 
 RECV_BYTES = 1 << 16
+_decode_json = json.JSONDecoder().decode  # json.loads's own decoder, without json.loads's checks
+
+
+def json_of(raw: bytes) -> Any:
+    """``json.loads(raw)``, cheaper for what the engine sends (UTF-8): json.loads finds the
+    encoding of a ``bytes`` argument (UTF-8, -16 or -32) from its first bytes on every call, and
+    a first byte that is ASCII and not NUL followed by one that is not NUL can only be UTF-8
+    there. Anything else goes to json.loads itself."""
+    first = raw[:1]
+    if b"\x00" < first < b"\x80" and raw[1:2] != b"\x00":
+        return _decode_json(raw.decode("utf-8", "surrogatepass"))
+    return json.loads(raw)
 
 
 def _flush() -> None:
@@ -187,7 +199,7 @@ def serve_loaded(channel: Any, handler: Callable[[Any, Any], Any]) -> None:
     invoked back to back): 1.98 sleeps per invocation before, 1.02 after, and the environment's
     CPU time per invocation went from 250 to 145-154 µs.
     """
-    reader = frames.FrameReader()
+    reader = frames.FrameReader(json_of)
     readable = select.poll()
     readable.register(channel, select.POLLIN)
     while True:
@@ -226,7 +238,7 @@ def invoke(handler: Callable[[Any, Any], Any], header: dict[str, Any], payload: 
         header.get("tenant"),
     )
     try:
-        event = json.loads(payload) if payload else {}
+        event = json_of(payload) if payload else {}
         result = handler(event, context)
     except Exception as error:
         return error_frame(error, request_id)

@@ -99,6 +99,10 @@ class FrameReader:
         self._held: Optional[tuple] = None  # type: ignore[type-arg]  # that frame, kept part
 
     def feed(self, data: bytes) -> list:  # type: ignore[type-arg]
+        if not self._buffer and not self._skip and len(data) >= PREFIX_SIZE:
+            single = self._single(data)
+            if single is not None:
+                return [single]
         frames = []
         if self._skip:
             dropped = min(self._skip, len(data))
@@ -135,6 +139,18 @@ class FrameReader:
             header, body = split(rest, head_len, self._loads)
             frames.append((kind, header, body))
         return frames
+
+    def _single(self, data: bytes) -> Optional[tuple]:  # type: ignore[type-arg]
+        """The usual read, parsed without buffering: ``data`` is exactly one whole frame that
+        needs no cutting (None for anything else, which ``feed``'s general path takes)."""
+        total, kind, head_len = PREFIX.unpack_from(data)
+        if len(data) != total + 4 or head_len > MAX_HEAD or head_len > total - 5:
+            return None
+        if self._max_body is not None and total - 5 - head_len > self._max_body + 1:
+            return None
+        body_at = PREFIX_SIZE + head_len
+        header = self._loads(data[PREFIX_SIZE:body_at]) if head_len else {}
+        return kind, header, data[body_at:]
 
 
 def recv_exact(sock: Any, size: int) -> bytes:
