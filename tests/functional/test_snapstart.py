@@ -295,7 +295,7 @@ def test_snapstart_needs_python_312_or_later(lam: Any) -> None:
 # ---- awslambdaric: the snapshot is taken at the client's GET /runtime/restore/next -----------
 
 RIC_HOOKED = """
-import os, random, uuid
+import os, random, time, uuid
 from snapshot_restore_py import register_after_restore, register_before_snapshot
 INIT_ID = str(uuid.uuid4())
 INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE")
@@ -322,6 +322,7 @@ def second_after():
     ORDER.append("after:second")
 
 def handler(event, context):
+    time.sleep(event.get("hold", 0))
     return {
         "init_id": INIT_ID,
         "init_type": INIT_TYPE,
@@ -352,7 +353,8 @@ def test_awslambdaric_is_snapshotted_at_restore_next_and_restored(
     assert config["SnapStart"] == {"ApplyOn": "PublishedVersions", "OptimizationStatus": "On"}
 
     def cold(_: int) -> tuple[dict[str, Any], Any]:
-        return invoke(lam, f"{name}:{version}")
+        # each holds its environment a while, so that the other cannot be given it once idle
+        return invoke(lam, f"{name}:{version}", {"hold": 1.0})
 
     with ThreadPoolExecutor(2) as pool:  # two at once: two restored copies of one snapshot
         (first, one), (second, two) = pool.map(cold, range(2))
