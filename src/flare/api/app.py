@@ -14,6 +14,7 @@ from flare.api import (
     browser_guard,
     capacity_providers,
     clock_control,
+    cluster,
     code,
     code_signing,
     concurrency,
@@ -133,6 +134,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     capacity_providers.add_routes(app, lambda request: at(request).capacity_providers)
     if isinstance(engine.clock, JumpClock):
         clock_control.add_routes(app, engine.clock)
+    if engine.cluster_node is not None:
+        cluster.add_routes(app, engine.cluster_node)
     durable_executions.add_routes(
         app, lambda request: at(request).registry, lambda request: at(request).durable
     )

@@ -201,6 +201,16 @@ from flare.config import DEFAULT_REGION, ServerConfig
     metavar="NAME",
     help="This node's name in the cluster (default: the host's name). Only with --cluster.",
 )
+@click.option(
+    "--cluster-ttl",
+    "cluster_ttl_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --cluster: a node that stops heartbeating is dropped after this long, and the "
+    "concurrency its invocations held is freed (it beats and refreshes them three times as often).",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):

@@ -8,4 +8,7 @@ Modules:
 
     address   the ``--cluster`` URL and ``--node-name``: parsed, checked, reached once at start
     link      the node's Redis clients (``Machine.cluster``) and the cluster's key names
+    membership  each node's heartbeat (a TTL judged by Redis's clock), the live nodes, the token
+    node      this node's part: what it reports at each beat, the status ``flare cluster status`` shows
+    shared_ledger  one account's concurrency across every node (``ledger_script``: its Lua)
 """
