@@ -37,8 +37,13 @@ from flare.scope import Scope
 
 if TYPE_CHECKING:
     from flare.cluster.node import ClusterNode
+    from flare.store.access_keys import AccessKey
 
 log = logging.getLogger("flare.engine")
+
+
+def _secret(key: AccessKey | None) -> str | None:
+    return None if key is None else key.secret
 
 
 class Engine:
@@ -78,7 +83,10 @@ class Engine:
         if self.machine.cluster is not None:
             from flare.cluster.node import ClusterNode
 
-            self.cluster_node = ClusterNode(self.machine.cluster, config, self.clock, self._load)
+            keys = self.machine.access_keys
+            self.cluster_node = ClusterNode(
+                self.machine.cluster, config, self.clock, self._load, lambda key: _secret(keys.find(key))
+            )
         for older in ("events.db", "services.db"):  # files of Flares before the one database
             moved = self.machine.database.absorb(self.machine.data / older)
             if moved:

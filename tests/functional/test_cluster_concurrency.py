@@ -19,6 +19,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from flare.cluster.link import ClusterLink
+from flare.cluster.routing import home_of, route_key
 from flare.scope import Scope
 from tests.cluster_hosts import KEY_ID, SECRET, ClusterHosts, available
 from tests.conftest import FLARE, create_function, python_function
@@ -29,6 +30,7 @@ ACCOUNT = 10
 TTL_S = 1.5
 HOLD = "import time\ndef handler(event, context):\n    time.sleep(event.get('sleep', 0))\n    return 'done'\n"
 LEASES = ClusterLink.scoped(Scope("000000000000", "us-east-1"), "ledger", "all")
+NODES = ["node-0", "node-1", "node-2"]
 NODE_ARGS = ("--account-concurrency", str(ACCOUNT), "--min-unreserved", "1", "--cluster-ttl", str(TTL_S))
 
 
@@ -87,22 +89,39 @@ def leases(hosts: ClusterHosts) -> int:
     return int(hosts.redis_client().zcard(LEASES))
 
 
+def leases_by_node(hosts: ClusterHosts) -> dict[str, int]:
+    """Invocations running now, by node, as the nodes report them at their heartbeats (each
+    running invocation is one busy environment holding one lease)."""
+    return {node["Name"]: node["Busy"] for node in hosts.status(0)["Nodes"]}
+
+
+def homed_on(node: str, prefix: str) -> str:
+    """A new function name whose home (``cluster/routing.py``) is ``node``."""
+    while True:
+        name = unique(prefix)
+        if home_of(route_key("000000000000", "us-east-1", name, None), NODES) == node:
+            return name
+
+
 def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None:
-    name = unique("limit")
-    deploy(hosts, name)
-    for node in range(3):  # warm each node's environment, so the ten below are not all cold
-        assert outcome(hosts, node, name) == "200"
-    running = in_background(hosts, [lambda i=i: outcome(hosts, i % 3, name, 4) for i in range(ACCOUNT)])
+    names = [homed_on(node.name, "limit") for node in hosts.nodes]  # one function per node
+    for name in names:
+        deploy(hosts, name)
+    calls = [lambda i=i: outcome(hosts, i % 3, names[i % 3], 4) for i in range(ACCOUNT)]
+    running = in_background(hosts, calls)
     wait_for(lambda: leases(hosts) == ACCOUNT, 15, f"{ACCOUNT} invocations running")
-    for node in range(3):  # the 11th, wherever it lands
-        assert outcome(hosts, node, name) == "ConcurrentInvocationLimitExceeded"
+    wait_for(lambda: sum(leases_by_node(hosts).values()) == ACCOUNT, 5, "the nodes' beats")
+    assert sorted(leases_by_node(hosts).values()) == [3, 3, 4]  # held on all three nodes
+    for node in range(3):  # the 11th, wherever it lands and whichever function it is
+        assert outcome(hosts, node, names[node]) == "ConcurrentInvocationLimitExceeded"
+        assert outcome(hosts, node, names[(node + 1) % 3]) == "ConcurrentInvocationLimitExceeded"
     assert [future.result(30) for future in running] == ["200"] * ACCOUNT
     wait_for(lambda: leases(hosts) == 0, 5, "every lease released")
-    assert outcome(hosts, 1, name) == "200"
+    assert outcome(hosts, 1, names[0]) == "200"
 
 
 def test_reserved_concurrency_holds_across_nodes(hosts: ClusterHosts) -> None:
-    name = unique("reserved")
+    name = homed_on("node-0", "reserved")
     deploy(hosts, name, reserved=2)
     running = in_background(hosts, [lambda node=node: outcome(hosts, node, name, 3) for node in (0, 1)])
     wait_for(lambda: leases(hosts) == 2, 15, "two invocations running")
@@ -147,7 +166,7 @@ def test_cluster_status_lists_every_node_with_its_capacity(hosts: ClusterHosts) 
 def test_a_killed_nodes_leases_expire_and_the_survivors_keep_serving(tmp_path: Path) -> None:
     args = ("--account-concurrency", "3", "--min-unreserved", "1", "--cluster-ttl", str(TTL_S))
     with ClusterHosts.start(tmp_path, nodes=3, node_args=args) as hosts:
-        name = unique("failover")
+        name = homed_on("node-2", "failover")  # so that node-2 runs what it is sent
         deploy(hosts, name)
         doomed = hosts.nodes[2]
         in_background(hosts, [lambda: outcome(hosts, 2, name, 30) for _ in range(3)])

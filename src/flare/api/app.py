@@ -73,7 +73,13 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     def find_region(caller: Identity, name: str, qualifier: str | None) -> AccountRegion:
         return engine.region_for_function(caller, "Invoke", name, qualifier)
 
-    return invoke.InvokeRoute(find_region, engine.clock, authorization.invoke_check(engine.authorizer))
+    authorize = authorization.invoke_check(engine.authorizer)
+    if engine.cluster_node is not None:  # an invoke runs on the node routing chooses
+        from flare.cluster.forwarding import ForwardingInvokeRoute
+
+        node = engine.cluster_node
+        return ForwardingInvokeRoute(find_region, engine.clock, authorize, node.membership, node.forwarder)
+    return invoke.InvokeRoute(find_region, engine.clock, authorize)
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:

@@ -1,6 +1,7 @@
 """``GET /flare/v1/cluster``: the cluster this node belongs to (no AWS equivalent; what
 ``flare cluster status`` reads). Served only by ``flare serve --cluster``; signed like every
-Flare route. Answers ``{"Node": this node, "TtlSeconds", "Nodes": [{"Name", "Url",
+Flare route. Answers ``{"Node": this node, "TtlSeconds", "Sees": [the nodes it routes among,
+as of its last beat], "Nodes": [{"Name", "Url",
 "AccountShare", "MemoryMB", "MaxEnvironments", "Environments", "Busy", "LastBeatSecondsAgo"}]}``,
 read from Redis now (a node dead for longer than the TTL is no longer listed). Redis not
 answering is a ServiceException.

@@ -11,4 +11,6 @@ Modules:
     membership  each node's heartbeat (a TTL judged by Redis's clock), the live nodes, the token
     node      this node's part: what it reports at each beat, the status ``flare cluster status`` shows
     shared_ledger  one account's concurrency across every node (``ledger_script``: its Lua)
+    routing   which node runs an invoke: the function's home (rendezvous hashing), spill-over
+    forwarding  the invoke route that sends an invoke to that node, over HTTP keep-alive
 """

@@ -1,5 +1,6 @@
-"""This node's part in its cluster: its heartbeat and what it reports, and the cluster's view
-that ``flare cluster status`` shows (``api/cluster.py``).
+"""This node's part in its cluster: its heartbeat and what it reports, its forwarder of invokes
+to other nodes (``cluster/forwarding.py``), and the cluster's view that ``flare cluster status``
+shows (``api/cluster.py``).
 
 ``ClusterNode`` is made by the ``Engine`` only with ``--cluster``; it asks the engine (through
 ``describe_load``) how many environments it has and how many are busy, at every beat.
@@ -11,6 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 from flare.clock import Clock
+from flare.cluster.forwarding import Forwarder
 from flare.cluster.link import ClusterLink
 from flare.cluster.membership import LiveNode, Membership, NodeInfo, memory_mb
 from flare.config import ServerConfig
@@ -28,12 +30,16 @@ class ClusterNode:
         config: ServerConfig,
         clock: Clock,
         describe_load: Callable[[], tuple[int, int]],
+        secret_of: Callable[[str], str | None],
     ) -> None:
+        """``secret_of(access key id)``: the key's secret, to sign forwarded invokes as their
+        caller (None: not stored)."""
         self.link = link
         self._config = config
         self._describe_load = describe_load
         self._memory_mb = memory_mb()
         self.membership = Membership(link, clock, self.describe, config.cluster_ttl_s)
+        self.forwarder = Forwarder(link.node_name, lambda: self.membership.token, secret_of)
 
     def __repr__(self) -> str:
         return f"<ClusterNode {self.link.node_name}>"
@@ -57,13 +63,16 @@ class ClusterNode:
 
     async def stop(self) -> None:
         await self.membership.stop()
+        await self.forwarder.close()
 
     async def status(self) -> dict[str, Any]:
-        """The cluster as ``GET /flare/v1/cluster`` answers it: every live node, read now."""
+        """The cluster as ``GET /flare/v1/cluster`` answers it: every live node, read now, and
+        the nodes this one routes among (``Sees``: as of its last beat)."""
         nodes = await self.membership.live_nodes()
         return {
             "Node": self.link.node_name,
             "TtlSeconds": self.membership.ttl_s,
+            "Sees": [node.info.name for node in self.membership.live],
             "Nodes": [status_of(node) for node in nodes],
         }
 
