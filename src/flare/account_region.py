@@ -142,7 +142,7 @@ class AccountRegion:
         self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
         if machine.cluster is not None:
             self.router.acquire_shared = self._acquire_shared
-        self.provisioner = Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
+        self.provisioner = self._new_provisioner()
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock
         )
@@ -181,6 +181,18 @@ class AccountRegion:
             config.account_concurrency,
             config.scaling_rate,
             config.cluster_ttl_s,
+        )
+
+    def _new_provisioner(self) -> Provisioner:
+        """Provisioned environments: all of each target here, or with ``--cluster`` this
+        node's share of it (``cluster/provisioned_spread.py``)."""
+        machine = self.machine
+        if machine.cluster is None:
+            return Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
+        from flare.cluster.provisioned_spread import ClusterProvisioner
+
+        return ClusterProvisioner(
+            self.pool, self.ledger, machine.cluster, self.scope, on_target=machine.bill.provisioned
         )
 
     async def _acquire_shared(self, function: str, request_id: str, cold_start: bool) -> Lease:

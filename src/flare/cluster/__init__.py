@@ -13,4 +13,5 @@ Modules:
     shared_ledger  one account's concurrency across every node (``ledger_script``: its Lua)
     routing   which node runs an invoke: the function's home (rendezvous hashing), spill-over
     forwarding  the invoke route that sends an invoke to that node, over HTTP keep-alive
+    provisioned_spread  each node runs its share of a version's provisioned environments
 """

@@ -1,8 +1,10 @@
 """An invoke that belongs on another node goes there, node to node over HTTP keep-alive.
 
 ``ForwardingInvokeRoute`` is the engine's ``InvokeRoute`` with ``--cluster``. For a synchronous
-invoke (``RequestResponse``) by a caller with a key of its own, it asks ``cluster/routing.py``
-which node should run it; when that is another node, it sends the invoke there
+invoke (``RequestResponse``) by a caller with a key of its own, it runs here when this node has
+an idle environment of the version (on demand or provisioned: provisioned ones are spread over
+the nodes, ``cluster/provisioned_spread.py``), else asks ``cluster/routing.py`` which node
+should run it; when that is another node, it sends the invoke there
 (``Forwarder``) and relays the answer (status, the invoke's ``X-Amz-*`` headers, payload, or
 the other node's error, a 429 included) as it came. Everything else runs here as on one node:
 asynchronous (``Event``) invokes and ``DryRun`` (their queue is the cluster's, not a node's),
@@ -37,6 +39,7 @@ from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 
+from flare.account_region import AccountRegion
 from flare.api.invoke import MAX_SYNC_PAYLOAD, FindRegion, InvokeRoute, ReadPayload, Respond, buffered_payload
 from flare.auth.identity import Identity
 from flare.clock import Clock
@@ -44,6 +47,7 @@ from flare.cluster import routing
 from flare.cluster.membership import Membership, NodeInfo
 from flare.control.arns import parse_function_name
 from flare.errors import AccessDenied, FlareError, ServiceException
+from flare.sandbox.lifecycle import EnvState
 
 log = logging.getLogger("flare.cluster.forwarding")
 
@@ -154,6 +158,15 @@ class Forwarder:
             await self._session.close()
 
 
+def warm_here(region: AccountRegion, name: str, qualifier: str | None) -> bool:
+    """Whether this node has an idle environment (provisioned or on demand) of the version
+    the invoke resolves to. Raises FlareError when it resolves to none."""
+    version, _ = region.registry.resolve_invocation(name, qualifier)
+    if region.pool.has_idle(version):
+        return True
+    return any(env.state is EnvState.IDLE for env in region.pool.provisioned(version.key))
+
+
 class ForwardingInvokeRoute(InvokeRoute):
     """``InvokeRoute`` that runs an invoke on the node routing chooses (module docstring)."""
 
@@ -213,6 +226,8 @@ class ForwardingInvokeRoute(InvokeRoute):
             return None
         try:
             function, parsed = parse_function_name(name, qualifier)
+            if warm_here(self._find_region(caller, name, qualifier), name, qualifier):
+                return None
         except FlareError:  # answered here, in the words of the invoke path
             return None
         key = routing.route_key(caller.account, caller.region, function, parsed)

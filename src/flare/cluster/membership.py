@@ -189,6 +189,7 @@ class Membership:
             keys=[NODES, INFO], args=[int(self.ttl_s * 1000), info.name, info.to_json()]
         )
         self.live = parse_beat(answer)
+        self._link.set_members(tuple(node.info.name for node in self.live))
 
     async def live_nodes(self) -> list[LiveNode]:
         """The live nodes, read now (dead ones pruned on the way)."""
