@@ -159,7 +159,7 @@ def test_two_nodes_share_one_account_limit(client: redis.Redis, redis_server: Re
         await b.close()
         assert a.in_use() == 0
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_reservation_holds_across_nodes(client: redis.Redis, redis_server: RedisServer) -> None:
@@ -176,7 +176,7 @@ def test_a_reservation_holds_across_nodes(client: redis.Redis, redis_server: Red
         await a.close()
         await b.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_a_stopped_nodes_leases_expire_and_a_live_nodes_are_refreshed(
@@ -197,7 +197,7 @@ def test_a_stopped_nodes_leases_expire_and_a_live_nodes_are_refreshed(
         kept.release()
         await a.close()
 
-    asyncio.run(scenario())
+    run(scenario())
 
 
 def test_releases_ride_on_the_next_acquire(client: redis.Redis, redis_server: RedisServer) -> None:
@@ -211,4 +211,37 @@ def test_releases_ride_on_the_next_acquire(client: redis.Redis, redis_server: Re
         assert a.round_trips == 3 and a.in_use() == 0
         await a.close()
 
-    asyncio.run(scenario())
+    run(scenario())
+
+
+def test_acquires_started_outside_a_task_are_granted(client: redis.Redis, redis_server: RedisServer) -> None:
+    """The front door runs an invoke's first step by hand, outside any Task (``start_now``,
+    from its protocol's ``data_received``); redis-py's asyncio timeouts refuse to run there."""
+    from flare.api.front_door import start_now
+
+    async def scenario() -> None:
+        a, _ = two_nodes(redis_server.url, 50)
+        loop = asyncio.get_running_loop()
+        granted: list[asyncio.Future[Any]] = [loop.create_future() for _ in range(16)]
+
+        async def invoke(number: int) -> None:
+            try:
+                granted[number].set_result(await a.acquire_async("f0", f"r{number}"))
+            except Exception as error:
+                granted[number].set_exception(error)
+
+        for number in range(16):  # from a loop callback, as the front door's data_received
+            loop.call_soon(start_now, loop, invoke(number))
+        for lease in await asyncio.gather(*granted):
+            lease.release()
+        await a.close()
+
+    run(scenario())
+
+
+def run(scenario: Any) -> None:
+    """On the engine's event loop (uvloop's, as ``flare serve`` runs)."""
+    from flare.server import event_loop_factory
+
+    with asyncio.Runner(loop_factory=event_loop_factory()) as runner:
+        runner.run(scenario)

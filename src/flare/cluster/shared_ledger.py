@@ -104,11 +104,18 @@ class SharedLedger(Ledger):
         args = self._acquire_args(function, request_id, cold_start, force=False)
         self.round_trips += 1
         try:
-            answer = await self._aio_script(keys=self.keys, args=args)
+            if asyncio.current_task() is None:  # the front door runs a request's first step
+                # by hand (api/front_door.py start_now); redis-py's timeouts need a task
+                answer = await asyncio.get_running_loop().create_task(self._eval(args))
+            else:
+                answer = await self._eval(args)
         except Exception as error:
             self._requeue(args)
             raise ServiceException(f"the cluster's Redis did not answer: {error}") from None
         return self._granted(answer, function, request_id)
+
+    async def _eval(self, args: list[Arg]) -> Any:
+        return await self._aio_script(keys=self.keys, args=args)
 
     def acquire(self, function: str, request_id: str, *, cold_start: bool = False) -> Lease:
         """``acquire_async`` on the synchronous client (for callers off the invoke path)."""
