@@ -50,7 +50,7 @@ class ClusterNode:
         nodes = max(1, len(self.membership.live))
         return NodeInfo(
             self.link.node_name,
-            self._config.endpoint_url,
+            self._config.advertise_url or self._config.endpoint_url,
             self._config.account_concurrency // nodes,
             self._memory_mb,
             self._memory_mb // SMALLEST_FUNCTION_MB,
