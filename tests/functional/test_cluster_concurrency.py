@@ -107,7 +107,8 @@ def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None
     names = [homed_on(node.name, "limit") for node in hosts.nodes]  # one function per node
     for name in names:
         deploy(hosts, name)
-    calls = [lambda i=i: outcome(hosts, i % 3, names[i % 3], 4) for i in range(ACCOUNT)]
+    # 15 s each: long enough to outlast the checks below on a loaded machine (checked after)
+    calls = [lambda i=i: outcome(hosts, i % 3, names[i % 3], 15) for i in range(ACCOUNT)]
     running = in_background(hosts, calls)
     wait_for(lambda: leases(hosts) == ACCOUNT, 15, f"{ACCOUNT} invocations running")
     wait_for(lambda: sum(leases_by_node(hosts).values()) == ACCOUNT, 5, "the nodes' beats")
@@ -115,7 +116,8 @@ def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None
     for node in range(3):  # the 11th, wherever it lands and whichever function it is
         assert outcome(hosts, node, names[node]) == "ConcurrentInvocationLimitExceeded"
         assert outcome(hosts, node, names[(node + 1) % 3]) == "ConcurrentInvocationLimitExceeded"
-    assert [future.result(30) for future in running] == ["200"] * ACCOUNT
+    assert leases(hosts) == ACCOUNT  # the ten were still running: the throttles above were theirs
+    assert [future.result(60) for future in running] == ["200"] * ACCOUNT
     wait_for(lambda: leases(hosts) == 0, 5, "every lease released")
     assert outcome(hosts, 1, names[0]) == "200"
 
@@ -123,13 +125,14 @@ def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None
 def test_reserved_concurrency_holds_across_nodes(hosts: ClusterHosts) -> None:
     name = homed_on("node-0", "reserved")
     deploy(hosts, name, reserved=2)
-    running = in_background(hosts, [lambda node=node: outcome(hosts, node, name, 3) for node in (0, 1)])
+    running = in_background(hosts, [lambda node=node: outcome(hosts, node, name, 10) for node in (0, 1)])
     wait_for(lambda: leases(hosts) == 2, 15, "two invocations running")
     assert outcome(hosts, 2, name) == "ReservedFunctionConcurrentInvocationLimitExceeded"
     other = unique("unreserved")
     deploy(hosts, other)
     assert outcome(hosts, 2, other) == "200"  # the rest of the account is not reserved
-    assert [future.result(30) for future in running] == ["200", "200"]
+    wait_for(lambda: leases(hosts) == 2, 2, "the unreserved one's lease released; both still running")
+    assert [future.result(60) for future in running] == ["200", "200"]
 
 
 def cluster_status(hosts: ClusterHosts, node: int) -> dict[str, Any]:

@@ -103,7 +103,7 @@ def test_a_forwarded_invoke_without_the_clusters_token_is_refused(hosts: Cluster
     forged = {**headers, "x-flare-forwarded-by": "node-1", "x-flare-cluster-token": "guessed"}
     status, kind, _ = hosts.run(raw_invoke, node.address, name, forged)
     assert (status, kind.split(":")[0]) == (403, "AccessDeniedException")
-    token = hosts.redis_client().get("flare:cluster:token").decode()
+    token = hosts.redis_client().get("flare:cluster:{nodes}:token").decode()
     good = {**headers, "x-flare-forwarded-by": "node-1", "x-flare-cluster-token": token}
     status, _, body = hosts.run(raw_invoke, node.address, name, good)
     assert status == 200 and json.loads(body).startswith("net:[")

@@ -16,8 +16,9 @@ beat or ``live_nodes`` of any other node after ``ttl_s``; its concurrency leases
 their own TTL (``cluster/shared_ledger.py``). A node that stops cleanly leaves at once
 (``leave``).
 
-The beat also carries the cluster's token (``flare:cluster:token``, made once by whichever node
-starts first): node-to-node calls present it (``cluster/forwarding.py``).
+The beat also carries the cluster's token (``flare:cluster:{nodes}:token``, made by the first
+node's first beat, and put back by the next beat if Redis lost it): node-to-node calls present
+it (``cluster/forwarding.py``).
 """
 
 from __future__ import annotations
@@ -37,25 +38,27 @@ log = logging.getLogger("flare.cluster.membership")
 
 NODES = ClusterLink.cluster_key("{nodes}")
 INFO = ClusterLink.cluster_key("{nodes}", "info")
-TOKEN = ClusterLink.cluster_key("token")
+TOKEN = ClusterLink.cluster_key("{nodes}", "token")
 DEFAULT_TTL_S = 10.0
 BEATS_PER_TTL = 3
 
-# KEYS: nodes, info. ARGV: ttl_ms, [name, info json] (no name: only prune and read).
-# Answers {now_ms, name1, beat1, info1, name2, ...} for the live nodes.
+# KEYS: nodes, info, token. ARGV: ttl_ms, [name, info json, token] (no name: only prune and
+# read). The token is set when missing (a Redis that lost its data gets this node's back).
+# Answers {now_ms, token, name1, beat1, info1, name2, ...} for the live nodes.
 BEAT = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 if ARGV[2] then
   redis.call('ZADD', KEYS[1], now, ARGV[2])
   redis.call('HSET', KEYS[2], ARGV[2], ARGV[3])
+  redis.call('SET', KEYS[3], ARGV[4], 'NX')
 end
 local dead = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', '(' .. (now - tonumber(ARGV[1])))
 for _, name in ipairs(dead) do
   redis.call('ZREM', KEYS[1], name)
   redis.call('HDEL', KEYS[2], name)
 end
-local answer = {now}
+local answer = {now, redis.call('GET', KEYS[3]) or ''}
 local live = redis.call('ZRANGE', KEYS[1], 0, -1, 'WITHSCORES')
 for i = 1, #live, 2 do
   table.insert(answer, live[i])
@@ -125,7 +128,7 @@ def parse_beat(answer: list[Any]) -> list[LiveNode]:
     """``BEAT``'s answer as live nodes, by name."""
     now = int(answer[0])
     nodes = []
-    for i in range(1, len(answer), 3):
+    for i in range(2, len(answer), 3):
         name = _text(answer[i])
         beat = float(answer[i + 1])
         nodes.append(LiveNode(NodeInfo.from_json(name, _text(answer[i + 2])), (now - beat) / 1000))
@@ -174,26 +177,23 @@ class Membership:
         return f"<Membership {self._link.node_name} live={[node.info.name for node in self.live]}>"
 
     async def start(self) -> None:
-        """Read (or make) the cluster's token, then beat once and keep beating."""
-        aio = self._link.aio
-        await aio.set(TOKEN, secrets.token_urlsafe(32), nx=True)
-        token = await aio.get(TOKEN)
-        self.token = _text(token)
+        """Beat once (making the cluster's token if there is none yet) and keep beating."""
+        self.token = secrets.token_urlsafe(32)  # this node's offer; the beat answers the cluster's
         await self.beat()
         self._schedule()
 
     async def beat(self) -> None:
         """Stamp this node now and refresh ``live``."""
         info = self._describe()
-        answer = await self._beat(
-            keys=[NODES, INFO], args=[int(self.ttl_s * 1000), info.name, info.to_json()]
-        )
+        args: list[str | int] = [int(self.ttl_s * 1000), info.name, info.to_json(), self.token]
+        answer = await self._beat(keys=[NODES, INFO, TOKEN], args=args)
+        self.token = _text(answer[1])
         self.live = parse_beat(answer)
         self._link.set_members(tuple(node.info.name for node in self.live))
 
     async def live_nodes(self) -> list[LiveNode]:
         """The live nodes, read now (dead ones pruned on the way)."""
-        answer = await self._beat(keys=[NODES, INFO], args=[int(self.ttl_s * 1000)])
+        answer = await self._beat(keys=[NODES, INFO, TOKEN], args=[int(self.ttl_s * 1000)])
         return parse_beat(answer)
 
     def _schedule(self) -> None:
