@@ -55,19 +55,6 @@ from flare.services.live_tail import LiveTails
 from flare.services.logs import LogLimits, LogService
 from flare.services.queue import QueueService
 from flare.services.stream import StreamService
-from flare.store.code_signing import CodeSigningStore
-from flare.store.durable import DurableStore
-from flare.store.events import EventStore
-from flare.store.function_settings import FunctionSettingsStore
-from flare.store.functions import FunctionStore
-from flare.store.hot_reload import HotReloadStore
-from flare.store.layers import LayerStore
-from flare.store.log_index import LogIndex
-from flare.store.policies import PolicyStore
-from flare.store.schedules import ScheduleStore
-from flare.store.services import ServiceStore
-from flare.store.settings import SettingsStore
-from flare.store.urls import UrlStore
 
 log = logging.getLogger("flare.account_region")
 
@@ -85,18 +72,18 @@ class AccountRegion:
         what may be shared across accounts: layer versions)."""
         self.machine = machine
         self.scope = scope
-        config, clock, database = machine.config, machine.clock, machine.database
+        config, clock, stores = machine.config, machine.clock, machine.stores
         region, account = scope.region, scope.account
         self.clock = clock
-        self.function_store = FunctionStore(database, scope)
-        self.layer_store = LayerStore(database, scope)
+        self.function_store = stores.functions(scope)
+        self.layer_store = stores.layers(scope)
 
         def peer_layers(other: str) -> Layers | None:
             peer = peers(Scope(other, region))
             return peer.layers if peer is not None else None
 
         self.hot_reload = HotReload(
-            HotReloadStore(database, scope),
+            stores.hot_reload(scope),
             HotReloadPolicy.for_server(config.auth, config.hot_reload_roots),
             DependencyCache(default_root(os.environ), wheels_only=True),
         )
@@ -115,12 +102,12 @@ class AccountRegion:
         )
         self.registry.add_version_listener(self.hot_reload.function_changed)
         self.code_watch = CodeWatch(self.hot_reload, self.registry, machine.blobs)
-        self.log_index = LogIndex(database, scope)
+        self.log_index = stores.log_index(scope)
         self.logs = LogStore(machine.log_root(scope), self.log_index, clock)
         limits = LogLimits(machine.config.log_retention_days, machine.config.log_group_max_mb * 1024 * 1024)
         self.log_service = LogService(self.logs, clock, region, account, limits)
         self.live_tails = LiveTails(self.log_service, clock)
-        self.services_store = ServiceStore(database, scope)
+        self.services_store = stores.services(scope)
         self.queues = QueueService(self.services_store, clock, region, account)
         self.streams = StreamService(self.services_store, clock, region, account)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
@@ -135,7 +122,7 @@ class AccountRegion:
         self.registry.add_publish_listener(self._version_published)
         self.registry.add_create_listener(self._function_created)
         self.ledger = self._new_ledger()
-        self.settings = SettingsStore(database, scope)
+        self.settings = stores.settings(scope)
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
@@ -148,17 +135,17 @@ class AccountRegion:
         )
         self.concurrency.provisioned = self.provisioned.totals
         self.registry.add_version_listener(self.provisioned.function_changed)  # before the pool's
-        self.schedule_store = ScheduleStore(database, scope)
+        self.schedule_store = stores.schedules(scope)
         self.schedules = Schedules(self.schedule_store, self.registry, self.router, clock, region, account)
         self.registry.add_listener(self.schedules.function_changed)
         self.registry.add_version_listener(self._function_changed)
         self.registry.add_listener(self.concurrency.function_changed)
         self._wire_events(config.async_retry_base_delay_s)
-        self.durable_store = DurableStore(database, scope)
+        self.durable_store = stores.durable(scope)
         self.durable = DurableExecutions(self.durable_store, self.registry, self.router, clock)
         self.async_queue.durable = self.durable
         self.registry.add_version_listener(self.durable.function_changed)
-        self.url_store = UrlStore(database, scope)
+        self.url_store = stores.urls(scope)
         self.function_urls = FunctionUrls(self.url_store, self.registry, clock, region, account, config.port)
         self.registry.add_version_listener(self.function_urls.function_changed)
         self._wire_function_resources()
@@ -205,8 +192,8 @@ class AccountRegion:
     def _wire_events(self, retry_base_delay_s: float) -> None:
         """Async invokes, destinations and event source mappings."""
         config, clock, scope = self.machine.config, self.clock, self.scope
-        self.events_store = EventStore(self.machine.database, scope)
-        self.invoke_configs = InvokeConfigs(self.events_store, self.registry, clock)
+        self.events_store = self.machine.stores.events(scope)
+        self.invoke_configs = InvokeConfigs(self.machine.stores.invoke_configs(scope), self.registry, clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
             self.events_store,
@@ -242,17 +229,17 @@ class AccountRegion:
     def _wire_function_resources(self) -> None:
         """Resource policies, code signing, recursion and runtime settings and tags: each kept
         with what it belongs to, so the registry's listeners drop it with its function."""
-        database, scope, clock = self.machine.database, self.scope, self.clock
+        stores, scope, clock = self.machine.stores, self.scope, self.clock
         region, account = scope.region, scope.account
-        self.policy_store = PolicyStore(database, scope)
+        self.policy_store = stores.policies(scope)
         self.policies = FunctionPolicies(self.policy_store, self.registry, region, account)
         self.registry.add_version_listener(self.policies.function_changed)
         self.registry.add_alias_listener(self.policies.alias_deleted)
-        self.code_signing_store = CodeSigningStore(database, scope)
+        self.code_signing_store = stores.code_signing(scope)
         self.code_signing = CodeSigning(self.code_signing_store, self.registry, clock, region, account)
         self.registry.add_deploy_guard(self.code_signing)
         self.registry.add_version_listener(self.code_signing.function_changed)
-        self.function_settings_store = FunctionSettingsStore(database, scope)
+        self.function_settings_store = stores.function_settings(scope)
         self.function_settings = FunctionSettings(
             self.function_settings_store, self.registry, region, account
         )
@@ -288,6 +275,38 @@ class AccountRegion:
         self.function_urls.load()
         self.concurrency.load()
         self.invoke_configs.load()
+
+    def heard_change(self, concern: str, function: str) -> None:
+        """Another node of the cluster changed ``concern`` of ``function`` in the shared store
+        (``cluster/registry_changes.py``): read it back, so this node acts on it too."""
+        if concern == "functions":
+            self.registry.refresh(function)
+            return
+        reload = self._shared_caches().get(concern)
+        if reload is not None:
+            reload()
+
+    def read_back(self) -> None:
+        """Read every concern the cluster shares back (this node may have missed changes)."""
+        self.registry.refresh_all()
+        for reload in self._shared_caches().values():
+            reload()
+
+    def _shared_caches(self) -> dict[str, Callable[[], None]]:
+        """What reads each cached concern a cluster shares back from its store, by concern."""
+        return {
+            "policies": self.policies.load,
+            "urls": self.function_urls.load,
+            "function_settings": self.function_settings.load,
+            "code_signing": self.code_signing.load,
+            "invoke_configs": self.invoke_configs.load,
+            "schedules": self.schedules.sync,
+            "settings": self._settings_changed,
+        }
+
+    def _settings_changed(self) -> None:
+        self.concurrency.sync()
+        self.provisioned.sync()
 
     def start(self) -> None:
         """Start the background actors (on the running event loop), after ``load``:

@@ -40,6 +40,7 @@ class ServerConfig:
     node_name: str | None = None  # this node's name in the cluster (default: the host's name)
     advertise_url: str | None = None  # where the other nodes call this one (None: endpoint_url)
     cluster_ttl_s: float = 10.0  # a node's heartbeat and its concurrency leases outlive it by this
+    cluster_blob_dir: Path | None = None  # where the cluster's code zips are shared; None: in Redis
 
     @property
     def endpoint_url(self) -> str:

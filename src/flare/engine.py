@@ -37,6 +37,7 @@ from flare.scope import Scope
 
 if TYPE_CHECKING:
     from flare.cluster.node import ClusterNode
+    from flare.cluster.registry_changes import RegistryChanges
     from flare.store.access_keys import AccessKey
 
 log = logging.getLogger("flare.engine")
@@ -59,6 +60,7 @@ class Engine:
         self._regions: dict[Scope, AccountRegion] = {}
         self.trace: TraceRecorder | None = None
         self._started = False
+        self.cluster_changes: RegistryChanges | None = None  # other nodes' changes, heard (--cluster)
         self.authenticator = Authenticator(
             AuthMode(config.auth),
             self.machine.access_keys.find,
@@ -191,7 +193,7 @@ class Engine:
         await self.machine.start()
         if self.cluster_node is not None:
             await self.cluster_node.start()
-        for scope in sorted(self.machine.database.scopes_in_use(), key=lambda scope: scope.key):
+        for scope in sorted(self.machine.stores.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
         for region in self.regions():
             region.load()
@@ -200,6 +202,13 @@ class Engine:
         for region in self.regions():
             region.start()
         self._started = True
+        if self.machine.cluster is not None:
+            from flare.cluster.registry_changes import RegistryChanges
+
+            self.cluster_changes = RegistryChanges(
+                self.machine.cluster, lambda: self._regions, self.machine, self.clock
+            )
+            self.cluster_changes.start()
 
     def _start_trace(self, path: Path) -> None:
         """Record every invocation of every account and region to ``path`` from now on."""
@@ -218,6 +227,8 @@ class Engine:
 
     async def stop(self) -> None:
         self.feed.close()
+        if self.cluster_changes is not None:
+            await self.cluster_changes.stop()
         for region in self.regions():
             await region.stop()
         if self.trace is not None:

@@ -58,13 +58,19 @@ turns any of them into AWS's error shape in one place; nothing else builds error
     │                                              --template`` cannot deploy; projects/)
     └── ServiceError                             (5xx, Type: Service)
         ├── ServiceException                     (500 ServiceException)
-        └── ResourceNotReady                     (502 ResourceNotReadyException)
+        ├── ResourceNotReady                     (502 ResourceNotReadyException)
+        └── InvalidZipFile                       (502 InvalidZipFileException: a cluster node
+                                                   fetched a function's code and its bytes do
+                                                   not hash to its CodeSha256; cluster/)
 
     IllegalTransition      an environment was asked for a state change its table forbids
                            (a bug or a misbehaving runtime; never sent to a client as such)
     BuildFailed            a build step (pip / npm installing a function's dependencies)
                            failed; build/. Shown by the CLI or logged by a hot-reload watch,
                            never sent to a client as an API error
+    StaleRevision          a shared store (a cluster's Redis) refused a write made against a
+                           row another node changed, deleted or created first; the registry
+                           answers it as ResourceConflict or PreconditionFailed
     TraceRefused           a trace file or a what-if ``flare trace replay`` cannot use (a usage
                            error of the command line; never sent to a client)
 """
@@ -322,12 +328,25 @@ class ResourceNotReady(ServiceError):
     status = 502
 
 
+class InvalidZipFile(ServiceError):
+    """A function's code, fetched from the cluster's shared store, is not what its CodeSha256
+    says (corrupt or missing): the node refuses to run it."""
+
+    aws_name = "InvalidZipFileException"
+    status = 502
+
+
 class TemplateRefused(ClientError):
     """A SAM / CloudFormation template that ``flare deploy --template`` cannot deploy: unreadable,
     refused by the SAM translator, or using a resource type, property or intrinsic function Flare
     does not offer. Raised on the client side, before any write for what the template says."""
 
     aws_name = "ValidationError"
+
+
+class StaleRevision(Exception):
+    """A shared store refused a write: the row it was made against moved (another node changed
+    or deleted it, or created the version this writer thought new)."""
 
 
 class IllegalTransition(Exception):

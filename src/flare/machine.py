@@ -33,12 +33,7 @@ from flare.sandbox.java_runtime import JavaHomes, find_java_homes
 from flare.sandbox.launcher import LaunchPlan, find_interpreter, plan_launch, sdk_dir
 from flare.sandbox.node_runtime import NodeBinaries, find_node_binaries
 from flare.scope import Scope
-from flare.store.access_keys import AccessKeyStore
-from flare.store.blobs import BlobStore
-from flare.store.database import Database
-from flare.store.opt_trees import OptTrees
-from flare.store.role_policies import RolePolicyStore
-from flare.store.secrets import SecretStore
+from flare.store.backend import SqliteStores, StoreBackend
 
 if TYPE_CHECKING:
     from flare.cluster.link import ClusterLink
@@ -61,13 +56,24 @@ class Machine:
         self.default_scope = Scope(config.account_id, config.region)
         self.data = Path(config.data_dir)
         self.data.mkdir(parents=True, exist_ok=True)
-        self.database = Database(self.data / "flare.db", self.default_scope)
-        self.blobs = BlobStore(self.data)
-        self.role_policies = RolePolicies(RolePolicyStore(self.database))  # execution roles span regions
-        self.opt_trees = OptTrees(self.data, self.blobs)
-        self.secrets = SecretStore(self.database)
+        # this node's link to the cluster's Redis (flare/cluster/), only with --cluster
+        self.cluster: ClusterLink | None = None
+        self.stores: StoreBackend
+        if config.cluster_url is not None and config.node_name is not None:
+            from flare.cluster.link import ClusterLink
+            from flare.cluster.redis_stores import RedisStores
+
+            self.cluster = ClusterLink(config.cluster_url, config.node_name)
+            self.stores = RedisStores(self.cluster, self.data, self.default_scope, config.cluster_blob_dir)
+        else:
+            self.stores = SqliteStores(self.data, self.default_scope)
+        self.database = self.stores.database
+        self.blobs = self.stores.blobs
+        self.role_policies = RolePolicies(self.stores.role_policies())  # execution roles span regions
+        self.opt_trees = self.stores.opt_trees
+        self.secrets = self.stores.secrets()
         self.code_urls = CodeUrls(self.secrets.key("code-url"), self.clock)
-        self.access_keys = AccessKeyStore(self.database)
+        self.access_keys = self.stores.access_keys()
         self.credentials = EnvironmentCredentials()
         self._auth_notes: list[str] = []
         self.interpreters = {minor: find_interpreter(minor) for minor in PYTHON_MINORS}
@@ -83,12 +89,6 @@ class Machine:
             on_billed=self.bill.charge,
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
-        # this node's link to the cluster's Redis (flare/cluster/), only with --cluster
-        self.cluster: ClusterLink | None = None
-        if config.cluster_url is not None and config.node_name is not None:
-            from flare.cluster.link import ClusterLink
-
-            self.cluster = ClusterLink(config.cluster_url, config.node_name)
         self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them
         self._javas: JavaHomes | None = None  # and the JDKs when a Java function first does
         self._zygotes: dict[Path, Zygote] = {}
@@ -143,6 +143,16 @@ class Machine:
         self.database.close()
         if self.cluster is not None:
             await self.cluster.close()
+
+    def heard_change(self, concern: str, subject: str) -> None:
+        """Another node of the cluster changed a global ``concern`` (``role_policies`` of the
+        role ARN ``subject``): what was compiled of it is read again when next needed."""
+        if concern == "role_policies":
+            self.role_policies.forget(subject)
+
+    def read_back(self) -> None:
+        """This node may have missed changes of the cluster's global concerns: read them again."""
+        self.role_policies.forget_all()
 
     def launch_plan(self, runtime: str) -> LaunchPlan:
         """How ``runtime``'s environments start on this host (``launcher.plan_launch``)."""

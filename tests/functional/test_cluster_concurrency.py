@@ -89,6 +89,11 @@ def leases(hosts: ClusterHosts) -> int:
     return int(hosts.redis_client().zcard(LEASES))
 
 
+def redis_now_ms(hosts: ClusterHosts) -> int:
+    seconds, micros = hosts.redis_client().time()
+    return int(seconds) * 1000 + int(micros) // 1000
+
+
 def leases_by_node(hosts: ClusterHosts) -> dict[str, int]:
     """Invocations running now, by node, as the nodes report them at their heartbeats (each
     running invocation is one busy environment holding one lease)."""
@@ -175,11 +180,10 @@ def test_a_killed_nodes_leases_expire_and_the_survivors_keep_serving(tmp_path: P
         in_background(hosts, [lambda: outcome(hosts, 2, name, 30) for _ in range(3)])
         wait_for(lambda: leases(hosts) == 3, 15, "three invocations running on node-2")
         assert outcome(hosts, 0, name) == "ConcurrentInvocationLimitExceeded"
+        expiries = [score for _, score in hosts.redis_client().zrange(LEASES, 0, -1, withscores=True)]
         hosts.kill(doomed)
-        killed_at = time.monotonic()
-        wait_for(lambda: outcome(hosts, 0, name) == "200", 3 * TTL_S, "node-2's leases expired")
-        expired_after = time.monotonic() - killed_at
-        assert expired_after >= TTL_S * 0.5  # not released: expired
+        wait_for(lambda: outcome(hosts, 0, name) == "200", 5 * TTL_S, "node-2's leases expired")
+        assert redis_now_ms(hosts) >= min(expiries)  # not released: granted once one had expired
         assert [outcome(hosts, node, name) for node in (0, 1, 0, 1)] == ["200"] * 4
         assert leases(hosts) == 0
         wait_for(

@@ -18,7 +18,7 @@ from flare.store.log_index import LogIndex
 from flare.store.policies import PolicyRow, PolicyStore
 from flare.store.secrets import SecretStore
 from flare.store.services import QueueRow, ServiceStore
-from tests.unit.test_registry import SCOPE, create_body, open_registry
+from tests.unit.test_registry import SCOPE, create_body, database_of, open_registry
 from tests.unit.test_store_scopes import SCOPED_STORES
 
 
@@ -80,7 +80,7 @@ def test_rows_of_an_older_flares_separate_file_are_moved_in_once(tmp_path: Path)
 
 def test_a_function_and_what_belongs_to_it_are_deleted_in_one_transaction(tmp_path: Path) -> None:
     registry = open_registry(tmp_path)
-    store = PolicyStore(registry.database, SCOPE)
+    store = PolicyStore(database_of(registry), SCOPE)
     registry.create_function(create_body())
 
     def listener(name: str, version: str | None) -> None:

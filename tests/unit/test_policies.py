@@ -13,7 +13,7 @@ from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.scope import Scope
 from flare.store.policies import PolicyStore
-from tests.unit.test_registry import create_body, open_registry
+from tests.unit.test_registry import create_body, database_of, open_registry
 
 SCOPE = Scope("000000000000", "us-east-1")
 
@@ -28,7 +28,7 @@ def registry(tmp_path: Path) -> Registry:
 
 @pytest.fixture
 def policies(tmp_path: Path, registry: Registry) -> FunctionPolicies:
-    found = FunctionPolicies(PolicyStore(registry.database, SCOPE), registry, "us-east-1", "000000000000")
+    found = FunctionPolicies(PolicyStore(database_of(registry), SCOPE), registry, "us-east-1", "000000000000")
     registry.add_version_listener(found.function_changed)
     registry.add_alias_listener(found.alias_deleted)
     found.load()
@@ -71,7 +71,9 @@ def test_policies_go_with_their_version_alias_and_function(
     registry.delete_alias("fn", "live")
     assert policies.statements("fn", "live") == []
     assert policies.statements("fn", version) != []
-    reopened = FunctionPolicies(PolicyStore(registry.database, SCOPE), registry, "us-east-1", "000000000000")
+    reopened = FunctionPolicies(
+        PolicyStore(database_of(registry), SCOPE), registry, "us-east-1", "000000000000"
+    )
     reopened.load()
     assert reopened.statements("fn", "live") == [] and reopened.statements("fn", version) != []
     registry.delete_function("fn", version)

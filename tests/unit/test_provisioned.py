@@ -5,6 +5,7 @@ the control plane's checks."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
@@ -59,11 +60,12 @@ class FakeEnv:
 
     _ids = itertools.count(1)
 
-    def __init__(self, version: FakeVersion, fail_init: bool) -> None:
+    def __init__(self, version: FakeVersion, fail_init: bool, fail_start: bool = False) -> None:
         self.id = f"env{next(self._ids)}"
         self.version = version
         self.state = STARTING
         self.fail_init = fail_init
+        self.fail_start = fail_start
         self.init_failure: Any = None
         self.init_timed_out = False
         self.restore_error: Exception | None = None
@@ -84,6 +86,8 @@ class FakeEnv:
     async def start(self, limit: float, kind: str = "on-demand", cpu_burst: bool = True) -> None:
         self.starts.append((limit, kind))
         await asyncio.sleep(0)
+        if self.fail_start:
+            raise OSError(28, "No space left on device")
         if self.fail_init:
             self.init_failure = type("Failure", (), {"error_type": "Runtime.ExitError"})()
             self.state = FAILED
@@ -115,9 +119,10 @@ class Factory:
     def __init__(self) -> None:
         self.made: list[FakeEnv] = []
         self.fail_init = False
+        self.fail_start = False
 
     def __call__(self, version: FakeVersion, pool: Pool) -> FakeEnv:
-        env = FakeEnv(version, self.fail_init)
+        env = FakeEnv(version, self.fail_init, self.fail_start)
         self.made.append(env)
         return env
 
@@ -335,6 +340,30 @@ def test_init_failures_are_retried_then_mark_the_allocation_failed_until_it_is_s
         await settle(w)
         assert w.provisioner.failure(version(V1)) is None
         assert w.provisioner.counts(version(V1)) == (2, 2)
+
+    run(scenario)
+
+
+def test_a_start_the_engine_cannot_make_is_retried_then_fails_the_allocation_with_its_error() -> None:
+    async def scenario() -> None:
+        unretrieved: list[dict[str, Any]] = []
+        asyncio.get_running_loop().set_exception_handler(lambda loop, context: unretrieved.append(context))
+        w = world()
+        w.factory.fail_start = True
+        w.provisioner.set(version(V1), 1)
+        await settle(w)
+        assert w.provisioner.failure(version(V1)) == (
+            "Flare could not start an environment: OSError: [Errno 28] No space left on device"
+        )
+        assert len(w.factory.made) == MAX_INIT_FAILURES
+        assert w.ledger.in_use("fn") == 0
+        w.factory.fail_start = False
+        w.provisioner.set(version(V1), 1, retry=True)
+        await settle(w)
+        assert w.provisioner.counts(version(V1)) == (1, 1)
+        gc.collect()  # a task whose exception nobody retrieved reports it when collected
+        await asyncio.sleep(0)
+        assert unretrieved == []
 
     run(scenario)
 

@@ -66,6 +66,13 @@ def locate_code(digest: str) -> str:
     return f"code:{digest}"
 
 
+def database_of(registry: Registry) -> Database:
+    """The SQLite database a registry opened by ``open_registry`` keeps its rows in."""
+    store = registry.store
+    assert isinstance(store, FunctionStore)
+    return store.db
+
+
 def open_registry(root: Path, clock: ManualClock | None = None) -> Registry:
     registry = Registry(
         FunctionStore(Database(root / "flare.db", SCOPE), SCOPE),

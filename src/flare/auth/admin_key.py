@@ -15,7 +15,8 @@ from pathlib import Path
 from flare.auth.profile import PROFILE, credentials_file, has_profile, read_profile, write_profile
 from flare.config import ServerConfig
 from flare.scope import account_of
-from flare.store.access_keys import AccessKey, AccessKeyStore
+from flare.store.access_keys import AccessKey
+from flare.store.storage import AccessKeyStorage
 
 
 def usage(endpoint_url: str) -> list[str]:
@@ -28,7 +29,7 @@ def usage(endpoint_url: str) -> list[str]:
 
 
 def ensure_admin_key(
-    keys: AccessKeyStore, credentials: Path, default_account: str, now: float, endpoint_url: str
+    keys: AccessKeyStorage, credentials: Path, default_account: str, now: float, endpoint_url: str
 ) -> list[str]:
     """Make (or adopt) the admin key when ``keys`` holds none (see the module docstring);
     the banner lines saying what was done and how to use it."""
@@ -56,7 +57,7 @@ def ensure_admin_key(
     ]
 
 
-def auth_banner(config: ServerConfig, keys: AccessKeyStore, now: float) -> list[str]:
+def auth_banner(config: ServerConfig, keys: AccessKeyStorage, now: float) -> list[str]:
     """The start-up banner's lines on authentication: the mode, and in ``sigv4`` mode the admin
     key made (or adopted) for a new data dir (``ensure_admin_key``)."""
     if config.auth != "sigv4":

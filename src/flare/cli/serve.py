@@ -219,6 +219,14 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="With --cluster: the URL other nodes forward invokes to (default: http://HOST:PORT; set it "
     "when HOST is 0.0.0.0, e.g. to the pod's address on Kubernetes).",
 )
+@click.option(
+    "--cluster-blob-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    metavar="DIR",
+    help="A directory every node mounts where code zips are shared (default: in the cluster's Redis). "
+    "Only with --cluster.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):
@@ -246,6 +254,8 @@ def serve_command(**options: Any) -> None:
         raise click.UsageError("--node-name names this node in a cluster: give --cluster too")
     elif options["advertise_url"] is not None:
         raise click.UsageError("--advertise-url is where other nodes of a cluster call: give --cluster too")
+    elif options["cluster_blob_dir"] is not None:
+        raise click.UsageError("--cluster-blob-dir is where a cluster's nodes share code: give --cluster too")
     config = ServerConfig(**options)
     from flare.server import serve
 

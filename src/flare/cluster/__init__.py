@@ -14,4 +14,22 @@ Modules:
     routing   which node runs an invoke: the function's home (rendezvous hashing), spill-over
     forwarding  the invoke route that sends an invoke to that node, over HTTP keep-alive
     provisioned_spread  each node runs its share of a version's provisioned environments
+    redis_stores             the node's ``StoreBackend``: which concerns are on Redis
+    redis_functions          functions, versions, aliases, version counters (Lua CAS)
+    redis_policies           resource-based policies
+    redis_layers             layer versions, counters, permissions
+    redis_urls               function URL configs
+    redis_function_settings  recursion and runtime management configs
+    redis_code_signing       code signing configs and bindings
+    redis_invoke_configs     event invoke configs (retries, destinations of async invokes)
+    redis_schedules          keep-warm schedules, each firing claimed by one node
+    redis_settings           reserved and provisioned concurrency settings
+    redis_role_policies      execution roles' policies
+    redis_access_keys        the access keys of ``--auth sigv4`` (``flare keys --cluster``)
+    redis_secrets            Flare's own secrets
+    redis_blobs              code and layer zips, content-addressed, fetched on first use
+    change_notice            a write and its change notice, in one ``MULTI``
+    registry_changes         every node hears the others' changes and reads them back
+
+What each shares and how: docs/cluster-registry.md.
 """

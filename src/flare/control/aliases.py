@@ -26,7 +26,8 @@ from flare.control import page, validation
 from flare.control.arns import function_arn
 from flare.control.model import LATEST
 from flare.errors import InvalidParameterValue, PreconditionFailed, ResourceConflict, ResourceNotFound
-from flare.store.functions import AliasRow, FunctionStore
+from flare.store.functions import AliasRow
+from flare.store.storage import FunctionStorage
 
 LATEST_ROUTING_MESSAGE = "$LATEST is not supported for an alias pointing to more than 1 version"
 
@@ -85,7 +86,7 @@ def _route(config: Mapping[str, Any]) -> Route:
 class Aliases:
     """Every function's aliases. See the module docstring for the caching contract."""
 
-    def __init__(self, db: FunctionStore, region: str, account_id: str) -> None:
+    def __init__(self, db: FunctionStorage, region: str, account_id: str) -> None:
         self._db = db
         self._region = region
         self._account_id = account_id
@@ -102,6 +103,12 @@ class Aliases:
         self._configs.clear()
         self._routes.clear()
         for row in self._db.all_aliases():
+            self._cache(row.name, row.config)
+
+    def load_function(self, name: str) -> None:
+        """Read ``name``'s aliases back from the database (another node changed them)."""
+        self.drop_function(name)
+        for row in self._db.function_aliases(name):
             self._cache(row.name, row.config)
 
     def route(self, name: str, alias: str) -> Route | None:

@@ -37,7 +37,8 @@ from flare.errors import (
     ResourceConflict,
     ResourceNotFound,
 )
-from flare.store.code_signing import CodeSigningRow, CodeSigningStore
+from flare.store.code_signing import CodeSigningRow
+from flare.store.storage import CodeSigningStorage
 
 log = logging.getLogger("flare.code_signing")
 
@@ -75,7 +76,7 @@ class CodeSigning:
     """Every code signing config and which function uses which. See the module docstring."""
 
     def __init__(
-        self, store: CodeSigningStore, registry: Registry, clock: Clock, region: str, account_id: str
+        self, store: CodeSigningStorage, registry: Registry, clock: Clock, region: str, account_id: str
     ) -> None:
         self._store = store
         self._registry = registry

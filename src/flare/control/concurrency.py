@@ -22,8 +22,7 @@ from typing import Any
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.placement.ledger import Ledger
-from flare.store.functions import FunctionStore
-from flare.store.settings import SettingsStore
+from flare.store.storage import FunctionStorage, SettingsStorage
 
 log = logging.getLogger("flare.concurrency")
 
@@ -101,7 +100,12 @@ class Concurrency:
     """Reserved concurrency per function, durable in ``store`` and live in ``ledger``."""
 
     def __init__(
-        self, store: SettingsStore, ledger: Ledger, registry: Registry, db: FunctionStore, min_unreserved: int
+        self,
+        store: SettingsStorage,
+        ledger: Ledger,
+        registry: Registry,
+        db: FunctionStorage,
+        min_unreserved: int,
     ) -> None:
         self._store = store
         self._ledger = ledger
@@ -133,6 +137,18 @@ class Concurrency:
                 self._ledger.account_limit,
                 self.min_unreserved,
             )
+
+    def sync(self) -> None:
+        """Another node changed reservations: take the stored ones as they are now (the ledger
+        told of each that changed)."""
+        stored = self._store.reserved()
+        for name in [name for name in self._reserved if name not in stored]:
+            del self._reserved[name]
+            self._ledger.set_reserved(name, None)
+        for name, value in stored.items():
+            if self._reserved.get(name) != value:
+                self._reserved[name] = value
+                self._ledger.set_reserved(name, value)
 
     def reserved(self, function_name: str) -> int | None:
         """The reservation of function ``function_name`` (a bare name), or None."""

@@ -25,7 +25,8 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import LATEST, FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
-from flare.store.function_settings import FunctionSettingsStore, RuntimeManagementRow
+from flare.store.function_settings import RuntimeManagementRow
+from flare.store.storage import FunctionSettingsStorage
 
 RECURSIVE_LOOPS = ("Terminate", "Allow")
 UPDATE_MODES = ("Auto", "Manual", "FunctionUpdate")
@@ -47,7 +48,7 @@ class FunctionSettings:
     """Every function's recursion config and every version's runtime management config."""
 
     def __init__(
-        self, store: FunctionSettingsStore, registry: Registry, region: str, account_id: str
+        self, store: FunctionSettingsStorage, registry: Registry, region: str, account_id: str
     ) -> None:
         self._store = store
         self._registry = registry

@@ -50,8 +50,9 @@ from flare.control.layer_listing import Locate, listed, matches, page_of, with_l
 from flare.control.registry import format_last_modified
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import BlobStore, validate_zip
-from flare.store.layers import LayerStore, LayerVersionRow
+from flare.store.layers import LayerVersionRow
 from flare.store.opt_trees import OptTrees, key_of
+from flare.store.storage import LayerStorage
 
 log = logging.getLogger("flare.layers")
 
@@ -69,7 +70,7 @@ class Layers:
 
     def __init__(
         self,
-        store: LayerStore,
+        store: LayerStorage,
         blobs: BlobStore,
         opt_trees: OptTrees,
         region: str,

@@ -11,9 +11,14 @@ when there is no policy yet). Policies go with what they belong to: the registry
 drop a deleted function's, version's and alias's policies (``function_changed``,
 ``alias_deleted``).
 
-Kept durable in ``PolicyStore`` and cached::
+Kept durable in a ``PolicyStorage`` (``store/backend.py``) and cached::
 
     _policies   (function name, qualifier or "") => PolicyRow
+
+A store shared by a cluster's nodes may refuse a write made against a policy another node
+changed meanwhile (``StaleRevision``); the change is then made once more against the policy
+read back (``_once_more``), so two nodes' AddPermission calls both land, and a RevisionId the
+request named is checked against what is really stored.
 
 Contract: called from one thread (the event loop's), like the registry.
 """
@@ -22,8 +27,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, TypeVar
 
 from flare.control import permissions
 from flare.control.arns import function_arn, parse_function_name
@@ -34,8 +39,12 @@ from flare.errors import (
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
+    StaleRevision,
 )
-from flare.store.policies import PolicyRow, PolicyStore
+from flare.store.policies import PolicyRow
+from flare.store.storage import PolicyStorage
+
+T = TypeVar("T")
 
 LATEST_NOT_SUPPORTED = "We currently do not support adding policies for $LATEST."
 NO_SUCH_RESOURCE = "The resource you requested does not exist."
@@ -56,7 +65,7 @@ def _null(field: str) -> InvalidParameterValue:
 class FunctionPolicies:
     """Every function's, version's and alias's policy. See the module docstring."""
 
-    def __init__(self, store: PolicyStore, registry: Registry, region: str, account_id: str) -> None:
+    def __init__(self, store: PolicyStorage, registry: Registry, region: str, account_id: str) -> None:
         self._store = store
         self._registry = registry
         self._region = region
@@ -67,7 +76,7 @@ class FunctionPolicies:
         return f"<FunctionPolicies {len(self._policies)}>"
 
     def load(self) -> None:
-        """Fill the cache from the store. Call once at start."""
+        """Fill the cache from the store. Call at start, and when another node changed it."""
         self._policies = {(row.name, row.qualifier): row for row in self._store.all()}
 
     def statements(self, name: str, qualifier: str | None) -> list[dict[str, Any]]:
@@ -86,6 +95,11 @@ class FunctionPolicies:
         Raises InvalidParameterValue ($LATEST, principal...), ResourceNotFound (function,
         version or alias), PreconditionFailed, ResourceConflict (the Sid exists),
         PolicyLengthExceeded."""
+        return self._once_more(lambda: self._add_permission(function_name, qualifier, body))
+
+    def _add_permission(
+        self, function_name: str, qualifier: str | None, body: Mapping[str, Any]
+    ) -> dict[str, Any]:
         if parse_function_name(function_name, qualifier)[1] == LATEST:
             raise InvalidParameterValue(LATEST_NOT_SUPPORTED)
         name, parsed = self._registry.locate(function_name, qualifier)
@@ -111,6 +125,11 @@ class FunctionPolicies:
         """RemovePermission; the policy goes when its last statement does.
 
         Raises ResourceNotFound (function, alias, policy or statement), PreconditionFailed."""
+        self._once_more(lambda: self._remove_permission(function_name, qualifier, sid, revision))
+
+    def _remove_permission(
+        self, function_name: str, qualifier: str | None, sid: str, revision: str | None
+    ) -> None:
         name, _ = parse_function_name(function_name, qualifier)
         if not self._registry.has_function(name):
             raise ResourceNotFound(f"No policy found for: {self._arn(name, None)}")
@@ -144,6 +163,9 @@ class FunctionPolicies:
 
         Raises InvalidParameterValue (not a valid policy; $LATEST), ResourceNotFound,
         PreconditionFailed, PolicyLengthExceeded."""
+        return self._once_more(lambda: self._put_resource_policy(resource_arn, body))
+
+    def _put_resource_policy(self, resource_arn: str, body: Mapping[str, Any]) -> dict[str, Any]:
         name, parsed = self._resource(resource_arn)
         if parsed == LATEST:
             raise InvalidParameterValue(LATEST_NOT_SUPPORTED)
@@ -210,9 +232,28 @@ class FunctionPolicies:
     def _answer(row: PolicyRow) -> dict[str, Any]:
         return {"Policy": permissions.dump(row.document), "RevisionId": row.revision}
 
+    def _once_more(self, change: Callable[[], T]) -> T:
+        """``change()``; when the store refused its write (another node changed the policy
+        first), read every policy back and make it once more. A second refusal is a conflict."""
+        try:
+            return change()
+        except StaleRevision:
+            self.load()
+        try:
+            return change()
+        except StaleRevision:
+            self.load()
+            raise ResourceConflict(
+                "The operation cannot be performed at this time. The policy is being changed by "
+                "another request; try again."
+            ) from None
+
     def _put(self, name: str, qualifier: str | None, document: dict[str, Any]) -> PolicyRow:
+        """Store ``document`` as the new policy, over the cached one (its RevisionId expected).
+        Raises StaleRevision (nothing changed) when a shared store's policy moved."""
+        current = self._policies.get((name, qualifier or ""))
         row = PolicyRow(name, qualifier or "", document, str(uuid.uuid4()))
-        self._store.put(row)
+        self._store.put(row, current.revision if current is not None else "")
         self._policies[(name, row.qualifier)] = row
         return row
 

@@ -2,7 +2,7 @@
 
 A config belongs to one qualifier of a function, a published version or an alias (never
 ``$LATEST``), and asks for ``requested`` initialised environments. Configs are durable in the
-``SettingsStore`` and cached::
+a ``SettingsStorage`` and cached::
 
     _configs   (name, qualifier) => ProvisionedRow
 
@@ -38,7 +38,8 @@ from flare.errors import (
     ResourceNotFound,
 )
 from flare.placement.prewarm import Provisioner, Status, status
-from flare.store.settings import ProvisionedRow, SettingsStore
+from flare.store.settings import ProvisionedRow
+from flare.store.storage import SettingsStorage
 
 log = logging.getLogger("flare.provisioned")
 
@@ -65,7 +66,7 @@ class ProvisionedConcurrency:
 
     def __init__(
         self,
-        store: SettingsStore,
+        store: SettingsStorage,
         registry: Registry,
         provisioner: Provisioner,
         concurrency: Concurrency,
@@ -90,6 +91,12 @@ class ProvisionedConcurrency:
         ``Registry.load`` and ``Concurrency.load``, from inside the event loop."""
         for row in self._store.provisioned():
             self._configs[(row.name, row.qualifier)] = row
+        self._apply()
+
+    def sync(self) -> None:
+        """Another node changed the configs: take the stored ones as they are now and apply
+        them (this node starts or stops its environments accordingly)."""
+        self._configs = {(row.name, row.qualifier): row for row in self._store.provisioned()}
         self._apply()
 
     def start(self) -> None:

@@ -42,9 +42,11 @@ it; its code is then a snapshot of the directory, and ``reload_code`` (called by
 
 from __future__ import annotations
 
+import logging
 import random
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -55,19 +57,25 @@ from flare.control.aliases import Aliases, pick_version
 from flare.control.arns import function_arn, parse_function_name
 from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
+from flare.control.remote_change import Kind, notices
 from flare.errors import (
     InvalidParameterValue,
+    InvalidZipFile,
     PreconditionFailed,
     ResourceConflict,
     ResourceNotFound,
+    StaleRevision,
 )
 from flare.store.blobs import MAX_UNZIPPED_BYTES, BlobStore, validate_zip
-from flare.store.database import Database
-from flare.store.functions import FunctionRow, FunctionStore
+from flare.store.functions import FunctionRow
+from flare.store.storage import FunctionStorage
 
 if TYPE_CHECKING:
     from flare.control.layers import Layers
 
+log = logging.getLogger("flare.registry")
+
+BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 CodeLocator = Callable[[str], str]
@@ -99,7 +107,7 @@ class Registry:
 
     def __init__(
         self,
-        db: FunctionStore,
+        db: FunctionStorage,
         blobs: BlobStore,
         region: str,
         account_id: str,
@@ -120,6 +128,8 @@ class Registry:
         self._runnable: dict[tuple[str, str], FunctionVersion] = {}
         # name => highest version number ever published (survives deleting that version)
         self._counters: dict[str, int] = {}
+        # (name, version) => why its code cannot run here (a shared store's blob refused)
+        self._unusable: dict[tuple[str, str], InvalidZipFile] = {}
         self._aliases = Aliases(db, region, account_id)
         self._listeners: list[VersionListener] = []
         self._publish_listeners: list[Callable[[FunctionVersion], None]] = []
@@ -131,10 +141,10 @@ class Registry:
         return f"<Registry functions={len(self._rows)}>"
 
     @property
-    def database(self) -> Database:
-        """The database the registry's tables are in: other concerns' tables go in it too, so
-        that deleting a function is one transaction with what belongs to it."""
-        return self._db.db
+    def store(self) -> FunctionStorage:
+        """The store the registry's rows are in (its ``transaction`` is the one deleting a
+        function shares with what belongs to it)."""
+        return self._db
 
     def load(self) -> None:
         """Fill the caches from the database. Call once, before serving this account and
@@ -190,11 +200,18 @@ class Registry:
         random (``pick_version`` with ``random.random()``). Raises ResourceNotFound (AWS's
         "Function not found: <arn>") or InvalidParameterValue for a malformed name or qualifier.
         """
-        return self.resolve_invocation(function_name, qualifier)[0]
+        return self._resolved(function_name, qualifier)[0]
 
     def resolve_invocation(self, function_name: str, qualifier: str | None) -> tuple[FunctionVersion, str]:
-        """``resolve``, and the function's ARN as the client invoked it: qualified with the
-        version or alias the client gave, unqualified when it gave none."""
+        """``resolve`` for running it, and the function's ARN as the client invoked it:
+        qualified with the version or alias the client gave, unqualified when it gave none.
+        Raises InvalidZipFile too when a shared store refused the version's code here."""
+        found, arn = self._resolved(function_name, qualifier)
+        if self._unusable:
+            self._check_code(found)
+        return found, arn
+
+    def _resolved(self, function_name: str, qualifier: str | None) -> tuple[FunctionVersion, str]:
         found = self._lookup(function_name, qualifier or LATEST)
         if found is None:
             function_name, qualifier = parse_function_name(function_name, qualifier)
@@ -303,7 +320,8 @@ class Registry:
         row = self._rows[name][LATEST]
         config = {**row.config, "RevisionId": str(uuid.uuid4())}
         updated = FunctionRow(name, LATEST, config, row.code_digest, dict(new_tags), row.seq)
-        self._db.update_function(updated)
+        with self._against_store(name, {}):
+            self._write(updated)
         self._cache(updated)
         for version, other in self._rows[name].items():
             if version != LATEST:
@@ -362,7 +380,11 @@ class Registry:
         config.update(code.fields(data), FunctionArn=function_arn(self._region, self._account_id, name))
         config = function_state.created({**config, "Version": LATEST})
         row = FunctionRow(name, LATEST, self._stamp(config), digest, function_tags)
-        self._cache(self._db.insert_function(row))
+        try:
+            self._cache(self._db.insert_function(row))
+        except StaleRevision:  # created meanwhile by another node
+            self.refresh(name)
+            raise ResourceConflict(f"Function already exist: {name}") from None
         self._settle_soon(row)
         if directory is not None and self._hot_reload is not None:
             self._hot_reload.bind(name, directory)
@@ -398,9 +420,10 @@ class Registry:
         )
         if self._hot_reload is not None:
             self._hot_reload.bind(row.name, directory)
-        answer = self._replace(updated)
-        if body.get("Publish"):
-            return self._publish(updated, None)
+        with self._against_store(row.name, body):
+            answer = self._replace(updated)
+            if body.get("Publish"):
+                return self._publish(updated, None)
         return answer
 
     def reload_code(self, name: str, directory: Path, data: bytes) -> bool:
@@ -458,9 +481,10 @@ class Registry:
         if body.get("Layers") is not None:
             self._check_total_size(self._blobs.unzipped_size(row.code_digest), config)
         config = function_state.updating(config)
-        return self._replace(
-            FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
-        )
+        with self._against_store(row.name, body):
+            return self._replace(
+                FunctionRow(row.name, LATEST, self._stamp(config), row.code_digest, row.tags, row.seq)
+            )
 
     def publish_version(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         """PublishVersion: snapshot $LATEST as the next version number; when code and
@@ -477,7 +501,8 @@ class Registry:
                 f"CodeSHA256 ({expected}) is different from current CodeSHA256 in $LATEST ({current}). "
                 "Please try again with the CodeSHA256 in $LATEST."
             )
-        return self._publish(row, body.get("Description") or None)
+        with self._against_store(row.name, body):
+            return self._publish(row, body.get("Description") or None)
 
     def delete_function(self, function_name: str, qualifier: str | None) -> None:
         """DeleteFunction: without a qualifier every version and alias goes; with a version
@@ -506,7 +531,7 @@ class Registry:
         # delete with it (policies, settings, URLs, configs...) go together, or none does (and
         # then the caches are read back from what stayed).
         try:
-            with self.database.transaction():
+            with self._db.transaction():
                 if parsed is None:
                     self._db.delete_function(name)
                     self._forget(name, list(rows))
@@ -524,6 +549,7 @@ class Registry:
         for version in versions:
             del rows[version]
             self._runnable.pop((name, version), None)
+            self._unusable.pop((name, version), None)
         if not rows:
             del self._rows[name]
             self._counters.pop(name, None)
@@ -542,7 +568,116 @@ class Registry:
             self._counters[name] = counter
         self._aliases.load()
 
+    def refresh(self, name: str) -> None:
+        """Another node changed function ``name`` in the shared store: read its versions,
+        counter and aliases back into the caches, then tell the listeners what that made new or
+        stale, as if the change had been made here (``remote_change.notices``), so environments
+        of changed or deleted versions retire on this node too."""
+        before = self._revisions(name)
+        self._recache(name, self._db.function_rows(name), self._db.version_counter(name))
+        self._aliases.load_function(name)
+        self._tell(name, before)
+
+    def refresh_all(self) -> None:
+        """``refresh`` every function this node knows of or the shared store holds (after a
+        node's link to the store was down: what changed meanwhile was not heard of), reading
+        them all at once."""
+        found: dict[str, list[FunctionRow]] = {name: [] for name in self._rows}
+        for row in self._db.all_functions():
+            found.setdefault(row.name, []).append(row)
+        counters = self._db.version_counters()
+        before = {name: self._revisions(name) for name in found}
+        for name, rows in found.items():
+            self._recache(name, rows, counters.get(name))
+        self._aliases.load()
+        for name, revisions in before.items():
+            self._tell(name, revisions)
+
+    def _recache(self, name: str, rows: list[FunctionRow], counter: int | None) -> None:
+        """Replace the cached versions of ``name`` with ``rows`` (none: it is gone) and its
+        counter. A version whose code or layers cannot be had here is logged and left out of the
+        runnable cache (404 on invoke)."""
+        for version in self._revisions(name):
+            self._runnable.pop((name, version), None)
+            self._unusable.pop((name, version), None)
+        self._rows.pop(name, None)
+        for row in rows:
+            try:
+                self._cache(row)
+            except Exception:  # one bad version must not keep the others from this node
+                log.exception("could not cache %s:%s read back from the shared store", name, row.version)
+        if counter is None:
+            self._counters.pop(name, None)
+        else:
+            self._counters[name] = counter
+
+    def _tell(self, name: str, before: Mapping[str, str]) -> None:
+        """Tell the listeners what turned ``name``'s cached revisions from ``before`` into now."""
+        for notice in notices(before, self._revisions(name)):
+            if notice.kind is Kind.CHANGED:
+                self._notify(name, notice.version)
+                continue
+            runnable = self._runnable.get((name, notice.version or LATEST))
+            if runnable is None:  # not runnable here (logged when cached)
+                continue
+            listeners = self._create_listeners if notice.kind is Kind.CREATED else self._publish_listeners
+            for listener in listeners:
+                listener(runnable)
+
+    def _revisions(self, name: str) -> dict[str, str]:
+        """The cached RevisionId of every version of ``name``."""
+        rows = self._rows.get(name, {})
+        return {version: str(row.config.get("RevisionId")) for version, row in rows.items()}
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _write(self, row: FunctionRow) -> None:
+        """Store ``row`` over the version it replaces, expecting the stored one to have the
+        RevisionId this registry cached. Raises StaleRevision when another node moved it."""
+        cached = self._rows.get(row.name, {}).get(row.version)
+        expected = None if cached is None else cached.config.get("RevisionId")
+        self._db.update_function(row, expected)
+
+    @contextmanager
+    def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:
+        """Turn a write the shared store refused (another node changed ``name`` first) into
+        the client's answer, after reading ``name`` back: ResourceNotFound when it is gone,
+        PreconditionFailed when the request named a RevisionId, else ResourceConflict."""
+        try:
+            yield
+        except StaleRevision:
+            self.refresh(name)
+            if name not in self._rows:
+                raise self._not_found(name, None) from None
+            if body.get("RevisionId") is not None:
+                raise PreconditionFailed(validation.REVISION_MESSAGE) from None
+            arn = function_arn(self._region, self._account_id, name)
+            raise ResourceConflict(f"{BUSY_MESSAGE}{arn}") from None
+
+    def _trees(self, row: FunctionRow) -> tuple[Path, Path | None]:
+        """The unpacked code of ``row`` and the ``/opt`` its layers make (None: no layers).
+        When a shared store refused a zip, where the code would be and no ``/opt``: the version
+        is then marked unusable until a later try finds the zips (``_check_code``)."""
+        key = (row.name, row.version)
+        layers = row.config.get("Layers") or []
+        try:
+            code_dir = self._blobs.unpacked(row.code_digest)
+            live = row.version == LATEST
+            opt_dir = self._layers.opt_dir(layers, live) if layers and self._layers is not None else None
+        except InvalidZipFile as error:
+            self._unusable[key] = error
+            return self._blobs.tree(row.code_digest), None
+        self._unusable.pop(key, None)
+        return code_dir, opt_dir
+
+    def _check_code(self, version: FunctionVersion) -> None:
+        """Raise InvalidZipFile if ``version``'s code was refused and still is (tried again)."""
+        key = (version.name, version.version)
+        if key in self._unusable:
+            self._cache(self._rows[version.name][version.version])
+            error = self._unusable.get(key)
+            if error is not None:
+                raise error
 
     def _not_found(self, name: str, qualifier: str | None) -> ResourceNotFound:
         arn = function_arn(self._region, self._account_id, name, qualifier)
@@ -656,7 +791,9 @@ class Registry:
         }
 
     def _replace(self, row: FunctionRow) -> dict[str, Any]:
-        self._db.update_function(row)
+        """Store ``row`` (``$LATEST``) over the cached one, cache it and tell the listeners.
+        Raises StaleRevision (the stored row moved: nothing changed here)."""
+        self._write(row)
         self._cache(row)
         self._settle_soon(row)
         self._notify(row.name, LATEST)
@@ -704,7 +841,10 @@ class Registry:
         settled = FunctionRow(
             name, version, function_state.settled(row.config), row.code_digest, row.tags, row.seq
         )
-        self._db.update_function(settled)
+        try:
+            self._write(settled)
+        except StaleRevision:  # another node changed or deleted it since: it settles its own
+            return
         self._cache(settled)
 
     def add_create_listener(self, callback: Callable[[FunctionVersion], None]) -> None:
@@ -729,16 +869,16 @@ class Registry:
             else:
                 config[key] = value
         updated = FunctionRow(row.name, row.version, config, row.code_digest, row.tags, row.seq)
-        self._db.update_function(updated)
+        try:
+            self._write(updated)
+        except StaleRevision:  # the version went meanwhile, deleted by another node
+            return
         self._cache(updated)
 
     def _cache(self, row: FunctionRow) -> None:
         self._rows.setdefault(row.name, {})[row.version] = row
-        code_dir = self._blobs.unpacked(row.code_digest)
+        code_dir, opt_dir = self._trees(row)
         latest = self._rows[row.name].get(LATEST, row)
-        layers = row.config.get("Layers") or []
-        live = row.version == LATEST
-        opt_dir = self._layers.opt_dir(layers, live) if layers and self._layers is not None else None
         self._runnable[(row.name, row.version)] = FunctionVersion.from_configuration(
             row.config, code_dir, self._region, self._account_id, latest.tags, opt_dir
         )

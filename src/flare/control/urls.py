@@ -4,7 +4,7 @@ A function has at most one URL for itself (it invokes ``$LATEST``) and one per a
 versions cannot have one. Each URL has a random 32-character id ([a-z0-9], as AWS makes them);
 its address is ``http://<url-id>.lambda-url.<region>.localhost:<port>/``: curl and browsers
 resolve ``*.localhost`` to the loopback themselves, and ``http://127.0.0.1:<port>/`` with that
-``Host`` header reaches it from any client. Configs are durable (``UrlStore``) and cached::
+``Host`` header reaches it from any client. Configs are durable (a ``UrlStorage``) and cached::
 
     _rows   (function, alias or None) => UrlRow
     _ids    url_id => UrlRow
@@ -35,7 +35,8 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
-from flare.store.urls import UrlRow, UrlStore
+from flare.store.storage import UrlStorage
+from flare.store.urls import UrlRow
 
 URL_ID_ALPHABET = string.ascii_lowercase + string.digits
 URL_ID_LENGTH = 32
@@ -63,7 +64,7 @@ class UrlTarget:
 
 class FunctionUrls:
     def __init__(
-        self, store: UrlStore, registry: Registry, clock: Clock, region: str, account_id: str, port: int
+        self, store: UrlStorage, registry: Registry, clock: Clock, region: str, account_id: str, port: int
     ) -> None:
         self._store = store
         self._registry = registry

@@ -1,8 +1,8 @@
 """FunctionEventInvokeConfig: the retry and destination settings of asynchronous invocation.
 
 One config per function and qualifier (``$LATEST``, a version number or an alias), durable in
-``EventStore``. ``put`` replaces the whole config (fields left out are removed), ``update``
-merges into it. ``target(name, qualifier)`` is what the async queue reads for each event: the
+an ``InvokeConfigStorage``. ``put`` replaces the whole config (fields left out are removed),
+``update`` merges into it. ``target(name, qualifier)`` is what the async queue reads for each event: the
 config of exactly the qualifier the event was invoked with (``$LATEST`` when unqualified),
 defaults when there is none.
 
@@ -23,7 +23,7 @@ from flare.control.model import LATEST
 from flare.control.registry import Registry
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.events.retry import DEFAULT_MAX_EVENT_AGE_S, DEFAULT_MAX_RETRY_ATTEMPTS
-from flare.store.events import EventStore
+from flare.store.storage import InvokeConfigStorage
 
 DESTINATION_ARN = re.compile(r"^arn:(aws[a-zA-Z-]*):(sqs|sns|lambda|events|s3):.+$")
 _RANGED = ("MaximumRetryAttempts", "MaximumEventAgeInSeconds")
@@ -82,7 +82,7 @@ def target_of(config: dict[str, Any] | None) -> Target:
 class InvokeConfigs:
     """Event-invoke configs by (function name, qualifier), mirrored from ``store``."""
 
-    def __init__(self, store: EventStore, registry: Registry, clock: Clock) -> None:
+    def __init__(self, store: InvokeConfigStorage, registry: Registry, clock: Clock) -> None:
         self._store = store
         self._registry = registry
         self._clock = clock

@@ -1,5 +1,5 @@
 """The policies attached to execution roles: managed through ``/flare/v1/roles`` (``flare roles``),
-kept in ``RolePolicyStore``, compiled once per role for ``authorize``.
+kept in a ``RolePolicyStorage`` (``store/backend.py``), compiled once per role for ``authorize``.
 
 A role is named by its ARN (``arn:aws:iam::123456789012:role/service-role/my-role``, the ``Role``
 of CreateFunction) and belongs to the account that ARN names: a caller manages only its own
@@ -24,7 +24,7 @@ from typing import Any
 
 from flare.errors import AccessDenied, InvalidParameterValue, LimitExceeded, NoSuchEntity
 from flare.iam import policy
-from flare.store.role_policies import RolePolicyStore
+from flare.store.storage import RolePolicyStorage
 
 MAX_ROLE_POLICY_CHARS = 10240
 ROLE_ARN = re.compile(
@@ -53,7 +53,7 @@ def _compact(document: object) -> str:
 class RolePolicies:
     """Every role's policies, durable and compiled. See the module docstring."""
 
-    def __init__(self, store: RolePolicyStore) -> None:
+    def __init__(self, store: RolePolicyStorage) -> None:
         self._store = store
         self._compiled: dict[str, tuple[policy.Policy, ...]] = {}
 
@@ -111,6 +111,14 @@ class RolePolicies:
             raise NoSuchEntity(f"The role policy with name {name} cannot be found.")
         self._compiled.pop(role_arn, None)
         return gone
+
+    def forget(self, role_arn: str) -> None:
+        """Another node changed ``role_arn``'s policies: compile them again when next asked."""
+        self._compiled.pop(role_arn, None)
+
+    def forget_all(self) -> None:
+        """Compile every role's policies again when next asked (changes may have been missed)."""
+        self._compiled.clear()
 
     def compiled(self, role_arn: str) -> tuple[policy.Policy, ...]:
         """``role_arn``'s policies, compiled (empty: it has none, the default applies)."""

@@ -10,8 +10,9 @@ config, so the grant does not ask ``decide``) and runs INIT in a task. A surplus
 (``choose_surplus``: starting ones first, then idle, then busy, which finish their invocation).
 An environment that dies, crashes or goes is replaced while its version still wants it (the
 pool's ``on_provisioned_gone``); its lease goes with it. An INIT that fails is tried again (a
-process killed under load is not the function's fault); ``MAX_INIT_FAILURES`` in a row mark the
-allocation FAILED, and it starts nothing more until the next ``set``.
+process killed under load is not the function's fault), and so is a start the engine itself
+could not make (a sandbox or cgroup refused: logged with its traceback); ``MAX_INIT_FAILURES``
+in a row mark the allocation FAILED, and it starts nothing more until the next ``set``.
 
 ``status`` and ``choose_surplus`` are pure and tested from tables; ``Provisioner`` applies them.
 
@@ -40,6 +41,7 @@ log = logging.getLogger("flare.provisioned")
 PROVISIONED_INIT_FLOOR_S = 130.0
 MAX_INIT_S = 900.0
 INIT_FAILURE = "FUNCTION_ERROR_INIT_FAILURE"
+ENGINE_FAILURE = "Flare could not start an environment"  # not the function's fault (no AWS twin)
 MAX_INIT_FAILURES = 3
 
 
@@ -189,25 +191,39 @@ class Provisioner:
     async def _start(self, env: Environment) -> None:
         try:
             ready = await self._pool.start_provisioned(env, init_limit_s(env.version.timeout_s))
-        except BaseException:
+        except asyncio.CancelledError:
             self._release(env)
             raise
+        except Exception as error:  # the engine could not build it (a sandbox, a cgroup): retried
+            self._release(env)
+            log.warning("%r: could not start a provisioned environment", env, exc_info=True)
+            self._start_failed(env, f"{ENGINE_FAILURE}: {type(error).__name__}: {error}")
+            return
         allocation = self._allocations.get(env.version.key)
         if ready:
             if allocation is not None:
                 allocation.failed_inits = 0
             return
         self._release(env)
-        if env.init_failure is None or allocation is None or allocation.version != env.version:
+        if env.init_failure is not None:
+            self._start_failed(env, f"{INIT_FAILURE}: {env.init_failure.error_type or 'Runtime.Unknown'}")
+
+    def _start_failed(self, env: Environment, reason: str) -> None:
+        """``env``'s INIT failed, or the engine could not start it: try again while fewer than
+        ``MAX_INIT_FAILURES`` in a row have failed, else mark its allocation FAILED (``reason``
+        becomes the config's StatusReason)."""
+        allocation = self._allocations.get(env.version.key)
+        if allocation is None or allocation.version != env.version:
             return
-        error = env.init_failure.error_type or "Runtime.Unknown"
         allocation.failed_inits += 1
         if allocation.failed_inits < MAX_INIT_FAILURES:
-            log.info("%r: provisioned INIT failed (%s); trying again", env, error)
+            log.info("%r: provisioned start failed (%s); trying again", env, reason)
             self._converge(env.version.key)
             return
-        allocation.failure = f"{INIT_FAILURE}: {error}"
-        log.warning("%r: provisioned INIT failed %d times in a row (%s)", env, allocation.failed_inits, error)
+        allocation.failure = reason
+        log.warning(
+            "%r: provisioned start failed %d times in a row (%s)", env, allocation.failed_inits, reason
+        )
 
     def _gone(self, env: Environment) -> None:
         """The pool's ``on_provisioned_gone``: release the lease, replace it if still wanted

@@ -2,7 +2,7 @@
 
 The seed's "poor man's provisioned concurrency": a rule such as ``rate(5 minutes)`` invokes the
 function often enough that an environment stays warm. ``Schedules`` keeps them durable in
-``ScheduleStore`` and live as one clock timer each::
+a ``ScheduleStorage`` and live as one clock timer each::
 
     _rules   id => Rule (the stored row, its parsed expression, its timer and last run)
 
@@ -11,7 +11,10 @@ so a rate does not drift; a time missed while the server was down is skipped, as
 does) and the function is invoked through the router like a synchronous invoke. The payload is
 the rule's constant input, else EventBridge's ``Scheduled Event``. How the invoke ended (success,
 function error, throttle, no environment) is kept as the rule's ``LastResult``; nothing is
-retried. A function that is deleted takes its rules with it.
+retried. A function that is deleted takes its rules with it. Nodes of a cluster share the
+schedules: each arms them all, and a firing runs where the store grants its claim
+(``ScheduleStorage.claim``; one node alone is always granted); ``sync`` arms and disarms what
+another node added or removed.
 
 Every timer goes through the injected clock: ``clock.wall()`` for the schedule's times,
 ``clock.call_later`` to wait for them. Contract: used from the event loop's thread.
@@ -35,7 +38,8 @@ from flare.errors import FlareError, InvalidParameterValue, ResourceNotFound
 from flare.placement.router import Router
 from flare.rules.expression import Expression, next_fire, parse
 from flare.sandbox.invocation import Invocation
-from flare.store.schedules import ScheduleRow, ScheduleStore
+from flare.store.schedules import ScheduleRow
+from flare.store.storage import ScheduleStorage
 
 log = logging.getLogger("flare.rules")
 
@@ -96,7 +100,7 @@ class Schedules:
 
     def __init__(
         self,
-        store: ScheduleStore,
+        store: ScheduleStorage,
         registry: Registry,
         router: Router,
         clock: Clock,
@@ -177,6 +181,19 @@ class Schedules:
         if rule.timer is not None:
             rule.timer.cancel()
 
+    def sync(self) -> None:
+        """Another node added or removed schedules: arm the new ones, disarm the gone ones."""
+        stored = {row.id: row for row in self._store.all()}
+        for schedule_id in [known for known in self._rules if known not in stored]:
+            rule = self._rules.pop(schedule_id)
+            if rule.timer is not None:
+                rule.timer.cancel()
+        for schedule_id, row in stored.items():
+            if schedule_id not in self._rules:
+                rule = self._rules[schedule_id] = Rule(row, parse(row.expression))
+                if self._started:
+                    self._arm(rule, self._clock.wall())
+
     def function_changed(self, name: str) -> None:
         """Registry listener: a deleted function takes its schedules with it."""
         try:
@@ -206,6 +223,8 @@ class Schedules:
         if rule.row.id not in self._rules or not self._started:
             return
         self._arm(rule, max(due, self._clock.wall()))
+        if not self._store.claim(rule.row.id, due):  # another node runs this one
+            return
         task = asyncio.get_running_loop().create_task(self._run(rule, due))
         rule.tasks.add(task)
         task.add_done_callback(rule.tasks.discard)

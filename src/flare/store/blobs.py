@@ -149,13 +149,14 @@ class BlobStore:
         return f"<BlobStore {self.root}>"
 
     def path(self, digest: str) -> Path:
-        """Where the zip with this digest is (or would be) stored."""
+        """Where the zip with this digest is (or would be) stored. Every read of a zip goes
+        through here (a store shared by a cluster's nodes fetches a missing one first)."""
         return self._blobs / f"{digest}.zip"
 
     def put(self, data: bytes) -> str:
         """Store ``data`` once and return its SHA-256 hex digest. Idempotent."""
         digest = hashlib.sha256(data).hexdigest()
-        final = self.path(digest)
+        final = self._blobs / f"{digest}.zip"
         if final.exists():
             return digest
         temporary = self._blobs / f".{digest}.{uuid.uuid4().hex}.tmp"
@@ -165,6 +166,10 @@ class BlobStore:
             os.fsync(sink.fileno())
         os.replace(temporary, final)
         return digest
+
+    def tree(self, digest: str) -> Path:
+        """Where the unpacked tree of ``digest`` is (or would be)."""
+        return self._code / digest
 
     def unzipped_size(self, digest: str) -> int:
         """The sum of the sizes of the stored zip ``digest``'s members (its central directory's

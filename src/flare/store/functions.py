@@ -38,11 +38,13 @@ threads; a lock serialises it.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 from flare.scope import Scope
-from flare.store.database import Database, ScopedTables
+from flare.store.database import Connection, Database, ScopedTables
 
 SCHEMA_VERSION = 3
 
@@ -123,6 +125,12 @@ class FunctionStore(ScopedTables):
     def schema_version(self) -> int:
         return self.db.schema_version(self.concern)
 
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """One transaction of the whole database around what is done inside (``Database``)."""
+        with self.db.transaction() as connection:
+            yield connection
+
     def insert_function(self, row: FunctionRow) -> FunctionRow:
         """Store a new version; returns it with its creation ``seq``.
 
@@ -132,8 +140,10 @@ class FunctionStore(ScopedTables):
             seq = self._insert(row)
         return FunctionRow(row.name, row.version, row.config, row.code_digest, row.tags, seq)
 
-    def update_function(self, row: FunctionRow) -> None:
-        """Replace config, code and tags of an existing version (its ``seq`` is kept)."""
+    def update_function(self, row: FunctionRow, expected_revision: str | None = None) -> None:
+        """Replace config, code and tags of an existing version (its ``seq`` is kept).
+        ``expected_revision`` is not checked: this store has one writer, the registry whose
+        cache it is, so the revision it expects is the stored one."""
         with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE functions SET config = ?, code_digest = ?, tags = ? "
@@ -193,6 +203,14 @@ class FunctionStore(ScopedTables):
                 ).fetchall()
             )
 
+    def version_counter(self, name: str) -> int | None:
+        """The highest version number ever published for ``name`` (None: none)."""
+        with self._lock:
+            found = self._conn.execute(
+                "SELECT last FROM version_counters WHERE scope = ? AND name = ?", (self._scope, name)
+            ).fetchone()
+        return None if found is None else int(found[0])
+
     def delete_function(self, name: str) -> int:
         """Delete every version, alias and the version counter of ``name`` in one transaction;
         returns how many versions went."""
@@ -219,6 +237,16 @@ class FunctionStore(ScopedTables):
                 (self._scope, name, version),
             ).fetchone()
         return None if record is None else _row(record)
+
+    def function_rows(self, name: str) -> list[FunctionRow]:
+        """Every stored version of ``name``, in creation order."""
+        with self._lock:
+            records = self._conn.execute(
+                "SELECT name, version, seq, config, code_digest, tags FROM functions "
+                "WHERE scope = ? AND name = ? ORDER BY seq",
+                (self._scope, name),
+            ).fetchall()
+        return [_row(record) for record in records]
 
     def all_functions(self) -> list[FunctionRow]:
         """Every stored version, in creation order."""
@@ -251,6 +279,15 @@ class FunctionStore(ScopedTables):
             return self._conn.execute(
                 "DELETE FROM aliases WHERE scope = ? AND name = ? AND alias = ?", (self._scope, name, alias)
             ).rowcount
+
+    def function_aliases(self, name: str) -> list[AliasRow]:
+        """The aliases of ``name``, by alias name."""
+        with self._lock:
+            records = self._conn.execute(
+                "SELECT name, alias, config FROM aliases WHERE scope = ? AND name = ? ORDER BY alias",
+                (self._scope, name),
+            ).fetchall()
+        return [AliasRow(n, alias, json.loads(config)) for n, alias, config in records]
 
     def all_aliases(self) -> list[AliasRow]:
         """Every stored alias, by function then alias name."""

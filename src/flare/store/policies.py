@@ -68,7 +68,9 @@ class PolicyStore(ScopedTables):
             ).fetchall()
         return [PolicyRow(str(n), str(q), json.loads(d), str(r)) for n, q, d, r in rows]
 
-    def put(self, row: PolicyRow) -> None:
+    def put(self, row: PolicyRow, expected_revision: str | None = None) -> None:
+        """Insert or replace ``row``. ``expected_revision`` (the replaced policy's RevisionId,
+        '' for none) is not checked: this store has one writer, whose cache it is."""
         with self._lock, self._conn:
             self._conn.execute(
                 "INSERT INTO function_policies (scope, name, qualifier, document, revision) "

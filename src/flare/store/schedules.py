@@ -78,6 +78,11 @@ class ScheduleStore(ScopedTables):
                 (self._scope, row.id, row.function, row.qualifier, row.expression, row.input, row.created),
             )
 
+    def claim(self, schedule_id: str, due: float) -> bool:
+        """Whether this node runs the firing of ``schedule_id`` due at ``due``: always (one
+        node, one timer per schedule)."""
+        return True
+
     def delete(self, schedule_id: str) -> bool:
         """Drop schedule ``schedule_id``; True if there was one."""
         with self._lock, self._conn:
