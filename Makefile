@@ -14,7 +14,7 @@ NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
 JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
-.PHONY: install run test lint unit conformance fuzz bench bench-scale soak screenshot clean
+.PHONY: install run test lint unit conformance fuzz bench bench-cluster bench-scale soak screenshot clean
 
 install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
@@ -98,6 +98,10 @@ screenshot: install
 	FLARE_CONSOLE_SCREENSHOT=$(CURDIR)/.console.png $(BIN)/pytest -q -p no:cacheprovider \
 	  tests/functional/test_console_browser.py
 	mv .console.png docs/console.png
+
+# Three nodes and Redis in network namespaces (root, iproute2): not in `make bench`.
+bench-cluster: install
+	$(BIN)/python -m bench.cluster
 
 # Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
 bench-scale: install

@@ -39,6 +39,8 @@ class Endpoint:
     function: str
     log_tail: bool = False
     """Ask for ``X-Amz-Log-Result`` (``X-Amz-Log-Type: Tail``)."""
+    credentials: tuple[str, str] = BENCH_CREDENTIALS
+    """The key and secret the request is signed with (a ``--auth sigv4`` server's own)."""
 
     @property
     def path(self) -> str:
@@ -58,7 +60,7 @@ class Endpoint:
         request = AWSRequest(
             "POST", f"http://{self.host}:{self.port}{self.path}", data=INVOKE_BODY, headers=headers
         )
-        SigV4Auth(Credentials(*BENCH_CREDENTIALS), "lambda", BENCH_REGION).add_auth(request)
+        SigV4Auth(Credentials(*self.credentials), "lambda", BENCH_REGION).add_auth(request)
         lines = [f"POST {self.path} HTTP/1.1", f"Host: {self.host}:{self.port}"]
         lines += [f"{name}: {value}" for name, value in request.headers.items()]
         lines += [f"Content-Length: {len(INVOKE_BODY)}", "Connection: keep-alive", "", ""]

@@ -33,11 +33,13 @@ import concurrent.futures
 import ctypes
 import http.client
 import itertools
+import json
 import os
 import shutil
 import signal
 import subprocess
 import time
+import urllib.request
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
@@ -49,6 +51,7 @@ from botocore.config import Config
 
 from tests.conftest import FLARE, children_of
 from tests.redis_server import REDIS_SERVER, RedisServer
+from tests.signing import signed_headers
 
 T = TypeVar("T")
 
@@ -214,6 +217,7 @@ class ClusterHosts:
                 hosts.add_node(node_args)
             for node in hosts.nodes:
                 hosts.wait_ready(node)
+            hosts.wait_converged()
             yield hosts
         finally:
             if hosts is not None:
@@ -286,6 +290,24 @@ class ClusterHosts:
                 return
             time.sleep(0.05)
         raise RuntimeError(f"{node.name} did not answer within {timeout} s:\n{node.output()}")
+
+    def status(self, node: int | Node) -> dict[str, Any]:
+        """``GET /flare/v1/cluster`` of ``node`` (what ``flare cluster status`` shows)."""
+        target = self.nodes[node] if isinstance(node, int) else node
+        answer: dict[str, Any] = json.loads(self.run(signed_get, target.url + "/flare/v1/cluster"))
+        return answer
+
+    def wait_converged(self, timeout: float = 20) -> None:
+        """Until every live node routes among every live node (each learns the others at its
+        next beat, a third of ``--cluster-ttl`` at most)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            live = [node for node in self.nodes if node.alive()]
+            names = sorted(node.name for node in live)
+            if all(sorted(self.status(node)["Sees"]) == names for node in live):
+                return
+            time.sleep(0.05)
+        raise RuntimeError(f"the nodes did not see each other within {timeout} s")
 
     def client(self, node: int | Node, service: str = "lambda", read_timeout: int = 60) -> Any:
         """A boto3 client of ``service`` talking to ``node``, from the clients' namespace."""
@@ -372,6 +394,16 @@ def write_key(data_dir: Path) -> None:
             store.add(AccessKey(KEY_ID, SECRET, DEFAULT_ACCOUNT_ID, time.time(), admin=True))
     finally:
         database.close()
+
+
+def signed_get(url: str) -> bytes:
+    """A GET of ``url`` signed with the harness's key; the body (raises on a status >= 400)."""
+    request = urllib.request.Request(url)
+    for name, value in signed_headers("GET", url, key=KEY_ID, secret=SECRET).items():
+        request.add_header(name, value)
+    opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))  # the bridge only
+    with opener.open(request, timeout=10) as response:
+        return bytes(response.read())
 
 
 def answers(host: str, port: int) -> bool:

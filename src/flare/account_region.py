@@ -40,7 +40,7 @@ from flare.events.sources import Sources
 from flare.machine import Machine
 from flare.observe.logs import LogStore
 from flare.observe.metrics import Metrics
-from flare.placement.ledger import Ledger
+from flare.placement.ledger import Lease, Ledger
 from flare.placement.pool import Pool
 from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
@@ -121,13 +121,15 @@ class AccountRegion:
         self.snapshots = Snapshots(self._new_snapshot, self.registry.set_version_state)
         self.registry.add_publish_listener(self._version_published)
         self.registry.add_create_listener(self._function_created)
-        self.ledger = Ledger(clock, config.account_concurrency, config.scaling_rate)
+        self.ledger = self._new_ledger()
         self.settings = stores.settings(scope)
         self.concurrency = Concurrency(
             self.settings, self.ledger, self.registry, self.function_store, config.min_unreserved
         )
         self.router = Router(self.pool, self.ledger, metrics, clock, machine.feed)
-        self.provisioner = Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
+        if machine.cluster is not None:
+            self.router.acquire_shared = self._acquire_shared
+        self.provisioner = self._new_provisioner()
         self.provisioned = ProvisionedConcurrency(
             self.settings, self.registry, self.provisioner, self.concurrency, clock
         )
@@ -150,6 +152,42 @@ class AccountRegion:
 
     def __repr__(self) -> str:
         return f"<AccountRegion {self.scope.key}>"
+
+    def _new_ledger(self) -> Ledger:
+        """The account's concurrency in this region: this host's alone, or with ``--cluster``
+        the one every node shares (``cluster/shared_ledger.py``)."""
+        machine, config = self.machine, self.machine.config
+        if machine.cluster is None:
+            return Ledger(self.clock, config.account_concurrency, config.scaling_rate)
+        from flare.cluster.shared_ledger import SharedLedger
+
+        return SharedLedger(
+            machine.cluster,
+            self.scope,
+            self.clock,
+            config.account_concurrency,
+            config.scaling_rate,
+            config.cluster_ttl_s,
+        )
+
+    def _new_provisioner(self) -> Provisioner:
+        """Provisioned environments: all of each target here, or with ``--cluster`` this
+        node's share of it (``cluster/provisioned_spread.py``)."""
+        machine = self.machine
+        if machine.cluster is None:
+            return Provisioner(self.pool, self.ledger, on_target=machine.bill.provisioned)
+        from flare.cluster.provisioned_spread import ClusterProvisioner
+
+        return ClusterProvisioner(
+            self.pool, self.ledger, machine.cluster, self.scope, on_target=machine.bill.provisioned
+        )
+
+    async def _acquire_shared(self, function: str, request_id: str, cold_start: bool) -> Lease:
+        """The router's grant from the shared ledger (with ``--cluster`` only)."""
+        from flare.cluster.shared_ledger import SharedLedger
+
+        assert isinstance(self.ledger, SharedLedger)
+        return await self.ledger.acquire_async(function, request_id, cold_start=cold_start)
 
     def _wire_events(self, retry_base_delay_s: float) -> None:
         """Async invokes, destinations and event source mappings."""
@@ -300,6 +338,11 @@ class AccountRegion:
         await self.pool.close()
         await self.snapshots.close()
         self.log_service.close()
+        if self.machine.cluster is not None:
+            from flare.cluster.shared_ledger import SharedLedger
+
+            if isinstance(self.ledger, SharedLedger):
+                await self.ledger.close()
 
     def _version_published(self, version: FunctionVersion) -> None:
         if self.machine.snap_start(version):

@@ -38,6 +38,8 @@ class ServerConfig:
     trace_max_mb: int = 256  # the trace file's bound: past it, invocations are only counted
     cluster_url: str | None = None  # Redis that nodes of one cluster share (flare/cluster/); None: one node
     node_name: str | None = None  # this node's name in the cluster (default: the host's name)
+    advertise_url: str | None = None  # where the other nodes call this one (None: endpoint_url)
+    cluster_ttl_s: float = 10.0  # a node's heartbeat and its concurrency leases outlive it by this
     cluster_blob_dir: Path | None = None  # where the cluster's code zips are shared; None: in Redis
 
     @property

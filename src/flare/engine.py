@@ -36,9 +36,15 @@ from flare.sandbox.socket_owner import OWNERS
 from flare.scope import Scope
 
 if TYPE_CHECKING:
+    from flare.cluster.node import ClusterNode
     from flare.cluster.registry_changes import RegistryChanges
+    from flare.store.access_keys import AccessKey
 
 log = logging.getLogger("flare.engine")
+
+
+def _secret(key: AccessKey | None) -> str | None:
+    return None if key is None else key.secret
 
 
 class Engine:
@@ -75,6 +81,14 @@ class Engine:
         self.feed = self.machine.feed
         self.feed.environments = self._environments_seen
         self.home = self.region(self.machine.default_scope)
+        self.cluster_node: ClusterNode | None = None  # with --cluster: membership (flare/cluster/)
+        if self.machine.cluster is not None:
+            from flare.cluster.node import ClusterNode
+
+            keys = self.machine.access_keys
+            self.cluster_node = ClusterNode(
+                self.machine.cluster, config, self.clock, self._load, lambda key: _secret(keys.find(key))
+            )
         for older in ("events.db", "services.db"):  # files of Flares before the one database
             moved = self.machine.database.absorb(self.machine.data / older)
             if moved:
@@ -148,6 +162,11 @@ class Engine:
         wall = self.clock.wall()
         return [seen(env, wall) for region in self._regions.values() for env in region.pool.environments()]
 
+    def _load(self) -> tuple[int, int]:
+        """This node's environments, and how many run an invocation now."""
+        environments = sum(len(region.pool.environments()) for region in self._regions.values())
+        return environments, self._busy()
+
     def _busy(self) -> int:
         return sum(region.pool.busy() for region in self._regions.values())
 
@@ -172,6 +191,8 @@ class Engine:
         if self.config.trace is not None:
             self._start_trace(self.config.trace)
         await self.machine.start()
+        if self.cluster_node is not None:
+            await self.cluster_node.start()
         for scope in sorted(self.machine.stores.scopes_in_use(), key=lambda scope: scope.key):
             self.region(scope)
         for region in self.regions():
@@ -212,4 +233,6 @@ class Engine:
             await region.stop()
         if self.trace is not None:
             self.trace.close()
+        if self.cluster_node is not None:
+            await self.cluster_node.stop()
         await self.machine.stop()

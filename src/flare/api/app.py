@@ -14,6 +14,7 @@ from flare.api import (
     browser_guard,
     capacity_providers,
     clock_control,
+    cluster,
     code,
     code_signing,
     concurrency,
@@ -72,7 +73,13 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     def find_region(caller: Identity, name: str, qualifier: str | None) -> AccountRegion:
         return engine.region_for_function(caller, "Invoke", name, qualifier)
 
-    return invoke.InvokeRoute(find_region, engine.clock, authorization.invoke_check(engine.authorizer))
+    authorize = authorization.invoke_check(engine.authorizer)
+    if engine.cluster_node is not None:  # an invoke runs on the node routing chooses
+        from flare.cluster.forwarding import ForwardingInvokeRoute
+
+        node = engine.cluster_node
+        return ForwardingInvokeRoute(find_region, engine.clock, authorize, node.membership, node.forwarder)
+    return invoke.InvokeRoute(find_region, engine.clock, authorize)
 
 
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
@@ -133,6 +140,8 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
     capacity_providers.add_routes(app, lambda request: at(request).capacity_providers)
     if isinstance(engine.clock, JumpClock):
         clock_control.add_routes(app, engine.clock)
+    if engine.cluster_node is not None:
+        cluster.add_routes(app, engine.cluster_node)
     durable_executions.add_routes(
         app, lambda request: at(request).registry, lambda request: at(request).durable
     )

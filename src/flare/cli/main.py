@@ -9,6 +9,7 @@ from __future__ import annotations
 import click
 
 from flare import __version__
+from flare.cli.cluster import cluster_command
 from flare.cli.console import console_command
 from flare.cli.deploy import deploy_command
 from flare.cli.dev import dev_command
@@ -47,6 +48,7 @@ main.add_command(trace_command)
 main.add_command(console_command)
 main.add_command(top_command)
 main.add_command(tune_command)
+main.add_command(cluster_command)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +203,23 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="This node's name in the cluster (default: the host's name). Only with --cluster.",
 )
 @click.option(
+    "--cluster-ttl",
+    "cluster_ttl_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="With --cluster: a node that stops heartbeating is dropped after this long, and the "
+    "concurrency its invocations held is freed (it beats and refreshes them three times as often).",
+)
+@click.option(
+    "--advertise-url",
+    default=None,
+    metavar="URL",
+    help="With --cluster: the URL other nodes forward invokes to (default: http://HOST:PORT; set it "
+    "when HOST is 0.0.0.0, e.g. to the pod's address on Kubernetes).",
+)
+@click.option(
     "--cluster-blob-dir",
     type=click.Path(file_okay=False, path_type=Path),
     default=None,
@@ -227,10 +245,15 @@ def serve_command(**options: Any) -> None:
         )
     if options["trace"] is not None:
         check_trace_path(options["trace"])
+    advertised = options["advertise_url"]
+    if advertised is not None and not re.match(r"^https?://[^/\s]+$", advertised):
+        raise click.BadParameter(f"{advertised!r} is not http://host:port", param_hint="--advertise-url")
     if options["cluster_url"] is not None:
         options["node_name"] = check_cluster(options["cluster_url"], options["node_name"])
     elif options["node_name"] is not None:
         raise click.UsageError("--node-name names this node in a cluster: give --cluster too")
+    elif options["advertise_url"] is not None:
+        raise click.UsageError("--advertise-url is where other nodes of a cluster call: give --cluster too")
     elif options["cluster_blob_dir"] is not None:
         raise click.UsageError("--cluster-blob-dir is where a cluster's nodes share code: give --cluster too")
     config = ServerConfig(**options)

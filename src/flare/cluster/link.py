@@ -13,6 +13,7 @@ of the whole cluster (its nodes, its token) are ``flare:cluster:...`` (``cluster
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from flare.scope import Scope
@@ -36,9 +37,20 @@ class ClusterLink:
         self.node_name = node_name
         self.sync: redis.Redis = redis.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S)
         self.aio: redis.asyncio.Redis = redis.asyncio.Redis.from_url(url, socket_timeout=SOCKET_TIMEOUT_S)
+        # the live nodes' names as of this node's last heartbeat (cluster/membership.py), and
+        # who wants to hear when they change (provisioned environments' spread)
+        self.members: tuple[str, ...] = (node_name,)
+        self.members_listeners: list[Callable[[], None]] = []
 
     def __repr__(self) -> str:
         return f"<ClusterLink {self.node_name} on {self.url}>"
+
+    def set_members(self, names: tuple[str, ...]) -> None:
+        """The live nodes changed (a heartbeat saw it): tell the listeners."""
+        if names != self.members:
+            self.members = names
+            for listener in list(self.members_listeners):
+                listener()
 
     @staticmethod
     def scoped(scope: Scope, *parts: str) -> str:

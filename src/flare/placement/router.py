@@ -38,6 +38,7 @@ it, published on the live feed (``observe/live_feed.py``).
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 
 from flare.clock import Clock, SystemClock
@@ -56,6 +57,10 @@ from flare.sandbox.forkserver import ZygoteDied
 from flare.sandbox.invocation import Invocation, InvocationResult
 from flare.sandbox.lifecycle import EnvState
 
+AcquireShared = Callable[[str, str, bool], Awaitable[Lease]]
+"""(function, request id, cold start) => a lease from the cluster's shared ledger; raises
+TooManyRequests as ``Ledger.acquire`` does."""
+
 
 class Router:
     def __init__(
@@ -72,6 +77,8 @@ class Router:
         self._clock: Clock = clock or SystemClock()
         self.trace: TraceRecorder | None = None  # flare serve --trace (observe/trace_record.py)
         self._feed = feed
+        # with --cluster: the shared ledger's grant, one Redis round trip (cluster/shared_ledger.py)
+        self.acquire_shared: AcquireShared | None = None
 
     def invoke(self, version: FunctionVersion, invocation: Invocation) -> RoutedInvocation:
         """``async with router.invoke(version, invocation) as result``: run ``invocation`` on
@@ -103,7 +110,10 @@ class Router:
                 return result
             self.pool.release(provisioned)  # it never began there: on demand, below
         cold_start = not self.pool.has_idle(version)
-        lease = self._acquire(version, invocation, began, cold_start)
+        if self.acquire_shared is None:
+            lease = self._acquire(version, invocation, began, cold_start)
+        else:
+            lease = await self._acquire_from_cluster(version, invocation, began, cold_start)
         try:
             env, result = await self._run_on_demand(version, invocation)
         except BaseException:
@@ -139,14 +149,33 @@ class Router:
                 self._check_tenant_room(version.name)
             return self.ledger.acquire(version.name, invocation.request_id, cold_start=cold_start)
         except TooManyRequests as throttle:
-            self.metrics.throttled(version.name)
-            if self.trace is not None:
-                reserved, held = self._config(version)
-                self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
-            if self._feed is not None and self._feed.active:
-                wall = self._clock.wall()
-                self._feed.publish(ThrottleSeen(wall, version.account_id, version.region, version.name))
+            self._throttled(version, invocation, began, throttle)
             raise
+
+    async def _acquire_from_cluster(
+        self, version: FunctionVersion, invocation: Invocation, began: float, cold_start: bool
+    ) -> Lease:
+        """``_acquire`` from the cluster's shared ledger."""
+        assert self.acquire_shared is not None
+        try:
+            if cold_start and version.tenant_id is not None:
+                self._check_tenant_room(version.name)
+            return await self.acquire_shared(version.name, invocation.request_id, cold_start)
+        except TooManyRequests as throttle:
+            self._throttled(version, invocation, began, throttle)
+            raise
+
+    def _throttled(
+        self, version: FunctionVersion, invocation: Invocation, began: float, throttle: TooManyRequests
+    ) -> None:
+        """Count, record and publish a throttle."""
+        self.metrics.throttled(version.name)
+        if self.trace is not None:
+            reserved, held = self._config(version)
+            self.trace.throttled(began, version, invocation, throttle.reason, reserved, held)
+        if self._feed is not None and self._feed.active:
+            wall = self._clock.wall()
+            self._feed.publish(ThrottleSeen(wall, version.account_id, version.region, version.name))
 
     def _record(
         self,
