@@ -631,9 +631,10 @@ def assertion(holds: bool) -> None:
     assert holds
 
 
-def test_with_a_shared_blob_dir_code_is_shared_there_and_not_in_redis(
-    tmp_path: Path, redis_server: RedisServer
-) -> None:
+def test_with_a_shared_blob_dir_code_is_shared_there_and_not_in_redis(tmp_path: Path) -> None:
+    # A Redis of its own: every node of a cluster must share the blob dir, and an invoke may be
+    # forwarded to any live node (the module's other nodes have no blob dir).
+    redis_server = RedisServer.start(tmp_path / "redis")
     shared = tmp_path / "shared"
     pair = [
         node(tmp_path, redis_server, name, "--cluster-blob-dir", str(shared)) for name in ("dir-a", "dir-b")
@@ -649,6 +650,7 @@ def test_with_a_shared_blob_dir_code_is_shared_there_and_not_in_redis(
     finally:
         for server in pair:
             server.stop()
+        redis_server.stop()
 
 
 def test_a_blob_dir_without_a_cluster_is_a_usage_error(tmp_path: Path) -> None:
