@@ -33,6 +33,7 @@ from flare.durable.executions import DurableExecutions
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
+from flare.events.event_book import EventBook, LocalEventBook
 from flare.events.invoke_config import InvokeConfigs
 from flare.events.invoker import SyncInvoker
 from flare.events.mappings import EventSourceMappings
@@ -171,7 +172,7 @@ class AccountRegion:
         self.invoke_configs = InvokeConfigs(self.events_store, self.registry, clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
-            self.events_store,
+            self._event_book(),
             self.registry,
             self.router,
             self.invoke_configs,
@@ -200,6 +201,15 @@ class AccountRegion:
             self.sources.check,
             self.sources.poller,
         )
+
+    def _event_book(self) -> EventBook:
+        """Where async events wait: this node's database, or the cluster's Redis."""
+        link, config = self.machine.cluster, self.machine.config
+        if link is None:
+            return LocalEventBook(self.events_store, self.clock.wall)
+        from flare.cluster.redis_event_queue import RedisEventBook
+
+        return RedisEventBook(link, self.scope, self.clock, config.cluster_lease_s, config.cluster_poll_s)
 
     def _wire_function_resources(self) -> None:
         """Resource policies, code signing, recursion and runtime settings and tags: each kept

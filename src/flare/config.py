@@ -38,6 +38,10 @@ class ServerConfig:
     trace_max_mb: int = 256  # the trace file's bound: past it, invocations are only counted
     cluster_url: str | None = None  # Redis that nodes of one cluster share (flare/cluster/); None: one node
     node_name: str | None = None  # this node's name in the cluster (default: the host's name)
+    cluster_lease_s: float = (
+        10.0  # how long a node's hold on an async event or shard outlives it (wall clock)
+    )
+    cluster_poll_s: float = 1.0  # how often a node looks in Redis for events it may take (injected clock)
 
     @property
     def endpoint_url(self) -> str:

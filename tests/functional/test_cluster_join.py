@@ -60,4 +60,3 @@ def test_a_node_joins_a_redis_that_answers_and_says_so(tmp_path: Path, redis_ser
         server.stop()
         banner = server.process.stdout.read() if server.process.stdout else ""
     assert f"node node-a of the cluster on {redis_server.url}" in banner
-
