@@ -122,7 +122,7 @@ class AccountRegion:
         self.log_service = LogService(self.logs, clock, region, account, limits)
         self.live_tails = LiveTails(self.log_service, clock)
         self.services_store = ServiceStore(database, scope)
-        self.queues = QueueService(self.services_store, clock, region, account)
+        self.queues = self._queue_service()
         self.streams = StreamService(self.services_store, clock, region, account)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
         self.spares = Spares(
@@ -201,6 +201,16 @@ class AccountRegion:
             self.sources.check,
             self.sources.poller,
         )
+
+    def _queue_service(self) -> QueueService:
+        """The SQS-compatible queues: in this node's database, or shared in the cluster's Redis."""
+        link, scope, clock = self.machine.cluster, self.scope, self.clock
+        if link is None:
+            return QueueService(self.services_store, clock, scope.region, scope.account)
+        from flare.cluster.redis_queue_store import RedisQueueStore
+
+        store = RedisQueueStore(link, scope)
+        return QueueService(store, clock, scope.region, scope.account, self.machine.config.cluster_poll_s)
 
     def _event_book(self) -> EventBook:
         """Where async events wait: this node's database, or the cluster's Redis."""
