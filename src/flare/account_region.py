@@ -37,6 +37,7 @@ from flare.events.event_book import EventBook, LocalEventBook
 from flare.events.invoke_config import InvokeConfigs
 from flare.events.invoker import SyncInvoker
 from flare.events.mappings import EventSourceMappings
+from flare.events.pollers.shard_claims import ShardClaims
 from flare.events.sources import Sources
 from flare.machine import Machine
 from flare.observe.logs import LogStore
@@ -123,7 +124,7 @@ class AccountRegion:
         self.live_tails = LiveTails(self.log_service, clock)
         self.services_store = ServiceStore(database, scope)
         self.queues = self._queue_service()
-        self.streams = StreamService(self.services_store, clock, region, account)
+        self.streams = self._stream_service()
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
         self.spares = Spares(
             lambda version: self._new_environment(version, self.pool),
@@ -191,6 +192,7 @@ class AccountRegion:
             clock,
             config.sqs_endpoint,
             config.kinesis_endpoint,
+            self._shard_claims(),
         )
         self.mappings = EventSourceMappings(
             self.events_store,
@@ -211,6 +213,25 @@ class AccountRegion:
 
         store = RedisQueueStore(link, scope)
         return QueueService(store, clock, scope.region, scope.account, self.machine.config.cluster_poll_s)
+
+    def _stream_service(self) -> StreamService:
+        """The Kinesis-compatible streams: in this node's database, or shared in the cluster's Redis."""
+        link, scope, clock = self.machine.cluster, self.scope, self.clock
+        if link is None:
+            return StreamService(self.services_store, clock, scope.region, scope.account)
+        from flare.cluster.redis_stream_store import RedisStreamStore
+
+        store = RedisStreamStore(link, scope)
+        return StreamService(store, clock, scope.region, scope.account, self.machine.config.cluster_poll_s)
+
+    def _shard_claims(self) -> ShardClaims | None:
+        """In a cluster, the leases by which nodes share the shards of stream mappings."""
+        link, config = self.machine.cluster, self.machine.config
+        if link is None:
+            return None
+        from flare.cluster.redis_shard_leases import RedisShardLeases
+
+        return RedisShardLeases(link, self.scope, self.clock, config.cluster_lease_s, config.cluster_poll_s)
 
     def _event_book(self) -> EventBook:
         """Where async events wait: this node's database, or the cluster's Redis."""

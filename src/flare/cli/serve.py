@@ -208,8 +208,8 @@ from flare.config import DEFAULT_REGION, ServerConfig
     default=10.0,
     show_default=True,
     metavar="SECONDS",
-    help="How long a node's hold on an async event outlives the node: another node takes the event "
-    "over once it runs out (Redis's clock; renewed while the node works). Only with --cluster.",
+    help="How long a node's hold on an async event or a stream shard outlives the node: another node "
+    "takes it over once it runs out (Redis's clock; renewed while the node works). Only with --cluster.",
 )
 @click.option(
     "--cluster-poll",

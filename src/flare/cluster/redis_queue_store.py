@@ -67,7 +67,7 @@ def decode_message(text: str | bytes) -> MessageRow:
 
 
 @contextmanager
-def _answered() -> Iterator[None]:
+def answered() -> Iterator[None]:
     try:
         yield
     except redis.exceptions.RedisError as error:
@@ -101,7 +101,7 @@ class RedisQueueStore:
     # -- queues ---------------------------------------------------------------------------------
 
     def insert_queue(self, row: QueueRow) -> QueueRow:
-        with _answered():
+        with answered():
             seq = int(self._redis.incr(self._key("queue-seq")))
             stored = QueueRow(row.name, row.created, row.modified, row.attributes, row.tags, seq)
             if not self._redis.hsetnx(self._queues, row.name, json.dumps(stored.__dict__)):
@@ -109,21 +109,21 @@ class RedisQueueStore:
         return stored
 
     def get_queue(self, name: str) -> QueueRow | None:
-        with _answered():
+        with answered():
             text = self._redis.hget(self._queues, name)
         return None if text is None else QueueRow(**json.loads(text))
 
     def all_queues(self) -> list[QueueRow]:
-        with _answered():
+        with answered():
             rows = [QueueRow(**json.loads(text)) for text in self._redis.hvals(self._queues)]
         return sorted(rows, key=lambda row: row.seq)
 
     def update_queue(self, row: QueueRow) -> None:
-        with _answered():
+        with answered():
             self._redis.hset(self._queues, row.name, json.dumps(row.__dict__))
 
     def delete_queue(self, name: str) -> None:
-        with _answered(), self._redis.pipeline(transaction=True) as pipe:
+        with answered(), self._redis.pipeline(transaction=True) as pipe:
             pipe.hdel(self._queues, name)
             pipe.delete(*self._of(name))
             pipe.execute()
@@ -135,7 +135,7 @@ class RedisQueueStore:
         if not batch:
             return
         messages, visible, sent, fresh = self._of(queue)
-        with _answered():
+        with answered():
             last = int(self._redis.incrby(self._key("message-seq"), len(batch)))
             numbered = [
                 MessageRow(**{**row.__dict__, "seq": last - len(batch) + 1 + index})
@@ -150,7 +150,7 @@ class RedisQueueStore:
 
     def drop_expired(self, queue: str, sent_by: float) -> int:
         messages, visible, sent, fresh = self._of(queue)
-        with _answered():
+        with answered():
             gone = [_text(m) for m in self._redis.zrangebyscore(sent, "-inf", sent_by)]
             if gone:
                 with self._redis.pipeline(transaction=True) as pipe:
@@ -162,7 +162,7 @@ class RedisQueueStore:
         return len(gone)
 
     def next_visible_at(self, queue: str, now: float) -> float | None:
-        with _answered():
+        with answered():
             found = self._redis.zrangebyscore(self._of(queue)[1], f"({now!r}", "+inf", 0, 1, withscores=True)
         return float(found[0][1]) if found else None
 
@@ -230,7 +230,7 @@ class RedisQueueStore:
         pipe.srem(fresh, *members)
 
     def get_message(self, queue: str, message_id: str) -> MessageRow | None:
-        with _answered():
+        with answered():
             text = self._redis.hget(self._of(queue)[0], message_id)
         return None if text is None else decode_message(text)
 
@@ -255,19 +255,19 @@ class RedisQueueStore:
         self._atomically(queue, step)
 
     def purge(self, queue: str) -> None:
-        with _answered():
+        with answered():
             self._redis.delete(*self._of(queue))
 
     def counts(self, queue: str, now: float) -> tuple[int, int, int]:
         _, visible, _, fresh = self._of(queue)
-        with _answered():
+        with answered():
             found = self._counts(keys=[visible, fresh], args=[repr(now)])
         return int(found[0]), int(found[1]), int(found[2])
 
     def _atomically(self, queue: str, step: Callable[[redis.client.Pipeline], T]) -> T:
         """``step`` (reads, then ``multi()`` and writes) with the queue's visible set watched,
         again until no other change to the queue came in between."""
-        with _answered(), self._redis.pipeline(transaction=True) as pipe:
+        with answered(), self._redis.pipeline(transaction=True) as pipe:
             while True:
                 try:
                     pipe.watch(self._of(queue)[1])  # type: ignore[no-untyped-call]

@@ -420,6 +420,15 @@ class ServiceStore(ScopedTables):
             ).fetchall()
         return [StreamRow(*record) for record in records]
 
+    def get_stream(self, name: str) -> StreamRow | None:
+        with self._lock:
+            record = self._conn.execute(
+                "SELECT name, created, shard_count, retention_hours, mode, seq FROM streams "
+                "WHERE scope = ? AND name = ?",
+                (self._scope, name),
+            ).fetchone()
+        return None if record is None else StreamRow(*record)
+
     def set_retention(self, name: str, hours: int) -> None:
         with self._lock, self._conn:
             self._conn.execute(
@@ -444,6 +453,20 @@ class ServiceStore(ScopedTables):
                     for r in rows
                 ],
             )
+
+    def append_numbered(self, stream: str, records: list[tuple[int, str, bytes, float]]) -> list[int]:
+        """Store (shard, partition key, data, arrival) records, each at the next position of its
+        shard, in one transaction; their positions."""
+        with self._lock:
+            last = self.last_positions(stream)
+            positions: list[int] = []
+            rows: list[RecordRow] = []
+            for shard, key, data, arrival in records:
+                position = last[shard] = last.get(shard, 0) + 1
+                positions.append(position)
+                rows.append(RecordRow(shard, position, key, data, arrival))
+            self.append_records(stream, rows)
+        return positions
 
     def last_positions(self, stream: str) -> dict[int, int]:
         """shard index => highest position written (shards without records are absent)."""
