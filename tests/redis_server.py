@@ -13,12 +13,17 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tests.conftest import free_port
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
+
+
+Probe = Callable[[Callable[[], bool]], bool]
+"""Runs a reachability check (``RedisServer.answers``) where the server can be reached."""
 
 
 def available() -> bool:
@@ -32,6 +37,8 @@ class RedisServer:
     bind: str = "127.0.0.1"
     appendonly: bool = False
     process: subprocess.Popen[bytes] | None = field(default=None, repr=False)
+    _prefix: list[str] = field(default_factory=list, repr=False)
+    _probe: Probe = field(default=lambda check: check(), repr=False)
 
     @classmethod
     def start(cls, directory: Path, bind: str = "127.0.0.1", appendonly: bool = False) -> RedisServer:
@@ -44,9 +51,15 @@ class RedisServer:
     def url(self) -> str:
         return f"redis://{self.bind}:{self.port}/0"
 
-    def run(self) -> None:
-        """Start the process and wait until it answers PING (10 s at most)."""
+    def run(self, prefix: Sequence[str] = (), probe: Probe | None = None) -> None:
+        """Start the process and wait until it answers PING (10 s at most). ``prefix`` goes
+        before the command (``nsenter --net=...``); ``probe(answers)`` runs the check where the
+        server can be reached (a thread in its namespace's network). Both are kept for
+        ``restart``."""
+        self._prefix = self._prefix if not prefix else list(prefix)
+        self._probe = self._probe if probe is None else probe
         args = [
+            *self._prefix,
             REDIS_SERVER,
             "--port",
             str(self.port),
@@ -72,7 +85,7 @@ class RedisServer:
                 raise AssertionError(
                     f"redis-server exited {self.process.returncode}: see {self.directory}/redis.log"
                 )
-            if self.answers():
+            if self._probe(self.answers):
                 return
             time.sleep(0.02)
         raise AssertionError(f"redis-server on {self.bind}:{self.port} did not answer within 10 s")
