@@ -1,11 +1,10 @@
 """SQS-compatible queues shared by a cluster's nodes (``cluster/redis_queue_store.py``), through
-boto3 against two nodes on 127.0.0.1: what one node sends another receives, two nodes never
-hold the same message at once, and a mapping's batch that a killed node was processing is
-processed by another node once its visibility timeout ends, none lost."""
+boto3 against two nodes on 127.0.0.1: what one node sends another receives (a long poll on one
+wakes for a send on the other), and two nodes never hold the same message at once. (A mapping's
+batch on a node that dies is a test as hosts: ``test_cluster_queue_hosts.py``.)"""
 
 from __future__ import annotations
 
-import json
 import time
 import uuid
 from collections.abc import Iterator
@@ -15,25 +14,12 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import create_function, python_function
 from tests.local_cluster import LocalCluster
 from tests.redis_server import RedisServer, available
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
-FLAGS = ("--cluster-lease", "1", "--cluster-poll", "0.2")
-# Sends the bodies (and receive counts) of its batch to $SINK, after sleeping $SLEEP seconds.
-REPORTER = """
-import json, os, time
-import boto3
-
-def handler(event, context):
-    time.sleep(float(os.environ["SLEEP"]))
-    records = [{"body": r["body"], "count": r["attributes"]["ApproximateReceiveCount"]}
-               for r in event["Records"]]
-    boto3.client("sqs").send_message(QueueUrl=os.environ["SINK"], MessageBody=json.dumps(records))
-    return "ok"
-"""
+FLAGS = ("--cluster-poll", "0.2")
 
 
 def unique(prefix: str) -> str:
@@ -84,69 +70,3 @@ def test_two_nodes_receiving_at_once_never_get_the_same_message(cluster: LocalCl
     with ThreadPoolExecutor(8) as pool:
         found = [body for got in pool.map(drain, [a, b] * 4) for body in got]
     assert sorted(found) == sorted(f"m{i}" for i in range(100))
-
-
-def test_a_batch_of_a_killed_node_is_processed_by_another_none_lost(
-    tmp_path: Path, cluster: LocalCluster
-) -> None:
-    # its own pair of nodes (one is killed), sharing the module's Redis
-    pair = LocalCluster.start(tmp_path, cluster.redis, ("c", "d"), *FLAGS)
-    try:
-        sqs = pair.client("c", "sqs")
-        sink = sqs.create_queue(QueueName=unique("sink"))["QueueUrl"]
-        source = sqs.create_queue(QueueName=unique("source"), Attributes={"VisibilityTimeout": "2"})[
-            "QueueUrl"
-        ]
-        source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"][
-            "QueueArn"
-        ]
-        name = unique("reporter")
-
-        def create(lam: Any) -> None:
-            code = python_function(REPORTER)
-            create_function(
-                lam, name, code, Timeout=30, Environment={"Variables": {"SINK": sink, "SLEEP": "1.5"}}
-            )
-
-        pair.everywhere(lambda lam: lam.get_function(FunctionName=name), create)
-        pair.client("c").create_event_source_mapping(
-            FunctionName=name, EventSourceArn=source_arn, BatchSize=10
-        )
-        bodies = {f"m{i}" for i in range(5)}
-        sqs.send_message_batch(QueueUrl=source, Entries=[{"Id": b, "MessageBody": b} for b in sorted(bodies)])
-        wait_until(lambda: hidden(sqs, source) == 5)  # c's poller has the batch; its function sleeps
-        pair.kill("c")
-        d = pair.client("d")
-        if not d.list_event_source_mappings(FunctionName=name)["EventSourceMappings"]:
-            d.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=10)
-        records = sink_records(pair.client("d", "sqs"), sink, len(bodies), timeout=15)
-        assert {r["body"] for r in records} == bodies
-        assert {r["count"] for r in records} == {"2"}  # received by c, then again by d
-    finally:
-        pair.stop()
-
-
-def hidden(sqs: Any, url: str) -> int:
-    found = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["ApproximateNumberOfMessagesNotVisible"])
-    return int(found["Attributes"]["ApproximateNumberOfMessagesNotVisible"])
-
-
-def wait_until(condition: Any, timeout: float = 10) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
-
-
-def sink_records(sqs: Any, url: str, count: int, timeout: float) -> list[dict[str, Any]]:
-    """The records the function reported to ``url``: ``count`` of them, then any within 0.5 s."""
-    found: list[dict[str, Any]] = []
-    deadline = time.monotonic() + timeout
-    while len(found) < count and time.monotonic() < deadline:
-        for message in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
-            "Messages", []
-        ):
-            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-            found += json.loads(message["Body"])
-    assert len(found) >= count, f"got {len(found)} of {count}: {found}"
-    return found
