@@ -33,11 +33,9 @@ from flare.durable.executions import DurableExecutions
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
-from flare.events.event_book import EventBook, LocalEventBook
 from flare.events.invoke_config import InvokeConfigs
 from flare.events.invoker import SyncInvoker
 from flare.events.mappings import EventSourceMappings
-from flare.events.pollers.shard_claims import ShardClaims
 from flare.events.sources import Sources
 from flare.machine import Machine
 from flare.observe.logs import LogStore
@@ -47,6 +45,7 @@ from flare.placement.pool import Pool
 from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
 from flare.placement.spares import REPLACE_AFTER_S, Spares, wants_spare
+from flare.queue_homes import QueueHomes
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
 from flare.sandbox.late_binding import LateKey, late_key
@@ -55,8 +54,6 @@ from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
 from flare.services.live_tail import LiveTails
 from flare.services.logs import LogLimits, LogService
-from flare.services.queue import QueueService
-from flare.services.stream import StreamService
 from flare.store.code_signing import CodeSigningStore
 from flare.store.durable import DurableStore
 from flare.store.events import EventStore
@@ -123,8 +120,9 @@ class AccountRegion:
         self.log_service = LogService(self.logs, clock, region, account, limits)
         self.live_tails = LiveTails(self.log_service, clock)
         self.services_store = ServiceStore(database, scope)
-        self.queues = self._queue_service()
-        self.streams = self._stream_service()
+        self.queue_homes = QueueHomes(machine.cluster, scope, clock, config)
+        self.queues = self.queue_homes.queue_service(self.services_store)
+        self.streams = self.queue_homes.stream_service(self.services_store)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
         self.spares = Spares(
             lambda version: self._new_environment(version, self.pool),
@@ -173,7 +171,7 @@ class AccountRegion:
         self.invoke_configs = InvokeConfigs(self.events_store, self.registry, clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
-            self._event_book(),
+            self.queue_homes.event_book(self.events_store),
             self.registry,
             self.router,
             self.invoke_configs,
@@ -192,7 +190,7 @@ class AccountRegion:
             clock,
             config.sqs_endpoint,
             config.kinesis_endpoint,
-            self._shard_claims(),
+            self.queue_homes.shard_claims(),
         )
         self.mappings = EventSourceMappings(
             self.events_store,
@@ -203,44 +201,6 @@ class AccountRegion:
             self.sources.check,
             self.sources.poller,
         )
-
-    def _queue_service(self) -> QueueService:
-        """The SQS-compatible queues: in this node's database, or shared in the cluster's Redis."""
-        link, scope, clock = self.machine.cluster, self.scope, self.clock
-        if link is None:
-            return QueueService(self.services_store, clock, scope.region, scope.account)
-        from flare.cluster.redis_queue_store import RedisQueueStore
-
-        store = RedisQueueStore(link, scope)
-        return QueueService(store, clock, scope.region, scope.account, self.machine.config.cluster_poll_s)
-
-    def _stream_service(self) -> StreamService:
-        """The Kinesis-compatible streams: in this node's database, or shared in the cluster's Redis."""
-        link, scope, clock = self.machine.cluster, self.scope, self.clock
-        if link is None:
-            return StreamService(self.services_store, clock, scope.region, scope.account)
-        from flare.cluster.redis_stream_store import RedisStreamStore
-
-        store = RedisStreamStore(link, scope)
-        return StreamService(store, clock, scope.region, scope.account, self.machine.config.cluster_poll_s)
-
-    def _shard_claims(self) -> ShardClaims | None:
-        """In a cluster, the leases by which nodes share the shards of stream mappings."""
-        link, config = self.machine.cluster, self.machine.config
-        if link is None:
-            return None
-        from flare.cluster.redis_shard_leases import RedisShardLeases
-
-        return RedisShardLeases(link, self.scope, self.clock, config.cluster_lease_s, config.cluster_poll_s)
-
-    def _event_book(self) -> EventBook:
-        """Where async events wait: this node's database, or the cluster's Redis."""
-        link, config = self.machine.cluster, self.machine.config
-        if link is None:
-            return LocalEventBook(self.events_store, self.clock.wall)
-        from flare.cluster.redis_event_queue import RedisEventBook
-
-        return RedisEventBook(link, self.scope, self.clock, config.cluster_lease_s, config.cluster_poll_s)
 
     def _wire_function_resources(self) -> None:
         """Resource policies, code signing, recursion and runtime settings and tags: each kept
