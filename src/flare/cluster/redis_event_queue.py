@@ -42,6 +42,7 @@ from typing import Any
 import redis.exceptions
 
 from flare.clock import Clock
+from flare.cluster.cancel_guard import guarded
 from flare.cluster.link import ClusterLink
 from flare.errors import ServiceException
 from flare.events.event_book import Arm
@@ -176,15 +177,17 @@ class RedisEventBook:
 
     async def accept(self, row: EventRow) -> None:
         try:
-            await self._add(keys=self._keys[:2], args=[row.id, encode_row(row), repr(row.due)])
+            await guarded(self._add(keys=self._keys[:2], args=[row.id, encode_row(row), repr(row.due)]))
         except redis.exceptions.RedisError as error:
             raise _not_queued(error) from error
 
     # -- one event's tries ----------------------------------------------------------------------
 
     async def take(self, event_id: str) -> EventRow | None:
-        found = await self._take(
-            keys=self._keys, args=[event_id, repr(self._clock.wall()), self._token, self._lease_ms]
+        found = await guarded(
+            self._take(
+                keys=self._keys, args=[event_id, repr(self._clock.wall()), self._token, self._lease_ms]
+            )
         )
         if not found:
             return None
@@ -208,7 +211,7 @@ class RedisEventBook:
             row, due=due, function_errors=function_errors, other_failures=other_failures, last=last
         )
         args = [event_id, self._token, repr(due), encode_row(retried)]
-        if not await self._put_back(keys=self._keys, args=args):
+        if not await guarded(self._put_back(keys=self._keys, args=args)):
             log.warning(
                 "async event %s: its lease ran out during the try; the retry is another node's", event_id
             )
@@ -217,14 +220,16 @@ class RedisEventBook:
         if self._let_go(event_id) is None:
             return
         keys = [self._keys[0], *self._keys[2:]]
-        if not await self._remove(keys=keys, args=[event_id, self._token]):
+        if not await guarded(self._remove(keys=keys, args=[event_id, self._token])):
             log.warning(
                 "async event %s: its lease ran out during the try; another node may repeat it", event_id
             )
 
     async def release(self, event_id: str) -> None:
         if self._let_go(event_id) is not None:
-            await self._put_back(keys=self._keys, args=[event_id, self._token, repr(self._clock.wall()), ""])
+            await guarded(
+                self._put_back(keys=self._keys, args=[event_id, self._token, repr(self._clock.wall()), ""])
+            )
 
     def _let_go(self, event_id: str) -> EventRow | None:
         held = self._held.pop(event_id, None)
@@ -239,7 +244,7 @@ class RedisEventBook:
         while True:
             await self._clock.sleep(self._lease_ms / 3000)
             try:
-                if not await self._renew(keys=keys, args=[event_id, self._token, self._lease_ms]):
+                if not await guarded(self._renew(keys=keys, args=[event_id, self._token, self._lease_ms])):
                     log.warning("async event %s: lease lost to another node during the try", event_id)
                     return
             except redis.exceptions.RedisError as error:
@@ -286,7 +291,9 @@ class RedisEventBook:
 
     async def _arm_waiting(self, arm: Arm) -> None:
         now = self._clock.wall()
-        due, lapsed = await self._scan(keys=self._keys[1:3], args=[repr(now + self._poll_s), SCAN_LIMIT])
+        due, lapsed = await guarded(
+            self._scan(keys=self._keys[1:3], args=[repr(now + self._poll_s), SCAN_LIMIT])
+        )
         for index in range(0, len(due), 2):
             arm(_text(due[index]), float(due[index + 1]) - now)
         for event_id in map(_text, lapsed):

@@ -26,6 +26,7 @@ import uuid
 import redis.exceptions
 
 from flare.clock import Clock
+from flare.cluster.cancel_guard import guarded
 from flare.cluster.link import ClusterLink
 from flare.scope import Scope
 
@@ -81,7 +82,7 @@ class RedisShardLeases:
         key = self._lease(mapping, shard_id)
         while True:
             try:
-                if await self._redis.set(key, self._token, nx=True, px=self._lease_ms):
+                if await guarded(self._redis.set(key, self._token, nx=True, px=self._lease_ms)):
                     break
             except redis.exceptions.RedisError as error:
                 log.warning("shard %s of mapping %s: lease not taken (%s)", shard_id, mapping, error)
@@ -95,7 +96,7 @@ class RedisShardLeases:
         while True:
             await self._clock.sleep(self._lease_ms / 3000)
             try:
-                if not await self._renew(keys=[key], args=[self._token, self._lease_ms]):
+                if not await guarded(self._renew(keys=[key], args=[self._token, self._lease_ms])):
                     log.warning("%s: the lease was lost to another node", key)
                     lost.set()
                     return
@@ -103,7 +104,7 @@ class RedisShardLeases:
                 log.warning("%s: lease not renewed (%s)", key, error)
 
     async def checkpoint(self, mapping: str, shard_id: str) -> str | None:
-        found = await self._redis.hget(self._checkpoints(mapping), shard_id)
+        found = await guarded(self._redis.hget(self._checkpoints(mapping), shard_id))
         if found is None:
             return None
         return found.decode() if isinstance(found, bytes) else str(found)
@@ -111,7 +112,7 @@ class RedisShardLeases:
     async def save(self, mapping: str, shard_id: str, sequence: str) -> bool:
         keys = [self._lease(mapping, shard_id), self._checkpoints(mapping)]
         try:
-            saved = bool(await self._save(keys=keys, args=[self._token, shard_id, sequence]))
+            saved = bool(await guarded(self._save(keys=keys, args=[self._token, shard_id, sequence])))
         except redis.exceptions.RedisError as error:
             log.warning("shard %s of mapping %s: checkpoint not saved (%s)", shard_id, mapping, error)
             saved = False
@@ -125,7 +126,7 @@ class RedisShardLeases:
             return
         held[1].cancel()
         try:
-            await self._release(keys=[self._lease(mapping, shard_id)], args=[self._token])
+            await guarded(self._release(keys=[self._lease(mapping, shard_id)], args=[self._token]))
         except redis.exceptions.RedisError as error:
             log.warning(
                 "shard %s of mapping %s: not released (%s); its lease runs out", shard_id, mapping, error
