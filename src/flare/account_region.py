@@ -45,6 +45,7 @@ from flare.placement.pool import Pool
 from flare.placement.prewarm import Provisioner
 from flare.placement.router import Router
 from flare.placement.spares import REPLACE_AFTER_S, Spares, wants_spare
+from flare.queue_homes import QueueHomes
 from flare.rules.scheduler import Schedules
 from flare.sandbox.environment import Environment
 from flare.sandbox.late_binding import LateKey, late_key
@@ -53,8 +54,6 @@ from flare.sandbox.snapshot import Snapshot, Snapshots
 from flare.scope import Scope
 from flare.services.live_tail import LiveTails
 from flare.services.logs import LogLimits, LogService
-from flare.services.queue import QueueService
-from flare.services.stream import StreamService
 
 log = logging.getLogger("flare.account_region")
 
@@ -108,8 +107,9 @@ class AccountRegion:
         self.log_service = LogService(self.logs, clock, region, account, limits)
         self.live_tails = LiveTails(self.log_service, clock)
         self.services_store = stores.services(scope)
-        self.queues = QueueService(self.services_store, clock, region, account)
-        self.streams = StreamService(self.services_store, clock, region, account)
+        self.queue_homes = QueueHomes(machine.cluster, scope, clock, config)
+        self.queues = self.queue_homes.queue_service(self.services_store)
+        self.streams = self.queue_homes.stream_service(self.services_store)
         self.pool = Pool(self._new_environment, clock, config.idle_timeout_s, config.init_timeout_s)
         self.spares = Spares(
             lambda version: self._new_environment(version, self.pool),
@@ -196,7 +196,7 @@ class AccountRegion:
         self.invoke_configs = InvokeConfigs(self.machine.stores.invoke_configs(scope), self.registry, clock)
         self.destinations = Destinations(self.queues)
         self.async_queue = AsyncQueue(
-            self.events_store,
+            self.queue_homes.event_book(self.events_store),
             self.registry,
             self.router,
             self.invoke_configs,
@@ -215,6 +215,7 @@ class AccountRegion:
             clock,
             config.sqs_endpoint,
             config.kinesis_endpoint,
+            self.queue_homes.shard_claims(),
         )
         self.mappings = EventSourceMappings(
             self.events_store,

@@ -41,6 +41,8 @@ class ServerConfig:
     advertise_url: str | None = None  # where the other nodes call this one (None: endpoint_url)
     cluster_ttl_s: float = 10.0  # a node's heartbeat and its concurrency leases outlive it by this
     cluster_blob_dir: Path | None = None  # where the cluster's code zips are shared; None: in Redis
+    cluster_lease_s: float = 10.0  # a node's hold on an async event or shard outlives it (wall clock)
+    cluster_poll_s: float = 1.0  # how often a node looks in Redis for events it may take (injected clock)
 
     @property
     def endpoint_url(self) -> str:

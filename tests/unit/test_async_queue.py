@@ -20,6 +20,7 @@ from flare.control.model import FunctionVersion
 from flare.errors import InvalidParameterValue, ResourceNotFound, ResourceNotReady, TooManyRequests
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
+from flare.events.event_book import LocalEventBook
 from flare.events.invoke_config import InvokeConfigs
 from flare.sandbox.invocation import Invocation, InvocationLog, InvocationResult
 from flare.scope import Scope
@@ -118,7 +119,7 @@ class World:
 
     def new_queue(self) -> AsyncQueue:
         return AsyncQueue(
-            self.store,
+            LocalEventBook(self.store, self.clock.wall),
             cast(Any, self.registry),
             cast(Any, self.router),
             self.configs,

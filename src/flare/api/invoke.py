@@ -212,7 +212,8 @@ class InvokeRoute:
         if invocation_type == "Event":  # 202 once the event is durably queued (at most 1 MB)
             payload = await read(MAX_ASYNC_PAYLOAD)
             alias_or_version = parse_function_name(name, qualifier)[1]
-            request_id = region.async_queue.submit(version, alias_or_version, invoked_arn, payload, tenant_id)
+            queue = region.async_queue
+            request_id = await queue.accept(version, alias_or_version, invoked_arn, payload, tenant_id)
             await respond(202, {REQUEST_ID_HEADER: request_id}, b"")
             return
         payload = await read(MAX_SYNC_PAYLOAD)

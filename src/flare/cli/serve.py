@@ -227,6 +227,26 @@ from flare.config import DEFAULT_REGION, ServerConfig
     help="A directory every node mounts where code zips are shared (default: in the cluster's Redis). "
     "Only with --cluster.",
 )
+@click.option(
+    "--cluster-lease",
+    "cluster_lease_s",
+    type=click.FloatRange(min=0.1),
+    default=10.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How long a node's hold on an async event or a stream shard outlives the node: another node "
+    "takes it over once it runs out (Redis's clock; renewed while the node works). Only with --cluster.",
+)
+@click.option(
+    "--cluster-poll",
+    "cluster_poll_s",
+    type=click.FloatRange(min=0.01),
+    default=1.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="How often a node looks in Redis for async events it may take (accepted by another node, "
+    "or held by one that died). Only with --cluster.",
+)
 def serve_command(**options: Any) -> None:
     """Serve the Lambda API on HOST:PORT until interrupted."""
     if options["auth"] == "open" and not loopback(options["host"]):

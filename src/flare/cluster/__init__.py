@@ -30,6 +30,11 @@ Modules:
     redis_blobs              code and layer zips, content-addressed, fetched on first use
     change_notice            a write and its change notice, in one ``MULTI``
     registry_changes         every node hears the others' changes and reads them back
+    redis_event_queue    async events: accepted by any node, leased to one at a time
+    redis_queue_store    the SQS-compatible queues' messages, received atomically across nodes
+    redis_stream_store   the Kinesis-compatible streams, a Redis stream per shard
+    redis_shard_leases   one node at a time per shard of a stream mapping; shared checkpoints
 
-What each shares and how: docs/cluster-registry.md.
+(``flare/queue_homes.py`` picks between these and a node's own SQLite stores.) What each shares
+and how: docs/cluster-registry.md.
 """

@@ -1,9 +1,11 @@
 """The asynchronous invocation queue: ``InvocationType=Event`` from 202 to its last try.
 
-``submit`` writes the event to ``EventStore`` (committed before the caller answers 202) and arms
-a timer for it. When an event falls due, a worker re-reads it, resolves its function and
-qualifier again and tries it through the router, like a synchronous invoke; ``retry.decide``
-says what follows, and the worker applies it::
+``accept`` (or ``submit``) adds the event to the ``EventBook`` (durable before the caller answers
+202: SQLite on one node, Redis in a cluster; ``events/event_book.py``) and arms a timer for it.
+When an event falls due, a worker takes it from the book (in a cluster: leases it, so one node
+tries it at a time), resolves its function and qualifier again and tries it through the
+router, like a synchronous invoke; ``retry.decide`` says what follows, and the worker applies
+it::
 
     Done(Success)       OnSuccess destination (if any) gets the record; the row is deleted
     Retry(delay)        the row gets its new due time and try counts; a timer is armed
@@ -11,9 +13,10 @@ says what follows, and the worker applies it::
                         record / original payload; the row is deleted
 
 Deliveries happen before the delete, so a crash in between repeats them rather than losing
-them; a crash during a try leaves the row as it was, and a restarted queue tries it again
-(at-least-once). A function with reserved concurrency 0 sends its events straight to failure
-handling, without tries. A function deleted while its events wait drops them.
+them; a crash during a try leaves the row as it was, and a restarted queue (or, in a cluster,
+another node once the lease has run out) tries it again (at-least-once). A function with
+reserved concurrency 0 sends its events straight to failure handling, without tries. A
+function deleted while its events wait drops them.
 
 An event of a durable function (``queued_durable``) is the first invocation of the durable
 execution its Event invoke started: its try is ``QueuedExecutions.invoke_queued`` (Success once
@@ -39,6 +42,7 @@ from flare.control.registry import Registry
 from flare.errors import FlareError, ResourceNotFound, TooManyRequests
 from flare.events.counters import Counters
 from flare.events.destinations import Destinations, invocation_record
+from flare.events.event_book import EventBook
 from flare.events.invoke_config import InvokeConfigs, Target
 from flare.events.invoker import error_response
 from flare.events.retry import (
@@ -56,7 +60,7 @@ from flare.events.retry import (
 from flare.ids import new_request_id, new_trace_id
 from flare.placement.router import Router
 from flare.sandbox.invocation import Invocation
-from flare.store.events import EventRow, EventStore
+from flare.store.events import EventRow
 
 log = logging.getLogger("flare.events")
 
@@ -79,7 +83,7 @@ class AsyncQueue:
 
     def __init__(
         self,
-        store: EventStore,
+        book: EventBook,
         registry: Registry,
         router: Router,
         configs: InvokeConfigs,
@@ -88,7 +92,7 @@ class AsyncQueue:
         clock: Clock,
         base_delay_s: float,
     ) -> None:
-        self._store = store
+        self._book = book
         self._registry = registry
         self._router = router
         self._configs = configs
@@ -111,11 +115,10 @@ class AsyncQueue:
         return f"<AsyncQueue waiting={len(self._timers)} trying={len(self._tasks)}>"
 
     def start(self) -> None:
-        """Arm a timer for every stored event (those a crash interrupted are due again)."""
+        """Arm a timer for every stored event (those a crash interrupted are due again; in a
+        cluster, those of any node as they fall due)."""
         self._stopped = False
-        now = self._clock.wall()
-        for event_id, due in self._store.event_schedule():
-            self._arm(event_id, due - now)
+        self._book.start(self._arm)
 
     async def stop(self) -> None:
         """Stop trying: timers are cancelled and tries in progress abandoned; their events stay
@@ -128,6 +131,7 @@ class AsyncQueue:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        await self._book.stop()
 
     # -- intake ---------------------------------------------------------------------------------
 
@@ -145,20 +149,42 @@ class AsyncQueue:
         new one when None); durable when this returns. Returns the event's request id. Raises
         InvalidParameterValue when the tenant does not fit the function's tenancy
         (``tenancy.check_invocation``)."""
+        row = self._new_event(version, qualifier, invoked_arn, payload, tenant_id, request_id)
+        self._book.add(row)
+        return self._accepted(row)
+
+    async def accept(
+        self,
+        version: FunctionVersion,
+        qualifier: str | None,
+        invoked_arn: str,
+        payload: bytes,
+        tenant_id: str | None = None,
+    ) -> str:
+        """``submit`` for an Event invoke, without blocking the event loop on the book's write
+        (a round trip to Redis in a cluster)."""
+        row = self._new_event(version, qualifier, invoked_arn, payload, tenant_id, None)
+        await self._book.accept(row)
+        return self._accepted(row)
+
+    def _new_event(
+        self,
+        version: FunctionVersion,
+        qualifier: str | None,
+        invoked_arn: str,
+        payload: bytes,
+        tenant_id: str | None,
+        request_id: str | None,
+    ) -> EventRow:
         tenancy.check_invocation(version.tenant_isolated, tenant_id)
         now = self._clock.wall()
-        row = EventRow(
-            request_id or new_request_id(),
-            version.name,
-            qualifier,
-            invoked_arn,
-            payload,
-            now,
-            now,
-            tenant_id=tenant_id,
+        event_id = request_id or new_request_id()
+        return EventRow(
+            event_id, version.name, qualifier, invoked_arn, payload, now, now, tenant_id=tenant_id
         )
-        self._store.insert_event(row)
-        self._counters(version.name).received += 1
+
+    def _accepted(self, row: EventRow) -> str:
+        self._counters(row.function).received += 1
         self._arm(row.id, 0.0)
         return row.id
 
@@ -171,7 +197,7 @@ class AsyncQueue:
     def stats(self) -> dict[str, dict[str, Any]]:
         """Per function: its counters, events waiting and the age of the oldest."""
         now = self._clock.wall()
-        waiting = self._store.event_stats()
+        waiting = self._book.waiting()
         found: dict[str, dict[str, Any]] = {}
         for name in sorted(set(self.counters) | set(waiting)):
             counters = self._counters(name)
@@ -207,27 +233,34 @@ class AsyncQueue:
                 raise
             except Exception:
                 log.exception("async event %s: unexpected failure; it stays queued", event_id)
+                await self._release(event_id)
                 self._arm(event_id, self.base_delay_s)
 
+    async def _release(self, event_id: str) -> None:
+        try:
+            await self._book.release(event_id)
+        except Exception:
+            log.exception("async event %s: could not be released; another node takes it later", event_id)
+
     async def _handle(self, event_id: str) -> None:
-        row = self._store.get_event(event_id)
+        row = await self._book.take(event_id)
         if row is None:
             return
         try:
             version = self._registry.resolve(row.function, row.qualifier)
         except ResourceNotFound:
             log.warning("async event %s dropped: function %s is gone", row.id, row.function)
-            self._store.delete_event(row.id)
+            await self._book.remove(row.id)
             return
         target = self._configs.target(row.function, row.qualifier)
         policy = Policy(target.max_retry_attempts, target.max_event_age_s, self.base_delay_s)
         tries = Tries(row.enqueued, row.function_errors, row.other_failures)
         if too_old(tries, policy, self._clock.wall()):
-            self._finish(row, version, target, EVENT_AGE_EXCEEDED, row.last or {"statusCode": 200}, 0)
+            await self._finish(row, version, target, EVENT_AGE_EXCEEDED, row.last or {"statusCode": 200}, 0)
             return
         if self._reserved_of(row.function) == 0:
             throttle = error_response(TooManyRequests("ReservedFunctionConcurrentInvocationLimitExceeded"))
-            self._finish(row, version, target, RETRIES_EXHAUSTED, throttle, 1)
+            await self._finish(row, version, target, RETRIES_EXHAUSTED, throttle, 1)
             return
         outcome, response = await self._try(version, row)
         counters = self._counters(row.function)
@@ -238,12 +271,12 @@ class AsyncQueue:
         if isinstance(decision, Retry):
             after = tries.after(outcome)
             due = self._clock.wall() + decision.delay_s
-            self._store.reschedule_event(row.id, due, after.function_errors, after.other_failures, response)
+            await self._book.put_back(row.id, due, after.function_errors, after.other_failures, response)
             counters.retried += 1
             self._arm(row.id, decision.delay_s)
             return
         assert isinstance(decision, Done)
-        self._finish(row, version, target, decision.condition, response, invokes)
+        await self._finish(row, version, target, decision.condition, response, invokes)
 
     async def _try(self, version: FunctionVersion, row: EventRow) -> tuple[Outcome, dict[str, Any]]:
         if version.durable_timeout_s is not None and self.durable is not None:
@@ -289,7 +322,7 @@ class AsyncQueue:
         }
         return Outcome.SUCCESS, response
 
-    def _finish(
+    async def _finish(
         self,
         row: EventRow,
         version: FunctionVersion,
@@ -323,7 +356,7 @@ class AsyncQueue:
             log.info("async event %s of %s given up: %s", row.id, row.function, condition)
             if self.durable is not None:
                 self.durable.queue_gave_up(row.id, condition)
-        self._store.delete_event(row.id)
+        await self._book.remove(row.id)
 
     def _dead_letter_arn(self, version: FunctionVersion) -> str | None:
         try:

@@ -19,6 +19,7 @@ from flare.events.invoker import SyncInvoker
 from flare.events.mappings import Poller
 from flare.events.pollers.remote_kinesis import RemoteStream
 from flare.events.pollers.remote_sqs import RemoteQueue
+from flare.events.pollers.shard_claims import ShardClaims
 from flare.events.pollers.sqs import EmbeddedQueue, QueueSource, SqsPoller
 from flare.events.pollers.stream import StreamPoller
 from flare.events.pollers.stream_source import EmbeddedStream, StreamSource
@@ -39,7 +40,10 @@ class Sources:
         clock: Clock,
         sqs_endpoint: str | None = None,
         kinesis_endpoint: str | None = None,
+        shard_claims: ShardClaims | None = None,
     ) -> None:
+        """``shard_claims``: on a node of a cluster, how stream pollers share shards with other
+        nodes (None: this node polls every shard of its mappings)."""
         self._queues = queues
         self._streams = streams
         self._invoker = invoker
@@ -48,6 +52,7 @@ class Sources:
         self._clock = clock
         self._sqs_endpoint = sqs_endpoint
         self._kinesis_endpoint = kinesis_endpoint
+        self._shard_claims = shard_claims
 
     def _remote_sqs(self, arn: str) -> bool:
         """True if ``arn`` is to be read from the configured SQS endpoint, not the embedded one."""
@@ -96,10 +101,12 @@ class Sources:
                 source = EmbeddedQueue(self._queues, mapping.source_arn)
             return SqsPoller(mapping, source, self._invoker, self._clock, counters)
         stream: StreamSource
+        claims = None
         if self._kinesis_endpoint is not None and self._remote_kinesis(mapping.source_arn):
             stream = RemoteStream(self._kinesis_endpoint, mapping.source_arn, self._clock)
         else:
             stream = EmbeddedStream(self._streams, mapping.source_arn)
+            claims = self._shard_claims
         return StreamPoller(
-            mapping, stream, self._invoker, self._destinations, self._store, self._clock, counters
+            mapping, stream, self._invoker, self._destinations, self._store, self._clock, counters, claims
         )

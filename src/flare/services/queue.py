@@ -7,7 +7,11 @@ RedrivePolicy moves a message to its dead-letter queue instead of delivering it 
 ``maxReceiveCount + 1``-th time. Messages older than MessageRetentionPeriod are dropped.
 
 Every change is committed to the store before the method returns, so anything acknowledged to
-a client survives ``kill -9``; receive counts and visibility survive a restart too. All times
+a client survives ``kill -9``; receive counts and visibility survive a restart too. The store is
+a ``QueueBackend`` (``services/queue_backend.py``): this node's database, whose queues the
+service caches, or in a cluster the Redis every node shares (``shared_poll_s`` set): then
+nothing is cached, each receive is atomic across nodes, and a long poll looks again at least
+every ``shared_poll_s`` (a send on another node rings no bell here). All times
 come from the injected clock (``wall()`` for stored times, timers for long polls). Methods are
 called from the event loop's thread; only ``receive`` awaits (long polling).
 
@@ -47,7 +51,8 @@ from flare.services.message import (
     validate_message,
     validate_range,
 )
-from flare.store.services import MessageRow, QueueRow, ServiceStore
+from flare.services.queue_backend import QueueBackend
+from flare.store.services import MessageRow, QueueRow
 
 _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 
@@ -55,8 +60,16 @@ _QUEUE_NAME = re.compile(r"^[A-Za-z0-9_-]{1,80}$")
 class QueueService:
     """Queues by name. Every method raises QueueDoesNotExist for an unknown queue name."""
 
-    def __init__(self, store: ServiceStore, clock: Clock, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        store: QueueBackend,
+        clock: Clock,
+        region: str,
+        account_id: str,
+        shared_poll_s: float | None = None,
+    ) -> None:
         self._store = store
+        self._shared_poll_s = shared_poll_s
         self._clock = clock
         self.region = region
         self.account_id = account_id
@@ -86,8 +99,7 @@ class QueueService:
         parts = arn.split(":")
         if len(parts) != 6 or parts[:5] != ["arn", "aws", "sqs", self.region, self.account_id]:
             raise QueueDoesNotExist()
-        if parts[5] not in self._queues:
-            raise QueueDoesNotExist()
+        self.queue(parts[5])
         return parts[5]
 
     def create_queue(
@@ -101,7 +113,7 @@ class QueueService:
                 "Can only include alphanumeric characters, hyphens, or underscores. 1 to 80 in length"
             )
         given = attrs.normalize(attributes or {})
-        existing = self._queues.get(name)
+        existing = self._lookup(name)
         if existing is not None:
             current = attrs.defaults() | existing.attributes
             for key, value in given.items():
@@ -117,15 +129,39 @@ class QueueService:
             row = self._store.insert_queue(QueueRow(name, now, now, merged, dict(tags or {})))
         except sqlite3.IntegrityError:
             raise QueueNameExists(f"A queue named {name} already exists") from None
-        self._queues[name] = row
-        self._settings[name] = attrs.QueueSettings.of(merged)
+        self._cache(row)
         return name
 
     def queue(self, name: str) -> QueueRow:
-        row = self._queues.get(name)
+        row = self._lookup(name)
         if row is None:
             raise QueueDoesNotExist()
         return row
+
+    def _lookup(self, name: str) -> QueueRow | None:
+        """The queue ``name``: cached on one node; read again each time when shared."""
+        if self._shared_poll_s is None:
+            return self._queues.get(name)
+        row = self._store.get_queue(name)
+        if row is None:
+            self._queues.pop(name, None)
+            self._settings.pop(name, None)
+        else:
+            self._cache(row)
+        return row
+
+    def _all(self) -> dict[str, QueueRow]:
+        if self._shared_poll_s is not None:
+            rows = self._store.all_queues()
+            self._queues, self._settings = {}, {}
+            for row in rows:
+                self._cache(row)
+        return self._queues
+
+    def _cache(self, row: QueueRow) -> None:
+        if self._queues.get(row.name) != row:
+            self._queues[row.name] = row
+            self._settings[row.name] = attrs.QueueSettings.of(row.attributes)
 
     def _settings_of(self, name: str) -> attrs.QueueSettings:
         self.queue(name)
@@ -133,14 +169,14 @@ class QueueService:
 
     def list_queues(self, prefix: str = "") -> list[str]:
         """Names of the queues starting with ``prefix``, sorted."""
-        return sorted(name for name in self._queues if name.startswith(prefix))
+        return sorted(name for name in self._all() if name.startswith(prefix))
 
     def delete_queue(self, name: str) -> None:
         """Delete the queue and every message in it; pending long polls on it fail."""
         self.queue(name)
         self._store.delete_queue(name)
-        del self._queues[name]
-        del self._settings[name]
+        self._queues.pop(name, None)
+        self._settings.pop(name, None)
         self._bell.ring(name)
 
     def get_attributes(self, name: str, names: list[str]) -> dict[str, str]:
@@ -174,23 +210,24 @@ class QueueService:
         merged = {k: v for k, v in (row.attributes | given).items() if v != ""}
         updated = replace(row, attributes=merged, modified=self._clock.wall())
         self._store.update_queue(updated)
-        self._queues[name] = updated
-        self._settings[name] = attrs.QueueSettings.of(merged)
+        self._cache(updated)
         self._bell.ring(name)
 
     def tag(self, name: str, tags: dict[str, str]) -> None:
-        row = self.queue(name)
-        self._queues[name] = replace(row, tags=row.tags | tags)
-        self._store.update_queue(self._queues[name])
+        updated = replace(self.queue(name), tags=self.queue(name).tags | tags)
+        self._store.update_queue(updated)
+        self._cache(updated)
 
     def untag(self, name: str, keys: list[str]) -> None:
         row = self.queue(name)
-        self._queues[name] = replace(row, tags={k: v for k, v in row.tags.items() if k not in keys})
-        self._store.update_queue(self._queues[name])
+        updated = replace(row, tags={k: v for k, v in row.tags.items() if k not in keys})
+        self._store.update_queue(updated)
+        self._cache(updated)
 
     def dead_letter_sources(self, name: str) -> list[str]:
         """Names of the queues whose RedrivePolicy targets ``name``."""
         arn = self.arn(self.queue(name).name)
+        self._all()
         return sorted(
             source
             for source, settings in self._settings.items()
@@ -215,7 +252,7 @@ class QueueService:
         if redrive is None:
             return None
         target = redrive.dead_letter_target_arn.rsplit(":", 1)[-1]
-        if target == name or target not in self._queues:
+        if target == name or self._lookup(target) is None:
             return None
         return target, redrive.max_receive_count
 
@@ -289,6 +326,8 @@ class QueueService:
             next_visible = self._store.next_visible_at(name, wall)
             if next_visible is not None:
                 remaining = min(remaining, next_visible - wall)
+            if self._shared_poll_s is not None:
+                remaining = min(remaining, self._shared_poll_s)
             await self._bell.wait(name, remaining)
 
     def _take(
@@ -297,14 +336,18 @@ class QueueService:
         settings = self._settings_of(name)
         visibility = settings.visibility_timeout if visibility_timeout is None else visibility_timeout
         self._store.drop_expired(name, now - settings.retention_seconds)
+        dead_letter = self._dead_letter(name)
+
+        def plan(rows: list[MessageRow]) -> tuple[list[MessageRow], dict[str, str]]:
+            return plan_receive(rows, now, visibility, dead_letter, lambda: secrets.token_hex(8))
+
         delivered: list[MessageRow] = []
         while len(delivered) < limit:
-            rows = self._store.visible_messages(name, now, limit - len(delivered))
-            if not rows:
+            ready, moves = self._store.receive_messages(
+                name, now, limit - len(delivered), plan, self.arn(name)
+            )
+            if not ready and not moves:
                 break
-            dead_letter = self._dead_letter(name)
-            ready, moves = plan_receive(rows, now, visibility, dead_letter, lambda: secrets.token_hex(8))
-            self._store.record_receives(name, ready, moves, now, self.arn(name))
             delivered += ready
             if not moves:
                 break

@@ -10,6 +10,12 @@ expire five minutes after they are issued, as Kinesis's do.
 Every put is committed to the store before it returns (survives ``kill -9``). Streams become
 ACTIVE at once; shard count is fixed (no resharding). Use from the event loop's thread.
 
+The store is a ``StreamBackend`` (``services/stream_backend.py``): this node's database, whose
+streams and last positions the service caches and numbers records by, or in a cluster the
+Redis every node shares (``shared_poll_s`` set): then nothing is cached, the store numbers each
+put's records as it writes them, and ``wait_for_records`` looks again at least every
+``shared_poll_s`` (a put on another node rings no bell here).
+
 This is the API stream pollers use directly; ``api/kinesis.py`` only translates the wire.
 """
 
@@ -29,7 +35,8 @@ from flare.services.errors import (
     StreamNotFound,
 )
 from flare.services.shard import Position, Shard
-from flare.store.services import RecordRow, ServiceStore, StreamRow
+from flare.services.stream_backend import StreamBackend
+from flare.store.services import RecordRow, StreamRow
 
 DEFAULT_RETENTION_HOURS = 24
 MAX_RETENTION_HOURS = 8_760
@@ -74,8 +81,16 @@ class RecordBatch:
 class StreamService:
     """Streams by name. Methods taking a stream name raise StreamNotFound for an unknown one."""
 
-    def __init__(self, store: ServiceStore, clock: Clock, region: str, account_id: str) -> None:
+    def __init__(
+        self,
+        store: StreamBackend,
+        clock: Clock,
+        region: str,
+        account_id: str,
+        shared_poll_s: float | None = None,
+    ) -> None:
         self._store = store
+        self._shared_poll_s = shared_poll_s
         self._clock = clock
         self.region = region
         self.account_id = account_id
@@ -104,7 +119,7 @@ class StreamService:
         raises StreamNotFound."""
         parts = arn.split(":", 5)
         name = parts[5].removeprefix("stream/") if len(parts) == 6 else ""
-        if parts[:5] != ["arn", "aws", "kinesis", self.region, self.account_id] or name not in self._streams:
+        if parts[:5] != ["arn", "aws", "kinesis", self.region, self.account_id] or self._lookup(name) is None:
             raise StreamNotFound(f"Stream {name or arn} under account {self.account_id} not found.")
         return name
 
@@ -116,7 +131,7 @@ class StreamService:
         StreamLimitExceeded past 500 shards."""
         if not _STREAM_NAME.match(name):
             raise InvalidArgument(f"Stream name {name} is invalid.")
-        if name in self._streams:
+        if self._lookup(name) is not None:
             raise StreamInUse(f"Stream {name} under account {self.account_id} already exists.")
         if mode not in ("PROVISIONED", "ON_DEMAND"):
             raise InvalidArgument(f"StreamMode {mode} is invalid.")
@@ -134,14 +149,33 @@ class StreamService:
         self._last[name] = {}
         return row
 
+    def _lookup(self, name: str) -> StreamRow | None:
+        """The stream ``name``: cached on one node; read again each time when shared."""
+        if self._shared_poll_s is None:
+            return self._streams.get(name)
+        row = self._store.get_stream(name)
+        if row is None:
+            self._streams.pop(name, None)
+        else:
+            self._streams[name] = row
+        return row
+
+    def _last_of(self, name: str, shard: int) -> int:
+        """The last position written to ``shard`` of ``name`` (0: none)."""
+        if self._shared_poll_s is None:
+            return self._last[name].get(shard, 0)
+        return self._store.last_positions(name).get(shard, 0)
+
     def stream(self, name: str) -> StreamRow:
-        row = self._streams.get(name)
+        row = self._lookup(name)
         if row is None:
             raise StreamNotFound(f"Stream {name} under account {self.account_id} not found.")
         return row
 
     def list_streams(self) -> list[StreamRow]:
         """Every stream, by name."""
+        if self._shared_poll_s is not None:
+            return self._store.all_streams()
         return sorted(self._streams.values(), key=lambda row: row.name)
 
     def shards(self, name: str) -> list[Shard]:
@@ -154,8 +188,8 @@ class StreamService:
         """Delete the stream and its records; its iterators stop working."""
         self.stream(name)
         self._store.delete_stream(name)
-        del self._streams[name]
-        del self._last[name]
+        self._streams.pop(name, None)
+        self._last.pop(name, None)
         self._bell.ring(name)
 
     def set_retention(self, name: str, hours: int, increase: bool) -> None:
@@ -185,19 +219,15 @@ class StreamService:
         """Append (partition key, data, explicit hash key) records in one transaction, each to
         its shard in list order. Raises InvalidArgument (nothing written) for a bad entry."""
         row = self.stream(name)
+        if self._shared_poll_s is not None:
+            return self._put_shared(row, entries)
         ranges = shards.hash_ranges(row.shard_count)
         now = self._clock.wall()
         last = dict(self._last[name])
         rows: list[RecordRow] = []
         results: list[PutResult] = []
         for partition_key, data, explicit in entries:
-            if not 1 <= len(partition_key) <= 256:
-                raise InvalidArgument("PartitionKey must be 1 to 256 characters long.")
-            if len(data) + len(partition_key.encode()) > MAX_RECORD_BYTES:
-                raise InvalidArgument(
-                    f"A record's data and partition key must be at most {MAX_RECORD_BYTES} bytes."
-                )
-            shard = shards.shard_for(shards.hash_key(partition_key, explicit), ranges)
+            shard = _shard_of(partition_key, data, explicit, ranges)
             position = last[shard.index] = last.get(shard.index, 0) + 1
             rows.append(RecordRow(shard.index, position, partition_key, data, now))
             results.append(PutResult(shard.shard_id, shards.sequence_number(row.seq, shard.index, position)))
@@ -205,6 +235,18 @@ class StreamService:
         self._last[name] = last
         self._bell.ring(name)
         return results
+
+    def _put_shared(self, row: StreamRow, entries: list[tuple[str, bytes, str | None]]) -> list[PutResult]:
+        """``put_records`` to a stream every node shares: the store numbers the records."""
+        ranges = shards.hash_ranges(row.shard_count)
+        now = self._clock.wall()
+        placed = [(_shard_of(key, data, explicit, ranges), key, data) for key, data, explicit in entries]
+        positions = self._store.append_numbered(row.name, [(s.index, k, d, now) for s, k, d in placed])
+        self._bell.ring(row.name)
+        return [
+            PutResult(s.shard_id, shards.sequence_number(row.seq, s.index, position))
+            for (s, _, _), position in zip(placed, positions, strict=True)
+        ]
 
     def shard_iterator(
         self,
@@ -238,7 +280,7 @@ class StreamService:
         sequence_number: str | None,
         timestamp: float | None,
     ) -> int:
-        last = self._last[row.name].get(index, 0)
+        last = self._last_of(row.name, index)
         if iterator_type == "TRIM_HORIZON":
             return 1
         if iterator_type == "LATEST":
@@ -268,7 +310,7 @@ class StreamService:
             raise InvalidArgument(f"Limit {limit} must be between 1 and {MAX_GET_LIMIT}.")
         at = shards.decode_iterator(iterator)
         now = self._clock.wall()
-        row = self._streams.get(at.stream)
+        row = self._lookup(at.stream)
         if row is None or row.seq != at.incarnation:
             raise StreamNotFound(f"Stream {at.stream} under account {self.account_id} not found.")
         if now > at.expires:
@@ -280,7 +322,7 @@ class StreamService:
         cutoff = now - row.retention_hours * 3600
         self._maybe_trim(row.name, cutoff, now)
         found = self._store.read_records(row.name, at.shard, at.position, cutoff, limit)
-        newest = self._last[row.name].get(at.shard, 0)
+        newest = self._last_of(row.name, at.shard)
         behind = 0
         if found and found[-1].position < newest:
             behind = max(0, int((now - found[-1].arrival) * 1000))
@@ -303,4 +345,15 @@ class StreamService:
         """Wait up to ``timeout`` clock seconds for a put to ``name``; True if one came. A
         poller that read nothing may call this instead of sleeping a fixed interval."""
         self.stream(name)
+        if self._shared_poll_s is not None:
+            timeout = min(timeout, self._shared_poll_s)
         return await self._bell.wait(name, timeout)
+
+
+def _shard_of(partition_key: str, data: bytes, explicit: str | None, ranges: list[Shard]) -> Shard:
+    """The shard a record goes to; raises InvalidArgument for a bad key or a record too large."""
+    if not 1 <= len(partition_key) <= 256:
+        raise InvalidArgument("PartitionKey must be 1 to 256 characters long.")
+    if len(data) + len(partition_key.encode()) > MAX_RECORD_BYTES:
+        raise InvalidArgument(f"A record's data and partition key must be at most {MAX_RECORD_BYTES} bytes.")
+    return shards.shard_for(shards.hash_key(partition_key, explicit), ranges)

@@ -63,7 +63,7 @@ The connection may be used from several threads; a lock serialises it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -244,6 +244,15 @@ class ServiceStore(ScopedTables):
             ).fetchall()
         return [_queue(record) for record in records]
 
+    def get_queue(self, name: str) -> QueueRow | None:
+        with self._lock:
+            record = self._conn.execute(
+                "SELECT name, seq, created, modified, attributes, tags FROM queues "
+                "WHERE scope = ? AND name = ?",
+                (self._scope, name),
+            ).fetchone()
+        return None if record is None else _queue(record)
+
     def update_queue(self, row: QueueRow) -> None:
         """Replace a queue's attributes, tags and modified time."""
         with self._lock, self._conn:
@@ -332,6 +341,22 @@ class ServiceStore(ScopedTables):
                 [(target, now, source_arn, self._scope, queue, mid) for mid, target in moves.items()],
             )
 
+    def receive_messages(
+        self,
+        queue: str,
+        now: float,
+        limit: int,
+        plan: Callable[[list[MessageRow]], tuple[list[MessageRow], dict[str, str]]],
+        source_arn: str,
+    ) -> tuple[list[MessageRow], dict[str, str]]:
+        """``visible_messages``, ``plan`` and ``record_receives`` as one step (under the lock;
+        ``services/queue_backend.py``)."""
+        with self._lock:
+            ready, moves = plan(self.visible_messages(queue, now, limit))
+            if ready or moves:
+                self.record_receives(queue, ready, moves, now, source_arn)
+        return ready, moves
+
     def get_message(self, queue: str, message_id: str) -> MessageRow | None:
         with self._lock:
             record = self._conn.execute(
@@ -395,6 +420,15 @@ class ServiceStore(ScopedTables):
             ).fetchall()
         return [StreamRow(*record) for record in records]
 
+    def get_stream(self, name: str) -> StreamRow | None:
+        with self._lock:
+            record = self._conn.execute(
+                "SELECT name, created, shard_count, retention_hours, mode, seq FROM streams "
+                "WHERE scope = ? AND name = ?",
+                (self._scope, name),
+            ).fetchone()
+        return None if record is None else StreamRow(*record)
+
     def set_retention(self, name: str, hours: int) -> None:
         with self._lock, self._conn:
             self._conn.execute(
@@ -419,6 +453,20 @@ class ServiceStore(ScopedTables):
                     for r in rows
                 ],
             )
+
+    def append_numbered(self, stream: str, records: list[tuple[int, str, bytes, float]]) -> list[int]:
+        """Store (shard, partition key, data, arrival) records, each at the next position of its
+        shard, in one transaction; their positions."""
+        with self._lock:
+            last = self.last_positions(stream)
+            positions: list[int] = []
+            rows: list[RecordRow] = []
+            for shard, key, data, arrival in records:
+                position = last[shard] = last.get(shard, 0) + 1
+                positions.append(position)
+                rows.append(RecordRow(shard, position, key, data, arrival))
+            self.append_records(stream, rows)
+        return positions
 
     def last_positions(self, stream: str) -> dict[int, int]:
         """shard index => highest position written (shards without records are absent)."""

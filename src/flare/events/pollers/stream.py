@@ -30,6 +30,11 @@ the checkpoint moving only when a window is over.
 The stream is a ``StreamSource`` (``stream_source.py``): the embedded service or a real
 Kinesis endpoint through boto3 (``remote_kinesis.RemoteStream``). Shards are listed once, when
 the poller starts (no resharding).
+
+On a node of a cluster the poller is given ``ShardClaims`` (``shard_claims.py``): each shard's
+task then polls only while this node holds the shard (one node at a time, so order holds across
+nodes), starting from the checkpoint whichever node saved last; once the hold is lost it stops
+and queues for the shard again.
 """
 
 from __future__ import annotations
@@ -51,6 +56,7 @@ from flare.events.filtering import Filter, kinesis_document
 from flare.events.invoker import Attempt, SyncInvoker
 from flare.events.pollers.item_failures import failed_items
 from flare.events.pollers.kinesis_event import batch_info_record, kinesis_record
+from flare.events.pollers.shard_claims import ShardClaims, ShardLost
 from flare.events.pollers.stream_source import StreamSource
 from flare.events.pollers.windows import Window, by_window, state_of, too_large, window_fields
 from flare.events.retry import Outcome
@@ -100,8 +106,10 @@ class StreamPoller:
         store: EventStore,
         clock: Clock,
         counters: Counters,
+        claims: ShardClaims | None = None,
     ) -> None:
         self.mapping = mapping
+        self._claims = claims
         self._source = source
         self._filter = Filter(mapping.filters)
         self._invoker = invoker
@@ -136,10 +144,47 @@ class StreamPoller:
             except FlareError as error:
                 log.warning("mapping %s: cannot list the shards: %s", self.mapping.uuid, error.message)
                 await self._clock.sleep(RETRY_MAX_S)
-        checkpoints = self._store.checkpoints(self.mapping.uuid)
         loop = asyncio.get_running_loop()
+        if self._claims is not None:
+            for shard_id in shard_ids:
+                self._tasks.append(loop.create_task(self._poll_held(self._claims, shard_id)))
+            return
+        checkpoints = self._store.checkpoints(self.mapping.uuid)
         for shard_id in shard_ids:
             self._tasks.append(loop.create_task(self._poll(shard_id, checkpoints.get(shard_id))))
+
+    async def _poll_held(self, claims: ShardClaims, shard_id: str) -> None:
+        """Poll ``shard_id`` whenever this node holds it, from the shared checkpoint."""
+        uuid = self.mapping.uuid
+        # LATEST means the shard's end when the mapping starts, not when this node gets the shard
+        latest = (
+            await self._first_iterator(shard_id, None) if self.mapping.starting_position == "LATEST" else None
+        )
+        while True:
+            lost = await claims.hold(uuid, shard_id)
+            checkpoint = await claims.checkpoint(uuid, shard_id)
+            polling = asyncio.get_running_loop().create_task(
+                self._poll(shard_id, checkpoint, latest if checkpoint is None else None)
+            )
+            losing = asyncio.get_running_loop().create_task(lost.wait())
+            try:
+                await asyncio.wait((polling, losing), return_when=asyncio.FIRST_COMPLETED)
+                if polling.done() and not isinstance(polling.exception(), ShardLost):
+                    polling.result()
+                    return  # a closed shard, read to its end
+                log.warning("mapping %s: shard %s went to another node", uuid, shard_id)
+            finally:
+                for task in (polling, losing):
+                    task.cancel()
+                await asyncio.gather(polling, losing, return_exceptions=True)
+                await claims.release(uuid, shard_id)
+
+    async def _save_checkpoint(self, shard_id: str, sequence: str) -> None:
+        """Record progress; raises ShardLost when another node may hold the shard now."""
+        if self._claims is None:
+            self._store.put_checkpoint(self.mapping.uuid, shard_id, sequence)
+        elif not await self._claims.save(self.mapping.uuid, shard_id, sequence):
+            raise ShardLost(shard_id)
 
     async def _first_iterator(self, shard_id: str, checkpoint: str | None) -> str:
         if checkpoint is not None:
@@ -148,8 +193,7 @@ class StreamPoller:
             shard_id, self.mapping.starting_position, timestamp=self.mapping.starting_timestamp
         )
 
-    async def _poll(self, shard_id: str, checkpoint: str | None) -> None:
-        iterator: str | None = None
+    async def _poll(self, shard_id: str, checkpoint: str | None, iterator: str | None = None) -> None:
         window: Window | None = None
         while True:
             try:
@@ -186,7 +230,7 @@ class StreamPoller:
                 *(self._run_lane(shard_id, lane) for lane in lanes(wanted, self.mapping.parallelization))
             )
             checkpoint = records[-1].sequence_number
-            self._store.put_checkpoint(self.mapping.uuid, shard_id, checkpoint)
+            await self._save_checkpoint(shard_id, checkpoint)
             if not iterator:
                 return
 
@@ -254,7 +298,7 @@ class StreamPoller:
             delay = backoff(delay)
             await self._clock.sleep(delay)
         if not early and window.last_sequence is not None:
-            self._store.put_checkpoint(self.mapping.uuid, shard_id, window.last_sequence)
+            await self._save_checkpoint(shard_id, window.last_sequence)
 
     async def _run_lane(
         self, shard_id: str, records: list[StreamRecord], window: Window | None = None

@@ -1,0 +1,34 @@
+"""The Kinesis API tests of ``test_sqs_kinesis.py`` against a node of a cluster, whose streams
+are in Redis (``cluster/redis_stream_store.py``): the same answers as one node's."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FlareServer, launch
+from tests.functional.test_sqs_kinesis import (  # noqa: F401 (collected here, on a cluster node)
+    kinesis,
+    test_a_request_outside_kinesis_model_is_its_validation_exception,
+    test_bad_shard_iterator_is_invalid_argument,
+    test_describe_list_and_delete_streams,
+    test_partition_key_routes_by_md5_hash_range,
+    test_records_spread_over_shards_and_keep_per_shard_order,
+    test_shard_iterator_types,
+)
+from tests.redis_server import RedisServer, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
+
+
+@pytest.fixture(scope="module")
+def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    """One node of a cluster (``--cluster``), its streams in a Redis of its own."""
+    tmp: Path = tmp_path_factory.mktemp("cluster-kinesis")
+    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
+    node = launch(tmp / "node", "--cluster", redis_server.url, "--node-name", "a", "--cluster-poll", "0.2")
+    yield node
+    node.stop()
+    redis_server.stop()

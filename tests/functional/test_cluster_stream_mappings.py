@@ -1,0 +1,50 @@
+"""The Kinesis event source mapping tests of ``test_event_sources.py`` against a node of a
+cluster: streams in Redis (``cluster/redis_stream_store.py``), each shard polled under the
+node's lease with checkpoints in Redis (``cluster/redis_shard_leases.py``), with the same
+results as on one node."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import FlareServer, launch
+from tests.functional.test_event_sources import (  # noqa: F401 (collected here, on a cluster node)
+    kinesis,
+    lam,
+    sqs,
+    test_bisect_isolates_the_poison_record,
+    test_failing_batch_blocks_shard_until_retries_run_out,
+    test_kinesis_mapping_delivers_in_shard_order,
+    test_latest_starting_position_skips_earlier_records,
+    test_parallelization_keeps_order_per_partition_key,
+    test_record_data_is_base64_of_what_was_put,
+    test_report_batch_item_failures_retries_from_the_lowest_reported,
+    test_tumbling_windows_carry_state_to_a_final_invoke,
+)
+from tests.redis_server import RedisServer, available
+
+pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
+    """One node of a cluster (``--cluster``), its streams and shard leases in a Redis of its own."""
+    tmp: Path = tmp_path_factory.mktemp("cluster-stream-esm")
+    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
+    node = launch(
+        tmp / "node",
+        "--cluster",
+        redis_server.url,
+        "--node-name",
+        "a",
+        "--cluster-poll",
+        "0.2",
+        "--cluster-lease",
+        "2",
+    )
+    yield node
+    node.stop()
+    redis_server.stop()
