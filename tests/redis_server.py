@@ -13,11 +13,12 @@ import signal
 import socket
 import subprocess
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.conftest import free_port
+from tests.conftest import FlareServer, free_port, launch
 
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
@@ -115,3 +116,19 @@ class RedisServer:
     def restart(self) -> None:
         self.stop()
         self.run()
+
+
+@contextmanager
+def one_cluster_node(directory: Path, *extra: str) -> Iterator[FlareServer]:
+    """``flare serve --cluster`` as node ``a`` of a Redis of its own (AOF on), looking for work
+    in Redis every 0.2 s, with ``extra`` flags; the node and its Redis are ended after."""
+    redis_server = RedisServer.start(directory / "redis", appendonly=True)
+    try:
+        flags = ("--cluster", redis_server.url, "--node-name", "a", "--cluster-poll", "0.2", *extra)
+        node = launch(directory / "node", *flags)
+        try:
+            yield node
+        finally:
+            node.stop()
+    finally:
+        redis_server.stop()

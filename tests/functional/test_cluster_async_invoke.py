@@ -5,11 +5,10 @@ answers, retries, destinations and dead-letter queues when the events wait in Re
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FlareServer, launch
+from tests.conftest import FlareServer
 from tests.functional.test_async_invoke import (  # noqa: F401 (collected here, on a cluster node)
     BASE_DELAY,
     lam,
@@ -27,7 +26,7 @@ from tests.functional.test_async_invoke import (  # noqa: F401 (collected here, 
     test_reserved_concurrency_zero_goes_straight_to_failure_handling,
     test_throttled_events_wait_and_all_succeed,
 )
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available, one_cluster_node
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
@@ -35,19 +34,6 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its events in a Redis of its own."""
-    tmp: Path = tmp_path_factory.mktemp("cluster-async")
-    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
-    node = launch(
-        tmp / "node",
-        "--cluster",
-        redis_server.url,
-        "--node-name",
-        "a",
-        "--async-retry-base-delay",
-        str(BASE_DELAY),
-        "--cluster-poll",
-        "0.2",
-    )
-    yield node
-    node.stop()
-    redis_server.stop()
+    directory = tmp_path_factory.mktemp("cluster-async")
+    with one_cluster_node(directory, "--async-retry-base-delay", str(BASE_DELAY)) as node:
+        yield node

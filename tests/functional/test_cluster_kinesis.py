@@ -4,11 +4,10 @@ are in Redis (``cluster/redis_stream_store.py``): the same answers as one node's
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FlareServer, launch
+from tests.conftest import FlareServer
 from tests.functional.test_sqs_kinesis import (  # noqa: F401 (collected here, on a cluster node)
     kinesis,
     test_a_request_outside_kinesis_model_is_its_validation_exception,
@@ -18,7 +17,7 @@ from tests.functional.test_sqs_kinesis import (  # noqa: F401 (collected here, o
     test_records_spread_over_shards_and_keep_per_shard_order,
     test_shard_iterator_types,
 )
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available, one_cluster_node
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
@@ -26,9 +25,5 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its streams in a Redis of its own."""
-    tmp: Path = tmp_path_factory.mktemp("cluster-kinesis")
-    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
-    node = launch(tmp / "node", "--cluster", redis_server.url, "--node-name", "a", "--cluster-poll", "0.2")
-    yield node
-    node.stop()
-    redis_server.stop()
+    with one_cluster_node(tmp_path_factory.mktemp("cluster-kinesis")) as node:
+        yield node

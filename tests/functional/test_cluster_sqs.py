@@ -4,11 +4,10 @@ in Redis (``cluster/redis_queue_store.py``): the same answers as one node's."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FlareServer, launch
+from tests.conftest import FlareServer
 from tests.functional.test_sqs_kinesis import (  # noqa: F401 (collected here, on a cluster node)
     sqs,
     test_an_unreceived_visibility_timeout_returns_the_message,
@@ -25,7 +24,7 @@ from tests.functional.test_sqs_kinesis import (  # noqa: F401 (collected here, o
     test_set_attributes_list_by_prefix_tags_and_delete,
     test_unknown_queue_is_reported_with_sqs_error_code,
 )
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available, one_cluster_node
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
@@ -33,9 +32,5 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def flare(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its queues in a Redis of its own."""
-    tmp: Path = tmp_path_factory.mktemp("cluster-sqs")
-    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
-    node = launch(tmp / "node", "--cluster", redis_server.url, "--node-name", "a", "--cluster-poll", "0.2")
-    yield node
-    node.stop()
-    redis_server.stop()
+    with one_cluster_node(tmp_path_factory.mktemp("cluster-sqs")) as node:
+        yield node

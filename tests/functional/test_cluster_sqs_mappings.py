@@ -5,11 +5,10 @@ as on one node."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FlareServer, launch
+from tests.conftest import FlareServer
 from tests.functional.test_event_sources import (  # noqa: F401 (collected here, on a cluster node)
     lam,
     sqs,
@@ -23,7 +22,7 @@ from tests.functional.test_event_sources import (  # noqa: F401 (collected here,
     test_sqs_mapping_validation,
     test_throttled_batches_stay_in_the_queue,
 )
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available, one_cluster_node
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
@@ -31,9 +30,5 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its queues in a Redis of its own."""
-    tmp: Path = tmp_path_factory.mktemp("cluster-esm")
-    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
-    node = launch(tmp / "node", "--cluster", redis_server.url, "--node-name", "a", "--cluster-poll", "0.2")
-    yield node
-    node.stop()
-    redis_server.stop()
+    with one_cluster_node(tmp_path_factory.mktemp("cluster-esm")) as node:
+        yield node

@@ -6,11 +6,10 @@ results as on one node."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 
-from tests.conftest import FlareServer, launch
+from tests.conftest import FlareServer
 from tests.functional.test_event_sources import (  # noqa: F401 (collected here, on a cluster node)
     kinesis,
     lam,
@@ -24,7 +23,7 @@ from tests.functional.test_event_sources import (  # noqa: F401 (collected here,
     test_report_batch_item_failures_retries_from_the_lowest_reported,
     test_tumbling_windows_carry_state_to_a_final_invoke,
 )
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available, one_cluster_node
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
@@ -32,19 +31,5 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its streams and shard leases in a Redis of its own."""
-    tmp: Path = tmp_path_factory.mktemp("cluster-stream-esm")
-    redis_server = RedisServer.start(tmp / "redis", appendonly=True)
-    node = launch(
-        tmp / "node",
-        "--cluster",
-        redis_server.url,
-        "--node-name",
-        "a",
-        "--cluster-poll",
-        "0.2",
-        "--cluster-lease",
-        "2",
-    )
-    yield node
-    node.stop()
-    redis_server.stop()
+    with one_cluster_node(tmp_path_factory.mktemp("cluster-stream-esm"), "--cluster-lease", "2") as node:
+        yield node
