@@ -189,10 +189,15 @@ class ClusterHosts:
     @classmethod
     @contextmanager
     def start(
-        cls, root: Path, nodes: int = 3, node_args: Sequence[str] = (), redis_args: Sequence[str] = ()
+        cls,
+        root: Path,
+        nodes: int = 3,
+        node_args: Sequence[str] = (),
+        appendonly: bool = False,
     ) -> Iterator[ClusterHosts]:
         """The hosts, up (every node answering), for the block's duration; torn down after it,
-        whatever happened in it (and if they fail to come up)."""
+        whatever happened in it (and if they fail to come up). ``appendonly``: Redis keeps an
+        AOF (``appendfsync always``), so a restart loses nothing it acknowledged."""
         net = (os.getpid() + next(_NETS)) % 250 + 1
         prefix = f"flt{os.getpid() % 100000}x{net}"
         namespaces: list[str] = []
@@ -209,7 +214,7 @@ class ClusterHosts:
             client_ns = f"{prefix}-cli"
             cls._add_host(namespaces, bridge, client_ns, "vcli", f"{subnet}.{CLIENT_HOST}")
             threads = NetnsThreads(client_ns)
-            redis = RedisServer(root / "redis", REDIS_PORT, f"{subnet}.1")
+            redis = RedisServer(root / "redis", REDIS_PORT, f"{subnet}.1", appendonly)
             redis.directory.mkdir(parents=True, exist_ok=True)
             hosts = cls(prefix, net, root, redis, [], threads, namespaces)
             redis.run(prefix=["nsenter", f"--net=/run/netns/{redis_ns}"], probe=threads.run)

@@ -39,9 +39,8 @@ class ServerConfig:
     cluster_url: str | None = None  # Redis that nodes of one cluster share (flare/cluster/); None: one node
     node_name: str | None = None  # this node's name in the cluster (default: the host's name)
     advertise_url: str | None = None  # where the other nodes call this one (None: endpoint_url)
-    cluster_ttl_s: float = 10.0  # a node's heartbeat and its concurrency leases outlive it by this
+    cluster_ttl_s: float = 10.0  # a node's heartbeat, leases, events and shards outlive it by this
     cluster_blob_dir: Path | None = None  # where the cluster's code zips are shared; None: in Redis
-    cluster_lease_s: float = 10.0  # a node's hold on an async event or shard outlives it (wall clock)
     cluster_poll_s: float = 1.0  # how often a node looks in Redis for events it may take (injected clock)
 
     @property

@@ -32,7 +32,7 @@ class QueueHomes:
         self._link = link
         self._scope = scope
         self._clock = clock
-        self._lease_s = config.cluster_lease_s
+        self._lease_s = config.cluster_ttl_s
         self._poll_s = config.cluster_poll_s
 
     def __repr__(self) -> str:

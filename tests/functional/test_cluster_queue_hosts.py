@@ -6,7 +6,7 @@ each node in a network namespace of its own), through boto3:
 - an SQS mapping loses nothing when the node processing a batch dies mid-batch;
 - a Kinesis shard's order holds when the node polling it dies.
 
-Nodes run with ``--cluster-lease 2 --cluster-poll 0.2``: what a dead node held is taken over
+Nodes run with ``--cluster-ttl 2 --cluster-poll 0.2``: what a dead node held is taken over
 about two seconds after its last renewal (Redis's clock; leases are wall-clock by nature).
 Until functions, invoke configs and mappings are shared, each is created on every node that
 does not see it yet (the Kinesis test copies node 0's data directory to node 1, so both have
@@ -31,7 +31,7 @@ from tests.conftest import create_function, python_function
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
-FLAGS = ("--cluster-lease", "2", "--cluster-poll", "0.2", "--async-retry-base-delay", "0.2")
+FLAGS = ("--cluster-ttl", "2", "--cluster-poll", "0.2", "--async-retry-base-delay", "0.2")
 SCOPE = "{000000000000:us-east-1}"
 SLOW = "import time\ndef handler(event, context):\n    time.sleep(event['sleep'])\n    return event\n"
 # Sends what it was given to $SINK (bodies with receive counts, or Kinesis data), after $SLEEP s.
@@ -55,20 +55,26 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
-def on_every_node(
+def create_seen_everywhere(
     hosts: ClusterHosts, exists: Callable[[Any], object], create: Callable[[Any], object]
 ) -> None:
-    """``create(lambda client)`` on each live node where ``exists`` raises ResourceNotFound."""
-    for node in hosts.nodes:
-        if not node.alive():
-            continue
+    """``create(client)`` once, on the first live node (functions and their settings are the
+    cluster's), then wait until ``exists(client)`` answers on every live node (each hears of
+    the change and reads it back within milliseconds)."""
+    live = [node for node in hosts.nodes if node.alive()]
+    create(hosts.client(live[0]))
+    for node in live:
         lam = hosts.client(node)
-        try:
-            exists(lam)
-        except ClientError as error:
-            if error.response["Error"]["Code"] != "ResourceNotFoundException":
-                raise
-            create(lam)
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                exists(lam)
+                break
+            except ClientError as error:
+                missing = error.response["Error"]["Code"] == "ResourceNotFoundException"
+                if not missing or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
 
 def slow_function_with_destination(hosts: ClusterHosts) -> tuple[str, str]:
@@ -83,7 +89,7 @@ def slow_function_with_destination(hosts: ClusterHosts) -> tuple[str, str]:
             FunctionName=name, DestinationConfig={"OnSuccess": {"Destination": arn}}
         )
 
-    on_every_node(hosts, lambda lam: lam.get_function_event_invoke_config(FunctionName=name), create)
+    create_seen_everywhere(hosts, lambda lam: lam.get_function_event_invoke_config(FunctionName=name), create)
     return name, name
 
 
@@ -135,10 +141,9 @@ def test_an_event_accepted_by_a_node_killed_right_after_is_processed_by_another(
 
 
 def test_redis_restarted_with_its_append_only_file_loses_no_accepted_event(tmp_path: Path) -> None:
-    with ClusterHosts.start(tmp_path, nodes=2, node_args=FLAGS) as hosts:
+    # appendfsync always: a write is on disk before its answer
+    with ClusterHosts.start(tmp_path, nodes=2, node_args=FLAGS, appendonly=True) as hosts:
         a, b = hosts.nodes
-        hosts.redis.appendonly = True  # appendfsync always: a write is on disk before its answer
-        hosts.redis.restart()
         name, queue = slow_function_with_destination(hosts)
         hosts.stop(b)
         lam = hosts.client(a)
@@ -173,7 +178,7 @@ def test_an_sqs_mapping_loses_nothing_when_the_node_with_its_batch_dies(tmp_path
                 lam, name, python_function(REPORTER), Timeout=30, Environment={"Variables": variables}
             )
 
-        on_every_node(hosts, lambda lam: lam.get_function(FunctionName=name), create)
+        create_seen_everywhere(hosts, lambda lam: lam.get_function(FunctionName=name), create)
         hosts.client(a).create_event_source_mapping(
             FunctionName=name, EventSourceArn=source_arn, BatchSize=10
         )

@@ -31,5 +31,5 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FlareServer]:
     """One node of a cluster (``--cluster``), its streams and shard leases in a Redis of its own."""
-    with one_cluster_node(tmp_path_factory.mktemp("cluster-stream-esm"), "--cluster-lease", "2") as node:
+    with one_cluster_node(tmp_path_factory.mktemp("cluster-stream-esm"), "--cluster-ttl", "2") as node:
         yield node

@@ -209,8 +209,9 @@ from flare.config import DEFAULT_REGION, ServerConfig
     default=10.0,
     show_default=True,
     metavar="SECONDS",
-    help="With --cluster: a node that stops heartbeating is dropped after this long, and the "
-    "concurrency its invocations held is freed (it beats and refreshes them three times as often).",
+    help="With --cluster: how long what a node holds outlives it. A node that stops heartbeating is "
+    "dropped after this long, the concurrency its invocations held is freed, and the async events and "
+    "stream shards it held are taken over by another node (Redis's clock; renewed three times as often).",
 )
 @click.option(
     "--advertise-url",
@@ -226,16 +227,6 @@ from flare.config import DEFAULT_REGION, ServerConfig
     metavar="DIR",
     help="A directory every node mounts where code zips are shared (default: in the cluster's Redis). "
     "Only with --cluster.",
-)
-@click.option(
-    "--cluster-lease",
-    "cluster_lease_s",
-    type=click.FloatRange(min=0.1),
-    default=10.0,
-    show_default=True,
-    metavar="SECONDS",
-    help="How long a node's hold on an async event or a stream shard outlives the node: another node "
-    "takes it over once it runs out (Redis's clock; renewed while the node works). Only with --cluster.",
 )
 @click.option(
     "--cluster-poll",

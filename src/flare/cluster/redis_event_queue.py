@@ -22,7 +22,7 @@ are due, or whose lease ran out, and arms them: that is how an event another nod
 a dead node held, reaches this one.
 
 Leases are wall-clock by nature: Redis's ``TIME`` decides when one has run out, so nodes need
-not agree on the time, and ``--test-clock`` jumps do not shorten them (``--cluster-lease``
+not agree on the time, and ``--test-clock`` jumps do not shorten them (``--cluster-ttl``
 does). A node that stalls past its lease while a try runs lets another node try the event too:
 delivery is at least once, as on Lambda. Writes are acknowledged once Redis has them; with
 ``appendonly yes`` and ``appendfsync always`` that is once they are on disk, so a restarted

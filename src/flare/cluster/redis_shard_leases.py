@@ -13,7 +13,7 @@ checkpoints are written by a Lua script only while the writer's token still hold
 a node that stalled past its lease cannot move the checkpoint of the node that took over. A node
 that dies stops renewing: its lease runs out and another node's poller takes the shard and goes
 on from the checkpoint (records after it may be delivered again: at least once, as on Lambda).
-Leases are wall-clock by nature: Redis expires them (``--cluster-lease``), whatever the nodes'
+Leases are wall-clock by nature: Redis expires them (``--cluster-ttl``), whatever the nodes'
 injected clocks say; the waits between tries to take a shard are on the injected clock.
 """
 
