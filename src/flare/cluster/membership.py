@@ -32,6 +32,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
+from flare.cluster.cancel_guard import guarded
 from flare.cluster.link import ClusterLink
 
 log = logging.getLogger("flare.cluster.membership")
@@ -204,7 +205,7 @@ class Membership:
 
     async def _beat_and_schedule(self) -> None:
         try:
-            await self.beat()
+            await guarded(self.beat())  # a cancel (stop) must end it, not re-arm the timer
         except Exception as error:  # Redis away: keep serving, try again next period
             log.warning("heartbeat to %s failed: %s", self._link.url, error)
         self._schedule()

@@ -33,6 +33,7 @@ from typing import Any, Protocol
 import redis
 
 from flare.clock import Clock
+from flare.cluster.cancel_guard import guarded
 from flare.cluster.link import PREFIX, ClusterLink
 from flare.scope import Scope
 
@@ -99,9 +100,10 @@ class RegistryChanges:
             while True:
                 try:
                     if not pubsub.subscribed:
-                        await pubsub.psubscribe(PATTERN)
-                        await pubsub.subscribe(CLUSTER_CHANNEL)
-                    message = await pubsub.get_message(timeout=POLL_S)
+                        await guarded(pubsub.psubscribe(PATTERN))
+                        await guarded(pubsub.subscribe(CLUSTER_CHANNEL))
+                    # guarded: redis-py may swallow the cancel that stop() sends (cancel_guard.py)
+                    message = await guarded(pubsub.get_message(timeout=POLL_S))
                 except (redis.RedisError, OSError) as error:
                     log.warning("the cluster's change channel dropped (%s); again in %.1f s", error, RETRY_S)
                     await self._clock.sleep(RETRY_S)
