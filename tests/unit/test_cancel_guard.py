@@ -33,24 +33,27 @@ async def stuck_loops(url: str, wrap: Callable[[Awaitable[Any]], Awaitable[Any]]
     import redis.exceptions
 
     client = redis.asyncio.Redis.from_url(url, socket_timeout=5)
+    counted = asyncio.Event()  # then the stuck loops end by themselves (asyncio.run would wait)
 
     async def loop() -> None:
-        while True:
+        while not counted.is_set():
             with contextlib.suppress(redis.exceptions.RedisError):
                 await wrap(client.zrangebyscore("k", "-inf", "+inf"))
             await asyncio.sleep(0.0001)
 
-    stuck = 0
+    stuck: list[asyncio.Task[None]] = []
     for _ in range(TRIES):
         task = asyncio.create_task(loop())
         await asyncio.sleep(random.random() * 0.01)
         task.cancel()
         done, _ = await asyncio.wait({task}, timeout=1)
         if not done:
-            stuck += 1
-            task.cancel()
+            stuck.append(task)
+    counted.set()
+    if stuck:
+        await asyncio.wait(stuck, timeout=5)
     await client.aclose()
-    return stuck
+    return len(stuck)
 
 
 async def unguarded(command: Awaitable[Any]) -> Any:
