@@ -197,3 +197,13 @@ def children_of(pid: int) -> list[int]:
             found.append(child)
             todo.append(child)
     return found
+
+
+@pytest.fixture(scope="module")
+def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A real redis-server (tests/redis_server.py) for the module's tests, stopped after them."""
+    from tests.redis_server import RedisServer
+
+    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()

@@ -45,13 +45,6 @@ def node(directory: Path, redis_server: RedisServer, name: str, *extra: str) -> 
 
 
 @pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
-@pytest.fixture(scope="module")
 def nodes(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -> Iterator[list[FlareServer]]:
     directory = tmp_path_factory.mktemp("nodes")
     started = [node(directory, redis_server, name) for name in ("a", "b")]

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import subprocess
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,13 +13,6 @@ from tests.redis_server import RedisServer, available
 from tests.signing import signed_urlopen
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 def test_a_node_advertises_the_url_it_is_given(tmp_path: Path, redis_server: RedisServer) -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
@@ -17,13 +17,6 @@ from tests.redis_server import RedisServer, available
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed (make install)")
 
 TRIES = 60
-
-
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
 
 
 async def stuck_loops(url: str, wrap: Callable[[Awaitable[Any]], Awaitable[Any]]) -> int:

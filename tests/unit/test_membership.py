@@ -18,13 +18,6 @@ from tests.redis_server import RedisServer, available
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def client(redis_server: RedisServer) -> Iterator[redis.Redis]:
     made = redis.Redis.from_url(redis_server.url)

@@ -40,13 +40,6 @@ pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not ins
 SCOPE = Scope("123456789012", "us-east-1")
 
 
-@pytest.fixture(scope="module")
-def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
-    server = RedisServer.start(tmp_path_factory.mktemp("redis"))
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
     made = ClusterLink(redis_server.url, "node-a")
