@@ -21,6 +21,7 @@ from botocore.exceptions import ClientError
 from flare.cluster.link import ClusterLink
 from flare.cluster.routing import home_of, route_key
 from flare.scope import Scope
+from tests.cluster_functions import create_seen_everywhere
 from tests.cluster_hosts import KEY_ID, SECRET, ClusterHosts, available
 from tests.conftest import FLARE, create_function, python_function
 
@@ -45,18 +46,18 @@ def unique(prefix: str) -> str:
 
 
 def deploy(hosts: ClusterHosts, name: str, reserved: int | None = None) -> None:
-    """``name`` on every node that does not see it yet (each node has its own registry until
-    the registry is shared), with its reservation."""
-    for node in hosts.nodes:
-        if not node.alive():
-            continue
-        lam = hosts.client(node)
-        try:
-            lam.get_function(FunctionName=name)
-        except ClientError:
-            create_function(lam, name, python_function(HOLD), Timeout=60)
+    """``name`` (and its reservation) made once, and seen by every live node."""
+
+    def create(lam: Any) -> None:
+        create_function(lam, name, python_function(HOLD), Timeout=60)
         if reserved is not None:
             lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=reserved)
+
+    def seen(lam: Any) -> None:
+        found = lam.get_function_concurrency(FunctionName=name).get("ReservedConcurrentExecutions")
+        assert found == reserved
+
+    create_seen_everywhere(hosts, seen, create)
 
 
 def outcome(hosts: ClusterHosts, node: int, name: str, sleep: float = 0) -> str:

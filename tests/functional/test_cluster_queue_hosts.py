@@ -24,8 +24,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from botocore.exceptions import ClientError
 
+from tests.cluster_functions import create_seen_everywhere
 from tests.cluster_hosts import ClusterHosts, available
 from tests.conftest import create_function, python_function
 
@@ -53,28 +53,6 @@ def handler(event, context):
 
 def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def create_seen_everywhere(
-    hosts: ClusterHosts, exists: Callable[[Any], object], create: Callable[[Any], object]
-) -> None:
-    """``create(client)`` once, on the first live node (functions and their settings are the
-    cluster's), then wait until ``exists(client)`` answers on every live node (each hears of
-    the change and reads it back within milliseconds)."""
-    live = [node for node in hosts.nodes if node.alive()]
-    create(hosts.client(live[0]))
-    for node in live:
-        lam = hosts.client(node)
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                exists(lam)
-                break
-            except ClientError as error:
-                missing = error.response["Error"]["Code"] == "ResourceNotFoundException"
-                if not missing or time.monotonic() > deadline:
-                    raise
-                time.sleep(0.05)
 
 
 def slow_function_with_destination(hosts: ClusterHosts) -> tuple[str, str]:

@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import boto3
 import pytest
@@ -21,6 +21,7 @@ import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from tests.cluster_functions import eventually
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
 from tests.roles import attach_policy
@@ -30,7 +31,6 @@ pytestmark = pytest.mark.skipif(
     not available(), reason="redis-server is not installed (make install, as root)"
 )
 
-T = TypeVar("T")
 OUTSIDER = "210987654321"
 SIGNING_PROFILE = "arn:aws:signer:us-east-1:123456789012:/signing-profiles/test"
 SAYS = "def handler(event, context):\n    return {{'says': {word!r}}}\n"
@@ -51,19 +51,6 @@ def nodes(tmp_path_factory: pytest.TempPathFactory, redis_server: RedisServer) -
     yield started
     for server in started:
         server.stop()
-
-
-def eventually(probe: Callable[[], T], timeout: float = 10) -> T:
-    """``probe()``'s value once it stops raising AssertionError or ClientError (a change made
-    on one node reaches the others asynchronously)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return probe()
-        except (AssertionError, ClientError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 def invoke(client: Any, name: str) -> dict[str, Any]:

@@ -6,20 +6,19 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.cluster_functions import eventually
 from tests.cluster_hosts import ClusterHosts, available
 from tests.conftest import create_function, python_function
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
 
-T = TypeVar("T")
 SAYS = "def handler(event, context):\n    return {{'says': {word!r}}}\n"
 
 
@@ -31,18 +30,6 @@ def says(word: str) -> bytes:
 def hosts(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterHosts]:
     with ClusterHosts.start(tmp_path_factory.mktemp("registry-hosts"), nodes=3) as started:
         yield started
-
-
-def eventually(probe: Callable[[], T], timeout: float = 10) -> T:
-    """``probe()``'s value once it stops raising AssertionError or ClientError."""
-    deadline = time.monotonic() + timeout
-    while True:
-        try:
-            return probe()
-        except (AssertionError, ClientError):
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.02)
 
 
 def invoke(client: Any, name: str) -> dict[str, Any]:

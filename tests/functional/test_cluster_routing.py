@@ -17,6 +17,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from flare.cluster.routing import home_of, route_key
+from tests.cluster_functions import create_seen_everywhere
 from tests.cluster_hosts import KEY_ID, SECRET, ClusterHosts, available
 from tests.conftest import create_function, python_function
 from tests.signing import signed_headers
@@ -45,15 +46,12 @@ def homed_on(node: str, prefix: str, among: list[str] = NODES) -> str:
 
 
 def deploy(hosts: ClusterHosts, name: str, source: str) -> None:
-    """``name`` on every live node that does not see it yet (with a shared registry: once)."""
-    for node in hosts.nodes:
-        if not node.alive():
-            continue
-        lam = hosts.client(node)
-        try:
-            lam.get_function(FunctionName=name)
-        except ClientError:
-            create_function(lam, name, python_function(source))
+    """``name`` made once, and seen by every live node."""
+    create_seen_everywhere(
+        hosts,
+        lambda lam: lam.get_function(FunctionName=name),
+        lambda lam: create_function(lam, name, python_function(source)),
+    )
 
 
 def ran_on(hosts: ClusterHosts, payload: bytes) -> str:
