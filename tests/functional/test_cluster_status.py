@@ -57,3 +57,21 @@ def test_advertise_url_needs_a_cluster_and_a_url(
     args = [str(FLARE), "serve", "--port", str(free_port()), "--data-dir", str(tmp_path / "data"), *extra]
     done = subprocess.run(args, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2 and message in done.stderr, done.stderr
+
+
+def test_a_node_whose_redis_is_gone_answers_status_with_a_service_exception(tmp_path: Path) -> None:
+    import urllib.error
+
+    own = RedisServer.start(tmp_path / "redis")
+    server = launch(tmp_path / "node", "--cluster", own.url, "--node-name", "alone")
+    try:
+        own.kill()
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            signed_urlopen(f"{server.url}/flare/v1/cluster")
+        body = json.loads(refused.value.read())
+    finally:
+        server.stop()
+        own.stop()
+    assert refused.value.code == 500
+    assert refused.value.headers["x-amzn-ErrorType"] == "ServiceException"
+    assert "the cluster's Redis did not answer" in body["message"]

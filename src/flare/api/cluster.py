@@ -23,13 +23,13 @@ PATH = "/flare/v1/cluster"
 
 
 def add_routes(app: web.Application, node: ClusterNode) -> None:
+    import redis  # only with --cluster, where redis-py is installed
+
     @aws_route
     async def status(request: web.Request) -> web.StreamResponse:
         try:
             answer = await node.status()
-        except ServiceException:
-            raise
-        except Exception as error:  # redis-py's errors: Redis away
+        except (redis.RedisError, OSError) as error:  # Redis away
             raise ServiceException(f"the cluster's Redis did not answer: {error}") from None
         return json_response(answer)
 
