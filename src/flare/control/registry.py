@@ -334,7 +334,7 @@ class Registry:
         """CreateAlias. Raises ResourceNotFound (function or version), ResourceConflict (the
         alias exists), InvalidParameterValue."""
         name = self._function(function_name)
-        return self._aliases.create(name, body, self._rows[name].keys())
+        return self._redone_once(name, lambda: self._aliases.create(name, body, self._rows[name].keys()))
 
     def get_alias(self, function_name: str, alias: str) -> dict[str, Any]:
         """GetAlias. Raises ResourceNotFound, InvalidParameterValue."""
@@ -343,7 +343,9 @@ class Registry:
     def update_alias(self, function_name: str, alias: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateAlias. Raises ResourceNotFound, PreconditionFailed, InvalidParameterValue."""
         name = self._function(function_name)
-        return self._aliases.update(name, alias, body, self._rows[name].keys())
+        return self._redone_once(
+            name, lambda: self._aliases.update(name, alias, body, self._rows[name].keys())
+        )
 
     def delete_alias(self, function_name: str, alias: str) -> None:
         """DeleteAlias. Raises ResourceNotFound, InvalidParameterValue."""
@@ -637,6 +639,23 @@ class Registry:
         cached = self._rows.get(row.name, {}).get(row.version)
         expected = None if cached is None else cached.config.get("RevisionId")
         self._db.update_function(row, expected)
+
+    def _redone_once(self, name: str, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``change()``; when the shared store refused it (another node changed ``name`` or
+        its aliases first), once more after reading ``name`` back, so the change is checked
+        against what is stored (an alias made meanwhile: ResourceConflict; a RevisionId that
+        moved: PreconditionFailed; gone: ResourceNotFound). Refused twice: ResourceConflict."""
+        try:
+            return change()
+        except StaleRevision:
+            self.refresh(name)
+            if name not in self._rows:
+                raise self._not_found(name, None) from None
+        try:
+            return change()
+        except StaleRevision:
+            arn = function_arn(self._region, self._account_id, name)
+            raise ResourceConflict(f"{BUSY_MESSAGE}{arn}") from None
 
     @contextmanager
     def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:
