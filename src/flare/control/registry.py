@@ -58,6 +58,7 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
 from flare.control.remote_change import Kind, notices
+from flare.control.stale_writes import BUSY_MESSAGE, redone_once
 from flare.errors import (
     InvalidParameterValue,
     InvalidZipFile,
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flare.registry")
 
-BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 CodeLocator = Callable[[str], str]
@@ -641,21 +641,15 @@ class Registry:
         self._db.update_function(row, expected)
 
     def _redone_once(self, name: str, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
-        """``change()``; when the shared store refused it (another node changed ``name`` or
-        its aliases first), once more after reading ``name`` back, so the change is checked
-        against what is stored (an alias made meanwhile: ResourceConflict; a RevisionId that
-        moved: PreconditionFailed; gone: ResourceNotFound). Refused twice: ResourceConflict."""
-        try:
-            return change()
-        except StaleRevision:
+        """``change()`` of ``name``'s aliases, checked once more against what is stored when
+        another node changed them first (``stale_writes``; gone meanwhile: ResourceNotFound)."""
+
+        def read_back() -> None:
             self.refresh(name)
             if name not in self._rows:
-                raise self._not_found(name, None) from None
-        try:
-            return change()
-        except StaleRevision:
-            arn = function_arn(self._region, self._account_id, name)
-            raise ResourceConflict(f"{BUSY_MESSAGE}{arn}") from None
+                raise self._not_found(name, None)
+
+        return redone_once(change, read_back, function_arn(self._region, self._account_id, name))
 
     @contextmanager
     def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:

@@ -174,8 +174,17 @@ class LayerStorage(Protocol):
         """Hide a version; True if it was live."""
         ...
 
-    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
-        """Replace the policy statements and RevisionId of a stored version."""
+    def set_policy(
+        self,
+        name: str,
+        version: int,
+        policy: list[dict[str, Any]],
+        revision: str | None,
+        expected_revision: str | None = None,
+    ) -> None:
+        """Replace the policy statements and RevisionId of a stored version. With
+        ``expected_revision``, only while the stored policy's RevisionId is that ('' : while there
+        is none); raises StaleRevision otherwise."""
         ...
 
     def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:

@@ -1,26 +1,33 @@
-"""Aliases changed by two nodes at once: two registries on one real ``redis-server``, the second
-never told of the first's changes (as between a change and its notice), keep AWS's rules.
+"""Aliases and layer permissions changed by two nodes at once keep AWS's rules: two nodes'
+controllers on one real ``redis-server``, the second never told of the first's changes (as
+between a change and its notice) or interleaved between its read and its write.
 
-Without compare-and-set on the alias, the second node's CreateAlias silently replaced the
-first's, and its UpdateAlias passed a RevisionId check against its stale cache and undid the
-first node's change.
+Without compare-and-set, the second node's CreateAlias silently replaced the first's, its
+UpdateAlias passed a RevisionId check against its stale cache and undid the first node's
+change, and of two permissions granted at once one was lost.
 """
 
 from __future__ import annotations
 
 import base64
-from collections.abc import Iterator
+import json
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from flare.clock import ManualClock
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_blobs import SharedBlobStore
 from flare.cluster.redis_functions import FunctionScripts, RedisFunctionStore
+from flare.cluster.redis_layers import RedisLayerStore
+from flare.control.layers import Layers
 from flare.control.registry import Registry
 from flare.errors import PreconditionFailed, ResourceConflict, ResourceNotFound
 from flare.scope import Scope
 from flare.store.database import Database
+from flare.store.layers import LayerVersionRow
+from flare.store.opt_trees import OptTrees
 from tests.redis_server import RedisServer, available
 from tests.unit.test_registry import SettlingClock, create_body, make_zip
 
@@ -95,3 +102,64 @@ def test_an_alias_of_a_function_deleted_on_another_node_is_not_made(
     with pytest.raises(ResourceNotFound):
         b.create_alias("fn", {"Name": "live", "FunctionVersion": "1"})
     assert list(link.sync.scan_iter(match="*:aliases:*")) == []
+
+
+# -- layer version permissions ------------------------------------------------------------------
+
+LAYER_ARN = "arn:aws:lambda:us-east-1:000000000000:layer:lib"
+
+
+class Interleaved(RedisLayerStore):
+    """A node's layer store that runs ``between`` once, right after its first read: another
+    node's change lands between this node's read and its write."""
+
+    between: Callable[[], object] | None = None
+
+    def get(self, name: str, version: int) -> LayerVersionRow | None:
+        row = super().get(name, version)
+        hook, self.between = self.between, None
+        if hook is not None:
+            hook()
+        return row
+
+
+def layer_node(store: RedisLayerStore, root: Path, link: ClusterLink) -> Layers:
+    root.mkdir()
+    blobs = SharedBlobStore(root, link.sync)
+    return Layers(store, blobs, OptTrees(root, blobs), "us-east-1", "000000000000", ManualClock())
+
+
+def grant(sid: str) -> dict[str, str]:
+    return {"StatementId": sid, "Action": "lambda:GetLayerVersion", "Principal": "*"}
+
+
+@pytest.fixture
+def layer_nodes(link: ClusterLink, tmp_path: Path) -> tuple[Layers, Layers, Interleaved]:
+    """Nodes a and b sharing version 1 of layer ``lib``; b's store interleaves."""
+    shared = RedisLayerStore(link, SCOPE)
+    shared.publish(
+        "lib", lambda n: LayerVersionRow("lib", n, {"LayerVersionArn": f"{LAYER_ARN}:{n}"}, "z", 1)
+    )
+    b_store = Interleaved(link, SCOPE)
+    a = layer_node(RedisLayerStore(link, SCOPE), tmp_path / "a", link)
+    return a, layer_node(b_store, tmp_path / "b", link), b_store
+
+
+def test_two_nodes_granting_at_once_both_land(layer_nodes: tuple[Layers, Layers, Interleaved]) -> None:
+    a, b, b_store = layer_nodes
+    b_store.between = lambda: a.add_permission("lib", 1, grant("from-a"), None)
+    b.add_permission("lib", 1, grant("from-b"), None)
+    policy = json.loads(a.get_policy("lib", 1)["Policy"])
+    assert sorted(statement["Sid"] for statement in policy["Statement"]) == ["from-a", "from-b"]
+
+
+def test_a_grant_naming_the_revision_another_node_just_moved_is_refused(
+    layer_nodes: tuple[Layers, Layers, Interleaved],
+) -> None:
+    a, b, b_store = layer_nodes
+    first = a.add_permission("lib", 1, grant("first"), None)["RevisionId"]
+    b_store.between = lambda: a.add_permission("lib", 1, grant("between"), first)
+    with pytest.raises(PreconditionFailed):
+        b.add_permission("lib", 1, grant("late"), first)
+    policy = json.loads(a.get_policy("lib", 1)["Policy"])
+    assert [statement["Sid"] for statement in policy["Statement"]] == ["first", "between"]
