@@ -119,7 +119,9 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
             function_url.host_routing(door),
             http_errors.aws_http_errors,
             browser_guard.guard_requests(app, guard),
-            authentication.authentication(engine.authenticator, engine.connection_origins),
+            authentication.authentication(
+                engine.authenticator, engine.connection_origins, engine.cluster_node is not None
+            ),
             check_request,
             scoping.scope_routing(engine),
             authorization.authorization(engine.authorizer),

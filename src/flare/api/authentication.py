@@ -47,10 +47,11 @@ def identity_of(request: web.Request) -> Identity:
     return identity
 
 
-def unsigned_allowed(request: web.Request) -> bool:
-    """Whether ``request`` may come unsigned (see the module docstring)."""
+def unsigned_allowed(request: web.Request, cluster: bool = False) -> bool:
+    """Whether ``request`` may come unsigned (see the module docstring); ``cluster``: this
+    node is one of a cluster's, so other nodes call it."""
     if request.method == "POST":
-        return request.path == NODE_LOGS_PATH
+        return cluster and request.path == NODE_LOGS_PATH
     if request.method not in ("GET", "HEAD"):
         return False
     path = request.path
@@ -107,14 +108,17 @@ def _query_view(query: str) -> Mapping[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
 
 
-def authentication(authenticator: Authenticator, origins: ConnectionOrigins | None = None) -> Middleware:
+def authentication(
+    authenticator: Authenticator, origins: ConnectionOrigins | None = None, cluster: bool = False
+) -> Middleware:
     """The middleware (see the module docstring); ``origins``: which environment opened each
-    connection (None: environments have no uids of their own)."""
+    connection (None: environments have no uids of their own); ``cluster``: other nodes of a
+    cluster call this one (``flare serve --cluster``)."""
     anonymous = Identity("", authenticator.default_scope)  # who the unsigned routes serve
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if unsigned_allowed(request):
+        if unsigned_allowed(request, cluster):
             request[IDENTITY] = anonymous
             return await handler(request)
         try:
