@@ -12,11 +12,13 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from tests.cluster_functions import create_seen_everywhere, eventually
-from tests.cluster_hosts import ClusterHosts, Node, available
+from tests.cluster_hosts import KEY_ID, SECRET, ClusterHosts, InNetns, Node, available
 from tests.conftest import create_function, python_function
 
 pytestmark = pytest.mark.skipif(available() is not None, reason=str(available()))
@@ -233,6 +235,48 @@ def test_a_group_made_on_one_node_exists_for_every_node(hosts: ClusterHosts) -> 
     third.delete_log_group(logGroupName=group)
     for logs in (first, second, third):
         assert logs.describe_log_groups(logGroupNamePrefix=group)["logGroups"] == []
+
+
+def tail_client(hosts: ClusterHosts, node: Node) -> Any:
+    """A ``logs`` client for StartLiveTail (boto3 sends it to ``stream-<host>`` unless told not to)."""
+    return InNetns(
+        hosts.run(
+            boto3.client,
+            "logs",
+            endpoint_url=node.url,
+            region_name="us-east-1",
+            aws_access_key_id=KEY_ID,
+            aws_secret_access_key=SECRET,
+            config=Config(retries={"max_attempts": 1}, read_timeout=20, inject_host_prefix=False),
+        ),
+        hosts.threads,
+    )
+
+
+def test_a_live_tail_on_the_third_node_shows_both_nodes_new_lines(
+    hosts: ClusterHosts, said: TwoNodes
+) -> None:
+    arn = f"arn:aws:logs:us-east-1:000000000000:log-group:{said.group}"
+    response = tail_client(hosts, said.reader).start_live_tail(
+        logGroupIdentifiers=[arn], logEventFilterPattern='"tailed said-"'
+    )
+    events = iter(response["responseStream"])
+    assert next(events)["sessionStart"]["logGroupIdentifiers"] == [arn]
+    lines = []
+    for turn, writer in enumerate(said.writers * 2):
+        line = f"tailed {said.name} {turn} from {writer.name}"
+        hosts.client(writer).invoke(
+            FunctionName=said.name, Qualifier="1", Payload=json.dumps({"line": line}).encode()
+        )
+        lines.append(line)
+    seen: list[str] = []
+    deadline = time.monotonic() + 15
+    while len(seen) < len(lines) and time.monotonic() < deadline:
+        update = next(events)["sessionUpdate"]
+        seen += [result["message"].strip() for result in update["sessionResults"]]
+        assert all(result["logGroupIdentifier"] == arn for result in update["sessionResults"])
+    response["responseStream"].close()
+    assert seen == lines
 
 
 def test_a_killed_nodes_logs_are_missing_and_the_calls_still_answer(

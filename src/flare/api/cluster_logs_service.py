@@ -1,14 +1,16 @@
 """CloudWatch Logs' operations answered for the whole cluster (``flare serve --cluster``).
 
 Wire translation only, as ``api/logs_service.py`` (whose shapes and paging it shares); what is
-asked of which node and how answers merge is ``cluster/cluster_logs.py``. The operations not
-here (``StartLiveTail``) are answered by the node that took the call, from its own logs.
+asked of which node and how answers merge is ``cluster/cluster_logs.py``, and for a Live Tail
+``cluster/cluster_tail.py`` (its event stream is the single-node one's, ``serve_tail``).
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from typing import Any
+
+from aiohttp import web
 
 from flare.api.logs_service import (
     group_json,
@@ -17,16 +19,20 @@ from flare.api.logs_service import (
     output_event,
     page,
     put_result,
+    serve_tail,
     stream_json,
     stream_order_key,
     stream_query,
+    tail_request,
     window,
 )
 from flare.cluster.cluster_logs import ClusterLogs
+from flare.cluster.cluster_tail import ClusterTail
 from flare.cluster.log_merge import cluster_event_id
+from flare.services.live_tail import LiveTails
 
 Body = dict[str, Any]
-Operation = Callable[[ClusterLogs, Body], Awaitable[Body]]
+Operation = Callable[[ClusterLogs, LiveTails, Body, web.Request], Awaitable[Body | web.StreamResponse]]
 
 
 def _with_token(result: Body, token: str | None) -> Body:
@@ -35,7 +41,9 @@ def _with_token(result: Body, token: str | None) -> Body:
     return result
 
 
-async def describe_log_groups(cluster: ClusterLogs, body: Body) -> Body:
+async def describe_log_groups(
+    cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request
+) -> Body:
     logs = cluster.logs
     groups = await cluster.groups(body.get("logGroupNamePrefix"), body.get("logGroupNamePattern"))
     if body.get("logGroupIdentifiers"):
@@ -47,7 +55,9 @@ async def describe_log_groups(cluster: ClusterLogs, body: Body) -> Body:
     )
 
 
-async def describe_log_streams(cluster: ClusterLogs, body: Body) -> Body:
+async def describe_log_streams(
+    cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request
+) -> Body:
     rows = await cluster.streams(
         group_of(cluster.logs, body),
         body.get("logStreamNamePrefix"),
@@ -58,7 +68,7 @@ async def describe_log_streams(cluster: ClusterLogs, body: Body) -> Body:
     return _with_token({"logStreams": [stream_json(cluster.logs, row) for row in chosen]}, token)
 
 
-async def get_log_events(cluster: ClusterLogs, body: Body) -> Body:
+async def get_log_events(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     found = await cluster.get_events(
         group_of(cluster.logs, body),
         str(body.get("logStreamName") or ""),
@@ -74,7 +84,7 @@ async def get_log_events(cluster: ClusterLogs, body: Body) -> Body:
     }
 
 
-async def filter_log_events(cluster: ClusterLogs, body: Body) -> Body:
+async def filter_log_events(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     events, token = await cluster.filter_events(
         group_of(cluster.logs, body),
         stream_query(body),
@@ -90,41 +100,54 @@ async def filter_log_events(cluster: ClusterLogs, body: Body) -> Body:
     return _with_token({"events": found, "searchedLogStreams": []}, token)
 
 
-async def create_log_group(cluster: ClusterLogs, body: Body) -> Body:
+async def create_log_group(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     await cluster.create_group(str(body.get("logGroupName")), body.get("logGroupClass"))
     return {}
 
 
-async def create_log_stream(cluster: ClusterLogs, body: Body) -> Body:
+async def create_log_stream(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     await cluster.create_stream(str(body.get("logGroupName")), str(body.get("logStreamName")))
     return {}
 
 
-async def delete_log_group(cluster: ClusterLogs, body: Body) -> Body:
+async def delete_log_group(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     await cluster.delete_group(str(body.get("logGroupName")))
     return {}
 
 
-async def delete_log_stream(cluster: ClusterLogs, body: Body) -> Body:
+async def delete_log_stream(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     await cluster.delete_stream(str(body.get("logGroupName")), str(body.get("logStreamName")))
     return {}
 
 
-async def put_retention_policy(cluster: ClusterLogs, body: Body) -> Body:
+async def put_retention_policy(
+    cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request
+) -> Body:
     await cluster.put_retention(str(body.get("logGroupName")), int(body.get("retentionInDays") or 0))
     return {}
 
 
-async def delete_retention_policy(cluster: ClusterLogs, body: Body) -> Body:
+async def delete_retention_policy(
+    cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request
+) -> Body:
     await cluster.put_retention(str(body.get("logGroupName")), None)
     return {}
 
 
-async def put_log_events(cluster: ClusterLogs, body: Body) -> Body:
+async def put_log_events(cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request) -> Body:
     rejected, next_seq = await cluster.put_events(
         str(body.get("logGroupName")), str(body.get("logStreamName")), log_events(body)
     )
     return put_result(rejected, next_seq)
+
+
+async def start_live_tail(
+    cluster: ClusterLogs, tails: LiveTails, body: Body, request: web.Request
+) -> web.StreamResponse:
+    identifiers, streams = tail_request(body)
+    tail = ClusterTail(cluster)
+    session = await tail.start(identifiers, streams, body.get("logEventFilterPattern"))
+    return await serve_tail(request, body, session, tails.updates(session, tail.poll))
 
 
 OPERATIONS: dict[str, Operation] = {
@@ -139,4 +162,5 @@ OPERATIONS: dict[str, Operation] = {
     "PutRetentionPolicy": put_retention_policy,
     "DeleteRetentionPolicy": delete_retention_policy,
     "PutLogEvents": put_log_events,
+    "StartLiveTail": start_live_tail,
 }

@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -24,7 +24,7 @@ from flare.errors import UnknownOperation
 from flare.ids import new_request_id
 from flare.observe.logs import LogEvent
 from flare.services.errors import LogInvalidParameter
-from flare.services.live_tail import LiveTails, Update
+from flare.services.live_tail import LiveTails, LiveTailSession, Update
 from flare.services.log_paging import event_id
 from flare.services.logs import LogService, Rejected, StreamQuery
 from flare.store.log_index import GroupRow, StreamRow
@@ -58,7 +58,7 @@ def endpoint(
     async def call(operation: str, body: Body, request: web.Request) -> Result:
         across = spread.get(operation)
         if across is not None and cluster_of is not None:
-            return await across(cluster_of(request), body)
+            return await across(cluster_of(request), tails_of(request), body, request)
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's logs service does not implement {operation}")
@@ -293,13 +293,26 @@ def _tail_event(update: Update) -> bytes:
     )
 
 
+def tail_request(body: Body) -> tuple[list[str], StreamQuery]:
+    """The groups and streams a StartLiveTail request follows."""
+    names, prefixes = body.get("logStreamNames"), body.get("logStreamNamePrefixes")
+    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
+    return identifiers, StreamQuery(tuple(names) if names else None, tuple(prefixes) if prefixes else None)
+
+
 async def start_live_tail(
     logs: LogService, tails: LiveTails, body: Body, request: web.Request
 ) -> web.StreamResponse:
-    names, prefixes = body.get("logStreamNames"), body.get("logStreamNamePrefixes")
-    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
-    streams = StreamQuery(tuple(names) if names else None, tuple(prefixes) if prefixes else None)
+    identifiers, streams = tail_request(body)
     session = tails.start(identifiers, streams, body.get("logEventFilterPattern"))
+    return await serve_tail(request, body, session, tails.updates(session))
+
+
+async def serve_tail(
+    request: web.Request, body: Body, session: LiveTailSession, updates: AsyncIterator[Update]
+) -> web.StreamResponse:
+    """StartLiveTail's event stream: its start, then ``updates`` until they end."""
+    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
     request_id = new_request_id()
     response = web.StreamResponse(
         headers={"Content-Type": eventstream.CONTENT_TYPE, REQUEST_ID_HEADER: request_id}
@@ -307,8 +320,8 @@ async def start_live_tail(
     await response.prepare(request)
     start = {"requestId": request_id, "sessionId": session.session_id, "logGroupIdentifiers": identifiers}
     for name, value in (
-        ("logStreamNames", names),
-        ("logStreamNamePrefixes", prefixes),
+        ("logStreamNames", body.get("logStreamNames")),
+        ("logStreamNamePrefixes", body.get("logStreamNamePrefixes")),
         ("logEventFilterPattern", body.get("logEventFilterPattern")),
     ):
         if value:
@@ -316,7 +329,7 @@ async def start_live_tail(
     try:
         await response.write(eventstream.json_event("initial-response", {}))
         await response.write(eventstream.json_event("sessionStart", start))
-        async for update in tails.updates(session):
+        async for update in updates:
             await response.write(_tail_event(update))
         if session.timed_out:
             await response.write(

@@ -38,6 +38,7 @@ Modules:
     log_parts     what one node answers of its own logs (its part of such a call)
     log_merge     the nodes' parts merged into one answer; paging over every node
     log_peers     asking the other live nodes their part, node to node over HTTP
+    cluster_tail  a Live Tail over every node: one set of cursors per node
 
 (``flare/queue_homes.py`` picks between these and a node's own SQLite stores.) What each shares
 and how: docs/cluster-registry.md.

@@ -15,6 +15,7 @@ back (skipped, logged, never an error).
 - GetLogEvents: answered by the node that holds the stream (this one if it does, else the one
   that says it does); its tokens are that stream's, as on one node.
 - FilterLogEvents: merged by timestamp, with a token holding each node's own position.
+- StartLiveTail: every node asked once a second (``cluster/cluster_tail.py``).
 - PutRetentionPolicy, DeleteRetentionPolicy, DeleteLogGroup, DeleteLogStream: applied on every
   node that holds the group or stream (ResourceNotFound when none does).
 - CreateLogGroup and CreateLogStream make it on this node, unless some node holds it already
@@ -61,7 +62,7 @@ class ClusterLogs:
         self.scope = scope
         self._peers = peers
 
-    async def _everywhere(self, part: str, args_for: ArgsFor) -> list[tuple[str, Body]]:
+    async def everywhere(self, part: str, args_for: ArgsFor) -> list[tuple[str, Body]]:
         """Every live node's answer, this node's first (its errors raised to the caller)."""
         here = self._peers.node_name
         own = log_parts.answer(self.logs, part, args_for(here))
@@ -82,7 +83,7 @@ class ClusterLogs:
         raise LogResourceNotFound(NO_STREAM if group_held else NO_GROUP)
 
     async def _all(self, part: str, args: Body) -> list[Body]:
-        return [answer for _, answer in await self._everywhere(part, lambda _: args)]
+        return [answer for _, answer in await self.everywhere(part, lambda _: args)]
 
     # ---- groups -----------------------------------------------------------------------------
 
@@ -197,7 +198,7 @@ class ClusterLogs:
             "pattern": pattern,
             "limit": limit,
         }
-        answers = await self._everywhere("Filter", lambda node: {**args, "after": list(at.of(node))})
+        answers = await self.everywhere("Filter", lambda node: {**args, "after": list(at.of(node))})
         pages = [
             NodePage(node, [log_parts.event_of(raw) for raw in answer["Events"]], bool(answer["More"]))
             for node, answer in answers

@@ -16,8 +16,15 @@ others answer it through ``POST /flare/v1/cluster/logs`` (``api/node_logs.py``).
     Retention     {group, days (null: none)}  {Found}
     DeleteGroup   {group}                     {Found}
     DeleteStream  {group, stream}             {Found, Group}
+    Since         {groups, cursors: {group: seq} or null, names, prefixes, pattern}
+                                              {Held: [group], Cursors: {group: seq},
+                                               Events: [[group, event]]}
     PutEvents     {group, stream, events: [[ts, message]]}
                                               {Found, Group, Rejected: [index or null, 3 of them], Next}
+
+``Since`` follows groups for a Live Tail: the events each group stored from its cursor on
+(the node's own numbering), and the cursors after them; without cursors, only where each
+group ends now (a tail starts there).
 
 ``Found`` is false where this node has no such group (or stream; ``Group`` then says whether
 it has the group): that is an answer, not an error, since another node may have it. Every
@@ -190,6 +197,31 @@ def put_events(logs: LogService, args: Body) -> Body:
     }
 
 
+def since(logs: LogService, args: Body) -> Body:
+    groups = [str(group) for group in args["groups"]]
+    cursors = args.get("cursors")
+    logs.store.flush()
+    held = [group for group in groups if logs.index.group(group) is not None]
+    if cursors is None:
+        return {"Held": held, "Cursors": {group: logs.next_seq(group) for group in groups}, "Events": []}
+    matches = logs.matcher(args.get("pattern"))
+    names, prefixes = args.get("names"), args.get("prefixes")
+    query = StreamQuery(
+        tuple(names) if names is not None else None, tuple(prefixes) if prefixes is not None else None
+    )
+    moved: dict[str, int] = {}
+    found: list[list[Any]] = []
+    for group in groups:
+        cursor = cursors.get(group)
+        if cursor is None:  # a group this node was not following yet: from its end on
+            moved[group] = logs.next_seq(group)
+            continue
+        events = logs.events_since(group, int(cursor), matches, query)
+        moved[group] = events[-1].seq + 1 if events else int(cursor)
+        found += [[group, event_json(event)] for event in events]
+    return {"Held": held, "Cursors": moved, "Events": found}
+
+
 PARTS: dict[str, Part] = {
     "Groups": groups,
     "Streams": streams,
@@ -199,6 +231,7 @@ PARTS: dict[str, Part] = {
     "DeleteGroup": delete_group,
     "DeleteStream": delete_stream,
     "PutEvents": put_events,
+    "Since": since,
 }
 
 
