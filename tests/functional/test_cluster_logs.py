@@ -279,6 +279,23 @@ def test_a_live_tail_on_the_third_node_shows_both_nodes_new_lines(
     assert seen == lines
 
 
+def test_a_node_that_was_away_takes_the_retention_set_meanwhile(hosts: ClusterHosts, said: TwoNodes) -> None:
+    away, present = said.writers
+    hosts.stop(away)
+    hosts.wait_converged()
+    hosts.client(present, "logs").put_retention_policy(logGroupName=said.group, retentionInDays=14)
+    hosts.launch(away)
+    hosts.wait_ready(away)
+    hosts.wait_converged()
+
+    def taken() -> None:
+        assert node_part(hosts, away, "Groups", {"prefix": said.group})["Groups"][0]["retention"] == 14
+
+    eventually(taken)
+    described = hosts.client(said.reader, "logs").describe_log_groups(logGroupNamePrefix=said.group)
+    assert described["logGroups"][0]["retentionInDays"] == 14
+
+
 def test_a_killed_nodes_logs_are_missing_and_the_calls_still_answer(
     hosts: ClusterHosts, said: TwoNodes
 ) -> None:
@@ -288,7 +305,8 @@ def test_a_killed_nodes_logs_are_missing_and_the_calls_still_answer(
     events = filtered(logs, said.group)  # before the cluster has dropped the dead node, too
     assert [event["message"].strip() for event in events] == said.lines[1::2]
     streams = logs.describe_log_streams(logGroupName=said.group)["logStreams"]
-    assert {s["logStreamName"] for s in streams} == {said.streams[kept.name]}
+    names = {s["logStreamName"] for s in streams}
+    assert said.streams[kept.name] in names and said.streams[gone.name] not in names
     with pytest.raises(ClientError) as missing:
         logs.get_log_events(logGroupName=said.group, logStreamName=said.streams[gone.name])
     assert missing.value.response["Error"]["Code"] == "ResourceNotFoundException"

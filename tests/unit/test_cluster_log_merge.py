@@ -115,3 +115,9 @@ def test_events_of_one_millisecond_are_ordered_by_node_then_by_their_order_there
 
     chosen, _ = merge_filter_page([at("n1", 0), at("n0", 5), at("n2", 1)], ClusterFilterToken({}), 10)
     assert [item.event.message for item in chosen] == ["n0-5", "n1-0", "n2-1"]
+
+
+def test_the_retention_the_cluster_recorded_wins_over_the_nodes() -> None:
+    nodes = [[(group("/a", 5, 7), 1), (group("/b", 1, 3), 1)], [(group("/a", 3), 1)]]
+    merged = merge_groups(nodes, {"/a": None, "/c": 5})
+    assert [(g.row.name, g.row.retention_days) for g in merged] == [("/a", None), ("/b", 3)]

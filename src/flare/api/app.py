@@ -93,11 +93,11 @@ def cluster_logs(engine: Engine) -> scoping.Of[ClusterLogs] | None:
         return None
     from flare.cluster.cluster_logs import ClusterLogs
 
-    peers = engine.cluster_node.log_peers
+    peers, retention = engine.cluster_node.log_peers, engine.cluster_node.log_retention
 
     def of(request: web.Request) -> ClusterLogs:
         region = scoping.region_of(request)
-        return ClusterLogs(region.log_service, region.scope, peers)
+        return ClusterLogs(region.log_service, region.scope, peers, retention)
 
     return of
 

@@ -17,7 +17,9 @@ back (skipped, logged, never an error).
 - FilterLogEvents: merged by timestamp, with a token holding each node's own position.
 - StartLiveTail: every node asked once a second (``cluster/cluster_tail.py``).
 - PutRetentionPolicy, DeleteRetentionPolicy, DeleteLogGroup, DeleteLogStream: applied on every
-  node that holds the group or stream (ResourceNotFound when none does).
+  node that holds the group or stream (ResourceNotFound when none does); a retention is also
+  recorded in Redis for the nodes that hold the group later (``cluster/log_retention.py``), and
+  what is recorded there is the group's retention in every answer.
 - CreateLogGroup and CreateLogStream make it on this node, unless some node holds it already
   (ResourceAlreadyExists; two nodes creating the same name at the same instant can both
   succeed: their groups then merge). PutLogEvents stores where the stream is.
@@ -42,6 +44,7 @@ from flare.cluster.log_merge import (
     order_streams,
 )
 from flare.cluster.log_peers import ArgsFor, LogPeers
+from flare.cluster.log_retention import LogRetention
 from flare.scope import Scope
 from flare.services import logs as rules
 from flare.services.errors import LogInvalidParameter, LogResourceExists, LogResourceNotFound
@@ -57,10 +60,11 @@ class ClusterLogs:
     """The logs of ``scope`` on every live node, asked from this one (whose service is
     ``logs``). Cheap to make: one per call."""
 
-    def __init__(self, logs: LogService, scope: Scope, peers: LogPeers) -> None:
+    def __init__(self, logs: LogService, scope: Scope, peers: LogPeers, retention: LogRetention) -> None:
         self.logs = logs
         self.scope = scope
         self._peers = peers
+        self._retention = retention
 
     async def everywhere(self, part: str, args_for: ArgsFor) -> list[tuple[str, Body]]:
         """Every live node's answer, this node's first (its errors raised to the caller)."""
@@ -92,7 +96,10 @@ class ClusterLogs:
         merged, by name."""
         rules.check_group_query(prefix, pattern)
         answers = await self._all("Groups", {"prefix": prefix})
-        merged = merge_groups([log_parts.group_of(raw) for raw in answer["Groups"]] for answer in answers)
+        given = await self._retention.given(self.scope)
+        merged = merge_groups(
+            ([log_parts.group_of(raw) for raw in answer["Groups"]] for answer in answers), given
+        )
         if pattern:
             merged = [group for group in merged if pattern.lower() in group.row.name.lower()]
         return merged
@@ -112,10 +119,12 @@ class ClusterLogs:
             rules.check_retention_days(days)
         if not any(answer["Found"] for answer in await self._all("Retention", {"group": name, "days": days})):
             raise LogResourceNotFound(NO_GROUP)
+        await self._retention.record(self.scope, name, days)  # for nodes that hold it later
 
     async def delete_group(self, name: str) -> None:
         if not any(answer["Found"] for answer in await self._all("DeleteGroup", {"group": name})):
             raise LogResourceNotFound(NO_GROUP)
+        await self._retention.forget(self.scope, name)
 
     # ---- streams ----------------------------------------------------------------------------
 
@@ -139,7 +148,8 @@ class ClusterLogs:
         if any(log_parts.stream_of(raw).name == name for a in answers for raw in a["Streams"]):
             raise LogResourceExists("The specified log stream already exists")
         if self.logs.index.group(group) is None:
-            held = merge_groups([[log_parts.group_of(a["Group"])] for a in answers])[0].row
+            given = await self._retention.given(self.scope)
+            held = merge_groups([[log_parts.group_of(a["Group"])] for a in answers], given)[0].row
             self.logs.index.create_group(group, held.created_ms, held.group_class)
             self.logs.index.set_retention(group, held.retention_days)
         self.logs.create_stream(group, name)

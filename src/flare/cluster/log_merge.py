@@ -3,10 +3,9 @@ functions over the nodes' answers (``cluster/log_parts.py``), tested from tables
 
 A log group is one name that several nodes may hold (each writes the streams of the
 environments it runs): merged, its creation time is the earliest, its stored bytes the sum, its
-retention the one set (every node that holds the group gets each PutRetentionPolicy; a node
-that first wrote to the group after it was set has none, and a node that was away may hold an
-older one: the shortest set wins). A stream is written on one node; should two nodes hold the
-same name, its fields are merged likewise.
+retention the one the cluster recorded (``cluster/log_retention.py``), else the shortest any
+node holds (a group that came from a single Flare's data before it joined). A stream is
+written on one node; should two nodes hold the same name, its fields are merged likewise.
 
 FilterLogEvents pages over every node at once. Each node's events are ordered by their
 position (timestamp, seq) on that node (``seq`` numbers a group's events per node); merged,
@@ -24,7 +23,7 @@ import base64
 import binascii
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from flare.observe.logs import LogEvent
@@ -42,8 +41,11 @@ class MergedGroup:
     stored_bytes: int
 
 
-def merge_groups(answers: Iterable[Iterable[tuple[GroupRow, int]]]) -> list[MergedGroup]:
-    """Each node's (group, stored bytes) merged by name (module docstring), sorted by name."""
+def merge_groups(
+    answers: Iterable[Iterable[tuple[GroupRow, int]]], given: Mapping[str, int | None] | None = None
+) -> list[MergedGroup]:
+    """Each node's (group, stored bytes) merged by name (module docstring), sorted by name;
+    ``given``: the retention the cluster recorded for groups (it wins over the nodes')."""
     merged: dict[str, MergedGroup] = {}
     for rows in answers:
         for row, stored in rows:
@@ -61,7 +63,13 @@ def merge_groups(answers: Iterable[Iterable[tuple[GroupRow, int]]]) -> list[Merg
                 ),
                 seen.stored_bytes + stored,
             )
-    return [merged[name] for name in sorted(merged)]
+    given = given or {}
+    return [
+        MergedGroup(replace(merged[name].row, retention_days=given[name]), merged[name].stored_bytes)
+        if name in given
+        else merged[name]
+        for name in sorted(merged)
+    ]
 
 
 def _least(a: int | None, b: int | None) -> int | None:
