@@ -231,6 +231,8 @@ class Engine:
         self.feed.close()
         if self.cluster_changes is not None:
             await self.cluster_changes.stop()
+        if self.cluster_node is not None:  # before the log indexes it writes close
+            await self.cluster_node.log_retention.stop()
         for region in self.regions():
             await region.stop()
         if self.trace is not None:

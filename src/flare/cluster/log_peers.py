@@ -51,7 +51,8 @@ class LogPeers:
         return f"<LogPeers of {self.node_name}>"
 
     def others(self) -> list[NodeInfo]:
-        return [node.info for node in self._membership.live if node.info.name != self.node_name]
+        live = self._membership.live
+        return [node.info for node in live if node.info.name != self.node_name and node.info.url]
 
     async def ask(self, scope: Scope, part: str, args_for: ArgsFor) -> list[tuple[str, Body]]:
         """Each other live node's answer to ``part`` (its name, its answer); the nodes that did

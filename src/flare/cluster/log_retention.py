@@ -24,6 +24,8 @@ import asyncio
 import logging
 from collections.abc import Callable, Mapping
 
+from redis.exceptions import RedisError
+
 from flare.clock import Clock, TimerHandle
 from flare.cluster.cancel_guard import guarded
 from flare.cluster.link import ClusterLink
@@ -79,15 +81,27 @@ class LogRetention:
         self._task: asyncio.Task[None] | None = None
 
     async def record(self, scope: Scope, group: str, days: int | None) -> None:
-        """The cluster gave ``group`` this retention (None: cleared it)."""
-        await self._link.aio.hset(key(scope), group, "" if days is None else str(days))
+        """The cluster gave ``group`` this retention (None: cleared it). With Redis away, only
+        logged: the nodes that hold the group have it already."""
+        try:
+            await self._link.aio.hset(key(scope), group, "" if days is None else str(days))
+        except (RedisError, OSError) as error:
+            log.warning("could not record %s's retention in the cluster: %s", group, error)
 
     async def forget(self, scope: Scope, group: str) -> None:
-        """``group`` was deleted."""
-        await self._link.aio.hdel(key(scope), group)
+        """``group`` was deleted (with Redis away, only logged)."""
+        try:
+            await self._link.aio.hdel(key(scope), group)
+        except (RedisError, OSError) as error:
+            log.warning("could not forget %s's retention in the cluster: %s", group, error)
 
     async def given(self, scope: Scope) -> Set:
-        return parse(await self._link.aio.hgetall(key(scope)))
+        """What the cluster recorded for ``scope``'s groups; nothing (logged) with Redis away."""
+        try:
+            return parse(await self._link.aio.hgetall(key(scope)))
+        except (RedisError, OSError) as error:
+            log.warning("could not read the cluster's log retention: %s", error)
+            return {}
 
     def start(self, indexes: Indexes) -> None:
         """Take the cluster's retention for ``indexes()`` now and every ``SWEEP_INTERVAL_S``."""
@@ -98,13 +112,10 @@ class LogRetention:
         self._task = asyncio.get_running_loop().create_task(self._follow())
 
     async def _follow(self) -> None:
-        try:
-            for scope, index in self._indexes():
-                changed = apply(index, await guarded(self.given(scope)))
-                if changed:
-                    log.info("took the cluster's retention for %s in %s", ", ".join(changed), scope.key)
-        except Exception as error:  # Redis away: try again next period
-            log.warning("could not read the cluster's log retention: %s", error)
+        for scope, index in self._indexes():
+            changed = apply(index, await guarded(self.given(scope)))  # Redis away: none, next period
+            if changed:
+                log.info("took the cluster's retention for %s in %s", ", ".join(changed), scope.key)
         self._timer = self._clock.call_later(SWEEP_INTERVAL_S, self._tick)
 
     async def stop(self) -> None:

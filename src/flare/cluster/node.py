@@ -44,7 +44,7 @@ class ClusterNode:
         self.membership = Membership(link, clock, self.describe, config.cluster_ttl_s)
         self.forwarder = Forwarder(link.node_name, lambda: self.membership.token, secret_of)
         self.log_peers = LogPeers(link.node_name, self.membership)  # logs calls span the nodes
-        self.log_retention = LogRetention(link, clock)  # started by the engine, with its regions
+        self.log_retention = LogRetention(link, clock)  # the engine starts and stops it (its regions)
 
     def __repr__(self) -> str:
         return f"<ClusterNode {self.link.node_name}>"
@@ -70,7 +70,6 @@ class ClusterNode:
         await self.membership.stop()
         await self.forwarder.close()
         await self.log_peers.close()
-        await self.log_retention.stop()
 
     async def status(self) -> dict[str, Any]:
         """The cluster as ``GET /flare/v1/cluster`` answers it: every live node, read now, and
