@@ -121,3 +121,11 @@ def test_the_retention_the_cluster_recorded_wins_over_the_nodes() -> None:
     nodes = [[(group("/a", 5, 7), 1), (group("/b", 1, 3), 1)], [(group("/a", 3), 1)]]
     merged = merge_groups(nodes, {"/a": None, "/c": 5})
     assert [(g.row.name, g.row.retention_days) for g in merged] == [("/a", None), ("/b", 3)]
+
+
+def test_a_node_cut_short_by_the_page_bytes_bounds_the_page() -> None:
+    cut = NodePage("n0", [LogEvent(100, 0, 100, "a" * 10, "s")], more=True)  # n0 holds ts 150 next
+    full = NodePage("n1", [LogEvent(t, k, t, "b", "s") for k, t in enumerate((50, 120, 200))], more=False)
+    chosen, token = merge_filter_page([cut, full], ClusterFilterToken({}), 10)
+    assert [(item.node, item.event.timestamp_ms) for item in chosen] == [("n1", 50), ("n0", 100)]
+    assert token is not None and token.of("n1") == (50, 1) and token.of("n0") == (100, 1)

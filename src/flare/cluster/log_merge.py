@@ -12,9 +12,10 @@ position (timestamp, seq) on that node (``seq`` numbers a group's events per nod
 events are ordered by (timestamp, node name, seq), a stable order every asking node computes
 alike. The ``nextToken`` holds each node's own position (``ClusterFilterToken``): a page asks
 each node for up to ``limit`` events at or after its position, takes the first ``limit`` of
-the merge (within the page's byte budget) and moves each node's position past the last event
-it took from it, so paging neither repeats nor skips whatever nodes answer. A node missing from
-one page keeps its position.
+the merge (within the page's byte budget, and not past the last event of a node that holds
+more than it sent) and moves each node's position past the last event it took from it, so
+paging neither repeats nor skips whatever nodes answer, and pages follow one another in order.
+A node missing from one page keeps its position.
 """
 
 from __future__ import annotations
@@ -162,8 +163,15 @@ def merge_filter_page(
 ) -> tuple[list[NodeEvent], ClusterFilterToken | None]:
     """One cluster-wide FilterLogEvents page from the nodes' pages (each asked for up to
     ``limit`` events after its position in ``token``), and the next token (None when no node
-    that answered holds more)."""
+    that answered holds more). A node that holds more than it sent (its page was cut by
+    ``limit`` or by the page's bytes) bounds the page: nothing after its last event is taken,
+    since what it did not send may come before it."""
     merged = sorted((NodeEvent(page.node, e) for page in pages for e in page.events), key=merged_order)
+    bounds = [
+        merged_order(NodeEvent(page.node, page.events[-1])) for page in pages if page.more and page.events
+    ]
+    if bounds:
+        merged = [item for item in merged if merged_order(item) <= min(bounds)]
     count = page_count([item.event for item in merged], limit)
     chosen = merged[:count]
     positions = dict(token.positions)
