@@ -14,7 +14,7 @@ SCOPE = Scope("000000000000", "us-east-1")
 
 
 def test_the_recorded_hash_reads_as_days_or_cleared() -> None:
-    raw = {b"/a": b"7", b"/b": b"", "/c": "14", b"/d": b"nonsense"}
+    raw: dict[bytes | str, bytes | str] = {b"/a": b"7", b"/b": b"", "/c": "14", b"/d": b"nonsense"}
     assert parse(raw) == {"/a": 7, "/b": None, "/c": 14}
 
 
