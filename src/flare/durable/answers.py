@@ -25,7 +25,7 @@ class Answers(ExecutionHooks):
         limits.check_error(error)
         arn, operation = self._waiting_callback(callback)
         answered, event = callbacks.answer(operation, result, error, self._clock.wall())
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [answered])
             self._store.add_events(arn, [event])
             self._store.mark_updated(arn, [answered["Id"]])
@@ -89,7 +89,7 @@ class Answers(ExecutionHooks):
         if row is None or ended(row.status) or current is None or not chained.pending(current):
             return
         done, event = chained.finish(current, answer, self._clock.wall())
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [done])
             self._store.add_events(arn, [event])
             self._store.mark_updated(arn, [operation_id])

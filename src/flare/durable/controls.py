@@ -82,7 +82,7 @@ class Controls(ExecutionHooks):
             deadline=pauses.resumed_deadline(row, pause, now),
             tokens=client_tokens.record(row.tokens, "resume", client_token, request, {}, now),
         )
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.update(resumed)
             if row.status == Status.PAUSED:
                 self._store.add_events(arn, [pauses.resumed_event(row, reason, now)])
@@ -110,7 +110,7 @@ class Controls(ExecutionHooks):
         pause = pause | {pauses.PAUSED_AT: now, pauses.OWED: owed or pause[pauses.OWED]}
         move(Status(row.status), Status.PAUSED)
         paused = row.with_(status=Status.PAUSED.value, paused=pauses.stored(pause))
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.update(paused)
             self._store.add_events(row.arn, [pauses.paused_event(row, pause, now)])
         self._timers.cancel(row.arn, RETRY)

@@ -26,6 +26,13 @@ the store (``store/durable.py``) as it happens, so ``start`` after a restart arm
 again (one already due fires at once) and invokes again an execution whose invocation the
 restart cut short.
 
+In a cluster every node's actor shares the one store (``cluster/redis_durable.py``), so any node
+answers for any execution; one node, its *home* (``homes``), invokes it and keeps its timers. A
+node that changes an execution it is not home to (a callback answered, a resume) asks the home
+to invoke it; a timer whose execution moved home does nothing; when a node dies, a live one
+adopts its executions (``_adopt_orphans``) and arms their timers again from the store, as a
+restart does.
+
 Two parts of the actor live apart, for size: ``controls`` (stop, pause, resume, delete) and
 ``answers`` (callbacks' answers, chained invokes), sharing its state through ``hooks``. A
 checkpoint's ``ClientToken`` is kept per ``client_tokens``; its payloads are limited by ``limits``.
@@ -48,6 +55,7 @@ from flare.durable import chained, client_tokens, history, limits, operations, p
 from flare.durable.answers import Answers
 from flare.durable.callbacks import public
 from flare.durable.controls import Controls
+from flare.durable.homes import ExecutionHomes, LocalHomes
 from flare.durable.invocations import Invocations
 from flare.durable.status import LIVE, Status, ended, move
 from flare.durable.timers import DEADLINE, SWEEP, WAKE, Timers
@@ -55,9 +63,11 @@ from flare.errors import (
     DurableExecutionAlreadyStarted,
     InvalidParameterValue,
     ResourceNotFound,
+    StaleRevision,
 )
 from flare.placement.router import Router
-from flare.store.durable import DurableStore, ExecutionRow
+from flare.store.durable import ExecutionRow
+from flare.store.storage import DurableStorage
 
 log = logging.getLogger("flare.durable")
 
@@ -69,8 +79,16 @@ STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the servic
 class DurableExecutions(Invocations, Controls, Answers):
     """Durable executions of one scope (see the module docstring)."""
 
-    def __init__(self, store: DurableStore, registry: Registry, router: Router, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: DurableStorage,
+        registry: Registry,
+        router: Router,
+        clock: Clock,
+        homes: ExecutionHomes | None = None,
+    ) -> None:
         self._store = store
+        self._homes: ExecutionHomes = homes or LocalHomes()
         self._registry = registry
         self._router = router
         self._clock = clock
@@ -91,17 +109,41 @@ class DurableExecutions(Invocations, Controls, Answers):
         targets, invoke again the RUNNING ones with no timer (their last invocation was cut
         short) but those whose first invocation waits in the async queue; a PAUSING one whose
         invocation the stop cut short is PAUSED, owing an invocation. Call once, inside the event
-        loop, after ``Registry.load``."""
-        for row in self._store.with_status(*LIVE):
-            if row.status == Status.PAUSING:
-                row = self._now_paused(row, owed=True)
-            self._arm_deadline(row)
-            for _, operation in self._store.operations(row.arn):
-                if chained.pending(operation):
-                    self._spawn_chained(row.arn, operation["Id"])
-            if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
-                self._spawn(row.arn)
+        loop, after ``Registry.load``. In a cluster: those at home here and those whose home is
+        dead; and from then on, those of each node that dies (``_adopt_orphans``)."""
+        rows = self._store.with_status(*LIVE)
+        mine = set(self._homes.adopt([row.arn for row in rows], mine_too=True))
+        for row in rows:
+            if row.arn in mine:
+                self._adopt(row)
+        self._homes.on_members_changed(self._adopt_orphans)
         self._sweep()
+
+    def _adopt(self, row: ExecutionRow) -> None:
+        """Act for ``row`` (not ended) as its new home: see ``start``."""
+        if row.status == Status.PAUSING:
+            row = self._now_paused(row, owed=True)
+        self._arm_deadline(row)
+        for _, operation in self._store.operations(row.arn):
+            if chained.pending(operation):
+                self._spawn_chained(row.arn, operation["Id"])
+        if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
+            self._spawn(row.arn)
+
+    def _adopt_orphans(self) -> None:
+        """The cluster's live nodes changed: adopt the executions of those that died."""
+        try:
+            rows = {row.arn: row for row in self._store.with_status(*LIVE)}
+            for arn in self._homes.adopt(list(rows), mine_too=False):
+                log.info("durable execution %s: its home is gone, adopted here", arn)
+                self._adopt(rows[arn])
+        except Exception:  # Redis away: the next change of members tries again
+            log.exception("could not adopt the durable executions of a node gone")
+
+    def heard_wake(self, arn: str) -> None:
+        """Another node asked ``arn``'s home to invoke it (``ExecutionHomes.call_home``)."""
+        if self._homes.here(arn):
+            self._spawn(arn)
 
     async def stop(self) -> None:
         self._timers.close()
@@ -123,7 +165,7 @@ class DurableExecutions(Invocations, Controls, Answers):
     def transaction(self) -> AbstractContextManager[object]:
         """One transaction of the engine's database around what is done inside (an Event
         invoke's execution and its queued event are one commit)."""
-        return self._store.db.transaction()
+        return self._store.transaction()
 
     # -- starting and waiting -------------------------------------------------------------------
 
@@ -139,25 +181,37 @@ class DurableExecutions(Invocations, Controls, Answers):
         invoked in the background, or, ``queued`` (the request id of an Event invoke), by the
         async queue (``invoke_queued``). Raises DurableExecutionAlreadyStarted."""
         text = payload.decode() if payload else "{}"
-        if name is not None:
-            found = self._store.named(version.name, name)
-            if found is not None:
-                if found.input != text:
-                    raise DurableExecutionAlreadyStarted(
-                        f"Durable execution {name} has already been started with a different input."
-                    )
-                return found, False
+        found = self._named(version.name, name, text)
+        if found is not None:
+            return found, False
         row = wire.new_execution(version, name, text, self._clock.wall())
         row = row.with_(synchronous=synchronous, queued=queued)
         timeout = version.durable_timeout_s or 0
-        with self._store.db.transaction():
-            self._store.insert(row)
-            self._store.put_operations(row.arn, [wire.execution_operation(row)])
-            self._store.add_events(row.arn, [history.execution_started(row, timeout)])
+        try:
+            with self._store.transaction():
+                self._store.insert(row)
+                self._store.put_operations(row.arn, [wire.execution_operation(row)])
+                self._store.add_events(row.arn, [history.execution_started(row, timeout)])
+        except StaleRevision:  # another node started it meanwhile
+            found = self._named(version.name, name, text)
+            if found is None:
+                raise
+            return found, False
+        self._homes.seize(row.arn)
         self._arm_deadline(row)
         if queued is None:
             self._spawn(row.arn)
         return row, True
+
+    def _named(self, function: str, name: str | None, text: str) -> ExecutionRow | None:
+        """The execution ``name`` of ``function`` if there is one. Raises
+        DurableExecutionAlreadyStarted (it has another input)."""
+        found = None if name is None else self._store.named(function, name)
+        if found is not None and found.input != text:
+            raise DurableExecutionAlreadyStarted(
+                f"Durable execution {name} has already been started with a different input."
+            )
+        return found
 
     async def wait_for(self, arn: str) -> ExecutionRow:
         """The execution once it has ended."""
@@ -224,10 +278,13 @@ class DurableExecutions(Invocations, Controls, Answers):
             if pausing
             else client_tokens.record(row.tokens, "checkpoint", client_token, token, answer, now)
         )
-        with self._store.db.transaction():
-            self._store.put_operations(arn, list(changed.values()))
-            self._store.add_events(arn, events)
-            self._store.update(row.with_(token=next_token, tokens=kept))
+        try:
+            with self._store.transaction():
+                self._store.put_operations(arn, list(changed.values()))
+                self._store.add_events(arn, events)
+                self._store.update(row.with_(token=next_token, tokens=kept), expect_token=token)
+        except StaleRevision:  # another checkpoint with this token, or an end, came first
+            raise InvalidParameterValue(INVALID_TOKEN) from None
         if finish is not None:
             self._end(arn, *finish)
         elif pausing:
@@ -299,6 +356,8 @@ class DurableExecutions(Invocations, Controls, Answers):
         return True
 
     def _wake(self, arn: str, operation_id: str) -> None:
+        if not self._homes.here(arn):  # it moved home: the new home has its own timer
+            return
         row, operation = self._store.get(arn), self._store.operation(arn, operation_id)
         if row is None or ended(row.status) or operation is None:
             return
@@ -308,7 +367,7 @@ class DurableExecutions(Invocations, Controls, Answers):
                 self._arm_wake(arn)
             return
         woken, event = operations.wake(operation, now)
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])
             self._store.mark_updated(arn, [operation_id])
@@ -328,7 +387,7 @@ class DurableExecutions(Invocations, Controls, Answers):
 
     def _time_out(self, arn: str) -> None:
         row = self._store.get(arn)
-        if row is not None and not ended(row.status):
+        if row is not None and self._homes.here(arn) and not ended(row.status):
             self._end(
                 arn, Status.TIMED_OUT, None, {"ErrorType": "TimedOut", "ErrorMessage": "Execution timed out."}
             )
@@ -343,7 +402,7 @@ class DurableExecutions(Invocations, Controls, Answers):
         ended_row = row.with_(
             status=status.value, result=result, error=error_text, ended=now, token="", paused=None
         )
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.update(ended_row)
             self._store.add_events(arn, [history.execution_ended(ended_row, now)])
         self._forget(arn)
@@ -354,6 +413,7 @@ class DurableExecutions(Invocations, Controls, Answers):
     def _forget(self, arn: str) -> None:
         self._throttles.pop(arn, None)
         self._timers.cancel(arn)
+        self._homes.release(arn)
 
     def _existing(self, arn: str) -> ExecutionRow:
         row = self._store.get(arn)

@@ -10,16 +10,19 @@ from typing import Any
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
+from flare.durable.homes import ExecutionHomes
 from flare.durable.status import Status
 from flare.durable.timers import Timers
 from flare.placement.router import Router
-from flare.store.durable import DurableStore, ExecutionRow
+from flare.store.durable import ExecutionRow
+from flare.store.storage import DurableStorage
 
 
 class ExecutionHooks:
     """The state and methods of ``DurableExecutions`` its parts use (see the module docstring)."""
 
-    _store: DurableStore
+    _store: DurableStorage
+    _homes: ExecutionHomes
     _registry: Registry
     _router: Router
     _clock: Clock

@@ -17,6 +17,7 @@ import logging
 
 from flare.durable import history, pauses, wire
 from flare.durable.callbacks import public
+from flare.durable.homes import Claim
 from flare.durable.hooks import ExecutionHooks
 from flare.durable.status import Status, ended
 from flare.durable.timers import RETRY
@@ -37,6 +38,14 @@ class Invocations(ExecutionHooks):
     """Invoking durable executions (see the module docstring)."""
 
     def _spawn(self, arn: str) -> None:
+        """Invoke ``arn`` in the background if this node is its home (``homes``); else ask its
+        home to."""
+        claim = self._homes.claim(arn)
+        if claim is Claim.ELSEWHERE:
+            self._homes.call_home(arn)
+            return
+        if claim is Claim.TAKEN and (row := self._store.get(arn)) is not None:
+            self._arm_deadline(row)
         task = asyncio.get_running_loop().create_task(self._invoke(arn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -73,6 +82,8 @@ class Invocations(ExecutionHooks):
         row = self._store.queued_as(request_id)
         if row is None or row.arn in self._invoking:
             return b""
+        self._homes.seize(row.arn)  # the queue's node runs it (another may have accepted it)
+        self._arm_deadline(row)
         self._invoking.add(row.arn)
         try:
             answer = await self._invoke_once(row.arn)
@@ -157,4 +168,8 @@ class Invocations(ExecutionHooks):
             self._arm_wake(arn)
 
     def _retry_later(self, arn: str, delay: float) -> None:
-        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._spawn(arn))
+        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._retry(arn))
+
+    def _retry(self, arn: str) -> None:
+        if self._homes.here(arn):  # else it moved home: the new home has its own timer
+            self._spawn(arn)
