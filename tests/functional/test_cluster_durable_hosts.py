@@ -118,12 +118,6 @@ def ended(lam: Any, arn: str, timeout: float = 30) -> dict[str, Any]:
     return eventually(done, timeout=timeout)
 
 
-def home_of(hosts: ClusterHosts, arn: str) -> Node:
-    name = hosts.redis_client().hget(HOMES, arn)
-    assert name is not None, "the execution has no home"
-    return next(node for node in hosts.nodes if node.name == name.decode())
-
-
 def test_an_execution_started_on_one_host_is_read_on_the_others(hosts: ClusterHosts) -> None:
     name = durable(hosts, CALLBACK)
     first, *others = (hosts.client(node) for node in hosts.nodes)
@@ -140,29 +134,43 @@ def test_an_execution_started_on_one_host_is_read_on_the_others(hosts: ClusterHo
         assert kinds(lam, arn)[0] == "ExecutionStarted" and "CallbackStarted" in kinds(lam, arn)
 
 
+def home_of(hosts: ClusterHosts, arn: str) -> Node:
+    """The node that runs ``arn`` (its home, as Redis records it)."""
+    name = hosts.redis_client().hget(HOMES, arn)
+    assert name is not None, "the execution has no home"
+    return next(node for node in hosts.nodes if node.name == name.decode())
+
+
+def started(lam: Any, name: str) -> str:
+    """The ARN of ``name``'s one execution, once there is one."""
+
+    def listed() -> str:
+        found = lam.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]
+        assert found, "no execution yet"
+        return str(found[0]["DurableExecutionArn"])
+
+    return eventually(listed, timeout=30)
+
+
 def test_a_callback_sent_through_another_host_completes_an_execution_waiting_on_the_first(
     hosts: ClusterHosts,
 ) -> None:
     name = durable(hosts, CALLBACK)
-    first, third = hosts.client(0), hosts.client(2)
-    waiting = hosts.threads.submit(lambda: first.invoke(FunctionName=name, Payload=b"{}"))
-
-    def started() -> str:
-        listed = third.list_durable_executions_by_function(FunctionName=name)["DurableExecutions"]
-        assert listed, "no execution yet"
-        return str(listed[0]["DurableExecutionArn"])
-
-    arn = eventually(started, timeout=30)
-    settled_on(third, arn, "CallbackStarted")
-    assert home_of(hosts, arn) is hosts.nodes[0]  # a synchronous invoke's node runs it
-    events = third.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
+    # a synchronous invoke: the node that takes it (node 0, or the node it routes to) runs the
+    # execution and answers the invoke when the execution ends
+    waiting = hosts.threads.submit(lambda: hosts.client(0).invoke(FunctionName=name, Payload=b"{}"))
+    arn = started(hosts.client(1), name)
+    settled_on(hosts.client(1), arn, "CallbackStarted")
+    home = home_of(hosts, arn)
+    other = hosts.client(next(node for node in hosts.nodes if node is not home))
+    events = other.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
     callback = next(e for e in events if e["EventType"] == "CallbackStarted")["CallbackStartedDetails"]
-    third.send_durable_execution_callback_success(CallbackId=callback["CallbackId"], Result=b"yes")
-    reply = waiting.result(timeout=30)  # the first node answers once the execution has ended
+    other.send_durable_execution_callback_success(CallbackId=callback["CallbackId"], Result=b"yes")
+    reply = waiting.result(timeout=30)  # the home answers: it invoked the execution again
     assert "FunctionError" not in reply
     assert json.loads(reply["Payload"].read()) == {"got": "yes", "then": "stepped"}
-    for lam in (first, hosts.client(1), third):
-        assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED"
+    for node in hosts.nodes:
+        assert hosts.client(node).get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED"
 
 
 def test_an_execution_waiting_on_a_killed_host_completes_on_a_survivor(hosts: ClusterHosts) -> None:
@@ -173,10 +181,10 @@ def test_an_execution_waiting_on_a_killed_host_completes_on_a_survivor(hosts: Cl
     home = home_of(hosts, arn)
     hosts.kill(home)  # its timer for the wait dies with it
     killed_at = time.monotonic()
-    survivor = next(node for node in hosts.nodes if node.alive())
-    done = ended(hosts.client(survivor), arn, timeout=30)
+    survivor = hosts.client(next(node for node in hosts.nodes if node.alive()))
+    done = ended(survivor, arn, timeout=30)
     assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", ["before", "after"])
-    assert hosts.redis_client().hget(HOMES, arn) is None  # ended: it has no home
     assert time.monotonic() - killed_at < 20
-    history = kinds(hosts.client(survivor), arn)
+    history = kinds(survivor, arn)
     assert history.count("WaitSucceeded") == 1 and history[-1] == "ExecutionSucceeded"
+    assert hosts.redis_client().hget(HOMES, arn) is None  # ended: it has no home
