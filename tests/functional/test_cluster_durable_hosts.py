@@ -5,6 +5,7 @@ through boto3 against different nodes:
 - an execution started on one node is read on the others (Get, List, History);
 - a callback sent through another node completes an execution waiting on the first: the
   synchronous invoke on the first node answers with the execution's result;
+- an execution stopped through another node answers the invoke waiting on its node at once;
 - an execution in a wait whose node is SIGKILLed completes on a survivor.
 
 Nodes run with ``--cluster-ttl 2``: a dead node's executions are adopted about two seconds after
@@ -171,6 +172,23 @@ def test_a_callback_sent_through_another_host_completes_an_execution_waiting_on_
     assert json.loads(reply["Payload"].read()) == {"got": "yes", "then": "stepped"}
     for node in hosts.nodes:
         assert hosts.client(node).get_durable_execution(DurableExecutionArn=arn)["Status"] == "SUCCEEDED"
+
+
+def test_stopped_through_another_host_the_invoke_waiting_on_its_home_answers(hosts: ClusterHosts) -> None:
+    name = durable(hosts, CALLBACK)
+    waiting = hosts.threads.submit(lambda: hosts.client(0).invoke(FunctionName=name, Payload=b"{}"))
+    arn = started(hosts.client(1), name)
+    settled_on(hosts.client(1), arn, "CallbackStarted")
+    home = home_of(hosts, arn)
+    other = hosts.client(next(node for node in hosts.nodes if node is not home))
+    asked = time.monotonic()
+    other.stop_durable_execution(DurableExecutionArn=arn)
+    reply = waiting.result(timeout=30)
+    assert time.monotonic() - asked < 10  # at once, not at the invoke's 30 s limit
+    assert reply["FunctionError"] == "Unhandled"
+    assert json.loads(reply["Payload"].read())["errorType"] == "Stopped"
+    for node in hosts.nodes:
+        assert hosts.client(node).get_durable_execution(DurableExecutionArn=arn)["Status"] == "STOPPED"
 
 
 def test_an_execution_waiting_on_a_killed_host_completes_on_a_survivor(hosts: ClusterHosts) -> None:

@@ -36,7 +36,7 @@ class Answers(ExecutionHooks):
         Raises ResourceNotFound, InvalidParameterValue."""
         arn, operation = self._waiting_callback(callback)
         self._store.put_operations(arn, [callbacks.heartbeat(operation, self._clock.wall())])
-        if arn not in self._invoking:
+        if arn not in self._invoking and self._homes.here(arn):  # else its home's timer re-reads it
             self._arm_wake(arn)
 
     def _waiting_callback(self, callback: str) -> tuple[str, dict[str, Any]]:

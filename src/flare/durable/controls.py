@@ -56,7 +56,8 @@ class Controls(ExecutionHooks):
             paused=pauses.stored(pauses.new(now, reason, timeout_paused)),
             tokens=client_tokens.record(row.tokens, "pause", client_token, request, {}, now),
         )
-        if arn in self._invoking:
+        if arn in self._invoking or (row.token and not self._homes.here(arn)):
+            # in flight here, or (a token out) on its home node: its next checkpoint pauses it
             move(Status.RUNNING, Status.PAUSING)
             self._store.update(row.with_(status=Status.PAUSING.value))
         else:

@@ -33,9 +33,10 @@ to invoke it; a timer whose execution moved home does nothing; when a node dies,
 adopts its executions (``_adopt_orphans``) and arms their timers again from the store, as a
 restart does.
 
-Two parts of the actor live apart, for size: ``controls`` (stop, pause, resume, delete) and
-``answers`` (callbacks' answers, chained invokes), sharing its state through ``hooks``. A
-checkpoint's ``ClientToken`` is kept per ``client_tokens``; its payloads are limited by ``limits``.
+Parts of the actor live apart, for size: ``homecoming`` (starting, adopting, hearing other
+nodes), ``controls`` (stop, pause, resume, delete) and ``answers`` (callbacks' answers, chained
+invokes), sharing its state through ``hooks``. A checkpoint's ``ClientToken`` is kept per
+``client_tokens``; its payloads are limited by ``limits``.
 
 Contract: used from the event loop's thread.
 """
@@ -55,9 +56,10 @@ from flare.durable import chained, client_tokens, history, limits, operations, p
 from flare.durable.answers import Answers
 from flare.durable.callbacks import public
 from flare.durable.controls import Controls
+from flare.durable.homecoming import Homecoming
 from flare.durable.homes import ExecutionHomes, LocalHomes
 from flare.durable.invocations import Invocations
-from flare.durable.status import LIVE, Status, ended, move
+from flare.durable.status import Status, ended, move
 from flare.durable.timers import DEADLINE, SWEEP, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
@@ -76,7 +78,7 @@ INVALID_TOKEN = "Invalid checkpoint token"
 STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the service's, per the local runner)
 
 
-class DurableExecutions(Invocations, Controls, Answers):
+class DurableExecutions(Homecoming, Invocations, Controls, Answers):
     """Durable executions of one scope (see the module docstring)."""
 
     def __init__(
@@ -103,47 +105,6 @@ class DurableExecutions(Invocations, Controls, Answers):
         return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
 
     # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Arm the timers of every execution not ended, await again their chained invokes'
-        targets, invoke again the RUNNING ones with no timer (their last invocation was cut
-        short) but those whose first invocation waits in the async queue; a PAUSING one whose
-        invocation the stop cut short is PAUSED, owing an invocation. Call once, inside the event
-        loop, after ``Registry.load``. In a cluster: those at home here and those whose home is
-        dead; and from then on, those of each node that dies (``_adopt_orphans``)."""
-        rows = self._store.with_status(*LIVE)
-        mine = set(self._homes.adopt([row.arn for row in rows], mine_too=True))
-        for row in rows:
-            if row.arn in mine:
-                self._adopt(row)
-        self._homes.on_members_changed(self._adopt_orphans)
-        self._sweep()
-
-    def _adopt(self, row: ExecutionRow) -> None:
-        """Act for ``row`` (not ended) as its new home: see ``start``."""
-        if row.status == Status.PAUSING:
-            row = self._now_paused(row, owed=True)
-        self._arm_deadline(row)
-        for _, operation in self._store.operations(row.arn):
-            if chained.pending(operation):
-                self._spawn_chained(row.arn, operation["Id"])
-        if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
-            self._spawn(row.arn)
-
-    def _adopt_orphans(self) -> None:
-        """The cluster's live nodes changed: adopt the executions of those that died."""
-        try:
-            rows = {row.arn: row for row in self._store.with_status(*LIVE)}
-            for arn in self._homes.adopt(list(rows), mine_too=False):
-                log.info("durable execution %s: its home is gone, adopted here", arn)
-                self._adopt(rows[arn])
-        except Exception:  # Redis away: the next change of members tries again
-            log.exception("could not adopt the durable executions of a node gone")
-
-    def heard_wake(self, arn: str) -> None:
-        """Another node asked ``arn``'s home to invoke it (``ExecutionHomes.call_home``)."""
-        if self._homes.here(arn):
-            self._spawn(arn)
 
     async def stop(self) -> None:
         self._timers.close()
@@ -383,11 +344,17 @@ class DurableExecutions(Invocations, Controls, Answers):
 
     def _arm_deadline(self, row: ExecutionRow) -> None:
         when = pauses.deadline(row, pauses.of(row))
-        self._timers.set_at(row.arn, DEADLINE, when, lambda: self._time_out(row.arn))
+        self._timers.set_at(row.arn, DEADLINE, when, lambda: self._time_out(row.arn, when))
 
-    def _time_out(self, arn: str) -> None:
+    def _time_out(self, arn: str, armed: float) -> None:
+        """``arn``'s timeout armed for ``armed`` fired: it times out, unless its stored timeout
+        has moved later since (a pause or resume made on another node): then again at that."""
         row = self._store.get(arn)
-        if row is not None and self._homes.here(arn) and not ended(row.status):
+        if row is None or not self._homes.here(arn) or ended(row.status):
+            return
+        if pauses.deadline(row, pauses.of(row)) > armed:
+            self._arm_deadline(row)
+        else:
             self._end(
                 arn, Status.TIMED_OUT, None, {"ErrorType": "TimedOut", "ErrorMessage": "Execution timed out."}
             )
@@ -406,9 +373,8 @@ class DurableExecutions(Invocations, Controls, Answers):
             self._store.update(ended_row)
             self._store.add_events(arn, [history.execution_ended(ended_row, now)])
         self._forget(arn)
-        for future in self._waiters.pop(arn, []):
-            if not future.done():
-                future.set_result(ended_row)
+        self._answer_waiters(ended_row)
+        self._homes.announce_end(arn)
 
     def _forget(self, arn: str) -> None:
         self._throttles.pop(arn, None)

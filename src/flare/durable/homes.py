@@ -7,7 +7,8 @@ executions of a node that died.
 The actor (``durable/executions.py``) asks ``claim`` before each invocation: HERE (its home is
 this node), TAKEN (it had none, or its home is dead: this node is its home now and arms its
 timeout) or ELSEWHERE (another live node is: ``call_home`` asks it to invoke). A timer that
-fires for an execution whose home has moved does nothing (``here``).
+fires for an execution whose home has moved does nothing (``here``). An execution ended on a
+node other than the one where an invoke waits for it is announced (``announce_end``).
 """
 
 from __future__ import annotations
@@ -50,6 +51,11 @@ class ExecutionHomes(Protocol):
         """Ask ``arn``'s home to invoke it (another node's ``heard_wake``)."""
         ...
 
+    def announce_end(self, arn: str) -> None:
+        """``arn`` ended on this node: another node's invoke waiting for it answers
+        (``heard_wake``)."""
+        ...
+
     def on_members_changed(self, listener: Callable[[], None]) -> None:
         """Call ``listener`` when the cluster's live nodes change (never, single-node)."""
         ...
@@ -78,6 +84,9 @@ class LocalHomes:
 
     def call_home(self, arn: str) -> None:
         raise AssertionError("single-node executions are always at home")
+
+    def announce_end(self, arn: str) -> None:
+        pass
 
     def on_members_changed(self, listener: Callable[[], None]) -> None:
         pass

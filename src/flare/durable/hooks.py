@@ -1,6 +1,7 @@
 """What the parts of ``DurableExecutions`` (the actor of ``executions``; ``invocations``,
-``controls`` and ``answers`` are parts of it, kept apart for size) share: its state and the methods each part
-calls on the whole. ``DurableExecutions`` sets the state and overrides every method here."""
+``controls``, ``answers`` and ``homecoming`` are parts of it, kept apart for size) share: its
+state and the methods each part calls on the whole. ``DurableExecutions`` sets the state and
+overrides every method here."""
 
 from __future__ import annotations
 
@@ -31,6 +32,7 @@ class ExecutionHooks:
     _tasks: set[asyncio.Task[None]]
     _again: set[str]  # executions woken while invoking: invoke again once it ends
     _throttles: dict[str, int]  # arn => throttled invocations in a row
+    _waiters: dict[str, list[asyncio.Future[ExecutionRow]]]  # invokes waiting for an end
 
     def start_execution(
         self, version: FunctionVersion, name: str | None, payload: bytes, synchronous: bool = False
@@ -59,4 +61,13 @@ class ExecutionHooks:
         raise NotImplementedError
 
     def _now_paused(self, row: ExecutionRow, owed: bool) -> ExecutionRow:
+        raise NotImplementedError
+
+    def _spawn_chained(self, arn: str, operation_id: str) -> None:
+        raise NotImplementedError
+
+    def _answer_waiters(self, row: ExecutionRow) -> None:
+        raise NotImplementedError
+
+    def _sweep(self) -> None:
         raise NotImplementedError
