@@ -6,6 +6,8 @@ through boto3 against different nodes:
 - a callback sent through another node completes an execution waiting on the first: the
   synchronous invoke on the first node answers with the execution's result;
 - an execution stopped through another node answers the invoke waiting on its node at once;
+- paused through another node, its wait ends on its home without an invocation; resumed through
+  another node, its home invokes it;
 - an execution in a wait whose node is SIGKILLed completes on a survivor.
 
 Nodes run with ``--cluster-ttl 2``: a dead node's executions are adopted about two seconds after
@@ -189,6 +191,32 @@ def test_stopped_through_another_host_the_invoke_waiting_on_its_home_answers(hos
     assert json.loads(reply["Payload"].read())["errorType"] == "Stopped"
     for node in hosts.nodes:
         assert hosts.client(node).get_durable_execution(DurableExecutionArn=arn)["Status"] == "STOPPED"
+
+
+def test_paused_and_resumed_through_another_host_its_home_invokes_it_once_resumed(
+    hosts: ClusterHosts,
+) -> None:
+    name = durable(hosts, WAIT)
+    lam = hosts.client(0)
+    arn = lam.invoke(FunctionName=name, InvocationType="Event", Payload=b'{"wait": 2}')["DurableExecutionArn"]
+    settled_on(lam, arn, "WaitStarted")
+    other = hosts.client(next(node for node in hosts.nodes if node is not home_of(hosts, arn)))
+    other.pause_durable_execution(DurableExecutionArn=arn, Reason="hold on")
+    eventually(lambda: _holds("WaitSucceeded" in kinds(lam, arn)), timeout=15)  # the home's timer
+    time.sleep(0.5)
+    assert lam.get_durable_execution(DurableExecutionArn=arn)["Status"] == "PAUSED"
+    assert kinds(lam, arn).count("InvocationCompleted") == 1  # not invoked while paused
+    other.resume_durable_execution(DurableExecutionArn=arn, Reason="go")
+    done = ended(lam, arn)
+    assert (done["Status"], json.loads(done["Result"])) == ("SUCCEEDED", ["before", "after"])
+    history = kinds(lam, arn)
+    assert (
+        history.index("ExecutionPaused") < history.index("WaitSucceeded") < history.index("ExecutionResumed")
+    )
+
+
+def _holds(condition: bool) -> None:
+    assert condition
 
 
 def test_an_execution_waiting_on_a_killed_host_completes_on_a_survivor(hosts: ClusterHosts) -> None:
