@@ -295,8 +295,8 @@ class AccountRegion:
         if concern == "functions":
             self.registry.refresh(function)
             return
-        if concern == "durable":  # a wake-up for an execution's home, not a cache to re-read
-            self.durable.heard_wake(function)
+        if concern in ("durable", "durable-ended"):  # an execution's, not a cache to re-read
+            self.durable.heard_wake(function, ended=concern == "durable-ended")
             return
         reload = self._shared_caches().get(concern)
         if reload is not None:

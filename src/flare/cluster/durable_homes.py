@@ -12,8 +12,9 @@ execution's waits and retries are stored (its operations), so the new home arms 
 
 ``call_home`` publishes ``{"node", "concern": "durable", "function": <arn>}`` on the scope's
 change channel (``cluster/change_notice.py``); every node hears it (``registry_changes.py``)
-and the home invokes the execution (``DurableExecutions.heard_wake``); the same notice after an
-execution ended (``announce_end``) answers a synchronous invoke waiting for it on another node.
+and the home invokes the execution (``DurableExecutions.heard_wake``); a notice of concern
+``durable-ended`` after an execution ended (``announce_end``) answers an invoke waiting for it on
+another node (a node with none waiting reads nothing).
 A notice lost (the home's subscription dropped) leaves the execution to its next timer or to the
 node that adopts it (and a waiting invoke to its own time limit).
 """
@@ -95,7 +96,8 @@ class RedisExecutionHomes:
         self._redis.publish(self._channel, change_notice.notice(self._link.node_name, "durable", arn))
 
     def announce_end(self, arn: str) -> None:
-        self.call_home(arn)  # the same notice: the hearer sees it ended
+        notice = change_notice.notice(self._link.node_name, "durable-ended", arn)
+        self._redis.publish(self._channel, notice)
 
     def on_members_changed(self, listener: Callable[[], None]) -> None:
         self._link.members_listeners.append(listener)

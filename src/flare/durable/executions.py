@@ -221,7 +221,7 @@ class DurableExecutions(Homecoming, Invocations, Controls, Answers):
         )
         if replayed is not None:
             return replayed
-        row = self._current(arn, token)
+        row = _current(found, token)  # read once: the write below is guarded by the token
         limits.check_updates(updates, row.synchronous)
         changed, events, finish = self._apply(arn, updates, now)
         for event in events:
@@ -276,7 +276,7 @@ class DurableExecutions(Homecoming, Invocations, Controls, Answers):
     def state(self, arn: str, token: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
         """GetDurableExecutionState: a page of operations after ``marker``. Raises
         InvalidParameterValue (the token, the marker)."""
-        self._current(arn, token)
+        _current(self._store.get(arn), token)
         try:
             after = int(marker) if marker else 0
         except ValueError:
@@ -387,8 +387,9 @@ class DurableExecutions(Homecoming, Invocations, Controls, Answers):
             raise ResourceNotFound(f"Durable execution not found: {arn}")
         return row
 
-    def _current(self, arn: str, token: str) -> ExecutionRow:
-        row = self._store.get(arn)
-        if row is None or not row.token or token != row.token:
-            raise InvalidParameterValue(INVALID_TOKEN)
-        return row
+
+def _current(row: ExecutionRow | None, token: str) -> ExecutionRow:
+    """``row`` if ``token`` is its current checkpoint token. Raises InvalidParameterValue."""
+    if row is None or not row.token or token != row.token:
+        raise InvalidParameterValue(INVALID_TOKEN)
+    return row

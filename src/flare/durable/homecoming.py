@@ -12,7 +12,8 @@ import logging
 
 from flare.durable import chained
 from flare.durable.hooks import ExecutionHooks
-from flare.durable.status import LIVE, Status, ended
+from flare.durable.status import LIVE, Status
+from flare.durable.status import ended as is_ended
 from flare.store.durable import ExecutionRow
 
 log = logging.getLogger("flare.durable")
@@ -57,15 +58,14 @@ class Homecoming(ExecutionHooks):
         except Exception:  # Redis away: the next change of members tries again
             log.exception("could not adopt the durable executions of a node gone")
 
-    def heard_wake(self, arn: str) -> None:
+    def heard_wake(self, arn: str, ended: bool = False) -> None:
         """Another node asked ``arn``'s home to invoke it (``ExecutionHomes.call_home``), or
-        ended it (``announce_end``: an invoke waiting here for its end is answered)."""
-        if arn in self._waiters:
-            row = self._store.get(arn)
-            if row is not None and ended(row.status):
+        ``ended`` it (``announce_end``: an invoke waiting here for its end is answered)."""
+        if ended:
+            row = self._store.get(arn) if arn in self._waiters else None
+            if row is not None and is_ended(row.status):
                 self._answer_waiters(row)
-                return
-        if self._homes.here(arn):
+        elif self._homes.here(arn):
             self._spawn(arn)
 
     def _answer_waiters(self, row: ExecutionRow) -> None:
