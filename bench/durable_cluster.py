@@ -109,7 +109,7 @@ def callback_rounds(
     """Seconds from a callback's answer, sent through ``other`` (``home``'s client, or the other
     node's), to SUCCEEDED; only executions whose home is the node ``home`` names count."""
     client, node = home
-    samples = []
+    samples: list[float] = []
     while len(samples) < rounds:
         arn = client.invoke(FunctionName=name, InvocationType="Event", Payload=b"{}")["DurableExecutionArn"]
         callback = _callback(client, arn)

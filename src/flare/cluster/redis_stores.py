@@ -23,8 +23,8 @@ On Redis, shared by every node:
 In the node's own SQLite still: event source mappings and their checkpoints, async events,
 queues and streams (the cluster's queue helpers replace those with their own), the log index
 (a log event is a file on the node that ran the function) and hot-reload bindings; so a node
-still keeps a data dir. A change to
-a shared concern is heard by every node (``registry_changes``).
+still keeps a data dir. A change to a shared concern is heard by every node
+(``registry_changes``).
 """
 
 from __future__ import annotations
@@ -32,6 +32,7 @@ from __future__ import annotations
 from contextlib import suppress
 from pathlib import Path
 
+from flare.clock import Clock
 from flare.cluster import redis_durable
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
@@ -70,14 +71,20 @@ from flare.store.storage import (
 
 class RedisStores(SqliteStores):
     """The stores of the node ``link`` names, its data dir ``data`` (see the module docstring);
-    ``blob_dir``: the shared directory code zips go to instead of Redis."""
+    ``blob_dir``: the shared directory code zips go to instead of Redis; ``clock``: the node's
+    (the shared zips' sweep reads its wall time)."""
 
     def __init__(
-        self, link: ClusterLink, data: Path, legacy_scope: Scope, blob_dir: Path | None = None
+        self,
+        link: ClusterLink,
+        data: Path,
+        legacy_scope: Scope,
+        blob_dir: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(data, legacy_scope)
         self.link = link
-        self.blobs = SharedBlobStore(data, link.sync, blob_dir)
+        self.blobs = SharedBlobStore(data, link.sync, blob_dir, clock)
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)
