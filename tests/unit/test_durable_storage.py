@@ -139,3 +139,27 @@ def test_a_write_guarded_by_a_token_that_moved_keeps_nothing_of_its_transaction(
     assert after is not None and after.token == "t2"
     assert [operation["Id"] for _, operation in store.operations("arn-1")] == ["a"]
     assert [event["EventType"] for event in store.events("arn-1")] == ["A"]
+
+
+def test_an_update_of_some_fields_leaves_another_writers_change_of_the_others(store: DurableStorage) -> None:
+    store.insert(execution("arn-1", "one", 10.0, queued="req-1"))
+    read = store.get("arn-1")  # one node reads it...
+    assert read is not None
+    store.update(
+        read.with_(status="PAUSED", paused='{"p": 1}'), only=("status", "paused")
+    )  # ...another pauses it
+    store.update(read.with_(token="t9", failures=2), only=("token", "failures"))  # the first writes its own
+    row = store.get("arn-1")
+    assert row is not None
+    assert (row.status, row.paused, row.token, row.failures, row.queued) == (
+        "PAUSED",
+        '{"p": 1}',
+        "t9",
+        2,
+        "req-1",
+    )
+    assert [found.arn for found in store.with_status("PAUSED")] == ["arn-1"]
+    assert store.with_status("RUNNING") == [] and store.queued_as("req-1") == row
+    store.update(row.with_(queued=None), only=("queued",))
+    assert store.queued_as("req-1") is None
+    assert [found.arn for found in store.with_status("PAUSED")] == ["arn-1"]

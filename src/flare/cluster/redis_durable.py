@@ -40,7 +40,7 @@ from typing import TYPE_CHECKING, Any
 from flare.cluster.link import ClusterLink
 from flare.errors import StaleRevision
 from flare.scope import Scope
-from flare.store.durable import ExecutionRow
+from flare.store.durable import CHANGEABLE, ExecutionRow
 
 if TYPE_CHECKING:
     import redis
@@ -49,19 +49,6 @@ if TYPE_CHECKING:
 STATUSES = ("RUNNING", "PAUSING", "PAUSED", "SUCCEEDED", "FAILED", "TIMED_OUT", "STOPPED")
 _FIELDS = tuple(field.name for field in fields(ExecutionRow))
 _NUMBERS = {"started": float, "ended": float, "deadline": float, "retention": int, "failures": int}
-_CHANGEABLE = (
-    "status",
-    "result",
-    "error",
-    "ended",
-    "token",
-    "deadline",
-    "failures",
-    "paused",
-    "tokens",
-    "queued",
-    "updated",
-)  # fmt: skip  (what ``update`` writes, as the SQLite store's UPDATE does)
 
 # KEYS: P. ARGV: the writes (JSON list). Answers 'ok', 'taken' (an insert's name) or 'moved' (a token).
 BATCH = """
@@ -77,14 +64,18 @@ for _, w in ipairs(writes) do
   end
 end
 local function reindex(arn, started, retention, old_status, old_queued, w)
-  if old_status ~= w.status then
+  if w.status and old_status ~= w.status then
     if old_status then redis.call('ZREM', p .. ':st:' .. old_status, arn) end
     redis.call('ZADD', p .. ':st:' .. w.status, started, arn)
   end
-  if old_queued and old_queued ~= w.queued then redis.call('HDEL', p .. ':queued', old_queued) end
-  if w.queued then redis.call('HSET', p .. ':queued', w.queued, arn) end
-  if w.ended then redis.call('ZADD', p .. ':ended', w.ended + 86400 * tonumber(retention), arn)
-  else redis.call('ZREM', p .. ':ended', arn) end
+  if w.queues then
+    if old_queued and old_queued ~= w.queued then redis.call('HDEL', p .. ':queued', old_queued) end
+    if w.queued then redis.call('HSET', p .. ':queued', w.queued, arn) end
+  end
+  if w.ends then
+    if w.ended then redis.call('ZADD', p .. ':ended', w.ended + 86400 * tonumber(retention), arn)
+    else redis.call('ZREM', p .. ':ended', arn) end
+  end
 end
 local function drop(arn)
   local key = p .. ':x:' .. arn
@@ -106,10 +97,10 @@ for _, w in ipairs(writes) do
     reindex(w.arn, w.started, w.retention, nil, nil, w)
   elseif w.op == 'update' then
     local cur = redis.call('HMGET', key, 'status', 'queued', 'started', 'retention')
-    if cur[1] and not (ended[cur[1]] and not ended[w.status]) then
+    if cur[1] and not (ended[cur[1]] and w.status and not ended[w.status]) then
       reindex(w.arn, tonumber(cur[3]), cur[4], cur[1], cur[2] or nil, w)
       if #w.unset > 0 then redis.call('HDEL', key, unpack(w.unset)) end
-      redis.call('HSET', key, unpack(w.fields))
+      if #w.fields > 0 then redis.call('HSET', key, unpack(w.fields)) end
     end
   elseif w.op == 'mark' then
     local stored = redis.call('HGET', key, 'updated')
@@ -195,15 +186,17 @@ class RedisDurableStore:
         self._write(
             {"op": "insert", "arn": row.arn, "fn": row.function, "name": row.name}
             | {"started": row.started, "retention": row.retention}
-            | _indexed(row)
+            | _indexed(row, CHANGEABLE)
             | {"fields": [item for pair in values.items() for item in pair]}
         )
 
-    def update(self, row: ExecutionRow, expect_token: str | None = None) -> None:
-        values = _stored(row, _CHANGEABLE)
-        write = {"op": "update", "arn": row.arn} | _indexed(row)
+    def update(
+        self, row: ExecutionRow, expect_token: str | None = None, only: tuple[str, ...] = CHANGEABLE
+    ) -> None:
+        values = _stored(row, only)
+        write = {"op": "update", "arn": row.arn} | _indexed(row, only)
         write |= {"fields": [item for pair in values.items() for item in pair]}
-        write["unset"] = [name for name in _CHANGEABLE if name not in values]
+        write["unset"] = [name for name in only if name not in values]
         if expect_token is not None:
             write["expect"] = expect_token
         self._write(write)
@@ -298,13 +291,18 @@ class RedisDurableStore:
         return [row for found in pipe.execute() if (row := _row(found)) is not None]
 
 
-def _indexed(row: ExecutionRow) -> dict[str, Any]:
-    """What the script's indexes need of ``row`` (None left out: cjson would make it a userdata)."""
-    indexed: dict[str, Any] = {"status": row.status}
-    if row.queued is not None:
-        indexed["queued"] = row.queued
-    if row.ended is not None:
-        indexed["ended"] = row.ended
+def _indexed(row: ExecutionRow, only: tuple[str, ...]) -> dict[str, Any]:
+    """What the script's indexes need of ``row``'s fields ``only`` (``queues``/``ends``: the
+    write sets ``queued``/``ended``; None left out: cjson would make it a userdata)."""
+    indexed: dict[str, Any] = {"status": row.status} if "status" in only else {}
+    if "queued" in only:
+        indexed["queues"] = True
+        if row.queued is not None:
+            indexed["queued"] = row.queued
+    if "ended" in only:
+        indexed["ends"] = True
+        if row.ended is not None:
+            indexed["ended"] = row.ended
     return indexed
 
 

@@ -243,7 +243,9 @@ class DurableExecutions(Homecoming, Invocations, Controls, Answers):
             with self._store.transaction():
                 self._store.put_operations(arn, list(changed.values()))
                 self._store.add_events(arn, events)
-                self._store.update(row.with_(token=next_token, tokens=kept), expect_token=token)
+                self._store.update(
+                    row.with_(token=next_token, tokens=kept), expect_token=token, only=("token", "tokens")
+                )
         except StaleRevision:  # another checkpoint with this token, or an end, came first
             raise InvalidParameterValue(INVALID_TOKEN) from None
         if finish is not None:

@@ -93,7 +93,7 @@ class Invocations(ExecutionHooks):
             self._invoking.discard(row.arn)
         found = self._store.get(row.arn)
         if found is not None:
-            self._store.update(found.with_(queued=None))
+            self._store.update(found.with_(queued=None), only=("queued",))
         self._again_if_woken(row.arn)
         return answer
 
@@ -116,10 +116,12 @@ class Invocations(ExecutionHooks):
             return b""
         pause = pauses.of(row)
         if row.status == Status.PAUSED and pause is not None:  # resuming will invoke it
-            self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))))
+            self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))), only=("paused",))
             return b""
         token, updated = wire.new_token(), list(json.loads(row.updated))
-        self._store.update(row.with_(token=token, updated="[]"))  # the input carries them now
+        self._store.update(
+            row.with_(token=token, updated="[]"), only=("token", "updated")
+        )  # the input has them
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
         operations = [public(op) for _, op in page[:INITIAL_PAGE]]
@@ -153,7 +155,7 @@ class Invocations(ExecutionHooks):
             return
         failed = outcome.reported is wire.Reported.INVOCATION_ERROR
         row = row.with_(token="", failures=row.failures + 1 if failed else 0)
-        self._store.update(row)
+        self._store.update(row, only=("token", "failures"))
         if outcome.reported is wire.Reported.SUCCEEDED:
             self._end(arn, Status.SUCCEEDED, outcome.result, None)
         elif outcome.reported in _FINAL or row.failures >= MAX_FAILED_INVOCATIONS:

@@ -120,6 +120,13 @@ _ADDED_IN_2 = (
 )
 
 
+# the fields an update may write (the others are set once, by insert)
+CHANGEABLE = (
+    "status", "result", "error", "ended", "token", "deadline",
+    "failures", "paused", "tokens", "queued", "updated",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ExecutionRow:
     arn: str
@@ -189,27 +196,20 @@ class DurableStore(ScopedTables):
         except sqlite3.IntegrityError:
             raise StaleRevision(f"durable execution {row.function}/{row.name} exists") from None
 
-    def update(self, row: ExecutionRow, expect_token: str | None = None) -> None:
-        """Store ``row`` over the execution of its ARN; with ``expect_token``, only while its
-        stored token is that one (StaleRevision otherwise, rolling the transaction back)."""
+    def update(
+        self, row: ExecutionRow, expect_token: str | None = None, only: tuple[str, ...] = CHANGEABLE
+    ) -> None:
+        """Store ``row``'s fields ``only`` (those an update may change, by default all of them)
+        over the execution of its ARN; with ``expect_token``, only while its stored token is that
+        one (StaleRevision otherwise, rolling the transaction back)."""
+        assert set(only) <= set(CHANGEABLE), only
         guard = "" if expect_token is None else " AND token = ?"
         with self._lock, self._conn:
             done = self._conn.execute(
-                "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ?, "
-                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ?, updated = ? "
+                f"UPDATE durable_executions SET {', '.join(f'{name} = ?' for name in only)} "
                 f"WHERE scope = ? AND arn = ?{guard}",
                 (
-                    row.status,
-                    row.result,
-                    row.error,
-                    row.ended,
-                    row.token,
-                    row.deadline,
-                    row.failures,
-                    row.paused,
-                    row.tokens,
-                    row.queued,
-                    row.updated,
+                    *(getattr(row, name) for name in only),
                     self._scope,
                     row.arn,
                     *(() if expect_token is None else (expect_token,)),

@@ -29,7 +29,7 @@ from typing import Any, Protocol
 
 from flare.store.access_keys import AccessKey
 from flare.store.code_signing import CodeSigningRow
-from flare.store.durable import ExecutionRow
+from flare.store.durable import CHANGEABLE, ExecutionRow
 from flare.store.function_settings import RuntimeManagementRow
 from flare.store.functions import AliasRow, FunctionRow
 from flare.store.layers import LayerVersionRow
@@ -341,10 +341,14 @@ class DurableStorage(Protocol):
         """Raises StaleRevision: an execution of that function already has that name."""
         ...
 
-    def update(self, row: ExecutionRow, expect_token: str | None = None) -> None:
-        """Store ``row``'s changeable fields over the execution of its ARN; with ``expect_token``,
-        only while the stored checkpoint token is still that one (StaleRevision otherwise: another
-        writer moved it, and nothing of the transaction is kept)."""
+    def update(
+        self, row: ExecutionRow, expect_token: str | None = None, only: tuple[str, ...] = CHANGEABLE
+    ) -> None:
+        """Store ``row``'s fields ``only`` (of ``store.durable.CHANGEABLE``: by default all of
+        them) over the execution of its ARN, so that a writer that changes a few fields leaves
+        another node's change of the others alone; with ``expect_token``, only while the stored
+        checkpoint token is still that one (StaleRevision otherwise: another writer moved it, and
+        nothing of the transaction is kept)."""
         ...
 
     def get(self, arn: str) -> ExecutionRow | None: ...
