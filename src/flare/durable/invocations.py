@@ -119,9 +119,8 @@ class Invocations(ExecutionHooks):
             self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))), only=("paused",))
             return b""
         token, updated = wire.new_token(), list(json.loads(row.updated))
-        self._store.update(
-            row.with_(token=token, updated="[]"), only=("token", "updated")
-        )  # the input has them
+        # the invocation's input carries the operations changed since the last one
+        self._store.update(row.with_(token=token, updated="[]"), only=("token", "updated"))
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
         operations = [public(op) for _, op in page[:INITIAL_PAGE]]
