@@ -8,8 +8,10 @@ python3.13 function written with AWS's SDK. Measured through boto3:
 - **2 steps, to SUCCEEDED**: a synchronous invoke of an execution that runs two steps and
   returns (one invocation whose SDK checkpoints each step's START and SUCCEED), on a cluster
   node and on a single node;
-- **Redis commands per execution**: ``INFO stats``' ``total_commands_processed`` over those
-  executions, less what the idle nodes spend (heartbeats, queue polls) over as long;
+- **Redis per execution**: the round trips a node makes (``MONITOR``'s commands but those a
+  Lua script runs) and every command run (``INFO stats``' ``total_commands_processed``, the
+  scripts' own included), each less what the idle node spends (heartbeats, queue polls) over as
+  long;
 - **callback to SUCCEEDED**: an execution waiting on a callback, the callback sent through its
   home, or through the other node (which stores the answer and asks the home to invoke it on
   the scope's change channel): from SendDurableExecutionCallbackSuccess to SUCCEEDED, polled
@@ -22,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import tempfile
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -92,15 +95,42 @@ def steps(client: Any, name: str, rounds: int) -> list[float]:
     return samples
 
 
-def per_execution(client: Any, shared: redis.Redis, name: str, rounds: int) -> float:
-    """Redis commands one execution of ``name`` costs, less the idle nodes' own."""
-    before, start = commands(shared), time.perf_counter()
+def per_execution(client: Any, shared: redis.Redis, name: str, rounds: int) -> tuple[float, float]:
+    """Round trips and Redis commands one execution of ``name`` costs, less the idle node's."""
+    trips = Trips(shared)
+    before, start = (commands(shared), trips.count), time.perf_counter()
     steps(client, name, rounds)
-    spent, took = commands(shared) - before - 1, time.perf_counter() - start
-    before = commands(shared)
+    spent, took = (commands(shared) - before[0] - 1, trips.count - before[1]), time.perf_counter() - start
+    before = (commands(shared), trips.count)
     time.sleep(took)
-    idle = commands(shared) - before - 1
-    return (spent - idle) / (rounds + 2)
+    idle = (commands(shared) - before[0] - 1, trips.count - before[1])
+    trips.stop()
+    return (spent[1] - idle[1]) / (rounds + 2), (spent[0] - idle[0]) / (rounds + 2)
+
+
+class Trips:
+    """Counts the commands clients send Redis (``MONITOR``, less those Lua scripts run)."""
+
+    def __init__(self, shared: redis.Redis) -> None:
+        self.count = 0
+        client: Any = shared  # redis-py's monitor() is untyped
+        self._monitor = client.monitor()
+        self._monitor.__enter__()
+        self._thread = threading.Thread(target=self._listen, daemon=True)
+        self._thread.start()
+        time.sleep(0.2)
+
+    def _listen(self) -> None:
+        try:
+            for command in self._monitor.listen():
+                if command.get("client_type") != "lua":
+                    self.count += 1
+        except (redis.RedisError, OSError, ValueError):
+            return  # stopped
+
+    def stop(self) -> None:
+        self._monitor.connection.disconnect()
+        self._thread.join(5)
 
 
 def callback_rounds(
@@ -155,7 +185,7 @@ def run(rounds: int) -> str:
                 steps(a, "bench-steps", rounds),
                 steps(single, "bench-steps", rounds),
             )
-            spent = per_execution(a, shared, "bench-steps", rounds)
+            trips, spent = per_execution(a, shared, "bench-steps", rounds)
             durable(a, "bench-callback", CALLBACK)
             time.sleep(1)  # node b hears of it
             through_home = callback_rounds((a, b"a"), a, shared, "bench-callback", rounds)
@@ -174,7 +204,8 @@ def run(rounds: int) -> str:
             f"| callback sent through the execution's home, to SUCCEEDED ({rounds}) | {ms(through_home)} |",
             f"| callback sent through the other node, to SUCCEEDED ({rounds}) | {ms(through_other)} |",
             "",
-            f"Redis commands per 2-step execution (start, an invocation, 4 checkpoints, end): {spent:.1f}.",
+            f"Per 2-step execution (start, an invocation, 4 checkpoints, end): {trips:.1f} Redis round "
+            f"trips; {spent:.1f} commands run, those inside Lua scripts included.",
         ]
     )
 
@@ -184,16 +215,19 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--no-record", action="store_true")
     options = parser.parse_args()
+    load = Path("/proc/loadavg").read_text().split()[:3]
     table = run(options.rounds)
     print(table)
     if not options.no_record:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-        load = Path("/proc/loadavg").read_text().split()[:3]
+        after = Path("/proc/loadavg").read_text().split()[:3]
         with RESULTS.open("a") as results:
             results.write(
                 f"\n## Durable executions shared by a cluster, {stamp}\n\n"
                 f"Command: `flock /tmp/flare-bigrun.lock .venv/bin/python -m bench.durable_cluster "
-                f"--rounds {options.rounds}` (load average before: {' '.join(load)})\n\n{table}\n"
+                f"--rounds {options.rounds}` (load average before: {' '.join(load)}; "
+                f"after: {' '.join(after)})"
+                f"\n\n{table}\n"
             )
 
 
