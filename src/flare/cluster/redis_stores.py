@@ -17,11 +17,14 @@ On Redis, shared by every node:
     redis_access_keys        the access keys of ``--auth sigv4``
     redis_secrets            Flare's own secrets
     redis_blobs              code and layer zips
+    redis_durable            durable executions, their operations and history (and
+                             ``durable_homes``: which node runs each one)
 
 In the node's own SQLite still: event source mappings and their checkpoints, async events,
-queues and streams (the cluster's queue helpers replace those with their own), durable
-executions, the log index and hot-reload bindings; so a node still keeps a data dir. A change to
-a shared concern is heard by every node (``registry_changes``).
+queues and streams (the cluster's queue helpers replace those with their own), the log index
+(a log event is a file on the node that ran the function) and hot-reload bindings; so a node
+still keeps a data dir. A change to a shared concern is heard by every node
+(``registry_changes``).
 """
 
 from __future__ import annotations
@@ -30,6 +33,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from flare.clock import Clock
+from flare.cluster import redis_durable
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
@@ -51,6 +55,7 @@ from flare.store.opt_trees import OptTrees
 from flare.store.storage import (
     AccessKeyStorage,
     CodeSigningStorage,
+    DurableStorage,
     FunctionSettingsStorage,
     FunctionStorage,
     InvokeConfigStorage,
@@ -83,6 +88,7 @@ class RedisStores(SqliteStores):
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)
+        self._durable_batch = redis_durable.register(link.sync)
 
     def __repr__(self) -> str:
         return f"<RedisStores {self.link.node_name} on {self.link.url}>"
@@ -117,6 +123,9 @@ class RedisStores(SqliteStores):
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
         return RedisScheduleStore(self.link, scope, self._claim)
+
+    def durable(self, scope: Scope) -> DurableStorage:
+        return redis_durable.RedisDurableStore(self.link, scope, self._durable_batch)
 
     def settings(self, scope: Scope) -> SettingsStorage:
         return RedisSettingsStore(self.link, scope)

@@ -34,6 +34,7 @@ from flare.store.settings import SettingsStore
 from flare.store.storage import (
     AccessKeyStorage,
     CodeSigningStorage,
+    DurableStorage,
     FunctionSettingsStorage,
     FunctionStorage,
     InvokeConfigStorage,
@@ -85,7 +86,7 @@ class StoreBackend(Protocol):
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage: ...
 
-    def durable(self, scope: Scope) -> DurableStore: ...
+    def durable(self, scope: Scope) -> DurableStorage: ...
 
     def urls(self, scope: Scope) -> UrlStorage: ...
 
@@ -146,7 +147,7 @@ class SqliteStores:
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
         return EventStore(self.database, scope)
 
-    def durable(self, scope: Scope) -> DurableStore:
+    def durable(self, scope: Scope) -> DurableStorage:
         return DurableStore(self.database, scope)
 
     def urls(self, scope: Scope) -> UrlStorage:
