@@ -278,7 +278,7 @@ class Environment:
         self._initialization_type = initialization_type
         self._loop = asyncio.get_running_loop()
         self._ready = self._loop.create_future()
-        cgroup = self._isolation.cgroup_for(self.id, self.version, init_burst=cpu_burst)
+        cgroup = self._isolation.take_cgroup(self.id, self.version, init_burst=cpu_burst)
         self.process = SandboxProcess(self._zygote, cgroup)
         self._debug = self._debug_settings()
         layout = await self._prepare_layout()
