@@ -75,9 +75,9 @@ RECYCLE_FACTOR = 4
 # on I/O and RCU grace periods), so a burst of cold starts is served many at a time.
 WORKERS = 16
 # An unmounted scratch's loop device detaches itself shortly after (autoclear, in the kernel's
-# own time): ``close`` waits for that, polling, at most this long.
-DETACH_WITHIN_S = 2.0
+# own time): ``close`` waits for that, looking every DETACH_POLL_S, at most DETACH_POLLS times.
 DETACH_POLL_S = 0.01
+DETACH_POLLS = 200
 
 
 class ScratchPool:
@@ -85,7 +85,8 @@ class ScratchPool:
 
     Contract: ``acquire`` returns an empty, writable scratch owned by ``owner_uid:owner_gid``
     (mode ``mode``) that nobody else holds; give it back with ``release`` exactly once.
-    ``close`` destroys everything, held or spare. Call ``sweep`` once before the first acquire.
+    ``close`` unmounts everything, held or spare, and leaves the files to the next ``sweep``.
+    Call ``sweep`` once before the first acquire.
     """
 
     def __init__(
@@ -349,14 +350,13 @@ class ScratchPool:
 
 def _wait_detached(devices: list[tuple[Path, str]]) -> None:
     """Wait until no loop device of ``devices`` (sysfs ``backing_file``, image) is still
-    backed by its image, at most ``DETACH_WITHIN_S``."""
-    deadline = time.monotonic() + DETACH_WITHIN_S
-    while devices and time.monotonic() < deadline:
+    backed by its image, looking at most ``DETACH_POLLS`` times."""
+    for _ in range(DETACH_POLLS):
         devices = [(backing, image) for backing, image in devices if _backed_by(backing, image)]
-        if devices:
-            time.sleep(DETACH_POLL_S)
-    if devices:
-        log.warning("%d loop devices attached %.0f s after their unmount", len(devices), DETACH_WITHIN_S)
+        if not devices:
+            return
+        time.sleep(DETACH_POLL_S)
+    log.warning("%d loop devices still attached after their unmount", len(devices))
 
 
 def _backed_by(backing: Path, image: str) -> bool:
