@@ -26,6 +26,7 @@ from flare.iam.roles import RolePolicies
 from flare.observe.bill import Bill
 from flare.observe.live_feed import LiveFeed
 from flare.sandbox.api_door import ApiDoors
+from flare.sandbox.cgroup_pool import CgroupPool
 from flare.sandbox.environment import EnvSettings
 from flare.sandbox.forkserver import Zygote
 from flare.sandbox.isolation import build_isolation
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flare.machine")
 
+DEFAULT_MEMORY_MB = 128
 PYTHON_MINORS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
 NODE_MAJORS = ("18", "20", "22", "24")
 # a log group's directory (observe/logs.py names it by a 32-hex-digit digest of the group)
@@ -91,6 +93,8 @@ class Machine:
             on_billed=self.bill.charge,
         )
         self.isolation = build_isolation(config, self.data, self.interpreters)
+        if self.isolation.cgroups is not None:
+            self.isolation.cgroup_pool = CgroupPool(self.isolation.cgroups, self.clock)
         self._nodes: NodeBinaries | None = None  # looked for when a Node.js function first needs them
         self._javas: JavaHomes | None = None  # and the JDKs when a Java function first does
         self._zygotes: dict[Path, Zygote] = {}
@@ -128,12 +132,17 @@ class Machine:
             self.isolation.scratch.prefill(512)
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.sweep()
+        pool = self.isolation.cgroup_pool
+        if pool is not None:  # for a cold start at Lambda's default size
+            pool.prefill(self.isolation.cgroup_limits(DEFAULT_MEMORY_MB, init_burst=True))
         self.isolation.block_link_local()
 
     async def stop(self) -> None:
         """After every account and region has stopped its environments."""
         if self.isolation.scratch is not None:
             await self.isolation.scratch.close()
+        if self.isolation.cgroup_pool is not None:
+            self.isolation.cgroup_pool.close()
         if self.isolation.cgroups is not None:
             self.isolation.cgroups.close()
         self.isolation.unblock_link_local()

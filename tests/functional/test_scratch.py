@@ -183,20 +183,36 @@ def test_making_a_scratch_does_not_block_the_event_loop(tmp_path: Path) -> None:
 
 
 @needs_loop_ext4
-def test_close_destroys_held_scratches_and_spares(tmp_path: Path) -> None:
+def test_close_unmounts_scratches_and_the_next_start_deletes_their_files(
+    tmp_path: Path,
+) -> None:
 
     async def scenario() -> None:
         pool = ScratchPool(tmp_path, UID, GID, spares=2)
         await pool.acquire(8)
         await pool.acquire(16)
+        await pool.settle()
         await pool.close()
         assert mounts_under(tmp_path) == []
-        assert list((tmp_path / "images").iterdir()) == []
         with pytest.raises(Exception, match="closed"):
             await pool.acquire(8)
 
     run(scenario)
     assert attached_loops(tmp_path) == set()
+    assert len(list((tmp_path / "images").iterdir())) == 6, "two held and two spares of each size"
+
+    async def next_start() -> tuple[list[str], list[list[Path]]]:
+        pool = ScratchPool(tmp_path, UID, GID, spares=1)
+        removed = await pool.sweep()
+        await pool.acquire(8)  # a start does not wait for the deletion
+        await pool.settle()
+        left = [list((tmp_path / name).iterdir()) for name in ("images", "mnt")]
+        await pool.close()
+        return removed, left
+
+    removed, left = run(next_start)
+    assert sum("/images/" in entry for entry in removed) == 6
+    assert [len(entries) for entries in left] == [2, 2], "only the new run's scratch and its spare"
 
 
 @needs_loop_ext4

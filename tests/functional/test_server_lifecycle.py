@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from flare.sandbox.cgroups import engine_owner
 from tests.conftest import FLARE, children_of, create_function, free_port, launch, python_function
 from tests.signing import signed_urlopen
 
@@ -174,12 +175,13 @@ FREEZER = Path("/sys/fs/cgroup/freezer/flare")
 
 
 def frozen_environment(server: Any, name: str) -> Path:
-    """Invoke ``name`` once, wait until its environment is frozen; its v1 freezer cgroup."""
+    """Invoke ``name`` once, wait until its environment is frozen; its v1 freezer cgroup (the
+    engine's only cgroup with processes: the others are its pool's empty spares)."""
     lam = server.client()
     create_function(lam, name, python_function(STREAM))
-    stream = json.loads(lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read())
-    env_id = stream.rsplit("]", 1)[1]
-    (cgroup,) = FREEZER.glob(f"*/{env_id}")
+    lam.invoke(FunctionName=name, Payload=b"{}")["Payload"].read()
+    owner = FREEZER / engine_owner(server.process.pid)
+    (cgroup,) = [path for path in owner.iterdir() if path.is_dir() and procs(path)]
 
     def frozen() -> bool:
         return (cgroup / "freezer.state").read_text().strip() == "FROZEN"

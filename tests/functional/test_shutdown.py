@@ -1,7 +1,8 @@
 """SIGTERM to an engine holding provisioned environments: every environment gets its SHUTDOWN
 (SIGTERM to its runtime, all at once, not one after another), the engine exits cleanly, and
-nothing of its own is left: no process, cgroup, loop device or mount. Needs root and cgroups
-(the sandbox); skips otherwise."""
+nothing of its own is left: no process, cgroup, loop device or mount. Their /tmp images stay
+on disk, unmounted, until the next start deletes them. Needs root and cgroups (the sandbox);
+skips otherwise."""
 
 from __future__ import annotations
 
@@ -92,9 +93,17 @@ def test_sigterm_shuts_every_environment_down_at_once_and_leaves_nothing(tmp_pat
         time.sleep(0.1)
     assert left_of(pids, owner, server.data_dir) == []
     assert took < ENVIRONMENTS * SHUTDOWN_S / 3, f"{took:.1f} s: the environments left one after another"
+    # the /tmp images, unmounted, are left for the next start to delete (not the engine's exit)
+    images = server.data_dir / "scratch" / "images"
+    leftover = set(images.iterdir())
+    assert leftover, "the spares and the scratches released last"
     server.restart()  # what the environments logged while leaving was stored: read it back
     try:
         said = [line for line in messages(server.url, "leaving") if line.startswith("SIGTERM received by")]
+        deadline = time.monotonic() + 30
+        while leftover & set(images.iterdir()) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not leftover & set(images.iterdir()), "the next start deletes what the last one left"
     finally:
         server.stop()
     assert len(set(said)) == ENVIRONMENTS, said

@@ -278,7 +278,7 @@ class Environment:
         self._initialization_type = initialization_type
         self._loop = asyncio.get_running_loop()
         self._ready = self._loop.create_future()
-        cgroup = self._isolation.cgroup_for(self.id, self.version, init_burst=cpu_burst)
+        cgroup = self._isolation.take_cgroup(self.id, self.version, init_burst=cpu_burst)
         self.process = SandboxProcess(self._zygote, cgroup)
         self._debug = self._debug_settings()
         layout = await self._prepare_layout()
@@ -870,6 +870,17 @@ class Environment:
             self.lifecycle.move(EnvState.FAILED)
 
     def _on_process_exit(self, future: asyncio.Future[int]) -> None:
+        held_pending = self._held is not None and not self._held.done()
+        if held_pending or self.state is EnvState.INITIALISING or self._inflight.unanswered:
+            self._tell_how_it_ended()
+        if self.lifecycle.live:
+            self._fail()
+            self._on_exit(self)
+
+    def _tell_how_it_ended(self) -> None:
+        """Fail what waited on the runtime with how it ended. Only then is the exit described:
+        that reads the cgroup's OOM count, a file read per environment that SHUTDOWN (1,000 at
+        once when the engine stops) does not need."""
         assert self.process is not None
         error_type, error = self.process.describe_exit()
         fail_future(self._held, OSError(f"the runtime exited before it was held: {error}"))
@@ -882,9 +893,6 @@ class Environment:
             body = json.dumps({"errorType": error_type, "errorMessage": message}).encode()
             undelivered = not self._uses_frames and not self._inflight.taken
             self._inflight.fail(Outcome(body, error_type, healthy=False, undelivered=undelivered))
-        if self.lifecycle.live:
-            self._fail()
-            self._on_exit(self)
 
     def _billed(self, duration_ms: float, init_ms: float | None) -> None:
         if self._settings.on_billed is not None:

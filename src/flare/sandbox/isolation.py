@@ -33,6 +33,7 @@ from flare.runtimes.lambda_python.uids import (
     template_block,
 )
 from flare.sandbox.capabilities import probe_socket_diag
+from flare.sandbox.cgroup_pool import CgroupPool
 from flare.sandbox.cgroups import PIDS_LIMIT, Cgroups, EnvCgroup, Limits, cpu_share, init_cpu_share
 from flare.sandbox.code_staging import CodeStaging
 from flare.sandbox.debug_ports import DEBUG_DIR, debugpy_dir
@@ -134,6 +135,9 @@ class Isolation:
     link_local: LinkLocalBlock | None = None
     debugpy_dir: Path | None = None
     """Where debugpy is installed for debugged environments (``debug_ports.debugpy_dir``)."""
+    cgroup_pool: CgroupPool | None = None
+    """Environments' cgroups made ahead of need (``cgroup_pool.py``); set by the machine, which
+    has the clock; None: each is made when needed."""
     code_staging: CodeStaging | None = None
     """Where late-bound environments get their code (``code_staging.py``); None: no such
     environments (no namespaces, or no mount namespace of the engine's own)."""
@@ -148,13 +152,25 @@ class Isolation:
     _fixed: dict[tuple[bool, str, str, Path | None, str, bool], FixedMounts] = field(default_factory=dict)
 
     def cgroup_for(self, env_id: str, version: FunctionVersion, init_burst: bool = False) -> EnvCgroup | None:
-        """A new cgroup for ``version``'s limits (with INIT's burst CPU if ``init_burst``: then
-        ``end_init_burst`` when INIT is over), or None without cgroups."""
+        """A new cgroup named ``env_id`` for ``version``'s limits (with INIT's burst CPU if
+        ``init_burst``: then ``end_init_burst`` when INIT is over), or None without cgroups."""
         if self.cgroups is None:
             return None
+        return self.cgroups.create(env_id, self.cgroup_limits(version.memory_mb, init_burst))
+
+    def take_cgroup(
+        self, env_id: str, version: FunctionVersion, init_burst: bool = False
+    ) -> EnvCgroup | None:
+        """As ``cgroup_for``, from the pool when there is one (then the pool names it)."""
+        if self.cgroups is None or self.cgroup_pool is None:
+            return self.cgroup_for(env_id, version, init_burst)
+        return self.cgroup_pool.take(self.cgroup_limits(version.memory_mb, init_burst))
+
+    def cgroup_limits(self, memory_mb: int, init_burst: bool = False) -> Limits:
+        """The cgroup limits of a function of ``memory_mb``: that memory, and its CPU share
+        (INIT's burst share if ``init_burst``)."""
         share = init_cpu_share if init_burst else cpu_share
-        limits = Limits(version.memory_mb, share(version.memory_mb, self.host_cpus))
-        return self.cgroups.create(env_id, limits)
+        return Limits(memory_mb, share(memory_mb, self.host_cpus))
 
     def end_init_burst(self, cgroup: EnvCgroup | None, version: FunctionVersion) -> None:
         """Back to the memory size's CPU share after INIT."""

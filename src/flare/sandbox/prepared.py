@@ -115,7 +115,7 @@ async def prepare_restore(snapshot: Snapshot) -> PreparedRestore:
     isolation, version = snapshot.isolation, snapshot.version
     assert isolation.scratch is not None, "restores exist only with the sandbox"
     restore_id = uuid.uuid4().hex
-    process = SandboxProcess(snapshot.channel, isolation.cgroup_for(restore_id, version))
+    process = SandboxProcess(snapshot.channel, isolation.take_cgroup(restore_id, version))
     scratch = await isolation.scratch.acquire(version.ephemeral_mb)
     uid = isolation.allocate_uid(snapshot.uids[1:])  # the template's own restore uids
     held: list[str] = []

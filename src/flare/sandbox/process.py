@@ -130,12 +130,18 @@ class SandboxProcess:
         return peak
 
     async def release(self, clock: Clock) -> None:
-        """After exit: kill stragglers, remove the cgroup, forget the pid."""
+        """After exit: remove the cgroup (killing stragglers first if it is not empty), forget
+        the pid. The removal is tried first: once the sandbox's init has exited its pid
+        namespace is gone, so the cgroup is nearly always empty, and reading every controller's
+        ``cgroup.procs`` for stragglers cost ~1 ms of the engine's CPU per environment (~1 s
+        when the engine stops 1,000 at once). The removal (an ``rmdir`` per controller, ~0.5
+        ms in all on v1) runs on a worker thread, off the event loop."""
         if self.cgroup is not None:
+            loop = asyncio.get_running_loop()
             for _ in range(CGROUP_REMOVE_ATTEMPTS):
-                self.cgroup.kill_all()
-                if self.cgroup.remove():
+                if await loop.run_in_executor(None, self.cgroup.remove):
                     break
+                self.cgroup.kill_all()
                 await clock.sleep(CGROUP_REMOVE_PAUSE_S)
             else:
                 log.warning("could not remove cgroup %s", self.cgroup.dirs)

@@ -52,8 +52,12 @@ MKFS_OPTIONS = (
 )  # fmt: skip
 MOUNT_FLAGS = MS_NOSUID | MS_NODEV | MS_NOATIME
 # The kernel's lazy zeroing of inode tables (a thread that walks every mounted image) is
-# skipped: a never-used inode slot of a sparse image reads as zeros anyway.
-MOUNT_DATA = "noinit_itable"
+# skipped: a never-used inode slot of a sparse image reads as zeros anyway. No cache flushes
+# (``nobarrier``): a scratch is thrown away with its environment, so its writes need no
+# durability, and with barriers every unmount (and a function's fsync) flushed the loop
+# device, an fsync of the image on the host's disk: unmounting 1,000 scratches as an engine
+# stopped spent ~25-58 s (16 threads, summed) waiting for those, ~8 s without.
+MOUNT_DATA = "noinit_itable,nobarrier"
 LOST_FOUND_BLOCKS = 16384 // BLOCK  # mke2fs makes lost+found 16 KiB; the pool removes it
 MNT_DETACH = 2
 LOOP_CLR_FD = 0x4C01
