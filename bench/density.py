@@ -45,6 +45,7 @@ WARM_ITERATIONS = 2000
 WARM_WARMUP = 200
 POLL_S = 0.25
 STEP_WITHIN_S = 600.0
+FD_SPARE = 300  # descriptors the engine keeps free for connections and files
 KERNEL_FIELDS = ("Slab", "SUnreclaim", "PageTables", "KernelStack")
 CACHE_FIELDS = ("Cached", "Buffers", "Shmem", "AnonPages")
 
@@ -127,22 +128,54 @@ def _put(client: Any, n: int) -> None:
     )
 
 
-def grow(client: Any, run: DensityRun, floor_kib: int, progress: Callable[[str], None]) -> None:
-    """Provision in steps of ``STEP`` up to ``run.target``, never below ``floor_kib`` of
-    MemAvailable: a step that would cross it is cut to what fits; a step that crosses it anyway
-    is stopped (the provisioned count put back to what is live). Sets ``reached``/``stopped``."""
-    began = time.perf_counter()
-    start_available = meminfo()["MemAvailable"]
-    while run.reached < run.target:
+def open_files(pid: int) -> tuple[int, int]:
+    """How many descriptors ``pid`` has open, and its open-files limit (the soft one)."""
+    limit = next(
+        line.split()[3]
+        for line in Path(f"/proc/{pid}/limits").read_text().splitlines()
+        if "open files" in line
+    )
+    return len(os.listdir(f"/proc/{pid}/fd")), int(limit) if limit.isdigit() else 1 << 30
+
+
+@dataclass
+class Budget:
+    """What the next step may take: memory above ``floor_kib``, the engine's descriptors."""
+
+    engine: int
+    floor_kib: int
+    available_kib: int = field(default_factory=lambda: meminfo()["MemAvailable"])
+    fds: int = 0
+
+    def __post_init__(self) -> None:
+        self.fds = open_files(self.engine)[0]
+
+    def room(self, reached: int) -> tuple[int, str]:
+        """How many more environments fit, at the cost per environment seen so far (a guess
+        before any), and what limits that number."""
         available = meminfo()["MemAvailable"]
-        spent = start_available - available
-        per_env = spent / run.reached if run.reached and spent > 0 else FIRST_GUESS_KIB
-        fits = int((available - floor_kib) // per_env)
-        step = min(STEP, run.target - run.reached, fits)
+        spent = self.available_kib - available
+        per_env = spent / reached if reached and spent > 0 else FIRST_GUESS_KIB
+        by_memory = int((available - self.floor_kib) // per_env)
+        open_now, limit = open_files(self.engine)
+        fds_per_env = (open_now - self.fds) / reached if reached and open_now > self.fds else 5.0
+        by_fds = int((limit - open_now - FD_SPARE) // fds_per_env)
+        if by_fds < by_memory:
+            why = f"the engine's open-files limit ({limit}; {fds_per_env:.1f} descriptors per environment)"
+            return by_fds, why
+        return by_memory, f"MemAvailable {available // 1024} MiB, to stay above {self.floor_kib // 1024} MiB"
+
+
+def grow(client: Any, run: DensityRun, budget: Budget, progress: Callable[[str], None]) -> None:
+    """Provision in steps of ``STEP`` up to ``run.target``, each cut to what ``budget`` has room
+    for; a step during which MemAvailable falls below the floor anyway is stopped (the
+    provisioned count put back to what is live). Sets ``reached``, ``stopped``, ``ready_s``."""
+    began = time.perf_counter()
+    while run.reached < run.target:
+        room, why = budget.room(run.reached)
+        step = min(STEP, run.target - run.reached, room)
         if step <= 0:
-            run.stopped = (
-                f"MemAvailable {available // 1024} MiB: no room for another above {floor_kib // 1024} MiB"
-            )
+            run.stopped = f"no room for more: {why}"
             break
         _put(client, run.reached + step)
         deadline = time.perf_counter() + STEP_WITHIN_S
@@ -151,9 +184,9 @@ def grow(client: Any, run: DensityRun, floor_kib: int, progress: Callable[[str],
             if status == "READY":
                 run.reached = live
                 break
-            if meminfo()["MemAvailable"] < floor_kib:
+            if meminfo()["MemAvailable"] < budget.floor_kib:
                 _put(client, live)
-                run.reached, run.stopped = live, f"MemAvailable fell below {floor_kib // 1024} MiB"
+                run.reached, run.stopped = live, f"MemAvailable fell below {budget.floor_kib // 1024} MiB"
                 break
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{run.reached + step} environments not READY after {STEP_WITHIN_S:.0f} s")
@@ -180,7 +213,7 @@ def measure_density(
     pids_before = set(descendants(engine))
     engine_before, _ = pss_kib(pids_before | {engine})
     run.before, run.load_start = meminfo(), os.getloadavg()
-    grow(client, run, floor_kib, progress)
+    grow(client, run, Budget(engine, floor_kib), progress)
     time.sleep(2.0)  # the last environments' start-up work settles
     run.after = meminfo()
     pids_after = set(descendants(engine))

@@ -1,0 +1,104 @@
+"""Each environment's pid 1 (``runtimes/lambda_python/pid1.py``): where Debian's static catatonit
+is installed, the init execs it in pause mode once its sandbox is set, and still reaps the
+function's orphans and ends, with its namespace, whatever the function left running. Needs root
+and cgroups; skips otherwise."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from flare.runtimes.lambda_python.uids import INIT_UID
+from flare.sandbox.cgroups import Cgroups
+from flare.sandbox.init_program import find_init_program
+from tests.conftest import FlareServer, children_of, create_function, python_function
+
+pytestmark = pytest.mark.skipif(
+    os.geteuid() != 0 or Cgroups.detect() is None,
+    reason="the sandbox needs root and a cgroup v1/v2 hierarchy (flare doctor says which is missing)",
+)
+
+FORKED_INTERPRETER_KIB = 1024  # a forked interpreter's init dirtied ~1.9 MiB of its own pages
+
+LEAVES_CHILDREN = """
+import os, time
+def handler(event, context):
+    if os.fork() == 0:  # an orphan once its parent leaves: it exits after, and init must reap it
+        if os.fork() == 0:
+            time.sleep(0.3)
+            os._exit(0)
+        os._exit(0)
+    os.wait()
+    if os.fork() == 0:  # left running: its own session, sleeping long past the environment
+        os.setsid()
+        time.sleep(600)
+        os._exit(0)
+    time.sleep(0.6)
+    zombies = []
+    for pid in (p for p in os.listdir("/proc") if p.isdigit()):
+        if open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] == "Z":
+            zombies.append(int(pid))
+    procs = len([p for p in os.listdir("/proc") if p.isdigit()])
+    return {"uid": os.getuid(), "zombies": zombies, "procs": procs}
+"""
+
+
+def uid_of(pid: int) -> int | None:
+    try:
+        return Path(f"/proc/{pid}").stat().st_uid
+    except OSError:
+        return None
+
+
+def private_dirty_kib(pid: int) -> int:
+    rollup = Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines()
+    return next(int(line.split()[1]) for line in rollup if line.startswith("Private_Dirty:"))
+
+
+def running_as(uid: int) -> list[int]:
+    """Host pids of live (not zombie) processes whose owner is ``uid``."""
+    found = []
+    for entry in (name for name in os.listdir("/proc") if name.isdigit()):
+        try:
+            stat = Path(f"/proc/{entry}/stat").read_text()
+            owner = Path(f"/proc/{entry}").stat().st_uid
+        except OSError:
+            continue
+        if owner == uid and stat.rsplit(")", 1)[1].split()[0] != "Z":
+            found.append(int(entry))
+    return found
+
+
+def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_the_init_is_the_static_program_and_ends_with_its_environment(flare: FlareServer, lam: Any) -> None:
+    program = find_init_program()
+    if program is None:
+        pytest.skip("no static catatonit installed: a forked interpreter is each environment's init")
+    create_function(lam, "leaves-children", python_function(LEAVES_CHILDREN))
+    seen = json.loads(lam.invoke(FunctionName="leaves-children")["Payload"].read())
+    assert seen["zombies"] == [], "the init reaps an orphan that exits after it became the program"
+    assert seen["procs"] == 3, "the init, the runtime and the process it left running"
+    inits = [pid for pid in children_of(flare.process.pid) if uid_of(pid) == INIT_UID]
+    assert len(inits) >= 2, "the environment's init and the zygote's spare"
+    for pid in inits:
+        assert os.readlink(f"/proc/{pid}/exe") == program
+        assert private_dirty_kib(pid) < FORKED_INTERPRETER_KIB, "none of the zygote's pages are its own"
+    assert running_as(seen["uid"]), "the function's runtime and what it left running"
+
+    lam.delete_function(FunctionName="leaves-children")
+    assert wait_for(lambda: not running_as(seen["uid"])), (
+        "the environment's end ended its namespace, and the process the function left running with it"
+    )
