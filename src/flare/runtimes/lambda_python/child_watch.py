@@ -24,6 +24,7 @@ import select
 from typing import Dict, List, Tuple
 
 SYS_CLOSE_RANGE = 436  # x86_64 and aarch64 alike
+CLOSE_RANGE_UNSHARE = 2
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -119,3 +120,25 @@ class ChildWatch:
         self._epoll.close()  # through its object, which would otherwise close that number again
         if _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(self.floor), ctypes.c_uint(0xFFFFFFFF), 0) != 0:
             os.closerange(self.floor, self._top + 1)
+
+
+def shrink_table(first: int, exec_follows: bool = False) -> None:
+    """In a new child: close every descriptor from ``first`` up and leave this process with a
+    descriptor table of the kernel's smallest size that holds the rest. A fork copies its
+    parent's table at its full size, and the zygote's reaches past its children's pidfds (from
+    ``floor``, 2 per live environment: 128 KiB of kernel memory a process at 5,000). The
+    kernel makes a new table, sized to what stays open, only for a table shared with another
+    task (``close_range``'s ``CLOSE_RANGE_UNSHARE``), so a thread shares it meanwhile and then
+    ends, and the old table with it; or, with ``exec_follows``, it waits for the exec, which
+    ends it (this process then need never be single-threaded again before the exec). A
+    process that must be single-threaded (to ``unshare``) calls this after. Best effort."""
+    import threading  # the zygote has it loaded
+
+    hold = threading.Lock()
+    hold.acquire()
+    helper = threading.Thread(target=hold.acquire, daemon=True)
+    helper.start()
+    _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_UNSHARE)
+    if not exec_follows:
+        hold.release()
+        helper.join()

@@ -17,7 +17,7 @@ import signal
 import struct
 from typing import Any, Optional
 
-from lambda_python import sandbox
+from lambda_python import child_watch, sandbox
 
 
 def monitor(child: int) -> None:
@@ -111,6 +111,7 @@ def _become_pause(program: int) -> None:
     mode: no child of its own, reaping every orphan handed to it, until SIGKILLed. Returns only
     if the exec failed (then this interpreter stays the init)."""
     os.setsid()
+    child_watch.shrink_table(program + 1, exec_follows=True)
     # SIGCHLD stays blocked across the exec: one pending now stays pending, and catatonit,
     # which blocks it too before reading signals, sees it
     with contextlib.suppress(OSError):
