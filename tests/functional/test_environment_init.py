@@ -23,6 +23,7 @@ pytestmark = pytest.mark.skipif(
     reason="the sandbox needs root and a cgroup v1/v2 hierarchy (flare doctor says which is missing)",
 )
 
+SMALLEST_FD_TABLE = 64  # the kernel's own, inside each process's files_struct
 FORKED_INTERPRETER_KIB = 1024  # a forked interpreter's init dirtied ~1.9 MiB of its own pages
 
 LEAVES_CHILDREN = """
@@ -53,6 +54,11 @@ def uid_of(pid: int) -> int | None:
         return Path(f"/proc/{pid}").stat().st_uid
     except OSError:
         return None
+
+
+def fd_table_size(pid: int) -> int:
+    status = Path(f"/proc/{pid}/status").read_text().splitlines()
+    return next(int(line.split()[1]) for line in status if line.startswith("FDSize:"))
 
 
 def private_dirty_kib(pid: int) -> int:
@@ -97,9 +103,16 @@ def test_the_init_is_the_static_program_and_ends_with_its_environment(flare: Fla
         assert os.readlink(f"/proc/{pid}/exe") == program
         assert private_dirty_kib(pid) < FORKED_INTERPRETER_KIB, "none of the zygote's pages are its own"
     engine = flare.process.pid
-    assert len(running_as(engine, seen["uid"])) == 2, "the function's runtime and what it left running"
+    left = running_as(engine, seen["uid"])
+    assert len(left) == 2, "the function's runtime and what it left running"
+    namespace = {os.readlink(f"/proc/{pid}/ns/pid") for pid in left}
+    (own_init,) = [pid for pid in inits if os.readlink(f"/proc/{pid}/ns/pid") in namespace]
+
+    for pid in [*left, own_init]:  # the zygote's reaches past its children's pidfds
+        assert fd_table_size(pid) == SMALLEST_FD_TABLE, "not a copy of the zygote's descriptor table"
 
     lam.delete_function(FunctionName="leaves-children")
-    assert wait_for(lambda: not running_as(engine, seen["uid"])), (
-        "the environment's end ended its namespace, and the process the function left running with it"
+    assert wait_for(lambda: not running_as(engine, seen["uid"])), "what the function left running ended"
+    assert wait_for(lambda: uid_of(own_init) is None), (
+        "the environment's end ended its init, and its namespace"
     )
