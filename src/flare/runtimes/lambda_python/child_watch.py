@@ -25,7 +25,15 @@ from typing import Dict, List, Tuple
 
 SYS_CLOSE_RANGE = 436  # x86_64 and aarch64 alike
 CLOSE_RANGE_UNSHARE = 2
+SEM_T_SIZE = 64  # sizeof(sem_t) is 32 on 64-bit Linux
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.pthread_create.argtypes = [
+    ctypes.POINTER(ctypes.c_ulong),
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+]
+_libc.sem_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint]
 
 
 def _floor() -> int:
@@ -122,23 +130,18 @@ class ChildWatch:
             os.closerange(self.floor, self._top + 1)
 
 
-def shrink_table(first: int, exec_follows: bool = False) -> None:
-    """In a new child: close every descriptor from ``first`` up and leave this process with a
-    descriptor table of the kernel's smallest size that holds the rest. A fork copies its
-    parent's table at its full size, and the zygote's reaches past its children's pidfds (from
-    ``floor``, 2 per live environment: 128 KiB of kernel memory a process at 5,000). The
-    kernel makes a new table, sized to what stays open, only for a table shared with another
-    task (``close_range``'s ``CLOSE_RANGE_UNSHARE``), so a thread shares it meanwhile and then
-    ends, and the old table with it; or, with ``exec_follows``, it waits for the exec, which
-    ends it (this process then need never be single-threaded again before the exec). A
-    process that must be single-threaded (to ``unshare``) calls this after. Best effort."""
-    import threading  # the zygote has it loaded
-
-    hold = threading.Lock()
-    hold.acquire()
-    helper = threading.Thread(target=hold.acquire, daemon=True)
-    helper.start()
-    _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_UNSHARE)
-    if not exec_follows:
-        hold.release()
-        helper.join()
+def shrink_table(first: int) -> None:
+    """In a new child about to ``exec``: close every descriptor from ``first`` up and leave this
+    process with a descriptor table of the kernel's smallest size. A fork copies its parent's
+    table at its full size, and the zygote's reaches past its children's pidfds (from
+    ``floor``, 2 per live environment: 128 KiB of kernel memory a process at 5,000), which an
+    exec keeps. The kernel makes a new table, sized to what stays open, only for a table
+    shared with another task (``close_range``'s ``CLOSE_RANGE_UNSHARE``), so a bare thread
+    (no interpreter in it: it waits on a semaphore) shares it until the exec ends the thread,
+    and the old table with it. Best effort: nothing changes if a step fails."""
+    released = ctypes.create_string_buffer(SEM_T_SIZE)
+    thread = ctypes.c_ulong()
+    if _libc.sem_init(released, 0, 0) == 0 and not _libc.pthread_create(
+        ctypes.byref(thread), None, ctypes.cast(_libc.sem_wait, ctypes.c_void_p), released
+    ):
+        _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_UNSHARE)

@@ -111,7 +111,7 @@ def _become_pause(program: int) -> None:
     mode: no child of its own, reaping every orphan handed to it, until SIGKILLed. Returns only
     if the exec failed (then this interpreter stays the init)."""
     os.setsid()
-    child_watch.shrink_table(program + 1, exec_follows=True)
+    child_watch.shrink_table(program + 1)
     # SIGCHLD stays blocked across the exec: one pending now stays pending, and catatonit,
     # which blocks it too before reading signals, sees it
     with contextlib.suppress(OSError):

@@ -132,8 +132,6 @@ def _become_environment(header: dict[str, Any], fds: list[int], status_fd: int) 
     tmp_tree = fds[plan["tmp_fd"]] if "tmp_fd" in plan else -1
     joins = sandbox.enter(plan, fds[-1] if header.get("handoff") else -1, tmp_tree)
     sandbox.join_cgroup_fds(joins)
-    with contextlib.suppress(OSError, ValueError):  # its table as small as what it holds
-        child_watch.shrink_table(max(int(fd) for fd in os.listdir("/proc/self/fd")) + 1)
     if plan.get("seccomp"):
         seccomp.install()  # the last of the platform's work: nothing of the function has run
     os.chdir(header["cwd"])
