@@ -34,6 +34,9 @@ _libc.pthread_create.argtypes = [
     ctypes.c_void_p,
 ]
 _libc.sem_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint]
+# The semaphore ``shrink_table``'s thread waits on: this process's own (copied at the fork),
+# alive until the exec, unlike a local that would be freed under the waiting thread.
+_NEVER_POSTED = ctypes.create_string_buffer(SEM_T_SIZE)
 
 
 def _floor() -> int:
@@ -139,9 +142,8 @@ def shrink_table(first: int) -> None:
     shared with another task (``close_range``'s ``CLOSE_RANGE_UNSHARE``), so a bare thread
     (no interpreter in it: it waits on a semaphore) shares it until the exec ends the thread,
     and the old table with it. Best effort: nothing changes if a step fails."""
-    released = ctypes.create_string_buffer(SEM_T_SIZE)
     thread = ctypes.c_ulong()
-    if _libc.sem_init(released, 0, 0) == 0 and not _libc.pthread_create(
-        ctypes.byref(thread), None, ctypes.cast(_libc.sem_wait, ctypes.c_void_p), released
+    if _libc.sem_init(_NEVER_POSTED, 0, 0) == 0 and not _libc.pthread_create(
+        ctypes.byref(thread), None, ctypes.cast(_libc.sem_wait, ctypes.c_void_p), _NEVER_POSTED
     ):
         _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_UNSHARE)
