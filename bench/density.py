@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -41,8 +42,9 @@ FLOOR_MIB = 2048
 FIRST_GUESS_KIB = 6 * 1024  # the cost of an environment before any is measured
 WARM_FUNCTION = "bench-density-warm"
 PROVISIONED_FUNCTION = "bench-density"
-WARM_ITERATIONS = 2000
+WARM_ITERATIONS = 1000
 WARM_WARMUP = 200
+WARM_ROUNDS = 5  # p50 of each round, the median of them reported: one load spike moves one round
 POLL_S = 0.25
 STEP_WITHIN_S = 600.0
 FD_SPARE = 300  # descriptors the engine keeps free for connections and files
@@ -99,8 +101,8 @@ class DensityRun:
     init_pss_kib: int = 0
     inits: int = 0
     engine_pss_growth_kib: int = 0
-    warm_one: measure.LatencyStats | None = None
-    warm_n: measure.LatencyStats | None = None
+    warm_one: list[float] = field(default_factory=list)  # p50 (ms) of each round
+    warm_n: list[float] = field(default_factory=list)
     load_start: tuple[float, float, float] = (0.0, 0.0, 0.0)
     load_end: tuple[float, float, float] = (0.0, 0.0, 0.0)
 
@@ -110,9 +112,9 @@ class DensityRun:
 
     @property
     def warm_ratio(self) -> float | None:
-        if self.warm_one is None or self.warm_n is None or not self.warm_one.p50_ms:
+        if not self.warm_one or not self.warm_n:
             return None
-        return self.warm_n.p50_ms / self.warm_one.p50_ms
+        return statistics.median(self.warm_n) / statistics.median(self.warm_one)
 
 
 def _available_provisioned(client: Any) -> tuple[str, int]:
@@ -197,6 +199,18 @@ def grow(client: Any, run: DensityRun, budget: Budget, progress: Callable[[str],
     run.ready_s = time.perf_counter() - began
 
 
+def warm_p50s(endpoint: measure.Endpoint) -> list[float]:
+    """The warm p50 (ms) of each of ``WARM_ROUNDS`` rounds of sequential invokes."""
+    return [measure.warm_latency(endpoint, WARM_ITERATIONS, WARM_WARMUP).p50_ms for _ in range(WARM_ROUNDS)]
+
+
+def _rounds(p50s: list[float]) -> str:
+    """``median (lowest-highest)`` of the rounds' p50s."""
+    if not p50s:
+        return "-"
+    return f"{statistics.median(p50s):.2f} ({min(p50s):.2f}-{max(p50s):.2f})"
+
+
 def measure_density(
     run: DensityRun, server: harness.Server, floor_kib: int, progress: Callable[[str], None]
 ) -> None:
@@ -207,7 +221,7 @@ def measure_density(
     client.create_alias(FunctionName=PROVISIONED_FUNCTION, Name="live", FunctionVersion=version)
     warm = measure.Endpoint(server.host, server.port, WARM_FUNCTION)
     progress("density: warm p50 with one environment live")
-    run.warm_one = measure.warm_latency(warm, WARM_ITERATIONS, WARM_WARMUP)
+    run.warm_one = warm_p50s(warm)
     engine = server.process.pid
     time.sleep(1.0)
     pids_before = set(descendants(engine))
@@ -223,7 +237,7 @@ def measure_density(
     engine_after, _ = pss_kib((pids_after & pids_before) | {engine})
     run.engine_pss_growth_kib = engine_after - engine_before
     progress(f"density: warm p50 with {run.reached + 1} environments live")
-    run.warm_n = measure.warm_latency(warm, WARM_ITERATIONS, WARM_WARMUP)
+    run.warm_n = warm_p50s(warm)
     run.load_end = os.getloadavg()
 
 
@@ -234,12 +248,12 @@ def _kib(value: float) -> str:
 def _row(run: DensityRun) -> str:
     n = run.reached or 1
     kernel = sum(run.per_env(name) for name in ("Slab", "PageTables", "KernelStack"))
-    one = run.warm_one.p50_ms if run.warm_one else 0.0
-    live = run.warm_n.p50_ms if run.warm_n else 0.0
+    one = _rounds(run.warm_one)
+    live = _rounds(run.warm_n)
     return (
         f"| {run.target} | {run.reached} | {run.ready_s:.0f} | {_kib(run.env_pss_kib / n)} "
         f"| {run.env_procs / n:.2f} | {_kib(kernel)} | {_kib(-run.per_env('MemAvailable'))} "
-        f"| {one:.2f} | {live:.2f} | {run.warm_ratio or 0:.2f} "
+        f"| {one} | {live} | {run.warm_ratio or 0:.2f} "
         f"| {run.load_start[0]:.1f} → {run.load_end[0]:.1f} |"
     )
 
@@ -270,7 +284,8 @@ def render(run: DensityRun, floor_mib: int) -> str:
         f"before, {after // 1024} MiB after (machine-wide: other work on the machine moves it too)",
         f"- at this rate, {fits:.0f} environments fit above {floor_mib} MiB left"
         + (f"; stopped at {run.reached}: {run.stopped}" if run.stopped else ""),
-        f"- python3.11, 128 MB, alias `live`, provisioned in steps of {STEP}; warm p50: {WARM_ITERATIONS} "
+        f"- python3.11, 128 MB, alias `live`, provisioned in steps of {STEP}; warm p50: the median (and "
+        f"range) of {WARM_ROUNDS} rounds' p50 of {WARM_ITERATIONS} "
         "sequential invokes of another 128 MB function over one keep-alive connection (target: N live "
         "within 1.2x of 1 live)",
     ]
