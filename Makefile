@@ -14,7 +14,7 @@ NODE_SDK_STAMP := $(SDK)/nodejs/.installed
 JAVA_CLIENT_SRC := $(wildcard src/flare/runtimes/lambda_java/flare/runtime/*.java)
 JAVA_CLIENT_JAR := $(SDK)/java/flare-runtime.jar
 
-.PHONY: install run test lint unit conformance fuzz bench bench-cluster bench-scale soak screenshot clean
+.PHONY: install run test lint unit conformance fuzz bench bench-cluster bench-scale bench-density soak screenshot clean
 
 install: $(STAMP) $(NODE_SDK_STAMP) $(JAVA_CLIENT_JAR)
 
@@ -43,6 +43,11 @@ $(STAMP): pyproject.toml Makefile
 	  || apt-get install -y -qq chromium chromium-driver >/dev/null 2>&1 \
 	  || (apt-get update -qq && apt-get install -y -qq chromium chromium-driver >/dev/null) \
 	  || echo "chromium not installed: the console's browser test is skipped"
+	@# Debian's catatonit (static): each environment's pid 1, in place of a forked interpreter (as root).
+	@command -v catatonit >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
+	  || apt-get install -y -qq catatonit >/dev/null 2>&1 \
+	  || (apt-get update -qq && apt-get install -y -qq catatonit >/dev/null) \
+	  || echo "catatonit not installed: each environment's init is a forked interpreter (~2 MiB more)"
 	@# Debian's redis-server, for the tests of several nodes sharing one Redis (--cluster; as root).
 	@command -v redis-server >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1 \
 	  || apt-get install -y -qq redis-server >/dev/null 2>&1 \
@@ -107,6 +112,12 @@ bench-cluster: install
 # Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
 bench-scale: install
 	$(BIN)/python -m bench --only scale
+
+# Up to 5,000 idle provisioned environments in one engine (DENSITY_COUNT; minutes, most of the
+# machine's memory; stops with 2 GiB left): PSS and kernel memory per environment. Not in `make bench`.
+DENSITY_COUNT ?= 5000
+bench-density: install
+	$(BIN)/python -m bench.density --count $(DENSITY_COUNT)
 
 # Minutes of mixed load through the public API, then what leaked (not in `make test`).
 SOAK_MINUTES ?= 30

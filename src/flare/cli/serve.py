@@ -268,8 +268,10 @@ def serve_command(**options: Any) -> None:
     elif options["cluster_blob_dir"] is not None:
         raise click.UsageError("--cluster-blob-dir is where a cluster's nodes share code: give --cluster too")
     config = ServerConfig(**options)
+    from flare.sandbox.open_files import raise_for_engine
     from flare.server import serve
 
+    raise_for_engine()  # a few descriptors per live environment (sandbox/open_files.py)
     serve(config)
 
 

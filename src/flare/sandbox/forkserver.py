@@ -24,13 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from flare.runtimes.lambda_python import frames
+from flare.sandbox import open_files
 
 log = logging.getLogger("flare.zygote")
 
 RUNTIMES_DIR = Path(__file__).resolve().parent.parent / "runtimes"
 
 _BOOT = (
-    "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; main({fd}, {private!r})"
+    "import sys; sys.path.insert(0, {dir!r}); from lambda_python.zygote import main; "
+    "main({fd}, {private!r}, {open_files!r})"
 )
 ZYGOTE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 """All a zygote starts with. Not the engine's variables: an environment forked from it sets its
@@ -94,7 +96,12 @@ class Zygote:
                     "-I",
                     "-S",
                     "-c",
-                    _BOOT.format(dir=str(RUNTIMES_DIR), fd=theirs.fileno(), private=self.private_mounts),
+                    _BOOT.format(
+                        dir=str(RUNTIMES_DIR),
+                        fd=theirs.fileno(),
+                        private=self.private_mounts,
+                        open_files=open_files.for_zygotes(),
+                    ),
                 ],
                 pass_fds=(theirs.fileno(),),
                 stdin=subprocess.DEVNULL,

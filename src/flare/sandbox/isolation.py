@@ -39,6 +39,7 @@ from flare.sandbox.code_staging import CodeStaging
 from flare.sandbox.debug_ports import DEBUG_DIR, debugpy_dir
 from flare.sandbox.etc_tree import EtcTrees, build_etc_trees
 from flare.sandbox.forkserver import RUNTIMES_DIR
+from flare.sandbox.init_program import find_init_program
 from flare.sandbox.link_local_block import BLOCKED_V4, BLOCKED_V6, LinkLocalBlock
 from flare.sandbox.mountns import mounts_are_private
 from flare.sandbox.skeleton import DEVICES, Skeletons, shape_of
@@ -141,6 +142,9 @@ class Isolation:
     code_staging: CodeStaging | None = None
     """Where late-bound environments get their code (``code_staging.py``); None: no such
     environments (no namespaces, or no mount namespace of the engine's own)."""
+    init_program: str | None = None
+    """The static init each environment's pid 1 becomes (``init_program.py``); None: a forked
+    interpreter stays its init."""
     _uids: set[int] = field(default_factory=set)
     # on-demand uids handed out and given back: below ``_uid_mark`` every uid not in ``_uids``
     # is in ``_uids_free`` (a heap), so the lowest free one is found without a scan
@@ -371,6 +375,7 @@ def mount_plan(
         "uid": uid,
         "gid": SANDBOX_GID,
         "init_uid": INIT_UID,
+        **({"init_program": isolation.init_program} if isolation.init_program else {}),
         "hostname": HOSTNAME,
         "seccomp": True,  # runtimes/lambda_python/seccomp.py, installed before the function runs
     }
@@ -443,6 +448,13 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
             notes.append("/tmp: a private ext4 image of EphemeralStorage MB per environment (ENOSPC past it)")
         else:
             notes.append(f"/tmp: NOT size-capped ({scratch.reason})")
+    init_program = find_init_program() if namespaces else None
+    if namespaces:
+        notes.append(
+            f"pid 1 of each environment: {init_program} (pause mode)"
+            if init_program
+            else "pid 1 of each environment: a forked interpreter (install catatonit for ~2 MiB less each)"
+        )
     if namespaces and config.network == "isolated":
         notes.append(
             "network: isolated (loopback and Flare's endpoint only) unless a function's flare:network tag "
@@ -472,6 +484,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         shared_prefixes=tuple(sorted(prefixes)),
         notes=notes,
         code_staging=_code_staging(data_dir, notes) if namespaces else None,
+        init_program=init_program,
     )
 
 

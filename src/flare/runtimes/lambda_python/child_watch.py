@@ -24,7 +24,19 @@ import select
 from typing import Dict, List, Tuple
 
 SYS_CLOSE_RANGE = 436  # x86_64 and aarch64 alike
+CLOSE_RANGE_UNSHARE = 2
+SEM_T_SIZE = 64  # sizeof(sem_t) is 32 on 64-bit Linux
 _libc = ctypes.CDLL(None, use_errno=True)
+_libc.pthread_create.argtypes = [
+    ctypes.POINTER(ctypes.c_ulong),
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+    ctypes.c_void_p,
+]
+_libc.sem_init.argtypes = [ctypes.c_void_p, ctypes.c_int, ctypes.c_uint]
+# The semaphore ``shrink_table``'s thread waits on: this process's own (copied at the fork),
+# alive until the exec, unlike a local that would be freed under the waiting thread.
+_NEVER_POSTED = ctypes.create_string_buffer(SEM_T_SIZE)
 
 
 def _floor() -> int:
@@ -119,3 +131,19 @@ class ChildWatch:
         self._epoll.close()  # through its object, which would otherwise close that number again
         if _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(self.floor), ctypes.c_uint(0xFFFFFFFF), 0) != 0:
             os.closerange(self.floor, self._top + 1)
+
+
+def shrink_table(first: int) -> None:
+    """In a new child about to ``exec``: close every descriptor from ``first`` up and leave this
+    process with a descriptor table of the kernel's smallest size. A fork copies its parent's
+    table at its full size, and the zygote's reaches past its children's pidfds (from
+    ``floor``, 2 per live environment: 128 KiB of kernel memory a process at 5,000), which an
+    exec keeps. The kernel makes a new table, sized to what stays open, only for a table
+    shared with another task (``close_range``'s ``CLOSE_RANGE_UNSHARE``), so a bare thread
+    (no interpreter in it: it waits on a semaphore) shares it until the exec ends the thread,
+    and the old table with it. Best effort: nothing changes if a step fails."""
+    thread = ctypes.c_ulong()
+    if _libc.sem_init(_NEVER_POSTED, 0, 0) == 0 and not _libc.pthread_create(
+        ctypes.byref(thread), None, ctypes.cast(_libc.sem_wait, ctypes.c_void_p), _NEVER_POSTED
+    ):
+        _libc.syscall(SYS_CLOSE_RANGE, ctypes.c_uint(first), ctypes.c_uint(0xFFFFFFFF), CLOSE_RANGE_UNSHARE)

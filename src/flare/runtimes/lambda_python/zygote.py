@@ -25,6 +25,7 @@ import ctypes
 import gc
 import json
 import os
+import resource
 import select
 import signal
 import socket
@@ -381,9 +382,16 @@ def _spawn(
     return pid
 
 
-def main(control_fd: int, private_mounts: Optional[list[str]] = None) -> None:
+def main(
+    control_fd: int, private_mounts: Optional[list[str]] = None, open_files: Optional[tuple[int, int]] = None
+) -> None:
     """The zygote's entry point: serve SPAWN frames on ``control_fd``; with ``private_mounts``
-    (as root), first leave the mounts under those paths behind (``sandbox.leave_mounts``)."""
+    (as root), first leave the mounts under those paths behind (``sandbox.leave_mounts``); with
+    ``open_files``, first take that open-files limit (the one the engine started with, before
+    it raised its own: ``flare.sandbox.open_files``)."""
+    if open_files is not None:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, open_files)
     if private_mounts:
         why_not = sandbox.leave_mounts(private_mounts)
         if why_not is not None:
