@@ -11,6 +11,9 @@ On Redis, shared by every node:
     redis_function_settings  recursion and runtime management configs
     redis_code_signing       code signing configs and bindings
     redis_invoke_configs     event invoke configs
+    redis_mappings           event source mapping definitions (every node polls each enabled
+                             one; SQS messages are shared by their visibility timeout, stream
+                             shards by ``redis_shard_leases``, whose checkpoints are there too)
     redis_schedules          keep-warm schedules (each firing run by one node)
     redis_settings           reserved and provisioned concurrency settings
     redis_role_policies      execution roles' policies
@@ -18,10 +21,10 @@ On Redis, shared by every node:
     redis_secrets            Flare's own secrets
     redis_blobs              code and layer zips
 
-In the node's own SQLite still: event source mappings and their checkpoints, async events,
-queues and streams (the cluster's queue helpers replace those with their own), durable
-executions, the log index and hot-reload bindings; so a node still keeps a data dir. A change to
-a shared concern is heard by every node (``registry_changes``).
+Async events, queues and streams are on Redis too, outside this backend (``queue_homes.py``).
+In the node's own SQLite still: durable executions, the log index and hot-reload bindings; so
+a node still keeps a data dir. A change to a shared concern is heard by every node
+(``registry_changes``).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
 from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_layers import RedisLayerStore
+from flare.cluster.redis_mappings import RedisMappingStore, Scripts
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
@@ -54,6 +58,7 @@ from flare.store.storage import (
     FunctionStorage,
     InvokeConfigStorage,
     LayerStorage,
+    MappingStorage,
     PolicyStorage,
     RolePolicyStorage,
     ScheduleStorage,
@@ -76,6 +81,7 @@ class RedisStores(SqliteStores):
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)
+        self._mapping_scripts = Scripts.register(link.sync)
 
     def __repr__(self) -> str:
         return f"<RedisStores {self.link.node_name} on {self.link.url}>"
@@ -107,6 +113,9 @@ class RedisStores(SqliteStores):
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
         return RedisInvokeConfigStore(self.link, scope)
+
+    def mappings(self, scope: Scope) -> MappingStorage:
+        return RedisMappingStore(self.link, scope, self._mapping_scripts)
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
         return RedisScheduleStore(self.link, scope, self._claim)

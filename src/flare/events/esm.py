@@ -65,6 +65,16 @@ ALLOWED: dict[State, set[State]] = {
 }
 
 
+SETTLED = frozenset({State.ENABLED, State.DISABLED})
+
+
+def polls(config: dict[str, Any]) -> bool:
+    """Whether a mapping's poller runs, as its stored ``config`` says: asked to be enabled
+    (``_enabled``) and neither settled ``Disabled`` (asked, or its source could not be read)
+    nor ``Deleting``. What a node of a cluster that did not make the change follows."""
+    return bool(config["_enabled"]) and State(config["State"]) not in (State.DISABLED, State.DELETING)
+
+
 def move(current: State, to: State) -> State:
     """``to``, if the table allows it from ``current``; else IllegalTransition."""
     if to not in ALLOWED[current]:
