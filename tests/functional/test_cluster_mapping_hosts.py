@@ -99,6 +99,15 @@ def state_everywhere(hosts: ClusterHosts, mapping_id: str, state: str, timeout: 
         eventually(probe, timeout)
 
 
+def absent(lam: Any, mapping_id: str) -> None:
+    """AssertionError unless GetEventSourceMapping answers ResourceNotFoundException."""
+    try:
+        lam.get_event_source_mapping(UUID=mapping_id)
+    except lam.exceptions.ResourceNotFoundException:
+        return
+    raise AssertionError(f"{mapping_id} is still there")
+
+
 def delivered(reports: list[Any]) -> list[str]:
     return [body for report in reports for body in report]
 
@@ -167,8 +176,7 @@ def test_disabled_on_one_node_stops_everywhere_and_deleted_on_another_is_gone(ho
         lam = hosts.client(node)
 
         def gone(lam: Any = lam) -> None:
-            with pytest.raises(lam.exceptions.ResourceNotFoundException):
-                lam.get_event_source_mapping(UUID=mapping_id)
+            absent(lam, mapping_id)
             assert lam.list_event_source_mappings(FunctionName=name)["EventSourceMappings"] == []
 
         eventually(gone)
@@ -231,3 +239,24 @@ def test_two_updates_at_once_on_two_nodes_both_land(hosts: ClusterHosts) -> None
                 assert (found["BatchSize"], found["MaximumBatchingWindowInSeconds"]) == (size, size)
 
             eventually(both)
+
+
+def test_a_deletion_left_by_a_node_that_died_is_finished_by_another(hosts: ClusterHosts) -> None:
+    lam = hosts.client(live(hosts)[0])
+    source = unique("source")
+    hosts.client(live(hosts)[0], "sqs").create_queue(QueueName=source)
+    name = reporter(hosts, "unused", sleep=0)
+    mapping_id = lam.create_event_source_mapping(
+        FunctionName=name, EventSourceArn=f"arn:aws:sqs:us-east-1:000000000000:{source}"
+    )["UUID"]
+    state_everywhere(hosts, mapping_id, "Enabled")
+    hosts.run(write_as_a_node_that_died, hosts.redis_url, mapping_id, {"State": "Deleting"})
+    state_everywhere(hosts, mapping_id, "Deleting", timeout=1.5)
+    with pytest.raises(lam.exceptions.ResourceConflictException) as refused:  # not a 500
+        lam.delete_event_source_mapping(UUID=mapping_id)
+    assert "being deleted" in str(refused.value)
+    for node in live(hosts):
+        client = hosts.client(node)
+
+        eventually(partial(absent, client, mapping_id))
+    assert hosts.redis_client().hget(CONFIGS, mapping_id) is None

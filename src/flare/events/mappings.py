@@ -188,6 +188,8 @@ class EventSourceMappings:
         """DeleteEventSourceMapping: answers with State ``Deleting``. Raises ResourceNotFound."""
 
         def deleting(current: dict[str, Any]) -> dict[str, Any]:
+            if current["State"] == State.DELETING:  # on a node of a cluster, until it is gone
+                raise ResourceConflict(f"The resource you requested is being deleted: {mapping_id}")
             return current | {"State": esm.move(State(current["State"]), State.DELETING).value}
 
         return self._change(mapping_id, deleting)
@@ -307,7 +309,7 @@ class EventSourceMappings:
         def take_over() -> None:
             self._timers.discard(timer)
             if self._started and self._configs.get(mapping_id, {}).get("_revision") == revision:
-                log.info("mapping %s: settling %s for the node that left it", mapping_id, config["State"])
+                log.warning("mapping %s: settling %s for the node that left it", mapping_id, config["State"])
                 self._spawn(self._settle(mapping_id))
 
         timer = self._clock.call_later(self._takeover_s, take_over)
@@ -371,7 +373,12 @@ class EventSourceMappings:
     def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
         task = asyncio.get_running_loop().create_task(work)
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("settling or following a mapping failed", exc_info=error)
 
     def _schedule(self, mapping_id: str) -> None:
         self._clock.call_later(0.0, lambda: self._spawn(self._settle(mapping_id)))
