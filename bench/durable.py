@@ -121,11 +121,10 @@ def _advance(url: str, seconds: float) -> None:
     from botocore.credentials import Credentials
 
     body = json.dumps({"AdvanceSeconds": seconds}).encode()
-    request = AWSRequest(
-        "POST", f"{url}/flare/v1/clock", data=body, headers={"Content-Type": "application/json"}
-    )
+    endpoint = f"{url}/flare/v1/clock"
+    request = AWSRequest("POST", endpoint, data=body, headers={"Content-Type": "application/json"})
     SigV4Auth(Credentials("x", "x"), "lambda", "us-east-1").add_auth(request)
-    prepared = urllib.request.Request(request.url, data=body, headers=dict(request.headers), method="POST")
+    prepared = urllib.request.Request(endpoint, data=body, headers=dict(request.headers), method="POST")
     with urllib.request.urlopen(prepared, timeout=10) as reply:
         reply.read()
 

@@ -71,7 +71,8 @@ def _client(service: str, url: str) -> Any:
     import boto3
     from botocore.config import Config
 
-    return boto3.client(
+    make: Callable[..., Any] = boto3.client  # the service is a name, not a literal
+    return make(
         service,
         endpoint_url=url,
         region_name="us-east-1",

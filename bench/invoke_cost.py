@@ -30,7 +30,16 @@ from pathlib import Path
 from bench import harness, measure
 
 TICK_S = 1 / os.sysconf("SC_CLK_TCK")
-SYSCALLS = ("write", "read", "pread64", "epoll_pwait", "sendto", "recvfrom", "poll", "getrusage")
+SYSCALLS: tuple[str, ...] = (
+    "write",
+    "read",
+    "pread64",
+    "epoll_pwait",
+    "sendto",
+    "recvfrom",
+    "poll",
+    "getrusage",
+)
 SYSCALLS += ("restart_syscall", "openat", "close", "pwrite64", "fdatasync", "futex", "kill")
 TRACER = """
 import os, signal, sys

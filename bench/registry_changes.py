@@ -19,6 +19,7 @@ Results go to stdout as markdown and are appended to bench/RESULTS.md unless ``-
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import tempfile
 import time
@@ -63,7 +64,7 @@ def seen_by_b(a: Any, b: Any, rounds: int) -> list[float]:
         revision = a.update_function_configuration(FunctionName="bench-seen", Description=str(n))[
             "RevisionId"
         ]
-        samples.append(until(lambda r=revision: _revision(b, "bench-seen") == r))
+        samples.append(until(functools.partial(_revision_is, b, "bench-seen", revision)))
     return samples
 
 
@@ -74,7 +75,7 @@ def runs_on_b(a: Any, b: Any, rounds: int) -> list[float]:
     for n in range(1, rounds + 1):
         a.get_waiter("function_updated_v2").wait(FunctionName="bench-runs")
         a.update_function_code(FunctionName="bench-runs", ZipFile=python_function(SAYS.format(n=n)))
-        samples.append(until(lambda n=n: _answer(b, "bench-runs") == {"round": n}))
+        samples.append(until(functools.partial(_answers, b, "bench-runs", {"round": n})))
     return samples
 
 
@@ -102,6 +103,14 @@ def invoke_cost(client: Any, shared: redis.Redis, rounds: int) -> float:
 
 def _revision(client: Any, name: str) -> str:
     return str(client.get_function_configuration(FunctionName=name)["RevisionId"])
+
+
+def _revision_is(client: Any, name: str, revision: str) -> bool:
+    return _revision(client, name) == revision
+
+
+def _answers(client: Any, name: str, expected: Any) -> bool:
+    return bool(_answer(client, name) == expected)
 
 
 def _exists(client: Any, name: str) -> bool:

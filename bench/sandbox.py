@@ -91,12 +91,18 @@ _REPORT_DURATION = re.compile(r"^REPORT .*?\tDuration: ([0-9.]+) ms", re.MULTILI
 class Steady(Protocol):
     """The parts of the bench's settings used here."""
 
-    cold_iterations: int
-    warm_iterations: int
-    warm_warmup: int
-    clients: int
-    throughput_seconds: float
-    throughput_warmup: float
+    @property
+    def cold_iterations(self) -> int: ...
+    @property
+    def warm_iterations(self) -> int: ...
+    @property
+    def warm_warmup(self) -> int: ...
+    @property
+    def clients(self) -> int: ...
+    @property
+    def throughput_seconds(self) -> float: ...
+    @property
+    def throughput_warmup(self) -> float: ...
 
 
 # ---- results ---------------------------------------------------------------------------------

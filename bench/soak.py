@@ -30,6 +30,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import suppress
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -162,8 +163,10 @@ class Load:
         import boto3
         from botocore.config import Config
 
+        make: Callable[..., Any] = boto3.client  # the service is a name, not a literal
+
         def client(service: str) -> Any:
-            return boto3.client(
+            return make(
                 service,
                 endpoint_url=url,
                 region_name="us-east-1",
@@ -248,8 +251,9 @@ def set_up(url: str) -> None:
         lam.get_waiter("function_active_v2").wait(FunctionName=name, WaiterConfig={"Delay": 0.05})
 
     keys = {"region_name": "us-east-1", "aws_access_key_id": "soak", "aws_secret_access_key": "soak"}
-    sqs = boto3.client("sqs", endpoint_url=url, **keys)
-    kinesis = boto3.client("kinesis", endpoint_url=url, **keys)
+    make: Callable[..., Any] = boto3.client
+    sqs = make("sqs", endpoint_url=url, **keys)
+    kinesis = make("kinesis", endpoint_url=url, **keys)
     queue = sqs.create_queue(QueueName="soak-queue")["QueueUrl"]
     attributes = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]
     kinesis.create_stream(StreamName="soak-stream", ShardCount=2)

@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -78,7 +78,8 @@ class FlareServer:
     ) -> Any:
         """A boto3 client of ``service``; ``key`` (a 12-digit access key id is that account) and
         ``region`` pick the account and region it acts in."""
-        return boto3.client(
+        make: Callable[..., Any] = boto3.client  # the service is a name, not a literal
+        return make(
             service,
             endpoint_url=self.url,
             region_name=region,

@@ -64,7 +64,9 @@ class Machine:
             from flare.cluster.redis_stores import RedisStores
 
             self.cluster = ClusterLink(config.cluster_url, config.node_name)
-            self.stores = RedisStores(self.cluster, self.data, self.default_scope, config.cluster_blob_dir)
+            self.stores = RedisStores(
+                self.cluster, self.data, self.default_scope, config.cluster_blob_dir, self.clock
+            )
         else:
             self.stores = SqliteStores(self.data, self.default_scope)
         self.database = self.stores.database

@@ -21,6 +21,7 @@ import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from flare.cluster.redis_blobs import blob_key
 from tests.cluster_functions import eventually
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
@@ -487,7 +488,7 @@ def test_a_node_refuses_a_shared_blob_that_does_not_hash_to_its_code_sha256(
     create_function(a, "corrupted", says("genuine"))
     digest = hashlib.sha256(says("genuine")).hexdigest()
     shared = redis.Redis.from_url(redis_server.url)
-    shared.set(f"flare:cluster:blob:{digest}", says("forged"))  # a valid zip, other bytes
+    shared.set(blob_key(digest), says("forged"))  # a valid zip, other bytes
     late = node(tmp_path, redis_server, "suspicious")
     try:
         client = late.client()
@@ -498,7 +499,7 @@ def test_a_node_refuses_a_shared_blob_that_does_not_hash_to_its_code_sha256(
         )
         assert not (late.data_dir / "blobs" / "sha256" / f"{digest}.zip").exists()
         assert "ReservedConcurrentExecutions" not in client.get_function_concurrency(FunctionName="corrupted")
-        shared.set(f"flare:cluster:blob:{digest}", says("genuine"))  # repaired: fetched on the next try
+        shared.set(blob_key(digest), says("genuine"))  # repaired: fetched on the next try
         assert invoke(client, "corrupted") == {"says": "genuine"}
     finally:
         late.stop()
@@ -514,7 +515,7 @@ def test_a_node_missing_a_layers_zip_still_starts_and_refuses_only_what_needs_it
     create_function(a, "needs-lost-layer", says("x"), Layers=[layer["LayerVersionArn"]])
     create_function(a, "needs-nothing-lost", says("still served"))
     shared = redis.Redis.from_url(redis_server.url)
-    shared.delete(f"flare:cluster:blob:{hashlib.sha256(content).hexdigest()}")
+    shared.delete(blob_key(hashlib.sha256(content).hexdigest()))
     shared.close()
     late = node(tmp_path, redis_server, "without-the-layer")
     try:
@@ -625,7 +626,7 @@ def test_with_a_shared_blob_dir_code_is_shared_there_and_not_in_redis(tmp_path: 
         digest = hashlib.sha256(says("from the dir")).hexdigest()
         assert (shared / f"{digest}.zip").read_bytes() == says("from the dir")
         client = redis.Redis.from_url(redis_server.url)
-        assert client.get(f"flare:cluster:blob:{digest}") is None
+        assert client.get(blob_key(digest)) is None
         client.close()
     finally:
         for server in pair:

@@ -10,9 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from flare.clock import ManualClock
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
-from flare.cluster.redis_blobs import SharedBlobStore, blob_key
+from flare.cluster.redis_blobs import UNUSED_GRACE_S, SharedBlobStore, blob_key, unused_key
 from flare.cluster.redis_functions import FunctionScripts, RedisFunctionStore
 from flare.cluster.redis_layers import RedisLayerStore
 from flare.cluster.redis_policies import RedisPolicyStore
@@ -168,6 +169,48 @@ def test_a_shared_directory_holds_the_blobs_instead_of_redis(link: ClusterLink, 
     digest = SharedBlobStore(tmp_path / "a", link.sync, shared).put(data)
     assert link.sync.get(blob_key(digest)) is None and (shared / f"{digest}.zip").read_bytes() == data
     assert SharedBlobStore(tmp_path / "b", link.sync, shared).path(digest).read_bytes() == data
+
+
+def zip_of(text: str) -> bytes:
+    return b"PK\x05\x06" + b"\x00" * 18 + text.encode()
+
+
+def test_a_shared_zip_nothing_uses_goes_after_the_grace_and_a_used_one_stays(
+    link: ClusterLink, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    used, unused = zip_of("used"), zip_of("unused")
+    uploader = SharedBlobStore(tmp_path / "a", link.sync, clock=clock)
+    kept, dropped = uploader.put(used), uploader.put(unused)
+    sweeper = SharedBlobStore(tmp_path / "b", link.sync, clock=clock)
+    sweeper.delete_unused({kept})  # first seen unused: marked, not deleted
+    clock.advance(UNUSED_GRACE_S - 1)
+    sweeper.delete_unused({kept})
+    assert link.sync.get(blob_key(dropped)) == unused
+    clock.advance(2)
+    sweeper.delete_unused({kept})
+    assert link.sync.get(blob_key(dropped)) is None and link.sync.get(unused_key(dropped)) is None
+    assert link.sync.get(blob_key(kept)) == used and link.sync.get(unused_key(kept)) is None
+
+
+def test_uploading_a_zip_again_or_using_it_again_starts_its_grace_over(
+    link: ClusterLink, tmp_path: Path
+) -> None:
+    clock = ManualClock()
+    data = zip_of("again")
+    node_a = SharedBlobStore(tmp_path / "a", link.sync, clock=clock)
+    digest = node_a.put(data)
+    sweeper = SharedBlobStore(tmp_path / "b", link.sync, clock=clock)
+    sweeper.delete_unused(set())
+    clock.advance(UNUSED_GRACE_S + 1)
+    node_a.put(data)  # another node uploads it for a function it is about to store
+    sweeper.delete_unused(set())
+    assert link.sync.get(blob_key(digest)) == data
+    clock.advance(UNUSED_GRACE_S - 1)
+    sweeper.delete_unused({digest})  # stored meanwhile: its mark goes
+    clock.advance(UNUSED_GRACE_S + 1)
+    sweeper.delete_unused(set())  # unused from here on: marked anew, not deleted
+    assert link.sync.get(blob_key(digest)) == data
 
 
 def policies(link: ClusterLink, scope: Scope = SCOPE) -> PolicyStorage:

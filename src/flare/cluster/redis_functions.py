@@ -15,7 +15,8 @@ Every write publishes ``{"node": <writer>, "function": <name>}`` on ``flare:{<sc
 in the same script or ``MULTI``, so a node that hears it (``registry_changes.py``) reads the
 function back: the change and its notice are one. Compare-and-set happens in Lua: a version is
 inserted only if absent (``StaleRevision`` otherwise: another node made it first) and replaced
-only while its stored RevisionId is the one the writer cached. Deleting a function (versions,
+only while its stored RevisionId is the one the writer cached; an alias likewise, and only while
+its function exists. Deleting a function (versions,
 aliases, counter, resource policies) is one script.
 
 A version's counter stays when the version is deleted (numbers are not reused) and goes with
@@ -67,6 +68,20 @@ redis.call('HSET', KEYS[1], ARGV[1], '[' .. seq .. ',' .. ARGV[2] .. ']')
 redis.call('PUBLISH', ARGV[4], ARGV[5])
 return 1
 """
+# KEYS: function, aliases; ARGV: alias, config, expected ('' absent, '*' any, else the stored
+# RevisionId), channel, message. Refused (0) when the function went or the alias moved.
+_ALIAS_PUT = """
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local current = redis.call('HGET', KEYS[2], ARGV[1])
+if ARGV[3] == '' then
+  if current then return 0 end
+elseif ARGV[3] ~= '*' then
+  if not current or cjson.decode(current)['RevisionId'] ~= ARGV[3] then return 0 end
+end
+redis.call('HSET', KEYS[2], ARGV[1], ARGV[2])
+redis.call('PUBLISH', ARGV[4], ARGV[5])
+return 1
+"""
 # KEYS: function, aliases, counters, names, policies; ARGV: name, channel, message
 _DELETE = """
 local versions = redis.call('HLEN', KEYS[1])
@@ -91,13 +106,21 @@ class FunctionScripts:
     delete: Script
     policy_put: Script
     policy_delete_function: Script
+    alias_put: Script
 
     @classmethod
     def register(cls, client: redis.Redis) -> FunctionScripts:
         return cls(
             *(
                 client.register_script(script)
-                for script in (_INSERT, _UPDATE, _DELETE, redis_policies.PUT, redis_policies.DELETE_FUNCTION)
+                for script in (
+                    _INSERT,
+                    _UPDATE,
+                    _DELETE,
+                    redis_policies.PUT,
+                    redis_policies.DELETE_FUNCTION,
+                    _ALIAS_PUT,
+                )
             )
         )
 
@@ -229,11 +252,14 @@ class RedisFunctionStore:
                 digests.add(json.loads(value)[1]["code_digest"])
         return digests
 
-    def put_alias(self, row: AliasRow) -> None:
-        with self._client.pipeline(transaction=True) as pipe:
-            pipe.hset(self._aliases(row.name), row.alias, json.dumps(row.config))
-            pipe.publish(self.channel, self._notice(row.name))
-            pipe.execute()
+    def put_alias(self, row: AliasRow, expected_revision: str | None = None) -> None:
+        """Store ``row`` while its function exists and, with ``expected_revision``, while the
+        stored alias has that RevisionId ('' : while there is none). Raises StaleRevision."""
+        expected = "*" if expected_revision is None else expected_revision
+        keys = [self._function(row.name), self._aliases(row.name)]
+        args = [row.alias, json.dumps(row.config), expected, self.channel, self._notice(row.name)]
+        if not self._scripts.alias_put(keys=keys, args=args):
+            raise StaleRevision(f"alias {row.name}:{row.alias} moved")
 
     def delete_alias(self, name: str, alias: str) -> int:
         with self._client.pipeline(transaction=True) as pipe:

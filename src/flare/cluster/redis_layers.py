@@ -16,9 +16,9 @@ zip is a shared code blob (``redis_blobs``). Layers are read from Redis at every
 ``Layers`` controller keeps no cache), so no change notice is needed: every node sees a
 publish, a delete or a permission at its next read.
 
-A permission's RevisionId is checked by the controller against what it just read: two nodes
-changing one layer version's permissions at the same instant may lose one change (unlike
-function policies, no compare-and-set yet).
+A permission is written with compare-and-set (one Lua script): the policy is replaced only
+while its RevisionId is still the one the controller read, so two nodes changing one version's
+permissions at the same instant both land, one after the other (``control/stale_writes``).
 """
 
 from __future__ import annotations
@@ -29,8 +29,22 @@ from dataclasses import replace
 from typing import Any
 
 from flare.cluster.link import PREFIX, ClusterLink
+from flare.errors import StaleRevision
 from flare.scope import Scope
 from flare.store.layers import LayerVersionRow
+
+# KEYS: policies; ARGV: field, new value, expected RevisionId ('' : none stored). 0: refused.
+_POLICY_PUT = """
+local current = redis.call('HGET', KEYS[1], ARGV[1])
+local revision = ''
+if current then
+  local stored = cjson.decode(current)['revision']
+  if type(stored) == 'string' then revision = stored end
+end
+if revision ~= ARGV[3] then return 0 end
+redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+return 1
+"""
 
 
 def _text(value: bytes | str) -> str:
@@ -48,6 +62,7 @@ class RedisLayerStore:
         self._counters = link.scoped(scope, "layer-counters")
         self._deleted = link.scoped(scope, "layer-deleted")
         self._policies = link.scoped(scope, "layer-policies")
+        self._policy_put = link.sync.register_script(_POLICY_PUT)
 
     def __repr__(self) -> str:
         return f"<RedisLayerStore {self.scope.key}>"
@@ -99,8 +114,19 @@ class RedisLayerStore:
             return False
         return bool(self._client.hsetnx(self._deleted, f"{name}/{version}", 1))
 
-    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
-        self._client.hset(self._policies, f"{name}/{version}", _policy(policy, revision))
+    def set_policy(
+        self,
+        name: str,
+        version: int,
+        policy: list[dict[str, Any]],
+        revision: str | None,
+        expected_revision: str | None = None,
+    ) -> None:
+        field, value = f"{name}/{version}", _policy(policy, revision)
+        if expected_revision is None:
+            self._client.hset(self._policies, field, value)
+        elif not self._policy_put(keys=[self._policies], args=[field, value, expected_revision]):
+            raise StaleRevision(f"layer {name}:{version}'s policy moved")
 
     def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:
         deleted = [_text(key).rpartition("/") for key in self._client.hkeys(self._deleted)]

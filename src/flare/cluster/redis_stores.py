@@ -32,6 +32,7 @@ from __future__ import annotations
 from contextlib import suppress
 from pathlib import Path
 
+from flare.clock import Clock
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
@@ -70,14 +71,20 @@ from flare.store.storage import (
 
 class RedisStores(SqliteStores):
     """The stores of the node ``link`` names, its data dir ``data`` (see the module docstring);
-    ``blob_dir``: the shared directory code zips go to instead of Redis."""
+    ``blob_dir``: the shared directory code zips go to instead of Redis; ``clock``: the node's
+    (the shared zips' sweep reads its wall time)."""
 
     def __init__(
-        self, link: ClusterLink, data: Path, legacy_scope: Scope, blob_dir: Path | None = None
+        self,
+        link: ClusterLink,
+        data: Path,
+        legacy_scope: Scope,
+        blob_dir: Path | None = None,
+        clock: Clock | None = None,
     ) -> None:
         super().__init__(data, legacy_scope)
         self.link = link
-        self.blobs = SharedBlobStore(data, link.sync, blob_dir)
+        self.blobs = SharedBlobStore(data, link.sync, blob_dir, clock)
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)

@@ -133,7 +133,7 @@ class Aliases:
         """CreateAlias on function ``name``, whose versions are ``versions``.
 
         Raises InvalidParameterValue, ResourceNotFound (a version that does not exist),
-        ResourceConflict (the alias exists).
+        ResourceConflict (the alias exists), StaleRevision (a shared store's alias moved).
         """
         alias: str = body["Name"]  # Name and FunctionVersion: required by the model
         primary = self._version(name, body["FunctionVersion"], versions)
@@ -141,14 +141,15 @@ class Aliases:
             raise ResourceConflict(f"Alias already exists: {self._arn(name, alias)}")
         weights = self._weights(name, body.get("RoutingConfig"), primary, versions)
         config = self._config(name, alias, primary, body.get("Description") or "", weights)
-        return self._store(name, config)
+        return self._store(name, config, expected_revision="")
 
     def update(
         self, name: str, alias: str, body: dict[str, Any], versions: Collection[str]
     ) -> dict[str, Any]:
         """UpdateAlias: the fields given change, the others stay; a new RevisionId either way.
 
-        Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue.
+        Raises ResourceNotFound, PreconditionFailed (RevisionId), InvalidParameterValue,
+        StaleRevision (a shared store's alias moved since it was cached).
         """
         current = self._existing(name, alias)
         revision = body.get("RevisionId")
@@ -164,7 +165,8 @@ class Aliases:
         description = current["Description"]
         if body.get("Description") is not None:
             description = body["Description"]
-        return self._store(name, self._config(name, alias, primary, description, weights))
+        config = self._config(name, alias, primary, description, weights)
+        return self._store(name, config, expected_revision=current["RevisionId"])
 
     def delete(self, name: str, alias: str) -> None:
         """DeleteAlias. Raises ResourceNotFound."""
@@ -236,8 +238,10 @@ class Aliases:
             config["RoutingConfig"] = {"AdditionalVersionWeights": weights}
         return config
 
-    def _store(self, name: str, config: dict[str, Any]) -> dict[str, Any]:
-        self._db.put_alias(AliasRow(name, config["Name"], config))
+    def _store(self, name: str, config: dict[str, Any], expected_revision: str) -> dict[str, Any]:
+        """Store ``config`` over the alias whose RevisionId this cache holds ('' : none), then
+        cache it. Raises StaleRevision (nothing changed) when a shared store's alias moved."""
+        self._db.put_alias(AliasRow(name, config["Name"], config), expected_revision)
         self._cache(name, config)
         return copy.deepcopy(config)
 

@@ -48,6 +48,7 @@ from flare.control.layer_arns import (
 )
 from flare.control.layer_listing import Locate, listed, matches, page_of, with_location
 from flare.control.registry import format_last_modified
+from flare.control.stale_writes import redone_once
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import BlobStore, validate_zip
 from flare.store.layers import LayerVersionRow
@@ -221,25 +222,34 @@ class Layers:
     ) -> dict[str, Any]:
         """AddLayerVersionPermission. Raises ResourceNotFound, ResourceConflict (Sid taken),
         PreconditionFailed (RevisionId)."""
-        row = self._live(layer_name, version, None)
-        new = layer_policy.statement(
-            str(body.get("StatementId")),
-            str(body.get("Action")),
-            str(body.get("Principal")),
-            body.get("OrganizationId"),
-            row.config["LayerVersionArn"],
-        )
-        statements = layer_policy.added(row.policy, new, revision, row.policy_revision)
-        new_revision = str(uuid.uuid4())
-        self._store.set_policy(row.name, row.version, statements, new_revision)
-        return {"Statement": layer_policy.dumps(new), "RevisionId": new_revision}
+
+        def change() -> dict[str, Any]:
+            row = self._live(layer_name, version, None)
+            new = layer_policy.statement(
+                str(body.get("StatementId")),
+                str(body.get("Action")),
+                str(body.get("Principal")),
+                body.get("OrganizationId"),
+                row.config["LayerVersionArn"],
+            )
+            statements = layer_policy.added(row.policy, new, revision, row.policy_revision)
+            new_revision = str(uuid.uuid4())
+            self._store.set_policy(row.name, row.version, statements, new_revision, row.policy_revision or "")
+            return {"Statement": layer_policy.dumps(new), "RevisionId": new_revision}
+
+        return redone_once(change, lambda: None, self._version_arn(layer_name, version))
 
     def remove_permission(self, layer_name: str, version: int, sid: str, revision: str | None) -> None:
         """RemoveLayerVersionPermission. Raises ResourceNotFound (version or statement),
         PreconditionFailed (RevisionId)."""
-        row = self._live(layer_name, version, None)
-        statements = layer_policy.removed(row.policy, sid, revision, row.policy_revision)
-        self._store.set_policy(row.name, row.version, statements, str(uuid.uuid4()) if statements else None)
+
+        def change() -> None:
+            row = self._live(layer_name, version, None)
+            statements = layer_policy.removed(row.policy, sid, revision, row.policy_revision)
+            new_revision = str(uuid.uuid4()) if statements else None
+            self._store.set_policy(row.name, row.version, statements, new_revision, row.policy_revision or "")
+
+        redone_once(change, lambda: None, self._version_arn(layer_name, version))
 
     def get_policy(self, layer_name: str, version: int) -> dict[str, Any]:
         """GetLayerVersionPolicy. Raises ResourceNotFound (version, or no policy)."""
@@ -328,6 +338,10 @@ class Layers:
         """The layer ``layer_name`` names if it is of this account and region, else None."""
         layer = parse_layer_name(layer_name, self._region, self._account)
         return layer if (layer.region, layer.account) == (self._region, self._account) else None
+
+    def _version_arn(self, layer_name: str, version: int) -> str:
+        layer = parse_layer_name(layer_name, self._region, self._account)
+        return layer_version_arn(layer.region, layer.account, layer.name, version)
 
     def _live(self, layer_name: str, version: int, missing: Exception | None) -> LayerVersionRow:
         """A live version; else raise ``missing`` (default: AWS's "Layer version ARN does not

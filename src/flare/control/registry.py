@@ -58,6 +58,7 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
 from flare.control.remote_change import Kind, notices
+from flare.control.stale_writes import BUSY_MESSAGE, redone_once
 from flare.errors import (
     InvalidParameterValue,
     InvalidZipFile,
@@ -75,7 +76,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("flare.registry")
 
-BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
 Listener = Callable[[str], None]
 VersionListener = Callable[[str, str | None], None]
 CodeLocator = Callable[[str], str]
@@ -334,7 +334,7 @@ class Registry:
         """CreateAlias. Raises ResourceNotFound (function or version), ResourceConflict (the
         alias exists), InvalidParameterValue."""
         name = self._function(function_name)
-        return self._aliases.create(name, body, self._rows[name].keys())
+        return self._redone_once(name, lambda: self._aliases.create(name, body, self._rows[name].keys()))
 
     def get_alias(self, function_name: str, alias: str) -> dict[str, Any]:
         """GetAlias. Raises ResourceNotFound, InvalidParameterValue."""
@@ -343,7 +343,9 @@ class Registry:
     def update_alias(self, function_name: str, alias: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateAlias. Raises ResourceNotFound, PreconditionFailed, InvalidParameterValue."""
         name = self._function(function_name)
-        return self._aliases.update(name, alias, body, self._rows[name].keys())
+        return self._redone_once(
+            name, lambda: self._aliases.update(name, alias, body, self._rows[name].keys())
+        )
 
     def delete_alias(self, function_name: str, alias: str) -> None:
         """DeleteAlias. Raises ResourceNotFound, InvalidParameterValue."""
@@ -637,6 +639,17 @@ class Registry:
         cached = self._rows.get(row.name, {}).get(row.version)
         expected = None if cached is None else cached.config.get("RevisionId")
         self._db.update_function(row, expected)
+
+    def _redone_once(self, name: str, change: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """``change()`` of ``name``'s aliases, checked once more against what is stored when
+        another node changed them first (``stale_writes``; gone meanwhile: ResourceNotFound)."""
+
+        def read_back() -> None:
+            self.refresh(name)
+            if name not in self._rows:
+                raise self._not_found(name, None)
+
+        return redone_once(change, read_back, function_arn(self._region, self._account_id, name))
 
     @contextmanager
     def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:

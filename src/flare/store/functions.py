@@ -265,8 +265,9 @@ class FunctionStore(ScopedTables):
         with self._lock:
             return {digest for (digest,) in self._conn.execute("SELECT DISTINCT code_digest FROM functions")}
 
-    def put_alias(self, row: AliasRow) -> None:
-        """Insert or replace one alias."""
+    def put_alias(self, row: AliasRow, expected_revision: str | None = None) -> None:
+        """Insert or replace one alias. ``expected_revision`` is not checked: this store has one
+        writer, the registry whose cache it is (see ``update_function``)."""
         with self._lock, self._conn:
             self._conn.execute(
                 "INSERT OR REPLACE INTO aliases (scope, name, alias, config) VALUES (?, ?, ?, ?)",

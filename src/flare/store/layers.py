@@ -162,8 +162,17 @@ class LayerStore(ScopedTables):
             )
             return cursor.rowcount > 0
 
-    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
-        """Replace the policy statements and RevisionId of a stored version."""
+    def set_policy(
+        self,
+        name: str,
+        version: int,
+        policy: list[dict[str, Any]],
+        revision: str | None,
+        expected_revision: str | None = None,
+    ) -> None:
+        """Replace the policy statements and RevisionId of a stored version.
+        ``expected_revision`` is not checked: one event loop reads and writes this store, so
+        nothing changes between the controller's read and this write."""
         with self._lock, self._conn:
             self._conn.execute(
                 "UPDATE layer_versions SET policy = ?, policy_revision = ? "

@@ -93,7 +93,11 @@ class FunctionStorage(Protocol):
         """Every code digest some stored version of any scope uses."""
         ...
 
-    def put_alias(self, row: AliasRow) -> None: ...
+    def put_alias(self, row: AliasRow, expected_revision: str | None = None) -> None:
+        """Insert or replace one alias. With ``expected_revision``, only while the stored alias
+        has that RevisionId ('' : while there is none); a shared store also refuses an alias of a
+        function that went. Raises StaleRevision when refused."""
+        ...
 
     def delete_alias(self, name: str, alias: str) -> int: ...
 
@@ -171,8 +175,17 @@ class LayerStorage(Protocol):
         """Hide a version; True if it was live."""
         ...
 
-    def set_policy(self, name: str, version: int, policy: list[dict[str, Any]], revision: str | None) -> None:
-        """Replace the policy statements and RevisionId of a stored version."""
+    def set_policy(
+        self,
+        name: str,
+        version: int,
+        policy: list[dict[str, Any]],
+        revision: str | None,
+        expected_revision: str | None = None,
+    ) -> None:
+        """Replace the policy statements and RevisionId of a stored version. With
+        ``expected_revision``, only while the stored policy's RevisionId is that ('' : while there
+        is none); raises StaleRevision otherwise."""
         ...
 
     def purge_deleted(self, keep: set[tuple[str, int]]) -> list[tuple[str, int]]:

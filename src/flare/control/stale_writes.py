@@ -1,0 +1,32 @@
+"""Changes a shared store refused because another node changed the same thing first.
+
+A cluster node checks a change against what it read or cached, then writes it with
+compare-and-set; the store raises ``StaleRevision`` when the row moved meanwhile. The change is
+then checked once more against what is stored now, so the client gets the answer AWS would give
+had the two requests come one after the other. Single-node stores never refuse.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from flare.errors import ResourceConflict, StaleRevision
+
+T = TypeVar("T")
+
+BUSY_MESSAGE = "The operation cannot be performed at this time. An update is in progress for resource: "
+
+
+def redone_once(change: Callable[[], T], read_back: Callable[[], None], resource_arn: str) -> T:
+    """``change()``; when the store refused it, ``read_back()`` (which may raise the client's
+    answer itself, e.g. ResourceNotFound) and ``change()`` once more. Refused twice:
+    ResourceConflict naming ``resource_arn``, as AWS answers a resource being modified."""
+    try:
+        return change()
+    except StaleRevision:
+        read_back()
+    try:
+        return change()
+    except StaleRevision:
+        raise ResourceConflict(f"{BUSY_MESSAGE}{resource_arn}") from None
