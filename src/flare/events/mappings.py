@@ -43,6 +43,7 @@ from flare.clock import Clock, TimerHandle
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
+from flare.control.stale_writes import BUSY_MESSAGE
 from flare.control.tags import ResourceArn, check_new
 from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, StaleRevision
 from flare.events import esm
@@ -53,9 +54,11 @@ from flare.store.storage import MappingStorage
 log = logging.getLogger("flare.events")
 
 DEFAULT_LIST = 100
-TRIES = 5  # writes made again on a fresh read when another node moved the mapping
+# Tries of a write, each on a fresh read when another node moved the mapping: more than
+# control/stale_writes.py's two, since a mapping is also written by the settling of a state
+# (the writer's, right after its change), not by API calls alone.
+TRIES = 5
 NEW = ""  # the revision a new mapping is written against: none stored yet
-BUSY = "The event source mapping was changed by another request at the same time; try again."
 
 
 # Raises InvalidParameterValue when the source does not exist.
@@ -125,15 +128,13 @@ class EventSourceMappings:
         mapping_tags = check_new({}, body.get("Tags") or {})
         name, qualifier = parse_function_name(function_name, None)
         function_arn = self._function_arn(name, qualifier)
-        self._refuse_duplicate(config["EventSourceArn"], function_arn, name)
+        esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
         self._check_source(config["EventSourceArn"])
         mapping_id = str(uuid.uuid4())
         config |= {
             "UUID": mapping_id,
             "FunctionArn": function_arn,
-            "EventSourceMappingArn": (
-                f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping_id}"
-            ),
+            "EventSourceMappingArn": self._arn(mapping_id),
             "State": State.CREATING.value,
             "StateTransitionReason": "USER_INITIATED",
             "_function": name,
@@ -146,11 +147,11 @@ class EventSourceMappings:
                 self._save(config, NEW)
             except StaleRevision:  # another node mapped the same pair: read it, and refuse
                 self.refresh_all()
-                self._refuse_duplicate(config["EventSourceArn"], function_arn, name)
+                esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
                 continue
             self._schedule(mapping_id)
             return self._shown(config)
-        raise ResourceConflict(BUSY)
+        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
 
     def get(self, mapping_id: str) -> dict[str, Any]:
         """GetEventSourceMapping. Raises ResourceNotFound."""
@@ -207,7 +208,7 @@ class EventSourceMappings:
                 continue
             self._schedule(mapping_id)
             return self._shown(config)
-        raise ResourceConflict(BUSY)
+        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
 
     def list_mappings(
         self, source_arn: str | None, function_name: str | None, marker: str | None, max_items: int | None
@@ -245,7 +246,7 @@ class EventSourceMappings:
                 self.refresh(current["UUID"])
                 continue
             return
-        raise ResourceConflict(BUSY)
+        raise ResourceConflict(f"{BUSY_MESSAGE}{resource.arn}")
 
     def _tagged(self, resource: ResourceArn) -> dict[str, Any]:
         config = self._configs.get(resource.resource_id)
@@ -326,15 +327,8 @@ class EventSourceMappings:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _refuse_duplicate(self, source_arn: str, function_arn: str, name: str) -> None:
-        for other in self._configs.values():
-            if other["EventSourceArn"] == source_arn and other["FunctionArn"] == function_arn:
-                kind = "SQS" if esm.source_kind(other["EventSourceArn"]) == esm.SQS else "Kinesis"
-                raise ResourceConflict(
-                    f'An event source mapping with {kind} arn (" {other["EventSourceArn"]} ") and function '
-                    f'(" {name} ") already exists. Please update or delete the existing mapping with UUID '
-                    f"{other['UUID']}"
-                )
+    def _arn(self, mapping_id: str) -> str:
+        return f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping_id}"
 
     def _function_arn(self, name: str, qualifier: str | None) -> str:
         """The ARN a mapping to ``name`` (``qualifier``) invokes. Raises ResourceNotFound, and
