@@ -102,6 +102,7 @@ screenshot: install
 # Three nodes and Redis in network namespaces (root, iproute2): not in `make bench`.
 bench-cluster: install
 	$(BIN)/python -m bench.cluster
+	$(BIN)/python -m bench.cluster_logs
 
 # Up to 1,000 provisioned environments per engine (minutes, several GiB): not in `make bench`.
 bench-scale: install

@@ -36,10 +36,10 @@ class CdpSession:
                 self._kept.remove(message)
                 return message
         while True:
-            message: Message = json.loads(await self._ws.receive_str())
-            if wanted(message):
-                return message
-            self._kept.append(message)
+            received: Message = json.loads(await self._ws.receive_str())
+            if wanted(received):
+                return received
+            self._kept.append(received)
 
 
 async def locals_at_breakpoint(

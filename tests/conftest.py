@@ -12,7 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,7 @@ def free_port() -> int:
     raise AssertionError("no free port below the ephemeral range")
 
 
-def zip_files(files: dict[str, str | bytes], modes: dict[str, int] | None = None) -> bytes:
+def zip_files(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:
     """A zip of ``{path: content}``; ``modes`` sets Unix permissions (e.g. 0o755 for bootstrap)."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:

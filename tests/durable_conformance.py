@@ -147,7 +147,7 @@ def validate(
 
     lam = server.client()
 
-    class FlareInvoker(Invoker):  # type: ignore[misc]
+    class FlareInvoker(Invoker):  # type: ignore[misc]  # the runner is a checkout mypy cannot see
         def _resolve_function(self, logical_id: str) -> str:
             return logical_id  # Flare's functions are named by their logical ids
 

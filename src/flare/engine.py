@@ -202,6 +202,8 @@ class Engine:
         for region in self.regions():
             region.start()
         self._started = True
+        if self.cluster_node is not None:  # each node takes the retention the cluster set
+            self.cluster_node.log_retention.start(lambda: [(r.scope, r.log_index) for r in self.regions()])
         if self.machine.cluster is not None:
             from flare.cluster.registry_changes import RegistryChanges
 
@@ -229,6 +231,8 @@ class Engine:
         self.feed.close()
         if self.cluster_changes is not None:
             await self.cluster_changes.stop()
+        if self.cluster_node is not None:  # before the log indexes it writes close
+            await self.cluster_node.log_retention.stop()
         for region in self.regions():
             await region.stop()
         if self.trace is not None:

@@ -12,10 +12,12 @@ import contextlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 from flare.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
 from tests.conftest import zip_files
+
+T = TypeVar("T")
 
 # The suite's server is started with Flare's defaults: its functions live in this account and region.
 ACCOUNT = DEFAULT_ACCOUNT_ID
@@ -112,7 +114,7 @@ class Account:
             self.lam.publish_layer_version(LayerName=name, Content={"ZipFile": LAYER_CODE}, **config)
 
 
-def until(probe: Callable[[], Any], what: str, timeout: float = 20) -> Any:
+def until(probe: Callable[[], T | None], what: str, timeout: float = 20) -> T:
     """``probe()``'s first answer that is not None, polled every 20 ms; fails after ``timeout``."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

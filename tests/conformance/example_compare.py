@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from botocore.model import Shape, StructureShape
+from botocore.model import ListShape, MapShape, Shape, StructureShape
 
 GENERATED = {
     "RevisionId": "a new id at every change",
@@ -125,9 +125,11 @@ def _compare(shape: Shape, expected: Any, actual: Any, path: str, walk: _Walk) -
         assert isinstance(shape, StructureShape)
         _compare_members(shape, expected, actual, path, walk)
     elif shape.type_name == "list":
-        _compare_items(shape.member, expected, actual, path, walk)  # type: ignore[attr-defined]
+        assert isinstance(shape, ListShape)
+        _compare_items(shape.member, expected, actual, path, walk)
     elif shape.type_name == "map":
-        _compare_map(shape.value, expected, actual, path, walk)  # type: ignore[attr-defined]
+        assert isinstance(shape, MapShape)
+        _compare_map(shape.value, expected, actual, path, walk)
     elif name in GENERATED or shape.type_name == "timestamp":
         return
     elif name in JSON_DOCUMENTS and _documents(expected, actual):

@@ -73,6 +73,12 @@ class Resources:
         self.lam.create_alias(FunctionName=self.name, Name="LIVE", FunctionVersion="1")
         return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{self.name}"
 
+    def active_function(self) -> str:
+        """The tour's function's ARN, the function made on first use and now Active."""
+        arn = self.arn
+        self.active(self.name)
+        return arn
+
     def active(self, name: str) -> None:
         def ready() -> bool | None:
             config = self.lam.get_function_configuration(FunctionName=name)
@@ -235,13 +241,11 @@ TOUR: dict[str, Call] = {
     ),
     "GetFunction": Call(fn()),
     "GetFunctionConfiguration": Call(fn(Qualifier="LIVE")),
-    "UpdateFunctionConfiguration": Call(
-        fn(Description="toured"), prepare=lambda r: r.arn and r.active(r.name)
-    ),
-    "UpdateFunctionCode": Call(fn(ZipFile=CODE), prepare=lambda r: r.arn and r.active(r.name)),
+    "UpdateFunctionConfiguration": Call(fn(Description="toured"), prepare=Resources.active_function),
+    "UpdateFunctionCode": Call(fn(ZipFile=CODE), prepare=Resources.active_function),
     "DeleteFunction": Call(lambda r: {"FunctionName": r.function("tour-doomed")}),
     "ListFunctions": Call(lambda r: {"FunctionVersion": "ALL", "MaxItems": 50} if r.arn else {}),
-    "PublishVersion": Call(fn(), prepare=lambda r: r.arn and r.active(r.name)),
+    "PublishVersion": Call(fn(), prepare=Resources.active_function),
     "ListVersionsByFunction": Call(fn()),
     "CreateAlias": Call(fn(Name="CREATED", FunctionVersion="1")),
     "GetAlias": Call(fn(Name="LIVE")),

@@ -84,7 +84,8 @@ def _replace_at(document: dict[str, Any], path: str, old: Any, new: Any) -> None
     last = steps[-1]
     if parent is None and old is ABSENT:
         raise AssertionError(f"{path}: the example has no object here")
-    found = parent[last] if (isinstance(parent, list) or last in parent) else ABSENT
+    present = isinstance(parent, list) or last in parent
+    found = parent[last] if present else ABSENT
     assert found == old or (found is ABSENT and old is ABSENT), (
         f"{path}: the example has {found!r}, not {old!r}"
     )

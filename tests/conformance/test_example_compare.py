@@ -125,7 +125,7 @@ def test_an_allowance_must_say_why_and_be_of_a_known_kind() -> None:
         Allowed("A", "whatever", "why")
 
 
-EXAMPLE = {
+EXAMPLE: dict[str, dict[str, Any]] = {
     "input": {
         "FunctionName": "my-function",
         "Role": "arn:aws:iam::123456789012:role/r",

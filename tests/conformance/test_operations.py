@@ -76,12 +76,15 @@ def test_the_answer_of_every_operation_conforms_to_the_model(
     assert recorder.exchanges[-1].operation == operation and recorder.exchanges[-1].answer is not None
 
 
+def _names_function_in_uri(operation: str) -> bool:
+    """Whether ``operation``'s input has a FunctionName, and in the URI."""
+    shape = MODEL.operation_model(operation).input_shape
+    member = shape.members.get("FunctionName") if shape is not None else None
+    return member is not None and member.serialization.get("location") == "uri"
+
+
 FUNCTION_OPERATIONS = sorted(
-    name
-    for name in MODEL.operation_names
-    if "FunctionName" in getattr(MODEL.operation_model(name).input_shape, "members", {})
-    and MODEL.operation_model(name).input_shape.members["FunctionName"].serialization.get("location") == "uri"
-    and name not in REFUSALS
+    name for name in MODEL.operation_names if _names_function_in_uri(name) and name not in REFUSALS
 )
 
 

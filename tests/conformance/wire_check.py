@@ -44,7 +44,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from botocore.model import OperationModel, Shape, StructureShape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 
 # Errors AWS's front end answers for any operation, with their statuses: the Common Errors of
 # Lambda's API reference, the ValidationException Lambda answers for input that breaks the model,
@@ -149,7 +149,7 @@ def _header_value_ok(shape: Shape, value: str) -> bool:
         return True
     if kind == "boolean":
         return value in ("true", "false")
-    if kind == "string" and getattr(shape, "enum", None):
+    if isinstance(shape, StringShape) and shape.enum:
         return value in shape.enum
     return True
 
@@ -185,14 +185,16 @@ def value_violations(shape: Shape, value: Any, path: str) -> list[str]:
         assert isinstance(shape, StructureShape)
         return _structure_violations(shape, value, path, _body_members(shape))
     if kind == "list":
+        assert isinstance(shape, ListShape)
         if not isinstance(value, list):
             return [_wrong(path, value, "an array", shape)]
         return [
             line
             for index, item in enumerate(value)
             for line in value_violations(shape.member, item, f"{path}[{index}]")
-        ]  # type: ignore[attr-defined]
+        ]
     if kind == "map":
+        assert isinstance(shape, MapShape)
         return _map_violations(shape, value, path)
     return _scalar_violations(shape, value, path)
 
@@ -220,13 +222,13 @@ def _structure_violations(
     return found
 
 
-def _map_violations(shape: Shape, value: Any, path: str) -> list[str]:
+def _map_violations(shape: MapShape, value: Any, path: str) -> list[str]:
     if not isinstance(value, dict):
         return [_wrong(path, value, "an object", shape)]
     found = []
     for key, item in value.items():
-        found += _scalar_violations(shape.key, key, f"{path}<key {key!r}>")  # type: ignore[attr-defined]
-        found += value_violations(shape.value, item, f"{path}[{key!r}]")  # type: ignore[attr-defined]
+        found += _scalar_violations(shape.key, key, f"{path}<key {key!r}>")
+        found += value_violations(shape.value, item, f"{path}[{key!r}]")
     return found
 
 
@@ -280,10 +282,12 @@ def _error_violations(operation: OperationModel, answer: Answer) -> list[str]:
     modeled = {shape.name: shape for shape in operation.error_shapes}
     found = []
     if code in modeled:
-        status = modeled[code].metadata.get("error", {}).get("httpStatusCode")
+        error = modeled[code]
+        assert isinstance(error, StructureShape)  # every modeled error is a structure
+        status = error.metadata.get("error", {}).get("httpStatusCode")
         if status is not None and answer.status != status:
             found.append(f"status {answer.status}: the model gives {code} the status {status}")
-        found += _error_body_violations(modeled[code], answer.body)
+        found += _error_body_violations(error, answer.body)
     elif code in FRONT_END_ERRORS:
         if answer.status != FRONT_END_ERRORS[code]:
             found.append(

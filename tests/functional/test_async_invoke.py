@@ -302,8 +302,9 @@ def test_event_invoke_config_limits(server: FlareServer, field: str, value: int,
     )
     name = unique("limits")
     create_function(lam, name, python_function(HELLO))
+    out_of_range: dict[str, Any] = {field: value}
     with pytest.raises(ClientError) as caught:
-        lam.put_function_event_invoke_config(FunctionName=name, **{field: value})
+        lam.put_function_event_invoke_config(FunctionName=name, **out_of_range)
     error = caught.value.response["Error"]
     assert error["Code"] == "ValidationException", error  # the model's range, checked by AWS's front end
     assert fragment in error["Message"]

@@ -5,6 +5,7 @@ an invoke lands on, a killed node's leases expire, the survivors keep serving, a
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import subprocess
@@ -68,7 +69,8 @@ def outcome(hosts: ClusterHosts, node: int, name: str, sleep: float = 0) -> str:
     except ClientError as error:
         assert error.response["Error"]["Code"] == "TooManyRequestsException"
         assert error.response["ResponseMetadata"]["HTTPStatusCode"] == 429
-        return str(error.response["Reason"])
+        reason = error.response["Reason"]  # type: ignore[typeddict-item]  # modeled members are not in botocore-stubs
+        return str(reason)
     response["Payload"].read()
     return str(response["StatusCode"])
 
@@ -114,7 +116,9 @@ def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None
     for name in names:
         deploy(hosts, name)
     # 15 s each: long enough to outlast the checks below on a loaded machine (checked after)
-    calls = [lambda i=i: outcome(hosts, i % 3, names[i % 3], 15) for i in range(ACCOUNT)]
+    calls: list[Callable[[], str]] = [
+        functools.partial(outcome, hosts, i % 3, names[i % 3], 15) for i in range(ACCOUNT)
+    ]
     running = in_background(hosts, calls)
     wait_for(lambda: leases(hosts) == ACCOUNT, 15, f"{ACCOUNT} invocations running")
     wait_for(lambda: sum(leases_by_node(hosts).values()) == ACCOUNT, 5, "the nodes' beats")
@@ -131,7 +135,7 @@ def test_the_account_limit_holds_across_three_nodes(hosts: ClusterHosts) -> None
 def test_reserved_concurrency_holds_across_nodes(hosts: ClusterHosts) -> None:
     name = homed_on("node-0", "reserved")
     deploy(hosts, name, reserved=2)
-    running = in_background(hosts, [lambda node=node: outcome(hosts, node, name, 10) for node in (0, 1)])
+    running = in_background(hosts, [functools.partial(outcome, hosts, node, name, 10) for node in (0, 1)])
     wait_for(lambda: leases(hosts) == 2, 15, "two invocations running")
     assert outcome(hosts, 2, name) == "ReservedFunctionConcurrentInvocationLimitExceeded"
     other = unique("unreserved")

@@ -34,7 +34,8 @@ def test_nodes_run_in_their_own_namespaces_reachable_from_the_clients_only(tmp_p
             assert node.address not in host_addresses()
             assert not answers(node.address, 9000)  # not from the host's own namespace
         assert hosts.redis_client().ping()
-        pids = [node.pid for node in hosts.nodes] + [hosts.redis.process.pid]  # type: ignore[union-attr]
+        assert hosts.redis.process is not None
+        pids = [node.pid for node in hosts.nodes] + [hosts.redis.process.pid]
     assert namespaces() == before
     for pid in pids:
         assert not Path(f"/proc/{pid}").exists()

@@ -3,6 +3,7 @@ sharing one ``redis-server``, driven through boto3 against different nodes."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import http.client
 import json
@@ -144,7 +145,7 @@ def test_of_two_updates_with_one_revision_id_on_two_nodes_exactly_one_wins(nodes
             "RevisionId"
         ]
         for client in clients:  # every node knows the revision, and the function settled, before the race
-            eventually(lambda c=client, r=revision: assertion(settled(c, "contested", r)))
+            eventually(functools.partial(settled, client, "contested", revision))
         outcomes = race(clients, "contested", revision, round_)
         assert sorted(outcomes) == ["PreconditionFailedException", "won"], (round_, outcomes)
 
@@ -219,18 +220,16 @@ def test_permissions_added_at_once_on_two_nodes_both_land(nodes: list[FlareServe
             thread.join()
     wanted = {f"r{r}-n{i}" for r in range(5) for i in range(2)}
     for client in clients:
-        eventually(lambda c=client: assertion(sids(c, "two-grants") == wanted))
+        eventually(functools.partial(has_sids, client, "two-grants", wanted))
     clients[0].delete_function(FunctionName="two-grants")
     eventually(
         lambda: assertion(error_of(lambda: clients[1].get_policy(FunctionName="two-grants"))[0] == 404)
     )
 
 
-def sids(client: Any, name: str) -> set[str]:
-    return {
-        statement["Sid"]
-        for statement in json.loads(client.get_policy(FunctionName=name)["Policy"])["Statement"]
-    }
+def has_sids(client: Any, name: str, wanted: set[str]) -> None:
+    statements = json.loads(client.get_policy(FunctionName=name)["Policy"])["Statement"]
+    assert {statement["Sid"] for statement in statements} == wanted
 
 
 def test_a_layer_published_on_one_node_serves_a_function_made_on_another(nodes: list[FlareServer]) -> None:
@@ -603,9 +602,9 @@ def test_a_node_that_joins_brings_the_keys_of_its_data_dir_to_every_node(
             server.stop()
 
 
-def settled(client: Any, name: str, revision: str) -> bool:
+def settled(client: Any, name: str, revision: str) -> None:
     config = client.get_function_configuration(FunctionName=name)
-    return bool(config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful")
+    assert config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful"
 
 
 def assertion(holds: bool) -> None:

@@ -4,6 +4,7 @@ from the clients' namespace against different nodes."""
 
 from __future__ import annotations
 
+import functools
 import json
 import threading
 from collections.abc import Callable, Iterator
@@ -56,15 +57,11 @@ def test_made_on_one_host_run_on_the_others_new_code_everywhere_then_gone_everyw
     assert eventually(lambda: invoke(third, "across-hosts")) == {"says": "one"}
     new = first.update_function_code(FunctionName="across-hosts", ZipFile=says("two"))["CodeSha256"]
     for client in (second, third):
-        eventually(
-            lambda c=client: _holds(
-                c.get_function_configuration(FunctionName="across-hosts")["CodeSha256"] == new
-            )
-        )
+        eventually(functools.partial(_has_code, client, "across-hosts", new))
         assert invoke(client, "across-hosts") == {"says": "two"}  # its warm environment retired
     first.delete_function(FunctionName="across-hosts")
     for client in (second, third):
-        eventually(lambda c=client: _holds(status_of(lambda: invoke(c, "across-hosts"))[0] == 404))
+        eventually(functools.partial(_is_gone, client, "across-hosts"))
 
 
 def test_of_two_hosts_updating_with_one_revision_id_exactly_one_wins(hosts: ClusterHosts) -> None:
@@ -73,7 +70,7 @@ def test_of_two_hosts_updating_with_one_revision_id_exactly_one_wins(hosts: Clus
     for round_ in range(5):
         revision = clients[0].get_function_configuration(FunctionName="contested-hosts")["RevisionId"]
         for client in clients:
-            eventually(lambda c=client, r=revision: _holds(_settled(c, "contested-hosts", r)))
+            eventually(functools.partial(_settled, client, "contested-hosts", revision))
         start = threading.Barrier(2)
 
         def update(
@@ -89,7 +86,7 @@ def test_of_two_hosts_updating_with_one_revision_id_exactly_one_wins(hosts: Clus
                 return str(error.response["Error"]["Code"])
 
         outcomes = hosts.run_many(
-            [lambda c=client, d=f"round {round_} by {i}": update(c, d) for i, client in enumerate(clients)]
+            [functools.partial(update, client, f"round {round_} by {i}") for i, client in enumerate(clients)]
         )
         assert sorted(map(str, outcomes)) == ["PreconditionFailedException", "won"], (round_, outcomes)
 
@@ -103,10 +100,14 @@ def test_a_host_that_joins_later_fetches_code_it_never_saw(hosts: ClusterHosts, 
     assert any((late.data_dir / "blobs" / "sha256").glob("*.zip"))
 
 
-def _settled(client: Any, name: str, revision: str) -> bool:
+def _settled(client: Any, name: str, revision: str) -> None:
     config = client.get_function_configuration(FunctionName=name)
-    return bool(config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful")
+    assert config["RevisionId"] == revision and config["LastUpdateStatus"] == "Successful"
 
 
-def _holds(value: bool) -> None:
-    assert value
+def _has_code(client: Any, name: str, code_sha256: str) -> None:
+    assert client.get_function_configuration(FunctionName=name)["CodeSha256"] == code_sha256
+
+
+def _is_gone(client: Any, name: str) -> None:
+    assert status_of(functools.partial(invoke, client, name))[0] == 404

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -81,7 +82,8 @@ def test_reserved_zero_throttle_is_aws_shaped(flare: FlareServer, lam: Any) -> N
         lam.invoke(FunctionName=name, Payload=b"{}")
     error = caught.value.response
     assert error["Error"]["Code"] == "TooManyRequestsException"
-    assert error["Reason"] == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    reason = error["Reason"]  # type: ignore[typeddict-item]  # modeled members are not in botocore-stubs
+    assert reason == "ReservedFunctionConcurrentInvocationLimitExceeded"
     assert error["ResponseMetadata"]["HTTPHeaders"]["retry-after"] == "1"
     assert error["ResponseMetadata"]["HTTPHeaders"]["x-amzn-errortype"] == "TooManyRequestsException"
 
@@ -156,11 +158,12 @@ def test_put_get_delete_function_concurrency(lam: Any) -> None:
 
 def test_concurrency_of_unknown_function_is_not_found(lam: Any) -> None:
     name = unique("ghost")
-    for call in (
+    calls: tuple[Callable[[], Any], ...] = (
         lambda: lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1),
         lambda: lam.get_function_concurrency(FunctionName=name),
         lambda: lam.delete_function_concurrency(FunctionName=name),
-    ):
+    )
+    for call in calls:
         with pytest.raises(lam.exceptions.ResourceNotFoundException) as caught:
             call()
         assert caught.value.response["Error"]["Message"].endswith(f":function:{name}")

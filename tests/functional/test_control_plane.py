@@ -15,12 +15,11 @@ import zipfile
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
 from aiohttp import web
-from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -35,6 +34,10 @@ from flare.store.blobs import BlobStore
 from flare.store.database import Database
 from flare.store.functions import FunctionStore
 from tests.conftest import free_port
+
+if TYPE_CHECKING:
+    from mypy_boto3_lambda.client import LambdaClient
+    from mypy_boto3_lambda.type_defs import FunctionConfigurationResponseTypeDef, WaiterConfigTypeDef
 
 ROLE = "arn:aws:iam::000000000000:role/flare"
 NOT_FOUND = "Function not found: arn:aws:lambda:us-east-1:000000000000:function:"
@@ -94,7 +97,7 @@ class Server:
         self._db.close()
 
 
-def lambda_client(url: str, validate: bool = True) -> BaseClient:
+def lambda_client(url: str, validate: bool = True) -> LambdaClient:
     config = Config(retries={"max_attempts": 1}, parameter_validation=validate)
     return boto3.client(
         "lambda",
@@ -115,17 +118,17 @@ def server(tmp_path: Path) -> Iterator[Server]:
 
 
 @pytest.fixture
-def client(server: Server) -> BaseClient:
+def client(server: Server) -> LambdaClient:
     return lambda_client(server.url)
 
 
 @pytest.fixture
-def raw_client(server: Server) -> BaseClient:
+def raw_client(server: Server) -> LambdaClient:
     """A client that skips botocore's own checks, so the server's validation is what answers."""
     return lambda_client(server.url, validate=False)
 
 
-def create(client: BaseClient, name: str = "fn", **fields: Any) -> dict[str, Any]:
+def create(client: LambdaClient, name: str = "fn", **fields: Any) -> FunctionConfigurationResponseTypeDef:
     params: dict[str, Any] = {
         "FunctionName": name,
         "Role": ROLE,
@@ -134,8 +137,7 @@ def create(client: BaseClient, name: str = "fn", **fields: Any) -> dict[str, Any
         "Code": {"ZipFile": make_zip()},
     }
     params.update(fields)
-    response: dict[str, Any] = client.create_function(**params)
-    return response
+    return client.create_function(**params)
 
 
 def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
@@ -149,7 +151,7 @@ def error_of(call: Callable[[], Any]) -> tuple[str, int, str]:
     )
 
 
-def test_create_then_get_and_get_configuration_agree(client: BaseClient) -> None:
+def test_create_then_get_and_get_configuration_agree(client: LambdaClient) -> None:
     created = create(client, MemorySize=256, Environment={"Variables": {"GREETING": "hi"}})
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:000000000000:function:fn"
@@ -161,7 +163,7 @@ def test_create_then_get_and_get_configuration_agree(client: BaseClient) -> None
     assert configuration["State"] == "Active"
 
 
-def test_functions_can_be_named_by_arn_and_qualifier(client: BaseClient) -> None:
+def test_functions_can_be_named_by_arn_and_qualifier(client: LambdaClient) -> None:
     create(client)
     arn = "arn:aws:lambda:us-east-1:000000000000:function:fn"
     assert client.get_function(FunctionName=arn)["Configuration"]["FunctionName"] == "fn"
@@ -174,7 +176,7 @@ def test_functions_can_be_named_by_arn_and_qualifier(client: BaseClient) -> None
     )
 
 
-def test_list_functions_pages_by_two_over_five(client: BaseClient) -> None:
+def test_list_functions_pages_by_two_over_five(client: LambdaClient) -> None:
     for name in ["e", "c", "a", "d", "b"]:
         create(client, name)
     first = client.list_functions(MaxItems=2)
@@ -191,7 +193,7 @@ def test_list_functions_pages_by_two_over_five(client: BaseClient) -> None:
     assert names == ["a", "b", "c", "d", "e"]
 
 
-def test_update_code_changes_code_sha256(client: BaseClient) -> None:
+def test_update_code_changes_code_sha256(client: LambdaClient) -> None:
     before = create(client)
     after = client.update_function_code(FunctionName="fn", ZipFile=make_zip("x = 2\n"))
     assert after["CodeSha256"] != before["CodeSha256"]
@@ -199,13 +201,13 @@ def test_update_code_changes_code_sha256(client: BaseClient) -> None:
     assert client.get_function(FunctionName="fn")["Configuration"]["CodeSha256"] == after["CodeSha256"]
 
 
-def test_update_configuration_changes_only_given_fields(client: BaseClient) -> None:
+def test_update_configuration_changes_only_given_fields(client: LambdaClient) -> None:
     create(client, MemorySize=512)
     updated = client.update_function_configuration(FunctionName="fn", Timeout=30, Description="new")
     assert (updated["Timeout"], updated["Description"], updated["MemorySize"]) == (30, "new", 512)
 
 
-def test_stale_revision_id_is_412_precondition_failed(client: BaseClient) -> None:
+def test_stale_revision_id_is_412_precondition_failed(client: LambdaClient) -> None:
     revision = create(client)["RevisionId"]
     client.update_function_configuration(FunctionName="fn", Timeout=5, RevisionId=revision)
     code, status, message = error_of(
@@ -219,7 +221,7 @@ def test_stale_revision_id_is_412_precondition_failed(client: BaseClient) -> Non
     assert (code, status) == ("PreconditionFailedException", 412)
 
 
-def test_delete_then_every_call_is_404_with_aws_message(client: BaseClient) -> None:
+def test_delete_then_every_call_is_404_with_aws_message(client: LambdaClient) -> None:
     create(client)
     assert client.delete_function(FunctionName="fn")["ResponseMetadata"]["HTTPStatusCode"] == 204
     calls: list[Callable[[], Any]] = [
@@ -233,7 +235,7 @@ def test_delete_then_every_call_is_404_with_aws_message(client: BaseClient) -> N
         assert error_of(call) == ("ResourceNotFoundException", 404, NOT_FOUND + "fn")
 
 
-def test_not_found_names_the_exact_arn(client: BaseClient) -> None:
+def test_not_found_names_the_exact_arn(client: LambdaClient) -> None:
     assert error_of(lambda: client.get_function(FunctionName="nope")) == (
         "ResourceNotFoundException",
         404,
@@ -241,7 +243,7 @@ def test_not_found_names_the_exact_arn(client: BaseClient) -> None:
     )
 
 
-def test_duplicate_create_is_409(client: BaseClient) -> None:
+def test_duplicate_create_is_409(client: LambdaClient) -> None:
     create(client)
     assert error_of(lambda: create(client)) == (
         "ResourceConflictException",
@@ -294,7 +296,7 @@ def test_duplicate_create_is_409(client: BaseClient) -> None:
     ],
 )
 def test_invalid_create_is_400_and_stores_nothing(
-    raw_client: BaseClient, fields: dict[str, Any], expected_code: str, message_part: str
+    raw_client: LambdaClient, fields: dict[str, Any], expected_code: str, message_part: str
 ) -> None:
     code, status, message = error_of(lambda: create(raw_client, **fields))
     assert (code, status) == (expected_code, 400)
@@ -302,7 +304,7 @@ def test_invalid_create_is_400_and_stores_nothing(
     assert error_of(lambda: raw_client.get_function(FunctionName="fn"))[1] == 404
 
 
-def test_a_malformed_function_name_is_a_validation_exception(client: BaseClient) -> None:
+def test_a_malformed_function_name_is_a_validation_exception(client: LambdaClient) -> None:
     code, status, message = error_of(lambda: client.get_function(FunctionName="my-function!"))
     assert (code, status) == ("ValidationException", 400)
     assert message.startswith(
@@ -311,7 +313,7 @@ def test_a_malformed_function_name_is_a_validation_exception(client: BaseClient)
     )
 
 
-def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> None:
+def test_invalid_update_is_400_and_changes_nothing(raw_client: LambdaClient) -> None:
     before = create(raw_client)
     code, status, _ = error_of(
         lambda: raw_client.update_function_configuration(FunctionName="fn", MemorySize=64)
@@ -320,7 +322,7 @@ def test_invalid_update_is_400_and_changes_nothing(raw_client: BaseClient) -> No
     assert raw_client.get_function_configuration(FunctionName="fn")["RevisionId"] == before["RevisionId"]
 
 
-def test_create_answers_pending_as_aws_does_and_turns_active(client: BaseClient) -> None:
+def test_create_answers_pending_as_aws_does_and_turns_active(client: LambdaClient) -> None:
     created = create(client)
     assert (created["State"], created["StateReason"], created["StateReasonCode"]) == (
         "Pending",
@@ -340,7 +342,7 @@ def test_create_answers_pending_as_aws_does_and_turns_active(client: BaseClient)
     assert not {"StateReason", "StateReasonCode", "LastUpdateStatusReason"} & set(active)
 
 
-def test_an_update_answers_in_progress_then_successful(client: BaseClient) -> None:
+def test_an_update_answers_in_progress_then_successful(client: LambdaClient) -> None:
     create(client)
     client.get_waiter("function_active_v2").wait(
         FunctionName="fn", WaiterConfig={"Delay": 1, "MaxAttempts": 2}
@@ -357,14 +359,14 @@ def test_an_update_answers_in_progress_then_successful(client: BaseClient) -> No
     assert client.get_function_configuration(FunctionName="fn")["LastUpdateStatus"] == "Successful"
 
 
-def test_list_functions_leaves_out_what_only_get_function_shows(client: BaseClient) -> None:
+def test_list_functions_leaves_out_what_only_get_function_shows(client: LambdaClient) -> None:
     create(client)
     listed = client.list_functions()["Functions"][0]
     assert listed["FunctionName"] == "fn"
     assert not {"State", "StateReason", "LastUpdateStatus", "RuntimeVersionConfig", "Layers"} & set(listed)
 
 
-def test_code_location_downloads_the_exact_zip_and_only_while_signed(client: BaseClient) -> None:
+def test_code_location_downloads_the_exact_zip_and_only_while_signed(client: LambdaClient) -> None:
     data = make_zip("def handler(event, context):\n    return 'zip'\n")
     create(client, Code={"ZipFile": data})
     location = client.get_function(FunctionName="fn")["Code"]["Location"]
@@ -379,9 +381,9 @@ def test_code_location_downloads_the_exact_zip_and_only_while_signed(client: Bas
     assert b"<Code>SignatureDoesNotMatch</Code>" in refused.value.read()
 
 
-def test_waiters_for_active_and_updated_pass_at_once(client: BaseClient) -> None:
+def test_waiters_for_active_and_updated_pass_at_once(client: LambdaClient) -> None:
     create(client)
-    fast = {"Delay": 1, "MaxAttempts": 2}
+    fast: WaiterConfigTypeDef = {"Delay": 1, "MaxAttempts": 2}
     client.get_waiter("function_active_v2").wait(FunctionName="fn", WaiterConfig=fast)
     client.update_function_configuration(FunctionName="fn", Timeout=10)
     client.get_waiter("function_updated_v2").wait(FunctionName="fn", WaiterConfig=fast)

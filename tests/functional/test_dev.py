@@ -105,7 +105,8 @@ def test_flare_dev_serves_deploys_reloads_tails_and_stops_on_sigint(tmp_path: Pa
     save(tmp_path / "greeter" / "app.py", HANDLER.format(word="hello"))
     (tmp_path / "template.yaml").write_text(TEMPLATE)
     endpoint = f"http://127.0.0.1:{free_port()}"
-    dev, seen = start_dev(tmp_path, endpoint), []
+    dev = start_dev(tmp_path, endpoint)
+    seen: list[str] = []
     try:
         wait_for_line(dev, "watching for changes", seen)
         engine = int(re.findall(r"started flare serve \(pid (\d+)\)", "".join(seen))[0])
@@ -143,7 +144,8 @@ def test_flare_dev_uses_an_engine_already_running_and_leaves_it_running(
     project = tmp_path / "dev-single"
     project.mkdir()
     save(project / "app.py", 'def handler(event, context):\n    return "single"\n')
-    dev, seen = start_dev(project, flare.url), []
+    dev = start_dev(project, flare.url)
+    seen: list[str] = []
     try:
         wait_for_line(dev, "watching for changes", seen)
         assert f"using the Flare already running at {flare.url}" in "".join(seen)
@@ -191,7 +193,8 @@ def test_under_flare_dev_a_sam_layers_content_uri_is_hot_reloaded(
         tmp_path / "speaker" / "app.py", "import words\ndef handler(event, context):\n    return words.WORD\n"
     )
     (tmp_path / "template.yaml").write_text(LAYERED)
-    dev, seen = start_dev(tmp_path, flare.url), []
+    dev = start_dev(tmp_path, flare.url)
+    seen: list[str] = []
     try:
         wait_for_line(dev, "watching for changes", seen)
         assert invoke(lam, "dev-speaker") == "layer one"
@@ -234,7 +237,8 @@ def test_flare_dev_builds_a_functions_requirements_and_the_bound_snapshot_has_th
     (tmp_path / "parser" / "requirements.txt").write_text("tomli==2.0.1\n")
     (tmp_path / "template.yaml").write_text(BUILT)
     endpoint, cache = f"http://127.0.0.1:{free_port()}", tmp_path / "build-cache"
-    dev, seen = start_dev(tmp_path, endpoint, build=True, environ={"FLARE_BUILD_CACHE": str(cache)}), []
+    dev = start_dev(tmp_path, endpoint, build=True, environ={"FLARE_BUILD_CACHE": str(cache)})
+    seen: list[str] = []
     try:
         wait_for_line(dev, "watching for changes", seen)
         assert "parser: requirements.txt installed (pip of python3.12" in "".join(seen)
@@ -270,7 +274,8 @@ def test_a_serverless_project_whose_code_is_the_project_with_the_engines_data_in
     save(tmp_path / "handler.py", 'def hello(event, context):\n    return "sls one"\n')
     (tmp_path / "serverless.yml").write_text(SERVERLESS)
     endpoint = f"http://127.0.0.1:{free_port()}"
-    dev, seen = start_dev(tmp_path, endpoint), []
+    dev = start_dev(tmp_path, endpoint)
+    seen: list[str] = []
     try:
         wait_for_line(dev, "watching for changes", seen)
         lam = client(endpoint)

@@ -541,7 +541,7 @@ def test_the_sdks_own_cloud_test_runner_runs_a_durable_function_on_flare(
     """AWS's testing package (aws-durable-execution-sdk-python-testing) drives a deployed
     function through the Lambda API and rebuilds its operations from the execution's history:
     Flare as its backend."""
-    from aws_durable_execution_sdk_python.execution import InvocationStatus
+    from aws_durable_execution_sdk_python.lambda_service import InvocationStatus
     from aws_durable_execution_sdk_python_testing.runner import DurableFunctionCloudTestRunner
 
     for variable, value in {"AWS_ACCESS_KEY_ID": "test", "AWS_SECRET_ACCESS_KEY": "test"}.items():
@@ -550,7 +550,8 @@ def test_the_sdks_own_cloud_test_runner_runs_a_durable_function_on_flare(
     runner = DurableFunctionCloudTestRunner(
         function_name=name, region="us-east-1", lambda_endpoint=flare.url, poll_interval=0.1
     )
-    result = runner.run(input={"n": 6}, timeout=30)
+    # the runner JSON-encodes input (its docstring passes a dict), though annotated str
+    result = runner.run(input={"n": 6}, timeout=30)  # type: ignore[arg-type]
     assert result.status is InvocationStatus.SUCCEEDED
     assert json.loads(result.result or "null") == {"first": 7, "second": 70}
     assert (result.get_step("add").result, result.get_step("times").result) == ("7", "70")
@@ -568,7 +569,7 @@ def test_the_cloud_test_runner_finds_a_callback_and_sends_its_answer(
     runner = DurableFunctionCloudTestRunner(
         function_name=name, region="us-east-1", lambda_endpoint=timed.url, poll_interval=0.1
     )
-    arn = runner.run_async(input={}, timeout=30)
+    arn = runner.run_async(input={}, timeout=30)  # type: ignore[arg-type]  # JSON-encoded, as above
     suspended(lam, arn)
     advance(timed, 30 * 86400)
     runner.send_callback_success(runner.wait_for_callback(arn, name="approval", timeout=30), b"ok")

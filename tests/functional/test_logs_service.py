@@ -187,12 +187,12 @@ def test_filter_log_events_patterns_streams_and_pages(logs: Any) -> None:
         "one": ["ERROR disk full", "INFO all good", '{"level": "WARN", "code": 503}'],
         "two": ["WARN slow", "ERROR timeout", '{"level": "ERROR", "code": 500}'],
     }
-    for stream, messages in lines.items():
+    for stream, written in lines.items():
         logs.create_log_stream(logGroupName=group, logStreamName=stream)
         logs.put_log_events(
             logGroupName=group,
             logStreamName=stream,
-            logEvents=[{"timestamp": now + i * 10, "message": m} for i, m in enumerate(messages)],
+            logEvents=[{"timestamp": now + i * 10, "message": m} for i, m in enumerate(written)],
         )
 
     def messages(**kwargs: Any) -> list[str]:

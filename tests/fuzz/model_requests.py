@@ -18,7 +18,7 @@ import zipfile
 from typing import Any
 from urllib.parse import urlencode
 
-from botocore.model import OperationModel, Shape
+from botocore.model import ListShape, MapShape, OperationModel, Shape, StringShape, StructureShape
 from botocore.serialize import create_serializer
 from hypothesis import strategies as st
 
@@ -53,13 +53,13 @@ def _pattern(shape: Shape) -> st.SearchStrategy[str] | None:
         return None
 
 
-def _string(shape: Shape) -> st.SearchStrategy[str]:
+def _string(shape: StringShape) -> st.SearchStrategy[str]:
     if shape.enum:
         return st.sampled_from(list(shape.enum))
     low = int(shape.metadata.get("min", 0))
     high = min(int(shape.metadata.get("max", 64)), 64)
     plain = st.text(
-        alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)),
+        alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]),
         min_size=min(low, high),
         max_size=max(low, high),
     )
@@ -81,6 +81,7 @@ def values(shape: Shape, name: str = "", depth: int = 0) -> st.SearchStrategy[An
     """Values of ``shape`` (``name`` is the member it is for)."""
     kind = shape.type_name
     if kind == "structure":
+        assert isinstance(shape, StructureShape)
         members = shape.members
         required = {key: values(members[key], key, depth + 1) for key in shape.required_members}
         optional = (
@@ -94,15 +95,18 @@ def values(shape: Shape, name: str = "", depth: int = 0) -> st.SearchStrategy[An
         )
         return st.fixed_dictionaries(required, optional=optional)
     if kind == "list":
+        assert isinstance(shape, ListShape)
         low = int(shape.metadata.get("min", 0))
         high = low if depth >= MAX_DEPTH else max(low, 3)
         return st.lists(values(shape.member, name, depth + 1), min_size=low, max_size=high)
     if kind == "map":
+        assert isinstance(shape, MapShape)
         high = int(shape.metadata.get("min", 0)) if depth >= MAX_DEPTH else 3
         return st.dictionaries(
             values(shape.key, name, depth + 1), values(shape.value, name, depth + 1), max_size=high
         )
     if kind == "string":
+        assert isinstance(shape, StringShape)
         return _string(shape)
     if kind in ("integer", "long"):
         return _number(shape, name)

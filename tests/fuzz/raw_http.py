@@ -12,7 +12,7 @@ import http.client
 import json
 import socket
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, BinaryIO, Literal
 
 from tests.signing import signed_headers
 
@@ -48,7 +48,7 @@ class _Socket:
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
 
-    def makefile(self, mode: str) -> Any:
+    def makefile(self, mode: Literal["rb"]) -> BinaryIO:
         return self._sock.makefile(mode)
 
 
@@ -102,6 +102,7 @@ def exchange(base_url: str, data: bytes, timeout: float = 30) -> Reply:
         # the server may answer (and close) before reading it all: then read that answer
         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             sock.sendall(data)
+        # typeshed wants a socket; HTTPResponse calls only makefile("rb")
         response = http.client.HTTPResponse(_Socket(sock))  # type: ignore[arg-type]
         response.begin()
         streaming = "eventstream" in (response.getheader("Content-Type") or "")

@@ -99,6 +99,7 @@ def _sign(strict: Strict, request: RawRequest, presigned: bool) -> tuple[str, di
     credentials = Credentials(strict.key, strict.secret)
     if presigned and request.method == "GET":
         SigV4QueryAuth(credentials, request.service, "us-east-1", expires=300).add_auth(signing)
+        assert signing.url is not None
         split = urllib.parse.urlsplit(signing.url)
         return f"{split.path}?{split.query}", dict(signing.headers.items())
     SigV4Auth(credentials, request.service, "us-east-1").add_auth(signing)

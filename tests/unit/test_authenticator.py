@@ -40,6 +40,7 @@ def request(
     """(headers, path, query, body) of an invoke botocore signed now."""
     signed = AWSRequest("POST", TARGET, data=b'{"x": 1}')
     SigV4Auth(Credentials(key, secret, token), service, region).add_auth(signed)
+    assert signed.url is not None
     split = urlsplit(signed.url)
     headers = {name.lower(): value for name, value in signed.headers.items()}
     headers["host"] = split.netloc

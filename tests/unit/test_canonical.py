@@ -25,6 +25,7 @@ def arrived(request: AWSRequest) -> tuple[str, str, str, dict[str, str], bytes]:
     split = urlsplit(prepared.url)
     headers = {name.lower(): value for name, value in prepared.headers.items()}
     headers.setdefault("host", split.netloc)
+    assert prepared.body is None or isinstance(prepared.body, (bytes, str))  # never a stream here
     body = prepared.body if isinstance(prepared.body, bytes) else (prepared.body or "").encode()
     return prepared.method, split.path, split.query, headers, body
 

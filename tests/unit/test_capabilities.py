@@ -7,6 +7,7 @@ import subprocess
 import sys
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -198,9 +199,9 @@ def test_no_freezer_falls_back_to_sigstop() -> None:
     ],
 )
 def test_a_missing_capability_turns_its_guarantee_off_with_a_reason(
-    change: dict[str, object], guarantee: str, says: str
+    change: dict[str, Any], guarantee: str, says: str
 ) -> None:
-    caps = replace(_everything(True), **change)  # type: ignore[arg-type]
+    caps = replace(_everything(True), **change)
     rows = {name: (on, reason) for name, on, reason in caps.guarantees()}
     assert rows[guarantee][0] is False
     assert says in rows[guarantee][1]

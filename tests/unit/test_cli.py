@@ -320,7 +320,7 @@ def test_serve_builds_the_config_from_its_options(monkeypatch: pytest.MonkeyPatc
 
     seen: list[ServerConfig] = []
     fake = types.ModuleType("flare.server")
-    fake.serve = seen.append  # type: ignore[attr-defined]
+    monkeypatch.setattr(fake, "serve", seen.append, raising=False)
     monkeypatch.setitem(sys.modules, "flare.server", fake)
     args = [
         "serve",
@@ -348,7 +348,7 @@ def fake_serve(monkeypatch: pytest.MonkeyPatch) -> list[object]:
 
     seen: list[object] = []
     fake = types.ModuleType("flare.server")
-    fake.serve = seen.append  # type: ignore[attr-defined]
+    monkeypatch.setattr(fake, "serve", seen.append, raising=False)
     monkeypatch.setitem(sys.modules, "flare.server", fake)
     return seen
 

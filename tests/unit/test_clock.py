@@ -211,8 +211,12 @@ def test_a_jump_clock_fires_every_timer_it_passes_before_advance_returns_in_due_
     async def scenario() -> None:
         clock = JumpClock()
         fired: list[str] = []
+
+        def set_another() -> None:
+            clock.call_later(0, lambda: fired.append("set by one"))
+
         clock.call_later(60, lambda: fired.append("reaper"))
-        clock.call_later(30, lambda: clock.call_later(0, lambda: fired.append("set by one")))
+        clock.call_later(30, set_another)
         clock.call_later(20, lambda: fired.append("first"))
         clock.call_later(300, lambda: fired.append("later"))
         clock.advance(100)

@@ -42,6 +42,7 @@ def test_a_node_leaving_moves_only_its_own_functions() -> None:
 def test_a_full_home_spills_over_to_the_node_with_most_room() -> None:
     key = KEYS[0]
     home = home_of(key, NAMES)
+    assert home is not None
     live = [node(name, busy=10 if name == home else 7) for name in NAMES]
     roomiest = next(name for name in NAMES if name != home)
     live = [node(info.name, busy=2) if info.name == roomiest else info for info in live]

@@ -17,8 +17,8 @@ CLIENT, SERVER = ("127.0.0.1", 50_000), ("127.0.0.1", 9000)
 class Transport(asyncio.BaseTransport):
     """What the origins read of a transport: its two ends."""
 
-    def get_extra_info(self, name: str) -> Any:
-        return {"peername": CLIENT, "sockname": SERVER}.get(name)
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": CLIENT, "sockname": SERVER}.get(name, default)
 
 
 class Owners:

@@ -298,6 +298,7 @@ def test_java_unicode_classes_are_read_as_their_python_counterparts() -> None:
 
 def test_a_structure_inside_a_list_is_named_by_its_position() -> None:
     shape = service_model("logs").operation_model("PutLogEvents").input_shape
+    assert shape is not None
     with pytest.raises(ValidationFailed) as caught:
         constraints.check(shape, {"logGroupName": "g", "logStreamName": "s", "logEvents": [{"message": "m"}]})
     assert caught.value.message == (

@@ -43,9 +43,9 @@ def test_a_wait_is_due_at_its_scheduled_end_and_succeeds_when_woken() -> None:
     waiting, event = operations.apply(update("WAIT", "START", WaitOptions={"WaitSeconds": 86400}), None, 50.0)
     assert operations.due(waiting) == 86450.0
     assert event["WaitStartedDetails"] == {"Duration": 86400, "ScheduledEndTimestamp": 86450.0}
-    woken, event = operations.wake(waiting, 86450.0)
-    assert woken["Status"] == "SUCCEEDED" and event is not None
-    assert event["WaitSucceededDetails"] == {"Duration": 86400}
+    woken, succeeded = operations.wake(waiting, 86450.0)
+    assert woken["Status"] == "SUCCEEDED" and succeeded is not None
+    assert succeeded["WaitSucceededDetails"] == {"Duration": 86400}
 
 
 @pytest.mark.parametrize(
@@ -91,8 +91,9 @@ def test_a_callback_times_out_at_its_timeout_or_without_its_heartbeat_whichever_
     assert operations.due(waiting) == 100.0
     beating = callbacks.heartbeat(waiting, 950.0)
     assert operations.due(beating) == 1000.0
-    timed_out, event = operations.wake(beating, 1000.0)
-    assert (timed_out["Status"], event and event["EventType"]) == ("TIMED_OUT", "CallbackTimedOut")
+    timed_out, timed_out_event = operations.wake(beating, 1000.0)
+    assert timed_out_event is not None
+    assert (timed_out["Status"], timed_out_event["EventType"]) == ("TIMED_OUT", "CallbackTimedOut")
 
 
 def test_a_callback_answered_succeeds_with_its_result_or_fails_with_its_error() -> None:

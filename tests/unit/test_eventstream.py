@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import struct
+from typing import Any, cast
 from zlib import crc32
 
 import pytest
@@ -15,7 +16,8 @@ from flare.api import eventstream
 def parsed(data: bytes) -> list[tuple[dict[str, str], bytes]]:
     buffer = EventStreamBuffer()
     buffer.add_data(data)
-    return [(message.headers, message.payload) for message in buffer]
+    # botocore-stubs call a message's headers an int: they are the decoded dict
+    return [(cast("dict[str, str]", message.headers), message.payload) for message in buffer]
 
 
 def test_a_message_is_framed_with_both_crcs_as_botocore_checks_them() -> None:
@@ -77,10 +79,14 @@ def test_invoke_complete_carries_only_the_members_it_has(
 def test_boto3_reads_the_stream_as_invoke_with_response_stream_events() -> None:
     import botocore.session
     from botocore.eventstream import EventStream
+    from botocore.model import StructureShape
     from botocore.parsers import EventStreamJSONParser
 
     model = botocore.session.get_session().get_service_model("lambda")
-    shape = model.operation_model("InvokeWithResponseStream").output_shape.members["EventStream"]
+    output = model.operation_model("InvokeWithResponseStream").output_shape
+    assert output is not None
+    shape = output.members["EventStream"]
+    assert isinstance(shape, StructureShape)
     body = b"".join(eventstream.payload_chunks(b"abc")) + eventstream.invoke_complete("E", "d", None)
 
     class Raw:
@@ -90,7 +96,10 @@ def test_boto3_reads_the_stream_as_invoke_with_response_stream_events() -> None:
         def stream(self) -> list[bytes]:
             return self._chunks
 
-    events = list(EventStream(Raw(), shape, EventStreamJSONParser(), "InvokeWithResponseStream"))
+    stream: EventStream[dict[str, Any]] = EventStream(
+        Raw(), shape, EventStreamJSONParser(), "InvokeWithResponseStream"
+    )
+    events = list(stream)
     assert events == [
         {"PayloadChunk": {"Payload": b"abc"}},
         {"InvokeComplete": {"ErrorCode": "E", "ErrorDetails": "d"}},

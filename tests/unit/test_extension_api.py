@@ -8,7 +8,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
-from aiohttp import streams
+from aiohttp import streams, web
 from aiohttp.test_utils import make_mocked_request
 
 from flare.sandbox import extension_api
@@ -30,6 +30,9 @@ class Side:
                 return mock.Mock(id="ext-1")
 
         return Host()
+
+    def telemetry_hub(self) -> Any:
+        raise AssertionError("registering reads no telemetry hub")
 
     def registration_info(self, with_account: bool) -> dict[str, str]:
         return {"functionName": "f", "functionVersion": "$LATEST", "handler": "app.handler"}
@@ -54,6 +57,7 @@ def _register(pieces: list[bytes]) -> tuple[Side, Any]:
             payload.feed_eof()
 
         feeding = asyncio.ensure_future(feed())
+        answer: web.StreamResponse | RuntimeApiError
         try:
             answer = await extension_api.handle(request, side)
         except RuntimeApiError as error:

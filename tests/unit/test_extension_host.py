@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from collections.abc import Callable
 
 import pytest
 
@@ -15,9 +16,9 @@ LAUNCH_FAILED = 127 << 8
 KILLED = 9  # by SIGKILL
 
 
-def refused(call: object) -> tuple[int, str]:
+def refused(call: Callable[[], object]) -> tuple[int, str]:
     with pytest.raises(RuntimeApiError) as raised:
-        call()  # type: ignore[operator]
+        call()
     return raised.value.status, raised.value.error_type
 
 

@@ -54,7 +54,7 @@ def test_a_burst_of_spawns_on_a_full_socket_waits_without_polling_and_sends_whol
         peer.sendall(frames.encode(frames.SPAWNED, {"id": "hello", "pid": 1}))
         await zygote.attach(ours, "hello")
         counting = CountingSocket(ours)
-        zygote._sock = counting  # type: ignore[assignment]
+        zygote._sock = counting  # type: ignore[assignment]  # a socket that counts its sends
         null = os.open(os.devnull, os.O_RDONLY)
         try:
             spawns = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -15,13 +17,13 @@ FIRST = Invocation("id-1", b"{}", "arn:aws:lambda:us-east-1:000000000000:functio
 SECOND = Invocation("id-2", b"{}", FIRST.invoked_arn, "Root=1-b")
 
 
-def run(scenario: object) -> None:
-    asyncio.run(scenario())  # type: ignore[operator]
+def run(scenario: Callable[[], Coroutine[Any, Any, object]]) -> None:
+    asyncio.run(scenario())
 
 
-def error_of(call: object) -> tuple[int, str]:
+def error_of(call: Callable[[], object]) -> tuple[int, str]:
     with pytest.raises(RuntimeApiError) as raised:
-        call()  # type: ignore[operator]
+        call()
     return raised.value.status, raised.value.error_type
 
 

@@ -9,6 +9,7 @@ import pytest
 from flare.observe.live_feed import (
     Dropped,
     EnvironmentSeen,
+    Event,
     InvocationSeen,
     LiveFeed,
     Phase,
@@ -31,7 +32,7 @@ def environment(env_id: str, function: str = "fn", phase: Phase = Phase.BUSY) ->
 
 
 def test_a_subscriber_gets_every_event_published_since_it_subscribed_in_order() -> None:
-    async def scenario() -> list[object]:
+    async def scenario() -> list[Event]:
         feed = LiveFeed()
         feed.publish(throttle(0))  # before anyone subscribed: nobody gets it
         with feed.subscribe() as subscription:
@@ -43,7 +44,7 @@ def test_a_subscriber_gets_every_event_published_since_it_subscribed_in_order() 
 
 
 def test_a_full_subscriber_misses_events_and_its_next_batch_says_how_many() -> None:
-    async def scenario() -> tuple[list[object], list[object]]:
+    async def scenario() -> tuple[list[Event], list[Event]]:
         feed = LiveFeed()
         slow, fast = feed.subscribe(bound=2), feed.subscribe(bound=100)
         for n in range(5):
@@ -56,7 +57,7 @@ def test_a_full_subscriber_misses_events_and_its_next_batch_says_how_many() -> N
 
 
 def test_after_a_drop_the_next_batch_is_whole_again() -> None:
-    async def scenario() -> list[object]:
+    async def scenario() -> list[Event]:
         feed = LiveFeed()
         subscription = feed.subscribe(bound=1)
         feed.publish(throttle(0))
@@ -69,7 +70,7 @@ def test_after_a_drop_the_next_batch_is_whole_again() -> None:
 
 
 def test_a_waiting_reader_wakes_on_publish_and_on_close() -> None:
-    async def scenario() -> tuple[list[object], list[object], bool]:
+    async def scenario() -> tuple[list[Event], list[Event], bool]:
         feed = LiveFeed()
         subscription = feed.subscribe()
         waiting = asyncio.create_task(subscription.next_batch())

@@ -27,10 +27,11 @@ def test_a_reader_that_left_is_let_go_at_the_next_heartbeat() -> None:
         app.router.add_get("/live", handler)
         runner = web.AppRunner(app, handle_signals=False)
         await runner.setup()
-        site = web.SockSite(runner, socket.create_server(("127.0.0.1", 0)))
+        listener = socket.create_server(("127.0.0.1", 0))
+        site = web.SockSite(runner, listener)
         await site.start()
         try:
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+            port = listener.getsockname()[1]
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             writer.write(b"GET /live HTTP/1.1\r\nHost: x\r\n\r\n")
             head = await reader.readuntil(b"data: ")

@@ -31,6 +31,13 @@ def member(url: str, name: str, ttl_s: float = 10.0) -> Membership:
     return Membership(ClusterLink(url, name), SystemClock(), lambda: info, ttl_s)
 
 
+def stored_token(client: redis.Redis) -> str:
+    """The cluster token Redis holds (its client answers bytes)."""
+    value = client.get(TOKEN)
+    assert isinstance(value, bytes)
+    return value.decode()
+
+
 def test_every_node_gets_the_first_nodes_token_and_redis_gets_it_back(
     client: redis.Redis, redis_server: RedisServer
 ) -> None:
@@ -38,11 +45,11 @@ def test_every_node_gets_the_first_nodes_token_and_redis_gets_it_back(
         first, second = member(redis_server.url, "a"), member(redis_server.url, "b")
         await first.start()
         await second.start()
-        assert first.token and second.token == first.token == client.get(TOKEN).decode()
+        assert first.token and second.token == first.token == stored_token(client)
         client.delete(TOKEN)  # Redis lost its data
         await second.beat()
         await first.beat()
-        assert client.get(TOKEN).decode() == first.token == second.token
+        assert stored_token(client) == first.token == second.token
         await first.stop()
         await second.stop()
 

@@ -573,7 +573,7 @@ class CountingEnv(FakeEnv):
         self._version = version
         super().__init__(version)
 
-    @property  # type: ignore[override]
+    @property
     def version(self) -> FakeVersion:
         CountingEnv.reads += 1
         return self._version

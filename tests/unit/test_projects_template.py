@@ -77,7 +77,7 @@ def test_references_name_refs_getatts_and_sub_variables_but_not_sub_locals() -> 
 
 
 def test_order_puts_each_resource_after_what_it_references() -> None:
-    resources = {
+    resources: dict[str, dict[str, Any]] = {
         "Mapping": {
             "Properties": {"FunctionName": {"Ref": "Alias"}, "EventSourceArn": {"Fn::GetAtt": "Q.Arn"}}
         },

@@ -61,12 +61,14 @@ class FakeKinesis:
         self.calls.append(("get_records", params))
         if self.expire_next:
             self.expire_next = False
-            error = {"Error": {"Code": "ExpiredIteratorException", "Message": "too old"}}
-            raise ClientError(error, "GetRecords")  # type: ignore[arg-type]
+            raise ClientError(
+                {"Error": {"Code": "ExpiredIteratorException", "Message": "too old"}}, "GetRecords"
+            )
         shard, at = params["ShardIterator"].rsplit("/", 1)
         if shard not in self.records:
-            missing = {"Error": {"Code": "ResourceNotFoundException", "Message": "no shard"}}
-            raise ClientError(missing, "GetRecords")  # type: ignore[arg-type]
+            raise ClientError(
+                {"Error": {"Code": "ResourceNotFoundException", "Message": "no shard"}}, "GetRecords"
+            )
         start = int(at)
         chosen = self.records[shard][start : start + params["Limit"]]
         records = [
@@ -167,8 +169,8 @@ def run_poller(
     poller = StreamPoller(
         mapping(**fields),
         RemoteStream("http://remote", ARN, SystemClock(), client),
-        invoker,  # type: ignore[arg-type]
-        None,  # type: ignore[arg-type]
+        invoker,  # type: ignore[arg-type]  # a fake of the concrete SyncInvoker
+        None,  # type: ignore[arg-type]  # no Destinations: the mapping has none
         store,
         SystemClock(),
         counters,

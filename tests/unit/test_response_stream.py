@@ -26,7 +26,8 @@ def test_pieces_come_out_in_order_until_closed() -> None:
 
 def test_too_much_waiting_pauses_the_producer_until_half_went_out() -> None:
     async def scenario() -> None:
-        queue, calls = ChunkQueue(), []
+        queue = ChunkQueue()
+        calls: list[bool] = []
         queue.on_pressure(calls.append)
         for _ in range(HIGH_WATER // (256 * 1024) + 1):
             queue.write(b"x" * 256 * 1024)
@@ -40,7 +41,9 @@ def test_too_much_waiting_pauses_the_producer_until_half_went_out() -> None:
 
 def test_a_client_gone_drops_everything_and_lets_the_producer_go_on() -> None:
     async def scenario() -> None:
-        queue, calls, sent = ChunkQueue(), [], []
+        queue = ChunkQueue()
+        calls: list[bool] = []
+        sent: list[bytes] = []
 
         async def send(data: bytes) -> None:
             sent.append(data)

@@ -26,7 +26,8 @@ class Channel:
         self.sent += data
 
     def frames(self) -> list[tuple[int, dict[str, Any], bytes]]:
-        return frames.FrameReader().feed(bytes(self.sent))
+        read: list[tuple[int, dict[str, Any], bytes]] = frames.FrameReader().feed(bytes(self.sent))
+        return read
 
 
 def streamed(items: Iterator[Any]) -> list[tuple[int, dict[str, Any], bytes]]:

@@ -92,7 +92,7 @@ def test_cron_fields_expand_values_ranges_steps_and_names() -> None:
     assert parsed.hours == {8, 9, 10, 20}
     assert parsed.days is None
     assert parsed.months == {1, 3, 4}
-    assert parsed.weekdays == {2, 3, 4, 5, 6}
+    assert parsed.weekdays == frozenset({2, 3, 4, 5, 6})
     assert parsed.years == {2026, 2027}
     assert parsed.text == "cron(0/15 8-10,20 ? JAN,mar-APR MON-FRI 2026-2027)"
 

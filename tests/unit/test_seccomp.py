@@ -35,7 +35,9 @@ def run(machine: str, nr: int, arg0: int = 0, arch: int | None = None) -> int:
     code = program(machine)
     assert code is not None
     data = struct.pack("<iIQ6Q", nr, ARCHES[machine][0] if arch is None else arch, 0, arg0, 0, 0, 0, 0, 0)
-    ops = [struct.unpack("HBBI", code[i : i + 8]) for i in range(0, len(code), 8)]
+    ops: list[tuple[int, int, int, int]] = [
+        struct.unpack("HBBI", code[i : i + 8]) for i in range(0, len(code), 8)
+    ]
     accumulator, pc = 0, 0
     while True:
         op, jt, jf, k = ops[pc]

@@ -12,6 +12,7 @@ import pytest
 import redis
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from redis.typing import EncodableT
 
 from flare.clock import SystemClock
 from flare.cluster.ledger_script import SCRIPT
@@ -53,7 +54,7 @@ def keys() -> list[str]:
 PREFIX = ClusterLink.scoped(SCOPE, "ledger", "fn") + ":"
 
 
-def call(client: redis.Redis, op: str, *rest: object, now_ms: int = NOW_MS, ttl_ms: int = 60_000) -> Any:
+def call(client: redis.Redis, op: str, *rest: EncodableT, now_ms: int = NOW_MS, ttl_ms: int = 60_000) -> Any:
     return client.eval(SCRIPT, len(keys()), *keys(), op, now_ms, ttl_ms, PREFIX, *rest)
 
 
@@ -101,7 +102,9 @@ def test_the_script_decides_as_decide_does(client: redis.Redis, case: dict[str, 
         assert answer == [1]
         assert client.zscore(keys()[0], "new") is not None
         if expected.bucket is not None:
-            tokens, stamp = client.hget(keys()[5], function).decode().split()
+            bucket = client.hget(keys()[5], function)
+            assert isinstance(bucket, bytes)
+            tokens, stamp = bucket.decode().split()
             assert float(tokens) == pytest.approx(expected.bucket.tokens)
             assert int(stamp) == NOW_MS
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+from typing import Any
 
 import pytest
 
@@ -14,8 +15,8 @@ HOST = f"{URL_ID}.lambda-url.us-east-1.localhost:9000"
 INVOKED = Invoked(URL_ID, "123456789012", "req-1", "Root=1-5f84c7a9-abc;Parent=def;Sampled=0", 1583348638.390)
 
 
-def request(**changes: object) -> UrlRequest:
-    fields: dict[str, object] = {
+def request(**changes: Any) -> UrlRequest:
+    fields: dict[str, Any] = {
         "method": "POST",
         "target": "/my/path?parameter1=value1&parameter1=value2&parameter2=value",
         "headers": [("Host", HOST), ("User-Agent", "agent"), ("Header2", "value1"), ("header2", "value2")],
@@ -24,7 +25,7 @@ def request(**changes: object) -> UrlRequest:
         "port": 9000,
     }
     fields.update(changes)
-    return UrlRequest(**fields)  # type: ignore[arg-type]
+    return UrlRequest(**fields)
 
 
 def test_the_event_has_the_documented_shape() -> None:

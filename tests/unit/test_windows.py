@@ -145,6 +145,7 @@ def run(tmp_path: Path, records: list[StreamRecord], function: Counting, finals:
         tumbling_window_s=1,
     )
     clock = SystemClock()
+    # a fake function for the concrete SyncInvoker, and no Destinations (none is configured)
     poller = StreamPoller(mapping, OneShard(records), function, None, store, clock, Counters())  # type: ignore[arg-type]
 
     async def go() -> None:

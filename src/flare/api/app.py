@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from aiohttp import web
 
@@ -52,6 +53,9 @@ from flare.clock import JumpClock
 from flare.engine import Engine
 from flare.errors import UnknownOperation
 
+if TYPE_CHECKING:
+    from flare.cluster.cluster_logs import ClusterLogs
+
 # A base64 zip of 50 MB plus its JSON envelope.
 MAX_REQUEST_BYTES = 80 * 1024 * 1024
 
@@ -82,6 +86,22 @@ def invoke_route(engine: Engine) -> invoke.InvokeRoute:
     return invoke.InvokeRoute(find_region, engine.clock, authorize)
 
 
+def cluster_logs(engine: Engine) -> scoping.Of[ClusterLogs] | None:
+    """With ``--cluster``: each request's scope's logs on every node (logs calls span the
+    cluster); None on one node."""
+    if engine.cluster_node is None:
+        return None
+    from flare.cluster.cluster_logs import ClusterLogs
+
+    peers, retention = engine.cluster_node.log_peers, engine.cluster_node.log_retention
+
+    def of(request: web.Request) -> ClusterLogs:
+        region = scoping.region_of(request)
+        return ClusterLogs(region.log_service, region.scope, peers, retention)
+
+    return of
+
+
 def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Application:
     config = engine.config
     door = function_url.FunctionUrlDoor(engine.url_owner, engine.clock, config.account_id, config.port)
@@ -99,7 +119,9 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
             function_url.host_routing(door),
             http_errors.aws_http_errors,
             browser_guard.guard_requests(app, guard),
-            authentication.authentication(engine.authenticator, engine.connection_origins),
+            authentication.authentication(
+                engine.authenticator, engine.connection_origins, engine.cluster_node is not None
+            ),
             check_request,
             scoping.scope_routing(engine),
             authorization.authorization(engine.authorizer),
@@ -142,6 +164,10 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
         clock_control.add_routes(app, engine.clock)
     if engine.cluster_node is not None:
         cluster.add_routes(app, engine.cluster_node)
+        from flare.api import node_logs
+
+        membership = engine.cluster_node.membership
+        node_logs.add_routes(app, lambda: membership.token, lambda scope: engine.region(scope).log_service)
     durable_executions.add_routes(
         app, lambda request: at(request).registry, lambda request: at(request).durable
     )
@@ -158,6 +184,7 @@ def build_app(engine: Engine, route: invoke.InvokeRoute | None = None) -> web.Ap
             lambda request: at(request).log_service,
             lambda request: at(request).live_tails,
             _close_all(engine, lambda region: region.live_tails.close()),
+            cluster_logs(engine),
         ),
     )
 

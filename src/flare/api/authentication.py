@@ -12,8 +12,9 @@ Lambda's. The front door's fast path calls the same authenticator for the invoke
 
 Unsigned requests pass only where AWS's would, or where no AWS client calls: ``GET /metrics``
 (Prometheus scrapers), Flare's self-signed code links (``/_flare/code/…``, which check their
-own signature) and the console's pages (``/_flare/…``, which check their own session cookie:
-``api/console.py``).
+own signature), the console's pages (``/_flare/…``, which check their own session cookie:
+``api/console.py``) and one node of a cluster asking another its part of a logs call
+(``POST /flare/v1/cluster/logs``, which checks the cluster's token: ``api/node_logs.py``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from flare.api.wire import Handler, error_response
 from flare.auth.authenticator import Authenticator, Unverified
 from flare.auth.connection_origin import ConnectionOrigins
 from flare.auth.identity import Identity
+from flare.cluster.log_parts import PATH as NODE_LOGS_PATH
 from flare.control.code_url import PATH_PREFIX as CODE_PREFIX
 from flare.errors import AuthenticationFailed, ServiceException
 
@@ -45,8 +47,11 @@ def identity_of(request: web.Request) -> Identity:
     return identity
 
 
-def unsigned_allowed(request: web.Request) -> bool:
-    """Whether ``request`` may come unsigned (see the module docstring)."""
+def unsigned_allowed(request: web.Request, cluster: bool = False) -> bool:
+    """Whether ``request`` may come unsigned (see the module docstring); ``cluster``: this
+    node is one of a cluster's, so other nodes call it."""
+    if request.method == "POST":
+        return cluster and request.path == NODE_LOGS_PATH
     if request.method not in ("GET", "HEAD"):
         return False
     path = request.path
@@ -103,14 +108,17 @@ def _query_view(query: str) -> Mapping[str, str]:
     return dict(parse_qsl(query, keep_blank_values=True))
 
 
-def authentication(authenticator: Authenticator, origins: ConnectionOrigins | None = None) -> Middleware:
+def authentication(
+    authenticator: Authenticator, origins: ConnectionOrigins | None = None, cluster: bool = False
+) -> Middleware:
     """The middleware (see the module docstring); ``origins``: which environment opened each
-    connection (None: environments have no uids of their own)."""
+    connection (None: environments have no uids of their own); ``cluster``: other nodes of a
+    cluster call this one (``flare serve --cluster``)."""
     anonymous = Identity("", authenticator.default_scope)  # who the unsigned routes serve
 
     @web.middleware
     async def authenticated(request: web.Request, handler: Handler) -> web.StreamResponse:
-        if unsigned_allowed(request):
+        if unsigned_allowed(request, cluster):
             request[IDENTITY] = anonymous
             return await handler(request)
         try:

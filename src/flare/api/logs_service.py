@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
@@ -24,10 +24,13 @@ from flare.errors import UnknownOperation
 from flare.ids import new_request_id
 from flare.observe.logs import LogEvent
 from flare.services.errors import LogInvalidParameter
-from flare.services.live_tail import LiveTails, Update
+from flare.services.live_tail import LiveTails, LiveTailSession, Update
 from flare.services.log_paging import event_id
-from flare.services.logs import LogService, StreamQuery
+from flare.services.logs import LogService, Rejected, StreamQuery
 from flare.store.log_index import GroupRow, StreamRow
+
+if TYPE_CHECKING:
+    from flare.cluster.cluster_logs import ClusterLogs
 
 Body = dict[str, Any]
 Result = Body | web.StreamResponse
@@ -35,11 +38,27 @@ Operation = Callable[[LogService, LiveTails, Body, web.Request], Awaitable[Resul
 DESCRIBE_LIMIT = 50
 
 
-def endpoint(logs_of: Of[LogService], tails_of: Of[LiveTails], close: Callable[[], None]) -> JsonEndpoint:
+def endpoint(
+    logs_of: Of[LogService],
+    tails_of: Of[LiveTails],
+    close: Callable[[], None],
+    cluster_of: Of[ClusterLogs] | None = None,
+) -> JsonEndpoint:
     """The CloudWatch Logs endpoint, serving each request from its scope's log groups and live
-    tails (``close``: every scope's tails, at shutdown)."""
+    tails (``close``: every scope's tails, at shutdown). ``cluster_of`` (``--cluster`` only):
+    the request's scope's logs on every node, which answer the operations of
+    ``api/cluster_logs_service.py`` instead."""
+    if cluster_of is not None:
+        from flare.api import cluster_logs_service
+
+        spread = cluster_logs_service.OPERATIONS
+    else:
+        spread = {}
 
     async def call(operation: str, body: Body, request: web.Request) -> Result:
+        across = spread.get(operation)
+        if across is not None and cluster_of is not None:
+            return await across(cluster_of(request), tails_of(request), body, request)
         handler = OPERATIONS.get(operation)
         if handler is None:
             raise UnknownOperation(f"Flare's logs service does not implement {operation}")
@@ -57,7 +76,7 @@ def endpoint(logs_of: Of[LogService], tails_of: Of[LiveTails], close: Callable[[
     )
 
 
-def _group(logs: LogService, body: Body) -> str:
+def group_of(logs: LogService, body: Body) -> str:
     """The group a request names with ``logGroupName`` or ``logGroupIdentifier`` (one of them)."""
     name, identifier = body.get("logGroupName"), body.get("logGroupIdentifier")
     if name and identifier:
@@ -67,7 +86,7 @@ def _group(logs: LogService, body: Body) -> str:
     return str(name) if name else logs.group_name(str(identifier))
 
 
-def _page(items: list[Any], key: Callable[[Any], Any], body: Body) -> tuple[list[Any], str | None]:
+def page(items: list[Any], key: Callable[[Any], Any], body: Body) -> tuple[list[Any], str | None]:
     """A page of ``items`` (already in order) after the token's key, and the next token."""
     start = 0
     if body.get("nextToken"):
@@ -84,21 +103,21 @@ def _page(items: list[Any], key: Callable[[Any], Any], body: Body) -> tuple[list
     return chosen, token
 
 
-def _group_json(logs: LogService, row: GroupRow) -> Body:
+def group_json(logs: LogService, row: GroupRow, stored_bytes: int) -> Body:
     arn = logs.group_arn(row.name)
     shape: Body = {"logGroupName": row.name, "creationTime": row.created_ms, "metricFilterCount": 0}
     if row.retention_days is not None:
         shape["retentionInDays"] = row.retention_days
     shape.update(
         arn=f"{arn}:*",
-        storedBytes=logs.stored_bytes(row.name),
+        storedBytes=stored_bytes,
         logGroupClass=row.group_class,
         logGroupArn=arn,
     )
     return shape
 
 
-def _stream_json(logs: LogService, row: StreamRow) -> Body:
+def stream_json(logs: LogService, row: StreamRow) -> Body:
     shape: Body = {"logStreamName": row.name, "creationTime": row.created_ms}
     if row.last_ms is not None:
         shape.update(
@@ -114,7 +133,7 @@ def _stream_json(logs: LogService, row: StreamRow) -> Body:
     return shape
 
 
-def _window(body: Body) -> tuple[int | None, int | None]:
+def window(body: Body) -> tuple[int | None, int | None]:
     start, end = body.get("startTime"), body.get("endTime")
     return (None if start is None else int(start), None if end is None else int(end))
 
@@ -124,8 +143,8 @@ async def describe_log_groups(logs: LogService, tails: LiveTails, body: Body, re
     if body.get("logGroupIdentifiers"):
         wanted = {logs.group_name(str(item)) for item in body["logGroupIdentifiers"]}
         rows = [row for row in rows if row.name in wanted]
-    chosen, token = _page(rows, lambda row: row.name, body)
-    result: Body = {"logGroups": [_group_json(logs, row) for row in chosen]}
+    chosen, token = page(rows, lambda row: row.name, body)
+    result: Body = {"logGroups": [group_json(logs, row, logs.stored_bytes(row.name)) for row in chosen]}
     if token:
         result["nextToken"] = token
     return result
@@ -134,54 +153,62 @@ async def describe_log_groups(logs: LogService, tails: LiveTails, body: Body, re
 async def describe_log_streams(logs: LogService, tails: LiveTails, body: Body, request: web.Request) -> Body:
     by_last_event = body.get("orderBy") == "LastEventTime"
     rows = logs.streams(
-        _group(logs, body), body.get("logStreamNamePrefix"), by_last_event, bool(body.get("descending"))
+        group_of(logs, body), body.get("logStreamNamePrefix"), by_last_event, bool(body.get("descending"))
     )
-    key: Callable[[StreamRow], Any] = (
-        (lambda row: [row.last_ms or 0, row.name]) if by_last_event else (lambda row: row.name)
-    )
-    chosen, token = _page(rows, key, body)
-    result: Body = {"logStreams": [_stream_json(logs, row) for row in chosen]}
+    chosen, token = page(rows, stream_order_key(body), body)
+    result: Body = {"logStreams": [stream_json(logs, row) for row in chosen]}
     if token:
         result["nextToken"] = token
     return result
 
 
-def _output_event(event: LogEvent) -> Body:
+def stream_query(body: Body) -> StreamQuery:
+    """The streams a FilterLogEvents request reads."""
+    names, prefix = body.get("logStreamNames"), body.get("logStreamNamePrefix")
+    return StreamQuery(
+        tuple(names) if names is not None else None, (str(prefix),) if prefix is not None else None
+    )
+
+
+def stream_order_key(body: Body) -> Callable[[StreamRow], Any]:
+    """What DescribeLogStreams' pages are keyed by in the order the request asks."""
+    if body.get("orderBy") == "LastEventTime":
+        return lambda row: [row.last_ms or 0, row.name]
+    return lambda row: row.name
+
+
+def output_event(event: LogEvent) -> Body:
     return {"timestamp": event.timestamp_ms, "message": event.message, "ingestionTime": event.ingestion_ms}
 
 
 async def get_log_events(logs: LogService, tails: LiveTails, body: Body, request: web.Request) -> Body:
     page = logs.get_events(
-        _group(logs, body),
+        group_of(logs, body),
         str(body.get("logStreamName") or ""),
-        _window(body),
+        window(body),
         body.get("nextToken"),
         bool(body.get("startFromHead")),
         body.get("limit"),
     )
     return {
-        "events": [_output_event(event) for event in page.events],
+        "events": [output_event(event) for event in page.events],
         "nextForwardToken": page.forward,
         "nextBackwardToken": page.backward,
     }
 
 
 async def filter_log_events(logs: LogService, tails: LiveTails, body: Body, request: web.Request) -> Body:
-    names, prefix = body.get("logStreamNames"), body.get("logStreamNamePrefix")
-    streams = StreamQuery(
-        tuple(names) if names is not None else None, (str(prefix),) if prefix is not None else None
-    )
     events, token = logs.filter_events(
-        _group(logs, body),
-        streams,
-        _window(body),
+        group_of(logs, body),
+        stream_query(body),
+        window(body),
         body.get("filterPattern"),
         body.get("nextToken"),
         body.get("limit"),
     )
     result: Body = {
         "events": [
-            {"logStreamName": event.stream, **_output_event(event), "eventId": event_id(event)}
+            {"logStreamName": event.stream, **output_event(event), "eventId": event_id(event)}
             for event in events
         ],
         "searchedLogStreams": [],
@@ -225,9 +252,17 @@ async def delete_retention_policy(
 
 async def put_log_events(logs: LogService, tails: LiveTails, body: Body, request: web.Request) -> Body:
     group, stream = str(body.get("logGroupName")), str(body.get("logStreamName"))
-    events = [(int(item["timestamp"]), str(item["message"])) for item in body.get("logEvents") or []]
-    rejected = logs.put_events(group, stream, events)
-    result: Body = {"nextSequenceToken": f"{logs.stream(group, stream).last_seq + 1:056d}"}
+    rejected = logs.put_events(group, stream, log_events(body))
+    return put_result(rejected, logs.stream(group, stream).last_seq + 1)
+
+
+def log_events(body: Body) -> list[tuple[int, str]]:
+    return [(int(item["timestamp"]), str(item["message"])) for item in body.get("logEvents") or []]
+
+
+def put_result(rejected: Rejected, next_seq: int) -> Body:
+    """PutLogEvents' answer."""
+    result: Body = {"nextSequenceToken": f"{next_seq:056d}"}
     info = {
         name: value
         for name, value in (
@@ -258,13 +293,26 @@ def _tail_event(update: Update) -> bytes:
     )
 
 
+def tail_request(body: Body) -> tuple[list[str], StreamQuery]:
+    """The groups and streams a StartLiveTail request follows."""
+    names, prefixes = body.get("logStreamNames"), body.get("logStreamNamePrefixes")
+    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
+    return identifiers, StreamQuery(tuple(names) if names else None, tuple(prefixes) if prefixes else None)
+
+
 async def start_live_tail(
     logs: LogService, tails: LiveTails, body: Body, request: web.Request
 ) -> web.StreamResponse:
-    names, prefixes = body.get("logStreamNames"), body.get("logStreamNamePrefixes")
-    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
-    streams = StreamQuery(tuple(names) if names else None, tuple(prefixes) if prefixes else None)
+    identifiers, streams = tail_request(body)
     session = tails.start(identifiers, streams, body.get("logEventFilterPattern"))
+    return await serve_tail(request, body, session, tails.updates(session))
+
+
+async def serve_tail(
+    request: web.Request, body: Body, session: LiveTailSession, updates: AsyncIterator[Update]
+) -> web.StreamResponse:
+    """StartLiveTail's event stream: its start, then ``updates`` until they end."""
+    identifiers = [str(item) for item in body.get("logGroupIdentifiers") or []]
     request_id = new_request_id()
     response = web.StreamResponse(
         headers={"Content-Type": eventstream.CONTENT_TYPE, REQUEST_ID_HEADER: request_id}
@@ -272,8 +320,8 @@ async def start_live_tail(
     await response.prepare(request)
     start = {"requestId": request_id, "sessionId": session.session_id, "logGroupIdentifiers": identifiers}
     for name, value in (
-        ("logStreamNames", names),
-        ("logStreamNamePrefixes", prefixes),
+        ("logStreamNames", body.get("logStreamNames")),
+        ("logStreamNamePrefixes", body.get("logStreamNamePrefixes")),
         ("logEventFilterPattern", body.get("logEventFilterPattern")),
     ):
         if value:
@@ -281,7 +329,7 @@ async def start_live_tail(
     try:
         await response.write(eventstream.json_event("initial-response", {}))
         await response.write(eventstream.json_event("sessionStart", start))
-        async for update in tails.updates(session):
+        async for update in updates:
             await response.write(_tail_event(update))
         if session.timed_out:
             await response.write(

@@ -34,6 +34,11 @@ Modules:
     redis_queue_store    the SQS-compatible queues' messages, received atomically across nodes
     redis_stream_store   the Kinesis-compatible streams, a Redis stream per shard
     redis_shard_leases   one node at a time per shard of a stream mapping; shared checkpoints
+    cluster_logs  CloudWatch Logs calls answered for every node: logs stay where written
+    log_parts     what one node answers of its own logs (its part of such a call)
+    log_merge     the nodes' parts merged into one answer; paging over every node
+    log_peers     asking the other live nodes their part, node to node over HTTP
+    cluster_tail  a Live Tail over every node: one set of cursors per node
 
 (``flare/queue_homes.py`` picks between these and a node's own SQLite stores.) What each shares
 and how: docs/cluster-registry.md.

@@ -1,5 +1,6 @@
 """This node's part in its cluster: its heartbeat and what it reports, its forwarder of invokes
-to other nodes (``cluster/forwarding.py``), and the cluster's view that ``flare cluster status``
+to other nodes (``cluster/forwarding.py``), how it asks the others their logs
+(``cluster/log_peers.py``), and the cluster's view that ``flare cluster status``
 shows (``api/cluster.py``).
 
 ``ClusterNode`` is made by the ``Engine`` only with ``--cluster``; it asks the engine (through
@@ -14,6 +15,8 @@ from typing import Any
 from flare.clock import Clock
 from flare.cluster.forwarding import Forwarder
 from flare.cluster.link import ClusterLink
+from flare.cluster.log_peers import LogPeers
+from flare.cluster.log_retention import LogRetention
 from flare.cluster.membership import LiveNode, Membership, NodeInfo, memory_mb
 from flare.config import ServerConfig
 
@@ -40,6 +43,8 @@ class ClusterNode:
         self._memory_mb = memory_mb()
         self.membership = Membership(link, clock, self.describe, config.cluster_ttl_s)
         self.forwarder = Forwarder(link.node_name, lambda: self.membership.token, secret_of)
+        self.log_peers = LogPeers(link.node_name, self.membership)  # logs calls span the nodes
+        self.log_retention = LogRetention(link, clock)  # the engine starts and stops it (its regions)
 
     def __repr__(self) -> str:
         return f"<ClusterNode {self.link.node_name}>"
@@ -64,6 +69,7 @@ class ClusterNode:
     async def stop(self) -> None:
         await self.membership.stop()
         await self.forwarder.close()
+        await self.log_peers.close()
 
     async def status(self) -> dict[str, Any]:
         """The cluster as ``GET /flare/v1/cluster`` answers it: every live node, read now, and

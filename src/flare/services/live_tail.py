@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 
 from flare.clock import Clock
@@ -52,6 +52,22 @@ class LiveTailSession:
     timed_out: bool = False
 
 
+def check_session(identifiers: list[str], streams: StreamQuery) -> None:
+    """StartLiveTail's rules on what it follows; raises ``InvalidParameterException`` (too many
+    groups, stream filters with several groups, names and prefixes together)."""
+    if not 1 <= len(identifiers) <= MAX_GROUPS:
+        raise LogInvalidParameter(f"Between 1 and {MAX_GROUPS} log group identifiers are required.")
+    if streams.names is not None and streams.prefixes is not None:
+        raise LogInvalidParameter("logStreamNames and logStreamNamePrefixes are mutually exclusive.")
+    if len(identifiers) > 1 and (streams.names is not None or streams.prefixes is not None):
+        raise LogInvalidParameter(
+            "logStreamNames and logStreamNamePrefixes can only be used with a single log group."
+        )
+
+
+Poll = Callable[[LiveTailSession], Awaitable[Update]]
+
+
 class LiveTails:
     """Starts sessions over a :class:`LogService` and ends them all on ``close``."""
 
@@ -62,16 +78,8 @@ class LiveTails:
 
     def start(self, identifiers: list[str], streams: StreamQuery, pattern: str | None) -> LiveTailSession:
         """A session on existing groups (by name or ARN). Raises ``InvalidParameterException``
-        (too many groups, stream filters with several groups, names and prefixes together) or
-        ``ResourceNotFoundException`` (a missing group)."""
-        if not 1 <= len(identifiers) <= MAX_GROUPS:
-            raise LogInvalidParameter(f"Between 1 and {MAX_GROUPS} log group identifiers are required.")
-        if streams.names is not None and streams.prefixes is not None:
-            raise LogInvalidParameter("logStreamNames and logStreamNamePrefixes are mutually exclusive.")
-        if len(identifiers) > 1 and (streams.names is not None or streams.prefixes is not None):
-            raise LogInvalidParameter(
-                "logStreamNames and logStreamNamePrefixes can only be used with a single log group."
-            )
+        (``check_session``) or ``ResourceNotFoundException`` (a missing group)."""
+        check_session(identifiers, streams)
         matches = self._service.matcher(pattern)
         groups = [self._service.group(self._service.group_name(item)).name for item in identifiers]
         session = LiveTailSession(uuid.uuid4().hex, groups, streams, pattern, matches)
@@ -92,9 +100,10 @@ class LiveTails:
         found.sort(key=lambda item: (item.event.timestamp_ms, item.event.seq))
         return Update(found[:MAX_RESULTS], sampled=len(found) > MAX_RESULTS)
 
-    async def updates(self, session: LiveTailSession) -> AsyncIterator[Update]:
+    async def updates(self, session: LiveTailSession, poll: Poll | None = None) -> AsyncIterator[Update]:
         """An update every ``UPDATE_INTERVAL_S`` until the session times out (then
-        ``session.timed_out`` is set) or the service closes."""
+        ``session.timed_out`` is set) or the service closes; ``poll``: what makes an update
+        (this service's own events unless given: a cluster's node asks every node)."""
         began = self._clock.now()
         while not self._closed.is_set():
             if self._clock.now() - began >= MAX_SESSION_S:
@@ -103,7 +112,7 @@ class LiveTails:
             await self._sleep(UPDATE_INTERVAL_S)
             if self._closed.is_set():
                 return
-            yield self.poll(session)
+            yield self.poll(session) if poll is None else await poll(session)
 
     async def _sleep(self, delay: float) -> None:
         closing = asyncio.ensure_future(self._closed.wait())

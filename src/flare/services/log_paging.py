@@ -58,7 +58,7 @@ def parse_stream_token(token: str) -> tuple[str, Position]:
     return parts[0], (int(parts[1][:20]), int(parts[1][20:]))
 
 
-def _fits(events: Sequence[LogEvent], limit: int) -> int:
+def page_count(events: Sequence[LogEvent], limit: int) -> int:
     """How many of ``events`` (from the front) fit ``limit`` and the page's byte budget."""
     total = 0
     for count, event in enumerate(events[:limit]):
@@ -84,10 +84,10 @@ def stream_page(ordered: Sequence[LogEvent], token: str | None, from_head: bool,
         direction, at = ("f", START) if from_head else ("b", (1 << 62, 0))
     if direction == "f":
         candidates = [event for event in ordered if position(event) >= at]
-        chosen = candidates[: _fits(candidates, limit)]
+        chosen = candidates[: page_count(candidates, limit)]
     else:
         candidates = [event for event in ordered if position(event) < at]
-        count = _fits(candidates[::-1], limit)
+        count = page_count(candidates[::-1], limit)
         chosen = candidates[len(candidates) - count :]
     if not chosen:
         echo = token or stream_token(direction, at if direction == "f" else START)
@@ -116,7 +116,7 @@ def filter_page(
     ``nextToken`` (None when nothing is left). Raises :class:`BadToken`."""
     at = parse_filter_token(token) if token else START
     candidates = [event for event in ordered if position(event) >= at]
-    count = _fits(candidates, limit)
+    count = page_count(candidates, limit)
     chosen = candidates[:count]
     more = count < len(candidates)
     return chosen, filter_token(after(chosen[-1])) if more and chosen else None

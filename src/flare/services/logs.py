@@ -84,6 +84,48 @@ def over_budget(streams: Iterable[StreamRow], budget: int) -> list[str]:
     return doomed
 
 
+def check_group_query(prefix: str | None, pattern: str | None) -> None:
+    """DescribeLogGroups' rule on its name filters; raises ``InvalidParameterException``."""
+    if prefix and pattern:
+        raise LogInvalidParameter(
+            "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
+        )
+
+
+def check_stream_order(prefix: str | None, by_last_event: bool) -> None:
+    """DescribeLogStreams' rule on its order; raises ``InvalidParameterException``."""
+    if prefix and by_last_event:
+        raise LogInvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+
+
+def check_stream_query(streams: StreamQuery) -> None:
+    """FilterLogEvents' rule on the streams it reads; raises ``InvalidParameterException``."""
+    if streams.names is not None and streams.prefixes is not None:
+        raise LogInvalidParameter("logStreamNames and logStreamNamePrefix are mutually exclusive parameters.")
+
+
+def check_retention_days(days: int) -> None:
+    """``days`` must be one of CloudWatch's retention periods; raises ``InvalidParameterException``."""
+    if days not in RETENTION_DAYS:
+        raise LogInvalidParameter(
+            f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
+            f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
+        )
+
+
+def check_batch(events: list[tuple[int, str]]) -> None:
+    """PutLogEvents' rules on a batch (chronological, spanning at most 24 hours); raises
+    ``InvalidParameterException``."""
+    if any(later[0] < earlier[0] for earlier, later in itertools.pairwise(events)):
+        raise LogInvalidParameter(
+            "Log events in a single PutLogEvents request must be in chronological order."
+        )
+    if events and events[-1][0] - events[0][0] > MAX_BATCH_SPAN_MS:
+        raise LogInvalidParameter(
+            "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
+        )
+
+
 class LogService:
     """CloudWatch Logs' semantics over a :class:`LogStore`. Used from the event loop's thread."""
 
@@ -130,10 +172,7 @@ class LogService:
 
     def groups(self, prefix: str | None, pattern: str | None) -> list[GroupRow]:
         """Groups by name: those starting with ``prefix``, or containing ``pattern`` (any case)."""
-        if prefix and pattern:
-            raise LogInvalidParameter(
-                "LogGroup name prefix and LogGroup name pattern are mutually exclusive parameters."
-            )
+        check_group_query(prefix, pattern)
         self.store.flush()
         rows = self.index.groups(prefix or "")
         if pattern:
@@ -150,11 +189,7 @@ class LogService:
         self.store.forget_group(name)
 
     def put_retention(self, name: str, days: int) -> None:
-        if days not in RETENTION_DAYS:
-            raise LogInvalidParameter(
-                f"1 validation error detected: Value '{days}' at 'retentionInDays' failed to satisfy "
-                f"constraint: Member must satisfy enum value set: [{', '.join(map(str, RETENTION_DAYS))}]"
-            )
+        check_retention_days(days)
         self.group(name)
         self.index.set_retention(name, days)
 
@@ -181,8 +216,7 @@ class LogService:
         self, group: str, prefix: str | None, by_last_event: bool, descending: bool
     ) -> list[StreamRow]:
         """The group's streams in DescribeLogStreams' order."""
-        if prefix and by_last_event:
-            raise LogInvalidParameter("Cannot order by LastEventTime with a logStreamNamePrefix.")
+        check_stream_order(prefix, by_last_event)
         self.group(group)
         rows = self.index.streams(group, prefix or "")
         if by_last_event:
@@ -201,14 +235,7 @@ class LogService:
         """Store a PutLogEvents batch (chronological, spanning at most 24 hours); events too old,
         too new or past the group's retention are not stored and reported, as CloudWatch does."""
         self.stream(group, stream)
-        if any(later[0] < earlier[0] for earlier, later in itertools.pairwise(events)):
-            raise LogInvalidParameter(
-                "Log events in a single PutLogEvents request must be in chronological order."
-            )
-        if events and events[-1][0] - events[0][0] > MAX_BATCH_SPAN_MS:
-            raise LogInvalidParameter(
-                "The batch of log events in a single PutLogEvents request cannot span more than 24 hours."
-            )
+        check_batch(events)
         now = self.now_ms()
         expiry = self._cutoff(self.index.group(group))
         too_old = [i for i, (t, _) in enumerate(events) if t < now - MAX_PAST_MS]
@@ -250,10 +277,7 @@ class LogService:
         limit: int | None,
     ) -> tuple[list[LogEvent], str | None]:
         """One FilterLogEvents page: matching events of the chosen streams, oldest first."""
-        if streams.names is not None and streams.prefixes is not None:
-            raise LogInvalidParameter(
-                "logStreamNames and logStreamNamePrefix are mutually exclusive parameters."
-            )
+        check_stream_query(streams)
         matches = self.matcher(pattern)
         self.group(group)
         start, end = window
