@@ -30,6 +30,7 @@ from flare.control.provisioned_concurrency import ProvisionedConcurrency
 from flare.control.registry import Registry
 from flare.control.urls import FunctionUrls
 from flare.durable.executions import DurableExecutions
+from flare.durable.homes import ExecutionHomes, LocalHomes
 from flare.errors import ResourceNotFound
 from flare.events.async_queue import AsyncQueue
 from flare.events.destinations import Destinations
@@ -142,7 +143,9 @@ class AccountRegion:
         self.registry.add_listener(self.concurrency.function_changed)
         self._wire_events(config.async_retry_base_delay_s)
         self.durable_store = stores.durable(scope)
-        self.durable = DurableExecutions(self.durable_store, self.registry, self.router, clock)
+        self.durable = DurableExecutions(
+            self.durable_store, self.registry, self.router, clock, self._new_durable_homes()
+        )
         self.async_queue.durable = self.durable
         self.registry.add_version_listener(self.durable.function_changed)
         self.url_store = stores.urls(scope)
@@ -152,6 +155,15 @@ class AccountRegion:
 
     def __repr__(self) -> str:
         return f"<AccountRegion {self.scope.key}>"
+
+    def _new_durable_homes(self) -> ExecutionHomes:
+        """Where durable executions run: here, or with ``--cluster`` on the node Redis names
+        (``cluster/durable_homes.py``)."""
+        if self.machine.cluster is None:
+            return LocalHomes()
+        from flare.cluster.durable_homes import RedisExecutionHomes
+
+        return RedisExecutionHomes(self.machine.cluster, self.scope)
 
     def _new_ledger(self) -> Ledger:
         """The account's concurrency in this region: this host's alone, or with ``--cluster``
@@ -286,6 +298,9 @@ class AccountRegion:
             return
         if concern == "mappings":  # ``function`` is the mapping's UUID
             self.mappings.refresh(function)
+            return
+        if concern in ("durable", "durable-ended"):  # an execution's, not a cache to re-read
+            self.durable.heard_wake(function, ended=concern == "durable-ended")
             return
         reload = self._shared_caches().get(concern)
         if reload is not None:

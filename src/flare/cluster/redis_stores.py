@@ -20,11 +20,13 @@ On Redis, shared by every node:
     redis_access_keys        the access keys of ``--auth sigv4``
     redis_secrets            Flare's own secrets
     redis_blobs              code and layer zips
+    redis_durable            durable executions, their operations and history (and
+                             ``durable_homes``: which node runs each one)
 
 Async events, queues and streams are on Redis too, outside this backend (``queue_homes.py``).
-In the node's own SQLite still: durable executions, the log index and hot-reload bindings; so
-a node still keeps a data dir. A change to a shared concern is heard by every node
-(``registry_changes``).
+In the node's own SQLite still: the log index (a log event is a file on the node that ran the
+function) and hot-reload bindings; so a node still keeps a data dir. A change to a shared
+concern is heard by every node (``registry_changes``).
 """
 
 from __future__ import annotations
@@ -33,6 +35,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from flare.clock import Clock
+from flare.cluster import redis_durable
 from flare.cluster.link import ClusterLink
 from flare.cluster.redis_access_keys import RedisAccessKeyStore
 from flare.cluster.redis_blobs import SharedBlobStore
@@ -55,6 +58,7 @@ from flare.store.opt_trees import OptTrees
 from flare.store.storage import (
     AccessKeyStorage,
     CodeSigningStorage,
+    DurableStorage,
     FunctionSettingsStorage,
     FunctionStorage,
     InvokeConfigStorage,
@@ -89,6 +93,7 @@ class RedisStores(SqliteStores):
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)
         self._mapping_scripts = Scripts.register(link.sync)
+        self._durable_batch = redis_durable.register(link.sync)
 
     def __repr__(self) -> str:
         return f"<RedisStores {self.link.node_name} on {self.link.url}>"
@@ -126,6 +131,9 @@ class RedisStores(SqliteStores):
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
         return RedisScheduleStore(self.link, scope, self._claim)
+
+    def durable(self, scope: Scope) -> DurableStorage:
+        return redis_durable.RedisDurableStore(self.link, scope, self._durable_batch)
 
     def settings(self, scope: Scope) -> SettingsStorage:
         return RedisSettingsStore(self.link, scope)

@@ -25,7 +25,7 @@ class Answers(ExecutionHooks):
         limits.check_error(error)
         arn, operation = self._waiting_callback(callback)
         answered, event = callbacks.answer(operation, result, error, self._clock.wall())
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [answered])
             self._store.add_events(arn, [event])
             self._store.mark_updated(arn, [answered["Id"]])
@@ -36,7 +36,7 @@ class Answers(ExecutionHooks):
         Raises ResourceNotFound, InvalidParameterValue."""
         arn, operation = self._waiting_callback(callback)
         self._store.put_operations(arn, [callbacks.heartbeat(operation, self._clock.wall())])
-        if arn not in self._invoking:
+        if arn not in self._invoking and self._homes.here(arn):  # else its home's timer re-reads it
             self._arm_wake(arn)
 
     def _waiting_callback(self, callback: str) -> tuple[str, dict[str, Any]]:
@@ -89,7 +89,7 @@ class Answers(ExecutionHooks):
         if row is None or ended(row.status) or current is None or not chained.pending(current):
             return
         done, event = chained.finish(current, answer, self._clock.wall())
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [done])
             self._store.add_events(arn, [event])
             self._store.mark_updated(arn, [operation_id])

@@ -23,6 +23,7 @@ from flare.errors import InvalidParameterValue, ResourceConflict
 from flare.store.durable import ExecutionRow
 
 STOPPED = {"ErrorType": "Stopped", "ErrorMessage": "Execution stopped."}
+PAUSE_FIELDS = ("status", "paused", "tokens")  # what a pause or resume writes (of many writers')
 
 
 class Controls(ExecutionHooks):
@@ -56,9 +57,10 @@ class Controls(ExecutionHooks):
             paused=pauses.stored(pauses.new(now, reason, timeout_paused)),
             tokens=client_tokens.record(row.tokens, "pause", client_token, request, {}, now),
         )
-        if arn in self._invoking:
+        if arn in self._invoking or (row.token and not self._homes.here(arn)):
+            # in flight here, or (a token out) on its home node: its next checkpoint pauses it
             move(Status.RUNNING, Status.PAUSING)
-            self._store.update(row.with_(status=Status.PAUSING.value))
+            self._store.update(row.with_(status=Status.PAUSING.value), only=PAUSE_FIELDS)
         else:
             self._now_paused(row, owed=False)
 
@@ -82,8 +84,8 @@ class Controls(ExecutionHooks):
             deadline=pauses.resumed_deadline(row, pause, now),
             tokens=client_tokens.record(row.tokens, "resume", client_token, request, {}, now),
         )
-        with self._store.db.transaction():
-            self._store.update(resumed)
+        with self._store.transaction():
+            self._store.update(resumed, only=(*PAUSE_FIELDS, "deadline"))
             if row.status == Status.PAUSED:
                 self._store.add_events(arn, [pauses.resumed_event(row, reason, now)])
         self._arm_deadline(resumed)
@@ -110,8 +112,8 @@ class Controls(ExecutionHooks):
         pause = pause | {pauses.PAUSED_AT: now, pauses.OWED: owed or pause[pauses.OWED]}
         move(Status(row.status), Status.PAUSED)
         paused = row.with_(status=Status.PAUSED.value, paused=pauses.stored(pause))
-        with self._store.db.transaction():
-            self._store.update(paused)
+        with self._store.transaction():
+            self._store.update(paused, only=PAUSE_FIELDS)
             self._store.add_events(row.arn, [pauses.paused_event(row, pause, now)])
         self._timers.cancel(row.arn, RETRY)
         self._arm_deadline(paused)

@@ -26,9 +26,17 @@ the store (``store/durable.py``) as it happens, so ``start`` after a restart arm
 again (one already due fires at once) and invokes again an execution whose invocation the
 restart cut short.
 
-Two parts of the actor live apart, for size: ``controls`` (stop, pause, resume, delete) and
-``answers`` (callbacks' answers, chained invokes), sharing its state through ``hooks``. A
-checkpoint's ``ClientToken`` is kept per ``client_tokens``; its payloads are limited by ``limits``.
+In a cluster every node's actor shares the one store (``cluster/redis_durable.py``), so any node
+answers for any execution; one node, its *home* (``homes``), invokes it and keeps its timers. A
+node that changes an execution it is not home to (a callback answered, a resume) asks the home
+to invoke it; a timer whose execution moved home does nothing; when a node dies, a live one
+adopts its executions (``_adopt_orphans``) and arms their timers again from the store, as a
+restart does.
+
+Parts of the actor live apart, for size: ``homecoming`` (starting, adopting, hearing other
+nodes), ``controls`` (stop, pause, resume, delete) and ``answers`` (callbacks' answers, chained
+invokes), sharing its state through ``hooks``. A checkpoint's ``ClientToken`` is kept per
+``client_tokens``; its payloads are limited by ``limits``.
 
 Contract: used from the event loop's thread.
 """
@@ -48,16 +56,20 @@ from flare.durable import chained, client_tokens, history, limits, operations, p
 from flare.durable.answers import Answers
 from flare.durable.callbacks import public
 from flare.durable.controls import Controls
+from flare.durable.homecoming import Homecoming
+from flare.durable.homes import ExecutionHomes, LocalHomes
 from flare.durable.invocations import Invocations
-from flare.durable.status import LIVE, Status, ended, move
+from flare.durable.status import Status, ended, move
 from flare.durable.timers import DEADLINE, SWEEP, WAKE, Timers
 from flare.errors import (
     DurableExecutionAlreadyStarted,
     InvalidParameterValue,
     ResourceNotFound,
+    StaleRevision,
 )
 from flare.placement.router import Router
-from flare.store.durable import DurableStore, ExecutionRow
+from flare.store.durable import ExecutionRow
+from flare.store.storage import DurableStorage
 
 log = logging.getLogger("flare.durable")
 
@@ -66,11 +78,19 @@ INVALID_TOKEN = "Invalid checkpoint token"
 STATE_PAGE = 100  # GetDurableExecutionState's page without MaxItems (the service's, per the local runner)
 
 
-class DurableExecutions(Invocations, Controls, Answers):
+class DurableExecutions(Homecoming, Invocations, Controls, Answers):
     """Durable executions of one scope (see the module docstring)."""
 
-    def __init__(self, store: DurableStore, registry: Registry, router: Router, clock: Clock) -> None:
+    def __init__(
+        self,
+        store: DurableStorage,
+        registry: Registry,
+        router: Router,
+        clock: Clock,
+        homes: ExecutionHomes | None = None,
+    ) -> None:
         self._store = store
+        self._homes: ExecutionHomes = homes or LocalHomes()
         self._registry = registry
         self._router = router
         self._clock = clock
@@ -85,23 +105,6 @@ class DurableExecutions(Invocations, Controls, Answers):
         return f"<DurableExecutions invoking={len(self._invoking)} timers={len(self._timers)}>"
 
     # -- lifecycle ------------------------------------------------------------------------------
-
-    def start(self) -> None:
-        """Arm the timers of every execution not ended, await again their chained invokes'
-        targets, invoke again the RUNNING ones with no timer (their last invocation was cut
-        short) but those whose first invocation waits in the async queue; a PAUSING one whose
-        invocation the stop cut short is PAUSED, owing an invocation. Call once, inside the event
-        loop, after ``Registry.load``."""
-        for row in self._store.with_status(*LIVE):
-            if row.status == Status.PAUSING:
-                row = self._now_paused(row, owed=True)
-            self._arm_deadline(row)
-            for _, operation in self._store.operations(row.arn):
-                if chained.pending(operation):
-                    self._spawn_chained(row.arn, operation["Id"])
-            if not self._arm_wake(row.arn) and row.status == Status.RUNNING and row.queued is None:
-                self._spawn(row.arn)
-        self._sweep()
 
     async def stop(self) -> None:
         self._timers.close()
@@ -123,7 +126,7 @@ class DurableExecutions(Invocations, Controls, Answers):
     def transaction(self) -> AbstractContextManager[object]:
         """One transaction of the engine's database around what is done inside (an Event
         invoke's execution and its queued event are one commit)."""
-        return self._store.db.transaction()
+        return self._store.transaction()
 
     # -- starting and waiting -------------------------------------------------------------------
 
@@ -139,25 +142,37 @@ class DurableExecutions(Invocations, Controls, Answers):
         invoked in the background, or, ``queued`` (the request id of an Event invoke), by the
         async queue (``invoke_queued``). Raises DurableExecutionAlreadyStarted."""
         text = payload.decode() if payload else "{}"
-        if name is not None:
-            found = self._store.named(version.name, name)
-            if found is not None:
-                if found.input != text:
-                    raise DurableExecutionAlreadyStarted(
-                        f"Durable execution {name} has already been started with a different input."
-                    )
-                return found, False
+        found = self._named(version.name, name, text)
+        if found is not None:
+            return found, False
         row = wire.new_execution(version, name, text, self._clock.wall())
         row = row.with_(synchronous=synchronous, queued=queued)
         timeout = version.durable_timeout_s or 0
-        with self._store.db.transaction():
-            self._store.insert(row)
-            self._store.put_operations(row.arn, [wire.execution_operation(row)])
-            self._store.add_events(row.arn, [history.execution_started(row, timeout)])
+        try:
+            with self._store.transaction():
+                self._store.insert(row)
+                self._store.put_operations(row.arn, [wire.execution_operation(row)])
+                self._store.add_events(row.arn, [history.execution_started(row, timeout)])
+        except StaleRevision:  # another node started it meanwhile
+            found = self._named(version.name, name, text)
+            if found is None:
+                raise
+            return found, False
+        self._homes.seize(row.arn)
         self._arm_deadline(row)
         if queued is None:
             self._spawn(row.arn)
         return row, True
+
+    def _named(self, function: str, name: str | None, text: str) -> ExecutionRow | None:
+        """The execution ``name`` of ``function`` if there is one. Raises
+        DurableExecutionAlreadyStarted (it has another input)."""
+        found = None if name is None else self._store.named(function, name)
+        if found is not None and found.input != text:
+            raise DurableExecutionAlreadyStarted(
+                f"Durable execution {name} has already been started with a different input."
+            )
+        return found
 
     async def wait_for(self, arn: str) -> ExecutionRow:
         """The execution once it has ended."""
@@ -206,7 +221,7 @@ class DurableExecutions(Invocations, Controls, Answers):
         )
         if replayed is not None:
             return replayed
-        row = self._current(arn, token)
+        row = _current(found, token)  # read once: the write below is guarded by the token
         limits.check_updates(updates, row.synchronous)
         changed, events, finish = self._apply(arn, updates, now)
         for event in events:
@@ -224,10 +239,15 @@ class DurableExecutions(Invocations, Controls, Answers):
             if pausing
             else client_tokens.record(row.tokens, "checkpoint", client_token, token, answer, now)
         )
-        with self._store.db.transaction():
-            self._store.put_operations(arn, list(changed.values()))
-            self._store.add_events(arn, events)
-            self._store.update(row.with_(token=next_token, tokens=kept))
+        try:
+            with self._store.transaction():
+                self._store.put_operations(arn, list(changed.values()))
+                self._store.add_events(arn, events)
+                self._store.update(
+                    row.with_(token=next_token, tokens=kept), expect_token=token, only=("token", "tokens")
+                )
+        except StaleRevision:  # another checkpoint with this token, or an end, came first
+            raise InvalidParameterValue(INVALID_TOKEN) from None
         if finish is not None:
             self._end(arn, *finish)
         elif pausing:
@@ -258,7 +278,7 @@ class DurableExecutions(Invocations, Controls, Answers):
     def state(self, arn: str, token: str, marker: str | None, max_items: int | None) -> dict[str, Any]:
         """GetDurableExecutionState: a page of operations after ``marker``. Raises
         InvalidParameterValue (the token, the marker)."""
-        self._current(arn, token)
+        _current(self._store.get(arn), token)
         try:
             after = int(marker) if marker else 0
         except ValueError:
@@ -299,6 +319,8 @@ class DurableExecutions(Invocations, Controls, Answers):
         return True
 
     def _wake(self, arn: str, operation_id: str) -> None:
+        if not self._homes.here(arn):  # it moved home: the new home has its own timer
+            return
         row, operation = self._store.get(arn), self._store.operation(arn, operation_id)
         if row is None or ended(row.status) or operation is None:
             return
@@ -308,7 +330,7 @@ class DurableExecutions(Invocations, Controls, Answers):
                 self._arm_wake(arn)
             return
         woken, event = operations.wake(operation, now)
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.put_operations(arn, [woken])
             self._store.add_events(arn, [event] if event is not None else [])
             self._store.mark_updated(arn, [operation_id])
@@ -324,11 +346,17 @@ class DurableExecutions(Invocations, Controls, Answers):
 
     def _arm_deadline(self, row: ExecutionRow) -> None:
         when = pauses.deadline(row, pauses.of(row))
-        self._timers.set_at(row.arn, DEADLINE, when, lambda: self._time_out(row.arn))
+        self._timers.set_at(row.arn, DEADLINE, when, lambda: self._time_out(row.arn, when))
 
-    def _time_out(self, arn: str) -> None:
+    def _time_out(self, arn: str, armed: float) -> None:
+        """``arn``'s timeout armed for ``armed`` fired: it times out, unless its stored timeout
+        has moved later since (a pause or resume made on another node): then again at that."""
         row = self._store.get(arn)
-        if row is not None and not ended(row.status):
+        if row is None or not self._homes.here(arn) or ended(row.status):
+            return
+        if pauses.deadline(row, pauses.of(row)) > armed:
+            self._arm_deadline(row)
+        else:
             self._end(
                 arn, Status.TIMED_OUT, None, {"ErrorType": "TimedOut", "ErrorMessage": "Execution timed out."}
             )
@@ -343,17 +371,17 @@ class DurableExecutions(Invocations, Controls, Answers):
         ended_row = row.with_(
             status=status.value, result=result, error=error_text, ended=now, token="", paused=None
         )
-        with self._store.db.transaction():
+        with self._store.transaction():
             self._store.update(ended_row)
             self._store.add_events(arn, [history.execution_ended(ended_row, now)])
         self._forget(arn)
-        for future in self._waiters.pop(arn, []):
-            if not future.done():
-                future.set_result(ended_row)
+        self._answer_waiters(ended_row)
+        self._homes.announce_end(arn)
 
     def _forget(self, arn: str) -> None:
         self._throttles.pop(arn, None)
         self._timers.cancel(arn)
+        self._homes.release(arn)
 
     def _existing(self, arn: str) -> ExecutionRow:
         row = self._store.get(arn)
@@ -361,8 +389,9 @@ class DurableExecutions(Invocations, Controls, Answers):
             raise ResourceNotFound(f"Durable execution not found: {arn}")
         return row
 
-    def _current(self, arn: str, token: str) -> ExecutionRow:
-        row = self._store.get(arn)
-        if row is None or not row.token or token != row.token:
-            raise InvalidParameterValue(INVALID_TOKEN)
-        return row
+
+def _current(row: ExecutionRow | None, token: str) -> ExecutionRow:
+    """``row`` if ``token`` is its current checkpoint token. Raises InvalidParameterValue."""
+    if row is None or not row.token or token != row.token:
+        raise InvalidParameterValue(INVALID_TOKEN)
+    return row

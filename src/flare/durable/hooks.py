@@ -1,6 +1,7 @@
 """What the parts of ``DurableExecutions`` (the actor of ``executions``; ``invocations``,
-``controls`` and ``answers`` are parts of it, kept apart for size) share: its state and the methods each part
-calls on the whole. ``DurableExecutions`` sets the state and overrides every method here."""
+``controls``, ``answers`` and ``homecoming`` are parts of it, kept apart for size) share: its
+state and the methods each part calls on the whole. ``DurableExecutions`` sets the state and
+overrides every method here."""
 
 from __future__ import annotations
 
@@ -10,16 +11,19 @@ from typing import Any
 from flare.clock import Clock
 from flare.control.model import FunctionVersion
 from flare.control.registry import Registry
+from flare.durable.homes import ExecutionHomes
 from flare.durable.status import Status
 from flare.durable.timers import Timers
 from flare.placement.router import Router
-from flare.store.durable import DurableStore, ExecutionRow
+from flare.store.durable import ExecutionRow
+from flare.store.storage import DurableStorage
 
 
 class ExecutionHooks:
     """The state and methods of ``DurableExecutions`` its parts use (see the module docstring)."""
 
-    _store: DurableStore
+    _store: DurableStorage
+    _homes: ExecutionHomes
     _registry: Registry
     _router: Router
     _clock: Clock
@@ -28,6 +32,7 @@ class ExecutionHooks:
     _tasks: set[asyncio.Task[None]]
     _again: set[str]  # executions woken while invoking: invoke again once it ends
     _throttles: dict[str, int]  # arn => throttled invocations in a row
+    _waiters: dict[str, list[asyncio.Future[ExecutionRow]]]  # invokes waiting for an end
 
     def start_execution(
         self, version: FunctionVersion, name: str | None, payload: bytes, synchronous: bool = False
@@ -56,4 +61,13 @@ class ExecutionHooks:
         raise NotImplementedError
 
     def _now_paused(self, row: ExecutionRow, owed: bool) -> ExecutionRow:
+        raise NotImplementedError
+
+    def _spawn_chained(self, arn: str, operation_id: str) -> None:
+        raise NotImplementedError
+
+    def _answer_waiters(self, row: ExecutionRow) -> None:
+        raise NotImplementedError
+
+    def _sweep(self) -> None:
         raise NotImplementedError

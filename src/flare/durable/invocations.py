@@ -17,6 +17,7 @@ import logging
 
 from flare.durable import history, pauses, wire
 from flare.durable.callbacks import public
+from flare.durable.homes import Claim
 from flare.durable.hooks import ExecutionHooks
 from flare.durable.status import Status, ended
 from flare.durable.timers import RETRY
@@ -37,6 +38,14 @@ class Invocations(ExecutionHooks):
     """Invoking durable executions (see the module docstring)."""
 
     def _spawn(self, arn: str) -> None:
+        """Invoke ``arn`` in the background if this node is its home (``homes``); else ask its
+        home to."""
+        claim = self._homes.claim(arn)
+        if claim is Claim.ELSEWHERE:
+            self._homes.call_home(arn)
+            return
+        if claim is Claim.TAKEN and (row := self._store.get(arn)) is not None:
+            self._arm_deadline(row)
         task = asyncio.get_running_loop().create_task(self._invoke(arn))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -73,6 +82,8 @@ class Invocations(ExecutionHooks):
         row = self._store.queued_as(request_id)
         if row is None or row.arn in self._invoking:
             return b""
+        self._homes.seize(row.arn)  # the queue's node runs it (another may have accepted it)
+        self._arm_deadline(row)
         self._invoking.add(row.arn)
         try:
             answer = await self._invoke_once(row.arn)
@@ -82,7 +93,7 @@ class Invocations(ExecutionHooks):
             self._invoking.discard(row.arn)
         found = self._store.get(row.arn)
         if found is not None:
-            self._store.update(found.with_(queued=None))
+            self._store.update(found.with_(queued=None), only=("queued",))
         self._again_if_woken(row.arn)
         return answer
 
@@ -105,10 +116,11 @@ class Invocations(ExecutionHooks):
             return b""
         pause = pauses.of(row)
         if row.status == Status.PAUSED and pause is not None:  # resuming will invoke it
-            self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))))
+            self._store.update(row.with_(paused=pauses.stored(pauses.owe(pause))), only=("paused",))
             return b""
         token, updated = wire.new_token(), list(json.loads(row.updated))
-        self._store.update(row.with_(token=token, updated="[]"))  # the input carries them now
+        # the invocation's input carries the operations changed since the last one
+        self._store.update(row.with_(token=token, updated="[]"), only=("token", "updated"))
         page = self._store.operations(arn, 0, INITIAL_PAGE + 1)
         marker = str(page[INITIAL_PAGE - 1][0]) if len(page) > INITIAL_PAGE else ""
         operations = [public(op) for _, op in page[:INITIAL_PAGE]]
@@ -142,7 +154,7 @@ class Invocations(ExecutionHooks):
             return
         failed = outcome.reported is wire.Reported.INVOCATION_ERROR
         row = row.with_(token="", failures=row.failures + 1 if failed else 0)
-        self._store.update(row)
+        self._store.update(row, only=("token", "failures"))
         if outcome.reported is wire.Reported.SUCCEEDED:
             self._end(arn, Status.SUCCEEDED, outcome.result, None)
         elif outcome.reported in _FINAL or row.failures >= MAX_FAILED_INVOCATIONS:
@@ -157,4 +169,8 @@ class Invocations(ExecutionHooks):
             self._arm_wake(arn)
 
     def _retry_later(self, arn: str, delay: float) -> None:
-        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._spawn(arn))
+        self._timers.set_at(arn, RETRY, self._clock.wall() + delay, lambda: self._retry(arn))
+
+    def _retry(self, arn: str) -> None:
+        if self._homes.here(arn):  # else it moved home: the new home has its own timer
+            self._spawn(arn)

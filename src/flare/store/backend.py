@@ -34,6 +34,7 @@ from flare.store.settings import SettingsStore
 from flare.store.storage import (
     AccessKeyStorage,
     CodeSigningStorage,
+    DurableStorage,
     FunctionSettingsStorage,
     FunctionStorage,
     InvokeConfigStorage,
@@ -88,7 +89,7 @@ class StoreBackend(Protocol):
 
     def mappings(self, scope: Scope) -> MappingStorage: ...
 
-    def durable(self, scope: Scope) -> DurableStore: ...
+    def durable(self, scope: Scope) -> DurableStorage: ...
 
     def urls(self, scope: Scope) -> UrlStorage: ...
 
@@ -152,7 +153,7 @@ class SqliteStores:
     def mappings(self, scope: Scope) -> MappingStorage:
         return EventStore(self.database, scope)
 
-    def durable(self, scope: Scope) -> DurableStore:
+    def durable(self, scope: Scope) -> DurableStorage:
         return DurableStore(self.database, scope)
 
     def urls(self, scope: Scope) -> UrlStorage:

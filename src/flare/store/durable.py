@@ -51,9 +51,12 @@ Tables of Flare's one database (``store/database.py``), made if missing; all the
 from __future__ import annotations
 
 import json
+import sqlite3
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from typing import Any
 
+from flare.errors import StaleRevision
 from flare.scope import Scope
 from flare.store.database import Database, ScopedTables
 
@@ -117,6 +120,13 @@ _ADDED_IN_2 = (
 )
 
 
+# the fields an update may write (the others are set once, by insert)
+CHANGEABLE = (
+    "status", "result", "error", "ended", "token", "deadline",
+    "failures", "paused", "tokens", "queued", "updated",
+)  # fmt: skip
+
+
 @dataclass(frozen=True)
 class ExecutionRow:
     arn: str
@@ -169,38 +179,44 @@ class DurableStore(ScopedTables):
             "CREATE INDEX IF NOT EXISTS durable_executions_queued ON durable_executions (scope, queued)"
         )
 
+    def transaction(self) -> AbstractContextManager[object]:
+        """One transaction of the database around the writes inside (nested ones join)."""
+        return self.db.transaction()
+
     # -- executions -----------------------------------------------------------------------------
 
     def insert(self, row: ExecutionRow) -> None:
-        with self._lock, self._conn:
-            self._conn.execute(
-                f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 19)})",
-                (self._scope, *_values(row)),
-            )
+        """Raises StaleRevision: the function already has an execution of that name."""
+        try:
+            with self._lock, self._conn:
+                self._conn.execute(
+                    f"INSERT INTO durable_executions (scope, {_COLUMNS}) VALUES (?, {', '.join('?' * 19)})",
+                    (self._scope, *_values(row)),
+                )
+        except sqlite3.IntegrityError:
+            raise StaleRevision(f"durable execution {row.function}/{row.name} exists") from None
 
-    def update(self, row: ExecutionRow) -> None:
-        """Store ``row`` over the execution of its ARN."""
+    def update(
+        self, row: ExecutionRow, expect_token: str | None = None, only: tuple[str, ...] = CHANGEABLE
+    ) -> None:
+        """Store ``row``'s fields ``only`` (those an update may change, by default all of them)
+        over the execution of its ARN; with ``expect_token``, only while its stored token is that
+        one (StaleRevision otherwise, rolling the transaction back)."""
+        assert set(only) <= set(CHANGEABLE), only
+        guard = "" if expect_token is None else " AND token = ?"
         with self._lock, self._conn:
-            self._conn.execute(
-                "UPDATE durable_executions SET status = ?, result = ?, error = ?, ended = ?, token = ?, "
-                "deadline = ?, failures = ?, paused = ?, tokens = ?, queued = ?, updated = ? "
-                "WHERE scope = ? AND arn = ?",
+            done = self._conn.execute(
+                f"UPDATE durable_executions SET {', '.join(f'{name} = ?' for name in only)} "
+                f"WHERE scope = ? AND arn = ?{guard}",
                 (
-                    row.status,
-                    row.result,
-                    row.error,
-                    row.ended,
-                    row.token,
-                    row.deadline,
-                    row.failures,
-                    row.paused,
-                    row.tokens,
-                    row.queued,
-                    row.updated,
+                    *(getattr(row, name) for name in only),
                     self._scope,
                     row.arn,
+                    *(() if expect_token is None else (expect_token,)),
                 ),
             )
+            if expect_token is not None and done.rowcount == 0:
+                raise StaleRevision(f"durable execution {row.arn}: its checkpoint token moved")
 
     def get(self, arn: str) -> ExecutionRow | None:
         with self._lock:

@@ -15,6 +15,7 @@ builds them). mypy strict checks that both kinds fit.
     SettingsStorage          the reserved and provisioned concurrency settings of one scope
     RolePolicyStorage        the execution roles' policies (global: roles span regions)
     SecretStorage            Flare's own secrets (global)
+    DurableStorage           the durable executions of one scope, their operations and history
 
 What a store raises is part of its Protocol. ``flare.errors.StaleRevision`` is the one new
 word: a store shared by several writers refuses a write made against a row that moved (another
@@ -29,6 +30,7 @@ from typing import Any, Protocol
 
 from flare.store.access_keys import AccessKey
 from flare.store.code_signing import CodeSigningRow
+from flare.store.durable import CHANGEABLE, ExecutionRow
 from flare.store.function_settings import RuntimeManagementRow
 from flare.store.functions import AliasRow, FunctionRow
 from flare.store.layers import LayerVersionRow
@@ -346,4 +348,84 @@ class SecretStorage(Protocol):
 
     def key(self, name: str) -> bytes:
         """The key ``name``: made the first time it is asked for, the same bytes ever after."""
+        ...
+
+
+class DurableStorage(Protocol):
+    """One scope's durable executions by ARN, unique by (function, name), with their operations
+    (in checkpoint order) and their history (``store/durable.py``).
+
+    ``transaction()`` groups writes: in SQLite one transaction (nested ones join the outer);
+    on Redis each block is one script run when the block ends (writes only inside: a read does
+    not see the block's writes yet)."""
+
+    def transaction(self) -> AbstractContextManager[object]: ...
+
+    def insert(self, row: ExecutionRow) -> None:
+        """Raises StaleRevision: an execution of that function already has that name."""
+        ...
+
+    def update(
+        self, row: ExecutionRow, expect_token: str | None = None, only: tuple[str, ...] = CHANGEABLE
+    ) -> None:
+        """Store ``row``'s fields ``only`` (of ``store.durable.CHANGEABLE``: by default all of
+        them) over the execution of its ARN, so that a writer that changes a few fields leaves
+        another node's change of the others alone; with ``expect_token``, only while the stored
+        checkpoint token is still that one (StaleRevision otherwise: another writer moved it, and
+        nothing of the transaction is kept)."""
+        ...
+
+    def get(self, arn: str) -> ExecutionRow | None: ...
+
+    def named(self, function: str, name: str) -> ExecutionRow | None: ...
+
+    def mark_updated(self, arn: str, operation_ids: list[str]) -> None:
+        """Add ``operation_ids`` to ``arn``'s operations changed since its last invocation."""
+        ...
+
+    def queued_as(self, request_id: str) -> ExecutionRow | None:
+        """The execution whose first invocation waits in the async queue as ``request_id``."""
+        ...
+
+    def of_function(self, function: str) -> list[ExecutionRow]:
+        """Every execution of ``function``, oldest first."""
+        ...
+
+    def with_status(self, *statuses: str) -> list[ExecutionRow]:
+        """The executions in any of ``statuses``, oldest first."""
+        ...
+
+    def counts(self) -> list[tuple[str, str, int]]:
+        """``(function, status, how many)`` of every execution kept, by function and status."""
+        ...
+
+    def expired(self, now: float) -> list[str]:
+        """The ARNs of executions ended longer ago than their retention."""
+        ...
+
+    def delete(self, arns: list[str]) -> None:
+        """Drop executions ``arns`` with their operations and events."""
+        ...
+
+    def delete_function(self, function: str) -> int:
+        """Drop every execution of ``function`` with its operations and events; how many."""
+        ...
+
+    def operations(self, arn: str, after: int = 0, limit: int = -1) -> list[tuple[int, dict[str, Any]]]:
+        """``(seq, Operation)`` of ``arn`` in checkpoint order, those with seq > ``after``
+        (``limit`` of them; -1: all)."""
+        ...
+
+    def operation(self, arn: str, operation_id: str) -> dict[str, Any] | None: ...
+
+    def put_operations(self, arn: str, operations: list[dict[str, Any]]) -> None:
+        """Store each Operation over the one of its Id (a new one goes last)."""
+        ...
+
+    def add_events(self, arn: str, events: list[dict[str, Any]]) -> None:
+        """Append ``events`` to ``arn``'s history, numbering them (``EventId``) from 1."""
+        ...
+
+    def events(self, arn: str) -> list[dict[str, Any]]:
+        """``arn``'s history, oldest first, each with its ``EventId``."""
         ...
