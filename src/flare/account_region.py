@@ -230,13 +230,14 @@ class AccountRegion:
             self.queue_homes.shard_claims(),
         )
         self.mappings = EventSourceMappings(
-            self.events_store,
+            self.machine.stores.mappings(scope),
             self.registry,
             clock,
             scope.region,
             scope.account,
             self.sources.check,
             self.sources.poller,
+            None if self.machine.cluster is None else config.cluster_ttl_s,
         )
 
     def _wire_function_resources(self) -> None:
@@ -295,6 +296,9 @@ class AccountRegion:
         if concern == "functions":
             self.registry.refresh(function)
             return
+        if concern == "mappings":  # ``function`` is the mapping's UUID
+            self.mappings.refresh(function)
+            return
         if concern in ("durable", "durable-ended"):  # an execution's, not a cache to re-read
             self.durable.heard_wake(function, ended=concern == "durable-ended")
             return
@@ -307,6 +311,7 @@ class AccountRegion:
         self.registry.refresh_all()
         for reload in self._shared_caches().values():
             reload()
+        self.mappings.refresh_all()
 
     def _shared_caches(self) -> dict[str, Callable[[], None]]:
         """What reads each cached concern a cluster shares back from its store, by concern."""

@@ -128,6 +128,17 @@ def test_a_reservation_moves_held_leases_out_of_the_unreserved_pool(client: redi
     assert call(client, "acquire", "f0", "e", 3, 10, WINDOW_MS, 0, 0)[1] == b"R"
 
 
+def test_a_reservation_of_zero_can_be_deleted(client: redis.Redis) -> None:
+    """Deleting a reservation of 0 takes 0 off the total (Lua's ``-0`` is not an integer to
+    INCRBY: the delete failed, the reservation stayed and throttled the function for good)."""
+    call(client, "reserve", "f0", 0)
+    assert call(client, "acquire", "f0", "a", 3, 10, WINDOW_MS, 0, 0)[1] == b"R"
+    assert call(client, "reserve", "f0", "") == 1
+    assert client.hget(keys()[3], "f0") is None
+    assert client.get(keys()[4]) == b"0"
+    assert call(client, "acquire", "f0", "a", 3, 10, WINDOW_MS, 0, 0) == [1]
+
+
 def two_nodes(url: str, account: int, ttl_s: float = 10.0) -> tuple[SharedLedger, SharedLedger]:
     made = []
     for name in ("a", "b"):

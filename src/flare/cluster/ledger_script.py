@@ -75,7 +75,7 @@ if op == 'reserve' then
   local previous = redis.call('HGET', KEYS[4], fn)
   local holders = redis.call('SMEMBERS', prefix .. fn)
   if previous then
-    redis.call('INCRBY', KEYS[5], -tonumber(previous))
+    redis.call('DECRBY', KEYS[5], previous)  -- not INCRBY -n: Lua writes -0 as '-0', not an integer
   else
     for _, holder in ipairs(holders) do redis.call('SREM', KEYS[2], holder) end
   end

@@ -53,6 +53,11 @@ return 1
 """
 
 
+def checkpoints_key(scope: Scope, mapping: str) -> str:
+    """The hash of ``mapping``'s checkpoints (shard id => sequence number)."""
+    return ClusterLink.scoped(scope, "kinesis", "checkpoints", mapping)
+
+
 class RedisShardLeases:
     """This node's leases on the shards of ``scope``'s stream mappings (module docstring)."""
 
@@ -76,7 +81,7 @@ class RedisShardLeases:
         return ClusterLink.scoped(self._scope, "kinesis", "lease", mapping, shard_id)
 
     def _checkpoints(self, mapping: str) -> str:
-        return ClusterLink.scoped(self._scope, "kinesis", "checkpoints", mapping)
+        return checkpoints_key(self._scope, mapping)
 
     async def hold(self, mapping: str, shard_id: str) -> asyncio.Event:
         key = self._lease(mapping, shard_id)

@@ -11,6 +11,9 @@ On Redis, shared by every node:
     redis_function_settings  recursion and runtime management configs
     redis_code_signing       code signing configs and bindings
     redis_invoke_configs     event invoke configs
+    redis_mappings           event source mapping definitions (every node polls each enabled
+                             one; SQS messages are shared by their visibility timeout, stream
+                             shards by ``redis_shard_leases``, whose checkpoints are there too)
     redis_schedules          keep-warm schedules (each firing run by one node)
     redis_settings           reserved and provisioned concurrency settings
     redis_role_policies      execution roles' policies
@@ -20,11 +23,10 @@ On Redis, shared by every node:
     redis_durable            durable executions, their operations and history (and
                              ``durable_homes``: which node runs each one)
 
-In the node's own SQLite still: event source mappings and their checkpoints, async events,
-queues and streams (the cluster's queue helpers replace those with their own), the log index
-(a log event is a file on the node that ran the function) and hot-reload bindings; so a node
-still keeps a data dir. A change to a shared concern is heard by every node
-(``registry_changes``).
+Async events, queues and streams are on Redis too, outside this backend (``queue_homes.py``).
+In the node's own SQLite still: the log index (a log event is a file on the node that ran the
+function) and hot-reload bindings; so a node still keeps a data dir. A change to a shared
+concern is heard by every node (``registry_changes``).
 """
 
 from __future__ import annotations
@@ -42,6 +44,7 @@ from flare.cluster.redis_function_settings import RedisFunctionSettingsStore
 from flare.cluster.redis_functions import SCOPES_KEY, FunctionScripts, RedisFunctionStore
 from flare.cluster.redis_invoke_configs import RedisInvokeConfigStore
 from flare.cluster.redis_layers import RedisLayerStore
+from flare.cluster.redis_mappings import RedisMappingStore, Scripts
 from flare.cluster.redis_policies import RedisPolicyStore
 from flare.cluster.redis_role_policies import RedisRolePolicyStore
 from flare.cluster.redis_schedules import CLAIM, RedisScheduleStore
@@ -60,6 +63,7 @@ from flare.store.storage import (
     FunctionStorage,
     InvokeConfigStorage,
     LayerStorage,
+    MappingStorage,
     PolicyStorage,
     RolePolicyStorage,
     ScheduleStorage,
@@ -88,6 +92,7 @@ class RedisStores(SqliteStores):
         self.opt_trees = OptTrees(data, self.blobs)
         self._scripts = FunctionScripts.register(link.sync)
         self._claim = link.sync.register_script(CLAIM)
+        self._mapping_scripts = Scripts.register(link.sync)
         self._durable_batch = redis_durable.register(link.sync)
 
     def __repr__(self) -> str:
@@ -120,6 +125,9 @@ class RedisStores(SqliteStores):
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
         return RedisInvokeConfigStore(self.link, scope)
+
+    def mappings(self, scope: Scope) -> MappingStorage:
+        return RedisMappingStore(self.link, scope, self._mapping_scripts)
 
     def schedules(self, scope: Scope) -> ScheduleStorage:
         return RedisScheduleStore(self.link, scope, self._claim)

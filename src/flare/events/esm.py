@@ -20,10 +20,11 @@ All functions here are pure.
 from __future__ import annotations
 
 import enum
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from flare.errors import IllegalTransition, InvalidParameterValue
+from flare.errors import IllegalTransition, InvalidParameterValue, ResourceConflict
 from flare.events.filtering import check_criteria, patterns_of
 
 SQS = "sqs"
@@ -63,6 +64,31 @@ ALLOWED: dict[State, set[State]] = {
     State.UPDATING: {State.ENABLED, State.DISABLED, State.DELETING},
     State.DELETING: set(),
 }
+
+
+SETTLED = frozenset({State.ENABLED, State.DISABLED})
+
+
+def polls(config: dict[str, Any]) -> bool:
+    """Whether a mapping's poller runs, as its stored ``config`` says: asked to be enabled
+    (``_enabled``) and neither settled ``Disabled`` (asked, or its source could not be read)
+    nor ``Deleting``. What a node of a cluster that did not make the change follows."""
+    return bool(config["_enabled"]) and State(config["State"]) not in (State.DISABLED, State.DELETING)
+
+
+def refuse_duplicate(
+    configs: Iterable[dict[str, Any]], source_arn: str, function_arn: str, name: str
+) -> None:
+    """ResourceConflict if one of ``configs`` maps ``source_arn`` to ``function_arn`` already
+    (``name``: the function as the request named it)."""
+    for other in configs:
+        if other["EventSourceArn"] == source_arn and other["FunctionArn"] == function_arn:
+            kind = "SQS" if source_kind(source_arn) == SQS else "Kinesis"
+            raise ResourceConflict(
+                f'An event source mapping with {kind} arn (" {source_arn} ") and function '
+                f'(" {name} ") already exists. Please update or delete the existing mapping with UUID '
+                f"{other['UUID']}"
+            )
 
 
 def move(current: State, to: State) -> State:

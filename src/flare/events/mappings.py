@@ -10,6 +10,23 @@ it to ``Enabled`` or ``Disabled`` (or forgets it, after ``Deleting``).
 
 On start, every stored mapping settles the same way: what was enabled polls again from its
 checkpoints. Contract: used from the event loop's thread.
+
+On a node of a cluster (``takeover_s`` given) the store is shared (``cluster/redis_mappings.py``)
+and every write compares and sets: it is made against the revision (``_revision``) this node
+last read, and when another node moved the mapping meanwhile, the mapping is read back and the
+change made again on it (``TRIES`` times at most, then ResourceConflict). Two updates on two
+nodes both land, one after the other; two creates of one source and function: one wins.
+
+Who settles a transitional state: the node that made the change, as on one node (it stops and
+starts its own poller, then writes ``Enabled``/``Disabled`` or deletes the mapping, again
+compare-and-set). The other nodes hear the change (``refresh``, from ``registry_changes``),
+read it back and *follow* it: each starts, restarts (the configuration changed) or stops its
+own poller to match ``esm.polls``, so an enabled mapping is polled by every live node (an SQS
+queue's messages go to one node at a time by their visibility timeout; a stream's shards by
+their leases). They do not write its state, except to take over: a node that still sees the
+same revision in a transitional state ``takeover_s`` after it heard it (the writer died before
+settling it: ``--cluster-ttl``, the time a dead node's leases take to expire) settles it
+itself; of several nodes doing so at once, the compare-and-set lets one write.
 """
 
 from __future__ import annotations
@@ -19,37 +36,33 @@ import collections.abc
 import copy
 import logging
 import uuid
-from collections.abc import Callable
-from typing import Any, Protocol
+from collections.abc import Callable, Coroutine
+from typing import Any
 
-from flare.clock import Clock
+from flare.clock import Clock, TimerHandle
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
+from flare.control.stale_writes import BUSY_MESSAGE
 from flare.control.tags import ResourceArn, check_new
-from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound
+from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, StaleRevision
 from flare.events import esm
-from flare.events.counters import Counters
 from flare.events.esm import Mapping, State
-from flare.store.events import EventStore
+from flare.events.mapping_pollers import MappingPollers, PollerFactory
+from flare.store.storage import MappingStorage
 
 log = logging.getLogger("flare.events")
 
 DEFAULT_LIST = 100
-
-
-class Poller(Protocol):
-    counters: Counters
-    last_result: str
-
-    def start(self) -> None: ...
-
-    async def stop(self) -> None: ...
+# Tries of a write, each on a fresh read when another node moved the mapping: more than
+# control/stale_writes.py's two, since a mapping is also written by the settling of a state
+# (the writer's, right after its change), not by API calls alone.
+TRIES = 5
+NEW = ""  # the revision a new mapping is written against: none stored yet
 
 
 # Raises InvalidParameterValue when the source does not exist.
 SourceCheck = Callable[[str], None]
-PollerFactory = Callable[[Mapping, Counters], Poller]
 
 
 class EventSourceMappings:
@@ -57,47 +70,53 @@ class EventSourceMappings:
 
     def __init__(
         self,
-        store: EventStore,
+        store: MappingStorage,
         registry: Registry,
         clock: Clock,
         region: str,
         account_id: str,
         check_source: SourceCheck,
         make_poller: PollerFactory,
+        takeover_s: float | None = None,
     ) -> None:
+        """``takeover_s``: on a node of a cluster, how long another node's transitional state
+        may last before this one settles it (None: one node, the only writer)."""
         self._store = store
         self._registry = registry
         self._clock = clock
         self._region = region
         self._account_id = account_id
         self._check_source = check_source
-        self._make_poller = make_poller
-        # uuid => stored configuration (with the private keys)
+        self._pollers = MappingPollers(make_poller)
+        self._takeover_s = takeover_s
+        # uuid => stored configuration (with the private keys), in creation order
         self._configs: dict[str, dict[str, Any]] = {}
-        # uuid => running poller
-        self._pollers: dict[str, Poller] = {}
-        # uuid => counters since start-up
-        self._counters: dict[str, Counters] = {}
         self._tasks: set[asyncio.Task[None]] = set()
-        # uuid => held while its poller is being stopped or started
-        self._locks: dict[str, asyncio.Lock] = {}
+        self._timers: set[TimerHandle] = set()
+        self._started = False
 
     def __repr__(self) -> str:
         return f"<EventSourceMappings {len(self._configs)} polling={len(self._pollers)}>"
 
     def start(self) -> None:
-        """Load the stored mappings and settle each (enabled ones start polling)."""
+        """Load the stored mappings and settle each (enabled ones start polling); on a node of
+        a cluster, follow each instead (the writer of a transitional state settles it)."""
+        self._started = True
         for config in self._store.mappings():
             self._configs[config["UUID"]] = config
-            self._schedule(config["UUID"])
+            if self._takeover_s is None:
+                self._schedule(config["UUID"])
+            else:
+                self._follow(config["UUID"])
 
     async def stop(self) -> None:
+        self._started = False
+        for timer in self._timers:
+            timer.cancel()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        pollers = list(self._pollers.values())
-        self._pollers.clear()
-        await asyncio.gather(*(poller.stop() for poller in pollers), return_exceptions=True)
+        await self._pollers.stop_all()
 
     # -- API ------------------------------------------------------------------------------------
 
@@ -109,22 +128,13 @@ class EventSourceMappings:
         mapping_tags = check_new({}, body.get("Tags") or {})
         name, qualifier = parse_function_name(function_name, None)
         function_arn = self._function_arn(name, qualifier)
-        for other in self._configs.values():
-            if other["EventSourceArn"] == config["EventSourceArn"] and other["FunctionArn"] == function_arn:
-                kind = "SQS" if esm.source_kind(other["EventSourceArn"]) == esm.SQS else "Kinesis"
-                raise ResourceConflict(
-                    f'An event source mapping with {kind} arn (" {other["EventSourceArn"]} ") and function '
-                    f'(" {name} ") already exists. Please update or delete the existing mapping with UUID '
-                    f"{other['UUID']}"
-                )
+        esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
         self._check_source(config["EventSourceArn"])
         mapping_id = str(uuid.uuid4())
         config |= {
             "UUID": mapping_id,
             "FunctionArn": function_arn,
-            "EventSourceMappingArn": (
-                f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping_id}"
-            ),
+            "EventSourceMappingArn": self._arn(mapping_id),
             "State": State.CREATING.value,
             "StateTransitionReason": "USER_INITIATED",
             "_function": name,
@@ -132,9 +142,16 @@ class EventSourceMappings:
             "_enabled": body.get("Enabled", True) is not False,
             "_tags": mapping_tags,
         }
-        self._save(config)
-        self._schedule(mapping_id)
-        return self._shown(config)
+        for _ in range(TRIES):
+            try:
+                self._save(config, NEW)
+            except StaleRevision:  # another node mapped the same pair: read it, and refuse
+                self.refresh_all()
+                esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
+                continue
+            self._schedule(mapping_id)
+            return self._shown(config)
+        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
 
     def get(self, mapping_id: str) -> dict[str, Any]:
         """GetEventSourceMapping. Raises ResourceNotFound."""
@@ -143,7 +160,10 @@ class EventSourceMappings:
     def update(self, mapping_id: str, body: dict[str, Any]) -> dict[str, Any]:
         """UpdateEventSourceMapping: the given fields change; ``Enabled`` enables or disables;
         ``FunctionName`` re-points it. Raises ResourceNotFound, InvalidParameterValue."""
-        current = self._config(mapping_id)
+        return self._change(mapping_id, lambda current: self._updated(current, body))
+
+    def _updated(self, current: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
+        mapping_id = current["UUID"]
         if current["State"] == State.DELETING:
             raise ResourceConflict(f"The resource you requested is being deleted: {mapping_id}")
         config = esm.normalise_update(current, body)
@@ -163,17 +183,32 @@ class EventSourceMappings:
                 config["State"] = esm.move(state, State.UPDATING).value
             else:
                 config["State"] = (State.ENABLING if wanted == State.ENABLED else State.DISABLING).value
-        self._save(config)
-        self._schedule(mapping_id)
-        return self._shown(config)
+        return config
 
     def delete(self, mapping_id: str) -> dict[str, Any]:
         """DeleteEventSourceMapping: answers with State ``Deleting``. Raises ResourceNotFound."""
-        config = self._config(mapping_id)
-        config["State"] = esm.move(State(config["State"]), State.DELETING).value
-        self._save(config)
-        self._schedule(mapping_id)
-        return self._shown(config)
+
+        def deleting(current: dict[str, Any]) -> dict[str, Any]:
+            if current["State"] == State.DELETING:  # on a node of a cluster, until it is gone
+                raise ResourceConflict(f"The resource you requested is being deleted: {mapping_id}")
+            return current | {"State": esm.move(State(current["State"]), State.DELETING).value}
+
+        return self._change(mapping_id, deleting)
+
+    def _change(self, mapping_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
+        """Store ``change(current)`` against the revision read (read again, and the change made
+        again, when another node moved it meanwhile) and settle it; the configuration shown."""
+        for _ in range(TRIES):
+            current = self._config(mapping_id)
+            config = change(current)
+            try:
+                self._save(config, current.get("_revision"))
+            except StaleRevision:
+                self.refresh(mapping_id)
+                continue
+            self._schedule(mapping_id)
+            return self._shown(config)
+        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
 
     def list_mappings(
         self, source_arn: str | None, function_name: str | None, marker: str | None, max_items: int | None
@@ -203,9 +238,15 @@ class EventSourceMappings:
     def replace_tags(self, resource: ResourceArn, new_tags: collections.abc.Mapping[str, str]) -> None:
         """Give the mapping exactly ``new_tags`` (its configuration and state are unchanged).
         Raises ResourceNotFound."""
-        config = self._tagged(resource)
-        config["_tags"] = dict(new_tags)
-        self._store.put_mapping(config["UUID"], config)
+        for _ in range(TRIES):
+            current = self._tagged(resource)
+            try:
+                self._save(current | {"_tags": dict(new_tags)}, current.get("_revision"), touch=False)
+            except StaleRevision:
+                self.refresh(current["UUID"])
+                continue
+            return
+        raise ResourceConflict(f"{BUSY_MESSAGE}{resource.arn}")
 
     def _tagged(self, resource: ResourceArn) -> dict[str, Any]:
         config = self._configs.get(resource.resource_id)
@@ -222,12 +263,72 @@ class EventSourceMappings:
                 "FunctionArn": config["FunctionArn"],
                 "State": config["State"],
                 "LastProcessingResult": self._last_result(mapping_id),
-                **self._counters.setdefault(mapping_id, Counters()).as_dict(),
+                **self._pollers.counters(mapping_id).as_dict(),
             }
             for mapping_id, config in self._configs.items()
         ]
 
+    # -- other nodes' changes (a node of a cluster) ---------------------------------------------
+
+    def refresh(self, mapping_id: str) -> None:
+        """Another node changed ``mapping_id`` (or this node's write was refused): read it back
+        and follow it."""
+        if not self._started:
+            return
+        config = self._store.get_mapping(mapping_id)
+        if config is not None and mapping_id not in self._configs:
+            self.refresh_all()  # a new one: read every one, to keep creation order
+            return
+        if config is None:
+            if self._configs.pop(mapping_id, None) is not None:
+                self._spawn(self._reconcile(mapping_id))
+            return
+        self._configs[mapping_id] = config
+        self._follow(mapping_id)
+
+    def refresh_all(self) -> None:
+        """Read every mapping back (changes may have been missed) and follow each."""
+        if not self._started:
+            return
+        stored = {config["UUID"]: config for config in self._store.mappings()}
+        gone = [mapping_id for mapping_id in self._configs if mapping_id not in stored]
+        self._configs = stored
+        for mapping_id in gone:
+            self._spawn(self._reconcile(mapping_id))
+        for mapping_id in stored:
+            self._follow(mapping_id)
+
+    def _follow(self, mapping_id: str) -> None:
+        """Match this node's poller to the stored configuration; arm the takeover of a
+        transitional state (module docstring)."""
+        self._spawn(self._reconcile(mapping_id))
+        config = self._configs[mapping_id]
+        if self._takeover_s is None or State(config["State"]) in esm.SETTLED:
+            return
+        revision = config.get("_revision")
+
+        def take_over() -> None:
+            self._timers.discard(timer)
+            if self._started and self._configs.get(mapping_id, {}).get("_revision") == revision:
+                log.warning("mapping %s: settling %s for the node that left it", mapping_id, config["State"])
+                self._spawn(self._settle(mapping_id))
+
+        timer = self._clock.call_later(self._takeover_s, take_over)
+        self._timers.add(timer)
+
+    async def _reconcile(self, mapping_id: str) -> None:
+        config = self._configs.get(mapping_id)
+        wanted = None
+        if config is not None and esm.polls(config):
+            wanted = Mapping.of(config, config["_function"], config["_qualifier"])
+        await self._pollers.match(mapping_id, wanted)
+        if mapping_id not in self._configs:
+            self._pollers.forget(mapping_id)
+
     # -- internals ------------------------------------------------------------------------------
+
+    def _arn(self, mapping_id: str) -> str:
+        return f"arn:aws:lambda:{self._region}:{self._account_id}:event-source-mapping:{mapping_id}"
 
     def _function_arn(self, name: str, qualifier: str | None) -> str:
         """The ARN a mapping to ``name`` (``qualifier``) invokes. Raises ResourceNotFound, and
@@ -244,14 +345,18 @@ class EventSourceMappings:
             )
         return config
 
-    def _save(self, config: dict[str, Any]) -> None:
-        config["LastModified"] = round(self._clock.wall(), 3)
-        self._store.put_mapping(config["UUID"], config)
+    def _save(self, config: dict[str, Any], expected_revision: str | None, touch: bool = True) -> None:
+        """Store ``config`` as a new revision (``touch``: modified now), if the stored one is
+        still ``expected_revision`` (``NEW``: none is); raises StaleRevision otherwise.
+        ``config`` is the caller's own."""
+        if touch:
+            config["LastModified"] = round(self._clock.wall(), 3)
+        config["_revision"] = uuid.uuid4().hex
+        self._store.put_mapping(config["UUID"], config, expected_revision)
         self._configs[config["UUID"]] = config
 
     def _last_result(self, mapping_id: str) -> str:
-        poller = self._pollers.get(mapping_id)
-        return poller.last_result if poller is not None else "No records processed"
+        return self._pollers.last_result(mapping_id)
 
     def _shown(self, config: dict[str, Any]) -> dict[str, Any]:
         shown = {key: copy.deepcopy(value) for key, value in config.items() if not key.startswith("_")}
@@ -259,49 +364,48 @@ class EventSourceMappings:
             shown["LastProcessingResult"] = self._last_result(config["UUID"])
         return shown
 
-    def _schedule(self, mapping_id: str) -> None:
-        def fire() -> None:
-            task = asyncio.get_running_loop().create_task(self._settle(mapping_id))
-            self._tasks.add(task)
-            task.add_done_callback(self._tasks.discard)
+    def _spawn(self, work: Coroutine[Any, Any, None]) -> None:
+        task = asyncio.get_running_loop().create_task(work)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
 
-        self._clock.call_later(0.0, fire)
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("settling or following a mapping failed", exc_info=error)
+
+    def _schedule(self, mapping_id: str) -> None:
+        self._clock.call_later(0.0, lambda: self._spawn(self._settle(mapping_id)))
 
     async def _settle(self, mapping_id: str) -> None:
         """Bring the poller in line with the stored config; leave a transitional state."""
-        lock = self._locks.setdefault(mapping_id, asyncio.Lock())
-        async with lock:
+        async with self._pollers.lock(mapping_id):
             await self._settle_locked(mapping_id)
 
     async def _settle_locked(self, mapping_id: str) -> None:
-        poller = self._pollers.pop(mapping_id, None)
-        if poller is not None:
-            await poller.stop()
-        config = self._configs.get(mapping_id)
-        if config is None:
+        await self._pollers.stop(mapping_id)
+        current = self._configs.get(mapping_id)
+        if current is None:
             return
-        state = State(config["State"])
+        state = State(current["State"])
         if state == State.DELETING:
             self._store.delete_mapping(mapping_id)
             self._configs.pop(mapping_id, None)
-            self._counters.pop(mapping_id, None)
-            self._locks.pop(mapping_id, None)
+            self._pollers.forget(mapping_id)
             return
+        config = dict(current)
         target = State.ENABLED if config["_enabled"] else State.DISABLED
         if target == State.ENABLED:
-            mapping = Mapping.of(config, config["_function"], config["_qualifier"])
-            counters = self._counters.setdefault(mapping_id, Counters())
             try:
-                started = self._make_poller(mapping, counters)
-                started.start()
+                self._pollers.start(Mapping.of(config, config["_function"], config["_qualifier"]))
             except Exception as error:
-                log.warning("mapping %s cannot poll %s: %s", mapping_id, mapping.source_arn, error)
                 target = State.DISABLED
                 config["StateTransitionReason"] = f"PROBLEM: {error}"
-            else:
-                self._pollers[mapping_id] = started
         if state != target:
             config["State"] = (
                 esm.move(state, target) if state not in (State.ENABLED, State.DISABLED) else target
             ).value
-        self._save(config)
+        try:
+            self._save(config, current.get("_revision"))
+        except StaleRevision:  # another node changed it meanwhile: follow what it stored
+            self.refresh(mapping_id)

@@ -16,7 +16,7 @@ from flare.events.counters import Counters
 from flare.events.destinations import Destinations
 from flare.events.esm import SQS, Mapping, source_kind
 from flare.events.invoker import SyncInvoker
-from flare.events.mappings import Poller
+from flare.events.mapping_pollers import Poller
 from flare.events.pollers.remote_kinesis import RemoteStream
 from flare.events.pollers.remote_sqs import RemoteQueue
 from flare.events.pollers.shard_claims import ShardClaims

@@ -39,6 +39,7 @@ from flare.store.storage import (
     FunctionStorage,
     InvokeConfigStorage,
     LayerStorage,
+    MappingStorage,
     PolicyStorage,
     RolePolicyStorage,
     ScheduleStorage,
@@ -85,6 +86,8 @@ class StoreBackend(Protocol):
     def events(self, scope: Scope) -> EventStore: ...
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage: ...
+
+    def mappings(self, scope: Scope) -> MappingStorage: ...
 
     def durable(self, scope: Scope) -> DurableStorage: ...
 
@@ -145,6 +148,9 @@ class SqliteStores:
         return EventStore(self.database, scope)
 
     def invoke_configs(self, scope: Scope) -> InvokeConfigStorage:
+        return EventStore(self.database, scope)
+
+    def mappings(self, scope: Scope) -> MappingStorage:
         return EventStore(self.database, scope)
 
     def durable(self, scope: Scope) -> DurableStorage:

@@ -254,8 +254,9 @@ class EventStore(ScopedTables):
 
     # -- event source mappings ------------------------------------------------------------------
 
-    def put_mapping(self, uuid: str, config: dict[str, Any]) -> None:
-        """Insert (at the end of creation order) or replace a mapping."""
+    def put_mapping(self, uuid: str, config: dict[str, Any], expected_revision: str | None = None) -> None:
+        """Insert (at the end of creation order) or replace a mapping (this database has one
+        writer: ``expected_revision`` always holds)."""
         with self._lock, self._conn:
             self._conn.execute(
                 "INSERT INTO mappings (scope, uuid, seq, config) "
@@ -268,6 +269,13 @@ class EventStore(ScopedTables):
         with self._lock, self._conn:
             self._conn.execute("DELETE FROM mappings WHERE scope = ? AND uuid = ?", (self._scope, uuid))
             self._conn.execute("DELETE FROM checkpoints WHERE scope = ? AND uuid = ?", (self._scope, uuid))
+
+    def get_mapping(self, uuid: str) -> dict[str, Any] | None:
+        with self._lock:
+            row = self._conn.execute(
+                "SELECT config FROM mappings WHERE scope = ? AND uuid = ?", (self._scope, uuid)
+            ).fetchone()
+        return None if row is None else dict(json.loads(row[0]))
 
     def mappings(self) -> list[dict[str, Any]]:
         """Every mapping's config, in creation order."""

@@ -10,6 +10,7 @@ builds them). mypy strict checks that both kinds fit.
     FunctionSettingsStorage  the recursion and runtime management configs of one scope
     CodeSigningStorage       the code signing configs of one scope and their functions
     InvokeConfigStorage      the event invoke configs of one scope's functions
+    MappingStorage           the event source mappings of one scope
     ScheduleStorage          the keep-warm schedules of one scope, and who runs each firing
     SettingsStorage          the reserved and provisioned concurrency settings of one scope
     RolePolicyStorage        the execution roles' policies (global: roles span regions)
@@ -263,6 +264,29 @@ class InvokeConfigStorage(Protocol):
         ...
 
     def invoke_configs(self) -> dict[tuple[str, str], dict[str, Any]]: ...
+
+
+class MappingStorage(Protocol):
+    """One scope's event source mappings by UUID, each its configuration as a JSON object (AWS's
+    field names and the private ``_`` keys of ``events/mappings.py``; ``_revision`` names the
+    write that stored it) (``store/events.py``)."""
+
+    def put_mapping(self, uuid: str, config: dict[str, Any], expected_revision: str | None = None) -> None:
+        """Insert (at the end of creation order) or replace a mapping. With ``expected_revision``,
+        only while the stored mapping's ``_revision`` is that ('' : while there is none, and no
+        other mapping has its EventSourceArn and FunctionArn); else StaleRevision (a store with
+        one writer never refuses)."""
+        ...
+
+    def delete_mapping(self, uuid: str) -> None:
+        """Forget a mapping and its stream checkpoints (nothing if it is gone)."""
+        ...
+
+    def get_mapping(self, uuid: str) -> dict[str, Any] | None: ...
+
+    def mappings(self) -> list[dict[str, Any]]:
+        """Every mapping's configuration, in creation order."""
+        ...
 
 
 class ScheduleStorage(Protocol):

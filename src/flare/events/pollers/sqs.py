@@ -18,7 +18,9 @@ What happens to a batch:
 Messages the mapping's FilterCriteria do not match are deleted without an invocation (as on
 AWS); a batch of only those invokes nothing.
 
-After a throttle or system error the worker backs off (1 s, doubling, up to 30 s) on the clock.
+After a throttle or system error the worker backs off (1 s, doubling, up to 30 s) on the clock;
+after an error reading the queue, 30 s. No error ends a worker: one that is not a ``FlareError``
+(a bug, a client library's own) is logged with its traceback and treated as a system error.
 """
 
 from __future__ import annotations
@@ -144,8 +146,8 @@ class SqsPoller:
         while True:
             try:
                 batch = await self._collect()
-            except FlareError as error:
-                log.warning("mapping %s: cannot read its queue: %s", self.mapping.uuid, error.message)
+            except Exception as error:  # whatever it is, the worker must go on polling
+                self._failed("cannot read its queue", error)
                 await self._clock.sleep(BACKOFF_MAX_S)
                 continue
             if not batch:
@@ -158,14 +160,21 @@ class SqsPoller:
                 self._spawn()
             try:
                 outcome = await self._process(batch)
-            except FlareError as error:
-                log.warning("mapping %s: %s", self.mapping.uuid, error.message)
+            except Exception as error:  # the batch stays in the queue, for its visibility timeout
+                self._failed("batch not processed", error)
                 outcome = Outcome.SYSTEM_ERROR
             if outcome in (Outcome.THROTTLED, Outcome.SYSTEM_ERROR):
                 backoff = min(BACKOFF_MAX_S, backoff * 2 or BACKOFF_FIRST_S)
                 await self._clock.sleep(backoff)
             else:
                 backoff = 0.0
+
+    def _failed(self, what: str, error: Exception) -> None:
+        """Log ``error``: a ``FlareError`` by its message, anything else with its traceback."""
+        if isinstance(error, FlareError):
+            log.warning("mapping %s: %s: %s", self.mapping.uuid, what, error.message)
+        else:
+            log.exception("mapping %s: %s", self.mapping.uuid, what)
 
     async def _collect(self) -> list[ReceivedMessage]:
         wanted = self.mapping.batch_size
