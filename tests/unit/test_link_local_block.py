@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from flare.cluster.link import redis_addresses
 from flare.sandbox.link_local_block import removal, ruleset, stale_tables, table_name
 
 OWN = "flare_aaaaaaaaaaaa_100"
@@ -48,6 +49,24 @@ def test_a_start_sweeps_its_data_dirs_tables_and_dead_engines(
     tables: list[str], alive: dict[int, bool], stale: list[str]
 ) -> None:
     assert stale_tables(tables, OWN, alive) == stale
+
+
+def test_ruleset_also_refuses_tcp_to_each_service_address_and_port() -> None:
+    text = ruleset("flare_t", (range(10, 20),), (("10.0.0.7", 6379), ("fd00::7", 6380)))
+    rules = [line.strip().removeprefix("meta skuid { 10-19 } ") for line in text.splitlines()]
+    assert rules[-4:] == [
+        "ip daddr 10.0.0.7 tcp dport 6379 reject with tcp reset",
+        "ip6 daddr fd00::7 tcp dport 6380 reject with tcp reset",
+        "}",
+        "}",
+    ]
+
+
+def test_a_redis_url_names_the_addresses_its_host_resolves_to() -> None:
+    assert redis_addresses("redis://127.0.0.1:7001/0") == (("127.0.0.1", 7001),)
+    assert ("127.0.0.1", 6379) in redis_addresses("rediss://:secret@localhost/2")  # default port
+    assert redis_addresses("unix:///run/redis.sock") == ()
+    assert redis_addresses("redis://no-such-host.invalid:6379") == ()
 
 
 def test_removal_declares_before_deleting_so_a_missing_table_is_no_error() -> None:

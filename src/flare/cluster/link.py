@@ -13,8 +13,10 @@ of the whole cluster (its nodes, its token) are ``flare:cluster:...`` (``cluster
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 from flare.scope import Scope
 
@@ -24,6 +26,22 @@ if TYPE_CHECKING:
 
 PREFIX = "flare"
 SOCKET_TIMEOUT_S = 5.0
+REDIS_PORT = 6379
+
+
+def redis_addresses(url: str) -> tuple[tuple[str, int], ...]:
+    """The ``(address, port)`` pairs a ``redis://`` or ``rediss://`` ``url``'s host resolves to
+    now (none for a ``unix://`` socket or a host that does not resolve), sorted. What the
+    sandbox keeps handlers from (``sandbox/link_local_block.py``)."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("redis", "rediss") or not parts.hostname:
+        return ()
+    port = parts.port or REDIS_PORT
+    try:
+        found = socket.getaddrinfo(parts.hostname, port, type=socket.SOCK_STREAM)
+    except OSError:
+        return ()
+    return tuple(sorted({(str(info[4][0]), port) for info in found}))
 
 
 class ClusterLink:

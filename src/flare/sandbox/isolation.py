@@ -233,6 +233,9 @@ class Isolation:
             return
         refused = self.link_local.apply()
         addresses = ", ".join(BLOCKED_V4 + BLOCKED_V6)
+        services = ", ".join(f"{address}:{port}" for address, port in self.link_local.services)
+        if services:
+            addresses += f"; the cluster's Redis {services}"
         if refused is None:
             self.notes.append(f"link-local and metadata addresses ({addresses}): unreachable (nftables)")
         else:
@@ -410,6 +413,16 @@ def sandbox_root_dir(data_dir: Path) -> Path:
     return root
 
 
+def cluster_services(config: ServerConfig) -> tuple[tuple[str, int], ...]:
+    """What handlers must not reach besides link-local addresses: the cluster's Redis, with
+    ``--cluster`` (``cluster/link.redis_addresses``; the module is light: no Redis import)."""
+    if config.cluster_url is None:
+        return ()
+    from flare.cluster.link import redis_addresses
+
+    return redis_addresses(config.cluster_url)
+
+
 def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str, Path | None]) -> Isolation:
     """Decide, once, how environments are sandboxed on this host; ``notes`` say what is off."""
     from flare.sandbox.launcher import host_interpreter, sdk_dir
@@ -472,7 +485,7 @@ def build_isolation(config: ServerConfig, data_dir: Path, interpreters: dict[str
         callers_named=callers_named,
         network=config.network,
         etc=etc,
-        link_local=LinkLocalBlock(data_dir, SANDBOX_UIDS) if namespaces else None,
+        link_local=LinkLocalBlock(data_dir, SANDBOX_UIDS, cluster_services(config)) if namespaces else None,
         debugpy_dir=debugpy_dir(),
         scratch=scratch,
         skeletons=Skeletons(data_dir / "sandbox" / "skeletons") if namespaces else None,

@@ -17,6 +17,12 @@ involved) and costs nothing per cold start: the rules are written once, at engin
 own endpoint (``127.0.0.1``) stays reachable. Addresses the host itself holds (a ``169.254.x.y``
 on ``lo``) are refused as well: the output hook sees locally delivered packets too.
 
+Under ``--cluster`` the same chain also refuses the cluster's Redis (each address its host name
+resolves to, on its port: ``services``): it holds every function, key and secret of the cluster
+and, like most Redis deployments, may take commands from whoever connects. The engine reaches
+it as itself; a handler, in the default network mode, would reach it as any host process does.
+Other nodes' HTTP endpoints stay reachable: they authenticate every call, as Flare's own does.
+
 The table is named after the engine's data dir and pid (``flare_<digest>_<pid>``). Start-up
 removes, in the same atomic ``nft -f -`` transaction that adds its own, every table of the same
 data dir (a restart after ``kill -9`` replaces its rules rather than adding a second copy) and
@@ -78,9 +84,10 @@ def table_name(data_dir: Path, pid: int) -> str:
     return f"{TABLE_PREFIX}{digest}_{pid}"
 
 
-def ruleset(table: str, uids: tuple[range, ...]) -> str:
+def ruleset(table: str, uids: tuple[range, ...], services: tuple[tuple[str, int], ...] = ()) -> str:
     """The table's nftables text: an output chain rejecting the blocked addresses for the uid
-    ranges ``uids`` (TCP with a reset, the rest as administratively prohibited). Pure."""
+    ranges ``uids`` (TCP with a reset, the rest as administratively prohibited), and TCP to each
+    ``(address, port)`` of ``services`` with a reset. Pure."""
     who = f"meta skuid {{ {', '.join(f'{block.start}-{block.stop - 1}' for block in uids)} }}"
     lines = [
         f"table inet {table} {{",
@@ -91,6 +98,9 @@ def ruleset(table: str, uids: tuple[range, ...]) -> str:
         wanted = f"{family} daddr {{ {', '.join(addresses)} }}"
         lines.append(f"    {who} {wanted} meta l4proto tcp reject with tcp reset")
         lines.append(f"    {who} {wanted} reject with icmpx admin-prohibited")
+    for address, port in services:
+        family = "ip6" if ":" in address else "ip"
+        lines.append(f"    {who} {family} daddr {address} tcp dport {port} reject with tcp reset")
     lines += ["  }", "}"]
     return "\n".join(lines) + "\n"
 
@@ -122,6 +132,7 @@ class LinkLocalBlock:
 
     data_dir: Path
     uids: tuple[range, ...]
+    services: tuple[tuple[str, int], ...] = ()  # (address, port) refused too: the cluster's Redis
     nft: str | None = None
     applied: str | None = None  # the table's name once applied
 
@@ -137,7 +148,9 @@ class LinkLocalBlock:
             return listed
         names = _inet_tables(listed)
         alive = {pid: _alive(pid) for pid in _pids(names)}
-        problem = self._run(["-f", "-"], removal(stale_tables(names, own, alive)) + ruleset(own, self.uids))
+        problem = self._run(
+            ["-f", "-"], removal(stale_tables(names, own, alive)) + ruleset(own, self.uids, self.services)
+        )
         if isinstance(problem, str):
             return problem
         self.applied = own
