@@ -85,9 +85,10 @@ conformance: install
 
 # Bytecode compiled first: every test starts `flare serve` processes, and where
 # PYTHONDONTWRITEBYTECODE is set each of them would otherwise compile the engine again.
+# The 30 slowest tests are listed at the end: the whole run must stay under 15 minutes.
 test: lint
 	$(BIN)/python -m compileall -q src >/dev/null
-	$(BIN)/pytest -q -p no:cacheprovider tests
+	$(BIN)/pytest -q -p no:cacheprovider --durations=30 tests
 
 # The fuzzer (tests/fuzz/) at length: FUZZ_EXAMPLES random examples per test (make test runs a
 # fixed, derandomized few). E.g. `make fuzz FUZZ_EXAMPLES=20000`.
