@@ -208,3 +208,14 @@ def redis_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     server = RedisServer.start(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture
+def link(redis_server: Any) -> Iterator[Any]:
+    """Node ``node-a``'s ``ClusterLink`` to the module's Redis, emptied first."""
+    from flare.cluster.link import ClusterLink
+
+    made = ClusterLink(redis_server.url, "node-a")
+    made.sync.flushdb()
+    yield made
+    made.sync.close()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -28,20 +28,12 @@ from flare.scope import Scope
 from flare.store.database import Database
 from flare.store.layers import LayerVersionRow
 from flare.store.opt_trees import OptTrees
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available
 from tests.unit.test_registry import SettlingClock, create_body, make_zip
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
 
 SCOPE = Scope("000000000000", "us-east-1")
-
-
-@pytest.fixture
-def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
-    made = ClusterLink(redis_server.url, "node-a")
-    made.sync.flushdb()
-    yield made
-    made.sync.close()
 
 
 def node(link: ClusterLink, root: Path) -> Registry:

@@ -41,14 +41,6 @@ SCOPE = Scope("123456789012", "us-east-1")
 
 
 @pytest.fixture
-def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
-    made = ClusterLink(redis_server.url, "node-a")
-    made.sync.flushdb()
-    yield made
-    made.sync.close()
-
-
-@pytest.fixture
 def heard(link: ClusterLink) -> Iterator[redis.client.PubSub]:
     listener = link.sync.pubsub()
     listener.subscribe(link.scoped(SCOPE, "changes"))

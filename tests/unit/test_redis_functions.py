@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,20 +24,12 @@ from flare.store.functions import AliasRow, FunctionRow
 from flare.store.layers import LayerVersionRow
 from flare.store.policies import PolicyRow
 from flare.store.storage import FunctionStorage, PolicyStorage
-from tests.redis_server import RedisServer, available
+from tests.redis_server import available
 
 pytestmark = pytest.mark.skipif(not available(), reason="redis-server is not installed")
 
 SCOPE = Scope("123456789012", "us-east-1")
 OTHER = Scope("210987654321", "eu-west-1")
-
-
-@pytest.fixture
-def link(redis_server: RedisServer) -> Iterator[ClusterLink]:
-    made = ClusterLink(redis_server.url, "node-a")
-    made.sync.flushdb()
-    yield made
-    made.sync.close()
 
 
 def function_store(link: ClusterLink, tmp_path: Path, scope: Scope = SCOPE) -> FunctionStorage:
