@@ -48,7 +48,7 @@ from flare.control.layer_arns import (
 )
 from flare.control.layer_listing import Locate, listed, matches, page_of, with_location
 from flare.control.registry import format_last_modified
-from flare.control.stale_writes import redone_once
+from flare.control.stale_writes import redone
 from flare.errors import InvalidParameterValue, ResourceNotFound
 from flare.store.blobs import BlobStore, validate_zip
 from flare.store.layers import LayerVersionRow
@@ -237,7 +237,7 @@ class Layers:
             self._store.set_policy(row.name, row.version, statements, new_revision, row.policy_revision or "")
             return {"Statement": layer_policy.dumps(new), "RevisionId": new_revision}
 
-        return redone_once(change, lambda: None, self._version_arn(layer_name, version))
+        return redone(change, lambda: None, self._version_arn(layer_name, version))
 
     def remove_permission(self, layer_name: str, version: int, sid: str, revision: str | None) -> None:
         """RemoveLayerVersionPermission. Raises ResourceNotFound (version or statement),
@@ -249,7 +249,7 @@ class Layers:
             new_revision = str(uuid.uuid4()) if statements else None
             self._store.set_policy(row.name, row.version, statements, new_revision, row.policy_revision or "")
 
-        redone_once(change, lambda: None, self._version_arn(layer_name, version))
+        redone(change, lambda: None, self._version_arn(layer_name, version))
 
     def get_policy(self, layer_name: str, version: int) -> dict[str, Any]:
         """GetLayerVersionPolicy. Raises ResourceNotFound (version, or no policy)."""

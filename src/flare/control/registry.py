@@ -58,7 +58,7 @@ from flare.control.arns import function_arn, parse_function_name
 from flare.control.hot_reload import HotReload
 from flare.control.model import LATEST, FunctionVersion
 from flare.control.remote_change import Kind, notices
-from flare.control.stale_writes import BUSY_MESSAGE, redone_once
+from flare.control.stale_writes import BUSY_MESSAGE, redone
 from flare.errors import (
     InvalidParameterValue,
     InvalidZipFile,
@@ -649,7 +649,7 @@ class Registry:
             if name not in self._rows:
                 raise self._not_found(name, None)
 
-        return redone_once(change, read_back, function_arn(self._region, self._account_id, name))
+        return redone(change, read_back, function_arn(self._region, self._account_id, name))
 
     @contextmanager
     def _against_store(self, name: str, body: Mapping[str, Any]) -> Iterator[None]:

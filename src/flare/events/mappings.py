@@ -43,7 +43,7 @@ from flare.clock import Clock, TimerHandle
 from flare.control import tenancy
 from flare.control.arns import parse_function_name
 from flare.control.registry import Registry
-from flare.control.stale_writes import BUSY_MESSAGE
+from flare.control.stale_writes import redone
 from flare.control.tags import ResourceArn, check_new
 from flare.errors import InvalidParameterValue, ResourceConflict, ResourceNotFound, StaleRevision
 from flare.events import esm
@@ -142,16 +142,17 @@ class EventSourceMappings:
             "_enabled": body.get("Enabled", True) is not False,
             "_tags": mapping_tags,
         }
-        for _ in range(TRIES):
-            try:
-                self._save(config, NEW)
-            except StaleRevision:  # another node mapped the same pair: read it, and refuse
-                self.refresh_all()
-                esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
-                continue
+
+        def store() -> dict[str, Any]:
+            self._save(config, NEW)
             self._schedule(mapping_id)
             return self._shown(config)
-        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
+
+        def read_back() -> None:  # another node mapped the same pair: read it, and refuse
+            self.refresh_all()
+            esm.refuse_duplicate(self._configs.values(), config["EventSourceArn"], function_arn, name)
+
+        return redone(store, read_back, self._arn(mapping_id), TRIES)
 
     def get(self, mapping_id: str) -> dict[str, Any]:
         """GetEventSourceMapping. Raises ResourceNotFound."""
@@ -198,17 +199,15 @@ class EventSourceMappings:
     def _change(self, mapping_id: str, change: Callable[[dict[str, Any]], dict[str, Any]]) -> dict[str, Any]:
         """Store ``change(current)`` against the revision read (read again, and the change made
         again, when another node moved it meanwhile) and settle it; the configuration shown."""
-        for _ in range(TRIES):
+
+        def store() -> dict[str, Any]:
             current = self._config(mapping_id)
             config = change(current)
-            try:
-                self._save(config, current.get("_revision"))
-            except StaleRevision:
-                self.refresh(mapping_id)
-                continue
+            self._save(config, current.get("_revision"))
             self._schedule(mapping_id)
             return self._shown(config)
-        raise ResourceConflict(f"{BUSY_MESSAGE}{self._arn(mapping_id)}")
+
+        return redone(store, lambda: self.refresh(mapping_id), self._arn(mapping_id), TRIES)
 
     def list_mappings(
         self, source_arn: str | None, function_name: str | None, marker: str | None, max_items: int | None
@@ -238,15 +237,12 @@ class EventSourceMappings:
     def replace_tags(self, resource: ResourceArn, new_tags: collections.abc.Mapping[str, str]) -> None:
         """Give the mapping exactly ``new_tags`` (its configuration and state are unchanged).
         Raises ResourceNotFound."""
-        for _ in range(TRIES):
+
+        def store() -> None:
             current = self._tagged(resource)
-            try:
-                self._save(current | {"_tags": dict(new_tags)}, current.get("_revision"), touch=False)
-            except StaleRevision:
-                self.refresh(current["UUID"])
-                continue
-            return
-        raise ResourceConflict(f"{BUSY_MESSAGE}{resource.arn}")
+            self._save(current | {"_tags": dict(new_tags)}, current.get("_revision"), touch=False)
+
+        redone(store, lambda: self.refresh(resource.resource_id), resource.arn, TRIES)
 
     def _tagged(self, resource: ResourceArn) -> dict[str, Any]:
         config = self._configs.get(resource.resource_id)
