@@ -1,14 +1,13 @@
 """The engine's open-files limit: raised for the engine, left as it was for its zygotes.
 
-The engine holds a few descriptors per live environment (its log pipe, its frames channel,
-cgroup files...): about 4.2 each, so 5,000 environments need some 21,000, past the 20,000 or
-1,024 a host commonly gives a process. At start the engine raises its own limit to its hard
-limit (as root, the hard limit too, up to ``ENGINE_OPEN_FILES``). Its zygotes go back to the
-limit it was started with (``for_zygotes``): a zygote keeps its children's pidfds above a
-quarter of its own limit (``child_watch``), and each environment it forks copies its descriptor
-table up to the highest of them, so a higher limit there would cost every environment memory
-and every fork time.
-"""
+The engine holds a few descriptors per live environment: its log pipe, its frames channel and
+its Runtime API listener, 3 each (plus the cgroup files of the ``cgroups.HELD_OPEN`` most
+recently used environments and up to ``logs.MAX_OPEN_FILES`` log files), so 5,000 environments
+need some 15,500, near the 20,000 or past the 1,024 a host commonly gives a process. At start
+the engine raises its own limit to its hard limit (as root, the hard limit too, up to
+``ENGINE_OPEN_FILES``). Its zygotes, and so the functions, go back to the limit it was started
+with (``for_zygotes``): Lambda gives a function 1,024 descriptors, and a zygote needs few
+(its children's pidfds are its watcher's, ``child_watch``)"""
 
 from __future__ import annotations
 
