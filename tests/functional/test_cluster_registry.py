@@ -22,7 +22,10 @@ import redis
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
+from flare.cluster.link import ClusterLink
 from flare.cluster.redis_blobs import blob_key
+from flare.config import DEFAULT_ACCOUNT_ID, DEFAULT_REGION
+from flare.scope import Scope
 from tests.cluster_functions import eventually
 from tests.conftest import FLARE, FlareServer, create_function, launch, python_function, zip_files
 from tests.redis_server import RedisServer, available
@@ -460,6 +463,51 @@ def test_concurrency_settings_made_on_one_node_are_answered_by_another(nodes: li
             == 404
         )
     )
+
+
+def test_a_reservation_change_the_shared_ledger_refuses_is_made_nowhere(
+    nodes: list[FlareServer], redis_server: RedisServer
+) -> None:
+    """When Redis's ledger script fails, neither a put nor a delete of a reservation changes
+    any node's answer or store; once the ledger works again the same calls land. Before, the
+    node asked had already changed its store and cache: it answered a reservation Redis did not
+    enforce, or, for a delete, kept none while Redis still enforced it, and the delete's retry
+    found nothing left to do (a function throttled for good)."""
+    a, b = (server.client() for server in nodes)
+    name = "refused-reservation"
+    create_function(a, name, says("x"))
+    shared = redis.Redis.from_url(redis_server.url)
+    scope = Scope(DEFAULT_ACCOUNT_ID, DEFAULT_REGION)
+    total, enforced = (ClusterLink.scoped(scope, "ledger", key) for key in ("reserved-total", "reserved"))
+
+    def reserved(client: Any) -> int | None:
+        value: int | None = client.get_function_concurrency(FunctionName=name).get(
+            "ReservedConcurrentExecutions"
+        )
+        return value
+
+    def refused(change: Callable[[], object], unchanged: int | None) -> None:
+        kept = shared.get(total)
+        shared.set(total, "not a number")  # the script's INCRBY on it fails
+        try:
+            assert error_of(change)[0] == 500
+            assert (reserved(a), reserved(b)) == (unchanged, unchanged)
+            held = shared.hget(enforced, name)  # what every node's grants read
+            assert (int(held) if held is not None else None) == unchanged
+        finally:
+            shared.set(total, kept if kept is not None else 0)
+        change()
+
+        def landed() -> None:
+            assert reserved(b) != unchanged
+
+        eventually(landed)
+
+    try:
+        refused(lambda: a.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=2), None)
+        refused(lambda: a.delete_function_concurrency(FunctionName=name), 2)
+    finally:
+        shared.close()
 
 
 def test_a_node_that_never_saw_the_upload_fetches_the_code_and_runs_it(

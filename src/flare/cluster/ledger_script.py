@@ -74,9 +74,12 @@ if op == 'reserve' then
   local fn, value = ARGV[5], ARGV[6]
   local previous = redis.call('HGET', KEYS[4], fn)
   local holders = redis.call('SMEMBERS', prefix .. fn)
-  if previous then
-    redis.call('DECRBY', KEYS[5], previous)  -- not INCRBY -n: Lua writes -0 as '-0', not an integer
-  else
+  -- the total first: a script stopped by an error keeps what it wrote before, so the one write
+  -- that can fail (a total that is not an integer) comes before any other. A difference of
+  -- two integers is never Lua's -0 (which Redis refuses as an integer), unlike a negation.
+  local delta = (tonumber(value) or 0) - (tonumber(previous) or 0)
+  redis.call('INCRBY', KEYS[5], delta)
+  if not previous then
     for _, holder in ipairs(holders) do redis.call('SREM', KEYS[2], holder) end
   end
   if value == '' then
@@ -84,7 +87,6 @@ if op == 'reserve' then
     for _, holder in ipairs(holders) do redis.call('SADD', KEYS[2], holder) end
   else
     redis.call('HSET', KEYS[4], fn, value)
-    redis.call('INCRBY', KEYS[5], tonumber(value))
   end
   return 1
 end

@@ -195,10 +195,11 @@ class SharedLedger(Ledger):
 
     def set_reserved(self, function: str, reserved: int | None) -> None:
         """The reservation here (for ``reserved()``) and in Redis (for every node's grants);
-        the function's leases move between its reservation and the unreserved pool with it."""
-        super().set_reserved(function, reserved)
+        the function's leases move between its reservation and the unreserved pool with it.
+        Redis first: when its script fails, neither changed."""
         value = "" if reserved is None else reserved
         self._sync_script(keys=self.keys, args=self._args("reserve", function, value))
+        super().set_reserved(function, reserved)
 
     def in_use(self, function: str | None = None) -> int:
         """Leases held on ``function``, or on the whole account, by every node (read now)."""

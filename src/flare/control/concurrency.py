@@ -170,9 +170,7 @@ class Concurrency:
             value,
             self._provisioned_unreserved(provisioned, name),
         )
-        self._store.put_reserved(name, value)
-        self._reserved[name] = value
-        self._ledger.set_reserved(name, value)
+        self._apply(name, value)
         return {"ReservedConcurrentExecutions": value}
 
     def get(self, function_name: str) -> dict[str, Any]:
@@ -227,9 +225,32 @@ class Concurrency:
             self._ledger.forget(name)
 
     def _drop(self, name: str) -> None:
-        if self._reserved.pop(name, None) is not None:
+        if name in self._reserved:
+            self._apply(name, None)
+
+    def _apply(self, name: str, value: int | None) -> None:
+        """Give ``name`` the reservation ``value`` (None: none) in the store, then the ledger
+        (on a cluster, Redis's, which every node's grants read), then here. If the ledger
+        refuses, the store is put back and the error raised: nothing anywhere changed, so a
+        retry starts from where it was (before, the store and this node's cache had the change
+        and Redis had not: a failed delete's retry found nothing left to delete)."""
+        before = self._reserved.get(name)
+        self._store_reserved(name, value)
+        try:
+            self._ledger.set_reserved(name, value)
+        except BaseException:
+            self._store_reserved(name, before)
+            raise
+        if value is None:
+            self._reserved.pop(name, None)
+        else:
+            self._reserved[name] = value
+
+    def _store_reserved(self, name: str, value: int | None) -> None:
+        if value is None:
             self._store.delete_reserved(name)
-            self._ledger.set_reserved(name, None)
+        else:
+            self._store.put_reserved(name, value)
 
     def _exists(self, name: str) -> bool:
         try:
