@@ -3,7 +3,9 @@ hierarchy (v1 or v2) under this test process's own engine parent. Needs root and
 
 from __future__ import annotations
 
+import asyncio
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +14,8 @@ import pytest
 from flare.clock import ManualClock
 from flare.sandbox.cgroup_pool import LIMITS_KEPT, REFILL_DELAY_S, SPARES, CgroupPool
 from flare.sandbox.cgroups import MIB, Cgroups, EnvCgroup, Limits, cfs_quota_us
+from flare.sandbox.isolation import Isolation
+from tests.unit.test_launcher import version
 
 HOST = Cgroups.detect()
 pytestmark = pytest.mark.skipif(HOST is None, reason="needs root and cgroups")
@@ -114,3 +118,64 @@ def test_the_least_recently_taken_limits_give_their_spares_back(pool: tuple[Manu
     assert cgroups.ready(sizes[0]) == 0
     assert not any(Path(path).exists() for group in oldest for path in group.dirs.values())
     assert all(cgroups.ready(limits) == SPARES for limits in sizes[1:])
+
+
+def isolation_with(cgroups: CgroupPool) -> Isolation:
+    return Isolation(True, cgroups.cgroups, Path("/mnt"), Path("/sdk"), 2, cgroup_pool=cgroups)
+
+
+def test_a_cgroup_without_a_spare_is_made_off_the_event_loop(
+    pool: tuple[ManualClock, CgroupPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """In a burst the spares run out at once; what is made on the spot is made on a worker
+    thread, so the loop goes on reading the other requests meanwhile."""
+    _clock, cgroups = pool
+    made_on: list[int] = []
+    create = cgroups.cgroups.create
+
+    def recorded(name: str, limits: Limits) -> EnvCgroup:
+        made_on.append(threading.get_ident())
+        return create(name, limits)
+
+    monkeypatch.setattr(cgroups.cgroups, "create", recorded)
+
+    async def take() -> tuple[EnvCgroup | None, int]:
+        taken = await isolation_with(cgroups).take_cgroup_soon("env", version(), init_burst=True)
+        return taken, threading.get_ident()
+
+    group, loop_thread = asyncio.run(take())
+    assert group is not None and exists(group) and applied(group) == (version().memory_mb, cfs_quota_us(2.0))
+    assert made_on and loop_thread not in made_on
+    assert (cgroups.hits, cgroups.misses) == (0, 1)
+    assert group.remove()
+
+
+def test_a_cgroup_made_for_a_start_cancelled_meanwhile_is_removed(
+    pool: tuple[ManualClock, CgroupPool], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _clock, cgroups = pool
+    made: list[EnvCgroup] = []
+    release = threading.Event()
+    create = cgroups.cgroups.create
+
+    def slow(name: str, limits: Limits) -> EnvCgroup:
+        release.wait(5)
+        made.append(create(name, limits))
+        return made[-1]
+
+    monkeypatch.setattr(cgroups.cgroups, "create", slow)
+
+    async def cancelled() -> None:
+        taking = asyncio.ensure_future(isolation_with(cgroups).take_cgroup_soon("env", version()))
+        await asyncio.sleep(0.01)
+        taking.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await taking
+        release.set()
+        for _ in range(200):
+            await asyncio.sleep(0.01)
+            if made and not exists(made[0]):
+                return
+
+    asyncio.run(cancelled())
+    assert made and not any(path.exists() for path in made[0].dirs.values())

@@ -60,6 +60,11 @@ class CgroupPool:
     def take(self, limits: Limits) -> EnvCgroup:
         """A cgroup with ``limits``: a spare if one is ready (and still there), else made now.
         Its replacement is made ``REFILL_DELAY_S`` later."""
+        return self.take_ready(limits) or self.cgroups.create(pool_name(), limits)
+
+    def take_ready(self, limits: Limits) -> EnvCgroup | None:
+        """As ``take``, but None rather than one made now (the caller makes it, named by
+        ``pool_name``, e.g. off the event loop: see ``Isolation.take_cgroup_soon``)."""
         spares = self._ready.setdefault(limits, deque())
         self._ready.move_to_end(limits)
         self._schedule_refill()
@@ -70,7 +75,7 @@ class CgroupPool:
                 return group
             group.remove()  # something removed part of it (an old Flare's sweep): not usable
         self.misses += 1
-        return self.cgroups.create(_name(), limits)
+        return None
 
     def prefill(self, limits: Limits) -> None:
         """Have ``limits``' spares made soon."""
@@ -102,11 +107,12 @@ class CgroupPool:
         for limits, spares in self._ready.items():
             while len(spares) < self.spares:
                 try:
-                    spares.append(self.cgroups.create(_name(), limits))
+                    spares.append(self.cgroups.create(pool_name(), limits))
                 except OSError as error:
                     log.warning("could not make a spare cgroup for %s: %s", limits, error)
                     return
 
 
-def _name() -> str:
+def pool_name() -> str:
+    """A name for a cgroup the pool hands out (an environment does not name its own)."""
     return f"p{uuid.uuid4().hex[:15]}"

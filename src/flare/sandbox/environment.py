@@ -279,7 +279,11 @@ class Environment:
         self._initialization_type = initialization_type
         self._loop = asyncio.get_running_loop()
         self._ready = self._loop.create_future()
-        cgroup = self._isolation.take_cgroup(self.id, self.version, init_burst=cpu_burst)
+        cgroup = await self._isolation.take_cgroup_soon(self.id, self.version, init_burst=cpu_burst)
+        if self.state is not EnvState.STARTING:  # stopped while its cgroup was being made
+            if cgroup is not None:
+                cgroup.remove()
+            raise OSError("the environment was stopped as it started")
         self.process = SandboxProcess(self._zygote, cgroup)
         self._debug = self._debug_settings()
         layout = await self._prepare_layout()
