@@ -462,10 +462,10 @@ class Environment:
         assert self.process is not None
         if self._initialization_type == "on-demand":
             # Its invocation is next: INIT's burst CPU ends just after that invocation is
-            # handed to the runtime (see ``invoke``), not before, so the quota write (a walk over every CPU
-            # cgroup of the host: ~0.2 ms beside 1,000 environments) overlaps the handler instead
-            # of delaying it. The handler may so run unthrottled for that long, well inside the
-            # 100 ms period over which its share is counted.
+            # handed to the runtime (see ``invoke``), not before, so the quota write (a walk
+            # over every CPU cgroup of the host: ~0.2 ms beside 1,000 environments) overlaps
+            # the handler instead of delaying it. The handler may so run unthrottled for that
+            # long, well inside the 100 ms period over which its share is counted.
             self._burst_ends_on_delivery = True
         else:
             self._isolation.end_init_burst(self.process.cgroup, self.version)
