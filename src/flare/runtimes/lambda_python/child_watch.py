@@ -146,10 +146,8 @@ class ChildWatch:
                 self._lose_watcher()
                 break
             data += chunk
-        data, self._partial = self._partial + data, b""
-        whole = len(data) - len(data) % RECORD.size
-        self._partial = data[whole:]
-        return [pid for (pid,) in RECORD.iter_unpack(data[:whole])]
+        pids, self._partial = _records(self._partial + data)
+        return pids
 
     def _lose_watcher(self) -> None:
         """The watcher is gone (killed, or out of memory): every child it watched, and every
@@ -189,6 +187,12 @@ class ChildWatch:
         self._close_pipes()
 
 
+def _records(data: bytes) -> Tuple[List[int], bytes]:
+    """The whole pids in ``data`` (as read from a pipe), and the bytes of a partial one."""
+    whole = len(data) - len(data) % RECORD.size
+    return [pid for (pid,) in RECORD.iter_unpack(data[:whole])], data[whole:]
+
+
 def _watcher_loop(pids_r: int, exits_w: int) -> None:
     """The watcher (see the module): until the zygote closes its end, open a pidfd for each
     pid it is sent and send back the pid of each that exits. Holds nothing but its two pipes
@@ -226,10 +230,8 @@ def _watcher_loop(pids_r: int, exits_w: int) -> None:
             data = os.read(pids_r, 65536)
             if not data:
                 return  # the zygote closed its end
-            data, partial = partial + data, b""
-            whole = len(data) - len(data) % RECORD.size
-            partial = data[whole:]
-            for (pid,) in RECORD.iter_unpack(data[:whole]):
+            pids, partial = _records(partial + data)
+            for pid in pids:
                 try:
                     pidfd = os.pidfd_open(pid)  # type: ignore[attr-defined,unused-ignore]
                 except (AttributeError, OSError):
