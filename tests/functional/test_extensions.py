@@ -7,6 +7,7 @@ function's log, which is what the tests read.
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, FlareServer, create_function, python_function, zip_files
+from tests.durable_fixtures import advance
 from tests.functional.test_runtime_clients import read_logs
 
 # A Python extension: registers for INVOKE and SHUTDOWN, subscribes to the Telemetry API's
@@ -145,16 +147,25 @@ def test_extension_gets_invoke_shutdown_and_a_report_per_invoke(flare: FlareServ
     assert any(line.startswith("TELEMETRY platform.initStart") for line in lines)
 
 
-def test_extension_that_never_calls_next_fails_init(flare: FlareServer, lam: Any) -> None:
+def test_extension_that_never_calls_next_fails_init(timed: FlareServer) -> None:
+    """INIT's 10 s limit, then the INIT retried inside the invocation at the function's 2 s
+    timeout: both on the engine's clock, which the test moves ahead instead of waiting."""
+    lam = timed.client()
     arn = publish(lam, "stuck-ext", {"extensions/stuck": STUCK_EXTENSION})
     create_function(lam, "with-stuck", python_function(APP), Layers=[arn], Timeout=2)
-    began = time.monotonic()
-    response = lam.invoke(FunctionName="with-stuck", Payload=b"{}")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(lam.invoke, FunctionName="with-stuck", Payload=b"{}")
+        moved = 0.0
+        while not answer.done() and moved < 60:
+            time.sleep(0.05)
+            advance(timed, 0.5)
+            moved += 0.5
+        response = answer.result(timeout=10)
     assert response["FunctionError"] == "Unhandled"
     body = json.loads(response["Payload"].read())
     assert body["errorType"] == "Sandbox.Timedout"
-    assert time.monotonic() - began < 20
-    lines = wait_lines(flare, "with-stuck", lambda lines: any("INIT_REPORT" in line for line in lines))
+    assert moved >= 10, "answered before INIT's limit passed on the engine's clock"
+    lines = wait_lines(timed, "with-stuck", lambda lines: any("INIT_REPORT" in line for line in lines))
     assert "EXTENSION\tName: stuck\tState: Registered\tEvents: [INVOKE]" in lines
     assert any("INIT_REPORT" in line and "Status: timeout" in line for line in lines)
 
