@@ -34,7 +34,7 @@ from flare.cluster.log_parts import PATH as NODE_LOGS_PATH
 from flare.control.code_url import PATH_PREFIX as CODE_PREFIX
 from flare.errors import AuthenticationFailed, ServiceException
 
-IDENTITY = "flare.identity"
+IDENTITY: web.RequestKey[Identity] = web.RequestKey("flare.identity")
 CONSOLE_PREFIX = "/_flare"
 _NO_QUERY: Mapping[str, str] = {}
 LAMBDA = "lambda"

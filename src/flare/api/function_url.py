@@ -51,7 +51,7 @@ from flare.scope import account_of
 log = logging.getLogger("flare.api")
 
 URL_HOST_MARK = ".lambda-url."
-OWNER = "flare.url_owner"  # the AccountRegion whose URL a request is for
+OWNER: web.RequestKey[AccountRegion] = web.RequestKey("flare.url_owner")  # whose URL it is for
 INTERNAL_ERROR = HttpAnswer(502, [("Content-Type", "application/json")], b"Internal Server Error")
 
 

@@ -25,7 +25,7 @@ from flare.specs.models import RestOperation, rest_operations
 # ("Value X at 'runtime' failed to satisfy constraint: ... or be a valid ARN", an
 # InvalidParameterValueException listing the runtimes; control/validation.py).
 SERVICE_CHECKED = {"CreateFunction": ("Runtime",), "UpdateFunctionConfiguration": ("Runtime",)}
-CHECKED = "flare.checked_input"
+CHECKED: web.RequestKey[tuple[RestOperation, dict[str, Any]] | None] = web.RequestKey("flare.checked_input")
 """Where the middleware leaves ``(operation, input)`` on the request for what runs after it."""
 
 

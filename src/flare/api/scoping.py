@@ -30,7 +30,7 @@ T = TypeVar("T")
 Of = Callable[[web.Request], T]
 """How a route reaches what it serves: from the request, the object of the request's scope."""
 
-REGION = "flare.account_region"
+REGION: web.RequestKey[AccountRegion] = web.RequestKey("flare.account_region")
 
 
 def region_of(request: web.Request) -> AccountRegion:
