@@ -131,7 +131,7 @@ def measure(result: ProvisionedResult, url: str, rounds: int, progress: Callable
         region_name="us-east-1",
         aws_access_key_id="x",
         aws_secret_access_key="x",
-        config=Config(retries={"max_attempts": 1}, max_pool_connections=16, read_timeout=60),
+        config=Config(retries={"total_max_attempts": 1}, max_pool_connections=16, read_timeout=60),
     )
     harness.deploy(client, FUNCTION, source=SOURCE, memory_mb=1024)
     client.publish_version(FunctionName=FUNCTION)

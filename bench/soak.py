@@ -172,7 +172,7 @@ class Load:
                 region_name="us-east-1",
                 aws_access_key_id="soak",
                 aws_secret_access_key="soak",
-                config=Config(retries={"max_attempts": 1}, read_timeout=60),
+                config=Config(retries={"total_max_attempts": 1}, read_timeout=60),
             )
 
         self.deadline = deadline

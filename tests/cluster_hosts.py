@@ -324,7 +324,9 @@ class ClusterHosts:
             region_name="us-east-1",
             aws_access_key_id=KEY_ID,
             aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout, max_pool_connections=32),
+            config=Config(
+                retries={"total_max_attempts": 1}, read_timeout=read_timeout, max_pool_connections=32
+            ),
         )
         return InNetns(made, self.threads)
 

@@ -85,7 +85,7 @@ class FlareServer:
             region_name=region,
             aws_access_key_id=key,
             aws_secret_access_key="test",
-            config=Config(retries={"max_attempts": 1}, read_timeout=read_timeout),
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=read_timeout),
         )
 
     def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int:

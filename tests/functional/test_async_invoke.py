@@ -298,7 +298,7 @@ def test_event_invoke_config_limits(server: FlareServer, field: str, value: int,
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(parameter_validation=False, retries={"max_attempts": 1}),
+        config=Config(parameter_validation=False, retries={"total_max_attempts": 1}),
     )
     name = unique("limits")
     create_function(lam, name, python_function(HELLO))

@@ -63,7 +63,7 @@ def client(
         aws_access_key_id=key,
         aws_secret_access_key=secret,
         aws_session_token=token,
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
@@ -166,7 +166,8 @@ def test_the_first_sigv4_start_writes_the_admin_key_to_a_flare_profile(
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(credentials))
         session = boto3.Session(profile_name="flare", region_name="us-east-1")
-        admin = session.client("lambda", endpoint_url=server.url, config=Config(retries={"max_attempts": 1}))
+        once = Config(retries={"total_max_attempts": 1})
+        admin = session.client("lambda", endpoint_url=server.url, config=once)
         assert admin.list_functions()["Functions"] == []
 
 

@@ -247,7 +247,7 @@ def tail_client(hosts: ClusterHosts, node: Node) -> Any:
             region_name="us-east-1",
             aws_access_key_id=KEY_ID,
             aws_secret_access_key=SECRET,
-            config=Config(retries={"max_attempts": 1}, read_timeout=20, inject_host_prefix=False),
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=20, inject_host_prefix=False),
         ),
         hosts.threads,
     )

@@ -597,7 +597,7 @@ def test_a_key_made_with_flare_keys_cluster_signs_requests_to_every_node(
                 region_name="us-east-1",
                 aws_access_key_id=fields["aws_access_key_id"],
                 aws_secret_access_key=fields["aws_secret_access_key"],
-                config=Config(retries={"max_attempts": 1}),
+                config=Config(retries={"total_max_attempts": 1}),
             )
             assert signed.list_functions()["Functions"] is not None
             assert error_of(server.client(key="210987654321").list_functions)[0] == 403  # a wrong secret
@@ -642,7 +642,7 @@ def test_a_node_that_joins_brings_the_keys_of_its_data_dir_to_every_node(
             region_name="us-east-1",
             aws_access_key_id=fields["aws_access_key_id"],
             aws_secret_access_key=fields["aws_secret_access_key"],
-            config=Config(retries={"max_attempts": 1}),
+            config=Config(retries={"total_max_attempts": 1}),
         )
         assert signed.list_functions()["Functions"] is not None
     finally:

@@ -1,6 +1,7 @@
 """Reserved concurrency, the account pool, the scaling rate and account settings through boto3.
 
-Clients make one attempt (``max_attempts: 1``) so a 429 reaches the test instead of a retry.
+Clients make one attempt (``total_max_attempts: 1``: botocore's ``max_attempts`` counts retries)
+so a 429 reaches the test instead of a retry.
 """
 
 from __future__ import annotations

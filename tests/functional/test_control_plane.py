@@ -98,7 +98,7 @@ class Server:
 
 
 def lambda_client(url: str, validate: bool = True) -> LambdaClient:
-    config = Config(retries={"max_attempts": 1}, parameter_validation=validate)
+    config = Config(retries={"total_max_attempts": 1}, parameter_validation=validate)
     return boto3.client(
         "lambda",
         endpoint_url=url,

@@ -244,7 +244,7 @@ def test_a_breakpoint_stops_a_handler_in_an_isolated_network_through_the_forward
 TURNS_DEBUGGING_ON = """\
 import boto3, botocore
 def handler(event, context):
-    lam = boto3.client("lambda", config=botocore.config.Config(retries={"max_attempts": 1}))
+    lam = boto3.client("lambda", config=botocore.config.Config(retries={"total_max_attempts": 1}))
     try:
         lam.update_function_configuration(
             FunctionName=event["target"], Environment={"Variables": {"FLARE_DEBUG": "1"}}

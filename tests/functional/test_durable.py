@@ -77,7 +77,7 @@ def test_a_durable_config_out_of_awss_bounds_is_refused(flare: FlareServer, conf
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
     )
     with pytest.raises(unchecked.exceptions.ClientError) as refused:
         create_function(unchecked, unique("durable-bad"), python_function(PLAIN), DurableConfig=config)
@@ -598,7 +598,7 @@ def test_an_execution_name_the_model_refuses_is_a_validation_error(flare: FlareS
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
     )
     with pytest.raises(unchecked.exceptions.ClientError) as refused:
         unchecked.invoke(FunctionName=name, DurableExecutionName="no spaces/here", Payload=b"{}")

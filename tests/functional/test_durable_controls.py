@@ -203,7 +203,7 @@ MB = 1048576
 
 
 def handler(event, context):
-    lam = boto3.client("lambda", config=Config(retries={"max_attempts": 1}))
+    lam = boto3.client("lambda", config=Config(retries={"total_max_attempts": 1}))
     arn, token = event["DurableExecutionArn"], event["CheckpointToken"]
     execution_id = arn.rsplit("/", 1)[-1]
 

@@ -297,7 +297,7 @@ def test_start_live_tail_streams_new_lines_to_boto3(flare: FlareServer, lam: Any
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, read_timeout=10, inject_host_prefix=False),
+        config=Config(retries={"total_max_attempts": 1}, read_timeout=10, inject_host_prefix=False),
     )
     response = client.start_live_tail(
         logGroupIdentifiers=[_arn(name)], logEventFilterPattern="?START ?REPORT"
@@ -323,7 +323,7 @@ def test_start_live_tail_on_a_missing_group_is_resource_not_found(flare: FlareSe
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, inject_host_prefix=False),
+        config=Config(retries={"total_max_attempts": 1}, inject_host_prefix=False),
     )
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.start_live_tail(logGroupIdentifiers=[_arn(unique("nobody"))])

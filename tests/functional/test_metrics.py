@@ -37,8 +37,7 @@ def test_invocations_errors_throttles_and_durations_are_counted(flare: FlareServ
     for payload in (b"{}", b"{}", b'{"fail": true}'):
         lam.invoke(FunctionName="metered", Payload=payload)
     lam.put_function_concurrency(FunctionName="metered", ReservedConcurrentExecutions=0)
-    # retries={"max_attempts": 1} still allows one retry in botocore's legacy mode: ask for one
-    # attempt in total so exactly one throttled request reaches Flare.
+    # one attempt in total, so exactly one throttled request reaches Flare
     single = boto3.client(
         "lambda",
         endpoint_url=flare.url,

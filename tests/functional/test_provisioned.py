@@ -1,7 +1,8 @@
 """Provisioned concurrency through boto3: the config API, and environments that are warm, count
 against the limits, spill over, shrink, die and come back.
 
-Clients make one attempt (``max_attempts: 1``) so every error reaches the test as it was sent.
+Clients make one attempt (``total_max_attempts: 1``: botocore's ``max_attempts`` counts retries)
+so every error reaches the test as it was sent.
 """
 
 from __future__ import annotations
@@ -137,7 +138,7 @@ def test_zero_is_an_invalid_value(flare: FlareServer, lam: Any) -> None:
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}, parameter_validation=False),
+        config=Config(retries={"total_max_attempts": 1}, parameter_validation=False),
     )
     code, message, _ = error_of(
         unchecked.put_provisioned_concurrency_config,

@@ -31,7 +31,7 @@ def remote(moto_url: str) -> Any:  # noqa: F811
         region_name="us-east-1",
         aws_access_key_id="test",
         aws_secret_access_key="test",
-        config=Config(retries={"max_attempts": 1}),
+        config=Config(retries={"total_max_attempts": 1}),
     )
 
 
