@@ -63,3 +63,39 @@ def test_a_cancelled_loop_of_guarded_commands_always_ends(redis_server: RedisSer
 def test_without_the_guard_redis_py_loses_cancellations(redis_server: RedisServer) -> None:
     """Why the guard exists (if redis-py stops losing them, this fails: drop the guard)."""
     assert asyncio.run(stuck_loops(redis_server.url, unguarded, enough=1)) > 0
+
+
+def test_a_command_awaited_outside_any_task_gets_one() -> None:
+    """The front door runs a request's first step by hand, outside any task (``start_now``);
+    redis-py enters ``asyncio.timeout`` when it opens a connection, which raises "Timeout should
+    be used inside a task" there (an Event invoke on a cluster node just after a Redis restart
+    got a 500). ``opening`` does what that connect does first."""
+    from flare.api.front_door import start_now
+
+    async def opening() -> str:
+        async with asyncio.timeout(5):
+            await asyncio.sleep(0)
+            return "connected"
+
+    async def scenario() -> list[str]:
+        answers: list[str] = []
+        finishing: list[asyncio.Task[None] | None] = []
+
+        async def first_step() -> None:
+            answers.append(await guarded(opening()))
+
+        def data_received() -> None:  # a protocol's callback, as the front door's: no task
+            try:
+                finishing.append(start_now(asyncio.get_running_loop(), first_step()))
+            except RuntimeError as error:
+                answers.append(str(error))
+                finishing.append(None)
+
+        asyncio.get_running_loop().call_soon(data_received)
+        while not finishing:
+            await asyncio.sleep(0)
+        if finishing[0] is not None:
+            await finishing[0]
+        return answers
+
+    assert asyncio.run(scenario()) == ["connected"]

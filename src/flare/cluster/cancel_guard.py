@@ -6,6 +6,11 @@ cancellations were lost (the command returned or raised a RedisError, and ``Task
 stayed 1). A loop around such a command then never ends, and whoever awaits it after cancelling
 (a node's shutdown) waits forever. ``guarded`` awaits a command and raises ``CancelledError``
 whenever the task was cancelled meanwhile, whatever the command did.
+
+It also gives the command a task when it has none: the front door runs a request's first step
+by hand, outside any task (``api/front_door.py`` ``start_now``), and redis-py's timeouts
+(``asyncio.timeout``, on every new connection) raise "Timeout should be used inside a task"
+there: after a Redis restart, an Event invoke on a cluster node failed with a 500.
 """
 
 from __future__ import annotations
@@ -24,7 +29,10 @@ def cancelling() -> bool:
 
 
 async def guarded(command: Awaitable[T]) -> T:
-    """``await command``; CancelledError if the task was cancelled meanwhile (see the module)."""
+    """``await command`` (in a task of its own when there is none); CancelledError if the task
+    was cancelled meanwhile (see the module)."""
+    if asyncio.current_task() is None:
+        command = asyncio.ensure_future(command)
     try:
         result = await command
     except Exception:
