@@ -34,28 +34,11 @@ from tests.conftest import ROLE, FlareServer, create_function, launch, python_fu
 from tests.redis_server import RedisServer
 from tests.roles import attach_policy
 
+from bench import report
+from bench.durable import CHECKPOINTS, STEPS
 from bench.measure import percentile
 
-ROOT = Path(__file__).resolve().parent.parent
-RESULTS = ROOT / "bench" / "RESULTS.md"
 HOMES = "flare:{000000000000:us-east-1}:durable:homes"
-CHECKPOINTS = {
-    "Version": "2012-10-17",
-    "Statement": {
-        "Effect": "Allow",
-        "Action": ["lambda:CheckpointDurableExecution", "lambda:GetDurableExecutionState"],
-        "Resource": "*",
-    },
-}
-STEPS = """
-from aws_durable_execution_sdk_python import DurableContext, durable_execution
-
-
-@durable_execution
-def handler(event, context: DurableContext):
-    first = context.step(lambda _: 1, name="one")
-    return context.step(lambda _: first + 1, name="two")
-"""
 CALLBACK = """
 from aws_durable_execution_sdk_python import DurableContext, durable_execution
 
@@ -221,14 +204,13 @@ def main() -> None:
     if not options.no_record:
         stamp = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
         after = Path("/proc/loadavg").read_text().split()[:3]
-        with RESULTS.open("a") as results:
-            results.write(
-                f"\n## Durable executions shared by a cluster, {stamp}\n\n"
-                f"Command: `flock /tmp/flare-bigrun.lock .venv/bin/python -m bench.durable_cluster "
-                f"--rounds {options.rounds}` (load average before: {' '.join(load)}; "
-                f"after: {' '.join(after)})"
-                f"\n\n{table}\n"
-            )
+        report.append(
+            f"## Durable executions shared by a cluster, {stamp}\n\n"
+            f"Command: `flock /tmp/flare-bigrun.lock .venv/bin/python -m bench.durable_cluster "
+            f"--rounds {options.rounds}` (load average before: {' '.join(load)}; "
+            f"after: {' '.join(after)})"
+            f"\n\n{table}\n"
+        )
 
 
 if __name__ == "__main__":
