@@ -23,6 +23,7 @@ import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future
 from typing import Any
 
 import pytest
@@ -155,17 +156,22 @@ def started(lam: Any, name: str) -> str:
     return eventually(listed, timeout=30)
 
 
-def test_a_callback_sent_through_another_host_completes_an_execution_waiting_on_the_first(
-    hosts: ClusterHosts,
-) -> None:
+def waiting_on_a_callback(hosts: ClusterHosts) -> tuple[Future[Any], str, Any]:
+    """A synchronous invoke of a function that waits on a callback (the node that takes it,
+    node 0 or the node it routes to, runs the execution and answers the invoke when the
+    execution ends): the invoke's future, the execution, and a client of a node not its home."""
     name = durable(hosts, CALLBACK)
-    # a synchronous invoke: the node that takes it (node 0, or the node it routes to) runs the
-    # execution and answers the invoke when the execution ends
     waiting = hosts.threads.submit(lambda: hosts.client(0).invoke(FunctionName=name, Payload=b"{}"))
     arn = started(hosts.client(1), name)
     settled_on(hosts.client(1), arn, "CallbackStarted")
     home = home_of(hosts, arn)
-    other = hosts.client(next(node for node in hosts.nodes if node is not home))
+    return waiting, arn, hosts.client(next(node for node in hosts.nodes if node is not home))
+
+
+def test_a_callback_sent_through_another_host_completes_an_execution_waiting_on_the_first(
+    hosts: ClusterHosts,
+) -> None:
+    waiting, arn, other = waiting_on_a_callback(hosts)
     events = other.get_durable_execution_history(DurableExecutionArn=arn)["Events"]
     callback = next(e for e in events if e["EventType"] == "CallbackStarted")["CallbackStartedDetails"]
     other.send_durable_execution_callback_success(CallbackId=callback["CallbackId"], Result=b"yes")
@@ -177,12 +183,7 @@ def test_a_callback_sent_through_another_host_completes_an_execution_waiting_on_
 
 
 def test_stopped_through_another_host_the_invoke_waiting_on_its_home_answers(hosts: ClusterHosts) -> None:
-    name = durable(hosts, CALLBACK)
-    waiting = hosts.threads.submit(lambda: hosts.client(0).invoke(FunctionName=name, Payload=b"{}"))
-    arn = started(hosts.client(1), name)
-    settled_on(hosts.client(1), arn, "CallbackStarted")
-    home = home_of(hosts, arn)
-    other = hosts.client(next(node for node in hosts.nodes if node is not home))
+    waiting, arn, other = waiting_on_a_callback(hosts)
     asked = time.monotonic()
     other.stop_durable_execution(DurableExecutionArn=arn)
     reply = waiting.result(timeout=30)

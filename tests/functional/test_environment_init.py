@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import time
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ from flare.runtimes.lambda_python.uids import INIT_UID
 from flare.sandbox.cgroups import Cgroups
 from flare.sandbox.init_program import find_init_program
 from tests.conftest import FlareServer, children_of, create_function, python_function
+from tests.functional.test_server_lifecycle import wait_for
 
 pytestmark = pytest.mark.skipif(
     os.geteuid() != 0 or Cgroups.detect() is None,
@@ -80,15 +80,6 @@ def running_as(engine: int, uid: int) -> list[int]:
     return found
 
 
-def wait_for(predicate: Any, timeout: float = 15.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
-
-
 def test_the_init_is_the_static_program_and_ends_with_its_environment(flare: FlareServer, lam: Any) -> None:
     program = find_init_program()
     if program is None:
@@ -112,7 +103,7 @@ def test_the_init_is_the_static_program_and_ends_with_its_environment(flare: Fla
     assert fd_table_size(own_init) == SMALLEST_FD_TABLE, "the init has no copy of the zygote's"
 
     lam.delete_function(FunctionName="leaves-children")
-    assert wait_for(lambda: not running_as(engine, seen["uid"])), "what the function left running ended"
-    assert wait_for(lambda: uid_of(own_init) is None), (
+    assert wait_for(lambda: not running_as(engine, seen["uid"]), 15), "what the function left running ended"
+    assert wait_for(lambda: uid_of(own_init) is None, 15), (
         "the environment's end ended its init, and its namespace"
     )
