@@ -28,11 +28,15 @@ def cancelling() -> bool:
     return task is not None and task.cancelling() > 0
 
 
+def in_a_task(command: Awaitable[T]) -> Awaitable[T]:
+    """``command``, in a task of its own when no task is running (see the module)."""
+    return asyncio.ensure_future(command) if asyncio.current_task() is None else command
+
+
 async def guarded(command: Awaitable[T]) -> T:
     """``await command`` (in a task of its own when there is none); CancelledError if the task
     was cancelled meanwhile (see the module)."""
-    if asyncio.current_task() is None:
-        command = asyncio.ensure_future(command)
+    command = in_a_task(command)
     try:
         result = await command
     except Exception:

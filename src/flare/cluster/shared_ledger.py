@@ -30,6 +30,7 @@ import logging
 from typing import Any
 
 from flare.clock import Clock, TimerHandle
+from flare.cluster.cancel_guard import in_a_task
 from flare.cluster.ledger_script import SCRIPT
 from flare.cluster.link import ClusterLink
 from flare.errors import ServiceException, TooManyRequests
@@ -104,11 +105,7 @@ class SharedLedger(Ledger):
         args = self._acquire_args(function, request_id, cold_start, force=False)
         self.round_trips += 1
         try:
-            if asyncio.current_task() is None:  # the front door runs a request's first step
-                # by hand (api/front_door.py start_now); redis-py's timeouts need a task
-                answer = await asyncio.get_running_loop().create_task(self._eval(args))
-            else:
-                answer = await self._eval(args)
+            answer = await in_a_task(self._eval(args))  # the front door's first step has none
         except Exception as error:
             self._requeue(args)
             raise ServiceException(f"the cluster's Redis did not answer: {error}") from None
